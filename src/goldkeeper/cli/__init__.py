@@ -1,0 +1,62 @@
+"""The command line: click commands only. Parse options, call the library, render.
+
+Each ``cli/<area>.py`` module defines ``register(group)``; :data:`COMMAND_MODULES`
+lists them. Errors are mapped here, once: a :class:`GoldkeeperError` becomes
+``error: <message>`` on stderr and its exit code; anything else is an internal
+error (exit 1). Tracebacks only with ``--debug`` (or ``GOLDKEEPER_DEBUG=1``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+from ..errors import GoldkeeperError
+from .main import cli
+
+#: the modules that add commands to ``cli``; one per capability.
+COMMAND_MODULES = [
+    "db",
+]
+
+
+def _register_all() -> None:
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"{__name__}.{name}").register(cli)
+
+
+def _debug_requested(argv: list[str]) -> bool:
+    return "--debug" in argv or os.environ.get("GOLDKEEPER_DEBUG") == "1"
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = _debug_requested(argv)
+    _register_all()
+    try:
+        result = cli.main(args=argv, prog_name="goldkeeper", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except GoldkeeperError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        if debug:
+            raise
+        click.echo(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", err=True)
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)

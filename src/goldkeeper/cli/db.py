@@ -1,0 +1,67 @@
+"""``goldkeeper db``: manage the embedded PostgreSQL and the reference schema."""
+
+from __future__ import annotations
+
+import click
+
+from ..db.connection import redact_url
+from ..db.embedded import EmbeddedServer
+from .main import AppState, pass_state
+from .output import echo_json
+
+
+@click.group("db")
+def db_group() -> None:
+    """Manage the embedded PostgreSQL 16 + pgvector server (in .goldkeeper/ or $GOLDKEEPER_HOME)."""
+
+
+@db_group.command("start")
+@pass_state
+def start(state: AppState) -> None:
+    """Start the embedded server and keep it running (until `goldkeeper db stop`)."""
+    server = EmbeddedServer(state.settings().home_path)
+    was_running = server.status().running
+    server.start()
+    click.echo(f"embedded PostgreSQL {'already running' if was_running else 'started'} in {server.pgdata}")
+
+
+@db_group.command("stop")
+@pass_state
+def stop(state: AppState) -> None:
+    """Stop the embedded server."""
+    server = EmbeddedServer(state.settings().home_path)
+    stopped = server.stop()
+    click.echo("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
+
+
+@db_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+def status(state: AppState, as_json: bool) -> None:
+    """Show whether the embedded server is running, and where."""
+    info = EmbeddedServer(state.settings().home_path).status()
+    if as_json:
+        echo_json({"running": info.running, "pgdata": str(info.pgdata), "pid": info.pid, "url": info.url})
+        return
+    if info.running:
+        click.echo(f"running (pid {info.pid}) in {info.pgdata}")
+    else:
+        click.echo(f"stopped ({info.pgdata})")
+
+
+@db_group.command("url")
+@pass_state
+def url(state: AppState) -> None:
+    """Print the database URL commands will use (passwords redacted)."""
+    settings = state.settings()
+    if settings.database_url:
+        click.echo(redact_url(settings.database_url))
+        return
+    found = EmbeddedServer(settings.home_path).url()
+    if found is None:
+        raise click.ClickException("the embedded server is not running (start it with `goldkeeper db start`)")
+    click.echo(found)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(db_group)

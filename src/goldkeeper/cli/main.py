@@ -1,0 +1,68 @@
+"""The root ``goldkeeper`` group and the shared per-invocation state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .. import __version__
+from ..config import Settings, load_settings
+
+
+@dataclass
+class AppState:
+    """What every command can reach through ``click.pass_obj``."""
+
+    database_url: str | None = None
+    params_file: Path | None = None
+    root: Path | None = None
+    debug: bool = False
+    _settings: dict[str, Settings] = field(default_factory=dict)
+
+    def settings(self, **overrides: Any) -> Settings:
+        """Settings from params.yaml + env + the global options (+ per-command overrides)."""
+        clean = {k: {kk: vv for kk, vv in v.items() if vv is not None} for k, v in overrides.items()}
+        key = repr(sorted(clean.items()))
+        if key not in self._settings:
+            self._settings[key] = load_settings(
+                root=self.root, params_file=self.params_file, database_url=self.database_url, overrides=clean
+            )
+        return self._settings[key]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="goldkeeper")
+@click.option(
+    "--database-url",
+    envvar=None,
+    metavar="URL",
+    help="PostgreSQL URL. Default: $GOLDKEEPER_DATABASE_URL, $DATABASE_URL, else the embedded server in .goldkeeper/.",
+)
+@click.option(
+    "--params",
+    "params_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Parameters file (default: ./params.yaml).",
+)
+@click.option(
+    "-C",
+    "--project",
+    "root",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Run as if started in this directory.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
+@click.pass_context
+def cli(ctx: click.Context, database_url: str | None, params_file: Path | None, root: Path | None, debug: bool) -> None:
+    """goldkeeper keeps the golden dataset of a RAG system safe, checked, reviewable and measured.
+
+    Dump it from PostgreSQL + pgvector into canonical sharded JSON for Git, restore it anywhere with
+    embeddings regenerated, verify its integrity contracts, review its diffs, and gate CI on evals.
+    """
+    ctx.obj = AppState(database_url=database_url, params_file=params_file, root=root, debug=debug)
+
+
+pass_state = click.make_pass_decorator(AppState)

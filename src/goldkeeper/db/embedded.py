@@ -1,0 +1,130 @@
+"""The embedded PostgreSQL 16 + pgvector server (PyPI ``pgserver``).
+
+It lives in ``<home>/pgdata`` (home = ``$GOLDKEEPER_HOME`` or ``./.goldkeeper``)
+and listens on a Unix socket only, so nothing outside this machine can reach
+it. ``goldkeeper db start`` keeps it running; any other command that needs a
+database and finds it stopped starts it and stops it again when done, so no
+server is left behind by accident.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import DatabaseError
+
+DATABASE_NAME = "goldkeeper"
+logging.getLogger("pgserver").setLevel(logging.WARNING)
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    running: bool
+    pgdata: Path
+    pid: int | None
+    url: str | None
+
+
+class EmbeddedServer:
+    """One embedded server, identified by its home directory."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = Path(home).resolve()
+        self.pgdata = self.home / "pgdata"
+
+    def status(self) -> ServerStatus:
+        if not (self.pgdata / "PG_VERSION").exists():
+            return ServerStatus(False, self.pgdata, None, None)
+        pid = self._running_pid()
+        return ServerStatus(pid is not None, self.pgdata, pid, self._url() if pid is not None else None)
+
+    def start(self) -> str:
+        """Start the server (initialising it on first use) and return its database URL."""
+        import pgserver  # heavy import: only when a server is really needed
+
+        self.home.mkdir(parents=True, exist_ok=True)
+        try:
+            server = pgserver.get_server(self.pgdata, cleanup_mode=None)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError, AssertionError) as exc:
+            log = self.pgdata / "log"
+            tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
+            raise DatabaseError(
+                f"cannot start the embedded PostgreSQL in {self.pgdata}: {exc}" + (f" (log: {tail[0]})" if tail else "")
+            ) from exc
+        admin_url = server.get_uri()
+        self._ensure_database(admin_url)
+        return server.get_uri(DATABASE_NAME)
+
+    def stop(self) -> bool:
+        """Stop the server; False if it was not running."""
+        if self._running_pid() is None:
+            return False
+        from pgserver import pg_ctl
+
+        try:
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._system_user())
+        except subprocess.CalledProcessError as exc:
+            raise DatabaseError(f"cannot stop the embedded PostgreSQL in {self.pgdata}: {exc}") from exc
+        return True
+
+    def url(self) -> str | None:
+        return self._url() if self._running_pid() is not None else None
+
+    def _url(self) -> str:
+        socket_dir = self._socket_dir()
+        return f"postgresql://postgres:@/{DATABASE_NAME}?host={socket_dir}"
+
+    def _socket_dir(self) -> Path:
+        lines = (self.pgdata / "postmaster.pid").read_text().splitlines()
+        # postmaster.pid line 5 is the socket directory (see PostgreSQL's pidfile.h)
+        return Path(lines[4]) if len(lines) > 4 and lines[4] else self.pgdata
+
+    def _running_pid(self) -> int | None:
+        pidfile = self.pgdata / "postmaster.pid"
+        try:
+            pid = int(pidfile.read_text().splitlines()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        import psutil
+
+        try:
+            process = psutil.Process(pid)
+            return pid if process.is_running() and "postgres" in process.name() else None
+        except psutil.Error:
+            return None
+
+    @staticmethod
+    def _system_user() -> str | None:
+        import os
+
+        return "pgserver" if os.geteuid() == 0 else None
+
+    @staticmethod
+    def _ensure_database(admin_url: str) -> None:
+        import psycopg
+
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+
+
+@contextmanager
+def database_url_for(configured_url: str | None, home: Path) -> Iterator[str]:
+    """The URL to use: the configured one, or the embedded server's (started for the duration if stopped)."""
+    if configured_url:
+        yield configured_url
+        return
+    server = EmbeddedServer(home)
+    was_running = server.status().running
+    url = server.start()
+    try:
+        yield url
+    finally:
+        if not was_running:
+            server.stop()

@@ -1,0 +1,19 @@
+"""The golden store: canonical sharded JSON with a manifest. Only this package writes dataset files."""
+
+from .canonical import canonical_bytes, sha256_hex
+from .reader import Store, open_store, validate_record
+from .source import DirectorySource, StoreSource
+from .writer import MANIFEST, StoreWriter, write_store
+
+__all__ = [
+    "canonical_bytes",
+    "sha256_hex",
+    "Store",
+    "open_store",
+    "validate_record",
+    "DirectorySource",
+    "StoreSource",
+    "MANIFEST",
+    "StoreWriter",
+    "write_store",
+]

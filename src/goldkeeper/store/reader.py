@@ -1,0 +1,116 @@
+"""Read and validate a golden store, shard by shard.
+
+Validation failures name the file, the record id and the field, e.g.
+``golden/analyses/03.json: record 6f1c...: field chunks.2.chunk_index: Input
+should be a valid integer``. Memory is bounded by one shard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from ..errors import DataIntegrityError, RecordValidationError
+from ..models import Analysis, Manifest, Query, ShardEntry
+from .canonical import sha256_hex
+from .source import DirectorySource, StoreSource
+from .writer import MANIFEST
+
+RecordT = TypeVar("RecordT", bound=BaseModel)
+MODEL_OF = {"analyses": Analysis, "queries": Query}
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def validate_record(model: type[RecordT], raw: Any, file: str) -> RecordT:
+    """Validate one raw JSON record, translating pydantic's error into ours."""
+    record_id = raw.get("id") if isinstance(raw, dict) else None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise RecordValidationError(
+            file, None if record_id is None else str(record_id), _field_path(first["loc"]) or None, first["msg"]
+        ) from exc
+
+
+def parse_json(data: bytes, file: str) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise RecordValidationError(file, None, None, f"not valid JSON ({exc})") from exc
+
+
+@dataclass
+class Store:
+    """An opened store: its manifest, version and records."""
+
+    source: StoreSource
+    manifest: Manifest
+    manifest_bytes: bytes
+
+    @cached_property
+    def version(self) -> str:
+        """The dataset version: sha256 of manifest.json's bytes."""
+        return sha256_hex(self.manifest_bytes)
+
+    def shards(self, entity: str | None = None) -> list[ShardEntry]:
+        return [s for s in self.manifest.shards if entity is None or s.entity == entity]
+
+    def shard_bytes(self, entry: ShardEntry, *, check: bool = True) -> bytes:
+        name = self.source.describe(entry.path)
+        try:
+            data = self.source.read_bytes(entry.path)
+        except FileNotFoundError as exc:
+            raise DataIntegrityError(f"{name}: listed in the manifest but missing") from exc
+        if check and sha256_hex(data) != entry.sha256:
+            raise DataIntegrityError(
+                f"{name}: sha256 {sha256_hex(data)[:12]}... does not match the manifest ({entry.sha256[:12]}...); "
+                "the shard was edited or corrupted after the dump"
+            )
+        return data
+
+    def raw_records(self, entry: ShardEntry, *, check: bool = True) -> list[Any]:
+        name = self.source.describe(entry.path)
+        raw = parse_json(self.shard_bytes(entry, check=check), name)
+        if not isinstance(raw, list):
+            raise RecordValidationError(name, None, None, "a shard must be a JSON array of records")
+        return raw
+
+    def read_shard(self, entry: ShardEntry, *, check: bool = True) -> list[Analysis] | list[Query]:
+        name = self.source.describe(entry.path)
+        model = MODEL_OF[entry.entity]
+        return [validate_record(model, raw, name) for raw in self.raw_records(entry, check=check)]
+
+    def iter_records(self, entity: str, *, check: bool = True) -> Iterator[Analysis | Query]:
+        for entry in self.shards(entity):
+            yield from self.read_shard(entry, check=check)
+
+    def analyses(self, *, check: bool = True) -> Iterator[Analysis]:
+        yield from self.iter_records("analyses", check=check)  # type: ignore[misc]
+
+    def queries(self, *, check: bool = True) -> Iterator[Query]:
+        yield from self.iter_records("queries", check=check)  # type: ignore[misc]
+
+
+def open_store(source: StoreSource | Path | str) -> Store:
+    """Open a store from a directory path or any :class:`StoreSource`."""
+    if isinstance(source, str | Path):
+        source = DirectorySource(Path(source))
+    name = source.describe(MANIFEST)
+    try:
+        data = source.read_bytes(MANIFEST)
+    except FileNotFoundError as exc:
+        raise DataIntegrityError(f"{name}: no manifest.json: not a golden store (run `goldkeeper dump` first)") from exc
+    except NotADirectoryError as exc:
+        raise DataIntegrityError(f"{name}: not a golden store directory") from exc
+    manifest = validate_record(Manifest, parse_json(data, name), name)
+    return Store(source=source, manifest=manifest, manifest_bytes=data)

@@ -1,0 +1,174 @@
+"""Write a golden store: streaming, sharded, canonical, and atomic as a whole.
+
+Records must arrive in ascending id order (the database reads them ``ORDER BY
+id``); each goes straight to its shard file, so memory holds one record, not
+the dataset. On success the manifest is written last and the staging
+directory replaces the old store in one step; on any error the old store is
+untouched and the staging directory is removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+from ..errors import DataIntegrityError, UsageError
+from ..models import ENTITIES, Analysis, Manifest, Query, ShardEntry, count_records
+from .atomic import fsync_path, recover_interrupted_swap, replace_directory, staging_dir_for
+from .canonical import array_element_bytes, canonical_bytes
+from .sharding import shard_name, shard_index
+
+MANIFEST = "manifest.json"
+#: Paths inside a store that a dump owns; anything else (CHANGELOG.json, a
+#: .gitattributes, operator notes) is carried over unchanged.
+MANAGED = {MANIFEST, *ENTITIES}
+
+
+@dataclass
+class _OpenShard:
+    path: str
+    handle: BinaryIO
+    digest: "hashlib._Hash" = field(default_factory=hashlib.sha256)
+    records: int = 0
+
+    def write(self, data: bytes) -> None:
+        self.handle.write(data)
+        self.digest.update(data)
+
+
+class StoreWriter:
+    """Context manager that writes a complete store into ``target``.
+
+    >>> with StoreWriter(Path("golden"), "my-dataset", {"analyses": 8, "queries": 16}) as w:
+    ...     for analysis in analyses_sorted_by_id: w.add_analysis(analysis)
+    ...     for query in queries_sorted_by_id: w.add_query(query)
+    """
+
+    def __init__(self, target: Path, dataset: str, shard_counts: dict[str, int]) -> None:
+        for entity in ENTITIES:
+            if shard_counts.get(entity, 0) < 1:
+                raise UsageError(f"shard count for {entity} must be >= 1")
+        self.target = Path(target)
+        self.dataset = dataset
+        self.shard_counts = {entity: int(shard_counts[entity]) for entity in ENTITIES}
+        self._staging: Path | None = None
+        self._shards: dict[str, _OpenShard] = {}
+        self._last_id: dict[str, str] = {}
+        self._counts = count_records([], [])
+        self.manifest: Manifest | None = None
+        self.manifest_bytes: bytes | None = None
+
+    def __enter__(self) -> StoreWriter:
+        recover_interrupted_swap(self.target)
+        self._staging = staging_dir_for(self.target)
+        self._carry_over_unmanaged_files()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if exc_type is None:
+                self._finish()
+        finally:
+            for shard in self._shards.values():
+                if not shard.handle.closed:
+                    shard.handle.close()
+            if self._staging is not None and self._staging.exists():
+                shutil.rmtree(self._staging, ignore_errors=True)
+
+    def add_analysis(self, analysis: Analysis) -> None:
+        analysis = analysis.canonical()
+        self._add("analyses", str(analysis.id), analysis)
+        self._counts["analyses"] += 1
+        self._counts["chunks"] += len(analysis.chunks)
+        self._counts["findings"] += len(analysis.findings)
+        self._counts["artifacts"] += analysis.artifact is not None
+
+    def add_query(self, query: Query) -> None:
+        query = query.canonical()
+        self._add("queries", query.id, query)
+        self._counts["queries"] += 1
+
+    def _add(self, entity: str, record_id: str, record: Analysis | Query) -> None:
+        last = self._last_id.get(entity)
+        if last is not None and record_id <= last:
+            problem = "duplicate id" if record_id == last else f"out of order (after {last})"
+            raise DataIntegrityError(f"{entity} record {record_id}: {problem}; records must be unique and sorted by id")
+        self._last_id[entity] = record_id
+        shard = self._shard_for(entity, record_id)
+        shard.write((b"[\n" if shard.records == 0 else b",\n") + array_element_bytes(record))
+        shard.records += 1
+
+    def _shard_for(self, entity: str, record_id: str) -> _OpenShard:
+        count = self.shard_counts[entity]
+        path = f"{entity}/{shard_name(shard_index(record_id, count), count)}"
+        shard = self._shards.get(path)
+        if shard is None:
+            assert self._staging is not None
+            full = self._staging / path
+            full.parent.mkdir(parents=True, exist_ok=True)
+            shard = _OpenShard(path=path, handle=open(full, "wb"))
+            self._shards[path] = shard
+        return shard
+
+    def _carry_over_unmanaged_files(self) -> None:
+        assert self._staging is not None
+        if not self.target.is_dir():
+            return
+        for entry in self.target.iterdir():
+            if entry.name in MANAGED:
+                continue
+            destination = self._staging / entry.name
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.copytree(entry, destination, symlinks=True)
+            else:
+                shutil.copy2(entry, destination, follow_symlinks=False)
+
+    def _finish(self) -> None:
+        assert self._staging is not None
+        entries = []
+        for path in sorted(self._shards):
+            shard = self._shards[path]
+            shard.write(b"\n]\n")
+            shard.handle.flush()
+            os.fsync(shard.handle.fileno())
+            shard.handle.close()
+            entity = path.split("/", 1)[0]
+            entries.append(ShardEntry(path=path, entity=entity, records=shard.records, sha256=shard.digest.hexdigest()))
+        for entity in ENTITIES:
+            if (self._staging / entity).is_dir():
+                fsync_path(self._staging / entity)
+        self.manifest = Manifest(
+            dataset=self.dataset, counts=dict(self._counts), shard_counts=dict(self.shard_counts), shards=entries
+        )
+        self.manifest_bytes = canonical_bytes(self.manifest)
+        with open(self._staging / MANIFEST, "wb") as handle:
+            handle.write(self.manifest_bytes)
+            handle.flush()
+            os.fsync(handle.fileno())
+        fsync_path(self._staging)
+        replace_directory(self._staging, self.target)
+
+
+def write_store(
+    target: Path,
+    dataset: str,
+    analyses: Iterable[Analysis],
+    queries: Iterable[Query],
+    shard_counts: dict[str, int],
+) -> Manifest:
+    """Write records given in any order (sorted here, in memory): for small data and tests."""
+    with StoreWriter(target, dataset, shard_counts) as writer:
+        for analysis in sorted(analyses, key=lambda a: str(a.id)):
+            writer.add_analysis(analysis)
+        for query in sorted(queries, key=lambda q: q.id):
+            writer.add_query(query)
+    assert writer.manifest is not None
+    return writer.manifest

@@ -1,0 +1,67 @@
+"""Shared fixtures: one real embedded PostgreSQL + pgvector per test session,
+a fresh database per test, and the real vendored embedding model.
+
+The server is stopped in teardown (and the test runner's stdout is never
+handed to it: pg_ctl logs to a file in pgdata).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from goldkeeper.db.embedded import EmbeddedServer
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def pg_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """GOLDKEEPER_HOME of the session's embedded server."""
+    home = tmp_path_factory.mktemp("gkhome")
+    yield home
+
+
+@pytest.fixture(scope="session")
+def pg_server(pg_home: Path) -> Iterator[EmbeddedServer]:
+    server = EmbeddedServer(pg_home)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(pg_server: EmbeddedServer) -> str:
+    url = pg_server.url()
+    assert url is not None
+    return url
+
+
+@pytest.fixture
+def database_url(pg_admin_url: str) -> Iterator[str]:
+    """A new, empty database on the session server; dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = pg_admin_url.replace("/goldkeeper?", f"/{name}?")
+    try:
+        yield url
+    finally:
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty project directory as the current directory, with no database env leaking in."""
+    for var in ("GOLDKEEPER_DATABASE_URL", "DATABASE_URL", "GOLDKEEPER_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
