@@ -1,0 +1,1 @@
+"""Evaluation: retrieval metrics (trec_eval definitions), TREC files, retrieval runs, comparisons."""
