@@ -1,0 +1,184 @@
+"""The canonical sharded store: byte stability, sharding, validation errors, atomic replacement."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+
+from goldkeeper.errors import DataIntegrityError, RecordValidationError
+from goldkeeper.models import Analysis, Chunk, ExpectedBehavior, Expected, Query, Relevance
+from goldkeeper.store import StoreWriter, canonical_bytes, open_store, write_store
+from goldkeeper.store.atomic import recover_interrupted_swap
+from goldkeeper.store.sharding import shard_index, shard_path
+
+SHARDS = {"analyses": 4, "queries": 4}
+
+
+def make_analysis(n: int, chunks: int = 2, url: str | None = None) -> Analysis:
+    aid = uuid.uuid5(uuid.NAMESPACE_URL, f"analysis-{n}")
+    return Analysis(
+        id=aid,
+        url=url or f"https://docs.acme.test/a/{n}",
+        title=f"Analysis {n} – ünïcödé",
+        created_at=datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
+        chunks=[
+            Chunk(id=uuid.uuid5(aid, f"c{i}"), content=f"chunk {i} of {n}\nline two \"quoted\"", chunk_index=i)
+            for i in reversed(range(chunks))  # deliberately out of order: the store sorts them
+        ],
+    )
+
+
+def make_query(n: int, analysis: Analysis) -> Query:
+    return Query(
+        id=f"q{n:04d}",
+        text=f"What is in analysis {n}?",
+        domain="test",
+        expected=Expected(chunks=[Relevance(id=c.id) for c in analysis.chunks]),
+        expected_behavior=ExpectedBehavior(behavior="answer"),
+    )
+
+
+def sample(n: int = 10) -> tuple[list[Analysis], list[Query]]:
+    analyses = [make_analysis(i) for i in range(n)]
+    return analyses, [make_query(i, a) for i, a in enumerate(analyses)]
+
+
+def test_streamed_shards_equal_canonical_bytes_of_the_whole_list(tmp_path: Path) -> None:
+    analyses, queries = sample()
+    manifest = write_store(tmp_path / "golden", "t", analyses, queries, SHARDS)
+    store = open_store(tmp_path / "golden")
+    for entry in manifest.shards:
+        records = store.read_shard(entry)
+        assert (tmp_path / "golden" / entry.path).read_bytes() == canonical_bytes(records)
+        assert [str(r.id) for r in records] == sorted(str(r.id) for r in records)
+        for record in records:
+            assert shard_path(entry.entity, str(record.id), SHARDS[entry.entity]) == entry.path
+    assert (tmp_path / "golden" / "manifest.json").read_bytes() == canonical_bytes(manifest)
+
+
+def test_same_data_gives_identical_bytes_and_version(tmp_path: Path) -> None:
+    analyses, queries = sample()
+    write_store(tmp_path / "a", "t", analyses, queries, SHARDS)
+    write_store(tmp_path / "b", "t", list(reversed(analyses)), list(reversed(queries)), SHARDS)
+    files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
+    assert files_a == files_b
+    for rel in files_a:
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
+    assert open_store(tmp_path / "a").version == open_store(tmp_path / "b").version
+
+
+def test_round_trip_preserves_records_with_chunks_sorted(tmp_path: Path) -> None:
+    analyses, queries = sample(3)
+    write_store(tmp_path / "g", "t", analyses, queries, SHARDS)
+    store = open_store(tmp_path / "g")
+    got = {a.id: a for a in store.analyses()}
+    for analysis in analyses:
+        assert got[analysis.id] == analysis.canonical()
+        assert [c.chunk_index for c in got[analysis.id].chunks] == [0, 1]
+    assert sorted(q.id for q in store.queries()) == sorted(q.id for q in queries)
+    assert store.manifest.counts == {"analyses": 3, "chunks": 6, "findings": 0, "artifacts": 0, "queries": 3}
+
+
+def test_canonical_json_format() -> None:
+    data = canonical_bytes({"b": [1, {"y": "é", "x": None}], "a": 1.5})
+    assert data == b'{\n  "a": 1.5,\n  "b": [\n    1,\n    {\n      "x": null,\n      "y": "\xc3\xa9"\n    }\n  ]\n}\n'
+
+
+def test_shard_index_is_stable_across_processes() -> None:
+    # sha256-based: these values must never change, or every store would be reshuffled
+    assert shard_index("q0001", 16) == shard_index("q0001", 16)
+    assert [shard_index(f"id-{i}", 8) for i in range(5)] == [
+        int.from_bytes(__import__("hashlib").sha256(f"id-{i}".encode()).digest()[:8], "big") % 8 for i in range(5)
+    ]
+
+
+def test_unknown_field_names_file_record_and_field(tmp_path: Path) -> None:
+    analyses, queries = sample(2)
+    write_store(tmp_path / "g", "t", analyses, queries, SHARDS)
+    store = open_store(tmp_path / "g")
+    entry = store.shards("queries")[0]
+    raw = orjson.loads((tmp_path / "g" / entry.path).read_bytes())
+    raw[0]["surprise"] = 1
+    (tmp_path / "g" / entry.path).write_bytes(canonical_bytes(raw))
+    with pytest.raises(RecordValidationError) as info:
+        store.read_shard(entry, check=False)
+    assert info.value.file.endswith(entry.path)
+    assert info.value.record_id == raw[0]["id"]
+    assert info.value.field == "surprise"
+
+
+def test_wrong_type_is_rejected_with_nested_field_path(tmp_path: Path) -> None:
+    analyses, queries = sample(1)
+    write_store(tmp_path / "g", "t", analyses, queries, SHARDS)
+    store = open_store(tmp_path / "g")
+    entry = store.shards("analyses")[0]
+    raw = orjson.loads((tmp_path / "g" / entry.path).read_bytes())
+    raw[0]["chunks"][1]["chunk_index"] = "two"
+    (tmp_path / "g" / entry.path).write_bytes(canonical_bytes(raw))
+    with pytest.raises(RecordValidationError, match=r"field chunks\.1\.chunk_index"):
+        store.read_shard(entry, check=False)
+
+
+def test_checksum_mismatch_is_detected(tmp_path: Path) -> None:
+    analyses, queries = sample(2)
+    write_store(tmp_path / "g", "t", analyses, queries, SHARDS)
+    entry = open_store(tmp_path / "g").shards("analyses")[0]
+    path = tmp_path / "g" / entry.path
+    path.write_bytes(path.read_bytes().replace(b"chunk 0", b"chunk X"))
+    with pytest.raises(DataIntegrityError, match="does not match the manifest"):
+        list(open_store(tmp_path / "g").analyses())
+
+
+def test_missing_manifest_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DataIntegrityError, match="not a golden store"):
+        open_store(tmp_path)
+
+
+def test_duplicate_or_unsorted_ids_are_refused(tmp_path: Path) -> None:
+    analyses, _ = sample(2)
+    first, second = sorted(analyses, key=lambda a: str(a.id))
+    with pytest.raises(DataIntegrityError, match="out of order"):
+        with StoreWriter(tmp_path / "g", "t", SHARDS) as writer:
+            writer.add_analysis(second)
+            writer.add_analysis(first)
+    assert not (tmp_path / "g").exists()
+
+
+def test_failed_write_leaves_previous_store_intact(tmp_path: Path) -> None:
+    analyses, queries = sample(4)
+    write_store(tmp_path / "g", "t", analyses, queries, SHARDS)
+    (tmp_path / "g" / "CHANGELOG.json").write_text("[]\n")
+    before = {p: p.read_bytes() for p in (tmp_path / "g").rglob("*") if p.is_file()}
+    with pytest.raises(RuntimeError):
+        with StoreWriter(tmp_path / "g", "t", SHARDS) as writer:
+            writer.add_analysis(make_analysis(99))
+            raise RuntimeError("crash mid-dump")
+    after = {p: p.read_bytes() for p in (tmp_path / "g").rglob("*") if p.is_file()}
+    assert after == before
+    assert [p.name for p in tmp_path.iterdir()] == ["g"]  # staging removed
+
+
+def test_unmanaged_files_are_carried_over(tmp_path: Path) -> None:
+    analyses, queries = sample(2)
+    write_store(tmp_path / "g", "t", analyses, queries, SHARDS)
+    (tmp_path / "g" / "CHANGELOG.json").write_text('[{"x": 1}]\n')
+    write_store(tmp_path / "g", "t", analyses[:1], queries[:1], SHARDS)
+    assert (tmp_path / "g" / "CHANGELOG.json").read_text() == '[{"x": 1}]\n'
+    assert open_store(tmp_path / "g").manifest.counts["analyses"] == 1
+
+
+def test_recover_puts_back_a_store_lost_between_fallback_renames(tmp_path: Path) -> None:
+    analyses, queries = sample(2)
+    write_store(tmp_path / "g", "t", analyses, queries, SHARDS)
+    version = open_store(tmp_path / "g").version
+    os.rename(tmp_path / "g", tmp_path / ".g.old-abcd1234")  # crash after the first rename
+    (tmp_path / ".g.staging-999999999-dead").mkdir()  # a dead writer's staging dir
+    recover_interrupted_swap(tmp_path / "g")
+    assert open_store(tmp_path / "g").version == version
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g"]
