@@ -1,0 +1,219 @@
+"""Git revisions of the golden store: read a store from git objects, list its history.
+
+This is the only module that imports git (gitpython). A revision is read
+straight from the object database (``git cat-file``), never by checking out,
+so the working tree is never touched::
+
+    source = git_store_source(Path("."), "HEAD~1", "golden")
+    store = open_store(source)          # messages name "HEAD~1:golden/analyses/03.json"
+
+Errors are translated once, here: not a git repository and an unknown
+revision are :class:`~goldkeeper.errors.UsageError` (the user named
+something that does not exist); a revision without the store is a
+:class:`~goldkeeper.errors.DataIntegrityError`, like a directory without a
+manifest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+
+import git
+from gitdb.exc import BadName, BadObject
+
+from .errors import DataIntegrityError, UsageError
+
+__all__ = [
+    "GitTreeSource",
+    "CommitInfo",
+    "open_repo",
+    "resolve_commit",
+    "git_store_source",
+    "store_path_in_repo",
+    "store_history",
+    "has_store",
+]
+
+
+def open_repo(path: Path | str) -> git.Repo:
+    """The git repository containing ``path`` (any directory inside its working tree)."""
+    path = Path(path)
+    try:
+        return git.Repo(path, search_parent_directories=True)
+    except git.NoSuchPathError as exc:
+        raise UsageError(f"{path}: no such directory (looking for a git repository)") from exc
+    except git.InvalidGitRepositoryError as exc:
+        raise UsageError(f"{path}: not inside a git repository (git revisions need one)") from exc
+
+
+def resolve_commit(repo: git.Repo, rev: str) -> git.Commit:
+    """The commit a revision names (``HEAD``, ``main``, ``HEAD~1``, a sha, a tag)."""
+    try:
+        obj = repo.rev_parse(rev)
+    except (BadName, BadObject, ValueError, IndexError, git.GitCommandError) as exc:
+        raise UsageError(f"unknown git revision {rev!r} in {repo.working_dir or repo.git_dir}") from exc
+    if isinstance(obj, git.TagObject):
+        obj = obj.object
+    if not isinstance(obj, git.Commit):
+        raise UsageError(f"git revision {rev!r} is a {obj.type}, not a commit")
+    return obj
+
+
+def store_path_in_repo(repo: git.Repo, base: Path | str, store_relpath: str | Path) -> str:
+    """POSIX path of the store relative to the repository root.
+
+    ``store_relpath`` is taken relative to ``base`` (the project directory,
+    which may be a subdirectory of the repository) unless it is absolute.
+    """
+    store = Path(store_relpath)
+    if not store.is_absolute():
+        store = Path(base).resolve() / store
+    else:
+        store = store.resolve()
+    if repo.working_tree_dir is None:  # bare repository: the path is already repository-relative
+        return PurePosixPath(*Path(store_relpath).parts).as_posix()
+    root = Path(repo.working_tree_dir).resolve()
+    try:
+        rel = store.relative_to(root)
+    except ValueError as exc:
+        raise UsageError(f"{store}: the store is outside the git repository {root}") from exc
+    return rel.as_posix()
+
+
+class GitTreeSource:
+    """A :class:`~goldkeeper.store.source.StoreSource` over the tree of one commit."""
+
+    def __init__(self, repo: git.Repo, commit: git.Commit, store_path: str, rev: str) -> None:
+        self.repo = repo
+        self.commit = commit
+        self.store_path = store_path.strip("/")
+        self.rev = rev
+        self._tree = self._subtree(commit.tree, self.store_path)
+
+    @staticmethod
+    def _subtree(tree: git.Tree, path: str) -> git.Tree | None:
+        if path in ("", "."):
+            return tree
+        try:
+            obj = tree / path
+        except KeyError:
+            return None
+        return obj if isinstance(obj, git.Tree) else None
+
+    @property
+    def exists(self) -> bool:
+        return self._tree is not None
+
+    def _object(self, relpath: str) -> git.Blob | git.Tree:
+        if self._tree is None:
+            raise FileNotFoundError(self.describe(relpath))
+        try:
+            return self._tree / relpath.strip("/")
+        except KeyError as exc:
+            raise FileNotFoundError(self.describe(relpath)) from exc
+
+    def read_bytes(self, relpath: str) -> bytes:
+        obj = self._object(relpath)
+        if not isinstance(obj, git.Blob):
+            raise IsADirectoryError(self.describe(relpath))
+        return obj.data_stream.read()
+
+    def list_files(self, reldir: str) -> list[str]:
+        try:
+            obj = self._object(reldir)
+        except FileNotFoundError:
+            return []
+        if not isinstance(obj, git.Tree):
+            return []
+        prefix = reldir.strip("/")
+        return sorted(f"{prefix}/{blob.name}" if prefix else blob.name for blob in obj.blobs)
+
+    def describe(self, relpath: str) -> str:
+        path = f"{self.store_path}/{relpath}" if self.store_path else relpath
+        return f"{self.rev}:{path}"
+
+    def close(self) -> None:
+        self.repo.close()
+
+    def __repr__(self) -> str:
+        return f"GitTreeSource({self.rev!r} = {self.commit.hexsha[:12]}, {self.store_path!r})"
+
+
+def git_store_source(repo: Path | str, rev: str, store_relpath: str | Path, *, must_exist: bool = True) -> GitTreeSource:
+    """The store at ``store_relpath`` as it is in revision ``rev`` of the repository holding ``repo``.
+
+    ``repo`` may be any path inside the working tree; ``store_relpath`` is
+    relative to ``repo`` (the project directory). With ``must_exist`` (the
+    default) a revision without the store is a DataIntegrityError; otherwise
+    check :attr:`GitTreeSource.exists`.
+    """
+    repository = open_repo(repo)
+    commit = resolve_commit(repository, rev)
+    path = store_path_in_repo(repository, repo, store_relpath)
+    source = GitTreeSource(repository, commit, path, rev)
+    if must_exist and not source.exists:
+        raise DataIntegrityError(
+            f"{rev}:{path}: no golden store at revision {rev} ({commit.hexsha[:12]}); "
+            "was it committed there? (`git log -- " + path + "`)"
+        )
+    return source
+
+
+def has_store(repo: Path | str, rev: str, store_relpath: str | Path) -> bool:
+    """Whether revision ``rev`` holds a store directory at ``store_relpath``."""
+    return git_store_source(repo, rev, store_relpath, must_exist=False).exists
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """One commit of the store's history."""
+
+    sha: str
+    date: datetime
+    author: str
+    author_email: str
+    summary: str
+    parents: tuple[str, ...]
+
+    @property
+    def short(self) -> str:
+        return self.sha[:12]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "commit": self.sha,
+            "date": self.date.isoformat().replace("+00:00", "Z"),
+            "author": self.author,
+            "author_email": self.author_email,
+            "summary": self.summary,
+            "parents": list(self.parents),
+        }
+
+
+def store_history(
+    repo: Path | str, store_relpath: str | Path, rev: str = "HEAD", max_count: int | None = None
+) -> list[CommitInfo]:
+    """Commits reachable from ``rev`` that changed the store path, newest first."""
+    repository = open_repo(repo)
+    resolve_commit(repository, rev)
+    path = store_path_in_repo(repository, repo, store_relpath)
+    kwargs: dict[str, object] = {"paths": path or "."}
+    if max_count is not None:
+        kwargs["max_count"] = max_count
+    try:
+        commits = list(repository.iter_commits(rev, **kwargs))
+    except git.GitCommandError as exc:
+        raise UsageError(f"git log of {path} at {rev} failed: {exc.stderr.strip() or exc}") from exc
+    return [
+        CommitInfo(
+            sha=c.hexsha,
+            date=datetime.fromtimestamp(c.committed_date, tz=UTC),
+            author=c.author.name or "",
+            author_email=c.author.email or "",
+            summary=c.summary if isinstance(c.summary, str) else c.summary.decode("utf-8", "replace"),
+            parents=tuple(p.hexsha for p in c.parents),
+        )
+        for c in commits
+    ]
