@@ -1,0 +1,75 @@
+"""``dump``: database -> golden store.
+
+Streams analyses (status in ``dump.statuses``) with their chunks, findings and
+artifact, then every query, straight from COPY streams into the
+:class:`~goldkeeper.store.StoreWriter`, so memory is bounded by one record and
+the stream buffers. The new store replaces the old one atomically; unchanged
+data gives byte-identical files (and so the same dataset version).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import Settings
+from .errors import DatabaseError
+from .progress import SILENT, Progress
+from .store import StoreWriter
+
+
+@dataclass(frozen=True)
+class DumpReport:
+    path: Path
+    dataset: str
+    version: str
+    counts: dict[str, int]
+    changed: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "dataset": self.dataset,
+            "version": self.version,
+            "counts": dict(self.counts),
+            "changed": self.changed,
+        }
+
+
+def _golden_schema_exists(url: str) -> bool:
+    from .db.connection import connection
+
+    with connection(url) as conn:
+        return conn.execute("SELECT to_regclass('golden.analyses') IS NOT NULL").fetchone() == (True,)
+
+
+def dump(url: str, settings: Settings, out: Path | None = None, progress: Progress = SILENT) -> DumpReport:
+    """Write the golden rows at ``url`` into the store at ``out`` (default: ``settings.store_path``)."""
+    from .db.rows import iter_analyses, iter_queries
+    from .store.canonical import sha256_hex
+
+    target = Path(out) if out is not None else settings.store_path
+    if not _golden_schema_exists(url):
+        raise DatabaseError("the database has no golden schema (run `goldkeeper db init` or `goldkeeper restore` first)")
+    old_manifest = (target / "manifest.json").read_bytes() if (target / "manifest.json").is_file() else None
+    with StoreWriter(target, settings.dataset.name, dict(settings.store.shards)) as writer:
+        with progress.task("dumping analyses", None) as task:
+            for analysis in iter_analyses(url, settings.dump.statuses):
+                writer.add_analysis(analysis)
+                task.advance(1)
+        with progress.task("dumping queries", None) as task:
+            for query in iter_queries(url):
+                writer.add_query(query)
+                task.advance(1)
+    assert writer.manifest is not None and writer.manifest_bytes is not None
+    return DumpReport(
+        path=target,
+        dataset=settings.dataset.name,
+        version=sha256_hex(writer.manifest_bytes),
+        counts=dict(writer.manifest.counts),
+        changed=old_manifest != writer.manifest_bytes,
+    )
+
+
+__all__ = ["DumpReport", "dump"]
