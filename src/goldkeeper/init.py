@@ -199,9 +199,11 @@ def init_project(
         result.next_commands.append("dvc remote add -d storage s3://BUCKET/goldkeeper  # then: dvc push")
     if not from_database:
         result.next_commands.append("goldkeeper import squad --sample   # or: goldkeeper dump (from your database)")
-    result.next_commands += [
-        "dvc repro",
-        f"git add {' '.join(to_add)} dvc.lock metrics reports",
-        'git commit -m "goldkeeper: golden dataset, pipeline and workflows"',
-    ]
+    result.next_commands.extend(
+        [
+            "dvc repro",
+            f"git add {' '.join(to_add)} dvc.lock metrics reports",
+            'git commit -m "goldkeeper: golden dataset, pipeline and workflows"',
+        ]
+    )
     return result

@@ -20,7 +20,11 @@ from .main import cli
 #: the modules that add commands to ``cli``; one per capability.
 COMMAND_MODULES = [
     "db",
+    "dataset",
     "evals",
+    "init",
+    "verify",
+    "history",
 ]
 
 

@@ -1,0 +1,77 @@
+"""``goldkeeper init``: wire goldkeeper into an existing Git repository."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..init import init_project
+from .main import AppState, pass_state
+from .output import echo_json
+
+
+@click.command("init")
+@click.option("--force", is_flag=True, help="Overwrite files that already exist (default: keep them).")
+@click.option(
+    "--from-database",
+    is_flag=True,
+    help="Fill golden/ by dumping the current database (--database-url, $GOLDKEEPER_DATABASE_URL, "
+    "$DATABASE_URL or the embedded server) instead of writing an empty store.",
+)
+@click.option(
+    "--dvc-tracked-store",
+    is_flag=True,
+    help="Track golden/ with DVC (`dvc add golden`, pushed to a DVC remote) instead of Git: "
+    "for datasets too big for Git.",
+)
+@click.option(
+    "--install",
+    metavar="PIP-ARGS",
+    help="What the written workflows `pip install` (default: this goldkeeper version, + dvc-s3 with "
+    "--dvc-tracked-store).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+def init(state: AppState, force: bool, from_database: bool, dvc_tracked_store: bool, install: str | None, as_json: bool) -> None:
+    """Set up goldkeeper in the current git repository.
+
+    Creates dvc.yaml (the pipeline), params.yaml, config/regression-policy.json, golden/ (empty, or
+    dumped from the database with --from-database) and the GitHub workflows (pull-request pipeline
+    and scheduled backup), runs `dvc init` when needed, and prints the next commands. Existing files
+    are kept unless --force.
+    """
+    root = Path(state.root or Path.cwd())
+
+    def dump_store(project_root: Path) -> object:
+        from ..dump import dump  # the dump capability; imported only when asked for
+
+        sub = AppState(database_url=state.database_url, params_file=state.params_file, root=project_root)
+        return dump(sub.settings())
+
+    result = init_project(
+        root,
+        force=force,
+        from_database=from_database,
+        dvc_tracked_store=dvc_tracked_store,
+        install=install,
+        dump_store=dump_store,
+    )
+    if as_json:
+        echo_json(result.to_json())
+        return
+    for path in result.created:
+        click.echo(f"created      {path}")
+    for path in result.overwritten:
+        click.echo(f"overwritten  {path}")
+    for path in result.kept:
+        click.echo(f"kept         {path} (exists; --force to overwrite)")
+    for command in result.ran:
+        click.echo(f"ran          {command}")
+    click.echo("\nnext:")
+    for command in result.next_commands:
+        click.echo(f"  {command}")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(init)

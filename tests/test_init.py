@@ -1,0 +1,117 @@
+"""`goldkeeper init` in a real git repository: files written, never overwritten without --force, dvc init."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from goldkeeper.init import GITIGNORE_LINES, TEMPLATE_FILES, render_template
+from goldkeeper.store import open_store
+
+GOLDKEEPER = str(Path(sys.executable).parent / "goldkeeper")
+
+
+def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{args} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    run(["git", "init", "-q", "-b", "main"], root)
+    return root
+
+
+def test_init_creates_everything(repo: Path) -> None:
+    proc = run([GOLDKEEPER, "init"], repo)
+    for relpath in TEMPLATE_FILES.values():
+        assert (repo / relpath).is_file(), relpath
+        assert f"created      {relpath}" in proc.stdout
+    # the written files are the templates, placeholders filled
+    assert (repo / "dvc.yaml").read_text() == render_template("dvc.yaml")
+    assert "@@" not in (repo / ".github/workflows/goldkeeper-pr.yml").read_text()
+    # an empty, valid store
+    store = open_store(repo / "golden")
+    assert store.manifest.counts["analyses"] == 0 and store.manifest.counts["queries"] == 0
+    # dvc init ran, .gitignore keeps the embedded database and the restore marker out of git
+    assert (repo / ".dvc" / "config").is_file()
+    assert "ran          dvc init" in proc.stdout
+    ignored = (repo / ".gitignore").read_text().splitlines()
+    assert all(line in ignored for line in GITIGNORE_LINES)
+    # and it says what to do next
+    assert "next:" in proc.stdout and "dvc repro" in proc.stdout
+    assert "goldkeeper import squad --sample" in proc.stdout
+
+
+def test_init_never_overwrites_without_force(repo: Path) -> None:
+    (repo / "params.yaml").write_text("dataset:\n  name: mine\n")
+    run([GOLDKEEPER, "init"], repo)
+    assert (repo / "params.yaml").read_text() == "dataset:\n  name: mine\n"
+    (repo / "dvc.yaml").write_text("stages: {}\n")
+    proc = run([GOLDKEEPER, "init", "--json"], repo)
+    result = json.loads(proc.stdout)
+    assert result["created"] == []
+    assert "dvc.yaml" in result["kept"] and "params.yaml" in result["kept"] and "golden/" in result["kept"]
+    assert result["ran"] == []  # .dvc/ exists: no second dvc init
+    assert (repo / "dvc.yaml").read_text() == "stages: {}\n"
+    # .gitignore entries are not duplicated
+    text = (repo / ".gitignore").read_text()
+    assert text.count("/.goldkeeper/") == 1
+
+
+def test_init_force_overwrites(repo: Path) -> None:
+    run([GOLDKEEPER, "init"], repo)
+    (repo / "dvc.yaml").write_text("stages: {}\n")
+    result = json.loads(run([GOLDKEEPER, "init", "--force", "--json"], repo).stdout)
+    assert "dvc.yaml" in result["overwritten"]
+    assert (repo / "dvc.yaml").read_text() == render_template("dvc.yaml")
+
+
+def test_init_outside_git_is_a_usage_error(tmp_path: Path) -> None:
+    proc = run([GOLDKEEPER, "init"], tmp_path, check=False)
+    assert proc.returncode == 2
+    assert "not inside a git repository" in proc.stderr and "git init" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "dvc.yaml").exists()
+
+
+def test_init_dvc_tracked_store(repo: Path) -> None:
+    proc = run([GOLDKEEPER, "init", "--dvc-tracked-store"], repo)
+    assert "ran          dvc add golden" in proc.stdout
+    dvcfile = yaml.safe_load((repo / "golden.dvc").read_text())
+    assert dvcfile["outs"][0]["path"] == "golden"
+    assert "/golden" in (repo / ".gitignore").read_text().splitlines()
+    # git sees golden.dvc, not golden/
+    status = run(["git", "status", "--porcelain", "--untracked-files=all"], repo).stdout
+    assert "golden.dvc" in status and "golden/" not in status
+    # the workflows install the S3 plugin of DVC too
+    assert "dvc-s3" in (repo / ".github/workflows/goldkeeper-pr.yml").read_text()
+    assert "dvc remote add" in proc.stdout
+
+
+def test_init_install_option_reaches_the_workflows(repo: Path) -> None:
+    run([GOLDKEEPER, "init", "--install", "goldkeeper==9.9 extra-pkg"], repo)
+    for name in ("goldkeeper-pr.yml", "goldkeeper-backup.yml"):
+        assert "python -m pip install goldkeeper==9.9 extra-pkg" in (repo / ".github/workflows" / name).read_text()
+
+
+def test_init_templates_are_valid(repo: Path) -> None:
+    """The written params.yaml loads, the policy is JSON, and dvc reads the pipeline."""
+    from goldkeeper.config import load_settings
+
+    run([GOLDKEEPER, "init"], repo)
+    settings = load_settings(root=repo, env={})
+    assert settings.store.path == "golden"
+    json.loads((repo / "config/regression-policy.json").read_text())
+    dvc = str(Path(sys.executable).parent / "dvc")
+    stages = run([dvc, "stage", "list", "--name-only"], repo).stdout.split()
+    assert {"restore", "diff", "eval_retrieval", "eval_grounded", "report", "gate"} <= set(stages)
