@@ -20,11 +20,8 @@ from .main import cli
 #: the modules that add commands to ``cli``; one per capability.
 COMMAND_MODULES = [
     "db",
-    "dataset",
     "evals",
     "init",
-    "verify",
-    "history",
 ]
 
 
