@@ -94,7 +94,6 @@ class RestoreReport:
         return data
 
     def summary_lines(self) -> list[str]:
-        verb = "would be" if self.dry_run else "were"
         lines = []
         for name in ("analyses", "queries"):
             c: dict[str, int] = getattr(self, name).counts()
@@ -103,7 +102,7 @@ class RestoreReport:
                 f"{c['removed']} removed, {c['conflicts']} conflicting"
             )
         if self.dry_run:
-            lines.append(f"dry run: nothing {verb} changed in the database")
+            lines.append("dry run: nothing was changed in the database")
         else:
             lines.append(
                 f"embedded {self.chunks_embedded} chunks with {self.model_id} "

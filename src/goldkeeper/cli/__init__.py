@@ -20,6 +20,7 @@ from .main import cli
 #: the modules that add commands to ``cli``; one per capability.
 COMMAND_MODULES = [
     "db",
+    "dataset",
     "evals",
     "init",
 ]

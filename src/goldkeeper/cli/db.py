@@ -63,5 +63,32 @@ def url(state: AppState) -> None:
     click.echo(found)
 
 
+@db_group.command("init")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+def init(state: AppState, as_json: bool) -> None:
+    """Create the reference schema `golden` (idempotent; versioned in golden.schema_info).
+
+    The embedding column gets the dimension of the configured model (params.yaml `embedding`);
+    if the model's dimension changed, the column is retyped and its vectors cleared in the same
+    transaction (restore re-embeds them).
+    """
+    from ..db.embedded import database_url_for
+    from ..db.schema import init_schema
+    from ..embed import load_embedder
+
+    settings = state.settings()
+    dim = load_embedder(settings.embedding).dim
+    with database_url_for(settings.database_url, settings.home_path) as db_url:
+        result = init_schema(db_url, dim)
+    if as_json:
+        echo_json({**result, "dim": dim})
+        return
+    action = "created" if result["created"] else "already up to date"
+    if result["dim_changed_from"] is not None and not result["created"]:
+        action = f"updated: embedding dimension {result['dim_changed_from']} -> {dim}, vectors cleared"
+    click.echo(f"golden schema version {result['version']} (embedding dim {dim}): {action}")
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(db_group)
