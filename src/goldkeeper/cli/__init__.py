@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "dataset",
     "evals",
     "init",
+    "history",
 ]
 
 

@@ -1,0 +1,150 @@
+"""``goldkeeper diff``, ``changelog``, ``log`` and ``show``: review and history of the golden store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..changelog import CHANGELOG_FILE, append_changelog
+from ..diff import WORKTREE, diff, diff_params
+from ..diff_render import to_json_bytes, to_markdown, to_text
+from ..history import dataset_log, show_revision
+from .main import AppState, pass_state
+from .output import echo_json
+
+EXIT_DIFFERENT = 10
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+@click.command("diff")
+@click.argument("old", required=False)
+@click.argument("new", required=False)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "md", "json"]),
+    default="text",
+    show_default=True,
+    help="text: terminal; md: pull-request comment (summary table, collapsible details, size-capped); "
+    "json: the stable schema documented in the README.",
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the diff to FILE instead of stdout.")
+@click.option("--exit-code", is_flag=True, help="Exit with 10 when the stores differ, 0 when they do not (like git diff).")
+@click.option(
+    "--report",
+    is_flag=True,
+    help="Write both reports named in params.yaml `diff` (md + json; OLD defaults to `diff.base`): the DVC stage.",
+)
+@pass_state
+@click.pass_context
+def diff_command(
+    ctx: click.Context, state: AppState, old: str | None, new: str | None, fmt: str, out: Path | None, exit_code: bool, report: bool
+) -> None:
+    """Show what changed in the golden dataset between OLD and NEW.
+
+    OLD and NEW are git revisions (read from git objects, no checkout) or store directories.
+    OLD defaults to HEAD, NEW to the store in the working tree (also spelled WORKTREE).
+    Lists analyses, chunks and queries added / removed / modified, field by field (long texts as a
+    word-level diff), the queries whose expected chunks or analyses changed, and URL-contract
+    violations the new side introduces. Only shards whose sha256 changed are read.
+    """
+    settings = state.settings()
+    params = diff_params(settings)
+    if report:
+        result = diff(old or params.base, new or WORKTREE, settings)
+        md_path, json_path = settings.resolve(params.md), settings.resolve(params.json_out)
+        _write(md_path, to_markdown(result, params.max_md_chars).encode("utf-8"))
+        _write(json_path, to_json_bytes(result))
+        click.echo(f"{result.summary_line()}; wrote {md_path} and {json_path}", err=True)
+    else:
+        result = diff(old, new, settings)
+        if fmt == "json":
+            data = to_json_bytes(result)
+        elif fmt == "md":
+            data = to_markdown(result, params.max_md_chars).encode("utf-8")
+        else:
+            data = to_text(result).encode("utf-8")
+        if out is not None:
+            _write(out, data)
+            click.echo(f"{result.summary_line()}; wrote {out}", err=True)
+        else:
+            click.echo(data.decode("utf-8"), nl=False)
+    if exit_code and not result.is_empty:
+        ctx.exit(EXIT_DIFFERENT)
+
+
+@click.command("changelog")
+@click.option("--base", default="HEAD", show_default=True, help="Git revision (or store directory) to diff the working store against.")
+@click.option("--message", "-m", help="Description of the entry (default: a generated one-line summary).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+def changelog_command(state: AppState, base: str, message: str | None, as_json: bool) -> None:
+    """Append a dated entry to the store's CHANGELOG.json: what changed against --base.
+
+    The entry holds the date, counts added / removed / modified per entity, the dataset versions
+    before and after, and a description. Running it again without new changes adds nothing.
+    """
+    settings = state.settings()
+    result = append_changelog(settings, base=base, message=message)
+    if as_json:
+        echo_json({"appended": result.entry is not None, "entry": result.entry, "reason": result.reason})
+    elif result.entry is None:
+        click.echo(f"nothing to add: {result.reason}")
+    else:
+        click.echo(f"appended to {settings.store_path / CHANGELOG_FILE}: {result.entry['description']}")
+
+
+@click.command("log")
+@click.option("--rev", default="HEAD", show_default=True, help="Start from this git revision.")
+@click.option("-n", "--max-count", type=click.IntRange(min=1), help="Show at most N commits.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+def log_command(state: AppState, rev: str, max_count: int | None, as_json: bool) -> None:
+    """The golden dataset's history: every commit that changed the store, newest first.
+
+    For each: commit, date, author, dataset version (sha256 of the manifest), record counts and the
+    record changes against its parent commit.
+    """
+    entries = dataset_log(state.settings(), rev=rev, max_count=max_count)
+    if as_json:
+        echo_json([e.to_json() for e in entries])
+        return
+    if not entries:
+        click.echo("no commit changed the store")
+    for e in entries:
+        date = e.commit.date.strftime("%Y-%m-%d %H:%M")
+        version = e.version[:12] if e.version else "(removed)"
+        counts = " ".join(f"{k}={v}" for k, v in sorted(e.counts.items()))
+        click.echo(f"{e.commit.short}  {date}  {e.commit.author}  version {version}  {counts}")
+        click.echo(f"    {e.commit.summary}  [{e.summary}]")
+
+
+@click.command("show")
+@click.option("--rev", default="HEAD", show_default=True, help="Git revision, WORKTREE, or a store directory.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+def show_command(state: AppState, rev: str, as_json: bool) -> None:
+    """The manifest summary of the golden store at a git revision: version, counts, shards."""
+    info = show_revision(state.settings(), rev)
+    if as_json:
+        echo_json(info)
+        return
+    commit = f" ({info['commit'][:12]})" if info["commit"] else ""
+    click.echo(f"{info['rev']}{commit}: {info['store']}  dataset {info['dataset']}")
+    click.echo(f"version         {info['version']}")
+    click.echo(f"format/schema   {info['format_version']}/{info['schema_version']}")
+    click.echo("counts          " + "  ".join(f"{k}={v}" for k, v in sorted(info["counts"].items())))
+    for entity, stats in sorted(info["shards"].items()):
+        click.echo(f"{entity:<15} {stats['records']} records in {stats['shards']} shards (shard count {info['shard_counts'].get(entity)})")
+
+
+def register(cli: click.Group) -> None:
+    for command in (diff_command, changelog_command, log_command, show_command):
+        cli.add_command(command)

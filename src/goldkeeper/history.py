@@ -1,0 +1,82 @@
+"""The dataset's history from git: ``goldkeeper log`` and ``goldkeeper show``.
+
+Each commit that changed the store path is listed with its dataset version
+(the sha256 of the manifest at that commit), the manifest's record counts and
+the record changes against its first parent (computed with the fast path of
+:mod:`goldkeeper.diff`: only shards whose sha256 changed are read).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .config import Settings
+from .diff import diff_stores, open_side
+from .versions import CommitInfo, store_history
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    commit: CommitInfo
+    version: str | None  # None: the commit removed the store
+    dataset: str | None
+    counts: dict[str, int]
+    changes: dict[str, dict[str, int]]
+    summary: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.commit.to_json(),
+            "version": self.version,
+            "dataset": self.dataset,
+            "counts": self.counts,
+            "changes": self.changes,
+            "changes_summary": self.summary,
+        }
+
+
+def dataset_log(settings: Settings, rev: str = "HEAD", max_count: int | None = None) -> list[LogEntry]:
+    """The commits reachable from ``rev`` that changed the store, newest first."""
+    entries = []
+    for info in store_history(settings.root, settings.store.path, rev=rev, max_count=max_count):
+        here = open_side(info.sha, settings)
+        parent = open_side(info.parents[0], settings) if info.parents else None
+        result = diff_stores(parent.store if parent else None, here.store, verify=settings.verify)
+        manifest = here.store.manifest if here.store else None
+        entries.append(
+            LogEntry(
+                commit=info,
+                version=here.store.version if here.store else None,
+                dataset=manifest.dataset if manifest else None,
+                counts=dict(manifest.counts) if manifest else {},
+                changes=result.counts(),
+                summary=result.summary_line() if here.store else "store removed",
+            )
+        )
+    return entries
+
+
+def show_revision(settings: Settings, rev: str = "HEAD") -> dict[str, Any]:
+    """The manifest summary of the store at ``rev`` (a git revision or a store directory)."""
+    opened = open_side(rev, settings, missing_ok=False)
+    store = opened.store
+    assert store is not None
+    manifest = store.manifest
+    per_entity: dict[str, dict[str, int]] = {}
+    for shard in manifest.shards:
+        stats = per_entity.setdefault(shard.entity, {"shards": 0, "records": 0})
+        stats["shards"] += 1
+        stats["records"] += shard.records
+    return {
+        "rev": rev,
+        "commit": opened.side.commit,
+        "store": settings.store.path,
+        "version": store.version,
+        "dataset": manifest.dataset,
+        "format_version": manifest.format_version,
+        "schema_version": manifest.schema_version,
+        "counts": dict(manifest.counts),
+        "shard_counts": dict(manifest.shard_counts),
+        "shards": per_entity,
+    }
