@@ -55,9 +55,21 @@ def dump_command(state: AppState, out: Path | None, as_json: bool) -> None:
 @click.option("--replace", is_flag=True, help="Make the golden tables hold exactly the store: rows that differ or are not in it are deleted.")
 @click.option("--dry-run", is_flag=True, help="Only report what would be added, skipped, replaced, removed or in conflict.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report (counts and ids) as JSON.")
+@click.option(
+    "--marker",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a small deterministic JSON (dataset, version, model id, counts) here: the DVC "
+    "restore stage's output, since the database itself is outside DVC.",
+)
 @pass_state
 def restore_command(
-    state: AppState, source: Path | None, rev: str | None, replace: bool, dry_run: bool, as_json: bool
+    state: AppState,
+    source: Path | None,
+    rev: str | None,
+    replace: bool,
+    dry_run: bool,
+    as_json: bool,
+    marker: Path | None = None,
 ) -> None:
     """Load the golden store into the database, all or nothing, and embed its chunks.
 
@@ -91,6 +103,17 @@ def restore_command(
             dry_run=dry_run,
             progress=progress_for_terminal(),
             batch_size=settings.embedding.batch_size,
+        )
+    if marker is not None and not dry_run:
+        from ..store import canonical_bytes
+
+        marker = settings.resolve(marker)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        manifest = store.manifest
+        marker.write_bytes(
+            canonical_bytes(
+                {"dataset": manifest.dataset, "version": store.version, "model_id": report.model_id, "counts": manifest.counts}
+            )
         )
     if as_json:
         echo_json(report.to_json())
