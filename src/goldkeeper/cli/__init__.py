@@ -22,7 +22,9 @@ COMMAND_MODULES = [
     "db",
     "dataset",
     "evals",
+    "grounded",
     "init",
+    "verify",
     "history",
 ]
 
