@@ -1,0 +1,91 @@
+"""``goldkeeper eval grounded``: score answers with the cite-or-refuse policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import orjson
+
+from .evals import eval_group
+from .main import AppState, pass_state
+from .output import echo_json, progress_for_terminal
+
+
+def _write_json(path: Path, data: object) -> None:
+    from ..errors import EvalError
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+        tmp.replace(path)
+    except OSError as exc:
+        raise EvalError(f"{path}: cannot write: {exc.strerror}") from exc
+
+
+@click.command("grounded")
+@click.option(
+    "--answerer",
+    metavar="NAME",
+    help="extractive (built-in baseline), command:PROGRAM (prompts as JSON lines on stdin, responses on stdout) "
+    "or responses:FILE (JSON lines). Default: params.yaml grounded.answerer.",
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Aggregate metrics JSON (default: grounded.out, metrics/grounded.json).")
+@click.option(
+    "--per-case",
+    "per_case",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Per-case results with the reason each case failed (default: grounded.per_case_out, reports/grounded-per-case.json).",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N queries (by id).")
+@click.option("--as-of", "as_of", metavar="TIME", help="Measure evidence age at this RFC 3339 time (default: grounded.as_of).")
+@click.option("--json", "as_json", is_flag=True, help="Print the aggregate metrics as JSON.")
+@pass_state
+def grounded_command(
+    state: AppState,
+    answerer: str | None,
+    out: Path | None,
+    per_case: Path | None,
+    limit: int | None,
+    as_of: str | None,
+    as_json: bool,
+) -> None:
+    """Answer every golden query with an answerer and score the answers.
+
+    Scores (means over cases, each in [0, 1]): faithfulness = grounded precision (claims supported by
+    their cited evidence, judged by the offline lexical judge), citation coverage, citation accuracy,
+    citation freshness (plus the oldest evidence age ratio), relevance (embedding similarity of answer
+    and prompt), refusal precision/recall, exact match and F1 against the reference answers, and the
+    pass rate against the rubric. Malformed or missing responses fail their case, never the run.
+    """
+    from ..evals.grounded import grounded_params, run_grounded
+
+    settings = state.settings(grounded={"as_of": as_of})
+    params = grounded_params(settings)
+    report = run_grounded(settings, answerer=answerer, limit=limit, progress=progress_for_terminal())
+    out_path = settings.resolve(out or params.out)
+    per_case_path = settings.resolve(per_case or params.per_case_out)
+    _write_json(out_path, report.metrics)
+    _write_json(per_case_path, report.per_case_json())
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if report.stray:
+        click.echo(f"warning: {len(report.stray)} response line(s) matched no query (see {per_case_path})", err=True)
+    if as_json:
+        echo_json(report.metrics)
+        return
+    m = report.metrics
+    click.echo(f"grounded eval of {m['cases']} queries with {report.answerer} (dataset {report.dataset_version[:12]})")
+    for key in (
+        "faithfulness", "citation_coverage", "citation_accuracy", "citation_freshness", "relevance",
+        "refusal_precision", "refusal_recall", "exact_match", "f1", "pass_rate",
+    ):
+        click.echo(f"  {key:<20} {m[key]:.4f}")
+    click.echo(f"  answered {m['answered']}, refused {m['refused']}, malformed {m['malformed']}, missing {m['missing']}")
+    click.echo(f"metrics: {out_path}  per case: {per_case_path}")
+
+
+def register(cli: click.Group) -> None:
+    if grounded_command.name not in eval_group.commands:
+        eval_group.add_command(grounded_command)
