@@ -22,7 +22,6 @@ COMMAND_MODULES = [
     "db",
     "dataset",
     "evals",
-    "grounded",
     "init",
     "verify",
     "history",
