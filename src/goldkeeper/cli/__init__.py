@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "db",
     "dataset",
     "evals",
+    "grounded",
     "init",
     "verify",
     "history",
