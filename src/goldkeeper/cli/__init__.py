@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "init",
     "verify",
     "history",
+    "quality",
 ]
 
 

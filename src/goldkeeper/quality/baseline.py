@@ -1,0 +1,227 @@
+"""Run identity, current metrics and versioned baselines.
+
+A baseline is the set of metrics accepted for one identity:
+
+- dataset id + dataset version (the sha256 of golden/manifest.json),
+- model version: the embedding model id (name + sha256 of its ONNX file) plus the answerer
+  identity; ``GOLDKEEPER_MODEL_VERSION`` overrides it,
+- prompt version: ``prompt.version`` in params.yaml; ``GOLDKEEPER_PROMPT_VERSION`` overrides it.
+
+Baselines are JSON files under ``baselines/`` named ``<dataset id>-<16 hex of the identity hash>.json``
+(listed as DVC metrics, so ``dvc metrics diff`` shows them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..config import Section, Settings
+from ..errors import ConfigError, DataIntegrityError, EvalError
+from ..store.atomic import atomic_write_bytes
+
+MODEL_VERSION_ENV = "GOLDKEEPER_MODEL_VERSION"
+PROMPT_VERSION_ENV = "GOLDKEEPER_PROMPT_VERSION"
+BASELINE_SCHEMA_VERSION = 1
+DEFAULT_METRICS = ("metrics/retrieval.json", "metrics/grounded.json")
+
+
+class BaselineParams(Section):
+    """params.yaml ``baseline:``."""
+
+    dir: str = "baselines"
+
+
+class PromptParams(Section):
+    """params.yaml ``prompt:``: the version of the answer prompt / answerer instructions."""
+
+    version: str = Field(default="v1", min_length=1)
+
+
+def dump_json(data: Any) -> bytes:
+    """Indented JSON with sorted keys and a trailing newline (stable bytes for Git and DVC)."""
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
+
+
+def write_json(path: Path, data: Any) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, dump_json(data))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write: {exc.strerror}") from exc
+
+
+def read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_bytes())
+    except FileNotFoundError as exc:
+        raise DataIntegrityError(f"{path}: {what} not found") from exc
+    except OSError as exc:
+        raise DataIntegrityError(f"{path}: cannot read {what}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise DataIntegrityError(f"{path}: {what} is not valid JSON: {exc}") from exc
+
+
+class RunIdentity(BaseModel):
+    """What a baseline is keyed by."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dataset_id: str = Field(alias="datasetId", min_length=1)
+    dataset_version: str = Field(alias="datasetVersion", min_length=1)
+    model_version: str = Field(alias="modelVersion", min_length=1)
+    prompt_version: str = Field(alias="promptVersion", min_length=1)
+
+    def as_json(self) -> dict[str, str]:
+        return self.model_dump(by_alias=True)
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(dump_json(self.as_json())).hexdigest()
+
+    @property
+    def key(self) -> str:
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", self.dataset_id).strip("-.") or "dataset"
+        return f"{slug}-{self.digest[:16]}"
+
+
+def answerer_identity(settings: Settings) -> str:
+    """The answerer named in params.yaml ``grounded:`` (the built-in extractive one by default)."""
+    grounded = settings.extra.get("grounded") or {}
+    answerer = grounded.get("answerer", "extractive") if isinstance(grounded, dict) else "extractive"
+    if isinstance(answerer, dict):
+        answerer = ":".join(str(answerer[k]) for k in sorted(answerer))
+    return f"answerer={answerer}"
+
+
+def embedding_model_id(settings: Settings) -> str:
+    """name@sha256:<16 hex> of the configured embedding model (loads the model)."""
+    try:
+        from ..embed import load_embedder  # type: ignore[attr-defined]
+    except ImportError as exc:  # pragma: no cover - the embed capability not installed
+        raise ConfigError(f"cannot determine the embedding model version; set {MODEL_VERSION_ENV}") from exc
+    return str(load_embedder(settings.embedding).model_id)
+
+
+def resolve_identity(settings: Settings, env: Mapping[str, str] | None = None) -> RunIdentity:
+    """The identity of the current run, from the golden store, params.yaml and the environment."""
+    from ..store import open_store
+
+    env = os.environ if env is None else env
+    store = open_store(settings.store_path)
+    model = env.get(MODEL_VERSION_ENV) or f"{embedding_model_id(settings)}+{answerer_identity(settings)}"
+    prompt = env.get(PROMPT_VERSION_ENV) or settings.section("prompt", PromptParams).version
+    return RunIdentity(
+        datasetId=store.manifest.dataset,
+        datasetVersion=store.version,
+        modelVersion=model,
+        promptVersion=prompt,
+    )
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, float], source: Path) -> None:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _flatten(f"{prefix}.{key}" if prefix else str(key), inner, out, source)
+    elif isinstance(value, bool) or not isinstance(value, int | float):
+        return  # labels and flags are not metrics (DVC ignores them too)
+    elif not math.isfinite(value):
+        raise EvalError(f"{source}: metric {prefix!r} is {value}, not a finite number")
+    else:
+        out[prefix] = float(value)
+
+
+def load_metrics(paths: Sequence[Path]) -> dict[str, float]:
+    """Numeric metrics of the given eval outputs, merged (nested keys joined with dots)."""
+    merged: dict[str, float] = {}
+    origin: dict[str, Path] = {}
+    for path in paths:
+        try:
+            data = json.loads(path.read_bytes())
+        except FileNotFoundError as exc:
+            raise EvalError(f"{path}: metrics file not found (run `goldkeeper eval` first)") from exc
+        except OSError as exc:
+            raise EvalError(f"{path}: cannot read metrics: {exc.strerror}") from exc
+        except ValueError as exc:
+            raise EvalError(f"{path}: metrics file is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise EvalError(f"{path}: metrics file must hold a JSON object")
+        found: dict[str, float] = {}
+        _flatten("", data, found, path)
+        for key, value in found.items():
+            if key in merged and merged[key] != value:
+                raise EvalError(f"{path}: metric {key!r} is also in {origin[key]} with another value")
+            merged[key] = value
+            origin[key] = path
+    if not merged:
+        raise EvalError(f"no numeric metrics in {', '.join(str(p) for p in paths)}")
+    return merged
+
+
+class Baseline(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    schema_version: int = Field(alias="schemaVersion")
+    key: str
+    identity: RunIdentity
+    metrics: dict[str, float]
+    recorded_at: str = Field(alias="recordedAt")
+    sources: list[str] = Field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True)
+
+
+class BaselineStore:
+    """The baselines/ directory."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def path_for(self, identity: RunIdentity) -> Path:
+        return self.directory / f"{identity.key}.json"
+
+    def record(self, identity: RunIdentity, metrics: dict[str, float], sources: Sequence[str] = ()) -> Baseline:
+        baseline = Baseline(
+            schemaVersion=BASELINE_SCHEMA_VERSION,
+            key=identity.key,
+            identity=identity,
+            metrics=dict(sorted(metrics.items())),
+            recordedAt=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            sources=list(sources),
+        )
+        write_json(self.path_for(identity), baseline.as_json())
+        return baseline
+
+    def load_file(self, path: Path) -> Baseline:
+        data = read_json(path, "baseline")
+        if not isinstance(data, dict) or data.get("schemaVersion") != BASELINE_SCHEMA_VERSION:
+            raise DataIntegrityError(
+                f"{path}: unsupported baseline schemaVersion "
+                f"{data.get('schemaVersion') if isinstance(data, dict) else None!r} (expected {BASELINE_SCHEMA_VERSION})"
+            )
+        try:
+            return Baseline.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            raise DataIntegrityError(f"{path}: field {field}: {first['msg']}") from exc
+
+    def get(self, identity: RunIdentity) -> Baseline | None:
+        path = self.path_for(identity)
+        return self.load_file(path) if path.exists() else None
+
+    def list(self) -> list[Baseline]:
+        if not self.directory.is_dir():
+            return []
+        return [self.load_file(p) for p in sorted(self.directory.glob("*.json"))]

@@ -1,0 +1,313 @@
+"""The regression gate: current metrics vs floors, vs the baseline of the same identity, vs the previous run.
+
+Order of checks::
+
+    1. fail-fast   citation_accuracy (failFastOnCitationDrift) then citation_freshness
+                   (failFastOnCitationFreshnessDrift): a drop against the baseline beyond its
+                   max<Metric>Drop stops the gate at once with that one reason
+    2. floors      every ``floors`` metric must be >= its floor
+    3. drift       every ``max<Metric>Drop``: baseline - current <= limit
+
+Severity of the latest run against the previous one, per metric, on the change ``d`` (sign
+flipped for ``lowerIsBetter`` metrics) with ``diffSeverityPolicy``::
+
+    d <= -regression -> regression     d <= -watch -> watch
+    d >= improved    -> improved       otherwise   -> stable
+
+The run's severity is the worst of its metrics (regression > watch > improved > stable).
+``citation_freshness_aging_pressure`` warns when citation freshness is flat or better but the
+oldest cited evidence (``oldest_evidence_age_ratio``) is at or beyond the aging threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .baseline import Baseline, BaselineStore, RunIdentity, load_metrics
+from .policy import AGE_RATIO, CITATION_ACCURACY, CITATION_FRESHNESS, RegressionPolicy, drop_key
+from .trend import RUN_SCHEMA_VERSION, RetentionReport, TrendStore, new_run_id
+
+SEVERITIES = ("regression", "watch", "stable", "improved")
+SPARK = {"regression": "!", "watch": "~", "stable": "=", "improved": "+"}
+AGING_WARNING = "citation_freshness_aging_pressure"
+
+
+def classify(delta: float, higher_is_better: bool, policy: RegressionPolicy) -> str:
+    thresholds = policy.diff_severity_policy
+    change = delta if higher_is_better else -delta
+    eps = 1e-12
+    if change <= -thresholds.regression + eps:
+        return "regression"
+    if change <= -thresholds.watch + eps:
+        return "watch"
+    if change >= thresholds.improved - eps:
+        return "improved"
+    return "stable"
+
+
+def overall_severity(severities: list[str]) -> str | None:
+    if not severities:
+        return None
+    for level in ("regression", "watch", "improved"):
+        if level in severities:
+            return level
+    return "stable"
+
+
+def compare(previous: dict[str, float], latest: dict[str, float], policy: RegressionPolicy) -> list[dict[str, Any]]:
+    """Per-metric latest-vs-previous rows for the metrics both runs have, sorted by metric."""
+    rows = []
+    for metric in sorted(set(previous) & set(latest)):
+        delta = latest[metric] - previous[metric]
+        rows.append(
+            {
+                "metric": metric,
+                "previous": previous[metric],
+                "latest": latest[metric],
+                "delta": round(delta, 12),
+                "higherIsBetter": policy.higher_is_better(metric),
+                "severity": classify(delta, policy.higher_is_better(metric), policy),
+            }
+        )
+    return rows
+
+
+def _reason(code: str, metric: str, value: float, limit: float, message: str) -> dict[str, Any]:
+    return {"code": code, "metric": metric, "value": value, "limit": limit, "message": message}
+
+
+def _drift(metric: str, current: dict[str, float], baseline: Baseline, limit: float) -> dict[str, Any] | None:
+    if metric not in baseline.metrics:
+        return None
+    drop = baseline.metrics[metric] - current[metric]
+    if drop > limit + 1e-12:
+        return _reason(
+            "drift",
+            metric,
+            current[metric],
+            limit,
+            f"{metric} dropped {drop:.4f} against the baseline ({baseline.metrics[metric]:.4f} -> "
+            f"{current[metric]:.4f}), more than {drop_key(metric)} = {limit:g}",
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class GateInputs:
+    metrics: dict[str, float]
+    identity: RunIdentity
+    baseline: Baseline | None
+    previous: dict[str, Any] | None
+    history: list[dict[str, Any]]
+    policy: RegressionPolicy
+    require_baseline: bool = False
+
+
+def evaluate(inputs: GateInputs) -> dict[str, Any]:
+    """The gate result (a JSON-ready dict) for the current metrics; pure, no IO."""
+    policy, metrics, baseline = inputs.policy, inputs.metrics, inputs.baseline
+    policy.check_metrics(metrics)
+    reasons: list[dict[str, Any]] = []
+    warnings: list[dict[str, Any]] = []
+    fail_fast = False
+
+    if baseline is None:
+        message = f"no baseline for this identity ({inputs.identity.key}); drift checks skipped"
+        if inputs.require_baseline:
+            reasons.append(_reason("no_baseline", "", 0.0, 0.0, message + " and a baseline is required"))
+        else:
+            warnings.append({"code": "no_baseline", "message": message + " (record one with `goldkeeper baseline record`)"})
+    else:
+        missing = sorted(m for m in metrics if policy.drop_limit(m) is not None and m not in baseline.metrics)
+        if missing:
+            warnings.append(
+                {"code": "baseline_metric_missing", "message": f"the baseline has no value for {', '.join(missing)}"}
+            )
+        for metric, enabled, code in (
+            (CITATION_ACCURACY, policy.fail_fast_on_citation_drift, "citation_drift"),
+            (CITATION_FRESHNESS, policy.fail_fast_on_citation_freshness_drift, "citation_freshness_drift"),
+        ):
+            limit = policy.drop_limit(metric)
+            if not enabled or limit is None or metric not in metrics:
+                continue
+            found = _drift(metric, metrics, baseline, limit)
+            if found is not None:
+                found["code"] = code
+                found["message"] = "fail-fast: " + found["message"]
+                reasons.append(found)
+                fail_fast = True
+                break
+
+    if not fail_fast:
+        for metric, floor in sorted(policy.floors.items()):
+            if metrics[metric] < floor - 1e-12:
+                reasons.append(
+                    _reason("floor", metric, metrics[metric], floor, f"{metric} = {metrics[metric]:.4f} is below its floor {floor:g}")
+                )
+        if baseline is not None:
+            for metric in sorted(metrics):
+                limit = policy.drop_limit(metric)
+                if limit is not None:
+                    found = _drift(metric, metrics, baseline, limit)
+                    if found is not None:
+                        reasons.append(found)
+
+    previous_metrics = (inputs.previous or {}).get("metrics")
+    comparisons = compare(previous_metrics, metrics, policy) if previous_metrics else []
+    severity = overall_severity([c["severity"] for c in comparisons]) if previous_metrics else None
+
+    freshness = _freshness(metrics, previous_metrics or (baseline.metrics if baseline else None), policy)
+    if freshness["agingPressure"]:
+        warnings.append(
+            {
+                "code": AGING_WARNING,
+                "message": (
+                    f"citation freshness is flat or improved ({freshness['citationFreshness']:.4f}) but the oldest cited "
+                    f"evidence is at {freshness['oldestEvidenceAgeRatio']:.2f} of the freshness window "
+                    f"(aging threshold {freshness['agingThreshold']:g})"
+                ),
+            }
+        )
+
+    status = "fail" if reasons else "pass"
+    if status == "fail" or severity == "regression":
+        priority = "regression"
+    elif severity == "watch" or any(w["code"] == AGING_WARNING for w in warnings):
+        priority = "watch"
+    else:
+        priority = severity or "none"
+
+    limit = policy.severity_history_policy.max_comparisons
+    past = [r["gate"]["severity"] for r in inputs.history if (r.get("gate") or {}).get("severity")]
+    history = (past + [severity])[-limit:] if severity else past[-limit:]
+    return {
+        "status": status,
+        "failFast": fail_fast,
+        "reasons": reasons,
+        "warnings": warnings,
+        "baselineKey": inputs.identity.key,
+        "baselineFound": baseline is not None,
+        "baselineRecordedAt": baseline.recorded_at if baseline else None,
+        "previousRunId": (inputs.previous or {}).get("id"),
+        "severity": severity,
+        "reviewPriority": priority,
+        "comparisons": comparisons,
+        "severityHistory": history,
+        "freshness": freshness,
+        "floors": dict(sorted(policy.floors.items())),
+    }
+
+
+def _freshness(metrics: dict[str, float], reference: dict[str, float] | None, policy: RegressionPolicy) -> dict[str, Any]:
+    fresh = metrics.get(CITATION_FRESHNESS)
+    ratio = metrics.get(AGE_RATIO)
+    threshold = policy.citation_freshness_aging.threshold
+    flat_or_better = fresh is not None and (
+        reference is None
+        or CITATION_FRESHNESS not in reference
+        or fresh >= reference[CITATION_FRESHNESS] - policy.diff_severity_policy.watch + 1e-12
+    )
+    return {
+        "citationFreshness": fresh,
+        "previousCitationFreshness": (reference or {}).get(CITATION_FRESHNESS),
+        "oldestEvidenceAgeRatio": ratio,
+        "agingThreshold": threshold,
+        "agingPressure": bool(flat_or_better and ratio is not None and ratio >= threshold - 1e-12),
+    }
+
+
+# -- GitHub Actions -------------------------------------------------------------------------------------
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotations(result: dict[str, Any]) -> list[str]:
+    """GitHub workflow commands for a gate result: a warning for watch / regression, an error for a failure."""
+    lines = []
+    priority = result["reviewPriority"]
+    if priority in ("regression", "watch"):
+        worse = [c for c in result["comparisons"] if c["severity"] in ("regression", "watch")]
+        parts = [f"Review priority is {priority}."]
+        if worse:
+            parts.append(
+                f"{len(worse)} metric(s) worse than the previous run: "
+                + "; ".join(f"{c['metric']} {c['previous']:.4f} -> {c['latest']:.4f} ({c['delta']:+.4f}, {c['severity']})" for c in worse)
+                + "."
+            )
+        parts.extend(r["message"] + "." for r in result["reasons"])
+        parts.extend(w["message"] + "." for w in result["warnings"] if w["code"] == AGING_WARNING)
+        title = "AI eval regression" if priority == "regression" else "AI eval watch"
+        lines.append(f"::warning title={_escape_property(title)}::{_escape_data(' '.join(parts))}")
+    if result["status"] == "fail":
+        text = "; ".join(r["message"] for r in result["reasons"])
+        lines.append(f"::error title={_escape_property('AI eval gate failed')}::{_escape_data(text)}")
+    return lines
+
+
+# -- the operation --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    run: dict[str, Any]
+    result: dict[str, Any]
+    run_path: Path | None
+    retention: RetentionReport | None
+
+    @property
+    def passed(self) -> bool:
+        return self.result["status"] == "pass"
+
+
+def run_gate(
+    *,
+    metrics_paths: list[Path],
+    identity: RunIdentity,
+    policy: RegressionPolicy,
+    baselines: BaselineStore,
+    trend: TrendStore,
+    retention_max_runs: int,
+    retention_dry_run: bool = False,
+    record: bool = True,
+    require_baseline: bool = False,
+    now: datetime | None = None,
+) -> GateOutcome:
+    """Evaluate the current metrics, store the run in the trend and apply retention."""
+    metrics = load_metrics(metrics_paths)
+    history = trend.runs(last=policy.severity_history_policy.max_comparisons)
+    previous = history[-1] if history else None
+    result = evaluate(
+        GateInputs(
+            metrics=metrics,
+            identity=identity,
+            baseline=baselines.get(identity),
+            previous=previous,
+            history=history,
+            policy=policy,
+            require_baseline=require_baseline,
+        )
+    )
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    run = {
+        "schemaVersion": RUN_SCHEMA_VERSION,
+        "id": new_run_id(now),
+        "timestamp": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        "identity": identity.as_json(),
+        "metrics": dict(sorted(metrics.items())),
+        "sources": [str(p) for p in metrics_paths],
+        "gate": result,
+    }
+    if not record:
+        return GateOutcome(run=run, result=result, run_path=None, retention=None)
+    path = trend.record(run)
+    retention = trend.apply_retention(retention_max_runs, dry_run=retention_dry_run)
+    return GateOutcome(run=run, result=result, run_path=path, retention=retention)

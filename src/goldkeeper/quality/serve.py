@@ -1,0 +1,193 @@
+"""``goldkeeper serve``: the dashboard and its summary API, read-only, on 127.0.0.1 only.
+
+Routes (GET and HEAD; any other method is 405)::
+
+    /  /index.html           the dashboard (rendered from the trend on each request)
+    /api/ai-evals/summary    summary.json (schemaVersion 1)
+    /api/openapi             the OpenAPI 3.1 document of these routes
+
+Nothing is written: each request reads artifacts/evals and renders in memory.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .. import __version__
+from ..errors import GoldkeeperError, UsageError
+from .report import build_summary, render_html, summary_schema
+from .trend import TrendStore
+
+HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+SUMMARY_PATH = "/api/ai-evals/summary"
+OPENAPI_PATH = "/api/openapi"
+
+
+def _components_ref(node: Any) -> Any:
+    """The summary schema with its ``#/$defs/X`` references moved to ``#/components/schemas/X``."""
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key in ("$schema", "$id", "$defs"):
+                continue
+            if key == "$ref" and isinstance(value, str) and value.startswith("#/$defs/"):
+                out[key] = "#/components/schemas/" + value[len("#/$defs/") :]
+            else:
+                out[key] = _components_ref(value)
+        return out
+    if isinstance(node, list):
+        return [_components_ref(v) for v in node]
+    return node
+
+
+def openapi_document() -> dict[str, Any]:
+    schema = copy.deepcopy(summary_schema())
+    components = {name: _components_ref(value) for name, value in schema.get("$defs", {}).items()}
+    components["AiEvalSummary"] = _components_ref(schema)
+    components["Error"] = {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {"type": "string"}},
+    }
+    error = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "goldkeeper AI eval dashboard",
+            "version": __version__,
+            "description": "Read-only API of `goldkeeper serve`: the eval summary (schemaVersion 1) and the dashboard.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": {
+            SUMMARY_PATH: {
+                "get": {
+                    "operationId": "getAiEvalSummary",
+                    "summary": "The eval summary (summary.json), rendered from artifacts/evals",
+                    "responses": {
+                        "200": {
+                            "description": "the summary; status 'empty' when no run is recorded",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AiEvalSummary"}}},
+                        },
+                        "500": error,
+                    },
+                }
+            },
+            OPENAPI_PATH: {
+                "get": {
+                    "operationId": "getOpenApi",
+                    "summary": "This OpenAPI document",
+                    "responses": {
+                        "200": {
+                            "description": "OpenAPI 3.1 document",
+                            "content": {"application/json": {"schema": {"type": "object", "required": ["openapi", "paths"]}}},
+                        }
+                    },
+                }
+            },
+            "/": {
+                "get": {
+                    "operationId": "getDashboard",
+                    "summary": "The HTML dashboard",
+                    "responses": {
+                        "200": {"description": "dashboard", "content": {"text/html": {"schema": {"type": "string"}}}},
+                        "500": error,
+                    },
+                }
+            },
+        },
+        "components": {"schemas": components},
+    }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = f"goldkeeper/{__version__}"
+    trend: TrendStore  # set on the subclass made by make_server
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        pass  # quiet; the CLI prints the URL once
+
+    def _send(self, status: int, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header(
+            "Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
+        )
+        for key, value in (extra or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, status: int, data: Any, extra: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(data, sort_keys=True).encode("utf-8"), "application/json", extra)
+
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        path = urlsplit(self.path).path
+        try:
+            if path in ("/", "/index.html"):
+                self._send(HTTPStatus.OK, render_html(build_summary(self.trend)).encode("utf-8"), "text/html; charset=utf-8")
+            elif path == SUMMARY_PATH:
+                self._json(HTTPStatus.OK, build_summary(self.trend))
+            elif path == OPENAPI_PATH:
+                self._json(HTTPStatus.OK, openapi_document())
+            else:
+                self._json(HTTPStatus.NOT_FOUND, {"error": f"no such page: {path}"})
+        except GoldkeeperError as exc:
+            self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": str(exc)})
+
+    do_HEAD = do_GET  # noqa: N815
+
+    def _not_allowed(self) -> None:
+        self._json(HTTPStatus.METHOD_NOT_ALLOWED, {"error": "read-only: only GET and HEAD"}, {"Allow": "GET, HEAD"})
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_TRACE = do_CONNECT = _not_allowed  # noqa: N815
+
+
+class DashboardServer:
+    """A ThreadingHTTPServer bound to 127.0.0.1 serving one artifacts/evals directory."""
+
+    def __init__(self, artifacts: Path, port: int = DEFAULT_PORT) -> None:
+        handler = type("Handler", (_Handler,), {"trend": TrendStore(artifacts)})
+        try:
+            self.httpd = ThreadingHTTPServer((HOST, port), handler)
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {HOST}:{port}: {exc.strerror}") from exc
+        self.httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}/"
+
+    def serve_forever(self) -> None:
+        try:
+            self.httpd.serve_forever()
+        finally:
+            self.httpd.server_close()
+
+    def start(self) -> DashboardServer:
+        """Serve in a background thread (for tests and embedding); stop with :meth:`stop`."""
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="goldkeeper-serve", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)

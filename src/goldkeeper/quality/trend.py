@@ -1,0 +1,182 @@
+"""Eval run history: artifacts/evals/runs/<timestamp>.json, indexed by trend-index.json, with retention.
+
+Retention keeps the newest ``max_runs`` runs in the index (``GOLDKEEPER_EVAL_RETENTION_MAX_RUNS``,
+default 200). A JSON file in runs/ that the index does not name is *orphaned* and pruned; any
+other file there (an operator's notes) is *preserved*. In dry-run mode no run is deleted or
+dropped from the index; the report says what would have been deleted. The last report is kept
+in the index (``retention``) for the summary.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from ..errors import ConfigError, DataIntegrityError
+from .baseline import read_json, write_json
+
+RETENTION_ENV = "GOLDKEEPER_EVAL_RETENTION_MAX_RUNS"
+DEFAULT_RETENTION = 200
+TREND_SCHEMA_VERSION = 1
+RUN_SCHEMA_VERSION = 1
+DEFAULT_ARTIFACTS = "artifacts/evals"
+
+
+def retention_limit(option: int | None, env: Mapping[str, str] | None = None) -> int:
+    """The retention limit: the CLI option, else the environment variable, else 200."""
+    if option is not None:
+        if option < 1:
+            raise ConfigError(f"--retention-max-runs must be at least 1, got {option}")
+        return option
+    env = os.environ if env is None else env
+    raw = env.get(RETENTION_ENV)
+    if raw is None or raw.strip() == "":
+        return DEFAULT_RETENTION
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{RETENTION_ENV}: must be a whole number, got {raw!r}", key=RETENTION_ENV) from exc
+    if value < 1:
+        raise ConfigError(f"{RETENTION_ENV}: must be at least 1, got {value}", key=RETENTION_ENV)
+    return value
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    mode: Literal["delete", "dry-run"]
+    max_runs: int
+    retained: int
+    orphaned: int
+    deleted: int
+    preserved: int
+    orphaned_files: list[str] = field(default_factory=list)
+    preserved_files: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {
+            "mode": data["mode"],
+            "maxRuns": data["max_runs"],
+            "retained": data["retained"],
+            "orphaned": data["orphaned"],
+            "deleted": data["deleted"],
+            "preserved": data["preserved"],
+            "orphanedFiles": data["orphaned_files"],
+            "preservedFiles": data["preserved_files"],
+        }
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A sortable, filename-safe UTC timestamp: 20261122T071023.123456Z."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    return now.strftime("%Y%m%dT%H%M%S.%fZ")
+
+
+class TrendStore:
+    """artifacts/evals/: the runs, their index and the rendered reports."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.runs_dir = root / "runs"
+        self.index_path = root / "trend-index.json"
+
+    # -- index -------------------------------------------------------------------------------------------
+
+    def index(self) -> dict[str, Any]:
+        if not self.index_path.exists():
+            return {"schemaVersion": TREND_SCHEMA_VERSION, "runs": [], "retention": None}
+        data = read_json(self.index_path, "trend index")
+        if not isinstance(data, dict) or data.get("schemaVersion") != TREND_SCHEMA_VERSION:
+            raise DataIntegrityError(f"{self.index_path}: unsupported trend index (expected schemaVersion 1)")
+        if not isinstance(data.get("runs"), list):
+            raise DataIntegrityError(f"{self.index_path}: field runs: must be a list")
+        return data
+
+    def _write_index(self, runs: list[dict[str, Any]], retention: dict[str, Any] | None) -> None:
+        write_json(self.index_path, {"schemaVersion": TREND_SCHEMA_VERSION, "runs": runs, "retention": retention})
+
+    # -- runs --------------------------------------------------------------------------------------------
+
+    def record(self, run: dict[str, Any]) -> Path:
+        """Store one run (its ``id`` names the file) and add it to the index."""
+        run_id = run["id"]
+        index = self.index()
+        runs = [r for r in index["runs"] if r["id"] != run_id]
+        path = self.runs_dir / f"{run_id}.json"
+        write_json(path, run)
+        gate = run.get("gate") or {}
+        runs.append(
+            {
+                "id": run_id,
+                "file": f"runs/{run_id}.json",
+                "timestamp": run["timestamp"],
+                "status": gate.get("status"),
+                "severity": gate.get("severity"),
+            }
+        )
+        runs.sort(key=lambda r: r["id"])
+        self._write_index(runs, index.get("retention"))
+        return path
+
+    def load_run(self, entry: dict[str, Any]) -> dict[str, Any]:
+        path = self.root / entry["file"]
+        data = read_json(path, "eval run")
+        if not isinstance(data, dict) or data.get("schemaVersion") != RUN_SCHEMA_VERSION:
+            raise DataIntegrityError(f"{path}: unsupported eval run record (expected schemaVersion 1)")
+        return data
+
+    def runs(self, last: int | None = None) -> list[dict[str, Any]]:
+        """The indexed runs, oldest first (only the newest ``last`` when given)."""
+        entries = self.index()["runs"]
+        if last is not None:
+            entries = entries[-last:] if last > 0 else []
+        return [self.load_run(e) for e in entries]
+
+    def latest(self) -> dict[str, Any] | None:
+        runs = self.runs(last=1)
+        return runs[0] if runs else None
+
+    # -- retention ---------------------------------------------------------------------------------------
+
+    def apply_retention(self, max_runs: int, dry_run: bool = False) -> RetentionReport:
+        index = self.index()
+        runs = index["runs"]
+        kept = runs[-max_runs:]
+        kept_files = {Path(r["file"]).name for r in kept}
+        orphaned: list[str] = []
+        preserved: list[str] = []
+        if self.runs_dir.is_dir():
+            for path in sorted(self.runs_dir.iterdir()):
+                if not path.is_file():
+                    continue
+                if path.suffix.lower() != ".json":
+                    preserved.append(path.name)
+                elif path.name not in kept_files:
+                    orphaned.append(path.name)
+        report = RetentionReport(
+            mode="dry-run" if dry_run else "delete",
+            max_runs=max_runs,
+            retained=len(kept),
+            orphaned=len(orphaned),
+            deleted=0 if dry_run else len(orphaned),
+            preserved=len(preserved),
+            orphaned_files=orphaned,
+            preserved_files=preserved,
+        )
+        if dry_run:
+            if self.index_path.exists():
+                self._write_index(runs, report.as_json())
+            return report
+        self._write_index(kept, report.as_json())
+        for name in orphaned:
+            try:
+                (self.runs_dir / name).unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise ConfigError(f"{self.runs_dir / name}: cannot delete: {exc.strerror}") from exc
+        return report
