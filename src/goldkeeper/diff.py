@@ -24,11 +24,9 @@ Renderers live in :mod:`goldkeeper.diff_render`.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from deepdiff import DeepDiff
 from deepdiff.helper import notpresent
@@ -39,6 +37,7 @@ from .errors import UsageError
 from .models import ENTITIES, ShardEntry
 from .store import Store, open_store
 from .store.reader import MODEL_OF, validate_record
+from .verify import url_problem as verify_url_problem
 
 #: Version of the JSON document :meth:`DatasetDiff.to_json` produces (README: "diff JSON schema").
 SCHEMA_VERSION = 1
@@ -370,30 +369,9 @@ def field_changes(old: dict[str, Any], new: dict[str, Any], context: int = 6) ->
 
 
 def url_problem(url: str, params: VerifyParams) -> str | None:
-    """Why ``url`` breaks the URL contract (a real canonical URL), or None when it keeps it.
-
-    The same rules as ``goldkeeper verify``: placeholder patterns match
-    case-insensitively as whole words, no whitespace, the URL parses, its
-    scheme is one of ``verify.url_schemes`` and it has a host.
-    """
-    lowered = url.lower()
-    for pattern in params.placeholder_patterns:
-        if re.search(r"(?<![a-z0-9])" + re.escape(pattern.lower()) + r"(?![a-z0-9])", lowered):
-            return f"looks like a placeholder (matches {pattern!r})"
-    if any(ch.isspace() for ch in url):
-        return "contains whitespace"
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        _ = parts.port
-    except ValueError as exc:
-        return f"does not parse ({exc})"
-    schemes = [s.lower() for s in params.url_schemes]
-    if parts.scheme.lower() not in schemes:
-        return f"scheme {parts.scheme or '(none)'!r} is not one of {schemes}"
-    if not host:
-        return "has no host"
-    return None
+    """Why ``url`` breaks the URL contract, or None: the very check ``goldkeeper verify`` makes."""
+    problem = verify_url_problem(url, params)
+    return None if problem is None else f"{problem[0]}: {problem[1]}"
 
 
 # --------------------------------------------------------------------------- computing the diff

@@ -143,8 +143,7 @@ def to_markdown(result: DatasetDiff, max_chars: int = 60_000) -> str:
         f"{_code(old.label)} ({_code(old.version[:12]) if old.version else 'no store'}) → "
         f"{_code(new.label)} ({_code(new.version[:12]) if new.version else 'no store'})\n",
     ]
-    if result.is_empty:
-        head.append("**No record changes.**\n")
+    head.append("**No record changes.**\n" if result.is_empty else f"**Summary:** {result.summary_line()}\n")
     head += ["| | added | removed | modified |", "|---|---:|---:|---:|"]
     for kind, counts in result.counts().items():
         head.append(f"| {kind} | {counts['added']} | {counts['removed']} | {counts['modified']} |")
@@ -184,7 +183,9 @@ def to_markdown(result: DatasetDiff, max_chars: int = 60_000) -> str:
     reserve_each = 200  # room kept for each later section's header, "… and N more" and closing
     for index, (title, items) in enumerate(sections):
         opening = f"<details><summary>{title} ({len(items)})</summary>\n\n"
-        budget = max_chars - len(out) - reserve_each * (len(sections) - index - 1) - len(opening) - len(closing) - 80
+        later = len(sections) - index - 1
+        free = max_chars - len(out) - reserve_each * later - len(opening) - len(closing) - 80
+        budget = free // (later + 1) if later else free  # a fair share; what is unused flows on
         body, shown = [], 0
         for item in items:
             if len(item) > budget:

@@ -427,34 +427,38 @@ def _placeholder_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(r"(?<![a-z0-9])" + re.escape(pattern.lower()) + r"(?![a-z0-9])")
 
 
-def _check_url(analysis: Analysis, params: VerifyParams, name: str, issues: _Issues) -> None:
-    """The URL contract: a real canonical URL, not a placeholder.
+def url_problem(url: str, params: VerifyParams) -> tuple[str, str] | None:
+    """The URL contract: a real canonical URL, not a placeholder. ``(code, message)`` or None if kept.
 
     Patterns from ``verify.placeholder_patterns`` match case-insensitively as whole words (so
     ``todo`` flags ``https://x.org/todo`` but not ``.../wiki/Todos_Santos``); the scheme must be
-    in ``verify.url_schemes``; the URL must parse and have a host.
+    in ``verify.url_schemes``; the URL must parse and have a host. Shared with ``goldkeeper diff``.
     """
-    url = analysis.url
     lowered = url.lower()
     for pattern in params.placeholder_patterns:
         if _placeholder_regex(pattern).search(lowered):
-            issues.error("url.placeholder", f"{url!r} looks like a placeholder (matches {pattern!r})", name, analysis.id, "url")
-            return
+            return "url.placeholder", f"{url!r} looks like a placeholder (matches {pattern!r})"
     if any(ch.isspace() for ch in url):
-        issues.error("url.invalid", f"{url!r} contains whitespace", name, analysis.id, "url")
-        return
+        return "url.invalid", f"{url!r} contains whitespace"
     try:
         parts = urlsplit(url)
         host = parts.hostname
         _ = parts.port
     except ValueError as exc:
-        issues.error("url.invalid", f"{url!r} does not parse ({exc})", name, analysis.id, "url")
-        return
+        return "url.invalid", f"{url!r} does not parse ({exc})"
     schemes = [s.lower() for s in params.url_schemes]
     if parts.scheme.lower() not in schemes:
-        issues.error("url.scheme", f"{url!r}: scheme {parts.scheme or '(none)'!r} is not one of {schemes}", name, analysis.id, "url")
-    elif not host:
-        issues.error("url.invalid", f"{url!r} has no host", name, analysis.id, "url")
+        return "url.scheme", f"{url!r}: scheme {parts.scheme or '(none)'!r} is not one of {schemes}"
+    if not host:
+        return "url.invalid", f"{url!r} has no host"
+    return None
+
+
+def _check_url(analysis: Analysis, params: VerifyParams, name: str, issues: _Issues) -> None:
+    """Report the URL contract violation of ``analysis`` (see :func:`url_problem`)."""
+    problem = url_problem(analysis.url, params)
+    if problem is not None:
+        issues.error(problem[0], problem[1], name, analysis.id, "url")
 
 
 def _collect_analysis(analysis: Analysis, name: str, scan: _Scan, issues: _Issues) -> None:

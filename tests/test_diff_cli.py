@@ -1,0 +1,153 @@
+"""The diff / changelog / log / show commands, run through goldkeeper's real entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from diff_support import commit_all, dataset, init_repo, make_analysis, write
+from goldkeeper.cli import main
+from goldkeeper.diff_render import GITHUB_COMMENT_LIMIT
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    return int(exit_info.value.code or 0), out, err
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    init_repo(tmp_path)
+    analyses, queries = dataset()
+    write(tmp_path, analyses, queries)
+    commit_all(tmp_path, "golden v1")
+    return tmp_path
+
+
+def test_exit_code_is_10_only_when_stores_differ(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "-C", str(repo), "diff", "--exit-code")
+    assert code == 0 and "no record changes" in out
+    analyses, queries = dataset()
+    write(repo, [*analyses, make_analysis(77)], queries)
+    code, out, _ = run(capsys, "-C", str(repo), "diff", "--exit-code")
+    assert code == 10
+    assert "A analysis" in out and "analyses: +1 -0 ~0" in out
+    code, _, _ = run(capsys, "-C", str(repo), "diff")
+    assert code == 0
+
+
+def test_json_output_follows_the_documented_schema(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    analyses, queries = dataset()
+    analyses[0] = analyses[0].model_copy(update={"status": "archived"})
+    write(repo, analyses, queries[1:])
+    out_file = repo / "reports" / "d.json"
+    code, _, err = run(capsys, "-C", str(repo), "diff", "HEAD", "--format", "json", "--out", str(out_file))
+    assert code == 0 and "wrote" in err
+    doc = json.loads(out_file.read_text())
+    assert doc["schema_version"] == 1
+    assert set(doc) == {"schema_version", "old", "new", "identical", "summary", "analyses", "chunks", "queries", "impact", "url_violations", "stats"}
+    assert doc["summary"]["analyses"] == {"added": 0, "removed": 0, "modified": 1}
+    assert doc["summary"]["queries"] == {"added": 0, "removed": 1, "modified": 0}
+    assert doc["analyses"]["modified"][0]["changes"] == [
+        {"path": "status", "action": "changed", "old": "completed", "new": "archived", "text_diff": None}
+    ]
+    assert doc["queries"]["removed"][0]["id"] == queries[0].id
+    assert doc["old"]["label"] == "HEAD" and len(doc["old"]["commit"]) == 40
+    assert doc["new"]["label"] == "working tree" and doc["new"]["commit"] is None
+    assert doc["identical"] is False
+
+
+def test_markdown_for_a_change_touching_every_record_stays_under_the_comment_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    init_repo(tmp_path)
+    analyses, queries = dataset(analyses=300, queries=1500)
+    write(tmp_path, analyses, queries)
+    commit_all(tmp_path, "v1")
+    changed = [
+        a.model_copy(
+            update={
+                "title": a.title + " (revised)",
+                "chunks": [c.model_copy(update={"content": c.content.replace("fox", "wolf")}) for c in a.chunks],
+            }
+        )
+        for a in analyses
+    ]
+    write(tmp_path, changed, [q.model_copy(update={"difficulty": "hard"}) for q in queries])
+    code, out, _ = run(capsys, "-C", str(tmp_path), "diff", "--format", "md", "--exit-code")
+    assert code == 10
+    assert len(out) <= 60_000 < GITHUB_COMMENT_LIMIT
+    assert out.startswith("### Golden dataset diff")
+    assert "| analyses | 0 | 0 | 300 |" in out and "| chunks | 0 | 0 | 900 |" in out and "| queries | 0 | 0 | 1500 |" in out
+    assert "more (left out to keep the comment under the size limit)" in out
+    # impacted queries + the three "modified" lists, each with some items shown
+    assert out.count("<details>") == out.count("</details>") == 4
+    assert "[-fox-]" in out and "`status`" not in out
+    assert out.count("`difficulty`") > 10 and out.count("`title`") > 10
+
+
+def test_report_writes_md_and_json_from_params(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "params.yaml").write_text("diff:\n  base: main\n  md: out/diff.md\n  json: out/diff.json\n")
+    analyses, queries = dataset()
+    write(repo, analyses[1:], queries)
+    code, _, err = run(capsys, "-C", str(repo), "diff", "--report")
+    assert code == 0, err
+    assert "analyses -1" in (repo / "out" / "diff.md").read_text()
+    assert json.loads((repo / "out" / "diff.json").read_text())["old"]["label"] == "main"
+
+
+def test_changelog_appends_once_per_change(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    analyses, queries = dataset()
+    write(repo, [*analyses, make_analysis(90, chunks=2)], queries)
+    code, out, _ = run(capsys, "-C", str(repo), "changelog")
+    assert code == 0 and "appended" in out
+    log = json.loads((repo / "golden" / "CHANGELOG.json").read_text())
+    (entry,) = log["entries"]
+    assert entry["counts"]["analyses"] == {"added": 1, "removed": 0, "modified": 0}
+    assert entry["counts"]["chunks"] == {"added": 2, "removed": 0, "modified": 0}
+    assert entry["description"] == "analyses +1, chunks +2"
+    assert entry["version_before"] != entry["version_after"]
+    assert entry["date"].endswith("Z")
+    first_bytes = (repo / "golden" / "CHANGELOG.json").read_bytes()
+    code, out, _ = run(capsys, "-C", str(repo), "changelog", "--message", "again")
+    assert code == 0 and out.startswith("nothing to add")
+    assert (repo / "golden" / "CHANGELOG.json").read_bytes() == first_bytes
+    # a dump keeps the changelog (not part of the dataset, so the version is unchanged)
+    write(repo, [*analyses, make_analysis(90, chunks=2)], queries)
+    assert (repo / "golden" / "CHANGELOG.json").read_bytes() == first_bytes
+    commit_all(repo, "v2")
+    write(repo, analyses, queries)
+    code, out, _ = run(capsys, "-C", str(repo), "changelog", "-m", "drop article 90", "--json")
+    doc = json.loads(out)
+    assert doc["appended"] and doc["entry"]["description"] == "drop article 90"
+    assert doc["entry"]["version_before"] == entry["version_after"]
+    assert len(json.loads((repo / "golden" / "CHANGELOG.json").read_text())["entries"]) == 2
+
+
+def test_log_and_show(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    analyses, queries = dataset()
+    write(repo, analyses, queries[:-2])
+    second = commit_all(repo, "drop two queries")
+    (repo / "other.txt").write_text("x\n")
+    commit_all(repo, "unrelated", "other.txt")
+    code, out, _ = run(capsys, "-C", str(repo), "log", "--json")
+    assert code == 0
+    entries = json.loads(out)
+    assert [e["summary"] for e in entries] == ["drop two queries", "golden v1"]
+    assert entries[0]["commit"] == second and entries[0]["author"] == "Ada Lovelace"
+    assert entries[0]["changes"]["queries"] == {"added": 0, "removed": 2, "modified": 0}
+    assert entries[0]["counts"]["queries"] == len(queries) - 2
+    assert entries[1]["changes"]["analyses"]["added"] == len(analyses)
+    code, out, _ = run(capsys, "-C", str(repo), "log")
+    assert "drop two queries" in out and "queries -2" in out
+    code, out, _ = run(capsys, "-C", str(repo), "show", "--rev", "HEAD~2", "--json")
+    info = json.loads(out)
+    assert info["counts"]["queries"] == len(queries) and info["version"] == entries[1]["version"]
+    code, out, _ = run(capsys, "-C", str(repo), "show")
+    assert f"version         {entries[0]['version']}" in out
+    code, _, err = run(capsys, "-C", str(repo), "show", "--rev", "nope")
+    assert code == 2 and err.startswith("error: unknown git revision 'nope'") and "Traceback" not in err
