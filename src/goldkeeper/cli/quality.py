@@ -11,7 +11,7 @@ import click
 from ..config import Settings
 from ..errors import ConfigError, NegativeVerdict
 from ..quality import GateParams, ReportParams
-from ..quality.baseline import BaselineParams, BaselineStore, load_metrics, resolve_identity
+from ..quality.baseline import BaselineParams, BaselineStore, load_metrics, resolve_identity, write_json
 from ..quality.gate import annotations, run_gate
 from ..quality.policy import load_policy
 from ..quality.report import render_markdown, summarize, write_report
@@ -148,6 +148,7 @@ def _github(result: dict[str, Any], markdown: str) -> None:
 @click.option("--require-baseline", is_flag=True, default=None, help="Fail when no baseline exists for the identity.")
 @click.option("--no-record", is_flag=True, help="Do not store this run in the trend (and do not write the report).")
 @click.option("--no-report", is_flag=True, help="Store the run but do not write summary.*/index.html (the `report` stage does).")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Also write the gate result JSON here (e.g. artifacts/gate.json, a DVC metric).")
 @click.option("--json", "as_json", is_flag=True, help="Print the gate result as JSON.")
 @pass_state
 def gate_command(
@@ -160,6 +161,7 @@ def gate_command(
     require_baseline: bool | None,
     no_record: bool,
     no_report: bool,
+    output: Path | None,
     as_json: bool,
 ) -> None:
     """Gate CI on the eval metrics: exit 0 when they pass, 10 when they regress.
@@ -199,16 +201,18 @@ def gate_command(
             report_path = files.index_html
     else:
         markdown = render_markdown(summarize([*trend.runs(), outcome.run], trend.index().get("retention")))
+    document = {
+        **result,
+        "passed": int(outcome.passed),
+        "runId": outcome.run["id"],
+        "runPath": str(outcome.run_path) if outcome.run_path else None,
+        "retention": outcome.retention.as_json() if outcome.retention else None,
+        "dashboard": str(report_path) if report_path else None,
+    }
+    if output is not None:
+        write_json(settings.resolve(output), document)
     if as_json:
-        echo_json(
-            {
-                **result,
-                "runId": outcome.run["id"],
-                "runPath": str(outcome.run_path) if outcome.run_path else None,
-                "retention": outcome.retention.as_json() if outcome.retention else None,
-                "dashboard": str(report_path) if report_path else None,
-            }
-        )
+        echo_json(document)
     else:
         verdict = "PASS" if outcome.passed else ("FAIL (fail-fast)" if result["failFast"] else "FAIL")
         click.echo(

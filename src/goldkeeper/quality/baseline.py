@@ -96,12 +96,11 @@ class RunIdentity(BaseModel):
 
 
 def answerer_identity(settings: Settings) -> str:
-    """The answerer named in params.yaml ``grounded:`` (the built-in extractive one by default)."""
-    grounded = settings.extra.get("grounded") or {}
-    answerer = grounded.get("answerer", "extractive") if isinstance(grounded, dict) else "extractive"
-    if isinstance(answerer, dict):
-        answerer = ":".join(str(answerer[k]) for k in sorted(answerer))
-    return f"answerer={answerer}"
+    """The answerer and judge of params.yaml ``grounded:`` (the built-in extractive one by default)."""
+    from ..evals.grounded import grounded_params
+
+    params = grounded_params(settings)
+    return f"answerer={params.answerer};judge={params.judge}"
 
 
 def embedding_model_id(settings: Settings) -> str:
@@ -133,8 +132,8 @@ def _flatten(prefix: str, value: Any, out: dict[str, float], source: Path) -> No
     if isinstance(value, dict):
         for key, inner in value.items():
             _flatten(f"{prefix}.{key}" if prefix else str(key), inner, out, source)
-    elif isinstance(value, bool) or not isinstance(value, int | float):
-        return  # labels and flags are not metrics (DVC ignores them too)
+    elif isinstance(value, bool) or not isinstance(value, float):
+        return  # labels, flags and JSON integers (counts: cases, claims) are not rate metrics
     elif not math.isfinite(value):
         raise EvalError(f"{source}: metric {prefix!r} is {value}, not a finite number")
     else:
@@ -142,7 +141,11 @@ def _flatten(prefix: str, value: Any, out: dict[str, float], source: Path) -> No
 
 
 def load_metrics(paths: Sequence[Path]) -> dict[str, float]:
-    """Numeric metrics of the given eval outputs, merged (nested keys joined with dots)."""
+    """The metrics of the given eval outputs, merged (nested keys joined with dots).
+
+    Metrics are the JSON numbers with a fraction part (``0.91``, ``1.0``); JSON integers are
+    counts (``cases``, ``claims``) and strings are labels: both are skipped.
+    """
     merged: dict[str, float] = {}
     origin: dict[str, Path] = {}
     for path in paths:

@@ -1,0 +1,82 @@
+"""Helpers for the quality tests: realistic eval metrics files, the default policy, a tiny golden store."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from goldkeeper.models import Analysis, Chunk, ExpectedBehavior, Query
+from goldkeeper.quality.baseline import RunIdentity
+from goldkeeper.quality.policy import parse_policy
+from goldkeeper.store import write_store
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+POLICY_FILE = REPO_ROOT / "config" / "regression-policy.json"
+
+#: the shape `eval retrieval` writes: <method>.<trec_eval measure>
+RETRIEVAL = {
+    "hybrid.ndcg_cut_10": 0.6125,
+    "hybrid.recall_10": 0.7431,
+    "hybrid.recip_rank": 0.5512,
+    "vector.ndcg_cut_10": 0.5803,
+    "fulltext.ndcg_cut_10": 0.4412,
+}
+#: the shape `eval grounded` writes: floats are metrics, integers are counts.
+GROUNDED = {
+    "answered": 2107,
+    "cases": 4449,
+    "citation_accuracy": 0.9512,
+    "citation_coverage": 0.8874,
+    "citation_freshness": 0.9021,
+    "claims": 2107,
+    "faithfulness": 0.9134,
+    "oldest_evidence_age_ratio": 0.41,
+    "pass_rate": 0.8311,
+    "relevance": 0.7702,
+    "rubric_met": 1,
+}
+
+
+def policy_data() -> dict[str, Any]:
+    return json.loads(POLICY_FILE.read_text(encoding="utf-8"))
+
+
+def policy(**changes: Any):
+    return parse_policy({**policy_data(), **changes}, source="test-policy.json")
+
+
+def write_metrics(root: Path, retrieval: dict[str, Any] | None = None, grounded: dict[str, Any] | None = None) -> list[Path]:
+    (root / "metrics").mkdir(parents=True, exist_ok=True)
+    paths = [root / "metrics" / "retrieval.json", root / "metrics" / "grounded.json"]
+    paths[0].write_text(json.dumps(RETRIEVAL if retrieval is None else retrieval, indent=2, sort_keys=True) + "\n")
+    paths[1].write_text(json.dumps(GROUNDED if grounded is None else grounded, indent=2, sort_keys=True) + "\n")
+    return paths
+
+
+def grounded(**changes: float) -> dict[str, Any]:
+    return {**GROUNDED, **changes}
+
+
+def identity(prompt: str = "v1") -> RunIdentity:
+    return RunIdentity(
+        datasetId="squad-v2-dev-12",
+        datasetVersion="3f5e9c0d1a2b4c6d8e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d",
+        modelVersion="sentence-transformers/all-MiniLM-L6-v2@sha256:0123456789abcdef+answerer=extractive;judge=lexical",
+        promptVersion=prompt,
+    )
+
+
+def write_tiny_store(path: Path, dataset: str = "tiny") -> None:
+    aid = uuid.uuid5(uuid.NAMESPACE_URL, "https://en.wikipedia.org/wiki/Normans")
+    analysis = Analysis(
+        id=aid,
+        url="https://en.wikipedia.org/wiki/Normans",
+        title="Normans",
+        created_at=datetime(2024, 1, 1, tzinfo=UTC),
+        chunks=[Chunk(id=uuid.uuid5(aid, "0"), content="The Normans gave their name to Normandy.", chunk_index=0)],
+    )
+    query = Query(id="q1", text="Who gave their name to Normandy?", domain="history", expected_behavior=ExpectedBehavior(behavior="answer"))
+    write_store(path, dataset, [analysis], [query], {"analyses": 1, "queries": 1})

@@ -1,0 +1,290 @@
+"""The gate: floors, drift against the baseline, fail-fast paths, severity classes, warnings, annotations."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from goldkeeper.cli import main
+from goldkeeper.quality.baseline import BaselineStore, load_metrics
+from goldkeeper.quality.gate import GateInputs, annotations, classify, evaluate, run_gate
+from goldkeeper.quality.trend import TrendStore
+from quality_support import GROUNDED, POLICY_FILE, RETRIEVAL, grounded, identity, policy, write_metrics, write_tiny_store
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def metrics(**changes: float) -> dict[str, float]:
+    return {**RETRIEVAL, **{k: v for k, v in GROUNDED.items() if isinstance(v, float)}, **changes}
+
+
+def baseline_with(tmp_path: Path, **changes: float):
+    store = BaselineStore(tmp_path / "baselines")
+    return store.record(identity(), metrics(**changes))
+
+
+def run(current: dict[str, float], *, baseline=None, previous: dict[str, float] | None = None, history=(), **policy_changes: Any):
+    prev = {"id": "20261101T000000.000000Z", "metrics": previous, "gate": {"severity": None}} if previous else None
+    return evaluate(
+        GateInputs(
+            metrics=current,
+            identity=identity(),
+            baseline=baseline,
+            previous=prev,
+            history=list(history),
+            policy=policy(**policy_changes),
+        )
+    )
+
+
+# -- severity ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("delta", "expected"),
+    [(-0.05, "regression"), (-0.02, "regression"), (-0.01, "watch"), (-0.005, "watch"), (-0.004, "stable"), (0.0, "stable"), (0.004, "stable"), (0.005, "improved"), (0.2, "improved")],
+)
+def test_classify_thresholds(delta: float, expected: str) -> None:
+    assert classify(delta, True, policy()) == expected
+
+
+def test_lower_is_better_flips_the_sign() -> None:
+    assert classify(0.05, False, policy()) == "regression"
+    assert classify(-0.05, False, policy()) == "improved"
+
+
+def test_severity_regression(tmp_path: Path) -> None:
+    result = run(metrics(relevance=0.74), previous=metrics())
+    assert result["severity"] == "regression" and result["reviewPriority"] == "regression"
+    row = next(c for c in result["comparisons"] if c["metric"] == "relevance")
+    assert row["severity"] == "regression" and row["delta"] == pytest.approx(0.74 - 0.7702)
+    assert result["status"] == "pass"  # the policy's drift limits are against the baseline, floors are met
+
+
+def test_severity_watch() -> None:
+    result = run(metrics(**{"hybrid.ndcg_cut_10": 0.6025}), previous=metrics())
+    assert result["severity"] == "watch" and result["reviewPriority"] == "watch"
+
+
+def test_severity_stable() -> None:
+    result = run(metrics(faithfulness=0.9150), previous=metrics())
+    assert result["severity"] == "stable" and result["reviewPriority"] == "stable"
+    assert {c["severity"] for c in result["comparisons"]} == {"stable"}
+
+
+def test_severity_improved() -> None:
+    result = run(metrics(faithfulness=0.95), previous=metrics())
+    assert result["severity"] == "improved" and result["reviewPriority"] == "improved"
+
+
+def test_first_run_has_no_severity() -> None:
+    result = run(metrics())
+    assert result["severity"] is None and result["comparisons"] == [] and result["reviewPriority"] == "none"
+
+
+def test_severity_history_window() -> None:
+    history = [{"gate": {"severity": s}} for s in ["stable", "improved", "watch", "regression", "stable"]]
+    result = run(metrics(faithfulness=0.95), previous=metrics(), history=history, severityHistoryPolicy={"maxComparisons": 4})
+    assert result["severityHistory"] == ["watch", "regression", "stable", "improved"]
+
+
+# -- floors and drift ----------------------------------------------------------------------------------
+
+
+def test_passes_with_baseline(tmp_path: Path) -> None:
+    result = run(metrics(), baseline=baseline_with(tmp_path))
+    assert result["status"] == "pass" and result["reasons"] == [] and result["baselineFound"]
+
+
+def test_floor_failure() -> None:
+    result = run(metrics(pass_rate=0.42))
+    assert result["status"] == "fail" and not result["failFast"]
+    assert [r["code"] for r in result["reasons"]] == ["floor"]
+    assert "pass_rate = 0.4200 is below its floor 0.5" in result["reasons"][0]["message"]
+
+
+def test_drift_failure(tmp_path: Path) -> None:
+    result = run(metrics(faithfulness=0.87), baseline=baseline_with(tmp_path))
+    assert result["status"] == "fail"
+    assert [(r["code"], r["metric"]) for r in result["reasons"]] == [("drift", "faithfulness")]
+    assert "maxFaithfulnessDrop = 0.03" in result["reasons"][0]["message"]
+
+
+def test_drift_within_limit_passes(tmp_path: Path) -> None:
+    assert run(metrics(faithfulness=0.89), baseline=baseline_with(tmp_path))["status"] == "pass"
+
+
+def test_retrieval_metric_drift_limit(tmp_path: Path) -> None:
+    result = run(metrics(**{"hybrid.ndcg_cut_10": 0.59}), baseline=baseline_with(tmp_path), maxHybridNdcgCut10Drop=0.01)
+    assert [(r["code"], r["metric"]) for r in result["reasons"]] == [("drift", "hybrid.ndcg_cut_10")]
+
+
+def test_no_baseline_is_a_warning_unless_required() -> None:
+    result = run(metrics())
+    assert result["status"] == "pass" and [w["code"] for w in result["warnings"]] == ["no_baseline"]
+    required = evaluate(GateInputs(metrics(), identity(), None, None, [], policy(), require_baseline=True))
+    assert required["status"] == "fail" and required["reasons"][0]["code"] == "no_baseline"
+
+
+# -- fail-fast -----------------------------------------------------------------------------------------
+
+
+def test_fail_fast_on_citation_drift(tmp_path: Path) -> None:
+    # faithfulness also breaks its floor: fail-fast stops before that is even checked
+    result = run(metrics(citation_accuracy=0.90, faithfulness=0.5), baseline=baseline_with(tmp_path))
+    assert result["status"] == "fail" and result["failFast"]
+    assert [r["code"] for r in result["reasons"]] == ["citation_drift"]
+    assert result["reasons"][0]["message"].startswith("fail-fast: citation_accuracy dropped 0.0512")
+
+
+def test_fail_fast_on_citation_freshness_drift(tmp_path: Path) -> None:
+    result = run(metrics(citation_freshness=0.80, pass_rate=0.1), baseline=baseline_with(tmp_path))
+    assert result["status"] == "fail" and result["failFast"]
+    assert [r["code"] for r in result["reasons"]] == ["citation_freshness_drift"]
+
+
+def test_citation_accuracy_fails_fast_before_freshness(tmp_path: Path) -> None:
+    result = run(metrics(citation_accuracy=0.90, citation_freshness=0.80), baseline=baseline_with(tmp_path))
+    assert [r["code"] for r in result["reasons"]] == ["citation_drift"]
+
+
+def test_fail_fast_disabled_reports_every_failure(tmp_path: Path) -> None:
+    result = run(
+        metrics(citation_accuracy=0.90, faithfulness=0.5),
+        baseline=baseline_with(tmp_path),
+        failFastOnCitationDrift=False,
+    )
+    assert not result["failFast"]
+    assert sorted((r["code"], r["metric"]) for r in result["reasons"]) == [
+        ("drift", "citation_accuracy"),
+        ("drift", "faithfulness"),
+        ("floor", "faithfulness"),
+    ]
+
+
+# -- aging pressure ------------------------------------------------------------------------------------
+
+
+def test_aging_pressure_when_freshness_flat() -> None:
+    result = run(metrics(oldest_evidence_age_ratio=0.85), previous=metrics(oldest_evidence_age_ratio=0.7))
+    codes = [w["code"] for w in result["warnings"]]
+    assert "citation_freshness_aging_pressure" in codes
+    assert result["freshness"]["agingPressure"] is True and result["freshness"]["agingThreshold"] == 0.8
+
+
+def test_no_aging_pressure_below_threshold_or_when_freshness_drops() -> None:
+    below = run(metrics(oldest_evidence_age_ratio=0.5), previous=metrics())
+    assert not below["freshness"]["agingPressure"]
+    dropped = run(metrics(citation_freshness=0.85, oldest_evidence_age_ratio=0.9), previous=metrics())
+    assert not dropped["freshness"]["agingPressure"]
+    assert "citation_freshness_aging_pressure" not in [w["code"] for w in dropped["warnings"]]
+
+
+# -- annotations ---------------------------------------------------------------------------------------
+
+
+def test_annotations_for_regression_and_failure(tmp_path: Path) -> None:
+    result = run(metrics(faithfulness=0.80), previous=metrics(), baseline=baseline_with(tmp_path))
+    lines = annotations(result)
+    assert lines[0].startswith("::warning title=AI eval regression::Review priority is regression. ")
+    assert "faithfulness 0.9134 -> 0.8000 (-0.1134, regression)" in lines[0]
+    assert lines[1].startswith("::error title=AI eval gate failed::faithfulness dropped 0.1134")
+    assert all("\n" not in line for line in lines)
+
+
+def test_annotations_for_watch_and_none_for_stable() -> None:
+    watch = annotations(run(metrics(relevance=0.7602), previous=metrics()))
+    assert watch == [
+        "::warning title=AI eval watch::Review priority is watch. 1 metric(s) worse than the previous run: "
+        "relevance 0.7702 -> 0.7602 (-0.0100, watch)."
+    ]
+    assert annotations(run(metrics(), previous=metrics())) == []
+
+
+def test_annotation_text_is_escaped() -> None:
+    result = run(metrics(**{"hybrid.ndcg_cut_10": 0.5}), previous=metrics())
+    result["reasons"] = [{"code": "floor", "metric": "x", "value": 0.0, "limit": 1.0, "message": "50% down\nsecond line"}]
+    result["status"] = "fail"
+    line = annotations(result)[-1]
+    assert line == "::error title=AI eval gate failed::50%25 down%0Asecond line"
+
+
+# -- the operation and the CLI -------------------------------------------------------------------------
+
+
+def test_run_gate_records_runs_and_compares_with_previous(tmp_path: Path) -> None:
+    paths = write_metrics(tmp_path)
+    trend = TrendStore(tmp_path / "artifacts" / "evals")
+    baselines = BaselineStore(tmp_path / "baselines")
+    first = run_gate(metrics_paths=paths, identity=identity(), policy=policy(), baselines=baselines, trend=trend, retention_max_runs=10, now=T0)
+    assert first.passed and first.result["severity"] is None
+    write_metrics(tmp_path, grounded=grounded(relevance=0.70))
+    second = run_gate(
+        metrics_paths=paths, identity=identity(), policy=policy(), baselines=baselines, trend=trend, retention_max_runs=10, now=T0 + timedelta(hours=1)
+    )
+    assert second.result["severity"] == "regression" and second.result["previousRunId"] == first.run["id"]
+    assert [r["id"] for r in trend.runs()] == [first.run["id"], second.run["id"]]
+    assert "cases" not in second.run["metrics"] and second.run["metrics"]["relevance"] == 0.70
+
+
+def test_load_metrics_rejects_conflicts_and_missing_files(tmp_path: Path) -> None:
+    from goldkeeper.errors import EvalError
+
+    paths = write_metrics(tmp_path, retrieval={"faithfulness": 0.1})
+    with pytest.raises(EvalError, match="metric 'faithfulness' is also in"):
+        load_metrics(paths)
+    with pytest.raises(EvalError, match="metrics file not found"):
+        load_metrics([tmp_path / "nope.json"])
+
+
+def cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    out, err = capsys.readouterr()
+    return int(exited.value.code or 0), out, err
+
+
+@pytest.fixture
+def gate_project(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    write_tiny_store(project / "golden")
+    write_metrics(project)
+    (project / "config").mkdir()
+    shutil.copy(POLICY_FILE, project / "config" / "regression-policy.json")
+    monkeypatch.setenv("GOLDKEEPER_MODEL_VERSION", "test-model@sha256:00")
+    for var in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GOLDKEEPER_PROMPT_VERSION", "GOLDKEEPER_EVAL_RETENTION_MAX_RUNS"):
+        monkeypatch.delenv(var, raising=False)
+    return project
+
+
+def test_cli_gate_exit_codes_and_github_output(gate_project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    assert cli(["baseline", "record"], capsys)[0] == 0
+    code, out, _ = cli(["gate"], capsys)
+    assert code == 0 and "gate: PASS" in out and "dashboard:" in out
+    write_metrics(gate_project, grounded=grounded(citation_accuracy=0.91))
+    step_summary = gate_project / "step-summary.md"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
+    code, out, err = cli(["gate", "--output", "artifacts/gate.json"], capsys)
+    assert code == 10
+    assert "error: gate failed: fail-fast: citation_accuracy dropped" in err
+    assert "::warning title=AI eval regression::Review priority is regression." in out
+    assert "::error title=AI eval gate failed::fail-fast: citation_accuracy" in out
+    summary = step_summary.read_text()
+    assert summary.startswith("# AI eval summary") and "**Status:** FAIL (fail-fast)" in summary
+    assert summary == (gate_project / "artifacts" / "evals" / "summary.md").read_text() + "\n"
+    gate_json = json.loads((gate_project / "artifacts" / "gate.json").read_text())
+    assert gate_json["passed"] == 0 and gate_json["failFast"] is True
+
+
+def test_cli_gate_malformed_policy_exits_3(gate_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    policy_file = gate_project / "config" / "regression-policy.json"
+    policy_file.write_text(policy_file.read_text().replace('"maxComparisons": 20', '"maxComparisons": "20"'))
+    code, _, err = cli(["gate"], capsys)
+    assert code == 3
+    assert "regression-policy.json: severityHistoryPolicy.maxComparisons: Input should be a valid integer" in err
+    assert not (gate_project / "artifacts").exists()
