@@ -131,6 +131,13 @@ def _check_text(value: Any, file: str, record_id: str, path: str) -> None:
 def check_storable(record: Analysis | Query, file: str) -> None:
     """Checks the models cannot express but the database needs (no NUL characters)."""
     _check_text(record.model_dump(mode="json"), file, str(record.id), "")
+    if isinstance(record, Query):
+        for kind in ("chunks", "analyses"):
+            seen: set[str] = set()
+            for index, rel in enumerate(getattr(record.expected, kind)):
+                if str(rel.id) in seen:
+                    raise RecordValidationError(file, record.id, f"expected.{kind}.{index}.id", f"{rel.id} is listed twice")
+                seen.add(str(rel.id))
 
 
 @dataclass

@@ -15,6 +15,7 @@ SELECT``. Everything happens in the caller's transaction.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from uuid import UUID
 import orjson
 import psycopg
 from psycopg import sql
-from psycopg.types.json import set_json_dumps
+from psycopg.types.json import set_json_dumps, set_json_loads
 
 from ..errors import ConflictError, DataIntegrityError
 from ..models import Analysis, Artifact, Chunk, Expected, ExpectedBehavior, Finding, Query, Relevance
@@ -90,6 +91,17 @@ class _Peekable:
         return taken
 
 
+def _json_int(text: str) -> int | float:
+    """jsonb prints numbers in plain decimal (1e300 -> "1000...0"): integers orjson cannot
+    write (outside 64 bits) can only have been floats, so they become floats again."""
+    value = int(text)
+    return value if -(2**63) <= value < 2**64 else float(text)
+
+
+def _json_loads(data: str | bytes) -> Any:
+    return json.loads(data, parse_int=_json_int)
+
+
 def _copy_rows(conn: psycopg.Connection[Any], statement: str, types: list[str], statuses: list[str] | None) -> Iterator[tuple[Any, ...]]:
     query = sql.SQL(statement).format(statuses=sql.Literal(statuses)) if statuses is not None else sql.SQL(statement)
     with conn.cursor() as cur, cur.copy(query) as copy:
@@ -107,6 +119,7 @@ def _snapshot_connections(url: str, count: int) -> Iterator[list[psycopg.Connect
             stack.callback(conn.close)
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             conn.read_only = True
+            set_json_loads(_json_loads, context=conn)
             conns.append(conn)
         try:
             snapshot = conns[0].execute("SELECT pg_export_snapshot()").fetchone()[0]  # type: ignore[index]
