@@ -8,6 +8,8 @@ handed to it: pg_ctl logs to a file in pgdata).
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,8 +25,17 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def pg_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """GOLDKEEPER_HOME of the session's embedded server."""
-    home = tmp_path_factory.mktemp("gkhome")
-    yield home
+    if os.geteuid() != 0:
+        yield tmp_path_factory.mktemp("gkhome")
+        return
+    # as root, pgserver runs postgres as the `pgserver` user, which cannot enter pytest's 0700 temp
+    # directories (and every pytest session resets them to 0700): use a traversable directory of our own.
+    home = Path(tempfile.mkdtemp(prefix="goldkeeper-test-pg-"))
+    home.chmod(0o755)
+    try:
+        yield home
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
