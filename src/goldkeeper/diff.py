@@ -28,15 +28,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from deepdiff import DeepDiff
-from deepdiff.helper import notpresent
 from pydantic import Field
 
 from .config import Section, Settings, VerifyParams
 from .errors import UsageError
 from .models import ENTITIES, ShardEntry
 from .store import Store, open_store
-from .store.reader import MODEL_OF, validate_record
+from .store.reader import MODEL_OF, parse_json, validate_record
 from .verify import url_problem as verify_url_problem
 
 #: Version of the JSON document :meth:`DatasetDiff.to_json` produces (README: "diff JSON schema").
@@ -46,6 +44,8 @@ LONG_TEXT = 80
 #: Length of the old/new previews of long text.
 PREVIEW = 60
 KINDS = ("analyses", "chunks", "queries")
+#: the absent side of an added or removed field
+notpresent: Any = type("NotPresent", (), {"__repr__": lambda self: "not present"})()
 ACTIONS = ("added", "removed", "modified")
 
 
@@ -351,16 +351,23 @@ def field_changes(old: dict[str, Any], new: dict[str, Any], context: int = 6) ->
         if not structured:
             changes.append(_scalar_change(key, a, b, context))
             continue
+        from deepdiff import DeepDiff  # imported on first use: it pulls in pandas (about 1 s)
+        from deepdiff.helper import notpresent as dd_notpresent
+
+        def side(value: Any) -> Any:
+            return notpresent if value is dd_notpresent else value
+
         tree = DeepDiff(a, b, view="tree", verbose_level=2)
         found: list[FieldChange] = []
         for report, levels in tree.items():
             action = _ACTION_OF.get(report)
             for level in levels:
                 path = _path_string([key, *level.path(output_format="list")])
+                old_value, new_value = side(level.t1), side(level.t2)
                 if action is None:  # e.g. a set or repetition change: fall back to the whole value
-                    found.append(FieldChange(path, "changed", _compact(level.t1), _compact(level.t2)))
+                    found.append(FieldChange(path, "changed", _compact(old_value), _compact(new_value)))
                 else:
-                    found.append(_scalar_change(path, level.t1, level.t2, context))
+                    found.append(_scalar_change(path, old_value, new_value, context))
         changes.extend(sorted(found, key=lambda c: c.path))
     return tuple(changes)
 
@@ -467,6 +474,10 @@ def _compare(
     return added, removed, tuple(modified)
 
 
+#: up to this many changed ids, a query shard is parsed only if its bytes mention one of them
+PREFILTER_IDS = 64
+
+
 def _impact(
     new: Store | None,
     chunk_reasons: dict[str, ImpactReason],
@@ -474,9 +485,14 @@ def _impact(
 ) -> tuple[Impact, ...]:
     if new is None or (not chunk_reasons and not analysis_reasons):
         return ()
+    needles = [i.encode() for i in (*chunk_reasons, *analysis_reasons)]
     impacts = []
     for entry in new.shards("queries"):
-        for raw in new.raw_records(entry):
+        data = new.shard_bytes(entry)
+        if len(needles) <= PREFILTER_IDS and not any(n in data for n in needles):
+            continue  # no query in this shard expects a changed record
+        raw_records = parse_json(data, new.source.describe(entry.path))
+        for raw in raw_records:
             expected = raw.get("expected") or {}
             reasons: list[ImpactReason] = []
             for rel in expected.get("chunks") or []:

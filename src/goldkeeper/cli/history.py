@@ -6,10 +6,6 @@ from pathlib import Path
 
 import click
 
-from ..changelog import CHANGELOG_FILE, append_changelog
-from ..diff import WORKTREE, diff, diff_params
-from ..diff_render import to_json_bytes, to_markdown, to_text
-from ..history import dataset_log, show_revision
 from .main import AppState, pass_state
 from .output import echo_json
 
@@ -55,6 +51,9 @@ def diff_command(
     word-level diff), the queries whose expected chunks or analyses changed, and URL-contract
     violations the new side introduces. Only shards whose sha256 changed are read.
     """
+    from ..diff import WORKTREE, diff, diff_params
+    from ..diff_render import to_json_bytes, to_markdown, to_text
+
     settings = state.settings()
     params = diff_params(settings)
     if report:
@@ -91,6 +90,8 @@ def changelog_command(state: AppState, base: str, message: str | None, as_json: 
     The entry holds the date, counts added / removed / modified per entity, the dataset versions
     before and after, and a description. Running it again without new changes adds nothing.
     """
+    from ..changelog import CHANGELOG_FILE, append_changelog
+
     settings = state.settings()
     result = append_changelog(settings, base=base, message=message)
     if as_json:
@@ -112,6 +113,8 @@ def log_command(state: AppState, rev: str, max_count: int | None, as_json: bool)
     For each: commit, date, author, dataset version (sha256 of the manifest), record counts and the
     record changes against its parent commit.
     """
+    from ..history import dataset_log
+
     entries = dataset_log(state.settings(), rev=rev, max_count=max_count)
     if as_json:
         echo_json([e.to_json() for e in entries])
@@ -132,6 +135,8 @@ def log_command(state: AppState, rev: str, max_count: int | None, as_json: bool)
 @pass_state
 def show_command(state: AppState, rev: str, as_json: bool) -> None:
     """The manifest summary of the golden store at a git revision: version, counts, shards."""
+    from ..history import show_revision
+
     info = show_revision(state.settings(), rev)
     if as_json:
         echo_json(info)
