@@ -1,0 +1,102 @@
+"""Baselines: the identity (dataset id + version, model version, prompt version), record / show / list."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from goldkeeper.cli import main
+from goldkeeper.config import load_settings
+from goldkeeper.errors import DataIntegrityError
+from goldkeeper.quality.baseline import BaselineStore, resolve_identity
+from goldkeeper.store import open_store
+from quality_support import write_metrics, write_tiny_store
+
+
+def cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    out, err = capsys.readouterr()
+    return int(exited.value.code or 0), out, err
+
+
+@pytest.fixture
+def tiny(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    write_tiny_store(project / "golden")
+    write_metrics(project)
+    for var in ("GOLDKEEPER_MODEL_VERSION", "GOLDKEEPER_PROMPT_VERSION"):
+        monkeypatch.delenv(var, raising=False)
+    return project
+
+
+def test_identity_from_store_params_and_env(tiny: Path) -> None:
+    (tiny / "params.yaml").write_text("prompt:\n  version: cite-or-refuse-v3\ngrounded:\n  answerer: responses:answers.jsonl\n")
+    env = {"GOLDKEEPER_MODEL_VERSION": "my-model@sha256:abc"}
+    ident = resolve_identity(load_settings(tiny, env=env), env=env)
+    assert ident.dataset_id == "tiny"
+    assert ident.dataset_version == open_store(tiny / "golden").version
+    assert ident.model_version == "my-model@sha256:abc"
+    assert ident.prompt_version == "cite-or-refuse-v3"
+    env2 = {**env, "GOLDKEEPER_PROMPT_VERSION": "p-override"}
+    other = resolve_identity(load_settings(tiny, env=env2), env=env2)
+    assert other.prompt_version == "p-override" and other.key != ident.key
+
+
+@pytest.mark.slow
+def test_model_version_is_embedding_model_id_plus_answerer(tiny: Path) -> None:
+    from goldkeeper.config import EmbeddingParams
+    from goldkeeper.embed import load_embedder
+
+    ident = resolve_identity(load_settings(tiny, env={}), env={})
+    model_id = load_embedder(EmbeddingParams()).model_id
+    assert model_id.startswith("sentence-transformers/all-MiniLM-L6-v2@sha256:")
+    assert ident.model_version == f"{model_id}+answerer=extractive;judge=lexical"
+
+
+def test_dataset_version_changes_the_key(tiny: Path) -> None:
+    env = {"GOLDKEEPER_MODEL_VERSION": "m"}
+    before = resolve_identity(load_settings(tiny, env=env), env=env)
+    write_tiny_store(tiny / "golden", dataset="tiny")
+    assert resolve_identity(load_settings(tiny, env=env), env=env).key == before.key  # same bytes, same version
+    write_tiny_store(tiny / "golden", dataset="tiny-2")
+    after = resolve_identity(load_settings(tiny, env=env), env=env)
+    assert after.dataset_version != before.dataset_version and after.key != before.key
+
+
+def test_record_show_list(tiny: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOLDKEEPER_MODEL_VERSION", "m1")
+    code, out, _ = cli(["baseline", "record", "--json"], capsys)
+    assert code == 0
+    recorded = json.loads(out)
+    path = Path(recorded["path"])
+    assert path.parent == tiny / "baselines" and path.name == f"{recorded['key']}.json"
+    stored = json.loads(path.read_text())
+    assert stored["schemaVersion"] == 1 and stored["identity"]["modelVersion"] == "m1"
+    assert stored["metrics"]["faithfulness"] == 0.9134 and "cases" not in stored["metrics"]
+    assert stored["sources"] == ["metrics/retrieval.json", "metrics/grounded.json"]
+    code, out, _ = cli(["baseline", "show"], capsys)
+    assert code == 0 and f"baseline {recorded['key']}" in out and "faithfulness" in out
+    monkeypatch.setenv("GOLDKEEPER_PROMPT_VERSION", "v2")
+    code, _, err = cli(["baseline", "show"], capsys)
+    assert code == 3 and "no baseline for the current identity" in err
+    assert cli(["baseline", "record"], capsys)[0] == 0
+    code, out, _ = cli(["baseline", "list", "--json"], capsys)
+    listed = json.loads(out)
+    assert sorted(b["identity"]["promptVersion"] for b in listed) == ["v1", "v2"]
+    code, out, _ = cli(["baseline", "show", "--key", recorded["key"], "--json"], capsys)
+    assert json.loads(out)["identity"]["promptVersion"] == "v1"
+
+
+def test_record_without_metrics_is_an_eval_error(tiny: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOLDKEEPER_MODEL_VERSION", "m1")
+    (tiny / "metrics" / "grounded.json").unlink()
+    code, _, err = cli(["baseline", "record"], capsys)
+    assert code == 6 and "grounded.json: metrics file not found" in err
+
+
+def test_unsupported_baseline_file_is_rejected(tmp_path: Path) -> None:
+    (tmp_path / "x.json").write_text(json.dumps({"schemaVersion": 9}))
+    with pytest.raises(DataIntegrityError, match="unsupported baseline schemaVersion 9"):
+        BaselineStore(tmp_path).load_file(tmp_path / "x.json")
