@@ -1,5 +1,56 @@
-"""Embeddings: the interface, the fastembed backend, the vendored default model."""
+"""Embeddings: the interface, the fastembed backend, the vendored default model.
+
+:func:`load_embedder` turns ``params.yaml``'s ``embedding`` section into an
+:class:`Embedder`:
+
+- the default model name and no ``model_path``: the int8 all-MiniLM-L6-v2 carried
+  inside the package (``embed/models/all-MiniLM-L6-v2-int8``, see its PROVENANCE.md);
+  works offline;
+- ``model_path``: that local folder (ONNX file + tokenizer), relative paths resolved
+  by the caller (``Settings.resolve``);
+- any other fastembed catalog name: fastembed's download / cache; without network
+  and without a cached copy this is a :class:`~goldkeeper.errors.ConfigError`.
+
+Loaded embedders are memoised per process (loading the ONNX session takes a second).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .base import Embedder
 
-__all__ = ["Embedder"]
+if TYPE_CHECKING:
+    from ..config import EmbeddingParams
+
+#: the folder of the vendored default model (package data).
+VENDORED_MODEL_DIR = Path(__file__).resolve().parent / "models" / "all-MiniLM-L6-v2-int8"
+#: the model name the vendored folder holds.
+VENDORED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+_LOADED: dict[tuple[str, str | None, int | None], Embedder] = {}
+
+
+def vendored_model_path(model_name: str) -> Path | None:
+    """The vendored folder for ``model_name`` (None when goldkeeper does not carry it)."""
+    if model_name.lower() == VENDORED_MODEL_NAME.lower():
+        return VENDORED_MODEL_DIR
+    return None
+
+
+def load_embedder(params: EmbeddingParams) -> Embedder:
+    """The embedder for an ``embedding`` params section (memoised per process)."""
+    from .fastembed_backend import FastEmbedEmbedder
+
+    path: Path | None = Path(params.model_path) if params.model_path else vendored_model_path(params.model)
+    key = (params.model, str(path) if path else None, params.threads)
+    embedder = _LOADED.get(key)
+    if embedder is None:
+        embedder = FastEmbedEmbedder(params.model, path, threads=params.threads)
+        _LOADED[key] = embedder
+    embedder.batch_size = params.batch_size  # type: ignore[attr-defined]
+    return embedder
+
+
+__all__ = ["Embedder", "load_embedder", "vendored_model_path", "VENDORED_MODEL_DIR", "VENDORED_MODEL_NAME"]

@@ -1,0 +1,217 @@
+"""The fastembed backend: ONNX Runtime on the CPU, offline with a local model folder.
+
+:class:`FastEmbedEmbedder` wraps ``fastembed.TextEmbedding``. Its ``model_id`` is
+``<name>@sha256:<first 16 hex of the ONNX file's sha256>``: the identity used by
+the embedding cache, the chunks table and baselines. The sha256 is computed once
+per process and file (keyed by path, size and mtime).
+
+Each text is run through the model on its own (an ONNX batch of one). The
+vendored model is dynamically quantised: ONNX Runtime computes the int8 scale
+of the activations over the whole input tensor, so in a padded batch a text's
+vector would depend on the other texts of its batch (cosine ~0.99 between the
+two). One text per run makes a vector a pure function of (model file, text),
+which is what the embedding cache and reproducible evals rely on; on the CPU it
+is no slower, since no padding is computed.
+
+fastembed and ONNX Runtime write warnings and progress bars; they are kept off
+stdout (a command's ``--json`` output must stay parseable) and ONNX Runtime's
+log level is raised to errors only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+import os
+import socket
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from ..errors import ConfigError
+
+#: (resolved path, size, mtime_ns) -> sha256 hex
+_SHA_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, computed once per process for an unchanged file."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    cached = _SHA_CACHE.get(key)
+    if cached is None:
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        cached = _SHA_CACHE[key] = digest.hexdigest()
+    return cached
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Keep fastembed / ONNX Runtime / huggingface_hub chatter off stdout and the log."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+
+
+def _silence_libraries() -> None:
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        import onnxruntime
+
+        onnxruntime.set_default_logger_severity(3)
+    except Exception:  # pragma: no cover - onnxruntime is a dependency
+        pass
+    try:
+        from loguru import logger
+
+        logger.disable("fastembed")
+    except Exception:  # pragma: no cover - loguru comes with fastembed
+        pass
+    logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
+
+
+class FastEmbedEmbedder:
+    """An :class:`~goldkeeper.embed.base.Embedder` backed by ``fastembed.TextEmbedding``.
+
+    ``model_path``: a local folder holding the ONNX file and the tokenizer
+    (nothing is downloaded); None: fastembed's own download / cache.
+    """
+
+    def __init__(
+        self,
+        model_name: str,
+        model_path: str | Path | None = None,
+        *,
+        threads: int | None = None,
+        cache_dir: str | Path | None = None,
+    ) -> None:
+        _silence_libraries()
+        try:
+            from fastembed import TextEmbedding
+        except ImportError as exc:  # pragma: no cover - fastembed is a dependency
+            raise ConfigError(f"fastembed is not installed: {exc}") from exc
+        if model_path is not None:
+            folder = Path(model_path)
+            if not folder.is_dir():
+                raise ConfigError(f"embedding.model_path: {folder} is not a directory", key="embedding.model_path")
+        supported = {m["model"].lower(): m for m in TextEmbedding.list_supported_models()}
+        description = supported.get(model_name.lower())
+        if description is None:
+            raise ConfigError(
+                f"embedding.model: {model_name!r} is not a fastembed text embedding model",
+                key="embedding.model",
+            )
+        if model_path is not None:
+            onnx_file = Path(model_path) / "model.onnx"
+            if not onnx_file.is_file():
+                onnx_file = Path(model_path) / description["model_file"]
+            if not onnx_file.is_file():
+                raise ConfigError(
+                    f"embedding.model_path: no model.onnx in {model_path}", key="embedding.model_path"
+                )
+        kwargs: dict[str, Any] = {"threads": threads}
+        if model_path is not None:
+            kwargs["specific_model_path"] = str(model_path)
+        if cache_dir is not None:
+            kwargs["cache_dir"] = str(cache_dir)
+        try:
+            with _quiet():
+                if model_path is not None:
+                    self._model = TextEmbedding(model_name, **kwargs)
+                else:
+                    self._model = _load_cached_or_download(TextEmbedding, model_name, kwargs)
+        except ConfigError:
+            raise
+        except Exception as exc:
+            if model_path is not None:
+                raise ConfigError(
+                    f"embedding.model_path: cannot load {model_name!r} from {model_path}: {' '.join(str(exc).split())}",
+                    key="embedding.model_path",
+                ) from exc
+            raise _offline_error(model_name) from exc
+        if model_path is None:
+            inner = self._model.model
+            onnx_file = Path(getattr(inner, "_model_dir")) / description["model_file"]
+        self.model_name = model_name
+        self.model_path = Path(model_path) if model_path is not None else onnx_file.parent
+        self.onnx_file = onnx_file
+        self.model_sha256 = file_sha256(onnx_file)
+        self.model_id = f"{model_name}@sha256:{self.model_sha256[:16]}"
+        self.dim = int(description["dim"])
+        #: chunks per database round trip in :func:`goldkeeper.embeddings.embed_chunks` (params embedding.batch_size).
+        self.batch_size = 64
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), dim) float32, L2-normalised."""
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with _quiet():
+            # One text per ONNX run: see the module docstring (determinism of int8 models).
+            vectors = list(self._model.embed(list(texts), batch_size=1))
+        return _normalise(np.asarray(vectors, dtype=np.float32))
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """(dim,) float32, L2-normalised."""
+        with _quiet():
+            vectors = list(self._model.query_embed(text))
+        return _normalise(np.asarray(vectors, dtype=np.float32))[0]
+
+    def __repr__(self) -> str:
+        return f"FastEmbedEmbedder({self.model_id!r}, dim={self.dim})"
+
+
+def _offline_error(model_name: str) -> ConfigError:
+    return ConfigError(
+        f"model {model_name} is not available offline: set embedding.model_path to a local ONNX directory",
+        key="embedding.model",
+    )
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face hub (fastembed's download source) answers a TCP connect."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "TRUE", "YES", "ON"}:
+        return False
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    parts = urlsplit(endpoint)
+    host = parts.hostname or "huggingface.co"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _load_cached_or_download(text_embedding: Any, model_name: str, kwargs: dict[str, Any]) -> Any:
+    """fastembed's cache first (offline); a download only when the hub is reachable.
+
+    Without this, fastembed retries an unreachable hub with back-off for most of
+    a minute before giving up.
+    """
+    try:
+        return text_embedding(model_name, local_files_only=True, **kwargs)
+    except Exception:
+        pass
+    if not _hub_reachable():
+        raise _offline_error(model_name)
+    return text_embedding(model_name, **kwargs)
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (vectors / norms).astype(np.float32, copy=False)
+
+
+__all__ = ["FastEmbedEmbedder", "file_sha256"]

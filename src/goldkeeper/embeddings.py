@@ -1,0 +1,113 @@
+"""Fill ``golden.chunks.embedding`` with the configured model, reusing the embedding cache.
+
+:func:`embed_chunks` is what restore (and ``goldkeeper demo``) run after loading
+rows. In the caller's transaction it streams the chunks that have no embedding
+by this model (``embedding IS NULL`` or another ``embedding_model``), in
+batches of ``batch_size``; for each batch it looks the texts up in
+``golden.embedding_cache`` by ``(model_id, sha256(text))``, embeds only the
+misses (each distinct text once), adds them to the cache, and writes all the
+batch's vectors with one COPY + ``UPDATE ... FROM``. Memory is bounded by a batch.
+
+``EmbedStats``: ``total`` chunks given a vector, of which ``cached`` came from
+the cache and ``computed`` from the model (``total == cached + computed``);
+``texts_embedded`` counts the distinct texts the model actually ran on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from .db import embedding_cache as sql
+from .embed.base import Embedder
+from .progress import SILENT, Progress
+
+
+@dataclass(frozen=True)
+class EmbedStats:
+    total: int
+    cached: int
+    computed: int
+    seconds: float
+    texts_embedded: int = 0
+    model_id: str = ""
+
+    @property
+    def texts_per_second(self) -> float:
+        return self.total / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def text_sha256(text: str) -> str:
+    """The embedding cache key of a text: sha256 of its UTF-8 bytes."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def embed_texts_cached(conn: Any, embedder: Embedder, texts: list[str]) -> tuple[np.ndarray, int, int]:
+    """Vectors for ``texts`` through the cache; misses are embedded once each and stored.
+
+    Returns ``(vectors, texts served by the model, distinct texts the model embedded)``.
+    """
+    shas = [text_sha256(t) for t in texts]
+    found = sql.lookup_cache(conn, embedder.model_id, sorted(set(shas)))
+    missing: dict[str, str] = {}
+    for sha, text in zip(shas, texts, strict=True):
+        if sha not in found and sha not in missing:
+            missing[sha] = text
+    if missing:
+        vectors = embedder.embed_documents(list(missing.values()))
+        if vectors.shape != (len(missing), embedder.dim):
+            from .errors import ConfigError
+
+            raise ConfigError(
+                f"embedding model {embedder.model_id} returned vectors of shape {vectors.shape}, "
+                f"expected ({len(missing)}, {embedder.dim})"
+            )
+        fresh = dict(zip(missing.keys(), vectors, strict=True))
+        sql.store_cache(conn, embedder.model_id, list(fresh.items()))
+        found.update(fresh)
+    computed = sum(1 for sha in shas if sha in missing)
+    out = np.stack([found[sha] for sha in shas]) if shas else np.zeros((0, embedder.dim), dtype=np.float32)
+    return out.astype(np.float32, copy=False), computed, len(missing)
+
+
+def embed_chunks(
+    conn: Any,
+    embedder: Embedder,
+    *,
+    batch_size: int = 64,
+    progress: Progress = SILENT,
+) -> EmbedStats:
+    """Embed every chunk that lacks a vector by ``embedder.model_id`` (in the caller's transaction)."""
+    start = time.perf_counter()
+    sql.prepare(conn)
+    model_id = embedder.model_id
+    todo = sql.count_stale_chunks(conn, model_id)
+    total = cached = computed = texts_embedded = 0
+    with progress.task(f"embedding chunks ({embedder.model_name})", todo) as task:
+        for batch in sql.iter_stale_chunks(conn, model_id, batch_size):
+            texts = [content for _, content in batch]
+            vectors, n_computed, n_texts = embed_texts_cached(conn, embedder, texts)
+            texts_embedded += n_texts
+            sql.write_chunk_embeddings(conn, model_id, [(cid, vec) for (cid, _), vec in zip(batch, vectors, strict=True)])
+            total += len(batch)
+            computed += n_computed
+            cached += len(batch) - n_computed
+            task.advance(len(batch))
+    return EmbedStats(
+        total=total,
+        cached=cached,
+        computed=computed,
+        seconds=time.perf_counter() - start,
+        texts_embedded=texts_embedded,
+        model_id=model_id,
+    )
+
+
+__all__ = ["EmbedStats", "embed_chunks", "embed_texts_cached", "text_sha256"]

@@ -1,0 +1,165 @@
+"""The vendored fastembed model, load_embedder, and embed_chunks with the embedding cache (real model, real PostgreSQL)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime
+
+import numpy as np
+import psycopg
+import pytest
+
+from goldkeeper.config import EmbeddingParams
+from goldkeeper.db.schema import ensure_schema
+from goldkeeper.embed import VENDORED_MODEL_DIR, load_embedder
+from goldkeeper.embeddings import embed_chunks, text_sha256
+from goldkeeper.errors import ConfigError
+
+TEXTS = [
+    "The Normans were the people who in the 10th and 11th centuries gave their name to Normandy.",
+    "Computational complexity theory classifies problems by their inherent difficulty.",
+    "Ünïcödé text with emoji 🚀 and CJK 漢字 is embedded like any other text.",
+    "",
+]
+
+
+def _vendored_sha() -> str:
+    sums = dict(
+        reversed(line.split("  ", 1)) for line in (VENDORED_MODEL_DIR / "SHA256SUMS").read_text().splitlines() if line
+    )
+    return sums["model.onnx"]
+
+
+def test_vendored_model_is_intact_and_identified_by_its_sha256() -> None:
+    data = (VENDORED_MODEL_DIR / "model.onnx").read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
+    assert actual == _vendored_sha()
+    embedder = load_embedder(EmbeddingParams())
+    assert embedder.model_sha256 == actual
+    assert embedder.model_id == f"sentence-transformers/all-MiniLM-L6-v2@sha256:{actual[:16]}"
+    assert embedder.dim == 384
+    assert (VENDORED_MODEL_DIR / "PROVENANCE.md").read_text().count("Apache-2.0") >= 1
+
+
+def test_vectors_are_normalised_float32_and_meaningful() -> None:
+    embedder = load_embedder(EmbeddingParams())
+    vectors = embedder.embed_documents(TEXTS)
+    assert vectors.shape == (len(TEXTS), 384)
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    query = embedder.embed_query("Who gave their name to Normandy?")
+    assert query.shape == (384,)
+    scores = vectors[:3] @ query
+    assert int(np.argmax(scores)) == 0, scores
+    assert embedder.embed_documents([]).shape == (0, 384)
+
+
+def test_model_path_loads_the_same_model_as_the_vendored_default() -> None:
+    default = load_embedder(EmbeddingParams())
+    by_path = load_embedder(EmbeddingParams(model_path=str(VENDORED_MODEL_DIR)))
+    assert by_path.model_id == default.model_id
+    np.testing.assert_allclose(by_path.embed_documents(TEXTS[:2]), default.embed_documents(TEXTS[:2]), atol=1e-6)
+
+
+def test_a_model_that_is_not_available_offline_fails_with_a_one_line_config_error(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("FASTEMBED_CACHE_PATH", str(tmp_path / "empty-cache"))
+    with pytest.raises(ConfigError) as info:
+        load_embedder(EmbeddingParams(model="BAAI/bge-small-en-v1.5"))
+    message = str(info.value)
+    assert message == (
+        "model BAAI/bge-small-en-v1.5 is not available offline: set embedding.model_path to a local ONNX directory"
+    )
+    assert info.value.exit_code == 3
+
+
+def test_unknown_model_name_and_bad_model_path_are_config_errors(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="not a fastembed text embedding model"):
+        load_embedder(EmbeddingParams(model="nobody/no-such-model"))
+    with pytest.raises(ConfigError, match="is not a directory"):
+        load_embedder(EmbeddingParams(model_path=str(tmp_path / "missing")))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="no model.onnx"):
+        load_embedder(EmbeddingParams(model_path=str(tmp_path / "empty")))
+
+
+def _seed(conn: psycopg.Connection, texts: list[str]) -> list[uuid.UUID]:
+    analysis = uuid.uuid4()
+    conn.execute(
+        "INSERT INTO golden.analyses (id, url, title, created_at) VALUES (%s, %s, %s, %s)",
+        (analysis, "https://en.wikipedia.org/wiki/Normans", "Normans", datetime(2018, 6, 11, tzinfo=UTC)),
+    )
+    ids = []
+    for index, text in enumerate(texts):
+        chunk = uuid.uuid4()
+        ids.append(chunk)
+        conn.execute(
+            "INSERT INTO golden.chunks (id, analysis_id, content, chunk_index) VALUES (%s, %s, %s, %s)",
+            (chunk, analysis, text, index),
+        )
+    return ids
+
+
+def test_embed_chunks_fills_every_chunk_and_reuses_the_cache(database_url: str) -> None:
+    embedder = load_embedder(EmbeddingParams())
+    texts = TEXTS + [TEXTS[0]] * 3 + [f"paragraph number {i}" for i in range(9)]
+    with psycopg.connect(database_url) as conn:
+        ensure_schema(conn, embedder.dim)
+        ids = _seed(conn, texts)
+        first = embed_chunks(conn, embedder, batch_size=100)  # one batch: in-batch duplicates embedded once
+        assert (first.total, first.cached, first.computed) == (len(texts), 0, len(texts))
+        assert first.texts_embedded == len(set(texts))
+        rows = conn.execute(
+            "SELECT id, embedding::text, embedding_model, vector_dims(embedding) FROM golden.chunks ORDER BY id"
+        ).fetchall()
+        assert len(rows) == len(ids)
+        assert {r[2] for r in rows} == {embedder.model_id}
+        assert {r[3] for r in rows} == {384}
+        cache_rows = conn.execute(
+            "SELECT count(*), count(DISTINCT model_id) FROM golden.embedding_cache"
+        ).fetchone()
+        assert cache_rows == (len(set(texts)), 1)
+        key = conn.execute(
+            "SELECT count(*) FROM golden.embedding_cache WHERE model_id = %s AND text_sha256 = %s",
+            (embedder.model_id, text_sha256(TEXTS[0])),
+        ).fetchone()
+        assert key == (1,)
+
+        # Nothing stale: a second run does nothing.
+        again = embed_chunks(conn, embedder)
+        assert (again.total, again.cached, again.computed) == (0, 0, 0)
+
+        # Vectors lost (or made by another model): all come back from the cache, none computed.
+        conn.execute("UPDATE golden.chunks SET embedding = NULL WHERE chunk_index % 2 = 0")
+        conn.execute("UPDATE golden.chunks SET embedding_model = 'other@sha256:0000' WHERE chunk_index % 2 = 1")
+        cached = embed_chunks(conn, embedder, batch_size=5)
+        assert (cached.total, cached.cached, cached.computed, cached.texts_embedded) == (len(texts), len(texts), 0, 0)
+        after = conn.execute(
+            "SELECT id, embedding::text, embedding_model, vector_dims(embedding) FROM golden.chunks ORDER BY id"
+        ).fetchall()
+        assert after == rows
+
+        # The stored vector is the model's vector for the text.
+        stored = conn.execute(
+            "SELECT embedding::text FROM golden.chunks WHERE id = %s", (ids[1],)
+        ).fetchone()[0]
+        vector = np.array([float(x) for x in stored.strip("[]").split(",")], dtype=np.float32)
+        np.testing.assert_allclose(vector, embedder.embed_documents([TEXTS[1]])[0], atol=1e-6)
+
+
+def test_embed_chunks_runs_in_the_callers_transaction(database_url: str) -> None:
+    embedder = load_embedder(EmbeddingParams())
+    with psycopg.connect(database_url) as conn:
+        ensure_schema(conn, embedder.dim)
+        _seed(conn, TEXTS[:2])
+        conn.commit()
+        stats = embed_chunks(conn, embedder)
+        assert stats.computed == 2
+        conn.rollback()
+        left = conn.execute(
+            "SELECT count(*) FILTER (WHERE embedding IS NULL), (SELECT count(*) FROM golden.embedding_cache) FROM golden.chunks"
+        ).fetchone()
+        assert left == (2, 0)
