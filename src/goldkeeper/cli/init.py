@@ -8,7 +8,7 @@ import click
 
 from ..init import init_project
 from .main import AppState, pass_state
-from .output import echo_json
+from .output import echo_json, progress_for_terminal
 
 
 @click.command("init")
@@ -44,10 +44,12 @@ def init(state: AppState, force: bool, from_database: bool, dvc_tracked_store: b
     root = Path(state.root or Path.cwd())
 
     def dump_store(project_root: Path) -> object:
-        from ..dump import dump  # the dump capability; imported only when asked for
+        from ..db.embedded import database_url_for
+        from ..dump import dump
 
-        sub = AppState(database_url=state.database_url, params_file=state.params_file, root=project_root)
-        return dump(sub.settings())
+        settings = AppState(database_url=state.database_url, params_file=state.params_file, root=project_root).settings()
+        with database_url_for(settings.database_url, settings.home_path) as url:
+            return dump(url, settings, progress=progress_for_terminal())
 
     result = init_project(
         root,
