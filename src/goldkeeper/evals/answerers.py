@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
 
+import numpy as np
 import orjson
 
 from ..config import Settings
@@ -204,8 +205,40 @@ class Hit:
 Retriever = Callable[[Sequence[str], int], list[list[Hit]]]
 
 
+class CachingEmbedder:
+    """Wraps an embedder and remembers vectors by text, so a run embeds each prompt and sentence once."""
+
+    def __init__(self, embedder: Any) -> None:
+        self.inner = embedder
+        self.model_id = getattr(embedder, "model_id", "")
+        self.dim = getattr(embedder, "dim", 0)
+        self._cache: dict[str, np.ndarray] = {}
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if todo:
+            for text, vector in zip(todo, self.inner.embed_documents(todo), strict=True):
+                self._cache[text] = vector
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._cache[t] for t in texts])
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+
 class ExtractiveAnswerer:
-    """The cite-or-refuse baseline: the best supporting sentence(s) of the retrieved chunks, or a refusal."""
+    """The cite-or-refuse baseline: the best supporting sentence(s) of the retrieved chunks, or a refusal.
+
+    Each sentence of the retrieved chunks gets::
+
+        coverage = sum(idf of the prompt's content words in the sentence) / sum(idf of the prompt's content words)
+        score    = semantic_weight * cosine(prompt, sentence) + (1 - semantic_weight) * coverage
+
+    (idf over the chunks of the dataset; cosine with the configured embedder, 0 without one). The
+    best-scoring sentences are the answer; the best score is the evidence score, and below
+    ``refusal_threshold`` the answerer refuses.
+    """
 
     name = "extractive"
 
@@ -214,19 +247,24 @@ class ExtractiveAnswerer:
         retriever: Retriever,
         index: EvidenceIndex,
         *,
+        embedder: Any | None = None,
         top_k: int = 5,
         max_sentences: int = 1,
         refusal_threshold: float = 0.5,
+        semantic_weight: float = 0.5,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.retriever = retriever
         self.index = index
+        self.embedder = embedder
         self.top_k = top_k
         self.max_sentences = max_sentences
         self.refusal_threshold = refusal_threshold
+        self.semantic_weight = semantic_weight if embedder is not None else 0.0
         self.clock = clock
         self._idf = self._document_frequencies(index)
         self._sentences: dict[UUID, list[tuple[str, set[str]]]] = {}
+        self._vectors: dict[str, np.ndarray] = {}
 
     @staticmethod
     def _document_frequencies(index: EvidenceIndex) -> dict[str, float]:
@@ -245,19 +283,30 @@ class ExtractiveAnswerer:
             self._sentences[chunk_id] = [(s, set(content_tokens(s))) for s in split_sentences(text)]
         return self._sentences[chunk_id]
 
-    def evidence(self, question: str, hits: Sequence[Hit]) -> list[tuple[float, int, UUID, str]]:
-        """Candidate sentences as (score, rank, chunk id, sentence), best first.
+    def _embed(self, texts: Iterable[str]) -> None:
+        """Embed (once) every text not embedded yet."""
+        if self.embedder is None:
+            return
+        todo = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if todo:
+            for text, vector in zip(todo, self.embedder.embed_documents(todo), strict=True):
+                self._vectors[text] = vector
 
-        score = sum of idf over the question's content words found in the sentence / sum over all of them.
-        """
+    def evidence(self, question: str, hits: Sequence[Hit]) -> list[tuple[float, int, UUID, str]]:
+        """Candidate sentences as (score, rank, chunk id, sentence), best first."""
         q_tokens = set(content_tokens(question))
         total = sum(self.idf(t) for t in q_tokens)
+        q_vec = self._vectors.get(question)
         candidates: list[tuple[float, int, UUID, str]] = []
         for rank, hit in enumerate(hits):
             if hit.chunk_id not in self.index.chunks:
                 continue
             for sentence, tokens in self.sentences(hit.chunk_id):
-                score = sum(self.idf(t) for t in q_tokens & tokens) / total if total else 0.0
+                coverage = sum(self.idf(t) for t in q_tokens & tokens) / total if total else 0.0
+                score = coverage
+                if self.semantic_weight and q_vec is not None:
+                    cosine = float(np.dot(q_vec, self._vectors[sentence]))
+                    score = self.semantic_weight * cosine + (1.0 - self.semantic_weight) * coverage
                 candidates.append((score, rank, hit.chunk_id, sentence))
         candidates.sort(key=lambda c: (-c[0], c[1]))
         return candidates
@@ -287,6 +336,9 @@ class ExtractiveAnswerer:
         answers = AnswerSet()
         retrieved_at = self.clock()
         results = self.retriever([q.text for q in queries], self.top_k)
+        if self.semantic_weight:
+            chunk_ids = {h.chunk_id for hits in results for h in hits if h.chunk_id in self.index.chunks}
+            self._embed([q.text for q in queries] + [s for c in sorted(chunk_ids) for s, _ in self.sentences(c)])
         with progress.task("answering (extractive)", total=len(queries)) as task:
             for query, hits in zip(queries, results, strict=True):
                 answers.responses[query.id] = self.respond(query, hits, retrieved_at)

@@ -1,0 +1,131 @@
+"""`goldkeeper eval grounded` end to end on a small slice of the SQuAD sample, through the real CLI.
+
+responses:FILE and command:PROGRAM need no database (queries and evidence come from the golden
+store); the extractive answerer retrieves from a restored database.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from goldkeeper.cli import main
+from goldkeeper.evals.answerers import split_sentences
+from goldkeeper.importers.squad import load_squad, sample_path
+from goldkeeper.store import write_store
+
+SCRIPT = Path(__file__).parent / "data" / "answerers" / "scripted.py"
+PARAMS = """\
+store:
+  path: golden
+grounded:
+  as_of: "2026-11-01T00:00:00Z"
+  max_evidence_age_days: 3650
+  refusal_threshold: {threshold}
+"""
+
+
+@pytest.fixture(scope="module")
+def squad_slice():
+    records = load_squad(sample_path())
+    analysis = records.analyses[0]
+    analysis = analysis.model_copy(update={"chunks": analysis.chunks[:3]})
+    chunk_ids = {c.id for c in analysis.chunks}
+    # the questions of those three paragraphs: answerable ones point at them; unanswerable ones share the domain
+    keep = [q for q in records.queries if q.domain == analysis.title][:60]
+    keep = [q for q in keep if not q.expected.chunks or q.expected.chunks[0].id in chunk_ids]
+    return analysis, keep
+
+
+def make_project(project: Path, squad_slice, threshold: float = 0.5) -> None:
+    analysis, queries = squad_slice
+    (project / "params.yaml").write_text(PARAMS.format(threshold=threshold))
+    write_store(project / "golden", "slice", [analysis], queries, {"analyses": 1, "queries": 2})
+
+
+def oracle_responses(squad_slice) -> list[dict]:
+    """What a perfect system answers: the sentence holding a reference answer, cited; refusals otherwise."""
+    analysis, queries = squad_slice
+    by_id = {c.id: c for c in analysis.chunks}
+    lines = []
+    for q in queries:
+        if q.expected_behavior.behavior == "refuse":
+            lines.append({"query_id": q.id, "answer": "", "refused": True, "claims": []})
+            continue
+        chunk = by_id[q.expected.chunks[0].id]
+        ref = q.reference_answers[0]
+        sentence = next((s for s in split_sentences(chunk.content) if ref in s), chunk.content)
+        citation = {"chunk_id": str(chunk.id), "source_url": analysis.url, "retrieved_at": "2026-10-01T00:00:00Z"}
+        lines.append({"query_id": q.id, "answer": ref, "refused": False, "claims": [{"text": sentence, "citations": [citation]}]})
+    return lines
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    out, err = capsys.readouterr()
+    return int(exit_info.value.code or 0), out, err
+
+
+def test_responses_file_end_to_end(project: Path, squad_slice, capsys) -> None:
+    make_project(project, squad_slice)
+    lines = oracle_responses(squad_slice)
+    broken = lines[1]["query_id"]
+    body = [json.dumps(x) for x in lines]
+    body[1] = json.dumps({"query_id": broken, "refused": "maybe"})
+    body.append(json.dumps({"query_id": "not-a-query", "refused": True}))
+    (project / "answers.jsonl").write_text("\n".join(body) + "\n")
+    code, out, err = run(["eval", "grounded", "--answerer", "responses:answers.jsonl", "--json"], capsys)
+    assert code == 0, err
+    metrics = orjson.loads(out)
+    assert metrics == orjson.loads((project / "metrics" / "grounded.json").read_bytes())
+    n = len(lines)
+    assert metrics["cases"] == n and metrics["malformed"] == 1
+    assert metrics["pass_rate"] == pytest.approx((n - 1) / n, abs=1e-6)
+    assert metrics["exact_match"] == pytest.approx((n - 1) / n, abs=1e-6)
+    assert metrics["citation_freshness"] == pytest.approx((n - 1) / n, abs=1e-6)
+    assert metrics["refusal_precision"] == 1.0
+    assert 0.0 < metrics["relevance"] < 1.0
+    # SQuAD's 2018 release date at as_of 2026-11-01: about 3,065 days of a 3,650-day window
+    assert metrics["oldest_evidence_age_ratio"] == pytest.approx(3065 / 3650, abs=0.001)
+    assert "warning: aging pressure" in err and "1 response line(s) matched no query" in err
+    report = orjson.loads((project / "reports" / "grounded-per-case.json").read_bytes())
+    failed = [c for c in report["cases"] if not c["passed"]]
+    assert [c["query_id"] for c in failed] == [broken]
+    assert failed[0]["reasons"] == [
+        f"{project / 'answers.jsonl'} line 2: malformed response: field refused: Input should be a valid boolean"
+    ]
+    assert report["unmatched_responses"][0].endswith("unknown query id 'not-a-query'")
+
+
+def test_command_answerer_end_to_end(project: Path, squad_slice, capsys) -> None:
+    make_project(project, squad_slice)
+    (project / "known.jsonl").write_text("\n".join(json.dumps(x) for x in oracle_responses(squad_slice)) + "\n")
+    program = shlex.join([sys.executable, str(SCRIPT), "lookup", "known.jsonl"])
+    code, out, err = run(["eval", "grounded", "--answerer", f"command:{program}", "--json"], capsys)
+    assert code == 0, err
+    metrics = orjson.loads(out)
+    assert metrics["pass_rate"] == 1.0 and metrics["faithfulness"] == 1.0 and metrics["refusal_recall"] == 1.0
+    failing = shlex.join([sys.executable, str(SCRIPT), "fail"])
+    code, out, err = run(["eval", "grounded", "--answerer", f"command:{failing}", "--out", "m.json"], capsys)
+    assert code == 0, err
+    assert orjson.loads((project / "m.json").read_bytes())["pass_rate"] == 0.0
+    cases = orjson.loads((project / "reports" / "grounded-per-case.json").read_bytes())["cases"]
+    assert all("exited with status 3" in c["reasons"][0] for c in cases)
+
+
+def test_usage_and_config_errors_are_one_line(project: Path, squad_slice, capsys) -> None:
+    make_project(project, squad_slice)
+    code, _, err = run(["eval", "grounded", "--answerer", "oracle"], capsys)
+    assert code == 2 and err.strip() == (
+        "error: unknown answerer 'oracle': use extractive, command:PROGRAM or responses:FILE"
+    )
+    code, _, err = run(["eval", "grounded", "--answerer", "responses:nope.jsonl"], capsys)
+    assert code == 6 and "nope.jsonl: cannot read the responses file" in err
+    code, _, err = run(["eval", "grounded", "--answerer", "responses:x", "--as-of", "2026-01-01T00:00:00"], capsys)
+    assert code == 3 and err.startswith("error: params: grounded.as_of")
