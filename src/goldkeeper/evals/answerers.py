@@ -349,18 +349,22 @@ class ExtractiveAnswerer:
 # ---------------------------------------------------------------- factory
 
 
-def make_answerer(spec: str, *, settings: Settings, params: GroundedParams, index: EvidenceIndex) -> Any:
+def make_answerer(
+    spec: str, *, settings: Settings, params: GroundedParams, index: EvidenceIndex, embedder: Any | None = None
+) -> Any:
     """The answerer named by ``spec``: ``extractive``, ``command:PROGRAM`` or ``responses:FILE``."""
     kind, _, arg = spec.partition(":")
     if kind == "extractive" and not arg:
         from .retrievers import database_retriever
 
         return ExtractiveAnswerer(
-            database_retriever(settings),
+            database_retriever(settings, embedder),
             index,
+            embedder=embedder,
             top_k=params.top_k,
             max_sentences=params.max_sentences,
             refusal_threshold=params.refusal_threshold,
+            semantic_weight=params.semantic_weight,
         )
     if kind == "command" and arg.strip():
         return CommandAnswerer(arg, cwd=settings.root, batch_size=params.batch_size, timeout_s=params.command_timeout_s)
@@ -378,6 +382,7 @@ __all__ = [
     "split_sentences",
     "Hit",
     "Retriever",
+    "CachingEmbedder",
     "ExtractiveAnswerer",
     "make_answerer",
 ]

@@ -537,7 +537,7 @@ def run_grounded(
     """
     from ..rubric import rubric_params
     from ..store import open_store
-    from .answerers import make_answerer
+    from .answerers import CachingEmbedder, make_answerer
 
     params = grounded_params(settings)
     rubric_section = rubric_params(settings)
@@ -558,12 +558,13 @@ def run_grounded(
     if not queries:
         raise EvalError(f"{settings.store_path}: the golden store has no queries to evaluate")
     spec = answerer or params.answerer
-    impl = make_answerer(spec, settings=settings, params=params, index=index)
-    answers = impl.answer(queries, progress=progress)
     if embedder is None:
         from ..embed import load_embedder
 
         embedder = load_embedder(settings.embedding)
+    embedder = CachingEmbedder(embedder)  # prompts are embedded once, for the answerer and for relevance
+    impl = make_answerer(spec, settings=settings, params=params, index=index, embedder=embedder)
+    answers = impl.answer(queries, progress=progress)
     return score_answers(
         queries, answers, index, judge=judge, rubric=rubric, params=params, embedder=embedder,
         answerer_name=spec, dataset_version=store.version,
