@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "verify",
     "history",
     "quality",
+    "importers",
 ]
 
 

@@ -1,0 +1,63 @@
+"""``goldkeeper import squad``: load a SQuAD 2.0 file into the golden tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .main import AppState, pass_state
+from .output import echo_json, progress_for_terminal
+
+
+@click.group("import")
+def import_group() -> None:
+    """Import records from other formats into the database (then `goldkeeper dump` them to golden/)."""
+
+
+@import_group.command("squad")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--sample", is_flag=True, help="Import the SQuAD 2.0 sample bundled with goldkeeper (12 articles).")
+@click.option("--replace", is_flag=True, help="Replace the golden rows already in the database (one transaction).")
+@click.option("--dry-run", is_flag=True, help="Show what would be added, skipped and replaced; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_state
+def squad_command(state: AppState, file: Path | None, sample: bool, replace: bool, dry_run: bool, as_json: bool) -> None:
+    """Import a SQuAD 2.0 JSON FILE: article -> analysis, paragraph -> chunk, question -> query.
+
+    Answerable questions expect their paragraph and carry their reference answers; unanswerable
+    ones expect a refusal. Ids are deterministic (uuid5; queries keep SQuAD's question ids), so
+    importing the same file twice changes nothing. Loading works like `goldkeeper restore`: one
+    transaction, conflicts listed, chunks embedded with the configured model.
+    """
+    from ..db.embedded import database_url_for
+    from ..embed import load_embedder
+    from ..errors import ConflictError, UsageError
+    from ..importers.squad import import_squad
+
+    if (file is None) == (not sample):
+        raise UsageError("give a SQuAD FILE or --sample (not both)")
+    settings = state.settings()
+    path = settings.resolve(file) if file is not None else None
+    embedder = load_embedder(settings.embedding)
+    with database_url_for(settings.database_url, settings.home_path) as url:
+        report = import_squad(
+            url,
+            path,
+            embedder,
+            replace=replace,
+            dry_run=dry_run,
+            progress=progress_for_terminal(),
+            batch_size=settings.embedding.batch_size,
+        )
+    if as_json:
+        echo_json(report.to_json())
+    else:
+        for line in report.summary_lines():
+            click.echo(line)
+    if report.conflicts:
+        raise ConflictError(f"{report.conflicts} record(s) differ from the database (dry run; use --replace to overwrite)")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(import_group)

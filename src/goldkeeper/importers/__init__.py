@@ -1,0 +1,1 @@
+"""Importers: other formats -> golden records (pure parsing; loading goes through restore)."""

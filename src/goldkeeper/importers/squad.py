@@ -1,0 +1,273 @@
+"""SQuAD 2.0 JSON -> golden records (analyses with chunks, and queries).
+
+The mapping (pure: no database, no clock, no randomness)::
+
+    article   -> Analysis  url  https://en.wikipedia.org/wiki/<title>  (SQuAD titles already use "_")
+                           title  the SQuAD title with "_" shown as spaces
+                           status "completed", created_at 2018-06-11T00:00:00Z (SQuAD 2.0's release)
+    paragraph -> Chunk     chunk_index = paragraph order, section_title = section_path[0] = title
+    question  -> Query     id = SQuAD's question id, domain = title, tags ["squad-v2", answerable|unanswerable, wh:<word>]
+        answerable:   expected.chunks = [its paragraph, relevance 1]; reference_answers = the distinct
+                      answer texts in order; expected_behavior.behavior = "answer"
+        unanswerable: expected empty, no reference answers (SQuAD's plausible_answers are wrong on
+                      purpose); expected_behavior.behavior = "refuse" (cite-or-refuse)
+        both: must_not ["answer_without_evidence", "fabricate_citation"]
+
+Difficulty (a documented heuristic, not a human label): unanswerable questions are
+``hard`` (the system must notice that the evidence is missing). For answerable
+ones, the share of the question's content words (lower-cased alphanumeric
+tokens of 3+ characters, not stop words) that occur in the paragraph:
+>= 0.75 ``easy``, >= 0.5 ``medium``, else ``hard`` (paraphrased questions).
+
+Ids are uuid5 in :data:`SQUAD_NAMESPACE` of ``article:<title>`` and
+``chunk:<title>:<paragraph index>``, so importing the same file twice gives the
+same records and a second restore skips them all.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+from pydantic import ValidationError
+
+from ..errors import DataIntegrityError, RecordValidationError
+from ..models import Analysis, Chunk, Expected, ExpectedBehavior, Query, Relevance
+
+#: uuid5 namespace of every id the SQuAD importer makes (uuid5(NAMESPACE_URL, "https://rajpurkar.github.io/SQuAD-explorer/")).
+SQUAD_NAMESPACE = uuid.UUID("e55798b3-e69f-5361-a05e-dd7cb9efaa7d")
+#: SQuAD 2.0's release (arXiv 1806.03822, 11 June 2018): the created_at of every imported article.
+SQUAD_RELEASED = datetime(2018, 6, 11, tzinfo=UTC)
+SAMPLE_NAME = "squad-v2-dev-12-articles.json"
+MUST_NOT = ["answer_without_evidence", "fabricate_citation"]
+WH_WORDS = ("what", "who", "whom", "whose", "when", "where", "which", "why", "how")
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+_STOP = frozenset(
+    """the and for are was were what which who whom whose when where why how that this these those with from
+    into onto than then there their they them does did done has have had not but its can could would should
+    may might will shall been being also about after before over under between during other some such only
+    any all each most more many much very one two same own out off per via upon""".split()
+)
+
+
+@dataclass(frozen=True)
+class SquadImport:
+    """The records of one SQuAD file, in the file's order."""
+
+    analyses: list[Analysis]
+    queries: list[Query]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {
+            "analyses": len(self.analyses),
+            "chunks": sum(len(a.chunks) for a in self.analyses),
+            "queries": len(self.queries),
+            "refuse": sum(1 for q in self.queries if q.expected_behavior.behavior == "refuse"),
+        }
+
+
+def sample_path() -> Path:
+    """The packaged sample: 12 articles of the SQuAD 2.0 dev set (see data/PROVENANCE.md)."""
+    return Path(str(resources.files("goldkeeper") / "data" / SAMPLE_NAME))
+
+
+def article_url(title: str) -> str:
+    """The canonical English Wikipedia URL of a SQuAD article title."""
+    return "https://en.wikipedia.org/wiki/" + quote(title.replace(" ", "_"), safe="_()',-.:!")
+
+
+def analysis_id(title: str) -> uuid.UUID:
+    return uuid.uuid5(SQUAD_NAMESPACE, f"article:{title}")
+
+
+def chunk_id(title: str, paragraph_index: int) -> uuid.UUID:
+    return uuid.uuid5(SQUAD_NAMESPACE, f"chunk:{title}:{paragraph_index}")
+
+
+def _content_words(text: str) -> set[str]:
+    return {t for t in _TOKEN.findall(text.lower()) if len(t) >= 3 and t not in _STOP}
+
+
+def difficulty(question: str, paragraph: str, answerable: bool) -> str:
+    """The documented heuristic of the module docstring."""
+    if not answerable:
+        return "hard"
+    words = _content_words(question)
+    if not words:
+        return "medium"
+    overlap = len(words & _content_words(paragraph)) / len(words)
+    return "easy" if overlap >= 0.75 else "medium" if overlap >= 0.5 else "hard"
+
+
+def wh_word(question: str) -> str:
+    tokens = _TOKEN.findall(question.lower())
+    for token in tokens:
+        if token in WH_WORDS:
+            return "who" if token in ("whom", "whose") else token
+    return "other"
+
+
+def _field(obj: Any, key: str, kind: type, where: str, file: str) -> Any:
+    if not isinstance(obj, Mapping) or key not in obj:
+        raise RecordValidationError(file, where, key, "missing")
+    value = obj[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise RecordValidationError(file, where, key, f"must be {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def parse_squad(data: Any, *, file: str = "<squad>") -> SquadImport:
+    """SQuAD 2.0 JSON (already decoded) -> records. Errors name the file, the article/question and the field."""
+    if not isinstance(data, Mapping):
+        raise DataIntegrityError(f"{file}: not a SQuAD file (the top level must be an object with 'data')")
+    articles = _field(data, "data", list, "(top level)", file)
+    analyses: list[Analysis] = []
+    queries: list[Query] = []
+    seen_titles: set[str] = set()
+    seen_questions: set[str] = set()
+    for a_index, article in enumerate(articles):
+        where = f"data[{a_index}]"
+        title = _field(article, "title", str, where, file)
+        if not title.strip():
+            raise RecordValidationError(file, where, "title", "empty")
+        if title in seen_titles:
+            raise RecordValidationError(file, where, "title", f"duplicate article {title!r}")
+        seen_titles.add(title)
+        shown = title.replace("_", " ")
+        aid = analysis_id(title)
+        chunks: list[Chunk] = []
+        for p_index, paragraph in enumerate(_field(article, "paragraphs", list, where, file)):
+            p_where = f"{title} paragraph {p_index}"
+            context = _field(paragraph, "context", str, p_where, file)
+            cid = chunk_id(title, p_index)
+            chunks.append(
+                Chunk(id=cid, content=context, section_title=shown, section_path=[shown], content_type="text", chunk_index=p_index)
+            )
+            for q_index, qa in enumerate(_field(paragraph, "qas", list, p_where, file)):
+                q_where = f"{p_where} question {q_index}"
+                qid = _field(qa, "id", str, q_where, file)
+                if qid in seen_questions:
+                    raise RecordValidationError(file, qid, "id", "duplicate question id")
+                seen_questions.add(qid)
+                text = _field(qa, "question", str, qid, file)
+                impossible = bool(qa.get("is_impossible", False)) if isinstance(qa, Mapping) else False
+                answers = _field(qa, "answers", list, qid, file)
+                references: list[str] = []
+                for n, answer in enumerate(answers):
+                    answer_text = _field(answer, "text", str, qid, file) if isinstance(answer, Mapping) else None
+                    if answer_text is None:
+                        raise RecordValidationError(file, qid, f"answers[{n}]", "must be an object with 'text'")
+                    if answer_text not in references:
+                        references.append(answer_text)
+                answerable = not impossible
+                if answerable and not references:
+                    raise RecordValidationError(file, qid, "answers", "an answerable question without answers")
+                try:
+                    queries.append(
+                        Query(
+                            id=qid,
+                            text=text.strip() or text,
+                            domain=shown,
+                            difficulty=difficulty(text, context, answerable),  # type: ignore[arg-type]
+                            tags=["squad-v2", "answerable" if answerable else "unanswerable", f"wh:{wh_word(text)}"],
+                            expected=Expected(chunks=[Relevance(id=cid, relevance=1)]) if answerable else Expected(),
+                            reference_answers=references if answerable else [],
+                            expected_behavior=ExpectedBehavior(
+                                behavior="answer" if answerable else "refuse", must_not=list(MUST_NOT)
+                            ),
+                        )
+                    )
+                except ValidationError as exc:
+                    first = exc.errors()[0]
+                    raise RecordValidationError(
+                        file, qid, ".".join(str(p) for p in first["loc"]), first["msg"]
+                    ) from exc
+        try:
+            analyses.append(
+                Analysis(
+                    id=aid,
+                    url=article_url(title),
+                    title=shown,
+                    content_type="text",
+                    status="completed",
+                    created_at=SQUAD_RELEASED,
+                    chunks=chunks,
+                )
+            )
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise RecordValidationError(file, str(aid), ".".join(str(p) for p in first["loc"]), first["msg"]) from exc
+    return SquadImport(analyses=analyses, queries=queries)
+
+
+def load_squad(path: Path | str) -> SquadImport:
+    """Read and parse a SQuAD 2.0 JSON file."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataIntegrityError(f"{path}: cannot read: {exc.strerror}") from exc
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise DataIntegrityError(f"{path}: not valid JSON: {exc}") from exc
+    return parse_squad(data, file=str(path))
+
+
+def import_squad(
+    url: str,
+    path: Path | str | None,
+    embedder: Any,
+    *,
+    replace: bool = False,
+    dry_run: bool = False,
+    progress: Any = None,
+    batch_size: int | None = None,
+) -> Any:
+    """Parse a SQuAD file (None: the packaged sample) and restore its records into the database.
+
+    Returns restore's :class:`~goldkeeper.restore.RestoreReport`: a second import of the same file
+    skips every record.
+    """
+    from ..progress import SILENT
+    from ..restore import restore_records
+
+    source = Path(path) if path is not None else sample_path()
+    records = load_squad(source)
+    return restore_records(
+        url,
+        records.analyses,
+        records.queries,
+        embedder,
+        replace=replace,
+        dry_run=dry_run,
+        progress=progress or SILENT,
+        batch_size=batch_size,
+        totals=(len(records.analyses), len(records.queries)),
+        source=str(source),
+    )
+
+
+__all__ = [
+    "SQUAD_NAMESPACE",
+    "SQUAD_RELEASED",
+    "SquadImport",
+    "sample_path",
+    "article_url",
+    "analysis_id",
+    "chunk_id",
+    "difficulty",
+    "parse_squad",
+    "load_squad",
+    "import_squad",
+]
