@@ -10,7 +10,7 @@ import click
 
 from ..config import Settings
 from ..errors import ConfigError, NegativeVerdict
-from ..quality import GateParams, ReportParams
+from ..quality import GateParams, ReportParams, metrics_paths
 from ..quality.baseline import BaselineParams, BaselineStore, load_metrics, resolve_identity, write_json
 from ..quality.gate import annotations, run_gate
 from ..quality.policy import load_policy
@@ -20,13 +20,16 @@ from ..quality.trend import TrendStore, retention_limit
 from .main import AppState, pass_state
 from .output import echo_json
 
-METRICS_HELP = "A metrics file written by the evals (repeatable). Default: gate.metrics in params.yaml."
+METRICS_HELP = (
+    "A metrics file written by the evals (repeatable). Default: gate.metrics in params.yaml, else "
+    "retrieval.out and grounded.out (metrics/retrieval.json, metrics/grounded.json)."
+)
 
 
 def _metrics_paths(settings: Settings, given: tuple[Path, ...]) -> list[Path]:
     if given:
         return [settings.resolve(p) for p in given]
-    return [settings.resolve(p) for p in settings.section("gate", GateParams).metrics]
+    return [settings.resolve(p) for p in metrics_paths(settings)]
 
 
 def _baselines(settings: Settings) -> BaselineStore:
