@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from goldkeeper.models import Analysis, Chunk, ExpectedBehavior, Query
+from goldkeeper.models import Analysis, Chunk, Expected, ExpectedBehavior, Query, Relevance
 from goldkeeper.quality.baseline import RunIdentity
 from goldkeeper.quality.policy import parse_policy
 from goldkeeper.store import write_store
@@ -78,5 +78,12 @@ def write_tiny_store(path: Path, dataset: str = "tiny") -> None:
         created_at=datetime(2024, 1, 1, tzinfo=UTC),
         chunks=[Chunk(id=uuid.uuid5(aid, "0"), content="The Normans gave their name to Normandy.", chunk_index=0)],
     )
-    query = Query(id="q1", text="Who gave their name to Normandy?", domain="history", expected_behavior=ExpectedBehavior(behavior="answer"))
+    query = Query(
+        id="q1",
+        text="Who gave their name to Normandy?",
+        domain="history",
+        expected=Expected(chunks=[Relevance(id=analysis.chunks[0].id)], analyses=[Relevance(id=aid)]),
+        reference_answers=["The Normans"],
+        expected_behavior=ExpectedBehavior(behavior="answer"),
+    )
     write_store(path, dataset, [analysis], [query], {"analyses": 1, "queries": 1})

@@ -123,3 +123,56 @@ def test_dashboard_shows_record_text_with_html_as_text(tmp_path: Path) -> None:
     assert dom.text["prompt-version"] == HOSTILE
     assert dom.find("script") == [] and dom.find("img") == []
     assert "<title>AI eval dashboard: fail</title>" in raw  # no injected script ran
+
+
+@pytest.mark.slow
+def test_dashboard_of_a_real_grounded_eval_run(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`eval grounded` (responses file, real embedder) -> `baseline record` -> `gate` -> the page in Chromium."""
+    import json
+
+    from goldkeeper.cli import main
+    from quality_support import POLICY_FILE, write_tiny_store
+
+    write_tiny_store(project / "golden")
+    shutil.copytree(POLICY_FILE.parent, project / "config")
+    (project / "params.yaml").write_text(
+        "grounded:\n  as_of: '2026-11-01T00:00:00Z'\ngate:\n  metrics: [metrics/grounded.json]\n"
+    )
+    chunk_id, analysis_id = _tiny_ids()
+    answer = {
+        "query_id": "q1",
+        "answer": "The Normans gave their name to Normandy.",
+        "refused": False,
+        "claims": [
+            {
+                "text": "The Normans gave their name to Normandy.",
+                "citations": [
+                    {"chunk_id": chunk_id, "analysis_id": analysis_id, "source_url": "https://en.wikipedia.org/wiki/Normans", "retrieved_at": "2026-10-01T00:00:00Z"}
+                ],
+            }
+        ],
+    }
+    (project / "answers.jsonl").write_text(json.dumps(answer) + "\n")
+    monkeypatch.setenv("GOLDKEEPER_MODEL_VERSION", "answers-file-v1")
+    for argv, expected in (
+        (["eval", "grounded", "--answerer", "responses:answers.jsonl"], 0),
+        (["baseline", "record"], 0),
+        (["gate"], 0),
+    ):
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert (exited.value.code or 0) == expected, argv
+    metrics = json.loads((project / "metrics" / "grounded.json").read_text())
+    _, dom = chromium_dom(project / "artifacts" / "evals" / "index.html", project)
+    assert dom.text["gate-status"] == "pass"
+    rows = {a["data-metric"] for a in dom.find("tr") if a.get("data-metric")}
+    assert {k for k, v in metrics.items() if isinstance(v, float)} == rows
+    assert f"{metrics['faithfulness']:.4f}" in dom.text["metrics"]
+    assert dom.text["model-version"] == "answers-file-v1" and dom.text["dataset-id"] == "tiny"
+
+
+def _tiny_ids() -> tuple[str, str]:
+    import uuid
+
+    aid = uuid.uuid5(uuid.NAMESPACE_URL, "https://en.wikipedia.org/wiki/Normans")
+    return str(uuid.uuid5(aid, "0")), str(aid)
