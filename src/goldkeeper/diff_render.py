@@ -32,6 +32,7 @@ _TITLES = {
     ("queries", "modified"): "Queries modified",
 }
 _MARK = {"added": "A", "removed": "D", "modified": "M"}
+_SINGULAR = {"analyses": "analysis", "chunks": "chunk", "queries": "query"}
 
 
 def to_json_bytes(result: DatasetDiff) -> bytes:
@@ -75,7 +76,7 @@ def to_text(result: DatasetDiff) -> str:
     for kind in KINDS:
         for action in ACTIONS:
             for item in result.changes(kind, action):
-                lines.append(f"{_MARK[action]} {kind[:-1] if kind != 'analyses' else 'analysis'} {item.id}{_ref_suffix(item)}")
+                lines.append(f"{_MARK[action]} {_SINGULAR[kind]} {item.id}{_ref_suffix(item)}")
                 if isinstance(item, RecordChange):
                     for change in item.changes[:MAX_FIELDS]:
                         lines.append(f"    {_change_text(change)}")
