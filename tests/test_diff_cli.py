@@ -151,3 +151,17 @@ def test_log_and_show(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert f"version         {entries[0]['version']}" in out
     code, _, err = run(capsys, "-C", str(repo), "show", "--rev", "nope")
     assert code == 2 and err.startswith("error: unknown git revision 'nope'") and "Traceback" not in err
+
+
+def test_first_changelog_entry_before_the_store_is_committed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    init_repo(tmp_path)
+    (tmp_path / "README").write_text("x\n")
+    commit_all(tmp_path, "init", "README")
+    analyses, queries = dataset(2, 3)
+    write(tmp_path, analyses, queries)
+    code, out, _ = run(capsys, "-C", str(tmp_path), "changelog", "--json")
+    entry = json.loads(out)["entry"]
+    assert code == 0 and entry["version_before"] is None and entry["base_commit"]
+    assert entry["counts"]["queries"]["added"] == 3 and entry["description"] == "analyses +2, chunks +6, queries +3"
+    code, _, err = run(capsys, "-C", str(tmp_path), "diff", "HEAD", "HEAD")
+    assert code == 2 and "neither HEAD nor HEAD has a golden store" in err
