@@ -288,3 +288,25 @@ def test_cli_gate_malformed_policy_exits_3(gate_project: Path, capsys: pytest.Ca
     assert code == 3
     assert "regression-policy.json: severityHistoryPolicy.maxComparisons: Input should be a valid integer" in err
     assert not (gate_project / "artifacts").exists()
+
+
+def test_cli_retention_options_and_report(gate_project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    runs = gate_project / "artifacts" / "evals" / "runs"
+    for _ in range(3):
+        assert cli(["gate"], capsys)[0] == 0
+    (runs / "operator-notes.md").write_text("kept\n")
+    monkeypatch.setenv("GOLDKEEPER_EVAL_RETENTION_MAX_RUNS", "2")
+    code, out, _ = cli(["gate", "--retention-dry-run"], capsys)
+    assert code == 0 and "retention (dry-run, max 2): retained 2, orphaned 2, deleted 0, preserved 1" in out
+    assert len(list(runs.glob("*.json"))) == 4
+    code, out, _ = cli(["gate", "--retention-max-runs", "1", "--json"], capsys)
+    document = json.loads(out)
+    assert document["retention"]["mode"] == "delete" and document["retention"]["deleted"] == 4
+    assert sorted(p.name for p in runs.iterdir()) == [f"{document['runId']}.json", "operator-notes.md"]
+    code, out, _ = cli(["gate", "--no-record"], capsys)
+    assert code == 0 and len(list(runs.glob("*.json"))) == 1
+    code, out, _ = cli(["report", "--json"], capsys)
+    written = json.loads(out)
+    assert code == 0 and written["summary"]["runCount"] == 1
+    assert "Mode delete, keep at most 1 runs: retained 1, orphaned 4, deleted 4, preserved 1." in Path(written["summaryMarkdown"]).read_text()
+    assert Path(written["dashboard"]).read_text().startswith("<!DOCTYPE html>")
