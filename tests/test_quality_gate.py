@@ -310,3 +310,12 @@ def test_cli_retention_options_and_report(gate_project: Path, capsys: pytest.Cap
     assert code == 0 and written["summary"]["runCount"] == 1
     assert "Mode delete, keep at most 1 runs: retained 1, orphaned 4, deleted 4, preserved 1." in Path(written["summaryMarkdown"]).read_text()
     assert Path(written["dashboard"]).read_text().startswith("<!DOCTYPE html>")
+
+
+def test_drift_of_a_lower_is_better_metric(tmp_path: Path) -> None:
+    base = baseline_with(tmp_path)
+    worse = run(metrics(oldest_evidence_age_ratio=0.60), baseline=base, maxOldestEvidenceAgeRatioDrop=0.1)
+    assert [(r["code"], r["metric"]) for r in worse["reasons"]] == [("drift", "oldest_evidence_age_ratio")]
+    assert "oldest_evidence_age_ratio worsened 0.1900" in worse["reasons"][0]["message"]
+    better = run(metrics(oldest_evidence_age_ratio=0.10), baseline=base, maxOldestEvidenceAgeRatioDrop=0.1)
+    assert better["status"] == "pass"

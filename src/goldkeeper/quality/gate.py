@@ -79,17 +79,21 @@ def _reason(code: str, metric: str, value: float, limit: float, message: str) ->
     return {"code": code, "metric": metric, "value": value, "limit": limit, "message": message}
 
 
-def _drift(metric: str, current: dict[str, float], baseline: Baseline, limit: float) -> dict[str, Any] | None:
+def _drift(
+    metric: str, current: dict[str, float], baseline: Baseline, limit: float, higher_is_better: bool = True
+) -> dict[str, Any] | None:
     if metric not in baseline.metrics:
         return None
     drop = baseline.metrics[metric] - current[metric]
+    if not higher_is_better:
+        drop = -drop
     if drop > limit + 1e-12:
         return _reason(
             "drift",
             metric,
             current[metric],
             limit,
-            f"{metric} dropped {drop:.4f} against the baseline ({baseline.metrics[metric]:.4f} -> "
+            f"{metric} {'dropped' if higher_is_better else 'worsened'} {drop:.4f} against the baseline ({baseline.metrics[metric]:.4f} -> "
             f"{current[metric]:.4f}), more than {drop_key(metric)} = {limit:g}",
         )
     return None
@@ -151,7 +155,7 @@ def evaluate(inputs: GateInputs) -> dict[str, Any]:
             for metric in sorted(metrics):
                 limit = policy.drop_limit(metric)
                 if limit is not None:
-                    found = _drift(metric, metrics, baseline, limit)
+                    found = _drift(metric, metrics, baseline, limit, policy.higher_is_better(metric))
                     if found is not None:
                         reasons.append(found)
 
