@@ -430,3 +430,14 @@ def test_every_error_is_listed_not_just_the_first(store: Path, settings: Setting
     (store / "analyses" / "77.json").write_bytes(b"[]\n")
     report = verify_store(store, settings)
     assert {i.code for i in report.errors} == {"url.placeholder", "query.dangling_chunk", "shard.unlisted"}
+
+
+def test_the_projects_golden_dataset_verifies_clean_even_strict() -> None:
+    from goldkeeper.config import load_settings
+
+    root = Path(__file__).resolve().parent.parent
+    settings = load_settings(root=root, env={})
+    report = verify_store(settings.store_path, settings)
+    assert report.issues == (), report.to_text()
+    checked = dict(report.checked)
+    assert (checked["analyses"], checked["chunks"], checked["queries"]) == (12, 468, 4449)
