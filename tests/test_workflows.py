@@ -107,8 +107,9 @@ def test_pr_workflow_does_what_the_issue_asks() -> None:
     # the diff comment is updated in place, found by its marker
     assert "reports/dataset-diff.md" in scripts and "updateComment" in scripts and "goldkeeper:dataset-diff" in scripts
     assert any(u.startswith("actions/upload-artifact@") for u in uses)
-    # the gate is the last step and runs without `if: always()`, so its failure fails the job
-    assert "goldkeeper gate" in steps[-1]["run"] and "if" not in steps[-1]
+    # the gate verdict (artifacts/gate.json, written by the dvc gate stage) is enforced by the last
+    # step, which runs without `if: always()`, so a failed gate fails the job
+    assert "artifacts/gate.json" in steps[-1]["run"] and "sys.exit" in steps[-1]["run"] and "if" not in steps[-1]
 
 
 def test_backup_workflow_does_what_the_issue_asks() -> None:

@@ -38,9 +38,10 @@ TEMPLATE_FILES: dict[str, str] = {
     "workflows/goldkeeper-backup.yml": ".github/workflows/goldkeeper-backup.yml",
 }
 
-#: lines init makes sure .gitignore has: the embedded database and the restore marker (the database
-#: is outside DVC, so a fresh clone must run the restore stage once; see dvc.yaml).
-GITIGNORE_LINES = ["/.goldkeeper/", "/reports/restore.json"]
+#: lines init makes sure .gitignore has: the embedded database; the restore marker (the database is
+#: outside DVC, so a fresh clone runs the restore stage once; see dvc.yaml); the dataset diff (its base
+#: branch moves, so every clone, CI included, computes it afresh).
+GITIGNORE_LINES = ["/.goldkeeper/", "/reports/restore.json", "/reports/dataset-diff.md", "/reports/dataset-diff.json"]
 
 #: the default ``pip install`` arguments of the workflows written by init.
 DEFAULT_INSTALL = f"goldkeeper=={__version__}"
@@ -164,6 +165,12 @@ def init_project(
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(render_template(name, install=install_args), encoding="utf-8")
 
+    keep = root / "baselines" / ".gitkeep"  # the gate and report stages depend on baselines/
+    if not keep.parent.is_dir() or not any(keep.parent.iterdir()):
+        keep.parent.mkdir(parents=True, exist_ok=True)
+        keep.touch()
+        result.created.append("baselines/")
+
     if _ensure_gitignore(root, GITIGNORE_LINES):
         result.created.append(".gitignore (entries)")
 
@@ -194,7 +201,7 @@ def init_project(
         result.ran.append(f"dvc add {settings.store.path}")
 
     store_git_path = f"{settings.store.path}.dvc" if dvc_tracked_store else settings.store.path
-    to_add = [p for p in TEMPLATE_FILES.values()] + [".gitignore", ".dvc", store_git_path]
+    to_add = [*TEMPLATE_FILES.values(), ".gitignore", ".dvc", "baselines", store_git_path]
     if dvc_tracked_store:
         result.next_commands.append("dvc remote add -d storage s3://BUCKET/goldkeeper  # then: dvc push")
     if not from_database:
