@@ -1,0 +1,380 @@
+"""Benchmark: goldkeeper dump / restore vs pg_dump --data-only and psql \\copy; embedding regeneration.
+
+One embedded PostgreSQL 16 + pgvector (pgserver) in a temporary home, a fresh database per step,
+all tools in the same run against the same tables (golden.analyses, chunks, artifacts, findings,
+queries, query_expected):
+
+- datasets: the project's sample (golden/: 12 analyses, 468 chunks, 4,449 queries) and a generated
+  store of ``--chunks`` chunks (default 100,000 in 2,000 analyses, 10,000 queries);
+- goldkeeper restore (validate the whole store, COPY in one transaction, embeddings regenerated
+  through the embedding cache): the sample cold (empty cache: the model runs) and warm; the
+  generated dataset warm only, with its cache pre-filled with synthetic unit vectors (embedding
+  100k chunks with the model takes many minutes on 2 cores: see the embedding rows for the model's
+  rate); goldkeeper dump (COPY streams -> canonical sharded JSON);
+- pg_dump --data-only of the six tables, and psql ``\\copy`` out of / into them (they copy the stored
+  vectors instead of regenerating them: a lower bound for moving rows);
+- embedding regeneration on the sample's 468 chunk texts: fastembed alone (TextEmbedding.embed,
+  default batching, and one text per call as goldkeeper does), the goldkeeper embedder without a
+  database, and goldkeeper ``embed_chunks`` in the database with a cold and a warm cache.
+
+    .venv/bin/python benchmarks/bench_core.py                  # full run (a few minutes)
+    .venv/bin/python benchmarks/bench_core.py --chunks 10000   # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from goldkeeper.config import Settings, load_settings
+from goldkeeper.db.connection import connection
+from goldkeeper.db.embedded import EmbeddedServer
+from goldkeeper.db.schema import ensure_schema
+from goldkeeper.dump import dump
+from goldkeeper.embed import VENDORED_MODEL_DIR, load_embedder
+from goldkeeper.embeddings import embed_chunks
+from goldkeeper.models import Analysis, Chunk, Expected, ExpectedBehavior, Finding, Query, Relevance
+from goldkeeper.restore import restore_store
+from goldkeeper.store import StoreWriter, open_store
+
+REPO = Path(__file__).resolve().parent.parent
+TABLES = ["analyses", "chunks", "artifacts", "findings", "queries", "query_expected"]  # FK order
+NS = uuid.UUID("0b8e2f4c-54a1-4f0e-9c1e-7a1d2c3b4e5f")
+WORDS = (
+    "the golden dataset keeps documents chunks and test queries with expected results so that retrieval "
+    "and grounded answers can be measured against evidence with canonical urls and stable identifiers"
+).split()
+
+
+def pg_bin(name: str) -> str:
+    import pgserver
+
+    return str(Path(pgserver.__file__).parent / "pginstall" / "bin" / name)
+
+
+# ------------------------------------------------------------------------------------ data
+
+
+def generate_store(target: Path, chunks: int, per_analysis: int, queries: int, settings: Settings) -> None:
+    """A valid store of ``chunks`` chunks with distinct, paragraph-sized texts."""
+    n_analyses = max(1, chunks // per_analysis)
+    analyses: list[Analysis] = []
+    for a in range(n_analyses):
+        aid = uuid.uuid5(NS, f"analysis-{a}")
+        analyses.append(
+            Analysis(
+                id=aid,
+                url=f"https://docs.acme.org/reports/{a}",
+                title=f"Report {a}",
+                created_at=datetime(2024, 1, 1, tzinfo=UTC),
+                chunks=[
+                    Chunk(
+                        id=uuid.uuid5(aid, str(i)),
+                        content=" ".join(WORDS[(a * 31 + i * 7 + k * 5) % len(WORDS)] for k in range(80)) + f" ({a}.{i})",
+                        section_title=f"Section {i}",
+                        section_path=["Report", f"Section {i}"],
+                        chunk_index=i,
+                    )
+                    for i in range(per_analysis)
+                ],
+                findings=[Finding(agent="curator", category="summary", content=f"finding {a}", confidence=0.9)],
+            )
+        )
+    with StoreWriter(target, "bench-generated", dict(settings.store.shards)) as writer:
+        for analysis in sorted(analyses, key=lambda x: str(x.id)):
+            writer.add_analysis(analysis)
+        qs = []
+        for q in range(queries):
+            analysis = analyses[q % n_analyses]
+            chunk = analysis.chunks[(q // n_analyses) % per_analysis]
+            qs.append(
+                Query(
+                    id=f"bench-{q:07d}",
+                    text=f"What does section {chunk.chunk_index} of report {q % n_analyses} say?",
+                    domain=f"domain-{q % 10}",
+                    expected=Expected(chunks=[Relevance(id=chunk.id)], analyses=[Relevance(id=analysis.id)]),
+                    reference_answers=[chunk.content[:40]],
+                    expected_behavior=ExpectedBehavior(behavior="answer"),
+                )
+            )
+        for query in sorted(qs, key=lambda x: x.id):
+            writer.add_query(query)
+
+
+# ------------------------------------------------------------------------------------ database helpers
+
+
+class Server:
+    def __init__(self, home: Path) -> None:
+        self.embedded = EmbeddedServer(home)
+        self.admin_url = self.embedded.start()
+
+    def fresh_database(self) -> str:
+        name = f"bench_{uuid.uuid4().hex[:10]}"
+        with connection(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+        return self.admin_url.replace("/goldkeeper?", f"/{name}?")
+
+    def stop(self) -> None:
+        self.embedded.stop()
+
+
+def sql(url: str, *statements: str) -> None:
+    with connection(url) as conn:
+        for statement in statements:
+            conn.execute(statement)  # type: ignore[arg-type]
+
+
+def with_schema(url: str, dim: int) -> str:
+    with connection(url) as conn:
+        with conn.transaction():
+            ensure_schema(conn, dim)
+    return url
+
+
+def empty_golden_rows(url: str) -> None:
+    """Remove the golden rows but keep the embedding cache (the next restore finds it warm)."""
+    sql(url, "TRUNCATE golden.analyses, golden.chunks, golden.artifacts, golden.findings, golden.queries, golden.query_expected")
+
+
+def warm_cache_synthetically(url: str, store_dir: Path, embedder: Any) -> int:
+    """Fill golden.embedding_cache with a unit vector for every chunk text of the store (no model run)."""
+    from goldkeeper.db.embedding_cache import prepare, store_cache
+    from goldkeeper.embeddings import text_sha256
+
+    rng = np.random.default_rng(0)
+    n = 0
+    with connection(url) as conn:
+        with conn.transaction():
+            ensure_schema(conn, embedder.dim)
+            prepare(conn)
+            batch: list[tuple[str, np.ndarray]] = []
+            for analysis in open_store(store_dir).analyses():
+                for chunk in analysis.chunks:
+                    vec = rng.standard_normal(embedder.dim).astype(np.float32)
+                    batch.append((text_sha256(chunk.content), vec / np.linalg.norm(vec)))
+                if len(batch) >= 5000:
+                    n += store_cache(conn, embedder.model_id, batch)
+                    batch = []
+            n += store_cache(conn, embedder.model_id, batch)
+    return n
+
+
+def run(cmd: list[str]) -> None:
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"{cmd[0]} failed: {result.stderr.strip()[:500]}")
+
+
+def psql(url: str, *commands: str) -> None:
+    args = [pg_bin("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url]
+    for command in commands:
+        args += ["-c", command]
+    run(args)
+
+
+def dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
+
+
+@contextmanager
+def timer(out: dict[str, float], key: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    out[key] = time.perf_counter() - start
+
+
+# ------------------------------------------------------------------------------------ benchmarks
+
+
+def bench_dataset(
+    server: Server, label: str, store_dir: Path, embedder: Any, work: Path, cold: bool, pg_dump_restore: bool = True
+) -> list[dict[str, Any]]:
+    """Restore + dump with goldkeeper, and the same tables with pg_dump / psql \\copy."""
+    store = open_store(store_dir)
+    counts = store.manifest.counts
+    chunks = counts["chunks"]
+    # dump with the store's own dataset name and shard counts, so an unchanged round trip is byte-identical
+    dump_settings = Settings(root=work, dataset={"name": store.manifest.dataset}, store={"shards": store.manifest.shard_counts})
+    rows: list[dict[str, Any]] = []
+
+    def row(tool: str, operation: str, seconds: float, size: int | None = None, note: str = "") -> None:
+        rows.append(
+            {"dataset": label, "chunks": chunks, "tool": tool, "operation": operation, "seconds": round(seconds, 3),
+             "chunks_per_s": round(chunks / seconds) if seconds > 0 else None, "bytes": size, "note": note}
+        )
+        print(f"  {label:>10} {tool:<28} {operation:<22} {seconds:8.2f} s", flush=True)
+
+    url = server.fresh_database()
+    t: dict[str, float] = {}
+    if cold:
+        with timer(t, "restore_cold"):
+            report = restore_store(url, store_dir, embedder)
+        row("goldkeeper restore", "restore, cold cache", t["restore_cold"], note=f"model embedded {report.embeddings_computed} chunks")
+        empty_golden_rows(url)
+    else:
+        warm_cache_synthetically(url, store_dir, embedder)
+    with timer(t, "restore_warm"):
+        report = restore_store(url, store_dir, embedder)
+    assert report.embeddings_cached == chunks, (report.embeddings_cached, chunks)
+    row("goldkeeper restore", "restore, warm cache", t["restore_warm"], note="every vector from the cache")
+
+    out_dir = work / f"dump-{label}"
+    with timer(t, "dump"):
+        dump(url, dump_settings, out_dir)
+    identical = all(
+        (out_dir / e.path).read_bytes() == (store_dir / e.path).read_bytes() for e in store.manifest.shards
+    ) and (out_dir / "manifest.json").read_bytes() == (store_dir / "manifest.json").read_bytes()
+    row("goldkeeper dump", "dump", t["dump"], dir_bytes(out_dir), note="byte-identical to the input" if identical else "DIFFERS from the input")
+
+    tables = [f"golden.{name}" for name in TABLES]
+    dump_file = work / f"pg_dump-{label}.sql"
+    with timer(t, "pg_dump"):
+        run([pg_bin("pg_dump"), "--data-only", "--no-owner", *[f"--table={t_}" for t_ in tables], "-f", str(dump_file), "-d", url])
+    row("pg_dump --data-only", "dump", t["pg_dump"], dump_file.stat().st_size, note="includes the stored vectors")
+
+    copy_dir = work / f"copy-{label}"
+    copy_dir.mkdir()
+    with timer(t, "copy_out"):
+        psql(url, *[f"\\copy {table} TO '{copy_dir / table}.tsv'" for table in tables])
+    row("psql \\copy", "dump (copy out)", t["copy_out"], dir_bytes(copy_dir), note="includes the stored vectors")
+
+    if pg_dump_restore:
+        target = with_schema(server.fresh_database(), embedder.dim)
+        with timer(t, "pg_restore"):
+            run([pg_bin("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", target, "-f", str(dump_file)])
+        row("psql -f (pg_dump output)", "restore", t["pg_restore"], note="vectors copied, not regenerated")
+
+    target = with_schema(server.fresh_database(), embedder.dim)
+    with timer(t, "copy_in"):
+        psql(target, *[f"\\copy {table} FROM '{copy_dir / table}.tsv'" for table in tables])
+    row("psql \\copy", "restore (copy in)", t["copy_in"], note="vectors copied, not regenerated")
+    return rows
+
+
+def bench_embedding(server: Server, store_dir: Path, embedder: Any, threads: int | None) -> list[dict[str, Any]]:
+    """Embedding throughput on the sample's chunk texts: fastembed alone vs goldkeeper."""
+    from fastembed import TextEmbedding
+
+    texts = [c.content for a in open_store(store_dir).analyses() for c in a.chunks]
+    n = len(texts)
+    rows: list[dict[str, Any]] = []
+
+    def row(tool: str, seconds: float, note: str = "") -> None:
+        rows.append({"tool": tool, "texts": n, "seconds": round(seconds, 3), "texts_per_s": round(n / seconds, 1), "note": note})
+        print(f"  embedding {tool:<52} {seconds:8.2f} s  {n / seconds:8.1f} texts/s", flush=True)
+
+    model = TextEmbedding(embedder.model_name, specific_model_path=str(VENDORED_MODEL_DIR), threads=threads)
+    list(model.embed(texts[:8]))  # warm-up (session and tokenizer), excluded
+    start = time.perf_counter()
+    list(model.embed(texts, batch_size=64))
+    row("fastembed TextEmbedding.embed (batch 64)", time.perf_counter() - start)
+    start = time.perf_counter()
+    for text in texts:
+        list(model.embed([text], batch_size=1))
+    row("fastembed TextEmbedding.embed (one text per call)", time.perf_counter() - start)
+    embedder.embed_documents(texts[:8])
+    start = time.perf_counter()
+    embedder.embed_documents(texts)
+    row("goldkeeper embedder.embed_documents (no database)", time.perf_counter() - start, "one text per ONNX run (determinism)")
+
+    url = server.fresh_database()
+    restore_store(url, store_dir, embedder)
+    for label, reset in (
+        ("cold", "DELETE FROM golden.embedding_cache"),
+        ("warm", "SELECT 1"),
+    ):
+        sql(url, "UPDATE golden.chunks SET embedding = NULL, embedding_model = NULL", reset)
+        with connection(url) as conn:
+            with conn.transaction():
+                stats = embed_chunks(conn, embedder, batch_size=64)
+        assert stats.total == n
+        row(f"goldkeeper embed_chunks, {label} cache (in the database)", stats.seconds,
+            f"{stats.computed} computed, {stats.cached} from the cache")
+    return rows
+
+
+def markdown(data: list[dict[str, Any]], embed_rows: list[dict[str, Any]]) -> str:
+    lines = ["| dataset | chunks | tool | operation | seconds | chunks/s | output size | note |", "|---|---:|---|---|---:|---:|---:|---|"]
+    for r in data:
+        size = f"{r['bytes'] / 1e6:.1f} MB" if r["bytes"] else ""
+        lines.append(
+            f"| {r['dataset']} | {r['chunks']:,} | {r['tool']} | {r['operation']} | {r['seconds']:.2f} | "
+            f"{(r['chunks_per_s'] or 0):,} | {size} | {r['note']} |"
+        )
+    lines += ["", "| embedding (sample chunk texts) | texts | seconds | texts/s | note |", "|---|---:|---:|---:|---|"]
+    for r in embed_rows:
+        lines.append(f"| {r['tool']} | {r['texts']} | {r['seconds']:.2f} | {r['texts_per_s']} | {r['note']} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sample", type=Path, default=REPO / "golden", help="the sample store (default: golden/)")
+    parser.add_argument("--chunks", type=int, default=100_000)
+    parser.add_argument("--per-analysis", type=int, default=50)
+    parser.add_argument("--queries", type=int, default=10_000)
+    parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: all cores)")
+    parser.add_argument(
+        "--large-pg-dump-restore",
+        action="store_true",
+        help="also restore the generated dataset from the pg_dump output (the same COPY as \\copy in; "
+        "off by default: with the HNSW index each restore path costs tens of minutes on 2 cores)",
+    )
+    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    args = parser.parse_args(argv)
+    if not (args.sample / "manifest.json").is_file():
+        print(f"no golden store at {args.sample} (run `goldkeeper import squad ...` and `goldkeeper dump` first)", file=sys.stderr)
+        return 2
+
+    settings = load_settings(root=REPO)
+    embedder = load_embedder(settings.embedding.model_copy(update={"threads": args.threads}))
+    work = Path(tempfile.mkdtemp(prefix="goldkeeper-bench-"))
+    work.chmod(0o755)  # as root, pgserver's postgres runs as another user and must enter the home
+    server = Server(work / "home")
+    try:
+        print(f"goldkeeper bench_core: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, model {embedder.model_id}")
+        generated = work / "generated"
+        start = time.perf_counter()
+        generate_store(generated, args.chunks, args.per_analysis, args.queries, Settings(root=work))
+        print(f"  generated {args.chunks:,} chunks in {time.perf_counter() - start:.1f} s", flush=True)
+        results = bench_dataset(server, "sample", args.sample, embedder, work, cold=True)
+        results += bench_dataset(
+            server, "generated", generated, embedder, work, cold=False, pg_dump_restore=args.large_pg_dump_restore
+        )
+        embed_rows = bench_embedding(server, args.sample, embedder, args.threads)
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    table = markdown(results, embed_rows)
+    print()
+    print(table)
+    if args.json:
+        import orjson
+
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_bytes(
+            orjson.dumps(
+                {"cpu_count": os.cpu_count(), "model_id": embedder.model_id, "datasets": results, "embedding": embed_rows},
+                option=orjson.OPT_INDENT_2,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
