@@ -352,6 +352,7 @@ def test_prompt_required_fields(store: Path, settings: Settings) -> None:
         record = find_record(raw, qid)
         record["domain"] = "  "
         record["expected_behavior"]["citation_fields"] = []
+        record["expected_behavior"]["must_not"] = []
         del record["expected_behavior"]["refusal"]  # has a default: the schema alone would accept it
 
     edit_shard(store, path, strip)
@@ -361,6 +362,7 @@ def test_prompt_required_fields(store: Path, settings: Settings) -> None:
         (qid, "domain"),
         (qid, "expected_behavior.citation_fields"),
         (qid, "expected_behavior.refusal"),
+        (qid, "expected_behavior.must_not"),
     }
 
 
@@ -373,7 +375,7 @@ def test_prompt_required_fields_are_a_parameter(store: Path, tmp_path: Path) -> 
 def test_prompt_policy_cite_or_refuse(tmp_path: Path, settings: Settings) -> None:
     analysis = make_analysis(0)
     query = make_query(0, analysis)
-    loose = query.model_copy(update={"expected_behavior": ExpectedBehavior(behavior="answer", grounding="optional")})
+    loose = query.model_copy(update={"expected_behavior": ExpectedBehavior(behavior="answer", grounding="optional", must_not=["fabricate_citation"])})
     store = build_store(tmp_path, analyses=[analysis], queries=[loose])
     (issue,) = only(verify_store(store, settings), "prompt.policy")
     assert (issue.record_id, issue.field) == (query.id, "expected_behavior.grounding")

@@ -36,6 +36,7 @@ DEFAULT_REQUIRED_FIELDS = [
     "expected_behavior.behavior",
     "expected_behavior.grounding",
     "expected_behavior.refusal",
+    "expected_behavior.must_not",
 ]
 #: Extra paths required on rows that expect an answer (behavior == "answer").
 DEFAULT_ANSWER_REQUIRED_FIELDS = ["expected_behavior.citation_fields"]
