@@ -10,6 +10,7 @@ server is left behind by accident.
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,7 +71,22 @@ class EmbeddedServer:
             pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._system_user())
         except subprocess.CalledProcessError as exc:
             raise DatabaseError(f"cannot stop the embedded PostgreSQL in {self.pgdata}: {exc}") from exc
+        self._forget_handle()
         return True
+
+    def _forget_handle(self) -> None:
+        """Drop pgserver's per-process handle of this pgdata: it caches servers by path, so a later
+        start() in the same process would otherwise get the stopped server back."""
+        import pgserver
+
+        instances = getattr(getattr(pgserver, "PostgresServer", None), "_instances", None)
+        if isinstance(instances, dict):
+            for key in [k for k in instances if Path(k).resolve() == self.pgdata]:
+                handle = instances.pop(key)
+                try:
+                    handle.global_process_id_list.get_and_remove(os.getpid())
+                except Exception:  # noqa: BLE001 - best effort: the server is already stopped
+                    pass
 
     def url(self) -> str | None:
         return self._url() if self._running_pid() is not None else None

@@ -1,0 +1,34 @@
+"""``goldkeeper demo``: restore and check the golden dataset in a fresh embedded database."""
+
+from __future__ import annotations
+
+import click
+
+from .main import AppState, pass_state
+from .output import echo_json, progress_for_terminal
+
+
+@click.command("demo")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (steps, timings, counts, model id).")
+@pass_state
+def demo_command(state: AppState, as_json: bool) -> None:
+    """Try goldkeeper end to end on the project's golden/ (or the bundled SQuAD sample).
+
+    Starts a NEW embedded PostgreSQL in .goldkeeper/demo (wiped first; --database-url and the
+    project's own database are not used), restores the golden store with every chunk embedded
+    by the configured model, verifies the files and the database, prints a summary with
+    counts, the dataset version, the embedding model id and timings, and stops the server.
+    """
+    from ..demo import run_demo
+
+    settings = state.settings()
+    report = run_demo(settings, progress=progress_for_terminal())
+    if as_json:
+        echo_json(report.to_json())
+    else:
+        for line in report.summary_lines():
+            click.echo(line)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(demo_command)

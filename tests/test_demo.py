@@ -1,0 +1,97 @@
+"""``goldkeeper demo`` end to end: a fresh embedded server, restore, verify, summary, server stopped."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import orjson
+import pytest
+
+from goldkeeper.cli import main
+from goldkeeper.config import load_settings
+from goldkeeper.db.embedded import EmbeddedServer
+from goldkeeper.demo import DEMO_STEPS, DemoStep, StepResult, run_demo
+from goldkeeper.embed import load_embedder
+from goldkeeper.config import EmbeddingParams
+from goldkeeper.errors import VerificationFailed
+from goldkeeper.importers.squad import parse_squad
+from goldkeeper.store import write_store
+
+from test_squad_import import TINY, files_of
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    out, err = capsys.readouterr()
+    return int(exit_info.value.code or 0), out, err
+
+
+def small_project(project: Path) -> Path:
+    (project / "params.yaml").write_text("dataset:\n  name: tiny\nstore:\n  shards: {analyses: 2, queries: 2}\n")
+    records = parse_squad(TINY, file="tiny.json")
+    write_store(project / "golden", "tiny", records.analyses, records.queries, {"analyses": 2, "queries": 2})
+    return project / "golden"
+
+
+@pytest.mark.slow
+def test_demo_restores_and_verifies_the_project_golden_store(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    small_project(project)
+    code, out, err = run(["demo", "--json"], capsys)
+    assert code == 0, err
+    report = orjson.loads(out)
+    assert [s["name"] for s in report["steps"]] == ["restore", "verify"]
+    assert report["dataset"] == "tiny" and report["counts"]["chunks"] == 2 and report["counts"]["queries"] == 2
+    assert report["model_id"] == load_embedder(EmbeddingParams()).model_id
+    restore = report["steps"][0]["data"]
+    assert restore["embeddings"]["chunks_embedded"] == 2 and restore["analyses"]["counts"]["added"] == 1
+    assert report["steps"][1]["data"]["valid"] is True
+    home = project / ".goldkeeper" / "demo"
+    assert report["home"] == str(home)
+    assert not EmbeddedServer(home).status().running
+    assert not (project / ".goldkeeper" / "pgdata").exists()  # the project's own database is not used
+
+    # A second run starts from scratch again (fresh database: nothing skipped).
+    code, out, err = run(["demo"], capsys)
+    assert code == 0, err
+    assert "golden/ -> database: 1 analyses (2 chunks), 2 queries; 2 chunks embedded (2 computed, 0 from the cache)" in out
+    assert "dataset tiny: 1 analyses, 2 chunks, 2 queries" in out
+    assert "embedding model sentence-transformers/all-MiniLM-L6-v2@sha256:" in out
+
+
+@pytest.mark.slow
+def test_a_failing_step_stops_the_demo_and_the_server(project: Path) -> None:
+    small_project(project)
+    settings = load_settings(root=project, env={})
+
+    def corrupt(ctx) -> StepResult:  # a chunk without embedding: verify --db must fail
+        import psycopg
+
+        with psycopg.connect(ctx.url) as conn:
+            conn.execute("UPDATE golden.chunks SET embedding = NULL WHERE chunk_index = 1")
+        return StepResult("corrupted one embedding")
+
+    steps = [DEMO_STEPS[0], DemoStep("corrupt", corrupt), DEMO_STEPS[1]]
+    with pytest.raises(VerificationFailed, match="db.chunk_not_embedded"):
+        run_demo(settings, steps=steps)
+    assert not EmbeddedServer(project / ".goldkeeper" / "demo").status().running
+
+
+@pytest.mark.slow
+def test_demo_without_golden_uses_the_bundled_sample(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copyfile(REPO / "params.yaml", project / "params.yaml")
+    code, out, err = run(["demo", "--json"], capsys)
+    assert code == 0, err
+    report = orjson.loads(out)
+    assert report["counts"] == {"analyses": 12, "artifacts": 0, "chunks": 468, "findings": 0, "queries": 4449}
+    embeddings = report["steps"][0]["data"]["embeddings"]
+    assert (embeddings["chunks_embedded"], embeddings["computed"]) == (468, 468)
+    assert report["steps"][1]["data"]["checked"]["db chunks"] == 468
+    # the sample, imported and dumped with the project's params, is byte for byte the committed golden/
+    assert files_of(project / ".goldkeeper" / "demo" / "golden") == files_of(REPO / "golden")
+    from goldkeeper.store import open_store
+
+    assert report["version"] == open_store(REPO / "golden").version
