@@ -120,3 +120,25 @@ def test_backup_workflow_does_what_the_issue_asks() -> None:
     assert dump["env"]["GOLDKEEPER_DATABASE_URL"] == "${{ secrets.GOLDKEEPER_DATABASE_URL }}"
     commit = steps[-1]["run"]
     assert "manifest.json" in commit and "counts" in commit and "git commit" in commit and "git push" in commit
+
+
+def _gate_step_program() -> str:
+    steps = yaml.safe_load(render_template("workflows/goldkeeper-pr.yml"))["jobs"]["pipeline"]["steps"]
+    return steps[-1]["run"].split("<<'EOF'\n", 1)[1].rsplit("EOF", 1)[0]
+
+
+@pytest.mark.parametrize("passed", [0, 1])
+def test_pr_workflow_gate_step_enforces_the_recorded_verdict(tmp_path: Path, passed: int) -> None:
+    """The last step reads artifacts/gate.json (written by `goldkeeper gate --output`)."""
+    (tmp_path / "artifacts").mkdir()
+    gate = {
+        "passed": passed,
+        "reviewPriority": "stable" if passed else "regression",
+        "reasons": [] if passed else [{"code": "floor", "message": "pass_rate = 0.1000 is below its floor 0.5"}],
+        "warnings": [{"code": "citation_freshness_aging_pressure", "message": "evidence is ageing"}],
+    }
+    (tmp_path / "artifacts" / "gate.json").write_text(__import__("json").dumps(gate))
+    proc = subprocess.run([sys.executable, "-c", _gate_step_program()], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == (0 if passed else 10), proc.stderr
+    assert "::warning title=goldkeeper gate::evidence is ageing" in proc.stdout
+    assert ("::error title=goldkeeper gate::pass_rate" in proc.stdout) == (not passed)
