@@ -115,3 +115,41 @@ def test_init_templates_are_valid(repo: Path) -> None:
     dvc = str(Path(sys.executable).parent / "dvc")
     stages = run([dvc, "stage", "list", "--name-only"], repo).stdout.split()
     assert {"restore", "diff", "eval_retrieval", "eval_grounded", "report", "gate"} <= set(stages)
+
+
+@pytest.mark.slow
+def test_init_from_database(repo: Path, tmp_path: Path, database_url: str) -> None:
+    """--from-database fills golden/ with a dump of the configured database."""
+    import os
+    from datetime import UTC, datetime
+    from uuid import NAMESPACE_URL, uuid5
+
+    from goldkeeper.config import load_settings
+    from goldkeeper.models import Analysis, Chunk, ExpectedBehavior, Query
+    from goldkeeper.store import write_store
+
+    source = tmp_path / "source"
+    source.mkdir()
+    run(["git", "init", "-q"], source)
+    run([GOLDKEEPER, "init"], source)
+    settings = load_settings(root=source, env={})
+    aid = uuid5(NAMESPACE_URL, "https://wiki.acme-research.org/valves")
+    analysis = Analysis(
+        id=aid,
+        url="https://wiki.acme-research.org/valves",
+        title="Valves",
+        created_at=datetime(2024, 3, 1, tzinfo=UTC),
+        chunks=[Chunk(id=uuid5(aid, "0"), content="Gate valves seal with a wedge.", chunk_index=0)],
+    )
+    query = Query(id="valve-1", text="What do gate valves seal with?", domain="valves",
+                  expected_behavior=ExpectedBehavior(behavior="refuse"))
+    write_store(source / "golden", settings.dataset.name, [analysis], [query], dict(settings.store.shards))
+    env = {**os.environ, "GOLDKEEPER_DATABASE_URL": database_url}
+    proc = subprocess.run([GOLDKEEPER, "restore"], cwd=source, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+    proc = subprocess.run([GOLDKEEPER, "init", "--from-database"], cwd=repo, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "ran          goldkeeper dump" in proc.stdout
+    assert "goldkeeper import squad" not in proc.stdout  # the data is there already
+    assert open_store(repo / "golden").version == open_store(source / "golden").version
