@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EvalError
-from . import GateParams, metrics_paths
+from . import GateParams
 from .baseline import BaselineStore, PromptParams, RunIdentity, answerer_identity, write_json
 from .gate import run_gate
 from .policy import RegressionPolicy, load_policy, parse_policy
@@ -25,7 +25,7 @@ METRIC_FILE_KEYS = ("metrics_file", "metrics_path", "out")
 
 
 def _metrics_files(ctx: Any) -> list[Path]:
-    """The metrics files of the eval steps (a file they name, or their ``metrics`` written out), else params'."""
+    """The metrics files of the eval steps: a ``.json`` file their data names, or their ``metrics`` written out."""
     found: list[Path] = []
     for name, data in ctx.results.items():
         if not isinstance(data, dict):
@@ -38,9 +38,9 @@ def _metrics_files(ctx: Any) -> list[Path]:
             write_json(path, data["metrics"])
             found.append(path)
     if not found:
-        found = [p for p in (ctx.settings.resolve(m) for m in metrics_paths(ctx.settings)) if p.is_file()]
-    if not found:
-        raise EvalError("demo gate: no eval metrics to gate (the eval steps wrote none)")
+        raise EvalError(
+            "demo gate: no eval metrics to gate (no earlier step reported a metrics file or a metrics mapping)"
+        )
     return found
 
 
