@@ -319,3 +319,12 @@ def test_drift_of_a_lower_is_better_metric(tmp_path: Path) -> None:
     assert "oldest_evidence_age_ratio worsened 0.1900" in worse["reasons"][0]["message"]
     better = run(metrics(oldest_evidence_age_ratio=0.10), baseline=base, maxOldestEvidenceAgeRatioDrop=0.1)
     assert better["status"] == "pass"
+
+
+def test_identity_change_against_the_previous_run_is_a_warning() -> None:
+    previous = {"id": "r1", "metrics": metrics(), "identity": identity(prompt="v0").as_json(), "gate": {"severity": None}}
+    result = evaluate(GateInputs(metrics(), identity(), None, previous, [], policy()))
+    changed = [w for w in result["warnings"] if w["code"] == "identity_changed"]
+    assert changed and "another promptVersion" in changed[0]["message"]
+    same = dict(previous, identity=identity().as_json())
+    assert "identity_changed" not in [w["code"] for w in evaluate(GateInputs(metrics(), identity(), None, same, [], policy()))["warnings"]]

@@ -159,6 +159,15 @@ def evaluate(inputs: GateInputs) -> dict[str, Any]:
                     if found is not None:
                         reasons.append(found)
 
+    previous_identity = (inputs.previous or {}).get("identity")
+    if previous_identity and previous_identity != inputs.identity.as_json():
+        changed = [k for k, v in inputs.identity.as_json().items() if previous_identity.get(k) != v]
+        warnings.append(
+            {
+                "code": "identity_changed",
+                "message": f"the previous run had another {', '.join(changed)}: deltas compare different setups",
+            }
+        )
     previous_metrics = (inputs.previous or {}).get("metrics")
     comparisons = compare(previous_metrics, metrics, policy) if previous_metrics else []
     severity = overall_severity([c["severity"] for c in comparisons]) if previous_metrics else None
