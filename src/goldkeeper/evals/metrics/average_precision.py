@@ -1,0 +1,44 @@
+"""Average precision: ``map``, ``map_cut_k``, ``gm_map``, ``set_map``.
+
+    AP = (1/R) * sum over relevant retrieved documents d of P@rank(d)
+    AP@k (map_cut_k) = (1/R) * sum over relevant d with rank(d) <= k of P@rank(d)
+    gm_map = exp(mean over queries of log(max(AP, 0.00001)))   (summary only)
+
+All are 0 when R = 0. ``map`` is the mean of AP over queries.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Measure, Ranked, cut_labels, safe_div
+from .precision import CUTOFFS
+
+
+def _precision_at_rel(r: Ranked) -> np.ndarray:
+    """P@rank at each relevant retrieved rank, 0 elsewhere."""
+    return np.where(r.is_rel, r.cum_rel / r.ranks[None, :], 0.0) if r.depth else np.zeros((r.n, 0))
+
+
+def average_precision(r: Ranked, k: int | None = None) -> np.ndarray:
+    prec = _precision_at_rel(r)
+    if k is not None:
+        prec = prec[:, :k]
+    return safe_div(prec.sum(axis=1), r.num_rel)
+
+
+def _map(r: Ranked, _: tuple) -> dict[str, np.ndarray]:
+    return {"map": average_precision(r)}
+
+
+def _gm_map(r: Ranked, _: tuple) -> dict[str, np.ndarray]:
+    return {"gm_map": average_precision(r)}
+
+
+def _map_cut(r: Ranked, params: tuple) -> dict[str, np.ndarray]:
+    return {label: average_precision(r, k) for label, k in zip(cut_labels("map_cut", params), params)}
+
+
+MAP = Measure("map", _map)
+GM_MAP = Measure("gm_map", _gm_map, aggregate="gm", per_query=False)
+MAP_CUT = Measure("map_cut", _map_cut, CUTOFFS, param_type=int)

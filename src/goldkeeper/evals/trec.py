@@ -1,0 +1,128 @@
+"""TREC files (qrels, runs) and trec_eval's text output format.
+
+qrels: ``qid iter docno rel`` per line; run: ``qid Q0 docno rank score runid``
+per line (whitespace separated; the rank column is ignored). The output is
+trec_eval's: ``%-22s\\t%s\\t%.4f`` per measure (integers and strings as is),
+per query in qid order with ``-q``, then the summary under ``all``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from ..errors import EvalError
+from .metrics import Report, evaluate, resolve_measures
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise EvalError(f"{path}: cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise EvalError(f"{path}: not UTF-8 text") from exc
+
+
+def read_qrels(path: Path) -> dict[str, dict[str, int]]:
+    """Parse a qrels file into {qid: {docno: rel}}; duplicates and malformed lines are errors."""
+    qrels: dict[str, dict[str, int]] = {}
+    for number, line in enumerate(_read_lines(Path(path)), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 4:
+            raise EvalError(f"{path}:{number}: a qrels line needs 4 fields (qid iter docno rel), got {len(fields)}")
+        qid, _, docno, rel = fields
+        try:
+            value = int(rel)
+        except ValueError as exc:
+            raise EvalError(f"{path}:{number}: relevance {rel!r} is not an integer") from exc
+        docs = qrels.setdefault(qid, {})
+        if docno in docs:
+            raise EvalError(f"{path}:{number}: duplicate judgment for query {qid} document {docno}")
+        docs[docno] = value
+    return qrels
+
+
+def read_run(path: Path) -> tuple[dict[str, dict[str, float]], str]:
+    """Parse a run file into ({qid: {docno: score}}, runid)."""
+    run: dict[str, dict[str, float]] = {}
+    runid = ""
+    for number, line in enumerate(_read_lines(Path(path)), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 6:
+            raise EvalError(
+                f"{path}:{number}: a run line needs 6 fields (qid Q0 docno rank score runid), got {len(fields)}"
+            )
+        qid, _, docno, _, score, name = fields
+        try:
+            value = float(score)
+        except ValueError as exc:
+            raise EvalError(f"{path}:{number}: score {score!r} is not a number") from exc
+        docs = run.setdefault(qid, {})
+        if docno in docs:
+            raise EvalError(f"{path}:{number}: query {qid} retrieves document {docno} twice")
+        docs[docno] = value
+        runid = runid or name
+    return run, runid
+
+
+def _line(label: str, qid: str, value: object, kind: str) -> str:
+    if kind == "float":
+        text = f"{value:.4f}"
+    elif kind == "str" and label == "relstring":
+        text = f"'{value}'"
+    else:
+        text = str(value)
+    return f"{label:<22}\t{qid}\t{text}"
+
+
+def format_report(report: Report, per_query: bool = False) -> str:
+    """trec_eval's output for ``report`` (with ``-q``: each query first, then ``all``)."""
+    lines: list[str] = []
+    if per_query:
+        for i, qid in enumerate(report.qids):
+            for label in report.per_query_labels:
+                lines.append(_line(label, qid, report.per_query[label][i], report.kinds[label]))
+    if "runid" in report.measures:
+        lines.append(_line("runid", "all", report.runid, "str"))
+    for label in report.summary_labels:
+        lines.append(_line(label, "all", report.summary[label], report.kinds[label]))
+    return "\n".join(lines) + "\n"
+
+
+def evaluate_files(
+    qrels_path: Path, run_path: Path, measures: Iterable[str] | None = None, *, complete: bool = False
+) -> Report:
+    """Evaluate a TREC run file against a qrels file."""
+    qrels = read_qrels(qrels_path)
+    run, runid = read_run(run_path)
+    return evaluate(qrels, run, resolve_measures(measures), complete=complete, runid=runid)
+
+
+def write_qrels(path: Path, qrels: Mapping[str, Mapping[str, int]]) -> None:
+    """Write qrels in TREC format, queries and documents sorted."""
+    lines = [f"{q} 0 {d} {rel}" for q in sorted(qrels) for d, rel in sorted(qrels[q].items())]
+    _write(Path(path), lines)
+
+
+def write_run(path: Path, run: Mapping[str, Mapping[str, float]], runid: str) -> None:
+    """Write a run in TREC format, each query's documents in trec_eval's ranking order."""
+    import numpy as np
+
+    lines = []
+    for q in sorted(run):
+        ordered = sorted(run[q].items(), key=lambda item: (np.float32(item[1]), item[0]), reverse=True)
+        for rank, (doc, score) in enumerate(ordered, 1):
+            lines.append(f"{q} Q0 {doc} {rank} {float(np.float32(score)):.9g} {runid}")
+    _write(Path(path), lines)
+
+
+def _write(path: Path, lines: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    tmp.replace(path)
