@@ -33,6 +33,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from .embed.base import Embedder
 from .errors import DataIntegrityError, RecordValidationError
 from .models import Analysis, Query
@@ -130,7 +132,9 @@ def _check_text(value: Any, file: str, record_id: str, path: str) -> None:
 
 def check_storable(record: Analysis | Query, file: str) -> None:
     """Checks the models cannot express but the database needs (no NUL characters)."""
-    _check_text(record.model_dump(mode="json"), file, str(record.id), "")
+    data = record.model_dump(mode="json")
+    if b"\\u0000" in orjson.dumps(data):  # fast path: orjson escapes NUL as \u0000; walk only when present
+        _check_text(data, file, str(record.id), "")
     if isinstance(record, Query):
         for kind in ("chunks", "analyses"):
             seen: set[str] = set()
