@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from .main import AppState, pass_state
 from .output import echo_json
 
 
@@ -45,6 +46,71 @@ def trec(qrels: Path, run: Path, per_query: bool, measures: tuple[str, ...], com
         echo_json(report.to_json())
     else:
         click.echo(format_report(report, per_query=per_query), nl=False)
+
+
+@eval_group.command("retrieval")
+@click.option(
+    "--mode",
+    "modes",
+    multiple=True,
+    type=click.Choice(["vector", "fulltext", "hybrid"]),
+    help="Search mode; repeatable. Default: retrieval.modes in params.yaml (all three).",
+)
+@click.option("--k", "k", type=click.IntRange(min=1), help="Cutoff of P@k, recall@k, nDCG@k, pass rate@k (default retrieval.k, 10).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Aggregate metrics JSON (default retrieval.out).")
+@click.option(
+    "--per-query",
+    "per_query",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Per-query results JSON (default retrieval.per_query).",
+)
+@click.option("--trec-dir", type=click.Path(file_okay=False, path_type=Path), help="Folder for the TREC run/qrels files.")
+@click.option("--json", "as_json", is_flag=True, help="Print the aggregate metrics as JSON.")
+@pass_state
+def retrieval(
+    state: AppState,
+    modes: tuple[str, ...],
+    k: int | None,
+    out: Path | None,
+    per_query: Path | None,
+    trec_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Run every golden query against the restored database and score the rankings.
+
+    Searches golden.chunks in each mode (vector: pgvector cosine on the HNSW index; fulltext: tsvector +
+    ts_rank_cd; hybrid: reciprocal rank fusion), then scores with trec_eval's definitions: P@k,
+    recall@k, MRR, nDCG@k, MAP, R-precision, pass rate@k. Queries that expect a refusal (no relevant
+    chunk) are counted, not scored. Writes the flat metrics JSON (dvc metrics), the per-query results
+    (dvc plots, `goldkeeper eval compare`) and the TREC run + qrels files. Restore first.
+    """
+    from ..db.embedded import database_url_for
+    from ..embed import load_embedder
+    from ..evals.retrieval import retrieval_params, run_retrieval, summary_table, write_outputs
+    from .output import progress_for_terminal
+
+    settings = state.settings()
+    params = retrieval_params(settings)
+    embedder = None
+    if any(m in ("vector", "hybrid") for m in (modes or params.modes)):
+        embedder = load_embedder(settings.embedding)
+    with database_url_for(settings.database_url, settings.home_path) as url:
+        result = run_retrieval(url, embedder, params, modes=modes or None, k=k, progress=progress_for_terminal())
+    written = write_outputs(
+        result,
+        settings.resolve(out or params.out),
+        settings.resolve(per_query or params.per_query),
+        settings.resolve(trec_dir or params.trec_dir),
+    )
+    if as_json:
+        echo_json(result.metrics())
+        return
+    click.echo(
+        f"{result.evaluated} queries scored ({result.excluded_refusal} expecting a refusal and "
+        f"{result.excluded_no_relevant} without a relevant chunk excluded), {result.chunks} chunks"
+    )
+    click.echo(summary_table(result))
+    click.echo("wrote " + ", ".join(str(p) for p in written.values()))
 
 
 def register(cli: click.Group) -> None:

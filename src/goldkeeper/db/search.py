@@ -1,0 +1,218 @@
+"""Search over ``golden.chunks`` in PostgreSQL: vector (pgvector), full text, and their RRF fusion.
+
+- **vector**: cosine distance ``embedding <=> query`` served by the HNSW index
+  (``vector_cosine_ops``); ``hnsw.ef_search`` is raised to at least the depth
+  for the transaction, so the index can return ``depth`` candidates. Score =
+  1 - cosine distance.
+- **fulltext**: the ``tsv`` column (GIN index) matched against the question
+  with OR semantics: ``plainto_tsquery`` normalises the text (stemming, stop
+  words) and its ``&`` operators are turned into ``|``, so a natural-language
+  question matches chunks sharing any of its content words (AND semantics, as
+  ``websearch_to_tsquery`` gives, matches almost nothing for full questions).
+  ``tsquery: websearch`` selects ``websearch_to_tsquery`` instead. Score =
+  ``ts_rank_cd`` (cover density) with the configured normalisation.
+- **hybrid**: reciprocal rank fusion, score(d) = sum over legs of 1 / (k + rank_leg(d)),
+  each leg retrieving ``depth`` documents.
+
+Optional metadata boosts are added to the score of a document: ``section_title``
+when the chunk's section title matches the question (the same OR tsquery),
+``content_type[type]`` per content type. Queries run in batches: one statement
+per batch (``unnest`` + ``LATERAL``), results in rank order per query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import psycopg
+from pgvector.psycopg import register_vector
+
+from ..errors import DatabaseError, EvalError
+
+TsqueryMode = Literal["or", "websearch"]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved chunk: id (uuid text), leg score, 1-based rank, and the metadata the boosts read."""
+
+    chunk_id: str
+    score: float
+    rank: int
+    title_match: bool = False
+    content_type: str = ""
+
+
+@dataclass(frozen=True)
+class Boosts:
+    section_title: float = 0.0
+    content_type: Mapping[str, float] | None = None
+
+    def active(self) -> bool:
+        return bool(self.section_title) or any((self.content_type or {}).values())
+
+    def bonus(self, hit: Hit) -> float:
+        value = self.section_title if hit.title_match else 0.0
+        return value + float((self.content_type or {}).get(hit.content_type, 0.0))
+
+
+def _tsquery_sql(mode: TsqueryMode, config_param: str, text_param: str) -> str:
+    if mode == "websearch":
+        return f"websearch_to_tsquery({config_param}::regconfig, {text_param})"
+    if mode == "or":
+        # plainto_tsquery emits lexemes joined by ' & ' only; OR them instead.
+        return (
+            f"to_tsquery({config_param}::regconfig, "
+            f"replace(plainto_tsquery({config_param}::regconfig, {text_param})::text, ' & ', ' | '))"
+        )
+    raise EvalError(f"retrieval.tsquery: unknown mode {mode!r} (or | websearch)")
+
+
+def prepare(conn: psycopg.Connection[Any]) -> None:
+    """Register the vector type on ``conn`` (once per connection)."""
+    try:
+        register_vector(conn)
+    except psycopg.ProgrammingError as exc:
+        raise DatabaseError("the pgvector extension is not installed in this database (run restore first)") from exc
+
+
+def chunk_count(conn: psycopg.Connection[Any]) -> tuple[int, int]:
+    """(chunks, chunks with an embedding)."""
+    row = conn.execute("SELECT count(*), count(embedding) FROM golden.chunks").fetchone()
+    return int(row[0]), int(row[1])
+
+
+def vector_search(
+    conn: psycopg.Connection[Any],
+    embeddings: np.ndarray,
+    texts: Sequence[str],
+    depth: int,
+    *,
+    ef_search: int = 100,
+    ts_config: str = "english",
+    tsquery: TsqueryMode = "or",
+) -> list[list[Hit]]:
+    """Top ``depth`` chunks by cosine similarity for each query embedding (HNSW index)."""
+    if len(embeddings) == 0:
+        return []
+    ef = max(int(ef_search), int(depth))
+    conn.execute(f"SET LOCAL hnsw.ef_search = {ef}")
+    sql = f"""
+        SELECT q.ord, c.id::text, 1 - c.dist, c.title_match, c.content_type
+        FROM unnest(%(embs)s::vector[], %(texts)s::text[]) WITH ORDINALITY AS q(emb, qtext, ord)
+        CROSS JOIN LATERAL (
+            SELECT ch.id, ch.embedding <=> q.emb AS dist, ch.content_type,
+                   coalesce(to_tsvector(%(cfg)s::regconfig, ch.section_title)
+                            @@ {_tsquery_sql(tsquery, "%(cfg)s", "q.qtext")}, false) AS title_match
+            FROM golden.chunks ch
+            WHERE ch.embedding IS NOT NULL
+            ORDER BY ch.embedding <=> q.emb
+            LIMIT %(depth)s
+        ) c
+        ORDER BY q.ord, c.dist, c.id
+    """
+    rows = conn.execute(
+        sql, {"embs": list(np.asarray(embeddings, dtype=np.float32)), "texts": list(texts), "cfg": ts_config, "depth": depth}
+    ).fetchall()
+    return _group(rows, len(embeddings))
+
+
+def fulltext_search(
+    conn: psycopg.Connection[Any],
+    texts: Sequence[str],
+    depth: int,
+    *,
+    ts_config: str = "english",
+    tsquery: TsqueryMode = "or",
+    normalization: int = 0,
+) -> list[list[Hit]]:
+    """Top ``depth`` chunks by ``ts_rank_cd`` among those matching each query's tsquery (GIN index)."""
+    if not texts:
+        return []
+    tsq = _tsquery_sql(tsquery, "%(cfg)s", "q.qtext")
+    sql = f"""
+        SELECT q.ord, c.id::text, c.score, c.title_match, c.content_type
+        FROM unnest(%(texts)s::text[]) WITH ORDINALITY AS q(qtext, ord)
+        CROSS JOIN LATERAL (SELECT {tsq} AS tsq) t
+        CROSS JOIN LATERAL (
+            SELECT ch.id, ts_rank_cd(ch.tsv, t.tsq, %(norm)s) AS score, ch.content_type,
+                   coalesce(to_tsvector(%(cfg)s::regconfig, ch.section_title) @@ t.tsq, false) AS title_match
+            FROM golden.chunks ch
+            WHERE ch.tsv @@ t.tsq
+            ORDER BY ts_rank_cd(ch.tsv, t.tsq, %(norm)s) DESC, ch.id
+            LIMIT %(depth)s
+        ) c
+        ORDER BY q.ord, c.score DESC, c.id
+    """
+    try:
+        with conn.transaction():
+            conn.execute("SET LOCAL client_min_messages = warning")  # all-stop-word questions would NOTICE
+            rows = conn.execute(
+                sql, {"texts": list(texts), "cfg": ts_config, "depth": depth, "norm": int(normalization)}
+            ).fetchall()
+    except psycopg.errors.UndefinedObject as exc:
+        raise EvalError(f"retrieval.fulltext_config: unknown text search configuration {ts_config!r}") from exc
+    return _group(rows, len(texts))
+
+
+def _group(rows: list[tuple], n: int) -> list[list[Hit]]:
+    out: list[list[Hit]] = [[] for _ in range(n)]
+    for ord_, chunk_id, score, title_match, content_type in rows:
+        hits = out[int(ord_) - 1]
+        hits.append(Hit(chunk_id, float(score), len(hits) + 1, bool(title_match), content_type or ""))
+    return out
+
+
+def rrf_fuse(legs: Sequence[Sequence[Hit]], k: int = 60) -> list[Hit]:
+    """Reciprocal rank fusion: score(d) = sum over legs of 1 / (k + rank(d)); ties by chunk id."""
+    scores: dict[str, float] = {}
+    meta: dict[str, Hit] = {}
+    for hits in legs:
+        for hit in hits:
+            scores[hit.chunk_id] = scores.get(hit.chunk_id, 0.0) + 1.0 / (k + hit.rank)
+            meta.setdefault(hit.chunk_id, hit)
+    ordered = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+    return [
+        Hit(cid, score, rank, meta[cid].title_match, meta[cid].content_type)
+        for rank, (cid, score) in enumerate(ordered, 1)
+    ]
+
+
+def apply_boosts(hits: Sequence[Hit], boosts: Boosts) -> list[Hit]:
+    """Add the metadata bonuses to the scores and re-rank (no-op when no boost is set)."""
+    if not boosts.active():
+        return list(hits)
+    scored = sorted(((h.score + boosts.bonus(h), h) for h in hits), key=lambda item: (-item[0], item[1].chunk_id))
+    return [Hit(h.chunk_id, s, rank, h.title_match, h.content_type) for rank, (s, h) in enumerate(scored, 1)]
+
+
+def load_judgments(conn: psycopg.Connection[Any]) -> tuple[list[tuple[str, str, str]], dict[str, dict[str, int]]]:
+    """[(query id, text, expected behaviour)] in id order, and chunk qrels {query id: {chunk id: relevance}}."""
+    queries = [
+        (qid, text, behavior or "answer")
+        for qid, text, behavior in conn.execute(
+            "SELECT id, text, expected_behavior->>'behavior' FROM golden.queries ORDER BY id"
+        ).fetchall()
+    ]
+    qrels: dict[str, dict[str, int]] = {}
+    for qid, target, relevance in conn.execute(
+        "SELECT query_id, target_id::text, relevance FROM golden.query_expected WHERE target_kind = 'chunk'"
+    ).fetchall():
+        qrels.setdefault(qid, {})[target] = int(relevance)
+    return queries, qrels
+
+
+__all__ = [
+    "Boosts",
+    "Hit",
+    "apply_boosts",
+    "chunk_count",
+    "fulltext_search",
+    "load_judgments",
+    "prepare",
+    "rrf_fuse",
+    "vector_search",
+]

@@ -1,0 +1,270 @@
+"""Retrieval eval: run every golden query against the restored database, score with trec_eval's measures.
+
+Steps: read the queries and their expected chunks (``golden.query_expected``,
+graded relevance) from the database; embed the questions in batches with the
+configured model; search in each mode (:mod:`goldkeeper.db.search`); evaluate
+the run against the qrels with :mod:`goldkeeper.evals.metrics` (trec_eval's
+definitions, with ``complete=True``: a query the search returned nothing for
+scores 0). Queries without any relevant chunk (those that expect a refusal)
+are excluded from retrieval metrics and counted separately.
+
+Outputs: a flat aggregate JSON (``<mode>.<measure>`` keys, for ``dvc metrics``),
+a per-query JSON list (for ``dvc plots`` and :mod:`goldkeeper.evals.compare`),
+and the run (one per mode) and qrels in TREC format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from ..config import Section, Settings
+from ..errors import EvalError
+from ..progress import SILENT, Progress
+from .metrics import Report, evaluate
+from .trec import write_qrels, write_run
+
+Mode = Literal["vector", "fulltext", "hybrid"]
+MODES: tuple[Mode, ...] = ("vector", "fulltext", "hybrid")
+
+
+class BoostParams(Section):
+    #: added to a chunk's score when its section title matches the question (same OR tsquery).
+    section_title: float = 0.0
+    #: added to a chunk's score per content type, e.g. {table: 0.01}.
+    content_type: dict[str, float] = Field(default_factory=dict)
+
+
+class RetrievalParams(Section):
+    """``retrieval:`` in params.yaml."""
+
+    modes: list[Mode] = Field(default_factory=lambda: list(MODES))
+    #: cutoff of the headline measures (P@k, recall@k, nDCG@k, pass rate@k).
+    k: int = Field(default=10, ge=1)
+    #: documents each leg retrieves (and the depth of the run that is scored).
+    depth: int = Field(default=100, ge=1)
+    #: reciprocal rank fusion constant: score = sum 1 / (rrf_k + rank).
+    rrf_k: int = Field(default=60, ge=0)
+    #: hnsw.ef_search for the vector leg (raised to depth when lower).
+    ef_search: int = Field(default=100, ge=1)
+    #: PostgreSQL text search configuration (the tsv column is built with 'english').
+    fulltext_config: str = "english"
+    #: "or": plainto_tsquery with its & turned into | (any content word matches); "websearch": AND semantics.
+    tsquery: Literal["or", "websearch"] = "or"
+    #: ts_rank_cd normalisation bit mask (0 = none, 1 = divide by 1 + log(length), ...).
+    rank_normalization: int = Field(default=0, ge=0)
+    boosts: BoostParams = Field(default_factory=BoostParams)
+    #: questions embedded and searched per database round trip.
+    query_batch_size: int = Field(default=256, ge=1)
+    #: the flat aggregate metrics JSON (dvc metrics).
+    out: str = "metrics/retrieval.json"
+    #: the per-query results JSON (dvc plots, eval compare).
+    per_query: str = "reports/retrieval-per-query.json"
+    #: the folder for the TREC run (retrieval-<mode>.run) and qrels (retrieval.qrels) files.
+    trec_dir: str = "reports"
+
+
+def retrieval_params(settings: Settings) -> RetrievalParams:
+    return settings.section("retrieval", RetrievalParams)
+
+
+def headline_measures(k: int) -> list[str]:
+    """The measures kept in the outputs: P@k, recall@k, MRR, nDCG@k, MAP, R-precision, success@1, success@k."""
+    return [f"P.{k}", f"recall.{k}", "recip_rank", f"ndcg_cut.{k}", "map", "Rprec", f"success.1,{k}"]
+
+
+@dataclass
+class ModeResult:
+    mode: str
+    report: Report
+    run: dict[str, dict[str, float]]
+
+
+@dataclass
+class RetrievalResult:
+    params: RetrievalParams
+    k: int
+    modes: list[ModeResult]
+    qrels: dict[str, dict[str, int]]
+    queries_total: int
+    excluded_refusal: int
+    excluded_no_relevant: int
+    model_id: str
+    chunks: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def evaluated(self) -> int:
+        return len(self.qrels)
+
+    def metrics(self) -> dict[str, Any]:
+        """Flat, stable keys: ``<mode>.<measure>`` plus ``queries.*`` counts and ``k``."""
+        out: dict[str, Any] = {
+            "k": self.k,
+            "queries.total": self.queries_total,
+            "queries.evaluated": self.evaluated,
+            "queries.excluded_refusal": self.excluded_refusal,
+            "queries.excluded_no_relevant_chunk": self.excluded_no_relevant,
+        }
+        for result in self.modes:
+            for label, value in result.report.summary.items():
+                out[f"{result.mode}.{label}"] = round(float(value), 6)
+            out[f"{result.mode}.pass_rate_{self.k}"] = round(float(result.report.summary[f"success_{self.k}"]), 6)
+        return out
+
+    def per_query_records(self) -> list[dict[str, Any]]:
+        """One record per (mode, query): measure values, first relevant rank, top-k chunk ids."""
+        records = []
+        for result in self.modes:
+            report = result.report
+            for i, qid in enumerate(report.qids):
+                ranked = sorted(result.run.get(qid, {}).items(), key=lambda item: (np.float32(item[1]), item[0]), reverse=True)
+                ranked_ids = [cid for cid, _ in ranked]
+                relevant = self.qrels[qid]
+                first = next((r for r, cid in enumerate(ranked_ids, 1) if relevant.get(cid, 0) >= 1), None)
+                record: dict[str, Any] = {"mode": result.mode, "query": qid}
+                for label in report.per_query_labels:
+                    record[label] = round(float(report.per_query[label][i]), 6)
+                record["first_relevant_rank"] = first
+                record["retrieved"] = ranked_ids[: self.k]
+                records.append(record)
+        return records
+
+
+def _embed(embedder: Any, texts: Sequence[str], batch_size: int) -> np.ndarray:
+    parts = [np.asarray(embedder.embed_documents(list(texts[i : i + batch_size]))) for i in range(0, len(texts), batch_size)]
+    return np.vstack(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
+
+
+def run_retrieval(
+    url: str,
+    embedder: Any,
+    params: RetrievalParams,
+    *,
+    modes: Sequence[str] | None = None,
+    k: int | None = None,
+    progress: Progress = SILENT,
+) -> RetrievalResult:
+    """Search every answerable golden query in each mode and evaluate the runs."""
+    from ..db.connection import connection
+    from ..db.search import (
+        Boosts,
+        apply_boosts,
+        chunk_count,
+        fulltext_search,
+        load_judgments,
+        prepare,
+        rrf_fuse,
+        vector_search,
+    )
+
+    chosen = list(modes or params.modes)
+    unknown = [m for m in chosen if m not in MODES]
+    if unknown:
+        raise EvalError(f"unknown retrieval mode {unknown[0]!r} (vector | fulltext | hybrid)")
+    k = k or params.k
+    boosts = Boosts(params.boosts.section_title, dict(params.boosts.content_type))
+    with connection(url) as conn:
+        prepare(conn)
+        queries, qrels_all = load_judgments(conn)
+        chunks, embedded = chunk_count(conn)
+        if not queries:
+            raise EvalError("no golden queries in the database (run `goldkeeper restore` first)")
+        if chunks == 0:
+            raise EvalError("no golden chunks in the database (run `goldkeeper restore` first)")
+        if embedded < chunks and any(m in ("vector", "hybrid") for m in chosen):
+            raise EvalError(f"{chunks - embedded} of {chunks} chunks have no embedding (rerun `goldkeeper restore`)")
+        answerable = [(qid, text) for qid, text, _ in queries if qrels_all.get(qid)]
+        excluded = [(qid, behavior) for qid, _, behavior in queries if not qrels_all.get(qid)]
+        qrels = {qid: qrels_all[qid] for qid, _ in answerable}
+        runs: dict[str, dict[str, dict[str, float]]] = {m: {} for m in chosen}
+        need_vector = any(m in ("vector", "hybrid") for m in chosen)
+        need_text = any(m in ("fulltext", "hybrid") for m in chosen)
+        batch = params.query_batch_size
+        with progress.task("searching", len(answerable)) as task:
+            for start in range(0, len(answerable), batch):
+                part = answerable[start : start + batch]
+                ids = [qid for qid, _ in part]
+                texts = [text for _, text in part]
+                vec_hits = text_hits = None
+                if need_vector:
+                    embs = _embed(embedder, texts, batch)
+                    vec_hits = vector_search(
+                        conn, embs, texts, params.depth, ef_search=params.ef_search,
+                        ts_config=params.fulltext_config, tsquery=params.tsquery,
+                    )
+                if need_text:
+                    text_hits = fulltext_search(
+                        conn, texts, params.depth, ts_config=params.fulltext_config,
+                        tsquery=params.tsquery, normalization=params.rank_normalization,
+                    )
+                for i, qid in enumerate(ids):
+                    per_mode = {
+                        "vector": lambda: vec_hits[i],
+                        "fulltext": lambda: text_hits[i],
+                        "hybrid": lambda: rrf_fuse([vec_hits[i], text_hits[i]], params.rrf_k)[: params.depth],
+                    }
+                    for mode in chosen:
+                        hits = apply_boosts(per_mode[mode](), boosts)
+                        runs[mode][qid] = {h.chunk_id: h.score for h in hits}
+                task.advance(len(part))
+    results = [
+        ModeResult(mode, evaluate(qrels, runs[mode], headline_measures(k), complete=True, runid=f"goldkeeper-{mode}"), runs[mode])
+        for mode in chosen
+    ]
+    return RetrievalResult(
+        params=params,
+        k=k,
+        modes=results,
+        qrels=qrels,
+        queries_total=len(queries),
+        excluded_refusal=sum(1 for _, behavior in excluded if behavior == "refuse"),
+        excluded_no_relevant=sum(1 for _, behavior in excluded if behavior != "refuse"),
+        model_id=getattr(embedder, "model_id", ""),
+        chunks=chunks,
+    )
+
+
+def write_outputs(result: RetrievalResult, out: Path, per_query: Path, trec_dir: Path) -> dict[str, Path]:
+    """Write the aggregate metrics, per-query records, TREC runs and qrels; returns the paths written."""
+    import orjson
+
+    written: dict[str, Path] = {}
+    _write_json(out, result.metrics(), orjson)
+    written["metrics"] = out
+    _write_json(per_query, result.per_query_records(), orjson)
+    written["per_query"] = per_query
+    qrels_path = trec_dir / "retrieval.qrels"
+    write_qrels(qrels_path, result.qrels)
+    written["qrels"] = qrels_path
+    for mode in result.modes:
+        path = trec_dir / f"retrieval-{mode.mode}.run"
+        write_run(path, mode.run, f"goldkeeper-{mode.mode}")
+        written[f"run.{mode.mode}"] = path
+    return written
+
+
+def _write_json(path: Path, data: Any, orjson: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+    tmp.replace(path)
+
+
+def summary_table(result: RetrievalResult) -> str:
+    """Markdown: one row per mode with P@k, recall@k, MRR, nDCG@k, MAP, pass rate@k."""
+    k = result.k
+    cols = [(f"P@{k}", f"P_{k}"), (f"recall@{k}", f"recall_{k}"), ("MRR", "recip_rank"),
+            (f"nDCG@{k}", f"ndcg_cut_{k}"), ("MAP", "map"), (f"pass rate@{k}", f"success_{k}")]
+    lines = ["| mode | " + " | ".join(c for c, _ in cols) + " |", "|---|" + "---:|" * len(cols)]
+    for mode in result.modes:
+        lines.append(f"| {mode.mode} | " + " | ".join(f"{mode.report.summary[key]:.4f}" for _, key in cols) + " |")
+    return "\n".join(lines)
+
+
+__all__ = ["MODES", "RetrievalParams", "RetrievalResult", "retrieval_params", "run_retrieval", "summary_table", "write_outputs"]
