@@ -18,11 +18,11 @@ from goldkeeper.errors import RecordValidationError
 from goldkeeper.importers.squad import (
     SQUAD_NAMESPACE,
     article_url,
-    import_squad,
     load_squad,
     parse_squad,
     sample_path,
 )
+from goldkeeper.restore import restore_store
 from goldkeeper.store import open_store, write_store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -169,11 +169,11 @@ def test_cli_usage_and_data_errors(project: Path, capsys: pytest.CaptureFixture[
 
 
 @pytest.mark.slow
-def test_import_sample_embeds_every_chunk_and_dumps_to_golden(
+def test_restoring_golden_embeds_every_chunk_and_equals_the_imported_sample(
     database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     embedder = load_embedder(EmbeddingParams())
-    report = import_squad(database_url, None, embedder)
+    report = restore_store(database_url, GOLDEN, embedder)
     assert report.analyses.counts()["added"] == 12 and report.queries.counts()["added"] == 4449
     assert (report.chunks_embedded, report.embeddings_computed, report.embeddings_cached) == (468, 468, 0)
     with psycopg.connect(database_url) as conn:
@@ -189,7 +189,7 @@ def test_import_sample_embeds_every_chunk_and_dumps_to_golden(
     dump(database_url, settings, out=tmp_path / "golden")
     assert files_of(tmp_path / "golden") == files_of(GOLDEN)
 
-    # importing again (through the CLI) changes nothing and embeds nothing
+    # importing the sample (through the CLI) finds every record identical: nothing added, nothing embedded
     monkeypatch.chdir(REPO)
     code, out, err = run(["--database-url", database_url, "import", "squad", "--sample", "--json"], capsys)
     assert code == 0, err
