@@ -113,5 +113,29 @@ def retrieval(
     click.echo("wrote " + ", ".join(str(p) for p in written.values()))
 
 
+@eval_group.command("compare")
+@click.argument("a", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("b", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-m", "--metric", "metrics", multiple=True, help="Metric to compare (repeatable). Default: all in both files.")
+@click.option("--mode-a", help="Take only this mode from A and pair by query (with --mode-b).")
+@click.option("--mode-b", help="Take only this mode from B and pair by query (with --mode-a).")
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+def compare(a: Path, b: Path, metrics: tuple[str, ...], mode_a: str | None, mode_b: str | None, as_json: bool) -> None:
+    """Compare two per-query result files (from `eval retrieval`): B against A.
+
+    Pairs records by (mode, query) and prints, per metric: both means, the delta (B - A), the queries
+    B wins / ties / loses, and the two-sided p-value of a paired randomization test (10,000 random
+    sign flips, seed 0). Use --mode-a/--mode-b to compare two modes, e.g. of the same file.
+    """
+    from ..evals.compare import compare_files
+
+    result = compare_files(a, b, metrics=list(metrics) or None, mode_a=mode_a, mode_b=mode_b)
+    if as_json:
+        echo_json(result.to_json())
+        return
+    click.echo(f"A = {a}\nB = {b}\n{result.paired} paired queries ({result.only_a} only in A, {result.only_b} only in B)")
+    click.echo(result.to_markdown())
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(eval_group)

@@ -1,0 +1,200 @@
+"""Compare two per-query result files: per-metric deltas, wins/ties/losses, paired randomization test.
+
+Records are paired by (mode, query); with ``mode_a`` / ``mode_b`` one mode of
+each file is taken and records are paired by query (to compare, say, hybrid
+with vector from the same file). Only queries present on both sides count;
+the rest are reported as unpaired.
+
+For each metric, with d_i = B_i - A_i over the n paired queries:
+
+    delta = mean(d)
+    wins / ties / losses = #{d_i > 0} / #{d_i = 0} / #{d_i < 0}    (B's point of view)
+    p = (1 + #{permutations with |mean(s * d)| >= |mean(d)|}) / (1 + N)
+
+where each permutation draws independent random signs s_i = +-1 (swapping A
+and B within a query: Fisher's paired randomization test, two-sided).
+N = 10,000 permutations, numpy generator seed 0, so p is reproducible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from ..errors import EvalError
+
+PERMUTATIONS = 10_000
+SEED = 0
+#: fields of a per-query record that are not metrics.
+NON_METRIC = {"mode", "query", "retrieved", "first_relevant_rank"}
+
+
+@dataclass(frozen=True)
+class MetricComparison:
+    metric: str
+    mean_a: float
+    mean_b: float
+    delta: float
+    wins: int
+    ties: int
+    losses: int
+    p_value: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "mean_a": round(self.mean_a, 6),
+            "mean_b": round(self.mean_b, 6),
+            "delta": round(self.delta, 6),
+            "wins": self.wins,
+            "ties": self.ties,
+            "losses": self.losses,
+            "p_value": round(self.p_value, 6),
+        }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    a: str
+    b: str
+    paired: int
+    only_a: int
+    only_b: int
+    permutations: int
+    seed: int
+    metrics: tuple[MetricComparison, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "a": self.a,
+            "b": self.b,
+            "paired_queries": self.paired,
+            "only_in_a": self.only_a,
+            "only_in_b": self.only_b,
+            "test": {"kind": "paired randomization (sign flip), two-sided", "permutations": self.permutations, "seed": self.seed},
+            "metrics": [m.to_json() for m in self.metrics],
+        }
+
+    def to_markdown(self) -> str:
+        lines = [
+            "| metric | A | B | delta | wins | ties | losses | p |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for m in self.metrics:
+            lines.append(
+                f"| {m.metric} | {m.mean_a:.4f} | {m.mean_b:.4f} | {m.delta:+.4f} | {m.wins} | {m.ties} | {m.losses} | {m.p_value:.4f} |"
+            )
+        return "\n".join(lines)
+
+
+def load_per_query(path: Path) -> list[dict[str, Any]]:
+    """Read a per-query file written by ``goldkeeper eval retrieval`` (a JSON list of records)."""
+    try:
+        data = orjson.loads(Path(path).read_bytes())
+    except OSError as exc:
+        raise EvalError(f"{path}: cannot read: {exc.strerror}") from exc
+    except orjson.JSONDecodeError as exc:
+        raise EvalError(f"{path}: not valid JSON: {exc}") from exc
+    if not isinstance(data, list) or not all(isinstance(r, dict) and "query" in r for r in data):
+        raise EvalError(f"{path}: expected a list of per-query records with a 'query' field")
+    return data
+
+
+def randomization_p(diffs: np.ndarray, permutations: int = PERMUTATIONS, seed: int = SEED) -> float:
+    """Two-sided paired randomization test p-value for mean(diffs) != 0 (see the module doc)."""
+    diffs = np.asarray(diffs, dtype=np.float64)
+    n = len(diffs)
+    if n == 0:
+        return 1.0
+    observed = abs(diffs.mean())
+    rng = np.random.default_rng(seed)
+    at_least = 0
+    chunk = max(1, min(permutations, 2_000_000 // max(n, 1)))
+    done = 0
+    while done < permutations:
+        size = min(chunk, permutations - done)
+        signs = rng.integers(0, 2, size=(size, n), dtype=np.int8) * 2 - 1
+        means = np.abs(signs @ diffs) / n
+        at_least += int(np.count_nonzero(means >= observed - 1e-12))
+        done += size
+    return (1 + at_least) / (1 + permutations)
+
+
+def _index(records: Sequence[dict[str, Any]], mode: str | None) -> dict[tuple[str, str], dict[str, Any]]:
+    out = {}
+    for r in records:
+        if mode is not None and r.get("mode") != mode:
+            continue
+        key = ("" if mode is not None else str(r.get("mode", "")), str(r["query"]))
+        out[key] = r
+    return out
+
+
+def compare_records(
+    a: Sequence[dict[str, Any]],
+    b: Sequence[dict[str, Any]],
+    *,
+    mode_a: str | None = None,
+    mode_b: str | None = None,
+    metrics: Sequence[str] | None = None,
+    permutations: int = PERMUTATIONS,
+    seed: int = SEED,
+    names: tuple[str, str] = ("A", "B"),
+) -> Comparison:
+    if (mode_a is None) != (mode_b is None):
+        raise EvalError("give both --mode-a and --mode-b, or neither")
+    ia, ib = _index(a, mode_a), _index(b, mode_b)
+    keys = sorted(set(ia) & set(ib))
+    if not keys:
+        raise EvalError("the two files have no (mode, query) in common")
+    modes = sorted({k[0] for k in keys})
+    available = sorted(
+        {m for k in keys for m, v in ia[k].items() if m not in NON_METRIC and isinstance(v, (int, float)) and not isinstance(v, bool)}
+        & {m for k in keys for m, v in ib[k].items() if m not in NON_METRIC and isinstance(v, (int, float)) and not isinstance(v, bool)}
+    )
+    chosen = list(metrics) if metrics else available
+    missing = [m for m in chosen if m not in available]
+    if missing:
+        raise EvalError(f"metric {missing[0]!r} is not in both files (available: {', '.join(available)})")
+    results = []
+    for mode in modes:
+        mode_keys = [k for k in keys if k[0] == mode]
+        for metric in chosen:
+            va = np.array([float(ia[k].get(metric) or 0.0) for k in mode_keys])
+            vb = np.array([float(ib[k].get(metric) or 0.0) for k in mode_keys])
+            d = vb - va
+            label = f"{mode}.{metric}" if mode else (f"{mode_a}->{mode_b}.{metric}" if mode_a else metric)
+            results.append(
+                MetricComparison(
+                    metric=label,
+                    mean_a=float(va.mean()),
+                    mean_b=float(vb.mean()),
+                    delta=float(d.mean()),
+                    wins=int((d > 0).sum()),
+                    ties=int((d == 0).sum()),
+                    losses=int((d < 0).sum()),
+                    p_value=randomization_p(d, permutations, seed),
+                )
+            )
+    return Comparison(
+        a=names[0],
+        b=names[1],
+        paired=len(keys),
+        only_a=len(set(ia) - set(ib)),
+        only_b=len(set(ib) - set(ia)),
+        permutations=permutations,
+        seed=seed,
+        metrics=tuple(results),
+    )
+
+
+def compare_files(a: Path, b: Path, **kwargs: Any) -> Comparison:
+    return compare_records(load_per_query(a), load_per_query(b), names=(str(a), str(b)), **kwargs)
+
+
+__all__ = ["Comparison", "MetricComparison", "PERMUTATIONS", "SEED", "compare_files", "compare_records", "randomization_p"]
