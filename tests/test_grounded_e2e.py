@@ -129,3 +129,34 @@ def test_usage_and_config_errors_are_one_line(project: Path, squad_slice, capsys
     assert code == 6 and "nope.jsonl: cannot read the responses file" in err
     code, _, err = run(["eval", "grounded", "--answerer", "responses:x", "--as-of", "2026-01-01T00:00:00"], capsys)
     assert code == 3 and err.startswith("error: params: grounded.as_of")
+
+
+@pytest.mark.slow
+def test_extractive_answerer_end_to_end_on_a_restored_slice(project: Path, squad_slice, database_url, capsys) -> None:
+    from goldkeeper.config import EmbeddingParams
+    from goldkeeper.embed import load_embedder
+    from goldkeeper.restore import restore_store
+
+    make_project(project, squad_slice, threshold=0.0)
+    restore_store(database_url, project / "golden", load_embedder(EmbeddingParams()))
+    analysis, queries = squad_slice
+    n, refusals = len(queries), sum(q.expected_behavior.behavior == "refuse" for q in queries)
+
+    code, out, err = run(["--database-url", database_url, "eval", "grounded", "--json"], capsys)
+    assert code == 0, err
+    never = orjson.loads(out)  # threshold 0: answers everything, each claim a verbatim sentence, cited
+    assert never["cases"] == n and never["answered"] == n and never["refused"] == 0 and never["malformed"] == 0
+    assert never["answered_faithfulness"] == 1.0 and never["refusal_recall"] == 0.0
+    cases = orjson.loads((project / "reports" / "grounded-per-case.json").read_bytes())["cases"]
+    sentences = {s for c in analysis.chunks for s in split_sentences(c.content)}
+    assert all(c["answer"] in sentences and c["valid_citations"] == 1 for c in cases)
+    answerable = [c for c in cases if c["expected"] == "answer"]
+    assert sum(c["citation_accuracy"] for c in answerable) / len(answerable) > 0.5  # mostly the right paragraph
+    assert 0.0 < never["answerable_f1"] < 1.0
+
+    (project / "params.yaml").write_text(PARAMS.format(threshold=1.01))
+    code, out, err = run(["--database-url", database_url, "eval", "grounded", "--json"], capsys)
+    always = orjson.loads(out)  # above any score: refuses everything
+    assert always["refused"] == n and always["refusal_recall"] == 1.0
+    assert always["refusal_precision"] == pytest.approx(refusals / n, abs=1e-6)
+    assert always["pass_rate"] == pytest.approx(refusals / n, abs=1e-6)

@@ -47,7 +47,8 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, Field
@@ -72,6 +73,8 @@ class GroundedParams(Section):
     #: the claim-support judge and its threshold (see :mod:`.judges`).
     judge: str = "lexical"
     judge_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
+    #: extractive: the search mode (other search parameters: the ``retrieval:`` section).
+    retrieval_mode: Literal["vector", "fulltext", "hybrid"] = "hybrid"
     #: extractive: retrieved chunks to read, sentences per answer, and the evidence score below which it refuses.
     top_k: int = Field(default=5, ge=1)
     max_sentences: int = Field(default=1, ge=1)
@@ -528,12 +531,15 @@ def run_grounded(
     limit: int | None = None,
     progress: Progress = SILENT,
     embedder: Any | None = None,
+    store_path: Path | None = None,
+    database_url: str | None = None,
 ) -> GroundedReport:
     """Answer every query of the golden store with ``answerer`` and score the responses.
 
-    Queries and evidence come from the golden store (``store.path``); the
-    extractive answerer retrieves from the database. ``limit`` keeps the first
-    N queries by id (for quick runs).
+    Queries and evidence come from the golden store (``store_path``, default
+    ``store.path``); the extractive answerer retrieves from the database
+    (``database_url``, default the configured one or the embedded server).
+    ``limit`` keeps the first N queries by id (for quick runs).
     """
     from ..rubric import rubric_params
     from ..store import open_store
@@ -550,7 +556,9 @@ def run_grounded(
         from ..errors import ConfigError
 
         raise ConfigError(f"params: grounded.judge: {exc}", key="grounded.judge") from exc
-    store = open_store(settings.store_path)
+    if database_url is not None:
+        settings = settings.model_copy(update={"database_url": database_url})
+    store = open_store(store_path if store_path is not None else settings.store_path)
     index = EvidenceIndex.from_analyses(store.analyses())
     queries = sorted(store.queries(), key=lambda q: q.id)
     if limit is not None:
