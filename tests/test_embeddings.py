@@ -13,7 +13,7 @@ import pytest
 from goldkeeper.config import EmbeddingParams
 from goldkeeper.db.schema import ensure_schema
 from goldkeeper.embed import VENDORED_MODEL_DIR, load_embedder
-from goldkeeper.embeddings import embed_chunks, text_sha256
+from goldkeeper.embeddings import embed_chunks, embed_queries, text_sha256
 from goldkeeper.errors import ConfigError
 
 TEXTS = [
@@ -163,3 +163,59 @@ def test_embed_chunks_runs_in_the_callers_transaction(database_url: str) -> None
             "SELECT count(*) FILTER (WHERE embedding IS NULL), (SELECT count(*) FROM golden.embedding_cache) FROM golden.chunks"
         ).fetchone()
         assert left == (2, 0)
+
+
+class RecordingProgress:
+    """A real Progress implementation that remembers what it was told."""
+
+    def __init__(self) -> None:
+        self.tasks: list[list] = []
+
+    def task(self, description: str, total: int | None):
+        record = [description, total, 0]
+        self.tasks.append(record)
+
+        class _Task:
+            def advance(self, amount: int = 1) -> None:
+                record[2] += amount
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc: object) -> None:
+                return None
+
+        return _Task()
+
+
+def test_progress_is_reported_per_batch(database_url: str) -> None:
+    embedder = load_embedder(EmbeddingParams())
+    progress = RecordingProgress()
+    with psycopg.connect(database_url) as conn:
+        ensure_schema(conn, embedder.dim)
+        _seed(conn, [f"text {i}" for i in range(7)])
+        embed_chunks(conn, embedder, batch_size=3, progress=progress)
+    assert progress.tasks == [[f"embedding chunks ({embedder.model_name})", 7, 7]]
+
+
+def test_query_embeddings_are_cached_separately_from_documents(database_url: str) -> None:
+    embedder = load_embedder(EmbeddingParams())
+    queries = ["Who gave their name to Normandy?", "What is complexity theory?", "Who gave their name to Normandy?"]
+    with psycopg.connect(database_url) as conn:
+        ensure_schema(conn, embedder.dim)
+        first = embed_queries(conn, embedder, queries)
+        assert first.shape == (3, 384)
+        np.testing.assert_allclose(first[0], embedder.embed_query(queries[0]), atol=1e-6)
+        np.testing.assert_array_equal(first[0], first[2])
+        keys = conn.execute("SELECT model_id, count(*) FROM golden.embedding_cache GROUP BY model_id").fetchall()
+        assert keys == [(f"{embedder.model_id}#query", 2)]
+        # the second call reads the cache: a planted vector comes back instead of the model's
+        planted = "[" + ",".join(["1"] + ["0"] * 383) + "]"
+        conn.execute(
+            "UPDATE golden.embedding_cache SET embedding = %s::vector WHERE text_sha256 = %s",
+            (planted, text_sha256(queries[1])),
+        )
+        again = embed_queries(conn, embedder, queries)
+        np.testing.assert_array_equal(again[[0, 2]], first[[0, 2]])
+        assert again[1][0] == 1.0 and not again[1][1:].any()
+        assert embed_queries(conn, embedder, []).shape == (0, 384)

@@ -77,6 +77,33 @@ def embed_texts_cached(conn: Any, embedder: Embedder, texts: list[str]) -> tuple
     return out.astype(np.float32, copy=False), computed, len(missing)
 
 
+class _QueryEmbedder:
+    """An embedder view whose "documents" are queries: ``embed_query`` per text, its own cache key."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.model_name = inner.model_name
+        self.model_sha256 = inner.model_sha256
+        self.dim = inner.dim
+        self.model_id = f"{inner.model_id}#query"
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self.inner.embed_query(t) for t in texts]).astype(np.float32, copy=False)
+
+
+def embed_queries(conn: Any, embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """(len(texts), dim) query embeddings through the embedding cache (in the caller's transaction).
+
+    Queries are embedded with ``embed_query`` (models with query prefixes differ from
+    documents) and cached under ``<model_id>#query``, so a repeated eval computes nothing.
+    """
+    sql.prepare(conn)
+    vectors, _, _ = embed_texts_cached(conn, _QueryEmbedder(embedder), list(texts))  # type: ignore[arg-type]
+    return vectors
+
+
 def embed_chunks(
     conn: Any,
     embedder: Embedder,
@@ -110,4 +137,4 @@ def embed_chunks(
     )
 
 
-__all__ = ["EmbedStats", "embed_chunks", "embed_texts_cached", "text_sha256"]
+__all__ = ["EmbedStats", "embed_chunks", "embed_queries", "embed_texts_cached", "text_sha256"]
