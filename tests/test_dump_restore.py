@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from goldkeeper.config import EmbeddingParams, Settings, load_settings
-from goldkeeper.db.rows import iter_analyses, iter_queries
+from goldkeeper.db.rows import golden_reader, iter_analyses, iter_queries
 from goldkeeper.dump import dump
 from goldkeeper.embed import load_embedder
 from goldkeeper.errors import ConflictError, DatabaseError, DataIntegrityError, RecordValidationError
@@ -227,3 +227,53 @@ def test_dump_without_schema_is_a_clear_error(database_url, settings, tmp_path):
     with pytest.raises(DatabaseError, match="no golden schema"):
         dump(database_url, settings, tmp_path / "g")
     assert not (tmp_path / "g").exists()
+
+
+def test_restore_waits_for_the_golden_advisory_lock(database_url, embedder):
+    import threading
+    import time
+
+    from goldkeeper.db.schema import ADVISORY_LOCK_KEY
+
+    analyses, queries = make_records(2)
+    result: dict[str, object] = {}
+    with psycopg.connect(database_url) as holder:
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
+        worker = threading.Thread(target=lambda: result.update(report=restore_records(database_url, analyses, queries, embedder)))
+        worker.start()
+        deadline = time.monotonic() + 30
+        waiting = None
+        while time.monotonic() < deadline and waiting is None:
+            waiting = holder.execute(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = %s",
+                (ADVISORY_LOCK_KEY & 0xFFFFFFFF,),
+            ).fetchone()
+            time.sleep(0.02)
+        assert waiting is not None, "the restore did not wait for the lock"
+        assert "report" not in result
+        holder.rollback()  # releases the lock
+        worker.join(timeout=120)
+    assert len(result["report"].analyses.added) == 2  # type: ignore[attr-defined]
+
+
+def test_dump_reads_one_consistent_snapshot(database_url, embedder):
+    analyses, queries = make_records(4)
+    restore_records(database_url, analyses, queries, embedder)
+    with golden_reader(database_url, ["completed"]) as (analyses_stream, queries_stream):
+        dumped = list(analyses_stream)
+        with psycopg.connect(database_url) as conn:  # a writer commits between the two streams
+            conn.execute("DELETE FROM golden.queries WHERE id = 'q-0001'")
+            conn.execute("UPDATE golden.queries SET text = 'changed meanwhile'")
+            conn.execute("DELETE FROM golden.analyses WHERE url LIKE '%Article_2'")
+        dumped_queries = list(queries_stream)
+    assert dumped == sorted((a.canonical() for a in analyses), key=lambda a: str(a.id))
+    assert dumped_queries == sorted((q.canonical() for q in queries), key=lambda q: q.id)
+    assert len(list(iter_queries(database_url))) == len(queries) - 1  # a new reader sees the change
+
+
+def test_abandoned_reader_closes_cleanly(database_url, embedder):
+    analyses, queries = make_records(6, chunks=4, words=3)
+    restore_records(database_url, analyses, queries, embedder)
+    with golden_reader(database_url, ["completed"]) as (analyses_stream, _):
+        assert next(analyses_stream).chunks
+    assert len(list(iter_analyses(database_url, ["completed"]))) == 6

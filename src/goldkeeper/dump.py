@@ -46,20 +46,22 @@ def _golden_schema_exists(url: str) -> bool:
 
 def dump(url: str, settings: Settings, out: Path | None = None, progress: Progress = SILENT) -> DumpReport:
     """Write the golden rows at ``url`` into the store at ``out`` (default: ``settings.store_path``)."""
-    from .db.rows import iter_analyses, iter_queries
+    from .db.rows import golden_reader
     from .store.canonical import sha256_hex
 
     target = Path(out) if out is not None else settings.store_path
     if not _golden_schema_exists(url):
         raise DatabaseError("the database has no golden schema (run `goldkeeper db init` or `goldkeeper restore` first)")
     old_manifest = (target / "manifest.json").read_bytes() if (target / "manifest.json").is_file() else None
-    with StoreWriter(target, settings.dataset.name, dict(settings.store.shards)) as writer:
+    with StoreWriter(target, settings.dataset.name, dict(settings.store.shards)) as writer, golden_reader(
+        url, settings.dump.statuses
+    ) as (analyses, queries):
         with progress.task("dumping analyses", None) as task:
-            for analysis in iter_analyses(url, settings.dump.statuses):
+            for analysis in analyses:
                 writer.add_analysis(analysis)
                 task.advance(1)
         with progress.task("dumping queries", None) as task:
-            for query in iter_queries(url):
+            for query in queries:
                 writer.add_query(query)
                 task.advance(1)
     assert writer.manifest is not None and writer.manifest_bytes is not None

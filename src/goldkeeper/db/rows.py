@@ -28,7 +28,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import set_json_dumps, set_json_loads
 
-from ..errors import ConflictError, DataIntegrityError
+from ..errors import ConflictError, DatabaseError, DataIntegrityError
 from ..models import Analysis, Artifact, Chunk, Expected, ExpectedBehavior, Finding, Query, Relevance
 from .connection import connect, database_error
 from .schema import ensure_schema, lock_golden
@@ -125,11 +125,9 @@ def _snapshot_connections(url: str, count: int) -> Iterator[list[psycopg.Connect
             snapshot = conns[0].execute("SELECT pg_export_snapshot()").fetchone()[0]  # type: ignore[index]
             for conn in conns[1:]:
                 conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
-            yield conns
-        finally:
-            for conn in conns:
-                if not conn.closed:
-                    conn.rollback()
+        except psycopg.Error as exc:
+            raise database_error(exc, url, "cannot open a snapshot of the golden tables") from exc
+        yield conns
 
 
 def _utc(value: Any) -> Any:
@@ -167,24 +165,22 @@ def _build_analysis(row: tuple[Any, ...], chunks: list[tuple[Any, ...]], finding
     )
 
 
-def iter_analyses(url: str, statuses: Iterable[str]) -> Iterator[Analysis]:
-    """Analyses whose status is in ``statuses``, ascending id, each with chunks, findings, artifact."""
-    wanted = list(statuses)
-    with _snapshot_connections(url, 4) as (c_an, c_ch, c_fi, c_ar):
-        try:
-            chunks = _Peekable(_copy_rows(c_ch, _CHUNKS_SQL, _CHUNKS_TYPES, wanted))
-            findings = _Peekable(_copy_rows(c_fi, _FINDINGS_SQL, _FINDINGS_TYPES, wanted))
-            artifacts = _Peekable(_copy_rows(c_ar, _ARTIFACTS_SQL, _ARTIFACTS_TYPES, wanted))
-            for row in _copy_rows(c_an, _ANALYSES_SQL, _ANALYSES_TYPES, wanted):
-                key = row[0]
-                yield _build_analysis(
-                    row,
-                    chunks.take_while(key, _uuid_before),
-                    findings.take_while(key, _uuid_before),
-                    artifacts.take_while(key, _uuid_before),
-                )
-        except psycopg.Error as exc:
-            raise database_error(exc, url, "cannot read golden analyses") from exc
+def _analyses_stream(url: str, conns: list[psycopg.Connection[Any]], wanted: list[str]) -> Iterator[Analysis]:
+    c_an, c_ch, c_fi, c_ar = conns
+    try:
+        chunks = _Peekable(_copy_rows(c_ch, _CHUNKS_SQL, _CHUNKS_TYPES, wanted))
+        findings = _Peekable(_copy_rows(c_fi, _FINDINGS_SQL, _FINDINGS_TYPES, wanted))
+        artifacts = _Peekable(_copy_rows(c_ar, _ARTIFACTS_SQL, _ARTIFACTS_TYPES, wanted))
+        for row in _copy_rows(c_an, _ANALYSES_SQL, _ANALYSES_TYPES, wanted):
+            key = row[0]
+            yield _build_analysis(
+                row,
+                chunks.take_while(key, _uuid_before),
+                findings.take_while(key, _uuid_before),
+                artifacts.take_while(key, _uuid_before),
+            )
+    except psycopg.Error as exc:
+        raise database_error(exc, url, "cannot read golden analyses") from exc
 
 
 def _expected_of(rows: list[tuple[Any, ...]]) -> Expected:
@@ -193,25 +189,59 @@ def _expected_of(rows: list[tuple[Any, ...]]) -> Expected:
     return Expected(chunks=chunks, analyses=analyses).canonical()
 
 
-def iter_queries(url: str) -> Iterator[Query]:
-    """All queries in ascending id order (bytewise), ``expected`` built from ``golden.query_expected``."""
-    with _snapshot_connections(url, 2) as (c_q, c_e):
+def _queries_stream(url: str, conns: list[psycopg.Connection[Any]]) -> Iterator[Query]:
+    c_q, c_e = conns
+    try:
+        expected = _Peekable(_copy_rows(c_e, _EXPECTED_SQL, _EXPECTED_TYPES, None))
+        for row in _copy_rows(c_q, _QUERIES_SQL, _QUERIES_TYPES, None):
+            query_id, text, domain, difficulty, tags, reference_answers, behavior = row
+            yield Query(
+                id=query_id,
+                text=text,
+                domain=domain,
+                difficulty=difficulty,
+                tags=tags or [],
+                expected=_expected_of(expected.take_while(query_id, _text_before)),
+                reference_answers=reference_answers,
+                expected_behavior=ExpectedBehavior.model_validate(behavior),
+            )
+    except psycopg.Error as exc:
+        raise database_error(exc, url, "cannot read golden queries") from exc
+
+
+@contextmanager
+def golden_reader(url: str, statuses: Iterable[str]) -> Iterator[tuple[Iterator[Analysis], Iterator[Query]]]:
+    """``(analyses, queries)`` streams of one consistent snapshot (six connections sharing it).
+
+    Analyses: status in ``statuses``, ascending id, each with chunks (by
+    chunk_index), findings (by ordinal) and artifact. Queries: ascending id
+    (bytewise), ``expected`` built from ``golden.query_expected``. The streams
+    are lazy: a COPY starts when its iterator is first read, yet sees the
+    snapshot taken when the reader opened.
+    """
+    with _snapshot_connections(url, 6) as conns:
+        analyses = _analyses_stream(url, conns[:4], list(statuses))
+        queries = _queries_stream(url, conns[4:])
         try:
-            expected = _Peekable(_copy_rows(c_e, _EXPECTED_SQL, _EXPECTED_TYPES, None))
-            for row in _copy_rows(c_q, _QUERIES_SQL, _QUERIES_TYPES, None):
-                query_id, text, domain, difficulty, tags, reference_answers, behavior = row
-                yield Query(
-                    id=query_id,
-                    text=text,
-                    domain=domain,
-                    difficulty=difficulty,
-                    tags=tags or [],
-                    expected=_expected_of(expected.take_while(query_id, _text_before)),
-                    reference_answers=reference_answers,
-                    expected_behavior=ExpectedBehavior.model_validate(behavior),
-                )
-        except psycopg.Error as exc:
-            raise database_error(exc, url, "cannot read golden queries") from exc
+            yield analyses, queries
+        finally:
+            for stream in (analyses, queries):
+                try:
+                    stream.close()
+                except (psycopg.Error, DatabaseError):
+                    pass  # the connections are closed next: an unfinished COPY dies with them
+
+
+def iter_analyses(url: str, statuses: Iterable[str]) -> Iterator[Analysis]:
+    """The analyses stream of :func:`golden_reader` on its own."""
+    with golden_reader(url, statuses) as (analyses, _):
+        yield from analyses
+
+
+def iter_queries(url: str) -> Iterator[Query]:
+    """The queries stream of :func:`golden_reader` on its own."""
+    with golden_reader(url, ()) as (_, queries):
+        yield from queries
 
 
 # --------------------------------------------------------------------------- writing
@@ -514,6 +544,7 @@ def golden_transaction(url: str, *, rollback: bool = False, action: str = "resto
 
 
 __all__ = [
+    "golden_reader",
     "iter_analyses",
     "iter_queries",
     "analysis_rows",
