@@ -62,6 +62,15 @@ def test_model_path_loads_the_same_model_as_the_vendored_default() -> None:
     np.testing.assert_allclose(by_path.embed_documents(TEXTS[:2]), default.embed_documents(TEXTS[:2]), atol=1e-6)
 
 
+def test_a_relative_model_path_is_resolved_against_the_project_root(tmp_path) -> None:
+    import shutil
+
+    shutil.copytree(VENDORED_MODEL_DIR, tmp_path / "models" / "minilm")
+    embedder = load_embedder(EmbeddingParams(model_path="models/minilm"), root=tmp_path)
+    assert embedder.model_id == load_embedder(EmbeddingParams()).model_id
+    assert embedder.model_path == tmp_path / "models" / "minilm"
+
+
 def test_a_model_that_is_not_available_offline_fails_with_a_one_line_config_error(
     tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

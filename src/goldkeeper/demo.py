@@ -202,10 +202,7 @@ def run_demo(
 
     start = time.perf_counter()
     if embedder is None:
-        params = settings.embedding
-        if params.model_path:
-            params = params.model_copy(update={"model_path": str(settings.resolve(params.model_path))})
-        embedder = load_embedder(params)
+        embedder = load_embedder(settings.embedding, root=settings.root)
     home = demo_home(settings)
     server = EmbeddedServer(home)
     if server.status().running:

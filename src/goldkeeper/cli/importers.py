@@ -39,7 +39,7 @@ def squad_command(state: AppState, file: Path | None, sample: bool, replace: boo
         raise UsageError("give a SQuAD FILE or --sample (not both)")
     settings = state.settings()
     path = settings.resolve(file) if file is not None else None
-    embedder = load_embedder(settings.embedding)
+    embedder = load_embedder(settings.embedding, root=settings.root)
     with database_url_for(settings.database_url, settings.home_path) as url:
         report = import_squad(
             url,

@@ -39,11 +39,17 @@ def vendored_model_path(model_name: str) -> Path | None:
     return None
 
 
-def load_embedder(params: EmbeddingParams) -> Embedder:
-    """The embedder for an ``embedding`` params section (memoised per process)."""
+def load_embedder(params: EmbeddingParams, *, root: Path | None = None) -> Embedder:
+    """The embedder for an ``embedding`` params section (memoised per process).
+
+    A relative ``model_path`` is resolved against ``root`` (the project root,
+    ``Settings.root``) when given, else against the current directory.
+    """
     from .fastembed_backend import FastEmbedEmbedder
 
     path: Path | None = Path(params.model_path) if params.model_path else vendored_model_path(params.model)
+    if params.model_path and root is not None and path is not None and not path.is_absolute():
+        path = Path(root) / path
     key = (params.model, str(path) if path else None, params.threads)
     embedder = _LOADED.get(key)
     if embedder is None:
