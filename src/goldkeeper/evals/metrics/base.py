@@ -143,14 +143,7 @@ def safe_div(num: np.ndarray, den: np.ndarray | float) -> np.ndarray:
     return out
 
 
-def _order_key(item: tuple[str, float]) -> tuple[np.float32, str]:
-    return (np.float32(item[1]), item[0])
-
-
-def _rel_value(value: int | None) -> int:
-    if value is None:
-        return NONPOOL
-    return UNJUDGED if value < 0 else int(value)
+_MISSING = -(2**62)
 
 
 def build_ranked(qrels: Qrels, run: Run, *, complete: bool = False, level: int = RELEVANCE_LEVEL) -> Ranked:
@@ -175,8 +168,12 @@ def build_ranked(qrels: Qrels, run: Run, *, complete: bool = False, level: int =
         docs = run.get(q)
         if not docs:
             continue
-        ordered = sorted(docs.items(), key=_order_key, reverse=True)
-        values = [_rel_value(judged.get(doc)) for doc, _ in ordered]
+        # docno descending first, then a stable sort by float32 score descending keeps that tie order
+        names = sorted(docs, reverse=True)
+        scores = np.fromiter((docs[d] for d in names), dtype=np.float64, count=len(names)).astype(np.float32)
+        order = np.argsort(-scores, kind="stable")
+        values = np.fromiter((judged.get(d, _MISSING) for d in names), dtype=np.int64, count=len(names))[order]
+        values = np.where(values == _MISSING, NONPOOL, np.where(values < 0, UNJUDGED, values))
         rel[row, : len(values)] = values
         num_ret[row] = len(values)
     return Ranked(qids=qids, rel=rel, num_ret=num_ret, rel_levels=rel_levels, level=level)
