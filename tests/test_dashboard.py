@@ -17,7 +17,7 @@ from goldkeeper.quality.baseline import BaselineStore, load_metrics
 from goldkeeper.quality.gate import run_gate
 from goldkeeper.quality.report import write_report
 from goldkeeper.quality.trend import TrendStore
-from quality_support import grounded, identity, policy, write_metrics
+from quality_support import float_metrics, grounded, identity, policy, write_metrics
 
 HOSTILE = '<img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned"</script> & </td>'
 VOID = {"meta", "link", "br", "img", "input", "hr", "col", "area", "base", "source", "wbr", "embed", "track", "param"}
@@ -101,7 +101,9 @@ def test_dashboard_renders_the_metrics_of_a_real_run(tmp_path: Path) -> None:
     assert "0.8622" in dom.text["metrics"] and "0.9134" in dom.text["diff"]
     assert dom.text["aging-pressure"] == "yes" and dom.text["age-ratio"] == "0.9100"
     assert "citation_freshness_aging_pressure" in dom.text["warnings"]
-    assert len(dom.find("svg")) == 12 and len(dom.find("polyline")) == 12
+    charted = {a["data-metric"] for a in dom.find("figure")}
+    assert charted == set(float_metrics()) == metric_rows
+    assert len(dom.find("svg")) == len(charted) and len(dom.find("polyline")) == len(charted)
     assert {a["data-severity"] for a in dom.find("tr") if a.get("data-severity")} == {"regression", "stable"}
     assert "retained 2" in dom.text["retention"]
     # self-contained: no script, no external resource

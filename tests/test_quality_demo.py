@@ -13,7 +13,7 @@ from goldkeeper.embed import load_embedder
 from goldkeeper.errors import EvalError
 from goldkeeper.quality.demo_steps import gate_step, report_step
 from goldkeeper.store import open_store
-from quality_support import GROUNDED, RETRIEVAL, write_tiny_store
+from quality_support import GROUNDED, RETRIEVAL, float_metrics, write_tiny_store
 
 
 def context(project: Path) -> DemoContext:
@@ -43,7 +43,7 @@ def test_gate_and_report_steps(project: Path, monkeypatch: pytest.MonkeyPatch) -
     assert gated.data["status"] == "pass"
     baseline = json.loads(next((ctx.home / "baselines").glob("*.json")).read_text())
     assert baseline["identity"]["modelVersion"] == f"{ctx.embedder.model_id}+answerer=extractive;judge=lexical"
-    assert set(baseline["metrics"]) == set(RETRIEVAL) | {k for k, v in GROUNDED.items() if isinstance(v, float)}
+    assert set(baseline["metrics"]) == set(float_metrics())
     reported = report_step(ctx)
     dashboard = ctx.home / "artifacts" / "evals" / "index.html"
     assert reported.summary.startswith(f"dashboard: {dashboard}") and dashboard.is_file()

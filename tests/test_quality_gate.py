@@ -14,13 +14,13 @@ from goldkeeper.cli import main
 from goldkeeper.quality.baseline import BaselineStore, load_metrics
 from goldkeeper.quality.gate import GateInputs, annotations, classify, evaluate, run_gate
 from goldkeeper.quality.trend import TrendStore
-from quality_support import GROUNDED, POLICY_FILE, RETRIEVAL, grounded, identity, policy, write_metrics, write_tiny_store
+from quality_support import POLICY_FILE, float_metrics, grounded, identity, policy, write_metrics, write_tiny_store
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
 def metrics(**changes: float) -> dict[str, float]:
-    return {**RETRIEVAL, **{k: v for k, v in GROUNDED.items() if isinstance(v, float)}, **changes}
+    return {**float_metrics(), **changes}
 
 
 def baseline_with(tmp_path: Path, **changes: float):

@@ -10,7 +10,7 @@ import pytest
 
 from goldkeeper.errors import ConfigError
 from goldkeeper.quality.policy import drop_key, load_policy, parse_policy, pascal
-from quality_support import GROUNDED, POLICY_FILE, RETRIEVAL, policy_data
+from quality_support import POLICY_FILE, float_metrics, policy_data
 
 
 def without(key: str) -> dict[str, Any]:
@@ -31,7 +31,7 @@ def test_default_policy_is_valid() -> None:
     assert loaded.diff_severity_policy.watch < loaded.diff_severity_policy.regression
     assert loaded.severity_history_policy.max_comparisons == 20
     assert not loaded.higher_is_better("oldest_evidence_age_ratio")
-    loaded.check_metrics({**RETRIEVAL, **{k: float(v) for k, v in GROUNDED.items()}})
+    loaded.check_metrics(float_metrics())
 
 
 def test_metric_names_in_pascal_case() -> None:
@@ -128,4 +128,4 @@ def test_floor_for_a_metric_the_run_lacks_is_an_error() -> None:
 def test_drop_for_a_metric_the_run_lacks_is_an_error() -> None:
     loaded = parse_policy(changed(maxHybridNdcgCut5Drop=0.01))
     with pytest.raises(ConfigError, match="maxHybridNdcgCut5Drop: no metric named 'HybridNdcgCut5'"):
-        loaded.check_metrics({**RETRIEVAL, **{k: float(v) for k, v in GROUNDED.items()}})
+        loaded.check_metrics(float_metrics())

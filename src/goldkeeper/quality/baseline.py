@@ -109,10 +109,7 @@ def embedding_model_id(settings: Settings) -> str:
         from ..embed import load_embedder  # type: ignore[attr-defined]
     except ImportError as exc:  # pragma: no cover - the embed capability not installed
         raise ConfigError(f"cannot determine the embedding model version; set {MODEL_VERSION_ENV}") from exc
-    params = settings.embedding
-    if params.model_path:
-        params = params.model_copy(update={"model_path": str(settings.resolve(params.model_path))})
-    return str(load_embedder(params).model_id)
+    return str(load_embedder(settings.embedding, root=settings.root).model_id)
 
 
 def resolve_identity(settings: Settings, env: Mapping[str, str] | None = None) -> RunIdentity:
