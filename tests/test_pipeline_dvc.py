@@ -1,0 +1,95 @@
+"""The shape of the DVC pipeline: the project's own dvc.yaml is the one init writes, every stage calls the
+goldkeeper CLI, every parameter a stage names exists, metrics live in Git, and DVC itself accepts it."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from goldkeeper.config import load_settings
+from goldkeeper.init import render_template, template_text
+
+ROOT = Path(__file__).resolve().parents[1]
+PIPELINE = yaml.safe_load(template_text("dvc.yaml"))
+STAGES = PIPELINE["stages"]
+
+
+def test_project_pipeline_is_the_template() -> None:
+    assert (ROOT / "dvc.yaml").read_text() == render_template("dvc.yaml")
+
+
+def test_stages() -> None:
+    assert list(STAGES) == ["restore", "diff", "eval_retrieval", "eval_grounded", "gate", "report"]
+    for name, stage in STAGES.items():
+        assert stage["cmd"].startswith("goldkeeper "), f"{name}: stages call the goldkeeper CLI"
+
+
+def _outputs(stage: dict, kind: str) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for entry in stage.get(kind, []):
+        out.update(entry if isinstance(entry, dict) else {entry: {}})
+    return out
+
+
+def test_metrics_and_plots_are_kept_in_git() -> None:
+    """`dvc metrics diff main` reads main's metrics from Git: they must not be in the DVC cache."""
+    for name, stage in STAGES.items():
+        for kind in ("metrics", "plots", "outs"):
+            for path, options in _outputs(stage, kind).items():
+                assert options.get("cache") is False, f"{name}: {path} must be cache: false"
+    declared = {p for s in STAGES.values() for p in _outputs(s, "metrics")}
+    assert {"metrics/retrieval.json", "metrics/grounded.json", "artifacts/gate.json"} <= declared
+    assert "baselines" in PIPELINE["metrics"]
+    assert "reports/retrieval-per-query.json" in _outputs(STAGES["eval_retrieval"], "plots")
+
+
+def test_model_change_reaches_restore_and_evals_but_not_diff() -> None:
+    """embedding params are a dependency of restore only; the evals follow through its marker."""
+    assert "embedding" in STAGES["restore"]["params"]
+    assert "embedding" not in STAGES["diff"].get("params", [])
+    for name in ("eval_retrieval", "eval_grounded"):
+        assert "reports/restore.json" in STAGES[name]["deps"]
+    assert "reports/restore.json" in _outputs(STAGES["restore"], "outs")
+
+
+def test_the_gate_stage_records_and_does_not_stop_the_pipeline() -> None:
+    cmd = STAGES["gate"]["cmd"]
+    assert "--output artifacts/gate.json" in cmd and "|| [ $? -eq 10 ]" in cmd
+    for path in ("artifacts/evals/runs", "artifacts/evals/trend-index.json"):
+        assert _outputs(STAGES["gate"], "outs")[path].get("persist") is True, f"{path}: the trend must survive re-runs"
+
+
+@pytest.mark.parametrize("params_file", ["template", "project"])
+def test_every_stage_parameter_exists(params_file: str, tmp_path: Path) -> None:
+    text = template_text("params.yaml") if params_file == "template" else (ROOT / "params.yaml").read_text()
+    params = yaml.safe_load(text)
+    if params_file == "template":  # init writes every section the project has
+        assert set(yaml.safe_load((ROOT / "params.yaml").read_text())) <= set(params)
+    for name, stage in STAGES.items():
+        for entry in stage.get("params", []):
+            key = entry if isinstance(entry, str) else next(iter(entry))
+            node = params
+            for part in key.split("."):
+                assert isinstance(node, dict) and part in node, f"{params_file} params.yaml lacks {key} ({name})"
+                node = node[part]
+    (tmp_path / "params.yaml").write_text(text)
+    load_settings(root=tmp_path, env={})  # the settings accept it
+
+
+def test_dvc_accepts_the_project_pipeline() -> None:
+    dvc = str(Path(sys.executable).parent / "dvc")
+    proc = subprocess.run([dvc, "dag", "--dot"], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    edges = set(re.findall(r'"([^"]+)" -> "([^"]+)"', proc.stdout))
+    assert edges == {
+        ("restore", "eval_retrieval"),
+        ("restore", "eval_grounded"),
+        ("eval_retrieval", "gate"),
+        ("eval_grounded", "gate"),
+        ("gate", "report"),
+    }, proc.stdout  # the template inside the package is .dvcignore'd: one pipeline only
