@@ -157,7 +157,16 @@ def load_settings(
     if home:
         values["home"] = Path(home).resolve()
     values["database_url"] = database_url or next((env[k] for k in DATABASE_URL_ENV if env.get(k)), None)
+    _resolve_model_path(values, root)
     try:
         return Settings.model_validate(values)
     except ValidationError as exc:
         raise _config_error(exc) from exc
+
+
+def _resolve_model_path(values: dict[str, Any], root: Path) -> None:
+    """A relative ``embedding.model_path`` means relative to the project root, not to the cwd."""
+    embedding = values.get("embedding")
+    if isinstance(embedding, dict) and isinstance(embedding.get("model_path"), str):
+        path = Path(embedding["model_path"]).expanduser()
+        values["embedding"] = {**embedding, "model_path": str(path if path.is_absolute() else root / path)}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,19 @@ from ..errors import DatabaseError
 
 DATABASE_NAME = "goldkeeper"
 logging.getLogger("pgserver").setLevel(logging.WARNING)
+
+
+def _import_pgserver():  # type: ignore[no-untyped-def]
+    """Import pgserver lazily (it is heavy), without its platformdirs warning.
+
+    platformdirs warns on every import when XDG_RUNTIME_DIR is unset (CI,
+    containers); it is not actionable for a user, so it is silenced here.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+
+    return pgserver
 
 
 @dataclass(frozen=True)
@@ -46,11 +60,12 @@ class EmbeddedServer:
 
     def start(self) -> str:
         """Start the server (initialising it on first use) and return its database URL."""
-        import pgserver  # heavy import: only when a server is really needed
-
+        pgserver = _import_pgserver()
         self.home.mkdir(parents=True, exist_ok=True)
         try:
-            server = pgserver.get_server(self.pgdata, cleanup_mode=None)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                server = pgserver.get_server(self.pgdata, cleanup_mode=None)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError, AssertionError) as exc:
             log = self.pgdata / "log"
             tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
@@ -65,7 +80,7 @@ class EmbeddedServer:
         """Stop the server; False if it was not running."""
         if self._running_pid() is None:
             return False
-        from pgserver import pg_ctl
+        pg_ctl = _import_pgserver().pg_ctl
 
         try:
             pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._system_user())
