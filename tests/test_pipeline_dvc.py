@@ -36,12 +36,16 @@ def _outputs(stage: dict, kind: str) -> dict[str, dict]:
     return out
 
 
-def test_metrics_and_plots_are_kept_in_git() -> None:
+#: per-query results grow with the dataset: DVC cache, not Git
+CACHED = {"reports/retrieval-per-query.json", "reports/grounded-per-case.json", "reports/trec"}
+
+
+def test_metrics_are_kept_in_git() -> None:
     """`dvc metrics diff main` reads main's metrics from Git: they must not be in the DVC cache."""
     for name, stage in STAGES.items():
         for kind in ("metrics", "plots", "outs"):
             for path, options in _outputs(stage, kind).items():
-                assert options.get("cache") is False, f"{name}: {path} must be cache: false"
+                assert options.get("cache", True) is (path in CACHED), f"{name}: {path}: wrong cache setting"
     declared = {p for s in STAGES.values() for p in _outputs(s, "metrics")}
     assert {"metrics/retrieval.json", "metrics/grounded.json", "artifacts/gate.json"} <= declared
     assert "baselines" in PIPELINE["metrics"]
