@@ -136,7 +136,10 @@ def test_dashboard_of_a_real_grounded_eval_run(project: Path, monkeypatch: pytes
     from quality_support import POLICY_FILE, write_tiny_store
 
     write_tiny_store(project / "golden")
-    shutil.copytree(POLICY_FILE.parent, project / "config")
+    policy_doc = json.loads(POLICY_FILE.read_text())  # the default policy without its retrieval rules
+    del policy_doc["floors"]["hybrid.ndcg_cut_10"], policy_doc["maxHybridNdcgCut10Drop"]
+    (project / "config").mkdir()
+    (project / "config" / "regression-policy.json").write_text(json.dumps(policy_doc))
     (project / "params.yaml").write_text(
         "grounded:\n  as_of: '2026-11-01T00:00:00Z'\ngate:\n  metrics: [metrics/grounded.json]\n"
     )

@@ -67,7 +67,7 @@ def test_severity_regression(tmp_path: Path) -> None:
 
 
 def test_severity_watch() -> None:
-    result = run(metrics(**{"hybrid.ndcg_cut_10": 0.6025}), previous=metrics())
+    result = run(metrics(**{"hybrid.ndcg_cut_10": 0.805}), previous=metrics())
     assert result["severity"] == "watch" and result["reviewPriority"] == "watch"
 
 
@@ -102,10 +102,10 @@ def test_passes_with_baseline(tmp_path: Path) -> None:
 
 
 def test_floor_failure() -> None:
-    result = run(metrics(pass_rate=0.42))
+    result = run(metrics(pass_rate=0.32))
     assert result["status"] == "fail" and not result["failFast"]
     assert [r["code"] for r in result["reasons"]] == ["floor"]
-    assert "pass_rate = 0.4200 is below its floor 0.5" in result["reasons"][0]["message"]
+    assert "pass_rate = 0.3200 is below its floor 0.4" in result["reasons"][0]["message"]
 
 
 def test_drift_failure(tmp_path: Path) -> None:
@@ -120,7 +120,7 @@ def test_drift_within_limit_passes(tmp_path: Path) -> None:
 
 
 def test_retrieval_metric_drift_limit(tmp_path: Path) -> None:
-    result = run(metrics(**{"hybrid.ndcg_cut_10": 0.59}), baseline=baseline_with(tmp_path), maxHybridNdcgCut10Drop=0.01)
+    result = run(metrics(**{"hybrid.ndcg_cut_10": 0.80}), baseline=baseline_with(tmp_path), maxHybridNdcgCut10Drop=0.01)
     assert [(r["code"], r["metric"]) for r in result["reasons"]] == [("drift", "hybrid.ndcg_cut_10")]
 
 
@@ -193,7 +193,7 @@ def test_annotations_for_regression_and_failure(tmp_path: Path) -> None:
     lines = annotations(result)
     assert lines[0].startswith("::warning title=AI eval regression::Review priority is regression. ")
     assert "faithfulness 0.9134 -> 0.8000 (-0.1134, regression)" in lines[0]
-    assert lines[1].startswith("::error title=AI eval gate failed::faithfulness dropped 0.1134")
+    assert lines[1].startswith("::error title=AI eval gate failed::faithfulness = 0.8000 is below its floor 0.85; faithfulness dropped 0.1134")
     assert all("\n" not in line for line in lines)
 
 
@@ -207,7 +207,7 @@ def test_annotations_for_watch_and_none_for_stable() -> None:
 
 
 def test_annotation_text_is_escaped() -> None:
-    result = run(metrics(**{"hybrid.ndcg_cut_10": 0.5}), previous=metrics())
+    result = run(metrics(**{"hybrid.ndcg_cut_10": 0.75}), previous=metrics())
     result["reasons"] = [{"code": "floor", "metric": "x", "value": 0.0, "limit": 1.0, "message": "50% down\nsecond line"}]
     result["status"] = "fail"
     line = annotations(result)[-1]

@@ -25,7 +25,8 @@ def changed(**changes: Any) -> dict[str, Any]:
 
 def test_default_policy_is_valid() -> None:
     loaded = load_policy(POLICY_FILE)
-    assert loaded.floors["citation_accuracy"] == 0.8
+    assert loaded.floors["citation_accuracy"] == 0.4 and loaded.floors["hybrid.ndcg_cut_10"] == 0.7
+    assert loaded.drop_limit("hybrid.ndcg_cut_10") == 0.02
     assert loaded.drop_limit("citation_accuracy") == 0.02
     assert loaded.fail_fast_on_citation_drift and loaded.fail_fast_on_citation_freshness_drift
     assert loaded.diff_severity_policy.watch < loaded.diff_severity_policy.regression
