@@ -322,7 +322,7 @@ def render_html(summary: dict[str, Any]) -> str:
     sections.append(
         '<section id="freshness"><h2>Citation freshness and evidence aging</h2><table>'
         f'<tr><th>citation freshness</th><td class="num">{_h(_num(fresh.get("citationFreshness")))}</td></tr>'
-        f'<tr><th>previous citation freshness</th><td class="num">{_h(_num(fresh.get("previousCitationFreshness")))}</td></tr>'
+        f'<tr><th>reference citation freshness (previous run, else baseline)</th><td class="num">{_h(_num(fresh.get("previousCitationFreshness")))}</td></tr>'
         f'<tr><th>oldest cited evidence (share of the freshness window)</th><td class="num" id="age-ratio">'
         f'{_h(_num(fresh.get("oldestEvidenceAgeRatio")))}</td></tr>'
         f'<tr><th>aging threshold</th><td class="num">{_h(fresh.get("agingThreshold", "n/a"))}</td></tr>'
@@ -344,7 +344,7 @@ def render_html(summary: dict[str, Any]) -> str:
                 f'<figure data-metric="{_h(series["metric"])}">{_chart(series["metric"], points, latest["floors"].get(series["metric"]))}'
                 f'<figcaption>{_h(series["metric"])} ({len(points)} run{"s" if len(points) != 1 else ""})</figcaption></figure>'
             )
-    sections.append(f'<section id="trend"><h2>Trend ({summary["runCount"]} runs)</h2><div class="charts">{"".join(charts)}</div></section>')
+    sections.append(f'<section id="trend"><h2>Trend ({summary["runCount"]} run{"s" if summary["runCount"] != 1 else ""})</h2><div class="charts">{"".join(charts)}</div></section>')
     if summary["diff"]:
         prev = summary["previous"] or {}
         diff_rows = "".join(
