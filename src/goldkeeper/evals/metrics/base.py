@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import repeat
 from typing import Literal
 
 import numpy as np
@@ -147,36 +148,53 @@ _MISSING = -(2**62)
 
 
 def build_ranked(qrels: Qrels, run: Run, *, complete: bool = False, level: int = RELEVANCE_LEVEL) -> Ranked:
-    """Join a run with its qrels into a :class:`Ranked` matrix, queries in qid (byte) order."""
+    """Join a run with its qrels into a :class:`Ranked` matrix, queries in qid (byte) order.
+
+    One pass in Python collects, per query, the documents in docno-descending order with their
+    scores and judgments; one global numpy sort (query, float32 score descending, that position)
+    then gives trec_eval's ranking for every query at once.
+    """
     qids = sorted(q for q in (qrels if complete else run) if q in qrels)
     if not complete:
         qids = [q for q in qids if q in run]
-    depth = max((len(run.get(q, ())) for q in qids), default=0)
-    rel = np.full((len(qids), depth), PAD, dtype=np.int64)
-    num_ret = np.zeros(len(qids), dtype=np.int64)
-    max_level = 0
-    for q in qids:
-        for value in qrels[q].values():
-            if value > max_level:
-                max_level = int(value)
-    rel_levels = np.zeros((len(qids), max(max_level, level) + 1), dtype=np.int64)
+    n = len(qids)
+    counts = np.zeros(n, dtype=np.int64)
+    all_scores: list[float] = []
+    all_judged: list[int] = []
+    level_rows: list[int] = []
+    level_values: list[int] = []
     for row, q in enumerate(qids):
         judged = qrels[q]
-        for value in judged.values():
-            if value >= 0:
-                rel_levels[row, value] += 1
+        level_rows.append(len(judged))
+        level_values.extend(judged.values())
         docs = run.get(q)
         if not docs:
             continue
-        # docno descending first, then a stable sort by float32 score descending keeps that tie order
         names = sorted(docs, reverse=True)
-        scores = np.fromiter((docs[d] for d in names), dtype=np.float64, count=len(names)).astype(np.float32)
-        order = np.argsort(-scores, kind="stable")
-        values = np.fromiter((judged.get(d, _MISSING) for d in names), dtype=np.int64, count=len(names))[order]
+        all_scores.extend(map(docs.__getitem__, names))
+        all_judged.extend(map(judged.get, names, repeat(_MISSING, len(names))))
+        counts[row] = len(names)
+    judged_rows = np.repeat(np.arange(n), np.asarray(level_rows, dtype=np.int64))
+    judged_values = np.asarray(level_values, dtype=np.int64)
+    keep = judged_values >= 0
+    max_level = int(judged_values.max(initial=0))
+    rel_levels = np.zeros((n, max(max_level, level) + 1), dtype=np.int64)
+    np.add.at(rel_levels, (judged_rows[keep], judged_values[keep]), 1)
+    depth = int(counts.max(initial=0))
+    rel = np.full((n, depth), PAD, dtype=np.int64)
+    total = int(counts.sum())
+    if total:
+        query_of = np.repeat(np.arange(n), counts)
+        scores = np.asarray(all_scores, dtype=np.float64).astype(np.float32)
+        position = np.arange(total)
+        # lexsort: last key is primary -> query, then score descending, then docno-descending position
+        order = np.lexsort((position, -scores, query_of))
+        values = np.asarray(all_judged, dtype=np.int64)[order]
         values = np.where(values == _MISSING, NONPOOL, np.where(values < 0, UNJUDGED, values))
-        rel[row, : len(values)] = values
-        num_ret[row] = len(values)
-    return Ranked(qids=qids, rel=rel, num_ret=num_ret, rel_levels=rel_levels, level=level)
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        column = position - starts[query_of]
+        rel[query_of, column] = values
+    return Ranked(qids=qids, rel=rel, num_ret=counts, rel_levels=rel_levels, level=level)
 
 
 Kind = Literal["float", "int", "str"]
