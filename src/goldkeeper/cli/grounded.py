@@ -5,23 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import orjson
 
 from .evals import eval_group
 from .main import AppState, pass_state
 from .output import echo_json, progress_for_terminal
-
-
-def _write_json(path: Path, data: object) -> None:
-    from ..errors import EvalError
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
-        tmp.replace(path)
-    except OSError as exc:
-        raise EvalError(f"{path}: cannot write: {exc.strerror}") from exc
 
 
 @click.command("grounded")
@@ -59,15 +46,14 @@ def grounded_command(
     and prompt), refusal precision/recall, exact match and F1 against the reference answers, and the
     pass rate against the rubric. Malformed or missing responses fail their case, never the run.
     """
-    from ..evals.grounded import grounded_params, run_grounded
+    from ..evals.grounded import grounded_params, run_grounded, write_outputs
 
     settings = state.settings(grounded={"as_of": as_of})
     params = grounded_params(settings)
     report = run_grounded(settings, answerer=answerer, limit=limit, progress=progress_for_terminal())
     out_path = settings.resolve(out or params.out)
     per_case_path = settings.resolve(per_case or params.per_case_out)
-    _write_json(out_path, report.metrics)
-    _write_json(per_case_path, report.per_case_json())
+    write_outputs(report, out_path, per_case_path)
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     if report.stray:

@@ -78,9 +78,9 @@ class GroundedParams(Section):
     #: extractive: retrieved chunks to read, sentences per answer, and the evidence score below which it refuses.
     top_k: int = Field(default=5, ge=1)
     max_sentences: int = Field(default=1, ge=1)
-    refusal_threshold: float = Field(default=0.5, ge=0.0)
+    refusal_threshold: float = Field(default=0.67, ge=0.0)
     #: extractive: weight of the prompt-sentence embedding cosine against lexical coverage in a sentence's score.
-    semantic_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    semantic_weight: float = Field(default=0.7, ge=0.0, le=1.0)
     #: citation freshness: cited evidence older than this (days, at ``as_of``) is stale.
     max_evidence_age_days: float = Field(default=3650.0, gt=0)
     #: an oldest-age ratio at or above this raises an aging-pressure warning.
@@ -579,7 +579,46 @@ def run_grounded(
     )
 
 
+def write_outputs(report: GroundedReport, out: Path, per_case: Path) -> None:
+    """Write the flat metrics (``out``) and the per-case results (``per_case``), each atomically."""
+    import orjson
+
+    for path, data in ((out, report.metrics), (per_case, report.per_case_json())):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+            tmp.replace(path)
+        except OSError as exc:
+            raise EvalError(f"{path}: cannot write: {exc.strerror}") from exc
+
+
+def summary_line(report: GroundedReport) -> str:
+    m = report.metrics
+    return (
+        f"{m['cases']} queries with {report.answerer}: faithfulness {m['faithfulness']:.3f}, "
+        f"citation coverage {m['citation_coverage']:.3f}, accuracy {m['citation_accuracy']:.3f}, "
+        f"freshness {m['citation_freshness']:.3f}, refusal P/R {m['refusal_precision']:.3f}/{m['refusal_recall']:.3f}, "
+        f"F1 {m['f1']:.3f}, pass rate {m['pass_rate']:.3f}"
+    )
+
+
+def demo_step(ctx: Any) -> Any:
+    """The demo's grounded eval: the configured answerer on the demo database; outputs under the demo home."""
+    from ..demo import StepResult
+
+    report = run_grounded(
+        ctx.settings, progress=ctx.progress, embedder=ctx.embedder, store_path=ctx.store_path, database_url=ctx.url
+    )
+    out = ctx.home / "metrics" / "grounded.json"
+    write_outputs(report, out, ctx.home / "reports" / "grounded-per-case.json")
+    return StepResult(summary_line(report), {"metrics_file": str(out), "metrics": report.metrics})
+
+
 __all__ = [
+    "write_outputs",
+    "summary_line",
+    "demo_step",
     "DEFAULT_OUT",
     "DEFAULT_PER_CASE_OUT",
     "GroundedParams",
