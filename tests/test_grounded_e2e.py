@@ -160,3 +160,22 @@ def test_extractive_answerer_end_to_end_on_a_restored_slice(project: Path, squad
     assert always["refused"] == n and always["refusal_recall"] == 1.0
     assert always["refusal_precision"] == pytest.approx(refusals / n, abs=1e-6)
     assert always["pass_rate"] == pytest.approx(refusals / n, abs=1e-6)
+
+
+@pytest.mark.slow
+def test_demo_step_scores_the_demo_database(project: Path, squad_slice) -> None:
+    from goldkeeper.config import load_settings
+    from goldkeeper.demo import DemoStep, restore_step, run_demo
+    from goldkeeper.evals.grounded import demo_step
+
+    make_project(project, squad_slice, threshold=0.0)
+    with (project / "params.yaml").open("a") as fh:
+        fh.write("  demo_limit: 7\n")
+    settings = load_settings(root=project, env={})
+    report = run_demo(settings, steps=[DemoStep("restore", restore_step), DemoStep("eval_grounded", demo_step)])
+    step = report.steps[1]
+    assert step.data["metrics"]["cases"] == 7 and step.data["metrics"]["answered"] == 7
+    assert step.summary.startswith("7 queries with extractive: faithfulness ")
+    written = orjson.loads(Path(step.data["metrics_file"]).read_bytes())
+    assert written == step.data["metrics"] and Path(step.data["metrics_file"]).is_relative_to(project / ".goldkeeper")
+    assert not (project / "metrics").exists()  # the project's own outputs are not touched

@@ -92,6 +92,8 @@ class GroundedParams(Section):
     command_timeout_s: float = Field(default=300.0, gt=0)
     out: str = DEFAULT_OUT
     per_case_out: str = DEFAULT_PER_CASE_OUT
+    #: ``goldkeeper demo`` scores only the first N queries (by id) to stay quick; null = all.
+    demo_limit: int | None = Field(default=300, ge=1)
 
 
 def grounded_params(settings: Settings) -> GroundedParams:
@@ -608,7 +610,8 @@ def demo_step(ctx: Any) -> Any:
     from ..demo import StepResult
 
     report = run_grounded(
-        ctx.settings, progress=ctx.progress, embedder=ctx.embedder, store_path=ctx.store_path, database_url=ctx.url
+        ctx.settings, limit=grounded_params(ctx.settings).demo_limit, progress=ctx.progress, embedder=ctx.embedder,
+        store_path=ctx.store_path, database_url=ctx.url,
     )
     out = ctx.home / "metrics" / "grounded.json"
     write_outputs(report, out, ctx.home / "reports" / "grounded-per-case.json")
