@@ -277,3 +277,36 @@ def test_abandoned_reader_closes_cleanly(database_url, embedder):
     with golden_reader(database_url, ["completed"]) as (analyses_stream, _):
         assert next(analyses_stream).chunks
     assert len(list(iter_analyses(database_url, ["completed"]))) == 6
+
+
+def _hnsw_oid(url: str) -> int | None:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT to_regclass('golden.chunks_embedding_hnsw')::oid::int").fetchone()[0]
+
+
+@pytest.mark.slow
+def test_large_restore_rebuilds_the_hnsw_index_once(database_url, embedder):
+    from goldkeeper.db.schema import init_schema
+
+    init_schema(database_url, embedder.dim)
+    created = _hnsw_oid(database_url)
+    small, small_queries = make_records(2)
+    restore_records(database_url, small, small_queries, embedder)
+    assert _hnsw_oid(database_url) == created  # a few vectors: the index is maintained
+    analyses, queries = make_records(26, chunks=20, words=2)  # 520 chunks to embed >= HNSW_REBUILD_MIN_ROWS
+    report = restore_records(database_url, analyses, queries, embedder, replace=True)
+    assert report.chunks_embedded == 520
+    assert _hnsw_oid(database_url) not in (None, created)  # dropped, then built once
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass('golden.chunks_embedding_hnsw')"
+        ).fetchone() == (True,)
+        conn.execute("SET enable_seqscan = off")
+        plan = "\n".join(
+            r[0]
+            for r in conn.execute(
+                "EXPLAIN SELECT id FROM golden.chunks ORDER BY embedding <=> (SELECT embedding FROM golden.chunks LIMIT 1) LIMIT 5"
+            ).fetchall()
+        )
+        assert "chunks_embedding_hnsw" in plan
+        assert conn.execute("SELECT count(*) FROM golden.chunks WHERE embedding IS NULL").fetchone() == (0,)

@@ -48,7 +48,8 @@ def restoring(database_url: str, project: Path):
     embedder = load_embedder(EmbeddingParams())
     analyses, queries = make_records(3)
     restore_records(database_url, analyses, queries, embedder)
-    more, more_queries = make_records(40, chunks=12, words=60, tag=" v2")
+    # 520 chunks: enough for restore to rebuild the HNSW index instead of maintaining it
+    more, more_queries = make_records(40, chunks=13, words=60, tag=" v2")
     write_store(project / "golden", "t", more, more_queries, {"analyses": 4, "queries": 4})
     (project / "params.yaml").write_text("embedding:\n  batch_size: 8\n")
     env = {**os.environ, "GOLDKEEPER_DATABASE_URL": _with_password(database_url)}
@@ -88,6 +89,14 @@ def _wait_until_embedding(url: str, proc: subprocess.Popen[str], timeout: float 
     raise AssertionError("the restore never reached the embedding step")
 
 
+def _hnsw_index_valid(url: str) -> bool:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass('golden.chunks_embedding_hnsw')"
+        ).fetchone()
+    return row == (True,)
+
+
 def _wait_backend_gone(url: str, pid: int, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     with psycopg.connect(url, autocommit=True) as conn:
@@ -108,6 +117,7 @@ def test_killed_restore_changes_nothing(database_url, restoring):
     assert proc.returncode == -signal.SIGKILL
     _wait_backend_gone(database_url, backend)
     assert fingerprint(database_url) == before
+    assert _hnsw_index_valid(database_url)
 
 
 @pytest.mark.slow
@@ -123,3 +133,4 @@ def test_lost_connection_changes_nothing_and_hides_the_password(database_url, re
     assert PASSWORD not in stderr and "***" in stderr
     _wait_backend_gone(database_url, backend)
     assert fingerprint(database_url) == before
+    assert _hnsw_index_valid(database_url)

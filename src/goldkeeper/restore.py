@@ -258,7 +258,9 @@ def restore_records(
     Raises :class:`ConflictError` (nothing changed) when records differ and
     ``replace`` is false, unless ``dry_run`` (then the report lists them).
     """
+    from .db.embedding_cache import count_stale_chunks
     from .db.rows import GoldenLoader, golden_transaction
+    from .db.schema import hnsw_deferred
     from .embeddings import embed_chunks
 
     embed_batch = batch_size or int(getattr(embedder, "batch_size", 64) or 64)
@@ -299,7 +301,8 @@ def restore_records(
             )
         if dry_run:
             return RestoreReport(**report_args)
-        stats = embed_chunks(conn, embedder, batch_size=embed_batch, progress=progress)
+        with hnsw_deferred(conn, count_stale_chunks(conn, embedder.model_id)):
+            stats = embed_chunks(conn, embedder, batch_size=embed_batch, progress=progress)
         report_args.update(
             chunks_embedded=stats.total, embeddings_cached=stats.cached, embeddings_computed=stats.computed
         )

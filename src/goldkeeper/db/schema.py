@@ -31,6 +31,8 @@ truth that dump reads; restore writes both).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -185,6 +187,34 @@ def ensure_schema(conn: psycopg.Connection[Any], dim: int) -> dict[str, Any]:
     return {"created": not existed, "dim_changed_from": changed_from, "version": DB_SCHEMA_VERSION}
 
 
+#: rebuild the HNSW index instead of maintaining it when at least this many vectors are written...
+HNSW_REBUILD_MIN_ROWS = 500
+#: ... and they are at least this share of all chunks (inserting into an HNSW graph row by row costs
+#: about ten times more per row than building the graph once: see benchmarks/).
+HNSW_REBUILD_MIN_SHARE = 0.1
+
+
+@contextmanager
+def hnsw_deferred(conn: psycopg.Connection[Any], rows_to_write: int) -> Iterator[bool]:
+    """Drop the HNSW index while many chunk vectors are written, build it once afterwards.
+
+    In the caller's transaction: if the body raises, the index is not rebuilt
+    and the transaction must be rolled back (which brings the index back).
+    Yields whether the index was deferred. Note that DROP INDEX locks
+    golden.chunks against readers until the transaction ends.
+    """
+    total_row = conn.execute("SELECT count(*) FROM golden.chunks").fetchone()
+    total = int(total_row[0]) if total_row else 0
+    defer = rows_to_write >= HNSW_REBUILD_MIN_ROWS and rows_to_write >= HNSW_REBUILD_MIN_SHARE * total
+    if not defer:
+        yield False
+        return
+    conn.execute(f"DROP INDEX IF EXISTS golden.{HNSW_INDEX}")
+    yield True
+    conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
+    conn.execute(_HNSW)
+
+
 def init_schema(url: str, dim: int) -> dict[str, Any]:
     """``goldkeeper db init``: ensure the schema in its own committed transaction."""
     from .connection import connection
@@ -205,4 +235,5 @@ __all__ = [
     "schema_info",
     "ensure_schema",
     "init_schema",
+    "hnsw_deferred",
 ]
