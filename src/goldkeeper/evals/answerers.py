@@ -335,10 +335,15 @@ class ExtractiveAnswerer:
     def answer(self, queries: Sequence[Query], *, progress: Progress = SILENT) -> AnswerSet:
         answers = AnswerSet()
         retrieved_at = self.clock()
-        results = self.retriever([q.text for q in queries], self.top_k)
+        with progress.task("retrieving", total=len(queries)) as task:
+            results = self.retriever([q.text for q in queries], self.top_k)
+            task.advance(len(queries))
         if self.semantic_weight:
             chunk_ids = {h.chunk_id for hits in results for h in hits if h.chunk_id in self.index.chunks}
-            self._embed([q.text for q in queries] + [s for c in sorted(chunk_ids) for s, _ in self.sentences(c)])
+            texts = [q.text for q in queries] + [s for c in sorted(chunk_ids) for s, _ in self.sentences(c)]
+            with progress.task("embedding sentences", total=len(texts)) as task:
+                self._embed(texts)
+                task.advance(len(texts))
         with progress.task("answering (extractive)", total=len(queries)) as task:
             for query, hits in zip(queries, results, strict=True):
                 answers.responses[query.id] = self.respond(query, hits, retrieved_at)
