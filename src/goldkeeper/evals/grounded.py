@@ -17,7 +17,9 @@ Per case, for an answer (``refused`` false) with claims ``C`` and citations:
   valid citations (the :class:`~.judges.Judge` decides)| / |C|;
 - citation coverage = |claims with at least one valid citation| / |C|;
 - citation accuracy = |citations pointing to expected evidence| / |citations|
-  (an expected chunk; or an expected analysis when the query lists no chunks);
+  (a cited chunk must be an expected chunk when the query lists chunks; a citation
+  of a whole analysis, or of a chunk when the query lists only analyses, counts
+  when that analysis is expected or holds an expected chunk);
 - citation freshness = |valid citations whose analysis is at most
   ``max_evidence_age_days`` old at ``as_of``| / |valid citations|; the oldest
   age ratio = oldest cited age / max age (aging pressure at >= ``aging_warn_ratio``);
