@@ -295,3 +295,12 @@ def test_score_answers_reports_missing_failed_and_stray(index: EvidenceIndex) ->
     assert report.per_case_json()["unmatched_responses"] == ["x line 4: unknown query id 'zzz'"]
     assert any("aging pressure" in w for w in report.warnings)
     assert any("no embedder" in w for w in report.warnings)
+
+
+def test_chunk_citation_is_accurate_when_the_query_lists_only_analyses(index: EvidenceIndex) -> None:
+    query = answer_query().model_copy(update={"expected": Expected(analyses=[Relevance(id=A1)])})
+    claims = [
+        Claim(text="Rollo was the first ruler of Normandy.", citations=[cite(chunk=C2)]),
+        Claim(text="Oxygen is a chemical element.", citations=[cite(chunk=C3, url=URL2)]),
+    ]
+    assert score(query, answered(claims), index).citation_accuracy == 0.5
