@@ -147,3 +147,21 @@ def test_word_diff_shows_only_the_changed_region() -> None:
     assert word_diff("a  b", "a b") == "(whitespace only)"
     long_insert = word_diff("start end", "start " + " ".join(["w"] * 500) + " end", max_chars=200)
     assert len(long_insert) <= 200
+
+
+def test_swapping_the_sides_swaps_added_and_removed(tmp_path: Path) -> None:
+    analyses, queries = dataset(8, 20)
+    write(tmp_path / "a", analyses, queries)
+    changed = [a.model_copy(update={"status": "archived"}) if i % 3 == 0 else a for i, a in enumerate(analyses[2:])]
+    write(tmp_path / "b", [*changed, make_analysis(40)], queries[5:])
+    a, b = open_store(tmp_path / "a" / "golden"), open_store(tmp_path / "b" / "golden")
+    forward, backward = diff_stores(a, b), diff_stores(b, a)
+    for kind in ("analyses", "chunks", "queries"):
+        assert [r.id for r in forward.changes(kind, "added")] == [r.id for r in backward.changes(kind, "removed")]
+        assert [r.id for r in forward.changes(kind, "removed")] == [r.id for r in backward.changes(kind, "added")]
+        assert [
+            [(c.path, c.old, c.new) for c in r.changes] for r in forward.changes(kind, "modified")
+        ] == [[(c.path, c.new, c.old) for c in r.changes] for r in backward.changes(kind, "modified")]
+    assert forward.counts()["analyses"] == {"added": 1, "removed": 2, "modified": 2}
+    assert forward.counts()["queries"] == {"added": 0, "removed": 5, "modified": 0}
+    assert diff_stores(a, a).is_empty and diff_stores(a, a).shards_parsed == 0
