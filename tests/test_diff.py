@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from diff_support import analysis_id, chunk_id, commit_all, dataset, init_repo, make_analysis, text, write
 from goldkeeper.config import load_settings
 from goldkeeper.diff import diff, diff_stores, word_diff
+from goldkeeper.diff_render import DIFF_JSON_SCHEMA
 from goldkeeper.errors import DataIntegrityError, UsageError
 from goldkeeper.store import open_store
 
@@ -63,6 +65,7 @@ def test_record_and_field_level_changes_with_impact(repo: Path) -> None:
     assert expected_impacted
     assert result.url_violations == ()
     assert result.shards_parsed < 2 * result.shards_total
+    jsonschema.validate(result.to_json(), DIFF_JSON_SCHEMA)
 
 
 def test_url_violations_are_only_those_introduced(repo: Path) -> None:
@@ -107,6 +110,7 @@ def test_first_commit_of_the_store_shows_everything_added(tmp_path: Path) -> Non
     result = diff("HEAD~1", "HEAD", load_settings(tmp_path))
     assert (len(result.analyses_added), len(result.chunks_added), len(result.queries_added)) == (3, 9, 5)
     assert result.old.version is None and result.new.version is not None
+    jsonschema.validate(result.to_json(), DIFF_JSON_SCHEMA)
 
 
 def test_a_shard_edited_after_the_dump_is_an_integrity_error(repo: Path) -> None:

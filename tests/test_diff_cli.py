@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from diff_support import commit_all, dataset, init_repo, make_analysis, write
 from goldkeeper.cli import main
-from goldkeeper.diff_render import GITHUB_COMMENT_LIMIT
+from goldkeeper.diff_render import DIFF_JSON_SCHEMA, GITHUB_COMMENT_LIMIT
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -59,6 +60,9 @@ def test_json_output_follows_the_documented_schema(repo: Path, capsys: pytest.Ca
     assert doc["old"]["label"] == "HEAD" and len(doc["old"]["commit"]) == 40
     assert doc["new"]["label"] == "working tree" and doc["new"]["commit"] is None
     assert doc["identical"] is False
+    jsonschema.validate(doc, DIFF_JSON_SCHEMA)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**doc, "schema_version": 2}, DIFF_JSON_SCHEMA)
 
 
 def test_markdown_for_a_change_touching_every_record_stays_under_the_comment_limit(

@@ -8,12 +8,14 @@ import shutil
 from pathlib import Path
 from uuid import NAMESPACE_URL, uuid5
 
+import jsonschema
 import psycopg
 import pytest
 
 from diff_support import commit_all, init_repo
 from goldkeeper.cli import main
 from goldkeeper.config import EmbeddingParams, load_settings
+from goldkeeper.diff_render import DIFF_JSON_SCHEMA
 from goldkeeper.dump import dump
 from goldkeeper.embed import load_embedder
 from goldkeeper.restore import restore_store
@@ -69,6 +71,7 @@ def test_diff_of_database_edits_reports_exactly_those_changes(
     code, out = run_json(capsys, "-C", str(repo), "diff", "HEAD~1", "HEAD", "--format", "json")
     assert code == 0
     doc = json.loads(out)
+    jsonschema.validate(doc, DIFF_JSON_SCHEMA)
 
     def ids(kind: str, action: str) -> list[str]:
         return [item["id"] for item in doc[kind][action]]
