@@ -32,6 +32,7 @@ from typing import Any
 from .config import Settings
 from .embed.base import Embedder
 from .evals.grounded import demo_step as grounded_demo_step
+from .evals.retrieval import demo_step as retrieval_demo_step
 from .progress import SILENT, Progress
 
 DEMO_DIRNAME = "demo"
@@ -172,6 +173,7 @@ def verify_step(ctx: DemoContext) -> StepResult:
 DEMO_STEPS: list[DemoStep] = [
     DemoStep("restore", restore_step),
     DemoStep("verify", verify_step),
+    DemoStep("eval_retrieval", retrieval_demo_step),
     DemoStep("eval_grounded", grounded_demo_step),
 ]
 

@@ -268,3 +268,20 @@ def summary_table(result: RetrievalResult) -> str:
 
 
 __all__ = ["MODES", "RetrievalParams", "RetrievalResult", "retrieval_params", "run_retrieval", "summary_table", "write_outputs"]
+
+
+def demo_step(ctx: Any) -> Any:
+    """The demo's retrieval eval: every mode on the demo database; outputs under the demo home."""
+    from ..demo import StepResult
+
+    params = retrieval_params(ctx.settings)
+    result = run_retrieval(ctx.url, ctx.embedder, params, progress=ctx.progress)
+    out = ctx.home / "metrics" / "retrieval.json"
+    write_outputs(result, out, ctx.home / "reports" / "retrieval-per-query.json", ctx.home / "reports")
+    k = result.k
+    parts = ", ".join(
+        f"{m.mode} nDCG@{k} {m.report.summary[f'ndcg_cut_{k}']:.3f} pass@{k} {m.report.summary[f'success_{k}']:.3f}"
+        for m in result.modes
+    )
+    summary = f"{result.evaluated} queries ({result.excluded_refusal} refusals excluded): {parts}"
+    return StepResult(summary, {"metrics_file": str(out), "metrics": result.metrics()})
