@@ -1,0 +1,99 @@
+"""Search SQL on a tiny hand-made dataset: OR full-text semantics, boosts, the vector leg."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from goldkeeper.config import EmbeddingParams
+from goldkeeper.db.connection import connection
+from goldkeeper.db.search import fulltext_search, prepare, vector_search
+from goldkeeper.embed import load_embedder
+from goldkeeper.evals.retrieval import BoostParams, RetrievalParams, run_retrieval
+from goldkeeper.models import Analysis, Chunk, Expected, ExpectedBehavior, Query, Relevance
+from goldkeeper.restore import restore_records
+
+NS = uuid.UUID("5f0c2a8e-3b7d-4e21-9d64-0c2f6b1e7a90")
+TEXTS = [
+    ("The glacier carved a deep valley in the northern mountains.", "Glaciers", "text"),
+    ("Basalt columns form when lava cools slowly.", "Volcanoes", "table"),
+    ("Monsoon rains flood the river delta every summer.", None, "text"),
+]
+CHUNK_IDS = [uuid.uuid5(NS, f"chunk-{i}") for i in range(len(TEXTS))]
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return load_embedder(EmbeddingParams())
+
+
+@pytest.fixture
+def tiny(database_url, embedder):
+    analysis = Analysis(
+        id=uuid.uuid5(NS, "analysis"),
+        url="https://en.wikipedia.org/wiki/Landforms",
+        title="Landforms",
+        created_at=datetime(2024, 1, 1, tzinfo=UTC),
+        chunks=[
+            Chunk(id=cid, content=text, section_title=title, section_path=["Landforms"], content_type=ctype, chunk_index=i)
+            for i, (cid, (text, title, ctype)) in enumerate(zip(CHUNK_IDS, TEXTS))
+        ],
+    )
+    queries = [
+        Query(
+            id="q-glacier",
+            text="How did the glacier shape the landscape near the coast?",
+            domain="test",
+            expected=Expected(chunks=[Relevance(id=CHUNK_IDS[0])]),
+            expected_behavior=ExpectedBehavior(behavior="answer"),
+        ),
+        Query(id="q-refuse", text="Who won the 1930 cup?", domain="test", expected_behavior=ExpectedBehavior(behavior="refuse")),
+    ]
+    restore_records(database_url, [analysis], queries, embedder)
+    return database_url
+
+
+def test_fulltext_or_semantics_match_a_natural_language_question(tiny):
+    question = ["How did the glacier shape the landscape near the coast?"]
+    with connection(tiny) as conn:
+        prepare(conn)
+        (or_hits,) = fulltext_search(conn, question, 10, tsquery="or")
+        (and_hits,) = fulltext_search(conn, question, 10, tsquery="websearch")
+        (stop_words_only,) = fulltext_search(conn, ["Who is it?"], 10)
+    assert [h.chunk_id for h in or_hits] == [str(CHUNK_IDS[0])]
+    assert or_hits[0].title_match  # "glacier" stems like the section title "Glaciers"
+    assert and_hits == []
+    assert stop_words_only == []
+
+
+def test_vector_leg_ranks_every_embedded_chunk(tiny, embedder):
+    with connection(tiny) as conn:
+        prepare(conn)
+        (hits,) = vector_search(conn, embedder.embed_documents(["glacier valley"]), ["glacier valley"], 2, ef_search=1)
+    assert [h.rank for h in hits] == [1, 2]
+    assert hits[0].chunk_id == str(CHUNK_IDS[0])
+    assert hits[0].score >= hits[1].score
+
+
+def test_modes_scores_and_refusal_exclusion(tiny, embedder):
+    result = run_retrieval(tiny, embedder, RetrievalParams())
+    assert result.evaluated == 1 and result.excluded_refusal == 1
+    by_mode = {m.mode: m.report.summary for m in result.modes}
+    assert by_mode["fulltext"]["recip_rank"] == 1.0
+    assert by_mode["vector"]["recip_rank"] == 1.0
+    assert by_mode["hybrid"]["recip_rank"] == 1.0
+    # AND semantics find nothing: the query still counts, as a miss
+    strict = run_retrieval(tiny, embedder, RetrievalParams(tsquery="websearch"), modes=["fulltext"])
+    assert strict.modes[0].report.summary["recip_rank"] == 0.0
+    assert strict.evaluated == 1
+
+
+def test_content_type_boost_reorders(tiny, embedder):
+    boosted = RetrievalParams(boosts=BoostParams(content_type={"table": 5.0}))
+    result = run_retrieval(tiny, embedder, boosted, modes=["vector"])
+    summary = result.modes[0].report.summary
+    assert summary["recip_rank"] == 0.5  # the table chunk jumps ahead of the relevant one
+    record = result.per_query_records()[0]
+    assert record["retrieved"][0] == str(CHUNK_IDS[1]) and record["first_relevant_rank"] == 2
