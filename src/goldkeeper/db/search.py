@@ -2,7 +2,9 @@
 
 - **vector**: cosine distance ``embedding <=> query`` served by the HNSW index
   (``vector_cosine_ops``); ``hnsw.ef_search`` is raised to at least the depth
-  for the transaction, so the index can return ``depth`` candidates. Score =
+  for the transaction, so the index can return ``depth`` candidates, and
+  sequential scans are disabled for the statement (the planner would pick an
+  exact scan on a small table; ``vector_index: exact`` asks for that). Score =
   1 - cosine distance.
 - **fulltext**: the ``tsv`` column (GIN index) matched against the question
   with OR semantics: ``plainto_tsquery`` normalises the text (stemming, stop
@@ -94,12 +96,20 @@ def vector_search(
     ef_search: int = 100,
     ts_config: str = "english",
     tsquery: TsqueryMode = "or",
+    use_index: bool = True,
 ) -> list[list[Hit]]:
-    """Top ``depth`` chunks by cosine similarity for each query embedding (HNSW index)."""
+    """Top ``depth`` chunks by cosine similarity for each query embedding.
+
+    ``use_index``: search through the HNSW index (approximate, as production does on large tables;
+    sequential scans are disabled for the statement, since the planner prefers an exact scan on
+    small tables); False: exact nearest neighbours (sequential scan + sort).
+    """
     if len(embeddings) == 0:
         return []
     ef = max(int(ef_search), int(depth))
     conn.execute(f"SET LOCAL hnsw.ef_search = {ef}")
+    conn.execute(f"SET LOCAL enable_seqscan = {'off' if use_index else 'on'}")
+    conn.execute(f"SET LOCAL enable_indexscan = {'on' if use_index else 'off'}")
     sql = f"""
         SELECT q.ord, c.id::text, 1 - c.dist, c.title_match, c.content_type
         FROM unnest(%(embs)s::vector[], %(texts)s::text[]) WITH ORDINALITY AS q(emb, qtext, ord)
@@ -117,6 +127,8 @@ def vector_search(
     rows = conn.execute(
         sql, {"embs": list(np.asarray(embeddings, dtype=np.float32)), "texts": list(texts), "cfg": ts_config, "depth": depth}
     ).fetchall()
+    conn.execute("SET LOCAL enable_seqscan = on")
+    conn.execute("SET LOCAL enable_indexscan = on")
     return _group(rows, len(embeddings))
 
 

@@ -52,6 +52,8 @@ class RetrievalParams(Section):
     rrf_k: int = Field(default=60, ge=0)
     #: hnsw.ef_search for the vector leg (raised to depth when lower).
     ef_search: int = Field(default=100, ge=1)
+    #: "hnsw": approximate search through the HNSW index (as in production); "exact": sequential scan.
+    vector_index: Literal["hnsw", "exact"] = "hnsw"
     #: PostgreSQL text search configuration (the tsv column is built with 'english').
     fulltext_config: str = "english"
     #: "or": plainto_tsquery with its & turned into | (any content word matches); "websearch": AND semantics.
@@ -197,6 +199,7 @@ def run_retrieval(
                     vec_hits = vector_search(
                         conn, embs, texts, params.depth, ef_search=params.ef_search,
                         ts_config=params.fulltext_config, tsquery=params.tsquery,
+                        use_index=params.vector_index == "hnsw",
                     )
                 if need_text:
                     text_hits = fulltext_search(
