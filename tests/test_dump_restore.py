@@ -310,3 +310,15 @@ def test_large_restore_rebuilds_the_hnsw_index_once(database_url, embedder):
         )
         assert "chunks_embedding_hnsw" in plan
         assert conn.execute("SELECT count(*) FROM golden.chunks WHERE embedding IS NULL").fetchone() == (0,)
+
+
+def test_references_broken_by_hand_do_not_block_an_unrelated_restore(database_url, embedder):
+    analyses, queries = make_records(4)
+    restore_records(database_url, analyses[:3], queries[:3], embedder)
+    with psycopg.connect(database_url) as conn:  # breaks q-0000's expectations
+        conn.execute("DELETE FROM golden.analyses WHERE id = %s", (analyses[0].id,))
+    report = restore_records(database_url, analyses[3:], queries[3:], embedder)
+    assert report.analyses.added == (str(analyses[3].id),)
+    # ...but a restore that would itself leave a dangling reference is refused
+    with pytest.raises(DataIntegrityError, match="q-new -> "):
+        restore_records(database_url, [], [queries[0].model_copy(update={"id": "q-new"})], embedder)
