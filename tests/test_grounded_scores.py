@@ -304,3 +304,23 @@ def test_chunk_citation_is_accurate_when_the_query_lists_only_analyses(index: Ev
         Claim(text="Oxygen is a chemical element.", citations=[cite(chunk=C3, url=URL2)]),
     ]
     assert score(query, answered(claims), index).citation_accuracy == 0.5
+
+
+def test_relevance_is_the_embedding_cosine_of_answer_and_prompt(index: EvidenceIndex) -> None:
+    from goldkeeper.config import EmbeddingParams
+    from goldkeeper.embed import load_embedder
+    from goldkeeper.evals.answerers import AnswerSet
+
+    claim = Claim(text="Normandy is a region in France.", citations=[cite()])
+    same, other = answer_query("same"), answer_query("other")
+    answers = AnswerSet()
+    answers.responses["same"] = answered([claim], answer=same.text, qid="same")  # the prompt itself: cosine 1
+    answers.responses["other"] = answered([claim], answer="Photosynthesis converts light into sugar.", qid="other")
+    report = score_answers(
+        [same, other], answers, index, judge=LexicalJudge(0.8), rubric=Rubric(),
+        params=GroundedParams(as_of=AS_OF), embedder=load_embedder(EmbeddingParams()),
+    )
+    by_id = {c.query_id: c for c in report.cases}
+    assert by_id["same"].relevance == pytest.approx(1.0, abs=1e-3)
+    assert 0.0 <= by_id["other"].relevance < 0.3
+    assert report.metrics["relevance"] == pytest.approx((by_id["same"].relevance + by_id["other"].relevance) / 2, abs=1e-6)
