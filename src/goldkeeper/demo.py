@@ -33,6 +33,7 @@ from .config import Settings
 from .embed.base import Embedder
 from .evals.grounded import demo_step as grounded_demo_step
 from .evals.retrieval import demo_step as retrieval_demo_step
+from .quality.demo_steps import gate_step, report_step
 from .progress import SILENT, Progress
 
 DEMO_DIRNAME = "demo"
@@ -175,6 +176,8 @@ DEMO_STEPS: list[DemoStep] = [
     DemoStep("verify", verify_step),
     DemoStep("eval_retrieval", retrieval_demo_step),
     DemoStep("eval_grounded", grounded_demo_step),
+    DemoStep("gate", gate_step),
+    DemoStep("report", report_step),
 ]
 
 
