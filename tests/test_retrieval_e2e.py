@@ -17,6 +17,7 @@ from goldkeeper.evals.retrieval import RetrievalParams, run_retrieval, write_out
 from goldkeeper.evals.trec import evaluate_files
 from goldkeeper.restore import restore_records
 from goldkeeper.store import open_store
+from retrieval_support import module_database
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -45,11 +46,13 @@ def golden_slice():
     return analyses, answerable[:25] + refusals[:5]
 
 
-@pytest.fixture
-def restored(database_url, embedder, golden_slice):
+@pytest.fixture(scope="module")
+def restored(pg_admin_url, embedder, golden_slice):
+    """One database with the slice restored, shared by the read-only tests of this module."""
     analyses, queries = golden_slice
-    restore_records(database_url, analyses, queries, embedder)
-    return database_url
+    with module_database(pg_admin_url) as url:
+        restore_records(url, analyses, queries, embedder)
+        yield url
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ from goldkeeper.embed import load_embedder
 from goldkeeper.evals.retrieval import BoostParams, RetrievalParams, run_retrieval
 from goldkeeper.models import Analysis, Chunk, Expected, ExpectedBehavior, Query, Relevance
 from goldkeeper.restore import restore_records
+from retrieval_support import module_database
 
 NS = uuid.UUID("5f0c2a8e-3b7d-4e21-9d64-0c2f6b1e7a90")
 TEXTS = [
@@ -29,8 +30,8 @@ def embedder():
     return load_embedder(EmbeddingParams())
 
 
-@pytest.fixture
-def tiny(database_url, embedder):
+@pytest.fixture(scope="module")
+def tiny(pg_admin_url, embedder):
     analysis = Analysis(
         id=uuid.uuid5(NS, "analysis"),
         url="https://en.wikipedia.org/wiki/Landforms",
@@ -51,8 +52,9 @@ def tiny(database_url, embedder):
         ),
         Query(id="q-refuse", text="Who won the 1930 cup?", domain="test", expected_behavior=ExpectedBehavior(behavior="refuse")),
     ]
-    restore_records(database_url, [analysis], queries, embedder)
-    return database_url
+    with module_database(pg_admin_url) as url:
+        restore_records(url, [analysis], queries, embedder)
+        yield url
 
 
 def test_fulltext_or_semantics_match_a_natural_language_question(tiny):
