@@ -122,7 +122,7 @@ def test_port_in_use_is_a_usage_error(live_server: DashboardServer) -> None:
     from goldkeeper.errors import UsageError
 
     with pytest.raises(UsageError, match=f"cannot listen on 127.0.0.1:{live_server.port}"):
-        DashboardServer(live_server.httpd and Path("."), port=live_server.port)
+        DashboardServer(Path("."), port=live_server.port)
 
 
 def test_cli_serve_process(tmp_path: Path) -> None:
