@@ -130,3 +130,12 @@ def test_drop_for_a_metric_the_run_lacks_is_an_error() -> None:
     loaded = parse_policy(changed(maxHybridNdcgCut5Drop=0.01))
     with pytest.raises(ConfigError, match="maxHybridNdcgCut5Drop: no metric named 'HybridNdcgCut5'"):
         loaded.check_metrics(float_metrics())
+
+
+def test_the_init_template_policy_is_valid() -> None:
+    """`goldkeeper init` writes this file (and the demo falls back to it): it must pass the same validation."""
+    from importlib import resources
+
+    text = resources.files("goldkeeper").joinpath("templates/regression-policy.json").read_text(encoding="utf-8")
+    loaded = parse_policy(json.loads(text), source="templates/regression-policy.json")
+    assert loaded.floors and loaded.diff_severity_policy.watch < loaded.diff_severity_policy.regression
