@@ -214,4 +214,4 @@ def evaluate(
     return evaluate_ranked(build_ranked(qrels, run, complete=complete), chosen, runid=runid)
 
 
-__all__ = ["MEASURES", "OFFICIAL", "Measure", "Ranked", "Report", "build_ranked", "evaluate", "resolve_measures"]
+__all__ = ["MEASURES", "OFFICIAL", "Measure", "Ranked", "Report", "build_ranked", "evaluate", "evaluate_ranked", "resolve_measures"]
