@@ -95,7 +95,7 @@ class GroundedParams(Section):
     out: str = DEFAULT_OUT
     per_case_out: str = DEFAULT_PER_CASE_OUT
     #: ``goldkeeper demo`` scores only the first N queries (by id) to stay quick; null = all.
-    demo_limit: int | None = Field(default=300, ge=1)
+    demo_limit: int | None = Field(default=100, ge=1)
 
 
 def grounded_params(settings: Settings) -> GroundedParams:
