@@ -58,3 +58,41 @@ def test_cli_measure_with_cutoffs() -> None:
         reference[("P_10", "all")],
         reference[("ndcg_cut_10", "all")],
     ]
+
+
+def test_malformed_files_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from goldkeeper.errors import EvalError
+    from goldkeeper.evals.trec import read_qrels, read_run
+
+    bad_qrels = tmp_path / "q"
+    bad_qrels.write_text("1 0 d1 1\n1 0 d2\n")
+    with pytest.raises(EvalError, match=r"q:2: a qrels line needs 4 fields"):
+        read_qrels(bad_qrels)
+    bad_qrels.write_text("1 0 d1 x\n")
+    with pytest.raises(EvalError, match="relevance 'x' is not an integer"):
+        read_qrels(bad_qrels)
+    bad_run = tmp_path / "r"
+    bad_run.write_text("1 Q0 d1 1 0.5 run\n1 Q0 d1 2 0.4 run\n")
+    with pytest.raises(EvalError, match="r:2: query 1 retrieves document d1 twice"):
+        read_run(bad_run)
+    from goldkeeper.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["eval", "trec", str(QRELS), str(bad_run)])
+    assert exit_info.value.code == 6
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "retrieves document d1 twice" in err and "Traceback" not in err
+
+
+def test_written_run_round_trips_through_the_reader(tmp_path: Path) -> None:
+    from goldkeeper.evals.trec import read_run, write_qrels, write_run
+
+    run = {"q1": {"a": 0.5, "b": 0.5, "c": 1 / 3}, "q2": {"x": 2.0}}
+    write_run(tmp_path / "r", run, "sys")
+    write_qrels(tmp_path / "q", {"q1": {"b": 1}, "q2": {"x": 2}})
+    lines = (tmp_path / "r").read_text().splitlines()
+    assert lines[0].split()[:4] == ["q1", "Q0", "b", "1"]  # tie on score: docno descending
+    again, runid = read_run(tmp_path / "r")
+    assert runid == "sys" and set(again["q1"]) == {"a", "b", "c"}
+    report = evaluate_files(tmp_path / "q", tmp_path / "r", ["recip_rank"])
+    assert report.summary["recip_rank"] == 1.0

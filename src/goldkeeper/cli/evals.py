@@ -106,8 +106,8 @@ def retrieval(
         echo_json(result.metrics())
         return
     click.echo(
-        f"{result.evaluated} queries scored ({result.excluded_refusal} expecting a refusal and "
-        f"{result.excluded_no_relevant} without a relevant chunk excluded), {result.chunks} chunks"
+        f"{result.evaluated} queries scored over {result.chunks} chunks; not scored: {result.excluded_refusal} "
+        f"expecting a refusal, {result.excluded_no_relevant} other(s) without a relevant chunk"
     )
     click.echo(summary_table(result))
     click.echo("wrote " + ", ".join(str(p) for p in written.values()))
