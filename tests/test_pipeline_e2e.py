@@ -120,6 +120,9 @@ def test_git_native_workflow_end_to_end(tmp_path: Path, repo: Path, env: dict[st
                  "reports/retrieval-per-query.json", "reports/grounded-per-case.json", "artifacts/evals/summary.md",
                  "reports/dataset-diff.md"):
         assert (repo / path).is_file(), path
+    # per-query results live in the DVC cache, git ignores them; the marker is git-ignored too
+    for path in ("reports/retrieval-per-query.json", "reports/grounded-per-case.json", "reports/trec", "reports/restore.json"):
+        assert run(["git", "check-ignore", "-q", path], repo, env, ok=(0, 1)).returncode == 0, f"{path} not ignored"
     marker = json.loads((repo / "reports/restore.json").read_text())
     assert marker["version"] == store.version and marker["counts"] == store.manifest.counts
     assert repro(repo, env) == set()
