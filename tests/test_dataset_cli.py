@@ -9,6 +9,7 @@ from pathlib import Path
 
 import orjson
 import psycopg
+import pytest
 
 from goldkeeper.store import write_store
 from golden_support import fingerprint, make_records, store_bytes
@@ -26,6 +27,7 @@ def git(project: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=project, env=env, check=True, capture_output=True, text=True).stdout
 
 
+@pytest.mark.slow
 def test_restore_dump_dry_run_and_conflicts(database_url, project):
     analyses, queries = make_records(3)
     write_store(project / "golden", "t", analyses, queries, {"analyses": 2, "queries": 2})
@@ -63,6 +65,7 @@ def test_restore_dump_dry_run_and_conflicts(database_url, project):
         assert conn.execute("SELECT text FROM golden.queries WHERE id = 'q-0001'").fetchone() == ("What about Article 1?",)
 
 
+@pytest.mark.slow
 def test_restore_from_a_git_revision(database_url, project):
     git(project, "init", "-q", "-b", "main")
     v1, q1 = make_records(3)

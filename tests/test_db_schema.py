@@ -97,6 +97,7 @@ def test_newer_schema_version_is_refused(database_url):
 GOLDKEEPER = os.path.join(os.path.dirname(sys.executable), "goldkeeper")
 
 
+@pytest.mark.slow
 def test_db_init_command(database_url, project):
     env = {**os.environ, "GOLDKEEPER_DATABASE_URL": database_url}
     run = subprocess.run([GOLDKEEPER, "db", "init", "--json"], capture_output=True, text=True, env=env, cwd=project)
