@@ -16,7 +16,8 @@
 - **hybrid**: reciprocal rank fusion, score(d) = sum over legs of 1 / (k + rank_leg(d)),
   each leg retrieving ``depth`` documents.
 
-Optional metadata boosts are added to the score of a document: ``section_title``
+Ties are broken by chunk id descending everywhere, as trec_eval breaks them
+when it scores the run. Optional metadata boosts are added to the score of a document: ``section_title``
 when the chunk's section title matches the question (the same OR tsquery),
 ``content_type[type]`` per content type. Queries run in batches: one statement
 per batch (``unnest`` + ``LATERAL``), results in rank order per query.
@@ -122,7 +123,7 @@ def vector_search(
             ORDER BY ch.embedding <=> q.emb
             LIMIT %(depth)s
         ) c
-        ORDER BY q.ord, c.dist, c.id
+        ORDER BY q.ord, c.dist, c.id DESC
     """
     rows = conn.execute(
         sql, {"embs": list(np.asarray(embeddings, dtype=np.float32)), "texts": list(texts), "cfg": ts_config, "depth": depth}
@@ -154,10 +155,10 @@ def fulltext_search(
                    coalesce(to_tsvector(%(cfg)s::regconfig, ch.section_title) @@ t.tsq, false) AS title_match
             FROM golden.chunks ch
             WHERE ch.tsv @@ t.tsq
-            ORDER BY ts_rank_cd(ch.tsv, t.tsq, %(norm)s) DESC, ch.id
+            ORDER BY ts_rank_cd(ch.tsv, t.tsq, %(norm)s) DESC, ch.id DESC
             LIMIT %(depth)s
         ) c
-        ORDER BY q.ord, c.score DESC, c.id
+        ORDER BY q.ord, c.score DESC, c.id DESC
     """
     try:
         with conn.transaction():
@@ -179,14 +180,14 @@ def _group(rows: list[tuple], n: int) -> list[list[Hit]]:
 
 
 def rrf_fuse(legs: Sequence[Sequence[Hit]], k: int = 60) -> list[Hit]:
-    """Reciprocal rank fusion: score(d) = sum over legs of 1 / (k + rank(d)); ties by chunk id."""
+    """Reciprocal rank fusion: score(d) = sum over legs of 1 / (k + rank(d)); ties by chunk id descending."""
     scores: dict[str, float] = {}
     meta: dict[str, Hit] = {}
     for hits in legs:
         for hit in hits:
             scores[hit.chunk_id] = scores.get(hit.chunk_id, 0.0) + 1.0 / (k + hit.rank)
             meta.setdefault(hit.chunk_id, hit)
-    ordered = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+    ordered = sorted(scores.items(), key=lambda item: (item[1], item[0]), reverse=True)
     return [
         Hit(cid, score, rank, meta[cid].title_match, meta[cid].content_type)
         for rank, (cid, score) in enumerate(ordered, 1)
@@ -197,7 +198,9 @@ def apply_boosts(hits: Sequence[Hit], boosts: Boosts) -> list[Hit]:
     """Add the metadata bonuses to the scores and re-rank (no-op when no boost is set)."""
     if not boosts.active():
         return list(hits)
-    scored = sorted(((h.score + boosts.bonus(h), h) for h in hits), key=lambda item: (-item[0], item[1].chunk_id))
+    scored = sorted(
+        ((h.score + boosts.bonus(h), h) for h in hits), key=lambda item: (item[0], item[1].chunk_id), reverse=True
+    )
     return [Hit(h.chunk_id, s, rank, h.title_match, h.content_type) for rank, (s, h) in enumerate(scored, 1)]
 
 
