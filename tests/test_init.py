@@ -111,7 +111,9 @@ def test_init_templates_are_valid(repo: Path) -> None:
     run([GOLDKEEPER, "init"], repo)
     settings = load_settings(root=repo, env={})
     assert settings.store.path == "golden"
-    json.loads((repo / "config/regression-policy.json").read_text())
+    from goldkeeper.quality.policy import load_policy
+
+    load_policy(repo / "config/regression-policy.json")  # strict: a bad key is an error
     dvc = str(Path(sys.executable).parent / "dvc")
     stages = run([dvc, "stage", "list", "--name-only"], repo).stdout.split()
     assert {"restore", "diff", "eval_retrieval", "eval_grounded", "report", "gate"} <= set(stages)
