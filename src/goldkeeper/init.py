@@ -203,7 +203,7 @@ def init_project(
     store_git_path = f"{settings.store.path}.dvc" if dvc_tracked_store else settings.store.path
     to_add = [*TEMPLATE_FILES.values(), ".gitignore", ".dvc", "baselines", store_git_path]
     if dvc_tracked_store:
-        result.next_commands.append("dvc remote add -d storage s3://BUCKET/goldkeeper  # then: dvc push")
+        result.next_commands.append("dvc remote add -d storage s3://BUCKET/goldkeeper && dvc push golden.dvc")
     if not from_database:
         result.next_commands.append("goldkeeper import squad --sample   # or: goldkeeper dump (from your database)")
     result.next_commands.extend(
