@@ -335,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         help="also restore the generated dataset from the pg_dump output (the same COPY as \\copy in; "
         "off by default: with the HNSW index each restore path costs tens of minutes on 2 cores)",
     )
+    parser.add_argument("--embedding-only", action="store_true", help="only the embedding rows (quick)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
     if not (args.sample / "manifest.json").is_file():
@@ -348,14 +349,16 @@ def main(argv: list[str] | None = None) -> int:
     server = Server(work / "home")
     try:
         print(f"goldkeeper bench_core: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, model {embedder.model_id}")
-        generated = work / "generated"
-        start = time.perf_counter()
-        generate_store(generated, args.chunks, args.per_analysis, args.queries, Settings(root=work))
-        print(f"  generated {args.chunks:,} chunks in {time.perf_counter() - start:.1f} s", flush=True)
-        results = bench_dataset(server, "sample", args.sample, embedder, work, cold=True)
-        results += bench_dataset(
-            server, "generated", generated, embedder, work, cold=False, pg_dump_restore=args.large_pg_dump_restore
-        )
+        results: list[dict[str, Any]] = []
+        if not args.embedding_only:
+            generated = work / "generated"
+            start = time.perf_counter()
+            generate_store(generated, args.chunks, args.per_analysis, args.queries, Settings(root=work))
+            print(f"  generated {args.chunks:,} chunks in {time.perf_counter() - start:.1f} s", flush=True)
+            results = bench_dataset(server, "sample", args.sample, embedder, work, cold=True)
+            results += bench_dataset(
+                server, "generated", generated, embedder, work, cold=False, pg_dump_restore=args.large_pg_dump_restore
+            )
         embed_rows = bench_embedding(server, args.sample, embedder, args.threads)
     finally:
         server.stop()
