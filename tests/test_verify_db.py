@@ -121,7 +121,7 @@ def test_orphans(restored: tuple[Path, str], embedder: Embedder, tmp_path: Path)
 def test_expected_rows_pointing_at_missing_rows(restored: tuple[Path, str], embedder: Embedder, tmp_path: Path) -> None:
     store, url = restored
     chunk = make_analysis(1).chunks[0].id
-    sql(url, f"UPDATE golden.query_expected SET target_id = gen_random_uuid() WHERE query_id = 'q0002' AND target_kind = 'analysis'",
+    sql(url, "UPDATE golden.query_expected SET target_id = gen_random_uuid() WHERE query_id = 'q0002' AND target_kind = 'analysis'",
         f"DELETE FROM golden.chunks WHERE id = '{chunk}'")
     report = verify_database(url, store, Settings(root=tmp_path), embedder)
     dangling = [i for i in report.errors if i.code == "db.dangling_expected"]
