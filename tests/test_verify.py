@@ -7,6 +7,9 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as settings_h
+from hypothesis import strategies as st
 
 from goldkeeper.config import Settings
 from goldkeeper.models import ExpectedBehavior
@@ -443,3 +446,25 @@ def test_the_projects_golden_dataset_verifies_clean_even_strict() -> None:
     assert report.issues == (), report.to_text()
     checked = dict(report.checked)
     assert (checked["analyses"], checked["chunks"], checked["queries"]) == (12, 468, 4449)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["id", "chunks", "url", "expected", "x"]), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings_h(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(garbage=json_values)
+def test_verify_reports_any_garbage_shard_and_never_raises(tmp_path: Path, garbage: object) -> None:
+    store = tmp_path / "golden"
+    if not store.exists():
+        build_store(tmp_path, n=2)
+    qid, path = first_query(store)
+    data = orjson.dumps(garbage)
+    (store / path).write_bytes(data)
+    reseal_shard(store, path, data, 1)
+    report = verify_store(store, settings_for(tmp_path))
+    assert not report.ok()
+    assert all(i.code for i in report.errors)
