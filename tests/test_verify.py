@@ -449,7 +449,7 @@ def test_the_projects_golden_dataset_verifies_clean_even_strict() -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False) | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["id", "chunks", "url", "expected", "x"]), inner, max_size=4),
     max_leaves=20,
 )
@@ -468,3 +468,15 @@ def test_verify_reports_any_garbage_shard_and_never_raises(tmp_path: Path, garba
     report = verify_store(store, settings_for(tmp_path))
     assert not report.ok()
     assert all(i.code for i in report.errors)
+
+
+@settings_h(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(garbage=json_values)
+def test_verify_reports_any_garbage_manifest_and_never_raises(tmp_path: Path, garbage: object) -> None:
+    store = tmp_path / "golden"
+    if not store.exists():
+        build_store(tmp_path, n=2)
+    (store / "manifest.json").write_bytes(orjson.dumps(garbage))
+    report = verify_store(store, settings_for(tmp_path))
+    assert not report.ok()
+    assert {i.code for i in report.errors} <= {"manifest.schema", "manifest.format_version", "manifest.schema_version"}

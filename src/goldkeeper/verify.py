@@ -515,7 +515,8 @@ def _remember_unvalidated(raw: Any, scan: _Scan) -> None:
     if not isinstance(raw, dict):
         return
     scan.unvalidated_ids.add(str(raw.get("id")))
-    for chunk in raw.get("chunks") or []:
+    chunks = raw.get("chunks")
+    for chunk in chunks if isinstance(chunks, list) else []:
         if isinstance(chunk, dict):
             scan.unvalidated_ids.add(str(chunk.get("id")))
 
