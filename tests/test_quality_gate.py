@@ -189,11 +189,11 @@ def test_no_aging_pressure_below_threshold_or_when_freshness_drops() -> None:
 
 
 def test_annotations_for_regression_and_failure(tmp_path: Path) -> None:
-    result = run(metrics(faithfulness=0.80), previous=metrics(), baseline=baseline_with(tmp_path))
+    result = run(metrics(faithfulness=0.65), previous=metrics(), baseline=baseline_with(tmp_path))
     lines = annotations(result)
     assert lines[0].startswith("::warning title=AI eval regression::Review priority is regression. ")
-    assert "faithfulness 0.9134 -> 0.8000 (-0.1134, regression)" in lines[0]
-    assert lines[1].startswith("::error title=AI eval gate failed::faithfulness = 0.8000 is below its floor 0.85; faithfulness dropped 0.1134")
+    assert "faithfulness 0.9134 -> 0.6500 (-0.2634, regression)" in lines[0]
+    assert lines[1].startswith("::error title=AI eval gate failed::faithfulness = 0.6500 is below its floor 0.7; faithfulness dropped 0.2634")
     assert all("\n" not in line for line in lines)
 
 
