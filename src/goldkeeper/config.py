@@ -89,6 +89,15 @@ class Settings(BaseModel):
         path = Path(path)
         return path if path.is_absolute() else self.root / path
 
+    def display_path(self, path: str | Path) -> str:
+        """``path`` relative to the project root when inside it (POSIX), else absolute.
+
+        Paths recorded in committed files (runs, baselines, gate verdicts) must
+        not depend on where the project is checked out.
+        """
+        path = self.resolve(path)
+        return path.relative_to(self.root).as_posix() if path.is_relative_to(self.root) else str(path)
+
     def section(self, name: str, model: type[Section]) -> Any:
         """Validate a later capability's section of params.yaml with its own model."""
         try:

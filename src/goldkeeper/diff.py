@@ -225,7 +225,7 @@ class DatasetDiff:
         return ", ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
-        """The stable JSON document (``schema_version`` 1; documented in the README)."""
+        """The stable JSON document (``schema_version`` 1; documented in docs/commands.md)."""
         counts = self.counts()
         return {
             "schema_version": SCHEMA_VERSION,

@@ -29,7 +29,7 @@ def _write(path: Path, data: bytes) -> None:
     default="text",
     show_default=True,
     help="text: terminal; md: pull-request comment (summary table, collapsible details, size-capped); "
-    "json: the stable schema documented in the README.",
+    "json: the stable schema documented in docs/commands.md.",
 )
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the diff to FILE instead of stdout.")
 @click.option("--exit-code", is_flag=True, help="Exit with 10 when the stores differ, 0 when they do not (like git diff).")

@@ -64,7 +64,7 @@ def baseline_record(state: AppState, metrics: tuple[Path, ...], as_json: bool) -
     values = load_metrics(paths)
     identity = resolve_identity(settings)
     store = _baselines(settings)
-    baseline = store.record(identity, values, [str(p.relative_to(settings.root)) if p.is_relative_to(settings.root) else str(p) for p in paths])
+    baseline = store.record(identity, values, [settings.display_path(p) for p in paths])
     if as_json:
         echo_json({**baseline.as_json(), "path": str(store.path_for(identity))})
         return
@@ -182,8 +182,10 @@ def gate_command(
     loaded = load_policy(policy_path)
     trend = _trend(settings, directory)
     limit = retention_limit(retention_max_runs)
+    metrics_paths = _metrics_paths(settings, metrics)
     outcome = run_gate(
-        metrics_paths=_metrics_paths(settings, metrics),
+        metrics_paths=metrics_paths,
+        sources=[settings.display_path(p) for p in metrics_paths],
         identity=resolve_identity(settings),
         policy=loaded,
         baselines=_baselines(settings),
@@ -208,9 +210,9 @@ def gate_command(
         **result,
         "passed": int(outcome.passed),
         "runId": outcome.run["id"],
-        "runPath": str(outcome.run_path) if outcome.run_path else None,
+        "runPath": settings.display_path(outcome.run_path) if outcome.run_path else None,
         "retention": outcome.retention.as_json() if outcome.retention else None,
-        "dashboard": str(report_path) if report_path else None,
+        "dashboard": settings.display_path(report_path) if report_path else None,
     }
     if output is not None:
         write_json(settings.resolve(output), document)

@@ -293,8 +293,12 @@ def run_gate(
     record: bool = True,
     require_baseline: bool = False,
     now: datetime | None = None,
+    sources: list[str] | None = None,
 ) -> GateOutcome:
-    """Evaluate the current metrics, store the run in the trend and apply retention."""
+    """Evaluate the current metrics, store the run in the trend and apply retention.
+
+    ``sources`` names the metrics files in the stored run (default: the paths as given).
+    """
     metrics = load_metrics(metrics_paths)
     history = trend.runs(last=policy.severity_history_policy.max_comparisons)
     previous = history[-1] if history else None
@@ -316,7 +320,7 @@ def run_gate(
         "timestamp": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
         "identity": identity.as_json(),
         "metrics": dict(sorted(metrics.items())),
-        "sources": [str(p) for p in metrics_paths],
+        "sources": sources if sources is not None else [str(p) for p in metrics_paths],
         "gate": result,
     }
     if not record:
