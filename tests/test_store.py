@@ -182,3 +182,15 @@ def test_recover_puts_back_a_store_lost_between_fallback_renames(tmp_path: Path)
     recover_interrupted_swap(tmp_path / "g")
     assert open_store(tmp_path / "g").version == version
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g"]
+
+
+def test_record_count_mismatch_with_the_manifest_is_detected(tmp_path: Path) -> None:
+    analyses, queries = sample(4)
+    write_store(tmp_path / "g", "t", analyses, queries, SHARDS)
+    manifest = orjson.loads((tmp_path / "g" / "manifest.json").read_bytes())
+    manifest["shards"][0]["records"] += 1
+    (tmp_path / "g" / "manifest.json").write_bytes(canonical_bytes(manifest))
+    store = open_store(tmp_path / "g")
+    with pytest.raises(DataIntegrityError, match="the manifest says"):
+        store.read_shard(store.shards()[0])
+    assert len(store.read_shard(store.shards()[0], check=False)) == manifest["shards"][0]["records"] - 1

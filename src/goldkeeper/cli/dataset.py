@@ -106,11 +106,11 @@ def restore_command(
         )
     if marker is not None and not dry_run:
         from ..store import canonical_bytes
+        from ..store.atomic import atomic_write_bytes
 
-        marker = settings.resolve(marker)
-        marker.parent.mkdir(parents=True, exist_ok=True)
         manifest = store.manifest
-        marker.write_bytes(
+        atomic_write_bytes(
+            settings.resolve(marker),
             canonical_bytes(
                 {"dataset": manifest.dataset, "version": store.version, "model_id": report.model_id, "counts": manifest.counts}
             )

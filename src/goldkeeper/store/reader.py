@@ -79,10 +79,13 @@ class Store:
         return data
 
     def raw_records(self, entry: ShardEntry, *, check: bool = True) -> list[Any]:
+        """The shard's records as parsed JSON; with ``check``, its sha256 and record count must match the manifest."""
         name = self.source.describe(entry.path)
         raw = parse_json(self.shard_bytes(entry, check=check), name)
         if not isinstance(raw, list):
             raise RecordValidationError(name, None, None, "a shard must be a JSON array of records")
+        if check and len(raw) != entry.records:
+            raise DataIntegrityError(f"{name}: holds {len(raw)} records, the manifest says {entry.records}")
         return raw
 
     def read_shard(self, entry: ShardEntry, *, check: bool = True) -> list[Analysis] | list[Query]:
