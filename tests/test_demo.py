@@ -8,7 +8,6 @@ from pathlib import Path
 import orjson
 import pytest
 
-from goldkeeper.cli import main
 from goldkeeper.config import load_settings
 from goldkeeper.db.embedded import EmbeddedServer
 from goldkeeper.demo import DEMO_STEPS, DemoStep, StepResult, run_demo
@@ -19,15 +18,10 @@ from goldkeeper.importers.squad import parse_squad
 from goldkeeper.store import write_store
 
 from test_squad_import import TINY, files_of
+from cli_support import run_cli as run
 
 REPO = Path(__file__).resolve().parent.parent
 
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    out, err = capsys.readouterr()
-    return int(exit_info.value.code or 0), out, err
 
 
 def small_project(project: Path) -> Path:

@@ -14,10 +14,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from goldkeeper.cli import main
 from goldkeeper.evals.answerers import split_sentences
 from goldkeeper.importers.squad import load_squad, sample_path
 from goldkeeper.store import write_store
+from cli_support import run_cli as run
 
 SCRIPT = Path(__file__).parent / "data" / "answerers" / "scripted.py"
 PARAMS = """\
@@ -64,12 +64,6 @@ def oracle_responses(squad_slice) -> list[dict]:
         lines.append({"query_id": q.id, "answer": ref, "refused": False, "claims": [{"text": sentence, "citations": [citation]}]})
     return lines
 
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    out, err = capsys.readouterr()
-    return int(exit_info.value.code or 0), out, err
 
 
 def test_responses_file_end_to_end(project: Path, squad_slice, capsys) -> None:

@@ -7,19 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from goldkeeper.cli import main
 from goldkeeper.config import load_settings
 from goldkeeper.errors import DataIntegrityError
 from goldkeeper.quality.baseline import BaselineStore, resolve_identity
 from goldkeeper.store import open_store
 from quality_support import write_metrics, write_tiny_store
+from cli_support import run_cli as cli
 
-
-def cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(argv)
-    out, err = capsys.readouterr()
-    return int(exited.value.code or 0), out, err
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from goldkeeper.cli import main
 from goldkeeper.quality.baseline import BaselineStore, load_metrics
 from goldkeeper.quality.gate import GateInputs, annotations, classify, evaluate, run_gate
 from goldkeeper.quality.trend import TrendStore
 from quality_support import POLICY_FILE, float_metrics, grounded, identity, policy, write_metrics, write_tiny_store
+from cli_support import run_cli as cli
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -241,12 +241,6 @@ def test_load_metrics_rejects_conflicts_and_missing_files(tmp_path: Path) -> Non
     with pytest.raises(EvalError, match="metrics file not found"):
         load_metrics([tmp_path / "nope.json"])
 
-
-def cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(argv)
-    out, err = capsys.readouterr()
-    return int(exited.value.code or 0), out, err
 
 
 @pytest.fixture

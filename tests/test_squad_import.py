@@ -9,7 +9,6 @@ import orjson
 import psycopg
 import pytest
 
-from goldkeeper.cli import main
 from goldkeeper.config import EmbeddingParams, load_settings
 from goldkeeper.dump import dump
 from goldkeeper.embed import load_embedder
@@ -24,6 +23,7 @@ from goldkeeper.importers.squad import (
 )
 from goldkeeper.restore import restore_store
 from goldkeeper.store import open_store, write_store
+from cli_support import run_cli as run
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "golden"
@@ -152,12 +152,6 @@ def test_writing_the_parsed_sample_reproduces_golden_bytes(tmp_path: Path) -> No
     write_store(tmp_path / "golden", settings.dataset.name, records.analyses, records.queries, dict(settings.store.shards))
     assert files_of(tmp_path / "golden") == files_of(GOLDEN)
 
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    out, err = capsys.readouterr()
-    return int(exit_info.value.code or 0), out, err
 
 
 def test_cli_usage_and_data_errors(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,16 +11,10 @@ import jsonschema
 import orjson
 import pytest
 
-from goldkeeper.cli import main
 from goldkeeper.store import canonical_bytes
 
 from verify_helpers import build_store, edit_shard, find_record, locate, make_analysis, make_query
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    out, err = capsys.readouterr()
-    return int(exit_info.value.code or 0), out, err
+from cli_support import run_cli as run
 
 
 def test_valid_store_exits_0(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
