@@ -44,11 +44,11 @@ from goldkeeper.config import Settings, load_settings
 from goldkeeper.db.connection import connection
 from goldkeeper.db.embedded import EmbeddedServer
 from goldkeeper.db.schema import ensure_schema
-from goldkeeper.dump import dump
+from goldkeeper.dataset.dump import dump
 from goldkeeper.embed import VENDORED_MODEL_DIR, load_embedder
-from goldkeeper.embeddings import embed_chunks
+from goldkeeper.embed.fill import embed_chunks
 from goldkeeper.models import Analysis, Chunk, Expected, ExpectedBehavior, Finding, Query, Relevance
-from goldkeeper.restore import restore_store
+from goldkeeper.dataset.restore import restore_store
 from goldkeeper.store import StoreWriter, open_store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -154,7 +154,7 @@ def empty_golden_rows(url: str) -> None:
 def warm_cache_synthetically(url: str, store_dir: Path, embedder: Any) -> int:
     """Fill golden.embedding_cache with a unit vector for every chunk text of the store (no model run)."""
     from goldkeeper.db.embedding_cache import prepare, store_cache
-    from goldkeeper.embeddings import text_sha256
+    from goldkeeper.embed.fill import text_sha256
 
     rng = np.random.default_rng(0)
     n = 0

@@ -4,7 +4,7 @@ Generates two golden stores with :class:`goldkeeper.store.StoreWriter` that
 differ in the content of ONE chunk (default: 1,000,000 chunks in 10,000
 analyses, 20,000 queries, 256 analysis shards), then times
 
-- goldkeeper: ``goldkeeper.diff.diff(OLD_DIR, NEW_DIR)`` in process (open both
+- goldkeeper: ``goldkeeper.dataset.diff.diff(OLD_DIR, NEW_DIR)`` in process (open both
   manifests, parse only the shards whose sha256 differs, scan the queries for
   impact) plus rendering md and json; and the whole ``goldkeeper diff
   --format json`` command as a process (interpreter start included);
@@ -37,8 +37,8 @@ from pathlib import Path
 import orjson
 
 from goldkeeper.config import load_settings
-from goldkeeper.diff import diff
-from goldkeeper.diff_render import to_json_bytes, to_markdown
+from goldkeeper.dataset.diff import diff
+from goldkeeper.dataset.diff_render import to_json_bytes, to_markdown
 from goldkeeper.models import Analysis, Chunk, Expected, ExpectedBehavior, Query, Relevance
 from goldkeeper.store import StoreWriter, open_store
 

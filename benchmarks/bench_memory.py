@@ -59,7 +59,7 @@ _DUMP = """
 import json, resource, sys, time
 from pathlib import Path
 from goldkeeper.config import load_settings
-from goldkeeper.dump import dump
+from goldkeeper.dataset.dump import dump
 url, out = sys.argv[1], Path(sys.argv[2])
 start = time.perf_counter()
 report = dump(url, load_settings(root=out.parent, env={}), out)
@@ -71,7 +71,7 @@ _RESTORE = """
 import json, resource, sys, time
 from goldkeeper.config import EmbeddingParams
 from goldkeeper.embed import load_embedder
-from goldkeeper.restore import restore_store
+from goldkeeper.dataset.restore import restore_store
 url, store = sys.argv[1], sys.argv[2]
 embedder = load_embedder(EmbeddingParams())
 start = time.perf_counter()

@@ -10,7 +10,7 @@ import pytest
 
 from diff_support import commit_all, dataset, init_repo, make_analysis, write
 from goldkeeper.cli import main
-from goldkeeper.diff_render import DIFF_JSON_SCHEMA, GITHUB_COMMENT_LIMIT
+from goldkeeper.dataset.diff_render import DIFF_JSON_SCHEMA, GITHUB_COMMENT_LIMIT
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -15,10 +15,10 @@ import pytest
 from diff_support import commit_all, init_repo
 from goldkeeper.cli import main
 from goldkeeper.config import EmbeddingParams, load_settings
-from goldkeeper.diff_render import DIFF_JSON_SCHEMA
-from goldkeeper.dump import dump
+from goldkeeper.dataset.diff_render import DIFF_JSON_SCHEMA
+from goldkeeper.dataset.dump import dump
 from goldkeeper.embed import load_embedder
-from goldkeeper.restore import restore_store
+from goldkeeper.dataset.restore import restore_store
 from goldkeeper.store import open_store
 
 REPO = Path(__file__).resolve().parent.parent

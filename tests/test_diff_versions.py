@@ -11,7 +11,7 @@ import pytest
 from goldkeeper.errors import DataIntegrityError, UsageError
 from goldkeeper.models import Analysis, Chunk, ExpectedBehavior, Query
 from goldkeeper.store import open_store, write_store
-from goldkeeper.versions import git_store_source, has_store, store_history
+from goldkeeper.store.git_source import git_store_source, has_store, store_history
 from uuid import uuid5, NAMESPACE_URL
 
 

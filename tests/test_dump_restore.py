@@ -9,10 +9,10 @@ import pytest
 
 from goldkeeper.config import EmbeddingParams, Settings, load_settings
 from goldkeeper.db.rows import golden_reader, iter_analyses, iter_queries
-from goldkeeper.dump import dump
+from goldkeeper.dataset.dump import dump
 from goldkeeper.embed import load_embedder
 from goldkeeper.errors import ConflictError, DatabaseError, DataIntegrityError, RecordValidationError
-from goldkeeper.restore import restore_records, restore_store
+from goldkeeper.dataset.restore import restore_records, restore_store
 from goldkeeper.store import write_store
 from golden_support import fingerprint, make_records, store_bytes
 

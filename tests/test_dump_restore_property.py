@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from goldkeeper.config import EmbeddingParams, load_settings
-from goldkeeper.dump import dump
+from goldkeeper.dataset.dump import dump
 from goldkeeper.embed import load_embedder
 from goldkeeper.models import Analysis, Artifact, Chunk, Expected, ExpectedBehavior, Finding, Query, Relevance
-from goldkeeper.restore import restore_records, restore_store
+from goldkeeper.dataset.restore import restore_records, restore_store
 from goldkeeper.store import open_store
 from golden_support import store_bytes
 

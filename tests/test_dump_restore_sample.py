@@ -9,9 +9,9 @@ import psycopg
 import pytest
 
 from goldkeeper.config import EmbeddingParams, load_settings
-from goldkeeper.dump import dump
+from goldkeeper.dataset.dump import dump
 from goldkeeper.embed import load_embedder
-from goldkeeper.restore import restore_store
+from goldkeeper.dataset.restore import restore_store
 from golden_support import store_bytes
 
 REPO = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ import pytest
 from goldkeeper.config import EmbeddingParams
 from goldkeeper.db.schema import ensure_schema
 from goldkeeper.embed import VENDORED_MODEL_DIR, load_embedder
-from goldkeeper.embeddings import embed_chunks, embed_queries, text_sha256
+from goldkeeper.embed.fill import embed_chunks, embed_queries, text_sha256
 from goldkeeper.errors import ConfigError
 
 TEXTS = [

@@ -19,7 +19,8 @@ from goldkeeper.evals.answerers import (
     prompt_json,
     split_sentences,
 )
-from goldkeeper.evals.grounded import GroundedParams, Rubric, score_answers
+from goldkeeper.config import GroundedParams
+from goldkeeper.evals.grounded import Rubric, score_answers
 from goldkeeper.evals.judges import LexicalJudge
 from goldkeeper.evals.response import parse_response_line, response_json_schema
 

@@ -129,7 +129,7 @@ def test_usage_and_config_errors_are_one_line(project: Path, squad_slice, capsys
 def test_extractive_answerer_end_to_end_on_a_restored_slice(project: Path, squad_slice, database_url, capsys) -> None:
     from goldkeeper.config import EmbeddingParams
     from goldkeeper.embed import load_embedder
-    from goldkeeper.restore import restore_store
+    from goldkeeper.dataset.restore import restore_store
 
     make_project(project, squad_slice, threshold=0.0)
     restore_store(database_url, project / "golden", load_embedder(EmbeddingParams()))
@@ -159,8 +159,9 @@ def test_extractive_answerer_end_to_end_on_a_restored_slice(project: Path, squad
 @pytest.mark.slow
 def test_demo_step_scores_the_demo_database(project: Path, squad_slice) -> None:
     from goldkeeper.config import load_settings
-    from goldkeeper.demo import DemoStep, restore_step, run_demo
-    from goldkeeper.evals.grounded import demo_step
+    from goldkeeper.demo import DemoStep, run_demo
+    from goldkeeper.demo.steps import grounded_step as demo_step
+    from goldkeeper.demo.steps import restore_step
 
     make_project(project, squad_slice, threshold=0.0)
     with (project / "params.yaml").open("a") as fh:

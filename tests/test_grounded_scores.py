@@ -8,9 +8,9 @@ from uuid import UUID
 
 import pytest
 
+from goldkeeper.config import GroundedParams
 from goldkeeper.evals.grounded import (
     EvidenceIndex,
-    GroundedParams,
     Rubric,
     aggregate,
     resolve_citation,

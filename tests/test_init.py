@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from goldkeeper.init import GITIGNORE_LINES, TEMPLATE_FILES, render_template
+from goldkeeper.scaffold.init import GITIGNORE_LINES, TEMPLATE_FILES, render_template
 from goldkeeper.store import open_store
 
 GOLDKEEPER = str(Path(sys.executable).parent / "goldkeeper")

@@ -121,13 +121,16 @@ _COMPARED = sorted(
 )
 
 docs = st.sampled_from([f"d{i}" for i in range(12)])
+# pytrec_eval (trec_eval 9.x in C) crashes with SIGSEGV, or hangs, when a judged query has only
+# negative judgments (e.g. {"q10": {"d4": -1}}): those qrels are the reference's bug, not a case it
+# can judge, so they are left out here (the trec_eval 10 conformance files cover negative grades).
 qrels_strategy = st.dictionaries(
     st.sampled_from(["q1", "q2", "q10"]), st.dictionaries(docs, st.integers(-1, 3), min_size=1), min_size=1
-)
+).filter(lambda qrels: all(any(rel >= 0 for rel in judged.values()) for judged in qrels.values()))
 scores = st.sampled_from([0.25, 0.5, 1.0, 2.0]) | st.floats(0, 10, allow_nan=False)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)  # the same examples in every run: CI is deterministic
 @given(qrels=qrels_strategy, runs=st.dictionaries(st.sampled_from(["q1", "q2", "q10", "q3"]), st.dictionaries(docs, scores, min_size=1)))
 def test_agrees_with_pytrec_eval(qrels, runs) -> None:
     reference = pytrec_eval.RelevanceEvaluator(qrels, set(_COMPARED)).evaluate(runs)

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from goldkeeper.config import load_settings
-from goldkeeper.init import render_template, template_text
+from goldkeeper.scaffold.init import render_template, template_text
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE = yaml.safe_load(template_text("dvc.yaml"))

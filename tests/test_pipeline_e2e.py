@@ -26,7 +26,7 @@ import yaml
 
 from goldkeeper.db.embedded import EmbeddedServer
 from goldkeeper.embed import VENDORED_MODEL_DIR
-from goldkeeper.init import render_template
+from goldkeeper.scaffold.init import render_template
 from goldkeeper.store import open_store, write_store
 
 BIN = Path(sys.executable).parent

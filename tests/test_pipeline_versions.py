@@ -17,7 +17,7 @@ from uuid import NAMESPACE_URL, uuid5
 import pytest
 
 from goldkeeper.config import load_settings
-from goldkeeper.dump import dump
+from goldkeeper.dataset.dump import dump
 from goldkeeper.models import Analysis, Chunk, Expected, ExpectedBehavior, Query, Relevance
 from goldkeeper.store import open_store, write_store
 

@@ -9,7 +9,8 @@ import pytest
 
 from goldkeeper.config import load_settings
 from goldkeeper.errors import DataIntegrityError
-from goldkeeper.quality.baseline import BaselineStore, resolve_identity
+from goldkeeper.project import Project
+from goldkeeper.quality.baseline import BaselineStore
 from goldkeeper.store import open_store
 from quality_support import write_metrics, write_tiny_store
 from cli_support import run_cli as cli
@@ -28,13 +29,13 @@ def tiny(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_identity_from_store_params_and_env(tiny: Path) -> None:
     (tiny / "params.yaml").write_text("prompt:\n  version: cite-or-refuse-v3\ngrounded:\n  answerer: responses:answers.jsonl\n")
     env = {"GOLDKEEPER_MODEL_VERSION": "my-model@sha256:abc"}
-    ident = resolve_identity(load_settings(tiny, env=env), env=env)
+    ident = Project(load_settings(tiny, env=env)).identity(env=env)
     assert ident.dataset_id == "tiny"
     assert ident.dataset_version == open_store(tiny / "golden").version
     assert ident.model_version == "my-model@sha256:abc"
     assert ident.prompt_version == "cite-or-refuse-v3"
     env2 = {**env, "GOLDKEEPER_PROMPT_VERSION": "p-override"}
-    other = resolve_identity(load_settings(tiny, env=env2), env=env2)
+    other = Project(load_settings(tiny, env=env2)).identity(env=env2)
     assert other.prompt_version == "p-override" and other.key != ident.key
 
 
@@ -43,7 +44,7 @@ def test_model_version_is_embedding_model_id_plus_answerer(tiny: Path) -> None:
     from goldkeeper.config import EmbeddingParams
     from goldkeeper.embed import load_embedder
 
-    ident = resolve_identity(load_settings(tiny, env={}), env={})
+    ident = Project(load_settings(tiny, env={})).identity(env={})
     model_id = load_embedder(EmbeddingParams()).model_id
     assert model_id.startswith("sentence-transformers/all-MiniLM-L6-v2@sha256:")
     assert ident.model_version == f"{model_id}+answerer=extractive;judge=lexical"
@@ -51,11 +52,11 @@ def test_model_version_is_embedding_model_id_plus_answerer(tiny: Path) -> None:
 
 def test_dataset_version_changes_the_key(tiny: Path) -> None:
     env = {"GOLDKEEPER_MODEL_VERSION": "m"}
-    before = resolve_identity(load_settings(tiny, env=env), env=env)
+    before = Project(load_settings(tiny, env=env)).identity(env=env)
     write_tiny_store(tiny / "golden", dataset="tiny")
-    assert resolve_identity(load_settings(tiny, env=env), env=env).key == before.key  # same bytes, same version
+    assert Project(load_settings(tiny, env=env)).identity(env=env).key == before.key  # same bytes, same version
     write_tiny_store(tiny / "golden", dataset="tiny-2")
-    after = resolve_identity(load_settings(tiny, env=env), env=env)
+    after = Project(load_settings(tiny, env=env)).identity(env=env)
     assert after.dataset_version != before.dataset_version and after.key != before.key
 
 

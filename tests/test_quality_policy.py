@@ -136,6 +136,6 @@ def test_the_init_template_policy_is_valid() -> None:
     """`goldkeeper init` writes this file (and the demo falls back to it): it must pass the same validation."""
     from importlib import resources
 
-    text = resources.files("goldkeeper").joinpath("templates/regression-policy.json").read_text(encoding="utf-8")
+    text = resources.files("goldkeeper.scaffold").joinpath("templates/regression-policy.json").read_text(encoding="utf-8")
     loaded = parse_policy(json.loads(text), source="templates/regression-policy.json")
     assert loaded.floors and loaded.diff_severity_policy.watch < loaded.diff_severity_policy.regression

@@ -20,7 +20,7 @@ import pytest
 
 from goldkeeper.config import EmbeddingParams
 from goldkeeper.embed import load_embedder
-from goldkeeper.restore import restore_records
+from goldkeeper.dataset.restore import restore_records
 from goldkeeper.store import write_store
 from golden_support import fingerprint, make_records
 

@@ -13,9 +13,10 @@ from goldkeeper.cli.main import cli
 from goldkeeper.config import EmbeddingParams
 from goldkeeper.db.search import Hit, rrf_fuse
 from goldkeeper.embed import load_embedder
-from goldkeeper.evals.retrieval import RetrievalParams, run_retrieval, write_outputs
+from goldkeeper.config import RetrievalParams
+from goldkeeper.evals.retrieval import run_retrieval, write_outputs
 from goldkeeper.evals.trec import evaluate_files
-from goldkeeper.restore import restore_records
+from goldkeeper.dataset.restore import restore_records
 from goldkeeper.store import open_store
 from retrieval_support import module_database
 

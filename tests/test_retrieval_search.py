@@ -11,9 +11,10 @@ from goldkeeper.config import EmbeddingParams
 from goldkeeper.db.connection import connection
 from goldkeeper.db.search import fulltext_search, prepare, vector_search
 from goldkeeper.embed import load_embedder
-from goldkeeper.evals.retrieval import BoostParams, RetrievalParams, run_retrieval
+from goldkeeper.config import BoostParams, RetrievalParams
+from goldkeeper.evals.retrieval import run_retrieval
 from goldkeeper.models import Analysis, Chunk, Expected, ExpectedBehavior, Query, Relevance
-from goldkeeper.restore import restore_records
+from goldkeeper.dataset.restore import restore_records
 from retrieval_support import module_database
 
 NS = uuid.UUID("5f0c2a8e-3b7d-4e21-9d64-0c2f6b1e7a90")

@@ -10,9 +10,9 @@ import psycopg
 import pytest
 
 from goldkeeper.config import EmbeddingParams, load_settings
-from goldkeeper.dump import dump
+from goldkeeper.dataset.dump import dump
 from goldkeeper.embed import load_embedder
-from goldkeeper.embeddings import embed_chunks
+from goldkeeper.embed.fill import embed_chunks
 from goldkeeper.errors import RecordValidationError
 from goldkeeper.importers.squad import (
     SQUAD_NAMESPACE,
@@ -21,7 +21,7 @@ from goldkeeper.importers.squad import (
     parse_squad,
     sample_path,
 )
-from goldkeeper.restore import restore_store
+from goldkeeper.dataset.restore import restore_store
 from goldkeeper.store import open_store, write_store
 from cli_support import run_cli as run
 

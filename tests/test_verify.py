@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from goldkeeper.config import Settings
 from goldkeeper.models import ExpectedBehavior
-from goldkeeper.verify import Issue, VerifyReport, verify_store
+from goldkeeper.dataset.verify import Issue, VerifyReport, verify_store
 
 from verify_helpers import (
     build_store,

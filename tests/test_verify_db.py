@@ -10,8 +10,8 @@ import pytest
 
 from goldkeeper.config import Settings
 from goldkeeper.embed import Embedder, load_embedder
-from goldkeeper.restore import restore_store
-from goldkeeper.verify import Issue, ModelIdentity, VerifyReport, verify_database
+from goldkeeper.dataset.restore import restore_store
+from goldkeeper.dataset.verify import Issue, ModelIdentity, VerifyReport, verify_database
 
 from verify_helpers import build_store, make_analysis
 

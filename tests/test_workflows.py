@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from goldkeeper.init import TEMPLATE_FILES, render_template
+from goldkeeper.scaffold.init import TEMPLATE_FILES, render_template
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))

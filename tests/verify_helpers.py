@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from goldkeeper.config import Settings
+from goldkeeper.config import Settings, validate_settings
 from goldkeeper.models import Analysis, Artifact, Chunk, Expected, ExpectedBehavior, Finding, Query, Relevance
 from goldkeeper.store import canonical_bytes, sha256_hex, write_store
 from goldkeeper.store.sharding import shard_path
@@ -46,7 +46,7 @@ def make_query(n: int, analysis: Analysis, refuse: bool = False) -> Query:
 
 
 def settings_for(root: Path, **extra: Any) -> Settings:
-    return Settings(root=root, extra=extra)
+    return validate_settings({"root": root, **extra})
 
 
 def build_store(root: Path, n: int = 6, analyses: list[Analysis] | None = None, queries: list[Query] | None = None) -> Path:

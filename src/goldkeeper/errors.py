@@ -14,6 +14,7 @@ with ``raise ... from exc`` so ``--debug`` still shows the cause::
     │   ├── RecordValidationError   exit 5  one record fails its schema (file, id, field)
     │   └── VerificationFailed      exit 5  ``verify`` found errors (carries the report)
     ├── EvalError                   exit 6  an evaluation could not be computed
+    ├── FileError                   exit 7  a file cannot be written or read (disk full, permissions)
     └── NegativeVerdict             exit 10 a failed gate, a non-empty ``diff --exit-code``
 """
 
@@ -82,6 +83,12 @@ class VerificationFailed(DataIntegrityError):
 
 class EvalError(GoldkeeperError):
     exit_code = 6
+
+
+class FileError(GoldkeeperError):
+    """The operating system refused a file operation (full disk, permission denied); names the path."""
+
+    exit_code = 7
 
 
 class NegativeVerdict(GoldkeeperError):

@@ -14,8 +14,8 @@ import sys
 
 import click
 
-from ..errors import GoldkeeperError
-from .main import cli
+from goldkeeper.errors import GoldkeeperError
+from goldkeeper.cli.main import cli
 
 #: the modules that add commands to ``cli``; one per capability.
 COMMAND_MODULES = [

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from .main import AppState, pass_state
-from .output import echo_json, progress_for_terminal
+from goldkeeper.cli.main import AppState, pass_state
+from goldkeeper.cli.output import echo_json
+from goldkeeper.project import raise_for_conflicts
 
 
 @click.command("dump")
@@ -26,13 +27,7 @@ def dump_command(state: AppState, out: Path | None, as_json: bool) -> None:
     written (restore regenerates them). Unchanged data gives byte-identical files; the new store
     replaces the old one atomically.
     """
-    from ..db.embedded import database_url_for
-    from ..dump import dump
-
-    settings = state.settings()
-    target = settings.resolve(out) if out is not None else settings.store_path
-    with database_url_for(settings.database_url, settings.home_path) as url:
-        report = dump(url, settings, target, progress_for_terminal())
+    report = state.project().dump(out)
     if as_json:
         echo_json(report.to_json())
         return
@@ -79,42 +74,7 @@ def restore_command(
     listed (nothing is overwritten). Chunks are embedded with the configured model, reusing the
     embedding cache.
     """
-    from ..db.embedded import database_url_for
-    from ..embed import load_embedder
-    from ..errors import ConflictError
-    from ..restore import restore_store
-    from ..store import open_store
-
-    settings = state.settings()
-    if rev is not None:
-        from ..versions import git_store_source
-
-        relpath = str(source) if source is not None else settings.store.path
-        store = open_store(git_store_source(settings.root, rev, relpath))
-    else:
-        store = open_store(settings.resolve(source) if source is not None else settings.store_path)
-    embedder = load_embedder(settings.embedding)
-    with database_url_for(settings.database_url, settings.home_path) as url:
-        report = restore_store(
-            url,
-            store,
-            embedder,
-            replace=replace,
-            dry_run=dry_run,
-            progress=progress_for_terminal(),
-            batch_size=settings.embedding.batch_size,
-        )
-    if marker is not None and not dry_run:
-        from ..store import canonical_bytes
-        from ..store.atomic import atomic_write_bytes
-
-        manifest = store.manifest
-        atomic_write_bytes(
-            settings.resolve(marker),
-            canonical_bytes(
-                {"dataset": manifest.dataset, "version": store.version, "model_id": report.model_id, "counts": manifest.counts}
-            )
-        )
+    report = state.project().restore(source=source, rev=rev, replace=replace, dry_run=dry_run, marker=marker)
     if as_json:
         echo_json(report.to_json())
     else:
@@ -124,8 +84,7 @@ def restore_command(
             conflicts = getattr(report, name).conflicts
             if conflicts:
                 click.echo(f"conflicting {name}: " + ", ".join(conflicts[:20]) + (" ..." if len(conflicts) > 20 else ""))
-    if report.conflicts:
-        raise ConflictError(f"{report.conflicts} record(s) differ from the database (dry run; use --replace to overwrite)")
+    raise_for_conflicts(report)
 
 
 def register(cli: click.Group) -> None:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ..db.connection import redact_url
-from ..db.embedded import EmbeddedServer
-from .main import AppState, pass_state
-from .output import echo_json
+from goldkeeper.cli.main import AppState, pass_state
+from goldkeeper.cli.output import echo_json
 
 
 @click.group("db")
@@ -19,7 +17,7 @@ def db_group() -> None:
 @pass_state
 def start(state: AppState) -> None:
     """Start the embedded server and keep it running (until `goldkeeper db stop`)."""
-    server = EmbeddedServer(state.settings().home_path)
+    server = state.project().server
     was_running = server.status().running
     server.start()
     click.echo(f"embedded PostgreSQL {'already running' if was_running else 'started'} in {server.pgdata}")
@@ -29,7 +27,7 @@ def start(state: AppState) -> None:
 @pass_state
 def stop(state: AppState) -> None:
     """Stop the embedded server."""
-    server = EmbeddedServer(state.settings().home_path)
+    server = state.project().server
     stopped = server.stop()
     click.echo("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
 
@@ -39,7 +37,7 @@ def stop(state: AppState) -> None:
 @pass_state
 def status(state: AppState, as_json: bool) -> None:
     """Show whether the embedded server is running, and where."""
-    info = EmbeddedServer(state.settings().home_path).status()
+    info = state.project().server.status()
     if as_json:
         echo_json({"running": info.running, "pgdata": str(info.pgdata), "pid": info.pid, "url": info.url})
         return
@@ -53,14 +51,7 @@ def status(state: AppState, as_json: bool) -> None:
 @pass_state
 def url(state: AppState) -> None:
     """Print the database URL commands will use (passwords redacted)."""
-    settings = state.settings()
-    if settings.database_url:
-        click.echo(redact_url(settings.database_url))
-        return
-    found = EmbeddedServer(settings.home_path).url()
-    if found is None:
-        raise click.ClickException("the embedded server is not running (start it with `goldkeeper db start`)")
-    click.echo(found)
+    click.echo(state.project().display_url())
 
 
 @db_group.command("init")
@@ -73,16 +64,10 @@ def init(state: AppState, as_json: bool) -> None:
     if the model's dimension changed, the column is retyped and its vectors cleared in the same
     transaction (restore re-embeds them).
     """
-    from ..db.embedded import database_url_for
-    from ..db.schema import init_schema
-    from ..embed import load_embedder
-
-    settings = state.settings()
-    dim = load_embedder(settings.embedding).dim
-    with database_url_for(settings.database_url, settings.home_path) as db_url:
-        result = init_schema(db_url, dim)
+    result = state.project().init_schema()
+    dim = result["dim"]
     if as_json:
-        echo_json({**result, "dim": dim})
+        echo_json(result)
         return
     action = "created" if result["created"] else "already up to date"
     if result["dim_changed_from"] is not None and not result["created"]:

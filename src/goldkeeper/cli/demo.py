@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from .main import AppState, pass_state
-from .output import echo_json, progress_for_terminal
+from goldkeeper.cli.main import AppState, pass_state
+from goldkeeper.cli.output import echo_json, progress_for_terminal
+from goldkeeper.demo import run_demo
 
 
 @click.command("demo")
@@ -19,10 +20,7 @@ def demo_command(state: AppState, as_json: bool) -> None:
     by the configured model, verifies the files and the database, prints a summary with
     counts, the dataset version, the embedding model id and timings, and stops the server.
     """
-    from ..demo import run_demo
-
-    settings = state.settings()
-    report = run_demo(settings, progress=progress_for_terminal())
+    report = run_demo(state.settings(), progress=progress_for_terminal())
     if as_json:
         echo_json(report.to_json())
     else:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import click
 
-from .main import AppState, pass_state
-from .output import echo_json
+from goldkeeper.cli.main import AppState, pass_state
+from goldkeeper.cli.output import echo_json
+from goldkeeper.project import compare_per_query, evaluate_trec
 
 
 @click.group("eval")
@@ -39,13 +40,11 @@ def trec(qrels: Path, run: Path, per_query: bool, measures: tuple[str, ...], com
     ranked by score descending, ties by docno descending (the rank column is ignored), exactly as
     trec_eval 10 does; values match it to all printed decimals.
     """
-    from ..evals.trec import evaluate_files, format_report
-
-    report = evaluate_files(qrels, run, measures or None, complete=complete)
+    report = evaluate_trec(qrels, run, measures or None, complete=complete)
     if as_json:
         echo_json(report.to_json())
     else:
-        click.echo(format_report(report, per_query=per_query), nl=False)
+        click.echo(report.to_trec_eval(per_query=per_query), nl=False)
 
 
 @eval_group.command("retrieval")
@@ -84,24 +83,8 @@ def retrieval(
     chunk) are counted, not scored. Writes the flat metrics JSON (dvc metrics), the per-query results
     (dvc plots, `goldkeeper eval compare`) and the TREC run + qrels files. Restore first.
     """
-    from ..db.embedded import database_url_for
-    from ..embed import load_embedder
-    from ..evals.retrieval import retrieval_params, run_retrieval, summary_table, write_outputs
-    from .output import progress_for_terminal
-
-    settings = state.settings()
-    params = retrieval_params(settings)
-    embedder = None
-    if any(m in ("vector", "hybrid") for m in (modes or params.modes)):
-        embedder = load_embedder(settings.embedding)
-    with database_url_for(settings.database_url, settings.home_path) as url:
-        result = run_retrieval(url, embedder, params, modes=modes or None, k=k, progress=progress_for_terminal())
-    written = write_outputs(
-        result,
-        settings.resolve(out or params.out),
-        settings.resolve(per_query or params.per_query),
-        settings.resolve(trec_dir or params.trec_dir),
-    )
+    run = state.project().eval_retrieval(modes=modes or None, k=k, out=out, per_query=per_query, trec_dir=trec_dir)
+    result = run.result
     if as_json:
         echo_json(result.metrics())
         return
@@ -109,8 +92,8 @@ def retrieval(
         f"{result.evaluated} queries scored over {result.chunks} chunks; not scored: {result.excluded_refusal} "
         f"expecting a refusal, {result.excluded_no_relevant} other(s) without a relevant chunk"
     )
-    click.echo(summary_table(result))
-    click.echo("wrote " + ", ".join(str(p) for p in written.values()))
+    click.echo(result.summary_table())
+    click.echo("wrote " + ", ".join(str(p) for p in run.written.values()))
 
 
 @eval_group.command("compare")
@@ -127,9 +110,7 @@ def compare(a: Path, b: Path, metrics: tuple[str, ...], mode_a: str | None, mode
     B wins / ties / loses, and the two-sided p-value of a paired randomization test (10,000 random
     sign flips, seed 0). Use --mode-a/--mode-b to compare two modes, e.g. of the same file.
     """
-    from ..evals.compare import compare_files
-
-    result = compare_files(a, b, metrics=list(metrics) or None, mode_a=mode_a, mode_b=mode_b)
+    result = compare_per_query(a, b, metrics=list(metrics) or None, mode_a=mode_a, mode_b=mode_b)
     if as_json:
         echo_json(result.to_json())
         return

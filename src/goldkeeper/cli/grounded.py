@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from .evals import eval_group
-from .main import AppState, pass_state
-from .output import echo_json, progress_for_terminal
+from goldkeeper.cli.evals import eval_group
+from goldkeeper.cli.main import AppState, pass_state
+from goldkeeper.cli.output import echo_json
 
 
 @click.command("grounded")
@@ -46,14 +46,8 @@ def grounded_command(
     and prompt), refusal precision/recall, exact match and F1 against the reference answers, and the
     pass rate against the rubric. Malformed or missing responses fail their case, never the run.
     """
-    from ..evals.grounded import grounded_params, run_grounded, write_outputs
-
-    settings = state.settings(grounded={"as_of": as_of})
-    params = grounded_params(settings)
-    report = run_grounded(settings, answerer=answerer, limit=limit, progress=progress_for_terminal())
-    out_path = settings.resolve(out or params.out)
-    per_case_path = settings.resolve(per_case or params.per_case_out)
-    write_outputs(report, out_path, per_case_path)
+    run = state.project(grounded={"as_of": as_of}).eval_grounded(answerer=answerer, limit=limit, out=out, per_case=per_case)
+    report, out_path, per_case_path = run.report, run.out, run.per_case
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     if report.stray:

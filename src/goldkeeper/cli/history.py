@@ -6,17 +6,11 @@ from pathlib import Path
 
 import click
 
-from .main import AppState, pass_state
-from .output import echo_json
+from goldkeeper.cli.main import AppState, pass_state
+from goldkeeper.cli.output import echo_json
+from goldkeeper.fileio import atomic_write_bytes as write_bytes
 
 EXIT_DIFFERENT = 10
-
-
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
 
 
 @click.command("diff")
@@ -51,27 +45,15 @@ def diff_command(
     word-level diff), the queries whose expected chunks or analyses changed, and URL-contract
     violations the new side introduces. Only shards whose sha256 changed are read.
     """
-    from ..diff import WORKTREE, diff, diff_params
-    from ..diff_render import to_json_bytes, to_markdown, to_text
-
-    settings = state.settings()
-    params = diff_params(settings)
+    project = state.project()
     if report:
-        result = diff(old or params.base, new or WORKTREE, settings)
-        md_path, json_path = settings.resolve(params.md), settings.resolve(params.json_out)
-        _write(md_path, to_markdown(result, params.max_md_chars).encode("utf-8"))
-        _write(json_path, to_json_bytes(result))
+        result, md_path, json_path = project.diff_report(old, new)
         click.echo(f"{result.summary_line()}; wrote {md_path} and {json_path}", err=True)
     else:
-        result = diff(old, new, settings)
-        if fmt == "json":
-            data = to_json_bytes(result)
-        elif fmt == "md":
-            data = to_markdown(result, params.max_md_chars).encode("utf-8")
-        else:
-            data = to_text(result).encode("utf-8")
+        result = project.diff(old, new)
+        data = project.render_diff(result, fmt)
         if out is not None:
-            _write(out, data)
+            write_bytes(project.settings.resolve(out), data)
             click.echo(f"{result.summary_line()}; wrote {out}", err=True)
         else:
             click.echo(data.decode("utf-8"), nl=False)
@@ -90,16 +72,14 @@ def changelog_command(state: AppState, base: str, message: str | None, as_json: 
     The entry holds the date, counts added / removed / modified per entity, the dataset versions
     before and after, and a description. Running it again without new changes adds nothing.
     """
-    from ..changelog import CHANGELOG_FILE, append_changelog
-
-    settings = state.settings()
-    result = append_changelog(settings, base=base, message=message)
+    project = state.project()
+    result = project.changelog(base=base, message=message)
     if as_json:
         echo_json({"appended": result.entry is not None, "entry": result.entry, "reason": result.reason})
     elif result.entry is None:
         click.echo(f"nothing to add: {result.reason}")
     else:
-        click.echo(f"appended to {settings.store_path / CHANGELOG_FILE}: {result.entry['description']}")
+        click.echo(f"appended to {result.path}: {result.entry['description']}")
 
 
 @click.command("log")
@@ -113,9 +93,7 @@ def log_command(state: AppState, rev: str, max_count: int | None, as_json: bool)
     For each: commit, date, author, dataset version (sha256 of the manifest), record counts and the
     record changes against its parent commit.
     """
-    from ..history import dataset_log
-
-    entries = dataset_log(state.settings(), rev=rev, max_count=max_count)
+    entries = state.project().log(rev=rev, max_count=max_count)
     if as_json:
         echo_json([e.to_json() for e in entries])
         return
@@ -135,9 +113,7 @@ def log_command(state: AppState, rev: str, max_count: int | None, as_json: bool)
 @pass_state
 def show_command(state: AppState, rev: str, as_json: bool) -> None:
     """The manifest summary of the golden store at a git revision: version, counts, shards."""
-    from ..history import show_revision
-
-    info = show_revision(state.settings(), rev)
+    info = state.project().show(rev)
     if as_json:
         echo_json(info)
         return

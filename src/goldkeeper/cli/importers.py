@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from .main import AppState, pass_state
-from .output import echo_json, progress_for_terminal
+from goldkeeper.cli.main import AppState, pass_state
+from goldkeeper.cli.output import echo_json
+from goldkeeper.project import raise_for_conflicts, require_one_source
 
 
 @click.group("import")
@@ -30,33 +31,14 @@ def squad_command(state: AppState, file: Path | None, sample: bool, replace: boo
     importing the same file twice changes nothing. Loading works like `goldkeeper restore`: one
     transaction, conflicts listed, chunks embedded with the configured model.
     """
-    from ..db.embedded import database_url_for
-    from ..embed import load_embedder
-    from ..errors import ConflictError, UsageError
-    from ..importers.squad import import_squad
-
-    if (file is None) == (not sample):
-        raise UsageError("give a SQuAD FILE or --sample (not both)")
-    settings = state.settings()
-    path = settings.resolve(file) if file is not None else None
-    embedder = load_embedder(settings.embedding, root=settings.root)
-    with database_url_for(settings.database_url, settings.home_path) as url:
-        report = import_squad(
-            url,
-            path,
-            embedder,
-            replace=replace,
-            dry_run=dry_run,
-            progress=progress_for_terminal(),
-            batch_size=settings.embedding.batch_size,
-        )
+    require_one_source(file, sample)
+    report = state.project().import_squad(file, replace=replace, dry_run=dry_run)
     if as_json:
         echo_json(report.to_json())
     else:
         for line in report.summary_lines():
             click.echo(line)
-    if report.conflicts:
-        raise ConflictError(f"{report.conflicts} record(s) differ from the database (dry run; use --replace to overwrite)")
+    raise_for_conflicts(report)
 
 
 def register(cli: click.Group) -> None:

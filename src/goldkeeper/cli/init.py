@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from ..init import init_project
-from .main import AppState, pass_state
-from .output import echo_json, progress_for_terminal
+from goldkeeper.cli.main import AppState, pass_state
+from goldkeeper.cli.output import echo_json, progress_for_terminal
+from goldkeeper.project import init_repository
 
 
 @click.command("init")
@@ -41,23 +41,9 @@ def init(state: AppState, force: bool, from_database: bool, dvc_tracked_store: b
     and scheduled backup), runs `dvc init` when needed, and prints the next commands. Existing files
     are kept unless --force.
     """
-    root = Path(state.root or Path.cwd())
-
-    def dump_store(project_root: Path) -> object:
-        from ..db.embedded import database_url_for
-        from ..dump import dump
-
-        settings = AppState(database_url=state.database_url, params_file=state.params_file, root=project_root).settings()
-        with database_url_for(settings.database_url, settings.home_path) as url:
-            return dump(url, settings, progress=progress_for_terminal())
-
-    result = init_project(
-        root,
-        force=force,
-        from_database=from_database,
-        dvc_tracked_store=dvc_tracked_store,
-        install=install,
-        dump_store=dump_store,
+    result = init_repository(
+        Path(state.root or Path.cwd()), force=force, from_database=from_database, dvc_tracked_store=dvc_tracked_store,
+        install=install, database_url=state.database_url, params_file=state.params_file, progress=progress_for_terminal(),
     )
     if as_json:
         echo_json(result.to_json())

@@ -8,8 +8,10 @@ from typing import Any
 
 import click
 
-from .. import __version__
-from ..config import Settings, load_settings
+from goldkeeper import __version__
+from goldkeeper.cli.output import progress_for_terminal
+from goldkeeper.config import Settings, load_settings
+from goldkeeper.project import Project
 
 
 @dataclass
@@ -31,6 +33,10 @@ class AppState:
                 root=self.root, params_file=self.params_file, database_url=self.database_url, overrides=clean
             )
         return self._settings[key]
+
+    def project(self, **overrides: Any) -> Project:
+        """The application layer for this invocation, with terminal progress."""
+        return Project(self.settings(**overrides), progress=progress_for_terminal())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -1,8 +1,16 @@
-"""Rendering helpers shared by commands: JSON output and terminal progress."""
+"""Rendering helpers shared by commands: JSON output and progress on stderr.
+
+Progress: a rich bar when stderr is a terminal; otherwise (CI logs, pipes) a
+plain line every few seconds (``GOLDKEEPER_PROGRESS_SECONDS``, default 5) for
+work that runs that long, so a log shows that a long restore is moving
+without drowning short commands in noise.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -10,11 +18,14 @@ from typing import Any
 import click
 import orjson
 
+from goldkeeper.progress import Progress as ProgressProtocol
+from goldkeeper.store.canonical import to_plain
+
+PROGRESS_SECONDS_ENV = "GOLDKEEPER_PROGRESS_SECONDS"
+
 
 def echo_json(data: Any) -> None:
     """Print ``data`` as indented JSON (sorted keys) on stdout."""
-    from ..store.canonical import to_plain
-
     click.echo(orjson.dumps(to_plain(data), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
 
 
@@ -28,12 +39,13 @@ class _RichTask:
 
 
 class TerminalProgress:
-    """A rich progress bar on stderr, shown only when stderr is a terminal."""
+    """A rich progress bar on stderr (for terminals)."""
 
     @contextmanager
     def task(self, description: str, total: int | None) -> Iterator[_RichTask]:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-        from rich.console import Console
+        # start-up: rich.progress + rich.console cost 0.1 s, and only a terminal needs them
+        from rich.console import Console  # noqa: PLC0415
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
 
         with Progress(
             TextColumn("{task.description}"),
@@ -46,8 +58,52 @@ class TerminalProgress:
             yield _RichTask(progress, progress.add_task(description, total=total))
 
 
-def progress_for_terminal() -> Any:
-    """A terminal progress bar when stderr is a TTY, the silent default otherwise."""
-    from ..progress import SILENT
+class _PlainTask:
+    def __init__(self, description: str, total: int | None, interval: float) -> None:
+        self.description = description
+        self.total = total
+        self.interval = interval
+        self.done = 0
+        self.started = time.monotonic()
+        self.last = self.started
+        self.printed = False
 
-    return TerminalProgress() if sys.stderr.isatty() else SILENT
+    def advance(self, amount: int = 1) -> None:
+        self.done += amount
+        now = time.monotonic()
+        if now - self.last >= self.interval:
+            self.last = now
+            self.line()
+
+    def line(self, final: bool = False) -> None:
+        of = f"/{self.total}" if self.total is not None else ""
+        elapsed = time.monotonic() - self.started
+        state = "done" if final else "..."
+        click.echo(f"{self.description}: {self.done}{of} {state} ({elapsed:.0f} s)", err=True)
+        self.printed = True
+
+
+class PlainProgress:
+    """A plain progress line on stderr every ``interval`` seconds (for logs); silent for quick work."""
+
+    def __init__(self, interval: float = 5.0) -> None:
+        self.interval = interval
+
+    @contextmanager
+    def task(self, description: str, total: int | None) -> Iterator[_PlainTask]:
+        task = _PlainTask(description, total, self.interval)
+        yield task
+        if task.printed:
+            task.line(final=True)
+
+
+def _interval() -> float:
+    try:
+        return max(0.1, float(os.environ.get(PROGRESS_SECONDS_ENV, "5")))
+    except ValueError:
+        return 5.0
+
+
+def progress_for_terminal() -> ProgressProtocol:
+    """A rich bar when stderr is a terminal, else a periodic plain line."""
+    return TerminalProgress() if sys.stderr.isatty() else PlainProgress(_interval())

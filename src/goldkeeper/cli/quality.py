@@ -4,40 +4,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import click
 
-from ..config import Settings
-from ..errors import ConfigError, NegativeVerdict
-from ..quality import GateParams, ReportParams, metrics_paths
-from ..quality.baseline import BaselineParams, BaselineStore, load_metrics, resolve_identity, write_json
-from ..quality.gate import annotations, run_gate
-from ..quality.policy import load_policy
-from ..quality.report import render_markdown, summarize, write_report
-from ..quality.serve import DEFAULT_PORT, DashboardServer
-from ..quality.trend import TrendStore, retention_limit
-from .main import AppState, pass_state
-from .output import echo_json
+from goldkeeper.cli.main import AppState, pass_state
+from goldkeeper.cli.output import echo_json
+from goldkeeper.errors import NegativeVerdict
+from goldkeeper.fileio import append_text
+from goldkeeper.quality.gate_run import GateResult
+from goldkeeper.quality.serve import DEFAULT_PORT, DashboardServer
 
 METRICS_HELP = (
     "A metrics file written by the evals (repeatable). Default: gate.metrics in params.yaml, else "
     "retrieval.out and grounded.out (metrics/retrieval.json, metrics/grounded.json)."
 )
-
-
-def _metrics_paths(settings: Settings, given: tuple[Path, ...]) -> list[Path]:
-    if given:
-        return [settings.resolve(p) for p in given]
-    return [settings.resolve(p) for p in metrics_paths(settings)]
-
-
-def _baselines(settings: Settings) -> BaselineStore:
-    return BaselineStore(settings.resolve(settings.section("baseline", BaselineParams).dir))
-
-
-def _trend(settings: Settings, directory: Path | None = None) -> TrendStore:
-    return TrendStore(settings.resolve(directory) if directory else settings.resolve(settings.section("report", ReportParams).dir))
 
 
 # -- baseline --------------------------------------------------------------------------------------------
@@ -59,16 +39,11 @@ def baseline_group() -> None:
 @pass_state
 def baseline_record(state: AppState, metrics: tuple[Path, ...], as_json: bool) -> None:
     """Store the current eval metrics as the baseline of the current identity (replacing an older one)."""
-    settings = state.settings()
-    paths = _metrics_paths(settings, metrics)
-    values = load_metrics(paths)
-    identity = resolve_identity(settings)
-    store = _baselines(settings)
-    baseline = store.record(identity, values, [settings.display_path(p) for p in paths])
+    baseline, path = state.project().record_baseline(metrics)
     if as_json:
-        echo_json({**baseline.as_json(), "path": str(store.path_for(identity))})
+        echo_json({**baseline.as_json(), "path": str(path)})
         return
-    click.echo(f"baseline {baseline.key}: {len(values)} metrics recorded in {store.path_for(identity)}")
+    click.echo(f"baseline {baseline.key}: {len(baseline.metrics)} metrics recorded in {path}")
 
 
 @baseline_group.command("show")
@@ -77,22 +52,7 @@ def baseline_record(state: AppState, metrics: tuple[Path, ...], as_json: bool) -
 @pass_state
 def baseline_show(state: AppState, key: str | None, as_json: bool) -> None:
     """Show the baseline of the current identity (or of --key)."""
-    settings = state.settings()
-    store = _baselines(settings)
-    if key:
-        path = store.directory / f"{key}.json"
-        if not path.exists():
-            raise ConfigError(f"{path}: no baseline with key {key!r} (see `goldkeeper baseline list`)")
-        baseline = store.load_file(path)
-    else:
-        identity = resolve_identity(settings)
-        found = store.get(identity)
-        if found is None:
-            raise ConfigError(
-                f"{store.path_for(identity)}: no baseline for the current identity {identity.key} "
-                "(record one with `goldkeeper baseline record`)"
-            )
-        baseline = found
+    baseline = state.project().baseline(key)
     if as_json:
         echo_json(baseline.as_json())
         return
@@ -111,7 +71,7 @@ def baseline_show(state: AppState, key: str | None, as_json: bool) -> None:
 @pass_state
 def baseline_list(state: AppState, as_json: bool) -> None:
     """List the recorded baselines."""
-    baselines = _baselines(state.settings()).list()
+    baselines = state.project().baselines.list()
     if as_json:
         echo_json([b.as_json() for b in baselines])
         return
@@ -128,18 +88,37 @@ def baseline_list(state: AppState, as_json: bool) -> None:
 # -- gate ------------------------------------------------------------------------------------------------
 
 
-def _github(result: dict[str, Any], markdown: str) -> None:
+def _github(result: GateResult) -> None:
+    """On GitHub Actions: the annotations on stdout, summary.md appended to the step summary."""
     if os.environ.get("GITHUB_ACTIONS") != "true":
         return
-    for line in annotations(result):
+    for line in result.annotations():
         click.echo(line)
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_file:
-        try:
-            with open(summary_file, "a", encoding="utf-8") as handle:
-                handle.write(markdown + "\n")
-        except OSError as exc:
-            raise ConfigError(f"{summary_file}: cannot append the step summary: {exc.strerror}") from exc
+        append_text(summary_file, result.markdown + "\n")
+
+
+def _echo_gate(result: GateResult) -> None:
+    verdict = result.verdict
+    state = "PASS" if result.passed else ("FAIL (fail-fast)" if verdict["failFast"] else "FAIL")
+    click.echo(
+        f"gate: {state}; review priority {verdict['reviewPriority']}; "
+        f"severity vs previous run: {verdict['severity'] or 'n/a (first run)'}; "
+        f"baseline {verdict['baselineKey']} {'found' if verdict['baselineFound'] else 'not recorded'}"
+    )
+    for reason in verdict["reasons"]:
+        click.echo(f"  fail: {reason['message']}")
+    for warning in verdict["warnings"]:
+        click.echo(f"  warning {warning['code']}: {warning['message']}")
+    retention = result.outcome.retention
+    if retention is not None:
+        click.echo(
+            f"retention ({retention.mode}, max {retention.max_runs}): retained {retention.retained}, "
+            f"orphaned {retention.orphaned}, deleted {retention.deleted}, preserved {retention.preserved}"
+        )
+    if result.dashboard is not None:
+        click.echo(f"dashboard: {result.dashboard}")
 
 
 @click.command("gate")
@@ -176,70 +155,18 @@ def gate_command(
     trend index is pruned to the retention limit and the report is rewritten. On GitHub
     Actions it prints warning annotations and appends summary.md to $GITHUB_STEP_SUMMARY.
     """
-    settings = state.settings()
-    params = settings.section("gate", GateParams)
-    policy_path = settings.resolve(policy or params.policy)
-    loaded = load_policy(policy_path)
-    trend = _trend(settings, directory)
-    limit = retention_limit(retention_max_runs)
-    metrics_paths = _metrics_paths(settings, metrics)
-    outcome = run_gate(
-        metrics_paths=metrics_paths,
-        sources=[settings.display_path(p) for p in metrics_paths],
-        identity=resolve_identity(settings),
-        policy=loaded,
-        baselines=_baselines(settings),
-        trend=trend,
-        retention_max_runs=limit,
-        retention_dry_run=retention_dry_run,
-        record=not no_record,
-        require_baseline=params.require_baseline if require_baseline is None else require_baseline,
+    result = state.project().gate(
+        policy=policy, metrics=metrics, directory=directory, retention_max_runs=retention_max_runs,
+        retention_dry_run=retention_dry_run, require_baseline=require_baseline, record=not no_record,
+        report=not no_report, output=output,
     )
-    result = outcome.result
-    report_path = None
-    if outcome.run_path is not None:
-        if no_report:
-            markdown = render_markdown(summarize(trend.runs(), trend.index().get("retention")))
-        else:
-            files = write_report(trend)
-            markdown = render_markdown(files.summary)
-            report_path = files.index_html
-    else:
-        markdown = render_markdown(summarize([*trend.runs(), outcome.run], trend.index().get("retention")))
-    document = {
-        **result,
-        "passed": int(outcome.passed),
-        "runId": outcome.run["id"],
-        "runPath": settings.display_path(outcome.run_path) if outcome.run_path else None,
-        "retention": outcome.retention.as_json() if outcome.retention else None,
-        "dashboard": settings.display_path(report_path) if report_path else None,
-    }
-    if output is not None:
-        write_json(settings.resolve(output), document)
     if as_json:
-        echo_json(document)
+        echo_json(result.to_json())
     else:
-        verdict = "PASS" if outcome.passed else ("FAIL (fail-fast)" if result["failFast"] else "FAIL")
-        click.echo(
-            f"gate: {verdict}; review priority {result['reviewPriority']}; "
-            f"severity vs previous run: {result['severity'] or 'n/a (first run)'}; "
-            f"baseline {result['baselineKey']} {'found' if result['baselineFound'] else 'not recorded'}"
-        )
-        for reason in result["reasons"]:
-            click.echo(f"  fail: {reason['message']}")
-        for warning in result["warnings"]:
-            click.echo(f"  warning {warning['code']}: {warning['message']}")
-        if outcome.retention is not None:
-            r = outcome.retention
-            click.echo(
-                f"retention ({r.mode}, max {r.max_runs}): retained {r.retained}, orphaned {r.orphaned}, "
-                f"deleted {r.deleted}, preserved {r.preserved}"
-            )
-        if report_path is not None:
-            click.echo(f"dashboard: {report_path}")
-    _github(result, markdown)
-    if not outcome.passed:
-        raise NegativeVerdict(f"gate failed: {result['reasons'][0]['message']}")
+        _echo_gate(result)
+    _github(result)
+    if not result.passed:
+        raise NegativeVerdict(f"gate failed: {result.failure_message()}")
 
 
 # -- report / serve --------------------------------------------------------------------------------------
@@ -251,8 +178,7 @@ def gate_command(
 @pass_state
 def report_command(state: AppState, directory: Path | None, as_json: bool) -> None:
     """Write summary.json (+ summary.schema.json), summary.md and the index.html dashboard from the trend."""
-    trend = _trend(state.settings(), directory)
-    files = write_report(trend)
+    files = state.project().report(directory)
     if as_json:
         echo_json(
             {
@@ -276,7 +202,7 @@ def report_command(state: AppState, directory: Path | None, as_json: bool) -> No
 @pass_state
 def serve_command(state: AppState, port: int, directory: Path | None) -> None:
     """Serve the dashboard read-only on 127.0.0.1, with /api/ai-evals/summary and /api/openapi. Ctrl-C stops it."""
-    server = DashboardServer(_trend(state.settings(), directory).root, port=port)
+    server = DashboardServer(state.project().trend(directory).root, port=port)
     click.echo(f"serving the eval dashboard on {server.url} (summary: {server.url}api/ai-evals/summary); Ctrl-C stops")
     try:
         server.serve_forever()

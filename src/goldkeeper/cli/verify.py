@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 
-from ..errors import VerificationFailed
-from .main import AppState, pass_state
-from .output import echo_json
+from goldkeeper.errors import VerificationFailed
+from goldkeeper.cli.main import AppState, pass_state
+from goldkeeper.project import json_schema
+from goldkeeper.cli.output import echo_json
 
 
 @click.command("verify")
@@ -30,21 +31,7 @@ def verify_command(state: AppState, directory: Path | None, check_db: bool, as_j
 
     Exit 0 when valid, 5 when not (every error listed); warnings fail only with --strict.
     """
-    from ..verify import verify_database, verify_store
-
-    settings = state.settings()
-    store_dir = settings.resolve(directory) if directory is not None else settings.store_path
-    report = verify_store(store_dir, settings)
-    if check_db:
-        from ..db.embedded import database_url_for
-        from ..embed import load_embedder
-
-        params = settings.embedding
-        if params.model_path:
-            params = params.model_copy(update={"model_path": str(settings.resolve(params.model_path))})
-        embedder = load_embedder(params)
-        with database_url_for(settings.database_url, settings.home_path) as url:
-            report = report.merged(verify_database(url, store_dir, settings, embedder))
+    report = state.project().verify(directory, db=check_db)
     if as_json:
         echo_json(report.to_dict(strict))
     else:
@@ -61,8 +48,6 @@ def schema_command(name: str) -> None:
     golden: one shard file (an array of Analysis or of Query records); analysis / query: one
     record; manifest: manifest.json; response: one line of a grounded-answer response file.
     """
-    from ..schema_export import json_schema
-
     echo_json(json_schema(name))
 
 

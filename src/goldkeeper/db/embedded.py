@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import DatabaseError
+from goldkeeper.errors import DatabaseError
 
 DATABASE_NAME = "goldkeeper"
 logging.getLogger("pgserver").setLevel(logging.WARNING)

@@ -12,8 +12,8 @@ from typing import Any
 
 import psycopg
 
-from .connection import connection
-from .schema import embedding_column_dim
+from goldkeeper.db.connection import connection
+from goldkeeper.db.schema import embedding_column_dim
 
 #: the tables whose row counts are compared with the manifest (manifest key -> SQL).
 _COUNTS = {

@@ -28,10 +28,10 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import set_json_dumps, set_json_loads
 
-from ..errors import ConflictError, DatabaseError, DataIntegrityError
-from ..models import Analysis, Artifact, Chunk, Expected, ExpectedBehavior, Finding, Query, Relevance
-from .connection import connect, database_error
-from .schema import ensure_schema, lock_golden
+from goldkeeper.errors import ConflictError, DatabaseError, DataIntegrityError
+from goldkeeper.models import Analysis, Artifact, Chunk, Expected, ExpectedBehavior, Finding, Query, Relevance
+from goldkeeper.db.connection import connect, database_error
+from goldkeeper.db.schema import ensure_schema, lock_golden
 
 # --------------------------------------------------------------------------- reading
 

@@ -7,7 +7,7 @@ embedding dimension are kept in ``golden.schema_info``. When the configured
 embedding model has another dimension than the ``embedding`` column, the
 column's type is changed in the same transaction: the HNSW index is dropped,
 the vectors (useless for the new model) are set to NULL together with their
-``embedding_model``, and the index is recreated; :mod:`goldkeeper.embeddings`
+``embedding_model``, and the index is recreated; :mod:`goldkeeper.embed.fill`
 then fills them again.
 
 Tables (users and tests may read and write them with plain SQL)::
@@ -37,7 +37,7 @@ from typing import Any
 
 import psycopg
 
-from ..errors import DatabaseError
+from goldkeeper.errors import DatabaseError
 
 SCHEMA = "golden"
 #: Version of the database schema; bump it with a migration step in :func:`ensure_schema`.
@@ -217,7 +217,7 @@ def hnsw_deferred(conn: psycopg.Connection[Any], rows_to_write: int) -> Iterator
 
 def init_schema(url: str, dim: int) -> dict[str, Any]:
     """``goldkeeper db init``: ensure the schema in its own committed transaction."""
-    from .connection import connection
+    from goldkeeper.db.connection import connection
 
     with connection(url) as conn:
         with conn.transaction():

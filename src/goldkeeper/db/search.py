@@ -33,7 +33,7 @@ import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
 
-from ..errors import DatabaseError, EvalError
+from goldkeeper.errors import DatabaseError, EvalError
 
 TsqueryMode = Literal["or", "websearch"]
 

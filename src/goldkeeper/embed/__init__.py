@@ -19,10 +19,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .base import Embedder
+from goldkeeper.embed.base import Embedder
 
 if TYPE_CHECKING:
-    from ..config import EmbeddingParams
+    from goldkeeper.config import EmbeddingParams
 
 #: the folder of the vendored default model (package data).
 VENDORED_MODEL_DIR = Path(__file__).resolve().parent / "models" / "all-MiniLM-L6-v2-int8"
@@ -45,7 +45,7 @@ def load_embedder(params: EmbeddingParams, *, root: Path | None = None) -> Embed
     A relative ``model_path`` is resolved against ``root`` (the project root,
     ``Settings.root``) when given, else against the current directory.
     """
-    from .fastembed_backend import FastEmbedEmbedder
+    from goldkeeper.embed.fastembed_backend import FastEmbedEmbedder
 
     path: Path | None = Path(params.model_path) if params.model_path else vendored_model_path(params.model)
     if params.model_path and root is not None and path is not None and not path.is_absolute():

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from ..errors import ConfigError
+from goldkeeper.errors import ConfigError
 
 #: (resolved path, size, mtime_ns) -> sha256 hex
 _SHA_CACHE: dict[tuple[str, int, int], str] = {}
@@ -149,7 +149,7 @@ class FastEmbedEmbedder:
         self.model_sha256 = file_sha256(onnx_file)
         self.model_id = f"{model_name}@sha256:{self.model_sha256[:16]}"
         self.dim = int(description["dim"])
-        #: chunks per database round trip in :func:`goldkeeper.embeddings.embed_chunks` (params embedding.batch_size).
+        #: chunks per database round trip in :func:`goldkeeper.embed.fill.embed_chunks` (params embedding.batch_size).
         self.batch_size = 64
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:

@@ -41,13 +41,13 @@ from uuid import UUID
 import numpy as np
 import orjson
 
-from ..config import Settings
-from ..errors import EvalError, UsageError
-from ..models import Query
-from ..progress import SILENT, Progress
-from .grounded import EvidenceIndex, GroundedParams
-from .judges import content_tokens
-from .response import Citation, Claim, Response, parse_response_line
+from goldkeeper.config import Settings
+from goldkeeper.errors import EvalError, UsageError
+from goldkeeper.models import Query
+from goldkeeper.progress import SILENT, Progress
+from goldkeeper.evals.grounded import EvidenceIndex, GroundedParams
+from goldkeeper.evals.judges import content_tokens
+from goldkeeper.evals.response import Citation, Claim, Response, parse_response_line
 
 
 @dataclass
@@ -360,7 +360,7 @@ def make_answerer(
     """The answerer named by ``spec``: ``extractive``, ``command:PROGRAM`` or ``responses:FILE``."""
     kind, _, arg = spec.partition(":")
     if kind == "extractive" and not arg:
-        from .retrievers import database_retriever
+        from goldkeeper.evals.retriever import database_retriever
 
         return ExtractiveAnswerer(
             database_retriever(settings, embedder),

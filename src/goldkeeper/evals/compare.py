@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ..errors import EvalError
+from goldkeeper.errors import EvalError
 
 PERMUTATIONS = 10_000
 SEED = 0

@@ -55,51 +55,15 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, Field
 
-from ..config import Section, Settings
-from ..errors import EvalError
-from ..models import Analysis, Query
-from ..progress import SILENT, Progress
-from .judges import Judge, make_judge
-from .response import Citation, Response
-from .squad import exact_match, f1_score
+from goldkeeper.config import GroundedParams, Settings
+from goldkeeper.errors import EvalError
+from goldkeeper.fileio import write_json
+from goldkeeper.models import Analysis, Query
+from goldkeeper.progress import SILENT, Progress
+from goldkeeper.evals.judges import Judge, make_judge
+from goldkeeper.evals.response import Citation, Response
+from goldkeeper.evals.squad import exact_match, f1_score
 
-DEFAULT_OUT = "metrics/grounded.json"
-DEFAULT_PER_CASE_OUT = "reports/grounded-per-case.json"
-
-
-class GroundedParams(Section):
-    """params.yaml ``grounded:``; unknown keys are an error."""
-
-    #: extractive | command:PROGRAM | responses:FILE
-    answerer: str = "extractive"
-    #: the claim-support judge and its threshold (see :mod:`.judges`).
-    judge: str = "lexical"
-    judge_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
-    #: extractive: the search mode (other search parameters: the ``retrieval:`` section).
-    retrieval_mode: Literal["vector", "fulltext", "hybrid"] = "hybrid"
-    #: extractive: retrieved chunks to read, sentences per answer, and the evidence score below which it refuses.
-    top_k: int = Field(default=5, ge=1)
-    max_sentences: int = Field(default=1, ge=1)
-    refusal_threshold: float = Field(default=0.67, ge=0.0)
-    #: extractive: weight of the prompt-sentence embedding cosine against lexical coverage in a sentence's score.
-    semantic_weight: float = Field(default=0.7, ge=0.0, le=1.0)
-    #: citation freshness: cited evidence older than this (days, at ``as_of``) is stale.
-    max_evidence_age_days: float = Field(default=3650.0, gt=0)
-    #: an oldest-age ratio at or above this raises an aging-pressure warning.
-    aging_warn_ratio: float = Field(default=0.8, gt=0)
-    #: the time evidence age is measured at (RFC 3339); null = now (not reproducible: set it for DVC).
-    as_of: AwareDatetime | None = None
-    #: command answerer: prompts per batch and seconds per batch.
-    batch_size: int = Field(default=64, ge=1)
-    command_timeout_s: float = Field(default=300.0, gt=0)
-    out: str = DEFAULT_OUT
-    per_case_out: str = DEFAULT_PER_CASE_OUT
-    #: ``goldkeeper demo`` scores only the first N queries (by id) to stay quick; null = all.
-    demo_limit: int | None = Field(default=100, ge=1)
-
-
-def grounded_params(settings: Settings) -> GroundedParams:
-    return settings.section("grounded", GroundedParams)
 
 
 # ---------------------------------------------------------------- evidence
@@ -545,19 +509,18 @@ def run_grounded(
     (``database_url``, default the configured one or the embedded server).
     ``limit`` keeps the first N queries by id (for quick runs).
     """
-    from ..rubric import rubric_params
-    from ..store import open_store
-    from .answerers import CachingEmbedder, make_answerer
+    from goldkeeper.store import open_store
+    from goldkeeper.evals.answerers import CachingEmbedder, make_answerer
 
-    params = grounded_params(settings)
-    rubric_section = rubric_params(settings)
+    params = settings.grounded
+    rubric_section = settings.rubric
     rubric = Rubric(
         rubric_section.grounded_precision, rubric_section.citation_coverage, rubric_section.citation_freshness
     )
     try:
         judge = make_judge(params.judge, params.judge_threshold)
     except ValueError as exc:
-        from ..errors import ConfigError
+        from goldkeeper.errors import ConfigError
 
         raise ConfigError(f"params: grounded.judge: {exc}", key="grounded.judge") from exc
     if database_url is not None:
@@ -571,7 +534,7 @@ def run_grounded(
         raise EvalError(f"{settings.store_path}: the golden store has no queries to evaluate")
     spec = answerer or params.answerer
     if embedder is None:
-        from ..embed import load_embedder
+        from goldkeeper.embed import load_embedder
 
         embedder = load_embedder(settings.embedding)
     embedder = CachingEmbedder(embedder)  # prompts are embedded once, for the answerer and for relevance
@@ -585,16 +548,8 @@ def run_grounded(
 
 def write_outputs(report: GroundedReport, out: Path, per_case: Path) -> None:
     """Write the flat metrics (``out``) and the per-case results (``per_case``), each atomically."""
-    import orjson
-
-    for path, data in ((out, report.metrics), (per_case, report.per_case_json())):
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
-            tmp.replace(path)
-        except OSError as exc:
-            raise EvalError(f"{path}: cannot write: {exc.strerror}") from exc
+    write_json(out, report.metrics)
+    write_json(per_case, report.per_case_json())
 
 
 def summary_line(report: GroundedReport) -> str:
@@ -607,27 +562,10 @@ def summary_line(report: GroundedReport) -> str:
     )
 
 
-def demo_step(ctx: Any) -> Any:
-    """The demo's grounded eval: the configured answerer on the demo database; outputs under the demo home."""
-    from ..demo import StepResult
-
-    report = run_grounded(
-        ctx.settings, limit=grounded_params(ctx.settings).demo_limit, progress=ctx.progress, embedder=ctx.embedder,
-        store_path=ctx.store_path, database_url=ctx.url,
-    )
-    out = ctx.home / "metrics" / "grounded.json"
-    write_outputs(report, out, ctx.home / "reports" / "grounded-per-case.json")
-    return StepResult(summary_line(report), {"metrics_file": str(out), "metrics": report.metrics})
-
-
 __all__ = [
     "write_outputs",
     "summary_line",
-    "demo_step",
-    "DEFAULT_OUT",
-    "DEFAULT_PER_CASE_OUT",
     "GroundedParams",
-    "grounded_params",
     "EvidenceChunk",
     "EvidenceDoc",
     "EvidenceIndex",

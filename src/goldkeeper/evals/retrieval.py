@@ -23,56 +23,14 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from ..config import Section, Settings
-from ..errors import EvalError
-from ..progress import SILENT, Progress
-from .metrics import Report, evaluate
-from .trec import write_qrels, write_run
+from goldkeeper.config import RETRIEVAL_MODES, Mode, RetrievalParams
+from goldkeeper.errors import EvalError
+from goldkeeper.fileio import write_json
+from goldkeeper.progress import SILENT, Progress
+from goldkeeper.evals.metrics import Report, evaluate
+from goldkeeper.evals.trec import write_qrels, write_run
 
-Mode = Literal["vector", "fulltext", "hybrid"]
-MODES: tuple[Mode, ...] = ("vector", "fulltext", "hybrid")
-
-
-class BoostParams(Section):
-    #: added to a chunk's score when its section title matches the question (same OR tsquery).
-    section_title: float = 0.0
-    #: added to a chunk's score per content type, e.g. {table: 0.01}.
-    content_type: dict[str, float] = Field(default_factory=dict)
-
-
-class RetrievalParams(Section):
-    """``retrieval:`` in params.yaml."""
-
-    modes: list[Mode] = Field(default_factory=lambda: list(MODES))
-    #: cutoff of the headline measures (P@k, recall@k, nDCG@k, pass rate@k).
-    k: int = Field(default=10, ge=1)
-    #: documents each leg retrieves (and the depth of the run that is scored).
-    depth: int = Field(default=100, ge=1)
-    #: reciprocal rank fusion constant: score = sum 1 / (rrf_k + rank).
-    rrf_k: int = Field(default=60, ge=0)
-    #: hnsw.ef_search for the vector leg (raised to depth when lower).
-    ef_search: int = Field(default=100, ge=1)
-    #: "hnsw": approximate search through the HNSW index (as in production); "exact": sequential scan.
-    vector_index: Literal["hnsw", "exact"] = "hnsw"
-    #: PostgreSQL text search configuration (the tsv column is built with 'english').
-    fulltext_config: str = "english"
-    #: "or": plainto_tsquery with its & turned into | (any content word matches); "websearch": AND semantics.
-    tsquery: Literal["or", "websearch"] = "or"
-    #: ts_rank_cd normalisation bit mask (0 = none, 1 = divide by 1 + log(length), ...).
-    rank_normalization: int = Field(default=0, ge=0)
-    boosts: BoostParams = Field(default_factory=BoostParams)
-    #: questions embedded and searched per database round trip.
-    query_batch_size: int = Field(default=256, ge=1)
-    #: the flat aggregate metrics JSON (dvc metrics).
-    out: str = "metrics/retrieval.json"
-    #: the per-query results JSON (dvc plots, eval compare).
-    per_query: str = "reports/retrieval-per-query.json"
-    #: the folder for the TREC run (retrieval-<mode>.run) and qrels (retrieval.qrels) files.
-    trec_dir: str = "reports"
-
-
-def retrieval_params(settings: Settings) -> RetrievalParams:
-    return settings.section("retrieval", RetrievalParams)
+MODES: tuple[str, ...] = RETRIEVAL_MODES
 
 
 def headline_measures(k: int) -> list[str]:
@@ -119,6 +77,16 @@ class RetrievalResult:
             out[f"{result.mode}.pass_rate_{self.k}"] = round(float(result.report.summary[f"success_{self.k}"]), 6)
         return out
 
+    def summary_table(self) -> str:
+        """Markdown: one row per mode with P@k, recall@k, MRR, nDCG@k, MAP, pass rate@k."""
+        k = self.k
+        cols = [(f"P@{k}", f"P_{k}"), (f"recall@{k}", f"recall_{k}"), ("MRR", "recip_rank"),
+                (f"nDCG@{k}", f"ndcg_cut_{k}"), ("MAP", "map"), (f"pass rate@{k}", f"success_{k}")]
+        lines = ["| mode | " + " | ".join(c for c, _ in cols) + " |", "|---|" + "---:|" * len(cols)]
+        for mode in self.modes:
+            lines.append(f"| {mode.mode} | " + " | ".join(f"{mode.report.summary[key]:.4f}" for _, key in cols) + " |")
+        return "\n".join(lines)
+
     def per_query_records(self) -> list[dict[str, Any]]:
         """One record per (mode, query): measure values, first relevant rank, top-k chunk ids."""
         records = []
@@ -153,17 +121,8 @@ def run_retrieval(
     progress: Progress = SILENT,
 ) -> RetrievalResult:
     """Search every answerable golden query in each mode and evaluate the runs."""
-    from ..db.connection import connection
-    from ..db.search import (
-        Boosts,
-        apply_boosts,
-        chunk_count,
-        fulltext_search,
-        load_judgments,
-        prepare,
-        rrf_fuse,
-        vector_search,
-    )
+    from goldkeeper.db.connection import connection
+    from goldkeeper.db.search import Boosts, apply_boosts, chunk_count, fulltext_search, load_judgments, prepare, rrf_fuse, vector_search
 
     chosen = list(modes or params.modes)
     unknown = [m for m in chosen if m not in MODES]
@@ -235,12 +194,10 @@ def run_retrieval(
 
 def write_outputs(result: RetrievalResult, out: Path, per_query: Path, trec_dir: Path) -> dict[str, Path]:
     """Write the aggregate metrics, per-query records, TREC runs and qrels; returns the paths written."""
-    import orjson
-
     written: dict[str, Path] = {}
-    _write_json(out, result.metrics(), orjson)
+    write_json(out, result.metrics())
     written["metrics"] = out
-    _write_json(per_query, result.per_query_records(), orjson)
+    write_json(per_query, result.per_query_records())
     written["per_query"] = per_query
     qrels_path = trec_dir / "retrieval.qrels"
     write_qrels(qrels_path, result.qrels)
@@ -252,39 +209,4 @@ def write_outputs(result: RetrievalResult, out: Path, per_query: Path, trec_dir:
     return written
 
 
-def _write_json(path: Path, data: Any, orjson: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
-    tmp.replace(path)
-
-
-def summary_table(result: RetrievalResult) -> str:
-    """Markdown: one row per mode with P@k, recall@k, MRR, nDCG@k, MAP, pass rate@k."""
-    k = result.k
-    cols = [(f"P@{k}", f"P_{k}"), (f"recall@{k}", f"recall_{k}"), ("MRR", "recip_rank"),
-            (f"nDCG@{k}", f"ndcg_cut_{k}"), ("MAP", "map"), (f"pass rate@{k}", f"success_{k}")]
-    lines = ["| mode | " + " | ".join(c for c, _ in cols) + " |", "|---|" + "---:|" * len(cols)]
-    for mode in result.modes:
-        lines.append(f"| {mode.mode} | " + " | ".join(f"{mode.report.summary[key]:.4f}" for _, key in cols) + " |")
-    return "\n".join(lines)
-
-
-__all__ = ["MODES", "RetrievalParams", "RetrievalResult", "retrieval_params", "run_retrieval", "summary_table", "write_outputs"]
-
-
-def demo_step(ctx: Any) -> Any:
-    """The demo's retrieval eval: every mode on the demo database; outputs under the demo home."""
-    from ..demo import StepResult
-
-    params = retrieval_params(ctx.settings)
-    result = run_retrieval(ctx.url, ctx.embedder, params, progress=ctx.progress)
-    out = ctx.home / "metrics" / "retrieval.json"
-    write_outputs(result, out, ctx.home / "reports" / "retrieval-per-query.json", ctx.home / "reports")
-    k = result.k
-    parts = ", ".join(
-        f"{m.mode} nDCG@{k} {m.report.summary[f'ndcg_cut_{k}']:.3f} pass@{k} {m.report.summary[f'success_{k}']:.3f}"
-        for m in result.modes
-    )
-    summary = f"{result.evaluated} queries ({result.excluded_refusal} refusals excluded): {parts}"
-    return StepResult(summary, {"metrics_file": str(out), "metrics": result.metrics()})
+__all__ = ["MODES", "RetrievalParams", "RetrievalResult", "run_retrieval", "write_outputs"]

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from ..errors import EvalError
-from .metrics import Report, evaluate, resolve_measures
+from goldkeeper.errors import EvalError
+from goldkeeper.fileio import write_text
+from goldkeeper.evals.metrics import Report, evaluate, resolve_measures
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -70,28 +71,9 @@ def read_run(path: Path) -> tuple[dict[str, dict[str, float]], str]:
     return run, runid
 
 
-def _line(label: str, qid: str, value: object, kind: str) -> str:
-    if kind == "float":
-        text = f"{value:.4f}"
-    elif kind == "str" and label == "relstring":
-        text = f"'{value}'"
-    else:
-        text = str(value)
-    return f"{label:<22}\t{qid}\t{text}"
-
-
 def format_report(report: Report, per_query: bool = False) -> str:
     """trec_eval's output for ``report`` (with ``-q``: each query first, then ``all``)."""
-    lines: list[str] = []
-    if per_query:
-        for i, qid in enumerate(report.qids):
-            for label in report.per_query_labels:
-                lines.append(_line(label, qid, report.per_query[label][i], report.kinds[label]))
-    if "runid" in report.measures:
-        lines.append(_line("runid", "all", report.runid, "str"))
-    for label in report.summary_labels:
-        lines.append(_line(label, "all", report.summary[label], report.kinds[label]))
-    return "\n".join(lines) + "\n"
+    return report.to_trec_eval(per_query=per_query)
 
 
 def evaluate_files(
@@ -122,7 +104,4 @@ def write_run(path: Path, run: Mapping[str, Mapping[str, float]], runid: str) ->
 
 
 def _write(path: Path, lines: list[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    tmp.replace(path)
+    write_text(path, "".join(line + "\n" for line in lines))

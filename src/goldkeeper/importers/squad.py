@@ -39,8 +39,8 @@ from urllib.parse import quote
 import orjson
 from pydantic import ValidationError
 
-from ..errors import DataIntegrityError, RecordValidationError
-from ..models import Analysis, Chunk, Expected, ExpectedBehavior, Query, Relevance
+from goldkeeper.errors import DataIntegrityError, RecordValidationError
+from goldkeeper.models import Analysis, Chunk, Expected, ExpectedBehavior, Query, Relevance
 
 #: uuid5 namespace of every id the SQuAD importer makes (uuid5(NAMESPACE_URL, "https://rajpurkar.github.io/SQuAD-explorer/")).
 SQUAD_NAMESPACE = uuid.UUID("e55798b3-e69f-5361-a05e-dd7cb9efaa7d")
@@ -236,11 +236,11 @@ def import_squad(
 ) -> Any:
     """Parse a SQuAD file (None: the packaged sample) and restore its records into the database.
 
-    Returns restore's :class:`~goldkeeper.restore.RestoreReport`: a second import of the same file
+    Returns restore's :class:`~goldkeeper.dataset.restore.RestoreReport`: a second import of the same file
     skips every record.
     """
-    from ..progress import SILENT
-    from ..restore import restore_records
+    from goldkeeper.progress import SILENT
+    from goldkeeper.dataset.restore import restore_records
 
     source = Path(path) if path is not None else sample_path()
     records = load_squad(source)

@@ -18,7 +18,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,50 +26,16 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..config import Section, Settings
-from ..errors import ConfigError, DataIntegrityError, EvalError
-from ..store.atomic import atomic_write_bytes
+from goldkeeper.config import Settings
+from goldkeeper.errors import ConfigError, DataIntegrityError, EvalError
+from goldkeeper.fileio import json_bytes as dump_json
+from goldkeeper.fileio import read_json, write_json
+from goldkeeper.store import Store, open_store
 
 MODEL_VERSION_ENV = "GOLDKEEPER_MODEL_VERSION"
 PROMPT_VERSION_ENV = "GOLDKEEPER_PROMPT_VERSION"
 BASELINE_SCHEMA_VERSION = 1
 DEFAULT_METRICS = ("metrics/retrieval.json", "metrics/grounded.json")
-
-
-class BaselineParams(Section):
-    """params.yaml ``baseline:``."""
-
-    dir: str = "baselines"
-
-
-class PromptParams(Section):
-    """params.yaml ``prompt:``: the version of the answer prompt / answerer instructions."""
-
-    version: str = Field(default="v1", min_length=1)
-
-
-def dump_json(data: Any) -> bytes:
-    """Indented JSON with sorted keys and a trailing newline (stable bytes for Git and DVC)."""
-    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
-
-
-def write_json(path: Path, data: Any) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, dump_json(data))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot write: {exc.strerror}") from exc
-
-
-def read_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_bytes())
-    except FileNotFoundError as exc:
-        raise DataIntegrityError(f"{path}: {what} not found") from exc
-    except OSError as exc:
-        raise DataIntegrityError(f"{path}: cannot read {what}: {exc.strerror}") from exc
-    except ValueError as exc:
-        raise DataIntegrityError(f"{path}: {what} is not valid JSON: {exc}") from exc
 
 
 class RunIdentity(BaseModel):
@@ -97,29 +63,26 @@ class RunIdentity(BaseModel):
 
 def answerer_identity(settings: Settings) -> str:
     """The answerer and judge of params.yaml ``grounded:`` (the built-in extractive one by default)."""
-    from ..evals.grounded import grounded_params
-
-    params = grounded_params(settings)
+    params = settings.grounded
     return f"answerer={params.answerer};judge={params.judge}"
 
 
-def embedding_model_id(settings: Settings) -> str:
-    """name@sha256:<16 hex> of the configured embedding model (loads the model)."""
-    try:
-        from ..embed import load_embedder  # type: ignore[attr-defined]
-    except ImportError as exc:  # pragma: no cover - the embed capability not installed
-        raise ConfigError(f"cannot determine the embedding model version; set {MODEL_VERSION_ENV}") from exc
-    return str(load_embedder(settings.embedding, root=settings.root).model_id)
+def resolve_identity(
+    settings: Settings,
+    *,
+    model_id: Callable[[], str],
+    store: Store | None = None,
+    env: Mapping[str, str] | None = None,
+) -> RunIdentity:
+    """The identity of the current run, from the golden store, params.yaml and the environment.
 
-
-def resolve_identity(settings: Settings, env: Mapping[str, str] | None = None) -> RunIdentity:
-    """The identity of the current run, from the golden store, params.yaml and the environment."""
-    from ..store import open_store
-
+    ``model_id`` gives the embedding model's id (name@sha256:...); it is called only when
+    $GOLDKEEPER_MODEL_VERSION does not override it, since it may have to load the model.
+    """
     env = os.environ if env is None else env
-    store = open_store(settings.store_path)
-    model = env.get(MODEL_VERSION_ENV) or f"{embedding_model_id(settings)}+{answerer_identity(settings)}"
-    prompt = env.get(PROMPT_VERSION_ENV) or settings.section("prompt", PromptParams).version
+    store = store if store is not None else open_store(settings.store_path)
+    model = env.get(MODEL_VERSION_ENV) or f"{model_id()}+{answerer_identity(settings)}"
+    prompt = env.get(PROMPT_VERSION_ENV) or settings.prompt.version
     return RunIdentity(
         datasetId=store.manifest.dataset,
         datasetVersion=store.version,
@@ -228,3 +191,20 @@ class BaselineStore:
         if not self.directory.is_dir():
             return []
         return [self.load_file(p) for p in sorted(self.directory.glob("*.json"))]
+
+
+def find_baseline(baselines: BaselineStore, key: str | None, identity: RunIdentity | None) -> Baseline:
+    """The baseline recorded under ``key``, else the one of ``identity``; a missing one is a ConfigError."""
+    if key:
+        path = baselines.directory / f"{key}.json"
+        if not path.exists():
+            raise ConfigError(f"{path}: no baseline with key {key!r} (see `goldkeeper baseline list`)")
+        return baselines.load_file(path)
+    assert identity is not None, "find_baseline needs a key or an identity"
+    found = baselines.get(identity)
+    if found is None:
+        raise ConfigError(
+            f"{baselines.path_for(identity)}: no baseline for the current identity {identity.key} "
+            "(record one with `goldkeeper baseline record`)"
+        )
+    return found

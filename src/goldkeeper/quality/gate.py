@@ -26,9 +26,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .baseline import Baseline, BaselineStore, RunIdentity, load_metrics
-from .policy import AGE_RATIO, CITATION_ACCURACY, CITATION_FRESHNESS, RegressionPolicy, drop_key
-from .trend import RUN_SCHEMA_VERSION, RetentionReport, TrendStore, new_run_id
+from goldkeeper.quality.baseline import Baseline, BaselineStore, RunIdentity, load_metrics
+from goldkeeper.quality.policy import AGE_RATIO, CITATION_ACCURACY, CITATION_FRESHNESS, RegressionPolicy, drop_key
+from goldkeeper.quality.trend import RUN_SCHEMA_VERSION, RetentionReport, TrendStore, new_run_id
 
 SEVERITIES = ("regression", "watch", "stable", "improved")
 SPARK = {"regression": "!", "watch": "~", "stable": "=", "improved": "+"}
@@ -328,3 +328,4 @@ def run_gate(
     path = trend.record(run)
     retention = trend.apply_retention(retention_max_runs, dry_run=retention_dry_run)
     return GateOutcome(run=run, result=result, run_path=path, retention=retention)
+

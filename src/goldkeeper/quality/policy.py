@@ -33,7 +33,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..errors import ConfigError
+from goldkeeper.errors import ConfigError
 
 DEFAULT_POLICY_PATH = "config/regression-policy.json"
 DROP_KEY = re.compile(r"^max([A-Z][A-Za-z0-9]*)Drop$")

@@ -19,10 +19,11 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from ..errors import DataIntegrityError
-from .baseline import dump_json, read_json
-from .gate import SPARK
-from .trend import TrendStore
+from goldkeeper.errors import DataIntegrityError
+from goldkeeper.fileio import json_bytes as dump_json
+from goldkeeper.fileio import read_json, write_json, write_text
+from goldkeeper.quality.gate import SPARK
+from goldkeeper.quality.trend import TrendStore
 
 SUMMARY_SCHEMA_VERSION = 1
 SUMMARY_FILES = ("summary.json", "summary.schema.json", "summary.md", "index.html")
@@ -390,8 +391,6 @@ class ReportFiles:
 
 def write_report(trend: TrendStore, out_dir: Path | None = None, now: str | None = None) -> ReportFiles:
     """Render summary.json (+ its schema), summary.md and index.html into ``out_dir`` (default: the trend root)."""
-    from .baseline import write_json
-
     out = out_dir or trend.root
     summary = validate_summary(build_summary(trend, now=now), source="generated summary")
     files = ReportFiles(
@@ -403,20 +402,9 @@ def write_report(trend: TrendStore, out_dir: Path | None = None, now: str | None
     )
     write_json(files.summary_json, summary)
     write_json(files.schema_json, summary_schema())
-    _write_text(files.summary_md, render_markdown(summary))
-    _write_text(files.index_html, render_html(summary))
+    write_text(files.summary_md, render_markdown(summary))
+    write_text(files.index_html, render_html(summary))
     return files
-
-
-def _write_text(path: Path, text: str) -> None:
-    from ..errors import ConfigError
-    from ..store.atomic import atomic_write_bytes
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, text.encode("utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot write: {exc.strerror}") from exc
 
 
 __all__ = [

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .. import __version__
-from ..errors import GoldkeeperError, UsageError
-from .report import build_summary, render_html, summary_schema
-from .trend import TrendStore
+from goldkeeper import __version__
+from goldkeeper.errors import GoldkeeperError, UsageError
+from goldkeeper.quality.report import build_summary, render_html, summary_schema
+from goldkeeper.quality.trend import TrendStore
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8765

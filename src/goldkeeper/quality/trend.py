@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import ConfigError, DataIntegrityError
-from .baseline import read_json, write_json
+from goldkeeper.errors import ConfigError, DataIntegrityError
+from goldkeeper.fileio import read_json, write_json
 
 RETENTION_ENV = "GOLDKEEPER_EVAL_RETENTION_MAX_RUNS"
 DEFAULT_RETENTION = 200

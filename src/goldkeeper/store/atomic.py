@@ -19,33 +19,10 @@ import secrets
 import shutil
 from pathlib import Path
 
+from goldkeeper.fileio import fsync_path
+
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
-
-
-def fsync_path(path: Path) -> None:
-    """fsync a file or a directory (directories make renames durable)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so readers see the old bytes or the new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_path(path.parent)
 
 
 def staging_dir_for(target: Path) -> Path:

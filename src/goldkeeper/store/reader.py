@@ -16,11 +16,11 @@ from typing import Any, TypeVar
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from ..errors import DataIntegrityError, RecordValidationError
-from ..models import Analysis, Manifest, Query, ShardEntry
-from .canonical import sha256_hex
-from .source import DirectorySource, StoreSource
-from .writer import MANIFEST
+from goldkeeper.errors import DataIntegrityError, RecordValidationError
+from goldkeeper.models import Analysis, Manifest, Query, ShardEntry
+from goldkeeper.store.canonical import sha256_hex
+from goldkeeper.store.source import DirectorySource, StoreSource
+from goldkeeper.store.writer import MANIFEST
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
 MODEL_OF = {"analyses": Analysis, "queries": Query}

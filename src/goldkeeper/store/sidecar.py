@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
-from .atomic import atomic_write_bytes
-from .canonical import canonical_bytes
-from .writer import MANAGED
+from goldkeeper.errors import UsageError
+from goldkeeper.fileio import atomic_write_bytes
+from goldkeeper.store.canonical import canonical_bytes
+from goldkeeper.store.writer import MANAGED
 
 
 def write_sidecar_json(store_dir: Path, name: str, value: Any) -> Path:

@@ -18,11 +18,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from ..errors import DataIntegrityError, UsageError
-from ..models import ENTITIES, Analysis, Manifest, Query, ShardEntry, count_records
-from .atomic import fsync_path, recover_interrupted_swap, replace_directory, staging_dir_for
-from .canonical import array_element_bytes, canonical_bytes
-from .sharding import shard_name, shard_index
+from goldkeeper.errors import DataIntegrityError, UsageError
+from goldkeeper.models import ENTITIES, Analysis, Manifest, Query, ShardEntry, count_records
+from goldkeeper.fileio import fsync_path
+from goldkeeper.store.atomic import recover_interrupted_swap, replace_directory, staging_dir_for
+from goldkeeper.store.canonical import array_element_bytes, canonical_bytes
+from goldkeeper.store.sharding import shard_name, shard_index
 
 MANIFEST = "manifest.json"
 #: Paths inside a store that a dump owns; anything else (CHANGELOG.json, a

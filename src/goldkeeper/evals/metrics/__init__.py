@@ -18,31 +18,31 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import EvalError
-from .average_precision import GM_MAP, MAP, MAP_CUT
-from .base import Measure, Qrels, Ranked, Run, build_ranked
+from goldkeeper.errors import EvalError
+from goldkeeper.evals.metrics.average_precision import GM_MAP, MAP, MAP_CUT
+from goldkeeper.evals.metrics.base import Measure, Qrels, Ranked, Run, build_ranked
 
 #: the run's name: printed first in the summary, no values.
 RUNID = Measure("runid", lambda r, _: {}, kind="str", aggregate="none", per_query=False, summary=False)
-from .bpref import BPREF, GM_BPREF
-from .counts import NUM_NONREL_JUDGED_RET, NUM_Q, NUM_REL, NUM_REL_RET, NUM_RET
-from .gain import BIN_G, G
-from .infap import INFAP
-from .iprec import ELEVEN_PT_AVG, IPREC_AT_RECALL
-from .ndcg import NDCG, NDCG_CUT
-from .ndcg_rel import NDCG_REL
-from .precision import P
-from .rbp import RBP, RBP_RESID
-from .recall import RECALL
-from .recip_rank import RECIP_RANK
-from .relative_p import RELATIVE_P
-from .relstring import RELSTRING
-from .rndcg import RNDCG
-from .rprec import RPREC, RPREC_MULT
-from .set_measures import SET_F, SET_MAP, SET_P, SET_RECALL, SET_RELATIVE_P
-from .success import SUCCESS
-from .unjudged import UNJ
-from .utility import UTILITY
+from goldkeeper.evals.metrics.bpref import BPREF, GM_BPREF
+from goldkeeper.evals.metrics.counts import NUM_NONREL_JUDGED_RET, NUM_Q, NUM_REL, NUM_REL_RET, NUM_RET
+from goldkeeper.evals.metrics.gain import BIN_G, G
+from goldkeeper.evals.metrics.infap import INFAP
+from goldkeeper.evals.metrics.iprec import ELEVEN_PT_AVG, IPREC_AT_RECALL
+from goldkeeper.evals.metrics.ndcg import NDCG, NDCG_CUT
+from goldkeeper.evals.metrics.ndcg_rel import NDCG_REL
+from goldkeeper.evals.metrics.precision import P
+from goldkeeper.evals.metrics.rbp import RBP, RBP_RESID
+from goldkeeper.evals.metrics.recall import RECALL
+from goldkeeper.evals.metrics.recip_rank import RECIP_RANK
+from goldkeeper.evals.metrics.relative_p import RELATIVE_P
+from goldkeeper.evals.metrics.relstring import RELSTRING
+from goldkeeper.evals.metrics.rndcg import RNDCG
+from goldkeeper.evals.metrics.rprec import RPREC, RPREC_MULT
+from goldkeeper.evals.metrics.set_measures import SET_F, SET_MAP, SET_P, SET_RECALL, SET_RELATIVE_P
+from goldkeeper.evals.metrics.success import SUCCESS
+from goldkeeper.evals.metrics.unjudged import UNJ
+from goldkeeper.evals.metrics.utility import UTILITY
 
 #: every implemented measure, in trec_eval's ``all_trec`` print order.
 MEASURES: dict[str, Measure] = {
@@ -148,6 +148,19 @@ class Report:
             "per_query": {q: self.query(q) for q in self.qids},
         }
 
+    def to_trec_eval(self, per_query: bool = False) -> str:
+        """trec_eval's own output format (with ``per_query``, as ``-q``: each query first, then ``all``)."""
+        lines: list[str] = []
+        if per_query:
+            for i, qid in enumerate(self.qids):
+                for label in self.per_query_labels:
+                    lines.append(_trec_line(label, qid, self.per_query[label][i], self.kinds[label]))
+        if "runid" in self.measures:
+            lines.append(_trec_line("runid", "all", self.runid, "str"))
+        for label in self.summary_labels:
+            lines.append(_trec_line(label, "all", self.summary[label], self.kinds[label]))
+        return "\n".join(lines) + "\n"
+
     def to_markdown(self, labels: Sequence[str] | None = None, digits: int = 4) -> str:
         """A one-row Markdown table of summary values."""
         labels = list(labels or self.summary_labels)
@@ -158,6 +171,16 @@ class Report:
             value = self.summary[label]
             cells.append(f"{value:.{digits}f}" if self.kinds[label] == "float" else str(value))
         return "\n".join([head, rule, "| " + " | ".join(cells) + " |"])
+
+
+def _trec_line(label: str, qid: str, value: object, kind: str) -> str:
+    if kind == "float":
+        text = f"{value:.4f}"
+    elif kind == "str" and label == "relstring":
+        text = f"'{value}'"
+    else:
+        text = str(value)
+    return f"{label:<22}\t{qid}\t{text}"
 
 
 def _plain(value: Any) -> Any:

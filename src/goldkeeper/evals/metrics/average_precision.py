@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Measure, Ranked, cut_labels, safe_div
-from .precision import CUTOFFS
+from goldkeeper.evals.metrics.base import Measure, Ranked, cut_labels, safe_div
+from goldkeeper.evals.metrics.precision import CUTOFFS
 
 
 def _precision_at_rel(r: Ranked) -> np.ndarray:

@@ -23,7 +23,7 @@ from typing import Literal
 
 import numpy as np
 
-from ...errors import EvalError
+from goldkeeper.errors import EvalError
 
 NONPOOL = -1
 UNJUDGED = -2

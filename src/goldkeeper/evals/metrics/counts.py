@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Measure, Ranked
+from goldkeeper.evals.metrics.base import Measure, Ranked
 
 
 def _num_q(r: Ranked, _: tuple) -> dict[str, np.ndarray]:

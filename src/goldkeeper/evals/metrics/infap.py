@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import UNJUDGED, Measure, Ranked, safe_div
+from goldkeeper.evals.metrics.base import UNJUDGED, Measure, Ranked, safe_div
 
 EPSILON = 0.00001
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Measure, Ranked, cut_labels, safe_div
-from .precision import CUTOFFS
+from goldkeeper.evals.metrics.base import Measure, Ranked, cut_labels, safe_div
+from goldkeeper.evals.metrics.precision import CUTOFFS
 
 
 def dcg(r: Ranked, k: int | None = None) -> np.ndarray:

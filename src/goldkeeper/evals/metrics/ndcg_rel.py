@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Measure, Ranked
+from goldkeeper.evals.metrics.base import Measure, Ranked
 
 
 def ndcg_rel(r: Ranked) -> np.ndarray:

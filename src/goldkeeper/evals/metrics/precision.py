@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Measure, Ranked, cut_labels
+from goldkeeper.evals.metrics.base import Measure, Ranked, cut_labels
 
 CUTOFFS = (5, 10, 15, 20, 30, 100, 200, 500, 1000)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Measure, Ranked
+from goldkeeper.evals.metrics.base import Measure, Ranked
 
 P_PERSIST = 0.9
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Measure, Ranked
+from goldkeeper.evals.metrics.base import Measure, Ranked
 
 
 def recip_rank(r: Ranked) -> np.ndarray:

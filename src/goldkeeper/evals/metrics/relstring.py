@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import NONPOOL, UNJUDGED, Measure, Ranked
+from goldkeeper.evals.metrics.base import NONPOOL, UNJUDGED, Measure, Ranked
 
 
 def _char(value: int) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Measure, Ranked
+from goldkeeper.evals.metrics.base import Measure, Ranked
 
 
 def rndcg(r: Ranked) -> np.ndarray:

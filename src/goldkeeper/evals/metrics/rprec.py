@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Measure, Ranked, cut_labels, safe_div
+from goldkeeper.evals.metrics.base import Measure, Ranked, cut_labels, safe_div
 
 MULTIPLES = (0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Measure, Ranked, safe_div
+from goldkeeper.evals.metrics.base import Measure, Ranked, safe_div
 
 
 def _p(r: Ranked) -> np.ndarray:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import PAD, Measure, Ranked, cut_labels
+from goldkeeper.evals.metrics.base import PAD, Measure, Ranked, cut_labels
 
 CUTOFFS = (5, 10, 20)
 

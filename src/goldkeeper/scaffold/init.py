@@ -1,7 +1,7 @@
 """``goldkeeper init``: wire goldkeeper into an existing Git repository.
 
 Writes the files of the Git-native workflow from the templates in
-``goldkeeper/templates/``::
+``goldkeeper/scaffold/templates/``::
 
     dvc.yaml                            the pipeline: restore -> diff, evals -> report -> gate
     params.yaml                         every parameter that changes a result
@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from . import __version__
-from .errors import ConfigError, GoldkeeperError, UsageError
+from goldkeeper import __version__
+from goldkeeper.errors import ConfigError, GoldkeeperError, UsageError
 
-#: template name (under goldkeeper/templates/) -> path written in the repository.
+#: template name (under goldkeeper/scaffold/templates/) -> path written in the repository.
 TEMPLATE_FILES: dict[str, str] = {
     "dvc.yaml": "dvc.yaml",
     "params.yaml": "params.yaml",
@@ -75,7 +75,7 @@ class InitResult:
 
 def template_text(name: str) -> str:
     """The raw text of one template shipped inside the package."""
-    return resources.files("goldkeeper").joinpath("templates", name).read_text(encoding="utf-8")
+    return resources.files("goldkeeper.scaffold").joinpath("templates", name).read_text(encoding="utf-8")
 
 
 def render_template(name: str, *, install: str = DEFAULT_INSTALL) -> str:
@@ -130,7 +130,7 @@ def _ensure_gitignore(root: Path, lines: list[str]) -> bool:
 
 
 def _write_empty_store(target: Path, dataset: str, shard_counts: dict[str, int]) -> None:
-    from .store import write_store
+    from goldkeeper.store import write_store
 
     write_store(target, dataset, analyses=[], queries=[], shard_counts=shard_counts)
 
@@ -179,7 +179,7 @@ def init_project(
         run_dvc(args, root)
         result.ran.append("dvc " + " ".join(args))
 
-    from .config import load_settings
+    from goldkeeper.config import load_settings
 
     settings = load_settings(root=root, env={})
     store = settings.store_path

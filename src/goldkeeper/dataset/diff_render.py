@@ -1,4 +1,4 @@
-"""Render a :class:`~goldkeeper.diff.DatasetDiff` for a terminal, a pull-request comment, or a machine.
+"""Render a :class:`~goldkeeper.dataset.diff.DatasetDiff` for a terminal, a pull-request comment, or a machine.
 
 - :func:`to_text`: plain text for a terminal, git-diff style (``A`` / ``D`` / ``M`` lines).
 - :func:`to_markdown`: a pull-request comment: a summary table of counts first, then each
@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import orjson
 
-from .diff import ACTIONS, KINDS, DatasetDiff, FieldChange, RecordChange, RecordRef
+from goldkeeper.errors import UsageError
+
+from goldkeeper.dataset.diff import ACTIONS, KINDS, DatasetDiff, FieldChange, RecordChange, RecordRef
 
 #: GitHub's limit on a comment body.
 GITHUB_COMMENT_LIMIT = 65_536
@@ -33,6 +35,17 @@ _TITLES = {
 }
 _MARK = {"added": "A", "removed": "D", "modified": "M"}
 _SINGULAR = {"analyses": "analysis", "chunks": "chunk", "queries": "query"}
+
+
+def render(result: DatasetDiff, fmt: str, max_md_chars: int = 60_000) -> bytes:
+    """The diff in one of the output formats: ``text``, ``md`` or ``json``."""
+    if fmt == "json":
+        return to_json_bytes(result)
+    if fmt == "md":
+        return to_markdown(result, max_md_chars).encode("utf-8")
+    if fmt == "text":
+        return to_text(result).encode("utf-8")
+    raise UsageError(f"unknown diff format {fmt!r} (text | md | json)")
 
 
 def to_json_bytes(result: DatasetDiff) -> bytes:

@@ -18,14 +18,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
 
-from .config import Settings
-from .diff import WORKTREE, DatasetDiff, diff
-from .errors import DataIntegrityError
-from .store.sidecar import write_sidecar_json
+from goldkeeper.config import Settings
+from goldkeeper.dataset.diff import WORKTREE, DatasetDiff, diff
+from goldkeeper.errors import DataIntegrityError
+from goldkeeper.store.sidecar import write_sidecar_json
 
 CHANGELOG_FILE = "CHANGELOG.json"
 FORMAT_VERSION = 1
@@ -38,6 +39,8 @@ class ChangelogResult:
     entry: dict[str, Any] | None
     diff: DatasetDiff
     reason: str
+    #: the changelog file (written only when ``entry`` is not None)
+    path: Path | None = None
 
 
 def read_changelog(settings: Settings) -> dict[str, Any]:
@@ -77,8 +80,8 @@ def append_changelog(
         "description": message or generated_description(result),
     }
     document = {**document, "format_version": FORMAT_VERSION, "entries": [*entries, entry]}
-    write_sidecar_json(settings.store_path, CHANGELOG_FILE, document)
-    return ChangelogResult(entry, result, "appended")
+    path = write_sidecar_json(settings.store_path, CHANGELOG_FILE, document)
+    return ChangelogResult(entry, result, "appended", path)
 
 
 def generated_description(result: DatasetDiff) -> str:

@@ -3,7 +3,7 @@
 Each commit that changed the store path is listed with its dataset version
 (the sha256 of the manifest at that commit), the manifest's record counts and
 the record changes against its first parent (computed with the fast path of
-:mod:`goldkeeper.diff`: only shards whose sha256 changed are read).
+:mod:`goldkeeper.dataset.diff`: only shards whose sha256 changed are read).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .config import Settings
-from .diff import diff_stores, open_side
-from .versions import CommitInfo, store_history
+from goldkeeper.config import Settings
+from goldkeeper.dataset.diff import diff_stores, open_side
+from goldkeeper.store.git_source import CommitInfo, store_history
 
 
 @dataclass(frozen=True)

@@ -38,15 +38,14 @@ from urllib.parse import urlsplit
 import orjson
 from pydantic import ValidationError
 
-from .config import Settings, VerifyParams
-from .db.integrity import IntegrityFacts, Sampled, integrity_facts
-from .models import FORMAT_VERSION, SCHEMA_VERSION, Analysis, Manifest, Query, ShardEntry, count_records
-from .rubric import RubricParams, rubric_params
-from .store.canonical import canonical_bytes, sha256_hex
-from .store.reader import MODEL_OF, Store
-from .store.sharding import shard_path
-from .store.source import DirectorySource, StoreSource
-from .store.writer import MANIFEST
+from goldkeeper.config import RubricParams, Settings, VerifyParams
+from goldkeeper.db.integrity import IntegrityFacts, Sampled, integrity_facts
+from goldkeeper.models import FORMAT_VERSION, SCHEMA_VERSION, Analysis, Manifest, Query, ShardEntry, count_records
+from goldkeeper.store.canonical import canonical_bytes, sha256_hex
+from goldkeeper.store.reader import MODEL_OF, Store
+from goldkeeper.store.sharding import shard_path
+from goldkeeper.store.source import DirectorySource, StoreSource
+from goldkeeper.store.writer import MANIFEST
 
 Severity = Literal["error", "warning"]
 _SHARD_PATH = re.compile(r"^(analyses|queries)/[0-9]+\.json$")
@@ -654,7 +653,7 @@ def verify_store(
 ) -> VerifyReport:
     """Check every file contract of a golden store; never raises for bad data, reports it."""
     settings = settings if settings is not None else Settings()
-    rubric = rubric if rubric is not None else rubric_params(settings)
+    rubric = rubric if rubric is not None else settings.rubric
     source = _source_of(store)
     issues = _Issues()
     target = source.describe("").rstrip("/") or "."
@@ -792,7 +791,7 @@ def verify_database(
 
     Offending rows are listed up to ``limit`` per check, with their total count.
     """
-    from .db.connection import redact_url
+    from goldkeeper.db.connection import redact_url
 
     issues = _Issues()
     where = "database golden"
@@ -815,8 +814,8 @@ def _manifest_of(store: Store | StoreSource | Path | str | None) -> Manifest | N
         return None
     if isinstance(store, Store):
         return store.manifest
-    from .errors import DataIntegrityError
-    from .store.reader import open_store
+    from goldkeeper.errors import DataIntegrityError
+    from goldkeeper.store.reader import open_store
 
     try:
         return open_store(store).manifest

@@ -2,60 +2,39 @@
 
 params.yaml is the file DVC tracks, so every parameter that changes a result
 lives there. Precedence, highest first: command-line option, environment
-variable, params.yaml, the defaults below. Unknown keys in params.yaml are an
-error naming the key (a typo must not silently fall back to a default).
-
-Each capability owns one section; add fields to its section class only.
+variable, params.yaml, the defaults of :mod:`goldkeeper.config.sections`.
+Unknown sections and unknown keys are errors naming the key (a typo must not
+silently fall back to a default).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import ConfigError
+from goldkeeper.config.sections import (
+    BaselineParams,
+    DatasetParams,
+    DiffParams,
+    DumpParams,
+    EmbeddingParams,
+    GateParams,
+    GroundedParams,
+    PromptParams,
+    ReportParams,
+    RetrievalParams,
+    RubricParams,
+    StoreParams,
+    VerifyParams,
+)
+from goldkeeper.errors import ConfigError
 
 DEFAULT_PARAMS_FILE = "params.yaml"
-DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DATABASE_URL_ENV = ("GOLDKEEPER_DATABASE_URL", "DATABASE_URL")
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class DatasetParams(Section):
-    name: str = "golden"
-
-
-class StoreParams(Section):
-    path: str = "golden"
-    shards: dict[Literal["analyses", "queries"], int] = Field(default_factory=lambda: {"analyses": 8, "queries": 16})
-
-
-class DumpParams(Section):
-    statuses: list[str] = Field(default_factory=lambda: ["completed"])
-
-
-class EmbeddingParams(Section):
-    #: a fastembed model name; the default is carried inside the package.
-    model: str = DEFAULT_MODEL
-    #: a local directory with the ONNX model and tokenizer; None = vendored (default model) or fastembed's cache.
-    model_path: str | None = None
-    batch_size: int = Field(default=64, ge=1)
-    #: the fastembed/ONNX Runtime thread count; None = all cores.
-    threads: int | None = None
-
-
-class VerifyParams(Section):
-    placeholder_patterns: list[str] = Field(
-        default_factory=lambda: ["placeholder", "example.com", "example.org", "localhost", "127.0.0.1", "todo", "tbd"]
-    )
-    url_schemes: list[str] = Field(default_factory=lambda: ["https", "http"])
 
 
 class Settings(BaseModel):
@@ -74,8 +53,14 @@ class Settings(BaseModel):
     dump: DumpParams = Field(default_factory=DumpParams)
     embedding: EmbeddingParams = Field(default_factory=EmbeddingParams)
     verify: VerifyParams = Field(default_factory=VerifyParams)
-    #: sections owned by later capabilities (retrieval, rubric, gate, ...): kept as validated-later dicts.
-    extra: dict[str, Any] = Field(default_factory=dict)
+    diff: DiffParams = Field(default_factory=DiffParams)
+    retrieval: RetrievalParams = Field(default_factory=RetrievalParams)
+    grounded: GroundedParams = Field(default_factory=GroundedParams)
+    rubric: RubricParams = Field(default_factory=RubricParams)
+    prompt: PromptParams = Field(default_factory=PromptParams)
+    baseline: BaselineParams = Field(default_factory=BaselineParams)
+    gate: GateParams = Field(default_factory=GateParams)
+    report: ReportParams = Field(default_factory=ReportParams)
 
     @property
     def store_path(self) -> Path:
@@ -84,6 +69,13 @@ class Settings(BaseModel):
     @property
     def home_path(self) -> Path:
         return self.home if self.home is not None else self.root / ".goldkeeper"
+
+    @property
+    def metrics_files(self) -> list[str]:
+        """The metrics files the gate reads: ``gate.metrics``, else the outputs of the two evals."""
+        if self.gate.metrics is not None:
+            return list(self.gate.metrics)
+        return [self.retrieval.out, self.grounded.out]
 
     def resolve(self, path: str | Path) -> Path:
         path = Path(path)
@@ -98,23 +90,14 @@ class Settings(BaseModel):
         path = self.resolve(path)
         return path.relative_to(self.root).as_posix() if path.is_relative_to(self.root) else str(path)
 
-    def section(self, name: str, model: type[Section]) -> Any:
-        """Validate a later capability's section of params.yaml with its own model."""
-        try:
-            return model.model_validate(self.extra.get(name, {}))
-        except ValidationError as exc:
-            raise _config_error(exc, prefix=name) from exc
+
+#: The top-level keys of params.yaml: exactly the sections of Settings.
+SECTIONS = frozenset(name for name in Settings.model_fields if name not in {"root", "home", "database_url"})
 
 
-#: The top-level keys of params.yaml validated by Settings itself; any other
-#: top-level key must be registered here by the capability that owns it.
-KNOWN_SECTIONS = {"dataset", "store", "dump", "embedding", "verify"}
-EXTRA_SECTIONS: set[str] = {"retrieval", "rubric", "grounded", "eval", "baseline", "gate", "report", "diff", "policy", "prompt"}
-
-
-def _config_error(exc: ValidationError, prefix: str = "") -> ConfigError:
+def _config_error(exc: ValidationError) -> ConfigError:
     first = exc.errors()[0]
-    key = ".".join(str(p) for p in ((prefix,) if prefix else ()) + tuple(first["loc"]))
+    key = ".".join(str(p) for p in first["loc"])
     return ConfigError(f"params: {key}: {first['msg']}", key=key)
 
 
@@ -150,23 +133,23 @@ def load_settings(
     env = dict(os.environ) if env is None else env
     root = Path(root or Path.cwd()).resolve()
     params_path = params_file if params_file is not None else root / DEFAULT_PARAMS_FILE
-    params = load_params(params_path)
-    unknown = set(params) - KNOWN_SECTIONS - EXTRA_SECTIONS
+    values: dict[str, Any] = dict(load_params(params_path))
+    unknown = sorted(set(values) - SECTIONS)
     if unknown:
-        raise ConfigError(f"{params_path}: unknown section {sorted(unknown)[0]!r}", key=sorted(unknown)[0])
-    values: dict[str, Any] = {k: v for k, v in params.items() if k in KNOWN_SECTIONS}
-    values["extra"] = {k: v for k, v in params.items() if k in EXTRA_SECTIONS}
+        raise ConfigError(f"{params_path}: unknown section {unknown[0]!r}", key=unknown[0])
     for section, update in (overrides or {}).items():
-        if section in KNOWN_SECTIONS:
-            values[section] = {**(values.get(section) or {}), **update}
-        else:
-            values["extra"][section] = {**(values["extra"].get(section) or {}), **update}
+        values[section] = {**(values.get(section) or {}), **update}
     values["root"] = root
     home = env.get("GOLDKEEPER_HOME")
     if home:
         values["home"] = Path(home).resolve()
     values["database_url"] = database_url or next((env[k] for k in DATABASE_URL_ENV if env.get(k)), None)
     _resolve_model_path(values, root)
+    return validate_settings(values)
+
+
+def validate_settings(values: dict[str, Any]) -> Settings:
+    """Settings from plain values (sections as mappings); a bad key or value is a ConfigError naming it."""
     try:
         return Settings.model_validate(values)
     except ValidationError as exc:
@@ -179,3 +162,6 @@ def _resolve_model_path(values: dict[str, Any], root: Path) -> None:
     if isinstance(embedding, dict) and isinstance(embedding.get("model_path"), str):
         path = Path(embedding["model_path"]).expanduser()
         values["embedding"] = {**embedding, "model_path": str(path if path.is_absolute() else root / path)}
+
+
+__all__ = ["DEFAULT_PARAMS_FILE", "DATABASE_URL_ENV", "SECTIONS", "Settings", "load_params", "load_settings", "validate_settings"]

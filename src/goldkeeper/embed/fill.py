@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from .db import embedding_cache as sql
-from .embed.base import Embedder
-from .progress import SILENT, Progress
+from goldkeeper.db import embedding_cache as sql
+from goldkeeper.embed.base import Embedder
+from goldkeeper.progress import SILENT, Progress
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def embed_texts_cached(conn: Any, embedder: Embedder, texts: list[str]) -> tuple
     if missing:
         vectors = embedder.embed_documents(list(missing.values()))
         if vectors.shape != (len(missing), embedder.dim):
-            from .errors import ConfigError
+            from goldkeeper.errors import ConfigError
 
             raise ConfigError(
                 f"embedding model {embedder.model_id} returned vectors of shape {vectors.shape}, "

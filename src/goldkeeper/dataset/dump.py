@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import Settings
-from .errors import DatabaseError
-from .progress import SILENT, Progress
-from .store import StoreWriter
+from goldkeeper.config import Settings
+from goldkeeper.errors import DatabaseError
+from goldkeeper.progress import SILENT, Progress
+from goldkeeper.store import StoreWriter
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class DumpReport:
 
 
 def _golden_schema_exists(url: str) -> bool:
-    from .db.connection import connection
+    from goldkeeper.db.connection import connection
 
     with connection(url) as conn:
         return conn.execute("SELECT to_regclass('golden.analyses') IS NOT NULL").fetchone() == (True,)
@@ -46,8 +46,8 @@ def _golden_schema_exists(url: str) -> bool:
 
 def dump(url: str, settings: Settings, out: Path | None = None, progress: Progress = SILENT) -> DumpReport:
     """Write the golden rows at ``url`` into the store at ``out`` (default: ``settings.store_path``)."""
-    from .db.rows import golden_reader
-    from .store.canonical import sha256_hex
+    from goldkeeper.db.rows import golden_reader
+    from goldkeeper.store.canonical import sha256_hex
 
     target = Path(out) if out is not None else settings.store_path
     if not _golden_schema_exists(url):

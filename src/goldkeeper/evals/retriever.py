@@ -15,23 +15,20 @@ from uuid import UUID
 
 import numpy as np
 
-from ..config import Settings
-from ..errors import EvalError
-from .answerers import Hit, Retriever
+from goldkeeper.config import Settings
+from goldkeeper.errors import EvalError
+from goldkeeper.evals.answerers import Hit, Retriever
 
 
 def database_retriever(settings: Settings, embedder: Any) -> Retriever:
     """A retriever over the restored database with the configured mode and search parameters."""
-    from .grounded import grounded_params
-    from .retrieval import retrieval_params
-
-    mode = grounded_params(settings).retrieval_mode
-    params = retrieval_params(settings)
+    mode = settings.grounded.retrieval_mode
+    params = settings.retrieval
 
     def retrieve(texts: Sequence[str], k: int) -> list[list[Hit]]:
-        from ..db.connection import connection
-        from ..db.embedded import database_url_for
-        from ..db.search import Boosts, apply_boosts, chunk_count, fulltext_search, prepare, rrf_fuse, vector_search
+        from goldkeeper.db.connection import connection
+        from goldkeeper.db.embedded import database_url_for
+        from goldkeeper.db.search import Boosts, apply_boosts, chunk_count, fulltext_search, prepare, rrf_fuse, vector_search
 
         boosts = Boosts(params.boosts.section_title, dict(params.boosts.content_type))
         depth = max(k, params.depth) if mode == "hybrid" else k

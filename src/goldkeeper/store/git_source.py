@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 import git
 from gitdb.exc import BadName, BadObject
 
-from .errors import DataIntegrityError, UsageError
+from goldkeeper.errors import DataIntegrityError, UsageError
 
 __all__ = [
     "GitTreeSource",

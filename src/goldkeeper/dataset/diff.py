@@ -18,7 +18,7 @@ caught when it is read (its sha256 no longer matches), and `goldkeeper
 verify` checks every shard.
 
 Either side may be ``None`` (no store: everything is added or removed).
-Renderers live in :mod:`goldkeeper.diff_render`.
+Renderers live in :mod:`goldkeeper.dataset.diff_render`.
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ from typing import Any
 
 from pydantic import Field
 
-from .config import Section, Settings, VerifyParams
-from .errors import UsageError
-from .models import ENTITIES, ShardEntry
-from .store import Store, open_store
-from .store.reader import MODEL_OF, parse_json, validate_record
-from .verify import url_problem as verify_url_problem
+from goldkeeper.config import Settings, VerifyParams
+from goldkeeper.errors import UsageError
+from goldkeeper.models import ENTITIES, ShardEntry
+from goldkeeper.store import Store, open_store
+from goldkeeper.store.reader import MODEL_OF, parse_json, validate_record
+from goldkeeper.dataset.verify import url_problem as verify_url_problem
 
 #: Version of the JSON document :meth:`DatasetDiff.to_json` produces (README: "diff JSON schema").
 SCHEMA_VERSION = 1
@@ -47,20 +47,6 @@ KINDS = ("analyses", "chunks", "queries")
 #: the absent side of an added or removed field
 notpresent: Any = type("NotPresent", (), {"__repr__": lambda self: "not present"})()
 ACTIONS = ("added", "removed", "modified")
-
-
-class DiffParams(Section):
-    """The ``diff`` section of params.yaml (used by ``goldkeeper diff --report``, the DVC stage)."""
-
-    #: the git revision the working store is compared with
-    base: str = "main"
-    #: where ``--report`` writes the pull-request comment body and the JSON document
-    md: str = "reports/dataset-diff.md"
-    json_out: str = Field(default="reports/dataset-diff.json", alias="json")
-    #: cap of the markdown (GitHub comments hold 65,536 characters)
-    max_md_chars: int = Field(default=60_000, ge=2_000, le=65_000)
-    #: words of unchanged context around each change in a word-level text diff
-    context_words: int = Field(default=6, ge=0, le=50)
 
 
 # --------------------------------------------------------------------------- value objects
@@ -615,7 +601,7 @@ def open_side(spec: str | None, settings: Settings, *, missing_ok: bool = True) 
     if as_path.is_dir():
         store = open_store(as_path)
         return OpenedSide(store, _side(store, spec))
-    from .versions import git_store_source  # the only module that imports git
+    from goldkeeper.store.git_source import git_store_source  # the only module that imports git
 
     source = git_store_source(settings.root, spec, settings.store.path, must_exist=not missing_ok)
     if not source.exists:
@@ -626,7 +612,7 @@ def open_side(spec: str | None, settings: Settings, *, missing_ok: bool = True) 
 
 def diff(old: str | None, new: str | None, settings: Settings, *, context_words: int | None = None) -> DatasetDiff:
     """``goldkeeper diff OLD NEW``: OLD defaults to ``HEAD``, NEW to the working tree store."""
-    params = diff_params(settings)
+    params = settings.diff
     old_opened = open_side(old or "HEAD", settings)
     new_opened = open_side(new, settings)
     if old_opened.store is None and new_opened.store is None:
@@ -641,13 +627,8 @@ def diff(old: str | None, new: str | None, settings: Settings, *, context_words:
     )
 
 
-def diff_params(settings: Settings) -> DiffParams:
-    return settings.section("diff", DiffParams)
-
-
 __all__ = [
     "SCHEMA_VERSION",
-    "DiffParams",
     "FieldChange",
     "RecordRef",
     "RecordChange",
@@ -662,6 +643,5 @@ __all__ = [
     "diff_stores",
     "open_side",
     "diff",
-    "diff_params",
     "WORKTREE",
 ]

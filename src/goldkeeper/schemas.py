@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from .errors import UsageError
-from .models import FORMAT_VERSION, SCHEMA_VERSION, Analysis, Manifest, Query
+from goldkeeper.errors import UsageError
+from goldkeeper.models import FORMAT_VERSION, SCHEMA_VERSION, Analysis, Manifest, Query
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 

@@ -21,7 +21,7 @@
      be added, skipped, replaced, removed and what conflicts.
 
    Then the chunks are embedded with the configured model
-   (:func:`goldkeeper.embeddings.embed_chunks`, reusing the embedding cache)
+   (:func:`goldkeeper.embed.fill.embed_chunks`, reusing the embedding cache)
    in the same transaction, and it commits. A failure anywhere (bad record,
    killed process, lost connection) leaves the database as it was.
 """
@@ -35,11 +35,12 @@ from typing import Any
 
 import orjson
 
-from .embed.base import Embedder
-from .errors import DataIntegrityError, RecordValidationError
-from .models import Analysis, Query
-from .progress import SILENT, Progress
-from .store import Store, StoreSource, open_store
+from goldkeeper.embed.base import Embedder
+from goldkeeper.errors import DataIntegrityError, RecordValidationError
+from goldkeeper.models import Analysis, Query
+from goldkeeper.progress import SILENT, Progress
+from goldkeeper.fileio import atomic_write_bytes
+from goldkeeper.store import Store, StoreSource, canonical_bytes, open_store
 
 
 @dataclass(frozen=True)
@@ -254,10 +255,10 @@ def restore_records(
     Raises :class:`ConflictError` (nothing changed) when records differ and
     ``replace`` is false, unless ``dry_run`` (then the report lists them).
     """
-    from .db.embedding_cache import count_stale_chunks
-    from .db.rows import GoldenLoader, golden_transaction
-    from .db.schema import hnsw_deferred
-    from .embeddings import embed_chunks
+    from goldkeeper.db.embedding_cache import count_stale_chunks
+    from goldkeeper.db.rows import GoldenLoader, golden_transaction
+    from goldkeeper.db.schema import hnsw_deferred
+    from goldkeeper.embed.fill import embed_chunks
 
     embed_batch = batch_size or int(getattr(embedder, "batch_size", 64) or 64)
     with golden_transaction(url, rollback=dry_run) as conn:
@@ -334,4 +335,15 @@ def restore_store(
     )
 
 
-__all__ = ["EntityReport", "RestoreReport", "StoreSummary", "validate_store", "check_storable", "restore_records", "restore_store"]
+def write_marker(path: Path, store: Store, report: RestoreReport) -> None:
+    """The DVC restore stage's output: what the database now holds (dataset, version, model, counts).
+
+    Deterministic (no timestamp), so an unchanged restore leaves the marker byte-identical and DVC
+    sees nothing new downstream.
+    """
+    manifest = store.manifest
+    marker = {"dataset": manifest.dataset, "version": store.version, "model_id": report.model_id, "counts": manifest.counts}
+    atomic_write_bytes(path, canonical_bytes(marker))
+
+
+__all__ = ["write_marker", "EntityReport", "RestoreReport", "StoreSummary", "validate_store", "check_storable", "restore_records", "restore_store"]

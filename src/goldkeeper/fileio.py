@@ -1,0 +1,112 @@
+"""The one way goldkeeper writes a file: atomically, fsynced, with OSError mapped once.
+
+A reader (a concurrent ``dvc repro``, a browser on the dashboard) or a crash
+sees the old bytes or the new, never half a file: data goes to a uniquely
+named temporary file beside the target, is fsynced, renamed over the target,
+and the directory is fsynced so the rename survives a power cut. Any OSError
+(full disk, permission denied, a directory where a file should be) becomes a
+:class:`~goldkeeper.errors.FileError` naming the path, and the temporary file
+is removed.
+
+JSON files goldkeeper writes for people and DVC (metrics, baselines, runs,
+reports) use :func:`json_bytes`: sorted keys, two-space indentation, a
+trailing newline, so the same data always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from goldkeeper.errors import DataIntegrityError, FileError
+
+_JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+
+
+def file_error(exc: OSError, path: Path | str, action: str) -> FileError:
+    """The one translation of an OSError into a one-line error naming the path."""
+    reason = exc.strerror or type(exc).__name__
+    return FileError(f"{path}: cannot {action}: {reason}", path=str(path), errno=exc.errno)
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file or a directory (a directory fsync makes renames in it durable)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
+    """Replace ``path`` with ``data`` atomically (see the module doc); returns the path."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        fsync_path(path.parent)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise file_error(exc, path, "write") from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def json_bytes(data: Any) -> bytes:
+    """Stable JSON bytes: sorted keys, two-space indentation, trailing newline."""
+    return orjson.dumps(data, option=_JSON_OPTIONS) + b"\n"
+
+
+def write_json(path: Path | str, data: Any) -> Path:
+    """Write ``data`` as stable JSON (:func:`json_bytes`), atomically."""
+    return atomic_write_bytes(path, json_bytes(data))
+
+
+def write_text(path: Path | str, text: str) -> Path:
+    """Write UTF-8 text atomically."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def append_text(path: Path | str, text: str) -> None:
+    """Append UTF-8 text to a file goldkeeper does not own (e.g. $GITHUB_STEP_SUMMARY)."""
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise file_error(exc, path, "append to") from exc
+
+
+def read_json(path: Path | str, what: str) -> Any:
+    """Parse a JSON file goldkeeper wrote (a baseline, a run, a summary); any problem is a DataIntegrityError."""
+    try:
+        return json.loads(Path(path).read_bytes())
+    except FileNotFoundError as exc:
+        raise DataIntegrityError(f"{path}: {what} not found") from exc
+    except OSError as exc:
+        raise DataIntegrityError(f"{path}: cannot read {what}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise DataIntegrityError(f"{path}: {what} is not valid JSON: {exc}") from exc
+
+
+__all__ = [
+    "file_error",
+    "fsync_path",
+    "atomic_write_bytes",
+    "json_bytes",
+    "write_json",
+    "write_text",
+    "append_text",
+    "read_json",
+]

@@ -1,0 +1,440 @@
+"""The application layer: one :class:`Project` per invocation, built from Settings.
+
+A Project owns the resources every operation shares and opens each at most
+once: the golden store (in the working tree, a directory, or at a git
+revision), the database (the configured URL, or the embedded server started
+for the duration of :meth:`Project.database` and stopped afterwards), and the
+embedding model. Each operation of goldkeeper is one method here; the CLI
+parses options, makes one call, and renders the result, and ``goldkeeper
+demo`` runs the same methods in order. Library users do the same::
+
+    project = Project.load("path/to/repo")
+    report = project.restore(replace=True)
+    verdict = project.gate()
+
+The heavy operations are imported inside the methods that run them, and only
+there: each needs a different slice of goldkeeper, and importing all of it costs
+about 1.5 s of start-up (psycopg + pgvector 0.7 s, numpy 0.2 s, fastembed +
+onnxruntime 1.0 s, measured with ``python -X importtime`` on the 2-core CI
+machine), which ``goldkeeper diff``, ``show`` and ``--help`` must not pay
+(issue 15: under 0.3-0.5 s). ``tests/test_architecture.py`` holds the CLI to
+that: importing ``goldkeeper.cli`` imports none of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from goldkeeper.config import Settings, load_settings
+from goldkeeper.db.embedded import EmbeddedServer, database_url_for
+from goldkeeper.errors import ConflictError, DatabaseError, UsageError
+from goldkeeper.fileio import atomic_write_bytes, write_json
+from goldkeeper.progress import SILENT, Progress
+from goldkeeper.quality.baseline import Baseline, BaselineStore, RunIdentity, find_baseline, load_metrics, resolve_identity
+from goldkeeper.quality.gate_run import GateRequest, GateResult, gate_and_record
+from goldkeeper.quality.policy import load_policy
+from goldkeeper.quality.report import ReportFiles, write_report
+from goldkeeper.quality.trend import TrendStore
+from goldkeeper.scaffold.init import InitResult, init_project
+from goldkeeper.schemas import json_schema
+from goldkeeper.store import Store, open_store
+
+if TYPE_CHECKING:
+    from goldkeeper.dataset.changelog import ChangelogResult
+    from goldkeeper.dataset.diff import DatasetDiff
+    from goldkeeper.dataset.dump import DumpReport
+    from goldkeeper.dataset.history import LogEntry
+    from goldkeeper.dataset.restore import RestoreReport
+    from goldkeeper.dataset.verify import VerifyReport
+    from goldkeeper.embed.base import Embedder
+    from goldkeeper.evals.compare import Comparison
+    from goldkeeper.evals.grounded import GroundedReport
+    from goldkeeper.evals.metrics import Report as TrecReport
+    from goldkeeper.evals.retrieval import RetrievalResult
+
+
+@dataclass(frozen=True)
+class RetrievalRun:
+    """``eval retrieval``: the result and the files written."""
+
+    result: RetrievalResult
+    written: dict[str, Path]
+
+
+@dataclass(frozen=True)
+class GroundedRun:
+    """``eval grounded``: the report and the two files written."""
+
+    report: GroundedReport
+    out: Path
+    per_case: Path
+
+
+class Project:
+    """One goldkeeper project: its settings and the resources operations share (see the module doc)."""
+
+    def __init__(self, settings: Settings, *, progress: Progress = SILENT, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.progress = progress
+        self._embedder = embedder
+        self._url: str | None = None
+
+    @classmethod
+    def load(
+        cls,
+        root: Path | str | None = None,
+        *,
+        params_file: Path | None = None,
+        database_url: str | None = None,
+        overrides: dict[str, Any] | None = None,
+        progress: Progress = SILENT,
+    ) -> Project:
+        """The project at ``root`` (default: the current directory), params.yaml and environment resolved."""
+        settings = load_settings(
+            root=Path(root) if root is not None else None,
+            params_file=params_file,
+            database_url=database_url,
+            overrides=overrides,
+        )
+        return cls(settings, progress=progress)
+
+    # ------------------------------------------------------------------ resources
+
+    def open_store(self, *, rev: str | None = None, path: Path | str | None = None) -> Store:
+        """The golden store: at a git revision (``path`` is then its path in the repository), or a directory."""
+        if rev is not None:
+            from goldkeeper.store.git_source import git_store_source  # noqa: PLC0415 - start-up (module doc)
+
+            relpath = str(path) if path is not None else self.settings.store.path
+            return open_store(git_store_source(self.settings.root, rev, relpath))
+        return open_store(self.settings.resolve(path) if path is not None else self.settings.store_path)
+
+    @contextmanager
+    def database(self) -> Iterator[str]:
+        """The database URL for the duration of the block; nested blocks share one server start."""
+        if self._url is not None:
+            yield self._url
+            return
+        with database_url_for(self.settings.database_url, self.settings.home_path) as url:
+            self._url = url
+            try:
+                yield url
+            finally:
+                self._url = None
+
+    @property
+    def embedder(self) -> Embedder:
+        """The configured embedding model, loaded on first use."""
+        if self._embedder is None:
+            from goldkeeper.embed import load_embedder  # noqa: PLC0415 - start-up (module doc)
+
+            self._embedder = load_embedder(self.settings.embedding, root=self.settings.root)
+        return self._embedder
+
+    @cached_property
+    def baselines(self) -> BaselineStore:
+        return BaselineStore(self.settings.resolve(self.settings.baseline.dir))
+
+    def trend(self, directory: Path | str | None = None) -> TrendStore:
+        return TrendStore(self.settings.resolve(directory if directory is not None else self.settings.report.dir))
+
+    # ------------------------------------------------------------------ the database
+
+    @property
+    def server(self) -> EmbeddedServer:
+        """The embedded PostgreSQL of this project (in ``home``), whether or not it runs."""
+        return EmbeddedServer(self.settings.home_path)
+
+    def display_url(self) -> str:
+        """The database URL commands will use, password redacted (``db url``)."""
+        if self.settings.database_url:
+            from goldkeeper.db.connection import redact_url  # noqa: PLC0415 - start-up (module doc)
+
+            return redact_url(self.settings.database_url)
+        found = self.server.url()
+        if found is None:
+            raise DatabaseError("the embedded server is not running (start it with `goldkeeper db start`)")
+        return found
+
+    def init_schema(self) -> dict[str, Any]:
+        """``db init``: create or upgrade the reference schema for the configured model's dimension."""
+        from goldkeeper.db.schema import init_schema  # noqa: PLC0415 - start-up (module doc)
+
+        dim = self.embedder.dim
+        with self.database() as url:
+            return {**init_schema(url, dim), "dim": dim}
+
+    # ------------------------------------------------------------------ the dataset
+
+    def dump(self, out: Path | str | None = None) -> DumpReport:
+        from goldkeeper.dataset.dump import dump  # noqa: PLC0415 - start-up (module doc)
+
+        target = self.settings.resolve(out) if out is not None else self.settings.store_path
+        with self.database() as url:
+            return dump(url, self.settings, target, self.progress)
+
+    def restore(
+        self,
+        *,
+        source: Path | str | None = None,
+        rev: str | None = None,
+        replace: bool = False,
+        dry_run: bool = False,
+        marker: Path | str | None = None,
+    ) -> RestoreReport:
+        """Load the store (a directory, or ``source`` at ``rev``) into the database; all or nothing.
+
+        A restore that would overwrite differing rows (without ``replace``) raises ConflictError after
+        a dry run has listed them; ``marker`` is the small JSON the DVC restore stage outputs.
+        """
+        from goldkeeper.dataset.restore import restore_store, write_marker  # noqa: PLC0415 - start-up (module doc)
+
+        store = self.open_store(rev=rev, path=source)
+        with self.database() as url:
+            report = restore_store(
+                url, store, self.embedder, replace=replace, dry_run=dry_run,
+                progress=self.progress, batch_size=self.settings.embedding.batch_size,
+            )
+        if marker is not None and not dry_run:
+            write_marker(self.settings.resolve(marker), store, report)
+        return report
+
+    def import_squad(self, path: Path | str | None, *, replace: bool = False, dry_run: bool = False) -> RestoreReport:
+        """Load a SQuAD 2.0 file (None: the bundled sample) into the database, like restore."""
+        from goldkeeper.importers.squad import import_squad  # noqa: PLC0415 - start-up (module doc)
+
+        resolved = self.settings.resolve(path) if path is not None else None
+        with self.database() as url:
+            return import_squad(
+                url, resolved, self.embedder, replace=replace, dry_run=dry_run,
+                progress=self.progress, batch_size=self.settings.embedding.batch_size,
+            )
+
+    def verify(self, directory: Path | str | None = None, *, db: bool = False) -> VerifyReport:
+        """The store's contracts, and with ``db`` the database's against it and the configured model."""
+        from goldkeeper.dataset.verify import verify_database, verify_store  # noqa: PLC0415 - start-up (module doc)
+
+        store_dir = self.settings.resolve(directory) if directory is not None else self.settings.store_path
+        report = verify_store(store_dir, self.settings)
+        if db:
+            with self.database() as url:
+                report = report.merged(verify_database(url, store_dir, self.settings, self.embedder))
+        return report
+
+    # ------------------------------------------------------------------ review and history
+
+    def diff(self, old: str | None = None, new: str | None = None) -> DatasetDiff:
+        """Records added / removed / modified between two revisions or store directories."""
+        from goldkeeper.dataset.diff import diff  # noqa: PLC0415 - start-up (module doc)
+
+        return diff(old, new, self.settings)
+
+    def render_diff(self, result: DatasetDiff, fmt: str) -> bytes:
+        """The diff as ``text`` (terminal), ``md`` (pull-request comment, capped at ``diff.max_md_chars``) or ``json``."""
+        from goldkeeper.dataset.diff_render import render  # noqa: PLC0415 - start-up (module doc)
+
+        return render(result, fmt, self.settings.diff.max_md_chars)
+
+    def diff_report(self, old: str | None = None, new: str | None = None) -> tuple[DatasetDiff, Path, Path]:
+        """The DVC stage: the diff against ``diff.base`` written as markdown and JSON (params ``diff``)."""
+        from goldkeeper.dataset.diff import WORKTREE  # noqa: PLC0415 - start-up (module doc)
+        from goldkeeper.dataset.diff_render import to_json_bytes, to_markdown  # noqa: PLC0415 - start-up (module doc)
+
+        params = self.settings.diff
+        result = self.diff(old or params.base, new or WORKTREE)
+        md_path, json_path = self.settings.resolve(params.md), self.settings.resolve(params.json_out)
+        atomic_write_bytes(md_path, to_markdown(result, params.max_md_chars).encode("utf-8"))
+        atomic_write_bytes(json_path, to_json_bytes(result))
+        return result, md_path, json_path
+
+    def changelog(self, base: str = "HEAD", message: str | None = None) -> ChangelogResult:
+        from goldkeeper.dataset.changelog import append_changelog  # noqa: PLC0415 - start-up (module doc)
+
+        return append_changelog(self.settings, base=base, message=message)
+
+    def log(self, rev: str = "HEAD", max_count: int | None = None) -> list[LogEntry]:
+        from goldkeeper.dataset.history import dataset_log  # noqa: PLC0415 - start-up (module doc)
+
+        return dataset_log(self.settings, rev=rev, max_count=max_count)
+
+    def show(self, rev: str = "HEAD") -> dict[str, Any]:
+        from goldkeeper.dataset.history import show_revision  # noqa: PLC0415 - start-up (module doc)
+
+        return show_revision(self.settings, rev)
+
+    # ------------------------------------------------------------------ evaluation
+
+    def eval_retrieval(
+        self,
+        *,
+        modes: Sequence[str] | None = None,
+        k: int | None = None,
+        out: Path | str | None = None,
+        per_query: Path | str | None = None,
+        trec_dir: Path | str | None = None,
+    ) -> RetrievalRun:
+        """Search every answerable query in each mode, score it, write the metrics, per-query and TREC files."""
+        from goldkeeper.evals.retrieval import run_retrieval, write_outputs  # noqa: PLC0415 - start-up (module doc)
+
+        params = self.settings.retrieval
+        chosen = list(modes or params.modes)
+        embedder = self.embedder if any(m in ("vector", "hybrid") for m in chosen) else None
+        with self.database() as url:
+            result = run_retrieval(url, embedder, params, modes=chosen, k=k, progress=self.progress)
+        written = write_outputs(
+            result,
+            self.settings.resolve(out or params.out),
+            self.settings.resolve(per_query or params.per_query),
+            self.settings.resolve(trec_dir or params.trec_dir),
+        )
+        return RetrievalRun(result, written)
+
+    def eval_grounded(
+        self,
+        *,
+        answerer: str | None = None,
+        limit: int | None = None,
+        out: Path | str | None = None,
+        per_case: Path | str | None = None,
+        store_path: Path | None = None,
+    ) -> GroundedRun:
+        """Answer every query with the answerer, score the answers, write the metrics and per-case files."""
+        from goldkeeper.evals.grounded import run_grounded, write_outputs  # noqa: PLC0415 - start-up (module doc)
+
+        params = self.settings.grounded
+        with self.database() as url:
+            report = run_grounded(
+                self.settings, answerer=answerer, limit=limit, progress=self.progress,
+                embedder=self.embedder, store_path=store_path, database_url=url,
+            )
+        out_path = self.settings.resolve(out or params.out)
+        per_case_path = self.settings.resolve(per_case or params.per_case_out)
+        write_outputs(report, out_path, per_case_path)
+        return GroundedRun(report, out_path, per_case_path)
+
+    # ------------------------------------------------------------------ baselines, gate, report
+
+    def metrics_paths(self, given: Sequence[Path | str] = ()) -> list[Path]:
+        """The metrics files to gate or record: those given, else params ``gate.metrics`` / the evals' outputs."""
+        return [self.settings.resolve(p) for p in (given or self.settings.metrics_files)]
+
+    def identity(self, store: Store | None = None, env: Mapping[str, str] | None = None) -> RunIdentity:
+        """The baseline identity of this run: dataset id + version, model + answerer + judge, prompt version."""
+        return resolve_identity(self.settings, store=store, env=env, model_id=lambda: self.embedder.model_id)
+
+    def record_baseline(self, metrics: Sequence[Path | str] = ()) -> tuple[Baseline, Path]:
+        paths = self.metrics_paths(metrics)
+        identity = self.identity()
+        baseline = self.baselines.record(identity, load_metrics(paths), [self.settings.display_path(p) for p in paths])
+        return baseline, self.baselines.path_for(identity)
+
+    def baseline(self, key: str | None = None) -> Baseline:
+        """The baseline of ``key``, else of the current identity; a missing one is a ConfigError."""
+        return find_baseline(self.baselines, key, None if key else self.identity())
+
+    def gate(
+        self,
+        *,
+        policy: Path | str | None = None,
+        metrics: Sequence[Path | str] = (),
+        directory: Path | str | None = None,
+        retention_max_runs: int | None = None,
+        retention_dry_run: bool = False,
+        require_baseline: bool | None = None,
+        record: bool = True,
+        report: bool = True,
+        output: Path | str | None = None,
+        identity: RunIdentity | None = None,
+    ) -> GateResult:
+        """Gate the metrics against the policy and the baseline, store the run, write the report."""
+        paths = self.metrics_paths(metrics)
+        request = GateRequest(
+            metrics_paths=paths,
+            sources=[self.settings.display_path(p) for p in paths],
+            policy=load_policy(self.settings.resolve(policy or self.settings.gate.policy)),
+            identity=identity or self.identity(),
+            retention_max_runs=retention_max_runs,
+            retention_dry_run=retention_dry_run,
+            require_baseline=self.settings.gate.require_baseline if require_baseline is None else require_baseline,
+            record=record,
+            report=report,
+        )
+        result = gate_and_record(request, self.baselines, self.trend(directory), self.settings.display_path)
+        if output is not None:
+            write_json(self.settings.resolve(output), result.to_json())
+        return result
+
+    def report(self, directory: Path | str | None = None) -> ReportFiles:
+        """Re-render summary.json, summary.md and the dashboard from the stored runs."""
+        return write_report(self.trend(directory))
+
+
+def evaluate_trec(qrels: Path, run: Path, measures: Sequence[str] | None, *, complete: bool = False) -> TrecReport:
+    """``eval trec``: a TREC run against its qrels, with trec_eval 10's definitions."""
+    from goldkeeper.evals.trec import evaluate_files  # noqa: PLC0415 - start-up (module doc)
+
+    return evaluate_files(qrels, run, measures, complete=complete)
+
+
+def compare_per_query(a: Path, b: Path, **options: Any) -> Comparison:
+    """``eval compare``: two per-query files, deltas and paired randomization p-values."""
+    from goldkeeper.evals.compare import compare_files  # noqa: PLC0415 - start-up (module doc)
+
+    return compare_files(a, b, **options)
+
+
+def init_repository(
+    root: Path,
+    *,
+    force: bool = False,
+    from_database: bool = False,
+    dvc_tracked_store: bool = False,
+    install: str | None = None,
+    database_url: str | None = None,
+    params_file: Path | None = None,
+    progress: Progress = SILENT,
+) -> InitResult:
+    """``init``: the pipeline, params, policy, store and workflows in the git repository at ``root``.
+
+    With ``from_database`` the store is dumped from the database, with the settings of the
+    params.yaml init has just written.
+    """
+
+    def dump_store(project_root: Path) -> object:
+        project = Project.load(project_root, params_file=params_file, database_url=database_url, progress=progress)
+        return project.dump()
+
+    return init_project(
+        root, force=force, from_database=from_database, dvc_tracked_store=dvc_tracked_store,
+        install=install, dump_store=dump_store,
+    )
+
+
+def require_one_source(file: Path | None, sample: bool) -> None:
+    """``import squad`` takes a FILE or ``--sample``, exactly one."""
+    if (file is None) == (not sample):
+        raise UsageError("give a SQuAD FILE or --sample (not both)")
+
+
+def raise_for_conflicts(report: RestoreReport) -> None:
+    """A dry run that found differing rows ends with exit 4 after its report was shown."""
+    if report.conflicts:
+        raise ConflictError(f"{report.conflicts} record(s) differ from the database (dry run; use --replace to overwrite)")
+
+
+__all__ = [
+    "Project",
+    "RetrievalRun",
+    "GroundedRun",
+    "evaluate_trec",
+    "compare_per_query",
+    "json_schema",
+    "init_repository",
+    "require_one_source",
+    "raise_for_conflicts",
+]

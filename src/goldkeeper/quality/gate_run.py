@@ -1,0 +1,102 @@
+"""One gate run as the CLI and the demo perform it: gate, store the run, rewrite the report.
+
+:func:`gate_and_record` is the single assembly of the gate document (``gate --json``,
+``--output``, the DVC metric ``artifacts/gate.json``) and of the step-summary
+markdown; :class:`GateResult` is its frozen result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from goldkeeper.quality.baseline import BaselineStore, RunIdentity
+from goldkeeper.quality.gate import GateOutcome, annotations, run_gate
+from goldkeeper.quality.policy import RegressionPolicy
+from goldkeeper.quality.report import render_markdown, summarize, write_report
+from goldkeeper.quality.trend import TrendStore, retention_limit
+
+
+@dataclass(frozen=True)
+class GateRequest:
+    """What one gate run needs besides the stores: the metrics, the identity, the policy and the options."""
+
+    metrics_paths: list[Path]
+    sources: list[str]
+    policy: RegressionPolicy
+    identity: RunIdentity
+    retention_max_runs: int | None = None
+    retention_dry_run: bool = False
+    require_baseline: bool = False
+    record: bool = True
+    report: bool = True
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """The verdict of a gate run, the run stored, the report written, and the step-summary markdown."""
+
+    outcome: GateOutcome
+    markdown: str
+    run_path: str | None
+    dashboard: str | None
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome.passed
+
+    @property
+    def verdict(self) -> dict[str, Any]:
+        return self.outcome.result
+
+    def failure_message(self) -> str:
+        reasons = self.verdict["reasons"]
+        return reasons[0]["message"] if reasons else "gate failed"
+
+    def annotations(self) -> list[str]:
+        return annotations(self.verdict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The gate document (``gate --json``, ``--output``): the verdict plus the run, retention and dashboard."""
+        return {
+            **self.verdict,
+            "passed": int(self.passed),
+            "runId": self.outcome.run["id"],
+            "runPath": self.run_path,
+            "retention": self.outcome.retention.as_json() if self.outcome.retention else None,
+            "dashboard": self.dashboard,
+        }
+
+
+def gate_and_record(
+    request: GateRequest, baselines: BaselineStore, trend: TrendStore, display: Callable[[Path], str] = str
+) -> GateResult:
+    """Run the gate, store the run (unless ``record`` is false), rewrite the report (unless ``report`` is false)."""
+    outcome = run_gate(
+        metrics_paths=request.metrics_paths,
+        sources=request.sources,
+        identity=request.identity,
+        policy=request.policy,
+        baselines=baselines,
+        trend=trend,
+        retention_max_runs=retention_limit(request.retention_max_runs),
+        retention_dry_run=request.retention_dry_run,
+        record=request.record,
+        require_baseline=request.require_baseline,
+    )
+    dashboard = None
+    retention = trend.index().get("retention")
+    if outcome.run_path is None:
+        markdown = render_markdown(summarize([*trend.runs(), outcome.run], retention))
+    elif request.report:
+        files = write_report(trend)
+        markdown, dashboard = render_markdown(files.summary), display(files.index_html)
+    else:
+        markdown = render_markdown(summarize(trend.runs(), retention))
+    run_path = display(outcome.run_path) if outcome.run_path is not None else None
+    return GateResult(outcome, markdown, run_path, dashboard)
+
+
+__all__ = ["GateRequest", "GateResult", "gate_and_record"]
