@@ -44,6 +44,7 @@ from goldkeeper.config import Settings, load_settings
 from goldkeeper.db.connection import connection
 from goldkeeper.db.embedded import EmbeddedServer
 from goldkeeper.db.schema import ensure_schema
+from readme import update_results  # benchmarks/readme.py: the scripts run from this folder
 from goldkeeper.dataset.dump import dump
 from goldkeeper.embed import VENDORED_MODEL_DIR, load_embedder
 from goldkeeper.embed.fill import embed_chunks
@@ -337,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--embedding-only", action="store_true", help="only the embedding rows (quick)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--write-readme", action="store_true", help="write the tables into benchmarks/README.md")
     args = parser.parse_args(argv)
     if not (args.sample / "manifest.json").is_file():
         print(f"no golden store at {args.sample} (run `goldkeeper import squad ...` and `goldkeeper dump` first)", file=sys.stderr)
@@ -366,6 +368,10 @@ def main(argv: list[str] | None = None) -> int:
     table = markdown(results, embed_rows)
     print()
     print(table)
+    if args.write_readme:
+        if results:
+            update_results("core", table.split("\n\n")[0])
+        update_results("embedding", table.split("\n\n")[-1])
     if args.json:
         import orjson
 

@@ -41,6 +41,7 @@ from goldkeeper.dataset.diff import diff
 from goldkeeper.dataset.diff_render import to_json_bytes, to_markdown
 from goldkeeper.models import Analysis, Chunk, Expected, ExpectedBehavior, Query, Relevance
 from goldkeeper.store import StoreWriter, open_store
+from readme import update_results  # benchmarks/readme.py: the scripts run from this folder
 
 NS = uuid.UUID("5d0b7c1e-8f7a-4c55-9a52-3d1f0b6a2e41")
 WORDS = (
@@ -209,10 +210,15 @@ def main() -> None:
     parser.add_argument("--small-timeout", type=float, default=1800)
     parser.add_argument("--deepdiff-mem-gb", type=float, default=8)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--write-readme", action="store_true", help="write the table into benchmarks/README.md")
     args = parser.parse_args()
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="bench-diff-"))
     sizes = [int(s) for s in args.small.split(",") if s] + [args.chunks]
     rows = []
+    table = [
+        "| chunks (store size) | goldkeeper diff, in process | `goldkeeper diff` process | deepdiff on the whole datasets | ratio |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for size in sizes:
         timeout = args.deepdiff_timeout if size == args.chunks else args.small_timeout
         row = bench(size, args, workdir, timeout)
@@ -220,14 +226,16 @@ def main() -> None:
         gk, dd = row["goldkeeper"], row["deepdiff"]
         print(orjson.dumps(row).decode(), file=sys.stderr, flush=True)
         ratio = f"{(dd['load_s'] + dd['deepdiff_s']) / gk['best_s']:.0f}x" if dd["finished"] else "-"
-        print(
+        table.append(
             f"| {size:,} chunks ({row['store_mb']:.0f} MB) | {gk['best_s'] * 1000:.0f} ms "
             f"({gk['shards_parsed']}/{gk['shards_total']} shards parsed) | {gk['process_s']:.2f} s "
             f"(of which start-up {gk['startup_s']:.2f} s) "
-            f"| {_fmt_dd(dd, timeout)} | {ratio} |",
-            flush=True,
+            f"| {_fmt_dd(dd, timeout)} | {ratio} |"
         )
+        print(table[-1], flush=True)
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+    if args.write_readme:
+        update_results("diff", "\n".join(table))
     print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from goldkeeper.evals.metrics import Ranked, build_ranked, evaluate, evaluate_ranked, resolve_measures
+from readme import update_results  # benchmarks/readme.py: the scripts run from this folder
 
 GK_MEASURES = ["P.10", "recall.10", "recip_rank", "ndcg_cut.10", "map"]
 PT_MEASURES = {"P.10", "recall.10", "recip_rank", "ndcg_cut.10", "map"}
@@ -87,6 +88,7 @@ def main() -> int:
     parser.add_argument("--depth", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3, help="best of N runs per tool (default 3)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/bench_metrics.json"))
+    parser.add_argument("--write-readme", action="store_true", help="write the table into benchmarks/README.md")
     args = parser.parse_args()
     global REPEAT
 
@@ -144,11 +146,16 @@ def main() -> int:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"| tool ({args.queries:,} queries x {args.depth} docs; P@10, recall@10, MRR, nDCG@10, MAP) | seconds (best of {args.repeat}) |")
-    print("|---|---:|")
-    for row in rows:
-        print(f"| {row['tool']} | {row['seconds']:.2f} |")
-    print(f"\nmax |goldkeeper - pytrec_eval| per query over the 5 measures: {max_diff:.2e}")
+    lines = [
+        f"| tool ({args.queries:,} queries x {args.depth} docs; P@10, recall@10, MRR, nDCG@10, MAP) | seconds (best of {args.repeat}) |",
+        "|---|---:|",
+        *(f"| {row['tool']} | {row['seconds']:.2f} |" for row in rows),
+        "",
+        f"max |goldkeeper - pytrec_eval| per query over the 5 measures: {max_diff:.2e}",
+    ]
+    print("\n".join(lines))
+    if args.write_readme:
+        update_results("metrics", "\n".join(lines))
     return 0
 
 
