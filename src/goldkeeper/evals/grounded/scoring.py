@@ -35,15 +35,19 @@ answer where a refusal is expected).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
+from uuid import UUID
 
-from goldkeeper.evals.evidence import EvidenceIndex, resolve_citation
+from goldkeeper.evals.evidence import EvidenceIndex, ResolvedCitation, resolve_citation
 from goldkeeper.evals.judges import Judge
-from goldkeeper.evals.response import Response
+from goldkeeper.evals.response import Claim, Response
 from goldkeeper.evals.squad import exact_match, f1_score
 from goldkeeper.models import Query
+
+_SECONDS_PER_DAY = 86400.0
 
 
 @dataclass
@@ -85,10 +89,21 @@ class CaseResult:
         return data
 
 
-def _all_scores(value: float) -> dict[str, float]:
-    return dict.fromkeys(
-        ("faithfulness", "citation_coverage", "citation_accuracy", "citation_freshness", "relevance", "exact_match", "f1"),
-        value,
+class _Scores(TypedDict):
+    faithfulness: float
+    citation_coverage: float
+    citation_accuracy: float
+    citation_freshness: float
+    relevance: float
+    exact_match: float
+    f1: float
+
+
+def _all_scores(value: float) -> _Scores:
+    """Every score of a case at ``value`` (1 for a correct refusal, 0 for a wrong one or no usable response)."""
+    return _Scores(
+        faithfulness=value, citation_coverage=value, citation_accuracy=value, citation_freshness=value,
+        relevance=value, exact_match=value, f1=value,
     )
 
 
@@ -106,6 +121,175 @@ def score_failure(query: Query, outcome: str, reason: str) -> CaseResult:
     return CaseResult(query.id, query.expected_behavior.behavior, outcome, False, [reason], **_all_scores(0.0))
 
 
+# ---------------------------------------------------------------- one answer's claims
+
+
+@dataclass(frozen=True)
+class _CaseEvidence:
+    """What the claims of one case are checked against: the evidence, the judge, the query's expectations."""
+
+    index: EvidenceIndex
+    judge: Judge
+    required_fields: Sequence[str]
+    expected_chunks: set[UUID]
+    #: analyses a citation of a whole analysis may point to: the expected ones and those holding an expected chunk.
+    expected_analyses: set[UUID]
+    as_of: datetime
+    max_age_days: float
+
+    @classmethod
+    def for_query(
+        cls, query: Query, index: EvidenceIndex, judge: Judge, *, as_of: datetime, max_age_days: float
+    ) -> _CaseEvidence:
+        chunks = {r.id for r in query.expected.chunks}
+        analyses = {r.id for r in query.expected.analyses}
+        analyses |= {index.chunks[c].analysis_id for c in chunks if c in index.chunks}
+        return cls(index, judge, query.expected_behavior.citation_fields, chunks, analyses, as_of, max_age_days)
+
+    def is_expected(self, cited: ResolvedCitation) -> bool:
+        """Whether a valid citation points to expected evidence (the chunk itself when chunks are listed)."""
+        if self.expected_chunks and cited.chunk_id is not None:
+            return cited.chunk_id in self.expected_chunks
+        return cited.analysis_id in self.expected_analyses
+
+    def age_days(self, cited: ResolvedCitation) -> float:
+        """How old the cited analysis is at ``as_of``, in days."""
+        created_at = self.index.analyses[cited.analysis_id].created_at  # type: ignore[index]
+        return (self.as_of - created_at).total_seconds() / _SECONDS_PER_DAY
+
+
+@dataclass
+class _ClaimTally:
+    """Counts over an answer's claims and citations, and the reasons for failure met on the way."""
+
+    claims: int
+    supported: int = 0
+    cited: int = 0
+    citations: int = 0
+    valid: int = 0
+    accurate: int = 0
+    fresh: int = 0
+    ages: list[float] = field(default_factory=list)
+    judge_scores: list[float] = field(default_factory=list)
+    citation_errors: list[str] = field(default_factory=list)
+    claim_failures: list[str] = field(default_factory=list)
+
+    @property
+    def faithfulness(self) -> float:
+        return self.supported / self.claims if self.claims else 0.0
+
+    @property
+    def coverage(self) -> float:
+        return self.cited / self.claims if self.claims else 0.0
+
+    @property
+    def accuracy(self) -> float:
+        return self.accurate / self.citations if self.citations else 0.0
+
+    @property
+    def freshness(self) -> float:
+        return self.fresh / self.valid if self.valid else 0.0
+
+    @property
+    def oldest(self) -> float | None:
+        return max(self.ages) if self.ages else None
+
+
+def _check_citations(number: int, claim: Claim, evidence: _CaseEvidence, tally: _ClaimTally) -> list[str]:
+    """Resolve each citation of claim ``number``; count the valid, accurate and fresh ones; their evidence texts."""
+    texts: list[str] = []
+    for position, citation in enumerate(claim.citations):
+        tally.citations += 1
+        cited = resolve_citation(citation, evidence.required_fields, evidence.index)
+        if cited.error is not None:
+            tally.citation_errors.append(f"claim {number} citation {position}: {cited.error}")
+            continue
+        tally.valid += 1
+        texts.append(cited.evidence)
+        tally.accurate += evidence.is_expected(cited)
+        age = evidence.age_days(cited)
+        tally.ages.append(age)
+        tally.fresh += age <= evidence.max_age_days
+    return texts
+
+
+def _judge_claim(number: int, claim: Claim, texts: list[str], judge: Judge, tally: _ClaimTally) -> None:
+    """Ask the judge whether the claim's valid evidence supports it (a claim with none is unsupported)."""
+    if not texts:
+        tally.judge_scores.append(0.0)
+        tally.claim_failures.append(f"claim {number} has no valid citation")
+        return
+    tally.cited += 1
+    verdict = judge.judge(claim.text, "\n".join(texts))
+    tally.judge_scores.append(verdict.score)
+    if verdict.supported:
+        tally.supported += 1
+    else:
+        tally.claim_failures.append(
+            f"claim {number} not supported by its cited evidence ({judge.name} judge: {verdict.reason})"
+        )
+
+
+def _tally_claims(response: Response, evidence: _CaseEvidence) -> _ClaimTally:
+    tally = _ClaimTally(claims=len(response.claims))
+    for number, claim in enumerate(response.claims):
+        texts = _check_citations(number, claim, evidence, tally)
+        _judge_claim(number, claim, texts, evidence.judge, tally)
+    return tally
+
+
+# ---------------------------------------------------------------- reasons and scores
+
+
+def _claim_reasons(expected: str, tally: _ClaimTally) -> list[str]:
+    """The wrong outcome first, then invalid citations, then unsupported or uncited claims."""
+    reasons = ["answered, but a refusal was expected: the evidence is missing"] if expected == "refuse" else []
+    reasons += tally.citation_errors + tally.claim_failures
+    if not tally.claims:
+        reasons.append("the answer has no claims (every answer must cite its evidence)")
+    return reasons
+
+
+def _rubric_reasons(tally: _ClaimTally, rubric: Rubric, max_age_days: float) -> list[str]:
+    reasons = []
+    if tally.claims and tally.faithfulness < rubric.grounded_precision:
+        reasons.append(f"grounded precision {tally.faithfulness:.2f} < rubric {rubric.grounded_precision:.2f}")
+    if tally.claims and tally.coverage < rubric.citation_coverage:
+        reasons.append(f"citation coverage {tally.coverage:.2f} < rubric {rubric.citation_coverage:.2f}")
+    if tally.valid and tally.freshness < rubric.citation_freshness:
+        reasons.append(
+            f"citation freshness {tally.freshness:.2f} < rubric {rubric.citation_freshness:.2f} "
+            f"(oldest cited evidence {tally.oldest:.0f} days, max {max_age_days:.0f})"
+        )
+    return reasons
+
+
+def _must_not_reasons(must_not: Sequence[str], tally: _ClaimTally) -> list[str]:
+    reasons = []
+    if "fabricate_citation" in must_not and tally.citation_errors:
+        reasons.append("must_not fabricate_citation: a citation does not point to real, matching evidence")
+    if "answer_without_evidence" in must_not and tally.valid == 0:
+        reasons.append("must_not answer_without_evidence: no valid citation")
+    return reasons
+
+
+def _reference_scores(query: Query, answer: str) -> tuple[float, float]:
+    """Exact match and F1 against the reference answers; 0 when a refusal was expected or there are none."""
+    if query.expected_behavior.behavior == "refuse" or not query.reference_answers:
+        return 0.0, 0.0
+    return exact_match(answer, query.reference_answers), f1_score(answer, query.reference_answers)
+
+
+def _score_refusal(query: Query) -> CaseResult:
+    expected = query.expected_behavior.behavior
+    if expected == "refuse":
+        return CaseResult(query.id, expected, "refused", True, [], **_all_scores(1.0))
+    return CaseResult(
+        query.id, expected, "refused", False, ["refused, but the evidence exists: an answer was expected"],
+        **_all_scores(0.0),
+    )
+
+
 def score_case(
     query: Query,
     response: Response,
@@ -118,107 +302,41 @@ def score_case(
     relevance: float = 0.0,
 ) -> CaseResult:
     """Score one well-formed response (``relevance`` is computed by the caller, batched)."""
-    behavior = query.expected_behavior
-    expected = behavior.behavior
     if response.refused:
-        if expected == "refuse":
-            return CaseResult(query.id, expected, "refused", True, [], **_all_scores(1.0))
-        return CaseResult(
-            query.id, expected, "refused", False, ["refused, but the evidence exists: an answer was expected"],
-            **_all_scores(0.0),
-        )
-
-    reasons: list[str] = []
-    expected_chunks = {r.id for r in query.expected.chunks}
-    expected_analyses = {r.id for r in query.expected.analyses}
-    expected_chunk_docs = {index.chunks[c].analysis_id for c in expected_chunks if c in index.chunks}
-    claims = response.claims
-    supported = cited = n_citations = valid = accurate = fresh = 0
-    ages: list[float] = []
-    judge_scores: list[float] = []
-    invalid_reasons: list[str] = []
-    for ci, claim in enumerate(claims):
-        evidence_texts: list[str] = []
-        for ki, citation in enumerate(claim.citations):
-            n_citations += 1
-            resolved = resolve_citation(citation, behavior.citation_fields, index)
-            if resolved.error is not None:
-                invalid_reasons.append(f"claim {ci} citation {ki}: {resolved.error}")
-                continue
-            valid += 1
-            evidence_texts.append(resolved.evidence)
-            if expected_chunks and resolved.chunk_id is not None:
-                accurate += resolved.chunk_id in expected_chunks
-            else:
-                accurate += resolved.analysis_id in expected_analyses or resolved.analysis_id in expected_chunk_docs
-            age = (as_of - index.analyses[resolved.analysis_id].created_at).total_seconds() / 86400.0  # type: ignore[index]
-            ages.append(age)
-            fresh += age <= max_age_days
-        if evidence_texts:
-            cited += 1
-            verdict = judge.judge(claim.text, "\n".join(evidence_texts))
-            judge_scores.append(verdict.score)
-            if verdict.supported:
-                supported += 1
-            else:
-                reasons.append(f"claim {ci} not supported by its cited evidence ({judge.name} judge: {verdict.reason})")
-        else:
-            judge_scores.append(0.0)
-            reasons.append(f"claim {ci} has no valid citation")
-    reasons[:0] = invalid_reasons
-
-    n_claims = len(claims)
-    faithfulness = supported / n_claims if n_claims else 0.0
-    coverage = cited / n_claims if n_claims else 0.0
-    accuracy = accurate / n_citations if n_citations else 0.0
-    freshness = fresh / valid if valid else 0.0
-    oldest = max(ages) if ages else None
-    if not n_claims:
-        reasons.append("the answer has no claims (every answer must cite its evidence)")
-    if expected == "refuse":
-        reasons.insert(0, "answered, but a refusal was expected: the evidence is missing")
-        em = f1 = 0.0
-    elif query.reference_answers:
-        em = exact_match(response.answer, query.reference_answers)
-        f1 = f1_score(response.answer, query.reference_answers)
-    else:
-        em = f1 = 0.0
-    if n_claims and faithfulness < rubric.grounded_precision:
-        reasons.append(f"grounded precision {faithfulness:.2f} < rubric {rubric.grounded_precision:.2f}")
-    if n_claims and coverage < rubric.citation_coverage:
-        reasons.append(f"citation coverage {coverage:.2f} < rubric {rubric.citation_coverage:.2f}")
-    if valid and freshness < rubric.citation_freshness:
-        reasons.append(
-            f"citation freshness {freshness:.2f} < rubric {rubric.citation_freshness:.2f} "
-            f"(oldest cited evidence {oldest:.0f} days, max {max_age_days:.0f})"
-        )
-    if "fabricate_citation" in behavior.must_not and invalid_reasons:
-        reasons.append("must_not fabricate_citation: a citation does not point to real, matching evidence")
-    if "answer_without_evidence" in behavior.must_not and valid == 0:
-        reasons.append("must_not answer_without_evidence: no valid citation")
+        return _score_refusal(query)
+    behavior = query.expected_behavior
+    evidence = _CaseEvidence.for_query(query, index, judge, as_of=as_of, max_age_days=max_age_days)
+    tally = _tally_claims(response, evidence)
+    reasons = [
+        *_claim_reasons(behavior.behavior, tally),
+        *_rubric_reasons(tally, rubric, max_age_days),
+        *_must_not_reasons(behavior.must_not, tally),
+    ]
+    em, f1 = _reference_scores(query, response.answer)
+    oldest = tally.oldest
     return CaseResult(
         query_id=query.id,
-        expected=expected,
+        expected=behavior.behavior,
         outcome="answered",
         passed=not reasons,
         reasons=reasons,
-        faithfulness=faithfulness,
-        citation_coverage=coverage,
-        citation_accuracy=accuracy,
-        citation_freshness=freshness,
+        faithfulness=tally.faithfulness,
+        citation_coverage=tally.coverage,
+        citation_accuracy=tally.accuracy,
+        citation_freshness=tally.freshness,
         relevance=min(1.0, max(0.0, relevance)),
         exact_match=em,
         f1=f1,
-        claims=n_claims,
-        supported_claims=supported,
-        cited_claims=cited,
-        citations=n_citations,
-        valid_citations=valid,
-        accurate_citations=accurate,
-        fresh_citations=fresh,
+        claims=tally.claims,
+        supported_claims=tally.supported,
+        cited_claims=tally.cited,
+        citations=tally.citations,
+        valid_citations=tally.valid,
+        accurate_citations=tally.accurate,
+        fresh_citations=tally.fresh,
         oldest_evidence_age_days=oldest,
         oldest_evidence_age_ratio=(oldest / max_age_days) if oldest is not None else 0.0,
-        judge_scores=judge_scores,
+        judge_scores=tally.judge_scores,
         answer=response.answer,
     )
 
