@@ -18,17 +18,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import Field
 
-from goldkeeper.config import RETRIEVAL_MODES, Mode, RetrievalParams
+from goldkeeper.config import RETRIEVAL_MODES, RetrievalParams
+from goldkeeper.db.connection import connection
+from goldkeeper.db.search import (
+    Boosts,
+    apply_boosts,
+    chunk_count,
+    fulltext_search,
+    load_judgments,
+    prepare,
+    rrf_fuse,
+    vector_search,
+)
 from goldkeeper.errors import EvalError
-from goldkeeper.fileio import write_json
-from goldkeeper.progress import SILENT, Progress
 from goldkeeper.evals.metrics import Report, evaluate
 from goldkeeper.evals.trec import write_qrels, write_run
+from goldkeeper.fileio import write_json
+from goldkeeper.progress import SILENT, Progress
 
 MODES: tuple[str, ...] = RETRIEVAL_MODES
 
@@ -111,6 +121,64 @@ def _embed(embedder: Any, texts: Sequence[str], batch_size: int) -> np.ndarray:
     return np.vstack(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
 
 
+def _chosen_modes(modes: Sequence[str] | None, params: RetrievalParams) -> list[str]:
+    chosen = list(modes or params.modes)
+    unknown = [m for m in chosen if m not in MODES]
+    if unknown:
+        raise EvalError(f"unknown retrieval mode {unknown[0]!r} (vector | fulltext | hybrid)")
+    return chosen
+
+
+def _check_database(queries: Sequence[Any], chunks: int, embedded: int, modes: Sequence[str]) -> None:
+    """Refuse a database without queries or chunks, or without embeddings when a mode needs them."""
+    if not queries:
+        raise EvalError("no golden queries in the database (run `goldkeeper restore` first)")
+    if chunks == 0:
+        raise EvalError("no golden chunks in the database (run `goldkeeper restore` first)")
+    if embedded < chunks and any(m in ("vector", "hybrid") for m in modes):
+        raise EvalError(f"{chunks - embedded} of {chunks} chunks have no embedding (rerun `goldkeeper restore`)")
+
+
+def _search_batch(
+    conn: Any,
+    embedder: Any,
+    params: RetrievalParams,
+    modes: Sequence[str],
+    part: Sequence[tuple[str, str]],
+    runs: dict[str, dict[str, dict[str, float]]],
+) -> None:
+    """Search one batch of (query id, text) in every mode, adding each query's boosted hits to ``runs``."""
+    boosts = Boosts(params.boosts.section_title, dict(params.boosts.content_type))
+    texts = [text for _, text in part]
+    vec_hits = text_hits = None
+    if any(m in ("vector", "hybrid") for m in modes):
+        embs = _embed(embedder, texts, params.query_batch_size)
+        vec_hits = vector_search(
+            conn, embs, texts, params.depth, ef_search=params.ef_search,
+            ts_config=params.fulltext_config, tsquery=params.tsquery,
+            use_index=params.vector_index == "hnsw",
+        )
+    if any(m in ("fulltext", "hybrid") for m in modes):
+        text_hits = fulltext_search(
+            conn, texts, params.depth, ts_config=params.fulltext_config,
+            tsquery=params.tsquery, normalization=params.rank_normalization,
+        )
+    for i, (qid, _) in enumerate(part):
+        for mode in modes:
+            if mode == "vector":
+                hits = vec_hits[i]  # type: ignore[index]
+            elif mode == "fulltext":
+                hits = text_hits[i]  # type: ignore[index]
+            else:
+                hits = rrf_fuse([vec_hits[i], text_hits[i]], params.rrf_k)[: params.depth]  # type: ignore[index]
+            runs[mode][qid] = {h.chunk_id: h.score for h in apply_boosts(hits, boosts)}
+
+
+def _evaluate_mode(mode: str, qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]], k: int) -> ModeResult:
+    report = evaluate(qrels, run, headline_measures(k), complete=True, runid=f"goldkeeper-{mode}")
+    return ModeResult(mode, report, run)
+
+
 def run_retrieval(
     url: str,
     embedder: Any,
@@ -121,72 +189,31 @@ def run_retrieval(
     progress: Progress = SILENT,
 ) -> RetrievalResult:
     """Search every answerable golden query in each mode and evaluate the runs."""
-    from goldkeeper.db.connection import connection
-    from goldkeeper.db.search import Boosts, apply_boosts, chunk_count, fulltext_search, load_judgments, prepare, rrf_fuse, vector_search
-
-    chosen = list(modes or params.modes)
-    unknown = [m for m in chosen if m not in MODES]
-    if unknown:
-        raise EvalError(f"unknown retrieval mode {unknown[0]!r} (vector | fulltext | hybrid)")
+    chosen = _chosen_modes(modes, params)
     k = k or params.k
-    boosts = Boosts(params.boosts.section_title, dict(params.boosts.content_type))
     with connection(url) as conn:
         prepare(conn)
         queries, qrels_all = load_judgments(conn)
         chunks, embedded = chunk_count(conn)
-        if not queries:
-            raise EvalError("no golden queries in the database (run `goldkeeper restore` first)")
-        if chunks == 0:
-            raise EvalError("no golden chunks in the database (run `goldkeeper restore` first)")
-        if embedded < chunks and any(m in ("vector", "hybrid") for m in chosen):
-            raise EvalError(f"{chunks - embedded} of {chunks} chunks have no embedding (rerun `goldkeeper restore`)")
+        _check_database(queries, chunks, embedded, chosen)
         answerable = [(qid, text) for qid, text, _ in queries if qrels_all.get(qid)]
-        excluded = [(qid, behavior) for qid, _, behavior in queries if not qrels_all.get(qid)]
+        excluded = [behavior for qid, _, behavior in queries if not qrels_all.get(qid)]
         qrels = {qid: qrels_all[qid] for qid, _ in answerable}
         runs: dict[str, dict[str, dict[str, float]]] = {m: {} for m in chosen}
-        need_vector = any(m in ("vector", "hybrid") for m in chosen)
-        need_text = any(m in ("fulltext", "hybrid") for m in chosen)
         batch = params.query_batch_size
         with progress.task("searching", len(answerable)) as task:
             for start in range(0, len(answerable), batch):
                 part = answerable[start : start + batch]
-                ids = [qid for qid, _ in part]
-                texts = [text for _, text in part]
-                vec_hits = text_hits = None
-                if need_vector:
-                    embs = _embed(embedder, texts, batch)
-                    vec_hits = vector_search(
-                        conn, embs, texts, params.depth, ef_search=params.ef_search,
-                        ts_config=params.fulltext_config, tsquery=params.tsquery,
-                        use_index=params.vector_index == "hnsw",
-                    )
-                if need_text:
-                    text_hits = fulltext_search(
-                        conn, texts, params.depth, ts_config=params.fulltext_config,
-                        tsquery=params.tsquery, normalization=params.rank_normalization,
-                    )
-                for i, qid in enumerate(ids):
-                    per_mode = {
-                        "vector": lambda: vec_hits[i],
-                        "fulltext": lambda: text_hits[i],
-                        "hybrid": lambda: rrf_fuse([vec_hits[i], text_hits[i]], params.rrf_k)[: params.depth],
-                    }
-                    for mode in chosen:
-                        hits = apply_boosts(per_mode[mode](), boosts)
-                        runs[mode][qid] = {h.chunk_id: h.score for h in hits}
+                _search_batch(conn, embedder, params, chosen, part, runs)
                 task.advance(len(part))
-    results = [
-        ModeResult(mode, evaluate(qrels, runs[mode], headline_measures(k), complete=True, runid=f"goldkeeper-{mode}"), runs[mode])
-        for mode in chosen
-    ]
     return RetrievalResult(
         params=params,
         k=k,
-        modes=results,
+        modes=[_evaluate_mode(mode, qrels, runs[mode], k) for mode in chosen],
         qrels=qrels,
         queries_total=len(queries),
-        excluded_refusal=sum(1 for _, behavior in excluded if behavior == "refuse"),
-        excluded_no_relevant=sum(1 for _, behavior in excluded if behavior != "refuse"),
+        excluded_refusal=sum(1 for behavior in excluded if behavior == "refuse"),
+        excluded_no_relevant=sum(1 for behavior in excluded if behavior != "refuse"),
         model_id=getattr(embedder, "model_id", ""),
         chunks=chunks,
     )

@@ -1,0 +1,187 @@
+"""One ``eval grounded`` run: answer the golden queries, score every case, aggregate, write the outputs.
+
+:func:`run_grounded` reads the queries and the evidence from the golden
+store, builds the answerer (:mod:`goldkeeper.evals.answerers`) and scores its
+answers with :func:`score_answers`, the library entry point for scoring an
+:class:`~goldkeeper.evals.answerers.AnswerSet` already in hand. Dependencies
+point one way: this module -> answerers -> evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from goldkeeper.config import GroundedParams, Settings
+from goldkeeper.embed import load_embedder
+from goldkeeper.errors import ConfigError, EvalError
+from goldkeeper.evals.answerers import AnswerSet, CachingEmbedder, make_answerer
+from goldkeeper.evals.evidence import EvidenceIndex
+from goldkeeper.evals.grounded.aggregation import aggregate
+from goldkeeper.evals.grounded.scoring import CaseResult, Rubric, score_case, score_failure
+from goldkeeper.evals.judges import Judge, make_judge
+from goldkeeper.fileio import write_json
+from goldkeeper.models import Query
+from goldkeeper.progress import SILENT, Progress
+from goldkeeper.store import open_store
+
+
+@dataclass
+class GroundedReport:
+    """The result of ``eval grounded``: flat metrics for DVC, the cases, and run notes."""
+
+    answerer: str
+    dataset_version: str
+    as_of: datetime
+    metrics: dict[str, Any]
+    cases: list[CaseResult]
+    stray: list[str]
+    warnings: list[str]
+
+    def per_case_json(self) -> dict[str, Any]:
+        return {
+            "answerer": self.answerer,
+            "dataset_version": self.dataset_version,
+            "as_of": self.as_of.isoformat(),
+            "metrics": self.metrics,
+            "unmatched_responses": self.stray,
+            "warnings": self.warnings,
+            "cases": [c.to_json() for c in self.cases],
+        }
+
+    def failures(self) -> list[CaseResult]:
+        return [c for c in self.cases if not c.passed]
+
+
+def resolve_as_of(params: GroundedParams) -> datetime:
+    return params.as_of if params.as_of is not None else datetime.now(UTC)
+
+
+def _relevance(answered: Sequence[Query], answers: AnswerSet, embedder: Any | None) -> dict[str, float]:
+    """Cosine of prompt and answer embeddings per answered query (two batched calls; none without an embedder)."""
+    relevance: dict[str, float] = {}
+    if answered and embedder is not None:
+        prompts = embedder.embed_documents([q.text for q in answered])
+        replies = embedder.embed_documents([answers.responses[q.id].answer or " " for q in answered])
+        for q, a, b in zip(answered, prompts, replies, strict=True):
+            relevance[q.id] = float((a * b).sum())
+    return relevance
+
+
+def _run_warnings(metrics: dict[str, Any], params: GroundedParams, *, unscored_relevance: bool) -> list[str]:
+    warnings = []
+    if metrics["aging_pressure_cases"]:
+        warnings.append(
+            f"aging pressure: {metrics['aging_pressure_cases']} case(s) cite evidence at >= "
+            f"{params.aging_warn_ratio:.0%} of the maximum age ({params.max_evidence_age_days:.0f} days); "
+            f"oldest ratio {metrics['oldest_evidence_age_ratio']:.2f}"
+        )
+    if unscored_relevance:
+        warnings.append("no embedder: relevance scored 0")
+    return warnings
+
+
+def score_answers(
+    queries: Sequence[Query],
+    answers: AnswerSet,
+    index: EvidenceIndex,
+    *,
+    judge: Judge,
+    rubric: Rubric,
+    params: GroundedParams,
+    embedder: Any | None,
+    answerer_name: str = "",
+    dataset_version: str = "",
+) -> GroundedReport:
+    """Score an :class:`~goldkeeper.evals.answerers.AnswerSet` against the queries (the library entry point for scoring)."""
+    as_of = resolve_as_of(params)
+    answered = [q for q in queries if (r := answers.responses.get(q.id)) is not None and not r.refused]
+    relevance = _relevance(answered, answers, embedder)
+    cases: list[CaseResult] = []
+    for query in queries:
+        response = answers.responses.get(query.id)
+        if response is not None:
+            cases.append(
+                score_case(
+                    query, response, index, judge, rubric, as_of=as_of,
+                    max_age_days=params.max_evidence_age_days, relevance=relevance.get(query.id, 0.0),
+                )
+            )
+        elif query.id in answers.failures:
+            outcome, reason = answers.failures[query.id]
+            cases.append(score_failure(query, outcome, reason))
+        else:
+            cases.append(score_failure(query, "missing", "missing response: the answerer returned none for this query"))
+    metrics = aggregate(cases, aging_warn_ratio=params.aging_warn_ratio, rubric=rubric)
+    warnings = _run_warnings(metrics, params, unscored_relevance=embedder is None and bool(answered))
+    return GroundedReport(answerer_name, dataset_version, as_of, metrics, cases, list(answers.stray), warnings)
+
+
+def _judge(params: GroundedParams) -> Judge:
+    """The configured judge; an unknown name or a threshold out of range is a configuration error."""
+    try:
+        return make_judge(params.judge, params.judge_threshold)
+    except ValueError as exc:
+        raise ConfigError(f"params: grounded.judge: {exc}", key="grounded.judge") from exc
+
+
+def run_grounded(
+    settings: Settings,
+    *,
+    answerer: str | None = None,
+    limit: int | None = None,
+    progress: Progress = SILENT,
+    embedder: Any | None = None,
+    store_path: Path | None = None,
+    database_url: str | None = None,
+) -> GroundedReport:
+    """Answer every query of the golden store with ``answerer`` and score the responses.
+
+    Queries and evidence come from the golden store (``store_path``, default
+    ``store.path``); the extractive answerer retrieves from the database
+    (``database_url``, default the configured one or the embedded server).
+    ``limit`` keeps the first N queries by id (for quick runs).
+    """
+    params = settings.grounded
+    section = settings.rubric
+    rubric = Rubric(section.grounded_precision, section.citation_coverage, section.citation_freshness)
+    judge = _judge(params)
+    if database_url is not None:
+        settings = settings.model_copy(update={"database_url": database_url})
+    store = open_store(store_path if store_path is not None else settings.store_path)
+    index = EvidenceIndex.from_analyses(store.analyses())
+    queries = sorted(store.queries(), key=lambda q: q.id)[:limit]
+    if not queries:
+        raise EvalError(f"{settings.store_path}: the golden store has no queries to evaluate")
+    spec = answerer or params.answerer
+    # prompts are embedded once, for the answerer and for relevance
+    embedder = CachingEmbedder(embedder if embedder is not None else load_embedder(settings.embedding))
+    impl = make_answerer(spec, settings=settings, params=params, index=index, embedder=embedder)
+    answers = impl.answer(queries, progress=progress)
+    return score_answers(
+        queries, answers, index, judge=judge, rubric=rubric, params=params, embedder=embedder,
+        answerer_name=spec, dataset_version=store.version,
+    )
+
+
+def write_outputs(report: GroundedReport, out: Path, per_case: Path) -> None:
+    """Write the flat metrics (``out``) and the per-case results (``per_case``), each atomically."""
+    write_json(out, report.metrics)
+    write_json(per_case, report.per_case_json())
+
+
+def summary_line(report: GroundedReport) -> str:
+    """One line for people: the headline scores of the run."""
+    m = report.metrics
+    return (
+        f"{m['cases']} queries with {report.answerer}: faithfulness {m['faithfulness']:.3f}, "
+        f"citation coverage {m['citation_coverage']:.3f}, accuracy {m['citation_accuracy']:.3f}, "
+        f"freshness {m['citation_freshness']:.3f}, refusal P/R {m['refusal_precision']:.3f}/{m['refusal_recall']:.3f}, "
+        f"F1 {m['f1']:.3f}, pass rate {m['pass_rate']:.3f}"
+    )
+
+
+__all__ = ["GroundedReport", "resolve_as_of", "score_answers", "run_grounded", "write_outputs", "summary_line"]
