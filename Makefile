@@ -1,12 +1,14 @@
 # The two commands of the README:
 #   make demo   set everything up, then run the whole pipeline on the bundled sample
 #   make test   set everything up, then run the test suite
+# and, for humans, `make lint`: the architecture checks that the test suite also runs
+# (tests/test_architecture.py; rules in docs/architecture.md, configuration in pyproject.toml).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test install system-deps clean
+.PHONY: demo test lint install system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,5 +28,13 @@ demo: $(STAMP)
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
 
+# Runs every check, then fails if any failed. Import cycles are checked by the test suite (grimp).
+lint: $(STAMP)
+	@status=0; \
+	$(BIN)/lint-imports --no-cache --no-logo || status=1; \
+	$(BIN)/ruff check src tests benchmarks scripts || status=1; \
+	$(BIN)/mypy || status=1; \
+	exit $$status
+
 clean:
-	rm -rf $(VENV) .goldkeeper .pytest_cache
+	rm -rf $(VENV) .goldkeeper .pytest_cache .mypy_cache .ruff_cache
