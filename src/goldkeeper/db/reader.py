@@ -10,7 +10,7 @@ record and the stream buffers, not the dataset.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC
 from typing import Any
@@ -154,7 +154,7 @@ def _build_analysis(row: tuple[Any, ...], chunks: list[tuple[Any, ...]], finding
     )
 
 
-def _analyses_stream(url: str, conns: list[psycopg.Connection[Any]], wanted: list[str]) -> Iterator[Analysis]:
+def _analyses_stream(url: str, conns: list[psycopg.Connection[Any]], wanted: list[str]) -> Generator[Analysis, None, None]:
     c_an, c_ch, c_fi, c_ar = conns
     try:
         chunks = _Peekable(_copy_rows(c_ch, _CHUNKS_SQL, _CHUNKS_TYPES, wanted))
@@ -178,7 +178,7 @@ def _expected_of(rows: list[tuple[Any, ...]]) -> Expected:
     return Expected(chunks=chunks, analyses=analyses).canonical()
 
 
-def _queries_stream(url: str, conns: list[psycopg.Connection[Any]]) -> Iterator[Query]:
+def _queries_stream(url: str, conns: list[psycopg.Connection[Any]]) -> Generator[Query, None, None]:
     c_q, c_e = conns
     try:
         expected = _Peekable(_copy_rows(c_e, _EXPECTED_SQL, _EXPECTED_TYPES, None))
