@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from goldkeeper.config import EmbeddingParams, Settings, load_settings
-from goldkeeper.db.rows import golden_reader, iter_analyses, iter_queries
+from goldkeeper.db.reader import golden_reader, iter_analyses, iter_queries
 from goldkeeper.dataset.dump import dump
 from goldkeeper.embed import load_embedder
 from goldkeeper.errors import ConflictError, DatabaseError, DataIntegrityError, RecordValidationError

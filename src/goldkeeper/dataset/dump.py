@@ -14,9 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from goldkeeper.config import Settings
+from goldkeeper.db.connection import connection
+from goldkeeper.db.reader import golden_reader
 from goldkeeper.errors import DatabaseError
 from goldkeeper.progress import SILENT, Progress
 from goldkeeper.store import StoreWriter
+from goldkeeper.store.canonical import sha256_hex
 
 
 @dataclass(frozen=True)
@@ -38,17 +41,12 @@ class DumpReport:
 
 
 def _golden_schema_exists(url: str) -> bool:
-    from goldkeeper.db.connection import connection
-
     with connection(url) as conn:
         return conn.execute("SELECT to_regclass('golden.analyses') IS NOT NULL").fetchone() == (True,)
 
 
 def dump(url: str, settings: Settings, out: Path | None = None, progress: Progress = SILENT) -> DumpReport:
     """Write the golden rows at ``url`` into the store at ``out`` (default: ``settings.store_path``)."""
-    from goldkeeper.db.rows import golden_reader
-    from goldkeeper.store.canonical import sha256_hex
-
     target = Path(out) if out is not None else settings.store_path
     if not _golden_schema_exists(url):
         raise DatabaseError("the database has no golden schema (run `goldkeeper db init` or `goldkeeper restore` first)")

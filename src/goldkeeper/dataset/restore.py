@@ -256,7 +256,7 @@ def restore_records(
     ``replace`` is false, unless ``dry_run`` (then the report lists them).
     """
     from goldkeeper.db.embedding_cache import count_stale_chunks
-    from goldkeeper.db.rows import GoldenLoader, golden_transaction
+    from goldkeeper.db.loader import GoldenLoader, golden_transaction
     from goldkeeper.db.schema import hnsw_deferred
     from goldkeeper.embed.fill import embed_chunks
 

@@ -33,6 +33,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
+import onnxruntime
+from loguru import logger
 
 from goldkeeper.errors import ConfigError
 
@@ -66,19 +68,24 @@ def _quiet() -> Iterator[None]:
 def _silence_libraries() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    try:
-        import onnxruntime
-
-        onnxruntime.set_default_logger_severity(3)
-    except Exception:  # pragma: no cover - onnxruntime is a dependency
-        pass
-    try:
-        from loguru import logger
-
-        logger.disable("fastembed")
-    except Exception:  # pragma: no cover - loguru comes with fastembed
-        pass
+    onnxruntime.set_default_logger_severity(3)
+    logger.disable("fastembed")
     logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
+
+
+def _text_embedding_class() -> Any:
+    """``fastembed.TextEmbedding``, imported once the libraries are silenced.
+
+    Imported here rather than at the top: it is the 1.0 s of an embedder's start-up, and
+    huggingface_hub (which fastembed imports) reads the environment defaults set by
+    :func:`_silence_libraries` when it is first imported.
+    """
+    _silence_libraries()
+    try:
+        from fastembed import TextEmbedding  # noqa: PLC0415 - start-up: 1.0 s, and after _silence_libraries (doc)
+    except ImportError as exc:  # pragma: no cover - fastembed is a dependency
+        raise ConfigError(f"fastembed is not installed: {exc}") from exc
+    return TextEmbedding
 
 
 class FastEmbedEmbedder:
@@ -96,56 +103,18 @@ class FastEmbedEmbedder:
         threads: int | None = None,
         cache_dir: str | Path | None = None,
     ) -> None:
-        _silence_libraries()
-        try:
-            from fastembed import TextEmbedding
-        except ImportError as exc:  # pragma: no cover - fastembed is a dependency
-            raise ConfigError(f"fastembed is not installed: {exc}") from exc
-        if model_path is not None:
-            folder = Path(model_path)
-            if not folder.is_dir():
-                raise ConfigError(f"embedding.model_path: {folder} is not a directory", key="embedding.model_path")
-        supported = {m["model"].lower(): m for m in TextEmbedding.list_supported_models()}
-        description = supported.get(model_name.lower())
-        if description is None:
-            raise ConfigError(
-                f"embedding.model: {model_name!r} is not a fastembed text embedding model",
-                key="embedding.model",
-            )
-        if model_path is not None:
-            onnx_file = Path(model_path) / "model.onnx"
-            if not onnx_file.is_file():
-                onnx_file = Path(model_path) / description["model_file"]
-            if not onnx_file.is_file():
-                raise ConfigError(
-                    f"embedding.model_path: no model.onnx in {model_path}", key="embedding.model_path"
-                )
-        kwargs: dict[str, Any] = {"threads": threads}
-        if model_path is not None:
-            kwargs["specific_model_path"] = str(model_path)
-        if cache_dir is not None:
-            kwargs["cache_dir"] = str(cache_dir)
-        try:
-            with _quiet():
-                if model_path is not None:
-                    self._model = TextEmbedding(model_name, **kwargs)
-                else:
-                    self._model = _load_cached_or_download(TextEmbedding, model_name, kwargs)
-        except ConfigError:
-            raise
-        except Exception as exc:
-            if model_path is not None:
-                raise ConfigError(
-                    f"embedding.model_path: cannot load {model_name!r} from {model_path}: {' '.join(str(exc).split())}",
-                    key="embedding.model_path",
-                ) from exc
-            raise _offline_error(model_name) from exc
-        if model_path is None:
-            inner = self._model.model
-            onnx_file = Path(getattr(inner, "_model_dir")) / description["model_file"]
+        text_embedding = _text_embedding_class()
+        if model_path is not None and not Path(model_path).is_dir():
+            raise ConfigError(f"embedding.model_path: {Path(model_path)} is not a directory", key="embedding.model_path")
+        description = _model_description(text_embedding, model_name)
+        local_onnx = _local_onnx_file(model_path, description) if model_path is not None else None
+        kwargs = _model_options(model_path, threads=threads, cache_dir=cache_dir)
+        self._model = _load_model(text_embedding, model_name, model_path, kwargs)
+        onnx_file = local_onnx or Path(getattr(self._model.model, "_model_dir")) / description["model_file"]
         self.model_name = model_name
         self.model_path = Path(model_path) if model_path is not None else onnx_file.parent
         self.onnx_file = onnx_file
+        # The identity: a change of the model file changes every vector, so it names the file's bytes.
         self.model_sha256 = file_sha256(onnx_file)
         self.model_id = f"{model_name}@sha256:{self.model_sha256[:16]}"
         self.dim = int(description["dim"])
@@ -169,6 +138,56 @@ class FastEmbedEmbedder:
 
     def __repr__(self) -> str:
         return f"FastEmbedEmbedder({self.model_id!r}, dim={self.dim})"
+
+
+def _model_description(text_embedding: Any, model_name: str) -> dict[str, Any]:
+    """fastembed's catalog entry of ``model_name`` (its dimension and ONNX file name), case-insensitively."""
+    supported = {m["model"].lower(): m for m in text_embedding.list_supported_models()}
+    description = supported.get(model_name.lower())
+    if description is None:
+        raise ConfigError(
+            f"embedding.model: {model_name!r} is not a fastembed text embedding model",
+            key="embedding.model",
+        )
+    return description
+
+
+def _local_onnx_file(model_path: str | Path, description: dict[str, Any]) -> Path:
+    """The ONNX file of a local model folder: ``model.onnx``, else the file name fastembed's catalog gives."""
+    onnx_file = Path(model_path) / "model.onnx"
+    if not onnx_file.is_file():
+        onnx_file = Path(model_path) / description["model_file"]
+    if not onnx_file.is_file():
+        raise ConfigError(f"embedding.model_path: no model.onnx in {model_path}", key="embedding.model_path")
+    return onnx_file
+
+
+def _model_options(model_path: str | Path | None, *, threads: int | None, cache_dir: str | Path | None) -> dict[str, Any]:
+    """``TextEmbedding`` keyword arguments: threads, and the local folder or cache directory when given."""
+    kwargs: dict[str, Any] = {"threads": threads}
+    if model_path is not None:
+        kwargs["specific_model_path"] = str(model_path)
+    if cache_dir is not None:
+        kwargs["cache_dir"] = str(cache_dir)
+    return kwargs
+
+
+def _load_model(text_embedding: Any, model_name: str, model_path: str | Path | None, kwargs: dict[str, Any]) -> Any:
+    """The ONNX session, from the local folder or fastembed's cache; a failure is a :class:`ConfigError`."""
+    try:
+        with _quiet():
+            if model_path is not None:
+                return text_embedding(model_name, **kwargs)
+            return _load_cached_or_download(text_embedding, model_name, kwargs)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        if model_path is not None:
+            raise ConfigError(
+                f"embedding.model_path: cannot load {model_name!r} from {model_path}: {' '.join(str(exc).split())}",
+                key="embedding.model_path",
+            ) from exc
+        raise _offline_error(model_name) from exc
 
 
 def _offline_error(model_name: str) -> ConfigError:

@@ -39,8 +39,11 @@ from urllib.parse import quote
 import orjson
 from pydantic import ValidationError
 
+from goldkeeper.dataset.restore import RestoreReport, restore_records
+from goldkeeper.embed.base import Embedder
 from goldkeeper.errors import DataIntegrityError, RecordValidationError
 from goldkeeper.models import Analysis, Chunk, Expected, ExpectedBehavior, Query, Relevance
+from goldkeeper.progress import SILENT, Progress
 
 #: uuid5 namespace of every id the SQuAD importer makes (uuid5(NAMESPACE_URL, "https://rajpurkar.github.io/SQuAD-explorer/")).
 SQUAD_NAMESPACE = uuid.UUID("e55798b3-e69f-5361-a05e-dd7cb9efaa7d")
@@ -137,77 +140,105 @@ def parse_squad(data: Any, *, file: str = "<squad>") -> SquadImport:
     seen_questions: set[str] = set()
     for a_index, article in enumerate(articles):
         where = f"data[{a_index}]"
-        title = _field(article, "title", str, where, file)
-        if not title.strip():
-            raise RecordValidationError(file, where, "title", "empty")
-        if title in seen_titles:
-            raise RecordValidationError(file, where, "title", f"duplicate article {title!r}")
-        seen_titles.add(title)
-        shown = title.replace("_", " ")
-        aid = analysis_id(title)
+        title = _article_title(article, where, file, seen_titles)
         chunks: list[Chunk] = []
         for p_index, paragraph in enumerate(_field(article, "paragraphs", list, where, file)):
-            p_where = f"{title} paragraph {p_index}"
-            context = _field(paragraph, "context", str, p_where, file)
-            cid = chunk_id(title, p_index)
-            chunks.append(
-                Chunk(id=cid, content=context, section_title=shown, section_path=[shown], content_type="text", chunk_index=p_index)
-            )
-            for q_index, qa in enumerate(_field(paragraph, "qas", list, p_where, file)):
-                q_where = f"{p_where} question {q_index}"
-                qid = _field(qa, "id", str, q_where, file)
-                if qid in seen_questions:
-                    raise RecordValidationError(file, qid, "id", "duplicate question id")
-                seen_questions.add(qid)
-                text = _field(qa, "question", str, qid, file)
-                impossible = bool(qa.get("is_impossible", False)) if isinstance(qa, Mapping) else False
-                answers = _field(qa, "answers", list, qid, file)
-                references: list[str] = []
-                for n, answer in enumerate(answers):
-                    answer_text = _field(answer, "text", str, qid, file) if isinstance(answer, Mapping) else None
-                    if answer_text is None:
-                        raise RecordValidationError(file, qid, f"answers[{n}]", "must be an object with 'text'")
-                    if answer_text not in references:
-                        references.append(answer_text)
-                answerable = not impossible
-                if answerable and not references:
-                    raise RecordValidationError(file, qid, "answers", "an answerable question without answers")
-                try:
-                    queries.append(
-                        Query(
-                            id=qid,
-                            text=text.strip() or text,
-                            domain=shown,
-                            difficulty=difficulty(text, context, answerable),  # type: ignore[arg-type]
-                            tags=["squad-v2", "answerable" if answerable else "unanswerable", f"wh:{wh_word(text)}"],
-                            expected=Expected(chunks=[Relevance(id=cid, relevance=1)]) if answerable else Expected(),
-                            reference_answers=references if answerable else [],
-                            expected_behavior=ExpectedBehavior(
-                                behavior="answer" if answerable else "refuse", must_not=list(MUST_NOT)
-                            ),
-                        )
-                    )
-                except ValidationError as exc:
-                    first = exc.errors()[0]
-                    raise RecordValidationError(
-                        file, qid, ".".join(str(p) for p in first["loc"]), first["msg"]
-                    ) from exc
-        try:
-            analyses.append(
-                Analysis(
-                    id=aid,
-                    url=article_url(title),
-                    title=shown,
-                    content_type="text",
-                    status="completed",
-                    created_at=SQUAD_RELEASED,
-                    chunks=chunks,
-                )
-            )
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise RecordValidationError(file, str(aid), ".".join(str(p) for p in first["loc"]), first["msg"]) from exc
+            chunk, paragraph_queries = _parse_paragraph(paragraph, title, p_index, file, seen_questions)
+            chunks.append(chunk)
+            queries.extend(paragraph_queries)
+        analyses.append(_analysis(title, chunks, file))
     return SquadImport(analyses=analyses, queries=queries)
+
+
+def _article_title(article: Any, where: str, file: str, seen: set[str]) -> str:
+    """The article's title: present, not blank, not seen before in the file (it makes the article's id)."""
+    title: str = _field(article, "title", str, where, file)
+    if not title.strip():
+        raise RecordValidationError(file, where, "title", "empty")
+    if title in seen:
+        raise RecordValidationError(file, where, "title", f"duplicate article {title!r}")
+    seen.add(title)
+    return title
+
+
+def _parse_paragraph(
+    paragraph: Any, title: str, p_index: int, file: str, seen_questions: set[str]
+) -> tuple[Chunk, list[Query]]:
+    """One paragraph -> its chunk and the queries of its questions."""
+    p_where = f"{title} paragraph {p_index}"
+    shown = title.replace("_", " ")
+    context = _field(paragraph, "context", str, p_where, file)
+    cid = chunk_id(title, p_index)
+    chunk = Chunk(id=cid, content=context, section_title=shown, section_path=[shown], content_type="text", chunk_index=p_index)
+    queries = [
+        _parse_question(qa, f"{p_where} question {q_index}", file, seen_questions, domain=shown, context=context, cid=cid)
+        for q_index, qa in enumerate(_field(paragraph, "qas", list, p_where, file))
+    ]
+    return chunk, queries
+
+
+def _parse_question(
+    qa: Any, q_where: str, file: str, seen: set[str], *, domain: str, context: str, cid: uuid.UUID
+) -> Query:
+    """One question -> a query expecting its paragraph (answerable) or a refusal (unanswerable)."""
+    qid = _field(qa, "id", str, q_where, file)
+    if qid in seen:
+        raise RecordValidationError(file, qid, "id", "duplicate question id")
+    seen.add(qid)
+    text = _field(qa, "question", str, qid, file)
+    impossible = bool(qa.get("is_impossible", False)) if isinstance(qa, Mapping) else False
+    references = _reference_answers(_field(qa, "answers", list, qid, file), qid, file)
+    answerable = not impossible
+    if answerable and not references:
+        raise RecordValidationError(file, qid, "answers", "an answerable question without answers")
+    try:
+        return Query(
+            id=qid,
+            text=text.strip() or text,
+            domain=domain,
+            difficulty=difficulty(text, context, answerable),  # type: ignore[arg-type]
+            tags=["squad-v2", "answerable" if answerable else "unanswerable", f"wh:{wh_word(text)}"],
+            expected=Expected(chunks=[Relevance(id=cid, relevance=1)]) if answerable else Expected(),
+            reference_answers=references if answerable else [],
+            expected_behavior=ExpectedBehavior(behavior="answer" if answerable else "refuse", must_not=list(MUST_NOT)),
+        )
+    except ValidationError as exc:
+        raise _record_error(file, qid, exc) from exc
+
+
+def _reference_answers(answers: list[Any], qid: str, file: str) -> list[str]:
+    """The distinct answer texts, in the file's order."""
+    references: list[str] = []
+    for n, answer in enumerate(answers):
+        answer_text = _field(answer, "text", str, qid, file) if isinstance(answer, Mapping) else None
+        if answer_text is None:
+            raise RecordValidationError(file, qid, f"answers[{n}]", "must be an object with 'text'")
+        if answer_text not in references:
+            references.append(answer_text)
+    return references
+
+
+def _analysis(title: str, chunks: list[Chunk], file: str) -> Analysis:
+    """The article as a completed analysis holding its paragraphs' chunks."""
+    aid = analysis_id(title)
+    try:
+        return Analysis(
+            id=aid,
+            url=article_url(title),
+            title=title.replace("_", " "),
+            content_type="text",
+            status="completed",
+            created_at=SQUAD_RELEASED,
+            chunks=chunks,
+        )
+    except ValidationError as exc:
+        raise _record_error(file, str(aid), exc) from exc
+
+
+def _record_error(file: str, record: str, exc: ValidationError) -> RecordValidationError:
+    """pydantic's first error on a record, as goldkeeper reports a bad record (file, record id, field, message)."""
+    first = exc.errors()[0]
+    return RecordValidationError(file, record, ".".join(str(p) for p in first["loc"]), first["msg"])
 
 
 def load_squad(path: Path | str) -> SquadImport:
@@ -227,21 +258,18 @@ def load_squad(path: Path | str) -> SquadImport:
 def import_squad(
     url: str,
     path: Path | str | None,
-    embedder: Any,
+    embedder: Embedder,
     *,
     replace: bool = False,
     dry_run: bool = False,
-    progress: Any = None,
+    progress: Progress | None = None,
     batch_size: int | None = None,
-) -> Any:
+) -> RestoreReport:
     """Parse a SQuAD file (None: the packaged sample) and restore its records into the database.
 
     Returns restore's :class:`~goldkeeper.dataset.restore.RestoreReport`: a second import of the same file
     skips every record.
     """
-    from goldkeeper.progress import SILENT
-    from goldkeeper.dataset.restore import restore_records
-
     source = Path(path) if path is not None else sample_path()
     records = load_squad(source)
     return restore_records(

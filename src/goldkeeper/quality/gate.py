@@ -114,91 +114,28 @@ def evaluate(inputs: GateInputs) -> dict[str, Any]:
     """The gate result (a JSON-ready dict) for the current metrics; pure, no IO."""
     policy, metrics, baseline = inputs.policy, inputs.metrics, inputs.baseline
     policy.check_metrics(metrics)
-    reasons: list[dict[str, Any]] = []
-    warnings: list[dict[str, Any]] = []
-    fail_fast = False
-
+    fail_fast: dict[str, Any] | None = None
     if baseline is None:
-        message = f"no baseline for this identity ({inputs.identity.key}); drift checks skipped"
-        if inputs.require_baseline:
-            reasons.append(_reason("no_baseline", "", 0.0, 0.0, message + " and a baseline is required"))
-        else:
-            warnings.append({"code": "no_baseline", "message": message + " (record one with `goldkeeper baseline record`)"})
+        reasons, warnings = _no_baseline(inputs.identity.key, inputs.require_baseline)
     else:
-        missing = sorted(m for m in metrics if policy.drop_limit(m) is not None and m not in baseline.metrics)
-        if missing:
-            warnings.append(
-                {"code": "baseline_metric_missing", "message": f"the baseline has no value for {', '.join(missing)}"}
-            )
-        for metric, enabled, code in (
-            (CITATION_ACCURACY, policy.fail_fast_on_citation_drift, "citation_drift"),
-            (CITATION_FRESHNESS, policy.fail_fast_on_citation_freshness_drift, "citation_freshness_drift"),
-        ):
-            limit = policy.drop_limit(metric)
-            if not enabled or limit is None or metric not in metrics:
-                continue
-            found = _drift(metric, metrics, baseline, limit)
-            if found is not None:
-                found["code"] = code
-                found["message"] = "fail-fast: " + found["message"]
-                reasons.append(found)
-                fail_fast = True
-                break
+        reasons, warnings = [], _baseline_metrics_missing(metrics, baseline, policy)
+        fail_fast = _fail_fast(metrics, baseline, policy)
+    if fail_fast is not None:
+        reasons.append(fail_fast)
+    else:
+        reasons += _below_floors(metrics, policy)
+        reasons += _drifted(metrics, baseline, policy) if baseline is not None else []
+    warnings += _identity_changed(inputs.previous, inputs.identity)
 
-    if not fail_fast:
-        for metric, floor in sorted(policy.floors.items()):
-            if metrics[metric] < floor - 1e-12:
-                reasons.append(
-                    _reason("floor", metric, metrics[metric], floor, f"{metric} = {metrics[metric]:.4f} is below its floor {floor:g}")
-                )
-        if baseline is not None:
-            for metric in sorted(metrics):
-                limit = policy.drop_limit(metric)
-                if limit is not None:
-                    found = _drift(metric, metrics, baseline, limit, policy.higher_is_better(metric))
-                    if found is not None:
-                        reasons.append(found)
-
-    previous_identity = (inputs.previous or {}).get("identity")
-    if previous_identity and previous_identity != inputs.identity.as_json():
-        changed = [k for k, v in inputs.identity.as_json().items() if previous_identity.get(k) != v]
-        warnings.append(
-            {
-                "code": "identity_changed",
-                "message": f"the previous run had another {', '.join(changed)}: deltas compare different setups",
-            }
-        )
     previous_metrics = (inputs.previous or {}).get("metrics")
     comparisons = compare(previous_metrics, metrics, policy) if previous_metrics else []
     severity = overall_severity([c["severity"] for c in comparisons]) if previous_metrics else None
-
     freshness = _freshness(metrics, previous_metrics or (baseline.metrics if baseline else None), policy)
-    if freshness["agingPressure"]:
-        warnings.append(
-            {
-                "code": AGING_WARNING,
-                "message": (
-                    f"citation freshness is flat or improved ({freshness['citationFreshness']:.4f}) but the oldest cited "
-                    f"evidence is at {freshness['oldestEvidenceAgeRatio']:.2f} of the freshness window "
-                    f"(aging threshold {freshness['agingThreshold']:g})"
-                ),
-            }
-        )
-
+    warnings += _aging_pressure(freshness)
     status = "fail" if reasons else "pass"
-    if status == "fail" or severity == "regression":
-        priority = "regression"
-    elif severity == "watch" or any(w["code"] == AGING_WARNING for w in warnings):
-        priority = "watch"
-    else:
-        priority = severity or "none"
-
-    limit = policy.severity_history_policy.max_comparisons
-    past = [r["gate"]["severity"] for r in inputs.history if (r.get("gate") or {}).get("severity")]
-    history = (past + [severity])[-limit:] if severity else past[-limit:]
     return {
         "status": status,
-        "failFast": fail_fast,
+        "failFast": fail_fast is not None,
         "reasons": reasons,
         "warnings": warnings,
         "baselineKey": inputs.identity.key,
@@ -206,12 +143,111 @@ def evaluate(inputs: GateInputs) -> dict[str, Any]:
         "baselineRecordedAt": baseline.recorded_at if baseline else None,
         "previousRunId": (inputs.previous or {}).get("id"),
         "severity": severity,
-        "reviewPriority": priority,
+        "reviewPriority": _review_priority(status, severity, warnings),
         "comparisons": comparisons,
-        "severityHistory": history,
+        "severityHistory": _severity_history(inputs.history, severity, policy.severity_history_policy.max_comparisons),
         "freshness": freshness,
         "floors": dict(sorted(policy.floors.items())),
     }
+
+
+def _no_baseline(key: str, required: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(reasons, warnings) when no baseline is recorded for the identity: a failure only when one is required."""
+    message = f"no baseline for this identity ({key}); drift checks skipped"
+    if required:
+        return [_reason("no_baseline", "", 0.0, 0.0, message + " and a baseline is required")], []
+    return [], [{"code": "no_baseline", "message": message + " (record one with `goldkeeper baseline record`)"}]
+
+
+def _baseline_metrics_missing(metrics: dict[str, float], baseline: Baseline, policy: RegressionPolicy) -> list[dict[str, Any]]:
+    """A warning naming the drift-limited metrics the baseline has no value for (their drift goes unchecked)."""
+    missing = sorted(m for m in metrics if policy.drop_limit(m) is not None and m not in baseline.metrics)
+    if not missing:
+        return []
+    return [{"code": "baseline_metric_missing", "message": f"the baseline has no value for {', '.join(missing)}"}]
+
+
+def _fail_fast(metrics: dict[str, float], baseline: Baseline, policy: RegressionPolicy) -> dict[str, Any] | None:
+    """The first enabled citation drift (accuracy, then freshness) beyond its limit: it alone fails the gate."""
+    for metric, enabled, code in (
+        (CITATION_ACCURACY, policy.fail_fast_on_citation_drift, "citation_drift"),
+        (CITATION_FRESHNESS, policy.fail_fast_on_citation_freshness_drift, "citation_freshness_drift"),
+    ):
+        limit = policy.drop_limit(metric)
+        if not enabled or limit is None or metric not in metrics:
+            continue
+        found = _drift(metric, metrics, baseline, limit)
+        if found is not None:
+            found["code"] = code
+            found["message"] = "fail-fast: " + found["message"]
+            return found
+    return None
+
+
+def _below_floors(metrics: dict[str, float], policy: RegressionPolicy) -> list[dict[str, Any]]:
+    """A reason for every metric below its floor, by metric name."""
+    return [
+        _reason("floor", metric, metrics[metric], floor, f"{metric} = {metrics[metric]:.4f} is below its floor {floor:g}")
+        for metric, floor in sorted(policy.floors.items())
+        if metrics[metric] < floor - 1e-12
+    ]
+
+
+def _drifted(metrics: dict[str, float], baseline: Baseline, policy: RegressionPolicy) -> list[dict[str, Any]]:
+    """A reason for every drift-limited metric that moved the wrong way from the baseline by more than its limit."""
+    reasons = []
+    for metric in sorted(metrics):
+        limit = policy.drop_limit(metric)
+        if limit is not None:
+            found = _drift(metric, metrics, baseline, limit, policy.higher_is_better(metric))
+            if found is not None:
+                reasons.append(found)
+    return reasons
+
+
+def _identity_changed(previous: dict[str, Any] | None, identity: RunIdentity) -> list[dict[str, Any]]:
+    """A warning when the previous run measured another setup, so its deltas compare unlike with unlike."""
+    previous_identity = (previous or {}).get("identity")
+    if not previous_identity or previous_identity == identity.as_json():
+        return []
+    changed = [k for k, v in identity.as_json().items() if previous_identity.get(k) != v]
+    return [
+        {
+            "code": "identity_changed",
+            "message": f"the previous run had another {', '.join(changed)}: deltas compare different setups",
+        }
+    ]
+
+
+def _aging_pressure(freshness: dict[str, Any]) -> list[dict[str, Any]]:
+    """The aging-pressure warning: freshness holds up while the oldest cited evidence nears the window's end."""
+    if not freshness["agingPressure"]:
+        return []
+    return [
+        {
+            "code": AGING_WARNING,
+            "message": (
+                f"citation freshness is flat or improved ({freshness['citationFreshness']:.4f}) but the oldest cited "
+                f"evidence is at {freshness['oldestEvidenceAgeRatio']:.2f} of the freshness window "
+                f"(aging threshold {freshness['agingThreshold']:g})"
+            ),
+        }
+    ]
+
+
+def _review_priority(status: str, severity: str | None, warnings: list[dict[str, Any]]) -> str:
+    """regression for a failed gate or a regressed run; watch for a watched run or aging pressure; else the severity."""
+    if status == "fail" or severity == "regression":
+        return "regression"
+    if severity == "watch" or any(w["code"] == AGING_WARNING for w in warnings):
+        return "watch"
+    return severity or "none"
+
+
+def _severity_history(history: list[dict[str, Any]], severity: str | None, limit: int) -> list[str]:
+    """The severities of the stored runs, then this run's, keeping the last ``limit``."""
+    past = [r["gate"]["severity"] for r in history if (r.get("gate") or {}).get("severity")]
+    return (past + [severity])[-limit:] if severity else past[-limit:]
 
 
 def _freshness(metrics: dict[str, float], reference: dict[str, float] | None, policy: RegressionPolicy) -> dict[str, Any]:

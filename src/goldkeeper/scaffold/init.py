@@ -27,7 +27,9 @@ from importlib import resources
 from pathlib import Path
 
 from goldkeeper import __version__
+from goldkeeper.config import Settings, load_settings
 from goldkeeper.errors import ConfigError, GoldkeeperError, UsageError
+from goldkeeper.store import write_store
 
 #: template name (under goldkeeper/scaffold/templates/) -> path written in the repository.
 TEMPLATE_FILES: dict[str, str] = {
@@ -129,12 +131,6 @@ def _ensure_gitignore(root: Path, lines: list[str]) -> bool:
     return True
 
 
-def _write_empty_store(target: Path, dataset: str, shard_counts: dict[str, int]) -> None:
-    from goldkeeper.store import write_store
-
-    write_store(target, dataset, analyses=[], queries=[], shard_counts=shard_counts)
-
-
 def init_project(
     root: Path,
     *,
@@ -155,7 +151,23 @@ def init_project(
     toplevel = git_toplevel(root)
     install_args = install or (DEFAULT_INSTALL + (" dvc-s3" if dvc_tracked_store else ""))
     result = InitResult(root=root)
+    _write_templates(root, install_args, force, result)
+    _ensure_baselines_dir(root, result)
+    if _ensure_gitignore(root, GITIGNORE_LINES):
+        result.created.append(".gitignore (entries)")
+    _ensure_dvc(root, toplevel, result)
+    # params.yaml exists now (written above or kept): the store's path and shards come from it.
+    settings = load_settings(root=root, env={})
+    _fill_store(root, settings, force, from_database, dump_store, result)
+    if dvc_tracked_store:
+        run_dvc(["add", settings.store.path], root)
+        result.ran.append(f"dvc add {settings.store.path}")
+    result.next_commands.extend(_next_commands(settings, dvc_tracked_store, from_database))
+    return result
 
+
+def _write_templates(root: Path, install: str, force: bool, result: InitResult) -> None:
+    """Write each template file, keeping the ones that exist unless ``force``."""
     for name, relpath in TEMPLATE_FILES.items():
         target = root / relpath
         if target.exists() and not force:
@@ -163,54 +175,63 @@ def init_project(
             continue
         (result.overwritten if target.exists() else result.created).append(relpath)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render_template(name, install=install_args), encoding="utf-8")
+        target.write_text(render_template(name, install=install), encoding="utf-8")
 
-    keep = root / "baselines" / ".gitkeep"  # the gate and report stages depend on baselines/
+
+def _ensure_baselines_dir(root: Path, result: InitResult) -> None:
+    """An empty baselines/ kept in git: the gate and report stages depend on the folder."""
+    keep = root / "baselines" / ".gitkeep"
     if not keep.parent.is_dir() or not any(keep.parent.iterdir()):
         keep.parent.mkdir(parents=True, exist_ok=True)
         keep.touch()
         result.created.append("baselines/")
 
-    if _ensure_gitignore(root, GITIGNORE_LINES):
-        result.created.append(".gitignore (entries)")
 
-    if not (root / ".dvc").is_dir():
-        args = ["init"] if toplevel == root else ["init", "--subdir"]
-        run_dvc(args, root)
-        result.ran.append("dvc " + " ".join(args))
+def _ensure_dvc(root: Path, toplevel: Path, result: InitResult) -> None:
+    """``dvc init`` (``--subdir`` below the repository's top level) unless ``.dvc/`` exists."""
+    if (root / ".dvc").is_dir():
+        return
+    args = ["init"] if toplevel == root else ["init", "--subdir"]
+    run_dvc(args, root)
+    result.ran.append("dvc " + " ".join(args))
 
-    from goldkeeper.config import load_settings
 
-    settings = load_settings(root=root, env={})
+def _fill_store(
+    root: Path,
+    settings: Settings,
+    force: bool,
+    from_database: bool,
+    dump_store: Callable[[Path], object] | None,
+    result: InitResult,
+) -> None:
+    """The golden store: kept when it has a manifest (unless ``force``), else dumped or written empty."""
     store = settings.store_path
     manifest_exists = (store / "manifest.json").exists()
     if manifest_exists and not force:
         result.kept.append(settings.store.path + "/")
+        return
+    if from_database:
+        if dump_store is None:
+            raise ConfigError("init --from-database needs a dump function")
+        dump_store(root)
+        result.ran.append("goldkeeper dump")
     else:
-        if from_database:
-            if dump_store is None:
-                raise ConfigError("init --from-database needs a dump function")
-            dump_store(root)
-            result.ran.append("goldkeeper dump")
-        else:
-            _write_empty_store(store, settings.dataset.name, dict(settings.store.shards))
-        (result.overwritten if manifest_exists else result.created).append(settings.store.path + "/")
+        write_store(store, settings.dataset.name, analyses=[], queries=[], shard_counts=dict(settings.store.shards))
+    (result.overwritten if manifest_exists else result.created).append(settings.store.path + "/")
 
-    if dvc_tracked_store:
-        run_dvc(["add", settings.store.path], root)
-        result.ran.append(f"dvc add {settings.store.path}")
 
+def _next_commands(settings: Settings, dvc_tracked_store: bool, from_database: bool) -> list[str]:
+    """What the user runs next: a DVC remote, a first dataset, the pipeline, and the commit."""
     store_git_path = f"{settings.store.path}.dvc" if dvc_tracked_store else settings.store.path
     to_add = [*TEMPLATE_FILES.values(), ".gitignore", ".dvc", "baselines", store_git_path]
+    commands = []
     if dvc_tracked_store:
-        result.next_commands.append("dvc remote add -d storage s3://BUCKET/goldkeeper && dvc push golden.dvc")
+        commands.append("dvc remote add -d storage s3://BUCKET/goldkeeper && dvc push golden.dvc")
     if not from_database:
-        result.next_commands.append("goldkeeper import squad --sample   # or: goldkeeper dump (from your database)")
-    result.next_commands.extend(
-        [
-            "dvc repro",
-            f"git add {' '.join(to_add)} dvc.lock metrics reports",
-            'git commit -m "goldkeeper: golden dataset, pipeline and workflows"',
-        ]
-    )
-    return result
+        commands.append("goldkeeper import squad --sample   # or: goldkeeper dump (from your database)")
+    return [
+        *commands,
+        "dvc repro",
+        f"git add {' '.join(to_add)} dvc.lock metrics reports",
+        'git commit -m "goldkeeper: golden dataset, pipeline and workflows"',
+    ]

@@ -1,0 +1,24 @@
+"""How summary values read in both renderings (summary.md and index.html)."""
+
+from __future__ import annotations
+
+#: a value this close below its floor still meets it (float noise from averaging, not a drop).
+FLOOR_TOLERANCE = 1e-12
+
+
+def number(value: float | None) -> str:
+    """A metric value with four decimals, or ``n/a`` when there is none."""
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def meets_floor(value: float, floor: float) -> bool:
+    """Whether a metric value passes its floor, as the gate judges it."""
+    return value >= floor - FLOOR_TOLERANCE
+
+
+def runs_label(count: int) -> str:
+    """``1 run``, ``2 runs``."""
+    return f"{count} run{'s' if count != 1 else ''}"
+
+
+__all__ = ["FLOOR_TOLERANCE", "meets_floor", "number", "runs_label"]
