@@ -71,7 +71,7 @@ def _load_shard(store: Store, entry: ShardEntry, into: _Records) -> None:
     name = store.source.describe(entry.path)
     model = MODEL_OF[entry.entity]
     for raw in store.raw_records(entry):
-        record = validate_record(model, raw, name).model_dump(mode="json")
+        record: dict[str, Any] = validate_record(model, raw, name).model_dump(mode="json")
         if entry.entity == "queries":
             into.queries[record["id"]] = record
             continue
@@ -152,10 +152,10 @@ def _chunk_reasons(chunks: _Changes) -> dict[str, ImpactReason]:
 def _analysis_reasons(analyses: _Changes, chunks: _Changes, new_analyses: JsonRecords) -> dict[str, list[ImpactReason]]:
     """A query that expects an analysis is impacted when it, or one of its chunks, changed."""
     reasons: dict[str, list[ImpactReason]] = {}
-    for a in analyses.modified:
-        reasons.setdefault(a.id, []).append(ImpactReason("analysis", a.id, "modified"))
-    for a in analyses.removed:
-        reasons.setdefault(a.id, []).append(ImpactReason("analysis", a.id, "removed"))
+    for modified in analyses.modified:
+        reasons.setdefault(modified.id, []).append(ImpactReason("analysis", modified.id, "modified"))
+    for removed in analyses.removed:
+        reasons.setdefault(removed.id, []).append(ImpactReason("analysis", removed.id, "removed"))
     # a chunk added, modified or removed changes what its (surviving) analysis is about
     touched = [(c.id, c.analysis_id, "added") for c in chunks.added]
     touched += [(c.id, c.analysis_id, "modified") for c in chunks.modified]
