@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 _LOAD = """
 import sys, uuid
 from datetime import UTC, datetime
-from goldkeeper.db.rows import GoldenLoader, golden_transaction
+from goldkeeper.db.loader import GoldenLoader, golden_transaction
 from goldkeeper.models import Analysis, Chunk, Expected, ExpectedBehavior, Query, Relevance
 import psycopg
 url, n = sys.argv[1], int(sys.argv[2])

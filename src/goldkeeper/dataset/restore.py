@@ -30,16 +30,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from dataclasses import replace as replace_fields
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from goldkeeper.db.embedding_cache import count_stale_chunks
+from goldkeeper.db.loader import Changes, GoldenLoader, golden_transaction
+from goldkeeper.db.schema import hnsw_deferred
 from goldkeeper.embed.base import Embedder
+from goldkeeper.embed.fill import embed_chunks
 from goldkeeper.errors import DataIntegrityError, RecordValidationError
+from goldkeeper.fileio import atomic_write_bytes
 from goldkeeper.models import Analysis, Query
 from goldkeeper.progress import SILENT, Progress
-from goldkeeper.fileio import atomic_write_bytes
 from goldkeeper.store import Store, StoreSource, canonical_bytes, open_store
 
 
@@ -152,73 +157,96 @@ class StoreSummary:
     queries: int = 0
 
 
-def validate_store(store: Store) -> StoreSummary:
-    """Validate every shard and record of ``store``; raise on the first problem (named file/record/field)."""
-    analysis_ids: set[str] = set()
-    chunk_ids: dict[str, str] = {}
-    artifact_ids: set[str] = set()
-    query_ids: set[str] = set()
-    references: list[tuple[str, str, str, str]] = []  # (file, query id, kind, target id)
-    summary = StoreSummary()
-    counted = {"analyses": 0, "chunks": 0, "findings": 0, "artifacts": 0, "queries": 0}
-    for entry in store.shards("analyses"):
-        name = store.source.describe(entry.path)
-        records = store.read_shard(entry)  # checks sha256 and record count against the manifest
-        for analysis in records:
-            assert isinstance(analysis, Analysis)
-            aid = str(analysis.id)
-            if aid in analysis_ids:
-                raise RecordValidationError(name, aid, "id", "duplicate analysis id")
-            analysis_ids.add(aid)
-            check_storable(analysis, name)
-            for index, chunk in enumerate(analysis.chunks):
-                cid = str(chunk.id)
-                if cid in chunk_ids:
-                    raise RecordValidationError(name, aid, f"chunks.{index}.id", f"chunk id {cid} is also in analysis {chunk_ids[cid]}")
-                chunk_ids[cid] = aid
-            if analysis.artifact is not None:
-                art = str(analysis.artifact.id)
-                if art in artifact_ids:
-                    raise RecordValidationError(name, aid, "artifact.id", f"artifact id {art} is used twice")
-                artifact_ids.add(art)
-            counted["analyses"] += 1
-            counted["chunks"] += len(analysis.chunks)
-            counted["findings"] += len(analysis.findings)
-            counted["artifacts"] += analysis.artifact is not None
-    for entry in store.shards("queries"):
-        name = store.source.describe(entry.path)
-        records = store.read_shard(entry)  # checks sha256 and record count against the manifest
-        for query in records:
-            assert isinstance(query, Query)
-            if query.id in query_ids:
-                raise RecordValidationError(name, query.id, "id", "duplicate query id")
-            query_ids.add(query.id)
-            check_storable(query, name)
-            for index, rel in enumerate(query.expected.chunks):
-                references.append((name, query.id, f"expected.chunks.{index}.id", str(rel.id)))
-            for index, rel in enumerate(query.expected.analyses):
-                references.append((name, query.id, f"expected.analyses.{index}.id", "a:" + str(rel.id)))
-            counted["queries"] += 1
-    for name, query_id, path, target in references:
+@dataclass
+class _Seen:
+    """What validation remembers across shards: ids (for duplicates and references) and record counts."""
+
+    analysis_ids: set[str] = field(default_factory=set)
+    chunk_ids: dict[str, str] = field(default_factory=dict)  # chunk id -> analysis id
+    artifact_ids: set[str] = field(default_factory=set)
+    query_ids: set[str] = field(default_factory=set)
+    references: list[tuple[str, str, str, str]] = field(default_factory=list)  # (file, query id, path, target)
+    counted: dict[str, int] = field(default_factory=lambda: dict.fromkeys(("analyses", "chunks", "findings", "artifacts", "queries"), 0))
+
+
+def _validate_analysis(analysis: Analysis, name: str, seen: _Seen) -> None:
+    """Unique analysis, chunk and artifact ids; storable text. Counts the analysis and its children."""
+    aid = str(analysis.id)
+    if aid in seen.analysis_ids:
+        raise RecordValidationError(name, aid, "id", "duplicate analysis id")
+    seen.analysis_ids.add(aid)
+    check_storable(analysis, name)
+    for index, chunk in enumerate(analysis.chunks):
+        cid = str(chunk.id)
+        if cid in seen.chunk_ids:
+            raise RecordValidationError(name, aid, f"chunks.{index}.id", f"chunk id {cid} is also in analysis {seen.chunk_ids[cid]}")
+        seen.chunk_ids[cid] = aid
+    if analysis.artifact is not None:
+        art = str(analysis.artifact.id)
+        if art in seen.artifact_ids:
+            raise RecordValidationError(name, aid, "artifact.id", f"artifact id {art} is used twice")
+        seen.artifact_ids.add(art)
+    seen.counted["analyses"] += 1
+    seen.counted["chunks"] += len(analysis.chunks)
+    seen.counted["findings"] += len(analysis.findings)
+    seen.counted["artifacts"] += analysis.artifact is not None
+
+
+def _validate_query(query: Query, name: str, seen: _Seen) -> None:
+    """A unique query id; storable text. Remembers its expected results for :func:`_check_references`."""
+    if query.id in seen.query_ids:
+        raise RecordValidationError(name, query.id, "id", "duplicate query id")
+    seen.query_ids.add(query.id)
+    check_storable(query, name)
+    for index, rel in enumerate(query.expected.chunks):
+        seen.references.append((name, query.id, f"expected.chunks.{index}.id", str(rel.id)))
+    for index, rel in enumerate(query.expected.analyses):
+        seen.references.append((name, query.id, f"expected.analyses.{index}.id", "a:" + str(rel.id)))
+    seen.counted["queries"] += 1
+
+
+def _check_references(seen: _Seen) -> None:
+    """Every expected chunk / analysis of a query is in the store (analysis targets carry an ``a:`` prefix)."""
+    for name, query_id, path, target in seen.references:
         if target.startswith("a:"):
-            if target[2:] not in analysis_ids:
+            if target[2:] not in seen.analysis_ids:
                 raise RecordValidationError(name, query_id, path, f"expected analysis {target[2:]} is not in the store")
-        elif target not in chunk_ids:
+        elif target not in seen.chunk_ids:
             raise RecordValidationError(name, query_id, path, f"expected chunk {target} is not in the store")
+
+
+def _check_manifest_counts(store: Store, counted: dict[str, int]) -> None:
+    """The manifest's counts equal the records the shards hold."""
     manifest_file = store.source.describe("manifest.json")
     for key, value in counted.items():
         if key in store.manifest.counts and store.manifest.counts[key] != value:
             raise DataIntegrityError(
                 f"{manifest_file}: counts.{key} is {store.manifest.counts[key]} but the shards hold {value}"
             )
-    summary.analyses, summary.chunks, summary.queries = counted["analyses"], counted["chunks"], counted["queries"]
-    return summary
+
+
+def validate_store(store: Store) -> StoreSummary:
+    """Validate every shard and record of ``store``; raise on the first problem (named file/record/field)."""
+    seen = _Seen()
+    for entry in store.shards("analyses"):
+        name = store.source.describe(entry.path)
+        for analysis in store.read_shard(entry):  # checks sha256 and record count against the manifest
+            assert isinstance(analysis, Analysis)
+            _validate_analysis(analysis, name, seen)
+    for entry in store.shards("queries"):
+        name = store.source.describe(entry.path)
+        for query in store.read_shard(entry):  # checks sha256 and record count against the manifest
+            assert isinstance(query, Query)
+            _validate_query(query, name, seen)
+    _check_references(seen)
+    _check_manifest_counts(store, seen.counted)
+    return StoreSummary(analyses=seen.counted["analyses"], chunks=seen.counted["chunks"], queries=seen.counted["queries"])
 
 
 # --------------------------------------------------------------------------- restore
 
 
-def _entity_report(changes: Any, *, replace: bool, dry_run: bool) -> EntityReport:
+def _entity_report(changes: Changes, *, replace: bool) -> EntityReport:
     return EntityReport(
         added=tuple(changes.added),
         skipped=tuple(changes.identical),
@@ -232,6 +260,39 @@ def _counting(items: Iterable[Any], task: Any) -> Iterator[Any]:
     for item in items:
         yield item
         task.advance(1)
+
+
+def _stage(
+    loader: GoldenLoader,
+    analyses: Iterable[Analysis],
+    queries: Iterable[Query],
+    progress: Progress,
+    totals: tuple[int | None, int | None],
+) -> dict[str, int]:
+    """COPY every record into the loader's temporary tables (refusing unstorable text); how many of each."""
+    staged = {"analyses": 0, "queries": 0}
+    with progress.task("reading analyses", totals[0]) as task:
+        for analysis in _counting(analyses, task):
+            check_storable(analysis, "analyses")
+            loader.add_analysis(analysis)
+            staged["analyses"] += 1
+    with progress.task("reading queries", totals[1]) as task:
+        for query in _counting(queries, task):
+            check_storable(query, "queries")
+            loader.add_query(query)
+            staged["queries"] += 1
+    return staged
+
+
+def _refuse_dangling(loader: GoldenLoader) -> None:
+    """After applying: no query expectation may point at a chunk or analysis the tables would not hold."""
+    dangling = loader.dangling_references()
+    if dangling:
+        raise DataIntegrityError(
+            f"{len(dangling)} query expectation(s) point at chunks/analyses that would not exist: "
+            + ", ".join(dangling[:5]),
+            references=dangling,
+        )
 
 
 def restore_records(
@@ -255,30 +316,15 @@ def restore_records(
     Raises :class:`ConflictError` (nothing changed) when records differ and
     ``replace`` is false, unless ``dry_run`` (then the report lists them).
     """
-    from goldkeeper.db.embedding_cache import count_stale_chunks
-    from goldkeeper.db.loader import GoldenLoader, golden_transaction
-    from goldkeeper.db.schema import hnsw_deferred
-    from goldkeeper.embed.fill import embed_chunks
-
     embed_batch = batch_size or int(getattr(embedder, "batch_size", 64) or 64)
     with golden_transaction(url, rollback=dry_run) as conn:
         loader = GoldenLoader(conn)
         loader.prepare(embedder.dim)
-        staged = {"analyses": 0, "queries": 0}
-        with progress.task("reading analyses", totals[0]) as task:
-            for analysis in _counting(analyses, task):
-                check_storable(analysis, "analyses")
-                loader.add_analysis(analysis)
-                staged["analyses"] += 1
-        with progress.task("reading queries", totals[1]) as task:
-            for query in _counting(queries, task):
-                check_storable(query, "queries")
-                loader.add_query(query)
-                staged["queries"] += 1
+        staged = _stage(loader, analyses, queries, progress, totals)
         changes = loader.classify()
-        report_args: dict[str, Any] = dict(
-            analyses=_entity_report(changes["analyses"], replace=replace, dry_run=dry_run),
-            queries=_entity_report(changes["queries"], replace=replace, dry_run=dry_run),
+        report = RestoreReport(
+            analyses=_entity_report(changes["analyses"], replace=replace),
+            queries=_entity_report(changes["queries"], replace=replace),
             replace=replace,
             dry_run=dry_run,
             source=source,
@@ -287,23 +333,16 @@ def restore_records(
             model_id=embedder.model_id,
         )
         if dry_run and not replace and (changes["analyses"].different or changes["queries"].different):
-            return RestoreReport(**report_args)
+            return report  # a dry run reports the conflicts that a real run would refuse
         loader.apply(changes, replace=replace)
-        dangling = loader.dangling_references()
-        if dangling:
-            raise DataIntegrityError(
-                f"{len(dangling)} query expectation(s) point at chunks/analyses that would not exist: "
-                + ", ".join(dangling[:5]),
-                references=dangling,
-            )
+        _refuse_dangling(loader)
         if dry_run:
-            return RestoreReport(**report_args)
+            return report
         with hnsw_deferred(conn, count_stale_chunks(conn, embedder.model_id)):
             stats = embed_chunks(conn, embedder, batch_size=embed_batch, progress=progress)
-        report_args.update(
-            chunks_embedded=stats.total, embeddings_cached=stats.cached, embeddings_computed=stats.computed
+        return replace_fields(
+            report, chunks_embedded=stats.total, embeddings_cached=stats.cached, embeddings_computed=stats.computed
         )
-        return RestoreReport(**report_args)
 
 
 def restore_store(

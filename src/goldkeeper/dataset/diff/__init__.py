@@ -1,0 +1,69 @@
+"""What changed between two versions of the golden store, record by record and field by field.
+
+The result is a :class:`DatasetDiff`: frozen value objects with one tuple per
+change kind (``analyses_added``, ``chunks_modified``, ``queries_removed``,
+...), plus the *impact* (queries whose expected chunks or analyses were
+modified or removed: the test cases a data change touches) and the URL
+contract violations the new side introduces.
+
+How it stays fast: shards whose sha256 is the same in both manifests are not
+read at all (a record lives in the shard its id hashes to, so equal shard
+bytes mean equal records). Only the changed shards are parsed; chunks are
+matched by id across them, so a chunk moved to another analysis is a
+modification of its ``analysis_id``. The query shards are scanned for impact
+only when some chunk or analysis was modified or removed.
+
+The diff trusts each side's manifest: a shard hand-edited after the dump is
+caught when it is read (its sha256 no longer matches), and `goldkeeper
+verify` checks every shard.
+
+Either side may be ``None`` (no store: everything is added or removed).
+
+Modules: :mod:`.model` (the value objects), :mod:`.fields` (field and word-level changes),
+:mod:`.compare` (:func:`diff_stores`), :mod:`.sides` (:func:`open_side`, :func:`diff`),
+:mod:`.render` (text, markdown, JSON) and :mod:`.schema` (the JSON format's JSON Schema).
+Importing this package imports neither psycopg, numpy nor git: ``goldkeeper diff`` starts fast.
+"""
+
+from __future__ import annotations
+
+from goldkeeper.dataset.diff.compare import diff_stores
+from goldkeeper.dataset.diff.fields import LONG_TEXT, PREVIEW, field_changes, notpresent, word_diff
+from goldkeeper.dataset.diff.model import (
+    ACTIONS,
+    KINDS,
+    SCHEMA_VERSION,
+    DatasetDiff,
+    FieldChange,
+    Impact,
+    ImpactReason,
+    RecordChange,
+    RecordRef,
+    Side,
+    UrlViolation,
+)
+from goldkeeper.dataset.diff.sides import WORKTREE, OpenedSide, diff, open_side
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "KINDS",
+    "ACTIONS",
+    "LONG_TEXT",
+    "PREVIEW",
+    "notpresent",
+    "FieldChange",
+    "RecordRef",
+    "RecordChange",
+    "ImpactReason",
+    "Impact",
+    "UrlViolation",
+    "Side",
+    "DatasetDiff",
+    "word_diff",
+    "field_changes",
+    "diff_stores",
+    "OpenedSide",
+    "open_side",
+    "diff",
+    "WORKTREE",
+]

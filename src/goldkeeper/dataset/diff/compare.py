@@ -1,0 +1,278 @@
+"""Comparing two opened stores: :func:`diff_stores`.
+
+Shards whose sha256 is the same in both manifests are not read at all; the records of the
+changed shards are held as plain JSON and compared by id (chunks across all changed shards,
+so a chunk moved to another analysis is a modification of its ``analysis_id``). The query
+shards of the new side are then scanned for impact, and the new side's changed URLs are
+checked against the URL contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from goldkeeper.config import VerifyParams
+from goldkeeper.dataset.diff.fields import field_changes, preview
+from goldkeeper.dataset.diff.model import DatasetDiff, Impact, ImpactReason, RecordChange, RecordRef, Side, UrlViolation
+from goldkeeper.dataset.url_contract import url_problem
+from goldkeeper.models import ENTITIES, ShardEntry
+from goldkeeper.store import Store
+from goldkeeper.store.reader import MODEL_OF, parse_json, validate_record
+
+#: up to this many changed ids, a query shard is parsed only if its bytes mention one of them
+PREFILTER_IDS = 64
+
+JsonRecords = dict[str, dict[str, Any]]
+
+
+@dataclass
+class _Records:
+    """The records of the changed shards of one side, as plain JSON."""
+
+    analyses: JsonRecords = field(default_factory=dict)
+    chunks: JsonRecords = field(default_factory=dict)  # chunk json + "analysis_id"
+    queries: JsonRecords = field(default_factory=dict)
+
+
+class _Changes(NamedTuple):
+    """The added, removed and modified records of one kind, each sorted by id."""
+
+    added: tuple[RecordRef, ...]
+    removed: tuple[RecordRef, ...]
+    modified: tuple[RecordChange, ...]
+
+
+# --------------------------------------------------------------------------- reading the changed shards
+
+
+def _changed_paths(old: Store | None, new: Store | None, entity: str) -> tuple[set[str], int]:
+    """The shard paths of ``entity`` whose sha256 differs between the sides, and how many paths there are."""
+    old_shards = {s.path: s.sha256 for s in old.shards(entity)} if old else {}
+    new_shards = {s.path: s.sha256 for s in new.shards(entity)} if new else {}
+    paths = set(old_shards) | set(new_shards)
+    return {p for p in paths if old_shards.get(p) != new_shards.get(p)}, len(paths)
+
+
+def _load(store: Store | None, entity: str, paths: set[str], into: _Records) -> int:
+    if store is None:
+        return 0
+    parsed = 0
+    for entry in store.shards(entity):
+        if entry.path not in paths:
+            continue
+        parsed += 1
+        _load_shard(store, entry, into)
+    return parsed
+
+
+def _load_shard(store: Store, entry: ShardEntry, into: _Records) -> None:
+    name = store.source.describe(entry.path)
+    model = MODEL_OF[entry.entity]
+    for raw in store.raw_records(entry):
+        record: dict[str, Any] = validate_record(model, raw, name).model_dump(mode="json")
+        if entry.entity == "queries":
+            into.queries[record["id"]] = record
+            continue
+        chunks = record.pop("chunks")
+        into.analyses[record["id"]] = record
+        for chunk in chunks:
+            into.chunks[chunk["id"]] = {**chunk, "analysis_id": record["id"]}
+
+
+def _read_changed_shards(old: Store | None, new: Store | None) -> tuple[_Records, _Records, int, int]:
+    """Both sides' records of the shards that differ; the number of shards and of shards parsed."""
+    old_records, new_records = _Records(), _Records()
+    total = parsed = 0
+    for entity in ENTITIES:
+        paths, count = _changed_paths(old, new, entity)
+        total += count
+        parsed += _load(old, entity, paths, old_records)
+        parsed += _load(new, entity, paths, new_records)
+    return old_records, new_records, total, parsed
+
+
+# --------------------------------------------------------------------------- comparing records
+
+
+def _analysis_label(record: dict[str, Any]) -> str:
+    return preview(record.get("title") or record.get("url") or record["id"])
+
+
+def _chunk_label(record: dict[str, Any]) -> str:
+    title = record.get("section_title")
+    head = f"#{record.get('chunk_index')}" + (f" {title}" if title else "")
+    return f"{head}: {preview(record.get('content', ''), 48)}"
+
+
+def _query_label(record: dict[str, Any]) -> str:
+    return preview(record.get("text", ""))
+
+
+_LABEL: dict[str, Callable[[dict[str, Any]], str]] = {"analyses": _analysis_label, "chunks": _chunk_label, "queries": _query_label}
+
+
+def _compare(kind: str, old: JsonRecords, new: JsonRecords, context: int) -> _Changes:
+    label = _LABEL[kind]
+
+    def ref(record: dict[str, Any]) -> RecordRef:
+        return RecordRef(
+            id=record["id"],
+            label=label(record),
+            analysis_id=record.get("analysis_id") if kind == "chunks" else None,
+            url=record.get("url") if kind == "analyses" else None,
+        )
+
+    added = tuple(ref(new[i]) for i in sorted(set(new) - set(old)))
+    removed = tuple(ref(old[i]) for i in sorted(set(old) - set(new)))
+    modified = [
+        RecordChange(
+            id=record_id,
+            label=label(new[record_id]),
+            changes=field_changes(old[record_id], new[record_id], context),
+            analysis_id=new[record_id].get("analysis_id") if kind == "chunks" else None,
+        )
+        for record_id in sorted(set(old) & set(new))
+        if old[record_id] != new[record_id]
+    ]
+    return _Changes(added, removed, tuple(modified))
+
+
+# --------------------------------------------------------------------------- impact
+
+
+def _chunk_reasons(chunks: _Changes) -> dict[str, ImpactReason]:
+    """A query that expects a modified or removed chunk is impacted by it."""
+    reasons = {c.id: ImpactReason("chunk", c.id, "modified") for c in chunks.modified}
+    reasons.update({c.id: ImpactReason("chunk", c.id, "removed") for c in chunks.removed})
+    return reasons
+
+
+def _analysis_reasons(analyses: _Changes, chunks: _Changes, new_analyses: JsonRecords) -> dict[str, list[ImpactReason]]:
+    """A query that expects an analysis is impacted when it, or one of its chunks, changed."""
+    reasons: dict[str, list[ImpactReason]] = {}
+    for modified in analyses.modified:
+        reasons.setdefault(modified.id, []).append(ImpactReason("analysis", modified.id, "modified"))
+    for removed in analyses.removed:
+        reasons.setdefault(removed.id, []).append(ImpactReason("analysis", removed.id, "removed"))
+    # a chunk added, modified or removed changes what its (surviving) analysis is about
+    touched = [(c.id, c.analysis_id, "added") for c in chunks.added]
+    touched += [(c.id, c.analysis_id, "modified") for c in chunks.modified]
+    touched += [(c.id, c.analysis_id, "removed") for c in chunks.removed]
+    added = {a.id for a in analyses.added}
+    for chunk_id, owner, action in touched:
+        if owner in new_analyses and owner not in added:
+            reasons.setdefault(owner, []).append(ImpactReason("chunk", chunk_id, action))
+    return reasons
+
+
+def _query_impact(
+    raw: dict[str, Any], chunk_reasons: Mapping[str, ImpactReason], analysis_reasons: Mapping[str, list[ImpactReason]]
+) -> Impact | None:
+    """The impact on one raw query record, or None when nothing it expects changed."""
+    expected = raw.get("expected") or {}
+    reasons: list[ImpactReason] = []
+    for rel in expected.get("chunks") or []:
+        reason = chunk_reasons.get(str(rel.get("id")))
+        if reason is not None:
+            reasons.append(reason)
+    for rel in expected.get("analyses") or []:
+        reasons.extend(analysis_reasons.get(str(rel.get("id")), ()))
+    if not reasons:
+        return None
+    unique = sorted(set(reasons), key=lambda r: (r.kind, r.id, r.action))
+    return Impact(query_id=str(raw["id"]), reasons=tuple(unique))
+
+
+def _impact(
+    new: Store | None,
+    chunk_reasons: dict[str, ImpactReason],
+    analysis_reasons: dict[str, list[ImpactReason]],
+) -> tuple[Impact, ...]:
+    """The queries of the new side impacted by the changes, sorted by query id."""
+    if new is None or (not chunk_reasons and not analysis_reasons):
+        return ()
+    needles = [i.encode() for i in (*chunk_reasons, *analysis_reasons)]
+    impacts = []
+    for entry in new.shards("queries"):
+        data = new.shard_bytes(entry)
+        if len(needles) <= PREFILTER_IDS and not any(n in data for n in needles):
+            continue  # no query in this shard expects a changed record
+        for raw in parse_json(data, new.source.describe(entry.path)):
+            impact = _query_impact(raw, chunk_reasons, analysis_reasons)
+            if impact is not None:
+                impacts.append(impact)
+    return tuple(sorted(impacts, key=lambda i: i.query_id))
+
+
+# --------------------------------------------------------------------------- URL contract
+
+
+def _url_violations(old: JsonRecords, new: JsonRecords, params: VerifyParams) -> tuple[UrlViolation, ...]:
+    """The URL contract violations the new side introduces: in analyses that are new or whose URL changed."""
+    violations = []
+    for record_id, record in sorted(new.items()):
+        before = old.get(record_id)
+        if before is not None and before.get("url") == record.get("url"):
+            continue
+        problem = url_problem(record.get("url", ""), params)
+        if problem is not None:
+            violations.append(
+                UrlViolation(record_id, record.get("url", ""), problem.describe(), None if before is None else before.get("url"))
+            )
+    return tuple(violations)
+
+
+# --------------------------------------------------------------------------- the diff
+
+
+def side_of(store: Store | None, label: str, commit: str | None = None) -> Side:
+    """The :class:`Side` describing ``store`` (None: no store)."""
+    if store is None:
+        return Side(label=label, version=None, dataset=None, counts={}, commit=commit)
+    return Side(
+        label=label,
+        version=store.version,
+        dataset=store.manifest.dataset,
+        counts=dict(store.manifest.counts),
+        commit=commit,
+    )
+
+
+def diff_stores(
+    old: Store | None,
+    new: Store | None,
+    *,
+    old_side: Side | None = None,
+    new_side: Side | None = None,
+    verify: VerifyParams | None = None,
+    context_words: int = 6,
+) -> DatasetDiff:
+    """Compare two opened stores (either may be None: no store)."""
+    verify = verify or VerifyParams()
+    old_records, new_records, total, parsed = _read_changed_shards(old, new)
+    analyses = _compare("analyses", old_records.analyses, new_records.analyses, context_words)
+    chunks = _compare("chunks", old_records.chunks, new_records.chunks, context_words)
+    queries = _compare("queries", old_records.queries, new_records.queries, context_words)
+    impacted = _impact(new, _chunk_reasons(chunks), _analysis_reasons(analyses, chunks, new_records.analyses))
+    return DatasetDiff(
+        old=old_side or side_of(old, "old"),
+        new=new_side or side_of(new, "new"),
+        analyses_added=analyses.added,
+        analyses_removed=analyses.removed,
+        analyses_modified=analyses.modified,
+        chunks_added=chunks.added,
+        chunks_removed=chunks.removed,
+        chunks_modified=chunks.modified,
+        queries_added=queries.added,
+        queries_removed=queries.removed,
+        queries_modified=queries.modified,
+        impacted_queries=impacted,
+        url_violations=_url_violations(old_records.analyses, new_records.analyses, verify),
+        shards_total=total,
+        shards_parsed=parsed,
+    )
+
+
+__all__ = ["PREFILTER_IDS", "side_of", "diff_stores"]

@@ -1,0 +1,66 @@
+"""Naming the sides of a diff: a store directory, the working tree, or a git revision; and ``diff`` itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from goldkeeper.config import Settings
+from goldkeeper.dataset.diff.compare import diff_stores, side_of
+from goldkeeper.dataset.diff.model import DatasetDiff, Side
+from goldkeeper.errors import UsageError
+from goldkeeper.store import Store, open_store
+
+#: the NEW spec that means "the store in the working tree" (also the default)
+WORKTREE = "WORKTREE"
+
+
+@dataclass(frozen=True)
+class OpenedSide:
+    """An opened side: its store (None: there is none at that revision) and its description."""
+
+    store: Store | None
+    side: Side
+
+
+def open_side(spec: str | None, settings: Settings, *, missing_ok: bool = True) -> OpenedSide:
+    """Open ``spec``: a store directory, ``WORKTREE`` / None (the project's store), or a git revision.
+
+    A directory wins over a revision of the same name. A revision without the
+    store gives an empty side when ``missing_ok`` (a pull request that adds
+    the store shows everything as added), else a DataIntegrityError.
+    """
+    if spec is None or spec == WORKTREE:
+        store = open_store(settings.store_path)
+        return OpenedSide(store, side_of(store, "working tree"))
+    as_path = settings.resolve(spec)
+    if as_path.is_dir():
+        store = open_store(as_path)
+        return OpenedSide(store, side_of(store, spec))
+    # GitPython costs about 0.1 s of start-up; only a git revision needs it (the only module that imports git)
+    from goldkeeper.store.git_source import git_store_source  # noqa: PLC0415 - start-up: GitPython, see above
+
+    source = git_store_source(settings.root, spec, settings.store.path, must_exist=not missing_ok)
+    if not source.exists:
+        return OpenedSide(None, side_of(None, spec, source.commit.hexsha))
+    store = open_store(source)
+    return OpenedSide(store, side_of(store, spec, source.commit.hexsha))
+
+
+def diff(old: str | None, new: str | None, settings: Settings, *, context_words: int | None = None) -> DatasetDiff:
+    """``goldkeeper diff OLD NEW``: OLD defaults to ``HEAD``, NEW to the working tree store."""
+    params = settings.diff
+    old_opened = open_side(old or "HEAD", settings)
+    new_opened = open_side(new, settings)
+    if old_opened.store is None and new_opened.store is None:
+        raise UsageError(f"neither {old_opened.side.label} nor {new_opened.side.label} has a golden store at {settings.store.path}")
+    return diff_stores(
+        old_opened.store,
+        new_opened.store,
+        old_side=old_opened.side,
+        new_side=new_opened.side,
+        verify=settings.verify,
+        context_words=params.context_words if context_words is None else context_words,
+    )
+
+
+__all__ = ["WORKTREE", "OpenedSide", "open_side", "diff"]

@@ -1,0 +1,106 @@
+"""``verify``: the integrity contracts of a golden store, on the files and in the database.
+
+Every contract is one small function with one stable ``code``; a failed check adds an
+:class:`Issue` naming the file, the record id and the field. Nothing stops at the first
+problem: the report lists every violation found. Errors make the store invalid; warnings
+only fail ``verify --strict``.
+
+Codes (files)::
+
+    manifest.missing  manifest.invalid_json  manifest.schema  manifest.format_version
+    manifest.schema_version  manifest.shard_path  manifest.counts
+    manifest.shard_counts (warning)  manifest.not_canonical (warning)
+    shard.missing  shard.unlisted  shard.checksum  shard.invalid_json  shard.record_count
+    shard.not_canonical (warning)
+    record.schema  record.wrong_shard  record.order  chunk.order
+    analysis.duplicate_id  chunk.duplicate_id  query.duplicate_id
+    query.dangling_chunk  query.dangling_analysis
+    url.placeholder  url.scheme  url.invalid
+    prompt.min_count  prompt.domain_diversity  prompt.required_field  prompt.policy
+    analysis.no_chunks  chunk.empty_content  query.no_expected          (warnings)
+
+Codes (database, ``verify --db``)::
+
+    db.schema_missing  db.count  db.chunk_not_embedded  db.embedding_model  db.embedding_dim
+    db.orphan_chunk  db.orphan_artifact  db.orphan_finding  db.dangling_expected
+
+Where they live: :mod:`.report` (Issue, VerifyReport), :mod:`.manifest` (manifest and shard
+list), :mod:`.shards` (each shard), :mod:`.records` (each record, and the pass over the shards),
+:mod:`.prompts` (the prompt contract), :mod:`.database` (``verify --db``). The URL contract is
+:mod:`goldkeeper.dataset.url_contract`, shared with ``goldkeeper diff``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from goldkeeper.config import RubricParams, Settings
+from goldkeeper.dataset.url_contract import url_problem
+from goldkeeper.dataset.verify.database import EmbedderIdentity, ModelIdentity, verify_database
+from goldkeeper.dataset.verify.manifest import (
+    check_counts,
+    check_manifest,
+    check_manifest_canonical,
+    check_shard_counts,
+    check_shard_paths,
+    check_unlisted_shards,
+)
+from goldkeeper.dataset.verify.prompts import check_domain_diversity, check_prompt_count
+from goldkeeper.dataset.verify.records import RecordRules, Scan, check_references, scan_shard
+from goldkeeper.dataset.verify.report import Issue, IssueList, Severity, VerifyReport
+from goldkeeper.models import count_records
+from goldkeeper.store.canonical import sha256_hex
+from goldkeeper.store.reader import Store
+from goldkeeper.store.source import DirectorySource, StoreSource
+from goldkeeper.store.writer import MANIFEST
+
+
+def _source_of(store: Store | StoreSource | Path | str) -> StoreSource:
+    if isinstance(store, Store):
+        return store.source
+    if isinstance(store, str | Path):
+        return DirectorySource(Path(store))
+    return store
+
+
+def verify_store(
+    store: Store | StoreSource | Path | str, settings: Settings | None = None, *, rubric: RubricParams | None = None
+) -> VerifyReport:
+    """Check every file contract of a golden store; never raises for bad data, reports it."""
+    settings = settings if settings is not None else Settings()
+    rubric = rubric if rubric is not None else settings.rubric
+    source = _source_of(store)
+    issues = IssueList()
+    target = source.describe("").rstrip("/") or "."
+    manifest_bytes, manifest = check_manifest(source, issues)
+    version = sha256_hex(manifest_bytes) if manifest_bytes is not None else None
+    if manifest is None or manifest_bytes is None:
+        return issues.report(target, version, {})
+    name = source.describe(MANIFEST)
+    check_manifest_canonical(manifest_bytes, manifest, name, issues)
+    check_shard_counts(manifest, settings, name, issues)
+    entries = check_shard_paths(manifest, name, issues)
+    check_unlisted_shards(source, manifest, issues)
+    scan = Scan()
+    rules = RecordRules(urls=settings.verify, rubric=rubric)
+    for entry in entries:
+        scan_shard(source, entry, manifest.shard_counts[entry.entity], rules, scan, issues)
+    check_counts(manifest, scan.raw_counts, name, issues)
+    check_references(scan, issues)
+    queries_dir = source.describe("queries")
+    check_prompt_count(scan.valid_queries, rubric, queries_dir, issues)
+    check_domain_diversity(scan.domains, rubric, queries_dir, issues)
+    checked = {"shards": scan.shards_read, **{k: scan.raw_counts.get(k, 0) for k in count_records([], [])}}
+    return issues.report(target, version, checked)
+
+
+__all__ = [
+    "Severity",
+    "Issue",
+    "VerifyReport",
+    "EmbedderIdentity",
+    "ModelIdentity",
+    "url_problem",
+    "verify_store",
+    "verify_database",
+]

@@ -1,0 +1,170 @@
+"""The database contracts (``verify --db``): the golden tables against the store's manifest and the
+configured embedder. The facts come from :mod:`goldkeeper.db.integrity`; this module judges them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from goldkeeper.config import Settings
+from goldkeeper.dataset.verify.report import IssueList, VerifyReport
+from goldkeeper.db.connection import redact_url
+from goldkeeper.db.integrity import IntegrityFacts, Sampled, integrity_facts
+from goldkeeper.errors import DataIntegrityError
+from goldkeeper.models import Manifest
+from goldkeeper.store.reader import Store, open_store
+from goldkeeper.store.source import StoreSource
+
+#: how the database is named in the issues' ``file`` column
+_WHERE = "database golden"
+
+_ORPHAN_CODES = {
+    "chunks": ("db.orphan_chunk", "chunk(s) whose analysis does not exist"),
+    "artifacts": ("db.orphan_artifact", "artifact(s) whose analysis does not exist"),
+    "findings": ("db.orphan_finding", "finding(s) whose analysis does not exist"),
+    "query_expected": ("db.orphan_expected", "expected-result row(s) whose query does not exist"),
+}
+
+
+class EmbedderIdentity(Protocol):
+    """What verify needs of the configured embedder: its identity and dimension."""
+
+    model_id: str
+    dim: int
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """An :class:`EmbedderIdentity` without the model: enough to verify without loading it."""
+
+    model_id: str
+    dim: int
+
+
+def _sample_text(sample: Sampled) -> str:
+    shown = ", ".join(str(s) if not isinstance(s, tuple) else "/".join(map(str, s)) for s in sample.sample)
+    more = sample.count - len(sample.sample)
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _check_db_counts(facts: IntegrityFacts, manifest: Manifest, statuses: list[str], where: str, issues: IssueList) -> None:
+    """Row counts (analyses with a dumped status and their children; all queries) equal the manifest's."""
+    for key, count in sorted(facts.counts.items()):
+        expected = manifest.counts.get(key)
+        if expected is not None and expected != count:
+            issues.error(
+                "db.count",
+                f"the database holds {count} {key} (analyses with status in {statuses}), the manifest lists {expected}",
+                where,
+                field=key,
+            )
+
+
+def _check_db_embedded(facts: IntegrityFacts, where: str, issues: IssueList) -> None:
+    """Every chunk has an embedding."""
+    if facts.unembedded.count:
+        issues.error(
+            "db.chunk_not_embedded",
+            f"{facts.unembedded.count} chunk(s) have no embedding: {_sample_text(facts.unembedded)} "
+            "(run `goldkeeper restore` to regenerate)",
+            where,
+            field="embedding",
+        )
+
+
+def _check_db_embedding_model(facts: IntegrityFacts, identity: EmbedderIdentity, where: str, issues: IssueList) -> None:
+    """Every embedding was made by the configured model."""
+    for model, sample in facts.models.items():
+        if model != identity.model_id:
+            issues.error(
+                "db.embedding_model",
+                f"{sample.count} chunk(s) embedded with {model or 'an unrecorded model'}, the configured model is "
+                f"{identity.model_id}: {_sample_text(sample)}",
+                where,
+                field="embedding_model",
+            )
+
+
+def _check_db_embedding_dim(facts: IntegrityFacts, identity: EmbedderIdentity, where: str, issues: IssueList) -> None:
+    """The embedding column and every embedding have the configured model's dimension."""
+    if facts.column_dim is not None and facts.column_dim != identity.dim:
+        issues.error(
+            "db.embedding_dim",
+            f"the embedding column is vector({facts.column_dim}), the configured model has {identity.dim} dimensions",
+            where,
+            field="embedding",
+        )
+    for dim, sample in facts.dims.items():
+        if dim != identity.dim:
+            issues.error(
+                "db.embedding_dim",
+                f"{sample.count} chunk(s) have {dim}-dimensional embeddings, the configured model has {identity.dim}: "
+                f"{_sample_text(sample)}",
+                where,
+                field="embedding",
+            )
+
+
+def _check_db_orphans(facts: IntegrityFacts, where: str, issues: IssueList) -> None:
+    """No chunk / artifact / finding without its analysis, no expected-result row without its query."""
+    for kind, sample in facts.orphans.items():
+        if sample.count:
+            code, what = _ORPHAN_CODES[kind]
+            issues.error(code, f"{sample.count} {what}: {_sample_text(sample)}", f"{where}.{kind}", field="analysis_id" if kind != "query_expected" else "query_id")
+
+
+def _check_db_dangling(facts: IntegrityFacts, where: str, issues: IssueList) -> None:
+    """Every query_expected row points at an existing chunk / analysis."""
+    if facts.dangling_expected.count:
+        for query_id, kind, target in facts.dangling_expected.sample:
+            issues.error(
+                "db.dangling_expected", f"expected {kind} {target} does not exist in the database", f"{where}.query_expected", query_id, "target_id"
+            )
+        more = facts.dangling_expected.count - len(facts.dangling_expected.sample)
+        if more > 0:
+            issues.error("db.dangling_expected", f"and {more} more expected-result row(s) pointing at missing rows", f"{where}.query_expected")
+
+
+def verify_database(
+    url: str,
+    store: Store | StoreSource | Path | str | Manifest | None,
+    settings: Settings,
+    embedder_identity: EmbedderIdentity,
+    *,
+    limit: int = 20,
+) -> VerifyReport:
+    """Check the database contracts against a store's manifest (counts) and the configured embedder.
+
+    Offending rows are listed up to ``limit`` per check, with their total count.
+    """
+    issues = IssueList()
+    target = f"database {redact_url(url)}"
+    facts = integrity_facts(url, settings.dump.statuses, limit=limit)
+    if not facts.schema_exists:
+        issues.error("db.schema_missing", "the golden schema does not exist (run `goldkeeper db init` or `goldkeeper restore`)", _WHERE)
+        return issues.report(target, None, {})
+    manifest = store if isinstance(store, Manifest) else _manifest_of(store)
+    if manifest is not None:
+        _check_db_counts(facts, manifest, settings.dump.statuses, _WHERE, issues)
+    _check_db_embedded(facts, _WHERE, issues)
+    _check_db_embedding_model(facts, embedder_identity, _WHERE, issues)
+    _check_db_embedding_dim(facts, embedder_identity, _WHERE, issues)
+    _check_db_orphans(facts, _WHERE, issues)
+    _check_db_dangling(facts, _WHERE, issues)
+    return issues.report(target, None, {f"db {k}": v for k, v in sorted(facts.counts.items())})
+
+
+def _manifest_of(store: Store | StoreSource | Path | str | None) -> Manifest | None:
+    """The store's manifest for the count checks; None when there is no readable one."""
+    if store is None:
+        return None
+    if isinstance(store, Store):
+        return store.manifest
+    try:
+        return open_store(store).manifest
+    except DataIntegrityError:
+        return None  # the file checks report why
+
+
+__all__ = ["EmbedderIdentity", "ModelIdentity", "verify_database"]

@@ -1,0 +1,117 @@
+"""The shard contracts: a listed shard exists, matches its checksum and record count, parses, holds
+records that validate, each in the shard its id hashes to, in id order, in canonical bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from goldkeeper.dataset.verify.report import IssueList, field_of
+from goldkeeper.models import Analysis, Query, ShardEntry
+from goldkeeper.store.canonical import canonical_bytes, sha256_hex
+from goldkeeper.store.reader import MODEL_OF
+from goldkeeper.store.sharding import shard_path
+from goldkeeper.store.source import StoreSource
+
+
+def read_shard(source: StoreSource, entry: ShardEntry, issues: IssueList) -> bytes | None:
+    """A listed shard exists."""
+    try:
+        return source.read_bytes(entry.path)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        issues.error("shard.missing", "listed in manifest.json but missing", source.describe(entry.path))
+        return None
+
+
+def check_checksum(entry: ShardEntry, data: bytes, name: str, issues: IssueList) -> None:
+    """The shard's sha256 equals the manifest's."""
+    actual = sha256_hex(data)
+    if actual != entry.sha256:
+        issues.error(
+            "shard.checksum",
+            f"sha256 {actual[:12]}... does not match the manifest ({entry.sha256[:12]}...): edited or corrupted after the dump",
+            name,
+        )
+
+
+def parse_shard(data: bytes, name: str, issues: IssueList) -> list[Any] | None:
+    """The shard is a JSON array."""
+    try:
+        raw = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        issues.error("shard.invalid_json", f"not valid JSON ({exc})", name)
+        return None
+    if not isinstance(raw, list):
+        issues.error("shard.invalid_json", "a shard must be a JSON array of records", name)
+        return None
+    return raw
+
+
+def check_record_count(entry: ShardEntry, raw: list[Any], name: str, issues: IssueList) -> None:
+    """The shard holds as many records as the manifest says."""
+    if len(raw) != entry.records:
+        issues.error("shard.record_count", f"manifest lists {entry.records} records, the shard holds {len(raw)}", name)
+
+
+def validate_records(entity: str, raw: list[Any], name: str, issues: IssueList) -> list[Analysis | Query | None]:
+    """Every record matches its schema; every failing field is reported with its record id.
+
+    One entry per raw record, None where it failed (so the caller can pair them up again).
+    """
+    model = MODEL_OF[entity]
+    out: list[Analysis | Query | None] = []
+    for index, item in enumerate(raw):
+        record_id = item.get("id") if isinstance(item, dict) else None
+        try:
+            out.append(model.model_validate(item))
+        except ValidationError as exc:
+            for err in exc.errors():
+                issues.error(
+                    "record.schema",
+                    err["msg"],
+                    name,
+                    record_id if record_id is not None else f"#{index}",
+                    field_of(err["loc"]) or None,
+                )
+            out.append(None)
+    return out
+
+
+def check_placement(entry: ShardEntry, records: Iterable[Analysis | Query], shard_count: int, name: str, issues: IssueList) -> None:
+    """Each record lives in the shard its id hashes to."""
+    for record in records:
+        expected = shard_path(entry.entity, str(record.id), shard_count)
+        if expected != entry.path:
+            issues.error("record.wrong_shard", f"belongs in {expected} (stable hash of its id), found in {entry.path}", name, record.id, "id")
+
+
+def check_order(records: Sequence[Analysis | Query], name: str, issues: IssueList) -> None:
+    """Records ascend by id inside a shard (equal ids are duplicates, reported elsewhere)."""
+    for previous, record in zip(records, records[1:], strict=False):
+        if str(record.id) < str(previous.id):
+            issues.error("record.order", f"comes after {previous.id}: records must be sorted by id", name, record.id, "id")
+
+
+def check_shard_canonical(data: bytes, records: Sequence[Analysis | Query], name: str, issues: IssueList) -> None:
+    """The shard's bytes are what goldkeeper writes for these records."""
+    if canonical_bytes(list(records)) != data:
+        issues.warning(
+            "shard.not_canonical",
+            "not in canonical form (hand-edited?): the next dump rewrites it; run `goldkeeper dump` to normalise",
+            name,
+        )
+
+
+__all__ = [
+    "read_shard",
+    "check_checksum",
+    "parse_shard",
+    "check_record_count",
+    "validate_records",
+    "check_placement",
+    "check_order",
+    "check_shard_canonical",
+]
