@@ -41,16 +41,16 @@ from typing import Any
 import numpy as np
 
 from goldkeeper.config import Settings, load_settings
+from goldkeeper.dataset.dump import dump
+from goldkeeper.dataset.restore import restore_store
 from goldkeeper.db.connection import connection
 from goldkeeper.db.embedded import EmbeddedServer
 from goldkeeper.db.schema import ensure_schema
-from readme import update_results  # benchmarks/readme.py: the scripts run from this folder
-from goldkeeper.dataset.dump import dump
 from goldkeeper.embed import VENDORED_MODEL_DIR, load_embedder
 from goldkeeper.embed.fill import embed_chunks
 from goldkeeper.models import Analysis, Chunk, Expected, ExpectedBehavior, Finding, Query, Relevance
-from goldkeeper.dataset.restore import restore_store
 from goldkeeper.store import StoreWriter, open_store
+from readme import update_results  # benchmarks/readme.py: the scripts run from this folder
 
 REPO = Path(__file__).resolve().parent.parent
 TABLES = ["analyses", "chunks", "artifacts", "findings", "queries", "query_expected"]  # FK order
@@ -85,7 +85,8 @@ def generate_store(target: Path, chunks: int, per_analysis: int, queries: int, s
                 chunks=[
                     Chunk(
                         id=uuid.uuid5(aid, str(i)),
-                        content=" ".join(WORDS[(a * 31 + i * 7 + k * 5) % len(WORDS)] for k in range(80)) + f" ({a}.{i})",
+                        content=" ".join(WORDS[(a * 31 + i * 7 + k * 5) % len(WORDS)] for k in range(80))
+                        + f" ({a}.{i})",
                         section_title=f"Section {i}",
                         section_path=["Report", f"Section {i}"],
                         chunk_index=i,
@@ -149,7 +150,10 @@ def with_schema(url: str, dim: int) -> str:
 
 def empty_golden_rows(url: str) -> None:
     """Remove the golden rows but keep the embedding cache (the next restore finds it warm)."""
-    sql(url, "TRUNCATE golden.analyses, golden.chunks, golden.artifacts, golden.findings, golden.queries, golden.query_expected")
+    sql(
+        url,
+        "TRUNCATE golden.analyses, golden.chunks, golden.artifacts, golden.findings, golden.queries, golden.query_expected",
+    )
 
 
 def warm_cache_synthetically(url: str, store_dir: Path, embedder: Any) -> int:
@@ -210,13 +214,23 @@ def bench_dataset(
     counts = store.manifest.counts
     chunks = counts["chunks"]
     # dump with the store's own dataset name and shard counts, so an unchanged round trip is byte-identical
-    dump_settings = Settings(root=work, dataset={"name": store.manifest.dataset}, store={"shards": store.manifest.shard_counts})
+    dump_settings = Settings(
+        root=work, dataset={"name": store.manifest.dataset}, store={"shards": store.manifest.shard_counts}
+    )
     rows: list[dict[str, Any]] = []
 
     def row(tool: str, operation: str, seconds: float, size: int | None = None, note: str = "") -> None:
         rows.append(
-            {"dataset": label, "chunks": chunks, "tool": tool, "operation": operation, "seconds": round(seconds, 3),
-             "chunks_per_s": round(chunks / seconds) if seconds > 0 else None, "bytes": size, "note": note}
+            {
+                "dataset": label,
+                "chunks": chunks,
+                "tool": tool,
+                "operation": operation,
+                "seconds": round(seconds, 3),
+                "chunks_per_s": round(chunks / seconds) if seconds > 0 else None,
+                "bytes": size,
+                "note": note,
+            }
         )
         print(f"  {label:>10} {tool:<28} {operation:<22} {seconds:8.2f} s", flush=True)
 
@@ -225,7 +239,12 @@ def bench_dataset(
     if cold:
         with timer(t, "restore_cold"):
             report = restore_store(url, store_dir, embedder)
-        row("goldkeeper restore", "restore, cold cache", t["restore_cold"], note=f"model embedded {report.embeddings_computed} chunks")
+        row(
+            "goldkeeper restore",
+            "restore, cold cache",
+            t["restore_cold"],
+            note=f"model embedded {report.embeddings_computed} chunks",
+        )
         empty_golden_rows(url)
     else:
         warm_cache_synthetically(url, store_dir, embedder)
@@ -237,15 +256,33 @@ def bench_dataset(
     out_dir = work / f"dump-{label}"
     with timer(t, "dump"):
         dump(url, dump_settings, out_dir)
-    identical = all(
-        (out_dir / e.path).read_bytes() == (store_dir / e.path).read_bytes() for e in store.manifest.shards
-    ) and (out_dir / "manifest.json").read_bytes() == (store_dir / "manifest.json").read_bytes()
-    row("goldkeeper dump", "dump", t["dump"], dir_bytes(out_dir), note="byte-identical to the input" if identical else "DIFFERS from the input")
+    identical = (
+        all((out_dir / e.path).read_bytes() == (store_dir / e.path).read_bytes() for e in store.manifest.shards)
+        and (out_dir / "manifest.json").read_bytes() == (store_dir / "manifest.json").read_bytes()
+    )
+    row(
+        "goldkeeper dump",
+        "dump",
+        t["dump"],
+        dir_bytes(out_dir),
+        note="byte-identical to the input" if identical else "DIFFERS from the input",
+    )
 
     tables = [f"golden.{name}" for name in TABLES]
     dump_file = work / f"pg_dump-{label}.sql"
     with timer(t, "pg_dump"):
-        run([pg_bin("pg_dump"), "--data-only", "--no-owner", *[f"--table={t_}" for t_ in tables], "-f", str(dump_file), "-d", url])
+        run(
+            [
+                pg_bin("pg_dump"),
+                "--data-only",
+                "--no-owner",
+                *[f"--table={t_}" for t_ in tables],
+                "-f",
+                str(dump_file),
+                "-d",
+                url,
+            ]
+        )
     row("pg_dump --data-only", "dump", t["pg_dump"], dump_file.stat().st_size, note="includes the stored vectors")
 
     copy_dir = work / f"copy-{label}"
@@ -276,7 +313,9 @@ def bench_embedding(server: Server, store_dir: Path, embedder: Any, threads: int
     rows: list[dict[str, Any]] = []
 
     def row(tool: str, seconds: float, note: str = "") -> None:
-        rows.append({"tool": tool, "texts": n, "seconds": round(seconds, 3), "texts_per_s": round(n / seconds, 1), "note": note})
+        rows.append(
+            {"tool": tool, "texts": n, "seconds": round(seconds, 3), "texts_per_s": round(n / seconds, 1), "note": note}
+        )
         print(f"  embedding {tool:<52} {seconds:8.2f} s  {n / seconds:8.1f} texts/s", flush=True)
 
     model = TextEmbedding(embedder.model_name, specific_model_path=str(VENDORED_MODEL_DIR), threads=threads)
@@ -291,7 +330,11 @@ def bench_embedding(server: Server, store_dir: Path, embedder: Any, threads: int
     embedder.embed_documents(texts[:8])
     start = time.perf_counter()
     embedder.embed_documents(texts)
-    row("goldkeeper embedder.embed_documents (no database)", time.perf_counter() - start, "one text per ONNX run (determinism)")
+    row(
+        "goldkeeper embedder.embed_documents (no database)",
+        time.perf_counter() - start,
+        "one text per ONNX run (determinism)",
+    )
 
     url = server.fresh_database()
     restore_store(url, store_dir, embedder)
@@ -304,13 +347,19 @@ def bench_embedding(server: Server, store_dir: Path, embedder: Any, threads: int
             with conn.transaction():
                 stats = embed_chunks(conn, embedder, batch_size=64)
         assert stats.total == n
-        row(f"goldkeeper embed_chunks, {label} cache (in the database)", stats.seconds,
-            f"{stats.computed} computed, {stats.cached} from the cache")
+        row(
+            f"goldkeeper embed_chunks, {label} cache (in the database)",
+            stats.seconds,
+            f"{stats.computed} computed, {stats.cached} from the cache",
+        )
     return rows
 
 
 def markdown(data: list[dict[str, Any]], embed_rows: list[dict[str, Any]]) -> str:
-    lines = ["| dataset | chunks | tool | operation | seconds | chunks/s | output size | note |", "|---|---:|---|---|---:|---:|---:|---|"]
+    lines = [
+        "| dataset | chunks | tool | operation | seconds | chunks/s | output size | note |",
+        "|---|---:|---|---|---:|---:|---:|---|",
+    ]
     for r in data:
         size = f"{r['bytes'] / 1e6:.1f} MB" if r["bytes"] else ""
         lines.append(
@@ -341,7 +390,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write-readme", action="store_true", help="write the tables into benchmarks/README.md")
     args = parser.parse_args(argv)
     if not (args.sample / "manifest.json").is_file():
-        print(f"no golden store at {args.sample} (run `goldkeeper import squad ...` and `goldkeeper dump` first)", file=sys.stderr)
+        print(
+            f"no golden store at {args.sample} (run `goldkeeper import squad ...` and `goldkeeper dump` first)",
+            file=sys.stderr,
+        )
         return 2
 
     settings = load_settings(root=REPO)
@@ -350,7 +402,9 @@ def main(argv: list[str] | None = None) -> int:
     work.chmod(0o755)  # as root, pgserver's postgres runs as another user and must enter the home
     server = Server(work / "home")
     try:
-        print(f"goldkeeper bench_core: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, model {embedder.model_id}")
+        print(
+            f"goldkeeper bench_core: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, model {embedder.model_id}"
+        )
         results: list[dict[str, Any]] = []
         if not args.embedding_only:
             generated = work / "generated"
@@ -378,7 +432,12 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_bytes(
             orjson.dumps(
-                {"cpu_count": os.cpu_count(), "model_id": embedder.model_id, "datasets": results, "embedding": embed_rows},
+                {
+                    "cpu_count": os.cpu_count(),
+                    "model_id": embedder.model_id,
+                    "datasets": results,
+                    "embedding": embed_rows,
+                },
                 option=orjson.OPT_INDENT_2,
             )
         )

@@ -65,12 +65,26 @@ def generate(target: Path, chunks: int, per_analysis: int, queries: int, changed
             for j in range(per_analysis):
                 g = i * per_analysis + j
                 content = _content(g) + (" (edited)" if g == changed else "")
-                chunk_list.append(Chunk.model_construct(id=uuid.uuid5(aid, str(j)), content=content, section_title=None,
-                                                        section_path=[], content_type="text", chunk_index=j))
+                chunk_list.append(
+                    Chunk.model_construct(
+                        id=uuid.uuid5(aid, str(j)),
+                        content=content,
+                        section_title=None,
+                        section_path=[],
+                        content_type="text",
+                        chunk_index=j,
+                    )
+                )
             writer.add_analysis(
                 Analysis.model_construct(
-                    id=aid, url=f"https://docs.bench.io/a/{i}", title=f"Analysis {i}", content_type="text",
-                    status="completed", created_at=datetime(2024, 1, 1, tzinfo=UTC), findings=[], chunks=chunk_list,
+                    id=aid,
+                    url=f"https://docs.bench.io/a/{i}",
+                    title=f"Analysis {i}",
+                    content_type="text",
+                    status="completed",
+                    created_at=datetime(2024, 1, 1, tzinfo=UTC),
+                    findings=[],
+                    chunks=chunk_list,
                     artifact=None,
                 )
             )
@@ -79,8 +93,12 @@ def generate(target: Path, chunks: int, per_analysis: int, queries: int, changed
             aid = uuid.uuid5(NS, f"a{i}")
             writer.add_query(
                 Query(
-                    id=f"q{q:07d}", text=f"question {q} about analysis {i}", domain="bench",
-                    expected=Expected(chunks=[Relevance(id=uuid.uuid5(aid, str(q % per_analysis)))], analyses=[Relevance(id=aid)]),
+                    id=f"q{q:07d}",
+                    text=f"question {q} about analysis {i}",
+                    domain="bench",
+                    expected=Expected(
+                        chunks=[Relevance(id=uuid.uuid5(aid, str(q % per_analysis)))], analyses=[Relevance(id=aid)]
+                    ),
                     expected_behavior=ExpectedBehavior(behavior="answer"),
                 )
             )
@@ -89,7 +107,9 @@ def generate(target: Path, chunks: int, per_analysis: int, queries: int, changed
 
 def _load_all(path: Path) -> dict[str, list]:
     store = open_store(path)
-    return {e: [r for s in store.shards(e) for r in orjson.loads(store.shard_bytes(s))] for e in ("analyses", "queries")}
+    return {
+        e: [r for s in store.shards(e) for r in orjson.loads(store.shard_bytes(s))] for e in ("analyses", "queries")
+    }
 
 
 def _deepdiff_child(old: str, new: str, mem_gb: float, queue: mp.Queue) -> None:
@@ -155,8 +175,11 @@ def run_goldkeeper(old: Path, new: Path, repeats: int = 3) -> dict:
     process_times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        done = subprocess.run([str(exe), "-C", str(old.parent), "diff", str(old), str(new), "--format", "json"],
-                              capture_output=True, check=True)
+        done = subprocess.run(
+            [str(exe), "-C", str(old.parent), "diff", str(old), str(new), "--format", "json"],
+            capture_output=True,
+            check=True,
+        )
         process_times.append(time.perf_counter() - t0)
     startup_times = []
     for _ in range(repeats):
@@ -185,8 +208,15 @@ def bench(size: int, args: argparse.Namespace, workdir: Path, timeout: float) ->
     gen_s = generate(old, size, per, queries, None) + generate(new, size, per, queries, changed)
     gk = run_goldkeeper(old, new)
     dd = run_deepdiff(old, new, timeout, args.deepdiff_mem_gb)
-    row = {"chunks": size, "analyses": size // per, "queries": queries, "generate_s": gen_s,
-           "store_mb": sum(f.stat().st_size for f in old.rglob("*") if f.is_file()) / 1e6, "goldkeeper": gk, "deepdiff": dd}
+    row = {
+        "chunks": size,
+        "analyses": size // per,
+        "queries": queries,
+        "generate_s": gen_s,
+        "store_mb": sum(f.stat().st_size for f in old.rglob("*") if f.is_file()) / 1e6,
+        "goldkeeper": gk,
+        "deepdiff": dd,
+    }
     shutil.rmtree(old.parent), shutil.rmtree(new.parent)
     return row
 
@@ -236,7 +266,9 @@ def main() -> None:
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     if args.write_readme:
         update_results("diff", "\n".join(table))
-    print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
 
 
 if __name__ == "__main__":

@@ -109,10 +109,14 @@ def main() -> None:
     finally:
         server.stop()
         shutil.rmtree(home, ignore_errors=True)
-    print("| chunks | dump s | dump peak RSS MiB | restore --dry-run s | restore --dry-run peak RSS MiB (incl. model) |")
+    print(
+        "| chunks | dump s | dump peak RSS MiB | restore --dry-run s | restore --dry-run peak RSS MiB (incl. model) |"
+    )
     print("|---:|---:|---:|---:|---:|")
     for n, d, r in rows:
-        print(f"| {n:,} | {d['seconds']:.1f} | {d['peak_rss_mib']:.0f} | {r['seconds']:.1f} | {r['peak_rss_mib']:.0f} |")
+        print(
+            f"| {n:,} | {d['seconds']:.1f} | {d['peak_rss_mib']:.0f} | {r['seconds']:.1f} | {r['peak_rss_mib']:.0f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import json
+import os
 import platform
 import sys
 import time
@@ -36,7 +36,13 @@ from readme import update_results  # benchmarks/readme.py: the scripts run from 
 
 GK_MEASURES = ["P.10", "recall.10", "recip_rank", "ndcg_cut.10", "map"]
 PT_MEASURES = {"P.10", "recall.10", "recip_rank", "ndcg_cut.10", "map"}
-PT_LABELS = {"P_10": "P_10", "recall_10": "recall_10", "recip_rank": "recip_rank", "ndcg_cut_10": "ndcg_cut_10", "map": "map"}
+PT_LABELS = {
+    "P_10": "P_10",
+    "recall_10": "recall_10",
+    "recip_rank": "recip_rank",
+    "ndcg_cut_10": "ndcg_cut_10",
+    "map": "map",
+}
 RANX_MEASURES = ["precision@10", "recall@10", "mrr", "ndcg@10", "map"]
 
 
@@ -50,10 +56,12 @@ def generate(queries: int, depth: int, seed: int = 0) -> tuple[dict, dict]:
         qid = f"q{q:06d}"
         docs = rng.choice(pool, size=depth, replace=False)
         scores = np.round(rng.random(depth), 3)  # rounding makes ties
-        run[qid] = {docnames[d]: float(s) for d, s in zip(docs, scores)}
+        run[qid] = {docnames[d]: float(s) for d, s in zip(docs, scores, strict=True)}
         judged = rng.choice(pool, size=15, replace=False)
         rels = rng.integers(1, 4, size=5)
-        qrels[qid] = {docnames[d]: int(r) for d, r in zip(judged[:5], rels)} | {docnames[d]: 0 for d in judged[5:]}
+        qrels[qid] = {docnames[d]: int(r) for d, r in zip(judged[:5], rels, strict=True)} | {
+            docnames[d]: 0 for d in judged[5:]
+        }
     return qrels, run
 
 

@@ -132,10 +132,10 @@ def main(argv: list[str] | None = None) -> int:
   script with the same tools reproduces model.onnx byte for byte (SHA256SUMS).
 - Tools: Python {platform.python_version()}, onnxruntime {onnxruntime.__version__}, onnx {onnx.__version__},
   fastembed {fastembed.__version__}, numpy {np.__version__}.
-- Check against the fp32 model, fastembed on both, {stats['texts']} real texts (SQuAD 2.0 dev paragraphs
-  of the packaged sample, then questions): cosine mean {stats['mean']:.4f}, 1st percentile {stats['p01']:.4f},
-  min {stats['min']:.4f}. Throughput in the same run (one text per ONNX run, as goldkeeper embeds, {platform.machine()}):
-  fp32 {stats['fp32_texts_per_s']:.1f} texts/s, int8 {stats['int8_texts_per_s']:.1f} texts/s
+- Check against the fp32 model, fastembed on both, {stats["texts"]} real texts (SQuAD 2.0 dev paragraphs
+  of the packaged sample, then questions): cosine mean {stats["mean"]:.4f}, 1st percentile {stats["p01"]:.4f},
+  min {stats["min"]:.4f}. Throughput in the same run (one text per ONNX run, as goldkeeper embeds, {platform.machine()}):
+  fp32 {stats["fp32_texts_per_s"]:.1f} texts/s, int8 {stats["int8_texts_per_s"]:.1f} texts/s
   (indicative only: whatever else ran on the machine shares the cores; benchmarks/ has the real numbers).
 - goldkeeper's model id for this model: `{MODEL_NAME}@sha256:<first 16 hex of model.onnx's sha256>`
   (see SHA256SUMS).

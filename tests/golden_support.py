@@ -11,7 +11,16 @@ import psycopg
 from goldkeeper.models import Analysis, Artifact, Chunk, Expected, ExpectedBehavior, Finding, Query, Relevance
 
 NS = uuid.UUID("7a0c3f52-52a4-4c43-9f0e-1a54d1a1c0de")
-GOLDEN_TABLES = ("analyses", "chunks", "artifacts", "findings", "queries", "query_expected", "embedding_cache", "schema_info")
+GOLDEN_TABLES = (
+    "analyses",
+    "chunks",
+    "artifacts",
+    "findings",
+    "queries",
+    "query_expected",
+    "embedding_cache",
+    "schema_info",
+)
 
 WORDS = (
     "river delta sediment basalt glacier monsoon harbour canal fortress treaty dynasty archive "
@@ -57,7 +66,9 @@ def make_query(i: int, analysis: Analysis) -> Query:
         domain="test",
         difficulty="easy",
         tags=["t", str(i % 3)],
-        expected=Expected(chunks=[Relevance(id=analysis.chunks[0].id, relevance=2)], analyses=[Relevance(id=analysis.id)]),
+        expected=Expected(
+            chunks=[Relevance(id=analysis.chunks[0].id, relevance=2)], analyses=[Relevance(id=analysis.id)]
+        ),
         reference_answers=[f"answer {i}"],
         expected_behavior=ExpectedBehavior(behavior="answer"),
     )
@@ -66,7 +77,9 @@ def make_query(i: int, analysis: Analysis) -> Query:
 def make_records(n: int, chunks: int = 3, words: int = 8, tag: str = "") -> tuple[list[Analysis], list[Query]]:
     analyses = [make_analysis(i, chunks, words, tag) for i in range(n)]
     queries = [make_query(i, a) for i, a in enumerate(analyses)]
-    refuse = Query(id="q-refuse", text="Unanswerable?", domain="test", expected_behavior=ExpectedBehavior(behavior="refuse"))
+    refuse = Query(
+        id="q-refuse", text="Unanswerable?", domain="test", expected_behavior=ExpectedBehavior(behavior="refuse")
+    )
     return analyses, queries + [refuse]
 
 

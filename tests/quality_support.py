@@ -58,7 +58,9 @@ def policy(**changes: Any):
     return parse_policy({**policy_data(), **changes}, source="test-policy.json")
 
 
-def write_metrics(root: Path, retrieval: dict[str, Any] | None = None, grounded: dict[str, Any] | None = None) -> list[Path]:
+def write_metrics(
+    root: Path, retrieval: dict[str, Any] | None = None, grounded: dict[str, Any] | None = None
+) -> list[Path]:
     (root / "metrics").mkdir(parents=True, exist_ok=True)
     paths = [root / "metrics" / "retrieval.json", root / "metrics" / "grounded.json"]
     paths[0].write_text(json.dumps(RETRIEVAL if retrieval is None else retrieval, indent=2, sort_keys=True) + "\n")

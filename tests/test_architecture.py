@@ -145,6 +145,14 @@ def test_ruff_passes() -> None:
     assert result.returncode == 0, report(result)
 
 
+def test_code_is_formatted() -> None:
+    """`ruff format` owns layout and line length (E501 is off for the string literals it keeps whole)."""
+    result = run_tool(
+        [str(BIN / "ruff"), "format", "--check", "--no-cache", "src", "tests", "benchmarks", "scripts"], cwd=ROOT
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.mark.slow  # about 30 s without mypy's cache (a fresh clone), 1 s with it
 def test_mypy_passes() -> None:
     result = run_tool([str(BIN / "mypy")])

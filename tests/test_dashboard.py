@@ -61,11 +61,23 @@ def chromium_dom(page: Path, tmp_path: Path) -> tuple[str, Dom]:
         pytest.fail("chromium is not installed: run `bash scripts/system-deps.sh` (make test does)")
     done = subprocess.run(
         [
-            browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            f"--user-data-dir={tmp_path / 'chromium-profile'}", "--dump-dom", page.as_uri(),
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'chromium-profile'}",
+            "--dump-dom",
+            page.as_uri(),
         ],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "<html" in done.stdout
@@ -82,8 +94,13 @@ def real_run(tmp_path: Path, prompt: str = "v1") -> TrendStore:
         if i == 0:
             baselines.record(ident, load_metrics(paths))
         run_gate(
-            metrics_paths=paths, identity=ident, policy=policy(), baselines=baselines, trend=trend,
-            retention_max_runs=200, now=datetime(2026, 11, 2, tzinfo=UTC) + timedelta(hours=i),
+            metrics_paths=paths,
+            identity=ident,
+            policy=policy(),
+            baselines=baselines,
+            trend=trend,
+            retention_max_runs=200,
+            now=datetime(2026, 11, 2, tzinfo=UTC) + timedelta(hours=i),
         )
     return trend
 
@@ -152,7 +169,12 @@ def test_dashboard_of_a_real_grounded_eval_run(project: Path, monkeypatch: pytes
             {
                 "text": "The Normans gave their name to Normandy.",
                 "citations": [
-                    {"chunk_id": chunk_id, "analysis_id": analysis_id, "source_url": "https://en.wikipedia.org/wiki/Normans", "retrieved_at": "2026-10-01T00:00:00Z"}
+                    {
+                        "chunk_id": chunk_id,
+                        "analysis_id": analysis_id,
+                        "source_url": "https://en.wikipedia.org/wiki/Normans",
+                        "retrieved_at": "2026-10-01T00:00:00Z",
+                    }
                 ],
             }
         ],

@@ -11,8 +11,8 @@ import orjson
 import psycopg
 import pytest
 
-from goldkeeper.store import write_store
 from golden_support import fingerprint, make_records, store_bytes
+from goldkeeper.store import write_store
 
 GOLDKEEPER = os.path.join(os.path.dirname(sys.executable), "goldkeeper")
 
@@ -23,7 +23,13 @@ def gk(project: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def git(project: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
     return subprocess.run(["git", *args], cwd=project, env=env, check=True, capture_output=True, text=True).stdout
 
 
@@ -40,7 +46,13 @@ def test_restore_dump_dry_run_and_conflicts(database_url, project):
 
     run = gk(project, database_url, "dump", "--out", "copy", "--json")
     assert run.returncode == 0, run.stderr
-    assert orjson.loads(run.stdout)["counts"] == {"analyses": 3, "artifacts": 3, "chunks": 9, "findings": 3, "queries": 4}
+    assert orjson.loads(run.stdout)["counts"] == {
+        "analyses": 3,
+        "artifacts": 3,
+        "chunks": 9,
+        "findings": 3,
+        "queries": 4,
+    }
     # same records, same shard counts as params.yaml would give: compare the records via a dump into golden/
     run = gk(project, database_url, "dump")
     assert run.returncode == 0 and "(unchanged)" not in run.stdout  # shard counts differ from the hand-written store
@@ -62,7 +74,9 @@ def test_restore_dump_dry_run_and_conflicts(database_url, project):
     assert run.returncode == 0, run.stderr
     assert "1 replaced" in run.stdout
     with psycopg.connect(database_url) as conn:
-        assert conn.execute("SELECT text FROM golden.queries WHERE id = 'q-0001'").fetchone() == ("What about Article 1?",)
+        assert conn.execute("SELECT text FROM golden.queries WHERE id = 'q-0001'").fetchone() == (
+            "What about Article 1?",
+        )
 
 
 @pytest.mark.slow

@@ -10,7 +10,14 @@ import orjson
 import psycopg
 import pytest
 
-from goldkeeper.db.schema import DB_SCHEMA_VERSION, HNSW_INDEX, embedding_column_dim, ensure_schema, init_schema, schema_info
+from goldkeeper.db.schema import (
+    DB_SCHEMA_VERSION,
+    HNSW_INDEX,
+    embedding_column_dim,
+    ensure_schema,
+    init_schema,
+    schema_info,
+)
 from goldkeeper.errors import DatabaseError
 
 TABLES = {"analyses", "chunks", "artifacts", "findings", "queries", "query_expected", "embedding_cache", "schema_info"}
@@ -81,7 +88,11 @@ def test_dimension_change_retypes_the_column_and_clears_vectors(database_url):
     assert init_schema(database_url, 5)["dim_changed_from"] == 3
     with psycopg.connect(database_url) as conn:
         assert embedding_column_dim(conn) == 5
-        assert conn.execute("SELECT embedding, embedding_model, content FROM golden.chunks").fetchone() == (None, None, "text")
+        assert conn.execute("SELECT embedding, embedding_model, content FROM golden.chunks").fetchone() == (
+            None,
+            None,
+            "text",
+        )
         assert HNSW_INDEX in _indexes(conn)
         assert schema_info(conn)["embedding_dim"] == "5"
 
@@ -102,6 +113,11 @@ def test_db_init_command(database_url, project):
     env = {**os.environ, "GOLDKEEPER_DATABASE_URL": database_url}
     run = subprocess.run([GOLDKEEPER, "db", "init", "--json"], capture_output=True, text=True, env=env, cwd=project)
     assert run.returncode == 0, run.stderr
-    assert orjson.loads(run.stdout) == {"created": True, "dim_changed_from": None, "version": DB_SCHEMA_VERSION, "dim": 384}
+    assert orjson.loads(run.stdout) == {
+        "created": True,
+        "dim_changed_from": None,
+        "version": DB_SCHEMA_VERSION,
+        "dim": 384,
+    }
     again = subprocess.run([GOLDKEEPER, "db", "init"], capture_output=True, text=True, env=env, cwd=project)
     assert again.returncode == 0 and "already up to date" in again.stdout

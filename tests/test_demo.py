@@ -8,20 +8,17 @@ from pathlib import Path
 import orjson
 import pytest
 
-from goldkeeper.config import load_settings
+from cli_support import run_cli as run
+from goldkeeper.config import EmbeddingParams, load_settings
 from goldkeeper.db.embedded import EmbeddedServer
 from goldkeeper.demo import DEMO_STEPS, DemoStep, StepResult, run_demo
 from goldkeeper.embed import load_embedder
-from goldkeeper.config import EmbeddingParams
 from goldkeeper.errors import VerificationFailed
 from goldkeeper.importers.squad import parse_squad
 from goldkeeper.store import write_store
-
 from test_squad_import import TINY, files_of
-from cli_support import run_cli as run
 
 REPO = Path(__file__).resolve().parent.parent
-
 
 
 def small_project(project: Path) -> Path:
@@ -52,7 +49,9 @@ def test_demo_restores_and_verifies_the_project_golden_store(project: Path, caps
     # A second run starts from scratch again (fresh database: nothing skipped).
     code, out, err = run(["demo"], capsys)
     assert code == 0, err
-    assert "golden/ -> database: 1 analyses (2 chunks), 2 queries; 2 chunks embedded (2 computed, 0 from the cache)" in out
+    assert (
+        "golden/ -> database: 1 analyses (2 chunks), 2 queries; 2 chunks embedded (2 computed, 0 from the cache)" in out
+    )
     assert "dataset tiny: 1 analyses, 2 chunks, 2 queries" in out
     assert "embedding model sentence-transformers/all-MiniLM-L6-v2@sha256:" in out
 

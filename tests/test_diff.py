@@ -46,7 +46,9 @@ def test_record_and_field_level_changes_with_impact(repo: Path) -> None:
     assert [a.id for a in result.analyses_added] == [str(analysis_id(50))]
     assert sorted(c.id for c in result.chunks_added) == sorted(str(chunk_id(50, i)) for i in range(2))
     assert [a.id for a in result.analyses_modified] == [str(analysis_id(1))]
-    assert [(c.path, c.old, c.new) for c in result.analyses_modified[0].changes] == [("title", "Article 1", "Article one")]
+    assert [(c.path, c.old, c.new) for c in result.analyses_modified[0].changes] == [
+        ("title", "Article 1", "Article one")
+    ]
     (chunk_change,) = result.chunks_modified
     assert chunk_change.id == str(new_chunk.id) and chunk_change.analysis_id == str(analysis_id(1))
     (content,) = chunk_change.changes
@@ -59,7 +61,10 @@ def test_record_and_field_level_changes_with_impact(repo: Path) -> None:
     assert result.analyses_removed == result.chunks_removed == result.queries_added == ()
     # impact: queries expecting the edited chunk, or analysis 1 (modified)
     expected_impacted = sorted(
-        q.id for q in queries if any(r.id == new_chunk.id for r in q.expected.chunks) or any(r.id == analysis_id(1) for r in q.expected.analyses)
+        q.id
+        for q in queries
+        if any(r.id == new_chunk.id for r in q.expected.chunks)
+        or any(r.id == analysis_id(1) for r in q.expected.analyses)
     )
     assert [i.query_id for i in result.impacted_queries] == expected_impacted
     assert expected_impacted
@@ -82,7 +87,9 @@ def test_url_violations_are_only_those_introduced(repo: Path) -> None:
     ]
     assert "placeholder" in first.url_violations[0].problem
     second = diff("HEAD", None, settings)  # the placeholder is old now: only the new ftp URL is flagged
-    assert [(v.analysis_id, v.url) for v in second.url_violations] == [(str(analysis_id(60)), "ftp://files.acme-corp.io/x")]
+    assert [(v.analysis_id, v.url) for v in second.url_violations] == [
+        (str(analysis_id(60)), "ftp://files.acme-corp.io/x")
+    ]
 
 
 def test_store_directories_and_a_revision_without_store(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
@@ -118,7 +125,9 @@ def test_a_shard_edited_after_the_dump_is_an_integrity_error(repo: Path) -> None
     analyses[0] = analyses[0].model_copy(update={"title": "changed"})
     write(repo, analyses, queries)
     store = open_store(repo / "golden")
-    changed = next(s for s in store.shards("analyses") if any(str(a.id) == str(analysis_id(0)) for a in store.read_shard(s)))
+    changed = next(
+        s for s in store.shards("analyses") if any(str(a.id) == str(analysis_id(0)) for a in store.read_shard(s))
+    )
     path = repo / "golden" / changed.path
     path.write_bytes(path.read_bytes().replace(b"changed", b"CHANGED"))
     with pytest.raises(DataIntegrityError, match="does not match the manifest"):
@@ -130,7 +139,9 @@ def test_moved_chunk_is_a_modification_of_its_analysis_id(tmp_path: Path) -> Non
     write(tmp_path / "a", analyses, queries)
     moved = analyses[0].chunks[2]
     analyses[0] = analyses[0].model_copy(update={"chunks": analyses[0].chunks[:2]})
-    analyses[1] = analyses[1].model_copy(update={"chunks": [*analyses[1].chunks, moved.model_copy(update={"chunk_index": 3})]})
+    analyses[1] = analyses[1].model_copy(
+        update={"chunks": [*analyses[1].chunks, moved.model_copy(update={"chunk_index": 3})]}
+    )
     write(tmp_path / "b", analyses, queries)
     result = diff_stores(open_store(tmp_path / "a" / "golden"), open_store(tmp_path / "b" / "golden"))
     (change,) = result.chunks_modified
@@ -163,9 +174,9 @@ def test_swapping_the_sides_swaps_added_and_removed(tmp_path: Path) -> None:
     for kind in ("analyses", "chunks", "queries"):
         assert [r.id for r in forward.changes(kind, "added")] == [r.id for r in backward.changes(kind, "removed")]
         assert [r.id for r in forward.changes(kind, "removed")] == [r.id for r in backward.changes(kind, "added")]
-        assert [
-            [(c.path, c.old, c.new) for c in r.changes] for r in forward.changes(kind, "modified")
-        ] == [[(c.path, c.new, c.old) for c in r.changes] for r in backward.changes(kind, "modified")]
+        assert [[(c.path, c.old, c.new) for c in r.changes] for r in forward.changes(kind, "modified")] == [
+            [(c.path, c.new, c.old) for c in r.changes] for r in backward.changes(kind, "modified")
+        ]
     assert forward.counts()["analyses"] == {"added": 1, "removed": 2, "modified": 2}
     assert forward.counts()["queries"] == {"added": 0, "removed": 5, "modified": 0}
     assert diff_stores(a, a).is_empty and diff_stores(a, a).shards_parsed == 0

@@ -50,7 +50,19 @@ def test_json_output_follows_the_documented_schema(repo: Path, capsys: pytest.Ca
     assert code == 0 and "wrote" in err
     doc = json.loads(out_file.read_text())
     assert doc["schema_version"] == 1
-    assert set(doc) == {"schema_version", "old", "new", "identical", "summary", "analyses", "chunks", "queries", "impact", "url_violations", "stats"}
+    assert set(doc) == {
+        "schema_version",
+        "old",
+        "new",
+        "identical",
+        "summary",
+        "analyses",
+        "chunks",
+        "queries",
+        "impact",
+        "url_violations",
+        "stats",
+    }
     assert doc["summary"]["analyses"] == {"added": 0, "removed": 0, "modified": 1}
     assert doc["summary"]["queries"] == {"added": 0, "removed": 1, "modified": 0}
     assert doc["analyses"]["modified"][0]["changes"] == [
@@ -86,7 +98,11 @@ def test_markdown_for_a_change_touching_every_record_stays_under_the_comment_lim
     assert code == 10
     assert len(out) <= 60_000 < GITHUB_COMMENT_LIMIT
     assert out.startswith("### Golden dataset diff")
-    assert "| analyses | 0 | 0 | 300 |" in out and "| chunks | 0 | 0 | 900 |" in out and "| queries | 0 | 0 | 1500 |" in out
+    assert (
+        "| analyses | 0 | 0 | 300 |" in out
+        and "| chunks | 0 | 0 | 900 |" in out
+        and "| queries | 0 | 0 | 1500 |" in out
+    )
     assert "more (left out to keep the comment under the size limit)" in out
     # impacted queries + the three "modified" lists, each with some items shown
     assert out.count("<details>") == out.count("</details>") == 4
@@ -157,7 +173,9 @@ def test_log_and_show(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 2 and err.startswith("error: unknown git revision 'nope'") and "Traceback" not in err
 
 
-def test_first_changelog_entry_before_the_store_is_committed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_first_changelog_entry_before_the_store_is_committed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     init_repo(tmp_path)
     (tmp_path / "README").write_text("x\n")
     commit_all(tmp_path, "init", "README")

@@ -17,8 +17,8 @@ from goldkeeper.cli import main
 from goldkeeper.config import EmbeddingParams, load_settings
 from goldkeeper.dataset.diff_render import DIFF_JSON_SCHEMA
 from goldkeeper.dataset.dump import dump
-from goldkeeper.embed import load_embedder
 from goldkeeper.dataset.restore import restore_store
+from goldkeeper.embed import load_embedder
 from goldkeeper.store import open_store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,7 +51,9 @@ def test_diff_of_database_edits_reports_exactly_those_changes(
     new_id = uuid5(NAMESPACE_URL, "https://en.wikipedia.org/wiki/Golden_ratio")
     new_chunks = [uuid5(new_id, f"c{i}") for i in range(3)]
     with psycopg.connect(database_url) as conn:
-        conn.execute("UPDATE golden.chunks SET content = content || ' Revised by an editor.' WHERE id = %s", (edited_chunk.id,))
+        conn.execute(
+            "UPDATE golden.chunks SET content = content || ' Revised by an editor.' WHERE id = %s", (edited_chunk.id,)
+        )
         conn.execute("DELETE FROM golden.queries WHERE id = %s", (deleted_query.id,))
         conn.execute(
             "INSERT INTO golden.analyses (id, url, title, content_type, status, created_at) "
@@ -64,7 +66,10 @@ def test_diff_of_database_edits_reports_exactly_those_changes(
                 "VALUES (%s, %s, %s, NULL, '{}', 'text', %s)",
                 (chunk, new_id, f"The golden ratio, passage {index}.", index),
             )
-        conn.execute("UPDATE golden.analyses SET url = 'https://example.com/placeholder' WHERE id = %s", (placeholder_analysis.id,))
+        conn.execute(
+            "UPDATE golden.analyses SET url = 'https://example.com/placeholder' WHERE id = %s",
+            (placeholder_analysis.id,),
+        )
     assert dump(database_url, settings).changed
     commit_all(repo, "edits made in the database")
 
@@ -80,7 +85,13 @@ def test_diff_of_database_edits_reports_exactly_those_changes(
     assert ids("analyses", "removed") == []
     assert ids("analyses", "modified") == [str(placeholder_analysis.id)]
     assert doc["analyses"]["modified"][0]["changes"] == [
-        {"path": "url", "action": "changed", "old": placeholder_analysis.url, "new": "https://example.com/placeholder", "text_diff": None}
+        {
+            "path": "url",
+            "action": "changed",
+            "old": placeholder_analysis.url,
+            "new": "https://example.com/placeholder",
+            "text_diff": None,
+        }
     ]
     assert ids("chunks", "added") == sorted(str(c) for c in new_chunks)
     assert {c["analysis_id"] for c in doc["chunks"]["added"]} == {str(new_id)}

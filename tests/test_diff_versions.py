@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
+from uuid import NAMESPACE_URL, uuid5
 
 import pytest
 
@@ -12,7 +13,6 @@ from goldkeeper.errors import DataIntegrityError, UsageError
 from goldkeeper.models import Analysis, Chunk, ExpectedBehavior, Query
 from goldkeeper.store import open_store, write_store
 from goldkeeper.store.git_source import git_store_source, has_store, store_history
-from uuid import uuid5, NAMESPACE_URL
 
 
 def git(repo: Path, *args: str) -> str:
@@ -34,7 +34,9 @@ def analysis(n: int, chunks: int = 2, url: str | None = None) -> Analysis:
         url=url or f"https://docs.test/{n}",
         title=f"Title {n}",
         created_at=datetime(2024, 1, 1, tzinfo=UTC),
-        chunks=[Chunk(id=uuid5(aid, str(i)), content=f"chunk {i} of analysis {n}", chunk_index=i) for i in range(chunks)],
+        chunks=[
+            Chunk(id=uuid5(aid, str(i)), content=f"chunk {i} of analysis {n}", chunk_index=i) for i in range(chunks)
+        ],
     )
 
 
@@ -48,10 +50,22 @@ def repo(tmp_path: Path) -> Path:
     (tmp_path / "README").write_text("x\n")
     git(tmp_path, "add", "README")
     git(tmp_path, "commit", "-q", "-m", "no store yet")
-    write_store(tmp_path / "golden", "t", [analysis(i) for i in range(3)], [query(i) for i in range(4)], {"analyses": 2, "queries": 2})
+    write_store(
+        tmp_path / "golden",
+        "t",
+        [analysis(i) for i in range(3)],
+        [query(i) for i in range(4)],
+        {"analyses": 2, "queries": 2},
+    )
     git(tmp_path, "add", "golden")
     git(tmp_path, "commit", "-q", "-m", "first store")
-    write_store(tmp_path / "golden", "t", [analysis(i) for i in range(4)], [query(i) for i in range(4)], {"analyses": 2, "queries": 2})
+    write_store(
+        tmp_path / "golden",
+        "t",
+        [analysis(i) for i in range(4)],
+        [query(i) for i in range(4)],
+        {"analyses": 2, "queries": 2},
+    )
     git(tmp_path, "add", "golden")
     git(tmp_path, "commit", "-q", "-m", "add analysis 3")
     return tmp_path
@@ -78,7 +92,9 @@ def test_a_subdirectory_finds_the_repository_and_resolves_the_store_relative_to_
     assert open_store(source).manifest.counts["queries"] == 4
 
 
-def test_unknown_revision_missing_store_and_no_repository_are_clear_errors(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_unknown_revision_missing_store_and_no_repository_are_clear_errors(
+    repo: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     with pytest.raises(UsageError, match="unknown git revision 'nope'"):
         git_store_source(repo, "nope", "golden")
     with pytest.raises(DataIntegrityError, match="no golden store at revision HEAD~2"):

@@ -7,14 +7,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from golden_support import fingerprint, make_records, store_bytes
 from goldkeeper.config import EmbeddingParams, Settings, load_settings
-from goldkeeper.db.reader import golden_reader, iter_analyses, iter_queries
 from goldkeeper.dataset.dump import dump
+from goldkeeper.dataset.restore import restore_records, restore_store
+from goldkeeper.db.reader import golden_reader, iter_analyses, iter_queries
 from goldkeeper.embed import load_embedder
 from goldkeeper.errors import ConflictError, DatabaseError, DataIntegrityError, RecordValidationError
-from goldkeeper.dataset.restore import restore_records, restore_store
 from goldkeeper.store import write_store
-from golden_support import fingerprint, make_records, store_bytes
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,9 @@ def test_restore_then_dump_gives_the_records_back(database_url, embedder, settin
     assert report.analyses.added == tuple(sorted(str(a.id) for a in analyses))
     assert len(report.queries.added) == len(queries)
     assert report.chunks_embedded == 12
-    assert list(iter_analyses(database_url, ["completed"])) == sorted((a.canonical() for a in analyses), key=lambda a: str(a.id))
+    assert list(iter_analyses(database_url, ["completed"])) == sorted(
+        (a.canonical() for a in analyses), key=lambda a: str(a.id)
+    )
     assert list(iter_queries(database_url)) == sorted((q.canonical() for q in queries), key=lambda q: q.id)
     with psycopg.connect(database_url) as conn:
         row = conn.execute(
@@ -92,12 +94,20 @@ def test_new_records_are_added_next_to_existing_ones(database_url, embedder):
 def test_conflicting_records_are_listed_and_nothing_changes(database_url, embedder):
     analyses, queries = make_records(4)
     restore_records(database_url, analyses, queries, embedder)
-    changed = analyses[2].model_copy(update={"chunks": [c.model_copy(update={"content": "edited"}) if c.chunk_index == 1 else c for c in analyses[2].chunks]})
+    changed = analyses[2].model_copy(
+        update={
+            "chunks": [
+                c.model_copy(update={"content": "edited"}) if c.chunk_index == 1 else c for c in analyses[2].chunks
+            ]
+        }
+    )
     changed_query = queries[0].model_copy(update={"tags": ["retagged"]})
     extra, _ = make_records(6)
     before = fingerprint(database_url)
     with pytest.raises(ConflictError) as info:
-        restore_records(database_url, [*analyses[:2], changed, analyses[3], extra[5]], [changed_query, *queries[1:]], embedder)
+        restore_records(
+            database_url, [*analyses[:2], changed, analyses[3], extra[5]], [changed_query, *queries[1:]], embedder
+        )
     assert info.value.details["analyses"] == [str(analyses[2].id)]
     assert info.value.details["queries"] == [queries[0].id]
     assert str(analyses[2].id) in str(info.value) and queries[0].id in str(info.value)
@@ -134,7 +144,9 @@ def test_replace_removes_rows_not_in_the_store_and_keeps_identical_embeddings(da
     analyses, queries = make_records(4)
     restore_records(database_url, analyses, queries, embedder)
     with psycopg.connect(database_url) as conn:
-        kept = conn.execute("SELECT embedding::text FROM golden.chunks WHERE id = %s", (analyses[0].chunks[0].id,)).fetchone()
+        kept = conn.execute(
+            "SELECT embedding::text FROM golden.chunks WHERE id = %s", (analyses[0].chunks[0].id,)
+        ).fetchone()
     report = restore_records(database_url, analyses[:2], queries[:1], embedder, replace=True)
     assert report.analyses.removed == tuple(sorted(str(a.id) for a in analyses[2:]))
     assert report.chunks_embedded == 0
@@ -142,7 +154,12 @@ def test_replace_removes_rows_not_in_the_store_and_keeps_identical_embeddings(da
         assert conn.execute("SELECT count(*) FROM golden.analyses").fetchone() == (2,)
         assert conn.execute("SELECT count(*) FROM golden.chunks").fetchone() == (6,)
         assert conn.execute("SELECT count(*) FROM golden.queries").fetchone() == (1,)
-        assert conn.execute("SELECT embedding::text FROM golden.chunks WHERE id = %s", (analyses[0].chunks[0].id,)).fetchone() == kept
+        assert (
+            conn.execute(
+                "SELECT embedding::text FROM golden.chunks WHERE id = %s", (analyses[0].chunks[0].id,)
+            ).fetchone()
+            == kept
+        )
 
 
 def test_bad_record_in_store_changes_nothing(database_url, embedder, tmp_path):
@@ -239,7 +256,9 @@ def test_restore_waits_for_the_golden_advisory_lock(database_url, embedder):
     result: dict[str, object] = {}
     with psycopg.connect(database_url) as holder:
         holder.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
-        worker = threading.Thread(target=lambda: result.update(report=restore_records(database_url, analyses, queries, embedder)))
+        worker = threading.Thread(
+            target=lambda: result.update(report=restore_records(database_url, analyses, queries, embedder))
+        )
         worker.start()
         deadline = time.monotonic() + 30
         waiting = None

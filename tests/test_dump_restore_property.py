@@ -11,22 +11,22 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from decimal import Decimal
-from typing import Any
 from datetime import UTC, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from golden_support import store_bytes
 from goldkeeper.config import EmbeddingParams, load_settings
 from goldkeeper.dataset.dump import dump
+from goldkeeper.dataset.restore import restore_records, restore_store
 from goldkeeper.embed import load_embedder
 from goldkeeper.models import Analysis, Artifact, Chunk, Expected, ExpectedBehavior, Finding, Query, Relevance
-from goldkeeper.dataset.restore import restore_records, restore_store
 from goldkeeper.store import open_store
-from golden_support import store_bytes
 
 # PostgreSQL text cannot hold NUL; surrogates are not valid UTF-8
 CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
@@ -70,7 +70,9 @@ def analyses(draw: st.DrawFn) -> Analysis:
     ]
     findings = draw(
         st.lists(
-            st.builds(Finding, agent=short_text, category=short_text, content=any_text, confidence=st.none() | st.floats(0, 1)),
+            st.builds(
+                Finding, agent=short_text, category=short_text, content=any_text, confidence=st.none() | st.floats(0, 1)
+            ),
             max_size=3,
         )
     )
@@ -111,7 +113,9 @@ def datasets(draw: st.DrawFn) -> tuple[list[Analysis], list[Query]]:
     queries = []
     for qid in query_ids:
         expected_chunks = draw(st.lists(st.sampled_from(chunk_ids), unique=True, max_size=3)) if chunk_ids else []
-        expected_analyses = draw(st.lists(st.sampled_from(analysis_ids), unique=True, max_size=2)) if analysis_ids else []
+        expected_analyses = (
+            draw(st.lists(st.sampled_from(analysis_ids), unique=True, max_size=2)) if analysis_ids else []
+        )
         queries.append(
             Query(
                 id=qid,
@@ -156,9 +160,15 @@ def as_json(records: Any) -> list[Any]:
 
 
 @pytest.mark.slow
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(data=datasets())
-def test_round_trip_through_the_database(database_url: str, tmp_path: Path, data: tuple[list[Analysis], list[Query]]) -> None:
+def test_round_trip_through_the_database(
+    database_url: str, tmp_path: Path, data: tuple[list[Analysis], list[Query]]
+) -> None:
     analyses_in, queries_in = data
     embedder = load_embedder(EmbeddingParams())
     project = tmp_path / f"p-{uuid.uuid4().hex[:8]}"
@@ -169,8 +179,10 @@ def test_round_trip_through_the_database(database_url: str, tmp_path: Path, data
         store = open_store(project / "one")
         assert as_json(sorted(store.analyses(), key=lambda a: str(a.id))) == as_json(
             # timestamptz keeps the instant, not the offset: dumps are in UTC
-            sorted((a.canonical().model_copy(update={"created_at": a.created_at.astimezone(UTC)}) for a in analyses_in),
-                   key=lambda a: str(a.id))
+            sorted(
+                (a.canonical().model_copy(update={"created_at": a.created_at.astimezone(UTC)}) for a in analyses_in),
+                key=lambda a: str(a.id),
+            )
         )
         assert as_json(sorted(store.queries(), key=lambda q: q.id)) == as_json(
             sorted((q.canonical() for q in queries_in), key=lambda q: q.id)

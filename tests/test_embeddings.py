@@ -127,9 +127,7 @@ def test_embed_chunks_fills_every_chunk_and_reuses_the_cache(database_url: str) 
         assert len(rows) == len(ids)
         assert {r[2] for r in rows} == {embedder.model_id}
         assert {r[3] for r in rows} == {384}
-        cache_rows = conn.execute(
-            "SELECT count(*), count(DISTINCT model_id) FROM golden.embedding_cache"
-        ).fetchone()
+        cache_rows = conn.execute("SELECT count(*), count(DISTINCT model_id) FROM golden.embedding_cache").fetchone()
         assert cache_rows == (len(set(texts)), 1)
         key = conn.execute(
             "SELECT count(*) FROM golden.embedding_cache WHERE model_id = %s AND text_sha256 = %s",
@@ -152,9 +150,7 @@ def test_embed_chunks_fills_every_chunk_and_reuses_the_cache(database_url: str) 
         assert after == rows
 
         # The stored vector is the model's vector for the text.
-        stored = conn.execute(
-            "SELECT embedding::text FROM golden.chunks WHERE id = %s", (ids[1],)
-        ).fetchone()[0]
+        stored = conn.execute("SELECT embedding::text FROM golden.chunks WHERE id = %s", (ids[1],)).fetchone()[0]
         vector = np.array([float(x) for x in stored.strip("[]").split(",")], dtype=np.float32)
         np.testing.assert_allclose(vector, embedder.embed_documents([TEXTS[1]])[0], atol=1e-6)
 

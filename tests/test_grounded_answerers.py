@@ -9,6 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from goldkeeper.config import GroundedParams
 from goldkeeper.errors import EvalError, UsageError
 from goldkeeper.evals.answerers import (
     AnswerSet,
@@ -19,11 +20,9 @@ from goldkeeper.evals.answerers import (
     prompt_json,
     split_sentences,
 )
-from goldkeeper.config import GroundedParams
 from goldkeeper.evals.grounded import Rubric, score_answers
 from goldkeeper.evals.judges import LexicalJudge
 from goldkeeper.evals.response import parse_response_line, response_json_schema
-
 from test_grounded_scores import AS_OF, C1, C2, C3, URL1, answer_query, index, refuse_query  # noqa: F401
 
 SCRIPT = Path(__file__).parent / "data" / "answerers" / "scripted.py"
@@ -49,14 +48,20 @@ def line(obj) -> str:
         ("[1, 2]", None, "expected a JSON object, got list"),
         (line({"query_id": "q1", "answer": "x"}), "q1", "field refused: Field required"),
         (line({"query_id": "q1", "refused": "no"}), "q1", "field refused: Input should be a valid boolean"),
-        (line({"query_id": "q1", "refused": False, "claims": [{"text": "t", "citations": [{"chunk_id": "nope"}]}]}),
-         "q1", "field claims.0.citations.0.chunk_id"),
+        (
+            line({"query_id": "q1", "refused": False, "claims": [{"text": "t", "citations": [{"chunk_id": "nope"}]}]}),
+            "q1",
+            "field claims.0.citations.0.chunk_id",
+        ),
         (line({"query_id": "q1", "refused": False, "claims": "all of them"}), "q1", "field claims"),
         (line({"query_id": "q1", "refused": True, "confidence": 0.3}), "q1", "field confidence: Extra inputs"),
         (line({"query_id": 7, "refused": True}), None, "field query_id: Input should be a valid string"),
         (line({"refused": True}), None, "field query_id: Field required"),
-        (line({**GOOD, "claims": [{"text": "t", "citations": [{"retrieved_at": "2026-01-01T00:00:00"}]}]}), "q1",
-         "timezone"),
+        (
+            line({**GOOD, "claims": [{"text": "t", "citations": [{"retrieved_at": "2026-01-01T00:00:00"}]}]}),
+            "q1",
+            "timezone",
+        ),
     ],
 )
 def test_malformed_lines_give_a_reason_never_an_exception(text: str, query_id, message: str) -> None:
@@ -74,7 +79,12 @@ def test_valid_line_and_published_schema_agree() -> None:
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"query_id": "q1", "refused": "no"}, schema)
     assert set(schema["$defs"]["Citation"]["properties"]) == {
-        "chunk_id", "analysis_id", "source_url", "retrieved_at", "entity_id", "property_path"
+        "chunk_id",
+        "analysis_id",
+        "source_url",
+        "retrieved_at",
+        "entity_id",
+        "property_path",
     }
 
 
@@ -180,7 +190,10 @@ def test_prompt_json_hides_the_expected_outcome() -> None:
 
 def test_split_sentences() -> None:
     assert split_sentences("It rained. Then it stopped! Was it 10 p.m.? Yes 2 times.") == [
-        "It rained.", "Then it stopped!", "Was it 10 p.m.?", "Yes 2 times."
+        "It rained.",
+        "Then it stopped!",
+        "Was it 10 p.m.?",
+        "Yes 2 times.",
     ]
 
 
@@ -200,8 +213,13 @@ def test_extractive_answers_with_best_sentence_or_refuses(index) -> None:  # noq
     assert citation.property_path == "chunks[0].content" and citation.entity_id == str(citation.analysis_id)
     assert answers.responses["q2"].refused and answers.responses["q2"].claims == []
     report = score_answers(
-        [answer_query().model_copy(update={"text": answerable.text}), refuse_query()], answers, index,
-        judge=LexicalJudge(0.8), rubric=Rubric(), params=GroundedParams(as_of=AS_OF), embedder=None,
+        [answer_query().model_copy(update={"text": answerable.text}), refuse_query()],
+        answers,
+        index,
+        judge=LexicalJudge(0.8),
+        rubric=Rubric(),
+        params=GroundedParams(as_of=AS_OF),
+        embedder=None,
     )
     assert report.metrics["pass_rate"] == 1.0 and report.metrics["faithfulness"] == 1.0
     strict = ExtractiveAnswerer(retriever, index, refusal_threshold=1.01)

@@ -14,10 +14,10 @@ from pathlib import Path
 import orjson
 import pytest
 
+from cli_support import run_cli as run
 from goldkeeper.evals.answerers import split_sentences
 from goldkeeper.importers.squad import load_squad, sample_path
 from goldkeeper.store import write_store
-from cli_support import run_cli as run
 
 SCRIPT = Path(__file__).parent / "data" / "answerers" / "scripted.py"
 PARAMS = """\
@@ -61,9 +61,10 @@ def oracle_responses(squad_slice) -> list[dict]:
         ref = q.reference_answers[0]
         sentence = next((s for s in split_sentences(chunk.content) if ref in s), chunk.content)
         citation = {"chunk_id": str(chunk.id), "source_url": analysis.url, "retrieved_at": "2026-10-01T00:00:00Z"}
-        lines.append({"query_id": q.id, "answer": ref, "refused": False, "claims": [{"text": sentence, "citations": [citation]}]})
+        lines.append(
+            {"query_id": q.id, "answer": ref, "refused": False, "claims": [{"text": sentence, "citations": [citation]}]}
+        )
     return lines
-
 
 
 def test_responses_file_end_to_end(project: Path, squad_slice, capsys) -> None:
@@ -128,8 +129,8 @@ def test_usage_and_config_errors_are_one_line(project: Path, squad_slice, capsys
 @pytest.mark.slow
 def test_extractive_answerer_end_to_end_on_a_restored_slice(project: Path, squad_slice, database_url, capsys) -> None:
     from goldkeeper.config import EmbeddingParams
-    from goldkeeper.embed import load_embedder
     from goldkeeper.dataset.restore import restore_store
+    from goldkeeper.embed import load_embedder
 
     make_project(project, squad_slice, threshold=0.0)
     restore_store(database_url, project / "golden", load_embedder(EmbeddingParams()))

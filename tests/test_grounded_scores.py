@@ -39,14 +39,20 @@ def index() -> EvidenceIndex:
     return EvidenceIndex.from_analyses(
         [
             Analysis(
-                id=A1, url=URL1, title="Normans", created_at=AS_OF - timedelta(days=100),
+                id=A1,
+                url=URL1,
+                title="Normans",
+                created_at=AS_OF - timedelta(days=100),
                 chunks=[
                     Chunk(id=C1, chunk_index=0, content="The Normans gave their name to Normandy, a region in France."),
                     Chunk(id=C2, chunk_index=1, content="Rollo was the first ruler of Normandy in the 10th century."),
                 ],
             ),
             Analysis(
-                id=A2, url=URL2, title="Oxygen", created_at=AS_OF - timedelta(days=500),
+                id=A2,
+                url=URL2,
+                title="Oxygen",
+                created_at=AS_OF - timedelta(days=500),
                 chunks=[Chunk(id=C3, chunk_index=0, content="Oxygen is a chemical element with symbol O.")],
             ),
         ]
@@ -55,7 +61,9 @@ def index() -> EvidenceIndex:
 
 def answer_query(qid: str = "q1", refs: list[str] | None = None, fields: list[str] | None = None, must_not=()) -> Query:
     return Query(
-        id=qid, text="In what country is Normandy located?", domain="history",
+        id=qid,
+        text="In what country is Normandy located?",
+        domain="history",
         expected=Expected(chunks=[Relevance(id=C1)], analyses=[Relevance(id=A1)]),
         reference_answers=refs if refs is not None else ["France"],
         expected_behavior=ExpectedBehavior(
@@ -66,7 +74,9 @@ def answer_query(qid: str = "q1", refs: list[str] | None = None, fields: list[st
 
 def refuse_query(qid: str = "q2") -> Query:
     return Query(
-        id=qid, text="Who gave their name to Oxygen?", domain="science",
+        id=qid,
+        text="Who gave their name to Oxygen?",
+        domain="science",
         expected_behavior=ExpectedBehavior(behavior="refuse"),
     )
 
@@ -79,9 +89,16 @@ def answered(claims: list[Claim], answer: str = "France", qid: str = "q1") -> Re
     return Response(query_id=qid, answer=answer, refused=False, claims=claims)
 
 
-def score(query, response, index, rubric=Rubric(), relevance=0.5, judge=None):
+def score(query, response, index, rubric=None, relevance=0.5, judge=None):
     return score_case(
-        query, response, index, judge or LexicalJudge(0.8), rubric, as_of=AS_OF, max_age_days=MAX_AGE, relevance=relevance
+        query,
+        response,
+        index,
+        judge or LexicalJudge(0.8),
+        rubric or Rubric(),
+        as_of=AS_OF,
+        max_age_days=MAX_AGE,
+        relevance=relevance,
     )
 
 
@@ -220,8 +237,11 @@ def test_refusal_rules_never_nan(index: EvidenceIndex) -> None:
     assert not bad.passed and "an answer was expected" in bad.reasons[0]
     assert all(getattr(bad, k) == 0.0 for k in ("faithfulness", "citation_freshness", "exact_match", "f1"))
     # answering where a refusal is expected: claim scores stay honest, EM/F1 are 0, the case fails
-    wrong = score(refuse_query(), answered([Claim(text="Oxygen is a chemical element.", citations=[cite(C3, URL2)])],
-                                           answer="Oxygen", qid="q2"), index)
+    wrong = score(
+        refuse_query(),
+        answered([Claim(text="Oxygen is a chemical element.", citations=[cite(C3, URL2)])], answer="Oxygen", qid="q2"),
+        index,
+    )
     assert not wrong.passed and wrong.reasons[0].startswith("answered, but a refusal was expected")
     assert wrong.faithfulness == 1.0 and wrong.citation_accuracy == 0.0 and wrong.f1 == 0.0
     for case in (good, bad, wrong):
@@ -282,8 +302,14 @@ def test_score_answers_reports_missing_failed_and_stray(index: EvidenceIndex) ->
     answers.stray.append("x line 4: unknown query id 'zzz'")
     params = GroundedParams(as_of=AS_OF, max_evidence_age_days=MAX_AGE, aging_warn_ratio=0.2)
     report = score_answers(
-        [answer_query(), refuse_query(), refuse_query("q3")], answers, index,
-        judge=LexicalJudge(0.8), rubric=Rubric(), params=params, embedder=None, answerer_name="t",
+        [answer_query(), refuse_query(), refuse_query("q3")],
+        answers,
+        index,
+        judge=LexicalJudge(0.8),
+        rubric=Rubric(),
+        params=params,
+        embedder=None,
+        answerer_name="t",
     )
     by_id = {c.query_id: c for c in report.cases}
     assert by_id["q1"].passed
@@ -317,10 +343,17 @@ def test_relevance_is_the_embedding_cosine_of_answer_and_prompt(index: EvidenceI
     answers.responses["same"] = answered([claim], answer=same.text, qid="same")  # the prompt itself: cosine 1
     answers.responses["other"] = answered([claim], answer="Photosynthesis converts light into sugar.", qid="other")
     report = score_answers(
-        [same, other], answers, index, judge=LexicalJudge(0.8), rubric=Rubric(),
-        params=GroundedParams(as_of=AS_OF), embedder=load_embedder(EmbeddingParams()),
+        [same, other],
+        answers,
+        index,
+        judge=LexicalJudge(0.8),
+        rubric=Rubric(),
+        params=GroundedParams(as_of=AS_OF),
+        embedder=load_embedder(EmbeddingParams()),
     )
     by_id = {c.query_id: c for c in report.cases}
     assert by_id["same"].relevance == pytest.approx(1.0, abs=1e-3)
     assert 0.0 <= by_id["other"].relevance < 0.3
-    assert report.metrics["relevance"] == pytest.approx((by_id["same"].relevance + by_id["other"].relevance) / 2, abs=1e-6)
+    assert report.metrics["relevance"] == pytest.approx(
+        (by_id["same"].relevance + by_id["other"].relevance) / 2, abs=1e-6
+    )

@@ -143,8 +143,12 @@ def test_init_from_database(repo: Path, tmp_path: Path, database_url: str) -> No
         created_at=datetime(2024, 3, 1, tzinfo=UTC),
         chunks=[Chunk(id=uuid5(aid, "0"), content="Gate valves seal with a wedge.", chunk_index=0)],
     )
-    query = Query(id="valve-1", text="What do gate valves seal with?", domain="valves",
-                  expected_behavior=ExpectedBehavior(behavior="refuse"))
+    query = Query(
+        id="valve-1",
+        text="What do gate valves seal with?",
+        domain="valves",
+        expected_behavior=ExpectedBehavior(behavior="refuse"),
+    )
     write_store(source / "golden", settings.dataset.name, [analysis], [query], dict(settings.store.shards))
     env = {**os.environ, "GOLDKEEPER_DATABASE_URL": database_url}
     proc = subprocess.run([GOLDKEEPER, "restore"], cwd=source, env=env, capture_output=True, text=True)

@@ -131,7 +131,10 @@ scores = st.sampled_from([0.25, 0.5, 1.0, 2.0]) | st.floats(0, 10, allow_nan=Fal
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)  # the same examples in every run: CI is deterministic
-@given(qrels=qrels_strategy, runs=st.dictionaries(st.sampled_from(["q1", "q2", "q10", "q3"]), st.dictionaries(docs, scores, min_size=1)))
+@given(
+    qrels=qrels_strategy,
+    runs=st.dictionaries(st.sampled_from(["q1", "q2", "q10", "q3"]), st.dictionaries(docs, scores, min_size=1)),
+)
 def test_agrees_with_pytrec_eval(qrels, runs) -> None:
     reference = pytrec_eval.RelevanceEvaluator(qrels, set(_COMPARED)).evaluate(runs)
     report = evaluate(qrels, runs, ["all_trec"])

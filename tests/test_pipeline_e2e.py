@@ -35,7 +35,9 @@ SAMPLE = Path(__import__("goldkeeper").__file__).parent / "data" / "squad-v2-dev
 STAGES = {"restore", "diff", "eval_retrieval", "eval_grounded", "gate", "report"}
 
 
-def run(args: list[str], cwd: Path, env: dict[str, str], ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], cwd: Path, env: dict[str, str], ok: tuple[int, ...] = (0,)
+) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=env, check=False)
     assert proc.returncode in ok, f"{args} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     return proc
@@ -87,7 +89,8 @@ def env() -> dict[str, str]:
     clean = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("GOLDKEEPER_DATABASE_URL", "DATABASE_URL", "GOLDKEEPER_HOME", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY")
+        if k
+        not in ("GOLDKEEPER_DATABASE_URL", "DATABASE_URL", "GOLDKEEPER_HOME", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY")
     }
     return {**clean, "DVC_NO_ANALYTICS": "1", "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
 
@@ -116,12 +119,24 @@ def test_git_native_workflow_end_to_end(tmp_path: Path, repo: Path, env: dict[st
 
     # -- dvc repro: every stage runs; again: none does
     assert repro(repo, env) == STAGES
-    for path in ("reports/restore.json", "metrics/retrieval.json", "metrics/grounded.json", "artifacts/gate.json",
-                 "reports/retrieval-per-query.json", "reports/grounded-per-case.json", "artifacts/evals/summary.md",
-                 "reports/dataset-diff.md"):
+    for path in (
+        "reports/restore.json",
+        "metrics/retrieval.json",
+        "metrics/grounded.json",
+        "artifacts/gate.json",
+        "reports/retrieval-per-query.json",
+        "reports/grounded-per-case.json",
+        "artifacts/evals/summary.md",
+        "reports/dataset-diff.md",
+    ):
         assert (repo / path).is_file(), path
     # per-query results live in the DVC cache, git ignores them; the marker is git-ignored too
-    for path in ("reports/retrieval-per-query.json", "reports/grounded-per-case.json", "reports/trec", "reports/restore.json"):
+    for path in (
+        "reports/retrieval-per-query.json",
+        "reports/grounded-per-case.json",
+        "reports/trec",
+        "reports/restore.json",
+    ):
         assert run(["git", "check-ignore", "-q", path], repo, env, ok=(0, 1)).returncode == 0, f"{path} not ignored"
     marker = json.loads((repo / "reports/restore.json").read_text())
     assert marker["version"] == store.version and marker["counts"] == store.manifest.counts
@@ -174,7 +189,9 @@ def test_git_native_workflow_end_to_end(tmp_path: Path, repo: Path, env: dict[st
     gate = json.loads((repo / "artifacts/gate.json").read_text())
     assert gate["passed"] == 0 and any(metric in r["message"] for r in gate["reasons"])
     # the PR workflow's last step fails the job on it
-    enforce = subprocess.run([sys.executable, "-c", gate_enforcement_script()], cwd=repo, capture_output=True, text=True)
+    enforce = subprocess.run(
+        [sys.executable, "-c", gate_enforcement_script()], cwd=repo, capture_output=True, text=True
+    )
     assert enforce.returncode == 10 and "::error title=goldkeeper gate::" in enforce.stdout
     assert run([GK, "gate", "--no-record"], repo, env, ok=(10,)).returncode == 10
 

@@ -7,14 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from cli_support import run_cli as cli
 from goldkeeper.config import load_settings
 from goldkeeper.errors import DataIntegrityError
 from goldkeeper.project import Project
 from goldkeeper.quality.baseline import BaselineStore
 from goldkeeper.store import open_store
 from quality_support import write_metrics, write_tiny_store
-from cli_support import run_cli as cli
-
 
 
 @pytest.fixture
@@ -27,7 +26,9 @@ def tiny(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_identity_from_store_params_and_env(tiny: Path) -> None:
-    (tiny / "params.yaml").write_text("prompt:\n  version: cite-or-refuse-v3\ngrounded:\n  answerer: responses:answers.jsonl\n")
+    (tiny / "params.yaml").write_text(
+        "prompt:\n  version: cite-or-refuse-v3\ngrounded:\n  answerer: responses:answers.jsonl\n"
+    )
     env = {"GOLDKEEPER_MODEL_VERSION": "my-model@sha256:abc"}
     ident = Project(load_settings(tiny, env=env)).identity(env=env)
     assert ident.dataset_id == "tiny"
@@ -84,7 +85,9 @@ def test_record_show_list(tiny: Path, capsys: pytest.CaptureFixture[str], monkey
     assert json.loads(out)["identity"]["promptVersion"] == "v1"
 
 
-def test_record_without_metrics_is_an_eval_error(tiny: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_record_without_metrics_is_an_eval_error(
+    tiny: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GOLDKEEPER_MODEL_VERSION", "m1")
     (tiny / "metrics" / "grounded.json").unlink()
     code, _, err = cli(["baseline", "record"], capsys)

@@ -9,9 +9,9 @@ import pytest
 
 from goldkeeper.config import EmbeddingParams, load_settings
 from goldkeeper.demo import DemoContext
+from goldkeeper.demo.steps import gate_step, report_step
 from goldkeeper.embed import load_embedder
 from goldkeeper.errors import EvalError
-from goldkeeper.demo.steps import gate_step, report_step
 from goldkeeper.store import open_store
 from quality_support import GROUNDED, RETRIEVAL, float_metrics, write_tiny_store
 

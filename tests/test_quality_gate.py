@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
+from cli_support import run_cli as cli
 from goldkeeper.quality.baseline import BaselineStore, load_metrics
-from goldkeeper.quality.gate import GateInputs, annotations, classify, evaluate, run_gate
+from goldkeeper.quality.gate import GateInputs, classify, evaluate, run_gate
+from goldkeeper.quality.gate import github_annotations as annotations
 from goldkeeper.quality.trend import TrendStore
 from quality_support import POLICY_FILE, float_metrics, grounded, identity, policy, write_metrics, write_tiny_store
-from cli_support import run_cli as cli
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -28,7 +29,14 @@ def baseline_with(tmp_path: Path, **changes: float):
     return store.record(identity(), metrics(**changes))
 
 
-def run(current: dict[str, float], *, baseline=None, previous: dict[str, float] | None = None, history=(), **policy_changes: Any):
+def run(
+    current: dict[str, float],
+    *,
+    baseline=None,
+    previous: dict[str, float] | None = None,
+    history=(),
+    **policy_changes: Any,
+):
     prev = {"id": "20261101T000000.000000Z", "metrics": previous, "gate": {"severity": None}} if previous else None
     return evaluate(
         GateInputs(
@@ -47,7 +55,17 @@ def run(current: dict[str, float], *, baseline=None, previous: dict[str, float] 
 
 @pytest.mark.parametrize(
     ("delta", "expected"),
-    [(-0.05, "regression"), (-0.02, "regression"), (-0.01, "watch"), (-0.005, "watch"), (-0.004, "stable"), (0.0, "stable"), (0.004, "stable"), (0.005, "improved"), (0.2, "improved")],
+    [
+        (-0.05, "regression"),
+        (-0.02, "regression"),
+        (-0.01, "watch"),
+        (-0.005, "watch"),
+        (-0.004, "stable"),
+        (0.0, "stable"),
+        (0.004, "stable"),
+        (0.005, "improved"),
+        (0.2, "improved"),
+    ],
 )
 def test_classify_thresholds(delta: float, expected: str) -> None:
     assert classify(delta, True, policy()) == expected
@@ -89,7 +107,9 @@ def test_first_run_has_no_severity() -> None:
 
 def test_severity_history_window() -> None:
     history = [{"gate": {"severity": s}} for s in ["stable", "improved", "watch", "regression", "stable"]]
-    result = run(metrics(faithfulness=0.95), previous=metrics(), history=history, severityHistoryPolicy={"maxComparisons": 4})
+    result = run(
+        metrics(faithfulness=0.95), previous=metrics(), history=history, severityHistoryPolicy={"maxComparisons": 4}
+    )
     assert result["severityHistory"] == ["watch", "regression", "stable", "improved"]
 
 
@@ -193,7 +213,9 @@ def test_annotations_for_regression_and_failure(tmp_path: Path) -> None:
     lines = annotations(result)
     assert lines[0].startswith("::warning title=AI eval regression::Review priority is regression. ")
     assert "faithfulness 0.9134 -> 0.6500 (-0.2634, regression)" in lines[0]
-    assert lines[1].startswith("::error title=AI eval gate failed::faithfulness = 0.6500 is below its floor 0.7; faithfulness dropped 0.2634")
+    assert lines[1].startswith(
+        "::error title=AI eval gate failed::faithfulness = 0.6500 is below its floor 0.7; faithfulness dropped 0.2634"
+    )
     assert all("\n" not in line for line in lines)
 
 
@@ -208,7 +230,9 @@ def test_annotations_for_watch_and_none_for_stable() -> None:
 
 def test_annotation_text_is_escaped() -> None:
     result = run(metrics(**{"hybrid.ndcg_cut_10": 0.75}), previous=metrics())
-    result["reasons"] = [{"code": "floor", "metric": "x", "value": 0.0, "limit": 1.0, "message": "50% down\nsecond line"}]
+    result["reasons"] = [
+        {"code": "floor", "metric": "x", "value": 0.0, "limit": 1.0, "message": "50% down\nsecond line"}
+    ]
     result["status"] = "fail"
     line = annotations(result)[-1]
     assert line == "::error title=AI eval gate failed::50%25 down%0Asecond line"
@@ -221,11 +245,25 @@ def test_run_gate_records_runs_and_compares_with_previous(tmp_path: Path) -> Non
     paths = write_metrics(tmp_path)
     trend = TrendStore(tmp_path / "artifacts" / "evals")
     baselines = BaselineStore(tmp_path / "baselines")
-    first = run_gate(metrics_paths=paths, identity=identity(), policy=policy(), baselines=baselines, trend=trend, retention_max_runs=10, now=T0)
+    first = run_gate(
+        metrics_paths=paths,
+        identity=identity(),
+        policy=policy(),
+        baselines=baselines,
+        trend=trend,
+        retention_max_runs=10,
+        now=T0,
+    )
     assert first.passed and first.result["severity"] is None
     write_metrics(tmp_path, grounded=grounded(relevance=0.70))
     second = run_gate(
-        metrics_paths=paths, identity=identity(), policy=policy(), baselines=baselines, trend=trend, retention_max_runs=10, now=T0 + timedelta(hours=1)
+        metrics_paths=paths,
+        identity=identity(),
+        policy=policy(),
+        baselines=baselines,
+        trend=trend,
+        retention_max_runs=10,
+        now=T0 + timedelta(hours=1),
     )
     assert second.result["severity"] == "regression" and second.result["previousRunId"] == first.run["id"]
     assert [r["id"] for r in trend.runs()] == [first.run["id"], second.run["id"]]
@@ -242,7 +280,6 @@ def test_load_metrics_rejects_conflicts_and_missing_files(tmp_path: Path) -> Non
         load_metrics([tmp_path / "nope.json"])
 
 
-
 @pytest.fixture
 def gate_project(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     write_tiny_store(project / "golden")
@@ -250,12 +287,19 @@ def gate_project(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (project / "config").mkdir()
     shutil.copy(POLICY_FILE, project / "config" / "regression-policy.json")
     monkeypatch.setenv("GOLDKEEPER_MODEL_VERSION", "test-model@sha256:00")
-    for var in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GOLDKEEPER_PROMPT_VERSION", "GOLDKEEPER_EVAL_RETENTION_MAX_RUNS"):
+    for var in (
+        "GITHUB_ACTIONS",
+        "GITHUB_STEP_SUMMARY",
+        "GOLDKEEPER_PROMPT_VERSION",
+        "GOLDKEEPER_EVAL_RETENTION_MAX_RUNS",
+    ):
         monkeypatch.delenv(var, raising=False)
     return project
 
 
-def test_cli_gate_exit_codes_and_github_output(gate_project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_gate_exit_codes_and_github_output(
+    gate_project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert cli(["baseline", "record"], capsys)[0] == 0
     code, out, _ = cli(["gate"], capsys)
     assert code == 0 and "gate: PASS" in out and "dashboard:" in out
@@ -284,7 +328,9 @@ def test_cli_gate_malformed_policy_exits_3(gate_project: Path, capsys: pytest.Ca
     assert not (gate_project / "artifacts").exists()
 
 
-def test_cli_retention_options_and_report(gate_project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_retention_options_and_report(
+    gate_project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     runs = gate_project / "artifacts" / "evals" / "runs"
     for _ in range(3):
         assert cli(["gate"], capsys)[0] == 0
@@ -302,7 +348,10 @@ def test_cli_retention_options_and_report(gate_project: Path, capsys: pytest.Cap
     code, out, _ = cli(["report", "--json"], capsys)
     written = json.loads(out)
     assert code == 0 and written["summary"]["runCount"] == 1
-    assert "Mode delete, keep at most 1 runs: retained 1, orphaned 4, deleted 4, preserved 1." in Path(written["summaryMarkdown"]).read_text()
+    assert (
+        "Mode delete, keep at most 1 runs: retained 1, orphaned 4, deleted 4, preserved 1."
+        in Path(written["summaryMarkdown"]).read_text()
+    )
     assert Path(written["dashboard"]).read_text().startswith("<!DOCTYPE html>")
 
 
@@ -316,9 +365,16 @@ def test_drift_of_a_lower_is_better_metric(tmp_path: Path) -> None:
 
 
 def test_identity_change_against_the_previous_run_is_a_warning() -> None:
-    previous = {"id": "r1", "metrics": metrics(), "identity": identity(prompt="v0").as_json(), "gate": {"severity": None}}
+    previous = {
+        "id": "r1",
+        "metrics": metrics(),
+        "identity": identity(prompt="v0").as_json(),
+        "gate": {"severity": None},
+    }
     result = evaluate(GateInputs(metrics(), identity(), None, previous, [], policy()))
     changed = [w for w in result["warnings"] if w["code"] == "identity_changed"]
     assert changed and "another promptVersion" in changed[0]["message"]
     same = dict(previous, identity=identity().as_json())
-    assert "identity_changed" not in [w["code"] for w in evaluate(GateInputs(metrics(), identity(), None, same, [], policy()))["warnings"]]
+    assert "identity_changed" not in [
+        w["code"] for w in evaluate(GateInputs(metrics(), identity(), None, same, [], policy()))["warnings"]
+    ]

@@ -45,7 +45,11 @@ def test_metric_names_in_pascal_case() -> None:
 MALFORMED: list[tuple[str, Any, str]] = [
     ("not-an-object", [1, 2], "must be a JSON object"),
     ("unknown-top-level-key", changed(floor={"faithfulness": 0.7}), "floor: unknown key"),
-    ("unknown-nested-key", changed(diffSeverityPolicy={"watch": 0.005, "regression": 0.02, "improved": 0.005, "critical": 0.1}), "diffSeverityPolicy.critical: unknown key"),
+    (
+        "unknown-nested-key",
+        changed(diffSeverityPolicy={"watch": 0.005, "regression": 0.02, "improved": 0.005, "critical": 0.1}),
+        "diffSeverityPolicy.critical: unknown key",
+    ),
     ("floors-missing", without("floors"), "floors: required key is missing"),
     ("floors-not-an-object", changed(floors=[0.7]), "floors:"),
     ("floor-out-of-range", changed(floors={"faithfulness": 1.5}), "'faithfulness' must be a number from 0 to 1"),
@@ -56,24 +60,80 @@ MALFORMED: list[tuple[str, Any, str]] = [
     ("drop-not-a-number", changed(maxPassRateDrop="0.03"), "maxPassRateDrop: Input should be a valid number"),
     ("drop-key-misspelled", changed(maxfaithfulnessDrop=0.03), "maxfaithfulnessDrop: unknown key"),
     ("drops-mapping-not-allowed", changed(drops={"Faithfulness": 0.03}), "unknown key 'drops'"),
-    ("fail-fast-citation-not-boolean", changed(failFastOnCitationDrift="yes"), "failFastOnCitationDrift: Input should be a valid boolean"),
-    ("fail-fast-freshness-not-boolean", changed(failFastOnCitationFreshnessDrift=1), "failFastOnCitationFreshnessDrift: Input should be a valid boolean"),
-    ("fail-fast-citation-without-limit", without("maxCitationAccuracyDrop"), "failFastOnCitationDrift is true but maxCitationAccuracyDrop is not set"),
-    ("fail-fast-freshness-without-limit", without("maxCitationFreshnessDrop"), "failFastOnCitationFreshnessDrift is true but maxCitationFreshnessDrop is not set"),
+    (
+        "fail-fast-citation-not-boolean",
+        changed(failFastOnCitationDrift="yes"),
+        "failFastOnCitationDrift: Input should be a valid boolean",
+    ),
+    (
+        "fail-fast-freshness-not-boolean",
+        changed(failFastOnCitationFreshnessDrift=1),
+        "failFastOnCitationFreshnessDrift: Input should be a valid boolean",
+    ),
+    (
+        "fail-fast-citation-without-limit",
+        without("maxCitationAccuracyDrop"),
+        "failFastOnCitationDrift is true but maxCitationAccuracyDrop is not set",
+    ),
+    (
+        "fail-fast-freshness-without-limit",
+        without("maxCitationFreshnessDrop"),
+        "failFastOnCitationFreshnessDrift is true but maxCitationFreshnessDrop is not set",
+    ),
     ("severity-policy-missing", without("diffSeverityPolicy"), "diffSeverityPolicy: required key is missing"),
-    ("severity-threshold-missing", changed(diffSeverityPolicy={"watch": 0.005, "regression": 0.02}), "diffSeverityPolicy.improved: required key is missing"),
-    ("severity-order", changed(diffSeverityPolicy={"watch": 0.05, "regression": 0.02, "improved": 0.005}), "diffSeverityPolicy: watch (0.05) must be smaller than regression (0.02)"),
-    ("severity-threshold-equal", changed(diffSeverityPolicy={"watch": 0.02, "regression": 0.02, "improved": 0.005}), "watch (0.02) must be smaller than regression (0.02)"),
-    ("severity-threshold-not-positive", changed(diffSeverityPolicy={"watch": 0.005, "regression": 0.02, "improved": 0}), "diffSeverityPolicy.improved: Input should be greater than 0"),
+    (
+        "severity-threshold-missing",
+        changed(diffSeverityPolicy={"watch": 0.005, "regression": 0.02}),
+        "diffSeverityPolicy.improved: required key is missing",
+    ),
+    (
+        "severity-order",
+        changed(diffSeverityPolicy={"watch": 0.05, "regression": 0.02, "improved": 0.005}),
+        "diffSeverityPolicy: watch (0.05) must be smaller than regression (0.02)",
+    ),
+    (
+        "severity-threshold-equal",
+        changed(diffSeverityPolicy={"watch": 0.02, "regression": 0.02, "improved": 0.005}),
+        "watch (0.02) must be smaller than regression (0.02)",
+    ),
+    (
+        "severity-threshold-not-positive",
+        changed(diffSeverityPolicy={"watch": 0.005, "regression": 0.02, "improved": 0}),
+        "diffSeverityPolicy.improved: Input should be greater than 0",
+    ),
     ("severity-policy-not-an-object", changed(diffSeverityPolicy=0.02), "diffSeverityPolicy:"),
     ("history-policy-missing", without("severityHistoryPolicy"), "severityHistoryPolicy: required key is missing"),
-    ("history-max-comparisons-missing", changed(severityHistoryPolicy={}), "severityHistoryPolicy.maxComparisons: required key is missing"),
-    ("history-max-comparisons-zero", changed(severityHistoryPolicy={"maxComparisons": 0}), "severityHistoryPolicy.maxComparisons: Input should be greater than or equal to 1"),
-    ("history-max-comparisons-not-integer", changed(severityHistoryPolicy={"maxComparisons": 2.5}), "severityHistoryPolicy.maxComparisons: Input should be a valid integer"),
-    ("history-max-comparisons-boolean", changed(severityHistoryPolicy={"maxComparisons": True}), "severityHistoryPolicy.maxComparisons: Input should be a valid integer"),
+    (
+        "history-max-comparisons-missing",
+        changed(severityHistoryPolicy={}),
+        "severityHistoryPolicy.maxComparisons: required key is missing",
+    ),
+    (
+        "history-max-comparisons-zero",
+        changed(severityHistoryPolicy={"maxComparisons": 0}),
+        "severityHistoryPolicy.maxComparisons: Input should be greater than or equal to 1",
+    ),
+    (
+        "history-max-comparisons-not-integer",
+        changed(severityHistoryPolicy={"maxComparisons": 2.5}),
+        "severityHistoryPolicy.maxComparisons: Input should be a valid integer",
+    ),
+    (
+        "history-max-comparisons-boolean",
+        changed(severityHistoryPolicy={"maxComparisons": True}),
+        "severityHistoryPolicy.maxComparisons: Input should be a valid integer",
+    ),
     ("aging-missing", without("citationFreshnessAging"), "citationFreshnessAging: required key is missing"),
-    ("aging-threshold-not-positive", changed(citationFreshnessAging={"threshold": 0}), "citationFreshnessAging.threshold: Input should be greater than 0"),
-    ("lower-is-better-not-a-list", changed(lowerIsBetter="oldest_evidence_age_ratio"), "lowerIsBetter: Input should be a valid list"),
+    (
+        "aging-threshold-not-positive",
+        changed(citationFreshnessAging={"threshold": 0}),
+        "citationFreshnessAging.threshold: Input should be greater than 0",
+    ),
+    (
+        "lower-is-better-not-a-list",
+        changed(lowerIsBetter="oldest_evidence_age_ratio"),
+        "lowerIsBetter: Input should be a valid list",
+    ),
     ("lower-is-better-empty-name", changed(lowerIsBetter=[""]), "lowerIsBetter: metric names must not be empty"),
 ]
 
@@ -108,7 +168,9 @@ def test_policy_file_not_json(tmp_path: Path) -> None:
 
 def test_policy_file_duplicate_key(tmp_path: Path) -> None:
     path = tmp_path / "p.json"
-    path.write_text(POLICY_FILE.read_text().replace('"maxRelevanceDrop": 0.05', '"maxRelevanceDrop": 0.05, "maxRelevanceDrop": 0.5'))
+    path.write_text(
+        POLICY_FILE.read_text().replace('"maxRelevanceDrop": 0.05', '"maxRelevanceDrop": 0.05, "maxRelevanceDrop": 0.5')
+    )
     with pytest.raises(ConfigError, match="duplicate key 'maxRelevanceDrop'"):
         load_policy(path)
 
@@ -136,6 +198,8 @@ def test_the_init_template_policy_is_valid() -> None:
     """`goldkeeper init` writes this file (and the demo falls back to it): it must pass the same validation."""
     from importlib import resources
 
-    text = resources.files("goldkeeper.scaffold").joinpath("templates/regression-policy.json").read_text(encoding="utf-8")
+    text = (
+        resources.files("goldkeeper.scaffold").joinpath("templates/regression-policy.json").read_text(encoding="utf-8")
+    )
     loaded = parse_policy(json.loads(text), source="templates/regression-policy.json")
     assert loaded.floors and loaded.diff_severity_policy.watch < loaded.diff_severity_policy.regression

@@ -49,8 +49,13 @@ def scenario(tmp_path: Path, ident: RunIdentity | None = None) -> TrendStore:
             trend.runs_dir.mkdir(parents=True, exist_ok=True)
             (trend.runs_dir / "README.txt").write_text("notes kept by the operator\n")
         run_gate(
-            metrics_paths=paths, identity=ident, policy=policy(), baselines=baselines, trend=trend,
-            retention_max_runs=200, now=T0 + timedelta(hours=i),
+            metrics_paths=paths,
+            identity=ident,
+            policy=policy(),
+            baselines=baselines,
+            trend=trend,
+            retention_max_runs=200,
+            now=T0 + timedelta(hours=i),
         )
     return trend
 

@@ -36,7 +36,11 @@ def record_runs(tmp_path: Path, n: int, max_runs: int = 100) -> TrendStore:
 def test_runs_are_timestamped_files_in_the_index(tmp_path: Path) -> None:
     trend = record_runs(tmp_path, 3)
     index = json.loads(trend.index_path.read_text())
-    assert [r["id"] for r in index["runs"]] == ["20261101T120000.000000Z", "20261101T120100.000000Z", "20261101T120200.000000Z"]
+    assert [r["id"] for r in index["runs"]] == [
+        "20261101T120000.000000Z",
+        "20261101T120100.000000Z",
+        "20261101T120200.000000Z",
+    ]
     assert [p.name for p in sorted(trend.runs_dir.iterdir())] == [f"{r['id']}.json" for r in index["runs"]]
     assert index["runs"][1]["file"] == "runs/20261101T120100.000000Z.json" and index["runs"][1]["status"] == "pass"
 
@@ -46,8 +50,19 @@ def test_retention_delete_mode(tmp_path: Path) -> None:
     (trend.runs_dir / "NOTES.md").write_text("operator notes: run 3 was on a degraded host\n")
     (trend.runs_dir / "stray-old-run.json").write_text("{}\n")
     report = trend.apply_retention(2)
-    assert (report.mode, report.max_runs, report.retained, report.orphaned, report.deleted, report.preserved) == ("delete", 2, 2, 4, 4, 1)
-    assert sorted(p.name for p in trend.runs_dir.iterdir()) == ["20261101T120300.000000Z.json", "20261101T120400.000000Z.json", "NOTES.md"]
+    assert (report.mode, report.max_runs, report.retained, report.orphaned, report.deleted, report.preserved) == (
+        "delete",
+        2,
+        2,
+        4,
+        4,
+        1,
+    )
+    assert sorted(p.name for p in trend.runs_dir.iterdir()) == [
+        "20261101T120300.000000Z.json",
+        "20261101T120400.000000Z.json",
+        "NOTES.md",
+    ]
     index = json.loads(trend.index_path.read_text())
     assert [r["id"] for r in index["runs"]] == ["20261101T120300.000000Z", "20261101T120400.000000Z"]
     assert index["retention"]["deleted"] == 4 and index["retention"]["preservedFiles"] == ["NOTES.md"]
@@ -66,7 +81,11 @@ def test_retention_dry_run_mode_changes_nothing(tmp_path: Path) -> None:
 
 def test_gate_applies_retention_after_each_run(tmp_path: Path) -> None:
     trend = record_runs(tmp_path, 4, max_runs=3)
-    assert [r["id"] for r in trend.runs()] == ["20261101T120100.000000Z", "20261101T120200.000000Z", "20261101T120300.000000Z"]
+    assert [r["id"] for r in trend.runs()] == [
+        "20261101T120100.000000Z",
+        "20261101T120200.000000Z",
+        "20261101T120300.000000Z",
+    ]
     assert len(trend.runs()) == 3 and len(list(trend.runs_dir.glob("*.json"))) == 3
     assert trend.index()["retention"]["retained"] == 3
 

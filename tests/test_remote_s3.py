@@ -78,7 +78,9 @@ def small_dataset() -> tuple[list[Analysis], list[Query]]:
     for i in range(3):
         aid = uuid5(NAMESPACE_URL, f"https://handbook.acme-research.org/pumps/{i}")
         chunks = [
-            Chunk(id=uuid5(aid, str(j)), content=f"Pump {i} maintenance step {j}: replace seal type {i}{j}", chunk_index=j)
+            Chunk(
+                id=uuid5(aid, str(j)), content=f"Pump {i} maintenance step {j}: replace seal type {i}{j}", chunk_index=j
+            )
             for j in range(2)
         ]
         analyses.append(
@@ -113,7 +115,11 @@ def test_dvc_remote_on_s3_push_pull_restore(tmp_path: Path, s3_endpoint: str, da
         "DVC_NO_ANALYTICS": "1",
     }
     boto3.client(
-        "s3", endpoint_url=s3_endpoint, aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        "s3",
+        endpoint_url=s3_endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
     ).create_bucket(Bucket=BUCKET)
 
     repo = tmp_path / "repo"
@@ -131,7 +137,11 @@ def test_dvc_remote_on_s3_push_pull_restore(tmp_path: Path, s3_endpoint: str, da
 
     run([dvc, "push"], repo, env)
     listed = boto3.client(
-        "s3", endpoint_url=s3_endpoint, aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        "s3",
+        endpoint_url=s3_endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
     ).list_objects_v2(Bucket=BUCKET)
     assert listed.get("KeyCount", 0) > 0, "nothing reached the S3 bucket"
 

@@ -18,11 +18,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from goldkeeper.config import EmbeddingParams
-from goldkeeper.embed import load_embedder
-from goldkeeper.dataset.restore import restore_records
-from goldkeeper.store import write_store
 from golden_support import fingerprint, make_records
+from goldkeeper.config import EmbeddingParams
+from goldkeeper.dataset.restore import restore_records
+from goldkeeper.embed import load_embedder
+from goldkeeper.store import write_store
 
 GOLDKEEPER = os.path.join(os.path.dirname(sys.executable), "goldkeeper")
 PASSWORD = "s3cret-Pa55"

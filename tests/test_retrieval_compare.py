@@ -16,7 +16,9 @@ from goldkeeper.evals.compare import compare_records, randomization_p
 
 
 def records(mode: str, values: dict[str, float], metric: str = "ndcg_cut_10") -> list[dict]:
-    return [{"mode": mode, "query": q, metric: v, "retrieved": [], "first_relevant_rank": None} for q, v in values.items()]
+    return [
+        {"mode": mode, "query": q, metric: v, "retrieved": [], "first_relevant_rank": None} for q, v in values.items()
+    ]
 
 
 def test_deltas_and_wins_ties_losses() -> None:

@@ -10,13 +10,12 @@ from click.testing import CliRunner
 
 from goldkeeper.cli import _register_all
 from goldkeeper.cli.main import cli
-from goldkeeper.config import EmbeddingParams
+from goldkeeper.config import EmbeddingParams, RetrievalParams
+from goldkeeper.dataset.restore import restore_records
 from goldkeeper.db.search import Hit, rrf_fuse
 from goldkeeper.embed import load_embedder
-from goldkeeper.config import RetrievalParams
 from goldkeeper.evals.retrieval import run_retrieval, write_outputs
 from goldkeeper.evals.trec import evaluate_files
-from goldkeeper.dataset.restore import restore_records
 from goldkeeper.store import open_store
 from retrieval_support import module_database
 
@@ -72,7 +71,9 @@ def test_each_mode_scores_the_real_slice(restored, embedder, mode, tmp_path):
 
     written = write_outputs(result, tmp_path / "m.json", tmp_path / "pq.json", tmp_path / "trec")
     # the TREC files give the same numbers through the trec_eval-compatible path
-    again = evaluate_files(written["qrels"], written[f"run.{mode}"], ["P.10", "ndcg_cut.10", "recip_rank"], complete=True)
+    again = evaluate_files(
+        written["qrels"], written[f"run.{mode}"], ["P.10", "ndcg_cut.10", "recip_rank"], complete=True
+    )
     for label in ("P_10", "ndcg_cut_10", "recip_rank"):
         assert again.summary[label] == pytest.approx(summary[label], abs=1e-9)
     records = json.loads((tmp_path / "pq.json").read_text())

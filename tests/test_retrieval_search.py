@@ -7,14 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from goldkeeper.config import EmbeddingParams
+from goldkeeper.config import BoostParams, EmbeddingParams, RetrievalParams
+from goldkeeper.dataset.restore import restore_records
 from goldkeeper.db.connection import connection
 from goldkeeper.db.search import fulltext_search, prepare, vector_search
 from goldkeeper.embed import load_embedder
-from goldkeeper.config import BoostParams, RetrievalParams
 from goldkeeper.evals.retrieval import run_retrieval
 from goldkeeper.models import Analysis, Chunk, Expected, ExpectedBehavior, Query, Relevance
-from goldkeeper.dataset.restore import restore_records
 from retrieval_support import module_database
 
 NS = uuid.UUID("5f0c2a8e-3b7d-4e21-9d64-0c2f6b1e7a90")
@@ -39,8 +38,10 @@ def tiny(pg_admin_url, embedder):
         title="Landforms",
         created_at=datetime(2024, 1, 1, tzinfo=UTC),
         chunks=[
-            Chunk(id=cid, content=text, section_title=title, section_path=["Landforms"], content_type=ctype, chunk_index=i)
-            for i, (cid, (text, title, ctype)) in enumerate(zip(CHUNK_IDS, TEXTS))
+            Chunk(
+                id=cid, content=text, section_title=title, section_path=["Landforms"], content_type=ctype, chunk_index=i
+            )
+            for i, (cid, (text, title, ctype)) in enumerate(zip(CHUNK_IDS, TEXTS, strict=True))
         ],
     )
     queries = [
@@ -51,7 +52,12 @@ def tiny(pg_admin_url, embedder):
             expected=Expected(chunks=[Relevance(id=CHUNK_IDS[0])]),
             expected_behavior=ExpectedBehavior(behavior="answer"),
         ),
-        Query(id="q-refuse", text="Who won the 1930 cup?", domain="test", expected_behavior=ExpectedBehavior(behavior="refuse")),
+        Query(
+            id="q-refuse",
+            text="Who won the 1930 cup?",
+            domain="test",
+            expected_behavior=ExpectedBehavior(behavior="refuse"),
+        ),
     ]
     with module_database(pg_admin_url) as url:
         restore_records(url, [analysis], queries, embedder)

@@ -35,8 +35,13 @@ def gated_runs(root: Path) -> TrendStore:
         if i == 0:
             baselines.record(ident, load_metrics(paths))
         run_gate(
-            metrics_paths=paths, identity=ident, policy=policy(), baselines=baselines, trend=trend,
-            retention_max_runs=200, now=datetime(2026, 11, 3, tzinfo=UTC) + timedelta(hours=i),
+            metrics_paths=paths,
+            identity=ident,
+            policy=policy(),
+            baselines=baselines,
+            trend=trend,
+            retention_max_runs=200,
+            now=datetime(2026, 11, 3, tzinfo=UTC) + timedelta(hours=i),
         )
     return trend
 
@@ -133,7 +138,9 @@ def test_cli_serve_process(tmp_path: Path) -> None:
         port = probe.getsockname()[1]
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "goldkeeper"), "-C", str(tmp_path), "serve", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 30
@@ -183,7 +190,9 @@ def test_schemathesis_generated_cases_pass(live_server: DashboardServer) -> None
     assert all(c.endswith(" 200") for c in calls)
 
 
-def test_schemathesis_catches_a_nonconforming_summary(live_server: DashboardServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_schemathesis_catches_a_nonconforming_summary(
+    live_server: DashboardServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The check above can fail: a summary that breaks its schema is reported by schemathesis."""
     import goldkeeper.quality.serve as serve_module
 

@@ -9,8 +9,10 @@ import orjson
 import psycopg
 import pytest
 
+from cli_support import run_cli as run
 from goldkeeper.config import EmbeddingParams, load_settings
 from goldkeeper.dataset.dump import dump
+from goldkeeper.dataset.restore import restore_store
 from goldkeeper.embed import load_embedder
 from goldkeeper.embed.fill import embed_chunks
 from goldkeeper.errors import RecordValidationError
@@ -21,9 +23,7 @@ from goldkeeper.importers.squad import (
     parse_squad,
     sample_path,
 )
-from goldkeeper.dataset.restore import restore_store
 from goldkeeper.store import open_store, write_store
-from cli_support import run_cli as run
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "golden"
@@ -149,16 +149,19 @@ def test_the_committed_golden_store_is_the_sample_imported() -> None:
 def test_writing_the_parsed_sample_reproduces_golden_bytes(tmp_path: Path) -> None:
     settings = load_settings(root=REPO, env={})
     records = load_squad(sample_path())
-    write_store(tmp_path / "golden", settings.dataset.name, records.analyses, records.queries, dict(settings.store.shards))
+    write_store(
+        tmp_path / "golden", settings.dataset.name, records.analyses, records.queries, dict(settings.store.shards)
+    )
     assert files_of(tmp_path / "golden") == files_of(GOLDEN)
-
 
 
 def test_cli_usage_and_data_errors(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(["import", "squad"], capsys)
     assert code == 2 and err.strip() == "error: give a SQuAD FILE or --sample (not both)"
     (project / "broken.json").write_text('{"data": [', encoding="utf-8")
-    code, _, err = run(["--database-url", "postgresql://nobody@127.0.0.1:1/x", "import", "squad", "broken.json"], capsys)
+    code, _, err = run(
+        ["--database-url", "postgresql://nobody@127.0.0.1:1/x", "import", "squad", "broken.json"], capsys
+    )
     assert code == 5 and err.startswith(f"error: {project / 'broken.json'}: not valid JSON") and "Traceback" not in err
 
 

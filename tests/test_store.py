@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from goldkeeper.errors import DataIntegrityError, RecordValidationError
-from goldkeeper.models import Analysis, Chunk, ExpectedBehavior, Expected, Query, Relevance
+from goldkeeper.models import Analysis, Chunk, Expected, ExpectedBehavior, Query, Relevance
 from goldkeeper.store import StoreWriter, canonical_bytes, open_store, write_store
 from goldkeeper.store.atomic import recover_interrupted_swap
 from goldkeeper.store.sharding import shard_index, shard_path
@@ -27,7 +27,7 @@ def make_analysis(n: int, chunks: int = 2, url: str | None = None) -> Analysis:
         title=f"Analysis {n} – ünïcödé",
         created_at=datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
         chunks=[
-            Chunk(id=uuid.uuid5(aid, f"c{i}"), content=f"chunk {i} of {n}\nline two \"quoted\"", chunk_index=i)
+            Chunk(id=uuid.uuid5(aid, f"c{i}"), content=f'chunk {i} of {n}\nline two "quoted"', chunk_index=i)
             for i in reversed(range(chunks))  # deliberately out of order: the store sorts them
         ],
     )

@@ -12,9 +12,8 @@ from hypothesis import settings as settings_h
 from hypothesis import strategies as st
 
 from goldkeeper.config import Settings
-from goldkeeper.models import ExpectedBehavior
 from goldkeeper.dataset.verify import Issue, VerifyReport, verify_store
-
+from goldkeeper.models import ExpectedBehavior
 from verify_helpers import (
     build_store,
     edit_shard,
@@ -65,8 +64,14 @@ def test_valid_store_has_no_issue_even_strict(store: Path, settings: Settings) -
     assert report.issues == ()
     assert report.ok(strict=True)
     assert report.version == __import__("hashlib").sha256((store / "manifest.json").read_bytes()).hexdigest()
-    assert dict(report.checked) == {"shards": len(read_manifest(store)["shards"]), "analyses": 6, "chunks": 18,
-                                    "findings": 6, "artifacts": 6, "queries": 12}
+    assert dict(report.checked) == {
+        "shards": len(read_manifest(store)["shards"]),
+        "analyses": 6,
+        "chunks": 18,
+        "findings": 6,
+        "artifacts": 6,
+        "queries": 12,
+    }
 
 
 def test_report_json_and_text_name_every_issue(store: Path, settings: Settings) -> None:
@@ -76,8 +81,14 @@ def test_report_json_and_text_name_every_issue(store: Path, settings: Settings) 
     data = orjson.loads(report.to_json())
     assert data["valid"] is False and data["errors"] == 1
     assert data["issues"] == [
-        {"severity": "error", "code": "url.placeholder", "file": str(store / path), "record_id": aid, "field": "url",
-         "message": data["issues"][0]["message"]}
+        {
+            "severity": "error",
+            "code": "url.placeholder",
+            "file": str(store / path),
+            "record_id": aid,
+            "field": "url",
+            "message": data["issues"][0]["message"],
+        }
     ]
     assert f"error [url.placeholder] {store / path}: record {aid}: field url:" in report.to_text()
 
@@ -255,7 +266,9 @@ def test_chunk_id_shared_across_analyses(store: Path, settings: Settings) -> Non
     first = make_analysis(0)
     second = make_analysis(1)
     path = locate(store, "analyses", str(second.id))
-    edit_shard(store, path, lambda raw: find_record(raw, str(second.id))["chunks"][2].update(id=str(first.chunks[0].id)))
+    edit_shard(
+        store, path, lambda raw: find_record(raw, str(second.id))["chunks"][2].update(id=str(first.chunks[0].id))
+    )
     (issue,) = only(verify_store(store, settings), "chunk.duplicate_id")
     assert (issue.record_id, issue.field) == (str(second.id), "chunks.2.id") or (
         issue.record_id == str(first.id) and issue.field == "chunks.0.id"
@@ -279,7 +292,9 @@ def test_duplicate_query_id(tmp_path: Path, settings: Settings) -> None:
 def test_query_expecting_a_missing_chunk(store: Path, settings: Settings) -> None:
     qid, path = first_query(store)
     ghost = str(uuid.uuid4())
-    edit_shard(store, path, lambda raw: find_record(raw, qid)["expected"]["chunks"].append({"id": ghost, "relevance": 1}))
+    edit_shard(
+        store, path, lambda raw: find_record(raw, qid)["expected"]["chunks"].append({"id": ghost, "relevance": 1})
+    )
     (issue,) = only(verify_store(store, settings), "query.dangling_chunk")
     assert (issue.file, issue.record_id, issue.field) == (str(store / path), qid, "expected.chunks.1.id")
     assert ghost in issue.message
@@ -288,7 +303,11 @@ def test_query_expecting_a_missing_chunk(store: Path, settings: Settings) -> Non
 def test_query_expecting_a_missing_analysis(store: Path, settings: Settings) -> None:
     qid, path = first_query(store)
     ghost = str(uuid.uuid4())
-    edit_shard(store, path, lambda raw: find_record(raw, qid)["expected"]["analyses"].__setitem__(0, {"id": ghost, "relevance": 2}))
+    edit_shard(
+        store,
+        path,
+        lambda raw: find_record(raw, qid)["expected"]["analyses"].__setitem__(0, {"id": ghost, "relevance": 2}),
+    )
     (issue,) = only(verify_store(store, settings), "query.dangling_analysis")
     assert (issue.record_id, issue.field) == (qid, "expected.analyses.0.id")
 
@@ -378,7 +397,13 @@ def test_prompt_required_fields_are_a_parameter(store: Path, tmp_path: Path) -> 
 def test_prompt_policy_cite_or_refuse(tmp_path: Path, settings: Settings) -> None:
     analysis = make_analysis(0)
     query = make_query(0, analysis)
-    loose = query.model_copy(update={"expected_behavior": ExpectedBehavior(behavior="answer", grounding="optional", must_not=["fabricate_citation"])})
+    loose = query.model_copy(
+        update={
+            "expected_behavior": ExpectedBehavior(
+                behavior="answer", grounding="optional", must_not=["fabricate_citation"]
+            )
+        }
+    )
     store = build_store(tmp_path, analyses=[analysis], queries=[loose])
     (issue,) = only(verify_store(store, settings), "prompt.policy")
     assert (issue.record_id, issue.field) == (query.id, "expected_behavior.grounding")
@@ -397,7 +422,9 @@ def test_unknown_rubric_key_is_a_config_error(store: Path, tmp_path: Path) -> No
 def test_warnings_pass_unless_strict(tmp_path: Path, settings: Settings) -> None:
     empty = make_analysis(0, chunks=0)
     blank = make_analysis(1)
-    blank = blank.model_copy(update={"chunks": [blank.chunks[0].model_copy(update={"content": " "}), *blank.chunks[1:]]})
+    blank = blank.model_copy(
+        update={"chunks": [blank.chunks[0].model_copy(update={"content": " "}), *blank.chunks[1:]]}
+    )
     unexpected = make_query(1, blank).model_copy(update={"expected": make_query(1, blank, refuse=True).expected})
     store = build_store(tmp_path, analyses=[empty, blank], queries=[unexpected])
     report = verify_store(store, settings)
@@ -431,7 +458,11 @@ def test_every_error_is_listed_not_just_the_first(store: Path, settings: Setting
     aid, apath = first_analysis(store)
     qid, qpath = first_query(store)
     edit_shard(store, apath, lambda raw: find_record(raw, aid).update(url="http://localhost/x"))
-    edit_shard(store, qpath, lambda raw: find_record(raw, qid)["expected"]["chunks"].append({"id": str(uuid.uuid4()), "relevance": 1}))
+    edit_shard(
+        store,
+        qpath,
+        lambda raw: find_record(raw, qid)["expected"]["chunks"].append({"id": str(uuid.uuid4()), "relevance": 1}),
+    )
     (store / "analyses" / "77.json").write_bytes(b"[]\n")
     report = verify_store(store, settings)
     assert {i.code for i in report.errors} == {"url.placeholder", "query.dangling_chunk", "shard.unlisted"}
@@ -450,7 +481,10 @@ def test_the_projects_golden_dataset_verifies_clean_even_strict() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["id", "chunks", "url", "expected", "x"]), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.sampled_from(["id", "chunks", "url", "expected", "x"]), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 

@@ -11,10 +11,9 @@ import jsonschema
 import orjson
 import pytest
 
-from goldkeeper.store import canonical_bytes
-
-from verify_helpers import build_store, edit_shard, find_record, locate, make_analysis, make_query
 from cli_support import run_cli as run
+from goldkeeper.store import canonical_bytes
+from verify_helpers import build_store, edit_shard, find_record, locate, make_analysis, make_query
 
 
 def test_valid_store_exits_0(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -27,7 +26,9 @@ def test_valid_store_exits_0(project: Path, capsys: pytest.CaptureFixture[str]) 
 def test_every_error_listed_and_exit_5(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     store = build_store(project)
     aid = str(make_analysis(2).id)
-    edit_shard(store, locate(store, "analyses", aid), lambda raw: find_record(raw, aid).update(url="https://example.com/a"))
+    edit_shard(
+        store, locate(store, "analyses", aid), lambda raw: find_record(raw, aid).update(url="https://example.com/a")
+    )
     edit_shard(
         store,
         locate(store, "queries", "q0003"),
@@ -48,7 +49,9 @@ def test_json_report(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 5
     report = orjson.loads(out)
     assert report["valid"] is False and report["errors"] == 1
-    assert [(i["code"], i["file"]) for i in report["issues"]] == [("shard.unlisted", str(store / "queries" / "42.json"))]
+    assert [(i["code"], i["file"]) for i in report["issues"]] == [
+        ("shard.unlisted", str(store / "queries" / "42.json"))
+    ]
     assert report["version"] and report["checked"]["queries"] == 12
 
 
@@ -85,7 +88,9 @@ def test_schema_is_json_schema(name: str, capsys: pytest.CaptureFixture[str]) ->
     jsonschema.Draft202012Validator.check_schema(schema)
 
 
-def test_golden_schema_accepts_shards_and_rejects_unknown_fields(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_golden_schema_accepts_shards_and_rejects_unknown_fields(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     store = build_store(tmp_path)
     _, out, _ = run(["schema"], capsys)
     validator = jsonschema.Draft202012Validator(orjson.loads(out))

@@ -9,10 +9,9 @@ import psycopg
 import pytest
 
 from goldkeeper.config import Settings
-from goldkeeper.embed import Embedder, load_embedder
 from goldkeeper.dataset.restore import restore_store
 from goldkeeper.dataset.verify import Issue, ModelIdentity, VerifyReport, verify_database
-
+from goldkeeper.embed import Embedder, load_embedder
 from verify_helpers import build_store, make_analysis
 
 
@@ -48,7 +47,13 @@ def test_restored_database_is_clean(restored: tuple[Path, str], embedder: Embedd
     store, url = restored
     report = verify_database(url, store, Settings(root=tmp_path), embedder)
     assert report.issues == (), report.to_text()
-    assert dict(report.checked) == {"db analyses": 4, "db artifacts": 4, "db chunks": 12, "db findings": 4, "db queries": 8}
+    assert dict(report.checked) == {
+        "db analyses": 4,
+        "db artifacts": 4,
+        "db chunks": 12,
+        "db findings": 4,
+        "db queries": 8,
+    }
 
 
 def test_no_schema(database_url: str, embedder: Embedder, tmp_path: Path) -> None:
@@ -66,7 +71,9 @@ def test_counts_against_the_manifest(restored: tuple[Path, str], embedder: Embed
     }
 
 
-def test_counts_ignore_analyses_a_dump_would_skip(restored: tuple[Path, str], embedder: Embedder, tmp_path: Path) -> None:
+def test_counts_ignore_analyses_a_dump_would_skip(
+    restored: tuple[Path, str], embedder: Embedder, tmp_path: Path
+) -> None:
     store, url = restored
     aid = make_analysis(0).id
     sql(url, f"UPDATE golden.analyses SET status = 'draft' WHERE id = '{aid}'")
@@ -88,7 +95,11 @@ def test_chunk_embedded_with_another_model(restored: tuple[Path, str], embedder:
     sql(url, f"UPDATE golden.chunks SET embedding_model = 'other-model@sha256:0000' WHERE id = '{chunk}'")
     (issue,) = only(verify_database(url, store, Settings(root=tmp_path), embedder), "db.embedding_model")
     assert issue.field == "embedding_model"
-    assert "other-model@sha256:0000" in issue.message and embedder.model_id in issue.message and str(chunk) in issue.message
+    assert (
+        "other-model@sha256:0000" in issue.message
+        and embedder.model_id in issue.message
+        and str(chunk) in issue.message
+    )
 
 
 def test_embedding_dimension_differs_from_the_configured_model(
@@ -115,14 +126,23 @@ def test_orphans(restored: tuple[Path, str], embedder: Embedder, tmp_path: Path)
     assert f"{analysis.id}#0" in by_code["db.orphan_finding"].message
     assert by_code["db.orphan_chunk"].field == "analysis_id"
     # the analysis is gone: counts and the queries expecting it are reported too, nothing else
-    assert set(by_code) == {"db.orphan_chunk", "db.orphan_artifact", "db.orphan_finding", "db.count", "db.dangling_expected"}
+    assert set(by_code) == {
+        "db.orphan_chunk",
+        "db.orphan_artifact",
+        "db.orphan_finding",
+        "db.count",
+        "db.dangling_expected",
+    }
 
 
 def test_expected_rows_pointing_at_missing_rows(restored: tuple[Path, str], embedder: Embedder, tmp_path: Path) -> None:
     store, url = restored
     chunk = make_analysis(1).chunks[0].id
-    sql(url, "UPDATE golden.query_expected SET target_id = gen_random_uuid() WHERE query_id = 'q0002' AND target_kind = 'analysis'",
-        f"DELETE FROM golden.chunks WHERE id = '{chunk}'")
+    sql(
+        url,
+        "UPDATE golden.query_expected SET target_id = gen_random_uuid() WHERE query_id = 'q0002' AND target_kind = 'analysis'",
+        f"DELETE FROM golden.chunks WHERE id = '{chunk}'",
+    )
     report = verify_database(url, store, Settings(root=tmp_path), embedder)
     dangling = [i for i in report.errors if i.code == "db.dangling_expected"]
     assert {(i.record_id, i.field, i.message.split()[1]) for i in dangling} == {
@@ -153,5 +173,7 @@ def test_cli_verify_db_exit_codes(
     sql(database_url, f"DELETE FROM golden.analyses WHERE id = '{make_analysis(0).id}'", replica=True)
     code, out = run()
     assert code == 5
-    assert "[db.orphan_chunk] database golden.chunks: field analysis_id: 3 chunk(s) whose analysis does not exist" in out
+    assert (
+        "[db.orphan_chunk] database golden.chunks: field analysis_id: 3 chunk(s) whose analysis does not exist" in out
+    )
     assert "[db.count]" in out

@@ -25,7 +25,10 @@ def make_analysis(n: int, chunks: int = 3, url: str | None = None) -> Analysis:
         url=url or f"https://en.wikipedia.org/wiki/Article_{n}",
         title=f"Article {n}",
         created_at=datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC),
-        chunks=[Chunk(id=uuid.uuid5(aid, f"c{i}"), content=f"paragraph {i} of article {n}", chunk_index=i) for i in range(chunks)],
+        chunks=[
+            Chunk(id=uuid.uuid5(aid, f"c{i}"), content=f"paragraph {i} of article {n}", chunk_index=i)
+            for i in range(chunks)
+        ],
         findings=[Finding(agent="curator", category="note", content=f"finding about {n}", confidence=0.5)],
         artifact=Artifact(id=uuid.uuid5(aid, "artifact"), summary=f"summary {n}", key_findings=["k"]),
     )
@@ -49,7 +52,9 @@ def settings_for(root: Path, **extra: Any) -> Settings:
     return validate_settings({"root": root, **extra})
 
 
-def build_store(root: Path, n: int = 6, analyses: list[Analysis] | None = None, queries: list[Query] | None = None) -> Path:
+def build_store(
+    root: Path, n: int = 6, analyses: list[Analysis] | None = None, queries: list[Query] | None = None
+) -> Path:
     """A valid store under root/golden with n analyses and 2n queries (half expect a refusal)."""
     analyses = analyses if analyses is not None else [make_analysis(i) for i in range(n)]
     if queries is None:

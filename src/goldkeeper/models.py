@@ -116,6 +116,10 @@ class Expected(Record):
 CitationField = Literal["chunk_id", "analysis_id", "entity_id", "property_path", "source_url", "retrieved_at"]
 
 
+#: what a claim's citation carries unless the query says otherwise
+DEFAULT_CITATION_FIELDS: tuple[CitationField, ...] = ("chunk_id", "source_url")
+
+
 class ExpectedBehavior(Record):
     """How the system under test must behave on a query (the cite-or-refuse contract).
 
@@ -129,7 +133,7 @@ class ExpectedBehavior(Record):
 
     behavior: Literal["answer", "refuse"]
     grounding: Literal["required", "optional"] = "required"
-    citation_fields: list[CitationField] = Field(default_factory=lambda: ["chunk_id", "source_url"])
+    citation_fields: list[CitationField] = Field(default_factory=lambda: list(DEFAULT_CITATION_FIELDS))
     refusal: str = "refuse_when_evidence_missing"
     must_not: list[str] = Field(default_factory=list)
 

@@ -35,7 +35,14 @@ from goldkeeper.db.embedded import EmbeddedServer, database_url_for
 from goldkeeper.errors import ConflictError, DatabaseError, UsageError
 from goldkeeper.fileio import atomic_write_bytes, write_json
 from goldkeeper.progress import SILENT, Progress
-from goldkeeper.quality.baseline import Baseline, BaselineStore, RunIdentity, find_baseline, load_metrics, resolve_identity
+from goldkeeper.quality.baseline import (
+    Baseline,
+    BaselineStore,
+    RunIdentity,
+    find_baseline,
+    load_metrics,
+    resolve_identity,
+)
 from goldkeeper.quality.gate_run import GateRequest, GateResult, gate_and_record
 from goldkeeper.quality.policy import load_policy
 from goldkeeper.quality.report import ReportFiles, write_report
@@ -197,8 +204,13 @@ class Project:
         store = self.open_store(rev=rev, path=source)
         with self.database() as url:
             report = restore_store(
-                url, store, self.embedder, replace=replace, dry_run=dry_run,
-                progress=self.progress, batch_size=self.settings.embedding.batch_size,
+                url,
+                store,
+                self.embedder,
+                replace=replace,
+                dry_run=dry_run,
+                progress=self.progress,
+                batch_size=self.settings.embedding.batch_size,
             )
         if marker is not None and not dry_run:
             write_marker(self.settings.resolve(marker), store, report)
@@ -211,8 +223,13 @@ class Project:
         resolved = self.settings.resolve(path) if path is not None else None
         with self.database() as url:
             return import_squad(
-                url, resolved, self.embedder, replace=replace, dry_run=dry_run,
-                progress=self.progress, batch_size=self.settings.embedding.batch_size,
+                url,
+                resolved,
+                self.embedder,
+                replace=replace,
+                dry_run=dry_run,
+                progress=self.progress,
+                batch_size=self.settings.embedding.batch_size,
             )
 
     def verify(self, directory: Path | str | None = None, *, db: bool = False) -> VerifyReport:
@@ -309,8 +326,13 @@ class Project:
         params = self.settings.grounded
         with self.database() as url:
             report = run_grounded(
-                self.settings, answerer=answerer, limit=limit, progress=self.progress,
-                embedder=self.embedder, store_path=store_path, database_url=url,
+                self.settings,
+                answerer=answerer,
+                limit=limit,
+                progress=self.progress,
+                embedder=self.embedder,
+                store_path=store_path,
+                database_url=url,
             )
         out_path = self.settings.resolve(out or params.out)
         per_case_path = self.settings.resolve(per_case or params.per_case_out)
@@ -410,8 +432,12 @@ def init_repository(
         return project.dump()
 
     return init_project(
-        root, force=force, from_database=from_database, dvc_tracked_store=dvc_tracked_store,
-        install=install, dump_store=dump_store,
+        root,
+        force=force,
+        from_database=from_database,
+        dvc_tracked_store=dvc_tracked_store,
+        install=install,
+        dump_store=dump_store,
     )
 
 
@@ -424,7 +450,9 @@ def require_one_source(file: Path | None, sample: bool) -> None:
 def raise_for_conflicts(report: RestoreReport) -> None:
     """A dry run that found differing rows ends with exit 4 after its report was shown."""
     if report.conflicts:
-        raise ConflictError(f"{report.conflicts} record(s) differ from the database (dry run; use --replace to overwrite)")
+        raise ConflictError(
+            f"{report.conflicts} record(s) differ from the database (dry run; use --replace to overwrite)"
+        )
 
 
 __all__ = [

@@ -47,7 +47,7 @@ def _response_schema() -> dict[str, Any]:
         module = importlib.import_module("goldkeeper.evals.response")
     except ImportError as exc:  # pragma: no cover - present once the grounded eval is installed
         raise UsageError("the response schema is not available in this build of goldkeeper") from exc
-    return module.response_json_schema()  # type: ignore[no-any-return]
+    return module.response_json_schema()
 
 
 SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {

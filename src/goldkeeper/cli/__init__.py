@@ -14,8 +14,8 @@ import sys
 
 import click
 
-from goldkeeper.errors import GoldkeeperError
 from goldkeeper.cli.main import cli
+from goldkeeper.errors import GoldkeeperError
 
 #: the modules that add commands to ``cli``; one per capability.
 COMMAND_MODULES = [

@@ -47,8 +47,14 @@ def dump_command(state: AppState, out: Path | None, as_json: bool) -> None:
     help="Store directory to read (default: params.yaml store.path). With --rev: its path inside the repository.",
 )
 @click.option("--rev", metavar="REV", help="Read the store as committed at this git revision (no checkout).")
-@click.option("--replace", is_flag=True, help="Make the golden tables hold exactly the store: rows that differ or are not in it are deleted.")
-@click.option("--dry-run", is_flag=True, help="Only report what would be added, skipped, replaced, removed or in conflict.")
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Make the golden tables hold exactly the store: rows that differ or are not in it are deleted.",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Only report what would be added, skipped, replaced, removed or in conflict."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report (counts and ids) as JSON.")
 @click.option(
     "--marker",
@@ -83,7 +89,9 @@ def restore_command(
         for name in ("analyses", "queries"):
             conflicts = getattr(report, name).conflicts
             if conflicts:
-                click.echo(f"conflicting {name}: " + ", ".join(conflicts[:20]) + (" ..." if len(conflicts) > 20 else ""))
+                click.echo(
+                    f"conflicting {name}: " + ", ".join(conflicts[:20]) + (" ..." if len(conflicts) > 20 else "")
+                )
     raise_for_conflicts(report)
 
 

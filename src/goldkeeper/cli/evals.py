@@ -55,15 +55,24 @@ def trec(qrels: Path, run: Path, per_query: bool, measures: tuple[str, ...], com
     type=click.Choice(["vector", "fulltext", "hybrid"]),
     help="Search mode; repeatable. Default: retrieval.modes in params.yaml (all three).",
 )
-@click.option("--k", "k", type=click.IntRange(min=1), help="Cutoff of P@k, recall@k, nDCG@k, pass rate@k (default retrieval.k, 10).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Aggregate metrics JSON (default retrieval.out).")
+@click.option(
+    "--k",
+    "k",
+    type=click.IntRange(min=1),
+    help="Cutoff of P@k, recall@k, nDCG@k, pass rate@k (default retrieval.k, 10).",
+)
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Aggregate metrics JSON (default retrieval.out)."
+)
 @click.option(
     "--per-query",
     "per_query",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Per-query results JSON (default retrieval.per_query).",
 )
-@click.option("--trec-dir", type=click.Path(file_okay=False, path_type=Path), help="Folder for the TREC run/qrels files.")
+@click.option(
+    "--trec-dir", type=click.Path(file_okay=False, path_type=Path), help="Folder for the TREC run/qrels files."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the aggregate metrics as JSON.")
 @pass_state
 def retrieval(
@@ -99,7 +108,9 @@ def retrieval(
 @eval_group.command("compare")
 @click.argument("a", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("b", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-m", "--metric", "metrics", multiple=True, help="Metric to compare (repeatable). Default: all in both files.")
+@click.option(
+    "-m", "--metric", "metrics", multiple=True, help="Metric to compare (repeatable). Default: all in both files."
+)
 @click.option("--mode-a", help="Take only this mode from A and pair by query (with --mode-b).")
 @click.option("--mode-b", help="Take only this mode from B and pair by query (with --mode-a).")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
@@ -114,7 +125,9 @@ def compare(a: Path, b: Path, metrics: tuple[str, ...], mode_a: str | None, mode
     if as_json:
         echo_json(result.to_json())
         return
-    click.echo(f"A = {a}\nB = {b}\n{result.paired} paired queries ({result.only_a} only in A, {result.only_b} only in B)")
+    click.echo(
+        f"A = {a}\nB = {b}\n{result.paired} paired queries ({result.only_a} only in A, {result.only_b} only in B)"
+    )
     click.echo(result.to_markdown())
 
 

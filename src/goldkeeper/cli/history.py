@@ -25,8 +25,12 @@ EXIT_DIFFERENT = 10
     help="text: terminal; md: pull-request comment (summary table, collapsible details, size-capped); "
     "json: the stable schema documented in docs/commands.md.",
 )
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the diff to FILE instead of stdout.")
-@click.option("--exit-code", is_flag=True, help="Exit with 10 when the stores differ, 0 when they do not (like git diff).")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the diff to FILE instead of stdout."
+)
+@click.option(
+    "--exit-code", is_flag=True, help="Exit with 10 when the stores differ, 0 when they do not (like git diff)."
+)
 @click.option(
     "--report",
     is_flag=True,
@@ -35,7 +39,14 @@ EXIT_DIFFERENT = 10
 @pass_state
 @click.pass_context
 def diff_command(
-    ctx: click.Context, state: AppState, old: str | None, new: str | None, fmt: str, out: Path | None, exit_code: bool, report: bool
+    ctx: click.Context,
+    state: AppState,
+    old: str | None,
+    new: str | None,
+    fmt: str,
+    out: Path | None,
+    exit_code: bool,
+    report: bool,
 ) -> None:
     """Show what changed in the golden dataset between OLD and NEW.
 
@@ -62,7 +73,12 @@ def diff_command(
 
 
 @click.command("changelog")
-@click.option("--base", default="HEAD", show_default=True, help="Git revision (or store directory) to diff the working store against.")
+@click.option(
+    "--base",
+    default="HEAD",
+    show_default=True,
+    help="Git revision (or store directory) to diff the working store against.",
+)
 @click.option("--message", "-m", help="Description of the entry (default: a generated one-line summary).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
@@ -123,7 +139,9 @@ def show_command(state: AppState, rev: str, as_json: bool) -> None:
     click.echo(f"format/schema   {info['format_version']}/{info['schema_version']}")
     click.echo("counts          " + "  ".join(f"{k}={v}" for k, v in sorted(info["counts"].items())))
     for entity, stats in sorted(info["shards"].items()):
-        click.echo(f"{entity:<15} {stats['records']} records in {stats['shards']} shards (shard count {info['shard_counts'].get(entity)})")
+        click.echo(
+            f"{entity:<15} {stats['records']} records in {stats['shards']} shards (shard count {info['shard_counts'].get(entity)})"
+        )
 
 
 def register(cli: click.Group) -> None:

@@ -23,7 +23,9 @@ def import_group() -> None:
 @click.option("--dry-run", is_flag=True, help="Show what would be added, skipped and replaced; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_state
-def squad_command(state: AppState, file: Path | None, sample: bool, replace: bool, dry_run: bool, as_json: bool) -> None:
+def squad_command(
+    state: AppState, file: Path | None, sample: bool, replace: bool, dry_run: bool, as_json: bool
+) -> None:
     """Import a SQuAD 2.0 JSON FILE: article -> analysis, paragraph -> chunk, question -> query.
 
     Answerable questions expect their paragraph and carry their reference answers; unanswerable

@@ -33,7 +33,9 @@ from goldkeeper.project import init_repository
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
-def init(state: AppState, force: bool, from_database: bool, dvc_tracked_store: bool, install: str | None, as_json: bool) -> None:
+def init(
+    state: AppState, force: bool, from_database: bool, dvc_tracked_store: bool, install: str | None, as_json: bool
+) -> None:
     """Set up goldkeeper in the current git repository.
 
     Creates dvc.yaml (the pipeline), params.yaml, config/regression-policy.json, golden/ (empty, or
@@ -42,8 +44,14 @@ def init(state: AppState, force: bool, from_database: bool, dvc_tracked_store: b
     are kept unless --force.
     """
     result = init_repository(
-        Path(state.root or Path.cwd()), force=force, from_database=from_database, dvc_tracked_store=dvc_tracked_store,
-        install=install, database_url=state.database_url, params_file=state.params_file, progress=progress_for_terminal(),
+        Path(state.root or Path.cwd()),
+        force=force,
+        from_database=from_database,
+        dvc_tracked_store=dvc_tracked_store,
+        install=install,
+        database_url=state.database_url,
+        params_file=state.params_file,
+        progress=progress_for_terminal(),
     )
     if as_json:
         echo_json(result.to_json())

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -12,6 +13,8 @@ from goldkeeper import __version__
 from goldkeeper.cli.output import progress_for_terminal
 from goldkeeper.config import Settings, load_settings
 from goldkeeper.project import Project
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass
@@ -72,3 +75,14 @@ def cli(ctx: click.Context, database_url: str | None, params_file: Path | None, 
 
 
 pass_state = click.make_pass_decorator(AppState)
+
+
+def with_options(options: list[Callable[[F], F]]) -> Callable[[F], F]:
+    """Apply a list of click options in order, so a command with many options stays readable."""
+
+    def decorate(command: F) -> F:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate

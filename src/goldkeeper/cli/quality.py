@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from goldkeeper.cli.main import AppState, pass_state
+from goldkeeper.cli.main import AppState, pass_state, with_options
 from goldkeeper.cli.output import echo_json
 from goldkeeper.errors import NegativeVerdict
 from goldkeeper.fileio import append_text
@@ -92,7 +92,7 @@ def _github(result: GateResult) -> None:
     """On GitHub Actions: the annotations on stdout, summary.md appended to the step summary."""
     if os.environ.get("GITHUB_ACTIONS") != "true":
         return
-    for line in result.annotations():
+    for line in result.github_annotations():
         click.echo(line)
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_file:
@@ -121,17 +121,48 @@ def _echo_gate(result: GateResult) -> None:
         click.echo(f"dashboard: {result.dashboard}")
 
 
+#: the gate's options (see `goldkeeper gate --help`)
+GATE_OPTIONS = [
+    click.option(
+        "--policy",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Regression policy JSON. Default: gate.policy in params.yaml.",
+    ),
+    click.option(
+        "--metrics", "metrics", multiple=True, type=click.Path(dir_okay=False, path_type=Path), help=METRICS_HELP
+    ),
+    click.option(
+        "--dir",
+        "directory",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Trend/report directory. Default: report.dir (artifacts/evals).",
+    ),
+    click.option(
+        "--retention-max-runs",
+        type=int,
+        help="Keep at most N runs. Default: $GOLDKEEPER_EVAL_RETENTION_MAX_RUNS, else 200.",
+    ),
+    click.option("--retention-dry-run", is_flag=True, help="Report what retention would delete, delete nothing."),
+    click.option(
+        "--require-baseline", is_flag=True, default=None, help="Fail when no baseline exists for the identity."
+    ),
+    click.option("--no-record", is_flag=True, help="Do not store this run in the trend (and do not write the report)."),
+    click.option(
+        "--no-report",
+        is_flag=True,
+        help="Store the run but do not write summary.*/index.html (the `report` stage does).",
+    ),
+    click.option(
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Also write the gate result JSON here (e.g. artifacts/gate.json, a DVC metric).",
+    ),
+    click.option("--json", "as_json", is_flag=True, help="Print the gate result as JSON."),
+]
+
+
 @click.command("gate")
-@click.option("--policy", type=click.Path(dir_okay=False, path_type=Path), help="Regression policy JSON. Default: gate.policy in params.yaml.")
-@click.option("--metrics", "metrics", multiple=True, type=click.Path(dir_okay=False, path_type=Path), help=METRICS_HELP)
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), help="Trend/report directory. Default: report.dir (artifacts/evals).")
-@click.option("--retention-max-runs", type=int, help="Keep at most N runs. Default: $GOLDKEEPER_EVAL_RETENTION_MAX_RUNS, else 200.")
-@click.option("--retention-dry-run", is_flag=True, help="Report what retention would delete, delete nothing.")
-@click.option("--require-baseline", is_flag=True, default=None, help="Fail when no baseline exists for the identity.")
-@click.option("--no-record", is_flag=True, help="Do not store this run in the trend (and do not write the report).")
-@click.option("--no-report", is_flag=True, help="Store the run but do not write summary.*/index.html (the `report` stage does).")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Also write the gate result JSON here (e.g. artifacts/gate.json, a DVC metric).")
-@click.option("--json", "as_json", is_flag=True, help="Print the gate result as JSON.")
+@with_options(GATE_OPTIONS)
 @pass_state
 def gate_command(
     state: AppState,
@@ -156,9 +187,15 @@ def gate_command(
     Actions it prints warning annotations and appends summary.md to $GITHUB_STEP_SUMMARY.
     """
     result = state.project().gate(
-        policy=policy, metrics=metrics, directory=directory, retention_max_runs=retention_max_runs,
-        retention_dry_run=retention_dry_run, require_baseline=require_baseline, record=not no_record,
-        report=not no_report, output=output,
+        policy=policy,
+        metrics=metrics,
+        directory=directory,
+        retention_max_runs=retention_max_runs,
+        retention_dry_run=retention_dry_run,
+        require_baseline=require_baseline,
+        record=not no_record,
+        report=not no_report,
+        output=output,
     )
     if as_json:
         echo_json(result.to_json())
@@ -173,7 +210,12 @@ def gate_command(
 
 
 @click.command("report")
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), help="Trend directory. Default: report.dir (artifacts/evals).")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Trend directory. Default: report.dir (artifacts/evals).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the written paths and the summary as JSON.")
 @pass_state
 def report_command(state: AppState, directory: Path | None, as_json: bool) -> None:
@@ -191,14 +233,27 @@ def report_command(state: AppState, directory: Path | None, as_json: bool) -> No
         )
         return
     summary = files.summary
-    click.echo(f"report: {summary['runCount']} run(s), status {summary['status']}, review priority {summary['reviewPriority']}")
+    click.echo(
+        f"report: {summary['runCount']} run(s), status {summary['status']}, review priority {summary['reviewPriority']}"
+    )
     click.echo(f"summary: {files.summary_md}")
     click.echo(f"dashboard: {files.index_html}")
 
 
 @click.command("serve")
-@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True, help="Port on 127.0.0.1 (0 = any free port).")
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), help="Trend directory. Default: report.dir (artifacts/evals).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=DEFAULT_PORT,
+    show_default=True,
+    help="Port on 127.0.0.1 (0 = any free port).",
+)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Trend directory. Default: report.dir (artifacts/evals).",
+)
 @pass_state
 def serve_command(state: AppState, port: int, directory: Path | None) -> None:
     """Serve the dashboard read-only on 127.0.0.1, with /api/ai-evals/summary and /api/openapi. Ctrl-C stops it."""

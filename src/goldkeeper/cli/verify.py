@@ -6,16 +6,20 @@ from pathlib import Path
 
 import click
 
-from goldkeeper.errors import VerificationFailed
 from goldkeeper.cli.main import AppState, pass_state
-from goldkeeper.project import json_schema
 from goldkeeper.cli.output import echo_json
+from goldkeeper.errors import VerificationFailed
+from goldkeeper.project import json_schema
 
 
 @click.command("verify")
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--db", "check_db", is_flag=True, help="Also check the database: counts vs the manifest, embeddings, orphans.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (every issue with code, file, record, field).")
+@click.option(
+    "--db", "check_db", is_flag=True, help="Also check the database: counts vs the manifest, embeddings, orphans."
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the report as JSON (every issue with code, file, record, field)."
+)
 @click.option("--strict", is_flag=True, help="Warnings fail too (exit 5).")
 @pass_state
 def verify_command(state: AppState, directory: Path | None, check_db: bool, as_json: bool, strict: bool) -> None:
@@ -41,7 +45,9 @@ def verify_command(state: AppState, directory: Path | None, check_db: bool, as_j
 
 
 @click.command("schema")
-@click.argument("name", required=False, default="golden", type=click.Choice(["golden", "analysis", "query", "manifest", "response"]))
+@click.argument(
+    "name", required=False, default="golden", type=click.Choice(["golden", "analysis", "query", "manifest", "response"])
+)
 def schema_command(name: str) -> None:
     """Print the JSON Schema of a goldkeeper format (default: golden).
 

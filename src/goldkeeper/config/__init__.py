@@ -12,4 +12,13 @@ from goldkeeper.config.settings import (
     validate_settings,
 )
 
-__all__ = [*_sections, "DATABASE_URL_ENV", "DEFAULT_PARAMS_FILE", "SECTIONS", "Settings", "load_params", "load_settings", "validate_settings"]
+__all__ = [
+    *_sections,
+    "DATABASE_URL_ENV",
+    "DEFAULT_PARAMS_FILE",
+    "SECTIONS",
+    "Settings",
+    "load_params",
+    "load_settings",
+    "validate_settings",
+]

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-RETRIEVAL_MODES = ("vector", "fulltext", "hybrid")
 Mode = Literal["vector", "fulltext", "hybrid"]
+RETRIEVAL_MODES: tuple[Mode, ...] = ("vector", "fulltext", "hybrid")
 
 
 class Section(BaseModel):
@@ -35,7 +35,15 @@ class DatasetParams(Section):
 
 class StoreParams(Section):
     path: str = "golden"
-    shards: dict[Literal["analyses", "queries"], int] = Field(default_factory=lambda: {"analyses": 8, "queries": 16})
+    shards: dict[str, int] = Field(default_factory=lambda: {"analyses": 8, "queries": 16})
+
+    @field_validator("shards")
+    @classmethod
+    def _known_entities(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - {"analyses", "queries"})
+        if unknown:
+            raise ValueError(f"unknown entity {unknown[0]!r} (analyses | queries)")
+        return value
 
 
 class DumpParams(Section):

@@ -164,4 +164,12 @@ def _resolve_model_path(values: dict[str, Any], root: Path) -> None:
         values["embedding"] = {**embedding, "model_path": str(path if path.is_absolute() else root / path)}
 
 
-__all__ = ["DEFAULT_PARAMS_FILE", "DATABASE_URL_ENV", "SECTIONS", "Settings", "load_params", "load_settings", "validate_settings"]
+__all__ = [
+    "DEFAULT_PARAMS_FILE",
+    "DATABASE_URL_ENV",
+    "SECTIONS",
+    "Settings",
+    "load_params",
+    "load_settings",
+    "validate_settings",
+]

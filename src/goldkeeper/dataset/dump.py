@@ -49,11 +49,14 @@ def dump(url: str, settings: Settings, out: Path | None = None, progress: Progre
     """Write the golden rows at ``url`` into the store at ``out`` (default: ``settings.store_path``)."""
     target = Path(out) if out is not None else settings.store_path
     if not _golden_schema_exists(url):
-        raise DatabaseError("the database has no golden schema (run `goldkeeper db init` or `goldkeeper restore` first)")
+        raise DatabaseError(
+            "the database has no golden schema (run `goldkeeper db init` or `goldkeeper restore` first)"
+        )
     old_manifest = (target / "manifest.json").read_bytes() if (target / "manifest.json").is_file() else None
-    with StoreWriter(target, settings.dataset.name, dict(settings.store.shards)) as writer, golden_reader(
-        url, settings.dump.statuses
-    ) as (analyses, queries):
+    with (
+        StoreWriter(target, settings.dataset.name, dict(settings.store.shards)) as writer,
+        golden_reader(url, settings.dump.statuses) as (analyses, queries),
+    ):
         with progress.task("dumping analyses", None) as task:
             for analysis in analyses:
                 writer.add_analysis(analysis)

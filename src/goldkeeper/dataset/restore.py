@@ -126,7 +126,9 @@ def _check_text(value: Any, file: str, record_id: str, path: str) -> None:
     """PostgreSQL text and jsonb cannot hold NUL characters: refuse them before the database does."""
     if isinstance(value, str):
         if "\x00" in value:
-            raise RecordValidationError(file, record_id, path, "contains a NUL character (\\u0000), which PostgreSQL cannot store")
+            raise RecordValidationError(
+                file, record_id, path, "contains a NUL character (\\u0000), which PostgreSQL cannot store"
+            )
     elif isinstance(value, dict):
         for key, item in value.items():
             _check_text(key, file, record_id, path)
@@ -146,7 +148,9 @@ def check_storable(record: Analysis | Query, file: str) -> None:
             seen: set[str] = set()
             for index, rel in enumerate(getattr(record.expected, kind)):
                 if str(rel.id) in seen:
-                    raise RecordValidationError(file, record.id, f"expected.{kind}.{index}.id", f"{rel.id} is listed twice")
+                    raise RecordValidationError(
+                        file, record.id, f"expected.{kind}.{index}.id", f"{rel.id} is listed twice"
+                    )
                 seen.add(str(rel.id))
 
 
@@ -166,7 +170,9 @@ class _Seen:
     artifact_ids: set[str] = field(default_factory=set)
     query_ids: set[str] = field(default_factory=set)
     references: list[tuple[str, str, str, str]] = field(default_factory=list)  # (file, query id, path, target)
-    counted: dict[str, int] = field(default_factory=lambda: dict.fromkeys(("analyses", "chunks", "findings", "artifacts", "queries"), 0))
+    counted: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(("analyses", "chunks", "findings", "artifacts", "queries"), 0)
+    )
 
 
 def _validate_analysis(analysis: Analysis, name: str, seen: _Seen) -> None:
@@ -179,7 +185,9 @@ def _validate_analysis(analysis: Analysis, name: str, seen: _Seen) -> None:
     for index, chunk in enumerate(analysis.chunks):
         cid = str(chunk.id)
         if cid in seen.chunk_ids:
-            raise RecordValidationError(name, aid, f"chunks.{index}.id", f"chunk id {cid} is also in analysis {seen.chunk_ids[cid]}")
+            raise RecordValidationError(
+                name, aid, f"chunks.{index}.id", f"chunk id {cid} is also in analysis {seen.chunk_ids[cid]}"
+            )
         seen.chunk_ids[cid] = aid
     if analysis.artifact is not None:
         art = str(analysis.artifact.id)
@@ -240,7 +248,9 @@ def validate_store(store: Store) -> StoreSummary:
             _validate_query(query, name, seen)
     _check_references(seen)
     _check_manifest_counts(store, seen.counted)
-    return StoreSummary(analyses=seen.counted["analyses"], chunks=seen.counted["chunks"], queries=seen.counted["queries"])
+    return StoreSummary(
+        analyses=seen.counted["analyses"], chunks=seen.counted["chunks"], queries=seen.counted["queries"]
+    )
 
 
 # --------------------------------------------------------------------------- restore
@@ -381,8 +391,22 @@ def write_marker(path: Path, store: Store, report: RestoreReport) -> None:
     sees nothing new downstream.
     """
     manifest = store.manifest
-    marker = {"dataset": manifest.dataset, "version": store.version, "model_id": report.model_id, "counts": manifest.counts}
+    marker = {
+        "dataset": manifest.dataset,
+        "version": store.version,
+        "model_id": report.model_id,
+        "counts": manifest.counts,
+    }
     atomic_write_bytes(path, canonical_bytes(marker))
 
 
-__all__ = ["write_marker", "EntityReport", "RestoreReport", "StoreSummary", "validate_store", "check_storable", "restore_records", "restore_store"]
+__all__ = [
+    "write_marker",
+    "EntityReport",
+    "RestoreReport",
+    "StoreSummary",
+    "validate_store",
+    "check_storable",
+    "restore_records",
+    "restore_store",
+]

@@ -83,7 +83,7 @@ def _grouped(conn: psycopg.Connection[Any], column: str, limit: int) -> dict[Any
         f"""
         SELECT {column} AS k, count(*), (array_agg(id::text ORDER BY id))[1:{int(limit)}]
         FROM golden.chunks WHERE embedding IS NOT NULL GROUP BY 1 ORDER BY 1
-        """  # type: ignore[arg-type]  # fixed SQL, no user input
+        """
     ).fetchall()
     return {row[0]: Sampled(int(row[1]), tuple(row[2])) for row in rows}
 
@@ -104,7 +104,7 @@ def integrity_facts(url: str, statuses: list[str], limit: int = 20) -> Integrity
         params = {"statuses": list(statuses)}
         counts = {}
         for key, sql in _COUNTS.items():
-            row = conn.execute(sql, params).fetchone()  # type: ignore[arg-type]
+            row = conn.execute(sql, params).fetchone()
             counts[key] = int(row[0]) if row else 0
         unembedded = _sampled(
             conn, "SELECT id::text FROM golden.chunks WHERE embedding IS NULL ORDER BY id", None, limit

@@ -41,20 +41,42 @@ CREATE TEMP TABLE gk_query_expected (query_id text, target_kind text, target_id 
 
 #: temp table -> (golden table, columns compared and inserted, the analysis/query key column)
 _TABLES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str]] = {
-    "gk_analyses": ("golden.analyses", ("id", "url", "title", "content_type", "status", "created_at"),
-                    ("uuid", "text", "text", "text", "text", "timestamptz"), "id"),
-    "gk_chunks": ("golden.chunks",
-                  ("id", "analysis_id", "content", "section_title", "section_path", "content_type", "chunk_index"),
-                  ("uuid", "uuid", "text", "text", "text[]", "text", "int4"), "analysis_id"),
-    "gk_artifacts": ("golden.artifacts", ("id", "analysis_id", "summary", "key_findings", "metadata"),
-                     ("uuid", "uuid", "text", "jsonb", "jsonb"), "analysis_id"),
-    "gk_findings": ("golden.findings", ("analysis_id", "ordinal", "agent", "category", "content", "confidence"),
-                    ("uuid", "int4", "text", "text", "text", "float8"), "analysis_id"),
-    "gk_queries": ("golden.queries",
-                   ("id", "text", "domain", "difficulty", "tags", "expected", "reference_answers", "expected_behavior"),
-                   ("text", "text", "text", "text", "text[]", "jsonb", "jsonb", "jsonb"), "id"),
-    "gk_query_expected": ("golden.query_expected", ("query_id", "target_kind", "target_id", "relevance"),
-                          ("text", "text", "uuid", "int4"), "query_id"),
+    "gk_analyses": (
+        "golden.analyses",
+        ("id", "url", "title", "content_type", "status", "created_at"),
+        ("uuid", "text", "text", "text", "text", "timestamptz"),
+        "id",
+    ),
+    "gk_chunks": (
+        "golden.chunks",
+        ("id", "analysis_id", "content", "section_title", "section_path", "content_type", "chunk_index"),
+        ("uuid", "uuid", "text", "text", "text[]", "text", "int4"),
+        "analysis_id",
+    ),
+    "gk_artifacts": (
+        "golden.artifacts",
+        ("id", "analysis_id", "summary", "key_findings", "metadata"),
+        ("uuid", "uuid", "text", "jsonb", "jsonb"),
+        "analysis_id",
+    ),
+    "gk_findings": (
+        "golden.findings",
+        ("analysis_id", "ordinal", "agent", "category", "content", "confidence"),
+        ("uuid", "int4", "text", "text", "text", "float8"),
+        "analysis_id",
+    ),
+    "gk_queries": (
+        "golden.queries",
+        ("id", "text", "domain", "difficulty", "tags", "expected", "reference_answers", "expected_behavior"),
+        ("text", "text", "text", "text", "text[]", "jsonb", "jsonb", "jsonb"),
+        "id",
+    ),
+    "gk_query_expected": (
+        "golden.query_expected",
+        ("query_id", "target_kind", "target_id", "relevance"),
+        ("text", "text", "uuid", "int4"),
+        "query_id",
+    ),
 }
 _ANALYSIS_TABLES = ("gk_analyses", "gk_chunks", "gk_artifacts", "gk_findings")
 _QUERY_TABLES = ("gk_queries", "gk_query_expected")
@@ -89,8 +111,16 @@ def query_rows(query: Query) -> dict[str, list[tuple[Any, ...]]]:
     q = query.canonical()
     return {
         "gk_queries": [
-            (q.id, q.text, q.domain, q.difficulty, list(q.tags), q.expected.model_dump(mode="json"),
-             list(q.reference_answers), q.expected_behavior.model_dump(mode="json"))
+            (
+                q.id,
+                q.text,
+                q.domain,
+                q.difficulty,
+                list(q.tags),
+                q.expected.model_dump(mode="json"),
+                list(q.reference_answers),
+                q.expected_behavior.model_dump(mode="json"),
+            )
         ],
         "gk_query_expected": [(q.id, "chunk", r.id, r.relevance) for r in q.expected.chunks]
         + [(q.id, "analysis", r.id, r.relevance) for r in q.expected.analyses],
@@ -123,7 +153,7 @@ class GoldenLoader:
         lock_golden(self.conn)
         ensure_schema(self.conn, dim)
         for statement in _TEMP_TABLES.split(";"):
-            self.conn.execute(statement)  # type: ignore[arg-type]
+            self.conn.execute(statement)
 
     def add_analysis(self, analysis: Analysis) -> None:
         self._add(analysis_rows(analysis))
@@ -195,7 +225,7 @@ class GoldenLoader:
         return [r[0] for r in self.conn.execute(statement).fetchall()]
 
     def _ids(self, statement: str) -> list[str]:
-        return [r[0] for r in self.conn.execute(statement).fetchall()]  # type: ignore[arg-type]
+        return [r[0] for r in self.conn.execute(statement).fetchall()]
 
     def classify(self) -> dict[str, Changes]:
         """Compare the staged records with the golden rows (call after every record was added)."""
@@ -210,15 +240,21 @@ class GoldenLoader:
         ):
             collate = "" if entity == "analyses" else ' COLLATE "C"'
             different = self._different(tables, parent)
-            existing = self._ids(f"SELECT p.id::text FROM {parent} p JOIN {golden} g ON g.id = p.id ORDER BY p.id{collate}")
+            existing = self._ids(
+                f"SELECT p.id::text FROM {parent} p JOIN {golden} g ON g.id = p.id ORDER BY p.id{collate}"
+            )
             diff_set = set(different)
             result[entity] = Changes(
-                added=self._ids(f"SELECT p.id::text FROM {parent} p LEFT JOIN {golden} g ON g.id = p.id "
-                                f"WHERE g.id IS NULL ORDER BY p.id{collate}"),
+                added=self._ids(
+                    f"SELECT p.id::text FROM {parent} p LEFT JOIN {golden} g ON g.id = p.id "
+                    f"WHERE g.id IS NULL ORDER BY p.id{collate}"
+                ),
                 identical=[i for i in existing if i not in diff_set],
                 different=different if entity == "analyses" else sorted(different, key=lambda s: s.encode()),
-                absent=self._ids(f"SELECT g.id::text FROM {golden} g LEFT JOIN {parent} p ON p.id = g.id "
-                                 f"WHERE p.id IS NULL ORDER BY g.id{collate}"),
+                absent=self._ids(
+                    f"SELECT g.id::text FROM {golden} g LEFT JOIN {parent} p ON p.id = g.id "
+                    f"WHERE p.id IS NULL ORDER BY g.id{collate}"
+                ),
             )
         return result
 
@@ -310,7 +346,9 @@ def _conflict(analyses: list[str], queries: list[str]) -> ConflictError:
 
 
 @contextmanager
-def golden_transaction(url: str, *, rollback: bool = False, action: str = "restore failed") -> Iterator[psycopg.Connection[Any]]:
+def golden_transaction(
+    url: str, *, rollback: bool = False, action: str = "restore failed"
+) -> Iterator[psycopg.Connection[Any]]:
     """One transaction on a new connection: committed at the end, or rolled back on error or when
     ``rollback`` (dry runs). psycopg errors become :class:`DatabaseError` (passwords scrubbed)."""
     conn = connect(url)

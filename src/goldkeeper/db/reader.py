@@ -91,7 +91,9 @@ def _json_loads(data: str | bytes) -> Any:
     return json.loads(data, parse_int=_json_int)
 
 
-def _copy_rows(conn: psycopg.Connection[Any], statement: str, types: list[str], statuses: list[str] | None) -> Iterator[tuple[Any, ...]]:
+def _copy_rows(
+    conn: psycopg.Connection[Any], statement: str, types: list[str], statuses: list[str] | None
+) -> Iterator[tuple[Any, ...]]:
     query = sql.SQL(statement).format(statuses=sql.Literal(statuses)) if statuses is not None else sql.SQL(statement)
     with conn.cursor() as cur, cur.copy(query) as copy:
         copy.set_types(types)
@@ -131,8 +133,12 @@ def _text_before(a: str, b: str) -> bool:
     return a.encode("utf-8") < b.encode("utf-8")
 
 
-def _build_analysis(row: tuple[Any, ...], chunks: list[tuple[Any, ...]], findings: list[tuple[Any, ...]],
-                    artifacts: list[tuple[Any, ...]]) -> Analysis:
+def _build_analysis(
+    row: tuple[Any, ...],
+    chunks: list[tuple[Any, ...]],
+    findings: list[tuple[Any, ...]],
+    artifacts: list[tuple[Any, ...]],
+) -> Analysis:
     analysis_id, url, title, content_type, status, created_at = row
     artifact = None
     if artifacts:
@@ -147,14 +153,18 @@ def _build_analysis(row: tuple[Any, ...], chunks: list[tuple[Any, ...]], finding
         created_at=_utc(created_at),
         findings=[Finding(agent=f[1], category=f[2], content=f[3], confidence=f[4]) for f in findings],
         chunks=[
-            Chunk(id=c[1], content=c[2], section_title=c[3], section_path=c[4] or [], content_type=c[5], chunk_index=c[6])
+            Chunk(
+                id=c[1], content=c[2], section_title=c[3], section_path=c[4] or [], content_type=c[5], chunk_index=c[6]
+            )
             for c in chunks
         ],
         artifact=artifact,
     )
 
 
-def _analyses_stream(url: str, conns: list[psycopg.Connection[Any]], wanted: list[str]) -> Generator[Analysis, None, None]:
+def _analyses_stream(
+    url: str, conns: list[psycopg.Connection[Any]], wanted: list[str]
+) -> Generator[Analysis, None, None]:
     c_an, c_ch, c_fi, c_ar = conns
     try:
         chunks = _Peekable(_copy_rows(c_ch, _CHUNKS_SQL, _CHUNKS_TYPES, wanted))

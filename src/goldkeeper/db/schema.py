@@ -37,6 +37,7 @@ from typing import Any
 
 import psycopg
 
+from goldkeeper.db.connection import connection
 from goldkeeper.errors import DatabaseError
 
 SCHEMA = "golden"
@@ -168,7 +169,7 @@ def ensure_schema(conn: psycopg.Connection[Any], dim: int) -> dict[str, Any]:
     conn.execute("CREATE SCHEMA IF NOT EXISTS golden")
     for statement in _TABLES.format(dim=dim).split(";"):
         if statement.strip():
-            conn.execute(statement)  # type: ignore[arg-type]  # fixed DDL, no user input
+            conn.execute(statement)
     changed_from = None
     current = embedding_column_dim(conn)
     if current != dim:
@@ -217,8 +218,6 @@ def hnsw_deferred(conn: psycopg.Connection[Any], rows_to_write: int) -> Iterator
 
 def init_schema(url: str, dim: int) -> dict[str, Any]:
     """``goldkeeper db init``: ensure the schema in its own committed transaction."""
-    from goldkeeper.db.connection import connection
-
     with connection(url) as conn:
         with conn.transaction():
             result = ensure_schema(conn, dim)

@@ -85,6 +85,7 @@ def prepare(conn: psycopg.Connection[Any]) -> None:
 def chunk_count(conn: psycopg.Connection[Any]) -> tuple[int, int]:
     """(chunks, chunks with an embedding)."""
     row = conn.execute("SELECT count(*), count(embedding) FROM golden.chunks").fetchone()
+    assert row is not None  # an aggregate always returns one row
     return int(row[0]), int(row[1])
 
 
@@ -126,7 +127,13 @@ def vector_search(
         ORDER BY q.ord, c.dist, c.id DESC
     """
     rows = conn.execute(
-        sql, {"embs": list(np.asarray(embeddings, dtype=np.float32)), "texts": list(texts), "cfg": ts_config, "depth": depth}
+        sql,
+        {
+            "embs": list(np.asarray(embeddings, dtype=np.float32)),
+            "texts": list(texts),
+            "cfg": ts_config,
+            "depth": depth,
+        },
     ).fetchall()
     conn.execute("SET LOCAL enable_seqscan = on")
     conn.execute("SET LOCAL enable_indexscan = on")

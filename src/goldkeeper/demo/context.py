@@ -6,12 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from goldkeeper.config import Settings
-from goldkeeper.embed.base import Embedder
 from goldkeeper.progress import SILENT, Progress
 from goldkeeper.project import Project
+
+if TYPE_CHECKING:  # the embedder module loads onnxruntime (0.3 s): `goldkeeper --help` must not
+    from goldkeeper.embed.base import Embedder
 
 
 @dataclass

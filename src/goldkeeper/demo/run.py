@@ -16,14 +16,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from goldkeeper.config import Settings
 from goldkeeper.db.embedded import EmbeddedServer
-from goldkeeper.demo.context import DemoContext, DemoStep, StepResult
+from goldkeeper.demo.context import DemoContext, DemoStep
 from goldkeeper.demo.steps import gate_step, grounded_step, report_step, restore_step, retrieval_step, verify_step
-from goldkeeper.embed.base import Embedder
 from goldkeeper.progress import SILENT, Progress
+
+if TYPE_CHECKING:  # the embedder module loads onnxruntime (0.3 s): `goldkeeper --help` must not
+    from goldkeeper.embed.base import Embedder
 
 DEMO_DIRNAME = "demo"
 
@@ -55,7 +57,8 @@ class DemoReport:
             "counts": dict(self.counts),
             "seconds": round(self.seconds, 3),
             "steps": [
-                {"name": s.name, "summary": s.summary, "seconds": round(s.seconds, 3), "data": s.data} for s in self.steps
+                {"name": s.name, "summary": s.summary, "seconds": round(s.seconds, 3), "data": s.data}
+                for s in self.steps
             ],
         }
 

@@ -63,7 +63,9 @@ def verify_step(ctx: DemoContext) -> StepResult:
     assert ctx.store_path is not None, "the verify step needs the restore step first"
     report = ctx.project.verify(ctx.store_path, db=True)
     if not report.ok():
-        raise VerificationFailed(report.summary() + ": " + "; ".join(i.render() for i in report.errors[:5]), report=report)
+        raise VerificationFailed(
+            report.summary() + ": " + "; ".join(i.render() for i in report.errors[:5]), report=report
+        )
     checked = dict(report.checked)
     summary = (
         f"files and database: valid, {len(report.errors)} error(s), {len(report.warnings)} warning(s) "
@@ -92,8 +94,10 @@ def grounded_step(ctx: DemoContext) -> StepResult:
     from goldkeeper.evals.grounded import summary_line  # noqa: PLC0415 - start-up: numpy (project module doc)
 
     run = ctx.project.eval_grounded(
-        limit=ctx.settings.grounded.demo_limit, store_path=ctx.store_path,
-        out=ctx.output("metrics", "grounded.json"), per_case=ctx.output("reports", "grounded-per-case.json"),
+        limit=ctx.settings.grounded.demo_limit,
+        store_path=ctx.store_path,
+        out=ctx.output("metrics", "grounded.json"),
+        per_case=ctx.output("reports", "grounded-per-case.json"),
     )
     return StepResult(summary_line(run.report), {"metrics_file": str(run.out), "metrics": run.report.metrics})
 
@@ -104,7 +108,9 @@ def _metrics_files(ctx: DemoContext) -> list[Path]:
     for name, data in ctx.results.items():
         if not isinstance(data, dict):
             continue
-        named = next((data[k] for k in METRIC_FILE_KEYS if isinstance(data.get(k), str) and data[k].endswith(".json")), None)
+        named = next(
+            (data[k] for k in METRIC_FILE_KEYS if isinstance(data.get(k), str) and data[k].endswith(".json")), None
+        )
         if named is not None and ctx.settings.resolve(named).is_file():
             found.append(ctx.settings.resolve(named))
         elif isinstance(data.get("metrics"), dict) and any(isinstance(v, float) for v in data["metrics"].values()):
@@ -112,7 +118,9 @@ def _metrics_files(ctx: DemoContext) -> list[Path]:
             write_json(path, data["metrics"])
             found.append(path)
     if not found:
-        raise EvalError("demo gate: no eval metrics to gate (no earlier step reported a metrics file or a metrics mapping)")
+        raise EvalError(
+            "demo gate: no eval metrics to gate (no earlier step reported a metrics file or a metrics mapping)"
+        )
     return found
 
 
@@ -140,7 +148,9 @@ def gate_step(ctx: DemoContext) -> StepResult:
         f"{'PASS' if result.passed else 'FAIL'} (review priority {verdict['reviewPriority']}; baseline {identity.key}"
         f"{' recorded' if recorded else ''})" + (f": {detail}" if detail else "")
     )
-    return StepResult(summary, {"status": verdict["status"], "runId": result.outcome.run["id"], "reasons": verdict["reasons"]})
+    return StepResult(
+        summary, {"status": verdict["status"], "runId": result.outcome.run["id"], "reasons": verdict["reasons"]}
+    )
 
 
 def report_step(ctx: DemoContext) -> StepResult:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from goldkeeper.embed.base import Embedder
+from goldkeeper.embed.fastembed_backend import FastEmbedEmbedder
 
 if TYPE_CHECKING:
     from goldkeeper.config import EmbeddingParams
@@ -45,8 +46,6 @@ def load_embedder(params: EmbeddingParams, *, root: Path | None = None) -> Embed
     A relative ``model_path`` is resolved against ``root`` (the project root,
     ``Settings.root``) when given, else against the current directory.
     """
-    from goldkeeper.embed.fastembed_backend import FastEmbedEmbedder
-
     path: Path | None = Path(params.model_path) if params.model_path else vendored_model_path(params.model)
     if params.model_path and root is not None and path is not None and not path.is_absolute():
         path = Path(root) / path

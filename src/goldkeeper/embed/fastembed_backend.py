@@ -105,12 +105,14 @@ class FastEmbedEmbedder:
     ) -> None:
         text_embedding = _text_embedding_class()
         if model_path is not None and not Path(model_path).is_dir():
-            raise ConfigError(f"embedding.model_path: {Path(model_path)} is not a directory", key="embedding.model_path")
+            raise ConfigError(
+                f"embedding.model_path: {Path(model_path)} is not a directory", key="embedding.model_path"
+            )
         description = _model_description(text_embedding, model_name)
         local_onnx = _local_onnx_file(model_path, description) if model_path is not None else None
         kwargs = _model_options(model_path, threads=threads, cache_dir=cache_dir)
         self._model = _load_model(text_embedding, model_name, model_path, kwargs)
-        onnx_file = local_onnx or Path(getattr(self._model.model, "_model_dir")) / description["model_file"]
+        onnx_file = local_onnx or Path(self._model.model._model_dir) / description["model_file"]
         self.model_name = model_name
         self.model_path = Path(model_path) if model_path is not None else onnx_file.parent
         self.onnx_file = onnx_file
@@ -162,7 +164,9 @@ def _local_onnx_file(model_path: str | Path, description: dict[str, Any]) -> Pat
     return onnx_file
 
 
-def _model_options(model_path: str | Path | None, *, threads: int | None, cache_dir: str | Path | None) -> dict[str, Any]:
+def _model_options(
+    model_path: str | Path | None, *, threads: int | None, cache_dir: str | Path | None
+) -> dict[str, Any]:
     """``TextEmbedding`` keyword arguments: threads, and the local folder or cache directory when given."""
     kwargs: dict[str, Any] = {"threads": threads}
     if model_path is not None:

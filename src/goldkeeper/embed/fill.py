@@ -24,6 +24,7 @@ import numpy as np
 
 from goldkeeper.db import embedding_cache as sql
 from goldkeeper.embed.base import Embedder
+from goldkeeper.errors import ConfigError
 from goldkeeper.progress import SILENT, Progress
 
 
@@ -63,8 +64,6 @@ def embed_texts_cached(conn: Any, embedder: Embedder, texts: list[str]) -> tuple
     if missing:
         vectors = embedder.embed_documents(list(missing.values()))
         if vectors.shape != (len(missing), embedder.dim):
-            from goldkeeper.errors import ConfigError
-
             raise ConfigError(
                 f"embedding model {embedder.model_id} returned vectors of shape {vectors.shape}, "
                 f"expected ({len(missing)}, {embedder.dim})"
@@ -122,7 +121,9 @@ def embed_chunks(
             texts = [content for _, content in batch]
             vectors, n_computed, n_texts = embed_texts_cached(conn, embedder, texts)
             texts_embedded += n_texts
-            sql.write_chunk_embeddings(conn, model_id, [(cid, vec) for (cid, _), vec in zip(batch, vectors, strict=True)])
+            sql.write_chunk_embeddings(
+                conn, model_id, [(cid, vec) for (cid, _), vec in zip(batch, vectors, strict=True)]
+            )
             total += len(batch)
             computed += n_computed
             cached += len(batch) - n_computed

@@ -76,7 +76,11 @@ class Comparison:
             "paired_queries": self.paired,
             "only_in_a": self.only_a,
             "only_in_b": self.only_b,
-            "test": {"kind": "paired randomization (sign flip), two-sided", "permutations": self.permutations, "seed": self.seed},
+            "test": {
+                "kind": "paired randomization (sign flip), two-sided",
+                "permutations": self.permutations,
+                "seed": self.seed,
+            },
             "metrics": [m.to_json() for m in self.metrics],
         }
 
@@ -135,6 +139,56 @@ def _index(records: Sequence[dict[str, Any]], mode: str | None) -> dict[tuple[st
     return out
 
 
+def _numeric_metrics(index: dict[tuple[str, str], dict[str, Any]], keys: list[tuple[str, str]]) -> set[str]:
+    """The metric names with a number in the records of ``keys``."""
+    return {
+        m
+        for k in keys
+        for m, v in index[k].items()
+        if m not in NON_METRIC and isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
+
+
+def _chosen_metrics(wanted: Sequence[str] | None, common: set[str]) -> list[str]:
+    available = sorted(common)
+    chosen = list(wanted) if wanted else available
+    missing = [m for m in chosen if m not in available]
+    if missing:
+        raise EvalError(f"metric {missing[0]!r} is not in both files (available: {', '.join(available)})")
+    return chosen
+
+
+def _label(mode: str, metric: str, mode_a: str | None, mode_b: str | None) -> str:
+    if mode:
+        return f"{mode}.{metric}"
+    return f"{mode_a}->{mode_b}.{metric}" if mode_a else metric
+
+
+def _compare_metric(
+    ia: dict[tuple[str, str], dict[str, Any]],
+    ib: dict[tuple[str, str], dict[str, Any]],
+    keys: list[tuple[str, str]],
+    metric: str,
+    label: str,
+    permutations: int,
+    seed: int,
+) -> MetricComparison:
+    """Both means, the delta, wins/ties/losses and the paired randomization p-value of one metric."""
+    va = np.array([float(ia[k].get(metric) or 0.0) for k in keys])
+    vb = np.array([float(ib[k].get(metric) or 0.0) for k in keys])
+    d = vb - va
+    return MetricComparison(
+        metric=label,
+        mean_a=float(va.mean()),
+        mean_b=float(vb.mean()),
+        delta=float(d.mean()),
+        wins=int((d > 0).sum()),
+        ties=int((d == 0).sum()),
+        losses=int((d < 0).sum()),
+        p_value=randomization_p(d, permutations, seed),
+    )
+
+
 def compare_records(
     a: Sequence[dict[str, Any]],
     b: Sequence[dict[str, Any]],
@@ -152,35 +206,14 @@ def compare_records(
     keys = sorted(set(ia) & set(ib))
     if not keys:
         raise EvalError("the two files have no (mode, query) in common")
-    modes = sorted({k[0] for k in keys})
-    available = sorted(
-        {m for k in keys for m, v in ia[k].items() if m not in NON_METRIC and isinstance(v, (int, float)) and not isinstance(v, bool)}
-        & {m for k in keys for m, v in ib[k].items() if m not in NON_METRIC and isinstance(v, (int, float)) and not isinstance(v, bool)}
-    )
-    chosen = list(metrics) if metrics else available
-    missing = [m for m in chosen if m not in available]
-    if missing:
-        raise EvalError(f"metric {missing[0]!r} is not in both files (available: {', '.join(available)})")
-    results = []
-    for mode in modes:
-        mode_keys = [k for k in keys if k[0] == mode]
-        for metric in chosen:
-            va = np.array([float(ia[k].get(metric) or 0.0) for k in mode_keys])
-            vb = np.array([float(ib[k].get(metric) or 0.0) for k in mode_keys])
-            d = vb - va
-            label = f"{mode}.{metric}" if mode else (f"{mode_a}->{mode_b}.{metric}" if mode_a else metric)
-            results.append(
-                MetricComparison(
-                    metric=label,
-                    mean_a=float(va.mean()),
-                    mean_b=float(vb.mean()),
-                    delta=float(d.mean()),
-                    wins=int((d > 0).sum()),
-                    ties=int((d == 0).sum()),
-                    losses=int((d < 0).sum()),
-                    p_value=randomization_p(d, permutations, seed),
-                )
-            )
+    chosen = _chosen_metrics(metrics, _numeric_metrics(ia, keys) & _numeric_metrics(ib, keys))
+    results = [
+        _compare_metric(
+            ia, ib, [k for k in keys if k[0] == mode], metric, _label(mode, metric, mode_a, mode_b), permutations, seed
+        )
+        for mode in sorted({k[0] for k in keys})
+        for metric in chosen
+    ]
     return Comparison(
         a=names[0],
         b=names[1],
@@ -197,4 +230,12 @@ def compare_files(a: Path, b: Path, **kwargs: Any) -> Comparison:
     return compare_records(load_per_query(a), load_per_query(b), names=(str(a), str(b)), **kwargs)
 
 
-__all__ = ["Comparison", "MetricComparison", "PERMUTATIONS", "SEED", "compare_files", "compare_records", "randomization_p"]
+__all__ = [
+    "Comparison",
+    "MetricComparison",
+    "PERMUTATIONS",
+    "SEED",
+    "compare_files",
+    "compare_records",
+    "randomization_p",
+]

@@ -87,7 +87,11 @@ class LexicalJudge:
         missing = [t for t in claim_tokens if t not in evidence_tokens]
         score = 1.0 - len(missing) / len(claim_tokens)
         supported = score >= self.threshold
-        reason = "" if supported else f"support {score:.2f} < {self.threshold:.2f} (missing: {', '.join(sorted(set(missing))[:5])})"
+        reason = (
+            ""
+            if supported
+            else f"support {score:.2f} < {self.threshold:.2f} (missing: {', '.join(sorted(set(missing))[:5])})"
+        )
         return Verdict(score, supported, reason)
 
 

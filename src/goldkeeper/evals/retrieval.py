@@ -90,8 +90,14 @@ class RetrievalResult:
     def summary_table(self) -> str:
         """Markdown: one row per mode with P@k, recall@k, MRR, nDCG@k, MAP, pass rate@k."""
         k = self.k
-        cols = [(f"P@{k}", f"P_{k}"), (f"recall@{k}", f"recall_{k}"), ("MRR", "recip_rank"),
-                (f"nDCG@{k}", f"ndcg_cut_{k}"), ("MAP", "map"), (f"pass rate@{k}", f"success_{k}")]
+        cols = [
+            (f"P@{k}", f"P_{k}"),
+            (f"recall@{k}", f"recall_{k}"),
+            ("MRR", "recip_rank"),
+            (f"nDCG@{k}", f"ndcg_cut_{k}"),
+            ("MAP", "map"),
+            (f"pass rate@{k}", f"success_{k}"),
+        ]
         lines = ["| mode | " + " | ".join(c for c, _ in cols) + " |", "|---|" + "---:|" * len(cols)]
         for mode in self.modes:
             lines.append(f"| {mode.mode} | " + " | ".join(f"{mode.report.summary[key]:.4f}" for _, key in cols) + " |")
@@ -103,7 +109,9 @@ class RetrievalResult:
         for result in self.modes:
             report = result.report
             for i, qid in enumerate(report.qids):
-                ranked = sorted(result.run.get(qid, {}).items(), key=lambda item: (np.float32(item[1]), item[0]), reverse=True)
+                ranked = sorted(
+                    result.run.get(qid, {}).items(), key=lambda item: (np.float32(item[1]), item[0]), reverse=True
+                )
                 ranked_ids = [cid for cid, _ in ranked]
                 relevant = self.qrels[qid]
                 first = next((r for r, cid in enumerate(ranked_ids, 1) if relevant.get(cid, 0) >= 1), None)
@@ -117,7 +125,9 @@ class RetrievalResult:
 
 
 def _embed(embedder: Any, texts: Sequence[str], batch_size: int) -> np.ndarray:
-    parts = [np.asarray(embedder.embed_documents(list(texts[i : i + batch_size]))) for i in range(0, len(texts), batch_size)]
+    parts = [
+        np.asarray(embedder.embed_documents(list(texts[i : i + batch_size]))) for i in range(0, len(texts), batch_size)
+    ]
     return np.vstack(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
 
 
@@ -154,14 +164,23 @@ def _search_batch(
     if any(m in ("vector", "hybrid") for m in modes):
         embs = _embed(embedder, texts, params.query_batch_size)
         vec_hits = vector_search(
-            conn, embs, texts, params.depth, ef_search=params.ef_search,
-            ts_config=params.fulltext_config, tsquery=params.tsquery,
+            conn,
+            embs,
+            texts,
+            params.depth,
+            ef_search=params.ef_search,
+            ts_config=params.fulltext_config,
+            tsquery=params.tsquery,
             use_index=params.vector_index == "hnsw",
         )
     if any(m in ("fulltext", "hybrid") for m in modes):
         text_hits = fulltext_search(
-            conn, texts, params.depth, ts_config=params.fulltext_config,
-            tsquery=params.tsquery, normalization=params.rank_normalization,
+            conn,
+            texts,
+            params.depth,
+            ts_config=params.fulltext_config,
+            tsquery=params.tsquery,
+            normalization=params.rank_normalization,
         )
     for i, (qid, _) in enumerate(part):
         for mode in modes:

@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import numpy as np
+
 from goldkeeper.errors import EvalError
-from goldkeeper.fileio import write_text
 from goldkeeper.evals.metrics import Report, evaluate, resolve_measures
+from goldkeeper.fileio import write_text
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -93,8 +95,6 @@ def write_qrels(path: Path, qrels: Mapping[str, Mapping[str, int]]) -> None:
 
 def write_run(path: Path, run: Mapping[str, Mapping[str, float]], runid: str) -> None:
     """Write a run in TREC format, each query's documents in trec_eval's ranking order."""
-    import numpy as np
-
     lines = []
     for q in sorted(run):
         ordered = sorted(run[q].items(), key=lambda item: (np.float32(item[1]), item[0]), reverse=True)

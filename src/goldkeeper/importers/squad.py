@@ -169,9 +169,13 @@ def _parse_paragraph(
     shown = title.replace("_", " ")
     context = _field(paragraph, "context", str, p_where, file)
     cid = chunk_id(title, p_index)
-    chunk = Chunk(id=cid, content=context, section_title=shown, section_path=[shown], content_type="text", chunk_index=p_index)
+    chunk = Chunk(
+        id=cid, content=context, section_title=shown, section_path=[shown], content_type="text", chunk_index=p_index
+    )
     queries = [
-        _parse_question(qa, f"{p_where} question {q_index}", file, seen_questions, domain=shown, context=context, cid=cid)
+        _parse_question(
+            qa, f"{p_where} question {q_index}", file, seen_questions, domain=shown, context=context, cid=cid
+        )
         for q_index, qa in enumerate(_field(paragraph, "qas", list, p_where, file))
     ]
     return chunk, queries
@@ -196,7 +200,7 @@ def _parse_question(
             id=qid,
             text=text.strip() or text,
             domain=domain,
-            difficulty=difficulty(text, context, answerable),  # type: ignore[arg-type]
+            difficulty=difficulty(text, context, answerable),
             tags=["squad-v2", "answerable" if answerable else "unanswerable", f"wh:{wh_word(text)}"],
             expected=Expected(chunks=[Relevance(id=cid, relevance=1)]) if answerable else Expected(),
             reference_answers=references if answerable else [],

@@ -158,11 +158,11 @@ class BaselineStore:
 
     def record(self, identity: RunIdentity, metrics: dict[str, float], sources: Sequence[str] = ()) -> Baseline:
         baseline = Baseline(
-            schemaVersion=BASELINE_SCHEMA_VERSION,
+            schema_version=BASELINE_SCHEMA_VERSION,
             key=identity.key,
             identity=identity,
             metrics=dict(sorted(metrics.items())),
-            recordedAt=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            recorded_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             sources=list(sources),
         )
         write_json(self.path_for(identity), baseline.as_json())

@@ -159,7 +159,9 @@ def _no_baseline(key: str, required: bool) -> tuple[list[dict[str, Any]], list[d
     return [], [{"code": "no_baseline", "message": message + " (record one with `goldkeeper baseline record`)"}]
 
 
-def _baseline_metrics_missing(metrics: dict[str, float], baseline: Baseline, policy: RegressionPolicy) -> list[dict[str, Any]]:
+def _baseline_metrics_missing(
+    metrics: dict[str, float], baseline: Baseline, policy: RegressionPolicy
+) -> list[dict[str, Any]]:
     """A warning naming the drift-limited metrics the baseline has no value for (their drift goes unchecked)."""
     missing = sorted(m for m in metrics if policy.drop_limit(m) is not None and m not in baseline.metrics)
     if not missing:
@@ -187,7 +189,9 @@ def _fail_fast(metrics: dict[str, float], baseline: Baseline, policy: Regression
 def _below_floors(metrics: dict[str, float], policy: RegressionPolicy) -> list[dict[str, Any]]:
     """A reason for every metric below its floor, by metric name."""
     return [
-        _reason("floor", metric, metrics[metric], floor, f"{metric} = {metrics[metric]:.4f} is below its floor {floor:g}")
+        _reason(
+            "floor", metric, metrics[metric], floor, f"{metric} = {metrics[metric]:.4f} is below its floor {floor:g}"
+        )
         for metric, floor in sorted(policy.floors.items())
         if metrics[metric] < floor - 1e-12
     ]
@@ -250,7 +254,9 @@ def _severity_history(history: list[dict[str, Any]], severity: str | None, limit
     return (past + [severity])[-limit:] if severity else past[-limit:]
 
 
-def _freshness(metrics: dict[str, float], reference: dict[str, float] | None, policy: RegressionPolicy) -> dict[str, Any]:
+def _freshness(
+    metrics: dict[str, float], reference: dict[str, float] | None, policy: RegressionPolicy
+) -> dict[str, Any]:
     fresh = metrics.get(CITATION_FRESHNESS)
     ratio = metrics.get(AGE_RATIO)
     threshold = policy.citation_freshness_aging.threshold
@@ -279,7 +285,7 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def annotations(result: dict[str, Any]) -> list[str]:
+def github_annotations(result: dict[str, Any]) -> list[str]:
     """GitHub workflow commands for a gate result: a warning for watch / regression, an error for a failure."""
     lines = []
     priority = result["reviewPriority"]
@@ -289,7 +295,10 @@ def annotations(result: dict[str, Any]) -> list[str]:
         if worse:
             parts.append(
                 f"{len(worse)} metric(s) worse than the previous run: "
-                + "; ".join(f"{c['metric']} {c['previous']:.4f} -> {c['latest']:.4f} ({c['delta']:+.4f}, {c['severity']})" for c in worse)
+                + "; ".join(
+                    f"{c['metric']} {c['previous']:.4f} -> {c['latest']:.4f} ({c['delta']:+.4f}, {c['severity']})"
+                    for c in worse
+                )
                 + "."
             )
         parts.extend(r["message"] + "." for r in result["reasons"])
@@ -364,4 +373,3 @@ def run_gate(
     path = trend.record(run)
     retention = trend.apply_retention(retention_max_runs, dry_run=retention_dry_run)
     return GateOutcome(run=run, result=result, run_path=path, retention=retention)
-

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from goldkeeper.quality.baseline import BaselineStore, RunIdentity
-from goldkeeper.quality.gate import GateOutcome, annotations, run_gate
+from goldkeeper.quality.gate import GateOutcome, github_annotations, run_gate
 from goldkeeper.quality.policy import RegressionPolicy
 from goldkeeper.quality.report import render_markdown, summarize, write_report
 from goldkeeper.quality.trend import TrendStore, retention_limit
@@ -55,8 +55,8 @@ class GateResult:
         reasons = self.verdict["reasons"]
         return reasons[0]["message"] if reasons else "gate failed"
 
-    def annotations(self) -> list[str]:
-        return annotations(self.verdict)
+    def github_annotations(self) -> list[str]:
+        return github_annotations(self.verdict)
 
     def to_json(self) -> dict[str, Any]:
         """The gate document (``gate --json``, ``--output``): the verdict plus the run, retention and dashboard."""

@@ -48,16 +48,31 @@ def _components_ref(node: Any) -> Any:
     return node
 
 
-def openapi_document() -> dict[str, Any]:
+def _components() -> dict[str, Any]:
+    """The summary's JSON Schema as OpenAPI components, plus the error object."""
     schema = copy.deepcopy(summary_schema())
     components = {name: _components_ref(value) for name, value in schema.get("$defs", {}).items()}
     components["AiEvalSummary"] = _components_ref(schema)
-    components["Error"] = {
-        "type": "object",
-        "required": ["error"],
-        "properties": {"error": {"type": "string"}},
-    }
-    error = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    components["Error"] = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+    return components
+
+
+def _get(operation: str, summary: str, responses: dict[str, Any]) -> dict[str, Any]:
+    return {"get": {"operationId": operation, "summary": summary, "responses": responses}}
+
+
+def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document of `goldkeeper serve`."""
+    error = _json("error", {"$ref": "#/components/schemas/Error"})
+    summary = _json(
+        "the summary; status 'empty' when no run is recorded", {"$ref": "#/components/schemas/AiEvalSummary"}
+    )
+    dashboard = {"description": "dashboard", "content": {"text/html": {"schema": {"type": "string"}}}}
+    openapi = _json("OpenAPI 3.1 document", {"type": "object", "required": ["openapi", "paths"]})
     return {
         "openapi": "3.1.0",
         "info": {
@@ -67,43 +82,15 @@ def openapi_document() -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "paths": {
-            SUMMARY_PATH: {
-                "get": {
-                    "operationId": "getAiEvalSummary",
-                    "summary": "The eval summary (summary.json), rendered from artifacts/evals",
-                    "responses": {
-                        "200": {
-                            "description": "the summary; status 'empty' when no run is recorded",
-                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AiEvalSummary"}}},
-                        },
-                        "500": error,
-                    },
-                }
-            },
-            OPENAPI_PATH: {
-                "get": {
-                    "operationId": "getOpenApi",
-                    "summary": "This OpenAPI document",
-                    "responses": {
-                        "200": {
-                            "description": "OpenAPI 3.1 document",
-                            "content": {"application/json": {"schema": {"type": "object", "required": ["openapi", "paths"]}}},
-                        }
-                    },
-                }
-            },
-            "/": {
-                "get": {
-                    "operationId": "getDashboard",
-                    "summary": "The HTML dashboard",
-                    "responses": {
-                        "200": {"description": "dashboard", "content": {"text/html": {"schema": {"type": "string"}}}},
-                        "500": error,
-                    },
-                }
-            },
+            SUMMARY_PATH: _get(
+                "getAiEvalSummary",
+                "The eval summary (summary.json), rendered from artifacts/evals",
+                {"200": summary, "500": error},
+            ),
+            OPENAPI_PATH: _get("getOpenApi", "This OpenAPI document", {"200": openapi}),
+            "/": _get("getDashboard", "The HTML dashboard", {"200": dashboard, "500": error}),
         },
-        "components": {"schemas": components},
+        "components": {"schemas": _components()},
     }
 
 
@@ -121,7 +108,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header(
-            "Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'",
         )
         for key, value in (extra or {}).items():
             self.send_header(key, value)
@@ -136,7 +124,9 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         try:
             if path in ("/", "/index.html"):
-                self._send(HTTPStatus.OK, render_html(build_summary(self.trend)).encode("utf-8"), "text/html; charset=utf-8")
+                self._send(
+                    HTTPStatus.OK, render_html(build_summary(self.trend)).encode("utf-8"), "text/html; charset=utf-8"
+                )
             elif path == SUMMARY_PATH:
                 self._json(HTTPStatus.OK, build_summary(self.trend))
             elif path == OPENAPI_PATH:

@@ -141,7 +141,9 @@ class GitTreeSource:
         return f"GitTreeSource({self.rev!r} = {self.commit.hexsha[:12]}, {self.store_path!r})"
 
 
-def git_store_source(repo: Path | str, rev: str, store_relpath: str | Path, *, must_exist: bool = True) -> GitTreeSource:
+def git_store_source(
+    repo: Path | str, rev: str, store_relpath: str | Path, *, must_exist: bool = True
+) -> GitTreeSource:
     """The store at ``store_relpath`` as it is in revision ``rev`` of the repository holding ``repo``.
 
     ``repo`` may be any path inside the working tree; ``store_relpath`` is
@@ -199,11 +201,11 @@ def store_history(
     repository = open_repo(repo)
     resolve_commit(repository, rev)
     path = store_path_in_repo(repository, repo, store_relpath)
-    kwargs: dict[str, object] = {"paths": path or "."}
-    if max_count is not None:
-        kwargs["max_count"] = max_count
     try:
-        commits = list(repository.iter_commits(rev, **kwargs))
+        if max_count is None:
+            commits = list(repository.iter_commits(rev, paths=path or "."))
+        else:
+            commits = list(repository.iter_commits(rev, paths=path or ".", max_count=max_count))
     except git.GitCommandError as exc:
         raise UsageError(f"git log of {path} at {rev} failed: {exc.stderr.strip() or exc}") from exc
     return [

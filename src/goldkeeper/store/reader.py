@@ -23,7 +23,7 @@ from goldkeeper.store.source import DirectorySource, StoreSource
 from goldkeeper.store.writer import MANIFEST
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
-MODEL_OF = {"analyses": Analysis, "queries": Query}
+MODEL_OF: dict[str, type[Analysis] | type[Query]] = {"analyses": Analysis, "queries": Query}
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
@@ -88,7 +88,7 @@ class Store:
             raise DataIntegrityError(f"{name}: holds {len(raw)} records, the manifest says {entry.records}")
         return raw
 
-    def read_shard(self, entry: ShardEntry, *, check: bool = True) -> list[Analysis] | list[Query]:
+    def read_shard(self, entry: ShardEntry, *, check: bool = True) -> list[Analysis | Query]:
         name = self.source.describe(entry.path)
         model = MODEL_OF[entry.entity]
         return [validate_record(model, raw, name) for raw in self.raw_records(entry, check=check)]

@@ -19,11 +19,11 @@ from types import TracebackType
 from typing import BinaryIO
 
 from goldkeeper.errors import DataIntegrityError, UsageError
-from goldkeeper.models import ENTITIES, Analysis, Manifest, Query, ShardEntry, count_records
 from goldkeeper.fileio import fsync_path
+from goldkeeper.models import ENTITIES, Analysis, Manifest, Query, ShardEntry, count_records
 from goldkeeper.store.atomic import recover_interrupted_swap, replace_directory, staging_dir_for
 from goldkeeper.store.canonical import array_element_bytes, canonical_bytes
-from goldkeeper.store.sharding import shard_name, shard_index
+from goldkeeper.store.sharding import shard_index, shard_name
 
 MANIFEST = "manifest.json"
 #: Paths inside a store that a dump owns; anything else (CHANGELOG.json, a
@@ -35,7 +35,7 @@ MANAGED = {MANIFEST, *ENTITIES}
 class _OpenShard:
     path: str
     handle: BinaryIO
-    digest: "hashlib._Hash" = field(default_factory=hashlib.sha256)
+    digest: hashlib._Hash = field(default_factory=hashlib.sha256)
     records: int = 0
 
     def write(self, data: bytes) -> None:

@@ -110,7 +110,11 @@ def _query_label(record: dict[str, Any]) -> str:
     return preview(record.get("text", ""))
 
 
-_LABEL: dict[str, Callable[[dict[str, Any]], str]] = {"analyses": _analysis_label, "chunks": _chunk_label, "queries": _query_label}
+_LABEL: dict[str, Callable[[dict[str, Any]], str]] = {
+    "analyses": _analysis_label,
+    "chunks": _chunk_label,
+    "queries": _query_label,
+}
 
 
 def _compare(kind: str, old: JsonRecords, new: JsonRecords, context: int) -> _Changes:
@@ -219,7 +223,9 @@ def _url_violations(old: JsonRecords, new: JsonRecords, params: VerifyParams) ->
         problem = url_problem(record.get("url", ""), params)
         if problem is not None:
             violations.append(
-                UrlViolation(record_id, record.get("url", ""), problem.describe(), None if before is None else before.get("url"))
+                UrlViolation(
+                    record_id, record.get("url", ""), problem.describe(), None if before is None else before.get("url")
+                )
             )
     return tuple(violations)
 

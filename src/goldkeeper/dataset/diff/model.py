@@ -166,7 +166,11 @@ class DatasetDiff:
             return "no record changes"
         parts = []
         for kind, counts in self.counts().items():
-            marks = [f"{sign}{counts[action]}" for sign, action in (("+", "added"), ("-", "removed"), ("~", "modified")) if counts[action]]
+            marks = [
+                f"{sign}{counts[action]}"
+                for sign, action in (("+", "added"), ("-", "removed"), ("~", "modified"))
+                if counts[action]
+            ]
             if marks:
                 parts.append(f"{kind} {' '.join(marks)}")
         return ", ".join(parts)

@@ -176,7 +176,10 @@ def _md_sections(result: DatasetDiff) -> list[tuple[str, list[str]]]:
     """Each non-empty list as (title, rendered items): URL violations, impacted queries, then the changes."""
     sections: list[tuple[str, list[str]]] = []
     if result.url_violations:
-        items = [f"- analysis {_code(v.analysis_id)}: {_code(v.url)}: {_md_label(v.problem)}\n" for v in result.url_violations]
+        items = [
+            f"- analysis {_code(v.analysis_id)}: {_code(v.url)}: {_md_label(v.problem)}\n"
+            for v in result.url_violations
+        ]
         sections.append(("URL contract violations introduced", items))
     if result.impacted_queries:
         items = [

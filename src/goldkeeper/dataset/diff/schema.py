@@ -36,7 +36,12 @@ _REF = {
     "type": "object",
     "required": ["id", "label"],
     "additionalProperties": False,
-    "properties": {"id": {"type": "string"}, "label": {"type": "string"}, "analysis_id": {"type": "string"}, "url": {"type": "string"}},
+    "properties": {
+        "id": {"type": "string"},
+        "label": {"type": "string"},
+        "analysis_id": {"type": "string"},
+        "url": {"type": "string"},
+    },
 }
 _CHANGE = {
     "type": "object",
@@ -73,7 +78,19 @@ DIFF_JSON_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "goldkeeper dataset diff",
     "type": "object",
-    "required": ["schema_version", "old", "new", "identical", "summary", "analyses", "chunks", "queries", "impact", "url_violations", "stats"],
+    "required": [
+        "schema_version",
+        "old",
+        "new",
+        "identical",
+        "summary",
+        "analyses",
+        "chunks",
+        "queries",
+        "impact",
+        "url_violations",
+        "stats",
+    ],
     "additionalProperties": False,
     "properties": {
         "schema_version": {"const": 1},

@@ -52,7 +52,9 @@ def diff(old: str | None, new: str | None, settings: Settings, *, context_words:
     old_opened = open_side(old or "HEAD", settings)
     new_opened = open_side(new, settings)
     if old_opened.store is None and new_opened.store is None:
-        raise UsageError(f"neither {old_opened.side.label} nor {new_opened.side.label} has a golden store at {settings.store.path}")
+        raise UsageError(
+            f"neither {old_opened.side.label} nor {new_opened.side.label} has a golden store at {settings.store.path}"
+        )
     return diff_stores(
         old_opened.store,
         new_opened.store,

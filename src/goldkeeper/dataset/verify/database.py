@@ -48,7 +48,9 @@ def _sample_text(sample: Sampled) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def _check_db_counts(facts: IntegrityFacts, manifest: Manifest, statuses: list[str], where: str, issues: IssueList) -> None:
+def _check_db_counts(
+    facts: IntegrityFacts, manifest: Manifest, statuses: list[str], where: str, issues: IssueList
+) -> None:
     """Row counts (analyses with a dumped status and their children; all queries) equal the manifest's."""
     for key, count in sorted(facts.counts.items()):
         expected = manifest.counts.get(key)
@@ -111,7 +113,12 @@ def _check_db_orphans(facts: IntegrityFacts, where: str, issues: IssueList) -> N
     for kind, sample in facts.orphans.items():
         if sample.count:
             code, what = _ORPHAN_CODES[kind]
-            issues.error(code, f"{sample.count} {what}: {_sample_text(sample)}", f"{where}.{kind}", field="analysis_id" if kind != "query_expected" else "query_id")
+            issues.error(
+                code,
+                f"{sample.count} {what}: {_sample_text(sample)}",
+                f"{where}.{kind}",
+                field="analysis_id" if kind != "query_expected" else "query_id",
+            )
 
 
 def _check_db_dangling(facts: IntegrityFacts, where: str, issues: IssueList) -> None:
@@ -119,11 +126,19 @@ def _check_db_dangling(facts: IntegrityFacts, where: str, issues: IssueList) -> 
     if facts.dangling_expected.count:
         for query_id, kind, target in facts.dangling_expected.sample:
             issues.error(
-                "db.dangling_expected", f"expected {kind} {target} does not exist in the database", f"{where}.query_expected", query_id, "target_id"
+                "db.dangling_expected",
+                f"expected {kind} {target} does not exist in the database",
+                f"{where}.query_expected",
+                query_id,
+                "target_id",
             )
         more = facts.dangling_expected.count - len(facts.dangling_expected.sample)
         if more > 0:
-            issues.error("db.dangling_expected", f"and {more} more expected-result row(s) pointing at missing rows", f"{where}.query_expected")
+            issues.error(
+                "db.dangling_expected",
+                f"and {more} more expected-result row(s) pointing at missing rows",
+                f"{where}.query_expected",
+            )
 
 
 def verify_database(
@@ -142,7 +157,11 @@ def verify_database(
     target = f"database {redact_url(url)}"
     facts = integrity_facts(url, settings.dump.statuses, limit=limit)
     if not facts.schema_exists:
-        issues.error("db.schema_missing", "the golden schema does not exist (run `goldkeeper db init` or `goldkeeper restore`)", _WHERE)
+        issues.error(
+            "db.schema_missing",
+            "the golden schema does not exist (run `goldkeeper db init` or `goldkeeper restore`)",
+            _WHERE,
+        )
         return issues.report(target, None, {})
     manifest = store if isinstance(store, Manifest) else _manifest_of(store)
     if manifest is not None:

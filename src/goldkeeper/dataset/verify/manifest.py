@@ -56,7 +56,12 @@ def _check_manifest_versions(raw: dict[str, Any], name: str, issues: IssueList) 
     ):
         value = raw.get(key)
         if isinstance(value, int) and not isinstance(value, bool) and value > known:
-            issues.error(code, f"{key} {value} is newer than this goldkeeper understands ({known}); upgrade goldkeeper", name, field=key)
+            issues.error(
+                code,
+                f"{key} {value} is newer than this goldkeeper understands ({known}); upgrade goldkeeper",
+                name,
+                field=key,
+            )
             ok = False
     return ok
 
@@ -91,12 +96,17 @@ def check_shard_paths(manifest: Manifest, name: str, issues: IssueList) -> list[
     for index, entry in enumerate(manifest.shards):
         where = f"shards.{index}.path"
         if not _SHARD_PATH.match(entry.path) or not entry.path.startswith(f"{entry.entity}/"):
-            issues.error("manifest.shard_path", f"shard path {entry.path!r} is not <{entry.entity}>/<n>.json", name, field=where)
+            issues.error(
+                "manifest.shard_path", f"shard path {entry.path!r} is not <{entry.entity}>/<n>.json", name, field=where
+            )
         elif entry.path in seen:
             issues.error("manifest.shard_path", f"shard {entry.path} is listed twice", name, field=where)
         elif entry.entity not in manifest.shard_counts:
             issues.error(
-                "manifest.shard_path", f"no shard count for {entry.entity} in shard_counts", name, field=f"shard_counts.{entry.entity}"
+                "manifest.shard_path",
+                f"no shard count for {entry.entity} in shard_counts",
+                name,
+                field=f"shard_counts.{entry.entity}",
             )
         else:
             good.append(entry)

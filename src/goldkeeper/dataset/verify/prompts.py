@@ -21,7 +21,11 @@ def _dotted(raw: Any, path: str) -> tuple[bool, Any]:
 
 
 def _empty(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip()) or (isinstance(value, list | dict) and not value)
+    return (
+        value is None
+        or (isinstance(value, str) and not value.strip())
+        or (isinstance(value, list | dict) and not value)
+    )
 
 
 def check_prompt_fields(raw: dict[str, Any], query: Query, rubric: RubricParams, name: str, issues: IssueList) -> None:
@@ -53,7 +57,9 @@ def check_prompt_policy(query: Query, rubric: RubricParams, name: str, issues: I
 def check_prompt_count(valid_prompts: int, rubric: RubricParams, name: str, issues: IssueList) -> None:
     """At least rubric.min_prompts valid prompts."""
     if valid_prompts < rubric.min_prompts:
-        issues.error("prompt.min_count", f"{valid_prompts} prompt(s), the rubric requires at least {rubric.min_prompts}", name)
+        issues.error(
+            "prompt.min_count", f"{valid_prompts} prompt(s), the rubric requires at least {rubric.min_prompts}", name
+        )
 
 
 def check_domain_diversity(domains: Counter[str], rubric: RubricParams, name: str, issues: IssueList) -> None:

@@ -55,7 +55,9 @@ class RecordRules:
     rubric: RubricParams
 
 
-def scan_shard(source: StoreSource, entry: ShardEntry, shard_count: int, rules: RecordRules, scan: Scan, issues: IssueList) -> None:
+def scan_shard(
+    source: StoreSource, entry: ShardEntry, shard_count: int, rules: RecordRules, scan: Scan, issues: IssueList
+) -> None:
     """Check one listed shard and its records, adding what the store-wide checks need to ``scan``."""
     name = source.describe(entry.path)
     data = read_shard(source, entry, issues)
@@ -90,7 +92,9 @@ def _check_analysis(analysis: Analysis, rules: RecordRules, name: str, scan: Sca
     _warn_analysis(analysis, name, issues)
 
 
-def _check_query(raw: dict[str, Any], query: Query, rules: RecordRules, name: str, scan: Scan, issues: IssueList) -> None:
+def _check_query(
+    raw: dict[str, Any], query: Query, rules: RecordRules, name: str, scan: Scan, issues: IssueList
+) -> None:
     _collect_query(query, name, scan, issues)
     check_prompt_fields(raw, query, rules.rubric, name, issues)
     check_prompt_policy(query, rules.rubric, name, issues)
@@ -116,7 +120,9 @@ def _check_chunk_order(analysis: Analysis, name: str, issues: IssueList) -> None
     """An analysis's chunks ascend by chunk_index."""
     indexes = [c.chunk_index for c in analysis.chunks]
     if indexes != sorted(indexes):
-        issues.error("chunk.order", f"chunks must be sorted by chunk_index (found {indexes[:8]}...)", name, analysis.id, "chunks")
+        issues.error(
+            "chunk.order", f"chunks must be sorted by chunk_index (found {indexes[:8]}...)", name, analysis.id, "chunks"
+        )
 
 
 def _check_url(analysis: Analysis, params: VerifyParams, name: str, issues: IssueList) -> None:
@@ -130,7 +136,9 @@ def _collect_analysis(analysis: Analysis, name: str, scan: Scan, issues: IssueLi
     """Analysis ids are unique in the store; chunk ids are unique across all analyses."""
     aid = str(analysis.id)
     if aid in scan.analysis_ids:
-        issues.error("analysis.duplicate_id", f"duplicate analysis id (also in {scan.analysis_ids[aid]})", name, aid, "id")
+        issues.error(
+            "analysis.duplicate_id", f"duplicate analysis id (also in {scan.analysis_ids[aid]})", name, aid, "id"
+        )
     else:
         scan.analysis_ids[aid] = name
     for index, chunk in enumerate(analysis.chunks):
@@ -151,16 +159,26 @@ def _collect_analysis(analysis: Analysis, name: str, scan: Scan, issues: IssueLi
 def _warn_analysis(analysis: Analysis, name: str, issues: IssueList) -> None:
     """Warnings: an analysis without chunks; a chunk with empty content."""
     if not analysis.chunks:
-        issues.warning("analysis.no_chunks", "analysis has no chunks: nothing of it can be retrieved", name, analysis.id, "chunks")
+        issues.warning(
+            "analysis.no_chunks", "analysis has no chunks: nothing of it can be retrieved", name, analysis.id, "chunks"
+        )
     for index, chunk in enumerate(analysis.chunks):
         if not chunk.content.strip():
-            issues.warning("chunk.empty_content", f"chunk {chunk.id} has empty content", name, analysis.id, f"chunks.{index}.content")
+            issues.warning(
+                "chunk.empty_content",
+                f"chunk {chunk.id} has empty content",
+                name,
+                analysis.id,
+                f"chunks.{index}.content",
+            )
 
 
 def _collect_query(query: Query, name: str, scan: Scan, issues: IssueList) -> None:
     """Query ids are unique (also the prompt contract's unique-id rule); expected results are collected."""
     if query.id in scan.query_ids:
-        issues.error("query.duplicate_id", f"duplicate query id (also in {scan.query_ids[query.id]})", name, query.id, "id")
+        issues.error(
+            "query.duplicate_id", f"duplicate query id (also in {scan.query_ids[query.id]})", name, query.id, "id"
+        )
     else:
         scan.query_ids[query.id] = name
     scan.valid_queries += 1
@@ -173,7 +191,13 @@ def _collect_query(query: Query, name: str, scan: Scan, issues: IssueList) -> No
 def _warn_query(query: Query, name: str, issues: IssueList) -> None:
     """Warning: a query that expects an answer but names no expected result (retrieval cannot be scored)."""
     if query.expected_behavior.behavior == "answer" and query.expected.is_empty():
-        issues.warning("query.no_expected", "expects an answer but lists no expected chunks or analyses", name, query.id, "expected")
+        issues.warning(
+            "query.no_expected",
+            "expects an answer but lists no expected chunks or analyses",
+            name,
+            query.id,
+            "expected",
+        )
 
 
 def _remember_unvalidated(raw: Any, scan: Scan) -> None:
@@ -193,9 +217,17 @@ def check_references(scan: Scan, issues: IssueList) -> None:
         if target in scan.unvalidated_ids:
             continue  # its record failed its schema: reported there
         if kind == "chunks" and target not in scan.chunk_ids:
-            issues.error("query.dangling_chunk", f"expected chunk {target} does not exist in the store", name, query_id, where)
+            issues.error(
+                "query.dangling_chunk", f"expected chunk {target} does not exist in the store", name, query_id, where
+            )
         elif kind == "analyses" and target not in scan.analysis_ids:
-            issues.error("query.dangling_analysis", f"expected analysis {target} does not exist in the store", name, query_id, where)
+            issues.error(
+                "query.dangling_analysis",
+                f"expected analysis {target} does not exist in the store",
+                name,
+                query_id,
+                where,
+            )
 
 
 __all__ = ["Scan", "RecordRules", "scan_shard", "check_references"]

@@ -111,7 +111,9 @@ class IssueList:
     def __init__(self) -> None:
         self.items: list[Issue] = []
 
-    def error(self, code: str, message: str, file: str | None = None, record_id: Any = None, field: str | None = None) -> None:
+    def error(
+        self, code: str, message: str, file: str | None = None, record_id: Any = None, field: str | None = None
+    ) -> None:
         self.items.append(Issue("error", code, message, file, None if record_id is None else str(record_id), field))
 
     def warning(

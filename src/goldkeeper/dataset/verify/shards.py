@@ -80,19 +80,29 @@ def validate_records(entity: str, raw: list[Any], name: str, issues: IssueList) 
     return out
 
 
-def check_placement(entry: ShardEntry, records: Iterable[Analysis | Query], shard_count: int, name: str, issues: IssueList) -> None:
+def check_placement(
+    entry: ShardEntry, records: Iterable[Analysis | Query], shard_count: int, name: str, issues: IssueList
+) -> None:
     """Each record lives in the shard its id hashes to."""
     for record in records:
         expected = shard_path(entry.entity, str(record.id), shard_count)
         if expected != entry.path:
-            issues.error("record.wrong_shard", f"belongs in {expected} (stable hash of its id), found in {entry.path}", name, record.id, "id")
+            issues.error(
+                "record.wrong_shard",
+                f"belongs in {expected} (stable hash of its id), found in {entry.path}",
+                name,
+                record.id,
+                "id",
+            )
 
 
 def check_order(records: Sequence[Analysis | Query], name: str, issues: IssueList) -> None:
     """Records ascend by id inside a shard (equal ids are duplicates, reported elsewhere)."""
     for previous, record in zip(records, records[1:], strict=False):
         if str(record.id) < str(previous.id):
-            issues.error("record.order", f"comes after {previous.id}: records must be sorted by id", name, record.id, "id")
+            issues.error(
+                "record.order", f"comes after {previous.id}: records must be sorted by id", name, record.id, "id"
+            )
 
 
 def check_shard_canonical(data: bytes, records: Sequence[Analysis | Query], name: str, issues: IssueList) -> None:

@@ -69,13 +69,22 @@ def _search_batch(
     if mode in ("vector", "hybrid"):
         embs = np.asarray(embedder.embed_documents(part), dtype=np.float32)
         vec = vector_search(
-            conn, embs, part, depth, ef_search=params.ef_search,
-            ts_config=params.fulltext_config, tsquery=params.tsquery,
+            conn,
+            embs,
+            part,
+            depth,
+            ef_search=params.ef_search,
+            ts_config=params.fulltext_config,
+            tsquery=params.tsquery,
         )
     if mode in ("fulltext", "hybrid"):
         text = fulltext_search(
-            conn, part, depth, ts_config=params.fulltext_config,
-            tsquery=params.tsquery, normalization=params.rank_normalization,
+            conn,
+            part,
+            depth,
+            ts_config=params.fulltext_config,
+            tsquery=params.tsquery,
+            normalization=params.rank_normalization,
         )
     results: list[list[Hit]] = []
     for i in range(len(part)):

@@ -106,8 +106,14 @@ def score_answers(
         if response is not None:
             cases.append(
                 score_case(
-                    query, response, index, judge, rubric, as_of=as_of,
-                    max_age_days=params.max_evidence_age_days, relevance=relevance.get(query.id, 0.0),
+                    query,
+                    response,
+                    index,
+                    judge,
+                    rubric,
+                    as_of=as_of,
+                    max_age_days=params.max_evidence_age_days,
+                    relevance=relevance.get(query.id, 0.0),
                 )
             )
         elif query.id in answers.failures:
@@ -162,8 +168,15 @@ def run_grounded(
     impl = make_answerer(spec, settings=settings, params=params, index=index, embedder=embedder)
     answers = impl.answer(queries, progress=progress)
     return score_answers(
-        queries, answers, index, judge=judge, rubric=rubric, params=params, embedder=embedder,
-        answerer_name=spec, dataset_version=store.version,
+        queries,
+        answers,
+        index,
+        judge=judge,
+        rubric=rubric,
+        params=params,
+        embedder=embedder,
+        answerer_name=spec,
+        dataset_version=store.version,
     )
 
 

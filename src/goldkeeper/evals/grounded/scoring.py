@@ -102,8 +102,13 @@ class _Scores(TypedDict):
 def _all_scores(value: float) -> _Scores:
     """Every score of a case at ``value`` (1 for a correct refusal, 0 for a wrong one or no usable response)."""
     return _Scores(
-        faithfulness=value, citation_coverage=value, citation_accuracy=value, citation_freshness=value,
-        relevance=value, exact_match=value, f1=value,
+        faithfulness=value,
+        citation_coverage=value,
+        citation_accuracy=value,
+        citation_freshness=value,
+        relevance=value,
+        exact_match=value,
+        f1=value,
     )
 
 
@@ -285,7 +290,11 @@ def _score_refusal(query: Query) -> CaseResult:
     if expected == "refuse":
         return CaseResult(query.id, expected, "refused", True, [], **_all_scores(1.0))
     return CaseResult(
-        query.id, expected, "refused", False, ["refused, but the evidence exists: an answer was expected"],
+        query.id,
+        expected,
+        "refused",
+        False,
+        ["refused, but the evidence exists: an answer was expected"],
         **_all_scores(0.0),
     )
 

@@ -21,9 +21,6 @@ import numpy as np
 from goldkeeper.errors import EvalError
 from goldkeeper.evals.metrics.average_precision import GM_MAP, MAP, MAP_CUT
 from goldkeeper.evals.metrics.base import Measure, Qrels, Ranked, Run, build_ranked
-
-#: the run's name: printed first in the summary, no values.
-RUNID = Measure("runid", lambda r, _: {}, kind="str", aggregate="none", per_query=False, summary=False)
 from goldkeeper.evals.metrics.bpref import BPREF, GM_BPREF
 from goldkeeper.evals.metrics.counts import NUM_NONREL_JUDGED_RET, NUM_Q, NUM_REL, NUM_REL_RET, NUM_RET
 from goldkeeper.evals.metrics.gain import BIN_G, G
@@ -43,6 +40,9 @@ from goldkeeper.evals.metrics.set_measures import SET_F, SET_MAP, SET_P, SET_REC
 from goldkeeper.evals.metrics.success import SUCCESS
 from goldkeeper.evals.metrics.unjudged import UNJ
 from goldkeeper.evals.metrics.utility import UTILITY
+
+#: the run's name: printed first in the summary, no values.
+RUNID = Measure("runid", lambda r, _: {}, kind="str", aggregate="none", per_query=False, summary=False)
 
 #: every implemented measure, in trec_eval's ``all_trec`` print order.
 MEASURES: dict[str, Measure] = {
@@ -89,8 +89,20 @@ MEASURES: dict[str, Measure] = {
 }
 
 #: trec_eval's default ("official") measure set, printed without ``-m``.
-OFFICIAL = ("runid", "num_q", "num_ret", "num_rel", "num_rel_ret", "map", "gm_map", "Rprec", "bpref", "recip_rank",
-            "iprec_at_recall", "P")
+OFFICIAL = (
+    "runid",
+    "num_q",
+    "num_ret",
+    "num_rel",
+    "num_rel_ret",
+    "map",
+    "gm_map",
+    "Rprec",
+    "bpref",
+    "recip_rank",
+    "iprec_at_recall",
+    "P",
+)
 #: trec_eval measures goldkeeper does not implement (asking for one is an error).
 NOT_IMPLEMENTED = ("P_avgjg", "map_avgjg", "Rprec_mult_avgjg", "yaap", "prefs_simp", "prefs_pair", "prefs_avgjg")
 MIN_GEO_MEAN = 0.00001
@@ -230,11 +242,22 @@ def evaluate(
 ) -> Report:
     """Evaluate ``run`` ({qid: {docno: score}}) against ``qrels`` ({qid: {docno: rel}})."""
     items = list(measures) if measures is not None else None
+    chosen: list[Measure]
     if items and all(isinstance(m, Measure) for m in items):
-        chosen = items
+        chosen = [m for m in items if isinstance(m, Measure)]
     else:
-        chosen = resolve_measures(items)
+        chosen = resolve_measures(None if items is None else [str(m) for m in items])
     return evaluate_ranked(build_ranked(qrels, run, complete=complete), chosen, runid=runid)
 
 
-__all__ = ["MEASURES", "OFFICIAL", "Measure", "Ranked", "Report", "build_ranked", "evaluate", "evaluate_ranked", "resolve_measures"]
+__all__ = [
+    "MEASURES",
+    "OFFICIAL",
+    "Measure",
+    "Ranked",
+    "Report",
+    "build_ranked",
+    "evaluate",
+    "evaluate_ranked",
+    "resolve_measures",
+]

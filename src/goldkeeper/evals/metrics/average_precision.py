@@ -36,7 +36,7 @@ def _gm_map(r: Ranked, _: tuple) -> dict[str, np.ndarray]:
 
 
 def _map_cut(r: Ranked, params: tuple) -> dict[str, np.ndarray]:
-    return {label: average_precision(r, k) for label, k in zip(cut_labels("map_cut", params), params)}
+    return {label: average_precision(r, k) for label, k in zip(cut_labels("map_cut", params), params, strict=True)}
 
 
 MAP = Measure("map", _map)

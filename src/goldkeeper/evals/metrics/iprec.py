@@ -45,7 +45,7 @@ def iprec_at(r: Ranked, levels: tuple) -> list[np.ndarray]:
 
 
 def _iprec(r: Ranked, params: tuple) -> dict[str, np.ndarray]:
-    return dict(zip(cut_labels("iprec_at_recall", params), iprec_at(r, params)))
+    return dict(zip(cut_labels("iprec_at_recall", params), iprec_at(r, params), strict=True))
 
 
 def _11pt(r: Ranked, _: tuple) -> dict[str, np.ndarray]:

@@ -37,7 +37,7 @@ def _ndcg(r: Ranked, _: tuple) -> dict[str, np.ndarray]:
 
 
 def _ndcg_cut(r: Ranked, params: tuple) -> dict[str, np.ndarray]:
-    return {label: ndcg_at(r, k) for label, k in zip(cut_labels("ndcg_cut", params), params)}
+    return {label: ndcg_at(r, k) for label, k in zip(cut_labels("ndcg_cut", params), params, strict=True)}
 
 
 NDCG = Measure("ndcg", _ndcg)

@@ -29,7 +29,7 @@ def ndcg_rel(r: Ranked) -> np.ndarray:
         total = 0.0
         hits = np.nonzero(gains > 0)[0]
         for i in hits:
-            total += cum_dcg[i] / cum_idcg[min(i, r_pos - 1)]
+            total += cum_dcg[i] / cum_idcg[min(int(i), r_pos - 1)]
         final_dcg = cum_dcg[-1] if n_ret else 0.0
         total += (r_pos - len(hits)) * final_dcg / cum_idcg[-1]
         if total > 0:

@@ -20,7 +20,7 @@ def precision_at(r: Ranked, k: int) -> np.ndarray:
 
 
 def _compute(r: Ranked, params: tuple) -> dict[str, np.ndarray]:
-    return {label: precision_at(r, k) for label, k in zip(cut_labels("P", params), params)}
+    return {label: precision_at(r, k) for label, k in zip(cut_labels("P", params), params, strict=True)}
 
 
 P = Measure("P", _compute, CUTOFFS, param_type=int)

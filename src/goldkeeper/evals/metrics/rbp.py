@@ -28,7 +28,7 @@ def rbp(r: Ranked) -> np.ndarray:
 def rbp_resid(r: Ranked) -> np.ndarray:
     unjudged = (r.rel < 0) & (r.rel != -9)
     total = (unjudged * _weights(r)[None, :]).sum(axis=1)
-    return np.where(unjudged.any(axis=1), P_PERSIST ** r.num_ret + (1.0 - P_PERSIST) * total, 0.0)
+    return np.where(unjudged.any(axis=1), P_PERSIST**r.num_ret + (1.0 - P_PERSIST) * total, 0.0)
 
 
 RBP = Measure("rbp", lambda r, _: {"rbp": rbp(r)})

@@ -18,7 +18,7 @@ def recall_at(r: Ranked, k: int) -> np.ndarray:
 
 
 def _compute(r: Ranked, params: tuple) -> dict[str, np.ndarray]:
-    return {label: recall_at(r, k) for label, k in zip(cut_labels("recall", params), params)}
+    return {label: recall_at(r, k) for label, k in zip(cut_labels("recall", params), params, strict=True)}
 
 
 RECALL = Measure("recall", _compute, CUTOFFS, param_type=int)

@@ -1,6 +1,6 @@
 """Reciprocal rank (``recip_rank``; its mean over queries is MRR).
 
-    recip_rank = 1 / rank of the first relevant retrieved document   (0 if none)
+recip_rank = 1 / rank of the first relevant retrieved document   (0 if none)
 """
 
 from __future__ import annotations

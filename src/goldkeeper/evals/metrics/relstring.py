@@ -21,7 +21,7 @@ def _char(value: int) -> str:
 def _compute(r: Ranked, params: tuple) -> dict[str, np.ndarray]:
     length = int(params[0])
     strings = [
-        "".join(_char(int(v)) for v in row[: min(length, int(n))]) for row, n in zip(r.rel, r.num_ret)
+        "".join(_char(int(v)) for v in row[: min(length, int(n))]) for row, n in zip(r.rel, r.num_ret, strict=True)
     ]
     return {"relstring": np.array(strings, dtype=object)}
 

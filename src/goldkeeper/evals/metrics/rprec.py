@@ -26,7 +26,7 @@ def _rprec(r: Ranked, _: tuple) -> dict[str, np.ndarray]:
 
 def _rprec_mult(r: Ranked, params: tuple) -> dict[str, np.ndarray]:
     out = {}
-    for label, x in zip(cut_labels("Rprec_mult", params), params):
+    for label, x in zip(cut_labels("Rprec_mult", params), params, strict=True):
         cut = (x * r.num_rel + 0.9).astype(np.int64)
         out[label] = safe_div(r.cum_rel_at_each(cut), cut)
     return out

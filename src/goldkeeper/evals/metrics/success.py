@@ -20,7 +20,7 @@ def success_at(r: Ranked, k: int) -> np.ndarray:
 
 
 def _compute(r: Ranked, params: tuple) -> dict[str, np.ndarray]:
-    return {label: success_at(r, k) for label, k in zip(cut_labels("success", params), params)}
+    return {label: success_at(r, k) for label, k in zip(cut_labels("success", params), params, strict=True)}
 
 
 SUCCESS = Measure("success", _compute, CUTOFFS, param_type=int)

@@ -17,7 +17,7 @@ CUTOFFS = (5, 10, 20)
 def _compute(r: Ranked, params: tuple) -> dict[str, np.ndarray]:
     unj = np.cumsum((r.rel < 0) & (r.rel != PAD), axis=1)
     out = {}
-    for label, k in zip(cut_labels("unj", params), params):
+    for label, k in zip(cut_labels("unj", params), params, strict=True):
         out[label] = (unj[:, min(k, r.depth) - 1] / float(k)) if r.depth else np.zeros(r.n)
     return out
 

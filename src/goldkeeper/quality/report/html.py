@@ -43,7 +43,9 @@ def render_html(summary: dict[str, Any]) -> str:
     latest = summary["latest"]
     if latest is None:
         content = _EMPTY_STATE + _retention_html(summary["retention"])
-        return _template().substitute(title="AI eval dashboard: no runs", generated=_h(summary["generatedAt"]), content=content)
+        return _template().substitute(
+            title="AI eval dashboard: no runs", generated=_h(summary["generatedAt"]), content=content
+        )
     sections = [
         _status_html(summary),
         _identity_html(latest),
@@ -67,19 +69,21 @@ def _status_html(summary: dict[str, Any]) -> str:
         f'<p>Gate <span class="badge {_h(summary["status"])}" id="gate-status">{_h(summary["status"])}</span>'
         + (' <strong id="fail-fast">fail-fast</strong>' if latest["failFast"] else "")
         + f' &middot; review priority <span class="badge {_h(summary["reviewPriority"])}" id="review-priority">'
-        f'{_h(summary["reviewPriority"])}</span>'
+        f"{_h(summary['reviewPriority'])}</span>"
         f' &middot; severity vs previous <span id="severity">{_h(summary["severity"] or "n/a (first run)")}</span>'
         f' &middot; history <span class="spark" id="sparkline" title="! regression, ~ watch, = stable, + improved">'
-        f'{_h(summary["sparkline"] or "-")}</span></p>'
-        + _reasons_html(latest["reasons"])
-        + "</section>"
+        f"{_h(summary['sparkline'] or '-')}</span></p>" + _reasons_html(latest["reasons"]) + "</section>"
     )
 
 
 def _reasons_html(reasons: list[dict[str, Any]]) -> str:
     if not reasons:
         return '<p id="reasons" class="muted">All gate checks passed.</p>'
-    return '<ul id="reasons">' + "".join(f'<li data-code="{_h(r["code"])}">{_h(r["message"])}</li>' for r in reasons) + "</ul>"
+    return (
+        '<ul id="reasons">'
+        + "".join(f'<li data-code="{_h(r["code"])}">{_h(r["message"])}</li>' for r in reasons)
+        + "</ul>"
+    )
 
 
 def _identity_html(latest: dict[str, Any]) -> str:
@@ -92,8 +96,8 @@ def _identity_html(latest: dict[str, Any]) -> str:
         f'<tr><th>dataset version</th><td><code id="dataset-version">{_h(ident["datasetVersion"])}</code></td></tr>'
         f'<tr><th>model version</th><td><code id="model-version">{_h(ident["modelVersion"])}</code></td></tr>'
         f'<tr><th>prompt version</th><td id="prompt-version">{_h(ident["promptVersion"])}</td></tr>'
-        f'<tr><th>baseline</th><td><code>{_h(latest["baselineKey"])}</code> '
-        f'({"found" if latest["baselineFound"] else "none recorded"})</td></tr>'
+        f"<tr><th>baseline</th><td><code>{_h(latest['baselineKey'])}</code> "
+        f"({'found' if latest['baselineFound'] else 'none recorded'})</td></tr>"
         "</table></section>"
     )
 
@@ -122,7 +126,7 @@ def _freshness_html(fresh: dict[str, Any]) -> str:
         f'<tr><th>citation freshness</th><td class="num">{_h(number(fresh.get("citationFreshness")))}</td></tr>'
         f'<tr><th>reference citation freshness (previous run, else baseline)</th><td class="num">{_h(number(fresh.get("previousCitationFreshness")))}</td></tr>'
         f'<tr><th>oldest cited evidence (share of the freshness window)</th><td class="num" id="age-ratio">'
-        f'{_h(number(fresh.get("oldestEvidenceAgeRatio")))}</td></tr>'
+        f"{_h(number(fresh.get('oldestEvidenceAgeRatio')))}</td></tr>"
         f'<tr><th>aging threshold</th><td class="num">{_h(fresh.get("agingThreshold", "n/a"))}</td></tr>'
         f'<tr><th>aging pressure</th><td id="aging-pressure">{"yes" if fresh.get("agingPressure") else "no"}</td></tr>'
         "</table></section>"
@@ -131,9 +135,14 @@ def _freshness_html(fresh: dict[str, Any]) -> str:
 
 def _warnings_html(warnings: list[dict[str, Any]]) -> str:
     if warnings:
-        warn = '<ul>' + "".join(
-            f'<li data-code="{_h(w["code"])}"><code>{_h(w["code"])}</code>: {_h(w["message"])}</li>' for w in warnings
-        ) + "</ul>"
+        warn = (
+            "<ul>"
+            + "".join(
+                f'<li data-code="{_h(w["code"])}"><code>{_h(w["code"])}</code>: {_h(w["message"])}</li>'
+                for w in warnings
+            )
+            + "</ul>"
+        )
     else:
         warn = '<p class="muted">No warnings.</p>'
     return f'<section id="warnings"><h2>Warnings</h2>{warn}</section>'
@@ -148,7 +157,7 @@ def _trend_html(summary: dict[str, Any]) -> str:
         if points:
             charts.append(
                 f'<figure data-metric="{_h(series["metric"])}">{_chart(series["metric"], points, floors.get(series["metric"]))}'
-                f'<figcaption>{_h(series["metric"])} ({runs_label(len(points))})</figcaption></figure>'
+                f"<figcaption>{_h(series['metric'])} ({runs_label(len(points))})</figcaption></figure>"
             )
     return f'<section id="trend"><h2>Trend ({runs_label(summary["runCount"])})</h2><div class="charts">{"".join(charts)}</div></section>'
 
@@ -164,7 +173,7 @@ def _diff_html(summary: dict[str, Any]) -> str:
             for d in summary["diff"]
         )
         diff = (
-            f'<p>Previous run <code>{_h(prev.get("id", ""))}</code>.</p><table><tr><th>metric</th><th>previous</th>'
+            f"<p>Previous run <code>{_h(prev.get('id', ''))}</code>.</p><table><tr><th>metric</th><th>previous</th>"
             f"<th>latest</th><th>delta</th><th>severity</th></tr>{diff_rows}</table>"
         )
     else:
@@ -177,8 +186,8 @@ def _retention_html(retention: dict[str, Any] | None) -> str:
         return '<section id="retention"><h2>Retention</h2><p class="muted">No retention pass has run yet.</p></section>'
     return (
         f'<section id="retention"><h2>Retention</h2><p>Mode <strong>{_h(retention["mode"])}</strong>, keep at most '
-        f'{_h(retention["maxRuns"])} runs: retained {_h(retention["retained"])}, orphaned {_h(retention["orphaned"])}, '
-        f'deleted {_h(retention["deleted"])}, preserved {_h(retention["preserved"])}.</p></section>'
+        f"{_h(retention['maxRuns'])} runs: retained {_h(retention['retained'])}, orphaned {_h(retention['orphaned'])}, "
+        f"deleted {_h(retention['deleted'])}, preserved {_h(retention['preserved'])}.</p></section>"
     )
 
 
@@ -186,7 +195,10 @@ def _chart(metric: str, points: list[dict[str, Any]], floor: float | None) -> st
     """An inline SVG line chart of ``points``, with the floor as a dashed line; 0..1 metrics keep a 0..1 axis."""
     width, height, pad = 240, 64, 6
     values = [p["value"] for p in points]
-    low, high = min(values + ([floor] if floor is not None else [])), max(values + ([floor] if floor is not None else []))
+    low, high = (
+        min(values + ([floor] if floor is not None else [])),
+        max(values + ([floor] if floor is not None else [])),
+    )
     if 0 <= low and high <= 1:
         low, high = 0.0, 1.0
     span = (high - low) or 1.0
@@ -203,7 +215,9 @@ def _chart(metric: str, points: list[dict[str, Any]], floor: float | None) -> st
     ]
     if floor is not None:
         _, fy = xy(0, floor)
-        parts.append(f'<line class="floor" x1="{pad}" x2="{width - pad}" y1="{fy}" y2="{fy}" stroke="#cf222e" stroke-dasharray="4 3"/>')
+        parts.append(
+            f'<line class="floor" x1="{pad}" x2="{width - pad}" y1="{fy}" y2="{fy}" stroke="#cf222e" stroke-dasharray="4 3"/>'
+        )
     parts.append(
         '<polyline fill="none" stroke="#0969da" stroke-width="2" points="'
         + " ".join(f"{x},{y}" for x, y in coords)
