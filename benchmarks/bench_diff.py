@@ -38,7 +38,7 @@ import orjson
 
 from goldkeeper.config import load_settings
 from goldkeeper.dataset.diff import diff
-from goldkeeper.dataset.diff_render import to_json_bytes, to_markdown
+from goldkeeper.dataset.diff.render import to_json_bytes, to_markdown
 from goldkeeper.models import Analysis, Chunk, Expected, ExpectedBehavior, Query, Relevance
 from goldkeeper.store import StoreWriter, open_store
 from readme import update_results  # benchmarks/readme.py: the scripts run from this folder

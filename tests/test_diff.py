@@ -10,7 +10,7 @@ import pytest
 from diff_support import analysis_id, chunk_id, commit_all, dataset, init_repo, make_analysis, text, write
 from goldkeeper.config import load_settings
 from goldkeeper.dataset.diff import diff, diff_stores, word_diff
-from goldkeeper.dataset.diff_render import DIFF_JSON_SCHEMA
+from goldkeeper.dataset.diff.schema import DIFF_JSON_SCHEMA
 from goldkeeper.errors import DataIntegrityError, UsageError
 from goldkeeper.store import open_store
 

@@ -10,7 +10,8 @@ import pytest
 
 from diff_support import commit_all, dataset, init_repo, make_analysis, write
 from goldkeeper.cli import main
-from goldkeeper.dataset.diff_render import DIFF_JSON_SCHEMA, GITHUB_COMMENT_LIMIT
+from goldkeeper.dataset.diff.render import GITHUB_COMMENT_LIMIT
+from goldkeeper.dataset.diff.schema import DIFF_JSON_SCHEMA
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -15,7 +15,7 @@ import pytest
 from diff_support import commit_all, init_repo
 from goldkeeper.cli import main
 from goldkeeper.config import EmbeddingParams, load_settings
-from goldkeeper.dataset.diff_render import DIFF_JSON_SCHEMA
+from goldkeeper.dataset.diff.schema import DIFF_JSON_SCHEMA
 from goldkeeper.dataset.dump import dump
 from goldkeeper.dataset.restore import restore_store
 from goldkeeper.embed import load_embedder

@@ -253,14 +253,14 @@ class Project:
 
     def render_diff(self, result: DatasetDiff, fmt: str) -> bytes:
         """The diff as ``text`` (terminal), ``md`` (pull-request comment, capped at ``diff.max_md_chars``) or ``json``."""
-        from goldkeeper.dataset.diff_render import render  # noqa: PLC0415 - start-up (module doc)
+        from goldkeeper.dataset.diff.render import render  # noqa: PLC0415 - start-up (module doc)
 
         return render(result, fmt, self.settings.diff.max_md_chars)
 
     def diff_report(self, old: str | None = None, new: str | None = None) -> tuple[DatasetDiff, Path, Path]:
         """The DVC stage: the diff against ``diff.base`` written as markdown and JSON (params ``diff``)."""
         from goldkeeper.dataset.diff import WORKTREE  # noqa: PLC0415 - start-up (module doc)
-        from goldkeeper.dataset.diff_render import to_json_bytes, to_markdown  # noqa: PLC0415 - start-up (module doc)
+        from goldkeeper.dataset.diff.render import to_json_bytes, to_markdown  # noqa: PLC0415 - start-up (module doc)
 
         params = self.settings.diff
         result = self.diff(old or params.base, new or WORKTREE)
