@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from goldkeeper.dataset.changelog import ChangelogResult
     from goldkeeper.dataset.diff import DatasetDiff
     from goldkeeper.dataset.dump import DumpReport
+    from goldkeeper.dataset.fmt import FmtResult
     from goldkeeper.dataset.history import LogEntry
     from goldkeeper.dataset.restore import RestoreReport
     from goldkeeper.dataset.verify import VerifyReport
@@ -242,6 +243,13 @@ class Project:
             with self.database() as url:
                 report = report.merged(verify_database(url, store_dir, self.settings, self.embedder))
         return report
+
+    def fmt(self, directory: Path | str | None = None, *, check: bool = False) -> FmtResult:
+        """A hand-edited store validated and rewritten in canonical form (``check``: only say what would change)."""
+        from goldkeeper.dataset.fmt import format_store  # noqa: PLC0415 - start-up (module doc)
+
+        store_dir = self.settings.resolve(directory) if directory is not None else self.settings.store_path
+        return format_store(store_dir, self.settings, check=check)
 
     # ------------------------------------------------------------------ review and history
 

@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "grounded",
     "init",
     "verify",
+    "fmt",
     "history",
     "quality",
     "importers",
