@@ -54,7 +54,8 @@ def diff_command(
     OLD defaults to HEAD, NEW to the store in the working tree (also spelled WORKTREE).
     Lists analyses, chunks and queries added / removed / modified, field by field (long texts as a
     word-level diff), the queries whose expected chunks or analyses changed, and URL-contract
-    violations the new side introduces. Only shards whose sha256 changed are read.
+    violations the new side introduces. Every shard is hashed, only those whose bytes differ are
+    parsed; a manifest that does not match its shards is reported (store problems), never trusted.
     """
     project = state.project()
     if report:

@@ -107,6 +107,11 @@ def to_text(result: DatasetDiff) -> str:
         lines.append(f"URL contract violations introduced ({len(result.url_violations)}):")
         for v in result.url_violations:
             lines.append(f"  analysis {v.analysis_id}: {v.url}: {v.problem}")
+    if result.store_problems:
+        lines.append(
+            f"store problems ({len(result.store_problems)}; the shards' bytes were compared, not the manifest):"
+        )
+        lines += [f"  {p.side}: {p.file}: {p.problem}" for p in result.store_problems]
     return "\n".join(lines) + "\n"
 
 
@@ -169,12 +174,20 @@ def _md_head(result: DatasetDiff) -> str:
         f"**Impacted queries:** {len(result.impacted_queries)} · "
         f"{warn}**URL contract violations introduced:** {len(result.url_violations)}\n"
     )
+    if result.store_problems:
+        head.append(
+            f"⚠️ **Store problems:** {len(result.store_problems)} (a manifest does not match its shards; "
+            "the shards' bytes were compared; run `goldkeeper fmt`)\n"
+        )
     return "\n".join(head) + "\n"
 
 
 def _md_sections(result: DatasetDiff) -> list[tuple[str, list[str]]]:
     """Each non-empty list as (title, rendered items): URL violations, impacted queries, then the changes."""
     sections: list[tuple[str, list[str]]] = []
+    if result.store_problems:
+        items = [f"- {p.side}: {_code(p.file)}: {_md_label(p.problem)}\n" for p in result.store_problems]
+        sections.append(("Store problems (the manifest was not trusted)", items))
     if result.url_violations:
         items = [
             f"- analysis {_code(v.analysis_id)}: {_code(v.url)}: {_md_label(v.problem)}\n"
