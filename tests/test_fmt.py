@@ -8,6 +8,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+import yaml
 
 from cli_support import run_cli as run
 from golden_support import store_bytes
@@ -16,6 +17,7 @@ from goldkeeper.dataset.fmt import format_store
 from goldkeeper.dataset.verify import verify_store
 from goldkeeper.errors import DataIntegrityError, VerificationFailed
 from goldkeeper.models import Analysis
+from goldkeeper.scaffold.init import render_template
 from goldkeeper.store import StoreWriter, open_store, sha256_hex, write_store
 from goldkeeper.store.sharding import shard_index
 from verify_helpers import build_store, edit_shard, find_record, locate, make_analysis, read_manifest, settings_for
@@ -197,3 +199,12 @@ def test_writer_per_shard_order_still_refuses_duplicates(tmp_path: Path) -> None
 def _written(target: Path, analyses: list[Analysis]) -> Path:
     write_store(target, "t", analyses, [], {"analyses": 2, "queries": 2})
     return target
+
+
+def test_pr_workflow_checks_fmt_and_verify_before_dvc_repro() -> None:
+    workflow = yaml.safe_load(render_template("workflows/goldkeeper-pr.yml"))
+    runs = [step.get("run", "").strip() for step in workflow["jobs"]["pipeline"]["steps"]]
+    repro = next(i for i, run in enumerate(runs) if "dvc repro" in run)
+    assert runs.index("goldkeeper fmt --check") < runs.index("goldkeeper verify") < repro
+    pull = next(i for i, run in enumerate(runs) if run.startswith("dvc pull"))
+    assert pull < runs.index("goldkeeper fmt --check")  # the store is there (a DVC-tracked one is pulled first)
