@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from goldkeeper.cli.main import cli
+from goldkeeper.cli.main import accept_global_options, cli
 from goldkeeper.errors import GoldkeeperError
 
 #: the modules that add commands to ``cli``; one per capability.
@@ -36,6 +36,7 @@ COMMAND_MODULES = [
 def _register_all() -> None:
     for name in COMMAND_MODULES:
         importlib.import_module(f"{__name__}.{name}").register(cli)
+    accept_global_options(cli)
 
 
 def _debug_requested(argv: list[str]) -> bool:
