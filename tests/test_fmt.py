@@ -86,6 +86,7 @@ def test_record_in_a_wrong_shard_is_moved_back(project: Path) -> None:
 
     result = format_store(store, settings_for(project))
     assert [(m.id, m.from_path, m.to_path) for m in result.moved] == [(qid, other, home)]
+    assert result.written and result.version == sha256_hex((store / "manifest.json").read_bytes())
     assert result.changed == tuple(sorted((home, other)))  # the manifest was right all along
     assert store_bytes(store) == original
     assert qid in {r["id"] for r in orjson.loads((store / home).read_bytes())}
@@ -208,3 +209,12 @@ def test_pr_workflow_checks_fmt_and_verify_before_dvc_repro() -> None:
     assert runs.index("goldkeeper fmt --check") < runs.index("goldkeeper verify") < repro
     pull = next(i for i, run in enumerate(runs) if run.startswith("dvc pull"))
     assert pull < runs.index("goldkeeper fmt --check")  # the store is there (a DVC-tracked one is pulled first)
+
+
+def test_fmt_on_a_canonical_store_replaces_nothing(project: Path) -> None:
+    store = build_store(project)
+    inode, before = store.stat().st_ino, store_bytes(store)
+    result = format_store(store, settings_for(project))
+    assert result.changed == () and not result.written and result.version == result.previous_version
+    assert store.stat().st_ino == inode and store_bytes(store) == before  # no swap happened
+    assert sorted(p.name for p in project.iterdir()) == ["golden"]  # and no staging directory is left

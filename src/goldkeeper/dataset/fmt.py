@@ -13,7 +13,9 @@ recomputed. The new store is written through :class:`~goldkeeper.store.writer.St
 (staging directory, fsync, atomic swap), and only when some byte would change. With ``check``
 nothing is written: the result says what would change.
 
-Memory: one shard at a time, plus the records found in a wrong shard.
+Cost: verify's pass, then one more pass that stages the canonical store while comparing it with
+the old bytes (discarded when nothing differs); shards verify found misplaced records in are read
+once more first. Memory: one shard at a time, plus the records found in a wrong shard.
 """
 
 from __future__ import annotations
@@ -150,15 +152,27 @@ def _read(store: Store, entry: ShardEntry) -> tuple[bytes, list[Record]]:
     return data, [validate_record(model, raw, name) for raw in parse_json(data, name)]
 
 
-def _layout(store: Store, entity: str) -> _Layout:
-    """One pass over the entity's shards: the records that sit in a wrong shard, kept by target."""
-    layout = _Layout(entity, store.manifest.shard_counts[entity], {e.path: e for e in store.shards(entity)})
-    for entry in layout.sources.values():
+def _misplaced(report: VerifyReport, store: Store) -> dict[str, set[str]]:
+    """The ids verify found in a wrong shard, by shard path: only those shards need a first read."""
+    path_of = {store.source.describe(e.path): e.path for e in store.manifest.shards}
+    found: dict[str, set[str]] = {}
+    for issue in report.errors:
+        if issue.code == "record.wrong_shard" and issue.file in path_of and issue.record_id is not None:
+            found.setdefault(path_of[issue.file], set()).add(issue.record_id)
+    return found
+
+
+def _layout(store: Store, entity: str, shard_count: int, misplaced: dict[str, set[str]]) -> _Layout:
+    """The records that sit in a wrong shard (read from the shards verify named), kept by target."""
+    layout = _Layout(entity, shard_count, {e.path: e for e in store.shards(entity)})
+    for path, entry in layout.sources.items():
+        if path not in misplaced:
+            continue
         for record in _read(store, entry)[1]:
             target = shard_path(entity, str(record.id), layout.shard_count)
-            if target != entry.path:
+            if target != path:
                 layout.misplaced.setdefault(target, []).append(record)
-                layout.moved.append(MovedRecord(entity, str(record.id), entry.path, target))
+                layout.moved.append(MovedRecord(entity, str(record.id), path, target))
     return layout
 
 
@@ -211,11 +225,11 @@ def _run(store: Store, layouts: list[_Layout], writer: StoreWriter | None) -> _P
     return plan
 
 
-def _manifest_bytes(store: Store, plan: _Plan) -> bytes:
+def _manifest_bytes(store: Store, plan: _Plan, shard_counts: dict[str, int]) -> bytes:
     manifest = Manifest(
         dataset=store.manifest.dataset,
         counts=dict(plan.counts),
-        shard_counts=dict(store.manifest.shard_counts),
+        shard_counts=dict(shard_counts),
         shards=sorted(plan.entries, key=lambda e: e.path),
     )
     return canonical_bytes(manifest)
@@ -232,24 +246,39 @@ def _refuse(report: VerifyReport) -> None:
         )
 
 
+class _Unchanged(Exception):
+    """Raised inside the writer to discard its staging directory when no byte would change."""
+
+
+def _changed(store: Store, plan: _Plan, shard_counts: dict[str, int]) -> tuple[list[str], str]:
+    """The store-relative paths that differ (manifest included) and the new dataset version."""
+    manifest_bytes = _manifest_bytes(store, plan, shard_counts)
+    changed = plan.changed + ([MANIFEST] if manifest_bytes != store.manifest_bytes else [])
+    return changed, sha256_hex(manifest_bytes)
+
+
 def format_store(directory: Path | str, settings: Settings | None = None, *, check: bool = False) -> FmtResult:
     """Validate, then rewrite the store at ``directory`` in canonical form (``check``: only report)."""
     settings = settings if settings is not None else Settings()
     report = verify_store(directory, settings)
     _refuse(report)
     store = open_store(directory)
-    layouts = [_layout(store, entity) for entity in ENTITIES]
-    plan = _run(store, layouts, None)
-    manifest_bytes = _manifest_bytes(store, plan)
-    changed = list(plan.changed) + ([MANIFEST] if manifest_bytes != store.manifest_bytes else [])
-    version, written = sha256_hex(manifest_bytes), False
-    if changed and not check:
-        with StoreWriter(
-            Path(directory), store.manifest.dataset, store.manifest.shard_counts, per_shard_order=True
-        ) as w:
-            _run(store, layouts, w)
-        assert w.manifest_bytes is not None
-        version, written = sha256_hex(w.manifest_bytes), True
+    # the manifest's shard counts are kept (params.yaml's for an entity it has none for)
+    shard_counts = {e: store.manifest.shard_counts.get(e) or settings.store.shards[e] for e in ENTITIES}
+    misplaced = _misplaced(report, store)
+    layouts = [_layout(store, entity, shard_counts[entity], misplaced) for entity in ENTITIES]
+    written = False
+    if check:
+        changed, version = _changed(store, _run(store, layouts, None), shard_counts)
+    else:
+        try:  # one pass: the new store is staged while it is compared, and discarded when nothing differs
+            with StoreWriter(Path(directory), store.manifest.dataset, shard_counts, per_shard_order=True) as writer:
+                changed, version = _changed(store, _run(store, layouts, writer), shard_counts)
+                if not changed:
+                    raise _Unchanged
+            written = True
+        except _Unchanged:
+            pass
     return FmtResult(
         target=report.target,
         check=check,
