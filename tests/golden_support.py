@@ -70,7 +70,7 @@ def make_query(i: int, analysis: Analysis) -> Query:
             chunks=[Relevance(id=analysis.chunks[0].id, relevance=2)], analyses=[Relevance(id=analysis.id)]
         ),
         reference_answers=[f"answer {i}"],
-        expected_behavior=ExpectedBehavior(behavior="answer"),
+        expected_behavior=ExpectedBehavior(behavior="answer", must_not=["fabricate_citation"]),
     )
 
 
@@ -78,7 +78,10 @@ def make_records(n: int, chunks: int = 3, words: int = 8, tag: str = "") -> tupl
     analyses = [make_analysis(i, chunks, words, tag) for i in range(n)]
     queries = [make_query(i, a) for i, a in enumerate(analyses)]
     refuse = Query(
-        id="q-refuse", text="Unanswerable?", domain="test", expected_behavior=ExpectedBehavior(behavior="refuse")
+        id="q-refuse",
+        text="Unanswerable?",
+        domain="test",
+        expected_behavior=ExpectedBehavior(behavior="refuse", must_not=["answer_without_evidence"]),
     )
     return analyses, queries + [refuse]
 

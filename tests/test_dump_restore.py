@@ -13,7 +13,13 @@ from goldkeeper.dataset.dump import dump
 from goldkeeper.dataset.restore import restore_records, restore_store
 from goldkeeper.db.reader import golden_reader, iter_analyses, iter_queries
 from goldkeeper.embed import load_embedder
-from goldkeeper.errors import ConflictError, DatabaseError, DataIntegrityError, RecordValidationError
+from goldkeeper.errors import (
+    ConflictError,
+    DatabaseError,
+    DataIntegrityError,
+    RecordValidationError,
+    VerificationFailed,
+)
 from goldkeeper.store import write_store
 
 
@@ -188,9 +194,11 @@ def test_bad_record_in_store_changes_nothing(database_url, embedder, tmp_path):
             path.write_bytes(canonical_bytes([bad if r["id"] == "q-0004" else r for r in records]))
             entry["sha256"] = sha256_hex(path.read_bytes())
     (store / "manifest.json").write_bytes(canonical_bytes(manifest))
-    with pytest.raises(RecordValidationError) as info:
+    with pytest.raises(VerificationFailed) as info:
         restore_store(database_url, store, embedder, replace=True)
-    assert info.value.record_id == "q-0004" and info.value.field == "difficulty"
+    (issue,) = info.value.report.errors
+    assert (issue.code, issue.record_id, issue.field) == ("record.schema", "q-0004", "difficulty")
+    assert issue.render() in str(info.value)
     assert fingerprint(database_url) == before
 
 
@@ -198,9 +206,12 @@ def test_reference_to_a_missing_chunk_is_refused_before_the_database(database_ur
     analyses, queries = make_records(3)
     store = tmp_path / "store"
     write_store(store, "t", analyses[1:], queries, {"analyses": 2, "queries": 2})
-    with pytest.raises(RecordValidationError, match="expected chunk .* is not in the store") as info:
+    with pytest.raises(VerificationFailed, match=r"expected chunk .* does not exist in the store") as info:
         restore_store(database_url, store, embedder)
-    assert info.value.record_id == "q-0000"
+    assert {(i.code, i.record_id) for i in info.value.report.errors} == {
+        ("query.dangling_chunk", "q-0000"),
+        ("query.dangling_analysis", "q-0000"),
+    }
     assert all(value is None for value in fingerprint(database_url).values())
 
 

@@ -194,19 +194,34 @@ class Project:
         replace: bool = False,
         dry_run: bool = False,
         marker: Path | str | None = None,
+        allow: Sequence[str] = (),
     ) -> RestoreReport:
         """Load the store (a directory, or ``source`` at ``rev``) into the database; all or nothing.
 
-        A restore that would overwrite differing rows (without ``replace``) raises ConflictError after
-        a dry run has listed them; ``marker`` is the small JSON the DVC restore stage outputs.
+        Every ``verify`` contract runs first: an error (other than the contract codes in ``allow``)
+        refuses the restore with exit 5 before the database is touched. A restore that would
+        overwrite differing rows (without ``replace``) raises ConflictError after a dry run has
+        listed them; ``marker`` is the small JSON the DVC restore stage outputs.
         """
-        from goldkeeper.dataset.restore import restore_store, write_marker  # noqa: PLC0415 - start-up (module doc)
+        from goldkeeper.dataset.restore import (  # noqa: PLC0415 - start-up (module doc)
+            restore_verified,
+            verify_for_restore,
+            write_marker,
+        )
+        from goldkeeper.dataset.verify.refusal import allowed_codes  # noqa: PLC0415 - start-up (module doc)
 
-        store = self.open_store(rev=rev, path=source)
+        allowed = allowed_codes(allow)
+        if rev is not None:
+            from goldkeeper.store.git_source import git_store_source  # noqa: PLC0415 - start-up (module doc)
+
+            store_source: Any = git_store_source(self.settings.root, rev, str(source or self.settings.store.path))
+        else:
+            store_source = self.settings.resolve(source) if source is not None else self.settings.store_path
+        verified = verify_for_restore(store_source, self.settings, allowed)  # before the database is started
         with self.database() as url:
-            report = restore_store(
+            report = restore_verified(
                 url,
-                store,
+                verified,
                 self.embedder,
                 replace=replace,
                 dry_run=dry_run,
@@ -214,7 +229,7 @@ class Project:
                 batch_size=self.settings.embedding.batch_size,
             )
         if marker is not None and not dry_run:
-            write_marker(self.settings.resolve(marker), store, report)
+            write_marker(self.settings.resolve(marker), verified.store, report)
         return report
 
     def import_squad(self, path: Path | str | None, *, replace: bool = False, dry_run: bool = False) -> RestoreReport:

@@ -3,7 +3,8 @@
 Each ``cli/<area>.py`` module defines ``register(group)``; :data:`COMMAND_MODULES`
 lists them. Errors are mapped here, once: a :class:`GoldkeeperError` becomes
 ``error: <message>`` on stderr and its exit code; anything else is an internal
-error (exit 1). Tracebacks only with ``--debug`` (or ``GOLDKEEPER_DEBUG=1``).
+error (exit 1, only ever a bug). Tracebacks only with ``--debug`` (or ``GOLDKEEPER_DEBUG=1``), printed
+before that same line: ``--debug`` never changes an exit code.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import traceback
 
 import click
 
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except GoldkeeperError as exc:
         if debug:
-            raise
+            traceback.print_exc()
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
@@ -67,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         if debug:
-            raise
+            traceback.print_exc()
         click.echo(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", err=True)
         sys.exit(1)
     sys.exit(result if isinstance(result, int) else 0)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from goldkeeper.cli.main import AppState, pass_state
+from goldkeeper.cli.main import AppState, pass_state, with_options
 from goldkeeper.cli.output import echo_json
 from goldkeeper.project import raise_for_conflicts
 
@@ -39,29 +39,44 @@ def dump_command(state: AppState, out: Path | None, as_json: bool) -> None:
     click.echo(f"version {report.version}" + ("" if report.changed else " (unchanged)"))
 
 
+#: restore's options (see `goldkeeper restore --help`)
+RESTORE_OPTIONS = [
+    click.option(
+        "--from",
+        "source",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Store directory to read (default: params.yaml store.path). With --rev: its path inside the repository.",
+    ),
+    click.option("--rev", metavar="REV", help="Read the store as committed at this git revision (no checkout)."),
+    click.option(
+        "--replace",
+        is_flag=True,
+        help="Make the golden tables hold exactly the store: rows that differ or are not in it are deleted.",
+    ),
+    click.option(
+        "--dry-run", is_flag=True, help="Only report what would be added, skipped, replaced, removed or in conflict."
+    ),
+    click.option("--json", "as_json", is_flag=True, help="Print the report (counts and ids) as JSON."),
+    click.option(
+        "--marker",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Also write a small deterministic JSON (dataset, version, model id, counts) here: the DVC "
+        "restore stage's output, since the database itself is outside DVC.",
+    ),
+    click.option(
+        "--allow-contract-violations",
+        "allow",
+        multiple=True,
+        metavar="CODE",
+        help="Restore even though the store breaks this content contract (repeatable, or comma-separated): "
+        "url.placeholder, url.scheme, url.invalid, prompt.* codes, or url.* / prompt.*. Structure checks "
+        "(manifest.*, shard.*, record.*, ids, references) can never be allowed.",
+    ),
+]
+
+
 @click.command("restore")
-@click.option(
-    "--from",
-    "source",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Store directory to read (default: params.yaml store.path). With --rev: its path inside the repository.",
-)
-@click.option("--rev", metavar="REV", help="Read the store as committed at this git revision (no checkout).")
-@click.option(
-    "--replace",
-    is_flag=True,
-    help="Make the golden tables hold exactly the store: rows that differ or are not in it are deleted.",
-)
-@click.option(
-    "--dry-run", is_flag=True, help="Only report what would be added, skipped, replaced, removed or in conflict."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the report (counts and ids) as JSON.")
-@click.option(
-    "--marker",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write a small deterministic JSON (dataset, version, model id, counts) here: the DVC "
-    "restore stage's output, since the database itself is outside DVC.",
-)
+@with_options(RESTORE_OPTIONS)
 @pass_state
 def restore_command(
     state: AppState,
@@ -71,16 +86,23 @@ def restore_command(
     dry_run: bool,
     as_json: bool,
     marker: Path | None = None,
+    allow: tuple[str, ...] = (),
 ) -> None:
     """Load the golden store into the database, all or nothing, and embed its chunks.
 
-    The whole store is validated first (manifest, checksums, schema, references). Then one
-    transaction under an advisory lock: without --replace, records already present with identical
-    content are skipped and records present with different content stop the restore with their ids
-    listed (nothing is overwritten). Chunks are embedded with the configured model, reusing the
-    embedding cache.
+    Every `goldkeeper verify` contract runs first, before the database is touched: a store verify
+    rejects is refused (exit 5, every violation listed as verify lists it); warnings are shown and
+    never refuse. Then one transaction under an advisory lock: without --replace, records already
+    present with identical content are skipped and records present with different content stop the
+    restore with their ids listed (nothing is overwritten). Chunks are embedded with the configured
+    model, reusing the embedding cache.
     """
-    report = state.project().restore(source=source, rev=rev, replace=replace, dry_run=dry_run, marker=marker)
+    codes = [code for item in allow for code in item.split(",") if code.strip()]
+    report = state.project().restore(
+        source=source, rev=rev, replace=replace, dry_run=dry_run, marker=marker, allow=codes
+    )
+    for warning in report.warnings:
+        click.echo(warning, err=True)
     if as_json:
         echo_json(report.to_json())
     else:

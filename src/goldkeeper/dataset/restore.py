@@ -1,9 +1,12 @@
 """``restore``: golden store -> database, all or nothing.
 
-1. Validate the whole store before touching the database: manifest, every
-   shard's sha256, every record's schema, duplicate ids, and the references
-   of queries to chunks / analyses (:func:`validate_store`). One pass, memory
-   bounded by a shard plus the set of ids.
+1. Verify the whole store before touching the database: every contract of
+   ``goldkeeper verify`` (:func:`goldkeeper.dataset.verify.verify_store`:
+   manifest, shard list and paths, checksums, schema, placement, duplicate
+   ids, references, the URL and prompt contracts, what PostgreSQL can store).
+   Any error refuses the restore, listing every violation as verify does
+   (:mod:`goldkeeper.dataset.verify.refusal`); warnings never refuse. One
+   pass, memory bounded by a shard plus the set of ids.
 2. One transaction on one connection, under the golden advisory lock
    (:func:`restore_records`): ensure the schema, COPY the records into
    temporary tables in batches, classify each record against the golden rows
@@ -34,8 +37,10 @@ from dataclasses import replace as replace_fields
 from pathlib import Path
 from typing import Any
 
-import orjson
-
+from goldkeeper.config import Settings
+from goldkeeper.dataset.verify import VerifyReport, verify_store
+from goldkeeper.dataset.verify.loadable import load_problems
+from goldkeeper.dataset.verify.refusal import refuse_violations
 from goldkeeper.db.embedding_cache import count_stale_chunks
 from goldkeeper.db.loader import Changes, GoldenLoader, golden_transaction
 from goldkeeper.db.schema import hnsw_deferred
@@ -75,6 +80,8 @@ class RestoreReport:
     source: str | None = None
     version: str | None = None
     staged: dict[str, int] = field(default_factory=dict)
+    #: verify's warnings about the store (they never refuse a restore), as verify renders them
+    warnings: tuple[str, ...] = ()
 
     @property
     def conflicts(self) -> int:
@@ -87,6 +94,7 @@ class RestoreReport:
             "source": self.source,
             "version": self.version,
             "staged": dict(self.staged),
+            "warnings": list(self.warnings),
             "embeddings": {
                 "model_id": self.model_id,
                 "chunks_embedded": self.chunks_embedded,
@@ -122,135 +130,13 @@ class RestoreReport:
 # --------------------------------------------------------------------------- validation
 
 
-def _check_text(value: Any, file: str, record_id: str, path: str) -> None:
-    """PostgreSQL text and jsonb cannot hold NUL characters: refuse them before the database does."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise RecordValidationError(
-                file, record_id, path, "contains a NUL character (\\u0000), which PostgreSQL cannot store"
-            )
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_text(key, file, record_id, path)
-            _check_text(item, file, record_id, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            _check_text(item, file, record_id, f"{path}.{index}" if path else str(index))
-
-
 def check_storable(record: Analysis | Query, file: str) -> None:
-    """Checks the models cannot express but the database needs (no NUL characters)."""
-    data = record.model_dump(mode="json")
-    if b"\\u0000" in orjson.dumps(data):  # fast path: orjson escapes NUL as \u0000; walk only when present
-        _check_text(data, file, str(record.id), "")
-    if isinstance(record, Query):
-        for kind in ("chunks", "analyses"):
-            seen: set[str] = set()
-            for index, rel in enumerate(getattr(record.expected, kind)):
-                if str(rel.id) in seen:
-                    raise RecordValidationError(
-                        file, record.id, f"expected.{kind}.{index}.id", f"{rel.id} is listed twice"
-                    )
-                seen.add(str(rel.id))
-
-
-@dataclass
-class StoreSummary:
-    analyses: int = 0
-    chunks: int = 0
-    queries: int = 0
-
-
-@dataclass
-class _Seen:
-    """What validation remembers across shards: ids (for duplicates and references) and record counts."""
-
-    analysis_ids: set[str] = field(default_factory=set)
-    chunk_ids: dict[str, str] = field(default_factory=dict)  # chunk id -> analysis id
-    artifact_ids: set[str] = field(default_factory=set)
-    query_ids: set[str] = field(default_factory=set)
-    references: list[tuple[str, str, str, str]] = field(default_factory=list)  # (file, query id, path, target)
-    counted: dict[str, int] = field(
-        default_factory=lambda: dict.fromkeys(("analyses", "chunks", "findings", "artifacts", "queries"), 0)
-    )
-
-
-def _validate_analysis(analysis: Analysis, name: str, seen: _Seen) -> None:
-    """Unique analysis, chunk and artifact ids; storable text. Counts the analysis and its children."""
-    aid = str(analysis.id)
-    if aid in seen.analysis_ids:
-        raise RecordValidationError(name, aid, "id", "duplicate analysis id")
-    seen.analysis_ids.add(aid)
-    check_storable(analysis, name)
-    for index, chunk in enumerate(analysis.chunks):
-        cid = str(chunk.id)
-        if cid in seen.chunk_ids:
-            raise RecordValidationError(
-                name, aid, f"chunks.{index}.id", f"chunk id {cid} is also in analysis {seen.chunk_ids[cid]}"
-            )
-        seen.chunk_ids[cid] = aid
-    if analysis.artifact is not None:
-        art = str(analysis.artifact.id)
-        if art in seen.artifact_ids:
-            raise RecordValidationError(name, aid, "artifact.id", f"artifact id {art} is used twice")
-        seen.artifact_ids.add(art)
-    seen.counted["analyses"] += 1
-    seen.counted["chunks"] += len(analysis.chunks)
-    seen.counted["findings"] += len(analysis.findings)
-    seen.counted["artifacts"] += analysis.artifact is not None
-
-
-def _validate_query(query: Query, name: str, seen: _Seen) -> None:
-    """A unique query id; storable text. Remembers its expected results for :func:`_check_references`."""
-    if query.id in seen.query_ids:
-        raise RecordValidationError(name, query.id, "id", "duplicate query id")
-    seen.query_ids.add(query.id)
-    check_storable(query, name)
-    for index, rel in enumerate(query.expected.chunks):
-        seen.references.append((name, query.id, f"expected.chunks.{index}.id", str(rel.id)))
-    for index, rel in enumerate(query.expected.analyses):
-        seen.references.append((name, query.id, f"expected.analyses.{index}.id", "a:" + str(rel.id)))
-    seen.counted["queries"] += 1
-
-
-def _check_references(seen: _Seen) -> None:
-    """Every expected chunk / analysis of a query is in the store (analysis targets carry an ``a:`` prefix)."""
-    for name, query_id, path, target in seen.references:
-        if target.startswith("a:"):
-            if target[2:] not in seen.analysis_ids:
-                raise RecordValidationError(name, query_id, path, f"expected analysis {target[2:]} is not in the store")
-        elif target not in seen.chunk_ids:
-            raise RecordValidationError(name, query_id, path, f"expected chunk {target} is not in the store")
-
-
-def _check_manifest_counts(store: Store, counted: dict[str, int]) -> None:
-    """The manifest's counts equal the records the shards hold."""
-    manifest_file = store.source.describe("manifest.json")
-    for key, value in counted.items():
-        if key in store.manifest.counts and store.manifest.counts[key] != value:
-            raise DataIntegrityError(
-                f"{manifest_file}: counts.{key} is {store.manifest.counts[key]} but the shards hold {value}"
-            )
-
-
-def validate_store(store: Store) -> StoreSummary:
-    """Validate every shard and record of ``store``; raise on the first problem (named file/record/field)."""
-    seen = _Seen()
-    for entry in store.shards("analyses"):
-        name = store.source.describe(entry.path)
-        for analysis in store.read_shard(entry):  # checks sha256 and record count against the manifest
-            assert isinstance(analysis, Analysis)
-            _validate_analysis(analysis, name, seen)
-    for entry in store.shards("queries"):
-        name = store.source.describe(entry.path)
-        for query in store.read_shard(entry):  # checks sha256 and record count against the manifest
-            assert isinstance(query, Query)
-            _validate_query(query, name, seen)
-    _check_references(seen)
-    _check_manifest_counts(store, seen.counted)
-    return StoreSummary(
-        analyses=seen.counted["analyses"], chunks=seen.counted["chunks"], queries=seen.counted["queries"]
-    )
+    """Refuse a record PostgreSQL cannot store (the load contracts of ``verify``, for records that
+    do not come from a store: importers)."""
+    problems = load_problems(record)
+    if problems:
+        code, where, message = problems[0]
+        raise RecordValidationError(file, str(record.id), where, f"{message} [{code}]")
 
 
 # --------------------------------------------------------------------------- restore
@@ -355,9 +241,36 @@ def restore_records(
         )
 
 
-def restore_store(
+@dataclass(frozen=True)
+class VerifiedStore:
+    """A store that passed every verify contract restore requires, with verify's report."""
+
+    store: Store
+    report: VerifyReport
+
+
+def verify_for_restore(
+    store: Store | StoreSource | Path | str, settings: Settings | None = None, allow: Iterable[str] = ()
+) -> VerifiedStore:
+    """Run every ``verify`` contract on ``store``; raise :class:`~goldkeeper.errors.VerificationFailed`
+    (exit 5, every violation listed as verify lists it) for any error whose code is not in ``allow``.
+
+    Nothing but the store's files is read: call it before opening (or starting) a database.
+    """
+    source = store.source if isinstance(store, Store) else store
+    report = verify_store(source, settings)
+    refuse_violations(report, allow)
+    opened = store if isinstance(store, Store) else open_store(store)
+    if opened.version != report.version:
+        raise DataIntegrityError(
+            f"{opened.source.describe('manifest.json')}: changed while it was being verified; nothing was restored"
+        )
+    return VerifiedStore(store=opened, report=report)
+
+
+def restore_verified(
     url: str,
-    store: Store | StoreSource | Path | str,
+    verified: VerifiedStore,
     embedder: Embedder,
     *,
     replace: bool = False,
@@ -365,11 +278,9 @@ def restore_store(
     progress: Progress = SILENT,
     batch_size: int | None = None,
 ) -> RestoreReport:
-    """Validate the whole store, then restore it (see :func:`restore_records`)."""
-    if not isinstance(store, Store):
-        store = open_store(store)
-    summary = validate_store(store)
-    return restore_records(
+    """Restore a store :func:`verify_for_restore` accepted (see :func:`restore_records`)."""
+    store, checked = verified.store, dict(verified.report.checked)
+    report = restore_records(
         url,
         store.analyses(),
         store.queries(),
@@ -378,9 +289,29 @@ def restore_store(
         dry_run=dry_run,
         progress=progress,
         batch_size=batch_size,
-        totals=(summary.analyses, summary.queries),
+        totals=(checked.get("analyses"), checked.get("queries")),
         source=store.source.describe("").rstrip("/") or None,
         version=store.version,
+    )
+    return replace_fields(report, warnings=tuple(i.render() for i in verified.report.warnings))
+
+
+def restore_store(
+    url: str,
+    store: Store | StoreSource | Path | str,
+    embedder: Embedder,
+    *,
+    settings: Settings | None = None,
+    allow: Iterable[str] = (),
+    replace: bool = False,
+    dry_run: bool = False,
+    progress: Progress = SILENT,
+    batch_size: int | None = None,
+) -> RestoreReport:
+    """Verify the whole store (:func:`verify_for_restore`), then restore it (:func:`restore_verified`)."""
+    verified = verify_for_restore(store, settings, allow)
+    return restore_verified(
+        url, verified, embedder, replace=replace, dry_run=dry_run, progress=progress, batch_size=batch_size
     )
 
 
@@ -404,9 +335,10 @@ __all__ = [
     "write_marker",
     "EntityReport",
     "RestoreReport",
-    "StoreSummary",
-    "validate_store",
     "check_storable",
     "restore_records",
     "restore_store",
+    "VerifiedStore",
+    "verify_for_restore",
+    "restore_verified",
 ]

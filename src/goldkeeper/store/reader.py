@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
 import orjson
@@ -42,6 +42,12 @@ def validate_record(model: type[RecordT], raw: Any, file: str) -> RecordT:
         ) from exc
 
 
+def is_safe_shard_path(path: str) -> bool:
+    """A store-relative shard path that stays inside the store: ``<entity>/<file>``, no ``..``, not absolute."""
+    parts = PurePosixPath(path).parts
+    return len(parts) == 2 and parts[0] in MODEL_OF and parts[1] not in (".", "..") and "\\" not in path
+
+
 def parse_json(data: bytes, file: str) -> Any:
     try:
         return orjson.loads(data)
@@ -67,10 +73,12 @@ class Store:
 
     def shard_bytes(self, entry: ShardEntry, *, check: bool = True) -> bytes:
         name = self.source.describe(entry.path)
+        if not is_safe_shard_path(entry.path):
+            raise DataIntegrityError(f"{name}: shard path {entry.path!r} is not inside the store; nothing was read")
         try:
             data = self.source.read_bytes(entry.path)
-        except FileNotFoundError as exc:
-            raise DataIntegrityError(f"{name}: listed in the manifest but missing") from exc
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
+            raise DataIntegrityError(f"{name}: listed in the manifest but missing (or not a file)") from exc
         if check and sha256_hex(data) != entry.sha256:
             raise DataIntegrityError(
                 f"{name}: sha256 {sha256_hex(data)[:12]}... does not match the manifest ({entry.sha256[:12]}...); "
@@ -115,5 +123,7 @@ def open_store(source: StoreSource | Path | str) -> Store:
         raise DataIntegrityError(f"{name}: no manifest.json: not a golden store (run `goldkeeper dump` first)") from exc
     except NotADirectoryError as exc:
         raise DataIntegrityError(f"{name}: not a golden store directory") from exc
+    except IsADirectoryError as exc:
+        raise DataIntegrityError(f"{name}: a directory, not a file: not a golden store") from exc
     manifest = validate_record(Manifest, parse_json(data, name), name)
     return Store(source=source, manifest=manifest, manifest_bytes=data)

@@ -7,14 +7,17 @@ only fail ``verify --strict``.
 
 Codes (files)::
 
-    manifest.missing  manifest.invalid_json  manifest.schema  manifest.format_version
-    manifest.schema_version  manifest.shard_path  manifest.counts
+    manifest.missing  manifest.unreadable  manifest.symlink  manifest.invalid_json
+    manifest.duplicate_key  manifest.schema  manifest.format_version  manifest.schema_version
+    manifest.shard_path  manifest.counts
     manifest.shard_counts (warning)  manifest.not_canonical (warning)
-    shard.missing  shard.unlisted  shard.checksum  shard.invalid_json  shard.record_count
+    shard.missing  shard.unreadable  shard.symlink  shard.unlisted  shard.checksum
+    shard.invalid_json  shard.duplicate_key  shard.record_count
     shard.not_canonical (warning)
     record.schema  record.wrong_shard  record.order  chunk.order
-    analysis.duplicate_id  chunk.duplicate_id  query.duplicate_id
+    analysis.duplicate_id  chunk.duplicate_id  artifact.duplicate_id  query.duplicate_id
     query.dangling_chunk  query.dangling_analysis
+    record.nul_character  record.int_range  chunk.too_long  query.duplicate_expected
     url.placeholder  url.scheme  url.invalid
     prompt.min_count  prompt.domain_diversity  prompt.required_field  prompt.policy
     analysis.no_chunks  chunk.empty_content  query.no_expected          (warnings)
@@ -26,7 +29,8 @@ Codes (database, ``verify --db``)::
 
 Where they live: :mod:`.report` (Issue, VerifyReport), :mod:`.manifest` (manifest and shard
 list), :mod:`.shards` (each shard), :mod:`.records` (each record, and the pass over the shards),
-:mod:`.prompts` (the prompt contract), :mod:`.database` (``verify --db``). The URL contract is
+:mod:`.prompts` (the prompt contract), :mod:`.loadable` (what PostgreSQL can store), :mod:`.refusal`
+(restore's refusal), :mod:`.database` (``verify --db``). The URL contract is
 :mod:`goldkeeper.dataset.url_contract`, shared with ``goldkeeper diff``.
 """
 
@@ -41,6 +45,7 @@ from goldkeeper.dataset.verify.manifest import (
     check_counts,
     check_manifest,
     check_manifest_canonical,
+    check_shard_count_values,
     check_shard_counts,
     check_shard_paths,
     check_unlisted_shards,
@@ -79,6 +84,7 @@ def verify_store(
     name = source.describe(MANIFEST)
     check_manifest_canonical(manifest_bytes, manifest, name, issues)
     check_shard_counts(manifest, settings, name, issues)
+    check_shard_count_values(manifest, name, issues)
     entries = check_shard_paths(manifest, name, issues)
     check_unlisted_shards(source, manifest, issues)
     scan = Scan()

@@ -10,6 +10,7 @@ import orjson
 from pydantic import ValidationError
 
 from goldkeeper.config import Settings
+from goldkeeper.dataset.verify.loadable import duplicate_keys, symlinked
 from goldkeeper.dataset.verify.report import IssueList, field_of
 from goldkeeper.models import FORMAT_VERSION, SCHEMA_VERSION, Manifest, ShardEntry, count_records
 from goldkeeper.store.canonical import canonical_bytes
@@ -23,10 +24,8 @@ _SHARD_PATH = re.compile(r"^(analyses|queries)/[0-9]+\.json$")
 def check_manifest(source: StoreSource, issues: IssueList) -> tuple[bytes | None, Manifest | None]:
     """manifest.json exists, parses, is of a known format/schema version and validates."""
     name = source.describe(MANIFEST)
-    try:
-        data = source.read_bytes(MANIFEST)
-    except (FileNotFoundError, NotADirectoryError):
-        issues.error("manifest.missing", "no manifest.json: not a golden store (run `goldkeeper dump` first)", name)
+    data = _read_manifest(source, name, issues)
+    if data is None:
         return None, None
     try:
         raw = orjson.loads(data)
@@ -36,6 +35,10 @@ def check_manifest(source: StoreSource, issues: IssueList) -> tuple[bytes | None
     if not isinstance(raw, dict):
         issues.error("manifest.schema", "the manifest must be a JSON object", name)
         return data, None
+    for key in duplicate_keys(data, raw):
+        issues.error(
+            "manifest.duplicate_key", f"key {key!r} appears twice in one object (a parser keeps only one)", name
+        )
     if not _check_manifest_versions(raw, name, issues):
         return data, None
     try:
@@ -45,6 +48,22 @@ def check_manifest(source: StoreSource, issues: IssueList) -> tuple[bytes | None
             issues.error("manifest.schema", err["msg"], name, field=field_of(err["loc"]) or None)
         return data, None
     return data, manifest
+
+
+def _read_manifest(source: StoreSource, name: str, issues: IssueList) -> bytes | None:
+    """manifest.json's bytes: a regular file (not a link, not a directory) that can be read."""
+    if symlinked(source, MANIFEST):
+        issues.error("manifest.symlink", "manifest.json is a symbolic link: a store's files live in the store", name)
+        return None
+    try:
+        return source.read_bytes(MANIFEST)
+    except (FileNotFoundError, NotADirectoryError):
+        issues.error("manifest.missing", "no manifest.json: not a golden store (run `goldkeeper dump` first)", name)
+    except IsADirectoryError:
+        issues.error("manifest.missing", "manifest.json is a directory, not a file: not a golden store", name)
+    except OSError as exc:
+        issues.error("manifest.unreadable", f"cannot read manifest.json: {exc.strerror or exc}", name)
+    return None
 
 
 def _check_manifest_versions(raw: dict[str, Any], name: str, issues: IssueList) -> bool:
@@ -62,6 +81,9 @@ def _check_manifest_versions(raw: dict[str, Any], name: str, issues: IssueList) 
                 name,
                 field=key,
             )
+            ok = False
+        elif isinstance(value, int) and not isinstance(value, bool) and value < 1:
+            issues.error(code, f"{key} {value} is not a version (versions start at 1)", name, field=key)
             ok = False
     return ok
 
@@ -108,10 +130,26 @@ def check_shard_paths(manifest: Manifest, name: str, issues: IssueList) -> list[
                 name,
                 field=f"shard_counts.{entry.entity}",
             )
+        elif manifest.shard_counts[entry.entity] < 1:
+            pass  # reported once by check_shard_count_values
         else:
             good.append(entry)
         seen.add(entry.path)
     return good
+
+
+def check_shard_count_values(manifest: Manifest, name: str, issues: IssueList) -> None:
+    """Every shard count is at least 1 (records are placed by their id's hash modulo the count)."""
+    for entity, count in sorted(manifest.shard_counts.items()):
+        if entity not in MODEL_OF:
+            issues.error("manifest.schema", f"unknown entity {entity!r} in shard_counts", name, field="shard_counts")
+        elif count < 1:
+            issues.error(
+                "manifest.schema",
+                f"shard count {count} for {entity}: must be at least 1",
+                name,
+                field=f"shard_counts.{entity}",
+            )
 
 
 def check_unlisted_shards(source: StoreSource, manifest: Manifest, issues: IssueList) -> None:
@@ -148,6 +186,7 @@ __all__ = [
     "check_manifest_canonical",
     "check_shard_counts",
     "check_shard_paths",
+    "check_shard_count_values",
     "check_unlisted_shards",
     "check_counts",
 ]

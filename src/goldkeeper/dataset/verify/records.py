@@ -14,6 +14,7 @@ from typing import Any
 
 from goldkeeper.config import RubricParams, VerifyParams
 from goldkeeper.dataset.url_contract import url_problem
+from goldkeeper.dataset.verify.loadable import check_loadable
 from goldkeeper.dataset.verify.prompts import check_prompt_fields, check_prompt_policy
 from goldkeeper.dataset.verify.report import IssueList
 from goldkeeper.dataset.verify.shards import (
@@ -37,6 +38,7 @@ class Scan:
     analysis_ids: dict[str, str] = field(default_factory=dict)  # id -> file
     chunk_ids: dict[str, tuple[str, str]] = field(default_factory=dict)  # chunk id -> (file, analysis id)
     query_ids: dict[str, str] = field(default_factory=dict)  # id -> file
+    artifact_ids: dict[str, str] = field(default_factory=dict)  # artifact id -> analysis id
     #: (file, query id, field, kind, target id) of every expected result
     references: list[tuple[str, str, str, str, str]] = field(default_factory=list)
     #: ids of records that failed their schema (already reported): references to them are not "dangling"
@@ -87,6 +89,7 @@ def scan_shard(
 
 def _check_analysis(analysis: Analysis, rules: RecordRules, name: str, scan: Scan, issues: IssueList) -> None:
     _check_chunk_order(analysis, name, issues)
+    check_loadable(analysis, name, issues)
     _collect_analysis(analysis, name, scan, issues)
     _check_url(analysis, rules.urls, name, issues)
     _warn_analysis(analysis, name, issues)
@@ -96,6 +99,7 @@ def _check_query(
     raw: dict[str, Any], query: Query, rules: RecordRules, name: str, scan: Scan, issues: IssueList
 ) -> None:
     _collect_query(query, name, scan, issues)
+    check_loadable(query, name, issues)
     check_prompt_fields(raw, query, rules.rubric, name, issues)
     check_prompt_policy(query, rules.rubric, name, issues)
     _warn_query(query, name, issues)
@@ -154,6 +158,18 @@ def _collect_analysis(analysis: Analysis, name: str, scan: Scan, issues: IssueLi
             )
         else:
             scan.chunk_ids[cid] = (name, aid)
+    if analysis.artifact is not None:
+        art = str(analysis.artifact.id)
+        if art in scan.artifact_ids and scan.artifact_ids[art] != aid:  # the same analysis twice: reported above
+            issues.error(
+                "artifact.duplicate_id",
+                f"artifact id {art} is also used by analysis {scan.artifact_ids[art]}",
+                name,
+                aid,
+                "artifact.id",
+            )
+        else:
+            scan.artifact_ids[art] = aid
 
 
 def _warn_analysis(analysis: Analysis, name: str, issues: IssueList) -> None:

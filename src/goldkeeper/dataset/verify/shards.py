@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from goldkeeper.dataset.verify.loadable import duplicate_keys, symlinked
 from goldkeeper.dataset.verify.report import IssueList, field_of
 from goldkeeper.models import Analysis, Query, ShardEntry
 from goldkeeper.store.canonical import canonical_bytes, sha256_hex
@@ -18,12 +19,22 @@ from goldkeeper.store.source import StoreSource
 
 
 def read_shard(source: StoreSource, entry: ShardEntry, issues: IssueList) -> bytes | None:
-    """A listed shard exists."""
+    """A listed shard exists, is a regular file (not a link, not a directory) and can be read."""
+    name = source.describe(entry.path)
+    if symlinked(source, entry.path):
+        issues.error(
+            "shard.symlink", "a symbolic link: a store's files live in the store, restore never follows it", name
+        )
+        return None
     try:
         return source.read_bytes(entry.path)
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-        issues.error("shard.missing", "listed in manifest.json but missing", source.describe(entry.path))
-        return None
+    except (FileNotFoundError, NotADirectoryError):
+        issues.error("shard.missing", "listed in manifest.json but missing", name)
+    except IsADirectoryError:
+        issues.error("shard.missing", "listed in manifest.json but a directory, not a file", name)
+    except OSError as exc:
+        issues.error("shard.unreadable", f"cannot read the shard: {exc.strerror or exc}", name)
+    return None
 
 
 def check_checksum(entry: ShardEntry, data: bytes, name: str, issues: IssueList) -> None:
@@ -47,6 +58,8 @@ def parse_shard(data: bytes, name: str, issues: IssueList) -> list[Any] | None:
     if not isinstance(raw, list):
         issues.error("shard.invalid_json", "a shard must be a JSON array of records", name)
         return None
+    for key in duplicate_keys(data, raw):
+        issues.error("shard.duplicate_key", f"key {key!r} appears twice in one object (a parser keeps only one)", name)
     return raw
 
 
