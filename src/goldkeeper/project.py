@@ -232,9 +232,11 @@ class Project:
             write_marker(self.settings.resolve(marker), verified.store, report)
         return report
 
-    def import_squad(self, path: Path | str | None, *, replace: bool = False, dry_run: bool = False) -> RestoreReport:
-        """Load a SQuAD 2.0 file (None: the bundled sample) into the database, like restore."""
-        from goldkeeper.importers.squad import import_squad  # noqa: PLC0415 - start-up (module doc)
+    def import_squad(
+        self, path: Path | str | None, *, replace: bool = False, dry_run: bool = False, max_bytes: int | None = None
+    ) -> RestoreReport:
+        """Load a SQuAD 2.0 file (None: the bundled sample; at most ``max_bytes``) into the database, like restore."""
+        from goldkeeper.importers.squad import DEFAULT_MAX_BYTES, import_squad  # noqa: PLC0415 - start-up (module doc)
 
         resolved = self.settings.resolve(path) if path is not None else None
         with self.database() as url:
@@ -246,6 +248,7 @@ class Project:
                 dry_run=dry_run,
                 progress=self.progress,
                 batch_size=self.settings.embedding.batch_size,
+                max_bytes=max_bytes or DEFAULT_MAX_BYTES,
             )
 
     def verify(self, directory: Path | str | None = None, *, db: bool = False) -> VerifyReport:

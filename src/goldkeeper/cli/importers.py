@@ -21,10 +21,17 @@ def import_group() -> None:
 @click.option("--sample", is_flag=True, help="Import the SQuAD 2.0 sample bundled with goldkeeper (12 articles).")
 @click.option("--replace", is_flag=True, help="Replace the golden rows already in the database (one transaction).")
 @click.option("--dry-run", is_flag=True, help="Show what would be added, skipped and replaced; change nothing.")
+@click.option(
+    "--max-bytes",
+    type=click.IntRange(min=1),
+    default=512 * 1024 * 1024,
+    show_default=True,
+    help="Refuse a FILE larger than this (read in blocks: a device or pipe is cut off at the limit).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_state
 def squad_command(
-    state: AppState, file: Path | None, sample: bool, replace: bool, dry_run: bool, as_json: bool
+    state: AppState, file: Path | None, sample: bool, replace: bool, dry_run: bool, max_bytes: int, as_json: bool
 ) -> None:
     """Import a SQuAD 2.0 JSON FILE: article -> analysis, paragraph -> chunk, question -> query.
 
@@ -34,7 +41,7 @@ def squad_command(
     transaction, conflicts listed, chunks embedded with the configured model.
     """
     require_one_source(file, sample)
-    report = state.project().import_squad(file, replace=replace, dry_run=dry_run)
+    report = state.project().import_squad(file, replace=replace, dry_run=dry_run, max_bytes=max_bytes)
     if as_json:
         echo_json(report.to_json())
     else:

@@ -50,6 +50,9 @@ SQUAD_NAMESPACE = uuid.UUID("e55798b3-e69f-5361-a05e-dd7cb9efaa7d")
 #: SQuAD 2.0's release (arXiv 1806.03822, 11 June 2018): the created_at of every imported article.
 SQUAD_RELEASED = datetime(2018, 6, 11, tzinfo=UTC)
 SAMPLE_NAME = "squad-v2-dev-12-articles.json"
+#: the largest SQuAD file `import squad` reads unless told otherwise (--max-bytes); SQuAD 2.0 train is 40 MB.
+DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+_BLOCK = 1024 * 1024
 MUST_NOT = ["answer_without_evidence", "fabricate_citation"]
 WH_WORDS = ("what", "who", "whom", "whose", "when", "where", "which", "why", "how")
 
@@ -190,7 +193,7 @@ def _parse_question(
         raise RecordValidationError(file, qid, "id", "duplicate question id")
     seen.add(qid)
     text = _field(qa, "question", str, qid, file)
-    impossible = bool(qa.get("is_impossible", False)) if isinstance(qa, Mapping) else False
+    impossible = _field(qa, "is_impossible", bool, qid, file) if "is_impossible" in qa else False
     references = _reference_answers(_field(qa, "answers", list, qid, file), qid, file)
     answerable = not impossible
     if answerable and not references:
@@ -245,13 +248,40 @@ def _record_error(file: str, record: str, exc: ValidationError) -> RecordValidat
     return RecordValidationError(file, record, ".".join(str(p) for p in first["loc"]), first["msg"])
 
 
-def load_squad(path: Path | str) -> SquadImport:
-    """Read and parse a SQuAD 2.0 JSON file."""
-    path = Path(path)
+def read_limited(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """The bytes of a JSON file of at most ``max_bytes``, read in blocks (devices and pipes included).
+
+    A regular file over the limit is refused from its size before reading; anything else is read a
+    block at a time and refused as soon as it passes the limit, or at its first block when that does
+    not start like JSON (``/dev/zero``: NUL bytes), so memory never grows past the limit.
+    """
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            if path.is_file() and path.stat().st_size > max_bytes:
+                raise DataIntegrityError(_too_large(path, max_bytes))
+            blocks: list[bytes] = []
+            size = 0
+            while block := handle.read(_BLOCK):
+                if not blocks and block.lstrip(b" \t\r\n")[:1] not in (b"{", b"["):
+                    first = block[:1]
+                    raise DataIntegrityError(f"{path}: not valid JSON: it starts with byte {first!r}, not '{{'")
+                blocks.append(block)
+                size += len(block)
+                if size > max_bytes:
+                    raise DataIntegrityError(_too_large(path, max_bytes))
     except OSError as exc:
         raise DataIntegrityError(f"{path}: cannot read: {exc.strerror}") from exc
+    return b"".join(blocks)
+
+
+def _too_large(path: Path, max_bytes: int) -> str:
+    return f"{path}: larger than the import limit of {max_bytes:,} bytes (raise it with --max-bytes)"
+
+
+def load_squad(path: Path | str, max_bytes: int = DEFAULT_MAX_BYTES) -> SquadImport:
+    """Read (at most ``max_bytes``) and parse a SQuAD 2.0 JSON file."""
+    path = Path(path)
+    raw = read_limited(path, max_bytes)
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -268,6 +298,7 @@ def import_squad(
     dry_run: bool = False,
     progress: Progress | None = None,
     batch_size: int | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> RestoreReport:
     """Parse a SQuAD file (None: the packaged sample) and restore its records into the database.
 
@@ -275,7 +306,7 @@ def import_squad(
     skips every record.
     """
     source = Path(path) if path is not None else sample_path()
-    records = load_squad(source)
+    records = load_squad(source, max_bytes)
     return restore_records(
         url,
         records.analyses,
@@ -293,6 +324,7 @@ def import_squad(
 __all__ = [
     "SQUAD_NAMESPACE",
     "SQUAD_RELEASED",
+    "DEFAULT_MAX_BYTES",
     "SquadImport",
     "sample_path",
     "article_url",
@@ -301,5 +333,6 @@ __all__ = [
     "difficulty",
     "parse_squad",
     "load_squad",
+    "read_limited",
     "import_squad",
 ]
