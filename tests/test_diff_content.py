@@ -10,10 +10,12 @@ import orjson
 import pytest
 
 from cli_support import run_cli as run
-from diff_support import dataset, write
-from goldkeeper.dataset.diff import diff_stores
+from diff_support import commit_all, dataset, init_repo, write
+from goldkeeper.config import load_settings
+from goldkeeper.dataset.diff import diff, diff_stores
 from goldkeeper.dataset.diff.schema import DIFF_JSON_SCHEMA
 from goldkeeper.store import open_store
+from goldkeeper.store.git_source import GitTreeSource
 
 
 @pytest.fixture
@@ -88,3 +90,34 @@ def test_honest_identical_stores_have_no_problems_and_parse_nothing(twins: tuple
     result = diff_stores(open_store(old), open_store(old))
     assert result.is_empty and result.store_problems == () and result.shards_parsed == 0
     assert result.to_json()["summary"]["store_problems"] == 0 and result.to_json()["store_problems"] == []
+
+
+def test_between_git_revisions_identical_blobs_are_not_read_and_a_manifest_lie_is_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    init_repo(tmp_path)
+    analyses, queries = dataset()
+    write(tmp_path, analyses, queries)
+    commit_all(tmp_path, "golden v1")
+    manifest = orjson.loads((tmp_path / "golden" / "manifest.json").read_bytes())
+    lied = manifest["shards"][-1]
+    lied["sha256"] = "0" * 64  # a commit that changes only the manifest: the shard's blob stays
+    (tmp_path / "golden" / "manifest.json").write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+    commit_all(tmp_path, "a lying manifest")
+
+    reads: list[str] = []
+    original = GitTreeSource.read_bytes
+    monkeypatch.setattr(GitTreeSource, "read_bytes", lambda self, rel: reads.append(rel) or original(self, rel))
+    settings = load_settings(tmp_path)
+    result = diff("HEAD~1", "HEAD", settings)
+    assert result.is_empty and result.shards_parsed == 0
+    ((side, file),) = [(p.side, p.file) for p in result.store_problems]
+    assert (side, file) == ("new", f"HEAD:golden/{lied['path']}")
+    assert [r for r in reads if r != "manifest.json"] == [
+        lied["path"],
+        lied["path"],
+    ]  # only the shard whose entry changed
+
+    reads.clear()
+    assert diff("HEAD", "HEAD", settings).store_problems == ()  # same blobs, same entries: nothing read
+    assert [r for r in reads if r != "manifest.json"] == []

@@ -12,6 +12,7 @@ import yaml
 
 from cli_support import run_cli as run
 from golden_support import store_bytes
+from goldkeeper.dataset import fmt as fmt_module
 from goldkeeper.dataset.diff import diff_stores
 from goldkeeper.dataset.fmt import format_store
 from goldkeeper.dataset.verify import verify_store
@@ -218,3 +219,22 @@ def test_fmt_on_a_canonical_store_replaces_nothing(project: Path) -> None:
     assert result.changed == () and not result.written and result.version == result.previous_version
     assert store.stat().st_ino == inode and store_bytes(store) == before  # no swap happened
     assert sorted(p.name for p in project.iterdir()) == ["golden"]  # and no staging directory is left
+
+
+def test_a_record_fmt_could_not_place_stops_it_before_anything_is_written(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Guard against losing data: if the misplaced records were not all found, fmt refuses to write."""
+    store = build_store(project)
+    home = locate(store, "queries", "q0002")
+    other = next(e["path"] for e in read_manifest(store)["shards"] if e["entity"] == "queries" and e["path"] != home)
+    record = find_record(orjson.loads((store / home).read_bytes()), "q0002")
+    edit_shard(store, home, lambda raw: raw.remove(find_record(raw, "q0002")), reseal=False)
+    edit_shard(store, other, lambda raw: raw.append(record), reseal=False)
+    before = store_bytes(store)
+    monkeypatch.setattr(fmt_module, "_misplaced", lambda report, opened: {})  # a fault: the move is not seen
+    for check in (True, False):
+        with pytest.raises(DataIntegrityError, match="would change the record counts"):
+            format_store(store, settings_for(project), check=check)
+    assert store_bytes(store) == before
+    assert sorted(p.name for p in project.iterdir()) == ["golden"]

@@ -29,7 +29,7 @@ from typing import Any
 from goldkeeper.config import Settings
 from goldkeeper.dataset.verify import verify_store
 from goldkeeper.dataset.verify.report import Issue, VerifyReport
-from goldkeeper.errors import VerificationFailed
+from goldkeeper.errors import DataIntegrityError, VerificationFailed
 from goldkeeper.models import ENTITIES, Analysis, Manifest, Query, ShardEntry, count_records
 from goldkeeper.store.canonical import canonical_bytes, sha256_hex
 from goldkeeper.store.reader import MODEL_OF, Store, open_store, parse_json, validate_record
@@ -250,8 +250,15 @@ class _Unchanged(Exception):
     """Raised inside the writer to discard its staging directory when no byte would change."""
 
 
-def _changed(store: Store, plan: _Plan, shard_counts: dict[str, int]) -> tuple[list[str], str]:
-    """The store-relative paths that differ (manifest included) and the new dataset version."""
+def _changed(store: Store, plan: _Plan, shard_counts: dict[str, int], read: dict[str, int]) -> tuple[list[str], str]:
+    """The store-relative paths that differ (manifest included) and the new dataset version.
+
+    ``read`` holds the records verify counted in the files: the canonical store must hold exactly as
+    many, or fmt stops (inside the writer: nothing is written) rather than lose a record.
+    """
+    lost = {k: (n, plan.counts[k]) for k, n in read.items() if k in plan.counts and plan.counts[k] != n}
+    if lost:
+        raise DataIntegrityError(f"fmt would change the record counts {lost} (read, written); nothing written")
     manifest_bytes = _manifest_bytes(store, plan, shard_counts)
     changed = plan.changed + ([MANIFEST] if manifest_bytes != store.manifest_bytes else [])
     return changed, sha256_hex(manifest_bytes)
@@ -266,14 +273,15 @@ def format_store(directory: Path | str, settings: Settings | None = None, *, che
     # the manifest's shard counts are kept (params.yaml's for an entity it has none for)
     shard_counts = {e: store.manifest.shard_counts.get(e) or settings.store.shards[e] for e in ENTITIES}
     misplaced = _misplaced(report, store)
+    read = {key: count for key, count in report.checked if key != "shards"}
     layouts = [_layout(store, entity, shard_counts[entity], misplaced) for entity in ENTITIES]
     written = False
     if check:
-        changed, version = _changed(store, _run(store, layouts, None), shard_counts)
+        changed, version = _changed(store, _run(store, layouts, None), shard_counts, read)
     else:
         try:  # one pass: the new store is staged while it is compared, and discarded when nothing differs
             with StoreWriter(Path(directory), store.manifest.dataset, shard_counts, per_shard_order=True) as writer:
-                changed, version = _changed(store, _run(store, layouts, writer), shard_counts)
+                changed, version = _changed(store, _run(store, layouts, writer), shard_counts, read)
                 if not changed:
                     raise _Unchanged
             written = True

@@ -126,14 +126,35 @@ def _parse(store: Store, entry: ShardEntry, data: bytes, side: str, into: _Recor
             into.chunks[chunk["id"]] = {**chunk, "analysis_id": record["id"]}
 
 
+def _content_id(store: Store, path: str) -> str | None:
+    """A content hash the source knows without reading the file (a git blob id), else None."""
+    getter = getattr(store.source, "content_id", None)
+    return getter(path) if getter is not None else None
+
+
+def _same_blob(old: Store | None, new: Store | None, path: str) -> bool:
+    """Both sides hold the very same git blob at ``path``: bytes confirmed identical without reading them."""
+    if old is None or new is None:
+        return False
+    old_id = _content_id(old, path)
+    return old_id is not None and old_id == _content_id(new, path)
+
+
 def _read_entity(old: Store | None, new: Store | None, entity: str, reading: _Reading) -> None:
-    """Hash every shard of ``entity`` on both sides; parse the ones whose bytes differ."""
+    """Hash every shard of ``entity`` on both sides; parse the ones whose bytes differ.
+
+    Between git revisions, a shard whose blob and manifest entry are the same on both sides is not
+    read: git's blob id confirms the bytes are identical, and a manifest that lies about them was
+    reported by the diff of the commit that introduced the lie (its blob or its entry changed there).
+    """
     old_entries = {e.path: e for e in old.shards(entity)} if old else {}
     new_entries = {e.path: e for e in new.shards(entity)} if new else {}
     _unlisted(old, entity, "old", reading)
     _unlisted(new, entity, "new", reading)
     for path in sorted(set(old_entries) | set(new_entries)):
         reading.total += 1
+        if old_entries.get(path) == new_entries.get(path) and _same_blob(old, new, path):
+            continue
         old_data = _shard_data(old, old_entries.get(path), "old", reading)
         new_data = _shard_data(new, new_entries.get(path), "new", reading)
         if old_data == new_data:
