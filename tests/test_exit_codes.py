@@ -1,0 +1,95 @@
+"""Issue 11 item 10: exit codes. A broken store is exit 5 (never 1, "internal error"), ``--debug`` only
+adds a traceback and never changes an exit code, ``db url`` with the server stopped is a clear exit 4."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from cli_support import run_cli
+from verify_helpers import build_store, read_manifest, write_manifest
+
+#: restore must refuse before it connects: a URL nothing listens on proves it never tried
+NOWHERE = "postgresql://gk@127.0.0.1:1/nowhere"
+
+
+def manifest_is_a_directory(store: Path) -> None:
+    (store / "manifest.json").unlink()
+    (store / "manifest.json").mkdir()
+
+
+def shard_is_a_directory(store: Path) -> None:
+    path = store / read_manifest(store)["shards"][0]["path"]
+    path.unlink()
+    path.mkdir()
+
+
+def shard_count_zero(store: Path) -> None:
+    manifest = read_manifest(store)
+    manifest["shard_counts"]["queries"] = 0
+    write_manifest(store, manifest)
+
+
+def store_is_a_file(store: Path) -> None:
+    shutil.rmtree(store)
+    store.write_text("not a store\n")
+
+
+BROKEN: dict[str, Callable[[Path], None]] = {
+    "manifest is a directory": manifest_is_a_directory,
+    "shard is a directory": shard_is_a_directory,
+    "shard_counts 0": shard_count_zero,
+    "store is a file": store_is_a_file,
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_broken_store_is_exit_5_for_verify_and_restore(
+    case: str, debug: bool, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = build_store(project)
+    BROKEN[case](store)
+    flags = ["--debug"] if debug else []
+    code, _, err = run_cli([*flags, "verify"], capsys)
+    assert code == 5, err
+    for options in ([], ["--dry-run"], ["--replace"]):
+        code, _, err = run_cli([*flags, "--database-url", NOWHERE, "restore", *options], capsys)
+        assert code == 5, err
+        assert "internal error" not in err and "127.0.0.1" not in err
+        assert ("Traceback" in err) == debug
+
+
+ERRORS: dict[str, tuple[list[str], int]] = {
+    "unknown revision": (["restore", "--rev", "no-such-rev"], 2),
+    "bad option combination": (["--database-url", NOWHERE, "restore", "--allow-contract-violations", "shard.x"], 2),
+    "unknown params key": (["verify"], 3),
+    "server stopped": (["db", "url"], 4),
+    "broken store": (["verify", "golden"], 5),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ERRORS))
+def test_debug_never_changes_an_exit_code(case: str, project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv, expected = ERRORS[case]
+    store = build_store(project)
+    if case == "unknown params key":
+        (project / "params.yaml").write_text("store:\n  no_such_key: 1\n")
+    if case == "broken store":
+        manifest_is_a_directory(store)
+    if case == "unknown revision":
+        (project / ".git").mkdir()  # not a repository either way: a usage error, not a bug
+    code, _, plain = run_cli(argv, capsys)
+    debug_code, _, debug_err = run_cli(["--debug", *argv], capsys)
+    assert (code, debug_code) == (expected, expected), (plain, debug_err)
+    assert "Traceback" not in plain and "Traceback" in debug_err
+    assert plain.splitlines()[-1] == debug_err.splitlines()[-1]  # the same one-line error, after the traceback
+
+
+def test_db_url_with_the_server_stopped_says_so_with_exit_4(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(["db", "url"], capsys)
+    assert (code, out) == (4, "")
+    assert err == "error: the embedded server is not running (start it with `goldkeeper db start`)\n"
