@@ -15,6 +15,7 @@ import sys
 import click
 
 from goldkeeper.cli.main import cli
+from goldkeeper.dataset.inert import terminal_safe
 from goldkeeper.errors import GoldkeeperError
 
 #: the modules that add commands to ``cli``; one per capability.
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     except GoldkeeperError as exc:
         if debug:
             raise
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {terminal_safe(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
@@ -66,6 +67,9 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         if debug:
             raise
-        click.echo(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", err=True)
+        click.echo(
+            f"internal error: {type(exc).__name__}: {terminal_safe(str(exc))} (rerun with --debug for the traceback)",
+            err=True,
+        )
         sys.exit(1)
     sys.exit(result if isinstance(result, int) else 0)

@@ -18,10 +18,19 @@ from typing import Any
 import click
 import orjson
 
+from goldkeeper.dataset.inert import terminal_safe
 from goldkeeper.progress import Progress as ProgressProtocol
 from goldkeeper.store.canonical import to_plain
 
 PROGRESS_SECONDS_ENV = "GOLDKEEPER_PROGRESS_SECONDS"
+
+
+def echo_text(text: str, *, lines: bool = False, err: bool = False, nl: bool = True) -> None:
+    """Print text that may hold record text with its control characters (ESC, OSC, C1, ...) shown escaped.
+
+    One line unless ``lines`` (then newlines and tabs are kept: a rendering made of lines, such as a report).
+    """
+    click.echo(terminal_safe(text, keep_newlines=lines), err=err, nl=nl)
 
 
 def echo_json(data: Any) -> None:
