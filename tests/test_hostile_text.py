@@ -9,12 +9,14 @@ harmless text, and no live @mention is left. Terminal and text output (`diff`, `
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -33,7 +35,7 @@ from goldkeeper.dataset.diff.model import (
     UrlViolation,
 )
 from goldkeeper.dataset.diff.render import to_markdown, to_text
-from goldkeeper.dataset.inert import md_code, md_text, terminal_safe
+from goldkeeper.dataset.inert import json_safe, md_code, md_text, terminal_safe
 from goldkeeper.quality.report import build_summary
 from goldkeeper.quality.report.markdown import render_markdown
 from goldkeeper.store import write_store
@@ -194,11 +196,27 @@ def test_terminal_safe_escapes_every_control_and_keeps_text() -> None:
     assert not CONTROLS.search(terminal_safe(everything)) and "\n" not in terminal_safe(everything)
 
 
+@pytest.mark.parametrize("s", [*HOSTILE, "\x7f\x85\x9b\u202e\u2066"])
+def test_json_safe_keeps_the_data_and_drops_raw_controls(s: str) -> None:
+    document = orjson.dumps({"k": s, s: [s]}, option=orjson.OPT_INDENT_2).decode()
+    safe = json_safe(document)
+    assert json.loads(safe) == {"k": s, s: [s]} and not CONTROLS.search(safe)
+
+
 @pytest.mark.parametrize("s", HOSTILE)
 def test_diff_text_shows_controls_escaped_and_keeps_its_lines(s: str) -> None:
     text = to_text(a_diff(s))
     assert not CONTROLS.search(text)
     assert text.count("\n") == to_text(a_diff(harmless(s))).count("\n")  # no line made or hidden by record text
+
+
+def strings(node: Any) -> list[str]:
+    """Every string value in a decoded JSON document."""
+    if isinstance(node, dict):
+        return [s for value in node.values() for s in strings(value)]
+    if isinstance(node, list):
+        return [s for value in node for s in strings(value)]
+    return [node] if isinstance(node, str) else []
 
 
 EVIL = "Evil\x1b]8;;http://evil.example\x1b\\click\x1b]8;;\x1b\\\x1b[2J\x9b1m\u202e"
@@ -217,11 +235,23 @@ def test_cli_diff_show_log_verify_and_errors_escape_controls(tmp_path: Path, mon
     commit_all(repo, "edit " + EVIL)
     runs = [
         run_cli(argv, capsys)
-        for argv in (["diff", "HEAD~1", "HEAD"], ["show"], ["log"], ["verify"], ["diff", "no-such-rev" + EVIL])
+        for argv in (
+            ["diff", "HEAD~1", "HEAD"],
+            ["show"],
+            ["log"],
+            ["verify"],
+            ["diff", "no-such-rev" + EVIL],
+            ["diff", "HEAD~1", "HEAD", "--format", "json"],
+            ["show", "--json"],
+            ["log", "--json"],
+        )
     ]
     for _, out, err in runs:
         assert not CONTROLS.search(out + err), out + err
-    (diff_code, diff, _), (show_code, show, _), (_, log, _), (verify_code, verify, _), (bad_code, _, bad) = runs
+    (diff_code, diff, _), (show_code, show, _), (_, log, _), (verify_code, verify, _), (bad_code, _, bad) = runs[:5]
+    diff_json, show_json, log_json = (json.loads(out) for _, out, _ in runs[5:])  # valid JSON, the same data
+    assert show_json["dataset"] == EVIL and log_json[0]["summary"] == "edit " + EVIL
+    assert EVIL in strings(diff_json)
     assert diff_code == 0 and "title: " in diff and "Evil\\x1b]8;;http://evil.example\\x1b\\click" in diff
     assert show_code == 0 and "dataset Evil\\x1b]8" in show
     assert "edit Evil\\x1b]8" in log and "\\u202e" in log

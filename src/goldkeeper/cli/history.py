@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from goldkeeper.cli.main import AppState, pass_state
-from goldkeeper.cli.output import echo_json, echo_text
+from goldkeeper.cli.output import echo_document, echo_json, echo_text
 from goldkeeper.fileio import atomic_write_bytes as write_bytes
 
 EXIT_DIFFERENT = 10
@@ -67,7 +67,7 @@ def diff_command(
             write_bytes(project.settings.resolve(out), data)
             click.echo(f"{result.summary_line()}; wrote {out}", err=True)
         else:
-            echo_text(data.decode("utf-8"), lines=True, nl=False)
+            echo_document(data.decode("utf-8"), json_document=fmt == "json")
     if exit_code and not result.is_empty:
         ctx.exit(EXIT_DIFFERENT)
 

@@ -7,6 +7,8 @@ that quote them), so it may hold escape sequences or Markdown written to do harm
   C0, DEL, C1 and the bidirectional overrides, so no ESC/OSC sequence (screen clears, hidden text,
   fake hyperlinks, a rewritten line after ``\\r``) reaches a terminal. Every text rendering uses it:
   ``diff`` (text), ``show``, ``log``, ``verify``, ``changelog`` and error messages.
+- :func:`json_safe`: the same for JSON printed to a terminal (``--json``, ``diff --format json``), as
+  ``\\uXXXX`` escapes that decode to the same data.
 - :func:`md_code`: a code span whose backtick fence is longer than any backtick run inside, so the
   text cannot close it (inside, the renderer escapes HTML and GitHub links no mention).
 - :func:`md_text`: prose with every character Markdown or HTML reads as syntax backslash-escaped
@@ -24,6 +26,7 @@ _CONTROLS += [*range(0x2066, 0x206A)]
 _NAMED = {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"}
 _ESCAPE_ALL = {c: _NAMED.get(c, f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _CONTROLS}
 _ESCAPE_KEEP_LINES = {c: s for c, s in _ESCAPE_ALL.items() if c not in (0x09, 0x0A)}
+_JSON_ESCAPES = {c: f"\\u{c:04x}" for c in _CONTROLS if c >= 0x20}  # C0 is escaped by every JSON encoder
 
 #: ASCII punctuation Markdown (CommonMark, GFM, GitHub's math and emoji) or HTML can read as syntax in a line
 _MD_SYNTAX = frozenset("\\`*_{}[]()<>#+!|~&:$")
@@ -35,6 +38,15 @@ _ZWSP = "\u200b"
 def terminal_safe(text: str, *, keep_newlines: bool = False) -> str:
     """``text`` with control characters shown escaped; newlines and tabs kept only with ``keep_newlines``."""
     return text.translate(_ESCAPE_KEEP_LINES if keep_newlines else _ESCAPE_ALL)
+
+
+def json_safe(document: str) -> str:
+    """A JSON document with the control characters JSON encoders leave raw (DEL, C1, bidi) as ``\\uXXXX``.
+
+    They can only occur inside JSON strings, where ``\\uXXXX`` is the same value: the document
+    decodes to exactly the same data, and a terminal showing it receives no control character.
+    """
+    return document.translate(_JSON_ESCAPES)
 
 
 def md_code(text: str, *, table: bool = False) -> str:
@@ -67,4 +79,4 @@ def md_text(text: str) -> str:
     return "".join(out)
 
 
-__all__ = ["md_code", "md_text", "terminal_safe"]
+__all__ = ["json_safe", "md_code", "md_text", "terminal_safe"]
