@@ -17,6 +17,7 @@ import traceback
 import click
 
 from goldkeeper.cli.main import accept_global_options, cli
+from goldkeeper.dataset.inert import terminal_safe
 from goldkeeper.errors import GoldkeeperError
 
 #: the modules that add commands to ``cli``; one per capability.
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     except GoldkeeperError as exc:
         if debug:
             traceback.print_exc()
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {terminal_safe(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
@@ -70,6 +71,9 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         if debug:
             traceback.print_exc()
-        click.echo(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", err=True)
+        click.echo(
+            f"internal error: {type(exc).__name__}: {terminal_safe(str(exc))} (rerun with --debug for the traceback)",
+            err=True,
+        )
         sys.exit(1)
     sys.exit(result if isinstance(result, int) else 0)

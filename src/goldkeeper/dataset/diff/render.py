@@ -13,6 +13,7 @@ from __future__ import annotations
 import orjson
 
 from goldkeeper.dataset.diff.model import ACTIONS, KINDS, DatasetDiff, FieldChange, RecordChange, RecordRef
+from goldkeeper.dataset.inert import md_code, md_text, terminal_safe
 from goldkeeper.errors import UsageError
 
 #: GitHub's limit on a comment body.
@@ -112,23 +113,15 @@ def to_text(result: DatasetDiff) -> str:
             f"store problems ({len(result.store_problems)}; the shards' bytes were compared, not the manifest):"
         )
         lines += [f"  {p.side}: {p.file}: {p.problem}" for p in result.store_problems]
-    return "\n".join(lines) + "\n"
+    return "\n".join(terminal_safe(line) for line in lines) + "\n"  # record text: controls shown escaped
 
 
 # --------------------------------------------------------------------------- markdown
 
 
-def _code(text: str) -> str:
-    text = text.replace("\n", " ").replace("|", "\\|")
-    fence = "``" if "`" in text else "`"
-    pad = " " if fence == "``" else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
-def _md_label(text: str) -> str:
-    for char in "\\`*_[]<>|#":
-        text = text.replace(char, "\\" + char)
-    return text
+# record text goes into the comment only through these two (goldkeeper.dataset.inert): inert Markdown
+_code = md_code
+_md_label = md_text
 
 
 def _md_change(change: FieldChange) -> str:
