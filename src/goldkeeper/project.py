@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from goldkeeper.evals.grounded import GroundedReport
     from goldkeeper.evals.metrics import Report as TrecReport
     from goldkeeper.evals.retrieval import RetrievalResult
+    from goldkeeper.importers.common import ExportReport
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,27 @@ class Project:
                 progress=self.progress,
                 batch_size=self.settings.embedding.batch_size,
             )
+
+    def import_file(self, fmt: str, path: Path | str, **options: Any) -> RestoreReport:
+        """A file in a foreign format (``backup``, ``prompts``, ``jsonl``) into the database, like restore.
+
+        ``options``: ``kind``, ``replace``, ``dry_run`` of :func:`goldkeeper.importers.registry.import_file`.
+        """
+        from goldkeeper.importers.registry import import_file  # noqa: PLC0415 - start-up (module doc)
+
+        batch_size = self.settings.embedding.batch_size
+        with self.database() as url:
+            resolved = self.settings.resolve(path)
+            return import_file(
+                fmt, url, resolved, self.embedder, progress=self.progress, batch_size=batch_size, **options
+            )
+
+    def export_file(self, fmt: str, path: Path | str, rev: str | None = None, **options: Any) -> ExportReport:
+        """The store (``source`` option: a directory, or its path at ``rev``) as a file in a foreign format."""
+        from goldkeeper.importers.registry import export_file  # noqa: PLC0415 - start-up (module doc)
+
+        store = self.open_store(rev=rev, path=options.pop("source", None))
+        return export_file(fmt, store, self.settings.resolve(path), **options)
 
     def verify(self, directory: Path | str | None = None, *, db: bool = False) -> VerifyReport:
         """The store's contracts, and with ``db`` the database's against it and the configured model."""
