@@ -4,9 +4,9 @@ One record per line, in goldkeeper's own record format (``goldkeeper schema anal
 ``goldkeeper schema query``): analyses with their nested chunks, findings and artifact, or
 queries. Blank lines are skipped. The kind is ``--kind`` or, when not given, detected from the
 first record: one with ``url`` is an analysis, one with ``text`` or ``expected_behavior`` a query;
-every line must then be of that kind. The file is streamed: read and staged line by line (memory
-holds one record, never the file), so an error on line 90,000 names it after 89,999 were staged,
-and the transaction rolls back. Errors name the line, the record id and the field:
+every line must then be of that kind; an empty file is an error. The file is opened once and
+streamed: read and staged line by line (memory holds one record, never the file; a pipe works),
+so an error on line 90,000 names it after 89,999 were staged, and the transaction rolls back. Errors name the line, the record id and the field:
 ``FILE line 3: record q7: field expected_behavior.behavior: ...``.
 
 Export writes one canonical record per line (keys sorted, no indentation), in id order.
@@ -14,6 +14,7 @@ Export writes one canonical record per line (keys sorted, no indentation), in id
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -57,9 +58,9 @@ def detect_kind(record: Any, where: str) -> str:
     )
 
 
-def _records(path: Path, kind: str) -> Iterator[Any]:
+def _records(path: Path, kind: str, lines: Iterator[tuple[int, Any]]) -> Iterator[Any]:
     model = MODEL_OF[kind]
-    for number, raw in _lines(path):
+    for number, raw in lines:
         where = f"{path} line {number}"
         if not isinstance(raw, dict):
             raise RecordValidationError(where, None, None, f"must be a JSON object (one {model.__name__} record)")
@@ -71,15 +72,19 @@ def _records(path: Path, kind: str) -> Iterator[Any]:
 
 
 def load_jsonl(path: Path, kind: str | None = None) -> ImportedRecords:
-    """The records of a JSON lines file, streamed (the kind given, else detected from the first record)."""
+    """The records of a JSON lines file, streamed (the kind given, else detected from the first record).
+
+    The file is opened once and read as the records are consumed (a pipe works too); only the
+    first record is read here, to know the kind.
+    """
     if kind is not None and kind not in ENTITIES:
         raise UsageError(f"unknown kind {kind!r}: use analyses or queries")
-    if kind is None:
-        first = next(_lines(path), None)
-        if first is None:
-            raise DataIntegrityError(f"{path}: no records (the file is empty)")
-        kind = detect_kind(first[1], f"{path} line {first[0]}")
-    records = _records(path, kind)
+    lines = _lines(path)
+    first = next(lines, None)
+    if first is None:
+        raise DataIntegrityError(f"{path}: no records (the file is empty)")
+    kind = kind or detect_kind(first[1], f"{path} line {first[0]}")
+    records = _records(path, kind, itertools.chain([first], lines))
     empty: list[Any] = []
     if kind == "analyses":
         return ImportedRecords(analyses=records, queries=empty, kinds=frozenset({kind}))
