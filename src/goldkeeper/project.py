@@ -219,22 +219,12 @@ class Project:
 
     def import_squad(self, path: Path | str | None, *, replace: bool = False, dry_run: bool = False) -> RestoreReport:
         """Load a SQuAD 2.0 file (None: the bundled sample) into the database, like restore."""
-        from goldkeeper.importers.squad import import_squad  # noqa: PLC0415 - start-up (module doc)
+        from goldkeeper.importers.squad import sample_path  # noqa: PLC0415 - start-up (module doc)
 
-        resolved = self.settings.resolve(path) if path is not None else None
-        with self.database() as url:
-            return import_squad(
-                url,
-                resolved,
-                self.embedder,
-                replace=replace,
-                dry_run=dry_run,
-                progress=self.progress,
-                batch_size=self.settings.embedding.batch_size,
-            )
+        return self.import_file("squad", path if path is not None else sample_path(), replace=replace, dry_run=dry_run)
 
     def import_file(self, fmt: str, path: Path | str, **options: Any) -> RestoreReport:
-        """A file in a foreign format (``backup``, ``prompts``, ``jsonl``) into the database, like restore.
+        """A file in a foreign format (``squad``, ``backup``, ``prompts``, ``jsonl``) into the database, like restore.
 
         ``options``: ``kind``, ``replace``, ``dry_run`` of :func:`goldkeeper.importers.registry.import_file`.
         """

@@ -19,6 +19,7 @@ from goldkeeper.importers.backup import export_backup, load_backup
 from goldkeeper.importers.common import ExportReport, ImportedRecords, import_records, write_export
 from goldkeeper.importers.jsonl import export_jsonl, load_jsonl
 from goldkeeper.importers.prompts import export_prompts, load_prompts
+from goldkeeper.importers.squad import read_squad
 from goldkeeper.models import Analysis, Query
 from goldkeeper.progress import SILENT, Progress
 from goldkeeper.store import Store
@@ -27,7 +28,12 @@ T = TypeVar("T")
 Reader = Callable[[Path, str | None], ImportedRecords]
 Writer = Callable[[Iterable[Analysis], Iterable[Query], str | None], tuple[bytes, dict[str, int]]]
 
-READERS: dict[str, Reader] = {"backup": load_backup, "prompts": load_prompts, "jsonl": load_jsonl}
+READERS: dict[str, Reader] = {
+    "squad": read_squad,
+    "backup": load_backup,
+    "prompts": load_prompts,
+    "jsonl": load_jsonl,
+}
 WRITERS: dict[str, Writer] = {"backup": export_backup, "prompts": export_prompts, "jsonl": export_jsonl}
 
 
