@@ -179,6 +179,8 @@ def test_cli_errors_are_one_line(project: Path, database_url: str, capsys: pytes
         err.strip()
         == f"error: {project / 'bad.json'}: field metadata.findings_count: is 5 but the file holds 6 findings"
     )
+    code, _, err = run(["import", "backup", "bad.json"], capsys)  # no database: the file is read first
+    assert code == 5 and "metadata.findings_count" in err and not (project / ".goldkeeper").exists()
     (project / "broken.json").write_text("{")
     code, _, err = run(["--database-url", database_url, "import", "backup", "broken.json"], capsys)
     assert code == 5 and "the backup is not valid JSON" in err and len(err.strip().splitlines()) == 1

@@ -223,19 +223,18 @@ class Project:
 
         return self.import_file("squad", path if path is not None else sample_path(), replace=replace, dry_run=dry_run)
 
-    def import_file(self, fmt: str, path: Path | str, **options: Any) -> RestoreReport:
-        """A file in a foreign format (``squad``, ``backup``, ``prompts``, ``jsonl``) into the database, like restore.
+    def import_file(
+        self, fmt: str, path: Path | str, *, kind: str | None = None, replace: bool = False, dry_run: bool = False
+    ) -> RestoreReport:
+        """A file in a foreign format (``squad``, ``backup``, ``prompts``, ``jsonl``), read first, into the database."""
+        from goldkeeper.importers.common import import_records  # noqa: PLC0415 - start-up (module doc)
+        from goldkeeper.importers.registry import read_file  # noqa: PLC0415 - start-up (module doc)
 
-        ``options``: ``kind``, ``replace``, ``dry_run`` of :func:`goldkeeper.importers.registry.import_file`.
-        """
-        from goldkeeper.importers.registry import import_file  # noqa: PLC0415 - start-up (module doc)
-
-        batch_size = self.settings.embedding.batch_size
+        resolved = self.settings.resolve(path)
+        records, batch = read_file(fmt, resolved, kind), self.settings.embedding.batch_size
         with self.database() as url:
-            resolved = self.settings.resolve(path)
-            return import_file(
-                fmt, url, resolved, self.embedder, progress=self.progress, batch_size=batch_size, **options
-            )
+            options: dict[str, Any] = {"progress": self.progress, "batch_size": batch, "source": str(resolved)}
+            return import_records(url, records, self.embedder, replace=replace, dry_run=dry_run, **options)
 
     def export_file(self, fmt: str, path: Path | str, rev: str | None = None, **options: Any) -> ExportReport:
         """The store (``source`` option: a directory, or its path at ``rev``) as a file in a foreign format."""

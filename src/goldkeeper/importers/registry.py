@@ -43,6 +43,11 @@ def _lookup(table: dict[str, T], fmt: str, what: str) -> T:
     return table[fmt]
 
 
+def read_file(fmt: str, path: Path, kind: str | None = None) -> ImportedRecords:
+    """The records of ``path`` in format ``fmt`` (whole-file formats are parsed here, before any database)."""
+    return _lookup(READERS, fmt, "import")(path, kind)
+
+
 def import_file(
     fmt: str,
     url: str,
@@ -56,10 +61,9 @@ def import_file(
     batch_size: int | None = None,
 ) -> RestoreReport:
     """Read ``path`` in format ``fmt`` and load its records into the database at ``url`` (like restore)."""
-    records = _lookup(READERS, fmt, "import")(path, kind)
     return import_records(
         url,
-        records,
+        read_file(fmt, path, kind),
         embedder,
         replace=replace,
         dry_run=dry_run,
@@ -76,4 +80,4 @@ def export_file(fmt: str, store: Store, path: Path, *, kind: str | None = None) 
     return ExportReport(format=fmt, path=path, version=store.version, counts=counts)
 
 
-__all__ = ["READERS", "WRITERS", "import_file", "export_file"]
+__all__ = ["READERS", "WRITERS", "read_file", "import_file", "export_file"]
