@@ -77,13 +77,15 @@ def test_titles_are_derived_from_the_url(url: str, title: str) -> None:
     assert title_from_url(url) == title
 
 
-def test_blank_title_is_derived_and_chunk_embeddings_are_dropped() -> None:
+def test_blank_title_is_derived_naive_times_are_utc_and_chunk_embeddings_are_dropped() -> None:
     document = example()
+    document["analyses"][1]["created_at"] = "2026-02-12 14:02:41"
     document["analyses"][0]["title"] = "  "
     document["analyses"][0]["chunks"][0]["embedding"] = [0.1, 0.2, 0.3]
     analyses = parse_backup(document)
     assert analyses[0].title == "asyncio task"
     assert analyses[0].chunks[0].content.startswith("Coroutines declared")
+    assert to_backup(analyses)["analyses"][1]["created_at"] == "2026-02-12T14:02:41Z"
 
 
 def _set(path: str, value: Any) -> Any:

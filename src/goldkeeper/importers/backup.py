@@ -19,6 +19,8 @@ Import rules (everything else is goldkeeper's Analysis as is):
 - ``title`` absent, null or blank: derived from the URL: the last non-empty path segment,
   percent-decoded, without a ``.html``/``.htm``/``.md``/``.php``/``.aspx`` extension, ``_`` and
   ``-`` shown as spaces; a URL without a path gives its host name.
+- ``created_at`` without a UTC offset (``2026-02-11T09:14:03``, as Python's ``isoformat`` writes a
+  naive timestamp) is read as UTC.
 - ``section_path``: a string is split on ``/``, each segment stripped, empty segments dropped
   (``"Guide / Install/"`` -> ``["Guide", "Install"]``); null is ``[]``; a list is taken as is.
 - ``embedding`` of a chunk (a backup of a pgvector database may carry it) is dropped: restore
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -89,6 +92,18 @@ def split_section_path(value: Any) -> Any:
     return value
 
 
+def utc_if_naive(value: Any) -> Any:
+    """An ISO 8601 timestamp without an offset is read as UTC (other values are left for validation)."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC)
+    return value
+
+
 def _check_version(value: Any, file: str) -> None:
     major = str(value).split(".", 1)[0] if isinstance(value, int | str) and not isinstance(value, bool) else None
     if major != "1":
@@ -116,6 +131,8 @@ def parse_analysis(raw: Any, index: int, file: str) -> Analysis:
         record += f" {fields['id']}"
     if "chunks" in fields:
         fields["chunks"] = _chunks(fields["chunks"])
+    if "created_at" in fields:
+        fields["created_at"] = utc_if_naive(fields["created_at"])
     title = fields.get("title")
     if title is None or (isinstance(title, str) and not title.strip()):
         url = fields.get("url")
@@ -208,6 +225,7 @@ __all__ = [
     "BACKUP_VERSION",
     "title_from_url",
     "split_section_path",
+    "utc_if_naive",
     "parse_analysis",
     "parse_backup",
     "load_backup",
