@@ -39,10 +39,11 @@ from urllib.parse import quote
 import orjson
 from pydantic import ValidationError
 
-from goldkeeper.dataset.restore import RestoreReport, restore_records
+from goldkeeper.dataset.restore import RestoreReport
 from goldkeeper.embed.base import Embedder
 from goldkeeper.errors import DataIntegrityError, RecordValidationError
-from goldkeeper.models import Analysis, Chunk, Expected, ExpectedBehavior, Query, Relevance
+from goldkeeper.importers.common import ImportedRecords, import_records
+from goldkeeper.models import ENTITIES, Analysis, Chunk, Expected, ExpectedBehavior, Query, Relevance
 from goldkeeper.progress import SILENT, Progress
 
 #: uuid5 namespace of every id the SQuAD importer makes (uuid5(NAMESPACE_URL, "https://rajpurkar.github.io/SQuAD-explorer/")).
@@ -289,6 +290,15 @@ def load_squad(path: Path | str, max_bytes: int = DEFAULT_MAX_BYTES) -> SquadImp
     return parse_squad(data, file=str(path))
 
 
+def read_squad(path: Path, kind: str | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ImportedRecords:
+    """A SQuAD file (at most ``max_bytes``) as imported records (both kinds: ``replace`` makes the database
+    hold exactly the file)."""
+    del kind  # a SQuAD file holds both kinds
+    records = load_squad(path, max_bytes)
+    totals = (len(records.analyses), len(records.queries))
+    return ImportedRecords(records.analyses, records.queries, kinds=frozenset(ENTITIES), totals=totals)
+
+
 def import_squad(
     url: str,
     path: Path | str | None,
@@ -303,20 +313,17 @@ def import_squad(
     """Parse a SQuAD file (None: the packaged sample) and restore its records into the database.
 
     Returns restore's :class:`~goldkeeper.dataset.restore.RestoreReport`: a second import of the same file
-    skips every record.
+    skips every record. The path every importer takes (:func:`goldkeeper.importers.common.import_records`).
     """
     source = Path(path) if path is not None else sample_path()
-    records = load_squad(source, max_bytes)
-    return restore_records(
+    return import_records(
         url,
-        records.analyses,
-        records.queries,
+        read_squad(source, max_bytes=max_bytes),
         embedder,
         replace=replace,
         dry_run=dry_run,
         progress=progress or SILENT,
         batch_size=batch_size,
-        totals=(len(records.analyses), len(records.queries)),
         source=str(source),
     )
 
@@ -334,5 +341,6 @@ __all__ = [
     "parse_squad",
     "load_squad",
     "read_limited",
+    "read_squad",
     "import_squad",
 ]
