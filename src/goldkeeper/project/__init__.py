@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from goldkeeper.config import Settings, load_settings
 from goldkeeper.db.embedded import EmbeddedServer, database_url_for
-from goldkeeper.errors import ConflictError, DatabaseError, UsageError
+from goldkeeper.errors import DatabaseError
 from goldkeeper.fileio import atomic_write_bytes, write_json
 from goldkeeper.progress import SILENT, Progress
 from goldkeeper.quality.baseline import (
@@ -60,9 +60,7 @@ if TYPE_CHECKING:
     from goldkeeper.dataset.restore import RestoreReport
     from goldkeeper.dataset.verify import VerifyReport
     from goldkeeper.embed.base import Embedder
-    from goldkeeper.evals.compare import Comparison
     from goldkeeper.evals.grounded import GroundedReport
-    from goldkeeper.evals.metrics import Report as TrecReport
     from goldkeeper.evals.retrieval import RetrievalResult
     from goldkeeper.importers.common import ExportReport, ImportedRecords
 
@@ -439,20 +437,6 @@ class Project:
         return write_report(self.trend(directory))
 
 
-def evaluate_trec(qrels: Path, run: Path, measures: Sequence[str] | None, *, complete: bool = False) -> TrecReport:
-    """``eval trec``: a TREC run against its qrels, with trec_eval 10's definitions."""
-    from goldkeeper.evals.trec import evaluate_files  # noqa: PLC0415 - start-up (module doc)
-
-    return evaluate_files(qrels, run, measures, complete=complete)
-
-
-def compare_per_query(a: Path, b: Path, **options: Any) -> Comparison:
-    """``eval compare``: two per-query files, deltas and paired randomization p-values."""
-    from goldkeeper.evals.compare import compare_files  # noqa: PLC0415 - start-up (module doc)
-
-    return compare_files(a, b, **options)
-
-
 def init_repository(
     root: Path,
     *,
@@ -484,19 +468,12 @@ def init_repository(
     )
 
 
-def require_one_source(file: Path | None, sample: bool) -> None:
-    """``import squad`` takes a FILE or ``--sample``, exactly one."""
-    if (file is None) == (not sample):
-        raise UsageError("give a SQuAD FILE or --sample (not both)")
-
-
-def raise_for_conflicts(report: RestoreReport) -> None:
-    """A dry run that found differing rows ends with exit 4 after its report was shown."""
-    if report.conflicts:
-        raise ConflictError(
-            f"{report.conflicts} record(s) differ from the database (dry run; use --replace to overwrite)"
-        )
-
+from goldkeeper.project.standalone import (  # noqa: E402 - re-exported: operations that need no Project
+    compare_per_query,
+    evaluate_trec,
+    raise_for_conflicts,
+    require_one_source,
+)
 
 __all__ = [
     "Project",
