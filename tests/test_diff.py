@@ -11,7 +11,7 @@ from diff_support import analysis_id, chunk_id, commit_all, dataset, init_repo, 
 from goldkeeper.config import load_settings
 from goldkeeper.dataset.diff import diff, diff_stores, word_diff
 from goldkeeper.dataset.diff.schema import DIFF_JSON_SCHEMA
-from goldkeeper.errors import DataIntegrityError, UsageError
+from goldkeeper.errors import UsageError
 from goldkeeper.store import open_store
 
 
@@ -120,7 +120,7 @@ def test_first_commit_of_the_store_shows_everything_added(tmp_path: Path) -> Non
     jsonschema.validate(result.to_json(), DIFF_JSON_SCHEMA)
 
 
-def test_a_shard_edited_after_the_dump_is_an_integrity_error(repo: Path) -> None:
+def test_a_shard_edited_after_the_dump_is_compared_by_content_and_reported(repo: Path) -> None:
     analyses, queries = dataset()
     analyses[0] = analyses[0].model_copy(update={"title": "changed"})
     write(repo, analyses, queries)
@@ -130,8 +130,11 @@ def test_a_shard_edited_after_the_dump_is_an_integrity_error(repo: Path) -> None
     )
     path = repo / "golden" / changed.path
     path.write_bytes(path.read_bytes().replace(b"changed", b"CHANGED"))
-    with pytest.raises(DataIntegrityError, match="does not match the manifest"):
-        diff("HEAD", None, load_settings(repo))
+    result = diff("HEAD", None, load_settings(repo))
+    (modified,) = result.analyses_modified
+    assert [(c.path, c.old, c.new) for c in modified.changes] == [("title", "Article 0", "CHANGED")]
+    (problem,) = result.store_problems
+    assert (problem.side, problem.file) == ("new", str(path)) and "does not match the shard's bytes" in problem.problem
 
 
 def test_moved_chunk_is_a_modification_of_its_analysis_id(tmp_path: Path) -> None:

@@ -62,8 +62,10 @@ def test_json_output_follows_the_documented_schema(repo: Path, capsys: pytest.Ca
         "queries",
         "impact",
         "url_violations",
+        "store_problems",
         "stats",
     }
+    assert doc["store_problems"] == [] and doc["summary"]["store_problems"] == 0
     assert doc["summary"]["analyses"] == {"added": 0, "removed": 0, "modified": 1}
     assert doc["summary"]["queries"] == {"added": 0, "removed": 1, "modified": 0}
     assert doc["analyses"]["modified"][0]["changes"] == [

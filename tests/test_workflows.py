@@ -7,6 +7,8 @@ checks the ``run:`` scripts with shellcheck (Debian package, scripts/system-deps
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -142,3 +144,63 @@ def test_pr_workflow_gate_step_enforces_the_recorded_verdict(tmp_path: Path, pas
     assert proc.returncode == (0 if passed else 10), proc.stderr
     assert "::warning title=goldkeeper gate::evidence is ageing" in proc.stdout
     assert ("::error title=goldkeeper gate::pass_rate" in proc.stdout) == (not passed)
+
+
+#: runs the PR workflow's github-script in node with a recording stand-in for the GitHub API
+_NODE_HARNESS = """
+const calls = [];
+const comments = JSON.parse(process.env.COMMENTS);
+const github = {
+  paginate: async (fn, args) => comments,
+  rest: { issues: {
+    listComments: () => null,
+    updateComment: async (a) => { calls.push({ action: 'update', id: a.comment_id, body: a.body }); },
+    createComment: async (a) => { calls.push({ action: 'create', issue: a.issue_number, body: a.body }); },
+  } },
+};
+const context = { repo: { owner: 'o', repo: 'r' }, issue: { number: 7 } };
+(async () => {
+SCRIPT
+})().then(() => console.log(JSON.stringify(calls)), (e) => { console.error(e); process.exit(3); });
+"""
+
+
+def _run_comment_script(tmp_path: Path, comments: list[dict[str, object]]) -> list[dict[str, object]]:
+    steps = yaml.safe_load(render_template("workflows/goldkeeper-pr.yml"))["jobs"]["pipeline"]["steps"]
+    script = next(s["with"]["script"] for s in steps if "dataset-diff" in s.get("with", {}).get("script", ""))
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "dataset-diff.md").write_text("### Golden dataset diff\n")
+    harness = tmp_path / "harness.js"
+    harness.write_text(_NODE_HARNESS.replace("SCRIPT", script))
+    node = shutil.which("node")
+    assert node, "node is missing (it runs the workflow's github-script)"
+    proc = subprocess.run(
+        [node, str(harness)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "COMMENTS": json.dumps(comments)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+MARKER = "<!-- goldkeeper:dataset-diff -->"
+BOT = {"login": "github-actions[bot]", "type": "Bot"}
+
+
+def test_pr_comment_never_overwrites_another_users_comment_with_the_marker(tmp_path: Path) -> None:
+    """Issue 11 item 13: the diff comment is found by its marker AND the bot author."""
+    foreign = {"id": 1, "user": {"login": "mallory", "type": "User"}, "body": MARKER + "\nmine"}
+    calls = _run_comment_script(tmp_path, [foreign])
+    assert [c["action"] for c in calls] == ["create"]
+    assert calls[0]["issue"] == 7 and str(calls[0]["body"]).startswith(MARKER)
+
+
+def test_pr_comment_updates_the_bots_own_comment(tmp_path: Path) -> None:
+    foreign = {"id": 1, "user": {"login": "mallory", "type": "User"}, "body": MARKER + "\nmine"}
+    unmarked = {"id": 2, "user": BOT, "body": "another bot comment"}
+    ours = {"id": 3, "user": BOT, "body": MARKER + "\nold diff"}
+    calls = _run_comment_script(tmp_path, [foreign, unmarked, ours])
+    assert calls == [{"action": "update", "id": 3, "body": MARKER + "\n### Golden dataset diff\n"}]

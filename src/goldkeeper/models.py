@@ -129,10 +129,14 @@ class ExpectedBehavior(Record):
     each claim's citation must carry. ``refusal``: the expected refusal
     behaviour when evidence is missing. ``must_not``: explicit failure
     behaviours (e.g. ``"fabricate_citation"``, ``"answer_without_evidence"``).
+    ``grounding_requirements``: free-text grounding requirements as a prompt
+    file writes them (``import prompts``); omitted from the JSON when empty, so
+    records without them keep their bytes.
     """
 
     behavior: Literal["answer", "refuse"]
     grounding: Literal["required", "optional"] = "required"
+    grounding_requirements: list[str] = Field(default_factory=list, exclude_if=lambda value: not value)
     citation_fields: list[CitationField] = Field(default_factory=lambda: list(DEFAULT_CITATION_FIELDS))
     refusal: str = "refuse_when_evidence_missing"
     must_not: list[str] = Field(default_factory=list)

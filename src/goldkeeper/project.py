@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from goldkeeper.dataset.changelog import ChangelogResult
     from goldkeeper.dataset.diff import DatasetDiff
     from goldkeeper.dataset.dump import DumpReport
+    from goldkeeper.dataset.fmt import FmtResult
     from goldkeeper.dataset.history import LogEntry
     from goldkeeper.dataset.restore import RestoreReport
     from goldkeeper.dataset.verify import VerifyReport
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
     from goldkeeper.evals.grounded import GroundedReport
     from goldkeeper.evals.metrics import Report as TrecReport
     from goldkeeper.evals.retrieval import RetrievalResult
+    from goldkeeper.importers.common import ExportReport, ImportedRecords
 
 
 @dataclass(frozen=True)
@@ -231,21 +233,40 @@ class Project:
             write_marker(self.settings.resolve(marker), verified.store, report)
         return report
 
-    def import_squad(self, path: Path | str | None, *, replace: bool = False, dry_run: bool = False) -> RestoreReport:
-        """Load a SQuAD 2.0 file (None: the bundled sample) into the database, like restore."""
-        from goldkeeper.importers.squad import import_squad  # noqa: PLC0415 - start-up (module doc)
+    def import_squad(
+        self, path: Path | str | None, *, replace: bool = False, dry_run: bool = False, max_bytes: int | None = None
+    ) -> RestoreReport:
+        """Load a SQuAD 2.0 file (None: the bundled sample; at most ``max_bytes``) into the database, like restore."""
+        from goldkeeper.importers.squad import DEFAULT_MAX_BYTES, read_squad, sample_path  # noqa: PLC0415 - start-up
 
-        resolved = self.settings.resolve(path) if path is not None else None
+        source = self.settings.resolve(path) if path is not None else sample_path()
+        records = read_squad(source, max_bytes=max_bytes or DEFAULT_MAX_BYTES)
+        return self._import_records(records, source, replace=replace, dry_run=dry_run)
+
+    def import_file(
+        self, fmt: str, path: Path | str, *, kind: str | None = None, replace: bool = False, dry_run: bool = False
+    ) -> RestoreReport:
+        """A file in a foreign format (``squad``, ``backup``, ``prompts``, ``jsonl``), read first, into the database."""
+        from goldkeeper.importers.registry import read_file  # noqa: PLC0415 - start-up (module doc)
+
+        resolved = self.settings.resolve(path)
+        return self._import_records(read_file(fmt, resolved, kind), resolved, replace=replace, dry_run=dry_run)
+
+    def _import_records(self, records: ImportedRecords, source: Path, *, replace: bool, dry_run: bool) -> RestoreReport:
+        """Records read from ``source`` into the database: restore's one transaction and semantics."""
+        from goldkeeper.importers.common import import_records  # noqa: PLC0415 - start-up (module doc)
+
+        batch = self.settings.embedding.batch_size
         with self.database() as url:
-            return import_squad(
-                url,
-                resolved,
-                self.embedder,
-                replace=replace,
-                dry_run=dry_run,
-                progress=self.progress,
-                batch_size=self.settings.embedding.batch_size,
-            )
+            options: dict[str, Any] = {"progress": self.progress, "batch_size": batch, "source": str(source)}
+            return import_records(url, records, self.embedder, replace=replace, dry_run=dry_run, **options)
+
+    def export_file(self, fmt: str, path: Path | str, rev: str | None = None, **options: Any) -> ExportReport:
+        """The store (``source`` option: a directory, or its path at ``rev``) as a file in a foreign format."""
+        from goldkeeper.importers.registry import export_file  # noqa: PLC0415 - start-up (module doc)
+
+        store = self.open_store(rev=rev, path=options.pop("source", None))
+        return export_file(fmt, store, self.settings.resolve(path), **options)
 
     def verify(self, directory: Path | str | None = None, *, db: bool = False) -> VerifyReport:
         """The store's contracts, and with ``db`` the database's against it and the configured model."""
@@ -257,6 +278,13 @@ class Project:
             with self.database() as url:
                 report = report.merged(verify_database(url, store_dir, self.settings, self.embedder))
         return report
+
+    def fmt(self, directory: Path | str | None = None, *, check: bool = False) -> FmtResult:
+        """A hand-edited store validated and rewritten in canonical form (``check``: only say what would change)."""
+        from goldkeeper.dataset.fmt import format_store  # noqa: PLC0415 - start-up (module doc)
+
+        store_dir = self.settings.resolve(directory) if directory is not None else self.settings.store_path
+        return format_store(store_dir, self.settings, check=check)
 
     # ------------------------------------------------------------------ review and history
 

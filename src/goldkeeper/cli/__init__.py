@@ -16,7 +16,8 @@ import traceback
 
 import click
 
-from goldkeeper.cli.main import cli
+from goldkeeper.cli.main import accept_global_options, cli
+from goldkeeper.dataset.inert import terminal_safe
 from goldkeeper.errors import GoldkeeperError
 
 #: the modules that add commands to ``cli``; one per capability.
@@ -27,6 +28,7 @@ COMMAND_MODULES = [
     "grounded",
     "init",
     "verify",
+    "fmt",
     "history",
     "quality",
     "importers",
@@ -37,6 +39,7 @@ COMMAND_MODULES = [
 def _register_all() -> None:
     for name in COMMAND_MODULES:
         importlib.import_module(f"{__name__}.{name}").register(cli)
+    accept_global_options(cli)
 
 
 def _debug_requested(argv: list[str]) -> bool:
@@ -60,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     except GoldkeeperError as exc:
         if debug:
             traceback.print_exc()
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {terminal_safe(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
@@ -68,6 +71,9 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         if debug:
             traceback.print_exc()
-        click.echo(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", err=True)
+        click.echo(
+            f"internal error: {type(exc).__name__}: {terminal_safe(str(exc))} (rerun with --debug for the traceback)",
+            err=True,
+        )
         sys.exit(1)
     sys.exit(result if isinstance(result, int) else 0)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from goldkeeper.cli.main import AppState, pass_state
-from goldkeeper.cli.output import echo_json
+from goldkeeper.cli.output import echo_document, echo_json, echo_text
 from goldkeeper.fileio import atomic_write_bytes as write_bytes
 
 EXIT_DIFFERENT = 10
@@ -54,7 +54,8 @@ def diff_command(
     OLD defaults to HEAD, NEW to the store in the working tree (also spelled WORKTREE).
     Lists analyses, chunks and queries added / removed / modified, field by field (long texts as a
     word-level diff), the queries whose expected chunks or analyses changed, and URL-contract
-    violations the new side introduces. Only shards whose sha256 changed are read.
+    violations the new side introduces. Every shard is hashed, only those whose bytes differ are
+    parsed; a manifest that does not match its shards is reported (store problems), never trusted.
     """
     project = state.project()
     if report:
@@ -67,7 +68,7 @@ def diff_command(
             write_bytes(project.settings.resolve(out), data)
             click.echo(f"{result.summary_line()}; wrote {out}", err=True)
         else:
-            click.echo(data.decode("utf-8"), nl=False)
+            echo_document(data.decode("utf-8"), json_document=fmt == "json")
     if exit_code and not result.is_empty:
         ctx.exit(EXIT_DIFFERENT)
 
@@ -93,9 +94,9 @@ def changelog_command(state: AppState, base: str, message: str | None, as_json: 
     if as_json:
         echo_json({"appended": result.entry is not None, "entry": result.entry, "reason": result.reason})
     elif result.entry is None:
-        click.echo(f"nothing to add: {result.reason}")
+        echo_text(f"nothing to add: {result.reason}")
     else:
-        click.echo(f"appended to {result.path}: {result.entry['description']}")
+        echo_text(f"appended to {result.path}: {result.entry['description']}")
 
 
 @click.command("log")
@@ -119,8 +120,8 @@ def log_command(state: AppState, rev: str, max_count: int | None, as_json: bool)
         date = e.commit.date.strftime("%Y-%m-%d %H:%M")
         version = e.version[:12] if e.version else "(removed)"
         counts = " ".join(f"{k}={v}" for k, v in sorted(e.counts.items()))
-        click.echo(f"{e.commit.short}  {date}  {e.commit.author}  version {version}  {counts}")
-        click.echo(f"    {e.commit.summary}  [{e.summary}]")
+        echo_text(f"{e.commit.short}  {date}  {e.commit.author}  version {version}  {counts}")
+        echo_text(f"    {e.commit.summary}  [{e.summary}]")
 
 
 @click.command("show")
@@ -134,12 +135,12 @@ def show_command(state: AppState, rev: str, as_json: bool) -> None:
         echo_json(info)
         return
     commit = f" ({info['commit'][:12]})" if info["commit"] else ""
-    click.echo(f"{info['rev']}{commit}: {info['store']}  dataset {info['dataset']}")
-    click.echo(f"version         {info['version']}")
-    click.echo(f"format/schema   {info['format_version']}/{info['schema_version']}")
-    click.echo("counts          " + "  ".join(f"{k}={v}" for k, v in sorted(info["counts"].items())))
+    echo_text(f"{info['rev']}{commit}: {info['store']}  dataset {info['dataset']}")
+    echo_text(f"version         {info['version']}")
+    echo_text(f"format/schema   {info['format_version']}/{info['schema_version']}")
+    echo_text("counts          " + "  ".join(f"{k}={v}" for k, v in sorted(info["counts"].items())))
     for entity, stats in sorted(info["shards"].items()):
-        click.echo(
+        echo_text(
             f"{entity:<15} {stats['records']} records in {stats['shards']} shards (shard count {info['shard_counts'].get(entity)})"
         )
 

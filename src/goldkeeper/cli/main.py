@@ -76,6 +76,46 @@ def cli(ctx: click.Context, database_url: str | None, params_file: Path | None, 
 
 pass_state = click.make_pass_decorator(AppState)
 
+#: the root's options that every command accepts after its name too: (flags, AppState field, click settings)
+_GLOBAL_OPTIONS: list[tuple[list[str], str, dict[str, Any]]] = [
+    (["--database-url"], "database_url", {"metavar": "URL"}),
+    (["--params"], "params_file", {"type": click.Path(dir_okay=False, path_type=Path)}),
+    (["-C", "--project"], "root", {"type": click.Path(file_okay=False, path_type=Path)}),
+    (["--debug"], "debug", {"is_flag": True}),
+]
+
+
+def _set_state(field_name: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    """A callback that stores a global option given after the subcommand into the invocation's AppState."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        state = ctx.find_object(AppState)
+        if state is None or value is None or value is False:
+            return
+        setattr(state, field_name, value)
+        state._settings.clear()  # settings depend on these options
+
+    return callback
+
+
+def accept_global_options(group: click.Group) -> None:
+    """Let every command under ``group`` take the root's options after its name too.
+
+    ``goldkeeper verify --debug`` and ``goldkeeper db url --database-url X`` then mean what
+    ``goldkeeper --debug verify`` and ``goldkeeper --database-url X db url`` mean; given in both
+    places, the one after the command wins. The options are hidden in each command's help (the
+    root's help lists them) and never reach the command's function.
+    """
+    for command in group.commands.values():
+        names = {name for param in command.params for name in getattr(param, "opts", [])}
+        for flags, field_name, settings in _GLOBAL_OPTIONS:
+            if not names.intersection(flags):
+                command.params.append(
+                    click.Option(flags, expose_value=False, hidden=True, callback=_set_state(field_name), **settings)
+                )
+        if isinstance(command, click.Group):
+            accept_global_options(command)
+
 
 def with_options(options: list[Callable[[F], F]]) -> Callable[[F], F]:
     """Apply a list of click options in order, so a command with many options stays readable."""

@@ -18,15 +18,29 @@ from typing import Any
 import click
 import orjson
 
+from goldkeeper.dataset.inert import json_safe, terminal_safe
 from goldkeeper.progress import Progress as ProgressProtocol
 from goldkeeper.store.canonical import to_plain
 
 PROGRESS_SECONDS_ENV = "GOLDKEEPER_PROGRESS_SECONDS"
 
 
+def echo_text(text: str, *, lines: bool = False, err: bool = False, nl: bool = True) -> None:
+    """Print text that may hold record text with its control characters (ESC, OSC, C1, ...) shown escaped.
+
+    One line unless ``lines`` (then newlines and tabs are kept: a rendering made of lines, such as a report).
+    """
+    click.echo(terminal_safe(text, keep_newlines=lines), err=err, nl=nl)
+
+
+def echo_document(text: str, *, json_document: bool = False) -> None:
+    """Print a rendered document as it is (no newline added): JSON through json_safe, text with its lines kept."""
+    click.echo(json_safe(text) if json_document else terminal_safe(text, keep_newlines=True), nl=False)
+
+
 def echo_json(data: Any) -> None:
     """Print ``data`` as indented JSON (sorted keys) on stdout."""
-    click.echo(orjson.dumps(to_plain(data), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
+    click.echo(json_safe(orjson.dumps(to_plain(data), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()))
 
 
 class _RichTask:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from goldkeeper.cli.main import AppState, pass_state
-from goldkeeper.cli.output import echo_json
+from goldkeeper.cli.output import echo_json, echo_text
 from goldkeeper.errors import VerificationFailed
 from goldkeeper.project import json_schema
 
@@ -39,7 +39,7 @@ def verify_command(state: AppState, directory: Path | None, check_db: bool, as_j
     if as_json:
         echo_json(report.to_dict(strict))
     else:
-        click.echo(report.to_text(strict))
+        echo_text(report.to_text(strict), lines=True)
     if not report.ok(strict):
         raise VerificationFailed(report.summary(strict), report=report)
 

@@ -3,7 +3,7 @@
 Each commit that changed the store path is listed with its dataset version
 (the sha256 of the manifest at that commit), the manifest's record counts and
 the record changes against its first parent (computed with the fast path of
-:mod:`goldkeeper.dataset.diff`: only shards whose sha256 changed are read).
+:mod:`goldkeeper.dataset.diff`: only shards whose bytes changed are parsed).
 """
 
 from __future__ import annotations

@@ -204,11 +204,15 @@ def restore_records(
     totals: tuple[int | None, int | None] = (None, None),
     source: str | None = None,
     version: str | None = None,
+    keep_absent: frozenset[str] = frozenset(),
 ) -> RestoreReport:
     """Restore records into the golden tables at ``url`` in one transaction (see the module doc).
 
     ``analyses`` and ``queries`` may be any iterables (streamed; staged in
     batches). ``totals`` are the expected counts for the progress bars.
+    ``keep_absent``: the kinds (``analyses``, ``queries``) whose rows the records
+    do not contain stay, even with ``replace`` (an import of queries alone
+    replaces queries only).
     Raises :class:`ConflictError` (nothing changed) when records differ and
     ``replace`` is false, unless ``dry_run`` (then the report lists them).
     """
@@ -218,6 +222,8 @@ def restore_records(
         loader.prepare(embedder.dim)
         staged = _stage(loader, analyses, queries, progress, totals)
         changes = loader.classify()
+        for kind in keep_absent:
+            changes[kind].absent = []
         report = RestoreReport(
             analyses=_entity_report(changes["analyses"], replace=replace),
             queries=_entity_report(changes["queries"], replace=replace),

@@ -2,60 +2,115 @@
 
 psycopg errors are translated here, once, into :class:`DatabaseError`. A
 database URL is shown to people only through :func:`redact_url`.
+
+Connection strings are read by libpq's own parser (``psycopg.conninfo``), never
+by a pattern: a URI (``postgresql://user:pw@host/db``, percent-encoded, or with
+``?password=``) and key=value strings (``password='a b c'``, quoted, escaped)
+are understood exactly as the connection itself understands them. A string
+libpq cannot parse is never shown, and neither is libpq's message about it
+(that message quotes the text around the mistake, which may be the password).
+Error messages are scrubbed of every secret the connection could use: the
+string's password, ``PGPASSWORD`` and the password of the service file entry.
 """
 
 from __future__ import annotations
 
-import re
+import os
 from collections.abc import Iterator
+from configparser import ConfigParser
+from configparser import Error as ConfigParserError
 from contextlib import contextmanager
-from urllib.parse import urlsplit, urlunsplit
+from pathlib import Path
+from urllib.parse import quote, quote_plus, urlencode
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from goldkeeper.errors import DatabaseError
 
-_PASSWORD_IN_DSN = re.compile(r"(password\s*=\s*)(\S+)", re.IGNORECASE)
+#: what a password is shown as
+REDACTED = "***"
+#: what a connection string libpq cannot parse is shown as
+UNPARSEABLE = "<a connection string libpq cannot parse; not shown, it may hold a password>"
+_URI_PREFIXES = ("postgresql://", "postgres://")
+
+
+def conninfo_params(url: str) -> dict[str, str] | None:
+    """libpq's reading of a connection string (URI or key=value), or None when libpq cannot parse it."""
+    try:
+        return {key: str(value) for key, value in conninfo_to_dict(url).items()}
+    except psycopg.Error:
+        return None
 
 
 def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***`` (URL and key=value forms)."""
-    if "://" not in url:
-        return _PASSWORD_IN_DSN.sub(r"\1***", url)
-    parts = urlsplit(url)
-    if parts.password is None:
-        return _PASSWORD_IN_DSN.sub(r"\1***", url)
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    netloc = f"{user}:***@{host}"
-    return _PASSWORD_IN_DSN.sub(r"\1***", urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)))
+    """The connection string with its password shown as ``***`` (a URI stays a URI)."""
+    params = conninfo_params(url)
+    if params is None:
+        return UNPARSEABLE
+    if "password" not in params:
+        return url
+    params["password"] = REDACTED
+    if url.lstrip().lower().startswith(_URI_PREFIXES):
+        return _as_uri(params)
+    return make_conninfo(**params)
 
 
-def password_of(url: str) -> str | None:
-    if "://" in url:
-        try:
-            return urlsplit(url).password
-        except ValueError:
-            return None
-    match = _PASSWORD_IN_DSN.search(url)
-    return match.group(2) if match else None
+def _as_uri(params: dict[str, str]) -> str:
+    """``params`` as a postgresql:// URI; hosts that do not fit the authority (lists, sockets) go to the query."""
+    rest = dict(params)
+    user = quote(rest.pop("user", ""), safe="")
+    password = rest.pop("password")
+    host, port = rest.get("host", ""), rest.get("port", "")
+    authority = ""
+    if host and "," not in host + port and not host.startswith("/"):
+        rest.pop("host")
+        rest.pop("port", None)
+        authority = (f"[{host}]" if ":" in host else quote(host, safe="")) + (f":{port}" if port else "")
+    dbname = quote(rest.pop("dbname", ""), safe="")
+    query = ("?" + urlencode(rest, quote_via=quote, safe="/,")) if rest else ""
+    return f"postgresql://{user}:{password}@{authority}/{dbname}{query}"
+
+
+def _service_password(service: str | None) -> str | None:
+    """The password of ``service`` in the service files libpq reads (PGSERVICEFILE, PGSYSCONFDIR)."""
+    if not service:
+        return None
+    files = [os.environ.get("PGSERVICEFILE") or os.path.expanduser("~/.pg_service.conf")]
+    if os.environ.get("PGSYSCONFDIR"):
+        files.append(str(Path(os.environ["PGSYSCONFDIR"]) / "pg_service.conf"))
+    parser = ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read(files, encoding="utf-8")
+    except (ConfigParserError, UnicodeDecodeError):
+        return None
+    return parser.get(service, "password", fallback=None)
+
+
+def secrets_of(url: str | None) -> set[str]:
+    """Every password a connection with ``url`` could use: its own, PGPASSWORD, its service file entry's."""
+    params = (conninfo_params(url) if url else None) or {}
+    found = {params.get("password"), os.environ.get("PGPASSWORD")}
+    found.add(_service_password(params.get("service") or os.environ.get("PGSERVICE")))
+    return {secret for secret in found if secret}
 
 
 def scrub(message: str, url: str | None) -> str:
-    """Remove the URL's password from a message that might echo it."""
-    secret = password_of(url) if url else None
-    if secret:
-        message = message.replace(secret, "***")
+    """Remove every secret of the URL from a message that might echo it (as written, decoded or quoted)."""
+    for secret in secrets_of(url):
+        escaped = secret.replace("\\", "\\\\").replace("'", "\\'")
+        for form in sorted({secret, quote(secret, safe=""), quote(secret), quote_plus(secret), escaped}, key=len)[::-1]:
+            message = message.replace(form, REDACTED)
     return message
 
 
 def database_error(exc: BaseException, url: str | None, action: str) -> DatabaseError:
     """Translate a psycopg error into a one-line DatabaseError without secrets."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    if url is not None and conninfo_params(url) is None:
+        return DatabaseError(f"{action}: libpq cannot parse the connection string (not shown: it may hold a password)")
+    text = " ".join(scrub(str(exc), url).split()) or type(exc).__name__  # scrubbed before spaces are folded
     where = f" ({redact_url(url)})" if url else ""
-    return DatabaseError(scrub(f"{action}{where}: {text}", url))
+    return DatabaseError(f"{action}{where}: {text}")
 
 
 def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:

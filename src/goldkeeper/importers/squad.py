@@ -39,10 +39,11 @@ from urllib.parse import quote
 import orjson
 from pydantic import ValidationError
 
-from goldkeeper.dataset.restore import RestoreReport, restore_records
+from goldkeeper.dataset.restore import RestoreReport
 from goldkeeper.embed.base import Embedder
 from goldkeeper.errors import DataIntegrityError, RecordValidationError
-from goldkeeper.models import Analysis, Chunk, Expected, ExpectedBehavior, Query, Relevance
+from goldkeeper.importers.common import ImportedRecords, import_records
+from goldkeeper.models import ENTITIES, Analysis, Chunk, Expected, ExpectedBehavior, Query, Relevance
 from goldkeeper.progress import SILENT, Progress
 
 #: uuid5 namespace of every id the SQuAD importer makes (uuid5(NAMESPACE_URL, "https://rajpurkar.github.io/SQuAD-explorer/")).
@@ -50,6 +51,9 @@ SQUAD_NAMESPACE = uuid.UUID("e55798b3-e69f-5361-a05e-dd7cb9efaa7d")
 #: SQuAD 2.0's release (arXiv 1806.03822, 11 June 2018): the created_at of every imported article.
 SQUAD_RELEASED = datetime(2018, 6, 11, tzinfo=UTC)
 SAMPLE_NAME = "squad-v2-dev-12-articles.json"
+#: the largest SQuAD file `import squad` reads unless told otherwise (--max-bytes); SQuAD 2.0 train is 40 MB.
+DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+_BLOCK = 1024 * 1024
 MUST_NOT = ["answer_without_evidence", "fabricate_citation"]
 WH_WORDS = ("what", "who", "whom", "whose", "when", "where", "which", "why", "how")
 
@@ -190,7 +194,7 @@ def _parse_question(
         raise RecordValidationError(file, qid, "id", "duplicate question id")
     seen.add(qid)
     text = _field(qa, "question", str, qid, file)
-    impossible = bool(qa.get("is_impossible", False)) if isinstance(qa, Mapping) else False
+    impossible = _field(qa, "is_impossible", bool, qid, file) if "is_impossible" in qa else False
     references = _reference_answers(_field(qa, "answers", list, qid, file), qid, file)
     answerable = not impossible
     if answerable and not references:
@@ -245,18 +249,54 @@ def _record_error(file: str, record: str, exc: ValidationError) -> RecordValidat
     return RecordValidationError(file, record, ".".join(str(p) for p in first["loc"]), first["msg"])
 
 
-def load_squad(path: Path | str) -> SquadImport:
-    """Read and parse a SQuAD 2.0 JSON file."""
-    path = Path(path)
+def read_limited(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """The bytes of a JSON file of at most ``max_bytes``, read in blocks (devices and pipes included).
+
+    A regular file over the limit is refused from its size before reading; anything else is read a
+    block at a time and refused as soon as it passes the limit, or at its first block when that does
+    not start like JSON (``/dev/zero``: NUL bytes), so memory never grows past the limit.
+    """
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            if path.is_file() and path.stat().st_size > max_bytes:
+                raise DataIntegrityError(_too_large(path, max_bytes))
+            blocks: list[bytes] = []
+            size = 0
+            while block := handle.read(_BLOCK):
+                if not blocks and block.lstrip(b" \t\r\n")[:1] not in (b"{", b"["):
+                    first = block[:1]
+                    raise DataIntegrityError(f"{path}: not valid JSON: it starts with byte {first!r}, not '{{'")
+                blocks.append(block)
+                size += len(block)
+                if size > max_bytes:
+                    raise DataIntegrityError(_too_large(path, max_bytes))
     except OSError as exc:
         raise DataIntegrityError(f"{path}: cannot read: {exc.strerror}") from exc
+    return b"".join(blocks)
+
+
+def _too_large(path: Path, max_bytes: int) -> str:
+    return f"{path}: larger than the import limit of {max_bytes:,} bytes (raise it with --max-bytes)"
+
+
+def load_squad(path: Path | str, max_bytes: int = DEFAULT_MAX_BYTES) -> SquadImport:
+    """Read (at most ``max_bytes``) and parse a SQuAD 2.0 JSON file."""
+    path = Path(path)
+    raw = read_limited(path, max_bytes)
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise DataIntegrityError(f"{path}: not valid JSON: {exc}") from exc
     return parse_squad(data, file=str(path))
+
+
+def read_squad(path: Path, kind: str | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ImportedRecords:
+    """A SQuAD file (at most ``max_bytes``) as imported records (both kinds: ``replace`` makes the database
+    hold exactly the file)."""
+    del kind  # a SQuAD file holds both kinds
+    records = load_squad(path, max_bytes)
+    totals = (len(records.analyses), len(records.queries))
+    return ImportedRecords(records.analyses, records.queries, kinds=frozenset(ENTITIES), totals=totals)
 
 
 def import_squad(
@@ -268,24 +308,22 @@ def import_squad(
     dry_run: bool = False,
     progress: Progress | None = None,
     batch_size: int | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> RestoreReport:
     """Parse a SQuAD file (None: the packaged sample) and restore its records into the database.
 
     Returns restore's :class:`~goldkeeper.dataset.restore.RestoreReport`: a second import of the same file
-    skips every record.
+    skips every record. The path every importer takes (:func:`goldkeeper.importers.common.import_records`).
     """
     source = Path(path) if path is not None else sample_path()
-    records = load_squad(source)
-    return restore_records(
+    return import_records(
         url,
-        records.analyses,
-        records.queries,
+        read_squad(source, max_bytes=max_bytes),
         embedder,
         replace=replace,
         dry_run=dry_run,
         progress=progress or SILENT,
         batch_size=batch_size,
-        totals=(len(records.analyses), len(records.queries)),
         source=str(source),
     )
 
@@ -293,6 +331,7 @@ def import_squad(
 __all__ = [
     "SQUAD_NAMESPACE",
     "SQUAD_RELEASED",
+    "DEFAULT_MAX_BYTES",
     "SquadImport",
     "sample_path",
     "article_url",
@@ -301,5 +340,7 @@ __all__ = [
     "difficulty",
     "parse_squad",
     "load_squad",
+    "read_limited",
+    "read_squad",
     "import_squad",
 ]

@@ -7,12 +7,20 @@ Routes (GET and HEAD; any other method is 405)::
     /api/openapi             the OpenAPI 3.1 document of these routes
 
 Nothing is written: each request reads artifacts/evals and renders in memory.
+
+Hardening: a request whose ``Host`` is not a loopback name with the server's port
+(``127.0.0.1:P``, ``localhost:P``, ``[::1]:P``) is answered 421, so a DNS-rebinding page
+cannot read the API; a connection idle for :data:`IDLE_TIMEOUT` seconds is closed (its
+thread ends); a client that resets its connection is one warning line on the
+``goldkeeper.serve`` logger, never a stdlib traceback.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import logging
+import sys
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +37,12 @@ HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 SUMMARY_PATH = "/api/ai-evals/summary"
 OPENAPI_PATH = "/api/openapi"
+#: seconds a connection may stay silent (before or between requests) before it is closed
+IDLE_TIMEOUT = 10.0
+#: the host names a request may name in its Host header (with the server's port)
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+log = logging.getLogger("goldkeeper.serve")
 
 
 def _components_ref(node: Any) -> Any:
@@ -68,6 +82,7 @@ def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3.1 document of `goldkeeper serve`."""
     error = _json("error", {"$ref": "#/components/schemas/Error"})
+    host = _json("the Host header is not a loopback name with this port", {"$ref": "#/components/schemas/Error"})
     summary = _json(
         "the summary; status 'empty' when no run is recorded", {"$ref": "#/components/schemas/AiEvalSummary"}
     )
@@ -85,10 +100,10 @@ def openapi_document() -> dict[str, Any]:
             SUMMARY_PATH: _get(
                 "getAiEvalSummary",
                 "The eval summary (summary.json), rendered from artifacts/evals",
-                {"200": summary, "500": error},
+                {"200": summary, "421": host, "500": error},
             ),
-            OPENAPI_PATH: _get("getOpenApi", "This OpenAPI document", {"200": openapi}),
-            "/": _get("getDashboard", "The HTML dashboard", {"200": dashboard, "500": error}),
+            OPENAPI_PATH: _get("getOpenApi", "This OpenAPI document", {"200": openapi, "421": host}),
+            "/": _get("getDashboard", "The HTML dashboard", {"200": dashboard, "421": host, "500": error}),
         },
         "components": {"schemas": _components()},
     }
@@ -99,7 +114,31 @@ class _Handler(BaseHTTPRequestHandler):
     trend: TrendStore  # set on the subclass made by make_server
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
-        pass  # quiet; the CLI prints the URL once
+        pass  # no access log; the CLI prints the URL once
+
+    def log_error(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        """Timeouts and malformed requests: one line (timeouts of idle keep-alive connections are routine)."""
+        level = logging.INFO if "timed out" in format else logging.WARNING
+        log.log(level, "serve: %s: %s", self.address_string(), " ".join((format % args).split()))
+
+    def _host_allowed(self) -> bool:
+        hosts = self.headers.get_all("Host") or []
+        if len(hosts) != 1:
+            return False
+        port = self.server.server_address[1]  # type: ignore[index]  # an AF_INET (host, port) pair
+        allowed = {f"{name}:{port}" for name in LOOPBACK_NAMES} | (set(LOOPBACK_NAMES) if port == 80 else set())
+        return hosts[0].strip().lower() in allowed
+
+    def parse_request(self) -> bool:
+        """The stdlib's parsing, then the Host check (every method): others get 421 (DNS rebinding)."""
+        if not super().parse_request():
+            return False
+        if self._host_allowed():
+            return True
+        self.close_connection = True
+        log.warning("serve: %s: refused a request for a foreign Host header", self.address_string())
+        self._json(HTTPStatus.MISDIRECTED_REQUEST, {"error": "this server answers only loopback Host names"})
+        return False
 
     def _send(self, status: int, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
         self.send_response(status)
@@ -144,16 +183,26 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_TRACE = do_CONNECT = _not_allowed  # noqa: N815
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the stdlib's 5 stalls a browser's burst of connections
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One line per failed connection (a client reset, a broken pipe) instead of the stdlib's traceback."""
+        exc = sys.exc_info()[1]
+        host, port = client_address[:2] if isinstance(client_address, tuple) else (client_address, "")
+        log.warning("serve: %s:%s: connection dropped: %s: %s", host, port, type(exc).__name__, exc)
+
+
 class DashboardServer:
     """A ThreadingHTTPServer bound to 127.0.0.1 serving one artifacts/evals directory."""
 
-    def __init__(self, artifacts: Path, port: int = DEFAULT_PORT) -> None:
-        handler = type("Handler", (_Handler,), {"trend": TrendStore(artifacts)})
+    def __init__(self, artifacts: Path, port: int = DEFAULT_PORT, idle_timeout: float = IDLE_TIMEOUT) -> None:
+        handler = type("Handler", (_Handler,), {"trend": TrendStore(artifacts), "timeout": idle_timeout})
         try:
-            self.httpd = ThreadingHTTPServer((HOST, port), handler)
+            self.httpd = _Server((HOST, port), handler)
         except OSError as exc:
             raise UsageError(f"cannot listen on {HOST}:{port}: {exc.strerror}") from exc
-        self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
     @property

@@ -120,6 +120,14 @@ class GitTreeSource:
             raise IsADirectoryError(self.describe(relpath))
         return obj.data_stream.read()
 
+    def content_id(self, relpath: str) -> str | None:
+        """The git blob id of a file: a hash of its bytes, so equal ids are equal bytes (None: not a file)."""
+        try:
+            obj = self._object(relpath)
+        except FileNotFoundError:
+            return None
+        return obj.hexsha if isinstance(obj, git.Blob) else None
+
     def list_files(self, reldir: str) -> list[str]:
         try:
             obj = self._object(reldir)

@@ -82,7 +82,7 @@ class Store:
         if check and sha256_hex(data) != entry.sha256:
             raise DataIntegrityError(
                 f"{name}: sha256 {sha256_hex(data)[:12]}... does not match the manifest ({entry.sha256[:12]}...); "
-                "the shard was edited or corrupted after the dump"
+                "the shard was edited or corrupted after the dump (a hand edit: run `goldkeeper fmt`)"
             )
         return data
 

@@ -51,7 +51,9 @@ class StoreWriter:
     ...     for query in queries_sorted_by_id: w.add_query(query)
     """
 
-    def __init__(self, target: Path, dataset: str, shard_counts: dict[str, int]) -> None:
+    def __init__(
+        self, target: Path, dataset: str, shard_counts: dict[str, int], *, per_shard_order: bool = False
+    ) -> None:
         for entity in ENTITIES:
             if shard_counts.get(entity, 0) < 1:
                 raise UsageError(f"shard count for {entity} must be >= 1")
@@ -60,6 +62,9 @@ class StoreWriter:
         self.shard_counts = {entity: int(shard_counts[entity]) for entity in ENTITIES}
         self._staging: Path | None = None
         self._shards: dict[str, _OpenShard] = {}
+        #: ids must ascend per entity (a dump reads ``ORDER BY id``), or with ``per_shard_order`` only
+        #: inside each shard (``fmt`` writes shard by shard); equal ids share a shard, so both catch duplicates
+        self.per_shard_order = per_shard_order
         self._last_id: dict[str, str] = {}
         self._counts = count_records([], [])
         self.manifest: Manifest | None = None
@@ -98,12 +103,13 @@ class StoreWriter:
         self._counts["queries"] += 1
 
     def _add(self, entity: str, record_id: str, record: Analysis | Query) -> None:
-        last = self._last_id.get(entity)
+        shard = self._shard_for(entity, record_id)
+        key = shard.path if self.per_shard_order else entity
+        last = self._last_id.get(key)
         if last is not None and record_id <= last:
             problem = "duplicate id" if record_id == last else f"out of order (after {last})"
             raise DataIntegrityError(f"{entity} record {record_id}: {problem}; records must be unique and sorted by id")
-        self._last_id[entity] = record_id
-        shard = self._shard_for(entity, record_id)
+        self._last_id[key] = record_id
         shard.write((b"[\n" if shard.records == 0 else b",\n") + array_element_bytes(record))
         shard.records += 1
 

@@ -6,16 +6,17 @@ change kind (``analyses_added``, ``chunks_modified``, ``queries_removed``,
 modified or removed: the test cases a data change touches) and the URL
 contract violations the new side introduces.
 
-How it stays fast: shards whose sha256 is the same in both manifests are not
-read at all (a record lives in the shard its id hashes to, so equal shard
-bytes mean equal records). Only the changed shards are parsed; chunks are
-matched by id across them, so a chunk moved to another analysis is a
-modification of its ``analysis_id``. The query shards are scanned for impact
-only when some chunk or analysis was modified or removed.
+How it stays fast, and why it never trusts a manifest: every shard of both sides is read and
+hashed, but only shards whose bytes differ are parsed (a record lives in the shard its id hashes
+to, so equal shard bytes mean equal records). Parsing is the cost; hashing a shard is cheap.
+Chunks are matched by id across the changed shards, so a chunk moved to another analysis is a
+modification of its ``analysis_id``. The query shards are scanned for impact only when some
+chunk or analysis was modified or removed.
 
-The diff trusts each side's manifest: a shard hand-edited after the dump is
-caught when it is read (its sha256 no longer matches), and `goldkeeper
-verify` checks every shard.
+A manifest whose sha256 or record count does not match its shard (a shard hand-edited after the
+dump), and a shard file the manifest does not list, are reported as ``store_problems``; the diff
+compares the bytes it read, so two stores with the same manifest but an edited shard show the
+edit. ``goldkeeper fmt`` repairs such a store, ``goldkeeper verify`` checks every contract.
 
 Either side may be ``None`` (no store: everything is added or removed).
 
@@ -40,6 +41,7 @@ from goldkeeper.dataset.diff.model import (
     RecordChange,
     RecordRef,
     Side,
+    StoreProblem,
     UrlViolation,
 )
 from goldkeeper.dataset.diff.sides import WORKTREE, OpenedSide, diff, open_side
@@ -57,6 +59,7 @@ __all__ = [
     "ImpactReason",
     "Impact",
     "UrlViolation",
+    "StoreProblem",
     "Side",
     "DatasetDiff",
     "word_diff",

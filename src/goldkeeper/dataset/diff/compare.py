@@ -1,6 +1,9 @@
 """Comparing two opened stores: :func:`diff_stores`.
 
-Shards whose sha256 is the same in both manifests are not read at all; the records of the
+Every shard of both sides is read and hashed; shards whose bytes are identical on both sides
+are not parsed (a record lives in the shard its id hashes to, so equal bytes mean equal records).
+The manifests' checksums are never trusted: one that does not match its shard's bytes is
+reported as a :class:`StoreProblem`, and the bytes are compared. The records of the
 changed shards are held as plain JSON and compared by id (chunks across all changed shards,
 so a chunk moved to another analysis is a modification of its ``analysis_id``). The query
 shards of the new side are then scanned for impact, and the new side's changed URLs are
@@ -15,10 +18,20 @@ from typing import Any, NamedTuple
 
 from goldkeeper.config import VerifyParams
 from goldkeeper.dataset.diff.fields import field_changes, preview
-from goldkeeper.dataset.diff.model import DatasetDiff, Impact, ImpactReason, RecordChange, RecordRef, Side, UrlViolation
+from goldkeeper.dataset.diff.model import (
+    DatasetDiff,
+    Impact,
+    ImpactReason,
+    RecordChange,
+    RecordRef,
+    Side,
+    StoreProblem,
+    UrlViolation,
+)
 from goldkeeper.dataset.url_contract import url_problem
+from goldkeeper.errors import RecordValidationError
 from goldkeeper.models import ENTITIES, ShardEntry
-from goldkeeper.store import Store
+from goldkeeper.store import Store, sha256_hex
 from goldkeeper.store.reader import MODEL_OF, parse_json, validate_record
 
 #: up to this many changed ids, a query shard is parsed only if its bytes mention one of them
@@ -47,30 +60,62 @@ class _Changes(NamedTuple):
 # --------------------------------------------------------------------------- reading the changed shards
 
 
-def _changed_paths(old: Store | None, new: Store | None, entity: str) -> tuple[set[str], int]:
-    """The shard paths of ``entity`` whose sha256 differs between the sides, and how many paths there are."""
-    old_shards = {s.path: s.sha256 for s in old.shards(entity)} if old else {}
-    new_shards = {s.path: s.sha256 for s in new.shards(entity)} if new else {}
-    paths = set(old_shards) | set(new_shards)
-    return {p for p in paths if old_shards.get(p) != new_shards.get(p)}, len(paths)
+@dataclass
+class _Reading:
+    """Both sides' records of the shards whose bytes differ, and what was found untrustworthy on the way."""
+
+    old: _Records = field(default_factory=_Records)
+    new: _Records = field(default_factory=_Records)
+    problems: list[StoreProblem] = field(default_factory=list)
+    total: int = 0
+    parsed: int = 0
 
 
-def _load(store: Store | None, entity: str, paths: set[str], into: _Records) -> int:
+def _shard_data(store: Store | None, entry: ShardEntry | None, side: str, reading: _Reading) -> bytes | None:
+    """The shard's bytes (None: not on this side), noting a manifest sha256 that does not match them."""
+    if store is None or entry is None:
+        return None
+    data = store.shard_bytes(entry, check=False)
+    actual = sha256_hex(data)
+    if actual != entry.sha256:
+        reading.problems.append(
+            StoreProblem(
+                side,
+                store.source.describe(entry.path),
+                f"the manifest's sha256 {entry.sha256[:12]}... does not match the shard's bytes ({actual[:12]}...): "
+                "edited after the dump; the bytes were compared, not the manifest (run `goldkeeper fmt`)",
+            )
+        )
+    return data
+
+
+def _unlisted(store: Store | None, entity: str, side: str, reading: _Reading) -> None:
+    """Shard files the manifest does not list: their records are not part of the store, and not compared."""
     if store is None:
-        return 0
-    parsed = 0
-    for entry in store.shards(entity):
-        if entry.path not in paths:
-            continue
-        parsed += 1
-        _load_shard(store, entry, into)
-    return parsed
+        return
+    listed = {entry.path for entry in store.shards(entity)}
+    for path in store.source.list_files(entity):
+        if path.endswith(".json") and path not in listed:
+            reading.problems.append(
+                StoreProblem(
+                    side,
+                    store.source.describe(path),
+                    "shard file not listed in manifest.json: its records were ignored",
+                )
+            )
 
 
-def _load_shard(store: Store, entry: ShardEntry, into: _Records) -> None:
+def _parse(store: Store, entry: ShardEntry, data: bytes, side: str, into: _Records, reading: _Reading) -> None:
     name = store.source.describe(entry.path)
+    raws = parse_json(data, name)
+    if not isinstance(raws, list):
+        raise RecordValidationError(name, None, None, "a shard must be a JSON array of records")
+    if len(raws) != entry.records:
+        reading.problems.append(
+            StoreProblem(side, name, f"the manifest lists {entry.records} records, the shard holds {len(raws)}")
+        )
     model = MODEL_OF[entry.entity]
-    for raw in store.raw_records(entry):
+    for raw in raws:
         record: dict[str, Any] = validate_record(model, raw, name).model_dump(mode="json")
         if entry.entity == "queries":
             into.queries[record["id"]] = record
@@ -81,16 +126,51 @@ def _load_shard(store: Store, entry: ShardEntry, into: _Records) -> None:
             into.chunks[chunk["id"]] = {**chunk, "analysis_id": record["id"]}
 
 
-def _read_changed_shards(old: Store | None, new: Store | None) -> tuple[_Records, _Records, int, int]:
-    """Both sides' records of the shards that differ; the number of shards and of shards parsed."""
-    old_records, new_records = _Records(), _Records()
-    total = parsed = 0
+def _content_id(store: Store, path: str) -> str | None:
+    """A content hash the source knows without reading the file (a git blob id), else None."""
+    getter = getattr(store.source, "content_id", None)
+    return getter(path) if getter is not None else None
+
+
+def _same_blob(old: Store | None, new: Store | None, path: str) -> bool:
+    """Both sides hold the very same git blob at ``path``: bytes confirmed identical without reading them."""
+    if old is None or new is None:
+        return False
+    old_id = _content_id(old, path)
+    return old_id is not None and old_id == _content_id(new, path)
+
+
+def _read_entity(old: Store | None, new: Store | None, entity: str, reading: _Reading) -> None:
+    """Hash every shard of ``entity`` on both sides; parse the ones whose bytes differ.
+
+    Between git revisions, a shard whose blob and manifest entry are the same on both sides is not
+    read: git's blob id confirms the bytes are identical, and a manifest that lies about them was
+    reported by the diff of the commit that introduced the lie (its blob or its entry changed there).
+    """
+    old_entries = {e.path: e for e in old.shards(entity)} if old else {}
+    new_entries = {e.path: e for e in new.shards(entity)} if new else {}
+    _unlisted(old, entity, "old", reading)
+    _unlisted(new, entity, "new", reading)
+    for path in sorted(set(old_entries) | set(new_entries)):
+        reading.total += 1
+        if old_entries.get(path) == new_entries.get(path) and _same_blob(old, new, path):
+            continue
+        old_data = _shard_data(old, old_entries.get(path), "old", reading)
+        new_data = _shard_data(new, new_entries.get(path), "new", reading)
+        if old_data == new_data:
+            continue  # confirmed identical bytes: identical records
+        for store, data, side, into in ((old, old_data, "old", reading.old), (new, new_data, "new", reading.new)):
+            if store is not None and data is not None:
+                reading.parsed += 1
+                _parse(store, (old_entries if side == "old" else new_entries)[path], data, side, into, reading)
+
+
+def _read_changed_shards(old: Store | None, new: Store | None) -> _Reading:
+    """Both sides' records of the shards whose bytes differ (never trusting the manifests' checksums)."""
+    reading = _Reading()
     for entity in ENTITIES:
-        paths, count = _changed_paths(old, new, entity)
-        total += count
-        parsed += _load(old, entity, paths, old_records)
-        parsed += _load(new, entity, paths, new_records)
-    return old_records, new_records, total, parsed
+        _read_entity(old, new, entity, reading)
+    return reading
 
 
 # --------------------------------------------------------------------------- comparing records
@@ -200,7 +280,7 @@ def _impact(
     needles = [i.encode() for i in (*chunk_reasons, *analysis_reasons)]
     impacts = []
     for entry in new.shards("queries"):
-        data = new.shard_bytes(entry)
+        data = new.shard_bytes(entry, check=False)  # its checksum was checked (and any lie reported) above
         if len(needles) <= PREFILTER_IDS and not any(n in data for n in needles):
             continue  # no query in this shard expects a changed record
         for raw in parse_json(data, new.source.describe(entry.path)):
@@ -257,7 +337,8 @@ def diff_stores(
 ) -> DatasetDiff:
     """Compare two opened stores (either may be None: no store)."""
     verify = verify or VerifyParams()
-    old_records, new_records, total, parsed = _read_changed_shards(old, new)
+    reading = _read_changed_shards(old, new)
+    old_records, new_records = reading.old, reading.new
     analyses = _compare("analyses", old_records.analyses, new_records.analyses, context_words)
     chunks = _compare("chunks", old_records.chunks, new_records.chunks, context_words)
     queries = _compare("queries", old_records.queries, new_records.queries, context_words)
@@ -276,8 +357,9 @@ def diff_stores(
         queries_modified=queries.modified,
         impacted_queries=impacted,
         url_violations=_url_violations(old_records.analyses, new_records.analyses, verify),
-        shards_total=total,
-        shards_parsed=parsed,
+        store_problems=tuple(reading.problems),
+        shards_total=reading.total,
+        shards_parsed=reading.parsed,
     )
 
 

@@ -103,6 +103,20 @@ class UrlViolation:
 
 
 @dataclass(frozen=True)
+class StoreProblem:
+    """Something about a side's store the diff did not trust: a manifest sha256 or record count that does
+    not match the shard's bytes (edited after the dump: run ``goldkeeper fmt``), or a shard file the manifest
+    does not list."""
+
+    side: str  # "old" | "new"
+    file: str
+    problem: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"side": self.side, "file": self.file, "problem": self.problem}
+
+
+@dataclass(frozen=True)
 class Side:
     """One side of a diff: where it came from and its manifest summary."""
 
@@ -143,6 +157,7 @@ class DatasetDiff:
     queries_modified: tuple[RecordChange, ...] = ()
     impacted_queries: tuple[Impact, ...] = ()
     url_violations: tuple[UrlViolation, ...] = ()
+    store_problems: tuple[StoreProblem, ...] = ()
     shards_total: int = 0
     shards_parsed: int = 0
 
@@ -187,6 +202,7 @@ class DatasetDiff:
                 **counts,
                 "impacted_queries": len(self.impacted_queries),
                 "url_violations": len(self.url_violations),
+                "store_problems": len(self.store_problems),
             },
             **{
                 kind: {action: [item.to_json() for item in self.changes(kind, action)] for action in ACTIONS}
@@ -194,6 +210,7 @@ class DatasetDiff:
             },
             "impact": [i.to_json() for i in self.impacted_queries],
             "url_violations": [v.to_json() for v in self.url_violations],
+            "store_problems": [p.to_json() for p in self.store_problems],
             "stats": {"shards_total": self.shards_total, "shards_parsed": self.shards_parsed},
         }
 
@@ -208,6 +225,7 @@ __all__ = [
     "ImpactReason",
     "Impact",
     "UrlViolation",
+    "StoreProblem",
     "Side",
     "DatasetDiff",
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import orjson
 
 from goldkeeper.dataset.diff.model import ACTIONS, KINDS, DatasetDiff, FieldChange, RecordChange, RecordRef
+from goldkeeper.dataset.inert import md_code, md_text, terminal_safe
 from goldkeeper.errors import UsageError
 
 #: GitHub's limit on a comment body.
@@ -107,23 +108,20 @@ def to_text(result: DatasetDiff) -> str:
         lines.append(f"URL contract violations introduced ({len(result.url_violations)}):")
         for v in result.url_violations:
             lines.append(f"  analysis {v.analysis_id}: {v.url}: {v.problem}")
-    return "\n".join(lines) + "\n"
+    if result.store_problems:
+        lines.append(
+            f"store problems ({len(result.store_problems)}; the shards' bytes were compared, not the manifest):"
+        )
+        lines += [f"  {p.side}: {p.file}: {p.problem}" for p in result.store_problems]
+    return "\n".join(terminal_safe(line) for line in lines) + "\n"  # record text: controls shown escaped
 
 
 # --------------------------------------------------------------------------- markdown
 
 
-def _code(text: str) -> str:
-    text = text.replace("\n", " ").replace("|", "\\|")
-    fence = "``" if "`" in text else "`"
-    pad = " " if fence == "``" else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
-def _md_label(text: str) -> str:
-    for char in "\\`*_[]<>|#":
-        text = text.replace(char, "\\" + char)
-    return text
+# record text goes into the comment only through these two (goldkeeper.dataset.inert): inert Markdown
+_code = md_code
+_md_label = md_text
 
 
 def _md_change(change: FieldChange) -> str:
@@ -169,12 +167,20 @@ def _md_head(result: DatasetDiff) -> str:
         f"**Impacted queries:** {len(result.impacted_queries)} · "
         f"{warn}**URL contract violations introduced:** {len(result.url_violations)}\n"
     )
+    if result.store_problems:
+        head.append(
+            f"⚠️ **Store problems:** {len(result.store_problems)} (a manifest does not match its shards; "
+            "the shards' bytes were compared; run `goldkeeper fmt`)\n"
+        )
     return "\n".join(head) + "\n"
 
 
 def _md_sections(result: DatasetDiff) -> list[tuple[str, list[str]]]:
     """Each non-empty list as (title, rendered items): URL violations, impacted queries, then the changes."""
     sections: list[tuple[str, list[str]]] = []
+    if result.store_problems:
+        items = [f"- {p.side}: {_code(p.file)}: {_md_label(p.problem)}\n" for p in result.store_problems]
+        sections.append(("Store problems (the manifest was not trusted)", items))
     if result.url_violations:
         items = [
             f"- analysis {_code(v.analysis_id)}: {_code(v.url)}: {_md_label(v.problem)}\n"

@@ -107,6 +107,7 @@ DIFF_JSON_SCHEMA: dict[str, Any] = {
                 "queries": _COUNTS,
                 "impacted_queries": {"type": "integer", "minimum": 0},
                 "url_violations": {"type": "integer", "minimum": 0},
+                "store_problems": {"type": "integer", "minimum": 0},
             },
         },
         "analyses": _ENTITY,
@@ -144,6 +145,18 @@ DIFF_JSON_SCHEMA: dict[str, Any] = {
                     "url": {"type": "string"},
                     "problem": {"type": "string"},
                     "old_url": _NULLABLE_STR,
+                },
+            }
+        ),
+        "store_problems": _list_of(
+            {
+                "type": "object",
+                "required": ["side", "file", "problem"],
+                "additionalProperties": False,
+                "properties": {
+                    "side": {"enum": ["old", "new"]},
+                    "file": {"type": "string"},
+                    "problem": {"type": "string"},
                 },
             }
         ),

@@ -93,7 +93,8 @@ def check_manifest_canonical(data: bytes, manifest: Manifest, name: str, issues:
     if canonical_bytes(manifest) != data:
         issues.warning(
             "manifest.not_canonical",
-            "manifest.json is not in canonical form (hand-edited?); the next dump rewrites it and changes the dataset version",
+            "manifest.json is not in canonical form (hand-edited?); `goldkeeper fmt` (or the next dump) rewrites it and "
+            "changes the dataset version",
             name,
         )
 

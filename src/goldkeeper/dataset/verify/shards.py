@@ -43,7 +43,8 @@ def check_checksum(entry: ShardEntry, data: bytes, name: str, issues: IssueList)
     if actual != entry.sha256:
         issues.error(
             "shard.checksum",
-            f"sha256 {actual[:12]}... does not match the manifest ({entry.sha256[:12]}...): edited or corrupted after the dump",
+            f"sha256 {actual[:12]}... does not match the manifest ({entry.sha256[:12]}...): edited or corrupted after the dump "
+            "(a hand edit: run `goldkeeper fmt`)",
             name,
         )
 
@@ -123,7 +124,7 @@ def check_shard_canonical(data: bytes, records: Sequence[Analysis | Query], name
     if canonical_bytes(list(records)) != data:
         issues.warning(
             "shard.not_canonical",
-            "not in canonical form (hand-edited?): the next dump rewrites it; run `goldkeeper dump` to normalise",
+            "not in canonical form (hand-edited?): run `goldkeeper fmt` to normalise it (the next dump rewrites it too)",
             name,
         )
 

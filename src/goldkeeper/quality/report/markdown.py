@@ -7,14 +7,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from goldkeeper.dataset.inert import md_code, md_text
 from goldkeeper.quality.report.values import meets_floor, number
 
 _METRICS_HEADER = ["| metric | value | badge | previous | delta | severity |", "|---|---:|---|---:|---:|---|"]
 
 
 def _md(text: Any) -> str:
-    """Record text made inert for GitHub-flavoured Markdown table cells and HTML."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace("|", "\\|").replace("\n", " ").replace("`", "'")
+    """Record text made inert for GitHub-flavoured Markdown (table cells included): see goldkeeper.dataset.inert."""
+    return md_text(str(text))
+
+
+def _code(text: Any) -> str:
+    return md_code(str(text))
 
 
 def _badge(metric: str, value: float, floors: dict[str, float]) -> str:
@@ -32,7 +37,7 @@ def render_markdown(summary: dict[str, Any]) -> str:
     else:
         lines += _status_md(summary)
         lines += _list_md("Gate failures", [_md(r["message"]) for r in summary["latest"]["reasons"]])
-        lines += _list_md("Warnings", [f"`{_md(w['code'])}`: {_md(w['message'])}" for w in summary["warnings"]])
+        lines += _list_md("Warnings", [f"{_code(w['code'])}: {_md(w['message'])}" for w in summary["warnings"]])
         lines += _metrics_md(summary)
     lines += _retention_md(summary["retention"])
     return "\n".join(lines).rstrip() + "\n"
@@ -52,7 +57,7 @@ def _status_md(summary: dict[str, Any]) -> list[str]:
         f"**Severity history** (oldest to newest, `!` regression `~` watch `=` stable `+` improved): "
         f"`{summary['sparkline'] or '-'}`",
         "",
-        f"Run `{_md(latest['id'])}` at {_md(latest['timestamp'])}; dataset {_md(ident['datasetId'])} "
+        f"Run {_code(latest['id'])} at {_md(latest['timestamp'])}; dataset {_md(ident['datasetId'])} "
         f"version {_md(ident['datasetVersion'][:12])}; model {_md(ident['modelVersion'])}; "
         f"prompt {_md(ident['promptVersion'])}; baseline {_md(latest['baselineKey'])} "
         f"({'found' if latest['baselineFound'] else 'none recorded'}).",

@@ -1,0 +1,165 @@
+"""What every file importer shares: reading, the one error style, and the one path into the database.
+
+An importer turns a file into :class:`ImportedRecords` (pure: no database, no
+clock); :func:`import_records` loads them exactly as ``goldkeeper restore``
+loads a store (one transaction, ``replace`` / ``dry_run``, conflicts listed,
+chunks embedded through the cache). ``replace`` replaces only the kinds of
+record the file carries: importing prompts leaves the analyses alone.
+
+Errors name the file, the record and the field (:class:`RecordValidationError`:
+``FILE: record ID: field PATH: problem``); a file that cannot be read or
+decoded is a :class:`DataIntegrityError` naming it. Exporters return the bytes
+of their file and the counts written; :func:`write_export` writes them
+atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from goldkeeper.dataset.restore import RestoreReport, restore_records
+from goldkeeper.embed.base import Embedder
+from goldkeeper.errors import DataIntegrityError, RecordValidationError
+from goldkeeper.fileio import atomic_write_bytes
+from goldkeeper.models import ENTITIES, Analysis, Query
+from goldkeeper.progress import SILENT, Progress
+
+#: how exported files are written: UTF-8, two-space indentation, keys in the format's own order, datetimes with Z
+EXPORT_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+
+
+@dataclass(frozen=True)
+class ImportedRecords:
+    """The records of one file; ``kinds`` are the record kinds the format carries (what ``replace`` replaces)."""
+
+    analyses: Iterable[Analysis]
+    queries: Iterable[Query]
+    kinds: frozenset[str]
+    totals: tuple[int | None, int | None] = (None, None)
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """What ``goldkeeper export`` wrote: the format, the file, the store version read and the counts."""
+
+    format: str
+    path: Path
+    version: str
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": self.format, "path": str(self.path), "version": self.version, "counts": dict(self.counts)}
+
+    def summary(self) -> str:
+        counted = ", ".join(f"{n} {name}" for name, n in self.counts.items())
+        return f"exported {counted} as {self.format} to {self.path} (dataset version {self.version})"
+
+
+def read_json_file(path: Path, what: str) -> Any:
+    """The decoded JSON of ``path``; unreadable or invalid JSON is a one-line DataIntegrityError naming it."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataIntegrityError(f"{path}: cannot read the {what}: {exc.strerror}") from exc
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise DataIntegrityError(f"{path}: the {what} is not valid JSON: {exc}") from exc
+
+
+def location(loc: Iterable[Any]) -> str:
+    """pydantic's error location as a dotted field path."""
+    return ".".join(str(part) for part in loc)
+
+
+def validation_error(
+    file: str, record: str | None, exc: ValidationError, rename: dict[str, str] | None = None
+) -> RecordValidationError:
+    """pydantic's first error as goldkeeper reports a bad record; ``rename`` maps model paths to the file's names."""
+    first = exc.errors()[0]
+    path = location(first["loc"])
+    for model_name, file_name in sorted((rename or {}).items(), key=lambda item: -len(item[0])):
+        if path == model_name or path.startswith(model_name + "."):
+            path = file_name + path[len(model_name) :]
+            break
+    return RecordValidationError(file, record, path, first["msg"])
+
+
+def require(value: Any, kind: type | tuple[type, ...], file: str, record: str | None, path: str) -> Any:
+    """``value`` when it is of ``kind``; else an error naming the record and field."""
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _kinds(kind)):
+        names = " or ".join(k.__name__ for k in _kinds(kind))
+        raise RecordValidationError(file, record, path, f"must be {names}, got {type(value).__name__}")
+    return value
+
+
+def _kinds(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def refuse_unknown(obj: dict[str, Any], known: Iterable[str], file: str, record: str | None, prefix: str = "") -> None:
+    """Every key of ``obj`` is one the format defines; the first other one is an error naming it."""
+    allowed = set(known)
+    for key in obj:
+        if key not in allowed:
+            raise RecordValidationError(
+                file, record, prefix + str(key), "unknown field (the format defines " + ", ".join(known) + ")"
+            )
+
+
+def import_records(
+    url: str,
+    records: ImportedRecords,
+    embedder: Embedder,
+    *,
+    replace: bool = False,
+    dry_run: bool = False,
+    progress: Progress = SILENT,
+    batch_size: int | None = None,
+    source: str | None = None,
+) -> RestoreReport:
+    """Load imported records into the database like ``restore`` (see the module doc)."""
+    return restore_records(
+        url,
+        records.analyses,
+        records.queries,
+        embedder,
+        replace=replace,
+        dry_run=dry_run,
+        progress=progress,
+        batch_size=batch_size,
+        totals=records.totals,
+        source=source,
+        keep_absent=frozenset(ENTITIES) - records.kinds,
+    )
+
+
+def write_export(path: Path, data: bytes) -> Path:
+    """Write an exported file atomically (temporary file, fsync, rename)."""
+    return atomic_write_bytes(path, data)
+
+
+def export_bytes(document: Any) -> bytes:
+    """An exported JSON document: two-space indentation, keys in the order given, trailing newline."""
+    return orjson.dumps(document, option=EXPORT_OPTIONS) + b"\n"
+
+
+__all__ = [
+    "EXPORT_OPTIONS",
+    "ImportedRecords",
+    "ExportReport",
+    "read_json_file",
+    "location",
+    "validation_error",
+    "require",
+    "refuse_unknown",
+    "import_records",
+    "write_export",
+    "export_bytes",
+]

@@ -1,0 +1,240 @@
+"""`goldkeeper fmt`: a hand-edited store made canonical again (verify, restore and diff accept it)."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+
+from cli_support import run_cli as run
+from golden_support import store_bytes
+from goldkeeper.dataset import fmt as fmt_module
+from goldkeeper.dataset.diff import diff_stores
+from goldkeeper.dataset.fmt import format_store
+from goldkeeper.dataset.verify import verify_store
+from goldkeeper.errors import DataIntegrityError, VerificationFailed
+from goldkeeper.models import Analysis
+from goldkeeper.scaffold.init import render_template
+from goldkeeper.store import StoreWriter, open_store, sha256_hex, write_store
+from goldkeeper.store.sharding import shard_index
+from verify_helpers import build_store, edit_shard, find_record, locate, make_analysis, read_manifest, settings_for
+
+
+def _hand_edit(store: Path, relpath: str, old: bytes, new: bytes) -> None:
+    """What a reviewer does in an editor: replace text in a shard, manifest untouched."""
+    path = store / relpath
+    data = path.read_bytes()
+    assert data.count(old) == 1
+    path.write_bytes(data.replace(old, new))
+
+
+def test_hand_edited_query_text_fmt_then_verify_restore_diff(
+    project: Path, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = build_store(project)
+    (store / "CHANGELOG.json").write_bytes(b"[]\n")  # not managed by fmt: carried over
+    original = project / "original"
+    shutil.copytree(store, original)
+    relpath = locate(store, "queries", "q0001")
+    _hand_edit(store, relpath, b"What does article 1 say?", b"What does article one say?")
+
+    code, out, _ = run(["verify"], capsys)
+    assert code == 5 and "[shard.checksum]" in out and relpath in out
+    code, _, err = run(["--database-url", database_url, "restore"], capsys)
+    assert code == 5 and "does not match the manifest" in err
+
+    code, out, err = run(["fmt"], capsys)
+    assert code == 0, out + err
+    assert f"rewrote {store}/manifest.json" in out and "formatted, 1 file(s) changed" in out
+    assert (store / "CHANGELOG.json").read_bytes() == b"[]\n"
+    assert read_manifest(store)["shards"] == [
+        {**e, "sha256": sha256_hex((store / e["path"]).read_bytes())} for e in read_manifest(original)["shards"]
+    ]
+
+    code, out, _ = run(["verify", "--strict"], capsys)
+    assert code == 0, out
+    code, out, _ = run(["fmt", "--check"], capsys)
+    assert code == 0 and "already canonical" in out
+
+    code, out, err = run(["--database-url", database_url, "restore", "--json"], capsys)
+    assert code == 0, out + err
+    assert "What does article one say?" not in out and len(orjson.loads(out)["queries"]["added"]) == 12
+
+    result = diff_stores(open_store(original), open_store(store))
+    assert result.summary_line() == "queries ~1"
+    (change,) = result.queries_modified
+    assert change.id == "q0001"
+    assert [(c.path, c.old, c.new) for c in change.changes] == [
+        ("text", "What does article 1 say?", "What does article one say?")
+    ]
+
+
+def test_record_in_a_wrong_shard_is_moved_back(project: Path) -> None:
+    store = build_store(project)
+    original = store_bytes(store)
+    qid = "q0002"
+    home = locate(store, "queries", qid)
+    other = next(e["path"] for e in read_manifest(store)["shards"] if e["entity"] == "queries" and e["path"] != home)
+    record = find_record(orjson.loads((store / home).read_bytes()), qid)
+    edit_shard(store, home, lambda raw: raw.remove(find_record(raw, qid)), reseal=False)
+    edit_shard(store, other, lambda raw: raw.insert(0, record), reseal=False)  # first: out of order too
+    report = verify_store(store, settings_for(project))
+    assert {"record.wrong_shard", "shard.checksum", "shard.record_count"} <= report.codes()
+
+    result = format_store(store, settings_for(project))
+    assert [(m.id, m.from_path, m.to_path) for m in result.moved] == [(qid, other, home)]
+    assert result.written and result.version == sha256_hex((store / "manifest.json").read_bytes())
+    assert result.changed == tuple(sorted((home, other)))  # the manifest was right all along
+    assert store_bytes(store) == original
+    assert qid in {r["id"] for r in orjson.loads((store / home).read_bytes())}
+    assert qid not in {r["id"] for r in orjson.loads((store / other).read_bytes())}
+    assert verify_store(store, settings_for(project)).ok(strict=True)
+    assert format_store(store, settings_for(project), check=True).changed == ()
+
+
+def test_reordered_chunks_and_reindented_json_are_canonicalised(project: Path) -> None:
+    store = build_store(project)
+    original = store_bytes(store)
+    aid = str(make_analysis(3).id)
+    relpath = locate(store, "analyses", aid)
+    raw = orjson.loads((store / relpath).read_bytes())
+    find_record(raw, aid)["chunks"].reverse()
+    (store / relpath).write_bytes(orjson.dumps(raw))  # one line, no indentation, chunks out of order
+    assert "chunk.order" in verify_store(store, settings_for(project)).codes()
+    before = store_bytes(store)
+
+    check = format_store(store, settings_for(project), check=True)
+    assert check.changed == (relpath,) and not check.written  # the manifest is right for the canonical bytes
+    assert store_bytes(store) == before  # --check writes nothing
+
+    result = format_store(store, settings_for(project))
+    assert result.written and result.version == check.version == result.previous_version
+    assert store_bytes(store) == original
+    assert verify_store(store, settings_for(project)).ok(strict=True)
+    chunks = find_record(orjson.loads((store / relpath).read_bytes()), aid)["chunks"]
+    assert [c["chunk_index"] for c in chunks] == [0, 1, 2]
+
+
+def test_invalid_content_is_refused_and_nothing_written(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = build_store(project)
+    aid = str(make_analysis(2).id)
+    _hand_edit(
+        store, locate(store, "analyses", aid), b"https://en.wikipedia.org/wiki/Article_2", b"https://example.com/a"
+    )
+    edit_shard(
+        store,
+        locate(store, "queries", "q0003"),
+        lambda raw: find_record(raw, "q0003")["expected"]["chunks"].append({"id": str(uuid.uuid4()), "relevance": 1}),
+        reseal=False,
+    )
+    before = store_bytes(store)
+    code, out, err = run(["fmt"], capsys)
+    assert code == 5
+    assert "[url.placeholder]" in out and "[query.dangling_chunk]" in out
+    assert "[shard.checksum]" not in out  # what fmt repairs is not a problem
+    assert err.strip().splitlines() == [
+        f"error: {store}: not formatted: 2 problem(s) fmt cannot repair (nothing written)"
+    ]
+    assert store_bytes(store) == before
+
+    code, out, _ = run(["fmt", "--check", "--json"], capsys)
+    assert code == 5
+    assert sorted(i["code"] for i in orjson.loads(out)["issues"]) == ["query.dangling_chunk", "url.placeholder"]
+    with pytest.raises(VerificationFailed):
+        format_store(store, settings_for(project))
+    assert store_bytes(store) == before
+
+
+def test_check_exit_codes_and_json(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = build_store(project)
+    code, out, _ = run(["fmt", "--check", "--json"], capsys)
+    assert code == 0
+    doc = orjson.loads(out)
+    assert doc["changed"] == [] and doc["written"] is False and doc["version"] == doc["previous_version"]
+
+    relpath = locate(store, "queries", "q0000")
+    (store / relpath).write_bytes((store / relpath).read_bytes().replace(b"\n  ", b"\n    "))
+    before = store_bytes(store)
+    code, out, err = run(["fmt", "--check", str(store)], capsys)
+    assert code == 10
+    assert f"would rewrite {store}/{relpath}" in out and "would change" in err
+    assert store_bytes(store) == before
+    code, out, _ = run(["fmt", "--json"], capsys)
+    assert code == 0 and orjson.loads(out)["written"] is True
+    assert run(["fmt", "--check"], capsys)[0] == 0
+
+
+def test_a_shard_emptied_by_hand_disappears_from_the_manifest(project: Path) -> None:
+    store = build_store(project)
+    relpath = locate(store, "queries", "q0100")  # queries are referenced by nothing: a shard of them may go
+    edit_shard(store, relpath, lambda raw: raw.clear(), reseal=False)
+    result = format_store(store, settings_for(project))
+    assert relpath in result.changed and not (store / relpath).exists()
+    assert relpath not in {e["path"] for e in read_manifest(store)["shards"]}
+    assert verify_store(store, settings_for(project)).ok()
+
+
+def test_writer_per_shard_order_still_refuses_duplicates(tmp_path: Path) -> None:
+    shards = {"analyses": 2, "queries": 2}
+    analyses = sorted((make_analysis(i) for i in range(8)), key=lambda a: str(a.id))
+    # shard 1's records first, then shard 0's: ascending inside each shard, not across the entity
+    fed = sorted(analyses, key=lambda a: (-shard_index(str(a.id), 2), str(a.id)))
+    assert [str(a.id) for a in fed] != [str(a.id) for a in analyses]
+    with pytest.raises(DataIntegrityError, match="out of order"):
+        with StoreWriter(tmp_path / "global", "t", shards) as writer:
+            for analysis in fed:
+                writer.add_analysis(analysis)
+    with StoreWriter(tmp_path / "g", "t", shards, per_shard_order=True) as writer:
+        for analysis in fed:
+            writer.add_analysis(analysis)
+    assert open_store(tmp_path / "g").manifest_bytes == open_store(_written(tmp_path / "ref", analyses)).manifest_bytes
+    with pytest.raises(DataIntegrityError, match="duplicate id"):
+        with StoreWriter(tmp_path / "h", "t", shards, per_shard_order=True) as writer:
+            writer.add_analysis(analyses[0])
+            writer.add_analysis(analyses[0])
+
+
+def _written(target: Path, analyses: list[Analysis]) -> Path:
+    write_store(target, "t", analyses, [], {"analyses": 2, "queries": 2})
+    return target
+
+
+def test_pr_workflow_checks_fmt_and_verify_before_dvc_repro() -> None:
+    workflow = yaml.safe_load(render_template("workflows/goldkeeper-pr.yml"))
+    runs = [step.get("run", "").strip() for step in workflow["jobs"]["pipeline"]["steps"]]
+    repro = next(i for i, run in enumerate(runs) if "dvc repro" in run)
+    assert runs.index("goldkeeper fmt --check") < runs.index("goldkeeper verify") < repro
+    pull = next(i for i, run in enumerate(runs) if run.startswith("dvc pull"))
+    assert pull < runs.index("goldkeeper fmt --check")  # the store is there (a DVC-tracked one is pulled first)
+
+
+def test_fmt_on_a_canonical_store_replaces_nothing(project: Path) -> None:
+    store = build_store(project)
+    inode, before = store.stat().st_ino, store_bytes(store)
+    result = format_store(store, settings_for(project))
+    assert result.changed == () and not result.written and result.version == result.previous_version
+    assert store.stat().st_ino == inode and store_bytes(store) == before  # no swap happened
+    assert sorted(p.name for p in project.iterdir()) == ["golden"]  # and no staging directory is left
+
+
+def test_a_record_fmt_could_not_place_stops_it_before_anything_is_written(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Guard against losing data: if the misplaced records were not all found, fmt refuses to write."""
+    store = build_store(project)
+    home = locate(store, "queries", "q0002")
+    other = next(e["path"] for e in read_manifest(store)["shards"] if e["entity"] == "queries" and e["path"] != home)
+    record = find_record(orjson.loads((store / home).read_bytes()), "q0002")
+    edit_shard(store, home, lambda raw: raw.remove(find_record(raw, "q0002")), reseal=False)
+    edit_shard(store, other, lambda raw: raw.append(record), reseal=False)
+    before = store_bytes(store)
+    monkeypatch.setattr(fmt_module, "_misplaced", lambda report, opened: {})  # a fault: the move is not seen
+    for check in (True, False):
+        with pytest.raises(DataIntegrityError, match="would change the record counts"):
+            format_store(store, settings_for(project), check=check)
+    assert store_bytes(store) == before
+    assert sorted(p.name for p in project.iterdir()) == ["golden"]

@@ -1,0 +1,161 @@
+"""JSON lines import / export: kind detection, errors naming the line and field, streaming, the database path."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg
+import pytest
+
+from cli_support import run_cli as run
+from goldkeeper.errors import DataIntegrityError, RecordValidationError
+from goldkeeper.importers.backup import parse_backup
+from goldkeeper.importers.jsonl import export_jsonl, load_jsonl
+from goldkeeper.models import Analysis, Expected, ExpectedBehavior, Query, Relevance
+
+BACKUP = Path(__file__).parent / "data" / "skillforge" / "skillforge-backup.json"
+
+
+def analyses() -> list[Analysis]:
+    return parse_backup(orjson.loads(BACKUP.read_bytes()))
+
+
+def queries() -> list[Query]:
+    chunk = analyses()[0].chunks[1]
+    answer = ExpectedBehavior(behavior="answer", must_not=["fabricate_citation"])
+    return [
+        Query(
+            id="tasks-1",
+            text="How are coroutines scheduled concurrently?",
+            domain="python",
+            expected=Expected(chunks=[Relevance(id=chunk.id)]),
+            expected_behavior=answer,
+        ),
+        Query(
+            id="tasks-2",
+            text="Who wrote asyncio?",
+            domain="python",
+            expected_behavior=ExpectedBehavior(behavior="refuse"),
+        ),
+    ]
+
+
+def write_lines(path: Path, records: list[Any]) -> Path:
+    body = [r if isinstance(r, str) else orjson.dumps(r.model_dump(mode="json")).decode() for r in records]
+    path.write_text("\n".join(body) + "\n")
+    return path
+
+
+def test_the_kind_is_detected_and_records_round_trip(tmp_path: Path) -> None:
+    a = write_lines(tmp_path / "a.jsonl", [*analyses(), ""])  # a trailing blank line is skipped
+    q = write_lines(tmp_path / "q.jsonl", queries())
+    loaded_a, loaded_q = load_jsonl(a), load_jsonl(q)
+    assert loaded_a.kinds == {"analyses"} and list(loaded_a.analyses) == analyses()
+    assert loaded_q.kinds == {"queries"} and list(loaded_q.queries) == queries()
+    data, counts = export_jsonl(analyses(), [], "analyses")
+    assert counts == {"analyses": 4}
+    assert [orjson.loads(line) for line in data.splitlines()] == [
+        a.model_dump(mode="json") for a in sorted(analyses(), key=lambda a: str(a.id))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("lines", "kind", "message"),
+    [
+        (
+            ['{"id": "q1", "text": "x", "domain": "d", "expected_behavior": {"behavior": "answer"}}', "{"],
+            None,
+            "line 2: not valid JSON",
+        ),
+        (
+            [
+                '{"id": "q1", "text": "x", "domain": "d", "expected_behavior": {"behavior": "answer"}}',
+                "",
+                '{"id": "q2", "text": "y", "domain": "d"}',
+            ],
+            None,
+            "x.jsonl line 3: record q2: field expected_behavior: Field required",
+        ),
+        (
+            ['{"id": "q1", "text": "x", "domain": "d", "expected_behavior": {"behavior": "guess"}}'],
+            None,
+            "line 1: record q1: field expected_behavior.behavior:",
+        ),
+        (['{"title": "no url, no text"}'], None, "x.jsonl line 1: cannot tell whether the records are analyses"),
+        (
+            ['{"id": "q1", "text": "x", "domain": "d", "expected_behavior": {"behavior": "answer"}}'],
+            "analyses",
+            "line 1: record q1: field id: Input should be a valid UUID",
+        ),
+        (["[1, 2]"], "queries", "x.jsonl line 1: must be a JSON object"),
+        (["", "  "], None, "x.jsonl: no records (the file is empty)"),
+    ],
+)
+def test_errors_name_the_line_and_the_field(tmp_path: Path, lines: list[str], kind: str | None, message: str) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataIntegrityError) as info:
+        records = load_jsonl(path, kind)
+        list(records.analyses) + list(records.queries)
+    assert message in str(info.value)
+
+
+def test_records_are_read_as_they_are_consumed(tmp_path: Path) -> None:
+    """Streamed: from a pipe whose writer has sent one line and waits, the first record already comes out."""
+    fifo = tmp_path / "records.fifo"
+    os.mkfifo(fifo)
+    first, rest = (orjson.dumps(q.model_dump(mode="json")) + b"\n" for q in queries())
+    release, sent_rest = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with open(fifo, "wb", buffering=0) as pipe:
+            pipe.write(first)
+            release.wait(5)  # a reader that wants the whole file gets it only after this times out
+            pipe.write(rest + b'{"id": "bad"}\n')
+            sent_rest.set()
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    records = iter(load_jsonl(fifo, "queries").queries)
+    assert next(records).id == "tasks-1"
+    assert not sent_rest.is_set()  # the first record came out before the writer sent line 2
+    release.set()
+    assert next(records).id == "tasks-2"
+    with pytest.raises(RecordValidationError, match="records.fifo line 3: record bad: field text: Field required"):
+        next(records)
+    thread.join(30)
+
+
+def test_cli_import_streams_into_the_database_and_exports(
+    project: Path, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = ["--database-url", database_url]
+    write_lines(project / "analyses.jsonl", analyses())
+    write_lines(project / "queries.jsonl", queries())
+    code, out, err = run([*db, "import", "jsonl", "analyses.jsonl", "--json"], capsys)
+    assert code == 0, err
+    assert orjson.loads(out)["analyses"]["counts"]["added"] == 4 and orjson.loads(out)["staged"]["analyses"] == 4
+    code, out, err = run([*db, "import", "jsonl", "queries.jsonl", "--kind", "queries", "--replace", "--json"], capsys)
+    assert code == 0, err
+    report = orjson.loads(out)
+    assert report["queries"]["added"] == ["tasks-1", "tasks-2"] and report["analyses"]["counts"]["removed"] == 0
+
+    bad = [*queries()[:1], '{"id": "tasks-3", "text": "x", "domain": "d", "expected_behavior": {"behavior": "answr"}}']
+    write_lines(project / "bad.jsonl", bad)
+    code, out, err = run([*db, "import", "jsonl", "bad.jsonl", "--replace"], capsys)
+    assert code == 5 and len(err.strip().splitlines()) == 1
+    assert f"{project / 'bad.jsonl'} line 2: record tasks-3: field expected_behavior.behavior:" in err
+    with psycopg.connect(database_url) as conn:  # rolled back: tasks-2 was not removed by the failed replace
+        assert conn.execute("SELECT count(*) FROM golden.queries").fetchone() == (2,)
+
+    assert run([*db, "dump"], capsys)[0] == 0
+    code, out, err = run(["export", "jsonl", "out.jsonl", "--kind", "queries", "--json"], capsys)
+    assert code == 0 and orjson.loads(out)["counts"] == {"queries": 2}
+    exported = [orjson.loads(line) for line in (project / "out.jsonl").read_bytes().splitlines()]
+    assert exported == [q.model_dump(mode="json") for q in queries()]
+    code, _, err = run(["export", "jsonl", "out.jsonl"], capsys)
+    assert code == 2 and "--kind" in err
