@@ -110,7 +110,7 @@ def generate_store(target: Path, chunks: int, per_analysis: int, queries: int, s
                     domain=f"domain-{q % 10}",
                     expected=Expected(chunks=[Relevance(id=chunk.id)], analyses=[Relevance(id=analysis.id)]),
                     reference_answers=[chunk.content[:40]],
-                    expected_behavior=ExpectedBehavior(behavior="answer"),
+                    expected_behavior=ExpectedBehavior(behavior="answer", must_not=["fabricate_citation"]),
                 )
             )
         for query in sorted(qs, key=lambda x: x.id):

@@ -51,7 +51,7 @@ with golden_transaction(url) as conn:
         aid = uuid.uuid5(ns, str(i))
         loader.add_query(Query(id=f"q{i:07d}", text=f"question {i}", domain="bench",
                                expected=Expected(chunks=[Relevance(id=uuid.uuid5(aid, "0"))]),
-                               expected_behavior=ExpectedBehavior(behavior="answer")))
+                               expected_behavior=ExpectedBehavior(behavior="answer", must_not=["fabricate_citation"])))
     loader.apply(loader.classify(), replace=False)
 """
 

@@ -147,7 +147,7 @@ def test_init_from_database(repo: Path, tmp_path: Path, database_url: str) -> No
         id="valve-1",
         text="What do gate valves seal with?",
         domain="valves",
-        expected_behavior=ExpectedBehavior(behavior="refuse"),
+        expected_behavior=ExpectedBehavior(behavior="refuse", must_not=["answer_without_evidence"]),
     )
     write_store(source / "golden", settings.dataset.name, [analysis], [query], dict(settings.store.shards))
     env = {**os.environ, "GOLDKEEPER_DATABASE_URL": database_url}

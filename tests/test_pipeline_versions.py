@@ -64,7 +64,7 @@ def records(version: int) -> tuple[list[Analysis], list[Query]]:
                     domain="engineering",
                     expected=Expected(chunks=[Relevance(id=chunks[k].id)]),
                     reference_answers=[f"{10 * i + k} kilocycles"],
-                    expected_behavior=ExpectedBehavior(behavior="answer"),
+                    expected_behavior=ExpectedBehavior(behavior="answer", must_not=["fabricate_citation"]),
                 )
             )
     return analyses, queries

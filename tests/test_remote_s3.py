@@ -98,7 +98,7 @@ def small_dataset() -> tuple[list[Analysis], list[Query]]:
                 text=f"Which seal does step 1 of pump {i} replace?",
                 domain="maintenance",
                 expected=Expected(chunks=[Relevance(id=chunks[1].id)]),
-                expected_behavior=ExpectedBehavior(behavior="answer"),
+                expected_behavior=ExpectedBehavior(behavior="answer", must_not=["fabricate_citation"]),
             )
         )
     return analyses, queries

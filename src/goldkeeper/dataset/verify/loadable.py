@@ -144,9 +144,13 @@ def symlinked(source: StoreSource, relpath: str) -> bool:
     return False
 
 
-def load_problems(record: Analysis | Query) -> list[Problem]:
-    """Every reason PostgreSQL would refuse ``record`` (empty when it can store it)."""
-    problems = list(_nul_problems(record))
+def load_problems(record: Analysis | Query, *, nul_possible: bool = True) -> list[Problem]:
+    """Every reason PostgreSQL would refuse ``record`` (empty when it can store it).
+
+    ``nul_possible=False`` skips the NUL walk: the caller knows the record's JSON holds no ``\\u0000``
+    (a shard whose bytes do not contain it).
+    """
+    problems = list(_nul_problems(record)) if nul_possible else []
     if isinstance(record, Analysis):
         problems += _analysis_problems(record)
     else:
@@ -154,9 +158,9 @@ def load_problems(record: Analysis | Query) -> list[Problem]:
     return problems
 
 
-def check_loadable(record: Analysis | Query, name: str, issues: IssueList) -> None:
+def check_loadable(record: Analysis | Query, name: str, issues: IssueList, *, nul_possible: bool = True) -> None:
     """Report every load-contract violation of ``record`` (see the module doc)."""
-    for code, where, message in load_problems(record):
+    for code, where, message in load_problems(record, nul_possible=nul_possible):
         issues.error(code, message, name, record.id, where)
 
 

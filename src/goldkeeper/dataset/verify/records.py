@@ -78,10 +78,13 @@ def scan_shard(
     check_order(records, name, issues)
     if len(records) == len(raw):
         check_shard_canonical(data, records, name, issues)
+    nul_possible = b"\\u0000" in data  # JSON can only write U+0000 as \u0000: no walk for NUL-free shards
     for item, record in zip(raw, validated, strict=True):
         if record is None:
             _remember_unvalidated(item, scan)
-        elif isinstance(record, Analysis):
+            continue
+        check_loadable(record, name, issues, nul_possible=nul_possible)
+        if isinstance(record, Analysis):
             _check_analysis(record, rules, name, scan, issues)
         else:
             _check_query(item, record, rules, name, scan, issues)
@@ -89,7 +92,6 @@ def scan_shard(
 
 def _check_analysis(analysis: Analysis, rules: RecordRules, name: str, scan: Scan, issues: IssueList) -> None:
     _check_chunk_order(analysis, name, issues)
-    check_loadable(analysis, name, issues)
     _collect_analysis(analysis, name, scan, issues)
     _check_url(analysis, rules.urls, name, issues)
     _warn_analysis(analysis, name, issues)
@@ -99,7 +101,6 @@ def _check_query(
     raw: dict[str, Any], query: Query, rules: RecordRules, name: str, scan: Scan, issues: IssueList
 ) -> None:
     _collect_query(query, name, scan, issues)
-    check_loadable(query, name, issues)
     check_prompt_fields(raw, query, rules.rubric, name, issues)
     check_prompt_policy(query, rules.rubric, name, issues)
     _warn_query(query, name, issues)
