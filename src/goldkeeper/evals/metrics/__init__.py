@@ -26,7 +26,7 @@ from goldkeeper.evals.metrics.counts import NUM_NONREL_JUDGED_RET, NUM_Q, NUM_RE
 from goldkeeper.evals.metrics.gain import BIN_G, G
 from goldkeeper.evals.metrics.infap import INFAP
 from goldkeeper.evals.metrics.iprec import ELEVEN_PT_AVG, IPREC_AT_RECALL
-from goldkeeper.evals.metrics.ndcg import NDCG, NDCG_CUT
+from goldkeeper.evals.metrics.ndcg import DCG, IDEAL_DCG, NDCG, NDCG_CUT
 from goldkeeper.evals.metrics.ndcg_rel import NDCG_REL
 from goldkeeper.evals.metrics.precision import P
 from goldkeeper.evals.metrics.rbp import RBP, RBP_RESID
@@ -69,6 +69,8 @@ MEASURES: dict[str, Measure] = {
         ELEVEN_PT_AVG,
         BIN_G,
         G,
+        DCG,
+        IDEAL_DCG,
         NDCG,
         NDCG_REL,
         RNDCG,
@@ -87,6 +89,9 @@ MEASURES: dict[str, Measure] = {
         UNJ,
     )
 }
+
+#: measures trec_eval prints only when asked by name (not part of ``all_trec``).
+NOT_IN_ALL_TREC = ("dcg", "ideal_dcg")
 
 #: trec_eval's default ("official") measure set, printed without ``-m``.
 OFFICIAL = (
@@ -109,12 +114,13 @@ MIN_GEO_MEAN = 0.00001
 
 
 def resolve_measures(specs: Iterable[str] | None) -> list[Measure]:
-    """trec_eval ``-m`` specs -> measures: ``all_trec``, ``official``, ``P``, ``P.5,10``, ``ndcg_cut.10``."""
+    """trec_eval ``-m`` specs -> measures: ``all_trec``, ``official``, ``P``, ``P.5,10``, ``ndcg_cut.10``,
+    ``ndcg.1=1,2=5,3=10`` (gains), ``rbp.p=0.8``."""
     specs = list(specs or ["official"])
     out: list[Measure] = []
     for spec in specs:
         if spec == "all_trec":
-            chosen = list(MEASURES.values())
+            chosen = [m for name, m in MEASURES.items() if name not in NOT_IN_ALL_TREC]
         elif spec == "official":
             chosen = [MEASURES[name] for name in OFFICIAL]
         else:

@@ -1,7 +1,7 @@
 """The ranked relevance matrix every metric reads, and the :class:`Measure` record.
 
 Ranking follows trec_eval exactly: within a query, documents are ordered by
-score descending (scores compared as 32-bit floats, as trec_eval stores them),
+score descending (scores compared as doubles, as trec_eval 10 does),
 ties broken by docno descending (byte order); the rank column of a run is
 ignored. A retrieved document gets its qrels relevance value; a document not
 in the qrels is ``NONPOOL`` (-1, "not judged"); a qrels value below 0 is
@@ -16,7 +16,7 @@ this, so a query the search missed counts as a miss, never as absent.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from itertools import repeat
 from typing import Literal
@@ -135,6 +135,13 @@ class Ranked:
         return np.where(ks > 0, values, 0)
 
 
+def seq_sum(values: np.ndarray) -> np.ndarray:
+    """Row sums added left to right, as trec_eval's loops add (numpy's ``sum`` adds pairwise)."""
+    if values.shape[1] == 0:
+        return np.zeros(values.shape[0], dtype=np.float64)
+    return np.cumsum(values, axis=1)[:, -1]
+
+
 def safe_div(num: np.ndarray, den: np.ndarray | float) -> np.ndarray:
     """num / den, 0 where den is 0 (trec_eval leaves such values at 0)."""
     num = np.asarray(num, dtype=np.float64)
@@ -151,7 +158,7 @@ def build_ranked(qrels: Qrels, run: Run, *, complete: bool = False, level: int =
     """Join a run with its qrels into a :class:`Ranked` matrix, queries in qid (byte) order.
 
     One pass in Python collects, per query, the documents in docno-descending order with their
-    scores and judgments; one global numpy sort (query, float32 score descending, that position)
+    scores and judgments; one global numpy sort (query, score descending, that position)
     then gives trec_eval's ranking for every query at once.
     """
     qids = sorted(q for q in (qrels if complete else run) if q in qrels)
@@ -185,7 +192,7 @@ def build_ranked(qrels: Qrels, run: Run, *, complete: bool = False, level: int =
     total = int(counts.sum())
     if total:
         query_of = np.repeat(np.arange(n), counts)
-        scores = np.asarray(all_scores, dtype=np.float64).astype(np.float32)
+        scores = np.asarray(all_scores, dtype=np.float64)
         position = np.arange(total)
         # lexsort: last key is primary -> query, then score descending, then docno-descending position
         order = np.lexsort((position, -scores, query_of))
@@ -215,12 +222,15 @@ class Measure:
     per_query: bool = True
     #: printed in the summary (False for relstring).
     summary: bool = True
-    #: "int" or "float" cutoffs, for `-m name.1,2,3`.
-    param_type: type | None = None
+    #: int or float cutoffs, for `-m name.1,2,3`; "pairs" for `-m name.1=3,p=0.8` (see .gains).
+    param_type: type | Literal["pairs"] | None = None
 
     def with_params(self, text: str) -> Measure:
         if self.param_type is None:
             raise EvalError(f"measure {self.name!r} takes no parameters (got {text!r})")
+        if self.param_type == "pairs":
+            return replace(self, params=parse_pairs(self.name, text))
+        assert isinstance(self.param_type, type)
         try:
             values = tuple(sorted({self.param_type(p) for p in text.split(",") if p.strip()}))
         except ValueError as exc:
@@ -237,3 +247,17 @@ class Measure:
 def cut_labels(name: str, params: tuple) -> list[str]:
     """trec_eval's labels: ``P_5`` for int cutoffs, ``iprec_at_recall_0.10`` for float ones."""
     return [f"{name}_{p:.2f}" if isinstance(p, float) else f"{name}_{p}" for p in params]
+
+
+def parse_pairs(measure: str, text: str) -> tuple:
+    """trec_eval's pair parameters ``name=value,...`` -> (text as given, ((name, value), ...))."""
+    pairs = []
+    for item in text.split(","):
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise EvalError(f"measure {measure!r}: malformed pair parameters {text!r} (expected name=value,...)")
+        try:
+            pairs.append((name, float(value)))
+        except ValueError as exc:
+            raise EvalError(f"measure {measure!r}: {value!r} is not a number in {text!r}") from exc
+    return (text, tuple(pairs))
