@@ -16,7 +16,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from goldkeeper.errors import EvalError
-from goldkeeper.evals.metrics import Report, evaluate, resolve_measures
+from goldkeeper.evals.metrics import Report, evaluate, evaluate_ranked, resolve_measures
+from goldkeeper.evals.metrics.join import rank_columns
+from goldkeeper.evals.trec_arrow import read_coded
 from goldkeeper.fileio import write_text
 
 
@@ -85,10 +87,19 @@ def format_report(report: Report, per_query: bool = False) -> str:
 def evaluate_files(
     qrels_path: Path, run_path: Path, measures: Iterable[str] | None = None, *, complete: bool = False
 ) -> Report:
-    """Evaluate a TREC run file against a qrels file."""
-    qrels = read_qrels(qrels_path)
-    run, runid = read_run(run_path)
-    return evaluate(qrels, run, resolve_measures(measures), complete=complete, runid=runid)
+    """Evaluate a TREC run file against a qrels file.
+
+    Files are read as columns (:mod:`.trec_arrow`); when that fast path declines them (an error, an
+    unusual line), the line-by-line parser reads them, and names the file and line of any error.
+    """
+    chosen = resolve_measures(measures)
+    coded = read_coded(qrels_path, run_path, complete=complete)
+    if coded is None:
+        qrels = read_qrels(qrels_path)
+        run, runid = read_run(run_path)
+        return evaluate(qrels, run, chosen, complete=complete, runid=runid)
+    ranked = rank_columns(coded.qids, coded.run, coded.qrels, coded.n_docs)
+    return evaluate_ranked(ranked, chosen, runid=coded.runid)
 
 
 def write_qrels(path: Path, qrels: Mapping[str, Mapping[str, int]]) -> None:

@@ -20,12 +20,13 @@ import numpy as np
 
 from goldkeeper.errors import EvalError
 from goldkeeper.evals.metrics.average_precision import GM_MAP, MAP, MAP_CUT
-from goldkeeper.evals.metrics.base import Measure, Qrels, Ranked, Run, build_ranked
+from goldkeeper.evals.metrics.base import Measure, Qrels, Ranked, Run
 from goldkeeper.evals.metrics.bpref import BPREF, GM_BPREF
 from goldkeeper.evals.metrics.counts import NUM_NONREL_JUDGED_RET, NUM_Q, NUM_REL, NUM_REL_RET, NUM_RET
 from goldkeeper.evals.metrics.gain import BIN_G, G
 from goldkeeper.evals.metrics.infap import INFAP
 from goldkeeper.evals.metrics.iprec import ELEVEN_PT_AVG, IPREC_AT_RECALL
+from goldkeeper.evals.metrics.join import build_ranked
 from goldkeeper.evals.metrics.ndcg import DCG, IDEAL_DCG, NDCG, NDCG_CUT
 from goldkeeper.evals.metrics.ndcg_rel import NDCG_REL
 from goldkeeper.evals.metrics.precision import P

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from itertools import repeat
 from typing import Literal
 
 import numpy as np
@@ -149,59 +148,6 @@ def safe_div(num: np.ndarray, den: np.ndarray | float) -> np.ndarray:
     out = np.zeros_like(num)
     np.divide(num, den, out=out, where=den != 0)
     return out
-
-
-_MISSING = -(2**62)
-
-
-def build_ranked(qrels: Qrels, run: Run, *, complete: bool = False, level: int = RELEVANCE_LEVEL) -> Ranked:
-    """Join a run with its qrels into a :class:`Ranked` matrix, queries in qid (byte) order.
-
-    One pass in Python collects, per query, the documents in docno-descending order with their
-    scores and judgments; one global numpy sort (query, score descending, that position)
-    then gives trec_eval's ranking for every query at once.
-    """
-    qids = sorted(q for q in (qrels if complete else run) if q in qrels)
-    if not complete:
-        qids = [q for q in qids if q in run]
-    n = len(qids)
-    counts = np.zeros(n, dtype=np.int64)
-    all_scores: list[float] = []
-    all_judged: list[int] = []
-    level_rows: list[int] = []
-    level_values: list[int] = []
-    for row, q in enumerate(qids):
-        judged = qrels[q]
-        level_rows.append(len(judged))
-        level_values.extend(judged.values())
-        docs = run.get(q)
-        if not docs:
-            continue
-        names = sorted(docs, reverse=True)
-        all_scores.extend(map(docs.__getitem__, names))
-        all_judged.extend(map(judged.get, names, repeat(_MISSING, len(names))))
-        counts[row] = len(names)
-    judged_rows = np.repeat(np.arange(n), np.asarray(level_rows, dtype=np.int64))
-    judged_values = np.asarray(level_values, dtype=np.int64)
-    keep = judged_values >= 0
-    max_level = int(judged_values.max(initial=0))
-    rel_levels = np.zeros((n, max(max_level, level) + 1), dtype=np.int64)
-    np.add.at(rel_levels, (judged_rows[keep], judged_values[keep]), 1)
-    depth = int(counts.max(initial=0))
-    rel = np.full((n, depth), PAD, dtype=np.int64)
-    total = int(counts.sum())
-    if total:
-        query_of = np.repeat(np.arange(n), counts)
-        scores = np.asarray(all_scores, dtype=np.float64)
-        position = np.arange(total)
-        # lexsort: last key is primary -> query, then score descending, then docno-descending position
-        order = np.lexsort((position, -scores, query_of))
-        values = np.asarray(all_judged, dtype=np.int64)[order]
-        values = np.where(values == _MISSING, NONPOOL, np.where(values < 0, UNJUDGED, values))
-        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        column = position - starts[query_of]
-        rel[query_of, column] = values
-    return Ranked(qids=qids, rel=rel, num_ret=counts, rel_levels=rel_levels, level=level)
 
 
 Kind = Literal["float", "int", "str"]
