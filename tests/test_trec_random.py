@@ -179,6 +179,7 @@ def test_columnar_reader_normalises_blanks_and_comments(tmp_path: Path) -> None:
         ("1 0 a 1\n", "1 Q0 a 1 0.5 s\n1 Q0 a 2 0.4 s\n", r"r:2: query 1 retrieves document a twice"),
         ("1 0 a 1\n", "1 Q0 a 1 0.5 s\n2 Q0 b 1 0.5 s\n2 Q0 b 2 0.5 s\n", r"r:3: query 2 retrieves document b twice"),
         ("1 0 a 1\n1 0 a 0\n", "1 Q0 a 1 0.5 s\n", r"q:2: duplicate judgment for query 1 document a"),
+        ("1 0 a 1\n3 0 a 1\n3 0 a 0\n", "1 Q0 a 1 0.5 s\n", r"q:3: duplicate judgment for query 3 document a"),
         ("1 0 a 1.5\n", "1 Q0 a 1 0.5 s\n", r"q:1: relevance '1.5' is not an integer"),
         ("1 0 a 1\n", "1 Q0 a 1 0.5\n", r"r:1: a run line needs 6 fields"),
         ("1 0 a 1\n", "1 Q0 a 1 x s\n", r"r:1: score 'x' is not a number"),
@@ -187,6 +188,5 @@ def test_columnar_reader_normalises_blanks_and_comments(tmp_path: Path) -> None:
 def test_errors_name_the_file_and_line(tmp_path: Path, qrels: str, run: str, message: str) -> None:
     (tmp_path / "q").write_text(qrels)
     (tmp_path / "r").write_text(run)
-    assert read_coded(tmp_path / "q", tmp_path / "r") is None  # the fast path declines
     with pytest.raises(EvalError, match=message):
-        evaluate_files(tmp_path / "q", tmp_path / "r")
+        evaluate_files(tmp_path / "q", tmp_path / "r", complete=True)

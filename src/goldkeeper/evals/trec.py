@@ -17,7 +17,7 @@ from pathlib import Path
 
 from goldkeeper.errors import EvalError
 from goldkeeper.evals.metrics import Report, evaluate, evaluate_ranked, resolve_measures
-from goldkeeper.evals.metrics.join import rank_columns
+from goldkeeper.evals.metrics.join import DuplicateDocument, rank_columns
 from goldkeeper.evals.trec_arrow import read_coded
 from goldkeeper.fileio import write_text
 
@@ -94,12 +94,16 @@ def evaluate_files(
     """
     chosen = resolve_measures(measures)
     coded = read_coded(qrels_path, run_path, complete=complete)
-    if coded is None:
-        qrels = read_qrels(qrels_path)
-        run, runid = read_run(run_path)
-        return evaluate(qrels, run, chosen, complete=complete, runid=runid)
-    ranked = rank_columns(coded.qids, coded.run, coded.qrels, coded.n_docs)
-    return evaluate_ranked(ranked, chosen, runid=coded.runid)
+    if coded is not None:
+        try:
+            ranked = rank_columns(coded.qids, coded.run, coded.qrels, coded.n_docs, check_duplicates=True)
+        except DuplicateDocument:
+            pass  # the parser below names the line
+        else:
+            return evaluate_ranked(ranked, chosen, runid=coded.runid)
+    qrels = read_qrels(qrels_path)
+    run, runid = read_run(run_path)
+    return evaluate(qrels, run, chosen, complete=complete, runid=runid)
 
 
 def write_qrels(path: Path, qrels: Mapping[str, Mapping[str, int]]) -> None:

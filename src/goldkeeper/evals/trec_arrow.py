@@ -7,7 +7,8 @@ expects. No Python object is made per line.
 
 This is the fast path only: :func:`read_coded` returns None for anything it does not take as is
 (a malformed or non-UTF-8 line, a relevance that is not an integer, a score that is not a finite
-number, a document twice for one query, an empty file). The caller then reads the files with the
+number, a document twice for a query that is not evaluated, an empty file; ``rank_columns`` checks
+the evaluated ones). The caller then reads the files with the
 line-by-line parser, which accepts what trec_eval accepts and names the file and line of an error.
 Tabs, runs of blanks and ``#`` comment lines are normalised here first.
 """
@@ -94,7 +95,7 @@ def _sorted_codes(values: pa.Array) -> tuple[np.ndarray, pa.Array, np.ndarray]:
     return encoded.indices.to_numpy().astype(np.int64), dictionary, rank
 
 
-def _has_duplicates(query: np.ndarray, doc: np.ndarray, n_docs: int) -> bool:
+def _repeated(query: np.ndarray, doc: np.ndarray, n_docs: int) -> bool:
     keys = np.sort(query * n_docs + doc)
     return bool(np.any(keys[1:] == keys[:-1]))
 
@@ -121,10 +122,6 @@ def read_coded(qrels_path: Path, run_path: Path, *, complete: bool = False) -> C
     )
     n_docs = len(doc_values)
     docs = doc_rank[doc_codes]
-    if _has_duplicates(qid_codes[:n_judged], docs[:n_judged], n_docs) or _has_duplicates(
-        qid_codes[n_judged:], docs[n_judged:], n_docs
-    ):
-        return None
     judged = np.bincount(qid_codes[:n_judged], minlength=len(qid_values)) > 0
     retrieved = np.bincount(qid_codes[n_judged:], minlength=len(qid_values)) > 0
     evaluated = judged & (retrieved | complete)
@@ -133,6 +130,14 @@ def read_coded(qrels_path: Path, run_path: Path, *, complete: bool = False) -> C
     row_of = np.full(len(qid_values), -1, dtype=np.int64)
     row_of[chosen] = np.arange(chosen.size, dtype=np.int64)
     rows = row_of[qid_codes]
+    # evaluated queries are checked for a docno twice by rank_columns; here the others, as trec_eval's
+    # line-by-line fallback rejects them too
+    other = rows < 0
+    if other.any() and (
+        _repeated(qid_codes[:n_judged][other[:n_judged]], docs[:n_judged][other[:n_judged]], n_docs)
+        or _repeated(qid_codes[n_judged:][other[n_judged:]], docs[n_judged:][other[n_judged:]], n_docs)
+    ):
+        return None
     rel = qrels.column("rel").to_numpy()
     return CodedFiles(
         qids=qid_values.take(pa.array(chosen)).to_pylist(),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -170,10 +171,13 @@ class Report:
     def to_trec_eval(self, per_query: bool = False) -> str:
         """trec_eval's own output format (with ``per_query``, as ``-q``: each query first, then ``all``)."""
         lines: list[str] = []
-        if per_query:
-            for i, qid in enumerate(self.qids):
-                for label in self.per_query_labels:
-                    lines.append(_trec_line(label, qid, self.per_query[label][i], self.kinds[label]))
+        if per_query and self.qids and self.per_query_labels:
+            # one column of lines per measure (C-level map / join), then interleaved query by query
+            qids = [qid + "\t" for qid in self.qids]
+            columns = [
+                _trec_column(label, qids, self.per_query[label], self.kinds[label]) for label in self.per_query_labels
+            ]
+            lines.extend(map("\n".join, zip(*columns, strict=True)))
         if "runid" in self.measures:
             lines.append(_trec_line("runid", "all", self.runid, "str"))
         for label in self.summary_labels:
@@ -190,6 +194,18 @@ class Report:
             value = self.summary[label]
             cells.append(f"{value:.{digits}f}" if self.kinds[label] == "float" else str(value))
         return "\n".join([head, rule, "| " + " | ".join(cells) + " |"])
+
+
+def _trec_column(label: str, qids: list[str], values: np.ndarray, kind: str) -> list[str]:
+    """The per-query lines of one measure (``qids`` end with a tab), formatted as :func:`_trec_line`."""
+    items = values.tolist()
+    if kind == "float":
+        texts = list(map(format, items, repeat(".4f")))
+    elif kind == "str" and label == "relstring":
+        texts = [f"'{value}'" for value in items]
+    else:
+        texts = list(map(str, items))
+    return list(map("".join, zip(repeat(f"{label:<22}\t"), qids, texts)))
 
 
 def _trec_line(label: str, qid: str, value: object, kind: str) -> str:

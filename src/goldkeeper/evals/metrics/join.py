@@ -38,6 +38,10 @@ class Columns:
     value: np.ndarray
 
 
+class DuplicateDocument(ValueError):
+    """A docno occurs twice for one query on one side (``rank_columns(check_duplicates=True)``)."""
+
+
 def score_keys(scores: np.ndarray) -> np.ndarray:
     """int64 keys ordered as the float64 scores (``-0.0`` == ``0.0``)."""
     bits = (np.asarray(scores, dtype=np.float64) + 0.0).view(np.int64)
@@ -51,11 +55,13 @@ def rank_columns(
     n_docs: int,
     *,
     level: int = RELEVANCE_LEVEL,
+    check_duplicates: bool = False,
 ) -> Ranked:
     """The :class:`Ranked` matrix of ``qids`` (row i = qids[i]); run values are scores, qrels values relevance.
 
     Entries whose row is outside ``0 .. len(qids) - 1`` are ignored (queries not evaluated). A docno
-    must occur once per query on each side (the callers check).
+    must occur once per query on each side: ``check_duplicates`` raises :class:`DuplicateDocument`
+    otherwise (dicts cannot hold one twice).
     """
     n = len(qids)
     qrels = _keep_rows(qrels, n)
@@ -69,9 +75,21 @@ def rank_columns(
     by_doc = _flat(np.argsort(docs, axis=1))
     docs = docs.ravel()[by_doc]
     keys = keys.ravel()[by_doc]
+    if check_duplicates and (_neighbours_equal(docs, n_docs) or _repeated(qrels.row * (n_docs + 1) + qrels.doc)):
+        raise DuplicateDocument("a document occurs twice for one query")
     rel = _judge(docs, qrels, n_docs)
     order = _ranking(keys)
     return Ranked(qids, rel.ravel()[_flat(order)], counts, rel_levels, level)
+
+
+def _neighbours_equal(docs: np.ndarray, n_docs: int) -> bool:
+    """Whether a docno-sorted row holds one docno twice."""
+    return bool(np.any((docs[:, 1:] == docs[:, :-1]) & (docs[:, 1:] < n_docs)))
+
+
+def _repeated(keys: np.ndarray) -> bool:
+    ordered = np.sort(keys)
+    return bool(np.any(ordered[1:] == ordered[:-1]))
 
 
 def _flat(order: np.ndarray) -> np.ndarray:
