@@ -44,8 +44,11 @@ class DuplicateDocument(ValueError):
 
 def score_keys(scores: np.ndarray) -> np.ndarray:
     """int64 keys ordered as the float64 scores (``-0.0`` == ``0.0``)."""
-    bits = (np.asarray(scores, dtype=np.float64) + 0.0).view(np.int64)
-    return np.where(bits < 0, bits ^ _MAGNITUDE, bits)
+    keys = (np.asarray(scores, dtype=np.float64) + 0.0).view(np.int64)
+    sign = keys >> 63
+    sign &= _MAGNITUDE
+    keys ^= sign
+    return keys
 
 
 def rank_columns(
@@ -120,13 +123,15 @@ def _padded(n: int, depth: int, run: Columns, counts: np.ndarray, n_docs: int) -
         order = np.argsort(rows, kind="stable")
         run = Columns(rows[order], run.doc[order], run.value[order])
         rows = run.row
-    starts = np.cumsum(counts) - counts
-    column = np.arange(rows.size, dtype=np.int64) - starts[rows]
-    docs = np.full((n, depth), n_docs, dtype=np.int64)
-    docs[rows, column] = run.doc
-    keys = np.full((n, depth), _LOW, dtype=np.int64)
-    keys[rows, column] = score_keys(run.value)
-    return docs, keys
+    keys = score_keys(run.value)
+    if rows.size == n * depth:  # every query has depth documents: the columns are the matrix
+        return run.doc.reshape(n, depth), keys.reshape(n, depth)
+    flat = np.arange(rows.size, dtype=np.int64) + (rows * depth - (np.cumsum(counts) - counts)[rows])
+    docs = np.full(n * depth, n_docs, dtype=np.int64)
+    docs[flat] = run.doc
+    padded_keys = np.full(n * depth, _LOW, dtype=np.int64)
+    padded_keys[flat] = keys
+    return docs.reshape(n, depth), padded_keys.reshape(n, depth)
 
 
 def _find(docs: np.ndarray, rows: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -182,10 +187,9 @@ def build_ranked(qrels: Qrels, run: Run, *, complete: bool = False, level: int =
     counts = np.fromiter(map(len, retrieved), dtype=np.int64, count=n)
     qcounts = np.fromiter(map(len, judged), dtype=np.int64, count=n)
     total, qtotal = int(counts.sum()), int(qcounts.sum())
-    docs = list(chain.from_iterable(retrieved))
     scores = np.fromiter(chain.from_iterable(map(_values, retrieved)), dtype=np.float64, count=total)
     first: dict[str, int] = {}
-    positions = np.fromiter(map(first.setdefault, docs, count()), dtype=np.int64, count=total)
+    positions = np.fromiter(map(first.setdefault, chain.from_iterable(retrieved), count()), dtype=np.int64, count=total)
     names = sorted(first)
     rank_of = np.zeros(max(total, 1), dtype=np.int64)
     rank_of[np.fromiter(map(first.__getitem__, names), dtype=np.int64, count=len(names))] = np.arange(len(names))
