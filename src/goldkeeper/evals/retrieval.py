@@ -110,7 +110,7 @@ class RetrievalResult:
             report = result.report
             for i, qid in enumerate(report.qids):
                 ranked = sorted(
-                    result.run.get(qid, {}).items(), key=lambda item: (np.float32(item[1]), item[0]), reverse=True
+                    result.run.get(qid, {}).items(), key=lambda item: (float(item[1]), item[0]), reverse=True
                 )
                 ranked_ids = [cid for cid, _ in ranked]
                 relevant = self.qrels[qid]
