@@ -47,8 +47,9 @@ class StoreParams(Section):
 
 
 class DumpParams(Section):
-    #: the analysis statuses ``dump`` writes and ``verify --db`` counts.
-    statuses: list[str] = Field(default_factory=lambda: ["completed"])
+    #: the analysis statuses ``dump`` writes and ``verify --db`` counts (recorded in the manifest's
+    #: ``scope``: ``restore --replace`` replaces only analyses with these statuses).
+    statuses: list[str] = Field(default_factory=lambda: ["completed"], min_length=1)
 
 
 class EmbeddingParams(Section):

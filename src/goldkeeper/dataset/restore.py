@@ -16,7 +16,9 @@
    - with ``replace``: rows that differ from the store or are absent from it
      are deleted and the store's records inserted, so the golden tables end
      up holding exactly the store (identical rows are kept with their
-     embeddings);
+     embeddings). Only within the store's scope (:func:`replace_scope`): a
+     store dumped with ``dump.statuses: [completed]`` replaces the completed
+     analyses; drafts and other statuses are kept;
    - ``dry_run``: the same work, then a rollback: the report says what would
      be added, skipped, replaced, removed and what conflicts.
 
@@ -43,7 +45,7 @@ from goldkeeper.embed.base import Embedder
 from goldkeeper.embed.fill import embed_chunks
 from goldkeeper.errors import DataIntegrityError, RecordValidationError
 from goldkeeper.fileio import atomic_write_bytes
-from goldkeeper.models import Analysis, Query
+from goldkeeper.models import Analysis, Query, StoreScope
 from goldkeeper.progress import SILENT, Progress
 from goldkeeper.store import Store, StoreSource, canonical_bytes, open_store
 
@@ -75,6 +77,8 @@ class RestoreReport:
     source: str | None = None
     version: str | None = None
     staged: dict[str, int] = field(default_factory=dict)
+    #: the analysis statuses a replace was limited to (the store's scope); None = the whole dataset
+    scope: tuple[str, ...] | None = None
 
     @property
     def conflicts(self) -> int:
@@ -87,6 +91,7 @@ class RestoreReport:
             "source": self.source,
             "version": self.version,
             "staged": dict(self.staged),
+            "scope": None if self.scope is None else {"statuses": list(self.scope)},
             "embeddings": {
                 "model_id": self.model_id,
                 "chunks_embedded": self.chunks_embedded,
@@ -108,6 +113,11 @@ class RestoreReport:
             lines.append(
                 f"{name}: {c['added']} added, {c['skipped']} unchanged (skipped), {c['replaced']} replaced, "
                 f"{c['removed']} removed, {c['conflicts']} conflicting"
+            )
+        if self.replace and self.scope is not None:
+            lines.append(
+                f"scope: analyses with status {', '.join(self.scope)} (the store's scope); analyses with "
+                "another status were left alone"
             )
         if self.dry_run:
             lines.append("dry run: nothing was changed in the database")
@@ -318,6 +328,7 @@ def restore_records(
     totals: tuple[int | None, int | None] = (None, None),
     source: str | None = None,
     version: str | None = None,
+    scope: StoreScope | None = None,
 ) -> RestoreReport:
     """Restore records into the golden tables at ``url`` in one transaction (see the module doc).
 
@@ -325,13 +336,14 @@ def restore_records(
     batches). ``totals`` are the expected counts for the progress bars.
     Raises :class:`ConflictError` (nothing changed) when records differ and
     ``replace`` is false, unless ``dry_run`` (then the report lists them).
+    ``scope``: what the records stand for; a replace removes only rows inside it (None: every row).
     """
     embed_batch = batch_size or int(getattr(embedder, "batch_size", 64) or 64)
     with golden_transaction(url, rollback=dry_run) as conn:
         loader = GoldenLoader(conn)
         loader.prepare(embedder.dim)
         staged = _stage(loader, analyses, queries, progress, totals)
-        changes = loader.classify()
+        changes = loader.classify(None if scope is None else list(scope.statuses))
         report = RestoreReport(
             analyses=_entity_report(changes["analyses"], replace=replace),
             queries=_entity_report(changes["queries"], replace=replace),
@@ -341,6 +353,7 @@ def restore_records(
             version=version,
             staged=staged,
             model_id=embedder.model_id,
+            scope=None if scope is None else tuple(scope.statuses),
         )
         if dry_run and not replace and (changes["analyses"].different or changes["queries"].different):
             return report  # a dry run reports the conflicts that a real run would refuse
@@ -381,7 +394,17 @@ def restore_store(
         totals=(summary.analyses, summary.queries),
         source=store.source.describe("").rstrip("/") or None,
         version=store.version,
+        scope=replace_scope(store),
     )
+
+
+def replace_scope(store: Store) -> StoreScope:
+    """The part of the database ``store`` stands for: its manifest's ``scope`` (written by ``dump``).
+
+    A manifest without one (every store dumped with the default ``dump.statuses``, before or after
+    the scope existed) stands for the ``completed`` analyses: ``--replace`` keeps every other status.
+    """
+    return store.manifest.effective_scope
 
 
 def write_marker(path: Path, store: Store, report: RestoreReport) -> None:
@@ -409,4 +432,5 @@ __all__ = [
     "check_storable",
     "restore_records",
     "restore_store",
+    "replace_scope",
 ]

@@ -224,16 +224,21 @@ class GoldenLoader:
         statement = sql.SQL("SELECT DISTINCT k::text FROM ({}) u(k) ORDER BY 1").format(sql.SQL(" UNION ").join(parts))
         return [r[0] for r in self.conn.execute(statement).fetchall()]
 
-    def _ids(self, statement: str) -> list[str]:
-        return [r[0] for r in self.conn.execute(statement).fetchall()]
+    def _ids(self, statement: str, params: tuple[Any, ...] = ()) -> list[str]:
+        return [r[0] for r in self.conn.execute(statement, params).fetchall()]
 
-    def classify(self) -> dict[str, Changes]:
-        """Compare the staged records with the golden rows (call after every record was added)."""
+    def classify(self, statuses: list[str] | None = None) -> dict[str, Changes]:
+        """Compare the staged records with the golden rows (call after every record was added).
+
+        ``statuses``: the scope of the records (the store's ``scope.statuses``): golden analyses with
+        another status are outside it, so never ``absent`` (a replace keeps them). None: every row.
+        """
         self.flush()
         self._check_staged_unique()
         for table in _TABLES:
             self.conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
         result = {}
+        scoped = "AND g.status = ANY(%s::text[])" if statuses is not None else ""
         for entity, parent, tables, golden in (
             ("analyses", "gk_analyses", _ANALYSIS_TABLES, "golden.analyses"),
             ("queries", "gk_queries", _QUERY_TABLES, "golden.queries"),
@@ -253,7 +258,8 @@ class GoldenLoader:
                 different=different if entity == "analyses" else sorted(different, key=lambda s: s.encode()),
                 absent=self._ids(
                     f"SELECT g.id::text FROM {golden} g LEFT JOIN {parent} p ON p.id = g.id "
-                    f"WHERE p.id IS NULL ORDER BY g.id{collate}"
+                    f"WHERE p.id IS NULL {scoped if entity == 'analyses' else ''} ORDER BY g.id{collate}",
+                    (statuses,) if entity == "analyses" and statuses is not None else (),
                 ),
             )
         return result
