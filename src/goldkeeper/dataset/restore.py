@@ -38,6 +38,7 @@ from typing import Any
 
 import orjson
 
+from goldkeeper.config import DEFAULT_LOCK_TIMEOUT
 from goldkeeper.db.embedding_cache import count_stale_chunks
 from goldkeeper.db.loader import Changes, GoldenLoader, golden_transaction
 from goldkeeper.db.schema import hnsw_deferred
@@ -329,6 +330,7 @@ def restore_records(
     source: str | None = None,
     version: str | None = None,
     scope: StoreScope | None = None,
+    lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
 ) -> RestoreReport:
     """Restore records into the golden tables at ``url`` in one transaction (see the module doc).
 
@@ -337,10 +339,11 @@ def restore_records(
     Raises :class:`ConflictError` (nothing changed) when records differ and
     ``replace`` is false, unless ``dry_run`` (then the report lists them).
     ``scope``: what the records stand for; a replace removes only rows inside it (None: every row).
+    ``lock_timeout``: seconds to wait for another writer's golden lock before giving up (DatabaseError).
     """
     embed_batch = batch_size or int(getattr(embedder, "batch_size", 64) or 64)
     with golden_transaction(url, rollback=dry_run) as conn:
-        loader = GoldenLoader(conn)
+        loader = GoldenLoader(conn, lock_timeout=lock_timeout)
         loader.prepare(embedder.dim)
         staged = _stage(loader, analyses, queries, progress, totals)
         changes = loader.classify(None if scope is None else list(scope.statuses))
@@ -377,6 +380,7 @@ def restore_store(
     dry_run: bool = False,
     progress: Progress = SILENT,
     batch_size: int | None = None,
+    lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
 ) -> RestoreReport:
     """Validate the whole store, then restore it (see :func:`restore_records`)."""
     if not isinstance(store, Store):
@@ -395,6 +399,7 @@ def restore_store(
         source=store.source.describe("").rstrip("/") or None,
         version=store.version,
         scope=replace_scope(store),
+        lock_timeout=lock_timeout,
     )
 
 

@@ -20,7 +20,8 @@ from psycopg import sql
 from psycopg.types.json import set_json_dumps
 
 from goldkeeper.db.connection import connect, database_error
-from goldkeeper.db.schema import ensure_schema, lock_golden
+from goldkeeper.db.lock import lock_golden
+from goldkeeper.db.schema import ensure_schema
 from goldkeeper.errors import ConflictError, DataIntegrityError
 from goldkeeper.models import Analysis, Query
 
@@ -141,16 +142,20 @@ class Changes:
 class GoldenLoader:
     """Stage records in temp tables, classify them against golden rows, apply them. One transaction."""
 
-    def __init__(self, conn: psycopg.Connection[Any], *, batch_size: int = 1000) -> None:
+    def __init__(
+        self, conn: psycopg.Connection[Any], *, batch_size: int = 1000, lock_timeout: float | None = None
+    ) -> None:
         self.conn = conn
         self.batch_size = batch_size
+        #: seconds to wait for another writer's golden lock (None: as long as it takes)
+        self.lock_timeout = lock_timeout
         self._buffer: dict[str, list[tuple[Any, ...]]] = {name: [] for name in _TABLES}
         self._buffered = 0
         set_json_dumps(_json_dumps, context=conn)
 
     def prepare(self, dim: int) -> None:
-        """Lock, ensure the schema, create the temp tables."""
-        lock_golden(self.conn)
+        """Lock (waiting at most ``lock_timeout`` for another writer), ensure the schema, create the temp tables."""
+        lock_golden(self.conn, self.lock_timeout)
         ensure_schema(self.conn, dim)
         for statement in _TEMP_TABLES.split(";"):
             self.conn.execute(statement)
