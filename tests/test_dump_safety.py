@@ -111,6 +111,20 @@ def test_shards_listed_in_the_old_manifest_are_replaced(tmp_path):
     assert sorted(p.name for p in (tmp_path / "g" / "analyses").iterdir()) == ["00.json", "01.json"]
 
 
+def test_listed_shards_that_are_links_are_replaced_and_their_targets_kept(tmp_path):
+    """DVC's symlink cache makes each shard a link: the dump replaces the link, never the cached file."""
+    analyses, queries = make_records(4)
+    write_store(tmp_path / "g", "t", analyses, queries, SHARDS)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    shard = tmp_path / "g" / "analyses" / "00.json"
+    shutil.move(shard, cache / "00.json")
+    shard.symlink_to(cache / "00.json")
+    cached = (cache / "00.json").read_bytes()
+    write_store(tmp_path / "g", "t", analyses[:2], queries[:1], SHARDS)
+    assert not shard.is_symlink() and (cache / "00.json").read_bytes() == cached
+
+
 def test_a_foreign_manifest_or_a_file_target_is_refused(tmp_path):
     analyses, queries = make_records(2)
     web = tmp_path / "web"

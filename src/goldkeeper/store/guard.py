@@ -86,7 +86,7 @@ def _unlisted_entries(target: Path, listed: set[str]) -> list[str]:
             if entry.is_dir() and not entry.is_symlink():
                 continue  # a folder holds nothing of its own: the files in it are checked
             rel = entry.relative_to(target).as_posix()
-            if entry.is_symlink() or not entry.is_file() or rel not in listed:
+            if rel not in listed:  # a listed shard may be a link (DVC's symlink cache): replacing it deletes the link
                 strays.append(rel)
     return strays
 
