@@ -47,8 +47,19 @@ class StoreParams(Section):
 
 
 class DumpParams(Section):
-    #: the analysis statuses ``dump`` writes and ``verify --db`` counts.
-    statuses: list[str] = Field(default_factory=lambda: ["completed"])
+    #: the analysis statuses ``dump`` writes and ``verify --db`` counts (recorded in the manifest's
+    #: ``scope``: ``restore --replace`` replaces only analyses with these statuses).
+    statuses: list[str] = Field(default_factory=lambda: ["completed"], min_length=1)
+
+
+#: seconds a restore waits for another writer's golden lock before it gives up
+DEFAULT_LOCK_TIMEOUT = 60.0
+
+
+class RestoreParams(Section):
+    #: seconds ``restore`` waits for the golden lock held by another writer (a running restore or import)
+    #: before it gives up with exit 4; while it waits it says who holds the lock.
+    lock_timeout_seconds: float = Field(default=DEFAULT_LOCK_TIMEOUT, gt=0)
 
 
 class EmbeddingParams(Section):
@@ -219,6 +230,8 @@ __all__ = [
     "DatasetParams",
     "StoreParams",
     "DumpParams",
+    "DEFAULT_LOCK_TIMEOUT",
+    "RestoreParams",
     "EmbeddingParams",
     "VerifyParams",
     "DiffParams",

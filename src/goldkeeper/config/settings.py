@@ -26,6 +26,7 @@ from goldkeeper.config.sections import (
     GroundedParams,
     PromptParams,
     ReportParams,
+    RestoreParams,
     RetrievalParams,
     RubricParams,
     StoreParams,
@@ -51,6 +52,7 @@ class Settings(BaseModel):
     dataset: DatasetParams = Field(default_factory=DatasetParams)
     store: StoreParams = Field(default_factory=StoreParams)
     dump: DumpParams = Field(default_factory=DumpParams)
+    restore: RestoreParams = Field(default_factory=RestoreParams)
     embedding: EmbeddingParams = Field(default_factory=EmbeddingParams)
     verify: VerifyParams = Field(default_factory=VerifyParams)
     diff: DiffParams = Field(default_factory=DiffParams)

@@ -5,6 +5,14 @@ and listens on a Unix socket only, so nothing outside this machine can reach
 it. ``goldkeeper db start`` keeps it running; any other command that needs a
 database and finds it stopped starts it and stops it again when done, so no
 server is left behind by accident.
+
+A command that starts the server for itself records its PID (and the
+process's start time) in ``<home>/server-owner.json`` first. If it is killed
+(SIGKILL) before it can stop the server, the next command finds a running
+server whose owner is gone: it says so (a warning on the ``goldkeeper``
+logger: "embedded server started by PID N which is gone; ...") and adopts it,
+stopping it when done, so an orphan never stays up unnoticed. ``db start``
+takes the server over for the user (it then runs until ``db stop``).
 """
 
 from __future__ import annotations
@@ -18,10 +26,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 from goldkeeper.errors import DatabaseError
+from goldkeeper.fileio import atomic_write_bytes
 
 DATABASE_NAME = "goldkeeper"
+#: In ``home``: the goldkeeper process that started the server for one command (absent: ``db start``).
+OWNER_FILE = "server-owner.json"
 logging.getLogger("pgserver").setLevel(logging.WARNING)
+log = logging.getLogger("goldkeeper")
 
 
 def _import_pgserver():
@@ -43,6 +57,8 @@ class ServerStatus:
     pgdata: Path
     pid: int | None
     url: str | None
+    #: the PID of the goldkeeper command that started the running server for itself and is gone
+    orphaned_by: int | None = None
 
 
 class EmbeddedServer:
@@ -56,7 +72,9 @@ class EmbeddedServer:
         if not (self.pgdata / "PG_VERSION").exists():
             return ServerStatus(False, self.pgdata, None, None)
         pid = self._running_pid()
-        return ServerStatus(pid is not None, self.pgdata, pid, self._url() if pid is not None else None)
+        if pid is None:
+            return ServerStatus(False, self.pgdata, None, None)
+        return ServerStatus(True, self.pgdata, pid, self._url(), self._orphaned_by())
 
     def start(self) -> str:
         """Start the server (initialising it on first use) and return its database URL."""
@@ -79,6 +97,7 @@ class EmbeddedServer:
     def stop(self) -> bool:
         """Stop the server; False if it was not running."""
         if self._running_pid() is None:
+            self.release()
             return False
         pg_ctl = _import_pgserver().pg_ctl
 
@@ -87,7 +106,29 @@ class EmbeddedServer:
         except subprocess.CalledProcessError as exc:
             raise DatabaseError(f"cannot stop the embedded PostgreSQL in {self.pgdata}: {exc}") from exc
         self._forget_handle()
+        self.release()
         return True
+
+    # ---------------------------------------------------------------- who started it
+
+    def claim(self) -> None:
+        """Record this process as the one that started the server for itself (and will stop it)."""
+        identity = {"pid": os.getpid(), "started": _start_time(os.getpid())}
+        atomic_write_bytes(self.home / OWNER_FILE, orjson.dumps(identity))
+
+    def release(self) -> None:
+        """Forget the owner: the server is stopped, or ``db start`` keeps it for the user."""
+        (self.home / OWNER_FILE).unlink(missing_ok=True)
+
+    def _orphaned_by(self) -> int | None:
+        try:
+            owner = orjson.loads((self.home / OWNER_FILE).read_bytes())
+            pid, started = int(owner["pid"]), owner.get("started")
+        except (OSError, ValueError, TypeError, KeyError):
+            return None
+        current = _start_time(pid)
+        alive = current is not None and (started is None or abs(current - float(started)) < 1.0)
+        return None if alive else pid
 
     def _forget_handle(self) -> None:
         """Drop pgserver's per-process handle of this pgdata: it caches servers by path, so a later
@@ -142,17 +183,42 @@ class EmbeddedServer:
                 conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
 
 
+def _start_time(pid: int) -> float | None:
+    """When process ``pid`` started (None: no such process): tells a live owner from a reused PID."""
+    import psutil  # noqa: PLC0415 - start-up: 0.08 s, and `goldkeeper --help`/`diff` never look at the server
+
+    try:
+        return float(psutil.Process(pid).create_time())
+    except psutil.Error:
+        return None
+
+
 @contextmanager
 def database_url_for(configured_url: str | None, home: Path) -> Iterator[str]:
-    """The URL to use: the configured one, or the embedded server's (started for the duration if stopped)."""
+    """The URL to use: the configured one, or the embedded server's (started for the duration if stopped,
+    and an orphan of a killed command adopted: reused, then stopped)."""
     if configured_url:
         yield configured_url
         return
     server = EmbeddedServer(home)
-    was_running = server.status().running
-    url = server.start()
+    status = server.status()
+    if status.orphaned_by is not None:
+        log.warning(
+            "embedded server started by PID %d which is gone (killed?); reusing it and stopping it when done",
+            status.orphaned_by,
+        )
+    owns = not status.running or status.orphaned_by is not None
+    if owns:
+        server.home.mkdir(parents=True, exist_ok=True)
+        server.claim()  # before starting: a kill during start-up still leaves an owner that is gone
+    try:
+        url = server.start()
+    except BaseException:
+        if owns and not server.status().running:
+            server.release()
+        raise
     try:
         yield url
     finally:
-        if not was_running:
+        if owns:
             server.stop()

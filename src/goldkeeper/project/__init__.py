@@ -226,6 +226,7 @@ class Project:
                 dry_run=dry_run,
                 progress=self.progress,
                 batch_size=self.settings.embedding.batch_size,
+                lock_timeout=self.settings.restore.lock_timeout_seconds,
             )
         if marker is not None and not dry_run:
             write_marker(self.settings.resolve(marker), verified.store, report)
