@@ -142,3 +142,11 @@ def test_pr_workflow_gate_step_enforces_the_recorded_verdict(tmp_path: Path, pas
     assert proc.returncode == (0 if passed else 10), proc.stderr
     assert "::warning title=goldkeeper gate::evidence is ageing" in proc.stdout
     assert ("::error title=goldkeeper gate::pass_rate" in proc.stdout) == (not passed)
+
+
+def test_project_ci_runs_on_the_oldest_and_newest_python() -> None:
+    workflow = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
+    job = workflow["jobs"]["test"]
+    assert job["strategy"]["matrix"]["python-version"] == ["3.11", "3.13"]
+    setup = [step for step in job["steps"] if str(step.get("uses", "")).startswith("actions/setup-python")]
+    assert setup and setup[0]["with"]["python-version"] == "${{ matrix.python-version }}"
