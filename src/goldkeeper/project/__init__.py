@@ -300,12 +300,14 @@ class Project:
         return render(result, fmt, self.settings.diff.max_md_chars)
 
     def diff_report(self, old: str | None = None, new: str | None = None) -> tuple[DatasetDiff, Path, Path]:
-        """The DVC stage: the diff against ``diff.base`` written as markdown and JSON (params ``diff``)."""
-        from goldkeeper.dataset.diff import WORKTREE  # noqa: PLC0415 - start-up (module doc)
+        """The DVC stage: the diff against ``diff.base`` (default: the repository's default branch) written as
+        markdown and JSON (params ``diff``)."""
         from goldkeeper.dataset.diff.render import to_json_bytes, to_markdown  # noqa: PLC0415 - start-up (module doc)
+        from goldkeeper.dataset.diff.sides import diff_base  # noqa: PLC0415 - start-up (module doc)
 
         params = self.settings.diff
-        result = self.diff(old or params.base, new or WORKTREE)
+        # OLD named on the command line must exist; the configured or default base never fails the stage
+        result = self.diff(old, new) if old else diff_base(params.base, new, self.settings)
         md_path, json_path = self.settings.resolve(params.md), self.settings.resolve(params.json_out)
         atomic_write_bytes(md_path, to_markdown(result, params.max_md_chars).encode("utf-8"))
         atomic_write_bytes(json_path, to_json_bytes(result))
