@@ -53,7 +53,7 @@ from goldkeeper.evals.evidence import EvidenceIndex, ResolvedCitation, resolve_c
 from goldkeeper.evals.judges import Judge, content_tokens, split_sentences
 from goldkeeper.evals.response import Claim, Response
 from goldkeeper.evals.squad import exact_match, f1_score
-from goldkeeper.models import Query
+from goldkeeper.models import MUST_NOT_RULES, Query
 
 _SECONDS_PER_DAY = 86400.0
 
@@ -311,7 +311,11 @@ def _rubric_reasons(tally: _ClaimTally, rubric: Rubric, max_age_days: float) -> 
 
 
 def _must_not_reasons(must_not: Sequence[str], tally: _ClaimTally) -> list[str]:
-    reasons = []
+    reasons = [
+        f"must_not {rule}: unknown rule, cannot be checked (verify rejects it)"
+        for rule in must_not
+        if rule not in MUST_NOT_RULES
+    ]
     if "fabricate_citation" in must_not and tally.citation_errors:
         reasons.append("must_not fabricate_citation: a citation does not point to real, matching evidence")
     if "answer_without_evidence" in must_not and tally.valid == 0:
