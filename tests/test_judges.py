@@ -79,6 +79,9 @@ def test_negation_number_and_entity_rules_on_small_texts() -> None:
     evidence = "Paris is the capital of France. Berlin is not a port. It opened in 1889."
     assert judge.judge("Paris is the capital of France.", evidence).label == "supported"
     assert judge.judge("Paris isn't the capital of France.", evidence).label == "contradicted"
+    assert judge.judge(
+        "Paris's river is the capital's river.", "The river of Paris is the river of the capital."
+    ).supported
     assert judge.judge("Berlin is a port.", evidence).label == "contradicted"
     assert judge.judge("Berlin is not a port.", evidence).label == "supported"
     assert judge.judge("It opened in 1890.", evidence).label == "contradicted"

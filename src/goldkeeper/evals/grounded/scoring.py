@@ -259,8 +259,10 @@ def _judge_claim(number: int, claim: Claim, texts: list[str], judge: Judge, tall
 
 
 def answer_statements(answer: str) -> list[str]:
-    """The statements of an answer: sentences and ``;`` clauses with at least one content word."""
-    return [s for s in split_sentences(answer, clauses=True) if content_tokens(s)]
+    """The statements of an answer: sentences and ``;`` clauses with a content word (a number or 2+ letters)."""
+    return [
+        s for s in split_sentences(answer, clauses=True) if any(len(t) > 1 or t.isdigit() for t in content_tokens(s))
+    ]
 
 
 def _check_answer(response: Response, judge: Judge) -> tuple[int, list[str]]:

@@ -1,21 +1,22 @@
 """``aligned``: the offline default judge. Lexical support in one evidence sentence, then contradiction checks.
 
 1. **Support.** The evidence is split into sentences; each claim content word
-   (stop words and lone letters dropped, light stemming, :mod:`.base`)
+   (stop words dropped, light stemming, :mod:`.base`)
    matches an evidence word with the same stem, or one that is a prefix of
    the other when both have at least 5 letters (``Catholicism`` /
    ``Catholic``); numbers match only themselves. The score is the share of
    the claim's content words matched in the *best single sentence* (the
-   first with the highest share): words gathered from different sentences do
-   not support a claim.
+   highest share; among equals, the one with the highest share of its own
+   words matched, then the first): words gathered from different sentences
+   do not support a claim.
 2. When the share of the claim's non-number words matched there is at least
    ``threshold``, the claim is *about* that sentence and it is
    **contradicted** when
    - **number changed**: a number of the claim is not in the sentence, which
      has a number the claim does not have (``912`` for ``911``);
-   - **negation flipped**: the claim and the sentence's matched span (three
-     words before the first matched word to the last, in claim order) differ
-     in the parity of their negations (``not``, ``no``, ``never``, ``none``,
+   - **negation flipped**: the matched spans of the claim and of the
+     sentence (three words before the first matched word to the last, in
+     claim order) differ in the parity of their negations (``not``, ``no``, ``never``, ``none``,
      ``nothing``, ``neither``, ``nor``, ``nobody``, ``cannot``, ``-n't``);
    - **entity elsewhere**: a name of the claim (a capitalised word; as the
      first word, not one ending in -ly or -ing) is not in the sentence but in
@@ -50,6 +51,8 @@ from goldkeeper.evals.judges.base import STOP_WORDS, Verdict, check_threshold, s
 
 _NEGATION = frozenset({"not", "no", "never", "none", "nothing", "neither", "nor", "nobody", "cannot"})
 _MIN_PREFIX = 5
+#: what is left of "Rollo's" and "isn't" after tokenising: not content words.
+_CLITICS = frozenset("s t isn aren wasn weren doesn don didn hasn haven hadn won wouldn couldn shouldn mustn".split())
 #: content words between two claim words within which another name is an attachment, not a distance.
 _NEAR = 4
 
@@ -64,11 +67,11 @@ class _Word:
 
 
 def _words(text: str) -> list[_Word]:
-    """The content words of ``text`` with their positions (stop words and lone letters skipped)."""
+    """The content words of ``text`` with their positions (stop words and the clitics of ``'s``, ``n't`` skipped)."""
     words = []
     for position, token in enumerate(word_tokens(text)):
         lower = token.lower()
-        if lower in STOP_WORDS or (len(lower) == 1 and not lower.isdigit()):
+        if lower in STOP_WORDS or lower in _CLITICS:
             continue
         words.append(_Word(position, lower, stem(lower), token[0].isupper(), lower.isdigit()))
     return words
@@ -102,6 +105,11 @@ class _Alignment:
     words: list[_Word]
     hits: list[list[int]]  # per claim word, positions in ``words`` it matches
 
+    def precision(self) -> float:
+        """The share of the sentence's content words some claim word matches (breaks ties between sentences)."""
+        used = {j for hits in self.hits for j in hits}
+        return len(used) / len(self.words) if self.words else 0.0
+
     def share(self, claim: list[_Word], *, numbers: bool = True) -> float:
         pool = [i for i, w in enumerate(claim) if numbers or not w.number]
         return sum(1 for i in pool if self.hits[i]) / len(pool) if pool else 1.0
@@ -134,11 +142,14 @@ def _monotone(best: _Alignment) -> list[int]:
 
 
 def _flipped_negation(claim_text: str, claim: list[_Word], best: _Alignment) -> str | None:
+    """Negation parity over the matched spans of both texts (three words before the first match to the last)."""
     matched = _monotone(best)
-    if not matched:
+    claimed = [w.position for i, w in enumerate(claim) if best.hits[i]]
+    if not matched or not claimed:
         return None
     span = word_tokens(best.sentence)[max(0, matched[0] - 3) : matched[-1] + 1]
-    if _negations(word_tokens(claim_text)) % 2 != _negations(span) % 2:
+    claim_span = word_tokens(claim_text)[max(0, claimed[0] - 3) : claimed[-1] + 1]
+    if _negations(claim_span) % 2 != _negations(span) % 2:
         return "negation flipped: the claim and its evidence differ by a negation"
     return None
 
@@ -201,7 +212,7 @@ class AlignedJudge:
             return Verdict(0.0, False, "the claim has no content words", "not_enough_info")
         sentences = split_sentences(evidence) or [evidence]
         alignments = [_align(words, s) for s in sentences]
-        best = max(alignments, key=lambda al: al.share(words))
+        best = max(alignments, key=lambda al: (al.share(words), al.precision()))
         score = best.share(words)
         if best.share(words, numbers=False) >= self.threshold:
             near, far = _entity_breaks(words, best)
