@@ -13,8 +13,10 @@ from tokenizers import Tokenizer
 from tokenizers.models import WordLevel
 from tokenizers.pre_tokenizers import Whitespace
 
+from cli_support import run_cli as run
 from goldkeeper.errors import EvalError
 from goldkeeper.evals.judges import CommandJudge, NliJudge, make_judge
+from test_grounded_e2e import make_project, oracle_responses, squad_slice  # noqa: F401 - fixture
 
 JUDGE_PROGRAM = """
 import json, sys, time
@@ -177,3 +179,42 @@ def test_nli_judge_without_config_uses_index_zero(tmp_path: Path) -> None:
     judge = make_judge("nli", 0.3, model_path=build_model(tmp_path / "m", with_config=False))
     verdict = judge.judge("no", "no")  # entailment prob e^-1 / (e^-1 + 1 + e) = 0.090 < 0.3, no contradiction label
     assert verdict.label == "not_enough_info" and verdict.score == pytest.approx(0.0900, abs=1e-4)
+
+
+# ------------------------------------------------------------------ through `eval grounded`
+
+
+def test_eval_grounded_uses_the_command_judge_of_params(project: Path, squad_slice, program, capsys) -> None:  # noqa: F811
+    make_project(project, squad_slice)
+    script, log = program
+    params = (project / "params.yaml").read_text()
+    judge_lines = f"  judge: 'command:{sys.executable} {script} ok {log}'\n  judge_batch_size: 7\n"
+    (project / "params.yaml").write_text(params.replace("grounded:\n", "grounded:\n" + judge_lines))
+    lines = oracle_responses(squad_slice)
+    (project / "answers.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    code, out, err = run(["eval", "grounded", "--answerer", "responses:answers.jsonl", "--json"], capsys)
+    assert code == 0, err
+    metrics = json.loads(out)
+    assert metrics["judge"] == f"command:{sys.executable} {script} ok {log}@0.5"
+    answered = [x for x in lines if not x["refused"]]
+    chunks = {str(c.id): c.content for c in squad_slice[0].chunks}
+    claim_pairs = {(x["claims"][0]["text"], chunks[x["claims"][0]["citations"][0]["chunk_id"]]) for x in answered}
+    statement_pairs = {(x["answer"], x["claims"][0]["text"]) for x in answered}  # each answer is one statement
+    assert log.read_text().count("run") == -(-len(claim_pairs | statement_pairs) // 7)  # distinct pairs, batches of 7
+    # this judge supports a claim only when it is a substring of the evidence: every oracle claim is
+    assert metrics["faithfulness"] == pytest.approx(1.0)
+
+
+def test_eval_grounded_stops_on_a_failing_command_judge(project: Path, squad_slice, program, capsys) -> None:  # noqa: F811
+    make_project(project, squad_slice)
+    script, log = program
+    params = (project / "params.yaml").read_text()
+    (project / "params.yaml").write_text(
+        params.replace("grounded:\n", f"grounded:\n  judge: 'command:{sys.executable} {script} fail {log}'\n")
+    )
+    lines = oracle_responses(squad_slice)
+    (project / "answers.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    code, _, err = run(["eval", "grounded", "--answerer", "responses:answers.jsonl"], capsys)
+    assert code == 6
+    assert err.strip().splitlines()[-1].startswith(f"error: judge command:{sys.executable} {script} fail")
+    assert "model not loaded" in err and "Traceback" not in err

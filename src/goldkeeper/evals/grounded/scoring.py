@@ -36,9 +36,10 @@ A case passes when its response is well formed, it refuses exactly when a
 refusal is expected, every statement of an answer is covered by a claim, and
 an answer meets the rubric (``rubric:``
 grounded_precision, citation_coverage, citation_freshness) and breaks no
-``must_not`` rule it can be checked against (``fabricate_citation``: an invalid
-citation; ``answer_without_evidence``: an answer with no valid citation, or an
-answer where a refusal is expected).
+``must_not`` rule (``fabricate_citation``: an invalid citation;
+``answer_without_evidence``: an answer with no valid citation, or an answer
+where a refusal is expected; any other rule fails the case as unknown, and
+``verify`` rejects it: no rule is accepted unchecked).
 """
 
 from __future__ import annotations
