@@ -1,7 +1,8 @@
 """Build the labelled claim/evidence pairs of tests/data/judge-pairs/ from the golden chunks (deterministic).
 
-Usage: python scripts/judge_pairs.py [--golden golden] [--out tests/data/judge-pairs/pairs.jsonl]
+Usage: python scripts/judge_pairs.py [--golden golden] [--out tests/data/judge-pairs]
 
+Writes pairs.jsonl (the pairs, evidence by chunk_id) and evidence.json (chunk_id -> the chunk's text).
 Every chunk of the 12 golden articles gives up to one pair per rule; the evidence is always the chunk's
 text. Sentences of fewer than 6 words are skipped. The sentence used is the chunk's
 ``chunk_index mod n``-th eligible one (rotating through the sentences, no randomness).
@@ -66,17 +67,19 @@ def swap_entity(sentence: str, others: list[str]) -> str | None:
     return sentence.replace(mine[0], candidates[0], 1)
 
 
-def build(golden: Path) -> list[dict]:
+def build(golden: Path) -> tuple[list[dict], dict[str, str]]:
     articles = sorted(
         (a for f in sorted(golden.glob("analyses/*.json")) for a in json.loads(f.read_text())), key=lambda a: a["title"]
     )
     pairs: list[dict] = []
+    evidence: dict[str, str] = {}
     for position, article in enumerate(articles):
         split = "tune" if position % 2 == 0 else "report"
         chunks = sorted(article["chunks"], key=lambda c: c["chunk_index"])
         following = articles[(position + 1) % len(articles)]["chunks"]
         for k, chunk in enumerate(chunks):
             text, ss = chunk["content"], sentences(chunk["content"])
+            evidence[chunk["id"]] = text
             if not ss:
                 continue
             i = chunk["chunk_index"] % len(ss)
@@ -105,22 +108,31 @@ def build(golden: Path) -> list[dict]:
                             "chunk_id": chunk["id"],
                             "sentence": i,
                             "claim": claim,
-                            "evidence": text,
                         }
                     )
-    return pairs
+    used = {p["chunk_id"] for p in pairs}
+    return pairs, {k: v for k, v in sorted(evidence.items()) if k in used}
+
+
+def load_pairs(folder: Path, split: str | None = None) -> list[dict]:
+    """The pairs of ``folder`` (one split or all), each with its ``evidence`` text filled in."""
+    evidence = json.loads((folder / "evidence.json").read_text(encoding="utf-8"))
+    pairs = [json.loads(line) for line in (folder / "pairs.jsonl").read_text(encoding="utf-8").splitlines()]
+    return [{**p, "evidence": evidence[p["chunk_id"]]} for p in pairs if split is None or p["split"] == split]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--golden", type=Path, default=Path("golden"))
-    parser.add_argument("--out", type=Path, default=Path("tests/data/judge-pairs/pairs.jsonl"))
+    parser.add_argument("--out", type=Path, default=Path("tests/data/judge-pairs"))
     args = parser.parse_args()
-    pairs = build(args.golden)
-    args.out.write_text(
-        "".join(json.dumps(p, ensure_ascii=False, sort_keys=True) + "\n" for p in pairs), encoding="utf-8"
-    )
-    print(f"{len(pairs)} pairs -> {args.out}")
+    pairs, evidence = build(args.golden)
+    args.out.mkdir(parents=True, exist_ok=True)
+    lines = "".join(json.dumps(p, ensure_ascii=False, sort_keys=True) + "\n" for p in pairs)
+    (args.out / "pairs.jsonl").write_text(lines, encoding="utf-8")
+    text = json.dumps(evidence, ensure_ascii=False, indent=0) + "\n"
+    (args.out / "evidence.json").write_text(text, encoding="utf-8")
+    print(f"{len(pairs)} pairs from {len(evidence)} chunks -> {args.out}")
 
 
 if __name__ == "__main__":

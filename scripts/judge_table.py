@@ -11,17 +11,17 @@ Thresholds are chosen with --tune on the tuning half only; the table is computed
 from __future__ import annotations
 
 import argparse
-import json
 from collections import Counter
 from pathlib import Path
 
 from goldkeeper.evals.judges import LABELS, AlignedJudge, LexicalJudge, make_judge
+from judge_pairs import load_pairs
 
-PAIRS = Path(__file__).resolve().parent.parent / "tests" / "data" / "judge-pairs" / "pairs.jsonl"
+PAIRS = Path(__file__).resolve().parent.parent / "tests" / "data" / "judge-pairs"
 
 
 def load(split: str) -> list[dict]:
-    return [p for line in PAIRS.read_text(encoding="utf-8").splitlines() if (p := json.loads(line))["split"] == split]
+    return load_pairs(PAIRS, split)
 
 
 def scores(judge, pairs: list[dict]) -> dict[str, tuple[float, float, int]]:

@@ -104,11 +104,11 @@ def test_thresholds_defaults_and_identity() -> None:
 
 
 def test_the_labelled_pairs_are_reproduced_by_their_script(tmp_path: Path) -> None:
-    out = tmp_path / "pairs.jsonl"
     subprocess.run(
-        [sys.executable, "scripts/judge_pairs.py", "--out", str(out)], cwd=ROOT, check=True, capture_output=True
+        [sys.executable, "scripts/judge_pairs.py", "--out", str(tmp_path)], cwd=ROOT, check=True, capture_output=True
     )
-    assert out.read_bytes() == (PAIRS / "pairs.jsonl").read_bytes()
+    for name in ("pairs.jsonl", "evidence.json"):
+        assert (tmp_path / name).read_bytes() == (PAIRS / name).read_bytes(), name
 
 
 def test_the_halves_are_split_by_article_and_every_pair_has_its_rule() -> None:
@@ -117,7 +117,9 @@ def test_the_halves_are_split_by_article_and_every_pair_has_its_rule() -> None:
     assert len(halves["tune"]) == len(halves["report"]) == 6 and not halves["tune"] & halves["report"]
     rules = {(p["label"], p["rule"]) for p in pairs}
     assert {label for label, _ in rules} == {"supported", "contradicted", "not_enough_info"}
-    assert all(p["chunk_id"] and p["evidence"] and p["claim"] for p in pairs)
+    evidence = json.loads((PAIRS / "evidence.json").read_text(encoding="utf-8"))
+    assert all(p["claim"] and evidence[p["chunk_id"]] for p in pairs)
+    assert len(pairs) == 2306 and len(evidence) == 468
 
 
 def test_the_documented_table_is_what_the_script_computes(tmp_path: Path) -> None:
