@@ -124,6 +124,9 @@ class Expected(Record):
 CitationField = Literal["chunk_id", "analysis_id", "entity_id", "property_path", "source_url", "retrieved_at"]
 
 
+#: the ``must_not`` rules ``eval grounded`` checks; verify rejects any other (issue 14).
+MUST_NOT_RULES: tuple[str, ...] = ("answer_without_evidence", "fabricate_citation")
+
 #: what a claim's citation carries unless the query says otherwise
 DEFAULT_CITATION_FIELDS: tuple[CitationField, ...] = ("chunk_id", "source_url")
 

@@ -139,9 +139,15 @@ class RetrievalParams(Section):
 class GroundedParams(Section):
     #: extractive | command:PROGRAM | responses:FILE
     answerer: str = "extractive"
-    #: the claim-support judge and its threshold (see goldkeeper.evals.judges).
-    judge: str = "lexical"
-    judge_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
+    #: the claim-support judge: aligned | lexical | nli | command:PROGRAM (see goldkeeper.evals.judges).
+    judge: str = "aligned"
+    #: its threshold; null = the judge's own default (aligned 0.65, lexical 0.8, nli and command 0.5).
+    judge_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    #: nli: a local ONNX cross-encoder folder (model.onnx, tokenizer.json, config.json), loaded offline.
+    judge_model_path: str | None = None
+    #: nli and command judges: pairs per batch; command judge: seconds per batch.
+    judge_batch_size: int = Field(default=64, ge=1)
+    judge_timeout_s: float = Field(default=300.0, gt=0)
     #: extractive: the search mode (other search parameters: the ``retrieval:`` section).
     retrieval_mode: Mode = "hybrid"
     #: extractive: retrieved chunks to read, sentences per answer, and the evidence score below which it refuses.

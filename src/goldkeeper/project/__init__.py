@@ -389,13 +389,17 @@ class Project:
         """The metrics files to gate or record: those given, else params ``gate.metrics`` / the evals' outputs."""
         return [self.settings.resolve(p) for p in (given or self.settings.metrics_files)]
 
-    def identity(self, store: Store | None = None, env: Mapping[str, str] | None = None) -> RunIdentity:
-        """The baseline identity of this run: dataset id + version, model + answerer + judge, prompt version."""
-        return resolve_identity(self.settings, store=store, env=env, model_id=lambda: self.embedder.model_id)
+    def identity(
+        self, store: Store | None = None, env: Mapping[str, str] | None = None, metrics: Sequence[Path] = ()
+    ) -> RunIdentity:
+        """The baseline identity of this run: dataset id + version, model + the run's answerer + judge, prompt version."""
+        return resolve_identity(
+            self.settings, store=store, env=env, model_id=lambda: self.embedder.model_id, metrics=metrics
+        )
 
     def record_baseline(self, metrics: Sequence[Path | str] = ()) -> tuple[Baseline, Path]:
         paths = self.metrics_paths(metrics)
-        identity = self.identity()
+        identity = self.identity(metrics=paths)
         baseline = self.baselines.record(identity, load_metrics(paths), [self.settings.display_path(p) for p in paths])
         return baseline, self.baselines.path_for(identity)
 
@@ -423,7 +427,7 @@ class Project:
             metrics_paths=paths,
             sources=[self.settings.display_path(p) for p in paths],
             policy=load_policy(self.settings.resolve(policy or self.settings.gate.policy)),
-            identity=identity or self.identity(),
+            identity=identity or self.identity(metrics=paths),
             retention_max_runs=retention_max_runs,
             retention_dry_run=retention_dry_run,
             require_baseline=self.settings.gate.require_baseline if require_baseline is None else require_baseline,
