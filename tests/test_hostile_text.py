@@ -230,7 +230,7 @@ def test_cli_diff_show_log_verify_and_errors_escape_controls(tmp_path: Path, mon
     queries = [make_query(n, 2) for n in range(3)]
     write_store(repo / "golden", "t", analyses, queries, {"analyses": 1, "queries": 1})
     commit_all(repo, "base")
-    evil = analyses[0].model_copy(update={"title": EVIL, "url": "ftp://docs.acme-corp.io/" + EVIL})
+    evil = analyses[0].model_copy(update={"title": EVIL, "url": "ftp://docs.acme-corp.io/" + EVIL + "\nFAKE: all good"})
     write_store(repo / "golden", EVIL, [evil, analyses[1]], queries, {"analyses": 1, "queries": 1})
     commit_all(repo, "edit " + EVIL)
     runs = [
@@ -256,4 +256,5 @@ def test_cli_diff_show_log_verify_and_errors_escape_controls(tmp_path: Path, mon
     assert show_code == 0 and "dataset Evil\\x1b]8" in show
     assert "edit Evil\\x1b]8" in log and "\\u202e" in log
     assert verify_code == 5 and "docs.acme-corp.io/Evil\\x1b]8" in verify
+    assert "\\nFAKE: all good" in verify and not any(line.startswith("FAKE") for line in verify.splitlines())
     assert bad_code != 0 and bad.startswith("error: ") and "no-such-revEvil\\x1b]8" in bad

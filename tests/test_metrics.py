@@ -47,10 +47,41 @@ def test_ties_are_broken_by_docno_descending() -> None:
     assert one({"q": {"x": 1}}, {"q": {"x": 1.5, "y": 1.0}}, "recip_rank") == 1.0
 
 
-def test_ties_compare_scores_as_32_bit_floats() -> None:
-    # 1.0 and 1.0 + 1e-12 are the same float32, so the docno decides (trec_eval stores float scores)
+def test_ties_compare_scores_as_doubles() -> None:
+    # 1.0 and 1.0 + 1e-12 are one float32 but two doubles: the score decides (trec_eval 10 compares doubles)
     run = {"q": {"a": 1.0 + 1e-12, "b": 1.0}}
-    assert one({"q": {"b": 1}}, run, "recip_rank") == 1.0
+    assert one({"q": {"a": 1}}, run, "recip_rank") == 1.0
+    assert one({"q": {"b": 1}}, run, "recip_rank") == 0.5
+    # -0.0 and 0.0 are equal: the docno decides
+    assert one({"q": {"y": 1}}, {"q": {"x": 0.0, "y": -0.0}}, "recip_rank") == 1.0
+
+
+def test_gain_parameters_dcg_and_rbp_persistence() -> None:
+    qrels = {"q": {"a": 2, "b": 1, "c": 0}}
+    run = {"q": {"b": 0.9, "a": 0.8, "c": 0.7}}
+    report = evaluate(qrels, run, ["dcg", "ideal_dcg.1=3,2=5", "ndcg.0=1,1=1,2=5", "rbp.p=0.5", "rbp_resid.p=0.5"])
+    assert report.summary["dcg"] == 1 + 2 / math.log2(3)
+    assert report.summary["ideal_dcg_1=3,2=5"] == 5 + 3 / math.log2(3)
+    gains = 1 + 5 / math.log2(3) + 1 / math.log2(4)
+    assert report.summary["ndcg_0=1,1=1,2=5"] == pytest.approx(gains / (5 + 1 / math.log2(3) + 1 / math.log2(4)))
+    # rbp scales gains by the query's own highest level (2): 0.5 * (0.5 + 1.0 * 0.5)
+    assert report.summary["rbp_p=0.5"] == 0.5 * (0.5 + 1.0 * 0.5)
+    assert report.summary["rbp_resid_p=0.5"] == 0.0
+    assert resolve_measures(["dcg"])[0].params == ()
+    assert "dcg" not in [m.name for m in resolve_measures(["all_trec"])]
+    with pytest.raises(EvalError, match="malformed pair parameters"):
+        resolve_measures(["ndcg.1"])
+    with pytest.raises(EvalError, match="is not a number"):
+        resolve_measures(["rbp.p=x"])
+
+
+def test_rbp_scales_by_each_querys_own_highest_level() -> None:
+    # q1's highest level is 1: its rbp must not change when another query is judged up to 3
+    run = {"q1": {"a": 1.0}, "q2": {"b": 1.0}}
+    alone = evaluate({"q1": {"a": 1}}, run, ["rbp"]).query("q1")["rbp"]
+    together = evaluate({"q1": {"a": 1}, "q2": {"b": 3}}, run, ["rbp"])
+    assert alone == together.query("q1")["rbp"] == pytest.approx(0.1)
+    assert together.query("q2")["rbp"] == pytest.approx(0.1)
 
 
 def test_query_without_relevant_documents_scores_zero() -> None:
@@ -117,7 +148,10 @@ _SKIP = ("iprec_at_recall", "11pt_avg")
 _COMPARED = sorted(
     name
     for name, m in MEASURES.items()
-    if m.per_query and m.kind != "str" and name not in ("rbp", "rbp_resid", "unj") and name not in _SKIP
+    if m.per_query
+    and m.kind != "str"
+    and name not in ("rbp", "rbp_resid", "unj", "dcg", "ideal_dcg")
+    and name not in _SKIP
 )
 
 docs = st.sampled_from([f"d{i}" for i in range(12)])

@@ -48,7 +48,7 @@ def test_model_version_is_embedding_model_id_plus_answerer(tiny: Path) -> None:
     ident = Project(load_settings(tiny, env={})).identity(env={})
     model_id = load_embedder(EmbeddingParams()).model_id
     assert model_id.startswith("sentence-transformers/all-MiniLM-L6-v2@sha256:")
-    assert ident.model_version == f"{model_id}+answerer=extractive;judge=lexical"
+    assert ident.model_version == f"{model_id}+answerer=extractive;judge=aligned"
 
 
 def test_dataset_version_changes_the_key(tiny: Path) -> None:

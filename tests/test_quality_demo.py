@@ -42,7 +42,7 @@ def test_gate_and_report_steps(project: Path, monkeypatch: pytest.MonkeyPatch) -
     assert gated.summary.startswith("PASS (review priority none; baseline tiny-") and "recorded" in gated.summary
     assert gated.data["status"] == "pass"
     baseline = json.loads(next((ctx.home / "baselines").glob("*.json")).read_text())
-    assert baseline["identity"]["modelVersion"] == f"{ctx.embedder.model_id}+answerer=extractive;judge=lexical"
+    assert baseline["identity"]["modelVersion"] == f"{ctx.embedder.model_id}+answerer=extractive;judge=aligned"
     assert set(baseline["metrics"]) == set(float_metrics())
     reported = report_step(ctx)
     dashboard = ctx.home / "artifacts" / "evals" / "index.html"

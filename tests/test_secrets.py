@@ -175,7 +175,7 @@ def test_pgpassword_is_scrubbed(echoing: EchoingPostgres, monkeypatch: pytest.Mo
 def test_service_file_password_is_scrubbed(
     echoing: EchoingPostgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    secret = "Pw-from the service file-Q7"
+    secret = "Pw-from the service=file: ; x-Q7"
     service_file = tmp_path / "pg_service.conf"
     service_file.write_text(f"# services\n[gk]\nhost=127.0.0.1\nport={echoing.port}\nuser=u\npassword={secret}\n")
     monkeypatch.setenv("PGSERVICEFILE", str(service_file))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from goldkeeper.quality.serve import HOST, IDLE_TIMEOUT, DashboardServer
+from goldkeeper.quality.serve import HOST, IDLE_TIMEOUT, MAX_CONNECTIONS, DashboardServer
 
 
 @pytest.fixture
@@ -100,6 +100,30 @@ def test_idle_connections_are_closed_and_their_threads_end(server: DashboardServ
     finally:
         for s in sockets:
             s.close()
+
+
+def test_connections_past_the_limit_are_closed_at_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    assert MAX_CONNECTIONS == 64
+    server = DashboardServer(tmp_path, port=0, idle_timeout=30, max_connections=5).start()
+    sockets = []
+    try:
+        with caplog.at_level(logging.WARNING, logger="goldkeeper.serve"):
+            sockets = [socket.create_connection((HOST, server.port), timeout=10) for _ in range(8)]
+            started = time.monotonic()
+            closed = sum(s.recv(1) == b"" for s in sockets[5:])  # the three past the limit: closed at once
+            assert closed == 3 and time.monotonic() - started < 5
+        assert _handler_threads() == 5
+        assert sum("too many connections" in r.getMessage() for r in caplog.records) == 3
+        for s in sockets[:5]:
+            s.close()
+        deadline = time.monotonic() + 5
+        while _handler_threads() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert get(server.port, f"127.0.0.1:{server.port}")[0] == 200  # the slots came back
+    finally:
+        for s in sockets:
+            s.close()
+        server.stop()
 
 
 def test_the_default_idle_timeout_is_on_every_connection(tmp_path: Path) -> None:

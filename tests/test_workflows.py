@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import pytest
 import yaml
 
-from goldkeeper.scaffold.init import TEMPLATE_FILES, render_template
+from goldkeeper.scaffold.init import TEMPLATE_FILES, _checkout_install, derived_install, render_template
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
@@ -63,8 +66,8 @@ def test_project_workflows_pass_actionlint() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("install", ["goldkeeper==0.1.0", "goldkeeper==0.1.0 dvc-s3"])
-def test_template_workflows_pass_actionlint(tmp_path: Path, install: str) -> None:
+@pytest.mark.parametrize("install", ["goldkeeper==0.1.0", "goldkeeper==0.1.0 dvc-s3", None])
+def test_template_workflows_pass_actionlint(tmp_path: Path, install: str | None) -> None:
     paths = []
     for name in TEMPLATE_WORKFLOWS:
         path = tmp_path / ".github" / "workflows" / Path(name).name
@@ -121,7 +124,13 @@ def test_backup_workflow_does_what_the_issue_asks() -> None:
     dump = next(step for step in steps if "goldkeeper dump" in step.get("run", ""))
     assert dump["env"]["GOLDKEEPER_DATABASE_URL"] == "${{ secrets.GOLDKEEPER_DATABASE_URL }}"
     commit = steps[-1]["run"]
-    assert "manifest.json" in commit and "counts" in commit and "git commit" in commit and "git push" in commit
+    assert "manifest.json" in commit and "counts" in commit and "git commit" in commit
+    # never a push to the default branch: a branch of its own and a pull request
+    assert 'git push --force origin "$BACKUP_BRANCH"' in commit and "gh pr create --base" in commit
+    assert [line for line in commit.splitlines() if "git push" in line] == [
+        '          git push --force origin "$BACKUP_BRANCH"'.strip()
+    ]
+    assert workflow["permissions"] == {"contents": "write", "pull-requests": "write"}
 
 
 def _gate_step_program() -> str:
@@ -204,3 +213,72 @@ def test_pr_comment_updates_the_bots_own_comment(tmp_path: Path) -> None:
     ours = {"id": 3, "user": BOT, "body": MARKER + "\nold diff"}
     calls = _run_comment_script(tmp_path, [foreign, unmarked, ours])
     assert calls == [{"action": "update", "id": 3, "body": MARKER + "\n### Golden dataset diff\n"}]
+
+
+def test_project_ci_runs_on_the_oldest_and_newest_python() -> None:
+    workflow = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
+    job = workflow["jobs"]["test"]
+    assert job["strategy"]["matrix"]["python-version"] == ["3.11", "3.13"]
+    setup = [step for step in job["steps"] if str(step.get("uses", "")).startswith("actions/setup-python")]
+    assert setup and setup[0]["with"]["python-version"] == "${{ matrix.python-version }}"
+
+
+ALL_WORKFLOW_TEXTS = [
+    *[(name, render_template(name, install="goldkeeper==0.1.0")) for name in TEMPLATE_WORKFLOWS],
+    *[(path.name, path.read_text()) for path in PROJECT_WORKFLOWS],
+]
+
+
+@pytest.mark.parametrize(("name", "text"), ALL_WORKFLOW_TEXTS, ids=[n for n, _ in ALL_WORKFLOW_TEXTS])
+def test_third_party_actions_are_pinned_by_commit_sha(name: str, text: str) -> None:
+    uses = re.findall(r"uses:\s*(\S+)", text)
+    assert uses, name
+    for action in uses:
+        assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", action), f"{name}: {action} is not pinned by SHA"
+
+
+@pytest.mark.parametrize("name", TEMPLATE_WORKFLOWS)
+def test_template_workflows_cache_pip_and_disable_dvc_analytics(name: str) -> None:
+    workflow = yaml.safe_load(render_template(name, install="goldkeeper==0.1.0"))
+    assert workflow["env"]["DVC_NO_ANALYTICS"] == "1"
+    steps = next(iter(workflow["jobs"].values()))["steps"]
+    setup = next(step for step in steps if step.get("uses", "").startswith("actions/setup-python@"))
+    assert setup["with"]["cache"] == "pip" and setup["with"]["cache-dependency-path"]
+
+
+def test_pr_workflow_runs_only_for_pipeline_paths() -> None:
+    on = yaml.safe_load(render_template("workflows/goldkeeper-pr.yml"))[True]
+    paths = on["pull_request"]["paths"]
+    assert {"golden/**", "params.yaml", "dvc.yaml", "config/**", "baselines/**"} <= set(paths)
+    assert "workflow_dispatch" in on
+
+
+def test_an_unknown_install_is_a_failing_step_that_says_what_to_do(tmp_path: Path) -> None:
+    steps = yaml.safe_load(render_template("workflows/goldkeeper-pr.yml", install=None))["jobs"]["pipeline"]["steps"]
+    install = next(step for step in steps if step.get("name") == "Install goldkeeper")["run"]
+    assert "pip install" not in install.split("::error", 1)[0]
+    proc = subprocess.run(["bash", "-c", install], capture_output=True, text=True, check=False)
+    assert proc.returncode == 1
+    assert "::error title=goldkeeper install::" in proc.stdout and "--install" in proc.stdout
+
+
+def test_install_derived_from_how_goldkeeper_is_installed(tmp_path: Path) -> None:
+    """This test run's goldkeeper is an editable checkout (make test: pip install -e): `-e .` there."""
+    info = json.loads(metadata.distribution("goldkeeper").read_text("direct_url.json") or "{}")
+    assert info.get("dir_info", {}).get("editable") is True, info
+    source = Path(unquote(urlparse(info["url"]).path))
+    assert derived_install(source) == "-e ."
+
+
+def test_install_from_a_checkout_is_its_origin_at_head(tmp_path: Path) -> None:
+    checkout = tmp_path / "goldkeeper"
+    checkout.mkdir()
+    for args in (
+        ["init", "-q"],
+        ["-c", "user.name=t", "-c", "user.email=t@x.invalid", "commit", "-q", "--allow-empty", "-m", "x"],
+    ):
+        subprocess.run(["git", *args], cwd=checkout, check=True)
+    assert _checkout_install(checkout) is None  # no remote: CI could not reach it
+    subprocess.run(["git", "remote", "add", "origin", "git@github.com:acme/goldkeeper.git"], cwd=checkout, check=True)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=checkout, capture_output=True, text=True).stdout.strip()
+    assert _checkout_install(checkout) == f"'goldkeeper @ git+https://github.com/acme/goldkeeper.git@{head}'"

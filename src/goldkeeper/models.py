@@ -14,7 +14,15 @@ from __future__ import annotations
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 
 #: Version of the record schema (fields of Analysis, Chunk, ..., Query).
 SCHEMA_VERSION = 1
@@ -116,6 +124,9 @@ class Expected(Record):
 CitationField = Literal["chunk_id", "analysis_id", "entity_id", "property_path", "source_url", "retrieved_at"]
 
 
+#: the ``must_not`` rules ``eval grounded`` checks; verify rejects any other (issue 14).
+MUST_NOT_RULES: tuple[str, ...] = ("answer_without_evidence", "fabricate_citation")
+
 #: what a claim's citation carries unless the query says otherwise
 DEFAULT_CITATION_FIELDS: tuple[CitationField, ...] = ("chunk_id", "source_url")
 
@@ -170,8 +181,32 @@ class ShardEntry(Record):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+class StoreScope(Record):
+    """What part of the database a store represents (``restore --replace`` replaces only that part).
+
+    ``statuses``: the analysis statuses the dump wrote (params.yaml ``dump.statuses``); every query
+    is always in scope.
+    """
+
+    statuses: list[str] = Field(min_length=1)
+
+    @field_validator("statuses")
+    @classmethod
+    def _sorted_unique(cls, value: list[str]) -> list[str]:
+        return sorted(set(value))
+
+
+#: The scope of a store whose manifest names none: the analyses with status ``completed``, which is
+#: what ``dump`` writes with its default ``dump.statuses``. So every store dumped with the default
+#: (before the scope existed, or since) keeps its exact bytes and dataset version.
+DEFAULT_SCOPE = StoreScope(statuses=["completed"])
+
+
 class Manifest(Record):
-    """The table of contents of a golden store. Its sha256 is the dataset version."""
+    """The table of contents of a golden store. Its sha256 is the dataset version.
+
+    ``scope`` is written only when it is not :data:`DEFAULT_SCOPE` (see :meth:`effective_scope`).
+    """
 
     format_version: int = FORMAT_VERSION
     schema_version: int = SCHEMA_VERSION
@@ -179,6 +214,20 @@ class Manifest(Record):
     counts: dict[str, int]
     shard_counts: dict[str, int]
     shards: list[ShardEntry]
+    scope: StoreScope | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_absent_scope(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """An absent scope is not written, so a store without one keeps its exact bytes (and version)."""
+        data: dict[str, Any] = handler(self)
+        if data.get("scope") is None:
+            data.pop("scope", None)
+        return data
+
+    @property
+    def effective_scope(self) -> StoreScope:
+        """What part of the database this store stands for (``restore --replace`` replaces only that)."""
+        return self.scope if self.scope is not None else DEFAULT_SCOPE
 
     @field_validator("format_version")
     @classmethod
@@ -220,6 +269,8 @@ __all__ = [
     "CitationField",
     "Query",
     "ShardEntry",
+    "StoreScope",
+    "DEFAULT_SCOPE",
     "Manifest",
     "record_key",
     "count_records",

@@ -5,11 +5,14 @@ lists them. Errors are mapped here, once: a :class:`GoldkeeperError` becomes
 ``error: <message>`` on stderr and its exit code; anything else is an internal
 error (exit 1, only ever a bug). Tracebacks only with ``--debug`` (or ``GOLDKEEPER_DEBUG=1``), printed
 before that same line: ``--debug`` never changes an exit code.
+Warnings the library logs on the ``goldkeeper`` logger (an orphaned embedded
+server, a wait for the golden lock) are shown as ``warning: <message>`` on stderr.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
 import traceback
@@ -42,6 +45,21 @@ def _register_all() -> None:
     accept_global_options(cli)
 
 
+class _StderrWarnings(logging.Handler):
+    """The library's warnings, one line each on stderr (the library itself never prints)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
+
+
+def _show_library_warnings() -> None:
+    logger = logging.getLogger("goldkeeper")
+    if not any(isinstance(handler, _StderrWarnings) for handler in logger.handlers):
+        logger.addHandler(_StderrWarnings(logging.WARNING))
+    if logger.level == logging.NOTSET or logger.level > logging.WARNING:
+        logger.setLevel(logging.WARNING)
+
+
 def _debug_requested(argv: list[str]) -> bool:
     return "--debug" in argv or os.environ.get("GOLDKEEPER_DEBUG") == "1"
 
@@ -58,6 +76,7 @@ def _error_text(exc: GoldkeeperError) -> str:
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = _debug_requested(argv)
+    _show_library_warnings()
     _register_all()
     try:
         result = cli.main(args=argv, prog_name="goldkeeper", standalone_mode=False)

@@ -51,7 +51,8 @@ RESTORE_OPTIONS = [
     click.option(
         "--replace",
         is_flag=True,
-        help="Make the golden tables hold exactly the store: rows that differ or are not in it are deleted.",
+        help="Make the golden tables hold exactly the store within its scope: rows that differ or are not in it "
+        "are deleted, except analyses whose status the store's dump did not cover (manifest scope.statuses).",
     ),
     click.option(
         "--dry-run", is_flag=True, help="Only report what would be added, skipped, replaced, removed or in conflict."
@@ -109,6 +110,9 @@ def restore_command(
         for line in report.summary_lines():
             click.echo(line)
         for name in ("analyses", "queries"):
+            removed = getattr(report, name).removed
+            if report.dry_run and removed:
+                click.echo(f"would remove {name}: " + ", ".join(removed[:20]) + (" ..." if len(removed) > 20 else ""))
             conflicts = getattr(report, name).conflicts
             if conflicts:
                 click.echo(

@@ -20,6 +20,7 @@ def start(state: AppState) -> None:
     server = state.project().server
     was_running = server.status().running
     server.start()
+    server.release()  # the user's now: no command stops it (an orphan of a killed command included)
     click.echo(f"embedded PostgreSQL {'already running' if was_running else 'started'} in {server.pgdata}")
 
 
@@ -39,10 +40,23 @@ def status(state: AppState, as_json: bool) -> None:
     """Show whether the embedded server is running, and where."""
     info = state.project().server.status()
     if as_json:
-        echo_json({"running": info.running, "pgdata": str(info.pgdata), "pid": info.pid, "url": info.url})
+        echo_json(
+            {
+                "running": info.running,
+                "pgdata": str(info.pgdata),
+                "pid": info.pid,
+                "url": info.url,
+                "orphaned_by": info.orphaned_by,
+            }
+        )
         return
     if info.running:
         click.echo(f"running (pid {info.pid}) in {info.pgdata}")
+        if info.orphaned_by is not None:
+            click.echo(
+                f"started by goldkeeper PID {info.orphaned_by}, which is gone: the next command that uses the "
+                "database stops it when done (`goldkeeper db start` keeps it, `db stop` stops it now)"
+            )
     else:
         click.echo(f"stopped ({info.pgdata})")
 

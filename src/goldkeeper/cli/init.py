@@ -28,8 +28,9 @@ from goldkeeper.project import init_repository
 @click.option(
     "--install",
     metavar="PIP-ARGS",
-    help="What the written workflows `pip install` (default: this goldkeeper version, + dvc-s3 with "
-    "--dvc-tracked-store).",
+    help="What the written workflows `pip install` (default: derived from how this goldkeeper is installed: "
+    "its git URL and commit, `-e .` for this repository, or its version from an index, + dvc-s3 with "
+    "--dvc-tracked-store; else a step that fails saying what to set).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state

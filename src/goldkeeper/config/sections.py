@@ -47,8 +47,19 @@ class StoreParams(Section):
 
 
 class DumpParams(Section):
-    #: the analysis statuses ``dump`` writes and ``verify --db`` counts.
-    statuses: list[str] = Field(default_factory=lambda: ["completed"])
+    #: the analysis statuses ``dump`` writes and ``verify --db`` counts (recorded in the manifest's
+    #: ``scope``: ``restore --replace`` replaces only analyses with these statuses).
+    statuses: list[str] = Field(default_factory=lambda: ["completed"], min_length=1)
+
+
+#: seconds a restore waits for another writer's golden lock before it gives up
+DEFAULT_LOCK_TIMEOUT = 60.0
+
+
+class RestoreParams(Section):
+    #: seconds ``restore`` waits for the golden lock held by another writer (a running restore or import)
+    #: before it gives up with exit 4; while it waits it says who holds the lock.
+    lock_timeout_seconds: float = Field(default=DEFAULT_LOCK_TIMEOUT, gt=0)
 
 
 class EmbeddingParams(Section):
@@ -72,8 +83,11 @@ class VerifyParams(Section):
 class DiffParams(Section):
     """Used by ``goldkeeper diff --report`` (the DVC stage)."""
 
-    #: the git revision the working store is compared with
-    base: str = "main"
+    #: the git revision the working store is compared with; None: the repository's default branch
+    #: (origin/HEAD, else the current branch's upstream, else main or master). A base that does not
+    #: resolve is a diff against nothing (everything added, said in the report), never a failed stage.
+    #: The environment variable GOLDKEEPER_DIFF_BASE overrides it (the PR workflow: the PR's base).
+    base: str | None = None
     #: where ``--report`` writes the pull-request comment body and the JSON document
     md: str = "reports/dataset-diff.md"
     json_out: str = Field(default="reports/dataset-diff.json", alias="json")
@@ -125,9 +139,15 @@ class RetrievalParams(Section):
 class GroundedParams(Section):
     #: extractive | command:PROGRAM | responses:FILE
     answerer: str = "extractive"
-    #: the claim-support judge and its threshold (see goldkeeper.evals.judges).
-    judge: str = "lexical"
-    judge_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
+    #: the claim-support judge: aligned | lexical | nli | command:PROGRAM (see goldkeeper.evals.judges).
+    judge: str = "aligned"
+    #: its threshold; null = the judge's own default (aligned 0.65, lexical 0.8, nli and command 0.5).
+    judge_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    #: nli: a local ONNX cross-encoder folder (model.onnx, tokenizer.json, config.json), loaded offline.
+    judge_model_path: str | None = None
+    #: nli and command judges: pairs per batch; command judge: seconds per batch.
+    judge_batch_size: int = Field(default=64, ge=1)
+    judge_timeout_s: float = Field(default=300.0, gt=0)
     #: extractive: the search mode (other search parameters: the ``retrieval:`` section).
     retrieval_mode: Mode = "hybrid"
     #: extractive: retrieved chunks to read, sentences per answer, and the evidence score below which it refuses.
@@ -219,6 +239,8 @@ __all__ = [
     "DatasetParams",
     "StoreParams",
     "DumpParams",
+    "DEFAULT_LOCK_TIMEOUT",
+    "RestoreParams",
     "EmbeddingParams",
     "VerifyParams",
     "DiffParams",

@@ -26,6 +26,7 @@ from goldkeeper.config.sections import (
     GroundedParams,
     PromptParams,
     ReportParams,
+    RestoreParams,
     RetrievalParams,
     RubricParams,
     StoreParams,
@@ -51,6 +52,7 @@ class Settings(BaseModel):
     dataset: DatasetParams = Field(default_factory=DatasetParams)
     store: StoreParams = Field(default_factory=StoreParams)
     dump: DumpParams = Field(default_factory=DumpParams)
+    restore: RestoreParams = Field(default_factory=RestoreParams)
     embedding: EmbeddingParams = Field(default_factory=EmbeddingParams)
     verify: VerifyParams = Field(default_factory=VerifyParams)
     diff: DiffParams = Field(default_factory=DiffParams)
@@ -118,6 +120,10 @@ def load_params(path: Path) -> dict[str, Any]:
     return data
 
 
+#: overrides params.yaml ``diff.base`` (the PR workflow sets it to the pull request's base branch)
+DIFF_BASE_ENV = "GOLDKEEPER_DIFF_BASE"
+
+
 def load_settings(
     root: Path | None = None,
     params_file: Path | None = None,
@@ -137,6 +143,8 @@ def load_settings(
     unknown = sorted(set(values) - SECTIONS)
     if unknown:
         raise ConfigError(f"{params_path}: unknown section {unknown[0]!r}", key=unknown[0])
+    if env.get(DIFF_BASE_ENV):
+        values["diff"] = {**(values.get("diff") or {}), "base": env[DIFF_BASE_ENV]}
     for section, update in (overrides or {}).items():
         values[section] = {**(values.get(section) or {}), **update}
     values["root"] = root
@@ -167,6 +175,7 @@ def _resolve_model_path(values: dict[str, Any], root: Path) -> None:
 __all__ = [
     "DEFAULT_PARAMS_FILE",
     "DATABASE_URL_ENV",
+    "DIFF_BASE_ENV",
     "SECTIONS",
     "Settings",
     "load_params",

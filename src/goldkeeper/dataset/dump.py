@@ -1,7 +1,7 @@
 """``dump``: database -> golden store.
 
-Streams analyses (status in ``dump.statuses``) with their chunks, findings and
-artifact, then every query, straight from COPY streams into the
+Streams analyses (status in ``dump.statuses``, recorded as the manifest's
+``scope`` unless it is the default ``completed``) with their chunks, findings and artifact, then every query, straight from COPY streams into the
 :class:`~goldkeeper.store.StoreWriter`, so memory is bounded by one record and
 the stream buffers. The new store replaces the old one atomically; unchanged
 data gives byte-identical files (and so the same dataset version).
@@ -17,6 +17,7 @@ from goldkeeper.config import Settings
 from goldkeeper.db.connection import connection
 from goldkeeper.db.reader import golden_reader
 from goldkeeper.errors import DatabaseError
+from goldkeeper.models import DEFAULT_SCOPE, StoreScope
 from goldkeeper.progress import SILENT, Progress
 from goldkeeper.store import StoreWriter
 from goldkeeper.store.canonical import sha256_hex
@@ -45,6 +46,15 @@ def _golden_schema_exists(url: str) -> bool:
         return conn.execute("SELECT to_regclass('golden.analyses') IS NOT NULL").fetchone() == (True,)
 
 
+def _scope(settings: Settings) -> StoreScope | None:
+    """The manifest records what the dump wrote, so ``restore --replace`` replaces only that.
+
+    None (not written) for the default scope, so a default store's bytes and version never change.
+    """
+    scope = StoreScope(statuses=list(settings.dump.statuses))
+    return None if scope == DEFAULT_SCOPE else scope
+
+
 def dump(url: str, settings: Settings, out: Path | None = None, progress: Progress = SILENT) -> DumpReport:
     """Write the golden rows at ``url`` into the store at ``out`` (default: ``settings.store_path``)."""
     target = Path(out) if out is not None else settings.store_path
@@ -54,7 +64,7 @@ def dump(url: str, settings: Settings, out: Path | None = None, progress: Progre
         )
     old_manifest = (target / "manifest.json").read_bytes() if (target / "manifest.json").is_file() else None
     with (
-        StoreWriter(target, settings.dataset.name, dict(settings.store.shards)) as writer,
+        StoreWriter(target, settings.dataset.name, dict(settings.store.shards), _scope(settings)) as writer,
         golden_reader(url, settings.dump.statuses) as (analyses, queries),
     ):
         with progress.task("dumping analyses", None) as task:

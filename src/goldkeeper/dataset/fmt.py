@@ -280,7 +280,9 @@ def format_store(directory: Path | str, settings: Settings | None = None, *, che
         changed, version = _changed(store, _run(store, layouts, None), shard_counts, read)
     else:
         try:  # one pass: the new store is staged while it is compared, and discarded when nothing differs
-            with StoreWriter(Path(directory), store.manifest.dataset, shard_counts, per_shard_order=True) as writer:
+            with StoreWriter(
+                Path(directory), store.manifest.dataset, shard_counts, store.manifest.scope, per_shard_order=True
+            ) as writer:
                 changed, version = _changed(store, _run(store, layouts, writer), shard_counts, read)
                 if not changed:
                     raise _Unchanged

@@ -19,7 +19,9 @@
    - with ``replace``: rows that differ from the store or are absent from it
      are deleted and the store's records inserted, so the golden tables end
      up holding exactly the store (identical rows are kept with their
-     embeddings);
+     embeddings). Only within the store's scope (:func:`replace_scope`): a
+     store dumped with ``dump.statuses: [completed]`` replaces the completed
+     analyses; drafts and other statuses are kept;
    - ``dry_run``: the same work, then a rollback: the report says what would
      be added, skipped, replaced, removed and what conflicts.
 
@@ -37,7 +39,7 @@ from dataclasses import replace as replace_fields
 from pathlib import Path
 from typing import Any
 
-from goldkeeper.config import Settings
+from goldkeeper.config import DEFAULT_LOCK_TIMEOUT, Settings
 from goldkeeper.dataset.verify import VerifyReport, verify_store
 from goldkeeper.dataset.verify.loadable import load_problems
 from goldkeeper.dataset.verify.refusal import allowed_codes, refuse_violations
@@ -48,7 +50,7 @@ from goldkeeper.embed.base import Embedder
 from goldkeeper.embed.fill import embed_chunks
 from goldkeeper.errors import DataIntegrityError, RecordValidationError
 from goldkeeper.fileio import atomic_write_bytes
-from goldkeeper.models import Analysis, Query
+from goldkeeper.models import Analysis, Query, StoreScope
 from goldkeeper.progress import SILENT, Progress
 from goldkeeper.store import Store, StoreSource, canonical_bytes, open_store
 
@@ -82,6 +84,8 @@ class RestoreReport:
     staged: dict[str, int] = field(default_factory=dict)
     #: verify's warnings about the store (they never refuse a restore), as verify renders them
     warnings: tuple[str, ...] = ()
+    #: the analysis statuses a replace was limited to (the store's scope); None = the whole dataset
+    scope: tuple[str, ...] | None = None
 
     @property
     def conflicts(self) -> int:
@@ -95,6 +99,7 @@ class RestoreReport:
             "version": self.version,
             "staged": dict(self.staged),
             "warnings": list(self.warnings),
+            "scope": None if self.scope is None else {"statuses": list(self.scope)},
             "embeddings": {
                 "model_id": self.model_id,
                 "chunks_embedded": self.chunks_embedded,
@@ -116,6 +121,11 @@ class RestoreReport:
             lines.append(
                 f"{name}: {c['added']} added, {c['skipped']} unchanged (skipped), {c['replaced']} replaced, "
                 f"{c['removed']} removed, {c['conflicts']} conflicting"
+            )
+        if self.replace and self.scope is not None:
+            lines.append(
+                f"scope: analyses with status {', '.join(self.scope)} (the store's scope); analyses with "
+                "another status were left alone"
             )
         if self.dry_run:
             lines.append("dry run: nothing was changed in the database")
@@ -205,6 +215,8 @@ def restore_records(
     source: str | None = None,
     version: str | None = None,
     keep_absent: frozenset[str] = frozenset(),
+    scope: StoreScope | None = None,
+    lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
 ) -> RestoreReport:
     """Restore records into the golden tables at ``url`` in one transaction (see the module doc).
 
@@ -215,13 +227,15 @@ def restore_records(
     replaces queries only).
     Raises :class:`ConflictError` (nothing changed) when records differ and
     ``replace`` is false, unless ``dry_run`` (then the report lists them).
+    ``scope``: what the records stand for; a replace removes only rows inside it (None: every row).
+    ``lock_timeout``: seconds to wait for another writer's golden lock before giving up (DatabaseError).
     """
     embed_batch = batch_size or int(getattr(embedder, "batch_size", 64) or 64)
     with golden_transaction(url, rollback=dry_run) as conn:
-        loader = GoldenLoader(conn)
+        loader = GoldenLoader(conn, lock_timeout=lock_timeout)
         loader.prepare(embedder.dim)
         staged = _stage(loader, analyses, queries, progress, totals)
-        changes = loader.classify()
+        changes = loader.classify(None if scope is None else list(scope.statuses))
         for kind in keep_absent:
             changes[kind].absent = []
         report = RestoreReport(
@@ -233,6 +247,7 @@ def restore_records(
             version=version,
             staged=staged,
             model_id=embedder.model_id,
+            scope=None if scope is None else tuple(scope.statuses),
         )
         if dry_run and not replace and (changes["analyses"].different or changes["queries"].different):
             return report  # a dry run reports the conflicts that a real run would refuse
@@ -285,6 +300,7 @@ def restore_verified(
     dry_run: bool = False,
     progress: Progress = SILENT,
     batch_size: int | None = None,
+    lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
 ) -> RestoreReport:
     """Restore a store :func:`verify_for_restore` accepted (see :func:`restore_records`)."""
     store, checked = verified.store, dict(verified.report.checked)
@@ -300,6 +316,8 @@ def restore_verified(
         totals=(checked.get("analyses"), checked.get("queries")),
         source=store.source.describe("").rstrip("/") or None,
         version=store.version,
+        scope=replace_scope(store),
+        lock_timeout=lock_timeout,
     )
     return replace_fields(report, warnings=tuple(i.render() for i in verified.report.warnings))
 
@@ -315,12 +333,21 @@ def restore_store(
     dry_run: bool = False,
     progress: Progress = SILENT,
     batch_size: int | None = None,
+    lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
 ) -> RestoreReport:
     """Verify the whole store (:func:`verify_for_restore`), then restore it (:func:`restore_verified`)."""
     verified = verify_for_restore(store, settings, allow)
-    return restore_verified(
-        url, verified, embedder, replace=replace, dry_run=dry_run, progress=progress, batch_size=batch_size
-    )
+    options: dict[str, Any] = {"progress": progress, "batch_size": batch_size, "lock_timeout": lock_timeout}
+    return restore_verified(url, verified, embedder, replace=replace, dry_run=dry_run, **options)
+
+
+def replace_scope(store: Store) -> StoreScope:
+    """The part of the database ``store`` stands for: its manifest's ``scope`` (written by ``dump``).
+
+    A manifest without one (every store dumped with the default ``dump.statuses``, before or after
+    the scope existed) stands for the ``completed`` analyses: ``--replace`` keeps every other status.
+    """
+    return store.manifest.effective_scope
 
 
 def write_marker(path: Path, store: Store, report: RestoreReport) -> None:
@@ -349,4 +376,5 @@ __all__ = [
     "VerifiedStore",
     "verify_for_restore",
     "restore_verified",
+    "replace_scope",
 ]

@@ -79,7 +79,9 @@ def _service_password(service: str | None) -> str | None:
     files = [os.environ.get("PGSERVICEFILE") or os.path.expanduser("~/.pg_service.conf")]
     if os.environ.get("PGSYSCONFDIR"):
         files.append(str(Path(os.environ["PGSYSCONFDIR"]) / "pg_service.conf"))
-    parser = ConfigParser(interpolation=None, strict=False)
+    parser = ConfigParser(
+        interpolation=None, strict=False, delimiters=("=",), comment_prefixes=("#",)
+    )  # as libpq reads it
     try:
         parser.read(files, encoding="utf-8")
     except (ConfigParserError, UnicodeDecodeError):

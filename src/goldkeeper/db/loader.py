@@ -20,7 +20,8 @@ from psycopg import sql
 from psycopg.types.json import set_json_dumps
 
 from goldkeeper.db.connection import connect, database_error
-from goldkeeper.db.schema import ensure_schema, lock_golden
+from goldkeeper.db.lock import lock_golden
+from goldkeeper.db.schema import ensure_schema
 from goldkeeper.errors import ConflictError, DataIntegrityError
 from goldkeeper.models import Analysis, Query
 
@@ -141,16 +142,20 @@ class Changes:
 class GoldenLoader:
     """Stage records in temp tables, classify them against golden rows, apply them. One transaction."""
 
-    def __init__(self, conn: psycopg.Connection[Any], *, batch_size: int = 1000) -> None:
+    def __init__(
+        self, conn: psycopg.Connection[Any], *, batch_size: int = 1000, lock_timeout: float | None = None
+    ) -> None:
         self.conn = conn
         self.batch_size = batch_size
+        #: seconds to wait for another writer's golden lock (None: as long as it takes)
+        self.lock_timeout = lock_timeout
         self._buffer: dict[str, list[tuple[Any, ...]]] = {name: [] for name in _TABLES}
         self._buffered = 0
         set_json_dumps(_json_dumps, context=conn)
 
     def prepare(self, dim: int) -> None:
-        """Lock, ensure the schema, create the temp tables."""
-        lock_golden(self.conn)
+        """Lock (waiting at most ``lock_timeout`` for another writer), ensure the schema, create the temp tables."""
+        lock_golden(self.conn, self.lock_timeout)
         ensure_schema(self.conn, dim)
         for statement in _TEMP_TABLES.split(";"):
             self.conn.execute(statement)
@@ -224,16 +229,21 @@ class GoldenLoader:
         statement = sql.SQL("SELECT DISTINCT k::text FROM ({}) u(k) ORDER BY 1").format(sql.SQL(" UNION ").join(parts))
         return [r[0] for r in self.conn.execute(statement).fetchall()]
 
-    def _ids(self, statement: str) -> list[str]:
-        return [r[0] for r in self.conn.execute(statement).fetchall()]
+    def _ids(self, statement: str, params: tuple[Any, ...] = ()) -> list[str]:
+        return [r[0] for r in self.conn.execute(statement, params).fetchall()]
 
-    def classify(self) -> dict[str, Changes]:
-        """Compare the staged records with the golden rows (call after every record was added)."""
+    def classify(self, statuses: list[str] | None = None) -> dict[str, Changes]:
+        """Compare the staged records with the golden rows (call after every record was added).
+
+        ``statuses``: the scope of the records (the store's ``scope.statuses``): golden analyses with
+        another status are outside it, so never ``absent`` (a replace keeps them). None: every row.
+        """
         self.flush()
         self._check_staged_unique()
         for table in _TABLES:
             self.conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
         result = {}
+        scoped = "AND g.status = ANY(%s::text[])" if statuses is not None else ""
         for entity, parent, tables, golden in (
             ("analyses", "gk_analyses", _ANALYSIS_TABLES, "golden.analyses"),
             ("queries", "gk_queries", _QUERY_TABLES, "golden.queries"),
@@ -253,7 +263,8 @@ class GoldenLoader:
                 different=different if entity == "analyses" else sorted(different, key=lambda s: s.encode()),
                 absent=self._ids(
                     f"SELECT g.id::text FROM {golden} g LEFT JOIN {parent} p ON p.id = g.id "
-                    f"WHERE p.id IS NULL ORDER BY g.id{collate}"
+                    f"WHERE p.id IS NULL {scoped if entity == 'analyses' else ''} ORDER BY g.id{collate}",
+                    (statuses,) if entity == "analyses" and statuses is not None else (),
                 ),
             )
         return result

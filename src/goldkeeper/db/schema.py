@@ -38,13 +38,12 @@ from typing import Any
 import psycopg
 
 from goldkeeper.db.connection import connection
+from goldkeeper.db.lock import ADVISORY_LOCK_KEY, lock_golden
 from goldkeeper.errors import DatabaseError
 
 SCHEMA = "golden"
 #: Version of the database schema; bump it with a migration step in :func:`ensure_schema`.
 DB_SCHEMA_VERSION = 1
-#: Key of the transaction-level advisory lock every writer of the golden schema takes.
-ADVISORY_LOCK_KEY = 0x60_1D_4E_E9  # "goldkeeper" in spirit; any fixed bigint works
 HNSW_INDEX = "chunks_embedding_hnsw"
 
 _TABLES = """
@@ -118,11 +117,6 @@ CREATE TABLE IF NOT EXISTS golden.embedding_cache (
 """
 
 _HNSW = f"CREATE INDEX IF NOT EXISTS {HNSW_INDEX} ON golden.chunks USING hnsw (embedding vector_cosine_ops)"
-
-
-def lock_golden(conn: psycopg.Connection[Any]) -> None:
-    """Take the golden advisory lock until the end of the current transaction (waits for other writers)."""
-    conn.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
 
 
 def embedding_column_dim(conn: psycopg.Connection[Any]) -> int | None:

@@ -137,7 +137,7 @@ def gate_step(ctx: DemoContext) -> StepResult:
     project = ctx.project
     paths = _metrics_files(ctx)
     store = open_store(ctx.store_path) if ctx.store_path is not None else None
-    identity = project.identity(store=store)
+    identity = project.identity(store=store, metrics=paths)
     recorded = project.baselines.get(identity) is None
     if recorded:
         project.baselines.record(identity, load_metrics(paths), [str(p) for p in paths])

@@ -42,10 +42,18 @@ class Citation(_Strict):
     source_url: StrictStr | None = Field(default=None, description="canonical URL of the cited document")
     retrieved_at: AwareDatetime | None = Field(default=None, description="when the evidence was retrieved (RFC 3339)")
     entity_id: StrictStr | None = Field(
-        default=None, description="identifier of the cited entity (structured sources): the analysis or chunk id"
+        default=None,
+        description=(
+            "identifier of the cited entity: the analysis or chunk id, or a domain id (e.g. 'met:11417') "
+            "that the cited analysis declares in its artifact metadata entity_ids"
+        ),
     )
     property_path: StrictStr | None = Field(
-        default=None, description="path of the cited property inside a structured source, e.g. 'sections.2'"
+        default=None,
+        description=(
+            "path of the cited property; must resolve in the cited chunk, the analysis record or its artifact "
+            "metadata, e.g. 'chunks[3].content' or 'provenance.donor'"
+        ),
     )
 
 

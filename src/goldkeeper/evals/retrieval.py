@@ -8,7 +8,8 @@ definitions, with ``complete=True``: a query the search returned nothing for
 scores 0). Queries without any relevant chunk (those that expect a refusal)
 are excluded from retrieval metrics and counted separately.
 
-Outputs: a flat aggregate JSON (``<mode>.<measure>`` keys, for ``dvc metrics``),
+Outputs: a flat aggregate JSON (``<mode>.<measure>`` keys, for ``dvc metrics``; the cutoff measures
+also under k-stable names, :data:`STABLE_NAMES`, so a policy survives ``-S retrieval.k=5``),
 a per-query JSON list (for ``dvc plots`` and :mod:`goldkeeper.evals.compare`),
 and the run (one per mode) and qrels in TREC format.
 """
@@ -48,6 +49,23 @@ def headline_measures(k: int) -> list[str]:
     return [f"P.{k}", f"recall.{k}", "recip_rank", f"ndcg_cut.{k}", "map", "Rprec", f"success.1,{k}"]
 
 
+#: the cutoff measures also written under names without k (``hybrid.ndcg_at_k`` = ``hybrid.ndcg_cut_<k>``,
+#: k itself is the ``k`` key): a policy or a plot that uses them survives a change of ``retrieval.k``.
+#: The k-named keys stay, for baselines and policies recorded with them.
+STABLE_NAMES: dict[str, str] = {
+    "P_{k}": "P_at_k",
+    "recall_{k}": "recall_at_k",
+    "ndcg_cut_{k}": "ndcg_at_k",
+    "success_{k}": "success_at_k",
+    "pass_rate_{k}": "pass_rate_at_k",
+}
+
+
+def stable_labels(k: int) -> dict[str, str]:
+    """``{"ndcg_cut_5": "ndcg_at_k", ...}`` for cutoff ``k``."""
+    return {label.format(k=k): stable for label, stable in STABLE_NAMES.items()}
+
+
 @dataclass
 class ModeResult:
     mode: str
@@ -81,10 +99,13 @@ class RetrievalResult:
             "queries.excluded_refusal": self.excluded_refusal,
             "queries.excluded_no_relevant_chunk": self.excluded_no_relevant,
         }
+        stable = stable_labels(self.k)
         for result in self.modes:
             for label, value in result.report.summary.items():
                 out[f"{result.mode}.{label}"] = round(float(value), 6)
             out[f"{result.mode}.pass_rate_{self.k}"] = round(float(result.report.summary[f"success_{self.k}"]), 6)
+            for label, name in stable.items():
+                out[f"{result.mode}.{name}"] = out[f"{result.mode}.{label}"]
         return out
 
     def summary_table(self) -> str:
@@ -110,7 +131,7 @@ class RetrievalResult:
             report = result.report
             for i, qid in enumerate(report.qids):
                 ranked = sorted(
-                    result.run.get(qid, {}).items(), key=lambda item: (np.float32(item[1]), item[0]), reverse=True
+                    result.run.get(qid, {}).items(), key=lambda item: (float(item[1]), item[0]), reverse=True
                 )
                 ranked_ids = [cid for cid, _ in ranked]
                 relevant = self.qrels[qid]

@@ -10,6 +10,13 @@ punctuation, drop the articles ``a``, ``an``, ``the``, collapse whitespace.
 (common tokens counted as a multiset). As in SQuAD 2.0, an unanswerable
 question has the empty answer as its only reference: a refusal (empty
 prediction) scores EM = F1 = 1, any answer scores 0.
+
+References that normalise to the empty string (``"."``, ``"the"``) are dropped
+first, as the official SQuAD v2.0 script does (``gold_answers = [a for a in
+answers if normalize_answer(a)]``); when none is left, the empty answer is the
+only reference. So ``"."`` against ``[".", "Rollo"]`` scores 0/0 (only
+``"Rollo"`` counts), and against ``["."]`` alone 1/1 (it is then the empty
+reference, matched by an empty normalised prediction).
 """
 
 from __future__ import annotations
@@ -30,8 +37,13 @@ def normalize_answer(text: str) -> str:
     return " ".join(text.split())
 
 
+def _references(references: Sequence[str]) -> list[str]:
+    """The references that normalise to a non-empty string, or the empty answer when none does (official v2.0)."""
+    return [r for r in references if normalize_answer(r)] or [""]
+
+
 def exact_match(prediction: str, references: Sequence[str]) -> float:
-    refs = list(references) or [""]
+    refs = _references(references)
     pred = normalize_answer(prediction)
     return float(any(pred == normalize_answer(r) for r in refs))
 
@@ -50,7 +62,7 @@ def _f1(prediction: str, reference: str) -> float:
 
 
 def f1_score(prediction: str, references: Sequence[str]) -> float:
-    refs = list(references) or [""]
+    refs = _references(references)
     return max(_f1(prediction, r) for r in refs)
 
 

@@ -1,20 +1,24 @@
 """TREC files (qrels, runs) and trec_eval's text output format.
 
 qrels: ``qid iter docno rel`` per line; run: ``qid Q0 docno rank score runid``
-per line (whitespace separated; the rank column is ignored). The output is
+per line (whitespace separated; the rank column is ignored). As in trec_eval 10,
+blank lines and lines whose first non-blank character is ``#`` are skipped;
+unlike trec_eval, a score that is not a finite number (nan, inf) is an error
+naming the file and line. The output is
 trec_eval's: ``%-22s\\t%s\\t%.4f`` per measure (integers and strings as is),
 per query in qid order with ``-q``, then the summary under ``all``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-import numpy as np
-
 from goldkeeper.errors import EvalError
-from goldkeeper.evals.metrics import Report, evaluate, resolve_measures
+from goldkeeper.evals.metrics import Report, evaluate, evaluate_ranked, resolve_measures
+from goldkeeper.evals.metrics.join import DuplicateDocument, rank_columns
+from goldkeeper.evals.trec_arrow import read_coded
 from goldkeeper.fileio import write_text
 
 
@@ -32,7 +36,7 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     qrels: dict[str, dict[str, int]] = {}
     for number, line in enumerate(_read_lines(Path(path)), 1):
         fields = line.split()
-        if not fields:
+        if not fields or fields[0].startswith("#"):
             continue
         if len(fields) != 4:
             raise EvalError(f"{path}:{number}: a qrels line needs 4 fields (qid iter docno rel), got {len(fields)}")
@@ -54,7 +58,7 @@ def read_run(path: Path) -> tuple[dict[str, dict[str, float]], str]:
     runid = ""
     for number, line in enumerate(_read_lines(Path(path)), 1):
         fields = line.split()
-        if not fields:
+        if not fields or fields[0].startswith("#"):
             continue
         if len(fields) != 6:
             raise EvalError(
@@ -65,6 +69,8 @@ def read_run(path: Path) -> tuple[dict[str, dict[str, float]], str]:
             value = float(score)
         except ValueError as exc:
             raise EvalError(f"{path}:{number}: score {score!r} is not a number") from exc
+        if not math.isfinite(value):
+            raise EvalError(f"{path}:{number}: score {score!r} is not a finite number")
         docs = run.setdefault(qid, {})
         if docno in docs:
             raise EvalError(f"{path}:{number}: query {qid} retrieves document {docno} twice")
@@ -81,10 +87,23 @@ def format_report(report: Report, per_query: bool = False) -> str:
 def evaluate_files(
     qrels_path: Path, run_path: Path, measures: Iterable[str] | None = None, *, complete: bool = False
 ) -> Report:
-    """Evaluate a TREC run file against a qrels file."""
+    """Evaluate a TREC run file against a qrels file.
+
+    Files are read as columns (:mod:`.trec_arrow`); when that fast path declines them (an error, an
+    unusual line), the line-by-line parser reads them, and names the file and line of any error.
+    """
+    chosen = resolve_measures(measures)
+    coded = read_coded(qrels_path, run_path, complete=complete)
+    if coded is not None:
+        try:
+            ranked = rank_columns(coded.qids, coded.run, coded.qrels, coded.n_docs, check_duplicates=True)
+        except DuplicateDocument:
+            pass  # the parser below names the line
+        else:
+            return evaluate_ranked(ranked, chosen, runid=coded.runid)
     qrels = read_qrels(qrels_path)
     run, runid = read_run(run_path)
-    return evaluate(qrels, run, resolve_measures(measures), complete=complete, runid=runid)
+    return evaluate(qrels, run, chosen, complete=complete, runid=runid)
 
 
 def write_qrels(path: Path, qrels: Mapping[str, Mapping[str, int]]) -> None:
@@ -97,9 +116,9 @@ def write_run(path: Path, run: Mapping[str, Mapping[str, float]], runid: str) ->
     """Write a run in TREC format, each query's documents in trec_eval's ranking order."""
     lines = []
     for q in sorted(run):
-        ordered = sorted(run[q].items(), key=lambda item: (np.float32(item[1]), item[0]), reverse=True)
+        ordered = sorted(run[q].items(), key=lambda item: (float(item[1]), item[0]), reverse=True)
         for rank, (doc, score) in enumerate(ordered, 1):
-            lines.append(f"{q} Q0 {doc} {rank} {float(np.float32(score)):.9g} {runid}")
+            lines.append(f"{q} Q0 {doc} {rank} {float(score)!r} {runid}")
     _write(Path(path), lines)
 
 

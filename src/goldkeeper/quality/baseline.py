@@ -60,10 +60,34 @@ class RunIdentity(BaseModel):
         return f"{slug}-{self.digest[:16]}"
 
 
-def answerer_identity(settings: Settings) -> str:
-    """The answerer and judge of params.yaml ``grounded:`` (the built-in extractive one by default)."""
+def _run_labels(path: Path) -> dict[str, str]:
+    """The ``answerer`` and ``judge`` labels a grounded run wrote into its metrics (none when absent)."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: data[k] for k in ("answerer", "judge") if isinstance(data.get(k), str) and data[k]}
+
+
+def answerer_identity(settings: Settings, metrics: Sequence[Path] = ()) -> str:
+    """The answerer and judge of the grounded run (the labels of ``metrics``, else of ``grounded.out``), else params.
+
+    ``eval grounded --answerer responses:FILE`` writes ``answerer: responses:FILE`` and the judge's
+    name, model and threshold (``aligned@0.65``) into its metrics, so the identity is the run's, not
+    params.yaml's. Without that file: params.yaml's answerer and judge (with its threshold when set).
+    """
     params = settings.grounded
-    return f"answerer={params.answerer};judge={params.judge}"
+    labels: dict[str, str] = {}
+    for path in [*metrics, settings.resolve(params.out)]:
+        labels = labels or _run_labels(path)
+    judge = params.judge
+    if params.judge_model_path:
+        judge += f":{params.judge_model_path}"
+    if params.judge_threshold is not None:
+        judge += f"@{params.judge_threshold:g}"
+    return f"answerer={labels.get('answerer', params.answerer)};judge={labels.get('judge', judge)}"
 
 
 def resolve_identity(
@@ -72,6 +96,7 @@ def resolve_identity(
     model_id: Callable[[], str],
     store: Store | None = None,
     env: Mapping[str, str] | None = None,
+    metrics: Sequence[Path] = (),
 ) -> RunIdentity:
     """The identity of the current run, from the golden store, params.yaml and the environment.
 
@@ -80,7 +105,7 @@ def resolve_identity(
     """
     env = os.environ if env is None else env
     store = store if store is not None else open_store(settings.store_path)
-    model = env.get(MODEL_VERSION_ENV) or f"{model_id()}+{answerer_identity(settings)}"
+    model = env.get(MODEL_VERSION_ENV) or f"{model_id()}+{answerer_identity(settings, metrics)}"
     prompt = env.get(PROMPT_VERSION_ENV) or settings.prompt.version
     return RunIdentity(
         datasetId=store.manifest.dataset,

@@ -2,6 +2,9 @@
 
 Order of checks::
 
+    0. policy      every floor and drop limit must name a metric of the run; one that does not is a
+                   failing reason (``policy_metric_missing``), recorded like any other, never an
+                   exception: a misconfigured policy fails the verdict, not the pipeline (``dvc exp run``)
     1. fail-fast   citation_accuracy (failFastOnCitationDrift) then citation_freshness
                    (failFastOnCitationFreshnessDrift): a drop against the baseline beyond its
                    max<Metric>Drop stops the gate at once with that one reason
@@ -113,7 +116,9 @@ class GateInputs:
 def evaluate(inputs: GateInputs) -> dict[str, Any]:
     """The gate result (a JSON-ready dict) for the current metrics; pure, no IO."""
     policy, metrics, baseline = inputs.policy, inputs.metrics, inputs.baseline
-    policy.check_metrics(metrics)
+    misconfigured = [
+        _reason("policy_metric_missing", key, 0.0, 0.0, message) for key, message in policy.missing_metrics(metrics)
+    ]
     fail_fast: dict[str, Any] | None = None
     if baseline is None:
         reasons, warnings = _no_baseline(inputs.identity.key, inputs.require_baseline)
@@ -125,6 +130,7 @@ def evaluate(inputs: GateInputs) -> dict[str, Any]:
     else:
         reasons += _below_floors(metrics, policy)
         reasons += _drifted(metrics, baseline, policy) if baseline is not None else []
+    reasons = misconfigured + reasons
     warnings += _identity_changed(inputs.previous, inputs.identity)
 
     previous_metrics = (inputs.previous or {}).get("metrics")
@@ -193,7 +199,7 @@ def _below_floors(metrics: dict[str, float], policy: RegressionPolicy) -> list[d
             "floor", metric, metrics[metric], floor, f"{metric} = {metrics[metric]:.4f} is below its floor {floor:g}"
         )
         for metric, floor in sorted(policy.floors.items())
-        if metrics[metric] < floor - 1e-12
+        if metric in metrics and metrics[metric] < floor - 1e-12
     ]
 
 

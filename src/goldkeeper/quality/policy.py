@@ -150,22 +150,33 @@ class RegressionPolicy(_Strict):
     def higher_is_better(self, metric: str) -> bool:
         return metric not in self.lower_is_better
 
-    def check_metrics(self, metrics: dict[str, float], source: str = "regression policy") -> None:
-        """Every floor and drop limit must name a metric of the run: a typo is an error, not a no-op."""
-        for metric in self.floors:
-            if metric not in metrics:
-                raise ConfigError(
-                    f"{source}: floors.{metric}: no metric {metric!r} in the current run "
-                    f"(known: {', '.join(sorted(metrics)) or 'none'})",
-                    key=f"floors.{metric}",
-                )
+    def missing_metrics(self, metrics: dict[str, float], source: str = "regression policy") -> list[tuple[str, str]]:
+        """``(policy key, message)`` for every floor and drop limit that names no metric of the run."""
+        missing = [
+            (
+                f"floors.{metric}",
+                f"{source}: floors.{metric}: no metric {metric!r} in the current run "
+                f"(known: {', '.join(sorted(metrics)) or 'none'})",
+            )
+            for metric in self.floors
+            if metric not in metrics
+        ]
         by_pascal = {pascal(m): m for m in metrics}
-        for name in self.drops:
-            if name not in by_pascal:
-                raise ConfigError(
-                    f"{source}: max{name}Drop: no metric named {name!r} (in PascalCase) in the current run",
-                    key=f"max{name}Drop",
-                )
+        missing += [
+            (f"max{name}Drop", f"{source}: max{name}Drop: no metric named {name!r} (in PascalCase) in the current run")
+            for name in self.drops
+            if name not in by_pascal
+        ]
+        return missing
+
+    def check_metrics(self, metrics: dict[str, float], source: str = "regression policy") -> None:
+        """Every floor and drop limit must name a metric of the run: a typo is an error, not a no-op.
+
+        The gate itself reports them as failing reasons instead (see ``quality.gate.evaluate``), so a
+        misconfigured policy fails the verdict it records rather than the pipeline that runs it.
+        """
+        for key, message in self.missing_metrics(metrics, source)[:1]:
+            raise ConfigError(message, key=key)
 
 
 def _messages(exc: ValidationError, source: str) -> list[str]:

@@ -12,7 +12,8 @@ Hardening: a request whose ``Host`` is not a loopback name with the server's por
 (``127.0.0.1:P``, ``localhost:P``, ``[::1]:P``) is answered 421, so a DNS-rebinding page
 cannot read the API; a connection idle for :data:`IDLE_TIMEOUT` seconds is closed (its
 thread ends); a client that resets its connection is one warning line on the
-``goldkeeper.serve`` logger, never a stdlib traceback.
+``goldkeeper.serve`` logger, never a stdlib traceback; at most :data:`MAX_CONNECTIONS`
+connections (threads) are served at once, more are closed at once.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ SUMMARY_PATH = "/api/ai-evals/summary"
 OPENAPI_PATH = "/api/openapi"
 #: seconds a connection may stay silent (before or between requests) before it is closed
 IDLE_TIMEOUT = 10.0
+#: connections served at once (one thread each); more are closed at once, with one log line each
+MAX_CONNECTIONS = 64
 #: the host names a request may name in its Host header (with the server's port)
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
@@ -186,6 +189,21 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # the stdlib's 5 stalls a browser's burst of connections
+    slots: threading.BoundedSemaphore  # one per connection served at once (set by DashboardServer)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """A thread per connection while a slot is free; past :data:`MAX_CONNECTIONS`, closed at once."""
+        if not self.slots.acquire(blocking=False):
+            log.warning("serve: %s: refused: too many connections open at once", client_address[0])
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """One line per failed connection (a client reset, a broken pipe) instead of the stdlib's traceback."""
@@ -197,12 +215,19 @@ class _Server(ThreadingHTTPServer):
 class DashboardServer:
     """A ThreadingHTTPServer bound to 127.0.0.1 serving one artifacts/evals directory."""
 
-    def __init__(self, artifacts: Path, port: int = DEFAULT_PORT, idle_timeout: float = IDLE_TIMEOUT) -> None:
+    def __init__(
+        self,
+        artifacts: Path,
+        port: int = DEFAULT_PORT,
+        idle_timeout: float = IDLE_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
         handler = type("Handler", (_Handler,), {"trend": TrendStore(artifacts), "timeout": idle_timeout})
         try:
             self.httpd = _Server((HOST, port), handler)
         except OSError as exc:
             raise UsageError(f"cannot listen on {HOST}:{port}: {exc.strerror}") from exc
+        self.httpd.slots = threading.BoundedSemaphore(max_connections)
         self._thread: threading.Thread | None = None
 
     @property

@@ -17,16 +17,17 @@ existing file is never overwritten unless ``force``.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
-from goldkeeper import __version__
 from goldkeeper.config import Settings, load_settings
 from goldkeeper.errors import ConfigError, GoldkeeperError, UsageError
 from goldkeeper.store import write_store
@@ -45,8 +46,14 @@ TEMPLATE_FILES: dict[str, str] = {
 #: branch moves, so every clone, CI included, computes it afresh).
 GITIGNORE_LINES = ["/.goldkeeper/", "/reports/restore.json", "/reports/dataset-diff.md", "/reports/dataset-diff.json"]
 
-#: the default ``pip install`` arguments of the workflows written by init.
-DEFAULT_INSTALL = f"goldkeeper=={__version__}"
+#: the workflows' install step when init cannot tell how to install goldkeeper: it fails, saying what to do.
+INSTALL_TODO = (
+    "|\n"
+    '          echo "::error title=goldkeeper install::goldkeeper init could not tell how to install goldkeeper here: '
+    "edit this step (or rerun goldkeeper init --force --install PIP-ARGS), e.g. "
+    "python -m pip install 'goldkeeper @ git+https://github.com/OWNER/goldkeeper@TAG'@@EXTRA@@\"\n"
+    "          exit 1"
+)
 
 
 class InitError(GoldkeeperError):
@@ -80,10 +87,58 @@ def template_text(name: str) -> str:
     return resources.files("goldkeeper.scaffold").joinpath("templates", name).read_text(encoding="utf-8")
 
 
-def render_template(name: str, *, install: str = DEFAULT_INSTALL) -> str:
-    """One template with its placeholders filled (only the workflows have any)."""
+def render_template(name: str, *, install: str | None = None, extra: str = "") -> str:
+    """One template with its placeholders filled (only the workflows have any).
+
+    ``install``: the ``pip install`` arguments of the workflows; None writes a step that fails with a
+    message saying what to fill in (never an install that cannot work), naming ``extra`` packages too.
+    """
     text = template_text(name)
+    if install is None:
+        todo = INSTALL_TODO.replace("@@EXTRA@@", f" {extra}" if extra else "")
+        return text.replace("run: python -m pip install @@INSTALL@@", "run: " + todo)
     return text.replace("@@INSTALL@@", install)
+
+
+def derived_install(root: Path) -> str | None:
+    """``pip install`` arguments for CI, derived from how this goldkeeper is installed (PEP 610
+    ``direct_url.json``): from a git URL, that commit; from a local checkout, ``-e .`` when it is the
+    repository being set up, else its ``origin`` at its HEAD commit; from an index, this version.
+    None when it cannot tell (a local directory without a remote, no distribution metadata)."""
+    try:
+        dist = metadata.distribution("goldkeeper")
+    except metadata.PackageNotFoundError:
+        return None
+    text = dist.read_text("direct_url.json")
+    if not text:
+        return f"goldkeeper=={dist.version}"  # installed from an index
+    info = json.loads(text)
+    url, vcs = str(info.get("url", "")), info.get("vcs_info") or {}
+    if vcs.get("vcs") == "git" and vcs.get("commit_id"):
+        return f"'goldkeeper @ git+{url}@{vcs['commit_id']}'"
+    if not url.startswith("file://"):
+        return f"'goldkeeper @ {url}'"  # an archive URL
+    source = Path(unquote(urlparse(url).path)).resolve()
+    if source == Path(root).resolve():
+        return "-e ."
+    return _checkout_install(source)
+
+
+def _checkout_install(source: Path) -> str | None:
+    """A local git checkout of goldkeeper as ``goldkeeper @ git+<origin>@<HEAD>`` (https for GitHub ssh URLs)."""
+
+    def git(*args: str) -> str | None:
+        proc = subprocess.run(["git", *args], cwd=source, capture_output=True, text=True, check=False)
+        return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None
+
+    remote, commit = git("remote", "get-url", "origin"), git("rev-parse", "HEAD")
+    if remote is None or commit is None or not source.is_dir():
+        return None
+    if remote.startswith("git@github.com:"):
+        remote = "https://github.com/" + remote.removeprefix("git@github.com:")
+    if not remote.startswith(("https://", "http://", "ssh://", "git://")):
+        return None  # a path or another local remote: unreachable from CI
+    return f"'goldkeeper @ git+{remote}@{commit}'"
 
 
 def dvc_executable() -> str:
@@ -149,9 +204,11 @@ def init_project(
     if not root.is_dir():
         raise UsageError(f"{root}: no such directory")
     toplevel = git_toplevel(root)
-    install_args = install or (DEFAULT_INSTALL + (" dvc-s3" if dvc_tracked_store else ""))
+    extra = "dvc-s3" if dvc_tracked_store else ""
+    derived = install or derived_install(root)
+    install_args = None if derived is None else derived + (f" {extra}" if extra and not install else "")
     result = InitResult(root=root)
-    _write_templates(root, install_args, force, result)
+    _write_templates(root, install_args, extra, force, result)
     _ensure_baselines_dir(root, result)
     if _ensure_gitignore(root, GITIGNORE_LINES):
         result.created.append(".gitignore (entries)")
@@ -162,11 +219,15 @@ def init_project(
     if dvc_tracked_store:
         run_dvc(["add", settings.store.path], root)
         result.ran.append(f"dvc add {settings.store.path}")
+    if install_args is None:
+        result.next_commands.append(
+            "goldkeeper init --force --install 'PIP-ARGS'   # the workflows' install step is a TODO that fails"
+        )
     result.next_commands.extend(_next_commands(settings, dvc_tracked_store, from_database))
     return result
 
 
-def _write_templates(root: Path, install: str, force: bool, result: InitResult) -> None:
+def _write_templates(root: Path, install: str | None, extra: str, force: bool, result: InitResult) -> None:
     """Write each template file, keeping the ones that exist unless ``force``."""
     for name, relpath in TEMPLATE_FILES.items():
         target = root / relpath
@@ -175,7 +236,7 @@ def _write_templates(root: Path, install: str, force: bool, result: InitResult) 
             continue
         (result.overwritten if target.exists() else result.created).append(relpath)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render_template(name, install=install), encoding="utf-8")
+        target.write_text(render_template(name, install=install, extra=extra), encoding="utf-8")
 
 
 def _ensure_baselines_dir(root: Path, result: InitResult) -> None:

@@ -34,6 +34,7 @@ __all__ = [
     "store_path_in_repo",
     "store_history",
     "has_store",
+    "default_branch",
 ]
 
 
@@ -46,6 +47,36 @@ def open_repo(path: Path | str) -> git.Repo:
         raise UsageError(f"{path}: no such directory (looking for a git repository)") from exc
     except git.InvalidGitRepositoryError as exc:
         raise UsageError(f"{path}: not inside a git repository (git revisions need one)") from exc
+
+
+def default_branch(path: Path | str) -> str | None:
+    """The repository's default branch as a revision, None when there is none to name.
+
+    In order: what ``origin/HEAD`` points at (``origin/main``), the current branch's upstream, then
+    ``main`` or ``master``, whichever exists; None outside a git repository or when none exists.
+    """
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+    except (git.NoSuchPathError, git.InvalidGitRepositoryError):
+        return None
+    queries = (
+        ("symbolic-ref", "-q", "--short", "refs/remotes/origin/HEAD"),
+        ("rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}"),
+    )
+    for args in queries:
+        try:
+            name = str(repo.git.execute(["git", *args])).strip()
+        except git.GitCommandError:
+            continue
+        if name:
+            return name
+    for name in ("main", "master"):
+        try:
+            repo.git.execute(["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{name}^{{commit}}"])
+        except git.GitCommandError:
+            continue
+        return name
+    return None
 
 
 def resolve_commit(repo: git.Repo, rev: str) -> git.Commit:

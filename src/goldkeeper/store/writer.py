@@ -4,7 +4,16 @@ Records must arrive in ascending id order (the database reads them ``ORDER BY
 id``); each goes straight to its shard file, so memory holds one record, not
 the dataset. On success the manifest is written last and the staging
 directory replaces the old store in one step; on any error the old store is
-untouched and the staging directory is removed.
+untouched and the staging directory is removed. An OSError (full disk, file
+size limit, permission denied) is a :class:`~goldkeeper.errors.FileError`
+naming the path.
+
+Nothing of the user's is deleted: the writer refuses (before writing anything)
+a non-empty target without a goldkeeper ``manifest.json``, and a store whose
+``analyses/`` or ``queries/`` hold a file the manifest does not list (see
+:mod:`goldkeeper.store.guard`); other top-level entries are carried over. A
+symlinked target is written through: the real directory is replaced, the
+link stays a link.
 """
 
 from __future__ import annotations
@@ -12,23 +21,34 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from goldkeeper.errors import DataIntegrityError, UsageError
+from goldkeeper.errors import DataIntegrityError, FileError, UsageError
 from goldkeeper.fileio import fsync_path
-from goldkeeper.models import ENTITIES, Analysis, Manifest, Query, ShardEntry, count_records
+from goldkeeper.models import ENTITIES, Analysis, Manifest, Query, ShardEntry, StoreScope, count_records
 from goldkeeper.store.atomic import recover_interrupted_swap, replace_directory, staging_dir_for
 from goldkeeper.store.canonical import array_element_bytes, canonical_bytes
+from goldkeeper.store.guard import MANAGED, MANIFEST, check_target
 from goldkeeper.store.sharding import shard_index, shard_name
 
-MANIFEST = "manifest.json"
-#: Paths inside a store that a dump owns; anything else (CHANGELOG.json, a
-#: .gitattributes, operator notes) is carried over unchanged.
-MANAGED = {MANIFEST, *ENTITIES}
+
+@contextmanager
+def _os_errors(shown: Path | str, target: Path) -> Iterator[None]:
+    """An OSError becomes a one-line FileError naming ``shown`` (the staging directory is removed after)."""
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise FileError(
+            f"{shown}: cannot write: {reason}; nothing was written ({target} is unchanged)",
+            path=str(shown),
+            errno=exc.errno,
+        ) from exc
 
 
 @dataclass
@@ -52,13 +72,22 @@ class StoreWriter:
     """
 
     def __init__(
-        self, target: Path, dataset: str, shard_counts: dict[str, int], *, per_shard_order: bool = False
+        self,
+        target: Path,
+        dataset: str,
+        shard_counts: dict[str, int],
+        scope: StoreScope | None = None,
+        *,
+        per_shard_order: bool = False,
     ) -> None:
         for entity in ENTITIES:
             if shard_counts.get(entity, 0) < 1:
                 raise UsageError(f"shard count for {entity} must be >= 1")
-        self.target = Path(target)
+        #: what the user named (shown in messages); a symlink stays a link: the writer replaces what it points at
+        self.shown = Path(target)
+        self.target = self.shown.resolve() if self.shown.is_symlink() else self.shown
         self.dataset = dataset
+        self.scope = scope
         self.shard_counts = {entity: int(shard_counts[entity]) for entity in ENTITIES}
         self._staging: Path | None = None
         self._shards: dict[str, _OpenShard] = {}
@@ -71,9 +100,16 @@ class StoreWriter:
         self.manifest_bytes: bytes | None = None
 
     def __enter__(self) -> StoreWriter:
-        recover_interrupted_swap(self.target)
-        self._staging = staging_dir_for(self.target)
-        self._carry_over_unmanaged_files()
+        with _os_errors(self.shown, self.shown):
+            recover_interrupted_swap(self.target)
+            check_target(self.target, self.shown)
+            self._staging = staging_dir_for(self.target)
+        try:
+            with _os_errors(self._staging, self.shown):
+                self._carry_over_unmanaged_files()
+        except BaseException:
+            shutil.rmtree(self._staging, ignore_errors=True)
+            raise
         return self
 
     def __exit__(
@@ -85,7 +121,10 @@ class StoreWriter:
         finally:
             for shard in self._shards.values():
                 if not shard.handle.closed:
-                    shard.handle.close()
+                    try:
+                        shard.handle.close()
+                    except OSError:  # flushing the rest of an abandoned shard (a full disk): it is removed below
+                        pass
             if self._staging is not None and self._staging.exists():
                 shutil.rmtree(self._staging, ignore_errors=True)
 
@@ -110,7 +149,8 @@ class StoreWriter:
             problem = "duplicate id" if record_id == last else f"out of order (after {last})"
             raise DataIntegrityError(f"{entity} record {record_id}: {problem}; records must be unique and sorted by id")
         self._last_id[key] = record_id
-        shard.write((b"[\n" if shard.records == 0 else b",\n") + array_element_bytes(record))
+        with _os_errors(self.shown / shard.path, self.shown):
+            shard.write((b"[\n" if shard.records == 0 else b",\n") + array_element_bytes(record))
         shard.records += 1
 
     def _shard_for(self, entity: str, record_id: str) -> _OpenShard:
@@ -120,8 +160,9 @@ class StoreWriter:
         if shard is None:
             assert self._staging is not None
             full = self._staging / path
-            full.parent.mkdir(parents=True, exist_ok=True)
-            shard = _OpenShard(path=path, handle=open(full, "wb"))
+            with _os_errors(self.shown / path, self.shown):
+                full.parent.mkdir(parents=True, exist_ok=True)
+                shard = _OpenShard(path=path, handle=open(full, "wb"))
             self._shards[path] = shard
         return shard
 
@@ -143,25 +184,32 @@ class StoreWriter:
         entries = []
         for path in sorted(self._shards):
             shard = self._shards[path]
-            shard.write(b"\n]\n")
-            shard.handle.flush()
-            os.fsync(shard.handle.fileno())
-            shard.handle.close()
+            with _os_errors(self.shown / path, self.shown):
+                shard.write(b"\n]\n")
+                shard.handle.flush()
+                os.fsync(shard.handle.fileno())
+                shard.handle.close()
             entity = path.split("/", 1)[0]
             entries.append(ShardEntry(path=path, entity=entity, records=shard.records, sha256=shard.digest.hexdigest()))
-        for entity in ENTITIES:
-            if (self._staging / entity).is_dir():
-                fsync_path(self._staging / entity)
         self.manifest = Manifest(
-            dataset=self.dataset, counts=dict(self._counts), shard_counts=dict(self.shard_counts), shards=entries
+            dataset=self.dataset,
+            counts=dict(self._counts),
+            shard_counts=dict(self.shard_counts),
+            shards=entries,
+            scope=self.scope,
         )
         self.manifest_bytes = canonical_bytes(self.manifest)
-        with open(self._staging / MANIFEST, "wb") as handle:
-            handle.write(self.manifest_bytes)
-            handle.flush()
-            os.fsync(handle.fileno())
-        fsync_path(self._staging)
-        replace_directory(self._staging, self.target)
+        with _os_errors(self.shown / MANIFEST, self.shown):
+            for entity in ENTITIES:
+                if (self._staging / entity).is_dir():
+                    fsync_path(self._staging / entity)
+            with open(self._staging / MANIFEST, "wb") as handle:
+                handle.write(self.manifest_bytes)
+                handle.flush()
+                os.fsync(handle.fileno())
+            fsync_path(self._staging)
+        with _os_errors(self.shown, self.shown):
+            replace_directory(self._staging, self.target)
 
 
 def write_store(
@@ -170,9 +218,10 @@ def write_store(
     analyses: Iterable[Analysis],
     queries: Iterable[Query],
     shard_counts: dict[str, int],
+    scope: StoreScope | None = None,
 ) -> Manifest:
     """Write records given in any order (sorted here, in memory): for small data and tests."""
-    with StoreWriter(target, dataset, shard_counts) as writer:
+    with StoreWriter(target, dataset, shard_counts, scope) as writer:
         for analysis in sorted(analyses, key=lambda a: str(a.id)):
             writer.add_analysis(analysis)
         for query in sorted(queries, key=lambda q: q.id):

@@ -46,11 +46,38 @@ def open_side(spec: str | None, settings: Settings, *, missing_ok: bool = True) 
     return OpenedSide(store, side_of(store, spec, source.commit.hexsha))
 
 
+def open_base(base: str | None, settings: Settings) -> OpenedSide:
+    """The base of the DVC diff stage: ``base``, else the repository's default branch.
+
+    It never fails the pipeline: no base to name (no git repository, no default branch) or one that
+    does not resolve (a ``master`` repository, a shallow clone) is an empty side whose label says so,
+    so every record shows as added.
+    """
+    from goldkeeper.store.git_source import default_branch  # noqa: PLC0415 - start-up: GitPython, see open_side
+
+    spec = base or default_branch(settings.root)
+    if spec is None:
+        return OpenedSide(None, side_of(None, "(no base branch found: everything is added)"))
+    try:
+        return open_side(spec, settings)
+    except UsageError as exc:
+        return OpenedSide(None, side_of(None, f"{spec} (not usable as the base, everything is added: {exc})"))
+
+
 def diff(old: str | None, new: str | None, settings: Settings, *, context_words: int | None = None) -> DatasetDiff:
     """``goldkeeper diff OLD NEW``: OLD defaults to ``HEAD``, NEW to the working tree store."""
+    return diff_sides(open_side(old or "HEAD", settings), open_side(new, settings), settings, context_words)
+
+
+def diff_base(base: str | None, new: str | None, settings: Settings) -> DatasetDiff:
+    """The DVC diff stage: NEW (default: the working tree) against :func:`open_base`."""
+    return diff_sides(open_base(base, settings), open_side(new, settings), settings)
+
+
+def diff_sides(
+    old_opened: OpenedSide, new_opened: OpenedSide, settings: Settings, context_words: int | None = None
+) -> DatasetDiff:
     params = settings.diff
-    old_opened = open_side(old or "HEAD", settings)
-    new_opened = open_side(new, settings)
     if old_opened.store is None and new_opened.store is None:
         raise UsageError(
             f"neither {old_opened.side.label} nor {new_opened.side.label} has a golden store at {settings.store.path}"
@@ -65,4 +92,4 @@ def diff(old: str | None, new: str | None, settings: Settings, *, context_words:
     )
 
 
-__all__ = ["WORKTREE", "OpenedSide", "open_side", "diff"]
+__all__ = ["WORKTREE", "OpenedSide", "open_side", "open_base", "diff", "diff_base", "diff_sides"]

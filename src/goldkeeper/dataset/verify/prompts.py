@@ -7,7 +7,7 @@ from typing import Any
 
 from goldkeeper.config import RubricParams
 from goldkeeper.dataset.verify.report import IssueList
-from goldkeeper.models import Query
+from goldkeeper.models import MUST_NOT_RULES, Query
 
 
 def _dotted(raw: Any, path: str) -> tuple[bool, Any]:
@@ -42,7 +42,20 @@ def check_prompt_fields(raw: dict[str, Any], query: Query, rubric: RubricParams,
 
 
 def check_prompt_policy(query: Query, rubric: RubricParams, name: str, issues: IssueList) -> None:
-    """cite-or-refuse: a prompt that expects an answer requires grounded, cited claims."""
+    """cite-or-refuse: a prompt that expects an answer requires grounded, cited claims; every must_not is checked.
+
+    A ``must_not`` rule that ``eval grounded`` does not check (``MUST_NOT_RULES``) is an error, not a silent
+    pass: a rule nobody checks would read as a guarantee.
+    """
+    for position, rule in enumerate(query.expected_behavior.must_not):
+        if rule not in MUST_NOT_RULES:
+            issues.error(
+                "prompt.must_not",
+                f"unknown must_not rule {rule!r}: eval grounded checks only {', '.join(MUST_NOT_RULES)}",
+                name,
+                query.id,
+                f"expected_behavior.must_not[{position}]",
+            )
     if rubric.refusal_policy == "cite-or-refuse" and query.expected_behavior.behavior == "answer":
         if query.expected_behavior.grounding != "required":
             issues.error(

@@ -50,6 +50,7 @@ def aggregate(cases: Sequence[CaseResult], *, aging_warn_ratio: float, rubric: R
         "oldest_evidence_age_ratio": max((c.oldest_evidence_age_ratio for c in cases), default=0.0),
         "aging_pressure_cases": sum(1 for c in cases if c.oldest_evidence_age_ratio >= aging_warn_ratio),
         "relevance": _mean([c.relevance for c in cases]),
+        "answer_coverage": _mean([c.answer_coverage for c in cases]),
         "refusal_precision": _ratio(correct_refusals, len(refused)),
         "refusal_recall": _ratio(correct_refusals, len(expected_refusals)),
         "exact_match": _mean([c.exact_match for c in cases]),

@@ -21,6 +21,7 @@ from goldkeeper.errors import ConfigError, EvalError
 from goldkeeper.evals.answerers import AnswerSet, CachingEmbedder, make_answerer
 from goldkeeper.evals.evidence import EvidenceIndex
 from goldkeeper.evals.grounded.aggregation import aggregate
+from goldkeeper.evals.grounded.batching import prejudge
 from goldkeeper.evals.grounded.scoring import CaseResult, Rubric, score_case, score_failure
 from goldkeeper.evals.judges import Judge, make_judge
 from goldkeeper.fileio import write_json
@@ -95,11 +96,38 @@ def score_answers(
     embedder: Any | None,
     answerer_name: str = "",
     dataset_version: str = "",
+    progress: Progress = SILENT,
 ) -> GroundedReport:
-    """Score an :class:`~goldkeeper.evals.answerers.AnswerSet` against the queries (the library entry point for scoring)."""
+    """Score an :class:`~goldkeeper.evals.answerers.AnswerSet` against the queries (the library entry point for scoring).
+
+    Every (claim, evidence) pair of the run goes to the judge in one ``judge_many`` call (:mod:`.batching`).
+    The metrics carry the run's identity as labels: ``answerer`` and ``judge`` (name, model, threshold).
+    """
     as_of = resolve_as_of(params)
     answered = [q for q in queries if (r := answers.responses.get(q.id)) is not None and not r.refused]
     relevance = _relevance(answered, answers, embedder)
+
+    def score_all(with_judge: Judge) -> list[CaseResult]:
+        return _score_cases(queries, answers, index, with_judge, rubric, params, as_of, relevance)
+
+    cases = score_all(prejudge(judge, score_all, progress))
+    metrics = aggregate(cases, aging_warn_ratio=params.aging_warn_ratio, rubric=rubric)
+    warnings = _run_warnings(metrics, params, unscored_relevance=embedder is None and bool(answered))
+    metrics["answerer"] = answerer_name
+    metrics["judge"] = judge.identity
+    return GroundedReport(answerer_name, dataset_version, as_of, metrics, cases, list(answers.stray), warnings)
+
+
+def _score_cases(
+    queries: Sequence[Query],
+    answers: AnswerSet,
+    index: EvidenceIndex,
+    judge: Judge,
+    rubric: Rubric,
+    params: GroundedParams,
+    as_of: datetime,
+    relevance: dict[str, float],
+) -> list[CaseResult]:
     cases: list[CaseResult] = []
     for query in queries:
         response = answers.responses.get(query.id)
@@ -121,15 +149,21 @@ def score_answers(
             cases.append(score_failure(query, outcome, reason))
         else:
             cases.append(score_failure(query, "missing", "missing response: the answerer returned none for this query"))
-    metrics = aggregate(cases, aging_warn_ratio=params.aging_warn_ratio, rubric=rubric)
-    warnings = _run_warnings(metrics, params, unscored_relevance=embedder is None and bool(answered))
-    return GroundedReport(answerer_name, dataset_version, as_of, metrics, cases, list(answers.stray), warnings)
+    return cases
 
 
-def _judge(params: GroundedParams) -> Judge:
-    """The configured judge; an unknown name or a threshold out of range is a configuration error."""
+def _judge(settings: Settings) -> Judge:
+    """The configured judge; an unknown name, a bad threshold or an unloadable model is a configuration error."""
+    params = settings.grounded
     try:
-        return make_judge(params.judge, params.judge_threshold)
+        return make_judge(
+            params.judge,
+            params.judge_threshold,
+            model_path=settings.resolve(params.judge_model_path) if params.judge_model_path else None,
+            cwd=settings.root,
+            batch_size=params.judge_batch_size,
+            timeout_s=params.judge_timeout_s,
+        )
     except ValueError as exc:
         raise ConfigError(f"params: grounded.judge: {exc}", key="grounded.judge") from exc
 
@@ -154,7 +188,7 @@ def run_grounded(
     params = settings.grounded
     section = settings.rubric
     rubric = Rubric(section.grounded_precision, section.citation_coverage, section.citation_freshness)
-    judge = _judge(params)
+    judge = _judge(settings)
     if database_url is not None:
         settings = settings.model_copy(update={"database_url": database_url})
     store = open_store(store_path if store_path is not None else settings.store_path)
@@ -177,6 +211,7 @@ def run_grounded(
         embedder=embedder,
         answerer_name=spec,
         dataset_version=store.version,
+        progress=progress,
     )
 
 

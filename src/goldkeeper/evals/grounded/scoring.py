@@ -4,8 +4,15 @@ Every score is a number in [0, 1], never NaN. For an answer (``refused``
 false) with claims ``C`` and citations (a citation is *valid* as
 :func:`~goldkeeper.evals.evidence.resolve_citation` defines it):
 
+- answer coverage = |answer statements covered by a claim| / |statements|:
+  the answer text is split into statements (sentences, and clauses after
+  ``;``; those without a content word skipped), and a statement is covered
+  when the judge finds it supported by the claims' texts (one claim's
+  sentence must carry it). 1.0 for an answer with no statement. An uncovered
+  statement is an unsupported claim the system did not declare;
 - faithfulness = grounded precision = |claims supported by the text of their
-  valid citations (the :class:`~goldkeeper.evals.judges.Judge` decides)| / |C|;
+  valid citations (the :class:`~goldkeeper.evals.judges.Judge` decides)| /
+  (|C| + |uncovered statements|);
 - citation coverage = |claims with at least one valid citation| / |C|;
 - citation accuracy = |citations pointing to expected evidence| / |citations|
   (a cited chunk must be an expected chunk when the query lists chunks; a citation
@@ -26,11 +33,13 @@ and scores 0 on EM/F1. A malformed or missing response scores 0 everywhere
 (:func:`score_failure`).
 
 A case passes when its response is well formed, it refuses exactly when a
-refusal is expected, and an answer meets the rubric (``rubric:``
+refusal is expected, every statement of an answer is covered by a claim, and
+an answer meets the rubric (``rubric:``
 grounded_precision, citation_coverage, citation_freshness) and breaks no
-``must_not`` rule it can be checked against (``fabricate_citation``: an invalid
-citation; ``answer_without_evidence``: an answer with no valid citation, or an
-answer where a refusal is expected).
+``must_not`` rule (``fabricate_citation``: an invalid citation;
+``answer_without_evidence``: an answer with no valid citation, or an answer
+where a refusal is expected; any other rule fails the case as unknown, and
+``verify`` rejects it: no rule is accepted unchecked).
 """
 
 from __future__ import annotations
@@ -42,10 +51,10 @@ from typing import Any, TypedDict
 from uuid import UUID
 
 from goldkeeper.evals.evidence import EvidenceIndex, ResolvedCitation, resolve_citation
-from goldkeeper.evals.judges import Judge
+from goldkeeper.evals.judges import Judge, content_tokens, split_sentences
 from goldkeeper.evals.response import Claim, Response
 from goldkeeper.evals.squad import exact_match, f1_score
-from goldkeeper.models import Query
+from goldkeeper.models import MUST_NOT_RULES, Query
 
 _SECONDS_PER_DAY = 86400.0
 
@@ -66,6 +75,9 @@ class CaseResult:
     relevance: float
     exact_match: float
     f1: float
+    answer_coverage: float = 0.0
+    answer_statements: int = 0
+    uncovered_statements: int = 0
     claims: int = 0
     supported_claims: int = 0
     cited_claims: int = 0
@@ -81,7 +93,15 @@ class CaseResult:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["judge_scores"] = [round(s, 4) for s in self.judge_scores]
-        for key in ("faithfulness", "citation_coverage", "citation_accuracy", "citation_freshness", "relevance", "f1"):
+        for key in (
+            "faithfulness",
+            "citation_coverage",
+            "citation_accuracy",
+            "citation_freshness",
+            "relevance",
+            "f1",
+            "answer_coverage",
+        ):
             data[key] = round(data[key], 6)
         if self.oldest_evidence_age_days is not None:
             data["oldest_evidence_age_days"] = round(self.oldest_evidence_age_days, 3)
@@ -97,6 +117,7 @@ class _Scores(TypedDict):
     relevance: float
     exact_match: float
     f1: float
+    answer_coverage: float
 
 
 def _all_scores(value: float) -> _Scores:
@@ -109,6 +130,7 @@ def _all_scores(value: float) -> _Scores:
         relevance=value,
         exact_match=value,
         f1=value,
+        answer_coverage=value,
     )
 
 
@@ -168,6 +190,7 @@ class _ClaimTally:
     """Counts over an answer's claims and citations, and the reasons for failure met on the way."""
 
     claims: int
+    uncovered: int = 0
     supported: int = 0
     cited: int = 0
     citations: int = 0
@@ -181,7 +204,8 @@ class _ClaimTally:
 
     @property
     def faithfulness(self) -> float:
-        return self.supported / self.claims if self.claims else 0.0
+        said = self.claims + self.uncovered
+        return self.supported / said if said else 0.0
 
     @property
     def coverage(self) -> float:
@@ -235,6 +259,26 @@ def _judge_claim(number: int, claim: Claim, texts: list[str], judge: Judge, tall
         )
 
 
+def answer_statements(answer: str) -> list[str]:
+    """The statements of an answer: sentences and ``;`` clauses with a content word (a number or 2+ letters)."""
+    return [
+        s for s in split_sentences(answer, clauses=True) if any(len(t) > 1 or t.isdigit() for t in content_tokens(s))
+    ]
+
+
+def _check_answer(response: Response, judge: Judge) -> tuple[int, list[str]]:
+    """(statements, reasons for each statement no claim covers)."""
+    statements = answer_statements(response.answer)
+    claims = "\n".join(c.text for c in response.claims)
+    reasons = []
+    for number, statement in enumerate(statements):
+        verdict = judge.judge(statement, claims) if claims.strip() else None
+        if verdict is None or not verdict.supported:
+            why = f" ({judge.name} judge: {verdict.reason})" if verdict is not None and verdict.reason else ""
+            reasons.append(f"answer statement {number} is not covered by a claim: {statement[:120]!r}{why}")
+    return len(statements), reasons
+
+
 def _tally_claims(response: Response, evidence: _CaseEvidence) -> _ClaimTally:
     tally = _ClaimTally(claims=len(response.claims))
     for number, claim in enumerate(response.claims):
@@ -270,7 +314,11 @@ def _rubric_reasons(tally: _ClaimTally, rubric: Rubric, max_age_days: float) -> 
 
 
 def _must_not_reasons(must_not: Sequence[str], tally: _ClaimTally) -> list[str]:
-    reasons = []
+    reasons = [
+        f"must_not {rule}: unknown rule, cannot be checked (verify rejects it)"
+        for rule in must_not
+        if rule not in MUST_NOT_RULES
+    ]
     if "fabricate_citation" in must_not and tally.citation_errors:
         reasons.append("must_not fabricate_citation: a citation does not point to real, matching evidence")
     if "answer_without_evidence" in must_not and tally.valid == 0:
@@ -316,16 +364,32 @@ def score_case(
     behavior = query.expected_behavior
     evidence = _CaseEvidence.for_query(query, index, judge, as_of=as_of, max_age_days=max_age_days)
     tally = _tally_claims(response, evidence)
+    statements, uncovered = _check_answer(response, judge)
+    tally.uncovered = len(uncovered)
     reasons = [
         *_claim_reasons(behavior.behavior, tally),
+        *uncovered,
         *_rubric_reasons(tally, rubric, max_age_days),
         *_must_not_reasons(behavior.must_not, tally),
     ]
     em, f1 = _reference_scores(query, response.answer)
+    return _answered(query, response, tally, reasons, (em, f1, relevance), statements, max_age_days)
+
+
+def _answered(
+    query: Query,
+    response: Response,
+    tally: _ClaimTally,
+    reasons: list[str],
+    scores: tuple[float, float, float],
+    statements: int,
+    max_age_days: float,
+) -> CaseResult:
+    em, f1, relevance = scores
     oldest = tally.oldest
     return CaseResult(
         query_id=query.id,
-        expected=behavior.behavior,
+        expected=query.expected_behavior.behavior,
         outcome="answered",
         passed=not reasons,
         reasons=reasons,
@@ -336,6 +400,9 @@ def score_case(
         relevance=min(1.0, max(0.0, relevance)),
         exact_match=em,
         f1=f1,
+        answer_coverage=(statements - tally.uncovered) / statements if statements else 1.0,
+        answer_statements=statements,
+        uncovered_statements=tally.uncovered,
         claims=tally.claims,
         supported_claims=tally.supported,
         cited_claims=tally.cited,
@@ -350,4 +417,4 @@ def score_case(
     )
 
 
-__all__ = ["CaseResult", "Rubric", "score_case", "score_failure"]
+__all__ = ["CaseResult", "Rubric", "answer_statements", "score_case", "score_failure"]

@@ -14,19 +14,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 import numpy as np
 
 from goldkeeper.errors import EvalError
 from goldkeeper.evals.metrics.average_precision import GM_MAP, MAP, MAP_CUT
-from goldkeeper.evals.metrics.base import Measure, Qrels, Ranked, Run, build_ranked
+from goldkeeper.evals.metrics.base import Measure, Qrels, Ranked, Run
 from goldkeeper.evals.metrics.bpref import BPREF, GM_BPREF
 from goldkeeper.evals.metrics.counts import NUM_NONREL_JUDGED_RET, NUM_Q, NUM_REL, NUM_REL_RET, NUM_RET
 from goldkeeper.evals.metrics.gain import BIN_G, G
 from goldkeeper.evals.metrics.infap import INFAP
 from goldkeeper.evals.metrics.iprec import ELEVEN_PT_AVG, IPREC_AT_RECALL
-from goldkeeper.evals.metrics.ndcg import NDCG, NDCG_CUT
+from goldkeeper.evals.metrics.join import build_ranked
+from goldkeeper.evals.metrics.ndcg import DCG, IDEAL_DCG, NDCG, NDCG_CUT
 from goldkeeper.evals.metrics.ndcg_rel import NDCG_REL
 from goldkeeper.evals.metrics.precision import P
 from goldkeeper.evals.metrics.rbp import RBP, RBP_RESID
@@ -69,6 +71,8 @@ MEASURES: dict[str, Measure] = {
         ELEVEN_PT_AVG,
         BIN_G,
         G,
+        DCG,
+        IDEAL_DCG,
         NDCG,
         NDCG_REL,
         RNDCG,
@@ -87,6 +91,9 @@ MEASURES: dict[str, Measure] = {
         UNJ,
     )
 }
+
+#: measures trec_eval prints only when asked by name (not part of ``all_trec``).
+NOT_IN_ALL_TREC = ("dcg", "ideal_dcg")
 
 #: trec_eval's default ("official") measure set, printed without ``-m``.
 OFFICIAL = (
@@ -109,12 +116,13 @@ MIN_GEO_MEAN = 0.00001
 
 
 def resolve_measures(specs: Iterable[str] | None) -> list[Measure]:
-    """trec_eval ``-m`` specs -> measures: ``all_trec``, ``official``, ``P``, ``P.5,10``, ``ndcg_cut.10``."""
+    """trec_eval ``-m`` specs -> measures: ``all_trec``, ``official``, ``P``, ``P.5,10``, ``ndcg_cut.10``,
+    ``ndcg.1=1,2=5,3=10`` (gains), ``rbp.p=0.8``."""
     specs = list(specs or ["official"])
     out: list[Measure] = []
     for spec in specs:
         if spec == "all_trec":
-            chosen = list(MEASURES.values())
+            chosen = [m for name, m in MEASURES.items() if name not in NOT_IN_ALL_TREC]
         elif spec == "official":
             chosen = [MEASURES[name] for name in OFFICIAL]
         else:
@@ -163,10 +171,13 @@ class Report:
     def to_trec_eval(self, per_query: bool = False) -> str:
         """trec_eval's own output format (with ``per_query``, as ``-q``: each query first, then ``all``)."""
         lines: list[str] = []
-        if per_query:
-            for i, qid in enumerate(self.qids):
-                for label in self.per_query_labels:
-                    lines.append(_trec_line(label, qid, self.per_query[label][i], self.kinds[label]))
+        if per_query and self.qids and self.per_query_labels:
+            # one column of lines per measure (C-level map / join), then interleaved query by query
+            qids = [qid + "\t" for qid in self.qids]
+            columns = [
+                _trec_column(label, qids, self.per_query[label], self.kinds[label]) for label in self.per_query_labels
+            ]
+            lines.extend(map("\n".join, zip(*columns, strict=True)))
         if "runid" in self.measures:
             lines.append(_trec_line("runid", "all", self.runid, "str"))
         for label in self.summary_labels:
@@ -183,6 +194,18 @@ class Report:
             value = self.summary[label]
             cells.append(f"{value:.{digits}f}" if self.kinds[label] == "float" else str(value))
         return "\n".join([head, rule, "| " + " | ".join(cells) + " |"])
+
+
+def _trec_column(label: str, qids: list[str], values: np.ndarray, kind: str) -> list[str]:
+    """The per-query lines of one measure (``qids`` end with a tab), formatted as :func:`_trec_line`."""
+    items = values.tolist()
+    if kind == "float":
+        texts = list(map(format, items, repeat(".4f")))
+    elif kind == "str" and label == "relstring":
+        texts = [f"'{value}'" for value in items]
+    else:
+        texts = list(map(str, items))
+    return list(map("".join, zip(repeat(f"{label:<22}\t"), qids, texts)))
 
 
 def _trec_line(label: str, qid: str, value: object, kind: str) -> str:

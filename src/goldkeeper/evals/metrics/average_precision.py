@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from goldkeeper.evals.metrics.base import Measure, Ranked, cut_labels, safe_div
+from goldkeeper.evals.metrics.base import Measure, Ranked, cut_labels, safe_div, seq_sum
 from goldkeeper.evals.metrics.precision import CUTOFFS
 
 
@@ -24,7 +24,7 @@ def average_precision(r: Ranked, k: int | None = None) -> np.ndarray:
     prec = _precision_at_rel(r)
     if k is not None:
         prec = prec[:, :k]
-    return safe_div(prec.sum(axis=1), r.num_rel)
+    return safe_div(seq_sum(prec), r.num_rel)
 
 
 def _map(r: Ranked, _: tuple) -> dict[str, np.ndarray]:

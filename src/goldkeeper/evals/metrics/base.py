@@ -1,7 +1,7 @@
 """The ranked relevance matrix every metric reads, and the :class:`Measure` record.
 
 Ranking follows trec_eval exactly: within a query, documents are ordered by
-score descending (scores compared as 32-bit floats, as trec_eval stores them),
+score descending (scores compared as doubles, as trec_eval 10 does),
 ties broken by docno descending (byte order); the rank column of a run is
 ignored. A retrieved document gets its qrels relevance value; a document not
 in the qrels is ``NONPOOL`` (-1, "not judged"); a qrels value below 0 is
@@ -16,9 +16,8 @@ this, so a query the search missed counts as a miss, never as absent.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
-from itertools import repeat
 from typing import Literal
 
 import numpy as np
@@ -135,6 +134,13 @@ class Ranked:
         return np.where(ks > 0, values, 0)
 
 
+def seq_sum(values: np.ndarray) -> np.ndarray:
+    """Row sums added left to right, as trec_eval's loops add (numpy's ``sum`` adds pairwise)."""
+    if values.shape[1] == 0:
+        return np.zeros(values.shape[0], dtype=np.float64)
+    return np.cumsum(values, axis=1)[:, -1]
+
+
 def safe_div(num: np.ndarray, den: np.ndarray | float) -> np.ndarray:
     """num / den, 0 where den is 0 (trec_eval leaves such values at 0)."""
     num = np.asarray(num, dtype=np.float64)
@@ -142,59 +148,6 @@ def safe_div(num: np.ndarray, den: np.ndarray | float) -> np.ndarray:
     out = np.zeros_like(num)
     np.divide(num, den, out=out, where=den != 0)
     return out
-
-
-_MISSING = -(2**62)
-
-
-def build_ranked(qrels: Qrels, run: Run, *, complete: bool = False, level: int = RELEVANCE_LEVEL) -> Ranked:
-    """Join a run with its qrels into a :class:`Ranked` matrix, queries in qid (byte) order.
-
-    One pass in Python collects, per query, the documents in docno-descending order with their
-    scores and judgments; one global numpy sort (query, float32 score descending, that position)
-    then gives trec_eval's ranking for every query at once.
-    """
-    qids = sorted(q for q in (qrels if complete else run) if q in qrels)
-    if not complete:
-        qids = [q for q in qids if q in run]
-    n = len(qids)
-    counts = np.zeros(n, dtype=np.int64)
-    all_scores: list[float] = []
-    all_judged: list[int] = []
-    level_rows: list[int] = []
-    level_values: list[int] = []
-    for row, q in enumerate(qids):
-        judged = qrels[q]
-        level_rows.append(len(judged))
-        level_values.extend(judged.values())
-        docs = run.get(q)
-        if not docs:
-            continue
-        names = sorted(docs, reverse=True)
-        all_scores.extend(map(docs.__getitem__, names))
-        all_judged.extend(map(judged.get, names, repeat(_MISSING, len(names))))
-        counts[row] = len(names)
-    judged_rows = np.repeat(np.arange(n), np.asarray(level_rows, dtype=np.int64))
-    judged_values = np.asarray(level_values, dtype=np.int64)
-    keep = judged_values >= 0
-    max_level = int(judged_values.max(initial=0))
-    rel_levels = np.zeros((n, max(max_level, level) + 1), dtype=np.int64)
-    np.add.at(rel_levels, (judged_rows[keep], judged_values[keep]), 1)
-    depth = int(counts.max(initial=0))
-    rel = np.full((n, depth), PAD, dtype=np.int64)
-    total = int(counts.sum())
-    if total:
-        query_of = np.repeat(np.arange(n), counts)
-        scores = np.asarray(all_scores, dtype=np.float64).astype(np.float32)
-        position = np.arange(total)
-        # lexsort: last key is primary -> query, then score descending, then docno-descending position
-        order = np.lexsort((position, -scores, query_of))
-        values = np.asarray(all_judged, dtype=np.int64)[order]
-        values = np.where(values == _MISSING, NONPOOL, np.where(values < 0, UNJUDGED, values))
-        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        column = position - starts[query_of]
-        rel[query_of, column] = values
-    return Ranked(qids=qids, rel=rel, num_ret=counts, rel_levels=rel_levels, level=level)
 
 
 Kind = Literal["float", "int", "str"]
@@ -215,12 +168,15 @@ class Measure:
     per_query: bool = True
     #: printed in the summary (False for relstring).
     summary: bool = True
-    #: "int" or "float" cutoffs, for `-m name.1,2,3`.
-    param_type: type | None = None
+    #: int or float cutoffs, for `-m name.1,2,3`; "pairs" for `-m name.1=3,p=0.8` (see .gains).
+    param_type: type | Literal["pairs"] | None = None
 
     def with_params(self, text: str) -> Measure:
         if self.param_type is None:
             raise EvalError(f"measure {self.name!r} takes no parameters (got {text!r})")
+        if self.param_type == "pairs":
+            return replace(self, params=parse_pairs(self.name, text))
+        assert isinstance(self.param_type, type)
         try:
             values = tuple(sorted({self.param_type(p) for p in text.split(",") if p.strip()}))
         except ValueError as exc:
@@ -237,3 +193,17 @@ class Measure:
 def cut_labels(name: str, params: tuple) -> list[str]:
     """trec_eval's labels: ``P_5`` for int cutoffs, ``iprec_at_recall_0.10`` for float ones."""
     return [f"{name}_{p:.2f}" if isinstance(p, float) else f"{name}_{p}" for p in params]
+
+
+def parse_pairs(measure: str, text: str) -> tuple:
+    """trec_eval's pair parameters ``name=value,...`` -> (text as given, ((name, value), ...))."""
+    pairs = []
+    for item in text.split(","):
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise EvalError(f"measure {measure!r}: malformed pair parameters {text!r} (expected name=value,...)")
+        try:
+            pairs.append((name, float(value)))
+        except ValueError as exc:
+            raise EvalError(f"measure {measure!r}: {value!r} is not a number in {text!r}") from exc
+    return (text, tuple(pairs))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from goldkeeper.evals.metrics.base import Measure, Ranked, safe_div
+from goldkeeper.evals.metrics.base import Measure, Ranked, safe_div, seq_sum
 
 
 def bpref(r: Ranked) -> np.ndarray:
@@ -23,7 +23,7 @@ def bpref(r: Ranked) -> np.ndarray:
     denom = np.minimum(r.num_nonrel, r.num_rel)[:, None].astype(np.float64)
     penalty = safe_div(np.minimum(nonrel_above, R), np.broadcast_to(denom, nonrel_above.shape))
     per_doc = np.where(nonrel_above > 0, 1.0 - penalty, 1.0)
-    return safe_div(np.where(r.is_rel, per_doc, 0.0).sum(axis=1), r.num_rel)
+    return safe_div(seq_sum(np.where(r.is_rel, per_doc, 0.0)), r.num_rel)
 
 
 def _bpref(r: Ranked, _: tuple) -> dict[str, np.ndarray]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from goldkeeper.evals.metrics.base import UNJUDGED, Measure, Ranked, safe_div
+from goldkeeper.evals.metrics.base import UNJUDGED, Measure, Ranked, safe_div, seq_sum
 
 EPSILON = 0.00001
 
@@ -31,7 +31,7 @@ def inf_ap(r: Ranked) -> np.ndarray:
             (rel_so_far - 1 + EPSILON) / (rel_so_far - 1 + non + 2 * EPSILON)
         )
     term[:, 0] = 1.0
-    return safe_div(np.where(r.is_rel, term, 0.0).sum(axis=1), r.num_rel)
+    return safe_div(seq_sum(np.where(r.is_rel, term, 0.0)), r.num_rel)
 
 
 def _compute(r: Ranked, _: tuple) -> dict[str, np.ndarray]:

@@ -1,12 +1,14 @@
-"""Normalised discounted cumulative gain: ``ndcg`` and ``ndcg_cut_k`` (Järvelin & Kekäläinen 2002).
+"""Discounted cumulative gain: ``dcg``, ``ideal_dcg``, ``ndcg``, ``ndcg_cut_k`` (Järvelin & Kekäläinen 2002).
 
     DCG@k  = sum over ranks i <= k of gain(d_i) / log2(i + 1)
     nDCG@k = DCG@k / IDCG@k
 
-gain = the judged relevance value (graded; 0 for non-relevant and unjudged).
-IDCG@k is the DCG of the ideal ranking of all judged documents (gains sorted
-descending). ``ndcg`` uses the whole ranking against the ideal over all judged
-relevant documents. 0 when IDCG = 0. Default cutoffs as P.
+gain = the judged relevance value (graded; 0 for non-relevant and unjudged), or as set by gain
+parameters (``-m ndcg.1=1,2=5,3=10``, trec_eval's syntax, see :mod:`.gains`; ``dcg``,
+``ideal_dcg`` and ``ndcg`` take them). IDCG@k is the DCG of the ideal ranking of all judged
+documents (positive gains sorted descending). ``ndcg`` uses the whole ranking against the ideal
+over all judged documents; 0 when IDCG = 0. ``ndcg_cut`` takes cutoffs (default as P).
+``dcg`` and ``ideal_dcg`` are not part of ``all_trec`` (as in trec_eval).
 """
 
 from __future__ import annotations
@@ -14,31 +16,41 @@ from __future__ import annotations
 import numpy as np
 
 from goldkeeper.evals.metrics.base import Measure, Ranked, cut_labels, safe_div
+from goldkeeper.evals.metrics.gains import (
+    discounted_prefix,
+    discounted_sum,
+    ideal_gains,
+    pair_label,
+    prefix_at,
+    retrieved_gains,
+)
 from goldkeeper.evals.metrics.precision import CUTOFFS
 
 
-def dcg(r: Ranked, k: int | None = None) -> np.ndarray:
-    k = r.depth if k is None else min(k, r.depth)
-    return (r.gains[:, :k] * r.discount[None, :k]).sum(axis=1)
+def dcg(r: Ranked, k: int | None = None, params: tuple = ()) -> np.ndarray:
+    return discounted_sum(retrieved_gains(r, params), k)
 
 
-def ideal_dcg(r: Ranked, k: int | None = None) -> np.ndarray:
-    width = r.ideal_gains.shape[1]
-    k = width if k is None else min(k, width)
-    return (r.ideal_gains[:, :k] * r.discount[None, :k]).sum(axis=1)
+def ideal_dcg(r: Ranked, k: int | None = None, params: tuple = ()) -> np.ndarray:
+    return discounted_sum(ideal_gains(r, params), k)
 
 
-def ndcg_at(r: Ranked, k: int | None = None) -> np.ndarray:
-    return safe_div(dcg(r, k), ideal_dcg(r, k))
-
-
-def _ndcg(r: Ranked, _: tuple) -> dict[str, np.ndarray]:
-    return {"ndcg": ndcg_at(r)}
+def ndcg_at(r: Ranked, k: int | None = None, params: tuple = ()) -> np.ndarray:
+    return safe_div(dcg(r, k, params), ideal_dcg(r, k, params))
 
 
 def _ndcg_cut(r: Ranked, params: tuple) -> dict[str, np.ndarray]:
-    return {label: ndcg_at(r, k) for label, k in zip(cut_labels("ndcg_cut", params), params, strict=True)}
+    gains = discounted_prefix(retrieved_gains(r))
+    ideal = discounted_prefix(ideal_gains(r))
+    return {
+        label: safe_div(prefix_at(gains, k), prefix_at(ideal, k))
+        for label, k in zip(cut_labels("ndcg_cut", params), params, strict=True)
+    }
 
 
-NDCG = Measure("ndcg", _ndcg)
+DCG = Measure("dcg", lambda r, ps: {pair_label("dcg", ps): dcg(r, None, ps)}, param_type="pairs")
+IDEAL_DCG = Measure(
+    "ideal_dcg", lambda r, ps: {pair_label("ideal_dcg", ps): ideal_dcg(r, None, ps)}, param_type="pairs"
+)
+NDCG = Measure("ndcg", lambda r, ps: {pair_label("ndcg", ps): ndcg_at(r, None, ps)}, param_type="pairs")
 NDCG_CUT = Measure("ndcg_cut", _ndcg_cut, CUTOFFS, param_type=int)

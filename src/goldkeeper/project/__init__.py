@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from goldkeeper.config import Settings, load_settings
 from goldkeeper.db.embedded import EmbeddedServer, database_url_for
-from goldkeeper.errors import ConflictError, DatabaseError, UsageError
+from goldkeeper.errors import DatabaseError
 from goldkeeper.fileio import atomic_write_bytes, write_json
 from goldkeeper.progress import SILENT, Progress
 from goldkeeper.quality.baseline import (
@@ -60,9 +60,7 @@ if TYPE_CHECKING:
     from goldkeeper.dataset.restore import RestoreReport
     from goldkeeper.dataset.verify import VerifyReport
     from goldkeeper.embed.base import Embedder
-    from goldkeeper.evals.compare import Comparison
     from goldkeeper.evals.grounded import GroundedReport
-    from goldkeeper.evals.metrics import Report as TrecReport
     from goldkeeper.evals.retrieval import RetrievalResult
     from goldkeeper.importers.common import ExportReport, ImportedRecords
 
@@ -217,6 +215,7 @@ class Project:
                 dry_run=dry_run,
                 progress=self.progress,
                 batch_size=self.settings.embedding.batch_size,
+                lock_timeout=self.settings.restore.lock_timeout_seconds,
             )
         if marker is not None and not dry_run:
             restoring.write_marker(self.settings.resolve(marker), verified.store, report)
@@ -290,12 +289,14 @@ class Project:
         return render(result, fmt, self.settings.diff.max_md_chars)
 
     def diff_report(self, old: str | None = None, new: str | None = None) -> tuple[DatasetDiff, Path, Path]:
-        """The DVC stage: the diff against ``diff.base`` written as markdown and JSON (params ``diff``)."""
-        from goldkeeper.dataset.diff import WORKTREE  # noqa: PLC0415 - start-up (module doc)
+        """The DVC stage: the diff against ``diff.base`` (default: the repository's default branch) written as
+        markdown and JSON (params ``diff``)."""
         from goldkeeper.dataset.diff.render import to_json_bytes, to_markdown  # noqa: PLC0415 - start-up (module doc)
+        from goldkeeper.dataset.diff.sides import diff_base  # noqa: PLC0415 - start-up (module doc)
 
         params = self.settings.diff
-        result = self.diff(old or params.base, new or WORKTREE)
+        # OLD named on the command line must exist; the configured or default base never fails the stage
+        result = self.diff(old, new) if old else diff_base(params.base, new, self.settings)
         md_path, json_path = self.settings.resolve(params.md), self.settings.resolve(params.json_out)
         atomic_write_bytes(md_path, to_markdown(result, params.max_md_chars).encode("utf-8"))
         atomic_write_bytes(json_path, to_json_bytes(result))
@@ -377,13 +378,17 @@ class Project:
         """The metrics files to gate or record: those given, else params ``gate.metrics`` / the evals' outputs."""
         return [self.settings.resolve(p) for p in (given or self.settings.metrics_files)]
 
-    def identity(self, store: Store | None = None, env: Mapping[str, str] | None = None) -> RunIdentity:
-        """The baseline identity of this run: dataset id + version, model + answerer + judge, prompt version."""
-        return resolve_identity(self.settings, store=store, env=env, model_id=lambda: self.embedder.model_id)
+    def identity(
+        self, store: Store | None = None, env: Mapping[str, str] | None = None, metrics: Sequence[Path] = ()
+    ) -> RunIdentity:
+        """The baseline identity of this run: dataset id + version, model + the run's answerer + judge, prompt version."""
+        return resolve_identity(
+            self.settings, store=store, env=env, model_id=lambda: self.embedder.model_id, metrics=metrics
+        )
 
     def record_baseline(self, metrics: Sequence[Path | str] = ()) -> tuple[Baseline, Path]:
         paths = self.metrics_paths(metrics)
-        identity = self.identity()
+        identity = self.identity(metrics=paths)
         baseline = self.baselines.record(identity, load_metrics(paths), [self.settings.display_path(p) for p in paths])
         return baseline, self.baselines.path_for(identity)
 
@@ -411,7 +416,7 @@ class Project:
             metrics_paths=paths,
             sources=[self.settings.display_path(p) for p in paths],
             policy=load_policy(self.settings.resolve(policy or self.settings.gate.policy)),
-            identity=identity or self.identity(),
+            identity=identity or self.identity(metrics=paths),
             retention_max_runs=retention_max_runs,
             retention_dry_run=retention_dry_run,
             require_baseline=self.settings.gate.require_baseline if require_baseline is None else require_baseline,
@@ -426,20 +431,6 @@ class Project:
     def report(self, directory: Path | str | None = None) -> ReportFiles:
         """Re-render summary.json, summary.md and the dashboard from the stored runs."""
         return write_report(self.trend(directory))
-
-
-def evaluate_trec(qrels: Path, run: Path, measures: Sequence[str] | None, *, complete: bool = False) -> TrecReport:
-    """``eval trec``: a TREC run against its qrels, with trec_eval 10's definitions."""
-    from goldkeeper.evals.trec import evaluate_files  # noqa: PLC0415 - start-up (module doc)
-
-    return evaluate_files(qrels, run, measures, complete=complete)
-
-
-def compare_per_query(a: Path, b: Path, **options: Any) -> Comparison:
-    """``eval compare``: two per-query files, deltas and paired randomization p-values."""
-    from goldkeeper.evals.compare import compare_files  # noqa: PLC0415 - start-up (module doc)
-
-    return compare_files(a, b, **options)
 
 
 def init_repository(
@@ -473,19 +464,12 @@ def init_repository(
     )
 
 
-def require_one_source(file: Path | None, sample: bool) -> None:
-    """``import squad`` takes a FILE or ``--sample``, exactly one."""
-    if (file is None) == (not sample):
-        raise UsageError("give a SQuAD FILE or --sample (not both)")
-
-
-def raise_for_conflicts(report: RestoreReport) -> None:
-    """A dry run that found differing rows ends with exit 4 after its report was shown."""
-    if report.conflicts:
-        raise ConflictError(
-            f"{report.conflicts} record(s) differ from the database (dry run; use --replace to overwrite)"
-        )
-
+from goldkeeper.project.standalone import (  # noqa: E402 - re-exported: operations that need no Project
+    compare_per_query,
+    evaluate_trec,
+    raise_for_conflicts,
+    require_one_source,
+)
 
 __all__ = [
     "Project",

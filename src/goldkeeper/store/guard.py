@@ -1,0 +1,94 @@
+"""What a store writer may replace: nothing it did not write.
+
+A dump replaces ``manifest.json``, ``analyses/`` and ``queries/`` of its target
+as a whole (every other top-level entry is carried over). Before anything is
+written, :func:`check_target` refuses (``DataIntegrityError``, exit 5):
+
+- a target that exists but is not a directory;
+- a non-empty directory without a ``manifest.json`` (not a goldkeeper store:
+  ``dump --out ~/Documents`` must not touch it);
+- a ``manifest.json`` that is not a goldkeeper manifest (no list of shards);
+- any file, directory or link under ``analyses/`` or ``queries/`` that the old
+  manifest does not list as a shard: the dump would delete it. The user moves
+  it out (or deletes it) and runs the dump again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from goldkeeper.errors import DataIntegrityError
+from goldkeeper.models import ENTITIES
+
+MANIFEST = "manifest.json"
+#: Paths inside a store that a dump owns; anything else (CHANGELOG.json, a
+#: .gitattributes, operator notes) is carried over unchanged.
+MANAGED = {MANIFEST, *ENTITIES}
+_SHOWN = 5
+
+
+def check_target(target: Path, shown: Path) -> None:
+    """Refuse to write over ``target`` when that could delete something goldkeeper did not write."""
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise DataIntegrityError(f"{shown} exists and is not a directory; dump writes a store directory")
+    manifest = target / MANIFEST
+    if not manifest.exists() and not manifest.is_symlink():
+        if any(target.iterdir()):
+            raise DataIntegrityError(
+                f"{shown} is not empty and has no manifest.json: not a goldkeeper store, so dump will not write "
+                "into it (use a new or empty directory)"
+            )
+        return
+    listed = _listed_shards(manifest, shown)
+    strays = sorted(_unlisted_entries(target, listed))
+    if strays:
+        more = f" and {len(strays) - _SHOWN} more" if len(strays) > _SHOWN else ""
+        raise DataIntegrityError(
+            f"{shown}: {', '.join(strays[:_SHOWN])}{more} not listed in manifest.json; dump would delete "
+            f"{'it' if len(strays) == 1 else 'them'}, so it stops (move {'it' if len(strays) == 1 else 'them'} "
+            "out of the store first)",
+            paths=strays,
+        )
+
+
+def _listed_shards(manifest: Path, shown: Path) -> set[str]:
+    """The shard paths ``manifest.json`` lists; a file that is not a goldkeeper manifest is refused."""
+    problem = "is not a goldkeeper manifest (no list of shards)"
+    try:
+        data = orjson.loads(manifest.read_bytes()) if manifest.is_file() and not manifest.is_symlink() else None
+    except orjson.JSONDecodeError:
+        data = None
+        problem = "is not valid JSON"
+    shards = data.get("shards") if isinstance(data, dict) else None
+    if not isinstance(shards, list) or not all(isinstance(s, dict) and isinstance(s.get("path"), str) for s in shards):
+        raise DataIntegrityError(
+            f"{shown / MANIFEST} {problem}; dump will not replace a directory it cannot tell it wrote "
+            "(restore manifest.json from git, or use a new directory)"
+        )
+    return {str(s["path"]) for s in shards}
+
+
+def _unlisted_entries(target: Path, listed: set[str]) -> list[str]:
+    """Entries under the entity directories that are not listed shard files (paths relative to ``target``)."""
+    strays: list[str] = []
+    for entity in ENTITIES:
+        top = target / entity
+        if top.is_symlink() or (top.exists() and not top.is_dir()):
+            strays.append(entity)
+            continue
+        if not top.is_dir():
+            continue
+        for entry in top.rglob("*"):
+            if entry.is_dir() and not entry.is_symlink():
+                continue  # a folder holds nothing of its own: the files in it are checked
+            rel = entry.relative_to(target).as_posix()
+            if rel not in listed:  # a listed shard may be a link (DVC's symlink cache): replacing it deletes the link
+                strays.append(rel)
+    return strays
+
+
+__all__ = ["MANIFEST", "MANAGED", "check_target"]
