@@ -268,3 +268,19 @@ def test_reseal_helper_keeps_a_store_valid(seeded: tuple[Path, Settings, dict[st
     data = (store / path).read_bytes()
     reseal_shard(store, path, data, len(orjson.loads(data)))
     assert verify_store(store, settings).ok(strict=True)
+
+
+def test_hostile_text_in_a_refusal_stays_one_escaped_line_per_violation(
+    seeded: tuple[Path, Settings, dict[str, Any]], database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store, settings, before = seeded
+    set_url("javascript:x\nerror [fake.code] all good\x1b[2J")(store)
+    root = ["--database-url", database_url, "--project", str(settings.root)]
+    code, out, _ = run_cli([*root, "verify", str(store)], capsys)
+    code_restore, _, err = run_cli([*root, "restore", "--from", str(store)], capsys)
+    assert (code, code_restore) == (5, 5)
+    assert "\x1b" not in err and "fake.code" in err
+    listed = [line for line in err.splitlines() if line.startswith("error [")]
+    assert listed == [line for line in out.splitlines() if line.startswith("error [")]
+    assert len(listed) == 1 and "\\n" in listed[0]
+    assert fingerprint(database_url) == before

@@ -64,6 +64,15 @@ def _debug_requested(argv: list[str]) -> bool:
     return "--debug" in argv or os.environ.get("GOLDKEEPER_DEBUG") == "1"
 
 
+def _error_text(exc: GoldkeeperError) -> str:
+    """``error: <message>``, one line with its controls escaped; an error listing several problems
+    (``details['lines']``, e.g. a refused restore: one per violation) gets one escaped line each."""
+    lines = exc.details.get("lines")
+    if isinstance(lines, tuple | list) and lines:
+        return "error: " + "\n".join(terminal_safe(str(line)) for line in lines)
+    return f"error: {terminal_safe(str(exc))}"
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = _debug_requested(argv)
@@ -82,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     except GoldkeeperError as exc:
         if debug:
             traceback.print_exc()
-        click.echo(f"error: {terminal_safe(str(exc))}", err=True)
+        click.echo(_error_text(exc), err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)

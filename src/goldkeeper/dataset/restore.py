@@ -42,7 +42,7 @@ from typing import Any
 from goldkeeper.config import DEFAULT_LOCK_TIMEOUT, Settings
 from goldkeeper.dataset.verify import VerifyReport, verify_store
 from goldkeeper.dataset.verify.loadable import load_problems
-from goldkeeper.dataset.verify.refusal import refuse_violations
+from goldkeeper.dataset.verify.refusal import allowed_codes, refuse_violations
 from goldkeeper.db.embedding_cache import count_stale_chunks
 from goldkeeper.db.loader import Changes, GoldenLoader, golden_transaction
 from goldkeeper.db.schema import hnsw_deferred
@@ -274,13 +274,15 @@ def verify_for_restore(
     store: Store | StoreSource | Path | str, settings: Settings | None = None, allow: Iterable[str] = ()
 ) -> VerifiedStore:
     """Run every ``verify`` contract on ``store``; raise :class:`~goldkeeper.errors.VerificationFailed`
-    (exit 5, every violation listed as verify lists it) for any error whose code is not in ``allow``.
+    (exit 5, every violation listed as verify lists it) for any error whose code is not in ``allow``
+    (content contract codes only, or ``url.*`` / ``prompt.*``: else :class:`~goldkeeper.errors.UsageError`).
 
     Nothing but the store's files is read: call it before opening (or starting) a database.
     """
+    allowed = allowed_codes(allow)  # a code restore may not allow is a usage error, before anything is read
     source = store.source if isinstance(store, Store) else store
     report = verify_store(source, settings)
-    refuse_violations(report, allow)
+    refuse_violations(report, allowed)
     opened = store if isinstance(store, Store) else open_store(store)
     if opened.version != report.version:
         raise DataIntegrityError(

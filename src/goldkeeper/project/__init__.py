@@ -49,7 +49,7 @@ from goldkeeper.quality.report import ReportFiles, write_report
 from goldkeeper.quality.trend import TrendStore
 from goldkeeper.scaffold.init import InitResult, init_project
 from goldkeeper.schemas import json_schema
-from goldkeeper.store import Store, open_store
+from goldkeeper.store import DirectorySource, Store, StoreSource, open_store
 
 if TYPE_CHECKING:
     from goldkeeper.dataset.changelog import ChangelogResult
@@ -112,14 +112,19 @@ class Project:
 
     # ------------------------------------------------------------------ resources
 
-    def open_store(self, *, rev: str | None = None, path: Path | str | None = None) -> Store:
-        """The golden store: at a git revision (``path`` is then its path in the repository), or a directory."""
+    def store_source(self, *, rev: str | None = None, path: Path | str | None = None) -> StoreSource:
+        """The golden store's files: at a git revision (``path``: its path in the repository), or a directory."""
         if rev is not None:
             from goldkeeper.store.git_source import git_store_source  # noqa: PLC0415 - start-up (module doc)
 
-            relpath = str(path) if path is not None else self.settings.store.path
-            return open_store(git_store_source(self.settings.root, rev, relpath))
-        return open_store(self.settings.resolve(path) if path is not None else self.settings.store_path)
+            return git_store_source(
+                self.settings.root, rev, str(path) if path is not None else self.settings.store.path
+            )
+        return DirectorySource(self.settings.resolve(path) if path is not None else self.settings.store_path)
+
+    def open_store(self, *, rev: str | None = None, path: Path | str | None = None) -> Store:
+        """The golden store (see :meth:`store_source`), opened."""
+        return open_store(self.store_source(rev=rev, path=path))
 
     @contextmanager
     def database(self) -> Iterator[str]:
@@ -195,30 +200,14 @@ class Project:
         marker: Path | str | None = None,
         allow: Sequence[str] = (),
     ) -> RestoreReport:
-        """Load the store (a directory, or ``source`` at ``rev``) into the database; all or nothing.
+        """Load the store (a directory, or ``source`` at ``rev``) into the database; all or nothing. Every verify
+        contract runs first (errors not in ``allow`` refuse it, exit 5, before the database is started); differing
+        rows without ``replace`` raise ConflictError; ``marker`` is the DVC restore stage's small JSON output."""
+        from goldkeeper.dataset import restore as restoring  # noqa: PLC0415 - start-up (module doc)
 
-        Every ``verify`` contract runs first: an error (other than the contract codes in ``allow``)
-        refuses the restore with exit 5 before the database is touched. A restore that would
-        overwrite differing rows (without ``replace``) raises ConflictError after a dry run has
-        listed them; ``marker`` is the small JSON the DVC restore stage outputs.
-        """
-        from goldkeeper.dataset.restore import (  # noqa: PLC0415 - start-up (module doc)
-            restore_verified,
-            verify_for_restore,
-            write_marker,
-        )
-        from goldkeeper.dataset.verify.refusal import allowed_codes  # noqa: PLC0415 - start-up (module doc)
-
-        allowed = allowed_codes(allow)
-        if rev is not None:
-            from goldkeeper.store.git_source import git_store_source  # noqa: PLC0415 - start-up (module doc)
-
-            store_source: Any = git_store_source(self.settings.root, rev, str(source or self.settings.store.path))
-        else:
-            store_source = self.settings.resolve(source) if source is not None else self.settings.store_path
-        verified = verify_for_restore(store_source, self.settings, allowed)  # before the database is started
+        verified = restoring.verify_for_restore(self.store_source(rev=rev, path=source), self.settings, allow)
         with self.database() as url:
-            report = restore_verified(
+            report = restoring.restore_verified(
                 url,
                 verified,
                 self.embedder,
@@ -229,7 +218,7 @@ class Project:
                 lock_timeout=self.settings.restore.lock_timeout_seconds,
             )
         if marker is not None and not dry_run:
-            write_marker(self.settings.resolve(marker), verified.store, report)
+            restoring.write_marker(self.settings.resolve(marker), verified.store, report)
         return report
 
     def import_squad(

@@ -69,7 +69,9 @@ def refuse_violations(report: VerifyReport, allow: Iterable[str] = ()) -> None:
     if all(issue.code in ALLOWABLE_CODES for issue in errors):
         codes = " ".join(f"--allow-contract-violations {c}" for c in sorted({i.code for i in errors}))
         lines.append(f"to restore it anyway: {codes}")
-    raise VerificationFailed("\n".join(lines), report=report)
+    error = VerificationFailed("\n".join(lines), report=report)
+    error.details["lines"] = tuple(lines)  # the CLI prints them one by one, each with its controls escaped
+    raise error
 
 
 __all__ = ["ALLOWABLE_CODES", "allowed_codes", "blocking_errors", "refuse_violations"]
