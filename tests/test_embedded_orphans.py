@@ -173,6 +173,8 @@ def test_a_held_lock_is_reported_and_given_up_after_the_timeout(database_url, pr
         assert f"goldkeeper PID {child.pid}, which is gone" in warning
         assert error.startswith("error: gave up after 2 s waiting for the golden lock held by database backend PID")
         assert elapsed < 60
+        run = subprocess.run([GOLDKEEPER, "db", "init"], cwd=project, env=env, capture_output=True, text=True)
+        assert run.returncode == 4 and "error: gave up after 2 s waiting for the golden lock" in run.stderr
         with pytest.raises(DatabaseError, match="gave up after 0.5 s"), golden_transaction(database_url) as conn:
             lock_golden(conn, timeout_s=0.5)
     finally:
