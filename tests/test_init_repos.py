@@ -140,3 +140,37 @@ def test_init_and_dvc_repro_pass(
         assert diff["summary"]["analyses"]["added"] == 1 and diff["summary"]["queries"]["added"] > 0
         assert "everything is added" in (repo / "reports/dataset-diff.md").read_text()
     assert json.loads(run([DVC, "status", "--json"], repo, env).stdout) == {}
+
+
+# ------------------------------------------------------------------ a grounded-only project
+
+
+def test_init_grounded_only_writes_a_pipeline_without_retrieval(tmp_path: Path, env: dict[str, str]) -> None:
+    root = git_repo(tmp_path / "repo", "main", env)
+    run([GK, "init", "--grounded-only"], root, env)
+    pipeline = yaml.safe_load((root / "dvc.yaml").read_text())
+    assert list(pipeline["stages"]) == ["restore", "diff", "eval_grounded", "gate", "report"]
+    assert "metrics/retrieval.json" not in (root / "dvc.yaml").read_text()
+    policy = json.loads((root / "config/regression-policy.json").read_text())
+    assert policy["floors"] and not [k for k in policy["floors"] if k.startswith(("hybrid", "vector", "fulltext"))]
+    assert not [k for k in policy if k.startswith(("maxHybrid", "maxVector", "maxFulltext"))]
+    assert "maxCitationAccuracyDrop" in policy  # fail-fast still has its limit
+    assert load_settings(root=root, env={}).gate.metrics == ["metrics/grounded.json"]
+    edges = set(re.findall(r'"([^"]+)" -> "([^"]+)"', run([DVC, "dag", "--dot"], root, env).stdout))
+    assert edges == {("restore", "eval_grounded"), ("eval_grounded", "gate"), ("gate", "report")}
+
+
+@pytest.mark.slow
+def test_grounded_only_project_repro_and_gate_pass(tmp_path: Path, repo: Path, env: dict[str, str]) -> None:
+    git_repo(repo, "main", env)
+    run([GK, "init", "--grounded-only"], repo, env)
+    squad_slice(tmp_path / "squad.json")
+    run([GK, "import", "squad", str(tmp_path / "squad.json")], repo, env)
+    run([GK, "dump"], repo, env)
+    commit_all(repo, "golden dataset", env)
+    proc = run([DVC, "repro"], repo, env)
+    assert set(re.findall(r"Running stage '([^']+)'", proc.stdout + proc.stderr)) == STAGES - {"eval_retrieval"}
+    assert not (repo / "metrics/retrieval.json").exists()
+    gate = json.loads((repo / "artifacts/gate.json").read_text())
+    assert gate["passed"] == 1, gate["reasons"]
+    assert subprocess.run([GK, "gate", "--no-record"], cwd=repo, env=env, capture_output=True).returncode == 0

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from goldkeeper.cli.main import AppState, pass_state
 from goldkeeper.cli.output import echo_json, progress_for_terminal
 from goldkeeper.project import init_repository
+
+if TYPE_CHECKING:
+    from goldkeeper.scaffold.init import InitResult
 
 
 @click.command("init")
@@ -32,10 +36,22 @@ from goldkeeper.project import init_repository
     "its git URL and commit, `-e .` for this repository, or its version from an index, + dvc-s3 with "
     "--dvc-tracked-store; else a step that fails saying what to set).",
 )
+@click.option(
+    "--grounded-only",
+    is_flag=True,
+    help="A grounded-only project (prompts and evidence, no retrieval eval): no eval_retrieval stage, the gate "
+    "reads metrics/grounded.json only, the policy's floors are on grounded metrics.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def init(
-    state: AppState, force: bool, from_database: bool, dvc_tracked_store: bool, install: str | None, as_json: bool
+    state: AppState,
+    force: bool,
+    from_database: bool,
+    dvc_tracked_store: bool,
+    install: str | None,
+    grounded_only: bool,
+    as_json: bool,
 ) -> None:
     """Set up goldkeeper in the current git repository.
 
@@ -53,10 +69,16 @@ def init(
         database_url=state.database_url,
         params_file=state.params_file,
         progress=progress_for_terminal(),
+        grounded_only=grounded_only,
     )
     if as_json:
         echo_json(result.to_json())
         return
+    _echo_result(result)
+
+
+def _echo_result(result: InitResult) -> None:
+    """What init did, then the next commands."""
     for path in result.created:
         click.echo(f"created      {path}")
     for path in result.overwritten:

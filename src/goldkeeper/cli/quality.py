@@ -155,7 +155,12 @@ GATE_OPTIONS = [
     click.option(
         "--output",
         type=click.Path(dir_okay=False, path_type=Path),
-        help="Also write the gate result JSON here (e.g. artifacts/gate.json, a DVC metric).",
+        help="Also write the gate result JSON here (e.g. artifacts/gate.json: verdict, reasons, run, retention).",
+    ),
+    click.option(
+        "--metrics-output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Also write the verdict as numbers only here (passed, failFast, reasons, warnings): a DVC metrics file.",
     ),
     click.option("--json", "as_json", is_flag=True, help="Print the gate result as JSON."),
 ]
@@ -175,6 +180,7 @@ def gate_command(
     no_record: bool,
     no_report: bool,
     output: Path | None,
+    metrics_output: Path | None,
     as_json: bool,
 ) -> None:
     """Gate CI on the eval metrics: exit 0 when they pass, 10 when they regress.
@@ -196,6 +202,7 @@ def gate_command(
         record=not no_record,
         report=not no_report,
         output=output,
+        metrics_output=metrics_output,
     )
     if as_json:
         echo_json(result.to_json())

@@ -134,6 +134,9 @@ class RetrievalParams(Section):
     per_query: str = "reports/retrieval-per-query.json"
     #: the folder for the TREC run (retrieval-<mode>.run) and qrels (retrieval.qrels) files.
     trec_dir: str = "reports"
+    #: the folder of the per-mode plots (ndcg-<mode>.json: nDCG@k of the queries by percentile, dvc plots):
+    #: one readable curve per mode whatever the number of queries.
+    plots_dir: str = "reports/retrieval-plots"
 
 
 class GroundedParams(Section):

@@ -259,9 +259,28 @@ def run_retrieval(
     )
 
 
-def write_outputs(result: RetrievalResult, out: Path, per_query: Path, trec_dir: Path) -> dict[str, Path]:
-    """Write the aggregate metrics, per-query records, TREC runs and qrels; returns the paths written."""
+def ndcg_percentiles(result: RetrievalResult, mode: ModeResult) -> list[dict[str, float]]:
+    """nDCG@k of one mode's queries at each percentile 0..100 (sorted ascending): 101 points for any query count."""
+    values = np.asarray(mode.report.per_query[f"ndcg_cut_{result.k}"], dtype=np.float64)
+    if values.size == 0:
+        return []
+    levels = np.percentile(values, np.arange(101), method="inverted_cdf")
+    return [{"percentile": int(p), "ndcg_at_k": round(float(v), 6)} for p, v in enumerate(levels)]
+
+
+def write_outputs(
+    result: RetrievalResult, out: Path, per_query: Path, trec_dir: Path, plots_dir: Path | None = None
+) -> dict[str, Path]:
+    """Write the aggregate metrics, per-query records, TREC runs and qrels, and (with ``plots_dir``) one
+    percentile curve per mode (:func:`ndcg_percentiles`, ``ndcg-<mode>.json``); returns the paths written."""
     written: dict[str, Path] = {}
+    if plots_dir is not None:
+        for stale in plots_dir.glob("ndcg-*.json") if plots_dir.is_dir() else []:
+            stale.unlink()
+        for mode in result.modes:
+            path = plots_dir / f"ndcg-{mode.mode}.json"
+            write_json(path, ndcg_percentiles(result, mode))
+            written[f"plot.{mode.mode}"] = path
     write_json(out, result.metrics())
     written["metrics"] = out
     write_json(per_query, result.per_query_records())

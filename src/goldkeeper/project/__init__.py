@@ -341,6 +341,7 @@ class Project:
             self.settings.resolve(out or params.out),
             self.settings.resolve(per_query or params.per_query),
             self.settings.resolve(trec_dir or params.trec_dir),
+            self.settings.resolve(params.plots_dir),
         )
         return RetrievalRun(result, written)
 
@@ -409,6 +410,7 @@ class Project:
         report: bool = True,
         output: Path | str | None = None,
         identity: RunIdentity | None = None,
+        metrics_output: Path | str | None = None,
     ) -> GateResult:
         """Gate the metrics against the policy and the baseline, store the run, write the report."""
         paths = self.metrics_paths(metrics)
@@ -426,6 +428,8 @@ class Project:
         result = gate_and_record(request, self.baselines, self.trend(directory), self.settings.display_path)
         if output is not None:
             write_json(self.settings.resolve(output), result.to_json())
+        if metrics_output is not None:
+            write_json(self.settings.resolve(metrics_output), result.metrics_json())
         return result
 
     def report(self, directory: Path | str | None = None) -> ReportFiles:
@@ -443,6 +447,7 @@ def init_repository(
     database_url: str | None = None,
     params_file: Path | None = None,
     progress: Progress = SILENT,
+    grounded_only: bool = False,
 ) -> InitResult:
     """``init``: the pipeline, params, policy, store and workflows in the git repository at ``root``.
 
@@ -461,6 +466,7 @@ def init_repository(
         dvc_tracked_store=dvc_tracked_store,
         install=install,
         dump_store=dump_store,
+        grounded_only_project=grounded_only,
     )
 
 

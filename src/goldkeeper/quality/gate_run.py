@@ -58,6 +58,16 @@ class GateResult:
     def github_annotations(self) -> list[str]:
         return github_annotations(self.verdict)
 
+    def metrics_json(self) -> dict[str, int]:
+        """The verdict as numbers only (``gate --metrics-output``, the DVC metrics file): no ids, paths or retention."""
+        verdict = self.verdict
+        return {
+            "passed": int(self.passed),
+            "failFast": int(bool(verdict.get("failFast"))),
+            "reasons": len(verdict.get("reasons", [])),
+            "warnings": len(verdict.get("warnings", [])),
+        }
+
     def to_json(self) -> dict[str, Any]:
         """The gate document (``gate --json``, ``--output``): the verdict plus the run, retention and dashboard."""
         return {

@@ -100,6 +100,33 @@ def render_template(name: str, *, install: str | None = None, extra: str = "") -
     return text.replace("@@INSTALL@@", install)
 
 
+def grounded_only(name: str, text: str) -> str:
+    """A template for a grounded-only project (prompts and evidence, no retrieval eval): the pipeline
+    without ``eval_retrieval``, the gate reading metrics/grounded.json only, a policy on grounded metrics."""
+    if name == "dvc.yaml":
+        start, end = text.index("  eval_retrieval:\n"), text.index("  eval_grounded:\n")
+        text = text[:start] + text[end:]
+        text = text.replace("      - metrics/retrieval.json\n", "", 1)
+        return "# grounded-only project (`goldkeeper init --grounded-only`): no eval_retrieval stage.\n" + text
+    if name == "params.yaml":
+        old = "  metrics: null\n"
+        if old not in text:
+            raise ConfigError("params.yaml template: no `gate.metrics: null` to replace")
+        return text.replace(
+            old, "  # grounded-only project: the grounded eval's metrics only\n  metrics: [metrics/grounded.json]\n"
+        )
+    if name == "regression-policy.json":
+        policy = json.loads(text)
+        policy["floors"] = {k: v for k, v in policy["floors"].items() if not k.startswith(RETRIEVAL_PREFIXES)}
+        drops = [k for k in policy if k.startswith("max") and k[3:].lower().startswith(RETRIEVAL_PREFIXES)]
+        return json.dumps({k: v for k, v in policy.items() if k not in drops}, indent=2) + "\n"
+    return text
+
+
+#: metric name prefixes of the retrieval eval (``hybrid.ndcg_at_k``; ``maxHybridNdcgAtKDrop``)
+RETRIEVAL_PREFIXES = ("vector", "fulltext", "hybrid", "queries.")
+
+
 def derived_install(root: Path) -> str | None:
     """``pip install`` arguments for CI, derived from how this goldkeeper is installed (PEP 610
     ``direct_url.json``): from a git URL, that commit; from a local checkout, ``-e .`` when it is the
@@ -194,11 +221,13 @@ def init_project(
     dvc_tracked_store: bool = False,
     install: str | None = None,
     dump_store: Callable[[Path], object] | None = None,
+    grounded_only_project: bool = False,
 ) -> InitResult:
     """Set up goldkeeper in the git repository at ``root``.
 
     ``dump_store(root)`` is called to fill golden/ from the current database when
     ``from_database``; the CLI passes the real dump (settings resolved after params.yaml exists).
+    ``grounded_only_project``: no retrieval eval (:func:`grounded_only`).
     """
     root = Path(root).resolve()
     if not root.is_dir():
@@ -208,7 +237,7 @@ def init_project(
     derived = install or derived_install(root)
     install_args = None if derived is None else derived + (f" {extra}" if extra and not install else "")
     result = InitResult(root=root)
-    _write_templates(root, install_args, extra, force, result)
+    _write_templates(root, install_args, extra, force, result, grounded_only_project)
     _ensure_baselines_dir(root, result)
     if _ensure_gitignore(root, GITIGNORE_LINES):
         result.created.append(".gitignore (entries)")
@@ -227,7 +256,9 @@ def init_project(
     return result
 
 
-def _write_templates(root: Path, install: str | None, extra: str, force: bool, result: InitResult) -> None:
+def _write_templates(
+    root: Path, install: str | None, extra: str, force: bool, result: InitResult, grounded: bool = False
+) -> None:
     """Write each template file, keeping the ones that exist unless ``force``."""
     for name, relpath in TEMPLATE_FILES.items():
         target = root / relpath
@@ -236,7 +267,8 @@ def _write_templates(root: Path, install: str | None, extra: str, force: bool, r
             continue
         (result.overwritten if target.exists() else result.created).append(relpath)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render_template(name, install=install, extra=extra), encoding="utf-8")
+        text = render_template(name, install=install, extra=extra)
+        target.write_text(grounded_only(name, text) if grounded else text, encoding="utf-8")
 
 
 def _ensure_baselines_dir(root: Path, result: InitResult) -> None:
