@@ -115,6 +115,8 @@ def _padded(n: int, depth: int, run: Columns, counts: np.ndarray, n_docs: int) -
         run = Columns(rows[order], run.doc[order], run.value[order])
         rows = run.row
     scores = np.asarray(run.value, dtype=np.float64)
+    if np.isnan(scores).any():  # files reject nan; in dicts it ranks last (trec_eval's order is undefined)
+        scores = np.where(np.isnan(scores), -np.inf, scores)
     if rows.size == n * depth:  # every query has depth documents: the columns are the matrix
         return run.doc.reshape(n, depth), scores.reshape(n, depth)
     flat = np.arange(rows.size, dtype=np.int64) + (rows * depth - (np.cumsum(counts) - counts)[rows])
