@@ -177,3 +177,11 @@ def test_agrees_with_pytrec_eval(qrels, runs) -> None:
         ours = report.query(qid)
         for label, value in values.items():
             assert ours[label] == pytest.approx(value, abs=1e-9), (qid, label)
+
+
+def test_nan_scores_in_dicts_rank_last() -> None:
+    run = {"q": {"a": math.nan, "b": 0.5, "c": -math.inf}, "r": {"x": 1.0, "y": 2.0, "z": 3.0, "w": 0.0}}
+    report = evaluate({"q": {"a": 1, "b": 1}, "r": {"x": 1}}, run, ["num_ret", "recip_rank", "map"])
+    assert report.query("q")["num_ret"] == 3
+    assert report.query("q")["recip_rank"] == 1.0
+    assert report.query("q")["map"] == pytest.approx((1 + 2 / 3) / 2)  # b first, a after c (docno descending)

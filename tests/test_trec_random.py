@@ -7,6 +7,8 @@ in the same order, by goldkeeper's evaluator and by ``goldkeeper eval trec``.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,9 +19,17 @@ from hypothesis import strategies as st
 from goldkeeper.cli import _register_all
 from goldkeeper.cli.main import cli
 from goldkeeper.errors import EvalError
-from goldkeeper.evals.metrics import build_ranked, evaluate
+from goldkeeper.evals.metrics import build_ranked, evaluate, evaluate_ranked, resolve_measures
 from goldkeeper.evals.metrics.base import PAD
-from goldkeeper.evals.trec import evaluate_files, format_report, read_qrels, read_run, write_qrels, write_run
+from goldkeeper.evals.metrics.join import rank_columns
+from goldkeeper.evals.trec import (
+    evaluate_files,
+    format_report,
+    read_qrels,
+    read_run,
+    write_qrels,
+    write_run,
+)
 from goldkeeper.evals.trec_arrow import read_coded
 
 DATA = Path(__file__).parent / "data" / "trec_eval-random"
@@ -30,6 +40,14 @@ CASES = [
     ("r1.qrels", "r1.run", True, "r1.all_trec.q.c.out"),
     ("t.qrels", "t.run", False, "t.all_trec.q.out"),
 ]
+
+
+def _columnar(qrels: Path, run: Path, measures: list[str], complete: bool = False) -> str:
+    """``-q`` output through the columnar reader (pyarrow) whatever the files' size."""
+    coded = read_coded(qrels, run, complete=complete)
+    assert coded is not None
+    ranked = rank_columns(coded.qids, coded.run, coded.qrels, coded.n_docs, check_duplicates=True)
+    return format_report(evaluate_ranked(ranked, resolve_measures(measures), runid=coded.runid), per_query=True)
 
 
 def _first_difference(ours: str, reference: str) -> tuple[int, str, str] | None:
@@ -45,6 +63,8 @@ def test_evaluator_prints_every_line_of_trec_eval(qrels: str, run: str, complete
     ours = format_report(evaluate_files(DATA / qrels, DATA / run, ["all_trec"], complete=complete), per_query=True)
     assert _first_difference(ours, reference) is None
     assert ours == reference
+    # both readers: the line-by-line parser (small files) and pyarrow's columns (large ones)
+    assert _columnar(DATA / qrels, DATA / run, ["all_trec"], complete) == reference
 
 
 def _param_sections() -> list[tuple[str, str]]:
@@ -161,6 +181,8 @@ def test_file_path_equals_dict_path(tmp_path_factory: pytest.TempPathFactory, qr
         from_files = evaluate_files(folder / "q", folder / "r", ["all_trec"], complete=complete)
         from_dicts = evaluate(qrels, run, ["all_trec"], complete=complete, runid="sys" if run else "")
         assert from_files.to_trec_eval(per_query=True) == from_dicts.to_trec_eval(per_query=True)
+        if qrels and run:  # the columnar reader takes non-empty files
+            assert _columnar(folder / "q", folder / "r", ["all_trec"], complete) == from_dicts.to_trec_eval(True)
 
 
 def test_columnar_reader_normalises_blanks_and_comments(tmp_path: Path) -> None:
@@ -169,7 +191,7 @@ def test_columnar_reader_normalises_blanks_and_comments(tmp_path: Path) -> None:
     messy_q, messy_r = tmp_path / "q", tmp_path / "r"
     messy_q.write_text("# judgments\n" + clean_q.read_text().replace(" ", "\t"))
     messy_r.write_text("  # a run\r\n" + " " + clean_r.read_text().replace(" ", "  ").replace("\n", " \r\n"))
-    assert read_coded(messy_q, messy_r) is not None  # the fast path takes them
+    assert _columnar(messy_q, messy_r, ["all_trec"]) == reference  # the fast path takes them
     assert format_report(evaluate_files(messy_q, messy_r, ["all_trec"]), per_query=True) == reference
 
 
@@ -190,3 +212,13 @@ def test_errors_name_the_file_and_line(tmp_path: Path, qrels: str, run: str, mes
     (tmp_path / "r").write_text(run)
     with pytest.raises(EvalError, match=message):
         evaluate_files(tmp_path / "q", tmp_path / "r", complete=True)
+
+
+def test_small_files_skip_pyarrow(tmp_path: Path) -> None:
+    code = (
+        "import sys; from pathlib import Path; from goldkeeper.evals.trec import evaluate_files; "
+        f"evaluate_files(Path({str(DATA / 't.qrels')!r}), Path({str(DATA / 't.run')!r})); "
+        "print('pyarrow' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

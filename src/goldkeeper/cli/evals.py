@@ -28,8 +28,8 @@ def eval_group() -> None:
     "measures",
     multiple=True,
     metavar="MEASURE",
-    help="trec_eval measure: `official` (default), `all_trec`, a name (`ndcg_cut`) or name with "
-    "cutoffs (`P.5,10`). Repeatable.",
+    help="trec_eval measure: `official` (default), `all_trec`, a name (`ndcg_cut`), a name with "
+    "cutoffs (`P.5,10`) or parameters (`ndcg.1=1,2=5,3=10`, `rbp.p=0.8`). Repeatable.",
 )
 @click.option("-c", "complete", is_flag=True, help="Also evaluate judged queries the run has no results for (as 0).")
 @click.option("--json", "as_json", is_flag=True, help="Print {summary, per_query, num_q} as JSON instead.")

@@ -18,8 +18,18 @@ from pathlib import Path
 from goldkeeper.errors import EvalError
 from goldkeeper.evals.metrics import Report, evaluate, evaluate_ranked, resolve_measures
 from goldkeeper.evals.metrics.join import DuplicateDocument, rank_columns
-from goldkeeper.evals.trec_arrow import read_coded
 from goldkeeper.fileio import write_text
+
+#: qrels + run size from which pyarrow reads the files: importing pyarrow (and its CSV reader) costs
+#: about 0.3 s, more than parsing 2 MB line by line (measured with benchmarks/bench_startup.py).
+COLUMNAR_BYTES = 2_000_000
+
+
+def _size(path: Path) -> int:
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return 0  # the line-by-line parser reports it
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -89,11 +99,16 @@ def evaluate_files(
 ) -> Report:
     """Evaluate a TREC run file against a qrels file.
 
-    Files are read as columns (:mod:`.trec_arrow`); when that fast path declines them (an error, an
-    unusual line), the line-by-line parser reads them, and names the file and line of any error.
+    Files of ``COLUMNAR_BYTES`` and more are read as columns (:mod:`.trec_arrow`); when that fast
+    path declines them (an error, an unusual line), and for smaller files, the line-by-line parser
+    reads them, and names the file and line of any error.
     """
     chosen = resolve_measures(measures)
-    coded = read_coded(qrels_path, run_path, complete=complete)
+    coded = None
+    if _size(qrels_path) + _size(run_path) >= COLUMNAR_BYTES:
+        from goldkeeper.evals.trec_arrow import read_coded  # noqa: PLC0415 - start-up: pyarrow (below)
+
+        coded = read_coded(qrels_path, run_path, complete=complete)
     if coded is not None:
         try:
             ranked = rank_columns(coded.qids, coded.run, coded.qrels, coded.n_docs, check_duplicates=True)

@@ -3,14 +3,14 @@
 The caller codes queries as output rows (qid byte order) and docnos as their rank in byte order
 (``0 .. n_docs - 1``), so every step below is numpy on integers, with no per-query Python objects:
 
-1. the run's entries are scattered into padded ``n x depth`` matrices (docno rank, score key);
+1. the run's entries are scattered into padded ``n x depth`` matrices (docno rank, score);
 2. each row is sorted by docno rank; a batched binary search over the rows finds each judged
    document, which gives every retrieved document its judgment;
 3. a stable sort of each reversed row by score descending gives trec_eval's ranking (ties by docno
    descending).
 
-Scores are compared as doubles (trec_eval 10): a score becomes an int64 key with the same order
-(``-0.0`` and ``0.0`` one key), so the sorts are integer sorts.
+Scores are compared as doubles (trec_eval 10; ``-0.0`` ties with ``0.0``). Large temporaries are
+reused in place where they can be: touching fresh memory is a real part of the cost at 10M entries.
 :func:`build_ranked` codes ``{qid: {docno: score}}`` dicts this way.
 """
 
@@ -24,9 +24,7 @@ import numpy as np
 
 from goldkeeper.evals.metrics.base import NONPOOL, PAD, RELEVANCE_LEVEL, UNJUDGED, Qrels, Ranked, Run
 
-_LOW = np.iinfo(np.int64).min
 _values = methodcaller("values")
-_MAGNITUDE = np.int64(0x7FFFFFFFFFFFFFFF)
 
 
 @dataclass(frozen=True)
@@ -40,15 +38,6 @@ class Columns:
 
 class DuplicateDocument(ValueError):
     """A docno occurs twice for one query on one side (``rank_columns(check_duplicates=True)``)."""
-
-
-def score_keys(scores: np.ndarray) -> np.ndarray:
-    """int64 keys ordered as the float64 scores (``-0.0`` == ``0.0``)."""
-    keys = (np.asarray(scores, dtype=np.float64) + 0.0).view(np.int64)
-    sign = keys >> 63
-    sign &= _MAGNITUDE
-    keys ^= sign
-    return keys
 
 
 def rank_columns(
@@ -74,15 +63,16 @@ def rank_columns(
     depth = int(counts.max(initial=0))
     if depth == 0:
         return Ranked(qids, np.full((n, 0), PAD, dtype=np.int64), counts, rel_levels, level)
-    docs, keys = _padded(n, depth, run, counts, n_docs)
+    docs, scores = _padded(n, depth, run, counts, n_docs)
     by_doc = _flat(np.argsort(docs, axis=1))
     docs = docs.ravel()[by_doc]
-    keys = keys.ravel()[by_doc]
+    scores = scores.ravel()[by_doc]
+    del by_doc
     if check_duplicates and (_neighbours_equal(docs, n_docs) or _repeated(qrels.row * (n_docs + 1) + qrels.doc)):
         raise DuplicateDocument("a document occurs twice for one query")
     rel = _judge(docs, qrels, n_docs)
-    order = _ranking(keys)
-    return Ranked(qids, rel.ravel()[_flat(order)], counts, rel_levels, level)
+    order = _flat(_ranking(scores))
+    return Ranked(qids, rel.ravel()[order], counts, rel_levels, level)
 
 
 def _neighbours_equal(docs: np.ndarray, n_docs: int) -> bool:
@@ -96,8 +86,9 @@ def _repeated(keys: np.ndarray) -> bool:
 
 
 def _flat(order: np.ndarray) -> np.ndarray:
-    """Row-wise column indices -> indices into the raveled matrix."""
-    return order + (np.arange(order.shape[0], dtype=np.int64) * order.shape[1])[:, None]
+    """Row-wise column indices -> indices into the raveled matrix (in place)."""
+    order += (np.arange(order.shape[0], dtype=order.dtype) * order.shape[1])[:, None]
+    return order
 
 
 def _keep_rows(side: Columns, n: int) -> Columns:
@@ -117,21 +108,23 @@ def _rel_levels(n: int, qrels: Columns, level: int) -> np.ndarray:
 
 
 def _padded(n: int, depth: int, run: Columns, counts: np.ndarray, n_docs: int) -> tuple[np.ndarray, np.ndarray]:
-    """(docno rank, score key) matrices, one row per query; padding = n_docs / the lowest key."""
+    """(docno rank, score) matrices, one row per query; padding = n_docs / nan."""
     rows = run.row
     if rows.size > 1 and np.any(rows[1:] < rows[:-1]):
         order = np.argsort(rows, kind="stable")
         run = Columns(rows[order], run.doc[order], run.value[order])
         rows = run.row
-    keys = score_keys(run.value)
+    scores = np.asarray(run.value, dtype=np.float64)
+    if np.isnan(scores).any():  # files reject nan; in dicts it ranks last (trec_eval's order is undefined)
+        scores = np.where(np.isnan(scores), -np.inf, scores)
     if rows.size == n * depth:  # every query has depth documents: the columns are the matrix
-        return run.doc.reshape(n, depth), keys.reshape(n, depth)
+        return run.doc.reshape(n, depth), scores.reshape(n, depth)
     flat = np.arange(rows.size, dtype=np.int64) + (rows * depth - (np.cumsum(counts) - counts)[rows])
     docs = np.full(n * depth, n_docs, dtype=np.int64)
     docs[flat] = run.doc
-    padded_keys = np.full(n * depth, _LOW, dtype=np.int64)
-    padded_keys[flat] = keys
-    return docs.reshape(n, depth), padded_keys.reshape(n, depth)
+    padded = np.full(n * depth, np.nan, dtype=np.float64)
+    padded[flat] = scores
+    return docs.reshape(n, depth), padded.reshape(n, depth)
 
 
 def _find(docs: np.ndarray, rows: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -151,7 +144,8 @@ def _find(docs: np.ndarray, rows: np.ndarray, targets: np.ndarray) -> tuple[np.n
 
 def _judge(docs: np.ndarray, qrels: Columns, n_docs: int) -> np.ndarray:
     """The judgment of each document of the docno-sorted rows (NONPOOL / UNJUDGED / PAD coded)."""
-    rel = np.where(docs == n_docs, PAD, NONPOOL).astype(np.int64)
+    rel = np.full(docs.shape, NONPOOL, dtype=np.int64)
+    rel[docs == n_docs] = PAD
     candidates = (qrels.doc >= 0) & (qrels.doc < n_docs)
     rows, targets, values = qrels.row[candidates], qrels.doc[candidates], qrels.value[candidates]
     column, found = _find(docs, rows, targets)
@@ -160,15 +154,17 @@ def _judge(docs: np.ndarray, qrels: Columns, n_docs: int) -> np.ndarray:
     return rel
 
 
-def _ranking(keys: np.ndarray) -> np.ndarray:
+def _ranking(scores: np.ndarray) -> np.ndarray:
     """Per row of the docno-ascending matrix: columns by score descending, ties by docno descending.
 
-    A stable sort of the reversed rows keeps tied documents in docno-descending order; padding
-    (the lowest key) goes last.
+    ``scores`` (a copy: negated in place) are compared as doubles, so -0.0 ties with 0.0. A stable
+    sort of the reversed rows keeps tied documents in docno-descending order; padding (nan) goes last.
     """
-    width = keys.shape[1]
-    order = np.argsort(~keys[:, ::-1], axis=1, kind="stable")
-    return (width - 1) - order
+    width = scores.shape[1]
+    np.negative(scores, out=scores)
+    order = np.argsort(scores[:, ::-1], axis=1, kind="stable")
+    np.subtract(width - 1, order, out=order)
+    return order
 
 
 def build_ranked(qrels: Qrels, run: Run, *, complete: bool = False, level: int = RELEVANCE_LEVEL) -> Ranked:

@@ -1,0 +1,114 @@
+"""Benchmark: start-up of the `goldkeeper` command (warm: files in the page cache, after a discarded run).
+
+Runs each command ``--runs`` times (default 10) after one warm-up run and reports the median and the
+fastest wall time, plus the CPU time (user + system) of the median run's process. Commands:
+
+- ``goldkeeper --help`` (no project needed: the CLI's own imports);
+- ``goldkeeper show`` (the manifest summary at HEAD, in the project the script runs from: settings,
+  git, the store's manifest);
+- ``goldkeeper eval trec`` on trec_eval's small test files (numpy and pyarrow imported, 3 queries).
+
+With ``--imports``, the slowest imports of ``goldkeeper show`` as ``python -X importtime`` reports
+them (cumulative microseconds), to see where the start-up time goes.
+
+    .venv/bin/python benchmarks/bench_startup.py                  # from the project root
+    .venv/bin/python benchmarks/bench_startup.py --write-readme
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from readme import update_results  # benchmarks/readme.py: the scripts run from this folder
+
+ROOT = Path(__file__).resolve().parent.parent
+TREC = ROOT / "tests" / "data" / "trec_eval"
+
+
+def _goldkeeper() -> str:
+    sibling = Path(sys.executable).with_name("goldkeeper")
+    return str(sibling) if sibling.exists() else shutil.which("goldkeeper") or "goldkeeper"
+
+
+def timed_runs(argv: list[str], runs: int) -> tuple[float, float, float]:
+    """(median wall, fastest wall, CPU of the child at the median) over ``runs`` runs after a warm-up."""
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+    samples: list[tuple[float, float]] = []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        samples.append((wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime))
+    samples.sort()
+    median_wall = statistics.median(wall for wall, _ in samples)
+    return median_wall, samples[0][0], samples[len(samples) // 2][1]
+
+
+def slowest_imports(argv: list[str], top: int = 12) -> list[tuple[str, int]]:
+    """The ``top`` imports with the largest cumulative time (microseconds) in ``python -X importtime``."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", *argv], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    rows = []
+    for line in result.stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        _, cumulative, name = (part.strip() for part in line.removeprefix("import time:").split("|"))
+        rows.append((name.strip(), int(cumulative)))
+    return sorted(rows, key=lambda row: -row[1])[:top]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--imports", action="store_true", help="also list the slowest imports of `show`")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/out/bench_startup.json"))
+    parser.add_argument("--write-readme", action="store_true", help="write the table into benchmarks/README.md")
+    args = parser.parse_args()
+    exe = _goldkeeper()
+    commands = {
+        "`goldkeeper --help`": [exe, "--help"],
+        "`goldkeeper show`": [exe, "show"],
+        "`goldkeeper eval trec` (trec_eval's test files)": [
+            exe, "eval", "trec", str(TREC / "qrels.test"), str(TREC / "results.test")
+        ],
+    }  # fmt: skip
+    rows = []
+    for label, argv in commands.items():
+        median, fastest, cpu = timed_runs(argv, args.runs)
+        rows.append({"command": label, "median_s": median, "fastest_s": fastest, "cpu_s": cpu})
+        print(f"{label}: median {median:.3f} s, fastest {fastest:.3f} s, CPU {cpu:.3f} s", file=sys.stderr)
+    imports = slowest_imports([exe, "show"]) if args.imports else []
+    result = {"runs": args.runs, "rows": rows, "slowest_imports_show_us": imports, "cpus": os.cpu_count()}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    lines = [
+        f"Warm, {args.runs} runs after a warm-up each; wall time of the whole process.",
+        "",
+        "| command | median s | fastest s | CPU s (median run) |",
+        "|---|---:|---:|---:|",
+        *(f"| {r['command']} | {r['median_s']:.3f} | {r['fastest_s']:.3f} | {r['cpu_s']:.3f} |" for r in rows),
+    ]
+    if imports:
+        lines += ["", "Slowest imports of `goldkeeper show` (cumulative ms): " + ", ".join(
+            f"{name} {micro / 1000:.0f}" for name, micro in imports[:8]
+        )]  # fmt: skip
+    print("\n".join(lines))
+    if args.write_readme:
+        update_results("startup", "\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
