@@ -71,7 +71,7 @@ class EmbeddingParams(Section):
     version: str = ""
     #: texts per request (openai / command); chunks per database round trip = batch_size x max_concurrency.
     batch_size: int = Field(default=64, ge=1)
-    #: openai: requests in flight at once.
+    #: openai / command: requests (program runs) in flight at once.
     max_concurrency: int = Field(default=4, ge=1)
     #: openai / command: seconds one request (one program run) may take.
     timeout_seconds: float = Field(default=60.0, gt=0)
