@@ -20,13 +20,15 @@ from goldkeeper.embed import load_embedder
 
 
 class FakeEndpoint:
-    def __init__(self, key: str | None = None, slow_seconds: float = 1.5) -> None:
+    def __init__(self, key: str | None = None, slow_seconds: float = 1.5, key_header: str = "Authorization") -> None:
         self.key = key
+        self.key_header = key_header
         self.slow_seconds = slow_seconds
         self.script: list[Any] = []
         self.requests = 0
         self.texts = 0
         self.always_fail = False
+        self.paths: list[str] = []
         self.lock = threading.Lock()
         self.model = load_embedder(EmbeddingParams())
         endpoint = self
@@ -72,10 +74,12 @@ class FakeEndpoint:
         with self.lock:
             self.requests += 1
             step = self.script.pop(0) if self.script else None
-        if handler.path != "/v1/embeddings":
+        self.paths.append(handler.path)
+        if handler.path.split("?")[0] != "/v1/embeddings":
             return self._send(handler, 404, {"error": {"message": f"no route {handler.path}"}})
-        if self.key is not None and handler.headers.get("Authorization") != f"Bearer {self.key}":
-            sent = handler.headers.get("Authorization", "")
+        wanted = f"Bearer {self.key}" if self.key_header == "Authorization" else self.key
+        if self.key is not None and handler.headers.get(self.key_header) != wanted:
+            sent = handler.headers.get(self.key_header, "")
             return self._send(handler, 401, {"error": {"message": f"Incorrect API key provided: {sent}"}})
         if self.always_fail or step == "500":
             return self._send(handler, 500, {"error": {"message": "internal error"}})

@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
+import httpx
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from embed_support import FakeEndpoint
@@ -14,7 +17,8 @@ from golden_support import fingerprint, make_records
 from goldkeeper.config import EmbeddingParams
 from goldkeeper.dataset.restore import restore_records
 from goldkeeper.embed import load_embedder
-from goldkeeper.embed.openai_backend import OpenAIEmbedder, retry_after_seconds
+from goldkeeper.embed.batching import display_url
+from goldkeeper.embed.openai_backend import OpenAIEmbedder, embeddings_url, retry_after_seconds
 from goldkeeper.errors import ConfigError
 
 KEY = "sk-test-0123456789abcdefSECRET"
@@ -128,8 +132,10 @@ def test_parameters_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     params = EmbeddingParams(
         provider="openai", base_url="http://127.0.0.1:9/v1", dimensions=8, api_key_env="GK_NO_SUCH_KEY"
     )
+    embedder = load_embedder(params)  # verify --db and db init need the identity and dimension, not the key
+    assert embedder.model_id == "openai:sentence-transformers/all-MiniLM-L6-v2:8"
     with pytest.raises(ConfigError, match="environment variable GK_NO_SUCH_KEY is not set"):
-        load_embedder(params)
+        embedder.embed_documents(["x"])
     assert retry_after_seconds("2.5") == 2.5
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
     assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
@@ -150,3 +156,36 @@ def test_a_failed_embedding_fails_the_restore_with_nothing_changed(
     with pytest.raises(ConfigError, match=r"failed on texts 0-1 after 2 attempts: HTTP 500"):
         restore_records(database_url, more, more_queries, embedder, replace=True)
     assert fingerprint(database_url) == before
+
+
+def test_azure_style_key_header_and_query_string(monkeypatch: pytest.MonkeyPatch) -> None:
+    server = FakeEndpoint(key=KEY, key_header="api-key")
+    try:
+        monkeypatch.setenv("GK_TEST_EMBED_KEY", KEY)
+        params = _params(server, base_url=f"{server.base_url}/?api-version=2024-10-21", api_key_header="api-key")
+        embedder = load_embedder(params)
+        assert embedder.embed_documents(TEXTS[:1]).shape == (1, 384)
+        assert server.paths == ["/v1/embeddings?api-version=2024-10-21"]
+        assert embedder.endpoint == f"{server.base_url}/embeddings"  # no query string in messages
+    finally:
+        server.stop()
+
+
+def test_urls_in_messages_carry_no_credentials() -> None:
+    assert embeddings_url("https://h.example/v1/") == "https://h.example/v1/embeddings"
+    assert (
+        display_url("https://user:pw@h.example:8443/v1/embeddings?key=abc#x") == "https://h.example:8443/v1/embeddings"
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(key=st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=8, max_size=40))
+def test_an_echoed_key_is_always_masked(key: str) -> None:
+    embedder = OpenAIEmbedder(
+        EmbeddingParams(provider="openai", base_url="http://127.0.0.1:9/v1", dimensions=4, api_key_env="K"),
+        env={"K": key},
+    )
+    embedder._mask = key  # what the first request sets
+    body = f"{{'error': 'Incorrect API key provided: {key}', 'padding': '{'x' * 190}', 'again': '{key}'}}"
+    excerpt = embedder._excerpt(httpx.Response(401, text=body))
+    assert key not in excerpt and key not in repr(embedder) and key not in embedder.model_id

@@ -67,6 +67,8 @@ class EmbeddingParams(Section):
     request_dimensions: bool = False
     #: openai: the NAME of the environment variable holding the API key (the key is never printed or stored).
     api_key_env: str | None = None
+    #: openai: the header carrying the key: ``Authorization`` (``Bearer <key>``) or another name (the bare key, Azure: ``api-key``).
+    api_key_header: str = "Authorization"
     #: openai / command: a user-declared version, part of the model identity (weights can change behind a name).
     version: str = ""
     #: texts per request (openai / command); chunks per database round trip = batch_size x max_concurrency.

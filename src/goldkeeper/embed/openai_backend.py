@@ -5,7 +5,9 @@ it: the request is ``{"model": ..., "input": [texts]}`` (plus ``dimensions`` whe
 ``request_dimensions``), the answer ``{"data": [{"index": i, "embedding": [...]}]}``.
 
 - The API key is read from the environment variable named by ``api_key_env``
-  when the embedder is built; it lives only in the HTTP client's headers. It is
+  at the first request (building the embedder, e.g. for ``verify --db``, needs
+  none); it lives only in the HTTP client's headers (``Authorization: Bearer``,
+  or the bare key in ``api_key_header``, e.g. Azure's ``api-key``). It is
   never part of an error, a repr, the identity or a file, and any echo of it in
   a response body quoted by an error is masked.
 - Texts go in batches of ``batch_size``, at most ``max_concurrency`` requests at once.
@@ -25,6 +27,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import numpy as np
@@ -81,13 +84,19 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+def embeddings_url(base_url: str) -> str:
+    """``{base_url}/embeddings``, a query string kept (Azure's ``?api-version=``)."""
+    parts = urlsplit(base_url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/") + "/embeddings", parts.query, ""))
+
+
 class OpenAIEmbedder:
     """An :class:`~goldkeeper.embed.base.Embedder` calling an OpenAI-compatible embeddings endpoint."""
 
     def __init__(self, params: EmbeddingParams, *, env: Mapping[str, str] | None = None) -> None:
         if not params.base_url or params.dimensions is None:
             raise ConfigError("provider openai needs embedding.base_url and embedding.dimensions", key="embedding")
-        self.url = params.base_url.rstrip("/") + "/embeddings"
+        self.url = embeddings_url(params.base_url)
         self.endpoint = display_url(self.url)
         self.model_name = params.model
         self.dim = params.dimensions
@@ -99,18 +108,31 @@ class OpenAIEmbedder:
         self.max_retries = params.max_retries
         self.backoff_seconds = params.retry_backoff_seconds
         self._request_dimensions = params.request_dimensions
-        key = read_api_key(params, os.environ if env is None else env)
-        self._mask = key
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(params.timeout_seconds),
-            headers=headers,
-            limits=httpx.Limits(max_connections=params.max_concurrency),
-            trust_env=True,
-        )
+        self._params = params
+        self._env = os.environ if env is None else env
+        self._mask: str | None = None
+        self._client: httpx.Client | None = None
         #: HTTP requests sent (retries included): what tests and benchmarks count.
         self.requests = 0
         self._lock = threading.Lock()
+
+    def _http(self) -> httpx.Client:
+        """The HTTP client, built on the first request: the key is read then (``verify --db`` needs none)."""
+        with self._lock:
+            if self._client is None:
+                key = read_api_key(self._params, self._env)
+                self._mask = key
+                headers = {}
+                if key:
+                    header = self._params.api_key_header
+                    headers[header] = f"Bearer {key}" if header.lower() == "authorization" else key
+                self._client = httpx.Client(
+                    timeout=httpx.Timeout(self._params.timeout_seconds),
+                    headers=headers,
+                    limits=httpx.Limits(max_connections=self._params.max_concurrency),
+                    trust_env=True,
+                )
+            return self._client
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dim) float32, L2-normalised."""
@@ -127,7 +149,8 @@ class OpenAIEmbedder:
         return self.embed_documents([text])[0]
 
     def close(self) -> None:
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
 
     def __repr__(self) -> str:
         return f"OpenAIEmbedder({self.model_id!r}, endpoint={self.endpoint!r})"
@@ -158,10 +181,11 @@ class OpenAIEmbedder:
         payload: dict[str, Any] = {"model": self.model_name, "input": list(texts)}
         if self._request_dimensions:
             payload["dimensions"] = self.dim
+        client = self._http()
         with self._lock:
             self.requests += 1
         try:
-            response = self._client.post(self.url, json=payload)
+            response = client.post(self.url, json=payload)
         except httpx.TimeoutException:
             raise _Retryable(f"timed out after {self.timeout_seconds:g} s") from None
         except httpx.TransportError as exc:
@@ -190,10 +214,10 @@ class OpenAIEmbedder:
     def _excerpt(self, response: httpx.Response) -> str:
         """``: <first 200 characters of the body on one line>``, the API key masked."""
         text = " ".join(response.text.split())
-        if self._mask:
-            text = text.replace(self._mask, "***")
+        while self._mask and self._mask in text:  # each pass shortens the text: it ends
+            text = text.replace(self._mask, "***" if len(self._mask) > 3 else "")
         text = text[:200]
         return f": {text}" if text else ""
 
 
-__all__ = ["OpenAIEmbedder", "read_api_key", "retry_after_seconds", "MAX_BACKOFF_SECONDS"]
+__all__ = ["OpenAIEmbedder", "embeddings_url", "read_api_key", "retry_after_seconds", "MAX_BACKOFF_SECONDS"]
