@@ -3,7 +3,7 @@
 ``write_program(dir, dim)`` writes ``embed.py`` (run as ``command:python embed.py`` in ``dir``).
 It appends one line per run to ``runs.log``, so tests count the provider's calls. Its
 behaviour is chosen by the environment: ``FAKE_EMBED_FAIL`` (exit 3 with a message),
-``FAKE_EMBED_SLEEP`` (seconds), ``FAKE_EMBED_DIM`` (another length), ``FAKE_EMBED_DROP``
+``FAKE_EMBED_FAIL_AT_RUN`` (the same, on that run only, counted from 1), ``FAKE_EMBED_SLEEP`` (seconds), ``FAKE_EMBED_DIM`` (another length), ``FAKE_EMBED_DROP``
 (one line too few), ``FAKE_EMBED_GARBAGE`` (a non-JSON line).
 """
 
@@ -21,7 +21,9 @@ dim = int(os.environ.get("FAKE_EMBED_DIM", "{dim}"))
 lines = [json.loads(line) for line in sys.stdin if line.strip()]
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "runs.log"), "a") as log:
     log.write(f"{{len(lines)}}\n")
-if os.environ.get("FAKE_EMBED_FAIL"):
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "runs.log")) as log:
+    run_number = len(log.read().split())
+if os.environ.get("FAKE_EMBED_FAIL") or run_number == int(os.environ.get("FAKE_EMBED_FAIL_AT_RUN", "0")):
     print("loading the model", file=sys.stderr)
     print("CUDA out of memory", file=sys.stderr)
     sys.exit(3)

@@ -17,11 +17,12 @@ from pgvector.psycopg import register_vector
 import goldkeeper.embed.file_cache as file_cache_module
 from embed_command_support import runs, write_program
 from embed_support import FakeEndpoint
-from golden_support import make_records
+from golden_support import fingerprint, make_records
 from goldkeeper.config import EmbeddingParams
 from goldkeeper.dataset.restore import restore_records
 from goldkeeper.embed import load_embedder
 from goldkeeper.embed.file_cache import FileEmbeddingCache, model_folder_name
+from goldkeeper.errors import ConfigError
 from goldkeeper.store import write_store
 
 GOLDKEEPER = os.path.join(os.path.dirname(sys.executable), "goldkeeper")
@@ -67,6 +68,25 @@ def test_a_second_restore_into_a_fresh_database_embeds_nothing(
     assert len(runs(tmp_path / "bin")) == calls  # the program never ran again
     first_vectors, second_vectors = _vectors(database_url), _vectors(second_database)
     assert len(first_vectors) == 18 and first_vectors == second_vectors  # bit-identical
+
+
+def test_a_failed_restore_keeps_the_vectors_it_computed_so_a_retry_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    folder = tmp_path / "bin"
+    params = EmbeddingParams(
+        provider=write_program(folder), dimensions=8, batch_size=2, max_concurrency=1, cache="file"
+    )
+    analyses, queries = make_records(2)  # 6 chunks: three runs of the program
+    assert set(fingerprint(database_url).values()) == {None}
+    monkeypatch.setenv("FAKE_EMBED_FAIL_AT_RUN", "3")
+    with pytest.raises(ConfigError, match="exited with status 3"):
+        restore_records(database_url, analyses, queries, load_embedder(params, root=folder))
+    assert set(fingerprint(database_url).values()) == {None}  # rolled back: not even the schema is left
+    monkeypatch.delenv("FAKE_EMBED_FAIL_AT_RUN")
+    again = restore_records(database_url, analyses, queries, load_embedder(params, root=folder))
+    assert (again.chunks_embedded, again.embeddings_cached, again.embeddings_computed) == (6, 4, 2)
+    assert runs(folder) == [2, 2, 2, 2]
 
 
 def test_segments_round_trip_bit_for_bit_and_skip_half_written_ones(tmp_path: Path) -> None:
