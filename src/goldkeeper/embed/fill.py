@@ -22,8 +22,10 @@ the cache and ``computed`` from the model (``total == cached + computed``);
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -31,7 +33,7 @@ import numpy as np
 
 from goldkeeper.db import embedding_cache as sql
 from goldkeeper.embed.base import Embedder
-from goldkeeper.errors import ConfigError
+from goldkeeper.errors import ConfigError, GoldkeeperError
 from goldkeeper.progress import SILENT, Progress
 
 
@@ -79,6 +81,18 @@ class DatabaseCache:
 
     def flush(self) -> None:
         """Nothing to do: rows are written as they come and commit with the caller's transaction."""
+
+
+@contextlib.contextmanager
+def flushing(cache: VectorCache) -> Iterator[None]:
+    """Flush ``cache`` when the block ends; after a failure a failing flush does not hide the first error."""
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(GoldkeeperError):
+            cache.flush()
+        raise
+    cache.flush()
 
 
 def cache_for(conn: Any, embedder: Any) -> VectorCache:
@@ -142,10 +156,8 @@ def embed_queries(conn: Any, embedder: Embedder, texts: list[str]) -> np.ndarray
     sql.prepare(conn)
     query_embedder = _QueryEmbedder(embedder)
     cache = cache_for(conn, query_embedder)
-    try:
+    with flushing(cache):
         vectors, _, _ = embed_texts_cached(conn, query_embedder, list(texts), cache)  # type: ignore[arg-type]
-    finally:
-        cache.flush()
     return vectors
 
 
@@ -165,7 +177,7 @@ def embed_chunks(
     chunk_batch = batch_size * int(getattr(embedder, "max_concurrency", 1) or 1)
     total = cached = computed = texts_embedded = 0
     with progress.task(f"embedding chunks ({embedder.model_name})", todo) as task:
-        try:
+        with flushing(cache):  # the file cache keeps what was computed, even when the run fails
             for batch in sql.iter_stale_chunks(conn, model_id, chunk_batch):
                 texts = [content for _, content in batch]
                 vectors, n_computed, n_texts = embed_texts_cached(conn, embedder, texts, cache)
@@ -177,8 +189,6 @@ def embed_chunks(
                 computed += n_computed
                 cached += len(batch) - n_computed
                 task.advance(len(batch))
-        finally:
-            cache.flush()  # the file cache keeps what was computed, even when the run fails
     return EmbedStats(
         total=total,
         cached=cached,
