@@ -76,3 +76,12 @@ def test_restore_through_the_command_and_a_failure_changes_nothing(
     with pytest.raises(ConfigError, match="exited with status 3"):
         restore_records(database_url, more, more_queries, embedder, replace=True)
     assert fingerprint(database_url) == before
+
+
+def test_fastembed_checks_a_declared_dimension_and_keeps_its_identity() -> None:
+    embedder = load_embedder(EmbeddingParams(dimensions=384))
+    assert embedder.model_id.startswith("sentence-transformers/all-MiniLM-L6-v2@sha256:")  # unchanged identity
+    with pytest.raises(
+        ConfigError, match="embedding.dimensions is 1024 but sentence-transformers/all-MiniLM-L6-v2 has 384"
+    ):
+        load_embedder(EmbeddingParams(dimensions=1024))

@@ -61,7 +61,7 @@ class EmbeddingParams(Section):
     model_path: str | None = None
     #: openai: the endpoint's base URL (``{base_url}/embeddings`` is called), e.g. https://api.openai.com/v1.
     base_url: str | None = None
-    #: openai / command: the vector length (required; a vector of another length is an error).
+    #: openai / command: the vector length (required; a vector of another length is an error); fastembed: checked.
     dimensions: int | None = Field(default=None, ge=1)
     #: openai: send ``dimensions`` in the request (OpenAI's text-embedding-3 models shorten their vectors to it).
     request_dimensions: bool = False

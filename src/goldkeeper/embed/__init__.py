@@ -30,6 +30,7 @@ from goldkeeper.embed.command_backend import CommandEmbedder
 from goldkeeper.embed.fastembed_backend import FastEmbedEmbedder
 from goldkeeper.embed.file_cache import FileEmbeddingCache
 from goldkeeper.embed.openai_backend import OpenAIEmbedder
+from goldkeeper.errors import ConfigError
 
 if TYPE_CHECKING:
     from goldkeeper.config import EmbeddingParams
@@ -82,6 +83,11 @@ def _fastembed(params: EmbeddingParams, root: Path | None) -> Embedder:
         embedder = FastEmbedEmbedder(params.model, path, threads=params.threads)
         _LOADED[key] = embedder
     embedder.batch_size = params.batch_size  # type: ignore[attr-defined]
+    if params.dimensions is not None and params.dimensions != embedder.dim:
+        raise ConfigError(
+            f"embedding.dimensions is {params.dimensions} but {params.model} has {embedder.dim} dimensions",
+            key="embedding.dimensions",
+        )
     return embedder
 
 
