@@ -70,6 +70,24 @@ def test_a_second_restore_into_a_fresh_database_embeds_nothing(
     assert len(first_vectors) == 18 and first_vectors == second_vectors  # bit-identical
 
 
+def test_the_same_with_the_openai_provider(tmp_path: Path, database_url: str, second_database: str) -> None:
+    endpoint = FakeEndpoint()
+    try:
+        params = EmbeddingParams(
+            provider="openai", base_url=endpoint.base_url, dimensions=384, batch_size=5, cache="file"
+        )
+        analyses, queries = make_records(4)  # 12 chunks
+        first = restore_records(database_url, analyses, queries, load_embedder(params, root=tmp_path))
+        sent = (endpoint.requests, endpoint.texts)
+        second = restore_records(second_database, analyses, queries, load_embedder(params, root=tmp_path))
+    finally:
+        endpoint.stop()
+    assert (first.embeddings_computed, sent) == (12, (3, 12))
+    assert (second.embeddings_cached, second.embeddings_computed) == (12, 0)
+    assert (endpoint.requests, endpoint.texts) == sent  # no request at all
+    assert _vectors(database_url) == _vectors(second_database)
+
+
 def test_a_failed_restore_keeps_the_vectors_it_computed_so_a_retry_resumes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str
 ) -> None:
