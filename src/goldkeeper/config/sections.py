@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 Mode = Literal["vector", "fulltext", "hybrid"]
@@ -63,14 +63,61 @@ class RestoreParams(Section):
 
 
 class EmbeddingParams(Section):
-    #: a fastembed model name; the default is carried inside the package.
+    #: who embeds: ``fastembed`` (in process, offline), ``openai`` (an OpenAI-compatible ``/embeddings``
+    #: endpoint) or ``command:PROGRAM`` (texts as JSON lines on stdin, vectors as JSON lines on stdout).
+    provider: str = "fastembed"
+    #: the model name (fastembed: a catalog name, the default is carried inside the package; openai: sent as is).
     model: str = DEFAULT_MODEL
     #: a local directory with the ONNX model and tokenizer; None = vendored (default model) or fastembed's cache.
     model_path: str | None = None
-    #: chunks per database round trip when regenerating embeddings.
+    #: openai: the endpoint's base URL (``{base_url}/embeddings`` is called), e.g. https://api.openai.com/v1.
+    base_url: str | None = None
+    #: openai / command: the vector length (required; a vector of another length is an error); fastembed: checked.
+    dimensions: int | None = Field(default=None, ge=1)
+    #: openai: send ``dimensions`` in the request (OpenAI's text-embedding-3 models shorten their vectors to it).
+    request_dimensions: bool = False
+    #: openai: the NAME of the environment variable holding the API key (the key is never printed or stored).
+    api_key_env: str | None = None
+    #: openai: the header carrying the key: ``Authorization`` (``Bearer <key>``) or another name (the bare key, Azure: ``api-key``).
+    api_key_header: str = "Authorization"
+    #: openai / command: a user-declared version, part of the model identity (weights can change behind a name).
+    version: str = ""
+    #: texts per request (openai / command); chunks per database round trip = batch_size x max_concurrency.
     batch_size: int = Field(default=64, ge=1)
+    #: openai / command: requests (program runs) in flight at once.
+    max_concurrency: int = Field(default=4, ge=1)
+    #: openai / command: seconds one request (one program run) may take.
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    #: openai: retries of a request after a 429, a 5xx, a timeout or a lost connection (exponential backoff).
+    max_retries: int = Field(default=5, ge=0)
+    #: openai: the first backoff in seconds (doubled after each retry; a Retry-After header wins).
+    retry_backoff_seconds: float = Field(default=1.0, ge=0)
+    #: where computed vectors are kept: ``database`` (golden.embedding_cache) or ``file`` (``cache_dir``).
+    cache: Literal["database", "file"] = "database"
+    #: the file cache's directory (relative to the project root), one folder per model identity.
+    cache_dir: str = ".goldkeeper/embedding-cache"
     #: the fastembed/ONNX Runtime thread count; None = all cores.
     threads: int | None = None
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        if value in ("fastembed", "openai") or (value.startswith("command:") and value[len("command:") :].strip()):
+            return value
+        raise ValueError(f"unknown provider {value!r} (fastembed | openai | command:PROGRAM)")
+
+    @model_validator(mode="after")
+    def _provider_needs(self) -> EmbeddingParams:
+        if self.provider == "fastembed":
+            for name in ("base_url", "api_key_env"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name} is only read by provider openai (provider is fastembed)")
+            return self
+        if self.dimensions is None:
+            raise ValueError(f"provider {self.provider.split(':')[0]} needs dimensions (the vector length)")
+        if self.provider == "openai" and not self.base_url:
+            raise ValueError("provider openai needs base_url (e.g. https://api.openai.com/v1)")
+        return self
 
 
 class VerifyParams(Section):

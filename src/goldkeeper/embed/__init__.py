@@ -1,7 +1,10 @@
-"""Embeddings: the interface, the fastembed backend, the vendored default model.
+"""Embeddings: the interface, the providers (fastembed, openai, command), the vendored default model.
 
 :func:`load_embedder` turns ``params.yaml``'s ``embedding`` section into an
-:class:`Embedder`:
+:class:`Embedder`. ``provider: openai`` is an OpenAI-compatible endpoint
+(:mod:`goldkeeper.embed.openai_backend`), ``provider: command:PROGRAM`` an
+external program (:mod:`goldkeeper.embed.command_backend`); the default,
+``fastembed``, runs in process:
 
 - the default model name and no ``model_path``: the int8 all-MiniLM-L6-v2 carried
   inside the package (``embed/models/all-MiniLM-L6-v2-int8``, see its PROVENANCE.md);
@@ -11,16 +14,23 @@
 - any other fastembed catalog name: fastembed's download / cache; without network
   and without a cached copy this is a :class:`~goldkeeper.errors.ConfigError`.
 
-Loaded embedders are memoised per process (loading the ONNX session takes a second).
+Loaded fastembed embedders are memoised per process (loading the ONNX session takes a
+second). With ``cache: file`` the embedder carries a ``file_cache``
+(:class:`~goldkeeper.embed.file_cache.FileEmbeddingCache` on ``cache_dir``, relative to
+``root``) that :mod:`goldkeeper.embed.fill` uses instead of the database's cache.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from goldkeeper.embed.base import Embedder
+from goldkeeper.embed.command_backend import CommandEmbedder
 from goldkeeper.embed.fastembed_backend import FastEmbedEmbedder
+from goldkeeper.embed.file_cache import FileEmbeddingCache
+from goldkeeper.embed.openai_backend import OpenAIEmbedder
+from goldkeeper.errors import ConfigError
 
 if TYPE_CHECKING:
     from goldkeeper.config import EmbeddingParams
@@ -41,11 +51,29 @@ def vendored_model_path(model_name: str) -> Path | None:
 
 
 def load_embedder(params: EmbeddingParams, *, root: Path | None = None) -> Embedder:
-    """The embedder for an ``embedding`` params section (memoised per process).
+    """The embedder for an ``embedding`` params section (fastembed's memoised per process).
 
-    A relative ``model_path`` is resolved against ``root`` (the project root,
-    ``Settings.root``) when given, else against the current directory.
+    A relative ``model_path`` or ``cache_dir`` is resolved against ``root`` (the project
+    root, ``Settings.root``) when given, else against the current directory; a
+    ``command:`` program runs in ``root``.
     """
+    embedder: Any
+    if params.provider == "openai":
+        embedder = OpenAIEmbedder(params)
+    elif params.provider.startswith("command:"):
+        embedder = CommandEmbedder(params, cwd=root)
+    else:
+        embedder = _fastembed(params, root)
+    embedder.file_cache = FileEmbeddingCache(_under(root, params.cache_dir)) if params.cache == "file" else None
+    return embedder
+
+
+def _under(root: Path | None, path: str) -> Path:
+    resolved = Path(path)
+    return Path(root) / resolved if root is not None and not resolved.is_absolute() else resolved
+
+
+def _fastembed(params: EmbeddingParams, root: Path | None) -> Embedder:
     path: Path | None = Path(params.model_path) if params.model_path else vendored_model_path(params.model)
     if params.model_path and root is not None and path is not None and not path.is_absolute():
         path = Path(root) / path
@@ -55,6 +83,11 @@ def load_embedder(params: EmbeddingParams, *, root: Path | None = None) -> Embed
         embedder = FastEmbedEmbedder(params.model, path, threads=params.threads)
         _LOADED[key] = embedder
     embedder.batch_size = params.batch_size  # type: ignore[attr-defined]
+    if params.dimensions is not None and params.dimensions != embedder.dim:
+        raise ConfigError(
+            f"embedding.dimensions is {params.dimensions} but {params.model} has {embedder.dim} dimensions",
+            key="embedding.dimensions",
+        )
     return embedder
 
 

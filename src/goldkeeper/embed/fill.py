@@ -8,6 +8,13 @@ batches of ``batch_size``; for each batch it looks the texts up in
 misses (each distinct text once), adds them to the cache, and writes all the
 batch's vectors with one COPY + ``UPDATE ... FROM``. Memory is bounded by a batch.
 
+The cache is ``golden.embedding_cache`` unless the embedder carries a
+``file_cache`` (:class:`~goldkeeper.embed.file_cache.FileEmbeddingCache`, set
+by :func:`goldkeeper.embed.load_embedder` for ``embedding.cache: file``): then
+the vectors are looked up in and added to files, flushed when the run ends
+(even a failed one). A chunk batch holds ``batch_size x max_concurrency``
+chunks, so that a remote provider has ``max_concurrency`` requests to send at once.
+
 ``EmbedStats``: ``total`` chunks given a vector, of which ``cached`` came from
 the cache and ``computed`` from the model (``total == cached + computed``);
 ``texts_embedded`` counts the distinct texts the model actually ran on.
@@ -15,16 +22,18 @@ the cache and ``computed`` from the model (``total == cached + computed``);
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from goldkeeper.db import embedding_cache as sql
 from goldkeeper.embed.base import Embedder
-from goldkeeper.errors import ConfigError
+from goldkeeper.errors import ConfigError, GoldkeeperError
 from goldkeeper.progress import SILENT, Progress
 
 
@@ -50,13 +59,58 @@ def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def embed_texts_cached(conn: Any, embedder: Embedder, texts: list[str]) -> tuple[np.ndarray, int, int]:
+class VectorCache(Protocol):
+    def lookup(self, model_id: str, shas: list[str]) -> dict[str, np.ndarray]: ...
+
+    def store(self, model_id: str, items: list[tuple[str, np.ndarray]]) -> Any: ...
+
+    def flush(self) -> None: ...
+
+
+class DatabaseCache:
+    """``golden.embedding_cache``, in the caller's transaction."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def lookup(self, model_id: str, shas: list[str]) -> dict[str, np.ndarray]:
+        return sql.lookup_cache(self.conn, model_id, shas)
+
+    def store(self, model_id: str, items: list[tuple[str, np.ndarray]]) -> int:
+        return sql.store_cache(self.conn, model_id, items)
+
+    def flush(self) -> None:
+        """Nothing to do: rows are written as they come and commit with the caller's transaction."""
+
+
+@contextlib.contextmanager
+def flushing(cache: VectorCache) -> Iterator[None]:
+    """Flush ``cache`` when the block ends; after a failure a failing flush does not hide the first error."""
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(GoldkeeperError):
+            cache.flush()
+        raise
+    cache.flush()
+
+
+def cache_for(conn: Any, embedder: Any) -> VectorCache:
+    """The embedder's file cache when it has one (``embedding.cache: file``), else the database's."""
+    file_cache = getattr(embedder, "file_cache", None)
+    return file_cache if file_cache is not None else DatabaseCache(conn)
+
+
+def embed_texts_cached(
+    conn: Any, embedder: Embedder, texts: list[str], cache: VectorCache | None = None
+) -> tuple[np.ndarray, int, int]:
     """Vectors for ``texts`` through the cache; misses are embedded once each and stored.
 
     Returns ``(vectors, texts served by the model, distinct texts the model embedded)``.
     """
+    cache = cache if cache is not None else cache_for(conn, embedder)
     shas = [text_sha256(t) for t in texts]
-    found = sql.lookup_cache(conn, embedder.model_id, sorted(set(shas)))
+    found = cache.lookup(embedder.model_id, sorted(set(shas)))
     missing: dict[str, str] = {}
     for sha, text in zip(shas, texts, strict=True):
         if sha not in found and sha not in missing:
@@ -69,7 +123,7 @@ def embed_texts_cached(conn: Any, embedder: Embedder, texts: list[str]) -> tuple
                 f"expected ({len(missing)}, {embedder.dim})"
             )
         fresh = dict(zip(missing.keys(), vectors, strict=True))
-        sql.store_cache(conn, embedder.model_id, list(fresh.items()))
+        cache.store(embedder.model_id, list(fresh.items()))
         found.update(fresh)
     computed = sum(1 for sha in shas if sha in missing)
     out = np.stack([found[sha] for sha in shas]) if shas else np.zeros((0, embedder.dim), dtype=np.float32)
@@ -85,6 +139,7 @@ class _QueryEmbedder:
         self.model_sha256 = inner.model_sha256
         self.dim = inner.dim
         self.model_id = f"{inner.model_id}#query"
+        self.file_cache = getattr(inner, "file_cache", None)
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -99,7 +154,10 @@ def embed_queries(conn: Any, embedder: Embedder, texts: list[str]) -> np.ndarray
     documents) and cached under ``<model_id>#query``, so a repeated eval computes nothing.
     """
     sql.prepare(conn)
-    vectors, _, _ = embed_texts_cached(conn, _QueryEmbedder(embedder), list(texts))  # type: ignore[arg-type]
+    query_embedder = _QueryEmbedder(embedder)
+    cache = cache_for(conn, query_embedder)
+    with flushing(cache):
+        vectors, _, _ = embed_texts_cached(conn, query_embedder, list(texts), cache)  # type: ignore[arg-type]
     return vectors
 
 
@@ -114,20 +172,23 @@ def embed_chunks(
     start = time.perf_counter()
     sql.prepare(conn)
     model_id = embedder.model_id
+    cache = cache_for(conn, embedder)
     todo = sql.count_stale_chunks(conn, model_id)
+    chunk_batch = batch_size * int(getattr(embedder, "max_concurrency", 1) or 1)
     total = cached = computed = texts_embedded = 0
     with progress.task(f"embedding chunks ({embedder.model_name})", todo) as task:
-        for batch in sql.iter_stale_chunks(conn, model_id, batch_size):
-            texts = [content for _, content in batch]
-            vectors, n_computed, n_texts = embed_texts_cached(conn, embedder, texts)
-            texts_embedded += n_texts
-            sql.write_chunk_embeddings(
-                conn, model_id, [(cid, vec) for (cid, _), vec in zip(batch, vectors, strict=True)]
-            )
-            total += len(batch)
-            computed += n_computed
-            cached += len(batch) - n_computed
-            task.advance(len(batch))
+        with flushing(cache):  # the file cache keeps what was computed, even when the run fails
+            for batch in sql.iter_stale_chunks(conn, model_id, chunk_batch):
+                texts = [content for _, content in batch]
+                vectors, n_computed, n_texts = embed_texts_cached(conn, embedder, texts, cache)
+                texts_embedded += n_texts
+                sql.write_chunk_embeddings(
+                    conn, model_id, [(cid, vec) for (cid, _), vec in zip(batch, vectors, strict=True)]
+                )
+                total += len(batch)
+                computed += n_computed
+                cached += len(batch) - n_computed
+                task.advance(len(batch))
     return EmbedStats(
         total=total,
         cached=cached,
@@ -138,4 +199,13 @@ def embed_chunks(
     )
 
 
-__all__ = ["EmbedStats", "embed_chunks", "embed_queries", "embed_texts_cached", "text_sha256"]
+__all__ = [
+    "DatabaseCache",
+    "EmbedStats",
+    "VectorCache",
+    "cache_for",
+    "embed_chunks",
+    "embed_queries",
+    "embed_texts_cached",
+    "text_sha256",
+]
