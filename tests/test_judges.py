@@ -144,3 +144,18 @@ def test_params_select_the_judge_and_an_unknown_one_is_a_config_error(tmp_path: 
     (tmp_path / "params.yaml").write_text("grounded:\n  judge: nli\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="judge_model_path"):
         _judge(load_settings(tmp_path))
+
+
+def test_a_claim_quoting_several_evidence_sentences_is_judged_sentence_by_sentence() -> None:
+    """A verbatim paragraph is supported (as one bag of words it missed most words of one sentence)."""
+    judge = AlignedJudge()
+    for paragraph in (ORIGINS, DUCHY):
+        verdict = judge.judge(paragraph, paragraph)
+        assert verdict.supported and verdict.label == "supported", verdict
+    first, second = DUCHY.split(". ", 2)[:2]
+    changed = f"{first}. {second}.".replace("911", "912")
+    assert "912" in changed and "911" in DUCHY  # the edit really happened
+    flipped = judge.judge(changed, DUCHY)
+    assert (flipped.supported, flipped.label, flipped.score) == (False, "contradicted", 0.0)
+    century = judge.judge(DUCHY.split(". ")[0].replace("10th", "12th"), DUCHY)
+    assert (century.label, century.reason) == ("contradicted", century.reason) and "12th" in century.reason

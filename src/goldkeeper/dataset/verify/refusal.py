@@ -24,6 +24,7 @@ ALLOWABLE_CODES = frozenset(
         "prompt.domain_diversity",
         "prompt.required_field",
         "prompt.policy",
+        "prompt.must_not",
     }
 )
 

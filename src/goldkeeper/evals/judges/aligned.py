@@ -32,6 +32,11 @@
    every number and name of the claim is in the sentence, else **not enough
    information**. The score is the share (0 for a contradiction or an
    unconnected pair).
+4. A claim of several sentences is judged sentence by sentence (each against
+   the whole evidence): contradicted when one sentence is, supported when
+   every sentence is, else not enough information; its score is the lowest.
+   (Judged as one bag of words against one evidence sentence, a claim quoting
+   a paragraph verbatim would miss most of its words.)
 
 The default threshold, 0.65, had the best macro F1 on the tuning half of the
 labelled pairs in tests/data/judge-pairs/ (``scripts/judge_table.py --tune``);
@@ -43,6 +48,7 @@ words the evidence keeps apart around another name is not supported.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,6 +57,8 @@ from goldkeeper.evals.judges.base import STOP_WORDS, Verdict, check_threshold, s
 
 _NEGATION = frozenset({"not", "no", "never", "none", "nothing", "neither", "nor", "nobody", "cannot"})
 _MIN_PREFIX = 5
+#: numbers, ordinals and decades (``911``, ``10th``, ``1970s``): they match only themselves
+_NUMBER = re.compile(r"\d+(?:st|nd|rd|th|s)?")
 #: what is left of "Rollo's" and "isn't" after tokenising: not content words.
 _CLITICS = frozenset("s t isn aren wasn weren doesn don didn hasn haven hadn won wouldn couldn shouldn mustn".split())
 #: content words between two claim words within which another name is an attachment, not a distance.
@@ -73,7 +81,7 @@ def _words(text: str) -> list[_Word]:
         lower = token.lower()
         if lower in STOP_WORDS or lower in _CLITICS:
             continue
-        words.append(_Word(position, lower, stem(lower), token[0].isupper(), lower.isdigit()))
+        words.append(_Word(position, lower, stem(lower), token[0].isupper(), _NUMBER.fullmatch(lower) is not None))
     return words
 
 
@@ -207,6 +215,16 @@ class AlignedJudge:
         return f"{self.name}@{self.threshold:g}"
 
     def judge(self, claim: str, evidence: str) -> Verdict:
+        parts = split_sentences(claim)
+        if len(parts) <= 1:
+            return self._judge_sentence(claim, evidence)
+        verdicts = [self._judge_sentence(part, evidence) for part in parts]
+        worst = min(verdicts, key=lambda v: (v.label != "contradicted", v.supported, v.score))
+        if worst.supported:  # every sentence is
+            return worst
+        return Verdict(0.0 if worst.label == "contradicted" else worst.score, False, worst.reason, worst.label)
+
+    def _judge_sentence(self, claim: str, evidence: str) -> Verdict:
         words = _words(claim)
         if not words:
             return Verdict(0.0, False, "the claim has no content words", "not_enough_info")
