@@ -15,7 +15,16 @@ from goldkeeper.quality.baseline import BaselineStore, load_metrics
 from goldkeeper.quality.gate import GateInputs, classify, evaluate, run_gate
 from goldkeeper.quality.gate import github_annotations as annotations
 from goldkeeper.quality.trend import TrendStore
-from quality_support import POLICY_FILE, float_metrics, grounded, identity, policy, write_metrics, write_tiny_store
+from quality_support import (
+    POLICY_FILE,
+    float_metrics,
+    grounded,
+    identity,
+    policy,
+    write_metrics,
+    write_rubric_floors,
+    write_tiny_store,
+)
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -284,6 +293,7 @@ def test_load_metrics_rejects_conflicts_and_missing_files(tmp_path: Path) -> Non
 def gate_project(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     write_tiny_store(project / "golden")
     write_metrics(project)
+    write_rubric_floors(project)
     (project / "config").mkdir()
     shutil.copy(POLICY_FILE, project / "config" / "regression-policy.json")
     monkeypatch.setenv("GOLDKEEPER_MODEL_VERSION", "test-model@sha256:00")

@@ -5,7 +5,10 @@ Order of checks::
     1. fail-fast   citation_accuracy (failFastOnCitationDrift) then citation_freshness
                    (failFastOnCitationFreshnessDrift): a drop against the baseline beyond its
                    max<Metric>Drop stops the gate at once with that one reason
-    2. floors      every ``floors`` metric must be >= its floor
+    2. floors      every ``floors`` metric must be >= its floor; the rubric's dataset-level thresholds
+                   (params.yaml ``rubric:`` grounded_precision, citation_coverage, citation_freshness)
+                   are floors too, on the run's metrics of those names (grounded_precision falls back
+                   to faithfulness, its other name); a run without them is not checked against them
     3. drift       every ``max<Metric>Drop``: baseline - current <= limit
 
 Severity of the latest run against the previous one, per metric, on the change ``d`` (sign
@@ -21,11 +24,13 @@ oldest cited evidence (``oldest_evidence_age_ratio``) is at or beyond the aging 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from goldkeeper.config.sections import RubricParams
 from goldkeeper.quality.baseline import Baseline, BaselineStore, RunIdentity, load_metrics
 from goldkeeper.quality.policy import AGE_RATIO, CITATION_ACCURACY, CITATION_FRESHNESS, RegressionPolicy, drop_key
 from goldkeeper.quality.trend import RUN_SCHEMA_VERSION, RetentionReport, TrendStore, new_run_id
@@ -33,6 +38,13 @@ from goldkeeper.quality.trend import RUN_SCHEMA_VERSION, RetentionReport, TrendS
 SEVERITIES = ("regression", "watch", "stable", "improved")
 SPARK = {"regression": "!", "watch": "~", "stable": "=", "improved": "+"}
 AGING_WARNING = "citation_freshness_aging_pressure"
+#: the rubric's dataset-level thresholds, by metric name, and the metric each falls back to
+RUBRIC_METRICS = {"grounded_precision": "faithfulness", "citation_coverage": None, "citation_freshness": None}
+
+
+def rubric_thresholds(rubric: RubricParams) -> dict[str, float]:
+    """The dataset-level gate checks of params.yaml ``rubric:`` (metric -> minimum)."""
+    return {metric: float(getattr(rubric, metric)) for metric in RUBRIC_METRICS}
 
 
 def classify(delta: float, higher_is_better: bool, policy: RegressionPolicy) -> str:
@@ -108,6 +120,8 @@ class GateInputs:
     history: list[dict[str, Any]]
     policy: RegressionPolicy
     require_baseline: bool = False
+    #: the rubric's dataset-level thresholds (:func:`rubric_thresholds`); empty = not checked
+    rubric: Mapping[str, float] = field(default_factory=dict)
 
 
 def evaluate(inputs: GateInputs) -> dict[str, Any]:
@@ -124,6 +138,7 @@ def evaluate(inputs: GateInputs) -> dict[str, Any]:
         reasons.append(fail_fast)
     else:
         reasons += _below_floors(metrics, policy)
+        reasons += _below_rubric(metrics, inputs.rubric)
         reasons += _drifted(metrics, baseline, policy) if baseline is not None else []
     warnings += _identity_changed(inputs.previous, inputs.identity)
 
@@ -148,6 +163,7 @@ def evaluate(inputs: GateInputs) -> dict[str, Any]:
         "severityHistory": _severity_history(inputs.history, severity, policy.severity_history_policy.max_comparisons),
         "freshness": freshness,
         "floors": dict(sorted(policy.floors.items())),
+        "rubric": dict(sorted(inputs.rubric.items())),
     }
 
 
@@ -195,6 +211,22 @@ def _below_floors(metrics: dict[str, float], policy: RegressionPolicy) -> list[d
         for metric, floor in sorted(policy.floors.items())
         if metrics[metric] < floor - 1e-12
     ]
+
+
+def _below_rubric(metrics: dict[str, float], rubric: Mapping[str, float]) -> list[dict[str, Any]]:
+    """A reason for every rubric threshold the run's dataset-level metric falls short of."""
+    reasons = []
+    for metric, minimum in sorted(rubric.items()):
+        name = metric if metric in metrics else RUBRIC_METRICS.get(metric)
+        if name is None or name not in metrics or metrics[name] >= minimum - 1e-12:
+            continue
+        shown = metric if name == metric else f"{metric} ({name})"
+        message = (
+            f"{shown} = {metrics[name]:.4f} is below the rubric's dataset-level threshold {minimum:g} "
+            f"(rubric.{metric} in params.yaml)"
+        )
+        reasons.append(_reason("rubric", metric, metrics[name], minimum, message))
+    return reasons
 
 
 def _drifted(metrics: dict[str, float], baseline: Baseline, policy: RegressionPolicy) -> list[dict[str, Any]]:
@@ -339,6 +371,7 @@ def run_gate(
     require_baseline: bool = False,
     now: datetime | None = None,
     sources: list[str] | None = None,
+    rubric: Mapping[str, float] | None = None,
 ) -> GateOutcome:
     """Evaluate the current metrics, store the run in the trend and apply retention.
 
@@ -356,6 +389,7 @@ def run_gate(
             history=history,
             policy=policy,
             require_baseline=require_baseline,
+            rubric=dict(rubric or {}),
         )
     )
     now = (now or datetime.now(UTC)).astimezone(UTC)

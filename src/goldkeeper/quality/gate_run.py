@@ -8,7 +8,7 @@ markdown; :class:`GateResult` is its frozen result.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,8 @@ class GateRequest:
     require_baseline: bool = False
     record: bool = True
     report: bool = True
+    #: the rubric's dataset-level thresholds (metric -> minimum), gate checks like the policy's floors
+    rubric: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ def gate_and_record(
         retention_dry_run=request.retention_dry_run,
         record=request.record,
         require_baseline=request.require_baseline,
+        rubric=request.rubric,
     )
     dashboard = None
     retention = trend.index().get("retention")
