@@ -44,7 +44,7 @@ def render_html(summary: dict[str, Any]) -> str:
     if latest is None:
         content = _EMPTY_STATE + _retention_html(summary["retention"])
         return _template().substitute(
-            title="AI eval dashboard: no runs", generated=_h(summary["generatedAt"]), content=content
+            title="AI eval dashboard: no runs", generated=_h(summary["generatedAt"] or "none"), content=content
         )
     sections = [
         _status_html(summary),

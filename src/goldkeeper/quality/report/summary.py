@@ -8,7 +8,6 @@ Nothing here computes a verdict: the gate stored it in each run, and the summary
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -30,18 +29,18 @@ def summary_schema() -> dict[str, Any]:
     return json.loads(text)
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def build_summary(trend: TrendStore, now: str | None = None) -> dict[str, Any]:
     """The summary of the runs in the trend (an explicit empty summary when there are none)."""
     return summarize(trend.runs(), trend.index().get("retention"), now=now)
 
 
 def summarize(runs: list[dict[str, Any]], retention: dict[str, Any] | None, now: str | None = None) -> dict[str, Any]:
-    """The summary of ``runs`` (oldest first) and the last retention report."""
-    summary = _empty_summary(len(runs), retention, now or _now())
+    """The summary of ``runs`` (oldest first) and the last retention report.
+
+    ``generatedAt`` is ``now`` when given, else the timestamp of the newest run ("" without runs): never
+    the render time, so re-rendering an unchanged trend writes the same bytes (a committed report stays clean).
+    """
+    summary = _empty_summary(len(runs), retention, now or (runs[-1]["timestamp"] if runs else ""))
     if not runs:
         return summary
     latest = runs[-1]
