@@ -231,8 +231,8 @@ def test_annotations_for_regression_and_failure(tmp_path: Path) -> None:
 def test_annotations_for_watch_and_none_for_stable() -> None:
     watch = annotations(run(metrics(relevance=0.7602), previous=metrics()))
     assert watch == [
-        "::warning title=AI eval watch::Review priority is watch. 1 metric(s) worse than the previous run: "
-        "relevance 0.7702 -> 0.7602 (-0.0100, watch)."
+        "::warning title=AI eval watch::Review priority is watch. current-run vs previous-run. Review severity%3A "
+        "watch. 1 metric(s) worse than the previous run%3A relevance 0.7702 -> 0.7602 (-0.0100, watch)."
     ]
     assert annotations(run(metrics(), previous=metrics())) == []
 

@@ -317,29 +317,64 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+def _escape_body(text: str) -> str:
+    """The warning body as the seed writes it: data escaping, and ``:`` as ``%3A`` (``Review severity%3A watch``)."""
+    return _escape_data(text).replace(":", "%3A")
+
+
+def _review_body(result: dict[str, Any], priority: str) -> str:
+    """``Review priority is P. current-run vs previous-run. Review severity: S.`` then the details."""
+    has_previous = bool(result.get("previousRunId"))
+    parts = [
+        f"Review priority is {priority}.",
+        "current-run vs previous-run." if has_previous else "current-run (no previous run).",
+        f"Review severity: {result.get('severity') or priority}.",
+    ]
+    if has_previous and result.get("runId"):
+        parts.append(f"Runs: {result['runId']} vs {result['previousRunId']}.")
+    worse = [c for c in result["comparisons"] if c["severity"] in ("regression", "watch")]
+    if worse:
+        parts.append(
+            f"{len(worse)} metric(s) worse than the previous run: "
+            + "; ".join(
+                f"{c['metric']} {c['previous']:.4f} -> {c['latest']:.4f} ({c['delta']:+.4f}, {c['severity']})"
+                for c in worse
+            )
+            + "."
+        )
+    parts.extend(r["message"] + "." for r in result["reasons"])
+    parts.extend(w["message"] + "." for w in result["warnings"] if w["code"] == AGING_WARNING)
+    return " ".join(parts)
+
+
 def github_annotations(result: dict[str, Any]) -> list[str]:
-    """GitHub workflow commands for a gate result: a warning for watch / regression, an error for a failure."""
+    """GitHub workflow commands for a gate result: a warning for watch / regression, an error for a failure.
+
+    The warning follows the seed's form::
+
+        ::warning title=AI eval watch::Review priority is watch. current-run vs previous-run. Review severity%3A watch. ...
+
+    ``result`` is the verdict (or the gate document, whose ``runId`` then names the current run).
+    """
     lines = []
     priority = result["reviewPriority"]
     if priority in ("regression", "watch"):
-        worse = [c for c in result["comparisons"] if c["severity"] in ("regression", "watch")]
-        parts = [f"Review priority is {priority}."]
-        if worse:
-            parts.append(
-                f"{len(worse)} metric(s) worse than the previous run: "
-                + "; ".join(
-                    f"{c['metric']} {c['previous']:.4f} -> {c['latest']:.4f} ({c['delta']:+.4f}, {c['severity']})"
-                    for c in worse
-                )
-                + "."
-            )
-        parts.extend(r["message"] + "." for r in result["reasons"])
-        parts.extend(w["message"] + "." for w in result["warnings"] if w["code"] == AGING_WARNING)
         title = "AI eval regression" if priority == "regression" else "AI eval watch"
-        lines.append(f"::warning title={_escape_property(title)}::{_escape_data(' '.join(parts))}")
+        lines.append(f"::warning title={_escape_property(title)}::{_escape_body(_review_body(result, priority))}")
     if result["status"] == "fail":
         text = "; ".join(r["message"] for r in result["reasons"])
         lines.append(f"::error title={_escape_property('AI eval gate failed')}::{_escape_data(text)}")
+    return lines
+
+
+def recorded_annotations(document: dict[str, Any]) -> list[str]:
+    """The annotations of a recorded gate document (``gate --output``), plus its other warnings as notices."""
+    lines = github_annotations(document)
+    for warning in document["warnings"]:
+        if warning["code"] != AGING_WARNING:
+            lines.append(
+                f"::notice title={_escape_property('AI eval ' + warning['code'])}::{_escape_data(warning['message'])}"
+            )
     return lines
 
 
