@@ -16,6 +16,7 @@ from typing import Any
 from goldkeeper.errors import DataIntegrityError
 from goldkeeper.fileio import read_json
 from goldkeeper.quality.gate import SPARK
+from goldkeeper.quality.report.notes import review_reasons, severity_counts, what_changed
 from goldkeeper.quality.trend import TrendStore
 
 SUMMARY_SCHEMA_VERSION = 1
@@ -45,6 +46,7 @@ def summarize(runs: list[dict[str, Any]], retention: dict[str, Any] | None, now:
         return summary
     latest = runs[-1]
     gate = latest["gate"]
+    previous = next((r for r in reversed(runs[:-1]) if r["id"] == gate.get("previousRunId")), None)
     summary.update(
         status=gate["status"],
         reviewPriority=gate["reviewPriority"],
@@ -57,6 +59,9 @@ def summarize(runs: list[dict[str, Any]], retention: dict[str, Any] | None, now:
         warnings=gate["warnings"],
         freshness=gate["freshness"],
         trend=_trend(runs, sorted(latest["metrics"])),
+        severityCounts=severity_counts(list(gate["severityHistory"])),
+        reviewReasons=review_reasons(gate),
+        changes=what_changed(latest, previous),
     )
     return summary
 
@@ -79,6 +84,10 @@ def _empty_summary(run_count: int, retention: dict[str, Any] | None, generated_a
         "freshness": None,
         "trend": [],
         "retention": retention,
+        "retentionPruneReport": retention,
+        "severityCounts": severity_counts([]),
+        "reviewReasons": [],
+        "changes": [],
     }
 
 
