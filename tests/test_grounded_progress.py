@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import goldkeeper.cli.output as output
 import goldkeeper.evals.answerers.extractive as extractive
 from cli_support import run_cli as run
 from goldkeeper.config import EmbeddingParams, load_settings
@@ -90,14 +91,31 @@ def test_retrieval_and_sentence_embedding_advance_per_batch(
     assert len(moving) >= 3 and max(moving) <= 16  # one step per batch of 16, not one step at the end
 
 
+class SteppingClock:
+    """A monotonic clock that moves one second per reading: every progress advance is "seconds later"."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
 def test_cli_without_a_terminal_prints_lines_for_both_phases(
     project: Path, restored: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (project / "params.yaml").write_text(PARAMS.format(batch=1))
-    monkeypatch.setattr(extractive, "EMBED_BATCH", 1)
-    monkeypatch.setenv("GOLDKEEPER_PROGRESS_SECONDS", "0.1")
+    """Plain progress (stderr is no terminal) prints when GOLDKEEPER_PROGRESS_SECONDS passed at an advance: with a
+    clock that moves a second per reading, every per-batch advance of both phases is a line."""
+    (project / "params.yaml").write_text(PARAMS.format(batch=8))
+    monkeypatch.setattr(extractive, "EMBED_BATCH", 16)
+    monkeypatch.setattr(output, "time", SteppingClock())
+    monkeypatch.setenv("GOLDKEEPER_PROGRESS_SECONDS", "1")
     code, _, err = run(["--database-url", restored, "eval", "grounded"], capsys)
     assert code == 0, err
     lines = err.splitlines()
-    assert any(line.startswith("retrieving: ") and line.endswith("done", 0, line.rfind(" (")) for line in lines), err
-    assert any(line.startswith("embedding sentences: ") for line in lines), err
+    retrieving = [line for line in lines if line.startswith("retrieving: ") and " ... " in line]
+    embedding = [line for line in lines if line.startswith("embedding sentences: ") and " ... " in line]
+    assert retrieving[0].startswith("retrieving: 8/") and len(retrieving) >= 4, err
+    assert len(embedding) >= 3, err
+    assert any(line.startswith("retrieving: ") and "done" in line for line in lines), err
