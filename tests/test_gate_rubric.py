@@ -10,8 +10,11 @@ import pytest
 from cli_support import run_cli as cli
 from goldkeeper.config import load_settings
 from goldkeeper.config.sections import RubricParams
-from goldkeeper.quality.gate import GateInputs, evaluate, rubric_thresholds
+from goldkeeper.quality.baseline import BaselineStore
+from goldkeeper.quality.gate import GateInputs, evaluate, rubric_thresholds, run_gate
 from goldkeeper.quality.policy import parse_policy
+from goldkeeper.quality.report import write_report
+from goldkeeper.quality.trend import TrendStore
 from quality_support import float_metrics, grounded, identity, policy, policy_data, write_metrics, write_tiny_store
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -98,3 +101,31 @@ def test_this_projects_rubric_floors_hold_for_its_recorded_metrics() -> None:
     assert thresholds != rubric_thresholds(RubricParams())  # explicit floors, explained in params.yaml
     for metric, minimum in thresholds.items():
         assert recorded[metric] >= minimum + 0.03, (metric, recorded[metric], minimum)
+
+
+def test_the_report_shows_the_rubric_thresholds_and_which_failed(tmp_path: Path) -> None:
+    trend = TrendStore(tmp_path / "artifacts" / "evals")
+    outcome = run_gate(
+        metrics_paths=write_metrics(tmp_path, grounded=grounded(citation_coverage=0.80)),
+        identity=identity(),
+        policy=policy(),
+        baselines=BaselineStore(tmp_path / "baselines"),
+        trend=trend,
+        retention_max_runs=200,
+        rubric=rubric_thresholds(RubricParams()),
+    )
+    assert [r["metric"] for r in outcome.result["reasons"]] == [
+        "citation_coverage",
+        "citation_freshness",
+        "grounded_precision",
+    ]
+    files = write_report(trend)
+    assert files.summary["latest"]["rubric"] == {
+        "citation_coverage": 0.95,
+        "citation_freshness": 0.95,
+        "grounded_precision": 0.95,
+    }
+    page = files.index_html.read_text()
+    assert '<span class="badge fail" data-rubric="citation_coverage">fail (rubric 0.95)</span>' in page
+    assert '<span class="badge fail" data-rubric="faithfulness">fail (rubric 0.95)</span>' in page
+    assert "citation_coverage = 0.8000 is below the rubric&#x27;s dataset-level threshold 0.95" in page

@@ -151,6 +151,7 @@ def _metrics_html(summary: dict[str, Any]) -> str:
         value, row, floor = latest["metrics"][metric], diff.get(metric), latest["floors"].get(metric)
         verdict = "" if floor is None else ("pass" if meets_floor(value, floor) else "fail")
         badge = f'<span class="badge {verdict}">{verdict} (floor {floor:g})</span>' if floor is not None else ""
+        badge += _rubric_badge(metric, value, latest.get("rubric") or {})
         severity = (
             f'<span class="badge {_h(row["severity"])}">{_h(row["severity"])}</span>'
             if row
@@ -165,6 +166,15 @@ def _metrics_html(summary: dict[str, Any]) -> str:
         '<section id="metrics"><h2>Latest metrics (worst severity first)</h2><table><tr><th>metric</th><th>value</th>'
         "<th>delta vs previous</th><th>severity</th><th>floor</th></tr>" + "".join(rows) + "</table></section>"
     )
+
+
+def _rubric_badge(metric: str, value: float, rubric: dict[str, float]) -> str:
+    """A badge for a metric the rubric's dataset-level thresholds check (faithfulness is grounded_precision)."""
+    threshold = rubric.get(metric, rubric.get("grounded_precision") if metric == "faithfulness" else None)
+    if threshold is None:
+        return ""
+    verdict = "pass" if meets_floor(value, threshold) else "fail"
+    return f' <span class="badge {verdict}" data-rubric="{_h(metric)}">{verdict} (rubric {threshold:g})</span>'
 
 
 def _freshness_html(fresh: dict[str, Any]) -> str:

@@ -103,6 +103,7 @@ def _latest_run(run: dict[str, Any]) -> dict[str, Any]:
         "failFast": gate["failFast"],
         "reasons": gate["reasons"],
         "floors": gate.get("floors", {}),
+        "rubric": gate.get("rubric", {}),
         "baselineKey": gate["baselineKey"],
         "baselineFound": gate["baselineFound"],
     }
