@@ -52,6 +52,15 @@ GROUNDED = {
 }
 
 
+#: params.yaml of a test project gating GROUNDED: the rubric's thresholds are dataset-level gate checks, and
+#: GROUNDED's coverage (0.8874) is below the 0.95 default, so these projects set their own floors
+RUBRIC_FLOORS = "rubric:\n  grounded_precision: 0.85\n  citation_coverage: 0.85\n  citation_freshness: 0.85\n"
+
+
+def write_rubric_floors(root: Path) -> None:
+    (root / "params.yaml").write_text(RUBRIC_FLOORS, encoding="utf-8")
+
+
 def float_metrics() -> dict[str, float]:
     """What the gate reads from RETRIEVAL + GROUNDED: the floats (integers are counts)."""
     return {k: v for k, v in {**RETRIEVAL, **GROUNDED}.items() if isinstance(v, float)}

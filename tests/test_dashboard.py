@@ -203,3 +203,48 @@ def _tiny_ids() -> tuple[str, str]:
 
     aid = uuid.uuid5(uuid.NAMESPACE_URL, "https://en.wikipedia.org/wiki/Normans")
     return str(uuid.uuid5(aid, "0")), str(aid)
+
+
+def test_dashboard_first_screen_says_why_and_what_changed(tmp_path: Path) -> None:
+    """A watch run (relevance -0.0137): the reasons, the severity counts, the changes, metrics worst first, and
+    a trend chart with axes, values and the visible drop."""
+    trend = TrendStore(tmp_path / "artifacts" / "evals")
+    for i, values in enumerate([grounded(), grounded(relevance=0.7565)]):
+        run_gate(
+            metrics_paths=write_metrics(tmp_path, grounded=values),
+            identity=identity(),
+            policy=policy(),
+            baselines=BaselineStore(tmp_path / "baselines"),
+            trend=trend,
+            retention_max_runs=200,
+            now=datetime(2026, 11, 2, tzinfo=UTC) + timedelta(hours=i),
+        )
+    files = write_report(trend)
+    raw, dom = chromium_dom(files.index_html, tmp_path)
+    assert dom.text["review-priority"] == "watch"
+    assert dom.text["review-reasons"] == "worse than the previous run: relevance 0.7702 -> 0.7565 (-0.0137, watch)"
+    assert dom.text["severity-counts"].split(": ", 1)[1].split() == [
+        "regression",
+        "0",
+        "watch",
+        "1",
+        "improved",
+        "0",
+        "stable",
+        "0",
+    ]
+    assert dom.text["changes"] == "What changed (latest vs previous)relevance 0.7702 -> 0.7565 (-0.0137, watch)"
+    sections = [a["id"] for a in dom.find("section")]
+    assert sections[:3] == ["status", "changes", "metrics"]
+    rows = [a["data-metric"] for a in dom.find("tr") if a.get("data-metric")]
+    metric_rows = rows[: len(float_metrics())]
+    assert metric_rows[0] == "relevance" and metric_rows[1:] == sorted(metric_rows[1:])
+    charts = [a["data-metric"] for a in dom.find("figure")]
+    assert charts[0] == "relevance"
+    relevance_chart = raw.split('<figure data-metric="relevance">', 1)[1].split("</figure>", 1)[0]
+    assert "last change -0.0137" in relevance_chart
+    assert ">0.7702</text>" in relevance_chart and ">0.7565</text>" in relevance_chart
+    assert relevance_chart.count('class="axis"') == 2 and relevance_chart.count('class="tick"') == 3
+    # the drop spans most of the value axis, not a pixel of a 0..1 axis
+    ys = [float(p.split(",")[1]) for p in relevance_chart.split('points="', 1)[1].split('"', 1)[0].split()]
+    assert ys[1] - ys[0] > 50

@@ -95,11 +95,10 @@ def env() -> dict[str, str]:
     return {**clean, "DVC_NO_ANALYTICS": "1", "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
-def gate_enforcement_script() -> str:
-    """The python program of the PR workflow's last step (reads artifacts/gate.json)."""
+def gate_enforcement_command() -> str:
+    """The command of the PR workflow's last step (reads artifacts/gate.json)."""
     steps = yaml.safe_load(render_template("workflows/goldkeeper-pr.yml"))["jobs"]["pipeline"]["steps"]
-    script = steps[-1]["run"]
-    return script.split("<<'EOF'\n", 1)[1].rsplit("EOF", 1)[0]
+    return steps[-1]["run"]
 
 
 @pytest.mark.slow
@@ -190,9 +189,9 @@ def test_git_native_workflow_end_to_end(tmp_path: Path, repo: Path, env: dict[st
     assert gate["passed"] == 0 and any(metric in r["message"] for r in gate["reasons"])
     # the PR workflow's last step fails the job on it
     enforce = subprocess.run(
-        [sys.executable, "-c", gate_enforcement_script()], cwd=repo, capture_output=True, text=True
+        ["bash", "-c", gate_enforcement_command()], cwd=repo, env=env, capture_output=True, text=True, check=False
     )
-    assert enforce.returncode == 10 and "::error title=goldkeeper gate::" in enforce.stdout
+    assert enforce.returncode == 10 and "::error title=AI eval gate failed::" in enforce.stdout
     assert run([GK, "gate", "--no-record"], repo, env, ok=(10,)).returncode == 10
 
     # -- compare another embedding model as an experiment: restore and the evals re-run, diff does not

@@ -13,11 +13,12 @@ from goldkeeper.demo.steps import gate_step, report_step
 from goldkeeper.embed import load_embedder
 from goldkeeper.errors import EvalError
 from goldkeeper.store import open_store
-from quality_support import GROUNDED, RETRIEVAL, float_metrics, write_tiny_store
+from quality_support import GROUNDED, RETRIEVAL, float_metrics, write_rubric_floors, write_tiny_store
 
 
 def context(project: Path) -> DemoContext:
     write_tiny_store(project / "golden")
+    write_rubric_floors(project)
     store = open_store(project / "golden")
     return DemoContext(
         settings=load_settings(project, env={}),

@@ -15,7 +15,16 @@ from goldkeeper.quality.baseline import BaselineStore, load_metrics
 from goldkeeper.quality.gate import GateInputs, classify, evaluate, run_gate
 from goldkeeper.quality.gate import github_annotations as annotations
 from goldkeeper.quality.trend import TrendStore
-from quality_support import POLICY_FILE, float_metrics, grounded, identity, policy, write_metrics, write_tiny_store
+from quality_support import (
+    POLICY_FILE,
+    float_metrics,
+    grounded,
+    identity,
+    policy,
+    write_metrics,
+    write_rubric_floors,
+    write_tiny_store,
+)
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -222,8 +231,8 @@ def test_annotations_for_regression_and_failure(tmp_path: Path) -> None:
 def test_annotations_for_watch_and_none_for_stable() -> None:
     watch = annotations(run(metrics(relevance=0.7602), previous=metrics()))
     assert watch == [
-        "::warning title=AI eval watch::Review priority is watch. 1 metric(s) worse than the previous run: "
-        "relevance 0.7702 -> 0.7602 (-0.0100, watch)."
+        "::warning title=AI eval watch::Review priority is watch. current-run vs previous-run. Review severity%3A "
+        "watch. 1 metric(s) worse than the previous run%3A relevance 0.7702 -> 0.7602 (-0.0100, watch)."
     ]
     assert annotations(run(metrics(), previous=metrics())) == []
 
@@ -284,6 +293,7 @@ def test_load_metrics_rejects_conflicts_and_missing_files(tmp_path: Path) -> Non
 def gate_project(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     write_tiny_store(project / "golden")
     write_metrics(project)
+    write_rubric_floors(project)
     (project / "config").mkdir()
     shutil.copy(POLICY_FILE, project / "config" / "regression-policy.json")
     monkeypatch.setenv("GOLDKEEPER_MODEL_VERSION", "test-model@sha256:00")

@@ -102,7 +102,7 @@ def test_openapi_document(live_server: DashboardServer) -> None:
     doc = json.loads(body)
     assert status == 200 and doc == json.loads(json.dumps(openapi_document()))
     assert doc["openapi"].startswith("3.1") and "/api/ai-evals/summary" in doc["paths"]
-    assert doc["components"]["schemas"]["AiEvalSummary"]["properties"]["schemaVersion"] == {"const": 1}
+    assert doc["components"]["schemas"]["AiEvalSummaryResponse"]["properties"]["schemaVersion"] == {"const": 1}
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])

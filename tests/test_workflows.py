@@ -114,7 +114,7 @@ def test_pr_workflow_does_what_the_issue_asks() -> None:
     assert any(u.startswith("actions/upload-artifact@") for u in uses)
     # the gate verdict (artifacts/gate.json, written by the dvc gate stage) is enforced by the last
     # step, which runs without `if: always()`, so a failed gate fails the job
-    assert "artifacts/gate.json" in steps[-1]["run"] and "sys.exit" in steps[-1]["run"] and "if" not in steps[-1]
+    assert steps[-1]["run"].strip() == "goldkeeper gate --annotations artifacts/gate.json" and "if" not in steps[-1]
 
 
 def test_backup_workflow_does_what_the_issue_asks() -> None:
@@ -133,26 +133,34 @@ def test_backup_workflow_does_what_the_issue_asks() -> None:
     assert workflow["permissions"] == {"contents": "write", "pull-requests": "write"}
 
 
-def _gate_step_program() -> str:
+def _gate_step_command() -> str:
     steps = yaml.safe_load(render_template("workflows/goldkeeper-pr.yml"))["jobs"]["pipeline"]["steps"]
-    return steps[-1]["run"].split("<<'EOF'\n", 1)[1].rsplit("EOF", 1)[0]
+    return steps[-1]["run"]
 
 
 @pytest.mark.parametrize("passed", [0, 1])
 def test_pr_workflow_gate_step_enforces_the_recorded_verdict(tmp_path: Path, passed: int) -> None:
-    """The last step reads artifacts/gate.json (written by `goldkeeper gate --output`)."""
+    """The last step reads artifacts/gate.json (written by `goldkeeper gate --output`) and annotates."""
     (tmp_path / "artifacts").mkdir()
     gate = {
+        "status": "pass" if passed else "fail",
         "passed": passed,
         "reviewPriority": "stable" if passed else "regression",
+        "severity": "stable",
+        "previousRunId": None,
+        "comparisons": [],
         "reasons": [] if passed else [{"code": "floor", "message": "pass_rate = 0.1000 is below its floor 0.5"}],
-        "warnings": [{"code": "citation_freshness_aging_pressure", "message": "evidence is ageing"}],
+        "warnings": [{"code": "no_baseline", "message": "no baseline for this identity"}],
     }
-    (tmp_path / "artifacts" / "gate.json").write_text(__import__("json").dumps(gate))
-    proc = subprocess.run([sys.executable, "-c", _gate_step_program()], cwd=tmp_path, capture_output=True, text=True)
+    (tmp_path / "artifacts" / "gate.json").write_text(json.dumps(gate))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.run(
+        ["bash", "-c", _gate_step_command()], cwd=tmp_path, capture_output=True, text=True, env=env, check=False
+    )
     assert proc.returncode == (0 if passed else 10), proc.stderr
-    assert "::warning title=goldkeeper gate::evidence is ageing" in proc.stdout
-    assert ("::error title=goldkeeper gate::pass_rate" in proc.stdout) == (not passed)
+    assert "::notice title=AI eval no_baseline::no baseline for this identity" in proc.stdout
+    assert ("::error title=AI eval gate failed::pass_rate" in proc.stdout) == (not passed)
+    assert ("::warning title=AI eval regression::Review priority is regression." in proc.stdout) == (not passed)
 
 
 #: runs the PR workflow's github-script in node with a recording stand-in for the GitHub API

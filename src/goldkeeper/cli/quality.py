@@ -11,7 +11,7 @@ from goldkeeper.cli.main import AppState, pass_state, with_options
 from goldkeeper.cli.output import echo_json
 from goldkeeper.errors import NegativeVerdict
 from goldkeeper.fileio import append_text
-from goldkeeper.quality.gate_run import GateResult
+from goldkeeper.quality.gate_run import GateResult, read_gate_document
 from goldkeeper.quality.serve import DEFAULT_PORT, DashboardServer
 
 METRICS_HELP = (
@@ -163,7 +163,25 @@ GATE_OPTIONS = [
         help="Also write the verdict as numbers only here (passed, failFast, reasons, warnings): a DVC metrics file.",
     ),
     click.option("--json", "as_json", is_flag=True, help="Print the gate result as JSON."),
+    click.option(
+        "--annotations",
+        "recorded",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Do not gate: print the GitHub annotations of a recorded gate result (e.g. artifacts/gate.json, "
+        "as on GitHub Actions) and exit 0 when it passed, 10 when it failed (the PR workflow's last step).",
+    ),
 ]
+
+
+def _recorded(path: Path) -> None:
+    """``gate --annotations FILE``: the verdict line and the annotations of a recorded gate result."""
+    recorded = read_gate_document(path)
+    document = recorded.document
+    click.echo(f"gate: {'PASS' if recorded.passed else 'FAIL'}; review priority {document['reviewPriority']} ({path})")
+    for line in recorded.annotations():
+        click.echo(line)
+    if not recorded.passed:
+        raise NegativeVerdict(f"gate failed: {recorded.failure_message()}")
 
 
 @click.command("gate")
@@ -182,6 +200,7 @@ def gate_command(
     output: Path | None,
     metrics_output: Path | None,
     as_json: bool,
+    recorded: Path | None,
 ) -> None:
     """Gate CI on the eval metrics: exit 0 when they pass, 10 when they regress.
 
@@ -192,6 +211,9 @@ def gate_command(
     trend index is pruned to the retention limit and the report is rewritten. On GitHub
     Actions it prints warning annotations and appends summary.md to $GITHUB_STEP_SUMMARY.
     """
+    if recorded is not None:
+        _recorded(recorded)
+        return
     result = state.project().gate(
         policy=policy,
         metrics=metrics,

@@ -203,9 +203,9 @@ class GroundedParams(Section):
     #: extractive: retrieved chunks to read, sentences per answer, and the evidence score below which it refuses.
     top_k: int = Field(default=5, ge=1)
     max_sentences: int = Field(default=1, ge=1)
-    refusal_threshold: float = Field(default=0.67, ge=0.0)
+    refusal_threshold: float = Field(default=0.66, ge=0.0)
     #: extractive: weight of the prompt-sentence embedding cosine against lexical coverage in a sentence's score.
-    semantic_weight: float = Field(default=0.7, ge=0.0, le=1.0)
+    semantic_weight: float = Field(default=0.8, ge=0.0, le=1.0)
     #: citation freshness: cited evidence older than this (days, at ``as_of``) is stale.
     max_evidence_age_days: float = Field(default=3650.0, gt=0)
     #: an oldest-age ratio at or above this raises an aging-pressure warning.

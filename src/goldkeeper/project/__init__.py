@@ -43,6 +43,7 @@ from goldkeeper.quality.baseline import (
     load_metrics,
     resolve_identity,
 )
+from goldkeeper.quality.gate import rubric_thresholds
 from goldkeeper.quality.gate_run import GateRequest, GateResult, gate_and_record
 from goldkeeper.quality.policy import load_policy
 from goldkeeper.quality.report import ReportFiles, write_report
@@ -424,6 +425,7 @@ class Project:
             require_baseline=self.settings.gate.require_baseline if require_baseline is None else require_baseline,
             record=record,
             report=report,
+            rubric=rubric_thresholds(self.settings.rubric),
         )
         result = gate_and_record(request, self.baselines, self.trend(directory), self.settings.display_path)
         if output is not None:

@@ -8,7 +8,10 @@ Order of checks::
     1. fail-fast   citation_accuracy (failFastOnCitationDrift) then citation_freshness
                    (failFastOnCitationFreshnessDrift): a drop against the baseline beyond its
                    max<Metric>Drop stops the gate at once with that one reason
-    2. floors      every ``floors`` metric must be >= its floor
+    2. floors      every ``floors`` metric must be >= its floor; the rubric's dataset-level thresholds
+                   (params.yaml ``rubric:`` grounded_precision, citation_coverage, citation_freshness)
+                   are floors too, on the run's metrics of those names (grounded_precision falls back
+                   to faithfulness, its other name); a run without them is not checked against them
     3. drift       every ``max<Metric>Drop``: baseline - current <= limit
 
 Severity of the latest run against the previous one, per metric, on the change ``d`` (sign
@@ -24,11 +27,13 @@ oldest cited evidence (``oldest_evidence_age_ratio``) is at or beyond the aging 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from goldkeeper.config.sections import RubricParams
 from goldkeeper.quality.baseline import Baseline, BaselineStore, RunIdentity, load_metrics
 from goldkeeper.quality.policy import AGE_RATIO, CITATION_ACCURACY, CITATION_FRESHNESS, RegressionPolicy, drop_key
 from goldkeeper.quality.trend import RUN_SCHEMA_VERSION, RetentionReport, TrendStore, new_run_id
@@ -36,6 +41,13 @@ from goldkeeper.quality.trend import RUN_SCHEMA_VERSION, RetentionReport, TrendS
 SEVERITIES = ("regression", "watch", "stable", "improved")
 SPARK = {"regression": "!", "watch": "~", "stable": "=", "improved": "+"}
 AGING_WARNING = "citation_freshness_aging_pressure"
+#: the rubric's dataset-level thresholds, by metric name, and the metric each falls back to
+RUBRIC_METRICS = {"grounded_precision": "faithfulness", "citation_coverage": None, "citation_freshness": None}
+
+
+def rubric_thresholds(rubric: RubricParams) -> dict[str, float]:
+    """The dataset-level gate checks of params.yaml ``rubric:`` (metric -> minimum)."""
+    return {metric: float(getattr(rubric, metric)) for metric in RUBRIC_METRICS}
 
 
 def classify(delta: float, higher_is_better: bool, policy: RegressionPolicy) -> str:
@@ -111,6 +123,8 @@ class GateInputs:
     history: list[dict[str, Any]]
     policy: RegressionPolicy
     require_baseline: bool = False
+    #: the rubric's dataset-level thresholds (:func:`rubric_thresholds`); empty = not checked
+    rubric: Mapping[str, float] = field(default_factory=dict)
 
 
 def evaluate(inputs: GateInputs) -> dict[str, Any]:
@@ -129,6 +143,7 @@ def evaluate(inputs: GateInputs) -> dict[str, Any]:
         reasons.append(fail_fast)
     else:
         reasons += _below_floors(metrics, policy)
+        reasons += _below_rubric(metrics, inputs.rubric)
         reasons += _drifted(metrics, baseline, policy) if baseline is not None else []
     reasons = misconfigured + reasons
     warnings += _identity_changed(inputs.previous, inputs.identity)
@@ -154,6 +169,7 @@ def evaluate(inputs: GateInputs) -> dict[str, Any]:
         "severityHistory": _severity_history(inputs.history, severity, policy.severity_history_policy.max_comparisons),
         "freshness": freshness,
         "floors": dict(sorted(policy.floors.items())),
+        "rubric": dict(sorted(inputs.rubric.items())),
     }
 
 
@@ -201,6 +217,22 @@ def _below_floors(metrics: dict[str, float], policy: RegressionPolicy) -> list[d
         for metric, floor in sorted(policy.floors.items())
         if metric in metrics and metrics[metric] < floor - 1e-12
     ]
+
+
+def _below_rubric(metrics: dict[str, float], rubric: Mapping[str, float]) -> list[dict[str, Any]]:
+    """A reason for every rubric threshold the run's dataset-level metric falls short of."""
+    reasons = []
+    for metric, minimum in sorted(rubric.items()):
+        name = metric if metric in metrics else RUBRIC_METRICS.get(metric)
+        if name is None or name not in metrics or metrics[name] >= minimum - 1e-12:
+            continue
+        shown = metric if name == metric else f"{metric} ({name})"
+        message = (
+            f"{shown} = {metrics[name]:.4f} is below the rubric's dataset-level threshold {minimum:g} "
+            f"(rubric.{metric} in params.yaml)"
+        )
+        reasons.append(_reason("rubric", metric, metrics[name], minimum, message))
+    return reasons
 
 
 def _drifted(metrics: dict[str, float], baseline: Baseline, policy: RegressionPolicy) -> list[dict[str, Any]]:
@@ -291,29 +323,64 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+def _escape_body(text: str) -> str:
+    """The warning body as the seed writes it: data escaping, and ``:`` as ``%3A`` (``Review severity%3A watch``)."""
+    return _escape_data(text).replace(":", "%3A")
+
+
+def _review_body(result: dict[str, Any], priority: str) -> str:
+    """``Review priority is P. current-run vs previous-run. Review severity: S.`` then the details."""
+    has_previous = bool(result.get("previousRunId"))
+    parts = [
+        f"Review priority is {priority}.",
+        "current-run vs previous-run." if has_previous else "current-run (no previous run).",
+        f"Review severity: {result.get('severity') or priority}.",
+    ]
+    if has_previous and result.get("runId"):
+        parts.append(f"Runs: {result['runId']} vs {result['previousRunId']}.")
+    worse = [c for c in result["comparisons"] if c["severity"] in ("regression", "watch")]
+    if worse:
+        parts.append(
+            f"{len(worse)} metric(s) worse than the previous run: "
+            + "; ".join(
+                f"{c['metric']} {c['previous']:.4f} -> {c['latest']:.4f} ({c['delta']:+.4f}, {c['severity']})"
+                for c in worse
+            )
+            + "."
+        )
+    parts.extend(r["message"] + "." for r in result["reasons"])
+    parts.extend(w["message"] + "." for w in result["warnings"] if w["code"] == AGING_WARNING)
+    return " ".join(parts)
+
+
 def github_annotations(result: dict[str, Any]) -> list[str]:
-    """GitHub workflow commands for a gate result: a warning for watch / regression, an error for a failure."""
+    """GitHub workflow commands for a gate result: a warning for watch / regression, an error for a failure.
+
+    The warning follows the seed's form::
+
+        ::warning title=AI eval watch::Review priority is watch. current-run vs previous-run. Review severity%3A watch. ...
+
+    ``result`` is the verdict (or the gate document, whose ``runId`` then names the current run).
+    """
     lines = []
     priority = result["reviewPriority"]
     if priority in ("regression", "watch"):
-        worse = [c for c in result["comparisons"] if c["severity"] in ("regression", "watch")]
-        parts = [f"Review priority is {priority}."]
-        if worse:
-            parts.append(
-                f"{len(worse)} metric(s) worse than the previous run: "
-                + "; ".join(
-                    f"{c['metric']} {c['previous']:.4f} -> {c['latest']:.4f} ({c['delta']:+.4f}, {c['severity']})"
-                    for c in worse
-                )
-                + "."
-            )
-        parts.extend(r["message"] + "." for r in result["reasons"])
-        parts.extend(w["message"] + "." for w in result["warnings"] if w["code"] == AGING_WARNING)
         title = "AI eval regression" if priority == "regression" else "AI eval watch"
-        lines.append(f"::warning title={_escape_property(title)}::{_escape_data(' '.join(parts))}")
+        lines.append(f"::warning title={_escape_property(title)}::{_escape_body(_review_body(result, priority))}")
     if result["status"] == "fail":
         text = "; ".join(r["message"] for r in result["reasons"])
         lines.append(f"::error title={_escape_property('AI eval gate failed')}::{_escape_data(text)}")
+    return lines
+
+
+def recorded_annotations(document: dict[str, Any]) -> list[str]:
+    """The annotations of a recorded gate document (``gate --output``), plus its other warnings as notices."""
+    lines = github_annotations(document)
+    for warning in document["warnings"]:
+        if warning["code"] != AGING_WARNING:
+            lines.append(
+                f"::notice title={_escape_property('AI eval ' + warning['code'])}::{_escape_data(warning['message'])}"
+            )
     return lines
 
 
@@ -345,6 +412,7 @@ def run_gate(
     require_baseline: bool = False,
     now: datetime | None = None,
     sources: list[str] | None = None,
+    rubric: Mapping[str, float] | None = None,
 ) -> GateOutcome:
     """Evaluate the current metrics, store the run in the trend and apply retention.
 
@@ -362,6 +430,7 @@ def run_gate(
             history=history,
             policy=policy,
             require_baseline=require_baseline,
+            rubric=dict(rubric or {}),
         )
     )
     now = (now or datetime.now(UTC)).astimezone(UTC)

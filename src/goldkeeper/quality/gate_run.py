@@ -8,12 +8,14 @@ markdown; :class:`GateResult` is its frozen result.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from goldkeeper.errors import DataIntegrityError
+from goldkeeper.fileio import read_json
 from goldkeeper.quality.baseline import BaselineStore, RunIdentity
-from goldkeeper.quality.gate import GateOutcome, github_annotations, run_gate
+from goldkeeper.quality.gate import GateOutcome, github_annotations, recorded_annotations, run_gate
 from goldkeeper.quality.policy import RegressionPolicy
 from goldkeeper.quality.report import render_markdown, summarize, write_report
 from goldkeeper.quality.trend import TrendStore, retention_limit
@@ -32,6 +34,8 @@ class GateRequest:
     require_baseline: bool = False
     record: bool = True
     report: bool = True
+    #: the rubric's dataset-level thresholds (metric -> minimum), gate checks like the policy's floors
+    rubric: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,7 @@ class GateResult:
         return reasons[0]["message"] if reasons else "gate failed"
 
     def github_annotations(self) -> list[str]:
-        return github_annotations(self.verdict)
+        return github_annotations({**self.verdict, "runId": self.outcome.run["id"]})
 
     def metrics_json(self) -> dict[str, int]:
         """The verdict as numbers only (``gate --metrics-output``, the DVC metrics file): no ids, paths or retention."""
@@ -95,6 +99,7 @@ def gate_and_record(
         retention_dry_run=request.retention_dry_run,
         record=request.record,
         require_baseline=request.require_baseline,
+        rubric=request.rubric,
     )
     dashboard = None
     retention = trend.index().get("retention")
@@ -109,4 +114,39 @@ def gate_and_record(
     return GateResult(outcome, markdown, run_path, dashboard)
 
 
-__all__ = ["GateRequest", "GateResult", "gate_and_record"]
+#: the keys of a gate document that its annotations are made of
+_DOCUMENT_KEYS = {"status": str, "reviewPriority": str, "reasons": list, "warnings": list, "comparisons": list}
+
+
+@dataclass(frozen=True)
+class RecordedGate:
+    """A gate document read back (``gate --output``, e.g. artifacts/gate.json): its verdict and annotations."""
+
+    document: dict[str, Any]
+
+    @property
+    def passed(self) -> bool:
+        return self.document["status"] == "pass"
+
+    def annotations(self) -> list[str]:
+        return recorded_annotations(self.document)
+
+    def failure_message(self) -> str:
+        reasons = self.document["reasons"]
+        return reasons[0]["message"] if reasons else "gate failed"
+
+
+def read_gate_document(path: Path) -> RecordedGate:
+    """Read a recorded gate document; one that lacks what the annotations need is a DataIntegrityError."""
+    document = read_json(path, "gate result")
+    if not isinstance(document, dict):
+        raise DataIntegrityError(f"{path}: a gate result must be a JSON object")
+    for key, kind in _DOCUMENT_KEYS.items():
+        if not isinstance(document.get(key), kind):
+            raise DataIntegrityError(
+                f"{path}: not a gate result (`goldkeeper gate --output`): {key} missing", field=key
+            )
+    return RecordedGate(document)
+
+
+__all__ = ["GateRequest", "GateResult", "RecordedGate", "gate_and_record", "read_gate_document"]

@@ -69,7 +69,9 @@ def _components() -> dict[str, Any]:
     """The summary's JSON Schema as OpenAPI components, plus the error object."""
     schema = copy.deepcopy(summary_schema())
     components = {name: _components_ref(value) for name, value in schema.get("$defs", {}).items()}
-    components["AiEvalSummary"] = _components_ref(schema)
+    components["AiEvalSummaryResponse"] = _components_ref(schema)
+    #: the name v1 had first, kept for consumers that reference it
+    components["AiEvalSummary"] = {"$ref": "#/components/schemas/AiEvalSummaryResponse"}
     components["Error"] = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
     return components
 
@@ -87,7 +89,7 @@ def openapi_document() -> dict[str, Any]:
     error = _json("error", {"$ref": "#/components/schemas/Error"})
     host = _json("the Host header is not a loopback name with this port", {"$ref": "#/components/schemas/Error"})
     summary = _json(
-        "the summary; status 'empty' when no run is recorded", {"$ref": "#/components/schemas/AiEvalSummary"}
+        "the summary; status 'empty' when no run is recorded", {"$ref": "#/components/schemas/AiEvalSummaryResponse"}
     )
     dashboard = {"description": "dashboard", "content": {"text/html": {"schema": {"type": "string"}}}}
     openapi = _json("OpenAPI 3.1 document", {"type": "object", "required": ["openapi", "paths"]})
@@ -96,7 +98,8 @@ def openapi_document() -> dict[str, Any]:
         "info": {
             "title": "goldkeeper AI eval dashboard",
             "version": __version__,
-            "description": "Read-only API of `goldkeeper serve`: the eval summary (schemaVersion 1) and the dashboard.",
+            "description": "Read-only API of `goldkeeper serve`: the eval summary (schemaVersion 1) and the dashboard. "
+            "Migration: schemaVersion 1 is current; 2 is planned and rejected by v1 consumers (docs/quality.md).",
         },
         "servers": [{"url": "/"}],
         "paths": {

@@ -43,16 +43,23 @@ from goldkeeper.evals.answerers.extractive import ExtractiveAnswerer, split_sent
 from goldkeeper.evals.answerers.responses import ResponsesFileAnswerer
 from goldkeeper.evals.answerers.retriever import database_retriever
 from goldkeeper.evals.evidence import EvidenceIndex
+from goldkeeper.progress import SILENT, Progress
 
 
 def make_answerer(
-    spec: str, *, settings: Settings, params: GroundedParams, index: EvidenceIndex, embedder: Any | None = None
+    spec: str,
+    *,
+    settings: Settings,
+    params: GroundedParams,
+    index: EvidenceIndex,
+    embedder: Any | None = None,
+    progress: Progress = SILENT,
 ) -> Answerer:
     """The answerer named by ``spec``: ``extractive``, ``command:PROGRAM`` or ``responses:FILE``."""
     kind, _, arg = spec.partition(":")
     if kind == "extractive" and not arg:
         return ExtractiveAnswerer(
-            database_retriever(settings, embedder),
+            database_retriever(settings, embedder, progress),
             index,
             embedder=embedder,
             top_k=params.top_k,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -28,6 +28,9 @@ from goldkeeper.evals.judges import content_tokens
 from goldkeeper.evals.response import Citation, Claim, Response
 from goldkeeper.models import Query
 from goldkeeper.progress import SILENT, Progress
+
+#: texts embedded per call while answering (progress moves after each)
+EMBED_BATCH = 256
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])")
 
@@ -93,14 +96,17 @@ class ExtractiveAnswerer:
             self._sentences[chunk_id] = [(s, set(content_tokens(s))) for s in split_sentences(text)]
         return self._sentences[chunk_id]
 
-    def _embed(self, texts: Iterable[str]) -> None:
-        """Embed (once) every text not embedded yet."""
+    def _embed(self, texts: Sequence[str], advance: Callable[[int], None] = lambda n: None) -> None:
+        """Embed (once) every text not embedded yet, ``EMBED_BATCH`` at a time, advancing per batch."""
         if self.embedder is None:
             return
         todo = list(dict.fromkeys(t for t in texts if t not in self._vectors))
-        if todo:
-            for text, vector in zip(todo, self.embedder.embed_documents(todo), strict=True):
+        advance(len(texts) - len(todo))
+        for start in range(0, len(todo), EMBED_BATCH):
+            batch = todo[start : start + EMBED_BATCH]
+            for text, vector in zip(batch, self.embedder.embed_documents(batch), strict=True):
                 self._vectors[text] = vector
+            advance(len(batch))
 
     def evidence(self, question: str, hits: Sequence[Hit]) -> list[tuple[float, int, UUID, str]]:
         """Candidate sentences as (score, rank, chunk id, sentence), best first."""
@@ -145,15 +151,13 @@ class ExtractiveAnswerer:
     def answer(self, queries: Sequence[Query], *, progress: Progress = SILENT) -> AnswerSet:
         answers = AnswerSet()
         retrieved_at = self.clock()
-        with progress.task("retrieving", total=len(queries)) as task:
-            results = self.retriever([q.text for q in queries], self.top_k)
-            task.advance(len(queries))
+        # the retriever reports its own progress, per search batch (the database one does)
+        results = self.retriever([q.text for q in queries], self.top_k)
         if self.semantic_weight:
             chunk_ids = {h.chunk_id for hits in results for h in hits if h.chunk_id in self.index.chunks}
             texts = [q.text for q in queries] + [s for c in sorted(chunk_ids) for s, _ in self.sentences(c)]
             with progress.task("embedding sentences", total=len(texts)) as task:
-                self._embed(texts)
-                task.advance(len(texts))
+                self._embed(texts, task.advance)
         with progress.task("answering (extractive)", total=len(queries)) as task:
             for query, hits in zip(queries, results, strict=True):
                 answers.responses[query.id] = self.respond(query, hits, retrieved_at)

@@ -29,22 +29,28 @@ from goldkeeper.db.search import (
 )
 from goldkeeper.errors import EvalError
 from goldkeeper.evals.answerers.base import Hit, Retriever
+from goldkeeper.progress import SILENT, Progress
 
 
-def database_retriever(settings: Settings, embedder: Any) -> Retriever:
-    """A retriever over the restored database with the configured mode and search parameters."""
+def database_retriever(settings: Settings, embedder: Any, progress: Progress = SILENT) -> Retriever:
+    """A retriever over the restored database with the configured mode and search parameters.
+
+    It reports ``retrieving`` progress after every ``retrieval.query_batch_size`` questions.
+    """
     mode = settings.grounded.retrieval_mode
     params = settings.retrieval
 
     def retrieve(texts: Sequence[str], k: int) -> list[list[Hit]]:
         results: list[list[Hit]] = []
-        with database_url_for(settings.database_url, settings.home_path) as url, connection(url) as conn:
-            prepare(conn)
-            _check_chunks(conn, mode)
-            batch = params.query_batch_size
-            for start in range(0, len(texts), batch):
-                part = list(texts[start : start + batch])
-                results.extend(_search_batch(conn, part, k, mode=mode, params=params, embedder=embedder))
+        with progress.task("retrieving", total=len(texts)) as task:
+            with database_url_for(settings.database_url, settings.home_path) as url, connection(url) as conn:
+                prepare(conn)
+                _check_chunks(conn, mode)
+                batch = params.query_batch_size
+                for start in range(0, len(texts), batch):
+                    part = list(texts[start : start + batch])
+                    results.extend(_search_batch(conn, part, k, mode=mode, params=params, embedder=embedder))
+                    task.advance(len(part))
         return results
 
     return retrieve

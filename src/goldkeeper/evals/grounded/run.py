@@ -199,7 +199,7 @@ def run_grounded(
     spec = answerer or params.answerer
     # prompts are embedded once, for the answerer and for relevance
     embedder = CachingEmbedder(embedder if embedder is not None else load_embedder(settings.embedding))
-    impl = make_answerer(spec, settings=settings, params=params, index=index, embedder=embedder)
+    impl = make_answerer(spec, settings=settings, params=params, index=index, embedder=embedder, progress=progress)
     answers = impl.answer(queries, progress=progress)
     return score_answers(
         queries,

@@ -14,6 +14,8 @@ from importlib import resources
 from string import Template
 from typing import Any
 
+from goldkeeper.quality.report.charts import chart
+from goldkeeper.quality.report.notes import SEVERITY_RANK
 from goldkeeper.quality.report.values import meets_floor, number, runs_label
 
 _EMPTY_STATE = (
@@ -44,12 +46,13 @@ def render_html(summary: dict[str, Any]) -> str:
     if latest is None:
         content = _EMPTY_STATE + _retention_html(summary["retention"])
         return _template().substitute(
-            title="AI eval dashboard: no runs", generated=_h(summary["generatedAt"]), content=content
+            title="AI eval dashboard: no runs", generated=_h(summary["generatedAt"] or "none"), content=content
         )
     sections = [
         _status_html(summary),
+        _changes_html(summary),
+        _metrics_html(summary),
         _identity_html(latest),
-        _metrics_html(latest),
         _freshness_html(summary["freshness"] or {}),
         _warnings_html(summary["warnings"]),
         _trend_html(summary),
@@ -72,8 +75,39 @@ def _status_html(summary: dict[str, Any]) -> str:
         f"{_h(summary['reviewPriority'])}</span>"
         f' &middot; severity vs previous <span id="severity">{_h(summary["severity"] or "n/a (first run)")}</span>'
         f' &middot; history <span class="spark" id="sparkline" title="! regression, ~ watch, = stable, + improved">'
-        f"{_h(summary['sparkline'] or '-')}</span></p>" + _reasons_html(latest["reasons"]) + "</section>"
+        f"{_h(summary['sparkline'] or '-')}</span></p>"
+        + _review_reasons_html(summary)
+        + _severity_counts_html(summary)
+        + _reasons_html(latest["reasons"])
+        + "</section>"
     )
+
+
+def _review_reasons_html(summary: dict[str, Any]) -> str:
+    """Why the review priority is what it is (first screen)."""
+    items = "".join(f"<li>{_h(reason)}</li>" for reason in summary.get("reviewReasons", []))
+    return f'<p><strong>Why {_h(summary["reviewPriority"])}:</strong></p><ul id="review-reasons">{items}</ul>'
+
+
+def _severity_counts_html(summary: dict[str, Any]) -> str:
+    """The severity distribution over the policy window (the stored severity history)."""
+    counts = summary.get("severityCounts") or {}
+    window = len(summary["severityHistory"])
+    cells = " ".join(
+        f'<span class="badge {_h(level)}" data-severity="{_h(level)}">{_h(level)} {int(counts.get(level, 0))}</span>'
+        for level in SEVERITY_RANK
+    )
+    return f'<p id="severity-counts">Severity over the last {runs_label(window)} (policy window): {cells}</p>'
+
+
+def _changes_html(summary: dict[str, Any]) -> str:
+    """What changed from the previous run to the latest, worst first."""
+    notes = summary.get("changes") or []
+    if not notes:
+        body = '<p class="muted">No previous run to compare with.</p>'
+    else:
+        body = "<ul>" + "".join(f"<li>{_h(note)}</li>" for note in notes) + "</ul>"
+    return f'<section id="changes"><h2>What changed (latest vs previous)</h2>{body}</section>'
 
 
 def _reasons_html(reasons: list[dict[str, Any]]) -> str:
@@ -102,21 +136,45 @@ def _identity_html(latest: dict[str, Any]) -> str:
     )
 
 
-def _metrics_html(latest: dict[str, Any]) -> str:
-    """The latest value of each metric with its floor badge."""
+def _metrics_html(summary: dict[str, Any]) -> str:
+    """The latest value of each metric with its change, severity and floor badge: worst severity first, then name."""
+    latest = summary["latest"]
+    diff = {row["metric"]: row for row in summary["diff"]}
+    rank = len(SEVERITY_RANK)
+
+    def order(metric: str) -> tuple[int, str]:
+        row = diff.get(metric)
+        return (SEVERITY_RANK.get(row["severity"], rank) if row else rank, metric)
+
     rows = []
-    for metric, value in sorted(latest["metrics"].items()):
-        floor = latest["floors"].get(metric)
+    for metric in sorted(latest["metrics"], key=order):
+        value, row, floor = latest["metrics"][metric], diff.get(metric), latest["floors"].get(metric)
         verdict = "" if floor is None else ("pass" if meets_floor(value, floor) else "fail")
         badge = f'<span class="badge {verdict}">{verdict} (floor {floor:g})</span>' if floor is not None else ""
+        badge += _rubric_badge(metric, value, latest.get("rubric") or {})
+        severity = (
+            f'<span class="badge {_h(row["severity"])}">{_h(row["severity"])}</span>'
+            if row
+            else '<span class="muted">n/a</span>'
+        )
+        delta = f"{row['delta']:+.4f}" if row else "n/a"
         rows.append(
-            f'<tr data-metric="{_h(metric)}"><td>{_h(metric)}</td><td class="num value">{value:.4f}</td><td>{badge}</td></tr>'
+            f'<tr data-metric="{_h(metric)}"><td>{_h(metric)}</td><td class="num value">{value:.4f}</td>'
+            f'<td class="num">{delta}</td><td>{severity}</td><td>{badge}</td></tr>'
         )
     return (
-        '<section id="metrics"><h2>Latest metrics</h2><table><tr><th>metric</th><th>value</th><th>floor</th></tr>'
-        + "".join(rows)
-        + "</table></section>"
+        '<section id="metrics"><h2>Latest metrics (worst severity first)</h2><table><tr><th>metric</th><th>value</th>'
+        "<th>delta vs previous</th><th>severity</th><th>floor</th></tr>" + "".join(rows) + "</table></section>"
     )
+
+
+def _rubric_badge(metric: str, value: float, rubric: dict[str, float]) -> str:
+    """A badge for a metric the rubric's dataset-level thresholds check (faithfulness is grounded_precision)."""
+    threshold = rubric.get(metric, rubric.get("grounded_precision") if metric == "faithfulness" else None)
+    if threshold is None:
+        return ""
+    verdict = "pass" if meets_floor(value, threshold) else "fail"
+    return f' <span class="badge {verdict}" data-rubric="{_h(metric)}">{verdict} (rubric {threshold:g})</span>'
 
 
 def _freshness_html(fresh: dict[str, Any]) -> str:
@@ -149,14 +207,15 @@ def _warnings_html(warnings: list[dict[str, Any]]) -> str:
 
 
 def _trend_html(summary: dict[str, Any]) -> str:
-    """A chart per metric over the runs that have a finite value for it."""
+    """A chart per metric over the runs that have a finite value for it, worst severity first."""
     floors = summary["latest"]["floors"]
+    severity = {row["metric"]: SEVERITY_RANK.get(row["severity"], len(SEVERITY_RANK)) for row in summary["diff"]}
     charts = []
-    for series in summary["trend"]:
+    for series in sorted(summary["trend"], key=lambda t: (severity.get(t["metric"], len(SEVERITY_RANK)), t["metric"])):
         points = [p for p in series["points"] if _finite(p["value"])]
         if points:
             charts.append(
-                f'<figure data-metric="{_h(series["metric"])}">{_chart(series["metric"], points, floors.get(series["metric"]))}'
+                f'<figure data-metric="{_h(series["metric"])}">{chart(series["metric"], points, floors.get(series["metric"]))}'
                 f"<figcaption>{_h(series['metric'])} ({runs_label(len(points))})</figcaption></figure>"
             )
     return f'<section id="trend"><h2>Trend ({runs_label(summary["runCount"])})</h2><div class="charts">{"".join(charts)}</div></section>'
@@ -189,46 +248,6 @@ def _retention_html(retention: dict[str, Any] | None) -> str:
         f"{_h(retention['maxRuns'])} runs: retained {_h(retention['retained'])}, orphaned {_h(retention['orphaned'])}, "
         f"deleted {_h(retention['deleted'])}, preserved {_h(retention['preserved'])}.</p></section>"
     )
-
-
-def _chart(metric: str, points: list[dict[str, Any]], floor: float | None) -> str:
-    """An inline SVG line chart of ``points``, with the floor as a dashed line; 0..1 metrics keep a 0..1 axis."""
-    width, height, pad = 240, 64, 6
-    values = [p["value"] for p in points]
-    low, high = (
-        min(values + ([floor] if floor is not None else [])),
-        max(values + ([floor] if floor is not None else [])),
-    )
-    if 0 <= low and high <= 1:
-        low, high = 0.0, 1.0
-    span = (high - low) or 1.0
-
-    def xy(i: int, v: float) -> tuple[float, float]:
-        x = pad + (i * (width - 2 * pad) / (len(values) - 1) if len(values) > 1 else (width - 2 * pad) / 2)
-        y = height - pad - (v - low) / span * (height - 2 * pad)
-        return round(x, 2), round(y, 2)
-
-    coords = [xy(i, v) for i, v in enumerate(values)]
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        f'role="img" aria-label="{_h(metric)} trend">'
-    ]
-    if floor is not None:
-        _, fy = xy(0, floor)
-        parts.append(
-            f'<line class="floor" x1="{pad}" x2="{width - pad}" y1="{fy}" y2="{fy}" stroke="#cf222e" stroke-dasharray="4 3"/>'
-        )
-    parts.append(
-        '<polyline fill="none" stroke="#0969da" stroke-width="2" points="'
-        + " ".join(f"{x},{y}" for x, y in coords)
-        + '"/>'
-    )
-    for (x, y), point in zip(coords, points, strict=True):
-        parts.append(
-            f'<circle cx="{x}" cy="{y}" r="2.5" fill="#0969da"><title>{_h(point["runId"])}: {point["value"]:.4f}</title></circle>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
 
 
 __all__ = ["render_html"]

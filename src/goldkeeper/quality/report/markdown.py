@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from goldkeeper.dataset.inert import md_code, md_text
+from goldkeeper.quality.report.notes import by_severity
 from goldkeeper.quality.report.values import meets_floor, number
 
 _METRICS_HEADER = ["| metric | value | badge | previous | delta | severity |", "|---|---:|---|---:|---:|---|"]
@@ -38,6 +39,7 @@ def render_markdown(summary: dict[str, Any]) -> str:
         lines += _status_md(summary)
         lines += _list_md("Gate failures", [_md(r["message"]) for r in summary["latest"]["reasons"]])
         lines += _list_md("Warnings", [f"{_code(w['code'])}: {_md(w['message'])}" for w in summary["warnings"]])
+        lines += _list_md("What changed against the previous run", [_md(n) for n in summary.get("changes", [])])
         lines += _metrics_md(summary)
     lines += _retention_md(summary["retention"])
     return "\n".join(lines).rstrip() + "\n"
@@ -76,8 +78,11 @@ def _metrics_md(summary: dict[str, Any]) -> list[str]:
     """The metrics table: each latest value, its floor badge and its change against the previous run."""
     latest = summary["latest"]
     diff = {row["metric"]: row for row in summary["diff"]}
-    lines = ["## Metrics", "", *_METRICS_HEADER]
-    for metric, value in sorted(latest["metrics"].items()):
+    lines = ["## Metrics (worst severity first)", "", *_METRICS_HEADER]
+    worst_first = [r["metric"] for r in by_severity(summary["diff"])]
+    rest = sorted(m for m in latest["metrics"] if m not in diff)
+    for metric in [m for m in worst_first if m in latest["metrics"]] + rest:
+        value = latest["metrics"][metric]
         row = diff.get(metric)
         previous = number(row["previous"]) if row else "n/a"
         delta = f"{row['delta']:+.4f}" if row else "n/a"

@@ -8,7 +8,6 @@ Nothing here computes a verdict: the gate stored it in each run, and the summary
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 from goldkeeper.errors import DataIntegrityError
 from goldkeeper.fileio import read_json
 from goldkeeper.quality.gate import SPARK
+from goldkeeper.quality.report.notes import review_reasons, severity_counts, what_changed
 from goldkeeper.quality.trend import TrendStore
 
 SUMMARY_SCHEMA_VERSION = 1
@@ -30,22 +30,23 @@ def summary_schema() -> dict[str, Any]:
     return json.loads(text)
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def build_summary(trend: TrendStore, now: str | None = None) -> dict[str, Any]:
     """The summary of the runs in the trend (an explicit empty summary when there are none)."""
     return summarize(trend.runs(), trend.index().get("retention"), now=now)
 
 
 def summarize(runs: list[dict[str, Any]], retention: dict[str, Any] | None, now: str | None = None) -> dict[str, Any]:
-    """The summary of ``runs`` (oldest first) and the last retention report."""
-    summary = _empty_summary(len(runs), retention, now or _now())
+    """The summary of ``runs`` (oldest first) and the last retention report.
+
+    ``generatedAt`` is ``now`` when given, else the timestamp of the newest run ("" without runs): never
+    the render time, so re-rendering an unchanged trend writes the same bytes (a committed report stays clean).
+    """
+    summary = _empty_summary(len(runs), retention, now or (runs[-1]["timestamp"] if runs else ""))
     if not runs:
         return summary
     latest = runs[-1]
     gate = latest["gate"]
+    previous = next((r for r in reversed(runs[:-1]) if r["id"] == gate.get("previousRunId")), None)
     summary.update(
         status=gate["status"],
         reviewPriority=gate["reviewPriority"],
@@ -58,6 +59,9 @@ def summarize(runs: list[dict[str, Any]], retention: dict[str, Any] | None, now:
         warnings=gate["warnings"],
         freshness=gate["freshness"],
         trend=_trend(runs, sorted(latest["metrics"])),
+        severityCounts=severity_counts(list(gate["severityHistory"])),
+        reviewReasons=review_reasons(gate),
+        changes=what_changed(latest, previous),
     )
     return summary
 
@@ -80,6 +84,10 @@ def _empty_summary(run_count: int, retention: dict[str, Any] | None, generated_a
         "freshness": None,
         "trend": [],
         "retention": retention,
+        "retentionPruneReport": retention,
+        "severityCounts": severity_counts([]),
+        "reviewReasons": [],
+        "changes": [],
     }
 
 
@@ -95,6 +103,7 @@ def _latest_run(run: dict[str, Any]) -> dict[str, Any]:
         "failFast": gate["failFast"],
         "reasons": gate["reasons"],
         "floors": gate.get("floors", {}),
+        "rubric": gate.get("rubric", {}),
         "baselineKey": gate["baselineKey"],
         "baselineFound": gate["baselineFound"],
     }
