@@ -3,7 +3,7 @@ configured embedder. The facts come from :mod:`goldkeeper.db.integrity`; this mo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -170,6 +170,8 @@ def verify_database(
     manifest = store if isinstance(store, Manifest) else (opened.manifest if opened is not None else None)
     if manifest is not None:
         _check_db_counts(facts, manifest, settings.dump.statuses, _WHERE, issues)
+    if opened is not None:
+        _check_db_version(facts, opened.version, issues)
     _check_db_embedded(facts, _WHERE, issues)
     _check_db_embedding_model(facts, embedder_identity, _WHERE, issues)
     _check_db_embedding_dim(facts, embedder_identity, _WHERE, issues)
@@ -183,7 +185,24 @@ def verify_database(
             checked["db records compared"] = scan.compared
         except DataIntegrityError:
             pass  # an unreadable store: the file checks report why
-    return issues.report(target, None, checked)
+    report = issues.report(target, None, checked)
+    if facts.state is None:
+        return report
+    return replace(report, database={**facts.state.to_json(), "description": facts.state.describe()})
+
+
+def _check_db_version(facts: IntegrityFacts, store_version: str, issues: IssueList) -> None:
+    """The database records the store's version (a warning: the content checks say what differs)."""
+    state = facts.state
+    if state is not None and state.version != store_version:
+        held = f"dataset version {state.version}" if state.version else "imported records (no store version)"
+        issues.warning(
+            "db.version",
+            f"the database records {held} (restored at {state.to_json()['restored_at']}), the store is version "
+            f"{store_version}",
+            f"{_WHERE}.dataset_state",
+            field="version",
+        )
 
 
 def _store_of(store: Store | StoreSource | Path | str | None) -> Store | None:
