@@ -3,6 +3,9 @@ restore inside its transaction); verify --db reports it."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import orjson
@@ -106,3 +109,54 @@ def test_cli_verify_db_json_has_the_state(project: Path, database_url: str, embe
     with pytest.raises(SystemExit):
         main(["--database-url", database_url, "verify", "--db"])
     assert f"database holds dataset verify-test version {open_store(store).version[:12]}" in capsys.readouterr().out
+
+
+def _git(root: Path, *args: str) -> None:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t"}
+    subprocess.run(["git", *args], cwd=root, env={**env, "GIT_COMMITTER_EMAIL": "t@x"}, check=True, capture_output=True)
+
+
+def test_evals_and_baselines_take_the_version_from_the_database(
+    project: Path, database_url: str, embedder: Embedder, capsys
+) -> None:
+    """restore --rev <older commit>, then eval: labelled with the older version, a warning naming both."""
+    from goldkeeper.cli import main
+    from goldkeeper.project import Project
+
+    _git(project, "init", "-q", "-b", "main")
+    old = open_store(build_store(project, n=2)).version
+    _git(project, "add", "golden")
+    _git(project, "commit", "-q", "-m", "v1")
+    shutil.rmtree(project / "golden")
+    new = open_store(build_store(project, n=3)).version
+    _git(project, "add", "-A", "golden")
+    _git(project, "commit", "-q", "-m", "v2")
+    assert old != new
+
+    gk = Project.load(project, database_url=database_url)
+    gk._embedder = embedder
+    gk.restore(rev="HEAD~1", replace=True)
+    run = gk.eval_retrieval(modes=["fulltext"])
+    metrics = orjson.loads(run.written["metrics"].read_bytes())
+    assert (metrics["dataset_version"], metrics["store_version"]) == (old, new)
+    assert metrics["dataset_version_source"] == "database" and metrics["dataset_version_differs"] is True
+    (warning,) = run.result.warnings
+    assert f"the database holds dataset version {old}" in warning and f"store is version {new}" in warning
+
+    grounded = gk.eval_grounded(answerer="extractive", limit=2)
+    assert grounded.report.dataset_version == old and grounded.report.metrics["dataset_version"] == old
+    assert any(old in w and new in w for w in grounded.report.warnings)
+
+    assert gk.identity().dataset_version == old  # baselines and the gate: the version measured
+    baseline, _ = gk.record_baseline()
+    assert baseline.identity.dataset_version == old
+
+    with pytest.raises(SystemExit):  # the command line says so on stderr
+        main(["--database-url", database_url, "eval", "retrieval", "--mode", "fulltext", "--json"])
+    err = capsys.readouterr().err
+    assert f"warning: the database holds dataset version {old}" in err and new in err
+
+    gk.restore(replace=True)  # the working tree's version: labelled with it, no warning
+    run = gk.eval_retrieval(modes=["fulltext"])
+    assert run.result.warnings == [] and run.result.metrics()["dataset_version"] == new
+    assert run.result.metrics()["dataset_version_differs"] is False
