@@ -20,7 +20,17 @@ from goldkeeper.db.schema import (
 )
 from goldkeeper.errors import DatabaseError
 
-TABLES = {"analyses", "chunks", "artifacts", "findings", "queries", "query_expected", "embedding_cache", "schema_info"}
+TABLES = {
+    "analyses",
+    "chunks",
+    "artifacts",
+    "findings",
+    "queries",
+    "query_expected",
+    "embedding_cache",
+    "schema_info",
+    "dataset_state",
+}
 
 
 def _tables(conn: psycopg.Connection) -> set[str]:

@@ -94,6 +94,8 @@ def retrieval(
     """
     run = state.project().eval_retrieval(modes=modes or None, k=k, out=out, per_query=per_query, trec_dir=trec_dir)
     result = run.result
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         echo_json(result.metrics())
         return

@@ -46,6 +46,7 @@ from goldkeeper.dataset.verify.refusal import allowed_codes, refuse_violations
 from goldkeeper.db.embedding_cache import count_stale_chunks
 from goldkeeper.db.loader import Changes, GoldenLoader, golden_transaction
 from goldkeeper.db.schema import hnsw_deferred
+from goldkeeper.db.state import write_dataset_state
 from goldkeeper.embed.base import Embedder
 from goldkeeper.embed.fill import embed_chunks
 from goldkeeper.errors import DataIntegrityError, RecordValidationError
@@ -201,6 +202,23 @@ def _refuse_dangling(loader: GoldenLoader) -> None:
         )
 
 
+def _embed_and_record(
+    conn: Any,
+    embedder: Embedder,
+    batch: int,
+    progress: Progress,
+    state: tuple[str | None, str | None, str | None, bool],
+) -> Any:
+    """Embed the chunks (through the cache), then record what the tables hold (golden.dataset_state)."""
+    with hnsw_deferred(conn, count_stale_chunks(conn, embedder.model_id)):
+        stats = embed_chunks(conn, embedder, batch_size=batch, progress=progress)
+    dataset, version, source, replace = state
+    write_dataset_state(
+        conn, dataset=dataset, version=version, model_id=embedder.model_id, source=source, replace=replace
+    )
+    return stats
+
+
 def restore_records(
     url: str,
     analyses: Iterable[Analysis],
@@ -215,6 +233,7 @@ def restore_records(
     source: str | None = None,
     version: str | None = None,
     keep_absent: frozenset[str] = frozenset(),
+    dataset: str | None = None,
     scope: StoreScope | None = None,
     lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
 ) -> RestoreReport:
@@ -229,6 +248,7 @@ def restore_records(
     ``replace`` is false, unless ``dry_run`` (then the report lists them).
     ``scope``: what the records stand for; a replace removes only rows inside it (None: every row).
     ``lock_timeout``: seconds to wait for another writer's golden lock before giving up (DatabaseError).
+    ``dataset``, ``version`` (None: an import), ``source``: recorded in golden.dataset_state (:mod:`~goldkeeper.db.state`)
     """
     embed_batch = batch_size or int(getattr(embedder, "batch_size", 64) or 64)
     with golden_transaction(url, rollback=dry_run) as conn:
@@ -255,8 +275,7 @@ def restore_records(
         _refuse_dangling(loader)
         if dry_run:
             return report
-        with hnsw_deferred(conn, count_stale_chunks(conn, embedder.model_id)):
-            stats = embed_chunks(conn, embedder, batch_size=embed_batch, progress=progress)
+        stats = _embed_and_record(conn, embedder, embed_batch, progress, (dataset, version, source, replace))
         return replace_fields(
             report, chunks_embedded=stats.total, embeddings_cached=stats.cached, embeddings_computed=stats.computed
         )
@@ -316,6 +335,7 @@ def restore_verified(
         totals=(checked.get("analyses"), checked.get("queries")),
         source=store.source.describe("").rstrip("/") or None,
         version=store.version,
+        dataset=store.manifest.dataset,
         scope=replace_scope(store),
         lock_timeout=lock_timeout,
     )

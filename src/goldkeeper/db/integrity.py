@@ -14,6 +14,7 @@ import psycopg
 
 from goldkeeper.db.connection import connection
 from goldkeeper.db.schema import embedding_column_dim
+from goldkeeper.db.state import DatasetState, read_dataset_state
 
 #: the tables whose row counts are compared with the manifest (manifest key -> SQL).
 _COUNTS = {
@@ -67,6 +68,8 @@ class IntegrityFacts:
     dims: dict[int, Sampled] = field(default_factory=dict)
     orphans: dict[str, Sampled] = field(default_factory=dict)
     dangling_expected: Sampled = Sampled(0)
+    #: what the last restore recorded (None: nothing recorded)
+    state: DatasetState | None = None
 
 
 def _sampled(conn: psycopg.Connection[Any], sql: str, params: Any, limit: int) -> Sampled:
@@ -118,6 +121,7 @@ def integrity_facts(url: str, statuses: list[str], limit: int = 20) -> Integrity
             dims=_grouped(conn, "vector_dims(embedding)", limit),
             orphans={kind: _sampled(conn, sql, None, limit) for kind, sql in _ORPHANS.items()},
             dangling_expected=_sampled(conn, _DANGLING, None, limit),
+            state=read_dataset_state(conn),
         )
 
 

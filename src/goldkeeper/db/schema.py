@@ -21,6 +21,7 @@ Tables (users and tests may read and write them with plain SQL)::
             reference_answers jsonb, expected_behavior jsonb)
     query_expected(query_id -> queries, target_kind 'chunk'|'analysis', target_id uuid, relevance)
     embedding_cache(model_id, text_sha256, embedding vector; pk(model_id, text_sha256))
+    dataset_state(one row: dataset, version, model_id, source, replace, restored_at)
     schema_info(key pk, value)
 
 Children reference their analysis ``ON DELETE CASCADE``, so ``DELETE FROM
@@ -43,7 +44,9 @@ from goldkeeper.errors import DatabaseError
 
 SCHEMA = "golden"
 #: Version of the database schema; bump it with a migration step in :func:`ensure_schema`.
-DB_SCHEMA_VERSION = 1
+#: 1 -> 2: ``golden.dataset_state`` (what the last restore wrote: :mod:`goldkeeper.db.state`), created by
+#: ``_TABLES``' ``CREATE TABLE IF NOT EXISTS`` on the first restore or ``db init`` of a version-1 schema.
+DB_SCHEMA_VERSION = 2
 HNSW_INDEX = "chunks_embedding_hnsw"
 
 _TABLES = """
@@ -108,6 +111,15 @@ CREATE TABLE IF NOT EXISTS golden.query_expected (
     PRIMARY KEY (query_id, target_kind, target_id)
 );
 CREATE INDEX IF NOT EXISTS query_expected_target ON golden.query_expected (target_kind, target_id);
+CREATE TABLE IF NOT EXISTS golden.dataset_state (
+    singleton   boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    dataset     text,
+    version     text,
+    model_id    text NOT NULL,
+    source      text,
+    replace     boolean NOT NULL,
+    restored_at timestamptz NOT NULL
+);
 CREATE TABLE IF NOT EXISTS golden.embedding_cache (
     model_id    text NOT NULL,
     text_sha256 text NOT NULL,

@@ -35,7 +35,9 @@ from goldkeeper.db.search import (
     rrf_fuse,
     vector_search,
 )
+from goldkeeper.db.state import read_dataset_state
 from goldkeeper.errors import EvalError
+from goldkeeper.evals.dataset_version import MeasuredVersion
 from goldkeeper.evals.metrics import Report, evaluate
 from goldkeeper.evals.trec import write_qrels, write_run
 from goldkeeper.fileio import write_json
@@ -85,6 +87,12 @@ class RetrievalResult:
     model_id: str
     chunks: int
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the dataset version measured (:mod:`goldkeeper.evals.dataset_version`); None: not known
+    measured: MeasuredVersion | None = None
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.measured.warnings() if self.measured is not None else []
 
     @property
     def evaluated(self) -> int:
@@ -98,6 +106,7 @@ class RetrievalResult:
             "queries.evaluated": self.evaluated,
             "queries.excluded_refusal": self.excluded_refusal,
             "queries.excluded_no_relevant_chunk": self.excluded_no_relevant,
+            **(self.measured.labels() if self.measured is not None else {}),
         }
         stable = stable_labels(self.k)
         for result in self.modes:
@@ -227,11 +236,14 @@ def run_retrieval(
     modes: Sequence[str] | None = None,
     k: int | None = None,
     progress: Progress = SILENT,
+    store_version: str | None = None,
 ) -> RetrievalResult:
-    """Search every answerable golden query in each mode and evaluate the runs."""
+    """Search every answerable golden query in each mode and evaluate the runs; the metrics are labelled
+    with the dataset version the database records (``store_version``: the working tree's, compared)."""
     chosen = _chosen_modes(modes, params)
     k = k or params.k
     with connection(url) as conn:
+        measured = MeasuredVersion(read_dataset_state(conn), store_version)
         prepare(conn)
         queries, qrels_all = load_judgments(conn)
         chunks, embedded = chunk_count(conn)
@@ -256,6 +268,7 @@ def run_retrieval(
         excluded_no_relevant=sum(1 for behavior in excluded if behavior != "refuse"),
         model_id=getattr(embedder, "model_id", ""),
         chunks=chunks,
+        measured=measured,
     )
 
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from goldkeeper.config import Settings, load_settings
 from goldkeeper.db.embedded import EmbeddedServer, database_url_for
-from goldkeeper.errors import DatabaseError
+from goldkeeper.errors import DatabaseError, DataIntegrityError
 from goldkeeper.fileio import atomic_write_bytes, write_json
 from goldkeeper.progress import SILENT, Progress
 from goldkeeper.quality.baseline import (
@@ -257,6 +257,13 @@ class Project:
         store = self.open_store(rev=rev, path=options.pop("source", None))
         return export_file(fmt, store, self.settings.resolve(path), **options)
 
+    def _store_version(self) -> str | None:
+        """The working tree's store version (None: no readable store), which the evals compare with the database's."""
+        try:
+            return self.open_store().version
+        except DataIntegrityError:
+            return None
+
     def verify(self, directory: Path | str | None = None, *, db: bool = False) -> VerifyReport:
         """The store's contracts, and with ``db`` the database's against it and the configured model."""
         from goldkeeper.dataset.verify import verify_database, verify_store  # noqa: PLC0415 - start-up (module doc)
@@ -336,7 +343,9 @@ class Project:
         chosen = list(modes or params.modes)
         embedder = self.embedder if any(m in ("vector", "hybrid") for m in chosen) else None
         with self.database() as url:
-            result = run_retrieval(url, embedder, params, modes=chosen, k=k, progress=self.progress)
+            result = run_retrieval(
+                url, embedder, params, modes=chosen, k=k, progress=self.progress, store_version=self._store_version()
+            )
         written = write_outputs(
             result,
             self.settings.resolve(out or params.out),

@@ -71,6 +71,21 @@ def _run_labels(path: Path) -> dict[str, str]:
     return {k: data[k] for k in ("answerer", "judge") if isinstance(data.get(k), str) and data[k]}
 
 
+def measured_version(settings: Settings, metrics: Sequence[Path] = ()) -> str | None:
+    """The dataset version the evals measured: the ``dataset_version`` label of ``metrics`` (else of the
+    evals' default outputs) when it came from the database (:mod:`goldkeeper.evals.dataset_version`)."""
+    for path in [*metrics, settings.resolve(settings.retrieval.out), settings.resolve(settings.grounded.out)]:
+        try:
+            data = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("dataset_version_source") == "database":
+            version = data.get("dataset_version")
+            if isinstance(version, str) and version:
+                return version
+    return None
+
+
 def answerer_identity(settings: Settings, metrics: Sequence[Path] = ()) -> str:
     """The answerer and judge of the grounded run (the labels of ``metrics``, else of ``grounded.out``), else params.
 
@@ -98,7 +113,8 @@ def resolve_identity(
     env: Mapping[str, str] | None = None,
     metrics: Sequence[Path] = (),
 ) -> RunIdentity:
-    """The identity of the current run, from the golden store, params.yaml and the environment.
+    """The identity of the current run, from the golden store, params.yaml and the environment; the dataset
+    version is the one the evals measured in the database (:func:`measured_version`), else the store's.
 
     ``model_id`` gives the embedding model's id (name@sha256:...); it is called only when
     $GOLDKEEPER_MODEL_VERSION does not override it, since it may have to load the model.
@@ -109,7 +125,7 @@ def resolve_identity(
     prompt = env.get(PROMPT_VERSION_ENV) or settings.prompt.version
     return RunIdentity(
         datasetId=store.manifest.dataset,
-        datasetVersion=store.version,
+        datasetVersion=measured_version(settings, metrics) or store.version,
         modelVersion=model,
         promptVersion=prompt,
     )

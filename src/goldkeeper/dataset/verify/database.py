@@ -3,11 +3,12 @@ configured embedder. The facts come from :mod:`goldkeeper.db.integrity`; this mo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
 from goldkeeper.config import Settings
+from goldkeeper.dataset.verify.db_content import report_content, scan_database
 from goldkeeper.dataset.verify.report import IssueList, VerifyReport
 from goldkeeper.db.connection import redact_url
 from goldkeeper.db.integrity import IntegrityFacts, Sampled, integrity_facts
@@ -148,8 +149,10 @@ def verify_database(
     embedder_identity: EmbedderIdentity,
     *,
     limit: int = 20,
+    content: bool = True,
 ) -> VerifyReport:
-    """Check the database contracts against a store's manifest (counts) and the configured embedder.
+    """Check the database contracts against a store (counts; with ``content``, every record's canonical
+    hash and the URL contract: :mod:`.db_content`) and the configured embedder.
 
     Offending rows are listed up to ``limit`` per check, with their total count.
     """
@@ -163,25 +166,51 @@ def verify_database(
             _WHERE,
         )
         return issues.report(target, None, {})
-    manifest = store if isinstance(store, Manifest) else _manifest_of(store)
+    opened = None if isinstance(store, Manifest) else _store_of(store)
+    manifest = store if isinstance(store, Manifest) else (opened.manifest if opened is not None else None)
     if manifest is not None:
         _check_db_counts(facts, manifest, settings.dump.statuses, _WHERE, issues)
+    if opened is not None:
+        _check_db_version(facts, opened.version, issues)
     _check_db_embedded(facts, _WHERE, issues)
     _check_db_embedding_model(facts, embedder_identity, _WHERE, issues)
     _check_db_embedding_dim(facts, embedder_identity, _WHERE, issues)
     _check_db_orphans(facts, _WHERE, issues)
     _check_db_dangling(facts, _WHERE, issues)
-    return issues.report(target, None, {f"db {k}": v for k, v in sorted(facts.counts.items())})
+    checked = {f"db {k}": v for k, v in sorted(facts.counts.items())}
+    if opened is not None and content:
+        try:
+            scan = scan_database(url, settings, opened, issues, limit=limit)
+            report_content(scan, opened, issues)
+            checked["db records compared"] = scan.compared
+        except DataIntegrityError:
+            pass  # an unreadable store: the file checks report why
+    report = issues.report(target, None, checked)
+    if facts.state is None:
+        return report
+    return replace(report, database={**facts.state.to_json(), "description": facts.state.describe()})
 
 
-def _manifest_of(store: Store | StoreSource | Path | str | None) -> Manifest | None:
-    """The store's manifest for the count checks; None when there is no readable one."""
-    if store is None:
-        return None
-    if isinstance(store, Store):
-        return store.manifest
+def _check_db_version(facts: IntegrityFacts, store_version: str, issues: IssueList) -> None:
+    """The database records the store's version (a warning: the content checks say what differs)."""
+    state = facts.state
+    if state is not None and state.version != store_version:
+        held = f"dataset version {state.version}" if state.version else "imported records (no store version)"
+        issues.warning(
+            "db.version",
+            f"the database records {held} (restored at {state.to_json()['restored_at']}), the store is version "
+            f"{store_version}",
+            f"{_WHERE}.dataset_state",
+            field="version",
+        )
+
+
+def _store_of(store: Store | StoreSource | Path | str | None) -> Store | None:
+    """The opened store for the count and content checks; None when there is no readable one."""
+    if store is None or isinstance(store, Store):
+        return store
     try:
-        return open_store(store).manifest
+        return open_store(store)
     except DataIntegrityError:
         return None  # the file checks report why
 

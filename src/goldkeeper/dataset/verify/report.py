@@ -50,6 +50,8 @@ class VerifyReport:
     issues: tuple[Issue, ...] = ()
     version: str | None = None
     checked: tuple[tuple[str, int], ...] = ()
+    #: with ``--db``: what the database records it holds (``golden.dataset_state``); None when unknown
+    database: dict[str, Any] | None = None
 
     @property
     def errors(self) -> tuple[Issue, ...]:
@@ -72,6 +74,7 @@ class VerifyReport:
             issues=self.issues + other.issues,
             version=self.version or other.version,
             checked=self.checked + other.checked,
+            database=self.database or other.database,
         )
 
     def summary(self, strict: bool = False) -> str:
@@ -90,6 +93,7 @@ class VerifyReport:
             "warnings": len(self.warnings),
             "checked": dict(self.checked),
             "issues": [i.to_dict() for i in self.issues],
+            **({"database": self.database} if self.database is not None else {}),
         }
 
     def to_json(self, strict: bool = False) -> str:
@@ -99,6 +103,8 @@ class VerifyReport:
         lines = [i.render() for i in self.errors + self.warnings]
         if self.version:
             lines.append(f"dataset version {self.version}")
+        if self.database is not None:
+            lines.append(f"database holds {self.database['description']}")
         if self.checked:
             lines.append("checked: " + ", ".join(f"{k} {v}" for k, v in self.checked))
         lines.append(self.summary(strict))

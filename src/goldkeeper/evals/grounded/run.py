@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from goldkeeper.config import GroundedParams, Settings
+from goldkeeper.db.state import DatasetState, dataset_state
 from goldkeeper.embed import load_embedder
-from goldkeeper.errors import ConfigError, EvalError
+from goldkeeper.errors import ConfigError, DatabaseError, EvalError
 from goldkeeper.evals.answerers import AnswerSet, CachingEmbedder, make_answerer
+from goldkeeper.evals.dataset_version import MeasuredVersion
 from goldkeeper.evals.evidence import EvidenceIndex
 from goldkeeper.evals.grounded.aggregation import aggregate
 from goldkeeper.evals.grounded.batching import prejudge
@@ -201,7 +203,7 @@ def run_grounded(
     embedder = CachingEmbedder(embedder if embedder is not None else load_embedder(settings.embedding))
     impl = make_answerer(spec, settings=settings, params=params, index=index, embedder=embedder, progress=progress)
     answers = impl.answer(queries, progress=progress)
-    return score_answers(
+    report = score_answers(
         queries,
         answers,
         index,
@@ -213,6 +215,24 @@ def run_grounded(
         dataset_version=store.version,
         progress=progress,
     )
+    return _label_version(report, MeasuredVersion(_database_state(database_url), store.version))
+
+
+def _database_state(url: str | None) -> DatasetState | None:
+    """What the database records it holds; None without one (a responses file needs no database)."""
+    try:
+        return dataset_state(url) if url else None
+    except DatabaseError:
+        return None
+
+
+def _label_version(report: GroundedReport, measured: MeasuredVersion) -> GroundedReport:
+    """The dataset version the database records, as the report's and its metrics' label (with a warning
+    when the working tree's store is another version: :mod:`goldkeeper.evals.dataset_version`)."""
+    report.metrics.update(measured.labels())
+    report.warnings.extend(measured.warnings())
+    report.dataset_version = measured.version or report.dataset_version
+    return report
 
 
 def write_outputs(report: GroundedReport, out: Path, per_case: Path) -> None:
