@@ -9,7 +9,7 @@ import click
 
 from goldkeeper.cli.main import AppState, pass_state
 from goldkeeper.cli.output import echo_json, progress_for_terminal
-from goldkeeper.project import init_repository
+from goldkeeper.project.repository import init_repository
 
 if TYPE_CHECKING:
     from goldkeeper.scaffold.init import InitResult

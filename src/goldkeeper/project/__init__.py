@@ -48,7 +48,6 @@ from goldkeeper.quality.gate_run import GateRequest, GateResult, gate_and_record
 from goldkeeper.quality.policy import load_policy
 from goldkeeper.quality.report import ReportFiles, write_report
 from goldkeeper.quality.trend import TrendStore
-from goldkeeper.scaffold.init import InitResult, init_project
 from goldkeeper.schemas import json_schema
 from goldkeeper.store import DirectorySource, Store, StoreSource, open_store
 
@@ -448,39 +447,6 @@ class Project:
         return write_report(self.trend(directory))
 
 
-def init_repository(
-    root: Path,
-    *,
-    force: bool = False,
-    from_database: bool = False,
-    dvc_tracked_store: bool = False,
-    install: str | None = None,
-    database_url: str | None = None,
-    params_file: Path | None = None,
-    progress: Progress = SILENT,
-    grounded_only: bool = False,
-) -> InitResult:
-    """``init``: the pipeline, params, policy, store and workflows in the git repository at ``root``.
-
-    With ``from_database`` the store is dumped from the database, with the settings of the
-    params.yaml init has just written.
-    """
-
-    def dump_store(project_root: Path) -> object:
-        project = Project.load(project_root, params_file=params_file, database_url=database_url, progress=progress)
-        return project.dump()
-
-    return init_project(
-        root,
-        force=force,
-        from_database=from_database,
-        dvc_tracked_store=dvc_tracked_store,
-        install=install,
-        dump_store=dump_store,
-        grounded_only_project=grounded_only,
-    )
-
-
 from goldkeeper.project.standalone import (  # noqa: E402 - re-exported: operations that need no Project
     compare_per_query,
     evaluate_trec,
@@ -495,7 +461,6 @@ __all__ = [
     "evaluate_trec",
     "compare_per_query",
     "json_schema",
-    "init_repository",
     "require_one_source",
     "raise_for_conflicts",
 ]
