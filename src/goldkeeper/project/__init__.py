@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from goldkeeper.dataset.history import LogEntry
     from goldkeeper.dataset.restore import RestoreReport
     from goldkeeper.dataset.verify import VerifyReport
+    from goldkeeper.db.mapping_check import MappingCheck
     from goldkeeper.embed.base import Embedder
     from goldkeeper.evals.grounded import GroundedReport
     from goldkeeper.evals.retrieval import RetrievalResult
@@ -180,6 +181,13 @@ class Project:
         dim = self.embedder.dim
         with self.database() as url:
             return {**init_schema(url, dim, self.settings.restore.lock_timeout_seconds), "dim": dim}
+
+    def check_database(self) -> MappingCheck:
+        """``db check``: the params ``database:`` mapping against the live database (ConfigError without one)."""
+        from goldkeeper.db.mapping_check import check_database  # noqa: PLC0415 - start-up (module doc)
+
+        with self.database() as url:
+            return check_database(url, self.settings.database, self.embedder.dim)
 
     # ------------------------------------------------------------------ the dataset
 

@@ -1,0 +1,167 @@
+"""The application's own tables (issue 12): params ``database:``, ``db check`` and dump through a mapping."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from goldkeeper.config import validate_settings
+from goldkeeper.dataset.dump import dump
+from goldkeeper.db.mapping_check import check_database
+from goldkeeper.errors import ConfigError
+from goldkeeper.store import open_store
+
+APP_SCHEMA = """
+CREATE EXTENSION IF NOT EXISTS vector;
+CREATE SCHEMA app;
+CREATE TABLE app.documents (doc_id text PRIMARY KEY, source_url text NOT NULL, name text NOT NULL,
+    state text NOT NULL DEFAULT 'draft', published_at timestamp NOT NULL, owner text DEFAULT 'team');
+CREATE TABLE app.doc_chunks (chunk_id text PRIMARY KEY, doc_id text NOT NULL REFERENCES app.documents (doc_id),
+    body text NOT NULL, ord bigint NOT NULL, heading text, path text NOT NULL DEFAULT '', emb vector(384),
+    emb_model text);
+CREATE TABLE app.summaries (sid uuid PRIMARY KEY, doc_id text NOT NULL REFERENCES app.documents (doc_id),
+    summary text NOT NULL, points text[] NOT NULL DEFAULT '{}', meta jsonb NOT NULL DEFAULT '{}');
+"""
+
+MAPPING: dict[str, Any] = {
+    "tables": {
+        "analyses": {
+            "table": "app.documents",
+            "columns": {"id": "doc_id", "url": "source_url", "title": "name", "created_at": "published_at"},
+            "where": "state = 'published'",
+        },
+        "chunks": {
+            "table": "app.doc_chunks",
+            "columns": {
+                "id": "chunk_id",
+                "analysis_id": "doc_id",
+                "content": "body",
+                "chunk_index": "ord",
+                "section_title": "heading",
+                "section_path": "path",
+            },
+            "separators": {"section_path": " > "},
+            "embedding": {"column": "emb", "model_column": "emb_model"},
+        },
+        "artifacts": {
+            "table": "app.summaries",
+            "columns": {
+                "id": "sid",
+                "analysis_id": "doc_id",
+                "summary": "summary",
+                "key_findings": "points",
+                "metadata": "meta",
+            },
+        },
+    }
+}
+
+DOC = [str(uuid.UUID(int=i + 1)) for i in range(3)]
+
+
+def app_database(url: str, *, rows: bool = True) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(APP_SCHEMA)
+        if not rows:
+            return
+        for i, state in enumerate(("published", "published", "draft")):
+            conn.execute(
+                "INSERT INTO app.documents VALUES (%s, %s, %s, %s, %s)",
+                (DOC[i], f"https://docs.test/{i}", f"Doc {i}", state, f"2024-0{i + 1}-02 10:00:00"),
+            )
+            for j in range(2):
+                conn.execute(
+                    "INSERT INTO app.doc_chunks (chunk_id, doc_id, body, ord, heading, path) VALUES (%s,%s,%s,%s,%s,%s)",
+                    (
+                        str(uuid.UUID(int=100 + 10 * i + j)),
+                        DOC[i],
+                        f"text {i}.{j}",
+                        j,
+                        "Intro" if j else None,
+                        "Part A > Intro" if j else "",
+                    ),
+                )
+        conn.execute(
+            "INSERT INTO app.summaries VALUES (%s, %s, 'short', ARRAY['a','b'], '{\"k\": 1}')",
+            (str(uuid.UUID(int=999)), DOC[0]),
+        )
+
+
+def settings_for(tmp_path: Path, mapping: dict[str, Any] | None = MAPPING) -> Any:
+    values: dict[str, Any] = {"root": tmp_path}
+    if mapping is not None:
+        values["database"] = mapping
+    return validate_settings(values)
+
+
+def test_dump_reads_the_mapped_tables_within_the_where(database_url: str, tmp_path: Path) -> None:
+    app_database(database_url)
+    report = dump(database_url, settings_for(tmp_path))
+    assert report.counts["analyses"] == 2  # the draft is outside the where
+    store = open_store(tmp_path / "golden")
+    analyses = {str(a.id): a for a in store.analyses()}
+    assert sorted(analyses) == DOC[:2]
+    first = analyses[DOC[0]]
+    assert first.url == "https://docs.test/0" and first.title == "Doc 0"
+    assert first.created_at.isoformat() == "2024-01-02T10:00:00+00:00"  # timestamp without time zone = UTC
+    assert [c.section_path for c in first.chunks] == [[], ["Part A", "Intro"]]
+    assert first.artifact is not None and first.artifact.key_findings == ["a", "b"]
+    assert first.artifact.metadata == {"k": 1}
+    assert first.status == "completed" and first.content_type == "text"  # unmapped: goldkeeper's defaults
+    assert analyses[DOC[1]].artifact is None
+    assert "scope" not in json.loads((tmp_path / "golden" / "manifest.json").read_text())
+
+
+def test_a_required_field_not_mapped_is_a_config_error(tmp_path: Path) -> None:
+    broken = json.loads(json.dumps(MAPPING))
+    del broken["tables"]["chunks"]["columns"]["content"]
+    with pytest.raises(ConfigError, match="database.*required field 'content' is not mapped"):
+        settings_for(tmp_path, broken)
+    unknown = json.loads(json.dumps(MAPPING))
+    unknown["tables"]["analyses"]["columns"]["colour"] = "x"
+    with pytest.raises(ConfigError, match="unknown field 'colour'"):
+        settings_for(tmp_path, unknown)
+
+
+def test_without_a_mapping_nothing_changes(tmp_path: Path) -> None:
+    assert settings_for(tmp_path, None).database is None
+
+
+def test_db_check_names_each_problem(database_url: str, tmp_path: Path) -> None:
+    app_database(database_url, rows=False)
+    mapping = settings_for(tmp_path).database
+    assert check_database(database_url, mapping, 384).problems == ()
+    bad = json.loads(json.dumps(MAPPING))
+    bad["tables"]["analyses"]["columns"]["title"] = "nom"
+    bad["tables"]["analyses"]["where"] = "no_such_column = 1"
+    bad["tables"]["chunks"]["columns"]["chunk_index"] = "body"
+    del bad["tables"]["chunks"]["separators"]
+    bad["tables"]["artifacts"]["table"] = "app.nothing"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE app.doc_chunks DROP CONSTRAINT doc_chunks_doc_id_fkey")
+    problems = check_database(database_url, settings_for(tmp_path, bad).database, 1024).problems
+    assert problems == (
+        "app.documents.nom: no such column (mapped from analyses.title)",
+        "app.documents: where 'no_such_column = 1' is not valid: column \"no_such_column\" does not exist",
+        "app.doc_chunks.body: text cannot hold chunks.chunk_index (int4) without loss",
+        "app.doc_chunks.path: text cannot hold chunks.section_path (text[]) without loss "
+        "(declare separators.section_path for a path stored as text)",
+        "app.doc_chunks.emb: vector(384), but the model embeds vector(1024)",
+        "app.doc_chunks.doc_id: no FOREIGN KEY to app.documents (add one, or set "
+        "database.tables.chunks.declared_foreign_key: true)",
+        "app.nothing: no such table (database.tables.artifacts.table)",
+    )
+
+
+def test_dump_refuses_a_mapping_the_database_does_not_match(database_url: str, tmp_path: Path) -> None:
+    app_database(database_url, rows=False)
+    bad = json.loads(json.dumps(MAPPING))
+    bad["tables"]["analyses"]["columns"]["title"] = "nom"
+    with pytest.raises(ConfigError, match="app.documents.nom: no such column"):
+        dump(database_url, settings_for(tmp_path, bad))
+    assert not (tmp_path / "golden").exists()
