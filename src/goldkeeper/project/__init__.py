@@ -224,6 +224,7 @@ class Project:
                 progress=self.progress,
                 batch_size=self.settings.embedding.batch_size,
                 lock_timeout=self.settings.restore.lock_timeout_seconds,
+                database=self.settings.database,
             )
         if marker is not None and not dry_run:
             restoring.write_marker(self.settings.resolve(marker), verified.store, report)

@@ -1,0 +1,122 @@
+"""Issue 12's done-when: an application schema unlike goldkeeper's, mapped; dump -> restore --replace into a
+second empty application database -> dump is byte-identical, with the vectors in the user's embedding column."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from db_mapping_support import DOC, MAPPING, app_database
+from embed_command_support import write_program
+from golden_support import store_bytes
+from goldkeeper.config import EmbeddingParams, validate_settings
+from goldkeeper.dataset.dump import dump
+from goldkeeper.dataset.restore import restore_store
+from goldkeeper.embed import load_embedder
+from goldkeeper.errors import DataIntegrityError
+
+DIM = 24  # another dimension than goldkeeper's vendored model (384): the command provider
+NO_PROMPTS = {"min_prompts": 0, "min_domains": 0}  # the queries live in goldkeeper's own tables: none here
+
+
+@pytest.fixture
+def second_database(pg_admin_url: str) -> Iterator[str]:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield pg_admin_url.replace("/goldkeeper?", f"/{name}?")
+    finally:
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _tables(url: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT table_schema || '.' || table_name FROM information_schema.tables "
+            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema', 'golden') ORDER BY 1"
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def test_dump_restore_replace_dump_through_a_mapping_is_byte_identical(
+    database_url: str, second_database: str, tmp_path: Path
+) -> None:
+    program = write_program(tmp_path / "embedder", DIM)
+    embedding = EmbeddingParams(provider=program, model="team/app-embedder", dimensions=DIM)
+    embedder = load_embedder(embedding, root=tmp_path / "embedder")
+    settings = validate_settings(
+        {"root": tmp_path, "database": MAPPING, "embedding": embedding.model_dump(), "rubric": NO_PROMPTS}
+    )
+    app_database(database_url, dim=DIM)
+    app_database(second_database, rows=False, dim=DIM)
+    with psycopg.connect(second_database, autocommit=True) as conn:  # outside the where: never touched
+        conn.execute("INSERT INTO app.documents VALUES ('draft-1', 'https://docs.test/d', 'Draft', 'draft', now())")
+
+    first = dump(database_url, settings, tmp_path / "one")
+    report = restore_store(second_database, tmp_path / "one", embedder, settings=settings, replace=True)
+    assert report.analyses.added == tuple(DOC[:2]) and report.chunks_embedded == 4
+    second = dump(second_database, settings, tmp_path / "two")
+    assert store_bytes(tmp_path / "one") == store_bytes(tmp_path / "two")
+    assert first.version == second.version
+
+    with psycopg.connect(second_database) as conn:
+        assert conn.execute("SELECT name, state FROM app.documents WHERE doc_id = 'draft-1'").fetchone() == (
+            "Draft",
+            "draft",
+        )
+        vectors = conn.execute("SELECT vector_dims(emb), emb_model FROM app.doc_chunks").fetchall()
+        assert vectors == [(DIM, embedder.model_id)] * 4
+        assert conn.execute("SELECT path FROM app.doc_chunks ORDER BY chunk_id").fetchall() == [
+            ("",),
+            ("Part A > Intro",),
+            ("",),
+            ("Part A > Intro",),
+        ]
+    assert _tables(second_database) == ["app.doc_chunks", "app.documents", "app.notes", "app.summaries"]
+
+    # a changed chunk is replaced (only inside the where), and the next dump gives the store back
+    with psycopg.connect(second_database, autocommit=True) as conn:
+        conn.execute("UPDATE app.doc_chunks SET body = 'edited' WHERE doc_id = %s AND ord = 0", (DOC[1],))
+    report = restore_store(second_database, tmp_path / "one", embedder, settings=settings, replace=True)
+    assert report.analyses.replaced == (DOC[1],) and report.analyses.skipped == (DOC[0],)
+    assert report.analyses.removed == ()  # the draft is outside the scope
+    dump(second_database, settings, tmp_path / "three")
+    assert store_bytes(tmp_path / "one") == store_bytes(tmp_path / "three")
+
+
+def test_a_path_part_holding_the_separator_refuses_the_restore(
+    database_url: str, second_database: str, tmp_path: Path
+) -> None:
+    program = write_program(tmp_path / "embedder", DIM)
+    embedding = EmbeddingParams(provider=program, model="team/app-embedder", dimensions=DIM)
+    embedder = load_embedder(embedding, root=tmp_path / "embedder")
+    settings = validate_settings(
+        {"root": tmp_path, "database": MAPPING, "embedding": embedding.model_dump(), "rubric": NO_PROMPTS}
+    )
+    app_database(database_url, dim=DIM)
+    app_database(second_database, rows=False, dim=DIM)
+    dump(database_url, settings, tmp_path / "one")  # section_path ["Part A", "Intro"]: "Part A" holds a space
+    other = validate_settings(
+        {
+            "root": tmp_path,
+            "database": {
+                **MAPPING,
+                "tables": {
+                    **MAPPING["tables"],
+                    "chunks": {**MAPPING["tables"]["chunks"], "separators": {"section_path": " "}},
+                },
+            },
+            "embedding": embedding.model_dump(),
+            "rubric": NO_PROMPTS,
+        }
+    )
+    with pytest.raises(DataIntegrityError, match="cannot be stored as text with separator ' '"):
+        restore_store(second_database, tmp_path / "one", embedder, settings=other, replace=True)
+    with psycopg.connect(second_database) as conn:
+        assert conn.execute("SELECT count(*) FROM app.documents").fetchone() == (0,)
