@@ -7,7 +7,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import yaml
 
+from cli_support import run_cli
 from db_mapping_support import DOC, MAPPING, app_database, settings_for
 from goldkeeper.dataset.dump import dump
 from goldkeeper.db.mapping_check import check_database
@@ -85,3 +87,29 @@ def test_dump_refuses_a_mapping_the_database_does_not_match(database_url: str, t
     with pytest.raises(ConfigError, match="app.documents.nom: no such column"):
         dump(database_url, settings_for(tmp_path, bad))
     assert not (tmp_path / "golden").exists()
+
+
+def test_db_check_command_prints_one_line_per_problem_and_exits_3(
+    database_url: str, project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app_database(database_url, rows=False)
+    monkeypatch.setenv("GOLDKEEPER_DATABASE_URL", database_url)
+    (project / "params.yaml").write_text(yaml.safe_dump({"database": MAPPING}))
+    assert run_cli(["db", "check"], capsys) == (
+        0,
+        "database mapping ok: app.documents, app.doc_chunks, app.summaries, app.notes\n",
+        "",
+    )
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE app.documents ALTER COLUMN published_at TYPE date")
+        conn.execute("ALTER TABLE app.notes RENAME COLUMN who TO author")
+    code, out, err = run_cli(["db", "check"], capsys)
+    assert (code, out) == (3, "")
+    assert err.splitlines() == [
+        "app.documents.published_at: date cannot hold analyses.created_at (timestamptz) without loss",
+        "app.notes.who: no such column (mapped from findings.agent)",
+        "error: database mapping: 2 problem(s)",
+    ]
+    (project / "params.yaml").write_text("{}")
+    code, _, err = run_cli(["db", "check"], capsys)
+    assert code == 3 and "no database: section" in err

@@ -12,12 +12,13 @@ import pytest
 
 from db_mapping_support import DOC, MAPPING, app_database
 from embed_command_support import write_program
-from golden_support import store_bytes
+from golden_support import make_query, store_bytes
 from goldkeeper.config import EmbeddingParams, validate_settings
 from goldkeeper.dataset.dump import dump
-from goldkeeper.dataset.restore import restore_store
+from goldkeeper.dataset.restore import restore_records, restore_store
 from goldkeeper.embed import load_embedder
 from goldkeeper.errors import DataIntegrityError
+from goldkeeper.store import open_store
 
 DIM = 24  # another dimension than goldkeeper's vendored model (384): the command provider
 NO_PROMPTS = {"min_prompts": 0, "min_domains": 0}  # the queries live in goldkeeper's own tables: none here
@@ -120,3 +121,32 @@ def test_a_path_part_holding_the_separator_refuses_the_restore(
         restore_store(second_database, tmp_path / "one", embedder, settings=other, replace=True)
     with psycopg.connect(second_database) as conn:
         assert conn.execute("SELECT count(*) FROM app.documents").fetchone() == (0,)
+
+
+def test_queries_live_in_goldkeepers_schema_and_point_at_the_mapped_chunks(
+    database_url: str, second_database: str, tmp_path: Path
+) -> None:
+    program = write_program(tmp_path / "embedder", DIM)
+    embedding = EmbeddingParams(provider=program, model="team/app-embedder", dimensions=DIM)
+    embedder = load_embedder(embedding, root=tmp_path / "embedder")
+    settings = validate_settings({"root": tmp_path, "database": MAPPING, "embedding": embedding.model_dump()})
+    app_database(database_url, dim=DIM)
+    app_database(second_database, rows=False, dim=DIM)
+    analyses = list(open_store(dump(database_url, settings, tmp_path / "one").path).analyses())
+    queries = [make_query(i, a) for i, a in enumerate(analyses)]
+    report = restore_records(second_database, analyses, queries, embedder, database=settings.database)
+    assert report.queries.added == ("q-0000", "q-0001") and report.analyses.added == tuple(DOC[:2])
+    dumped = list(open_store(dump(second_database, settings, tmp_path / "two").path).queries())
+    assert sorted(dumped, key=lambda q: q.id) == [q.canonical() for q in queries]
+    with psycopg.connect(second_database) as conn:  # goldkeeper's rows in its own schema, not in app
+        assert conn.execute("SELECT count(*) FROM golden.queries").fetchone() == (2,)
+        assert conn.execute("SELECT count(*) FROM golden.analyses").fetchone() == (0,)
+
+    lost = make_query(
+        9,
+        analyses[0].model_copy(
+            update={"chunks": [analyses[1].chunks[0].model_copy(update={"id": uuid.UUID(int=4242)})]}
+        ),
+    )
+    with pytest.raises(DataIntegrityError, match="point at chunks/analyses that would not exist"):
+        restore_records(second_database, analyses, [*queries, lost], embedder, database=settings.database)

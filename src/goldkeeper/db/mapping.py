@@ -152,7 +152,8 @@ class Mapping:
 
     @classmethod
     def from_params(cls, params: DatabaseParams) -> Mapping:
-        return cls({entity: TableMap.from_params(entity, t) for entity, t in params.tables.items()})
+        ordered = [entity for entity in ENTITY_FIELDS if entity in params.tables]  # analyses, chunks, ...
+        return cls({entity: TableMap.from_params(entity, params.tables[entity]) for entity in ordered})
 
     def field_type(self, entity: str, field: str) -> str:
         return FIELD_TYPES[entity][ENTITY_FIELDS[entity].index(field)]
