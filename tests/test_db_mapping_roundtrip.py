@@ -3,13 +3,16 @@ second empty application database -> dump is byte-identical, with the vectors in
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+import yaml
 
+from cli_support import run_cli
 from db_mapping_support import DOC, MAPPING, app_database
 from embed_command_support import write_program
 from golden_support import make_query, store_bytes
@@ -17,7 +20,7 @@ from goldkeeper.config import EmbeddingParams, validate_settings
 from goldkeeper.dataset.dump import dump
 from goldkeeper.dataset.restore import restore_records, restore_store
 from goldkeeper.embed import load_embedder
-from goldkeeper.errors import DataIntegrityError
+from goldkeeper.errors import ConflictError, DataIntegrityError, GoldkeeperError
 from goldkeeper.store import open_store
 
 DIM = 24  # another dimension than goldkeeper's vendored model (384): the command provider
@@ -150,3 +153,67 @@ def test_queries_live_in_goldkeepers_schema_and_point_at_the_mapped_chunks(
     )
     with pytest.raises(DataIntegrityError, match="point at chunks/analyses that would not exist"):
         restore_records(second_database, analyses, [*queries, lost], embedder, database=settings.database)
+
+
+def test_dry_run_conflicts_and_a_failed_embedding_change_nothing(
+    database_url: str, second_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    program = write_program(tmp_path / "embedder", DIM)
+    embedding = EmbeddingParams(provider=program, model="team/app-embedder", dimensions=DIM)
+    embedder = load_embedder(embedding, root=tmp_path / "embedder")
+    settings = validate_settings(
+        {"root": tmp_path, "database": MAPPING, "embedding": embedding.model_dump(), "rubric": NO_PROMPTS}
+    )
+    app_database(database_url, dim=DIM)
+    app_database(second_database, rows=False, dim=DIM)
+    dump(database_url, settings, tmp_path / "one")
+
+    def rows() -> list[tuple[object, ...]]:
+        with psycopg.connect(second_database) as conn:
+            return conn.execute(
+                "SELECT d.doc_id, d.name, c.chunk_id, c.body, c.emb IS NULL FROM app.documents d "
+                "LEFT JOIN app.doc_chunks c USING (doc_id) ORDER BY 1, 3"
+            ).fetchall()
+
+    dry = restore_store(second_database, tmp_path / "one", embedder, settings=settings, replace=True, dry_run=True)
+    assert dry.analyses.added == tuple(DOC[:2]) and rows() == []
+
+    monkeypatch.setenv("FAKE_EMBED_FAIL", "1")
+    with pytest.raises(GoldkeeperError, match="CUDA out of memory"):
+        restore_store(second_database, tmp_path / "one", embedder, settings=settings)
+    assert rows() == []
+    monkeypatch.delenv("FAKE_EMBED_FAIL")
+
+    restore_store(second_database, tmp_path / "one", embedder, settings=settings)
+    before = rows()
+    assert len(before) == 4 and not any(r[4] for r in before)
+    with psycopg.connect(second_database, autocommit=True) as conn:
+        conn.execute("UPDATE app.documents SET name = 'renamed' WHERE doc_id = %s", (DOC[0],))
+    with pytest.raises(ConflictError, match=f"analysis {DOC[0]}"):
+        restore_store(second_database, tmp_path / "one", embedder, settings=settings)
+    dry = restore_store(second_database, tmp_path / "one", embedder, settings=settings, dry_run=True)
+    assert dry.analyses.conflicts == (DOC[0],)
+    assert [r[1] for r in rows()] == ["renamed", "renamed", "Doc 1", "Doc 1"]
+
+
+def test_dump_and_restore_commands_use_the_mapping(
+    database_url: str,
+    second_database: str,
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    program = write_program(project, DIM)
+    params = {
+        "database": MAPPING,
+        "embedding": {"provider": program, "model": "team/app-embedder", "dimensions": DIM},
+        "rubric": NO_PROMPTS,
+    }
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    app_database(database_url, dim=DIM)
+    app_database(second_database, rows=False, dim=DIM)
+    assert run_cli(["--database-url", database_url, "dump"], capsys)[0] == 0
+    code, out, err = run_cli(["--database-url", second_database, "restore", "--replace", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["analyses"]["added"] == DOC[:2]
+    assert run_cli(["--database-url", second_database, "dump", "--out", "again"], capsys)[0] == 0
+    assert store_bytes(project / "golden") == store_bytes(project / "again")
