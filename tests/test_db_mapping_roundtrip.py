@@ -15,7 +15,7 @@ import yaml
 from cli_support import run_cli
 from db_mapping_support import DOC, MAPPING, app_database
 from embed_command_support import write_program
-from golden_support import make_query, store_bytes
+from golden_support import make_query, make_records, store_bytes
 from goldkeeper.config import EmbeddingParams, validate_settings
 from goldkeeper.dataset.dump import dump
 from goldkeeper.dataset.restore import restore_records, restore_store
@@ -217,3 +217,22 @@ def test_dump_and_restore_commands_use_the_mapping(
     assert json.loads(out)["analyses"]["added"] == DOC[:2]
     assert run_cli(["--database-url", second_database, "dump", "--out", "again"], capsys)[0] == 0
     assert store_bytes(project / "golden") == store_bytes(project / "again")
+
+
+def test_records_the_mapping_cannot_hold_are_refused_not_lost(second_database: str, tmp_path: Path) -> None:
+    embedder = load_embedder(
+        EmbeddingParams(provider=write_program(tmp_path, DIM), model="m", dimensions=DIM), root=tmp_path
+    )
+    database = validate_settings({"root": tmp_path, "database": MAPPING}).database
+    app_database(second_database, rows=False, dim=DIM)
+    analysis = make_records(1)[0][0]
+    assert analysis.chunks[0].content_type == "text"
+    table = analysis.model_copy(update={"chunks": [analysis.chunks[0].model_copy(update={"content_type": "table"})]})
+    with pytest.raises(DataIntegrityError, match=r"chunks have a content_type .*columns.content_type is not mapped"):
+        restore_records(second_database, [table], [], embedder, database=database)
+    without_findings = {**MAPPING, "tables": {k: v for k, v in MAPPING["tables"].items() if k != "findings"}}
+    database = validate_settings({"root": tmp_path, "database": without_findings}).database
+    with pytest.raises(DataIntegrityError, match=r"findings, but database.tables.findings is not mapped"):
+        restore_records(second_database, [analysis], [], embedder, database=database)
+    with psycopg.connect(second_database) as conn:
+        assert conn.execute("SELECT count(*) FROM app.documents").fetchone() == (0,)

@@ -21,9 +21,9 @@ import psycopg
 from psycopg import sql
 
 from goldkeeper.config.sections import ENTITY_FIELDS
-from goldkeeper.db.loader import ANALYSIS_TABLES, GoldenLoader
+from goldkeeper.db.loader import ANALYSIS_TABLES, Changes, GoldenLoader
 from goldkeeper.db.mapped_reader import select_entity
-from goldkeeper.db.mapping import FIELD_TYPES, Mapping
+from goldkeeper.db.mapping import FIELD_DEFAULTS, FIELD_TYPES, Mapping
 from goldkeeper.db.mapping_check import require_valid
 from goldkeeper.errors import DataIntegrityError
 
@@ -58,6 +58,42 @@ class MappedLoader(GoldenLoader):
             self.conn.execute(
                 sql.SQL("CREATE TEMP VIEW {v} ({f}) AS {b}").format(v=sql.Identifier(_view(table)), f=fields, b=body)
             )
+
+    def classify(self, statuses: list[str] | None = None) -> dict[str, Changes]:
+        """Refuse records the mapping cannot hold (:meth:`_check_unmapped`), then classify them."""
+        self.flush()
+        self._check_unmapped()
+        return super().classify(statuses)
+
+    def _check_unmapped(self) -> None:
+        """A value in an unmapped entity or field would be lost (and differ forever): refuse it, naming it."""
+        for table in ANALYSIS_TABLES:
+            entity = _ENTITY_OF[table]
+            if entity not in self.mapping.tables:
+                lost = self._count(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
+                if lost:
+                    raise DataIntegrityError(
+                        f"the records have {lost} {entity}, but database.tables.{entity} is not mapped "
+                        "(they would be lost): map it"
+                    )
+                continue
+            for field in ENTITY_FIELDS[entity]:
+                if field in self.mapping.tables[entity].columns:
+                    continue
+                lost = self._count(
+                    sql.SQL("SELECT count(*) FROM {t} WHERE {f} IS DISTINCT FROM {d}").format(
+                        t=sql.Identifier(table), f=sql.Identifier(field), d=sql.SQL(FIELD_DEFAULTS[(entity, field)])
+                    )
+                )
+                if lost:
+                    raise DataIntegrityError(
+                        f"{lost} of the records' {entity} have a {field} other than goldkeeper's default, but "
+                        f"database.tables.{entity}.columns.{field} is not mapped (it would be lost): map it"
+                    )
+
+    def _count(self, statement: sql.Composed) -> int:
+        row = self.conn.execute(statement).fetchone()
+        return int(row[0]) if row else 0
 
     def _delete_analyses(self, ids: list[str]) -> None:
         """Delete the mapped children of these analyses (inside their ``where``), then the analyses."""
