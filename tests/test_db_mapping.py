@@ -80,6 +80,19 @@ def test_db_check_names_each_problem(database_url: str, tmp_path: Path) -> None:
     )
 
 
+def test_db_check_finds_text_ids_that_are_not_uuids(database_url: str, tmp_path: Path) -> None:
+    app_database(database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO app.documents VALUES ('DOC-7', 'https://docs.test/7', 'Seven', 'published', now())")
+        conn.execute("INSERT INTO app.documents VALUES ('doc-8', 'https://docs.test/8', 'Eight', 'draft', now())")
+    assert check_database(database_url, settings_for(tmp_path).database, 384).problems == (
+        "app.documents.doc_id: 1 row(s) hold text that is not a lowercase UUID (e.g. 'DOC-7'), "
+        "so analyses.id (uuid) cannot be read back unchanged",
+    )  # the draft is outside the where
+    with pytest.raises(ConfigError, match="app.documents.doc_id: 1 row"):
+        dump(database_url, settings_for(tmp_path))
+
+
 def test_dump_refuses_a_mapping_the_database_does_not_match(database_url: str, tmp_path: Path) -> None:
     app_database(database_url, rows=False)
     bad = json.loads(json.dumps(MAPPING))

@@ -44,6 +44,37 @@ def _column_problems(mapping: Mapping, table: TableMap, found: dict[str, str]) -
     return problems
 
 
+_UUID_TEXT = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+def _text_id_problems(
+    conn: psycopg.Connection[Any], mapping: Mapping, table: TableMap, found: dict[str, str]
+) -> list[str]:
+    """uuid fields held in text columns: every row in scope must hold a lowercase canonical UUID (lossless)."""
+    problems = []
+    for field, column in table.columns.items():
+        if mapping.field_type(table.entity, field) != "uuid" or found.get(column, "").split("(")[0] not in (
+            "text",
+            "character varying",
+        ):
+            continue
+        col = sql.Identifier(column)
+        statement = sql.SQL("SELECT {c}, count(*) OVER () FROM {t} WHERE {w} AND {c} !~ {re} LIMIT 1").format(
+            c=col, t=table.relation, w=table.condition(), re=sql.Literal(_UUID_TEXT)
+        )
+        try:
+            with conn.transaction():
+                row = conn.execute(statement).fetchone()
+        except psycopg.Error:
+            continue  # an invalid where is reported on its own
+        if row is not None:
+            problems.append(
+                f"{table.name}.{column}: {row[1]} row(s) hold text that is not a lowercase UUID (e.g. {row[0]!r}), "
+                f"so {table.entity}.{field} (uuid) cannot be read back unchanged"
+            )
+    return problems
+
+
 def _where_problem(conn: psycopg.Connection[Any], table: TableMap) -> str | None:
     if not table.where:
         return None
@@ -101,6 +132,7 @@ def check_mapping(conn: psycopg.Connection[Any], mapping: Mapping, dim: int | No
             continue
         problems += _column_problems(mapping, table, found)
         problems += [p for p in [_where_problem(conn, table)] if p]
+        problems += _text_id_problems(conn, mapping, table, found)
         problems += _embedding_problems(table, found, dim) if dim is not None else []
         if entity != "analyses" and column_types(conn, mapping.tables["analyses"]) is not None:
             problems += [p for p in [_foreign_key_problem(conn, table, mapping.tables["analyses"])] if p]
