@@ -6,6 +6,7 @@ import click
 
 from goldkeeper.cli.main import AppState, pass_state
 from goldkeeper.cli.output import echo_json
+from goldkeeper.errors import ConfigError
 
 
 @click.group("db")
@@ -87,6 +88,27 @@ def init(state: AppState, as_json: bool) -> None:
     if result["dim_changed_from"] is not None and not result["created"]:
         action = f"updated: embedding dimension {result['dim_changed_from']} -> {dim}, vectors cleared"
     click.echo(f"golden schema version {result['version']} (embedding dim {dim}): {action}")
+
+
+@db_group.command("check")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+def check(state: AppState, as_json: bool) -> None:
+    """Check params.yaml `database:` (the application's own tables) against the live database.
+
+    Tables and columns exist, types convert without loss, each `where` is valid, the embedding
+    column has the model's dimension, chunks -> analyses has a foreign key (or declares one).
+    One line per problem, exit 3.
+    """
+    result = state.project().check_database()
+    if as_json:
+        echo_json(result.to_json())
+    elif result.ok:
+        click.echo(f"database mapping ok: {', '.join(result.tables)}")
+    for problem in result.problems if not as_json else ():
+        click.echo(problem, err=True)
+    if not result.ok:
+        raise ConfigError(f"database mapping: {len(result.problems)} problem(s)")
 
 
 def register(cli: click.Group) -> None:

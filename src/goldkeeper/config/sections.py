@@ -120,6 +120,82 @@ class EmbeddingParams(Section):
         return self
 
 
+# --------------------------------------------------------------------------- the application's own tables
+
+#: goldkeeper's fields per entity, in order, and which of them a mapping must map (issue 12).
+ENTITY_FIELDS: dict[str, tuple[str, ...]] = {
+    "analyses": ("id", "url", "title", "content_type", "status", "created_at"),
+    "chunks": ("id", "analysis_id", "content", "section_title", "section_path", "content_type", "chunk_index"),
+    "artifacts": ("id", "analysis_id", "summary", "key_findings", "metadata"),
+    "findings": ("analysis_id", "ordinal", "agent", "category", "content", "confidence"),
+}
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    "analyses": ("id", "url", "title", "created_at"),
+    "chunks": ("id", "analysis_id", "content", "chunk_index"),
+    "artifacts": ("id", "analysis_id", "summary"),
+    "findings": ("analysis_id", "ordinal", "agent", "category", "content"),
+}
+
+
+class EmbeddingColumnParams(Section):
+    #: the column holding the chunk's vector (pgvector ``vector(n)``, n = the model's dimension).
+    column: str
+    #: a text column recording the model identity of each vector; null = none (vectors written when NULL).
+    model_column: str | None = None
+
+
+class TableMapParams(Section):
+    #: the table, optionally schema-qualified (``app.documents``).
+    table: str = Field(min_length=1)
+    #: goldkeeper field -> the table's column; a field left out is not stored (restored as the column default).
+    columns: dict[str, str] = Field(default_factory=dict)
+    #: an SQL condition on the table's columns: the rows goldkeeper reads, and the only rows a restore replaces.
+    where: str | None = None
+    #: field -> separator, for a text column holding a path (``section_path`` stored as ``a/b/c``).
+    separators: dict[str, str] = Field(default_factory=dict)
+    #: chunks only: the embedding column.
+    embedding: EmbeddingColumnParams | None = None
+    #: children (chunks, artifacts, findings): true when the application guarantees ``analysis_id`` points at an
+    #: analysis without a FOREIGN KEY constraint (``db check`` otherwise requires the constraint).
+    declared_foreign_key: bool = False
+
+    @field_validator("table")
+    @classmethod
+    def _table_name(cls, value: str) -> str:
+        if not 1 <= len(value.split(".")) <= 2 or not all(value.split(".")):
+            raise ValueError(f"table {value!r}: expected TABLE or SCHEMA.TABLE")
+        return value
+
+
+class DatabaseParams(Section):
+    """Where goldkeeper's entities live in the application's own tables (absent: the ``golden`` schema)."""
+
+    tables: dict[str, TableMapParams]
+
+    @model_validator(mode="after")
+    def _entities(self) -> DatabaseParams:
+        for entity, table in self.tables.items():
+            if entity == "queries":
+                raise ValueError("tables.queries: queries in the application's tables are not supported yet")
+            if entity not in ENTITY_FIELDS:
+                raise ValueError(f"unknown entity {entity!r} ({' | '.join(ENTITY_FIELDS)})")
+            fields = ENTITY_FIELDS[entity]
+            for name in [*table.columns, *table.separators]:
+                if name not in fields:
+                    raise ValueError(f"tables.{entity}: unknown field {name!r} ({', '.join(fields)})")
+            missing = [f for f in REQUIRED_FIELDS[entity] if f not in table.columns]
+            if missing:
+                raise ValueError(f"tables.{entity}: required field {missing[0]!r} is not mapped (columns.{missing[0]})")
+            if table.embedding is not None and entity != "chunks":
+                raise ValueError(f"tables.{entity}: only chunks have an embedding")
+        for needed in ("analyses", "chunks"):
+            if needed not in self.tables:
+                raise ValueError(f"tables.{needed} is required")
+        if self.tables["chunks"].embedding is None:
+            raise ValueError("tables.chunks.embedding is required (the column holding the vectors)")
+        return self
+
+
 class VerifyParams(Section):
     placeholder_patterns: list[str] = Field(
         default_factory=lambda: ["placeholder", "example.com", "example.org", "localhost", "127.0.0.1", "todo", "tbd"]
@@ -292,6 +368,11 @@ __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
     "RestoreParams",
     "EmbeddingParams",
+    "ENTITY_FIELDS",
+    "REQUIRED_FIELDS",
+    "EmbeddingColumnParams",
+    "TableMapParams",
+    "DatabaseParams",
     "VerifyParams",
     "DiffParams",
     "BoostParams",

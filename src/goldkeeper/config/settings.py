@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from goldkeeper.config.sections import (
     BaselineParams,
+    DatabaseParams,
     DatasetParams,
     DiffParams,
     DumpParams,
@@ -63,6 +64,8 @@ class Settings(BaseModel):
     baseline: BaselineParams = Field(default_factory=BaselineParams)
     gate: GateParams = Field(default_factory=GateParams)
     report: ReportParams = Field(default_factory=ReportParams)
+    #: the application's own tables (issue 12); None: goldkeeper's reference schema ``golden``.
+    database: DatabaseParams | None = None
 
     @property
     def store_path(self) -> Path:

@@ -15,6 +15,8 @@ from typing import Any
 
 from goldkeeper.config import Settings
 from goldkeeper.db.connection import connection
+from goldkeeper.db.mapped_reader import mapped_reader
+from goldkeeper.db.mapping import Mapping
 from goldkeeper.db.reader import golden_reader
 from goldkeeper.errors import DatabaseError
 from goldkeeper.models import DEFAULT_SCOPE, StoreScope
@@ -51,6 +53,8 @@ def _scope(settings: Settings) -> StoreScope | None:
 
     None (not written) for the default scope, so a default store's bytes and version never change.
     """
+    if settings.database is not None:
+        return None  # the mapping's `where` is the scope
     scope = StoreScope(statuses=list(settings.dump.statuses))
     return None if scope == DEFAULT_SCOPE else scope
 
@@ -58,14 +62,18 @@ def _scope(settings: Settings) -> StoreScope | None:
 def dump(url: str, settings: Settings, out: Path | None = None, progress: Progress = SILENT) -> DumpReport:
     """Write the golden rows at ``url`` into the store at ``out`` (default: ``settings.store_path``)."""
     target = Path(out) if out is not None else settings.store_path
-    if not _golden_schema_exists(url):
+    if settings.database is not None:  # the application's own tables (issue 12); `where` is the scope
+        reader = mapped_reader(url, Mapping.from_params(settings.database))
+    elif not _golden_schema_exists(url):
         raise DatabaseError(
             "the database has no golden schema (run `goldkeeper db init` or `goldkeeper restore` first)"
         )
+    else:
+        reader = golden_reader(url, settings.dump.statuses)
     old_manifest = (target / "manifest.json").read_bytes() if (target / "manifest.json").is_file() else None
     with (
         StoreWriter(target, settings.dataset.name, dict(settings.store.shards), _scope(settings)) as writer,
-        golden_reader(url, settings.dump.statuses) as (analyses, queries),
+        reader as (analyses, queries),
     ):
         with progress.task("dumping analyses", None) as task:
             for analysis in analyses:

@@ -39,16 +39,18 @@ from dataclasses import replace as replace_fields
 from pathlib import Path
 from typing import Any
 
-from goldkeeper.config import DEFAULT_LOCK_TIMEOUT, Settings
+from goldkeeper.config import DEFAULT_LOCK_TIMEOUT, DatabaseParams, Settings
 from goldkeeper.dataset.verify import VerifyReport, verify_store
 from goldkeeper.dataset.verify.loadable import load_problems
 from goldkeeper.dataset.verify.refusal import allowed_codes, refuse_violations
 from goldkeeper.db.embedding_cache import count_stale_chunks
 from goldkeeper.db.loader import Changes, GoldenLoader, golden_transaction
+from goldkeeper.db.mapped_loader import MappedChunkVectors, MappedLoader
+from goldkeeper.db.mapping import Mapping
 from goldkeeper.db.schema import hnsw_deferred
 from goldkeeper.db.state import write_dataset_state
 from goldkeeper.embed.base import Embedder
-from goldkeeper.embed.fill import embed_chunks
+from goldkeeper.embed.fill import EmbedStats, embed_chunks
 from goldkeeper.errors import DataIntegrityError, RecordValidationError
 from goldkeeper.fileio import atomic_write_bytes
 from goldkeeper.models import Analysis, Query, StoreScope
@@ -202,16 +204,31 @@ def _refuse_dangling(loader: GoldenLoader) -> None:
         )
 
 
+def _loader(conn: Any, database: DatabaseParams | None, lock_timeout: float | None) -> GoldenLoader:
+    if database is None:
+        return GoldenLoader(conn, lock_timeout=lock_timeout)
+    return MappedLoader(conn, Mapping.from_params(database), lock_timeout=lock_timeout)
+
+
+def _embed(conn: Any, embedder: Embedder, loader: GoldenLoader, batch: int, progress: Progress) -> EmbedStats:
+    """Embed the stale chunks: into the user's embedding column through a mapping, else golden.chunks."""
+    if isinstance(loader, MappedLoader):
+        vectors = MappedChunkVectors(loader.mapping)
+        return embed_chunks(conn, embedder, batch_size=batch, progress=progress, vectors=vectors)
+    with hnsw_deferred(conn, count_stale_chunks(conn, embedder.model_id)):
+        return embed_chunks(conn, embedder, batch_size=batch, progress=progress)
+
+
 def _embed_and_record(
     conn: Any,
     embedder: Embedder,
+    loader: GoldenLoader,
     batch: int,
     progress: Progress,
     state: tuple[str | None, str | None, str | None, bool],
-) -> Any:
+) -> EmbedStats:
     """Embed the chunks (through the cache), then record what the tables hold (golden.dataset_state)."""
-    with hnsw_deferred(conn, count_stale_chunks(conn, embedder.model_id)):
-        stats = embed_chunks(conn, embedder, batch_size=batch, progress=progress)
+    stats = _embed(conn, embedder, loader, batch, progress)
     dataset, version, source, replace = state
     write_dataset_state(
         conn, dataset=dataset, version=version, model_id=embedder.model_id, source=source, replace=replace
@@ -236,11 +253,11 @@ def restore_records(
     dataset: str | None = None,
     scope: StoreScope | None = None,
     lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
+    database: DatabaseParams | None = None,
 ) -> RestoreReport:
     """Restore records into the golden tables at ``url`` in one transaction (see the module doc).
 
-    ``analyses`` and ``queries`` may be any iterables (streamed; staged in
-    batches). ``totals`` are the expected counts for the progress bars.
+    ``analyses`` and ``queries`` may be any iterables (streamed; staged in batches); ``totals``: their counts.
     ``keep_absent``: the kinds (``analyses``, ``queries``) whose rows the records
     do not contain stay, even with ``replace`` (an import of queries alone
     replaces queries only).
@@ -249,10 +266,12 @@ def restore_records(
     ``scope``: what the records stand for; a replace removes only rows inside it (None: every row).
     ``lock_timeout``: seconds to wait for another writer's golden lock before giving up (DatabaseError).
     ``dataset``, ``version`` (None: an import), ``source``: recorded in golden.dataset_state (:mod:`~goldkeeper.db.state`)
+    ``database``: params ``database:`` (the application's own tables; their ``where`` is the scope).
     """
+    scope = None if database is not None else scope
     embed_batch = batch_size or int(getattr(embedder, "batch_size", 64) or 64)
     with golden_transaction(url, rollback=dry_run) as conn:
-        loader = GoldenLoader(conn, lock_timeout=lock_timeout)
+        loader = _loader(conn, database, lock_timeout)
         loader.prepare(embedder.dim)
         staged = _stage(loader, analyses, queries, progress, totals)
         changes = loader.classify(None if scope is None else list(scope.statuses))
@@ -275,7 +294,7 @@ def restore_records(
         _refuse_dangling(loader)
         if dry_run:
             return report
-        stats = _embed_and_record(conn, embedder, embed_batch, progress, (dataset, version, source, replace))
+        stats = _embed_and_record(conn, embedder, loader, embed_batch, progress, (dataset, version, source, replace))
         return replace_fields(
             report, chunks_embedded=stats.total, embeddings_cached=stats.cached, embeddings_computed=stats.computed
         )
@@ -320,6 +339,7 @@ def restore_verified(
     progress: Progress = SILENT,
     batch_size: int | None = None,
     lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
+    database: DatabaseParams | None = None,
 ) -> RestoreReport:
     """Restore a store :func:`verify_for_restore` accepted (see :func:`restore_records`)."""
     store, checked = verified.store, dict(verified.report.checked)
@@ -338,6 +358,7 @@ def restore_verified(
         dataset=store.manifest.dataset,
         scope=replace_scope(store),
         lock_timeout=lock_timeout,
+        database=database,
     )
     return replace_fields(report, warnings=tuple(i.render() for i in verified.report.warnings))
 
@@ -358,6 +379,7 @@ def restore_store(
     """Verify the whole store (:func:`verify_for_restore`), then restore it (:func:`restore_verified`)."""
     verified = verify_for_restore(store, settings, allow)
     options: dict[str, Any] = {"progress": progress, "batch_size": batch_size, "lock_timeout": lock_timeout}
+    options["database"] = settings.database if settings is not None else None
     return restore_verified(url, verified, embedder, replace=replace, dry_run=dry_run, **options)
 
 

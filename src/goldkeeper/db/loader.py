@@ -80,6 +80,8 @@ _TABLES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str]] = {
     ),
 }
 _ANALYSIS_TABLES = ("gk_analyses", "gk_chunks", "gk_artifacts", "gk_findings")
+#: the temp tables of analyses, parents first (a mapped loader writes them into the user's tables)
+ANALYSIS_TABLES = _ANALYSIS_TABLES
 _QUERY_TABLES = ("gk_queries", "gk_query_expected")
 
 
@@ -151,6 +153,8 @@ class GoldenLoader:
         self.lock_timeout = lock_timeout
         self._buffer: dict[str, list[tuple[Any, ...]]] = {name: [] for name in _TABLES}
         self._buffered = 0
+        #: temp table -> the relation its rows are compared with (a mapped loader: views of the user's tables)
+        self.targets: dict[str, str] = {name: spec[0] for name, spec in _TABLES.items()}
         set_json_dumps(_json_dumps, context=conn)
 
     def prepare(self, dim: int) -> None:
@@ -210,10 +214,11 @@ class GoldenLoader:
 
     def _different(self, tables: tuple[str, ...], parent: str) -> list[str]:
         """Keys present on both sides whose rows differ in any of ``tables``."""
-        golden_parent = _TABLES[parent][0]
+        golden_parent = self.targets[parent]
         parts = []
         for table in tables:
-            golden, columns, _, key = _TABLES[table]
+            _, columns, _, key = _TABLES[table]
+            golden = self.targets[table]
             cols = sql.SQL(", ").join(map(sql.Identifier, columns))
             k = sql.Identifier(key)
             both = sql.SQL("{k} IN (SELECT p.id FROM {parent} p JOIN {gparent} g ON g.id = p.id)").format(
@@ -244,10 +249,11 @@ class GoldenLoader:
             self.conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
         result = {}
         scoped = "AND g.status = ANY(%s::text[])" if statuses is not None else ""
-        for entity, parent, tables, golden in (
-            ("analyses", "gk_analyses", _ANALYSIS_TABLES, "golden.analyses"),
-            ("queries", "gk_queries", _QUERY_TABLES, "golden.queries"),
+        for entity, parent, tables in (
+            ("analyses", "gk_analyses", _ANALYSIS_TABLES),
+            ("queries", "gk_queries", _QUERY_TABLES),
         ):
+            golden = self.targets[parent]
             collate = "" if entity == "analyses" else ' COLLATE "C"'
             different = self._different(tables, parent)
             existing = self._ids(
@@ -275,7 +281,7 @@ class GoldenLoader:
         """Delete (with ``replace``) what differs or is absent, then insert what is new or replaced."""
         a, q = changes["analyses"], changes["queries"]
         if replace:
-            self.conn.execute("DELETE FROM golden.analyses WHERE id = ANY(%s::uuid[])", (a.different + a.absent,))
+            self._delete_analyses(a.different + a.absent)
             self.conn.execute("DELETE FROM golden.queries WHERE id = ANY(%s::text[])", (q.different + q.absent,))
         elif a.different or q.different:
             raise _conflict(a.different, q.different)
@@ -288,21 +294,29 @@ class GoldenLoader:
             (q.added + (q.different if replace else []),),
         )
         self._check_id_collisions()
-        for table in ("gk_analyses", "gk_chunks", "gk_artifacts", "gk_findings"):
-            self._insert(table, "gk_insert_analyses")
+        self._insert_analyses()
         for table in ("gk_queries", "gk_query_expected"):
             self._insert(table, "gk_insert_queries")
+
+    def _delete_analyses(self, ids: list[str]) -> None:
+        """Delete these analyses with everything that belongs to them (replace)."""
+        self.conn.execute("DELETE FROM golden.analyses WHERE id = ANY(%s::uuid[])", (ids,))
+
+    def _insert_analyses(self) -> None:
+        """Insert the staged analyses listed in ``gk_insert_analyses``, with their children."""
+        for table in _ANALYSIS_TABLES:
+            self._insert(table, "gk_insert_analyses")
 
     def _check_id_collisions(self) -> None:
         """Chunk / artifact ids that already belong to another analysis that stays."""
         rows = self.conn.execute(
-            """
+            f"""
             SELECT 'chunk ' || t.id::text || ' (in analysis ' || g.analysis_id::text || ')'
-            FROM gk_chunks t JOIN golden.chunks g ON g.id = t.id
+            FROM gk_chunks t JOIN {self.targets["gk_chunks"]} g ON g.id = t.id
             WHERE t.analysis_id IN (SELECT id FROM gk_insert_analyses)
             UNION ALL
             SELECT 'artifact ' || t.id::text || ' (of analysis ' || g.analysis_id::text || ')'
-            FROM gk_artifacts t JOIN golden.artifacts g ON g.id = t.id
+            FROM gk_artifacts t JOIN {self.targets["gk_artifacts"]} g ON g.id = t.id
             WHERE t.analysis_id IN (SELECT id FROM gk_insert_analyses)
             ORDER BY 1 LIMIT 50
             """
@@ -330,13 +344,14 @@ class GoldenLoader:
         Queries left untouched are not checked: a restore is not to blame for
         (nor blocked by) references a user broke by hand; ``verify --db`` reports those.
         """
+        chunks, analyses = self.targets["gk_chunks"], self.targets["gk_analyses"]
         rows = self.conn.execute(
-            """
+            f"""
             SELECT e.query_id || ' -> ' || e.target_kind || ' ' || e.target_id::text
             FROM golden.query_expected e
             WHERE e.query_id IN (SELECT id FROM gk_insert_queries) AND (
-                  (e.target_kind = 'chunk' AND NOT EXISTS (SELECT 1 FROM golden.chunks c WHERE c.id = e.target_id))
-               OR (e.target_kind = 'analysis' AND NOT EXISTS (SELECT 1 FROM golden.analyses a WHERE a.id = e.target_id)))
+                  (e.target_kind = 'chunk' AND NOT EXISTS (SELECT 1 FROM {chunks} c WHERE c.id = e.target_id))
+               OR (e.target_kind = 'analysis' AND NOT EXISTS (SELECT 1 FROM {analyses} a WHERE a.id = e.target_id)))
             ORDER BY 1 LIMIT %s
             """,
             (limit,),
@@ -375,4 +390,4 @@ def golden_transaction(
         conn.close()
 
 
-__all__ = ["analysis_rows", "query_rows", "Changes", "GoldenLoader", "golden_transaction"]
+__all__ = ["ANALYSIS_TABLES", "analysis_rows", "query_rows", "Changes", "GoldenLoader", "golden_transaction"]

@@ -167,24 +167,31 @@ def embed_chunks(
     *,
     batch_size: int = 64,
     progress: Progress = SILENT,
+    vectors: Any = None,
 ) -> EmbedStats:
-    """Embed every chunk that lacks a vector by ``embedder.model_id`` (in the caller's transaction)."""
+    """Embed every chunk that lacks a vector by ``embedder.model_id`` (in the caller's transaction).
+
+    ``vectors``: where the chunk vectors live (``count_stale``, ``iter_stale``, ``write``: the application's
+    own table, :class:`goldkeeper.db.mapped_loader.MappedChunkVectors`); None: ``golden.chunks``."""
+    count, iterate, write = (
+        (sql.count_stale_chunks, sql.iter_stale_chunks, sql.write_chunk_embeddings)
+        if vectors is None
+        else (vectors.count_stale, vectors.iter_stale, vectors.write)
+    )
     start = time.perf_counter()
     sql.prepare(conn)
     model_id = embedder.model_id
     cache = cache_for(conn, embedder)
-    todo = sql.count_stale_chunks(conn, model_id)
+    todo = count(conn, model_id)
     chunk_batch = batch_size * int(getattr(embedder, "max_concurrency", 1) or 1)
     total = cached = computed = texts_embedded = 0
     with progress.task(f"embedding chunks ({embedder.model_name})", todo) as task:
         with flushing(cache):  # the file cache keeps what was computed, even when the run fails
-            for batch in sql.iter_stale_chunks(conn, model_id, chunk_batch):
+            for batch in iterate(conn, model_id, chunk_batch):
                 texts = [content for _, content in batch]
                 vectors, n_computed, n_texts = embed_texts_cached(conn, embedder, texts, cache)
                 texts_embedded += n_texts
-                sql.write_chunk_embeddings(
-                    conn, model_id, [(cid, vec) for (cid, _), vec in zip(batch, vectors, strict=True)]
-                )
+                write(conn, model_id, [(cid, vec) for (cid, _), vec in zip(batch, vectors, strict=True)])
                 total += len(batch)
                 computed += n_computed
                 cached += len(batch) - n_computed

@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from goldkeeper.dataset.history import LogEntry
     from goldkeeper.dataset.restore import RestoreReport
     from goldkeeper.dataset.verify import VerifyReport
+    from goldkeeper.db.mapping_check import MappingCheck
     from goldkeeper.embed.base import Embedder
     from goldkeeper.evals.grounded import GroundedReport
     from goldkeeper.evals.retrieval import RetrievalResult
@@ -181,6 +182,13 @@ class Project:
         with self.database() as url:
             return {**init_schema(url, dim, self.settings.restore.lock_timeout_seconds), "dim": dim}
 
+    def check_database(self) -> MappingCheck:
+        """``db check``: the params ``database:`` mapping against the live database (ConfigError without one)."""
+        from goldkeeper.db.mapping_check import check_database  # noqa: PLC0415 - start-up (module doc)
+
+        with self.database() as url:
+            return check_database(url, self.settings.database, self.embedder.dim)
+
     # ------------------------------------------------------------------ the dataset
 
     def dump(self, out: Path | str | None = None) -> DumpReport:
@@ -216,6 +224,7 @@ class Project:
                 progress=self.progress,
                 batch_size=self.settings.embedding.batch_size,
                 lock_timeout=self.settings.restore.lock_timeout_seconds,
+                database=self.settings.database,
             )
         if marker is not None and not dry_run:
             restoring.write_marker(self.settings.resolve(marker), verified.store, report)

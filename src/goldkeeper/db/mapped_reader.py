@@ -1,0 +1,122 @@
+"""COPY streams out of the application's own tables (dump through a :class:`~goldkeeper.db.mapping.Mapping`).
+
+The same design as :mod:`goldkeeper.db.reader`: one ``COPY (SELECT ...) TO STDOUT`` per entity, each
+on its own connection, all sharing one exported snapshot, children merged into their analysis in
+Python. The SELECTs are generated from the mapping: each column converted to goldkeeper's type, the
+rows limited to the ``where`` of their table (children: to analyses inside the analyses' ``where``).
+Queries come from goldkeeper's own ``golden.queries`` (none when that table does not exist).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from goldkeeper.config.sections import ENTITY_FIELDS
+from goldkeeper.db.connection import database_error
+from goldkeeper.db.mapping import FIELD_TYPES, Mapping
+from goldkeeper.db.mapping_check import require_valid
+from goldkeeper.db.reader import _build_analysis, _Peekable, _queries_stream, _snapshot_connections, _uuid_before
+from goldkeeper.errors import DatabaseError
+from goldkeeper.models import Analysis, Query
+
+#: the order of each child stream after its analysis id (chunks: chunk_index; findings: ordinal)
+_CHILD_ORDER = {"chunks": "chunk_index", "findings": "ordinal", "artifacts": None}
+
+
+def select_entity(mapping: Mapping, entity: str) -> sql.Composed:
+    """``SELECT <every field in goldkeeper's type> FROM <table> WHERE <scope> ORDER BY <key>``."""
+    table = mapping.tables[entity]
+    fields = ENTITY_FIELDS[entity]
+    exprs = sql.SQL(", ").join(mapping.read_expr(entity, f) for f in fields)
+    if entity == "analyses":
+        return sql.SQL("SELECT {e} FROM {t} WHERE {w} ORDER BY 1").format(
+            e=exprs, t=table.relation, w=table.condition()
+        )
+    parent = mapping.tables["analyses"]
+    order = [sql.Literal(fields.index("analysis_id") + 1)]
+    if _CHILD_ORDER[entity] is not None:
+        order.append(sql.Literal(fields.index(str(_CHILD_ORDER[entity])) + 1))
+    return sql.SQL("SELECT {e} FROM {t} WHERE {w} AND {fk} IN (SELECT {pk} FROM {p} WHERE {pw}) ORDER BY {o}").format(
+        e=exprs,
+        t=table.relation,
+        w=table.condition(),
+        fk=mapping.read_expr(entity, "analysis_id"),
+        pk=mapping.read_expr("analyses", "id"),
+        p=parent.relation,
+        pw=parent.condition(),
+        o=sql.SQL(", ").join(order),
+    )
+
+
+def _copy_entity(conn: psycopg.Connection[Any], mapping: Mapping, entity: str) -> Iterator[tuple[Any, ...]]:
+    """The entity's rows in the reader's column order (analysis id first for children)."""
+    if entity not in mapping.tables:
+        return
+    fields = ENTITY_FIELDS[entity]
+    statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT BINARY)").format(select_entity(mapping, entity))
+    with conn.cursor() as cur, cur.copy(statement) as copy:
+        copy.set_types(list(FIELD_TYPES[entity]))
+        for row in copy.rows():
+            if entity == "analyses":
+                yield row
+                continue
+            values = dict(zip(fields, row, strict=True))
+            yield _reader_row(entity, values)
+
+
+def _reader_row(entity: str, v: dict[str, Any]) -> tuple[Any, ...]:
+    """A child row in the shape :func:`goldkeeper.db.reader._build_analysis` takes."""
+    keys: tuple[str, ...]
+    if entity == "chunks":
+        keys = ("analysis_id", "id", "content", "section_title", "section_path", "content_type", "chunk_index")
+    elif entity == "findings":
+        keys = ("analysis_id", "agent", "category", "content", "confidence")
+    else:
+        keys = ("analysis_id", "id", "summary", "key_findings", "metadata")
+    return tuple(v[k] for k in keys)
+
+
+def _analyses_stream(url: str, conns: list[psycopg.Connection[Any]], mapping: Mapping) -> Generator[Analysis]:
+    c_an, c_ch, c_fi, c_ar = conns
+    try:
+        chunks = _Peekable(_copy_entity(c_ch, mapping, "chunks"))
+        findings = _Peekable(_copy_entity(c_fi, mapping, "findings"))
+        artifacts = _Peekable(_copy_entity(c_ar, mapping, "artifacts"))
+        for row in _copy_entity(c_an, mapping, "analyses"):
+            key = row[0]
+            yield _build_analysis(
+                row,
+                chunks.take_while(key, _uuid_before),
+                findings.take_while(key, _uuid_before),
+                artifacts.take_while(key, _uuid_before),
+            )
+    except psycopg.Error as exc:
+        raise database_error(exc, url, "cannot read the mapped analyses") from exc
+
+
+@contextmanager
+def mapped_reader(url: str, mapping: Mapping) -> Iterator[tuple[Iterator[Analysis], Iterator[Query]]]:
+    """``(analyses, queries)`` of one snapshot of the application's tables (see the module doc).
+
+    The mapping is checked first (a problem is a ConfigError listing them, nothing read)."""
+    with _snapshot_connections(url, 6) as conns:
+        mapping = require_valid(conns[0], mapping, None)
+        has_queries = conns[0].execute("SELECT to_regclass('golden.queries') IS NOT NULL").fetchone() == (True,)
+        analyses = _analyses_stream(url, conns[:4], mapping)
+        queries: Iterator[Query] = _queries_stream(url, conns[4:]) if has_queries else iter(())
+        try:
+            yield analyses, queries
+        finally:
+            for stream in (analyses, queries):
+                try:
+                    getattr(stream, "close", lambda: None)()
+                except (psycopg.Error, DatabaseError):
+                    pass  # the connections are closed next: an unfinished COPY dies with them
+
+
+__all__ = ["mapped_reader", "select_entity"]

@@ -1,0 +1,209 @@
+"""The application's own tables: goldkeeper's entities mapped onto them (params ``database:``, issue 12).
+
+A :class:`Mapping` says, per entity (analyses, chunks, artifacts, findings), which table holds it,
+which column holds each field, and which rows belong to the dataset (``where``). SQL is generated
+from it with :mod:`psycopg.sql` (identifiers quoted); the ``where`` is the user's own SQL condition
+from params.yaml and is inserted as written.
+
+Each field has goldkeeper's type (the reference schema's); a column of another type is read and
+written through a lossless conversion (:func:`conversion`): uuid <-> text ids, text[] <-> jsonb
+arrays or a text path with a declared separator, timestamptz <-> timestamp without time zone (UTC),
+int4 <-> int8. A field that is not mapped is read as goldkeeper's default (so it is left out of
+the store) and restored as the column default. :func:`check_mapping` compares the mapping with the
+live database (``goldkeeper db check``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from goldkeeper.config.sections import ENTITY_FIELDS, DatabaseParams, TableMapParams
+
+#: goldkeeper's type of each field (the reference schema's column types)
+FIELD_TYPES: dict[str, tuple[str, ...]] = {
+    "analyses": ("uuid", "text", "text", "text", "text", "timestamptz"),
+    "chunks": ("uuid", "uuid", "text", "text", "text[]", "text", "int4"),
+    "artifacts": ("uuid", "uuid", "text", "jsonb", "jsonb"),
+    "findings": ("uuid", "int4", "text", "text", "text", "float8"),
+}
+#: what an unmapped field reads as (goldkeeper's default, so the store leaves it out)
+FIELD_DEFAULTS: dict[tuple[str, str], str] = {
+    ("analyses", "content_type"): "'text'::text",
+    ("analyses", "status"): "'completed'::text",
+    ("chunks", "section_title"): "NULL::text",
+    ("chunks", "section_path"): "'{}'::text[]",
+    ("chunks", "content_type"): "'text'::text",
+    ("artifacts", "key_findings"): "'[]'::jsonb",
+    ("artifacts", "metadata"): "'{}'::jsonb",
+    ("findings", "confidence"): "NULL::float8",
+}
+
+Wrap = Callable[[sql.Composable], sql.Composable]
+
+#: PostgreSQL's type names (format_type) for goldkeeper's short ones
+_PG_NAMES = {
+    "uuid": "uuid",
+    "text": "text",
+    "timestamptz": "timestamp with time zone",
+    "int4": "integer",
+    "float8": "double precision",
+    "jsonb": "jsonb",
+    "text[]": "text[]",
+}
+_TEXTUAL = ("text", "character varying")
+
+
+def _same(expr: sql.Composable) -> sql.Composable:
+    return expr
+
+
+def _tpl(template: str) -> Wrap:
+    return lambda expr: sql.SQL(template).format(x=expr)
+
+
+def conversion(field_type: str, column_type: str, separator: str | None = None) -> tuple[Wrap, Wrap] | None:
+    """(read, write) SQL wrappers from a column of ``column_type`` to goldkeeper's ``field_type`` and
+    back, or None when the conversion would lose information. ``column_type`` is PostgreSQL's
+    ``format_type`` (``character varying(200)`` counts as ``character varying``)."""
+    base = column_type.split("(")[0].strip() if not column_type.endswith("[]") else column_type
+    wanted = _PG_NAMES[field_type]
+    if base == wanted:
+        return _same, _same
+    if field_type == "text" and base in _TEXTUAL:
+        return _tpl("{x}::text"), _same
+    if field_type == "uuid" and base in _TEXTUAL:
+        return _tpl("{x}::uuid"), _tpl("{x}::text")
+    if field_type == "timestamptz" and base == "timestamp without time zone":
+        return _tpl("({x} AT TIME ZONE 'UTC')"), _tpl("({x} AT TIME ZONE 'UTC')")
+    if field_type == "int4" and base in ("bigint", "smallint"):
+        return _tpl("{x}::int4"), _same
+    if field_type == "text[]" and base == "jsonb":
+        return _tpl("ARRAY(SELECT jsonb_array_elements_text({x}))"), _tpl("to_jsonb({x})")
+    if field_type == "text[]" and base in _TEXTUAL and separator:
+        sep = sql.Literal(separator)
+        return (
+            lambda x: sql.SQL("string_to_array({x}, {s})").format(x=x, s=sep),
+            lambda x: sql.SQL("array_to_string({x}, {s})").format(x=x, s=sep),
+        )
+    if field_type == "jsonb" and base == "text[]":
+        return _tpl("to_jsonb({x})"), _tpl("ARRAY(SELECT jsonb_array_elements_text({x}))")
+    return None
+
+
+@dataclass(frozen=True)
+class TableMap:
+    """One entity's table: ``columns`` maps goldkeeper's fields to the table's columns."""
+
+    entity: str
+    schema: str | None
+    table: str
+    columns: dict[str, str]
+    where: str | None = None
+    separators: dict[str, str] | None = None
+    embedding_column: str | None = None
+    model_column: str | None = None
+    declared_foreign_key: bool = False
+
+    @classmethod
+    def from_params(cls, entity: str, params: TableMapParams) -> TableMap:
+        schema, _, table = params.table.rpartition(".")
+        emb = params.embedding
+        return cls(
+            entity=entity,
+            schema=schema or None,
+            table=table,
+            columns=dict(params.columns),
+            where=params.where,
+            separators=dict(params.separators),
+            embedding_column=emb.column if emb else None,
+            model_column=emb.model_column if emb else None,
+            declared_foreign_key=params.declared_foreign_key,
+        )
+
+    @property
+    def name(self) -> str:
+        """``schema.table`` as written in params (for messages)."""
+        return f"{self.schema}.{self.table}" if self.schema else self.table
+
+    @property
+    def relation(self) -> sql.Identifier:
+        return sql.Identifier(self.schema, self.table) if self.schema else sql.Identifier(self.table)
+
+    def column(self, field: str) -> sql.Identifier:
+        return sql.Identifier(self.columns[field])
+
+    def condition(self) -> sql.Composable:
+        """The ``where`` (TRUE when none), parenthesised."""
+        return sql.SQL("({})").format(sql.SQL(self.where)) if self.where else sql.SQL("TRUE")
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """Every mapped entity's :class:`TableMap`, and the column types met in the database."""
+
+    tables: dict[str, TableMap]
+    #: (entity, field) -> the column's format_type; filled by :func:`load_types`
+    types: dict[tuple[str, str], str] | None = None
+
+    @classmethod
+    def from_params(cls, params: DatabaseParams) -> Mapping:
+        ordered = [entity for entity in ENTITY_FIELDS if entity in params.tables]  # analyses, chunks, ...
+        return cls({entity: TableMap.from_params(entity, params.tables[entity]) for entity in ordered})
+
+    def field_type(self, entity: str, field: str) -> str:
+        return FIELD_TYPES[entity][ENTITY_FIELDS[entity].index(field)]
+
+    def _wraps(self, entity: str, field: str) -> tuple[Wrap, Wrap]:
+        table = self.tables[entity]
+        column_type = (self.types or {}).get((entity, field), _PG_NAMES[self.field_type(entity, field)])
+        wraps = conversion(self.field_type(entity, field), column_type, (table.separators or {}).get(field))
+        if wraps is None:
+            raise ValueError(f"{table.name}.{table.columns[field]}: no lossless conversion")  # db check reports it
+        return wraps
+
+    def read_expr(self, entity: str, field: str, alias: str | None = None) -> sql.Composable:
+        """The SQL expression reading ``field`` in goldkeeper's type (a default when it is not mapped)."""
+        table = self.tables[entity]
+        if field not in table.columns:
+            return sql.SQL(FIELD_DEFAULTS[(entity, field)])
+        column = sql.Identifier(alias, table.columns[field]) if alias else table.column(field)
+        return self._wraps(entity, field)[0](column)
+
+    def write_expr(self, entity: str, field: str, value: sql.Composable) -> sql.Composable:
+        """The SQL expression turning ``value`` (goldkeeper's type) into the column's type."""
+        return self._wraps(entity, field)[1](value)
+
+    def mapped_fields(self, entity: str) -> list[str]:
+        return [f for f in ENTITY_FIELDS[entity] if f in self.tables[entity].columns]
+
+
+def column_types(conn: psycopg.Connection[Any], table: TableMap) -> dict[str, str] | None:
+    """column -> format_type of ``table`` (None: no such table)."""
+    regclass = conn.execute("SELECT to_regclass(%s)::oid", (table.relation.as_string(conn),)).fetchone()
+    if regclass is None or regclass[0] is None:
+        return None
+    rows = conn.execute(
+        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+        "WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped",
+        (regclass[0],),
+    ).fetchall()
+    return {name: type_ for name, type_ in rows}
+
+
+def load_types(conn: psycopg.Connection[Any], mapping: Mapping) -> Mapping:
+    """The mapping with the live column types (missing tables/columns are left out: see check_mapping)."""
+    types: dict[tuple[str, str], str] = {}
+    for entity, table in mapping.tables.items():
+        found = column_types(conn, table) or {}
+        for field, column in table.columns.items():
+            if column in found:
+                types[(entity, field)] = found[column]
+    return Mapping(mapping.tables, types)
+
+
+__all__ = ["FIELD_TYPES", "FIELD_DEFAULTS", "TableMap", "Mapping", "conversion", "column_types", "load_types"]

@@ -1,0 +1,180 @@
+"""``goldkeeper db check``: a :class:`~goldkeeper.db.mapping.Mapping` against the live database.
+
+Tables and columns exist, every mapped column converts losslessly to goldkeeper's type, each
+``where`` is valid SQL on its table, the embedding column is a ``vector`` of the model's dimension,
+and the children's ``analysis_id`` has a FOREIGN KEY to the analyses' id (or the mapping declares
+one). One line per problem, naming table.column and both types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from goldkeeper.config.sections import DatabaseParams
+from goldkeeper.db.connection import connection, database_error
+from goldkeeper.db.mapping import Mapping, TableMap, column_types, conversion, load_types
+from goldkeeper.errors import ConfigError
+
+_FK = """
+SELECT 1 FROM pg_constraint c
+WHERE c.contype = 'f' AND c.conrelid = to_regclass(%(child)s) AND c.confrelid = to_regclass(%(parent)s)
+  AND c.conkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE attrelid = to_regclass(%(child)s)
+                        AND attname = %(column)s)]::int2[]
+"""
+
+
+def _column_problems(mapping: Mapping, table: TableMap, found: dict[str, str]) -> list[str]:
+    problems = []
+    for field, column in table.columns.items():
+        where = f"{table.name}.{column}"
+        if column not in found:
+            problems.append(f"{where}: no such column (mapped from {table.entity}.{field})")
+            continue
+        wanted = mapping.field_type(table.entity, field)
+        separator = (table.separators or {}).get(field)
+        if conversion(wanted, found[column], separator) is None:
+            hint = " (declare separators." + field + " for a path stored as text)" if wanted == "text[]" else ""
+            problems.append(
+                f"{where}: {found[column]} cannot hold {table.entity}.{field} ({wanted}) without loss{hint}"
+            )
+    return problems
+
+
+_UUID_TEXT = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+def _text_id_problems(
+    conn: psycopg.Connection[Any], mapping: Mapping, table: TableMap, found: dict[str, str]
+) -> list[str]:
+    """uuid fields held in text columns: every row in scope must hold a lowercase canonical UUID (lossless)."""
+    problems = []
+    for field, column in table.columns.items():
+        if mapping.field_type(table.entity, field) != "uuid" or found.get(column, "").split("(")[0] not in (
+            "text",
+            "character varying",
+        ):
+            continue
+        col = sql.Identifier(column)
+        statement = sql.SQL("SELECT {c}, count(*) OVER () FROM {t} WHERE {w} AND {c} !~ {re} LIMIT 1").format(
+            c=col, t=table.relation, w=table.condition(), re=sql.Literal(_UUID_TEXT)
+        )
+        try:
+            with conn.transaction():
+                row = conn.execute(statement).fetchone()
+        except psycopg.Error:
+            continue  # an invalid where is reported on its own
+        if row is not None:
+            problems.append(
+                f"{table.name}.{column}: {row[1]} row(s) hold text that is not a lowercase UUID (e.g. {row[0]!r}), "
+                f"so {table.entity}.{field} (uuid) cannot be read back unchanged"
+            )
+    return problems
+
+
+def _where_problem(conn: psycopg.Connection[Any], table: TableMap) -> str | None:
+    if not table.where:
+        return None
+    try:
+        with conn.transaction():
+            conn.execute(sql.SQL("EXPLAIN SELECT 1 FROM {} WHERE {}").format(table.relation, table.condition()))
+    except psycopg.Error as exc:
+        return f"{table.name}: where {table.where!r} is not valid: {str(exc).splitlines()[0]}"
+    return None
+
+
+def _embedding_problems(table: TableMap, found: dict[str, str], dim: int) -> list[str]:
+    problems = []
+    column = table.embedding_column
+    if column is not None:
+        type_ = found.get(column)
+        if type_ is None:
+            problems.append(f"{table.name}.{column}: no such column (the embedding column)")
+        elif type_ != f"vector({dim})":
+            problems.append(f"{table.name}.{column}: {type_}, but the model embeds vector({dim})")
+    model = table.model_column
+    if model is not None and found.get(model, "text").split("(")[0] not in ("text", "character varying"):
+        problems.append(f"{table.name}.{model}: {found.get(model, 'missing')}, the model column must be text")
+    elif model is not None and model not in found:
+        problems.append(f"{table.name}.{model}: no such column (the embedding model column)")
+    return problems
+
+
+def _foreign_key_problem(conn: psycopg.Connection[Any], child: TableMap, parent: TableMap) -> str | None:
+    if child.declared_foreign_key or "analysis_id" not in child.columns:
+        return None
+    column = child.columns["analysis_id"]
+    params = {
+        "child": child.relation.as_string(conn),
+        "parent": parent.relation.as_string(conn),
+        "column": column,
+    }
+    if conn.execute(_FK, params).fetchone() is not None:
+        return None
+    return (
+        f"{child.name}.{column}: no FOREIGN KEY to {parent.name} (add one, or set "
+        f"database.tables.{child.entity}.declared_foreign_key: true)"
+    )
+
+
+def check_mapping(conn: psycopg.Connection[Any], mapping: Mapping, dim: int | None) -> list[str]:
+    """Every problem of ``mapping`` in the database on ``conn`` (read only), one line each; [] = usable.
+
+    ``dim``: the model's dimension (None: the embedding column is not checked: dump reads no vector)."""
+    problems: list[str] = []
+    for entity, table in mapping.tables.items():
+        found = column_types(conn, table)
+        if found is None:
+            problems.append(f"{table.name}: no such table (database.tables.{entity}.table)")
+            continue
+        problems += _column_problems(mapping, table, found)
+        problems += [p for p in [_where_problem(conn, table)] if p]
+        problems += _text_id_problems(conn, mapping, table, found)
+        problems += _embedding_problems(table, found, dim) if dim is not None else []
+        if entity != "analyses" and column_types(conn, mapping.tables["analyses"]) is not None:
+            problems += [p for p in [_foreign_key_problem(conn, table, mapping.tables["analyses"])] if p]
+    return problems
+
+
+@dataclass(frozen=True)
+class MappingCheck:
+    """``goldkeeper db check``: the problems of the mapping (none: usable), and what was checked."""
+
+    tables: tuple[str, ...]
+    problems: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "tables": list(self.tables), "problems": list(self.problems)}
+
+
+def check_database(url: str, params: DatabaseParams | None, dim: int) -> MappingCheck:
+    """:func:`check_mapping` of params ``database:`` on a read-only connection to ``url``."""
+    if params is None:
+        raise ConfigError("params.yaml has no database: section (the reference schema `golden` needs no check)")
+    mapping = Mapping.from_params(params)
+    try:
+        with connection(url) as conn:
+            conn.read_only = True
+            problems = check_mapping(conn, mapping, dim)
+    except psycopg.Error as exc:
+        raise database_error(exc, url, "cannot check the database mapping") from exc
+    return MappingCheck(tables=tuple(t.name for t in mapping.tables.values()), problems=tuple(problems))
+
+
+def require_valid(conn: psycopg.Connection[Any], mapping: Mapping, dim: int | None) -> Mapping:
+    """The mapping with its live column types, or a ConfigError (exit 3) listing its problems."""
+    problems = check_mapping(conn, mapping, dim)
+    if problems:
+        more = f" (and {len(problems) - 1} more: run `goldkeeper db check`)" if len(problems) > 1 else ""
+        raise ConfigError(f"database mapping: {problems[0]}{more}", problems=problems)
+    return load_types(conn, mapping)
+
+
+__all__ = ["MappingCheck", "check_mapping", "check_database", "require_valid"]

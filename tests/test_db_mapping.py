@@ -1,0 +1,128 @@
+"""The application's own tables (issue 12): params ``database:``, ``db check`` and dump through a mapping."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+import yaml
+
+from cli_support import run_cli
+from db_mapping_support import DOC, MAPPING, app_database, settings_for
+from goldkeeper.dataset.dump import dump
+from goldkeeper.db.mapping_check import check_database
+from goldkeeper.errors import ConfigError
+from goldkeeper.store import open_store
+
+
+def test_dump_reads_the_mapped_tables_within_the_where(database_url: str, tmp_path: Path) -> None:
+    app_database(database_url)
+    report = dump(database_url, settings_for(tmp_path))
+    assert report.counts["analyses"] == 2  # the draft is outside the where
+    store = open_store(tmp_path / "golden")
+    analyses = {str(a.id): a for a in store.analyses()}
+    assert sorted(analyses) == DOC[:2]
+    first = analyses[DOC[0]]
+    assert first.url == "https://docs.test/0" and first.title == "Doc 0"
+    assert first.created_at.isoformat() == "2024-01-02T10:00:00+00:00"  # timestamp without time zone = UTC
+    assert [c.section_path for c in first.chunks] == [[], ["Part A", "Intro"]]
+    assert first.artifact is not None and first.artifact.key_findings == ["a", "b"]
+    assert first.artifact.metadata == {"k": 1}
+    assert first.status == "published" and first.content_type == "text"  # content_type unmapped: the default
+    assert [(f.agent, f.content, f.confidence) for f in analyses[DOC[1]].findings] == [
+        ("reviewer", "checked", None),
+        ("bot", "ok", None),
+    ]
+    assert analyses[DOC[1]].artifact is None
+    assert "scope" not in json.loads((tmp_path / "golden" / "manifest.json").read_text())
+
+
+def test_a_required_field_not_mapped_is_a_config_error(tmp_path: Path) -> None:
+    broken = json.loads(json.dumps(MAPPING))
+    del broken["tables"]["chunks"]["columns"]["content"]
+    with pytest.raises(ConfigError, match="database.*required field 'content' is not mapped"):
+        settings_for(tmp_path, broken)
+    unknown = json.loads(json.dumps(MAPPING))
+    unknown["tables"]["analyses"]["columns"]["colour"] = "x"
+    with pytest.raises(ConfigError, match="unknown field 'colour'"):
+        settings_for(tmp_path, unknown)
+
+
+def test_without_a_mapping_nothing_changes(tmp_path: Path) -> None:
+    assert settings_for(tmp_path, None).database is None
+
+
+def test_db_check_names_each_problem(database_url: str, tmp_path: Path) -> None:
+    app_database(database_url, rows=False)
+    mapping = settings_for(tmp_path).database
+    assert check_database(database_url, mapping, 384).problems == ()
+    bad = json.loads(json.dumps(MAPPING))
+    bad["tables"]["analyses"]["columns"]["title"] = "nom"
+    bad["tables"]["analyses"]["where"] = "no_such_column = 1"
+    bad["tables"]["chunks"]["columns"]["chunk_index"] = "body"
+    del bad["tables"]["chunks"]["separators"]
+    bad["tables"]["artifacts"]["table"] = "app.nothing"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE app.doc_chunks DROP CONSTRAINT doc_chunks_doc_id_fkey")
+    problems = check_database(database_url, settings_for(tmp_path, bad).database, 1024).problems
+    assert problems == (
+        "app.documents.nom: no such column (mapped from analyses.title)",
+        "app.documents: where 'no_such_column = 1' is not valid: column \"no_such_column\" does not exist",
+        "app.doc_chunks.body: text cannot hold chunks.chunk_index (int4) without loss",
+        "app.doc_chunks.path: text cannot hold chunks.section_path (text[]) without loss "
+        "(declare separators.section_path for a path stored as text)",
+        "app.doc_chunks.emb: vector(384), but the model embeds vector(1024)",
+        "app.doc_chunks.doc_id: no FOREIGN KEY to app.documents (add one, or set "
+        "database.tables.chunks.declared_foreign_key: true)",
+        "app.nothing: no such table (database.tables.artifacts.table)",
+    )
+
+
+def test_db_check_finds_text_ids_that_are_not_uuids(database_url: str, tmp_path: Path) -> None:
+    app_database(database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO app.documents VALUES ('DOC-7', 'https://docs.test/7', 'Seven', 'published', now())")
+        conn.execute("INSERT INTO app.documents VALUES ('doc-8', 'https://docs.test/8', 'Eight', 'draft', now())")
+    assert check_database(database_url, settings_for(tmp_path).database, 384).problems == (
+        "app.documents.doc_id: 1 row(s) hold text that is not a lowercase UUID (e.g. 'DOC-7'), "
+        "so analyses.id (uuid) cannot be read back unchanged",
+    )  # the draft is outside the where
+    with pytest.raises(ConfigError, match="app.documents.doc_id: 1 row"):
+        dump(database_url, settings_for(tmp_path))
+
+
+def test_dump_refuses_a_mapping_the_database_does_not_match(database_url: str, tmp_path: Path) -> None:
+    app_database(database_url, rows=False)
+    bad = json.loads(json.dumps(MAPPING))
+    bad["tables"]["analyses"]["columns"]["title"] = "nom"
+    with pytest.raises(ConfigError, match="app.documents.nom: no such column"):
+        dump(database_url, settings_for(tmp_path, bad))
+    assert not (tmp_path / "golden").exists()
+
+
+def test_db_check_command_prints_one_line_per_problem_and_exits_3(
+    database_url: str, project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app_database(database_url, rows=False)
+    monkeypatch.setenv("GOLDKEEPER_DATABASE_URL", database_url)
+    (project / "params.yaml").write_text(yaml.safe_dump({"database": MAPPING}))
+    assert run_cli(["db", "check"], capsys) == (
+        0,
+        "database mapping ok: app.documents, app.doc_chunks, app.summaries, app.notes\n",
+        "",
+    )
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE app.documents ALTER COLUMN published_at TYPE date")
+        conn.execute("ALTER TABLE app.notes RENAME COLUMN who TO author")
+    code, out, err = run_cli(["db", "check"], capsys)
+    assert (code, out) == (3, "")
+    assert err.splitlines() == [
+        "app.documents.published_at: date cannot hold analyses.created_at (timestamptz) without loss",
+        "app.notes.who: no such column (mapped from findings.agent)",
+        "error: database mapping: 2 problem(s)",
+    ]
+    (project / "params.yaml").write_text("{}")
+    code, _, err = run_cli(["db", "check"], capsys)
+    assert code == 3 and "no database: section" in err
