@@ -66,17 +66,20 @@ def test_dev_zero_does_not_grow_memory() -> None:
         "from goldkeeper.errors import DataIntegrityError\n"
         "from goldkeeper.importers.squad import load_squad\n"
         "resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "try:\n"
         "    load_squad('/dev/zero')\n"
         "except DataIntegrityError as exc:\n"
         "    print(exc)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n"
     )
     proc = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    message, peak_kib = proc.stdout.splitlines()
+    message, growth_kib = proc.stdout.splitlines()
     assert message.startswith("/dev/zero: not valid JSON")
-    assert int(peak_kib) < 400 * 1024  # the interpreter and its imports; no 512 MB buffer
+    # the peak grows by at most a few blocks of 1 MiB while reading, never towards the 512 MiB limit (the
+    # peak before reading, the interpreter and its imports, varies with the machine's load and allocator)
+    assert int(growth_kib) < 16 * 1024
 
 
 def test_size_limit_on_a_regular_file_and_a_stream(tmp_path: Path) -> None:

@@ -258,9 +258,7 @@ def restore_records(
     """Restore records into the golden tables at ``url`` in one transaction (see the module doc).
 
     ``analyses`` and ``queries`` may be any iterables (streamed; staged in batches); ``totals``: their counts.
-    ``keep_absent``: the kinds (``analyses``, ``queries``) whose rows the records
-    do not contain stay, even with ``replace`` (an import of queries alone
-    replaces queries only).
+    ``keep_absent``: the kinds whose rows the records do not contain stay, even with ``replace``.
     Raises :class:`ConflictError` (nothing changed) when records differ and
     ``replace`` is false, unless ``dry_run`` (then the report lists them).
     ``scope``: what the records stand for; a replace removes only rows inside it (None: every row).
