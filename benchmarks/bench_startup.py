@@ -17,6 +17,7 @@ them (cumulative microseconds), to see where the start-up time goes.
     .venv/bin/python benchmarks/bench_startup.py                  # from the project root
     .venv/bin/python benchmarks/bench_startup.py --write-readme
     .venv/bin/python benchmarks/bench_startup.py --diff-chunks 0     # without the 1M-chunk diff
+    .venv/bin/python benchmarks/bench_startup.py --before /tmp/old/src   # + --help and show of an older tree
 """
 
 from __future__ import annotations
@@ -44,14 +45,18 @@ def _goldkeeper() -> str:
     return str(sibling) if sibling.exists() else shutil.which("goldkeeper") or "goldkeeper"
 
 
-def timed_runs(argv: list[str], runs: int) -> tuple[float, float, float]:
-    """(median wall, fastest wall, CPU of the child at the median) over ``runs`` runs after a warm-up."""
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+def timed_runs(argv: list[str], runs: int, src: Path | None = None) -> tuple[float, float, float]:
+    """(median wall, fastest wall, CPU of the child at the median) over ``runs`` runs after a warm-up.
+
+    ``src``: run the goldkeeper of this source tree (first on PYTHONPATH) instead of the installed one.
+    """
+    env = dict(os.environ, PYTHONPATH=str(src)) if src is not None else None
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, cwd=ROOT, env=env)
     samples: list[tuple[float, float]] = []
     for _ in range(runs):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, cwd=ROOT, env=env)
         wall = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         samples.append((wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime))
@@ -92,6 +97,8 @@ def main() -> int:
     parser.add_argument("--write-readme", action="store_true", help="write the table into benchmarks/README.md")
     parser.add_argument("--diff-chunks", type=int, default=1_000_000, help="store size of the diff row (0: no row)")
     parser.add_argument("--workdir", type=Path, default=None, help="where the diff's stores are written")
+    parser.add_argument("--before", type=Path, help="also time --help and show with this older src/ (same run)")
+    parser.add_argument("--before-label", default="before", help="how the table names --before's tree")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gk-bench-startup-", dir=args.workdir) as workdir:
         return run(args, Path(workdir))
@@ -112,9 +119,12 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
         label = f"`goldkeeper diff --format json` (one-record change, {args.diff_chunks:,} chunks)"
         commands[label] = [exe, "-C", str(old.parent), "diff", str(old), str(new), "--format", "json"]
         generated = f" The diff's two stores took {seconds:.0f} s to write (not timed)."
+    runs = [(label, argv, None) for label, argv in commands.items()]
+    if args.before is not None:
+        runs[2:2] = [(f"{label}, {args.before_label}", argv, args.before) for label, argv, _ in runs[:2]]
     rows = []
-    for label, argv in commands.items():
-        median, fastest, cpu = timed_runs(argv, args.runs)
+    for label, argv, src in runs:
+        median, fastest, cpu = timed_runs(argv, args.runs, src)
         rows.append({"command": label, "median_s": median, "fastest_s": fastest, "cpu_s": cpu})
         print(f"{label}: median {median:.3f} s, fastest {fastest:.3f} s, CPU {cpu:.3f} s", file=sys.stderr)
     imports = slowest_imports([exe, "show"]) if args.imports else []
