@@ -6,13 +6,18 @@ fastest wall time, plus the CPU time (user + system) of the median run's process
 - ``goldkeeper --help`` (no project needed: the CLI's own imports);
 - ``goldkeeper show`` (the manifest summary at HEAD, in the project the script runs from: settings,
   git, the store's manifest);
-- ``goldkeeper eval trec`` on trec_eval's small test files (numpy and pyarrow imported, 3 queries).
+- ``goldkeeper eval trec`` on trec_eval's small test files (numpy and pyarrow imported, 3 queries);
+- ``goldkeeper diff --format json`` of two generated stores that differ in one chunk (default
+  1,000,000 chunks, written once with ``bench_diff.generate`` into a temporary directory, about
+  450 MB each; ``--diff-chunks 0`` skips it): start-up plus the diff itself.
 
 With ``--imports``, the slowest imports of ``goldkeeper show`` as ``python -X importtime`` reports
 them (cumulative microseconds), to see where the start-up time goes.
 
     .venv/bin/python benchmarks/bench_startup.py                  # from the project root
     .venv/bin/python benchmarks/bench_startup.py --write-readme
+    .venv/bin/python benchmarks/bench_startup.py --diff-chunks 0     # without the 1M-chunk diff
+    .venv/bin/python benchmarks/bench_startup.py --before /tmp/old/src   # + --help and show of an older tree
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,14 +45,18 @@ def _goldkeeper() -> str:
     return str(sibling) if sibling.exists() else shutil.which("goldkeeper") or "goldkeeper"
 
 
-def timed_runs(argv: list[str], runs: int) -> tuple[float, float, float]:
-    """(median wall, fastest wall, CPU of the child at the median) over ``runs`` runs after a warm-up."""
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+def timed_runs(argv: list[str], runs: int, src: Path | None = None) -> tuple[float, float, float]:
+    """(median wall, fastest wall, CPU of the child at the median) over ``runs`` runs after a warm-up.
+
+    ``src``: run the goldkeeper of this source tree (first on PYTHONPATH) instead of the installed one.
+    """
+    env = dict(os.environ, PYTHONPATH=str(src)) if src is not None else None
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, cwd=ROOT, env=env)
     samples: list[tuple[float, float]] = []
     for _ in range(runs):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, cwd=ROOT, env=env)
         wall = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         samples.append((wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime))
@@ -69,13 +79,32 @@ def slowest_imports(argv: list[str], top: int = 12) -> list[tuple[str, int]]:
     return sorted(rows, key=lambda row: -row[1])[:top]
 
 
+def diff_stores(workdir: Path, chunks: int) -> tuple[Path, Path, float]:
+    """Two stores of ``chunks`` chunks that differ in the content of one chunk; (old, new, seconds to write)."""
+    from bench_diff import generate  # the stores of benchmarks/bench_diff.py, same shape
+
+    queries = max(chunks // 50, 100)
+    old, new = workdir / "old" / "golden", workdir / "new" / "golden"
+    seconds = generate(old, chunks, 100, queries, None) + generate(new, chunks, 100, queries, chunks // 2)
+    return old, new, seconds
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--imports", action="store_true", help="also list the slowest imports of `show`")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/bench_startup.json"))
     parser.add_argument("--write-readme", action="store_true", help="write the table into benchmarks/README.md")
+    parser.add_argument("--diff-chunks", type=int, default=1_000_000, help="store size of the diff row (0: no row)")
+    parser.add_argument("--workdir", type=Path, default=None, help="where the diff's stores are written")
+    parser.add_argument("--before", type=Path, help="also time --help and show with this older src/ (same run)")
+    parser.add_argument("--before-label", default="before", help="how the table names --before's tree")
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="gk-bench-startup-", dir=args.workdir) as workdir:
+        return run(args, Path(workdir))
+
+
+def run(args: argparse.Namespace, workdir: Path) -> int:
     exe = _goldkeeper()
     commands = {
         "`goldkeeper --help`": [exe, "--help"],
@@ -84,9 +113,18 @@ def main() -> int:
             exe, "eval", "trec", str(TREC / "qrels.test"), str(TREC / "results.test")
         ],
     }  # fmt: skip
+    generated = ""
+    if args.diff_chunks:
+        old, new, seconds = diff_stores(workdir, args.diff_chunks)
+        label = f"`goldkeeper diff --format json` (one-record change, {args.diff_chunks:,} chunks)"
+        commands[label] = [exe, "-C", str(old.parent), "diff", str(old), str(new), "--format", "json"]
+        generated = f" The diff's two stores took {seconds:.0f} s to write (not timed)."
+    runs = [(label, argv, None) for label, argv in commands.items()]
+    if args.before is not None:
+        runs[2:2] = [(f"{label}, {args.before_label}", argv, args.before) for label, argv, _ in runs[:2]]
     rows = []
-    for label, argv in commands.items():
-        median, fastest, cpu = timed_runs(argv, args.runs)
+    for label, argv, src in runs:
+        median, fastest, cpu = timed_runs(argv, args.runs, src)
         rows.append({"command": label, "median_s": median, "fastest_s": fastest, "cpu_s": cpu})
         print(f"{label}: median {median:.3f} s, fastest {fastest:.3f} s, CPU {cpu:.3f} s", file=sys.stderr)
     imports = slowest_imports([exe, "show"]) if args.imports else []
@@ -94,7 +132,7 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     lines = [
-        f"Warm, {args.runs} runs after a warm-up each; wall time of the whole process.",
+        f"Warm, {args.runs} runs after a warm-up each; wall time of the whole process.{generated}",
         "",
         "| command | median s | fastest s | CPU s (median run) |",
         "|---|---:|---:|---:|",

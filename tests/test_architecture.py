@@ -5,7 +5,8 @@
 - ruff (``[tool.ruff]``: the library never prints, imports at module level, absolute imports) and
   mypy (``[tool.mypy]``);
 - sizes: no module over 500 lines, no function over 60 (from its first decorator to its last line);
-- start-up: the command line, with every command registered, imports none of the heavy packages.
+- start-up: the command line, with every command registered, imports none of the heavy packages, and
+  ``goldkeeper --help`` imports no command module, nor the application layer, settings, store or pydantic.
 
 Every tool runs as a real subprocess, from the virtual environment that runs the tests. The
 negative tests at the end run the same tools on a scratch copy of the package with rule-breaking
@@ -34,7 +35,19 @@ MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 60
 
 #: together about 1.5 s of imports that `goldkeeper --help`, `diff` and `show` must not pay.
-HEAVY_PACKAGES = ("fastembed", "onnxruntime", "dvc", "deepdiff", "psycopg", "numpy")
+HEAVY_PACKAGES = ("fastembed", "onnxruntime", "dvc", "deepdiff", "psycopg", "numpy", "pyarrow")
+
+#: what `goldkeeper --help` must not import either: it lists the commands from the root group's table.
+NOT_FOR_HELP = (
+    "goldkeeper.project",
+    "goldkeeper.config",
+    "goldkeeper.store",
+    "goldkeeper.models",
+    "goldkeeper.dataset.diff",
+    "pydantic",
+    "yaml",
+    "git",
+)
 
 #: the contract names of pyproject.toml, as lint-imports prints them.
 LAYERS_CONTRACT = "Layers: each layer imports only layers below it"
@@ -58,12 +71,13 @@ for importer in sorted(graph.modules):
 print(json.dumps(sorted(cycles.values())))
 """
 
-# Imports the command line and registers every command; prints {heavy package: the chain of
-# goldkeeper modules whose imports loaded it first}.
-START_UP_PROBE = f"""
+# Imports the command line and runs RUN (registers every command, or `goldkeeper --help`); prints
+# {watched module: the chain of goldkeeper modules whose imports loaded it first}, for the modules of
+# WATCHED that were imported.
+START_UP_PROBE = """
 import json, sys
-HEAVY = {HEAVY_PACKAGES!r}
-chains = {{}}
+HEAVY = WATCHED
+chains = {}
 
 def goldkeeper_chain():
     names, frame = [], sys._getframe(2)
@@ -82,8 +96,8 @@ class Witness:
 
 sys.meta_path.insert(0, Witness())
 import goldkeeper.cli
-goldkeeper.cli._register_all()
-print(json.dumps({{name: chains[name] for name in HEAVY if name in sys.modules}}))
+RUN
+print(json.dumps({name: chains[name] for name in HEAVY if name in sys.modules}))
 """
 
 
@@ -178,11 +192,32 @@ def test_no_function_over_60_lines() -> None:
     assert too_long == [], f"functions over {MAX_FUNCTION_LINES} lines:\n" + "\n".join(too_long)
 
 
-def test_cli_start_up_imports_no_heavy_package() -> None:
-    result = run_tool([sys.executable, "-c", START_UP_PROBE])
+def start_up_imports(run: str, watched: tuple[str, ...]) -> dict[str, str]:
+    """{module of ``watched`` imported by ``run`` after ``import goldkeeper.cli``: the goldkeeper chain that did}."""
+    probe = START_UP_PROBE.replace("WATCHED", repr(watched)).replace("RUN", run)
+    result = run_tool([sys.executable, "-c", probe])
     assert result.returncode == 0, report(result)
-    chains = json.loads(result.stdout)
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_cli_start_up_imports_no_heavy_package() -> None:
+    chains = start_up_imports("goldkeeper.cli._register_all()", HEAVY_PACKAGES)
     assert chains == {}, "heavy packages, and the goldkeeper imports that load them:\n" + json.dumps(chains, indent=1)
+
+
+def test_help_imports_no_command_module() -> None:
+    """`goldkeeper --help` lists the commands from a table: no command module, settings, store or pydantic."""
+    commands = tuple(f"goldkeeper.cli.{m}" for m in ("history", "dataset", "evals", "quality", "verify", "db"))
+    run = "import contextlib, io\nwith contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+    chains = start_up_imports(run + "    goldkeeper.cli.main(['--help'])", NOT_FOR_HELP + HEAVY_PACKAGES + commands)
+    assert chains == {}, "imported by --help, and the goldkeeper imports that load them:\n" + json.dumps(
+        chains, indent=1
+    )
+    # the probe does see imports: registering every command loads them
+    shown = start_up_imports(
+        "goldkeeper.cli._register_all()", ("goldkeeper.cli.history", "goldkeeper.config", "pydantic")
+    )
+    assert set(shown) == {"goldkeeper.cli.history", "goldkeeper.config", "pydantic"}
 
 
 # --- the checks can fail: the same tools on a copy with rule-breaking modules ------------------

@@ -1,7 +1,8 @@
 """The command line: click commands only. Parse options, call the library, render.
 
-Each ``cli/<area>.py`` module defines ``register(group)``; :data:`COMMAND_MODULES`
-lists them. Errors are mapped here, once: a :class:`GoldkeeperError` becomes
+Each ``cli/<area>.py`` module defines ``register(group)``; the root group imports one
+when a command of it is first resolved (:data:`goldkeeper.cli.main.COMMANDS`), so start-up
+pays only for the command that runs. Errors are mapped here, once: a :class:`GoldkeeperError` becomes
 ``error: <message>`` on stderr and its exit code; anything else is an internal
 error (exit 1, only ever a bug). Tracebacks only with ``--debug`` (or ``GOLDKEEPER_DEBUG=1``), printed
 before that same line: ``--debug`` never changes an exit code.
@@ -11,7 +12,6 @@ server, a wait for the golden lock) are shown as ``warning: <message>`` on stder
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import sys
@@ -19,30 +19,17 @@ import traceback
 
 import click
 
-from goldkeeper.cli.main import accept_global_options, cli
+from goldkeeper.cli.main import COMMANDS, cli
 from goldkeeper.dataset.inert import terminal_safe
 from goldkeeper.errors import GoldkeeperError
 
 #: the modules that add commands to ``cli``; one per capability.
-COMMAND_MODULES = [
-    "db",
-    "dataset",
-    "evals",
-    "grounded",
-    "init",
-    "verify",
-    "fmt",
-    "history",
-    "quality",
-    "importers",
-    "demo",
-]
+COMMAND_MODULES = list(dict.fromkeys(module for modules, _ in COMMANDS.values() for module in modules))
 
 
 def _register_all() -> None:
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"{__name__}.{name}").register(cli)
-    accept_global_options(cli)
+    """Import every command module now (tests and the start-up check; ``main`` loads only what runs)."""
+    cli.load(tuple(COMMAND_MODULES))
 
 
 class _StderrWarnings(logging.Handler):
@@ -76,8 +63,10 @@ def _error_text(exc: GoldkeeperError) -> str:
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = _debug_requested(argv)
+    # goldkeeper's own models need no pydantic plugins, and looking for them scans every installed
+    # package's entry points at the first model class (start-up); an explicit setting wins.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     _show_library_warnings()
-    _register_all()
     try:
         result = cli.main(args=argv, prog_name="goldkeeper", standalone_mode=False)
     except click.exceptions.Abort:

@@ -1,20 +1,88 @@
-"""The root ``goldkeeper`` group and the shared per-invocation state."""
+"""The root ``goldkeeper`` group and the shared per-invocation state.
+
+The root group is lazy: :data:`COMMANDS` names every top-level command, the ``cli/`` modules that
+register it and its short help, so ``goldkeeper --help`` lists the commands without importing any
+of their modules, and ``goldkeeper show`` imports only ``cli/history.py`` (and what ``show`` needs).
+Settings and the Project are imported when a command first asks for them (start-up, see
+docs/architecture.md).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from gettext import gettext
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from goldkeeper import __version__
-from goldkeeper.cli.output import progress_for_terminal
-from goldkeeper.config import Settings, load_settings
-from goldkeeper.project import Project
+
+if TYPE_CHECKING:
+    from goldkeeper.config import Settings
+    from goldkeeper.project import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: every top-level command: name -> (the ``cli/`` modules whose ``register(group)`` adds it, its short
+#: help as ``--help`` lists it). tests/test_cli_startup.py keeps the short help equal to the command's own.
+COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "baseline": (("quality",), "Versioned metric baselines, keyed by dataset id + version, model version and prompt version."),
+    "changelog": (("history",), "Append a dated entry to the store's CHANGELOG.json: what changed against --base."),
+    "db": (("db",), "Manage the embedded PostgreSQL 16 + pgvector server (in .goldkeeper/ or $GOLDKEEPER_HOME)."),
+    "demo": (("demo",), "Try goldkeeper end to end on the project's golden/ (or the bundled SQuAD sample)."),
+    "diff": (("history",), "Show what changed in the golden dataset between OLD and NEW."),
+    "dump": (("dataset",), "Write the golden rows of the database into the canonical sharded store."),
+    "eval": (("evals", "grounded"), "Evaluate retrieval (vector, full text, hybrid RRF) and answers against the golden dataset."),
+    "export": (("importers",), "Write the golden store (golden/, or --from / --rev) as a file in another format."),
+    "fmt": (("fmt",), "Make a hand-edited golden store DIRECTORY (default: params store.path) canonical again."),
+    "gate": (("quality",), "Gate CI on the eval metrics: exit 0 when they pass, 10 when they regress."),
+    "import": (("importers",), "Import records from other formats into the database (then `goldkeeper dump` them to golden/)."),
+    "init": (("init",), "Set up goldkeeper in the current git repository."),
+    "log": (("history",), "The golden dataset's history: every commit that changed the store, newest first."),
+    "report": (("quality",), "Write summary.json (+ summary.schema.json), summary.md and the index.html dashboard from the trend."),
+    "restore": (("dataset",), "Load the golden store into the database, all or nothing, and embed its chunks."),
+    "schema": (("verify",), "Print the JSON Schema of a goldkeeper format (default: golden)."),
+    "serve": (("quality",), "Serve the dashboard read-only on 127.0.0.1, with /api/ai-evals/summary and /api/openapi."),
+    "show": (("history",), "The manifest summary of the golden store at a git revision: version, counts, shards."),
+    "verify": (("verify",), "Check the integrity contracts of a golden store DIRECTORY (default: params store.path)."),
+}  # fmt: skip
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported when first resolved; ``--help`` lists them from a table."""
+
+    def __init__(self, *args: Any, lazy: Mapping[str, tuple[tuple[str, ...], str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            self.load(self.lazy[cmd_name][0])
+        return self.commands.get(cmd_name)
+
+    def load(self, modules: tuple[str, ...]) -> None:
+        """Import ``modules`` (names under ``goldkeeper.cli``), register their commands, add the global options."""
+        for module in modules:
+            importlib.import_module(f"goldkeeper.cli.{module}").register(self)
+        accept_global_options(self)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands section of ``--help``: a loaded command's own short help, else the table's."""
+        commands = [
+            self.commands.get(name) or click.Command(name, help=self.lazy[name][1]) for name in self.list_commands(ctx)
+        ]
+        shown = [command for command in commands if not command.hidden]
+        if not shown:
+            return
+        limit = formatter.width - 6 - max(len(command.name or "") for command in shown)
+        with formatter.section(gettext("Commands")):
+            formatter.write_dl([(command.name or "", command.get_short_help_str(limit)) for command in shown])
 
 
 @dataclass
@@ -32,6 +100,8 @@ class AppState:
         clean = {k: {kk: vv for kk, vv in v.items() if vv is not None} for k, v in overrides.items()}
         key = repr(sorted(clean.items()))
         if key not in self._settings:
+            from goldkeeper.config import load_settings  # noqa: PLC0415 - start-up: pydantic, not for --help
+
             self._settings[key] = load_settings(
                 root=self.root, params_file=self.params_file, database_url=self.database_url, overrides=clean
             )
@@ -39,10 +109,15 @@ class AppState:
 
     def project(self, **overrides: Any) -> Project:
         """The application layer for this invocation, with terminal progress."""
+        from goldkeeper.cli.output import progress_for_terminal  # noqa: PLC0415 - start-up
+        from goldkeeper.project import Project  # noqa: PLC0415 - start-up: the application layer, not for --help
+
         return Project(self.settings(**overrides), progress=progress_for_terminal())
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(__version__, prog_name="goldkeeper")
 @click.option(
     "--database-url",

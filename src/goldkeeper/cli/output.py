@@ -20,7 +20,6 @@ import orjson
 
 from goldkeeper.dataset.inert import json_safe, terminal_safe
 from goldkeeper.progress import Progress as ProgressProtocol
-from goldkeeper.store.canonical import to_plain
 
 PROGRESS_SECONDS_ENV = "GOLDKEEPER_PROGRESS_SECONDS"
 
@@ -40,6 +39,8 @@ def echo_document(text: str, *, json_document: bool = False) -> None:
 
 def echo_json(data: Any) -> None:
     """Print ``data`` as indented JSON (sorted keys) on stdout."""
+    from goldkeeper.store.canonical import to_plain  # noqa: PLC0415 - start-up: the store and pydantic
+
     click.echo(json_safe(orjson.dumps(to_plain(data), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()))
 
 

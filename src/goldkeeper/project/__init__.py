@@ -43,11 +43,6 @@ from goldkeeper.quality.baseline import (
     load_metrics,
     resolve_identity,
 )
-from goldkeeper.quality.gate import rubric_thresholds
-from goldkeeper.quality.gate_run import GateRequest, GateResult, gate_and_record
-from goldkeeper.quality.policy import load_policy
-from goldkeeper.quality.report import ReportFiles, write_report
-from goldkeeper.quality.trend import TrendStore
 from goldkeeper.schemas import json_schema
 from goldkeeper.store import DirectorySource, Store, StoreSource, open_store
 
@@ -64,6 +59,9 @@ if TYPE_CHECKING:
     from goldkeeper.evals.grounded import GroundedReport
     from goldkeeper.evals.retrieval import RetrievalResult
     from goldkeeper.importers.common import ExportReport, ImportedRecords
+    from goldkeeper.quality.gate_run import GateResult
+    from goldkeeper.quality.report import ReportFiles
+    from goldkeeper.quality.trend import TrendStore
 
 
 @dataclass(frozen=True)
@@ -154,6 +152,8 @@ class Project:
         return BaselineStore(self.settings.resolve(self.settings.baseline.dir))
 
     def trend(self, directory: Path | str | None = None) -> TrendStore:
+        from goldkeeper.quality.trend import TrendStore  # noqa: PLC0415 - start-up (module doc)
+
         return TrendStore(self.settings.resolve(directory if directory is not None else self.settings.report.dir))
 
     # ------------------------------------------------------------------ the database
@@ -431,6 +431,10 @@ class Project:
         metrics_output: Path | str | None = None,
     ) -> GateResult:
         """Gate the metrics against the policy and the baseline, store the run, write the report."""
+        from goldkeeper.quality.gate import rubric_thresholds  # noqa: PLC0415 - start-up (module doc)
+        from goldkeeper.quality.gate_run import GateRequest, gate_and_record  # noqa: PLC0415 - start-up (module doc)
+        from goldkeeper.quality.policy import load_policy  # noqa: PLC0415 - start-up (module doc)
+
         paths = self.metrics_paths(metrics)
         request = GateRequest(
             metrics_paths=paths,
@@ -453,6 +457,8 @@ class Project:
 
     def report(self, directory: Path | str | None = None) -> ReportFiles:
         """Re-render summary.json, summary.md and the dashboard from the stored runs."""
+        from goldkeeper.quality.report import write_report  # noqa: PLC0415 - start-up (module doc)
+
         return write_report(self.trend(directory))
 
 
