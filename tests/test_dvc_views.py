@@ -74,6 +74,9 @@ def test_gate_metrics_output_holds_numbers_only(project: Path, capsys, monkeypat
 
     write_tiny_store(project / "golden")
     write_metrics(project)
+    # the test metrics (faithfulness 0.91) pass the policy; the rubric's dataset-level floors are set to match
+    rubric = "rubric:\n  grounded_precision: 0.85\n  citation_coverage: 0.85\n  citation_freshness: 0.85\n"
+    (project / "params.yaml").write_text(rubric)
     (project / "config").mkdir()
     shutil.copy(POLICY_FILE, project / "config" / "regression-policy.json")
     monkeypatch.setenv("GOLDKEEPER_MODEL_VERSION", "test-model@sha256:00")
