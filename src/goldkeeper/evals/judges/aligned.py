@@ -53,7 +53,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from goldkeeper.evals.judges.base import STOP_WORDS, Verdict, check_threshold, split_sentences, stem, word_tokens
+from goldkeeper.evals.judges.base import STOP_WORDS, ThresholdJudge, Verdict, split_sentences, stem, word_tokens
 
 _NEGATION = frozenset({"not", "no", "never", "none", "nothing", "neither", "nor", "nobody", "cannot"})
 _MIN_PREFIX = 5
@@ -201,18 +201,11 @@ def _entity_breaks(claim: list[_Word], best: _Alignment) -> tuple[str | None, st
     return None, far
 
 
-class AlignedJudge:
+class AlignedJudge(ThresholdJudge):
     """Lexical support within one evidence sentence, with number, negation and entity-attachment checks."""
 
     name = "aligned"
     default_threshold = 0.65
-
-    def __init__(self, threshold: float | None = None) -> None:
-        self.threshold = check_threshold(self.default_threshold if threshold is None else threshold)
-
-    @property
-    def identity(self) -> str:
-        return f"{self.name}@{self.threshold:g}"
 
     def judge(self, claim: str, evidence: str) -> Verdict:
         parts = split_sentences(claim)

@@ -96,6 +96,20 @@ def check_threshold(threshold: float) -> float:
     return threshold
 
 
+class ThresholdJudge:
+    """What the offline judges share: a name and a threshold (None: the judge's default), identity ``name@threshold``."""
+
+    name = "judge"
+    default_threshold = 0.5
+
+    def __init__(self, threshold: float | None = None) -> None:
+        self.threshold = check_threshold(self.default_threshold if threshold is None else threshold)
+
+    @property
+    def identity(self) -> str:
+        return f"{self.name}@{self.threshold:g}"
+
+
 __all__ = [
     "Label",
     "LABELS",
@@ -107,4 +121,5 @@ __all__ = [
     "Verdict",
     "Judge",
     "check_threshold",
+    "ThresholdJudge",
 ]

@@ -17,21 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from goldkeeper.evals.judges.base import Verdict, check_threshold, content_tokens
+from goldkeeper.evals.judges.base import ThresholdJudge, Verdict, content_tokens
 
 
-class LexicalJudge:
+class LexicalJudge(ThresholdJudge):
     """Offline lexical-entailment judge: share of the claim's content words present in the evidence."""
 
     name = "lexical"
     default_threshold = 0.8
-
-    def __init__(self, threshold: float | None = None) -> None:
-        self.threshold = check_threshold(self.default_threshold if threshold is None else threshold)
-
-    @property
-    def identity(self) -> str:
-        return f"{self.name}@{self.threshold:g}"
 
     def judge(self, claim: str, evidence: str) -> Verdict:
         claim_tokens = content_tokens(claim)
