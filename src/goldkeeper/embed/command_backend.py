@@ -1,7 +1,7 @@
 """The ``command:PROGRAM`` provider: an external program embeds batches over stdin/stdout JSON lines.
 
-Like the ``command:`` answerer (``evals/answerers/command.py``, a layer above, so
-its subprocess handling is mirrored here, not imported): the program is run once
+Like the ``command:`` answerer and judge (the run itself is :func:`goldkeeper.programs.run_program`,
+which the three share): the program is run once
 per batch of ``batch_size`` texts, in the project root, with one JSON object per
 line on stdin::
 
@@ -17,7 +17,6 @@ program and the batch's text range; nothing is retried (the program owns its ret
 from __future__ import annotations
 
 import shlex
-import subprocess
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +27,7 @@ import orjson
 from goldkeeper.config import EmbeddingParams
 from goldkeeper.embed.batching import batch_label, check_vectors, embed_in_batches, identity_sha256, provider_model_id
 from goldkeeper.errors import ConfigError
+from goldkeeper.programs import run_program
 
 
 class CommandEmbedder:
@@ -81,17 +81,11 @@ class CommandEmbedder:
         with self._lock:
             self.runs += 1
         try:
-            done = subprocess.run(
-                self.argv, input=stdin, capture_output=True, cwd=self.cwd, timeout=self.timeout_seconds, check=False
-            )
-        except subprocess.TimeoutExpired:
-            raise ConfigError(f"{where} timed out after {self.timeout_seconds:g} s") from None
+            done = run_program(self.argv, stdin, cwd=self.cwd, timeout=self.timeout_seconds)
         except OSError as exc:
             raise ConfigError(f"{where}: cannot run {self.argv[0]!r}: {exc.strerror or exc}") from None
-        if done.returncode != 0:
-            tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
-            detail = f": {' '.join(tail[0].split())[:300]}" if tail[0] else ""
-            raise ConfigError(f"{where} exited with status {done.returncode}{detail}")
+        if done.failure is not None:
+            raise ConfigError(f"{where} {done.failure}{done.detail}")
         return check_vectors(_parse_lines(done.stdout, where), len(texts), self.dim, where)
 
 

@@ -8,7 +8,6 @@ stops the run.
 from __future__ import annotations
 
 import shlex
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import orjson
 from goldkeeper.errors import EvalError, UsageError
 from goldkeeper.evals.answerers.base import AnswerSet, prompt_json
 from goldkeeper.models import Query
+from goldkeeper.programs import run_program
 from goldkeeper.progress import SILENT, Progress
 
 
@@ -48,22 +48,12 @@ class CommandAnswerer:
         stdin = b"".join(orjson.dumps(prompt_json(q)) + b"\n" for q in batch)
         label = f"batch {number} ({len(batch)} prompts)"
         try:
-            done = subprocess.run(
-                self.argv, input=stdin, capture_output=True, cwd=self.cwd, timeout=self.timeout_s, check=False
-            )
-        except subprocess.TimeoutExpired:
-            for q in batch:
-                answers.fail(q.id, f"answerer command timed out after {self.timeout_s:g} s on {label}")
-            return
+            done = run_program(self.argv, stdin, cwd=self.cwd, timeout=self.timeout_s)
         except OSError as exc:
             raise EvalError(f"answerer {self.name}: cannot run {self.argv[0]!r}: {exc.strerror or exc}") from exc
-        if done.returncode != 0:
-            tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
-            reason = f"answerer command exited with status {done.returncode} on {label}"
-            if tail[0]:
-                reason += f": {tail[0][:300]}"
+        if done.failure is not None:
             for q in batch:
-                answers.fail(q.id, reason)
+                answers.fail(q.id, f"answerer command {done.failure} on {label}{done.detail}")
             return
         answers.collect(done.stdout.splitlines(), {q.id for q in batch}, f"command output of {label}")
 

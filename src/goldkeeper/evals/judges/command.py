@@ -16,7 +16,6 @@ half-judged run would be wrong, not just lower.
 from __future__ import annotations
 
 import shlex
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import orjson
 
 from goldkeeper.errors import EvalError
 from goldkeeper.evals.judges.base import LABELS, Label, Verdict, check_threshold
+from goldkeeper.programs import run_program
 
 
 class CommandJudge:
@@ -70,18 +70,11 @@ class CommandJudge:
         )
         label = f"pairs {start}-{start + len(batch) - 1}"
         try:
-            done = subprocess.run(
-                self.argv, input=stdin, capture_output=True, cwd=self.cwd, timeout=self.timeout_s, check=False
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise self._fail(f"timed out after {self.timeout_s:g} s on {label}") from exc
+            done = run_program(self.argv, stdin, cwd=self.cwd, timeout=self.timeout_s)
         except OSError as exc:
             raise self._fail(f"cannot run {self.argv[0]!r}: {exc.strerror or exc}") from exc
-        if done.returncode != 0:
-            tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
-            raise self._fail(
-                f"exited with status {done.returncode} on {label}" + (f": {tail[0][:300]}" if tail[0] else "")
-            )
+        if done.failure is not None:
+            raise self._fail(f"{done.failure} on {label}{done.detail}")
         found: dict[int, Verdict] = {}
         for number, line in enumerate(done.stdout.splitlines(), start=1):
             if line.strip():

@@ -1,0 +1,40 @@
+"""Running a user's program on JSON lines: what the ``command:`` answerer, judge and embedder share.
+
+The program gets its batch on stdin, runs under a timeout, and its failure is described once: a
+timeout or a non-zero exit status with the last line of its stderr. Each caller words the failure in
+its own error (an embedding failure is a config error, a judge's an eval error, an answerer's a
+failed case), so this module returns the failure instead of raising; a program that cannot start is
+the :class:`OSError` of :func:`subprocess.run`. Standard library only: it sits in the lowest layer.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ProgramRun:
+    """One run: its stdout, and ``failure`` (None: exit status 0) with the stderr ``detail`` (``": ..."`` or "")."""
+
+    stdout: bytes
+    failure: str | None = None
+    detail: str = ""
+
+
+def run_program(argv: Sequence[str], stdin: bytes, *, cwd: Path | None, timeout: float) -> ProgramRun:
+    """Run ``argv`` with ``stdin``; raises OSError when the program cannot be started."""
+    try:
+        done = subprocess.run(list(argv), input=stdin, capture_output=True, cwd=cwd, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return ProgramRun(b"", f"timed out after {timeout:g} s")
+    if done.returncode == 0:
+        return ProgramRun(done.stdout)
+    tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
+    detail = f": {' '.join(tail[0].split())[:300]}" if tail[0] else ""
+    return ProgramRun(done.stdout, f"exited with status {done.returncode}", detail)
+
+
+__all__ = ["ProgramRun", "run_program"]
