@@ -183,6 +183,22 @@ def test_a_killed_lock_holder_releases_the_lock_within_seconds(database_url):
     assert time.monotonic() - started < 10  # before: held until pg_sleep(300) ended
 
 
+def wait_until_sleeping(database_url: str, pid: int) -> None:
+    """Until the backend of goldkeeper-like process ``pid`` runs its pg_sleep (it prints "ready" just before)."""
+    deadline = time.monotonic() + 20
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE application_name = %s AND state = 'active' "
+                "AND query LIKE 'SELECT pg_sleep%%'",
+                (f"goldkeeper pid={pid}",),
+            ).fetchone()
+            if row:
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"the lock holder {pid} never reached pg_sleep")
+
+
 def test_a_held_lock_is_reported_and_given_up_after_the_timeout(database_url, project):
     """An old-style holder (no client check) killed mid-statement keeps the lock: restore says so, then gives up."""
     child = spawn(
@@ -195,6 +211,7 @@ def test_a_held_lock_is_reported_and_given_up_after_the_timeout(database_url, pr
         conn.execute("SELECT pg_sleep(300)")
         """
     )
+    wait_until_sleeping(database_url, child.pid)  # killed before pg_sleep reached the server, it would let go
     kill(child)
     analyses, queries = make_records(2)
     write_store(project / "golden", "t", analyses, queries, {"analyses": 2, "queries": 2})
