@@ -7,6 +7,7 @@ offer CUDA the tests assert the GPU side instead (``+cuda`` identity), so they n
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -148,3 +149,22 @@ def test_an_unknown_device_is_exit_3_at_settings_load(tmp_path: Path) -> None:
     result = _goldkeeper(["verify"], tmp_path, dict(os.environ))
     assert result.returncode == 3
     assert result.stderr == "error: params: embedding.device: Input should be 'auto', 'cpu' or 'cuda'\n"
+
+
+def test_the_gpu_benchmark_runs_here_and_reports_what_it_could_measure(tmp_path: Path) -> None:
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_gpu_embed.py"
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, str(script), "--texts", "6", "--json", str(out)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    devices = [row["device"] for row in report["rows"]]
+    assert all(row["texts"] == 6 and row["seconds"] > 0 for row in report["rows"])
+    if HAS_CUDA:
+        assert devices == ["cpu", "cuda"] and report["deviation"]["vectors"] == 6
+    else:
+        assert devices == ["cpu"] and report["deviation"] is None
+        assert "CUDA: not available on this machine (CPU row only): pip install 'goldkeeper[gpu]'." in result.stdout
+        assert report["rows"][0]["model_id"] == CPU_ID
