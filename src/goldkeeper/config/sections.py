@@ -98,6 +98,9 @@ class EmbeddingParams(Section):
     cache_dir: str = ".goldkeeper/embedding-cache"
     #: the fastembed/ONNX Runtime thread count; None = all cores.
     threads: int | None = None
+    #: fastembed: where ONNX Runtime runs the model: ``auto`` (CUDA when ONNX Runtime offers it, else the CPU),
+    #: ``cpu``, or ``cuda`` (required: an error when unavailable). A CUDA embedder's identity ends in ``+cuda``.
+    device: Literal["auto", "cpu", "cuda"] = "auto"
 
     @field_validator("provider")
     @classmethod

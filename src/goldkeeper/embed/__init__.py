@@ -14,6 +14,8 @@ external program (:mod:`goldkeeper.embed.command_backend`); the default,
 - any other fastembed catalog name: fastembed's download / cache; without network
   and without a cached copy this is a :class:`~goldkeeper.errors.ConfigError`.
 
+``device`` (``auto | cpu | cuda``) picks ONNX Runtime's execution provider; a CUDA
+session's model id ends in ``+cuda`` (see :mod:`goldkeeper.embed.fastembed_backend`).
 Loaded fastembed embedders are memoised per process (loading the ONNX session takes a
 second). With ``cache: file`` the embedder carries a ``file_cache``
 (:class:`~goldkeeper.embed.file_cache.FileEmbeddingCache` on ``cache_dir``, relative to
@@ -40,7 +42,7 @@ VENDORED_MODEL_DIR = Path(__file__).resolve().parent / "models" / "all-MiniLM-L6
 #: the model name the vendored folder holds.
 VENDORED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
-_LOADED: dict[tuple[str, str | None, int | None], Embedder] = {}
+_LOADED: dict[tuple[str, str | None, int | None, str], Embedder] = {}
 
 
 def vendored_model_path(model_name: str) -> Path | None:
@@ -77,10 +79,10 @@ def _fastembed(params: EmbeddingParams, root: Path | None) -> Embedder:
     path: Path | None = Path(params.model_path) if params.model_path else vendored_model_path(params.model)
     if params.model_path and root is not None and path is not None and not path.is_absolute():
         path = Path(root) / path
-    key = (params.model, str(path) if path else None, params.threads)
+    key = (params.model, str(path) if path else None, params.threads, params.device)
     embedder = _LOADED.get(key)
     if embedder is None:
-        embedder = FastEmbedEmbedder(params.model, path, threads=params.threads)
+        embedder = FastEmbedEmbedder(params.model, path, threads=params.threads, device=params.device)
         _LOADED[key] = embedder
     embedder.batch_size = params.batch_size  # type: ignore[attr-defined]
     if params.dimensions is not None and params.dimensions != embedder.dim:

@@ -1,4 +1,4 @@
-"""The fastembed backend: ONNX Runtime on the CPU, offline with a local model folder.
+"""The fastembed backend: ONNX Runtime on the CPU (or a CUDA GPU), offline with a local model folder.
 
 :class:`FastEmbedEmbedder` wraps ``fastembed.TextEmbedding``. Its ``model_id`` is
 ``<name>@sha256:<first 16 hex of the ONNX file's sha256>``: the identity used by
@@ -12,6 +12,27 @@ vector would depend on the other texts of its batch (cosine ~0.99 between the
 two). One text per run makes a vector a pure function of (model file, text),
 which is what the embedding cache and reproducible evals rely on; on the CPU it
 is no slower, since no padding is computed.
+
+The device (params ``embedding.device``): ``cpu`` runs ONNX Runtime's CPU
+execution provider; ``cuda`` its CUDA provider, and is a :class:`ConfigError`
+naming the fix (``pip install 'goldkeeper[gpu]'``) when ONNX Runtime has none or
+the session could not start it (no CUDA libraries); ``auto`` is CUDA when
+``onnxruntime.get_available_providers()`` offers it and the session starts on it,
+else the CPU. Unsupported operators of a CUDA session fall back to the CPU inside
+ONNX Runtime, as it does for any provider.
+
+The device and the identity. A GPU computes the same model with other kernels
+(other summation orders, fused operators, the int8 steps possibly on the CPU
+between them), so its vectors are not bit-identical to the CPU's: they agree
+within float tolerance, not to the last bit. The embedding cache, the chunks'
+``embedding_model`` and the baselines promise that one identity means one
+vector per text, so a CUDA session's identity is the CPU identity plus
+``+cuda`` (``<name>@sha256:<16 hex>+cuda``): CPU and GPU vectors are never
+mixed in one cache entry or one table, a GPU run re-embeds what the CPU
+embedded (and back) instead of reusing it, and a GPU eval is compared with a
+baseline measured on a GPU. The file's sha256 stays the identity's root (the
+same rules on every device); the CPU identity is unchanged, so existing caches
+and baselines stay valid. ``auto`` on a machine without CUDA is the CPU identity.
 
 fastembed and ONNX Runtime write warnings and progress bars; they are kept off
 stdout (a command's ``--json`` output must stay parseable) and ONNX Runtime's
@@ -29,7 +50,7 @@ import socket
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -37,6 +58,11 @@ import onnxruntime
 from loguru import logger
 
 from goldkeeper.errors import ConfigError
+
+#: params ``embedding.device``.
+Device = Literal["auto", "cpu", "cuda"]
+CPU_PROVIDER = "CPUExecutionProvider"
+CUDA_PROVIDER = "CUDAExecutionProvider"
 
 #: (resolved path, size, mtime_ns) -> sha256 hex
 _SHA_CACHE: dict[tuple[str, int, int], str] = {}
@@ -102,6 +128,7 @@ class FastEmbedEmbedder:
         *,
         threads: int | None = None,
         cache_dir: str | Path | None = None,
+        device: Device = "auto",
     ) -> None:
         text_embedding = _text_embedding_class()
         if model_path is not None and not Path(model_path).is_dir():
@@ -111,14 +138,17 @@ class FastEmbedEmbedder:
         description = _model_description(text_embedding, model_name)
         local_onnx = _local_onnx_file(model_path, description) if model_path is not None else None
         kwargs = _model_options(model_path, threads=threads, cache_dir=cache_dir)
-        self._model = _load_model(text_embedding, model_name, model_path, kwargs)
+        self._model = _load_on_device(text_embedding, model_name, model_path, kwargs, device)
+        #: the device the session runs on: "cuda" or "cpu" (``auto`` resolved).
+        self.device = _session_device(self._model, device)
         onnx_file = local_onnx or Path(self._model.model._model_dir) / description["model_file"]
         self.model_name = model_name
         self.model_path = Path(model_path) if model_path is not None else onnx_file.parent
         self.onnx_file = onnx_file
-        # The identity: a change of the model file changes every vector, so it names the file's bytes.
+        # The identity: a change of the model file changes every vector, so it names the file's bytes;
+        # a GPU's vectors differ from the CPU's in the last bits, so they are another identity (module doc).
         self.model_sha256 = file_sha256(onnx_file)
-        self.model_id = f"{model_name}@sha256:{self.model_sha256[:16]}"
+        self.model_id = f"{model_name}@sha256:{self.model_sha256[:16]}" + ("+cuda" if self.device == "cuda" else "")
         self.dim = int(description["dim"])
         #: chunks per database round trip in :func:`goldkeeper.embed.fill.embed_chunks` (params embedding.batch_size).
         self.batch_size = 64
@@ -140,6 +170,52 @@ class FastEmbedEmbedder:
 
     def __repr__(self) -> str:
         return f"FastEmbedEmbedder({self.model_id!r}, dim={self.dim})"
+
+
+def execution_providers(device: Device, available: Sequence[str]) -> list[str]:
+    """The ONNX Runtime providers for ``embedding.device``, given the ones ONNX Runtime offers."""
+    if device == "cpu" or (device == "auto" and CUDA_PROVIDER not in available):
+        return [CPU_PROVIDER]
+    if CUDA_PROVIDER not in available:
+        raise _cuda_error(f"ONNX Runtime offers no CUDA provider (it has {', '.join(available) or 'none'})")
+    return [CUDA_PROVIDER, CPU_PROVIDER]
+
+
+def _load_on_device(
+    text_embedding: Any, model_name: str, model_path: str | Path | None, kwargs: dict[str, Any], device: Device
+) -> Any:
+    """The session on ``device``'s providers; ``auto`` retries on the CPU when a CUDA session cannot be made."""
+    providers = execution_providers(device, onnxruntime.get_available_providers())
+    try:
+        return _load_model(text_embedding, model_name, model_path, {**kwargs, "providers": providers})
+    except ConfigError as exc:
+        if CUDA_PROVIDER not in providers:
+            raise
+        if device == "cuda":
+            raise _cuda_error(f"the CUDA session failed ({exc})") from exc
+    return _load_model(text_embedding, model_name, model_path, {**kwargs, "providers": [CPU_PROVIDER]})
+
+
+def _session_device(model: Any, device: Device) -> str:
+    """``cuda`` when the loaded session runs on the CUDA provider, else ``cpu`` (an error for ``device: cuda``).
+
+    A CUDA provider ONNX Runtime lists can still fail to start (CUDA or cuDNN libraries missing): the
+    session then runs on the CPU alone.
+    """
+    session = getattr(getattr(model, "model", None), "model", None)
+    running = list(session.get_providers()) if session is not None else [CPU_PROVIDER]
+    if CUDA_PROVIDER in running:
+        return "cuda"
+    if device == "cuda":
+        raise _cuda_error("the CUDA provider did not start (are the CUDA 12 and cuDNN 9 libraries installed?)")
+    return "cpu"
+
+
+def _cuda_error(why: str) -> ConfigError:
+    return ConfigError(
+        f"embedding.device is cuda but {why}: pip install 'goldkeeper[gpu]', or set embedding.device: auto",
+        key="embedding.device",
+    )
 
 
 def _model_description(text_embedding: Any, model_name: str) -> dict[str, Any]:
@@ -237,4 +313,4 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
     return (vectors / norms).astype(np.float32, copy=False)
 
 
-__all__ = ["FastEmbedEmbedder", "file_sha256"]
+__all__ = ["FastEmbedEmbedder", "execution_providers", "file_sha256", "Device", "CPU_PROVIDER", "CUDA_PROVIDER"]
