@@ -168,3 +168,12 @@ def test_the_gpu_benchmark_runs_here_and_reports_what_it_could_measure(tmp_path:
         assert devices == ["cpu"] and report["deviation"] is None
         assert "CUDA: not available on this machine (CPU row only): pip install 'goldkeeper[gpu]'." in result.stdout
         assert report["rows"][0]["model_id"] == CPU_ID
+
+
+def test_device_with_another_provider_is_refused_not_ignored(tmp_path: Path) -> None:
+    (tmp_path / "params.yaml").write_text(
+        "embedding:\n  provider: openai\n  base_url: http://127.0.0.1:9/v1\n  model: m\n  dimensions: 8\n  device: cuda\n"
+    )
+    result = _goldkeeper(["verify"], tmp_path, dict(os.environ))
+    assert result.returncode == 3
+    assert result.stderr == "error: params: embedding: device is only read by provider fastembed (provider is openai)\n"

@@ -116,6 +116,9 @@ class EmbeddingParams(Section):
                 if getattr(self, name) is not None:
                     raise ValueError(f"{name} is only read by provider openai (provider is fastembed)")
             return self
+        if self.device != "auto":
+            # the endpoint or the command chooses its own hardware; a silently ignored setting would mislead
+            raise ValueError(f"device is only read by provider fastembed (provider is {self.provider.split(':')[0]})")
         if self.dimensions is None:
             raise ValueError(f"provider {self.provider.split(':')[0]} needs dimensions (the vector length)")
         if self.provider == "openai" and not self.base_url:

@@ -103,7 +103,9 @@ SECTIONS = frozenset(name for name in Settings.model_fields if name not in {"roo
 def _config_error(exc: ValidationError) -> ConfigError:
     first = exc.errors()[0]
     key = ".".join(str(p) for p in first["loc"])
-    return ConfigError(f"params: {key}: {first['msg']}", key=key)
+    # pydantic words a validator's own message "Value error, ..."; the user needs only the message
+    msg = first["msg"].removeprefix("Value error, ")
+    return ConfigError(f"params: {key}: {msg}", key=key)
 
 
 #: libyaml's safe loader when PyYAML has it (30x faster than the pure-Python one: start-up), else PyYAML's own.
