@@ -232,6 +232,8 @@ def test_db_check_names_a_bad_type_in_one_line(
         conn.execute("ALTER TABLE app.eval_prompts ALTER COLUMN expects DROP DEFAULT")
         conn.execute("ALTER TABLE app.eval_prompts ALTER COLUMN expects TYPE text[] USING '{}'")
         conn.execute("UPDATE app.eval_prompts SET prompt_id = 'has space' WHERE prompt_id = 'A-1'")
+        conn.execute("""UPDATE app.eval_prompts SET labels = '[1, "x"]' WHERE prompt_id = 'b.2'""")
+        conn.execute("""UPDATE app.eval_prompts SET labels = '{"wip": 1}' WHERE suite = 'adhoc'""")  # not in scope
     code, out, err = run_cli(["db", "check"], capsys)
     assert (code, out) == (3, "")
     assert err.splitlines() == [
@@ -239,7 +241,9 @@ def test_db_check_names_a_bad_type_in_one_line(
         "app.eval_prompts.behaviour: text cannot hold queries.expected_behavior (jsonb) without loss",
         "app.eval_prompts.prompt_id: 1 row(s) hold an id goldkeeper's queries cannot have (e.g. 'has space'; "
         "letters, digits and . _ : - only)",
-        "error: database mapping: 3 problem(s)",
+        "app.eval_prompts.labels: 1 row(s) hold jsonb that is not an array of strings, so queries.tags (text[]) "
+        "cannot be read back unchanged",
+        "error: database mapping: 4 problem(s)",
     ]
 
 

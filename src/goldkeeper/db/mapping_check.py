@@ -104,6 +104,36 @@ def _query_id_problem(conn: psycopg.Connection[Any], table: TableMap, found: dic
     )
 
 
+_NOT_TEXT_ARRAY = (
+    "CASE WHEN jsonb_typeof({c}) = 'array' "
+    "THEN EXISTS (SELECT 1 FROM jsonb_array_elements({c}) e WHERE jsonb_typeof(e) <> 'string') ELSE true END"
+)
+
+
+def _json_list_problems(
+    conn: psycopg.Connection[Any], mapping: Mapping, table: TableMap, found: dict[str, str]
+) -> list[str]:
+    """A query's list of text held in jsonb: every row in scope must hold an array of strings (else it is lost)."""
+    problems = []
+    for field, column in table.columns.items() if table.entity == "queries" else ():
+        if mapping.field_type("queries", field) != "text[]" or found.get(column) != "jsonb":
+            continue
+        statement = sql.SQL("SELECT count(*) FROM {t} WHERE {w} AND " + _NOT_TEXT_ARRAY).format(
+            t=table.relation, w=table.condition(), c=sql.Identifier(column)
+        )
+        try:
+            with conn.transaction():
+                row = conn.execute(statement).fetchone()
+        except psycopg.Error:
+            continue  # an invalid where is reported on its own
+        if row is not None and row[0]:
+            problems.append(
+                f"{table.name}.{column}: {row[0]} row(s) hold jsonb that is not an array of strings, "
+                f"so queries.{field} (text[]) cannot be read back unchanged"
+            )
+    return problems
+
+
 def _where_problem(conn: psycopg.Connection[Any], table: TableMap) -> str | None:
     if not table.where:
         return None
@@ -163,6 +193,7 @@ def check_mapping(conn: psycopg.Connection[Any], mapping: Mapping, dim: int | No
         problems += [p for p in [_where_problem(conn, table)] if p]
         problems += _text_id_problems(conn, mapping, table, found)
         problems += [p for p in [_query_id_problem(conn, table, found)] if p]
+        problems += _json_list_problems(conn, mapping, table, found)
         problems += _embedding_problems(table, found, dim) if dim is not None else []
         if entity not in ("analyses", "queries") and column_types(conn, mapping.tables["analyses"]) is not None:
             problems += [p for p in [_foreign_key_problem(conn, table, mapping.tables["analyses"])] if p]
