@@ -134,12 +134,14 @@ ENTITY_FIELDS: dict[str, tuple[str, ...]] = {
     "chunks": ("id", "analysis_id", "content", "section_title", "section_path", "content_type", "chunk_index"),
     "artifacts": ("id", "analysis_id", "summary", "key_findings", "metadata"),
     "findings": ("analysis_id", "ordinal", "agent", "category", "content", "confidence"),
+    "queries": ("id", "text", "domain", "difficulty", "tags", "expected", "reference_answers", "expected_behavior"),
 }
 REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "analyses": ("id", "url", "title", "created_at"),
     "chunks": ("id", "analysis_id", "content", "chunk_index"),
     "artifacts": ("id", "analysis_id", "summary"),
     "findings": ("analysis_id", "ordinal", "agent", "category", "content"),
+    "queries": ("id", "text", "expected_behavior"),
 }
 
 
@@ -174,15 +176,15 @@ class TableMapParams(Section):
 
 
 class DatabaseParams(Section):
-    """Where goldkeeper's entities live in the application's own tables (absent: the ``golden`` schema)."""
+    """Where goldkeeper's entities live in the application's own tables (absent: the ``golden`` schema).
+
+    ``queries`` is optional: without it the golden test queries stay in goldkeeper's own ``golden.queries``."""
 
     tables: dict[str, TableMapParams]
 
     @model_validator(mode="after")
     def _entities(self) -> DatabaseParams:
         for entity, table in self.tables.items():
-            if entity == "queries":
-                raise ValueError("tables.queries: queries in the application's tables are not supported yet")
             if entity not in ENTITY_FIELDS:
                 raise ValueError(f"unknown entity {entity!r} ({' | '.join(ENTITY_FIELDS)})")
             fields = ENTITY_FIELDS[entity]

@@ -282,7 +282,7 @@ class GoldenLoader:
         a, q = changes["analyses"], changes["queries"]
         if replace:
             self._delete_analyses(a.different + a.absent)
-            self.conn.execute("DELETE FROM golden.queries WHERE id = ANY(%s::text[])", (q.different + q.absent,))
+            self._delete_queries(q.different + q.absent)
         elif a.different or q.different:
             raise _conflict(a.different, q.different)
         self.conn.execute(
@@ -295,12 +295,20 @@ class GoldenLoader:
         )
         self._check_id_collisions()
         self._insert_analyses()
-        for table in ("gk_queries", "gk_query_expected"):
-            self._insert(table, "gk_insert_queries")
+        self._insert_queries()
 
     def _delete_analyses(self, ids: list[str]) -> None:
         """Delete these analyses with everything that belongs to them (replace)."""
         self.conn.execute("DELETE FROM golden.analyses WHERE id = ANY(%s::uuid[])", (ids,))
+
+    def _delete_queries(self, ids: list[str]) -> None:
+        """Delete these queries with their expectations (replace)."""
+        self.conn.execute("DELETE FROM golden.queries WHERE id = ANY(%s::text[])", (ids,))
+
+    def _insert_queries(self) -> None:
+        """Insert the staged queries listed in ``gk_insert_queries``, with their expectations."""
+        for table in _QUERY_TABLES:
+            self._insert(table, "gk_insert_queries")
 
     def _insert_analyses(self) -> None:
         """Insert the staged analyses listed in ``gk_insert_analyses``, with their children."""
@@ -348,7 +356,7 @@ class GoldenLoader:
         rows = self.conn.execute(
             f"""
             SELECT e.query_id || ' -> ' || e.target_kind || ' ' || e.target_id::text
-            FROM golden.query_expected e
+            FROM {self.targets["gk_query_expected"]} e
             WHERE e.query_id IN (SELECT id FROM gk_insert_queries) AND (
                   (e.target_kind = 'chunk' AND NOT EXISTS (SELECT 1 FROM {chunks} c WHERE c.id = e.target_id))
                OR (e.target_kind = 'analysis' AND NOT EXISTS (SELECT 1 FROM {analyses} a WHERE a.id = e.target_id)))

@@ -5,9 +5,11 @@ query handling it reuses: records are COPYed into temporary tables, compared in 
 views that show the user's rows in goldkeeper's shape (only the rows inside each ``where``), then
 applied in the caller's transaction under the golden advisory lock. A replace deletes only mapped
 rows inside the ``where``; inserts write the mapped columns (the others take their defaults).
-Nothing is created in the user's schema: the views are temporary, queries and the embedding cache
-live in goldkeeper's own schema ``golden``. :class:`MappedChunkVectors` writes the chunk vectors
-into the user's embedding column.
+Queries the same way when ``database.tables.queries`` maps them (their expectations are read from
+its ``expected`` column, the view ``gk_map_query_expected``), else in goldkeeper's own ``golden.queries``.
+Nothing is created in the user's schema: the views are temporary, the embedding cache lives in
+goldkeeper's own schema ``golden``. :class:`MappedChunkVectors` writes the chunk vectors into the
+user's embedding column.
 """
 
 from __future__ import annotations
@@ -25,9 +27,24 @@ from goldkeeper.db.loader import ANALYSIS_TABLES, Changes, GoldenLoader
 from goldkeeper.db.mapped_reader import select_entity
 from goldkeeper.db.mapping import FIELD_DEFAULTS, FIELD_TYPES, Mapping
 from goldkeeper.db.mapping_check import require_valid
-from goldkeeper.errors import DataIntegrityError
+from goldkeeper.errors import ConflictError, DataIntegrityError
 
-_ENTITY_OF = {"gk_analyses": "analyses", "gk_chunks": "chunks", "gk_artifacts": "artifacts", "gk_findings": "findings"}
+_ENTITY_OF = {
+    "gk_analyses": "analyses",
+    "gk_chunks": "chunks",
+    "gk_artifacts": "artifacts",
+    "gk_findings": "findings",
+    "gk_queries": "queries",
+}
+#: a mapped query's expectations, in golden.query_expected's shape, from its ``expected`` jsonb
+_EXPECTED_VIEW = """
+CREATE TEMP VIEW gk_map_query_expected (query_id, target_kind, target_id, relevance) AS
+SELECT q.id, k.kind, (e ->> 'id')::uuid, (e ->> 'relevance')::int4
+FROM gk_map_queries q
+CROSS JOIN (VALUES ('chunk', 'chunks'), ('analysis', 'analyses')) AS k (kind, key)
+CROSS JOIN LATERAL jsonb_array_elements(
+    CASE WHEN jsonb_typeof(q.expected -> k.key) = 'array' THEN q.expected -> k.key ELSE '[]'::jsonb END) AS e
+"""
 
 
 def _view(table: str) -> str:
@@ -41,12 +58,18 @@ class MappedLoader(GoldenLoader):
         super().__init__(conn, **options)
         self.mapping = mapping
         self.targets.update({table: _view(table) for table in ANALYSIS_TABLES})
+        if "queries" in mapping.tables:
+            self.targets.update({"gk_queries": "gk_map_queries", "gk_query_expected": "gk_map_query_expected"})
+
+    def _tables(self) -> tuple[str, ...]:
+        """The temp tables written into the user's tables: the analyses', and the queries' when mapped."""
+        return ANALYSIS_TABLES + (("gk_queries",) if "queries" in self.mapping.tables else ())
 
     def prepare(self, dim: int) -> None:
         """Lock, ensure goldkeeper's own schema (queries, cache), check the mapping, create the views."""
         super().prepare(dim)
         self.mapping = require_valid(self.conn, self.mapping, dim)
-        for table in ANALYSIS_TABLES:
+        for table in self._tables():
             entity = _ENTITY_OF[table]
             fields = sql.SQL(", ").join(map(sql.Identifier, ENTITY_FIELDS[entity]))
             if entity in self.mapping.tables:
@@ -58,6 +81,8 @@ class MappedLoader(GoldenLoader):
             self.conn.execute(
                 sql.SQL("CREATE TEMP VIEW {v} ({f}) AS {b}").format(v=sql.Identifier(_view(table)), f=fields, b=body)
             )
+        if "queries" in self.mapping.tables:
+            self.conn.execute(_EXPECTED_VIEW)
 
     def classify(self, statuses: list[str] | None = None) -> dict[str, Changes]:
         """Refuse records the mapping cannot hold (:meth:`_check_unmapped`), then classify them."""
@@ -67,7 +92,7 @@ class MappedLoader(GoldenLoader):
 
     def _check_unmapped(self) -> None:
         """A value in an unmapped entity or field would be lost (and differ forever): refuse it, naming it."""
-        for table in ANALYSIS_TABLES:
+        for table in self._tables():
             entity = _ENTITY_OF[table]
             if entity not in self.mapping.tables:
                 lost = self._count(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
@@ -108,32 +133,74 @@ class MappedLoader(GoldenLoader):
                 )
             )
 
-    def _insert_analyses(self) -> None:
-        self._check_separators()
-        for table in ANALYSIS_TABLES:
-            entity = _ENTITY_OF[table]
-            if entity not in self.mapping.tables:
-                continue
-            fields = self.mapping.mapped_fields(entity)
-            target = self.mapping.tables[entity]
-            self.conn.execute(
-                sql.SQL(
-                    "INSERT INTO {t} ({cols}) SELECT {vals} FROM {s} WHERE {k} IN (SELECT id FROM gk_insert_analyses)"
-                ).format(
-                    t=target.relation,
-                    cols=sql.SQL(", ").join(target.column(f) for f in fields),
-                    vals=sql.SQL(", ").join(self.mapping.write_expr(entity, f, sql.Identifier(f)) for f in fields),
-                    s=sql.Identifier(table),
-                    k=sql.Identifier("id" if entity == "analyses" else "analysis_id"),
-                )
+    def _delete_queries(self, ids: list[str]) -> None:
+        """Delete these queries from the mapped table (inside its ``where``), else from golden.queries."""
+        if "queries" not in self.mapping.tables:
+            super()._delete_queries(ids)
+            return
+        table = self.mapping.tables["queries"]
+        self.conn.execute(
+            sql.SQL("DELETE FROM {t} WHERE {w} AND {k} = ANY({ids}::text[])").format(
+                t=table.relation, w=table.condition(), k=self.mapping.read_expr("queries", "id"), ids=sql.Literal(ids)
             )
-        outside = self._ids("SELECT id::text FROM gk_insert_analyses EXCEPT SELECT id::text FROM gk_map_analyses")
+        )
+
+    def _insert_queries(self) -> None:
+        """Insert the queries into the mapped table (refusing an id held outside its ``where``), else golden's."""
+        if "queries" not in self.mapping.tables:
+            super()._insert_queries()
+            return
+        table = self.mapping.tables["queries"]
+        key = self.mapping.read_expr("queries", "id")
+        taken = self._ids(
+            sql.SQL(
+                "SELECT {k} FROM {t} WHERE {w} IS NOT TRUE AND {k} IN (SELECT id FROM gk_insert_queries) "
+                'ORDER BY ({k}) COLLATE "C" LIMIT 20'
+            )
+            .format(k=key, t=table.relation, w=table.condition())
+            .as_string(self.conn)
+        )
+        if taken:
+            raise ConflictError(
+                f"query {taken[0]} already exists in {table.name} outside database.tables.queries.where "
+                "(a restore never touches those rows): nothing was changed",
+                ids=taken,
+            )
+        self._insert_mapped("gk_queries", "gk_insert_queries")
+        self._refuse_outside("gk_insert_queries", "gk_map_queries", "queries")
+
+    def _insert_mapped(self, table: str, keys: str) -> None:
+        """INSERT the staged rows of ``table`` whose key is in ``keys`` into the mapped columns."""
+        entity = _ENTITY_OF[table]
+        fields = self.mapping.mapped_fields(entity)
+        target = self.mapping.tables[entity]
+        self.conn.execute(
+            sql.SQL("INSERT INTO {t} ({cols}) SELECT {vals} FROM {s} WHERE {k} IN (SELECT id FROM {keys})").format(
+                t=target.relation,
+                cols=sql.SQL(", ").join(target.column(f) for f in fields),
+                vals=sql.SQL(", ").join(self.mapping.write_expr(entity, f, sql.Identifier(f)) for f in fields),
+                s=sql.Identifier(table),
+                k=sql.Identifier("analysis_id" if entity in ("chunks", "artifacts", "findings") else "id"),
+                keys=sql.Identifier(keys),
+            )
+        )
+
+    def _refuse_outside(self, inserted: str, view: str, entity: str) -> None:
+        """Every inserted record must read back through the view: inside the ``where``."""
+        outside = self._ids(f"SELECT id::text FROM {inserted} EXCEPT SELECT id::text FROM {view}")
         if outside:
             raise DataIntegrityError(
-                f"{len(outside)} restored analyses would fall outside database.tables.analyses.where "
+                f"{len(outside)} restored {entity} would fall outside database.tables.{entity}.where "
                 f"(e.g. {sorted(outside)[0]}): map the column the where reads",
                 ids=sorted(outside),
             )
+
+    def _insert_analyses(self) -> None:
+        self._check_separators()
+        for table in ANALYSIS_TABLES:
+            if _ENTITY_OF[table] in self.mapping.tables:
+                self._insert_mapped(table, "gk_insert_analyses")
+        self._refuse_outside("gk_insert_analyses", "gk_map_analyses", "analyses")
 
     def _check_separators(self) -> None:
         """A path written as text with a separator must read back the same: no part may contain it."""

@@ -4,7 +4,9 @@ The same design as :mod:`goldkeeper.db.reader`: one ``COPY (SELECT ...) TO STDOU
 on its own connection, all sharing one exported snapshot, children merged into their analysis in
 Python. The SELECTs are generated from the mapping: each column converted to goldkeeper's type, the
 rows limited to the ``where`` of their table (children: to analyses inside the analyses' ``where``).
-Queries come from goldkeeper's own ``golden.queries`` (none when that table does not exist).
+Queries come from the mapped queries table when the mapping has one (inside its ``where``, by id
+bytewise; a row goldkeeper cannot read is a one-line error naming the table, the id and the column),
+else from goldkeeper's own ``golden.queries`` (none when that table does not exist).
 """
 
 from __future__ import annotations
@@ -15,14 +17,15 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from pydantic import ValidationError
 
 from goldkeeper.config.sections import ENTITY_FIELDS
 from goldkeeper.db.connection import database_error
 from goldkeeper.db.mapping import FIELD_TYPES, Mapping
 from goldkeeper.db.mapping_check import require_valid
 from goldkeeper.db.reader import _build_analysis, _Peekable, _queries_stream, _snapshot_connections, _uuid_before
-from goldkeeper.errors import DatabaseError
-from goldkeeper.models import Analysis, Query
+from goldkeeper.errors import DatabaseError, RecordValidationError
+from goldkeeper.models import Analysis, Expected, ExpectedBehavior, Query
 
 #: the order of each child stream after its analysis id (chunks: chunk_index; findings: ordinal)
 _CHILD_ORDER = {"chunks": "chunk_index", "findings": "ordinal", "artifacts": None}
@@ -33,6 +36,10 @@ def select_entity(mapping: Mapping, entity: str) -> sql.Composed:
     table = mapping.tables[entity]
     fields = ENTITY_FIELDS[entity]
     exprs = sql.SQL(", ").join(mapping.read_expr(entity, f) for f in fields)
+    if entity == "queries":  # bytewise, as golden.queries and the store order them
+        return sql.SQL('SELECT {e} FROM {t} WHERE {w} ORDER BY ({k}) COLLATE "C"').format(
+            e=exprs, t=table.relation, w=table.condition(), k=mapping.read_expr(entity, "id")
+        )
     if entity == "analyses":
         return sql.SQL("SELECT {e} FROM {t} WHERE {w} ORDER BY 1").format(
             e=exprs, t=table.relation, w=table.condition()
@@ -81,6 +88,38 @@ def _reader_row(entity: str, v: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(v[k] for k in keys)
 
 
+def _build_query(mapping: Mapping, values: dict[str, Any]) -> Query:
+    """A query from its row (goldkeeper's types); a value the model refuses names the row and the column."""
+    nested: str | None = "expected"
+    try:
+        expected = Expected.model_validate(values["expected"]).canonical()
+        nested = "expected_behavior"
+        behavior = ExpectedBehavior.model_validate(values["expected_behavior"])
+        nested = None
+        plain = {k: v for k, v in values.items() if k not in ("expected", "expected_behavior")}
+        return Query(**plain, expected=expected, expected_behavior=behavior)
+    except ValidationError as exc:
+        table = mapping.tables["queries"]
+        first = exc.errors()[0]
+        path = ([nested] if nested else []) + [str(part) for part in first["loc"]]
+        if path and path[0] in table.columns:
+            path[0] = table.columns[path[0]]
+        raise RecordValidationError(table.name, str(values["id"]), ".".join(path), first["msg"]) from exc
+
+
+def _mapped_queries(url: str, conn: psycopg.Connection[Any], mapping: Mapping) -> Generator[Query]:
+    """The mapped queries table's rows inside its ``where``, as queries (ascending id, bytewise)."""
+    fields = ENTITY_FIELDS["queries"]
+    statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT BINARY)").format(select_entity(mapping, "queries"))
+    try:
+        with conn.cursor() as cur, cur.copy(statement) as copy:
+            copy.set_types(list(FIELD_TYPES["queries"]))
+            for row in copy.rows():
+                yield _build_query(mapping, dict(zip(fields, row, strict=True)))
+    except psycopg.Error as exc:
+        raise database_error(exc, url, "cannot read the mapped queries") from exc
+
+
 def _analyses_stream(url: str, conns: list[psycopg.Connection[Any]], mapping: Mapping) -> Generator[Analysis]:
     c_an, c_ch, c_fi, c_ar = conns
     try:
@@ -106,9 +145,8 @@ def mapped_reader(url: str, mapping: Mapping) -> Iterator[tuple[Iterator[Analysi
     The mapping is checked first (a problem is a ConfigError listing them, nothing read)."""
     with _snapshot_connections(url, 6) as conns:
         mapping = require_valid(conns[0], mapping, None)
-        has_queries = conns[0].execute("SELECT to_regclass('golden.queries') IS NOT NULL").fetchone() == (True,)
         analyses = _analyses_stream(url, conns[:4], mapping)
-        queries: Iterator[Query] = _queries_stream(url, conns[4:]) if has_queries else iter(())
+        queries = _queries_of(url, conns[4:], mapping)
         try:
             yield analyses, queries
         finally:
@@ -119,4 +157,30 @@ def mapped_reader(url: str, mapping: Mapping) -> Iterator[tuple[Iterator[Analysi
                     pass  # the connections are closed next: an unfinished COPY dies with them
 
 
-__all__ = ["mapped_reader", "select_entity"]
+def _queries_of(url: str, conns: list[psycopg.Connection[Any]], mapping: Mapping) -> Iterator[Query]:
+    """The mapped queries, else goldkeeper's own ``golden.queries`` (none when it does not exist)."""
+    if "queries" in mapping.tables:
+        return _mapped_queries(url, conns[0], mapping)
+    if conns[0].execute("SELECT to_regclass('golden.queries') IS NOT NULL").fetchone() == (True,):
+        return _queries_stream(url, conns)
+    return iter(())
+
+
+@contextmanager
+def mapped_queries(url: str, mapping: Mapping) -> Iterator[Iterator[Query]]:
+    """The queries of a database mapped by ``mapping`` (the mapped table, else ``golden.queries``).
+
+    For readers that need the queries alone (the evals, ``verify --db``); the mapping is checked first."""
+    with _snapshot_connections(url, 2) as conns:
+        mapping = require_valid(conns[0], mapping, None)
+        queries = _queries_of(url, conns, mapping)
+        try:
+            yield queries
+        finally:
+            try:
+                getattr(queries, "close", lambda: None)()
+            except (psycopg.Error, DatabaseError):
+                pass  # the connections are closed next: an unfinished COPY dies with them
+
+
+__all__ = ["mapped_reader", "mapped_queries", "select_entity"]

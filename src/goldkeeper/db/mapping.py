@@ -1,16 +1,18 @@
 """The application's own tables: goldkeeper's entities mapped onto them (params ``database:``, issue 12).
 
-A :class:`Mapping` says, per entity (analyses, chunks, artifacts, findings), which table holds it,
-which column holds each field, and which rows belong to the dataset (``where``). SQL is generated
-from it with :mod:`psycopg.sql` (identifiers quoted); the ``where`` is the user's own SQL condition
-from params.yaml and is inserted as written.
+A :class:`Mapping` says, per entity (analyses, chunks, artifacts, findings; queries optionally, else
+they stay in goldkeeper's own ``golden.queries``), which table holds it, which column holds each
+field, and which rows belong to the dataset (``where``). SQL is generated from it with
+:mod:`psycopg.sql` (identifiers quoted); the ``where`` is the user's own SQL condition from
+params.yaml and is inserted as written.
 
 Each field has goldkeeper's type (the reference schema's); a column of another type is read and
 written through a lossless conversion (:func:`conversion`): uuid <-> text ids, text[] <-> jsonb
 arrays or a text path with a declared separator, timestamptz <-> timestamp without time zone (UTC),
-int4 <-> int8. A field that is not mapped is read as goldkeeper's default (so it is left out of
-the store) and restored as the column default. :func:`check_mapping` compares the mapping with the
-live database (``goldkeeper db check``).
+int4 <-> int8, varchar -> text. A JSON object (a query's ``expected`` and ``expected_behavior``, an
+artifact's ``metadata``) only in a jsonb column (:func:`field_conversion`). A field that is not
+mapped is read as goldkeeper's default (so it is left out of the store) and restored as the column
+default. :func:`check_mapping` compares the mapping with the live database (``goldkeeper db check``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ FIELD_TYPES: dict[str, tuple[str, ...]] = {
     "chunks": ("uuid", "uuid", "text", "text", "text[]", "text", "int4"),
     "artifacts": ("uuid", "uuid", "text", "jsonb", "jsonb"),
     "findings": ("uuid", "int4", "text", "text", "text", "float8"),
+    "queries": ("text", "text", "text", "text", "text[]", "jsonb", "jsonb", "jsonb"),
 }
 #: what an unmapped field reads as (goldkeeper's default, so the store leaves it out)
 FIELD_DEFAULTS: dict[tuple[str, str], str] = {
@@ -41,7 +44,14 @@ FIELD_DEFAULTS: dict[tuple[str, str], str] = {
     ("artifacts", "key_findings"): "'[]'::jsonb",
     ("artifacts", "metadata"): "'{}'::jsonb",
     ("findings", "confidence"): "NULL::float8",
+    ("queries", "domain"): "''::text",
+    ("queries", "difficulty"): "'medium'::text",
+    ("queries", "tags"): "'{}'::text[]",
+    ("queries", "expected"): """'{"analyses": [], "chunks": []}'::jsonb""",
+    ("queries", "reference_answers"): "'[]'::jsonb",
 }
+#: jsonb fields holding a JSON object: only a jsonb column holds them (a text[] column holds only lists of text)
+OBJECT_FIELDS = frozenset({("artifacts", "metadata"), ("queries", "expected"), ("queries", "expected_behavior")})
 
 Wrap = Callable[[sql.Composable], sql.Composable]
 
@@ -93,6 +103,16 @@ def conversion(field_type: str, column_type: str, separator: str | None = None) 
     if field_type == "jsonb" and base == "text[]":
         return _tpl("to_jsonb({x})"), _tpl("ARRAY(SELECT jsonb_array_elements_text({x}))")
     return None
+
+
+def field_conversion(
+    entity: str, field: str, column_type: str, separator: str | None = None
+) -> tuple[Wrap, Wrap] | None:
+    """:func:`conversion` for ``entity.field`` (an object field only from a jsonb column)."""
+    field_type = FIELD_TYPES[entity][ENTITY_FIELDS[entity].index(field)]
+    if (entity, field) in OBJECT_FIELDS and column_type != "jsonb":
+        return None
+    return conversion(field_type, column_type, separator)
 
 
 @dataclass(frozen=True)
@@ -161,7 +181,7 @@ class Mapping:
     def _wraps(self, entity: str, field: str) -> tuple[Wrap, Wrap]:
         table = self.tables[entity]
         column_type = (self.types or {}).get((entity, field), _PG_NAMES[self.field_type(entity, field)])
-        wraps = conversion(self.field_type(entity, field), column_type, (table.separators or {}).get(field))
+        wraps = field_conversion(entity, field, column_type, (table.separators or {}).get(field))
         if wraps is None:
             raise ValueError(f"{table.name}.{table.columns[field]}: no lossless conversion")  # db check reports it
         return wraps
@@ -206,4 +226,14 @@ def load_types(conn: psycopg.Connection[Any], mapping: Mapping) -> Mapping:
     return Mapping(mapping.tables, types)
 
 
-__all__ = ["FIELD_TYPES", "FIELD_DEFAULTS", "TableMap", "Mapping", "conversion", "column_types", "load_types"]
+__all__ = [
+    "FIELD_TYPES",
+    "FIELD_DEFAULTS",
+    "OBJECT_FIELDS",
+    "TableMap",
+    "Mapping",
+    "conversion",
+    "field_conversion",
+    "column_types",
+    "load_types",
+]

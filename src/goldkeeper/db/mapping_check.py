@@ -2,8 +2,9 @@
 
 Tables and columns exist, every mapped column converts losslessly to goldkeeper's type, each
 ``where`` is valid SQL on its table, the embedding column is a ``vector`` of the model's dimension,
-and the children's ``analysis_id`` has a FOREIGN KEY to the analyses' id (or the mapping declares
-one). One line per problem, naming table.column and both types.
+the children's ``analysis_id`` has a FOREIGN KEY to the analyses' id (or the mapping declares
+one), and the queries' ids in scope are ids goldkeeper's queries can have. One line per problem,
+naming table.column and both types.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from psycopg import sql
 
 from goldkeeper.config.sections import DatabaseParams
 from goldkeeper.db.connection import connection, database_error
-from goldkeeper.db.mapping import Mapping, TableMap, column_types, conversion, load_types
+from goldkeeper.db.mapping import Mapping, TableMap, column_types, field_conversion, load_types
 from goldkeeper.errors import ConfigError
 
 _FK = """
@@ -36,7 +37,7 @@ def _column_problems(mapping: Mapping, table: TableMap, found: dict[str, str]) -
             continue
         wanted = mapping.field_type(table.entity, field)
         separator = (table.separators or {}).get(field)
-        if conversion(wanted, found[column], separator) is None:
+        if field_conversion(table.entity, field, found[column], separator) is None:
             hint = " (declare separators." + field + " for a path stored as text)" if wanted == "text[]" else ""
             problems.append(
                 f"{where}: {found[column]} cannot hold {table.entity}.{field} ({wanted}) without loss{hint}"
@@ -71,6 +72,64 @@ def _text_id_problems(
             problems.append(
                 f"{table.name}.{column}: {row[1]} row(s) hold text that is not a lowercase UUID (e.g. {row[0]!r}), "
                 f"so {table.entity}.{field} (uuid) cannot be read back unchanged"
+            )
+    return problems
+
+
+#: the ids a query may have (models.Query.id), as a PostgreSQL regular expression
+_QUERY_ID = "^[A-Za-z0-9._:-]+$"
+
+
+def _query_id_problem(conn: psycopg.Connection[Any], table: TableMap, found: dict[str, str]) -> str | None:
+    """Every query id in scope must be one goldkeeper's queries can have (else the dump would refuse it)."""
+    if table.entity != "queries":
+        return None
+    column = table.columns["id"]
+    if column not in found or field_conversion("queries", "id", found[column]) is None:
+        return None  # reported on its own
+    col = sql.SQL("{}::text").format(sql.Identifier(column))
+    statement = sql.SQL("SELECT {c}, count(*) OVER () FROM {t} WHERE {w} AND {c} !~ {re} LIMIT 1").format(
+        c=col, t=table.relation, w=table.condition(), re=sql.Literal(_QUERY_ID)
+    )
+    try:
+        with conn.transaction():
+            row = conn.execute(statement).fetchone()
+    except psycopg.Error:
+        return None  # an invalid where is reported on its own
+    if row is None:
+        return None
+    return (
+        f"{table.name}.{column}: {row[1]} row(s) hold an id goldkeeper's queries cannot have (e.g. {row[0]!r}; "
+        "letters, digits and . _ : - only)"
+    )
+
+
+_NOT_TEXT_ARRAY = (
+    "CASE WHEN jsonb_typeof({c}) = 'array' "
+    "THEN EXISTS (SELECT 1 FROM jsonb_array_elements({c}) e WHERE jsonb_typeof(e) <> 'string') ELSE true END"
+)
+
+
+def _json_list_problems(
+    conn: psycopg.Connection[Any], mapping: Mapping, table: TableMap, found: dict[str, str]
+) -> list[str]:
+    """A query's list of text held in jsonb: every row in scope must hold an array of strings (else it is lost)."""
+    problems = []
+    for field, column in table.columns.items() if table.entity == "queries" else ():
+        if mapping.field_type("queries", field) != "text[]" or found.get(column) != "jsonb":
+            continue
+        statement = sql.SQL("SELECT count(*) FROM {t} WHERE {w} AND " + _NOT_TEXT_ARRAY).format(
+            t=table.relation, w=table.condition(), c=sql.Identifier(column)
+        )
+        try:
+            with conn.transaction():
+                row = conn.execute(statement).fetchone()
+        except psycopg.Error:
+            continue  # an invalid where is reported on its own
+        if row is not None and row[0]:
+            problems.append(
+                f"{table.name}.{column}: {row[0]} row(s) hold jsonb that is not an array of strings, "
+                f"so queries.{field} (text[]) cannot be read back unchanged"
             )
     return problems
 
@@ -133,8 +192,10 @@ def check_mapping(conn: psycopg.Connection[Any], mapping: Mapping, dim: int | No
         problems += _column_problems(mapping, table, found)
         problems += [p for p in [_where_problem(conn, table)] if p]
         problems += _text_id_problems(conn, mapping, table, found)
+        problems += [p for p in [_query_id_problem(conn, table, found)] if p]
+        problems += _json_list_problems(conn, mapping, table, found)
         problems += _embedding_problems(table, found, dim) if dim is not None else []
-        if entity != "analyses" and column_types(conn, mapping.tables["analyses"]) is not None:
+        if entity not in ("analyses", "queries") and column_types(conn, mapping.tables["analyses"]) is not None:
             problems += [p for p in [_foreign_key_problem(conn, table, mapping.tables["analyses"])] if p]
     return problems
 
