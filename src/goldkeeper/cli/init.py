@@ -9,6 +9,7 @@ import click
 
 from goldkeeper.cli.main import AppState, pass_state
 from goldkeeper.cli.output import echo_json, progress_for_terminal
+from goldkeeper.errors import ConfigError
 from goldkeeper.project.repository import init_repository
 
 if TYPE_CHECKING:
@@ -20,8 +21,10 @@ if TYPE_CHECKING:
 @click.option(
     "--from-database",
     is_flag=True,
-    help="Fill golden/ by dumping the current database (--database-url, $GOLDKEEPER_DATABASE_URL, "
-    "$DATABASE_URL or the embedded server) instead of writing an empty store.",
+    help="Start from the current database (--database-url, $GOLDKEEPER_DATABASE_URL, $DATABASE_URL or the "
+    "embedded server): write params.yaml's database: section inferred from its tables (a `# TODO` and a line "
+    "on stderr for each thing it could not infer; exit 3 until complete and `db check` passes), then fill golden/ "
+    "by dumping it. An existing params.yaml is refused unless --force.",
 )
 @click.option(
     "--dvc-tracked-store",
@@ -58,7 +61,8 @@ def init(
     Creates dvc.yaml (the pipeline), params.yaml, config/regression-policy.json, golden/ (empty, or
     dumped from the database with --from-database) and the GitHub workflows (pull-request pipeline
     and scheduled backup), runs `dvc init` when needed, and prints the next commands. Existing files
-    are kept unless --force.
+    are kept unless --force. With --from-database, params.yaml holds the database: mapping inferred from
+    the database's tables.
     """
     result = init_repository(
         Path(state.root or Path.cwd()),
@@ -73,8 +77,16 @@ def init(
     )
     if as_json:
         echo_json(result.to_json())
-        return
-    _echo_result(result)
+    else:
+        _echo_result(result)
+    for line in [*result.database_todo, *result.database_notes, *result.database_problems]:
+        click.echo(f"database: {line}", err=True)
+    if not result.database_ok:
+        todo, problems = len(result.database_todo), len(result.database_problems)
+        raise ConfigError(
+            f"params.yaml: the database: mapping is not usable yet ({todo} thing(s) not inferred, {problems} "
+            "db check problem(s)): fill in its `# TODO`s, then `goldkeeper db check` and `goldkeeper dump`"
+        )
 
 
 def _echo_result(result: InitResult) -> None:
