@@ -23,7 +23,9 @@ def fk(column: str, target: str) -> tuple[ForeignKey, ...]:
 ANALYSES = Table(
     "public",
     "analyses",
-    cols(id="uuid", url="text", title="text", content_type="text", status="text", created_at="timestamp with time zone"),
+    cols(
+        id="uuid", url="text", title="text", content_type="text", status="text", created_at="timestamp with time zone"
+    ),
     ("id",),
 )
 CHUNKS = Table(
@@ -92,7 +94,15 @@ def test_an_application_schema_by_synonyms_and_keys() -> None:
     doc_chunks = Table(
         "app",
         "doc_chunks",
-        cols(chunk_id="text", doc_id="text", body="text", ord="bigint", heading="text", emb="vector(384)", emb_model="text"),
+        cols(
+            chunk_id="text",
+            doc_id="text",
+            body="text",
+            ord="bigint",
+            heading="text",
+            emb="vector(384)",
+            emb_model="text",
+        ),
         ("chunk_id",),
         fk("doc_id", "app.documents"),
     )

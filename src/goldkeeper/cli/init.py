@@ -16,15 +16,20 @@ if TYPE_CHECKING:
     from goldkeeper.scaffold.init import InitResult
 
 
+FROM_DATABASE_HELP = (
+    "Start from the current database (--database-url, $GOLDKEEPER_DATABASE_URL, $DATABASE_URL or the embedded "
+    "server): write params.yaml's database: section inferred from its tables (a `# TODO` and a line on stderr "
+    "for each thing it could not infer; exit 3 until complete and `db check` passes), then fill golden/ by "
+    "dumping it. An existing params.yaml is refused unless --force."
+)
+
+
 @click.command("init")
 @click.option("--force", is_flag=True, help="Overwrite files that already exist (default: keep them).")
 @click.option(
     "--from-database",
     is_flag=True,
-    help="Start from the current database (--database-url, $GOLDKEEPER_DATABASE_URL, $DATABASE_URL or the "
-    "embedded server): write params.yaml's database: section inferred from its tables (a `# TODO` and a line "
-    "on stderr for each thing it could not infer; exit 3 until complete and `db check` passes), then fill golden/ "
-    "by dumping it. An existing params.yaml is refused unless --force.",
+    help=FROM_DATABASE_HELP,
 )
 @click.option(
     "--dvc-tracked-store",
@@ -61,8 +66,7 @@ def init(
     Creates dvc.yaml (the pipeline), params.yaml, config/regression-policy.json, golden/ (empty, or
     dumped from the database with --from-database) and the GitHub workflows (pull-request pipeline
     and scheduled backup), runs `dvc init` when needed, and prints the next commands. Existing files
-    are kept unless --force. With --from-database, params.yaml holds the database: mapping inferred from
-    the database's tables.
+    are kept unless --force (--from-database: params.yaml holds the mapping inferred from your tables).
     """
     result = init_repository(
         Path(state.root or Path.cwd()),
@@ -79,6 +83,11 @@ def init(
         echo_json(result.to_json())
     else:
         _echo_result(result)
+    _echo_database(result)
+
+
+def _echo_database(result: InitResult) -> None:
+    """--from-database: one line on stderr per thing not inferred or found by db check; exit 3 until usable."""
     for line in [*result.database_todo, *result.database_notes, *result.database_problems]:
         click.echo(f"database: {line}", err=True)
     if not result.database_ok:

@@ -181,7 +181,9 @@ def _field_column(entity: str, name: str, table: Table) -> tuple[Column | None, 
             gap = Gap(entity, f"columns.{name}", f"no column of {table.qualified} named {' | '.join(wanted)}", required)
             return None, gap if required else None
         if len(candidates) > 1:
-            reason = f"{len(candidates)} candidate columns in {table.qualified} ({_names([c.name for c in candidates])})"
+            reason = (
+                f"{len(candidates)} candidate columns in {table.qualified} ({_names([c.name for c in candidates])})"
+            )
             return None, Gap(entity, f"columns.{name}", reason + ": name the one to use", required)
     if not _converts(entity, name, candidates[0]):
         return None, _type_gap(entity, name, table, candidates[0], required)
@@ -208,7 +210,14 @@ def _infer_table(entity: str, table: Table, parent: Table | None) -> tuple[Infer
     for name in ENTITY_FIELDS[entity]:
         if name == "analysis_id":
             if parent is None:
-                gaps.append(Gap(entity, "columns.analysis_id", "no analyses table to follow a FOREIGN KEY to", True))
+                gaps.append(
+                    Gap(
+                        entity,
+                        "columns.analysis_id",
+                        "the analyses' table is not known (database.tables.analyses.table)",
+                        True,
+                    )
+                )
                 continue
             column, gap = _parent_fk(entity, table, parent)
         else:
@@ -249,8 +258,6 @@ def infer_mapping(catalogue: Catalogue) -> InferredMapping:
         if table is None:
             continue
         inferred, table_gaps = _infer_table(entity, table, None if entity == "analyses" else parent)
-        if entity != "analyses" and parent is None:
-            table_gaps = [g for g in table_gaps if g.key != "columns.analysis_id"]  # the analyses' gap says it
         tables.append(inferred)
         gaps += table_gaps
     return InferredMapping(tables=tuple(tables), gaps=tuple(gaps))

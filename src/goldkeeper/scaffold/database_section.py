@@ -44,10 +44,14 @@ def _table_text(table: InferredTable, gaps: list[Gap]) -> str:
         if gap.key.startswith("columns."):
             text += _todo(8, gap.key.removeprefix("columns."), gap)
     if table.left_out:
-        text += f"      # left out (no column by that name; restored as the column default): {', '.join(table.left_out)}\n"
+        text += (
+            f"      # left out (no column by that name; restored as the column default): {', '.join(table.left_out)}\n"
+        )
     if table.embedding_column is not None:
         dim = f"  # vector({table.embedding_dim}): the embedding model must embed {table.embedding_dim} dimensions"
-        text += f"      embedding:\n        column: {scalar(table.embedding_column)}{dim if table.embedding_dim else ''}\n"
+        text += (
+            f"      embedding:\n        column: {scalar(table.embedding_column)}{dim if table.embedding_dim else ''}\n"
+        )
         if table.model_column is not None:
             text += f"        model_column: {scalar(table.model_column)}\n"
     for gap in gaps:
