@@ -149,3 +149,19 @@ def test_an_existing_params_yaml_is_refused_without_force(repo: Path, database_u
     assert "params.yaml exists" in proc.stderr and "--force" in proc.stderr
     assert (repo / "params.yaml").read_text() == "dataset:\n  name: mine\n"
     assert sorted(p.name for p in repo.iterdir()) == [".git", "params.yaml"]  # nothing else written either
+
+
+@pytest.mark.slow
+def test_a_complete_mapping_that_db_check_refuses_is_exit_3_with_its_problems(repo: Path, database_url: str) -> None:
+    """A production model's vector(1024) is mapped, but the configured model embeds 384: db check says so."""
+    skillforge_database(database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE chunks ALTER COLUMN embedding TYPE vector(1024) USING NULL")
+    proc = run([GOLDKEEPER, "init", "--from-database", "--database-url", database_url, "--json"], repo)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["database"]["todo"] == [] and not result["database"]["ok"]
+    assert result["database"]["problems"] == ["public.chunks.embedding: vector(1024), but the model embeds vector(384)"]
+    assert "database: public.chunks.embedding: vector(1024), but the model embeds vector(384)" in proc.stderr
+    assert "goldkeeper dump" not in result["ran"] and not (repo / "golden").exists()
+    assert "vector(1024): the embedding model must embed 1024 dimensions" in (repo / "params.yaml").read_text()
