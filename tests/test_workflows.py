@@ -290,3 +290,16 @@ def test_install_from_a_checkout_is_its_origin_at_head(tmp_path: Path) -> None:
     subprocess.run(["git", "remote", "add", "origin", "git@github.com:acme/goldkeeper.git"], cwd=checkout, check=True)
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=checkout, capture_output=True, text=True).stdout.strip()
     assert _checkout_install(checkout) == f"'goldkeeper @ git+https://github.com/acme/goldkeeper.git@{head}'"
+
+
+def test_init_params_use_the_file_embedding_cache_the_pr_workflow_keeps() -> None:
+    """params.yaml from init keeps vectors in files, and the PR workflow restores and saves that folder."""
+    from goldkeeper.config.sections import EmbeddingParams
+
+    params = yaml.safe_load(render_template("params.yaml"))
+    assert params["embedding"]["cache"] == "file"
+    folder = params["embedding"].get("cache_dir", EmbeddingParams().cache_dir)
+    steps = yaml.safe_load(render_template("workflows/goldkeeper-pr.yml", install="goldkeeper==0.1.0"))["jobs"]
+    cache = [s for job in steps.values() for s in job["steps"] if s.get("uses", "").startswith("actions/cache@")]
+    assert [step["with"]["path"] for step in cache] == [folder]
+    assert "params.yaml" in cache[0]["with"]["key"]

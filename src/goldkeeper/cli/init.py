@@ -9,10 +9,19 @@ import click
 
 from goldkeeper.cli.main import AppState, pass_state
 from goldkeeper.cli.output import echo_json, progress_for_terminal
+from goldkeeper.errors import ConfigError
 from goldkeeper.project.repository import init_repository
 
 if TYPE_CHECKING:
     from goldkeeper.scaffold.init import InitResult
+
+
+FROM_DATABASE_HELP = (
+    "Start from the current database (--database-url, $GOLDKEEPER_DATABASE_URL, $DATABASE_URL or the embedded "
+    "server): write params.yaml's database: section inferred from its tables (a `# TODO` and a line on stderr "
+    "for each thing it could not infer; exit 3 until complete and `db check` passes), then fill golden/ by "
+    "dumping it. An existing params.yaml is refused unless --force."
+)
 
 
 @click.command("init")
@@ -20,8 +29,7 @@ if TYPE_CHECKING:
 @click.option(
     "--from-database",
     is_flag=True,
-    help="Fill golden/ by dumping the current database (--database-url, $GOLDKEEPER_DATABASE_URL, "
-    "$DATABASE_URL or the embedded server) instead of writing an empty store.",
+    help=FROM_DATABASE_HELP,
 )
 @click.option(
     "--dvc-tracked-store",
@@ -58,7 +66,7 @@ def init(
     Creates dvc.yaml (the pipeline), params.yaml, config/regression-policy.json, golden/ (empty, or
     dumped from the database with --from-database) and the GitHub workflows (pull-request pipeline
     and scheduled backup), runs `dvc init` when needed, and prints the next commands. Existing files
-    are kept unless --force.
+    are kept unless --force (--from-database: params.yaml holds the mapping inferred from your tables).
     """
     result = init_repository(
         Path(state.root or Path.cwd()),
@@ -73,8 +81,21 @@ def init(
     )
     if as_json:
         echo_json(result.to_json())
-        return
-    _echo_result(result)
+    else:
+        _echo_result(result)
+    _echo_database(result)
+
+
+def _echo_database(result: InitResult) -> None:
+    """--from-database: one line on stderr per thing not inferred or found by db check; exit 3 until usable."""
+    for line in [*result.database_todo, *result.database_notes, *result.database_problems]:
+        click.echo(f"database: {line}", err=True)
+    if not result.database_ok:
+        todo, problems = len(result.database_todo), len(result.database_problems)
+        raise ConfigError(
+            f"params.yaml: the database: mapping is not usable yet ({todo} thing(s) not inferred, {problems} "
+            "db check problem(s)): fill in its `# TODO`s, then `goldkeeper db check` and `goldkeeper dump`"
+        )
 
 
 def _echo_result(result: InitResult) -> None:

@@ -6,11 +6,17 @@ size limit; the CLI imports :func:`init_repository` from here.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from goldkeeper.config import load_settings
 from goldkeeper.progress import SILENT, Progress
 from goldkeeper.project import Project
-from goldkeeper.scaffold.init import InitResult, init_project
+from goldkeeper.scaffold.init import InitResult, check_can_init, init_project
+
+if TYPE_CHECKING:
+    from goldkeeper.db.mapping_infer import InferredMapping
 
 
 def init_repository(
@@ -27,13 +33,23 @@ def init_repository(
 ) -> InitResult:
     """``init``: the pipeline, params, policy, store and workflows in the git repository at ``root``.
 
-    With ``from_database`` the store is dumped from the database, with the settings of the
-    params.yaml init has just written.
+    With ``from_database`` params ``database:`` is inferred from the database's schema (nothing when it
+    holds goldkeeper's own ``golden`` schema only), checked (``db check``), and the store dumped from the
+    database with the settings of the params.yaml init has just written.
     """
+    inferred = None
+    if from_database:
+        check_can_init(root, force=force, from_database=True)
+        inferred = infer_database(root, database_url)
+
+    def load(project_root: Path) -> Project:
+        return Project.load(project_root, params_file=params_file, database_url=database_url, progress=progress)
 
     def dump_store(project_root: Path) -> object:
-        project = Project.load(project_root, params_file=params_file, database_url=database_url, progress=progress)
-        return project.dump()
+        return load(project_root).dump()
+
+    def check_database(project_root: Path) -> tuple[str, ...]:
+        return load(project_root).check_database().problems
 
     return init_project(
         root,
@@ -43,7 +59,21 @@ def init_repository(
         install=install,
         dump_store=dump_store,
         grounded_only_project=grounded_only,
+        inferred=inferred,
+        check_database=check_database,
     )
 
 
-__all__ = ["init_repository"]
+def infer_database(root: Path, database_url: str | None = None) -> InferredMapping:
+    """params ``database:`` inferred from the schema of the database (``database_url``, the environment's,
+    else the embedded server of ``root``); reads the catalogue only."""
+    from goldkeeper.db.catalogue import read_catalogue  # noqa: PLC0415 - start-up (package doc)
+    from goldkeeper.db.mapping_infer import infer_mapping  # noqa: PLC0415 - start-up (package doc)
+
+    # params.yaml is about to be (re)written: none of its values may decide which database is read
+    settings = load_settings(root=Path(root).resolve(), params_file=Path(os.devnull), database_url=database_url)
+    with Project(settings).database() as url:
+        return infer_mapping(read_catalogue(url))
+
+
+__all__ = ["infer_database", "init_repository"]

@@ -22,15 +22,20 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata, resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
-from goldkeeper.config import Settings, load_settings
+from goldkeeper.config import Settings, load_params, load_settings, validate_settings
 from goldkeeper.errors import ConfigError, GoldkeeperError, UsageError
+from goldkeeper.scaffold.database_section import render_database_section
 from goldkeeper.store import write_store
+
+if TYPE_CHECKING:
+    from goldkeeper.db.mapping_infer import InferredMapping
 
 #: template name (under goldkeeper/scaffold/templates/) -> path written in the repository.
 TEMPLATE_FILES: dict[str, str] = {
@@ -70,6 +75,17 @@ class InitResult:
     kept: list[str] = field(default_factory=list)
     ran: list[str] = field(default_factory=list)
     next_commands: list[str] = field(default_factory=list)
+    #: ``--from-database``: what could not be inferred for params ``database:`` (one line each), split into
+    #: what the mapping needs (params.yaml does not load until it is filled in) and what it can do without
+    database_todo: list[str] = field(default_factory=list)
+    database_notes: list[str] = field(default_factory=list)
+    #: ``--from-database``: the problems ``db check`` found in the inferred mapping
+    database_problems: list[str] = field(default_factory=list)
+
+    @property
+    def database_ok(self) -> bool:
+        """The database mapping (when init wrote one) is complete and passes ``db check``."""
+        return not self.database_todo and not self.database_problems
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -79,6 +95,12 @@ class InitResult:
             "kept": self.kept,
             "ran": self.ran,
             "next_commands": self.next_commands,
+            "database": {
+                "ok": self.database_ok,
+                "todo": self.database_todo,
+                "notes": self.database_notes,
+                "problems": self.database_problems,
+            },
         }
 
 
@@ -213,6 +235,23 @@ def _ensure_gitignore(root: Path, lines: list[str]) -> bool:
     return True
 
 
+def check_can_init(root: Path, *, force: bool = False, from_database: bool = False) -> Path:
+    """``root`` resolved, once it is a directory inside a git repository; with ``from_database`` an existing
+    params.yaml is refused unless ``force`` (init writes its ``database:`` section and never edits a file it
+    did not write). Nothing is written or read from the database before this passes."""
+    root = Path(root).resolve()
+    if not root.is_dir():
+        raise UsageError(f"{root}: no such directory")
+    git_toplevel(root)
+    params = root / TEMPLATE_FILES["params.yaml"]
+    if from_database and params.exists() and not force:
+        raise UsageError(
+            f"{params} exists: init --from-database writes params.yaml with the database: section it infers; "
+            "rerun with --force to replace the file, or write the section by hand (docs/configuration.md)"
+        )
+    return root
+
+
 def init_project(
     root: Path,
     *,
@@ -222,44 +261,76 @@ def init_project(
     install: str | None = None,
     dump_store: Callable[[Path], object] | None = None,
     grounded_only_project: bool = False,
+    inferred: InferredMapping | None = None,
+    check_database: Callable[[Path], Sequence[str]] | None = None,
 ) -> InitResult:
     """Set up goldkeeper in the git repository at ``root``.
 
     ``dump_store(root)`` is called to fill golden/ from the current database when
     ``from_database``; the CLI passes the real dump (settings resolved after params.yaml exists).
+    ``inferred``: the ``database:`` mapping inferred from the database (``--from-database``), written into
+    params.yaml; the store is dumped only when it is complete and ``check_database(root)`` finds no problem.
     ``grounded_only_project``: no retrieval eval (:func:`grounded_only`).
     """
-    root = Path(root).resolve()
-    if not root.is_dir():
-        raise UsageError(f"{root}: no such directory")
+    root = check_can_init(root, force=force, from_database=from_database)
     toplevel = git_toplevel(root)
     extra = "dvc-s3" if dvc_tracked_store else ""
     derived = install or derived_install(root)
     install_args = None if derived is None else derived + (f" {extra}" if extra and not install else "")
     result = InitResult(root=root)
-    _write_templates(root, install_args, extra, force, result, grounded_only_project)
+    section = None if inferred is None or inferred.reference else render_database_section(inferred)
+    _write_templates(root, install_args, extra, force, result, grounded_only_project, section)
     _ensure_baselines_dir(root, result)
     if _ensure_gitignore(root, GITIGNORE_LINES):
         result.created.append(".gitignore (entries)")
     _ensure_dvc(root, toplevel, result)
     # params.yaml exists now (written above or kept): the store's path and shards come from it.
-    settings = load_settings(root=root, env={})
-    _fill_store(root, settings, force, from_database, dump_store, result)
-    if dvc_tracked_store:
+    settings = _settings(root, inferred, check_database, result)
+    if result.database_ok:
+        _fill_store(root, settings, force, from_database, dump_store, result)
+    if dvc_tracked_store and result.database_ok:
         run_dvc(["add", settings.store.path], root)
         result.ran.append(f"dvc add {settings.store.path}")
     if install_args is None:
         result.next_commands.append(
             "goldkeeper init --force --install 'PIP-ARGS'   # the workflows' install step is a TODO that fails"
         )
-    result.next_commands.extend(_next_commands(settings, dvc_tracked_store, from_database))
+    result.next_commands.extend(_next_commands(settings, dvc_tracked_store, from_database, result.database_ok))
     return result
 
 
+def _settings(
+    root: Path,
+    inferred: InferredMapping | None,
+    check_database: Callable[[Path], Sequence[str]] | None,
+    result: InitResult,
+) -> Settings:
+    """The written params.yaml's settings, with the inferred mapping's gaps and ``db check``'s problems
+    recorded in ``result``. An incomplete mapping does not load: the other sections are read without it."""
+    if inferred is None:
+        return load_settings(root=root, env={})
+    result.database_todo.extend(gap.line for gap in inferred.gaps if gap.required)
+    result.database_notes.extend(gap.line for gap in inferred.gaps if not gap.required)
+    if not inferred.complete:
+        values = {k: v for k, v in load_params(root / TEMPLATE_FILES["params.yaml"]).items() if k != "database"}
+        return validate_settings({**values, "root": root})
+    settings = load_settings(root=root, env={})
+    if settings.database is not None and check_database is not None:
+        result.database_problems.extend(check_database(root))
+    return settings
+
+
 def _write_templates(
-    root: Path, install: str | None, extra: str, force: bool, result: InitResult, grounded: bool = False
+    root: Path,
+    install: str | None,
+    extra: str,
+    force: bool,
+    result: InitResult,
+    grounded: bool = False,
+    database_section: str | None = None,
 ) -> None:
-    """Write each template file, keeping the ones that exist unless ``force``."""
+    """Write each template file, keeping the ones that exist unless ``force`` (``database_section``: appended
+    to params.yaml)."""
     for name, relpath in TEMPLATE_FILES.items():
         target = root / relpath
         if target.exists() and not force:
@@ -268,7 +339,10 @@ def _write_templates(
         (result.overwritten if target.exists() else result.created).append(relpath)
         target.parent.mkdir(parents=True, exist_ok=True)
         text = render_template(name, install=install, extra=extra)
-        target.write_text(grounded_only(name, text) if grounded else text, encoding="utf-8")
+        text = grounded_only(name, text) if grounded else text
+        if name == "params.yaml" and database_section is not None:
+            text += database_section
+        target.write_text(text, encoding="utf-8")
 
 
 def _ensure_baselines_dir(root: Path, result: InitResult) -> None:
@@ -313,10 +387,17 @@ def _fill_store(
     (result.overwritten if manifest_exists else result.created).append(settings.store.path + "/")
 
 
-def _next_commands(settings: Settings, dvc_tracked_store: bool, from_database: bool) -> list[str]:
+def _next_commands(settings: Settings, dvc_tracked_store: bool, from_database: bool, database_ok: bool) -> list[str]:
     """What the user runs next: a DVC remote, a first dataset, the pipeline, and the commit."""
     store_git_path = f"{settings.store.path}.dvc" if dvc_tracked_store else settings.store.path
     to_add = [*TEMPLATE_FILES.values(), ".gitignore", ".dvc", "baselines", store_git_path]
+    if not database_ok:
+        then = f" && dvc add {settings.store.path}" if dvc_tracked_store else ""
+        return [
+            "edit params.yaml: its database: section (each `# TODO`, and what `goldkeeper db check` reports)",
+            f"goldkeeper db check && goldkeeper dump{then}   # fills {settings.store.path}/ from your tables",
+            "dvc repro",
+        ]
     commands = []
     if dvc_tracked_store:
         commands.append("dvc remote add -d storage s3://BUCKET/goldkeeper && dvc push golden.dvc")
