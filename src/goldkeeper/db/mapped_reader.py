@@ -28,20 +28,14 @@ from goldkeeper.models import Analysis, Query
 _CHILD_ORDER = {"chunks": "chunk_index", "findings": "ordinal", "artifacts": None}
 
 
-def select_entity(mapping: Mapping, entity: str) -> sql.Composed:
-    """``SELECT <every field in goldkeeper's type> FROM <table> WHERE <scope> ORDER BY <key>``."""
+def select_scoped(mapping: Mapping, entity: str, exprs: sql.Composable) -> sql.Composed:
+    """``SELECT <exprs> FROM <table> WHERE <scope>``: the entity's rows inside its ``where`` (children: whose
+    analysis is inside the analyses' ``where`` too). No parameters: a ``where`` may hold ``%``."""
     table = mapping.tables[entity]
-    fields = ENTITY_FIELDS[entity]
-    exprs = sql.SQL(", ").join(mapping.read_expr(entity, f) for f in fields)
     if entity == "analyses":
-        return sql.SQL("SELECT {e} FROM {t} WHERE {w} ORDER BY 1").format(
-            e=exprs, t=table.relation, w=table.condition()
-        )
+        return sql.SQL("SELECT {e} FROM {t} WHERE {w}").format(e=exprs, t=table.relation, w=table.condition())
     parent = mapping.tables["analyses"]
-    order = [sql.Literal(fields.index("analysis_id") + 1)]
-    if _CHILD_ORDER[entity] is not None:
-        order.append(sql.Literal(fields.index(str(_CHILD_ORDER[entity])) + 1))
-    return sql.SQL("SELECT {e} FROM {t} WHERE {w} AND {fk} IN (SELECT {pk} FROM {p} WHERE {pw}) ORDER BY {o}").format(
+    return sql.SQL("SELECT {e} FROM {t} WHERE {w} AND {fk} IN (SELECT {pk} FROM {p} WHERE {pw})").format(
         e=exprs,
         t=table.relation,
         w=table.condition(),
@@ -49,8 +43,17 @@ def select_entity(mapping: Mapping, entity: str) -> sql.Composed:
         pk=mapping.read_expr("analyses", "id"),
         p=parent.relation,
         pw=parent.condition(),
-        o=sql.SQL(", ").join(order),
     )
+
+
+def select_entity(mapping: Mapping, entity: str) -> sql.Composed:
+    """``SELECT <every field in goldkeeper's type> FROM <table> WHERE <scope> ORDER BY <key>``."""
+    fields = ENTITY_FIELDS[entity]
+    exprs = sql.SQL(", ").join(mapping.read_expr(entity, f) for f in fields)
+    order = [sql.Literal(1)] if entity == "analyses" else [sql.Literal(fields.index("analysis_id") + 1)]
+    if entity != "analyses" and _CHILD_ORDER[entity] is not None:
+        order.append(sql.Literal(fields.index(str(_CHILD_ORDER[entity])) + 1))
+    return sql.SQL("{} ORDER BY {}").format(select_scoped(mapping, entity, exprs), sql.SQL(", ").join(order))
 
 
 def _copy_entity(conn: psycopg.Connection[Any], mapping: Mapping, entity: str) -> Iterator[tuple[Any, ...]]:
@@ -119,4 +122,4 @@ def mapped_reader(url: str, mapping: Mapping) -> Iterator[tuple[Iterator[Analysi
                     pass  # the connections are closed next: an unfinished COPY dies with them
 
 
-__all__ = ["mapped_reader", "select_entity"]
+__all__ = ["mapped_reader", "select_entity", "select_scoped"]
