@@ -28,21 +28,24 @@ from goldkeeper.models import Analysis, Query
 _CHILD_ORDER = {"chunks": "chunk_index", "findings": "ordinal", "artifacts": None}
 
 
-def select_scoped(mapping: Mapping, entity: str, exprs: sql.Composable) -> sql.Composed:
+def select_scoped(mapping: Mapping, entity: str, exprs: sql.Composable, *, escaped: bool = False) -> sql.Composed:
     """``SELECT <exprs> FROM <table> WHERE <scope>``: the entity's rows inside its ``where`` (children: whose
-    analysis is inside the analyses' ``where`` too). No parameters: a ``where`` may hold ``%``."""
+    analysis is inside the analyses' ``where`` too). ``escaped``: for a statement run with parameters
+    (:meth:`~goldkeeper.db.mapping.TableMap.condition`)."""
     table = mapping.tables[entity]
     if entity == "analyses":
-        return sql.SQL("SELECT {e} FROM {t} WHERE {w}").format(e=exprs, t=table.relation, w=table.condition())
+        return sql.SQL("SELECT {e} FROM {t} WHERE {w}").format(
+            e=exprs, t=table.relation, w=table.condition(escaped=escaped)
+        )
     parent = mapping.tables["analyses"]
     return sql.SQL("SELECT {e} FROM {t} WHERE {w} AND {fk} IN (SELECT {pk} FROM {p} WHERE {pw})").format(
         e=exprs,
         t=table.relation,
-        w=table.condition(),
+        w=table.condition(escaped=escaped),
         fk=mapping.read_expr(entity, "analysis_id"),
         pk=mapping.read_expr("analyses", "id"),
         p=parent.relation,
-        pw=parent.condition(),
+        pw=parent.condition(escaped=escaped),
     )
 
 

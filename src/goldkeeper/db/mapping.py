@@ -95,6 +95,12 @@ def conversion(field_type: str, column_type: str, separator: str | None = None) 
     return None
 
 
+def user_sql(text: str, *, escaped: bool = False) -> sql.SQL:
+    """The user's own SQL from params.yaml, inserted as written; ``escaped``: ``%`` doubled, for a statement
+    executed with parameters (psycopg would read ``%`` as a placeholder, and ``%%`` as one ``%``)."""
+    return sql.SQL(text.replace("%", "%%") if escaped else text)
+
+
 @dataclass(frozen=True)
 class TableMap:
     """One entity's table: ``columns`` maps goldkeeper's fields to the table's columns."""
@@ -108,6 +114,9 @@ class TableMap:
     embedding_column: str | None = None
     model_column: str | None = None
     declared_foreign_key: bool = False
+    #: chunks: the tsvector column, or the SQL expression, the full-text search matches (None: the content)
+    fulltext_column: str | None = None
+    fulltext_expression: str | None = None
 
     @classmethod
     def from_params(cls, entity: str, params: TableMapParams) -> TableMap:
@@ -123,6 +132,8 @@ class TableMap:
             embedding_column=emb.column if emb else None,
             model_column=emb.model_column if emb else None,
             declared_foreign_key=params.declared_foreign_key,
+            fulltext_column=params.fulltext.column if params.fulltext else None,
+            fulltext_expression=params.fulltext.expression if params.fulltext else None,
         )
 
     @property
@@ -137,9 +148,10 @@ class TableMap:
     def column(self, field: str) -> sql.Identifier:
         return sql.Identifier(self.columns[field])
 
-    def condition(self) -> sql.Composable:
-        """The ``where`` (TRUE when none), parenthesised."""
-        return sql.SQL("({})").format(sql.SQL(self.where)) if self.where else sql.SQL("TRUE")
+    def condition(self, *, escaped: bool = False) -> sql.Composable:
+        """The ``where`` (TRUE when none), parenthesised. ``escaped``: for a statement run with parameters,
+        where psycopg reads ``%`` as a placeholder (``name LIKE 'a%'`` is written ``'a%%'`` there)."""
+        return sql.SQL("({})").format(user_sql(self.where, escaped=escaped)) if self.where else sql.SQL("TRUE")
 
 
 @dataclass(frozen=True)
@@ -206,4 +218,13 @@ def load_types(conn: psycopg.Connection[Any], mapping: Mapping) -> Mapping:
     return Mapping(mapping.tables, types)
 
 
-__all__ = ["FIELD_TYPES", "FIELD_DEFAULTS", "TableMap", "Mapping", "conversion", "column_types", "load_types"]
+__all__ = [
+    "FIELD_TYPES",
+    "FIELD_DEFAULTS",
+    "TableMap",
+    "Mapping",
+    "conversion",
+    "column_types",
+    "load_types",
+    "user_sql",
+]
