@@ -4,6 +4,7 @@ into an application schema give the same retrieval metrics and rankings, searchi
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -12,7 +13,9 @@ from typing import Any
 
 import psycopg
 import pytest
+import yaml
 
+from cli_support import run_cli
 from db_mapping_support import APP_SCHEMA
 from embed_command_support import write_program
 from golden_support import make_analysis, text_of
@@ -198,3 +201,24 @@ def test_a_mapping_that_does_not_fit_is_refused_before_searching(
     bad = {"tables": {**APP_MAPPING["tables"], "chunks": {**APP_MAPPING["tables"]["chunks"], "fulltext": {}}}}
     with pytest.raises(ConfigError, match="fulltext: set exactly one of column or expression"):
         settings_with(tmp_path, bad)
+
+
+def test_eval_retrieval_command_uses_the_mapping(
+    databases: tuple[str, str], project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    program = write_program(project, DIM)
+    embedding = {"provider": program, "model": "team/app-embedder", "dimensions": DIM}
+    settings = validate_settings({"root": project, "database": APP_MAPPING, "embedding": embedding})
+    restore_both(databases, settings, load_embedder(settings.embedding, root=project))
+    (project / "params.yaml").write_text(yaml.safe_dump({"database": APP_MAPPING, "embedding": embedding}))
+    code, out, err = run_cli(["--database-url", databases[1], "eval", "retrieval", "--json"], capsys)
+    assert code == 0, err
+    app = json.loads(out)
+    (project / "params.yaml").write_text(yaml.safe_dump({"embedding": embedding}))
+    code, out, err = run_cli(["--database-url", databases[0], "eval", "retrieval", "--json"], capsys)
+    assert code == 0, err
+    reference = json.loads(out)
+    assert app["queries.evaluated"] == 6 and app["hybrid.ndcg_at_k"] > 0
+    assert {k: v for k, v in app.items() if not k.startswith("dataset")} == {
+        k: v for k, v in reference.items() if not k.startswith("dataset")
+    }
