@@ -3,7 +3,8 @@
 A :class:`Mapping` says, per entity (analyses, chunks, artifacts, findings), which table holds it,
 which column holds each field, and which rows belong to the dataset (``where``). SQL is generated
 from it with :mod:`psycopg.sql` (identifiers quoted); the ``where`` is the user's own SQL condition
-from params.yaml and is inserted as written.
+from params.yaml and is inserted as written (:func:`user_sql`): in statements run without parameters,
+or with ``%`` doubled in those that need parameters (psycopg reads ``%`` as a placeholder there).
 
 Each field has goldkeeper's type (the reference schema's); a column of another type is read and
 written through a lossless conversion (:func:`conversion`): uuid <-> text ids, text[] <-> jsonb
