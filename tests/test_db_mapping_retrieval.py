@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 import yaml
+from psycopg import sql
 
 from cli_support import run_cli
 from db_mapping_support import APP_SCHEMA
@@ -161,6 +162,15 @@ def test_the_reference_and_the_application_schema_give_the_same_retrieval_metric
 
     with psycopg.connect(databases[1], autocommit=True) as conn:  # the application's own index serves the search
         conn.execute("CREATE INDEX doc_chunks_emb ON app.doc_chunks USING hnsw (emb vector_cosine_ops)")
+        conn.execute("SET enable_seqscan = off")
+        query = "[" + ",".join(["1"] * DIM) + "]"
+        plan = conn.execute(
+            sql.SQL("EXPLAIN SELECT ch.id FROM {} ch ORDER BY ch.embedding <=> {}::vector LIMIT 5").format(
+                searched_chunks(conn, settings.database, "english", DIM), sql.Literal(query)
+            ),
+            {},
+        ).fetchall()
+        assert "Index Scan using doc_chunks_emb" in "\n".join(row[0] for row in plan)
     assert (
         comparable(run_retrieval(databases[1], embedder, params, database=settings.database))[1][:6]
         == (comparable(reference)[1][:6])
