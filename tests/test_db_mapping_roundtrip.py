@@ -19,6 +19,8 @@ from golden_support import make_query, make_records, store_bytes
 from goldkeeper.config import EmbeddingParams, validate_settings
 from goldkeeper.dataset.dump import dump
 from goldkeeper.dataset.restore import restore_records, restore_store
+from goldkeeper.dataset.verify import verify_database
+from goldkeeper.db.search import chunk_count, searched_chunks
 from goldkeeper.embed import load_embedder
 from goldkeeper.errors import ConflictError, DataIntegrityError, GoldkeeperError
 from goldkeeper.store import open_store
@@ -236,3 +238,42 @@ def test_records_the_mapping_cannot_hold_are_refused_not_lost(second_database: s
         restore_records(second_database, [analysis], [], embedder, database=database)
     with psycopg.connect(second_database) as conn:
         assert conn.execute("SELECT count(*) FROM app.documents").fetchone() == (0,)
+
+
+def test_a_where_holding_percent_signs_is_read_as_written(
+    database_url: str, second_database: str, tmp_path: Path
+) -> None:
+    """``LIKE 'a%'`` in a where: psycopg reads ``%`` as a placeholder in a statement run with parameters."""
+    program = write_program(tmp_path / "embedder", DIM)
+    embedding = EmbeddingParams(provider=program, model="team/app-embedder", dimensions=DIM)
+    embedder = load_embedder(embedding, root=tmp_path / "embedder")
+    tables = MAPPING["tables"]
+    percent = {
+        **MAPPING,
+        "tables": {
+            **tables,
+            "analyses": {**tables["analyses"], "where": "state = 'published' AND source_url LIKE 'https://docs.%'"},
+            "chunks": {**tables["chunks"], "where": "body LIKE 'text %' AND strpos(body, '%') = 0"},
+        },
+    }
+    settings = validate_settings(
+        {"root": tmp_path, "database": percent, "embedding": embedding.model_dump(), "rubric": NO_PROMPTS}
+    )
+    app_database(database_url, dim=DIM)
+    app_database(second_database, rows=False, dim=DIM)
+    with psycopg.connect(database_url, autocommit=True) as conn:  # a chunk outside the chunks' where
+        conn.execute(
+            "INSERT INTO app.doc_chunks (chunk_id, doc_id, body, ord) VALUES (%s, %s, '100%% sure', 5)",
+            (str(uuid.UUID(int=555)), DOC[0]),
+        )
+    first = dump(database_url, settings, tmp_path / "one")
+    assert first.counts["chunks"] == 4
+    report = restore_store(second_database, tmp_path / "one", embedder, settings=settings, replace=True)
+    assert report.analyses.added == tuple(DOC[:2]) and report.chunks_embedded == 4
+    dump(second_database, settings, tmp_path / "two")
+    assert store_bytes(tmp_path / "one") == store_bytes(tmp_path / "two")
+    verified = verify_database(second_database, tmp_path / "one", settings, embedder)
+    assert verified.issues == (), verified.to_text()
+    with psycopg.connect(second_database) as conn:
+        chunks = searched_chunks(conn, settings.database, "english", DIM)
+        assert chunk_count(conn, chunks) == (4, 4)

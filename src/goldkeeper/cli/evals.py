@@ -86,10 +86,10 @@ def retrieval(
 ) -> None:
     """Run every golden query against the restored database and score the rankings.
 
-    Searches golden.chunks in each mode (vector: pgvector cosine on the HNSW index; fulltext: tsvector +
-    ts_rank_cd; hybrid: reciprocal rank fusion), then scores with trec_eval's definitions: P@k,
-    recall@k, MRR, nDCG@k, MAP, R-precision, pass rate@k. Queries that expect a refusal (no relevant
-    chunk) are counted, not scored. Writes the flat metrics JSON (dvc metrics), the per-query results
+    Searches golden.chunks (with params database: the mapped chunks) in each mode (vector: pgvector
+    cosine on the HNSW index; fulltext: tsvector + ts_rank_cd; hybrid: reciprocal rank fusion), then
+    scores with trec_eval's definitions: P@k, recall@k, MRR, nDCG@k, MAP, R-precision, pass rate@k.
+    Queries that expect a refusal (no relevant chunk) are counted, not scored. Writes the flat metrics JSON (dvc metrics), the per-query results
     (dvc plots, `goldkeeper eval compare`) and the TREC run + qrels files. Restore first.
     """
     run = state.project().eval_retrieval(modes=modes or None, k=k, out=out, per_query=per_query, trec_dir=trec_dir)

@@ -152,6 +152,21 @@ class EmbeddingColumnParams(Section):
     model_column: str | None = None
 
 
+class FulltextColumnParams(Section):
+    """chunks only: what the full-text leg of the evals matches (absent: ``to_tsvector`` over the content column)."""
+
+    #: a ``tsvector`` column of the chunks table (its GIN index serves the search).
+    column: str | None = None
+    #: an SQL expression over the chunks table's columns giving a ``tsvector`` (``to_tsvector('english', body)``).
+    expression: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> FulltextColumnParams:
+        if (self.column is None) == (self.expression is None):
+            raise ValueError("fulltext: set exactly one of column or expression")
+        return self
+
+
 class TableMapParams(Section):
     #: the table, optionally schema-qualified (``app.documents``).
     table: str = Field(min_length=1)
@@ -163,6 +178,8 @@ class TableMapParams(Section):
     separators: dict[str, str] = Field(default_factory=dict)
     #: chunks only: the embedding column.
     embedding: EmbeddingColumnParams | None = None
+    #: chunks only: the tsvector the full-text search matches (a column or an expression).
+    fulltext: FulltextColumnParams | None = None
     #: children (chunks, artifacts, findings): true when the application guarantees ``analysis_id`` points at an
     #: analysis without a FOREIGN KEY constraint (``db check`` otherwise requires the constraint).
     declared_foreign_key: bool = False
@@ -196,6 +213,8 @@ class DatabaseParams(Section):
                 raise ValueError(f"tables.{entity}: required field {missing[0]!r} is not mapped (columns.{missing[0]})")
             if table.embedding is not None and entity != "chunks":
                 raise ValueError(f"tables.{entity}: only chunks have an embedding")
+            if table.fulltext is not None and entity != "chunks":
+                raise ValueError(f"tables.{entity}: only chunks have a fulltext")
         for needed in ("analyses", "chunks"):
             if needed not in self.tables:
                 raise ValueError(f"tables.{needed} is required")

@@ -230,15 +230,16 @@ class MappedChunkVectors:
         self.table = mapping.tables["chunks"]
         assert self.table.embedding_column is not None  # the section requires it
 
-    def _stale(self) -> sql.Composable:
+    def _stale(self, model_id: str) -> sql.Composable:
         emb = sql.Identifier(str(self.table.embedding_column))
         if self.table.model_column is None:
             return sql.SQL("{} IS NULL").format(emb)
-        return sql.SQL("({e} IS NULL OR {m} IS DISTINCT FROM %(model_id)s)").format(
-            e=emb, m=sql.Identifier(self.table.model_column)
+        return sql.SQL("({e} IS NULL OR {m} IS DISTINCT FROM {v})").format(
+            e=emb, m=sql.Identifier(self.table.model_column), v=sql.Literal(model_id)
         )
 
-    def _select(self, what: sql.Composable) -> sql.Composed:
+    def _select(self, what: sql.Composable, model_id: str) -> sql.Composed:
+        """The stale chunks in scope. No parameters (the model id is a literal): a ``where`` may hold ``%``."""
         parent = self.mapping.tables["analyses"]
         return sql.SQL(
             "SELECT {what} FROM {t} WHERE {w} AND {stale} AND {fk} IN (SELECT {pk} FROM {p} WHERE {pw})"
@@ -246,7 +247,7 @@ class MappedChunkVectors:
             what=what,
             t=self.table.relation,
             w=self.table.condition(),
-            stale=self._stale(),
+            stale=self._stale(model_id),
             fk=self.mapping.read_expr("chunks", "analysis_id"),
             pk=self.mapping.read_expr("analyses", "id"),
             p=parent.relation,
@@ -254,14 +255,14 @@ class MappedChunkVectors:
         )
 
     def count_stale(self, conn: psycopg.Connection[Any], model_id: str) -> int:
-        row = conn.execute(self._select(sql.SQL("count(*)")), {"model_id": model_id}).fetchone()
+        row = conn.execute(self._select(sql.SQL("count(*)"), model_id)).fetchone()
         return int(row[0]) if row else 0
 
     def iter_stale(self, conn: psycopg.Connection[Any], model_id: str, batch_size: int) -> Iterator[list[Any]]:
         what = sql.SQL("{}, {}").format(self.mapping.read_expr("chunks", "id"), self.table.column("content"))
         with conn.cursor(name="goldkeeper_stale_mapped_chunks") as cur:
             cur.itersize = batch_size
-            cur.execute(sql.SQL("{} ORDER BY 1").format(self._select(what)), {"model_id": model_id})
+            cur.execute(sql.SQL("{} ORDER BY 1").format(self._select(what, model_id)))
             while rows := cur.fetchmany(batch_size):
                 yield [(row[0], row[1]) for row in rows]
 

@@ -31,33 +31,39 @@ from goldkeeper.models import Analysis, Expected, ExpectedBehavior, Query
 _CHILD_ORDER = {"chunks": "chunk_index", "findings": "ordinal", "artifacts": None}
 
 
-def select_entity(mapping: Mapping, entity: str) -> sql.Composed:
-    """``SELECT <every field in goldkeeper's type> FROM <table> WHERE <scope> ORDER BY <key>``."""
+def select_scoped(mapping: Mapping, entity: str, exprs: sql.Composable, *, escaped: bool = False) -> sql.Composed:
+    """``SELECT <exprs> FROM <table> WHERE <scope>``: the entity's rows inside its ``where`` (children: whose
+    analysis is inside the analyses' ``where`` too). ``escaped``: for a statement run with parameters
+    (:meth:`~goldkeeper.db.mapping.TableMap.condition`)."""
     table = mapping.tables[entity]
-    fields = ENTITY_FIELDS[entity]
-    exprs = sql.SQL(", ").join(mapping.read_expr(entity, f) for f in fields)
-    if entity == "queries":  # bytewise, as golden.queries and the store order them
-        return sql.SQL('SELECT {e} FROM {t} WHERE {w} ORDER BY ({k}) COLLATE "C"').format(
-            e=exprs, t=table.relation, w=table.condition(), k=mapping.read_expr(entity, "id")
-        )
-    if entity == "analyses":
-        return sql.SQL("SELECT {e} FROM {t} WHERE {w} ORDER BY 1").format(
-            e=exprs, t=table.relation, w=table.condition()
+    if entity in ("analyses", "queries"):
+        return sql.SQL("SELECT {e} FROM {t} WHERE {w}").format(
+            e=exprs, t=table.relation, w=table.condition(escaped=escaped)
         )
     parent = mapping.tables["analyses"]
-    order = [sql.Literal(fields.index("analysis_id") + 1)]
-    if _CHILD_ORDER[entity] is not None:
-        order.append(sql.Literal(fields.index(str(_CHILD_ORDER[entity])) + 1))
-    return sql.SQL("SELECT {e} FROM {t} WHERE {w} AND {fk} IN (SELECT {pk} FROM {p} WHERE {pw}) ORDER BY {o}").format(
+    return sql.SQL("SELECT {e} FROM {t} WHERE {w} AND {fk} IN (SELECT {pk} FROM {p} WHERE {pw})").format(
         e=exprs,
         t=table.relation,
-        w=table.condition(),
+        w=table.condition(escaped=escaped),
         fk=mapping.read_expr(entity, "analysis_id"),
         pk=mapping.read_expr("analyses", "id"),
         p=parent.relation,
-        pw=parent.condition(),
-        o=sql.SQL(", ").join(order),
+        pw=parent.condition(escaped=escaped),
     )
+
+
+def select_entity(mapping: Mapping, entity: str) -> sql.Composed:
+    """``SELECT <every field in goldkeeper's type> FROM <table> WHERE <scope> ORDER BY <key>``."""
+    fields = ENTITY_FIELDS[entity]
+    exprs = sql.SQL(", ").join(mapping.read_expr(entity, f) for f in fields)
+    if entity == "queries":  # bytewise, as golden.queries and the store order them
+        return sql.SQL('{} ORDER BY ({}) COLLATE "C"').format(
+            select_scoped(mapping, entity, exprs), mapping.read_expr(entity, "id")
+        )
+    order = [sql.Literal(1)] if entity == "analyses" else [sql.Literal(fields.index("analysis_id") + 1)]
+    if entity != "analyses" and _CHILD_ORDER[entity] is not None:
+        order.append(sql.Literal(fields.index(str(_CHILD_ORDER[entity])) + 1))
+    return sql.SQL("{} ORDER BY {}").format(select_scoped(mapping, entity, exprs), sql.SQL(", ").join(order))
 
 
 def _copy_entity(conn: psycopg.Connection[Any], mapping: Mapping, entity: str) -> Iterator[tuple[Any, ...]]:
@@ -183,4 +189,4 @@ def mapped_queries(url: str, mapping: Mapping) -> Iterator[Iterator[Query]]:
                 pass  # the connections are closed next: an unfinished COPY dies with them
 
 
-__all__ = ["mapped_reader", "mapped_queries", "select_entity"]
+__all__ = ["mapped_reader", "mapped_queries", "select_entity", "select_scoped"]

@@ -4,7 +4,8 @@ A :class:`Mapping` says, per entity (analyses, chunks, artifacts, findings; quer
 they stay in goldkeeper's own ``golden.queries``), which table holds it, which column holds each
 field, and which rows belong to the dataset (``where``). SQL is generated from it with
 :mod:`psycopg.sql` (identifiers quoted); the ``where`` is the user's own SQL condition from
-params.yaml and is inserted as written.
+params.yaml and is inserted as written (:func:`user_sql`): in statements run without parameters,
+or with ``%`` doubled in those that need parameters (psycopg reads ``%`` as a placeholder there).
 
 Each field has goldkeeper's type (the reference schema's); a column of another type is read and
 written through a lossless conversion (:func:`conversion`): uuid <-> text ids, text[] <-> jsonb
@@ -115,6 +116,12 @@ def field_conversion(
     return conversion(field_type, column_type, separator)
 
 
+def user_sql(text: str, *, escaped: bool = False) -> sql.SQL:
+    """The user's own SQL from params.yaml, inserted as written; ``escaped``: ``%`` doubled, for a statement
+    executed with parameters (psycopg would read ``%`` as a placeholder, and ``%%`` as one ``%``)."""
+    return sql.SQL(text.replace("%", "%%") if escaped else text)
+
+
 @dataclass(frozen=True)
 class TableMap:
     """One entity's table: ``columns`` maps goldkeeper's fields to the table's columns."""
@@ -128,6 +135,9 @@ class TableMap:
     embedding_column: str | None = None
     model_column: str | None = None
     declared_foreign_key: bool = False
+    #: chunks: the tsvector column, or the SQL expression, the full-text search matches (None: the content)
+    fulltext_column: str | None = None
+    fulltext_expression: str | None = None
 
     @classmethod
     def from_params(cls, entity: str, params: TableMapParams) -> TableMap:
@@ -143,6 +153,8 @@ class TableMap:
             embedding_column=emb.column if emb else None,
             model_column=emb.model_column if emb else None,
             declared_foreign_key=params.declared_foreign_key,
+            fulltext_column=params.fulltext.column if params.fulltext else None,
+            fulltext_expression=params.fulltext.expression if params.fulltext else None,
         )
 
     @property
@@ -157,9 +169,10 @@ class TableMap:
     def column(self, field: str) -> sql.Identifier:
         return sql.Identifier(self.columns[field])
 
-    def condition(self) -> sql.Composable:
-        """The ``where`` (TRUE when none), parenthesised."""
-        return sql.SQL("({})").format(sql.SQL(self.where)) if self.where else sql.SQL("TRUE")
+    def condition(self, *, escaped: bool = False) -> sql.Composable:
+        """The ``where`` (TRUE when none), parenthesised. ``escaped``: for a statement run with parameters,
+        where psycopg reads ``%`` as a placeholder (``name LIKE 'a%'`` is written ``'a%%'`` there)."""
+        return sql.SQL("({})").format(user_sql(self.where, escaped=escaped)) if self.where else sql.SQL("TRUE")
 
 
 @dataclass(frozen=True)
@@ -236,4 +249,5 @@ __all__ = [
     "field_conversion",
     "column_types",
     "load_types",
+    "user_sql",
 ]

@@ -2,6 +2,7 @@
 
 Tables and columns exist, every mapped column converts losslessly to goldkeeper's type, each
 ``where`` is valid SQL on its table, the embedding column is a ``vector`` of the model's dimension,
+the chunks' ``fulltext`` is a ``tsvector`` column or a valid expression giving one,
 the children's ``analysis_id`` has a FOREIGN KEY to the analyses' id (or the mapping declares
 one), and the queries' ids in scope are ids goldkeeper's queries can have. One line per problem,
 naming table.column and both types.
@@ -17,7 +18,7 @@ from psycopg import sql
 
 from goldkeeper.config.sections import DatabaseParams
 from goldkeeper.db.connection import connection, database_error
-from goldkeeper.db.mapping import Mapping, TableMap, column_types, field_conversion, load_types
+from goldkeeper.db.mapping import Mapping, TableMap, column_types, field_conversion, load_types, user_sql
 from goldkeeper.errors import ConfigError
 
 _FK = """
@@ -162,6 +163,26 @@ def _embedding_problems(table: TableMap, found: dict[str, str], dim: int) -> lis
     return problems
 
 
+def _fulltext_problem(conn: psycopg.Connection[Any], table: TableMap, found: dict[str, str]) -> str | None:
+    """``fulltext``: a tsvector column, or an expression on the table that gives one."""
+    if table.fulltext_column is not None and found.get(table.fulltext_column) != "tsvector":
+        type_ = found.get(table.fulltext_column, "no such column")
+        return f"{table.name}.{table.fulltext_column}: {type_}, the fulltext column must be a tsvector"
+    if table.fulltext_expression is None:
+        return None
+    statement = sql.SQL("EXPLAIN SELECT ({})::tsvector FROM {}").format(
+        user_sql(table.fulltext_expression), table.relation
+    )
+    try:
+        with conn.transaction():
+            conn.execute(statement)
+    except psycopg.Error as exc:
+        return (
+            f"{table.name}: fulltext expression {table.fulltext_expression!r} is not valid: {str(exc).splitlines()[0]}"
+        )
+    return None
+
+
 def _foreign_key_problem(conn: psycopg.Connection[Any], child: TableMap, parent: TableMap) -> str | None:
     if child.declared_foreign_key or "analysis_id" not in child.columns:
         return None
@@ -195,6 +216,7 @@ def check_mapping(conn: psycopg.Connection[Any], mapping: Mapping, dim: int | No
         problems += [p for p in [_query_id_problem(conn, table, found)] if p]
         problems += _json_list_problems(conn, mapping, table, found)
         problems += _embedding_problems(table, found, dim) if dim is not None else []
+        problems += [p for p in [_fulltext_problem(conn, table, found)] if p]
         if entity not in ("analyses", "queries") and column_types(conn, mapping.tables["analyses"]) is not None:
             problems += [p for p in [_foreign_key_problem(conn, table, mapping.tables["analyses"])] if p]
     return problems

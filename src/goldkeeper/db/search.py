@@ -1,5 +1,8 @@
 """Search over ``golden.chunks`` in PostgreSQL: vector (pgvector), full text, and their RRF fusion.
 
+With params ``database:`` the chunks are the application's own rows inside the mapping's scope
+(:func:`mapped_chunks`): the same SQL over a subquery of the same shape.
+
 - **vector**: cosine distance ``embedding <=> query`` served by the HNSW index
   (``vector_cosine_ops``); ``hnsw.ef_search`` is raised to at least the depth
   for the transaction, so the index can return ``depth`` candidates, and
@@ -32,7 +35,13 @@ from typing import Any, Literal
 import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
+from psycopg import sql
 
+from goldkeeper.config.sections import DatabaseParams
+from goldkeeper.db.mapped_reader import select_scoped
+from goldkeeper.db.mapping import Mapping as TableMapping
+from goldkeeper.db.mapping import user_sql
+from goldkeeper.db.mapping_check import require_valid
 from goldkeeper.errors import DatabaseError, EvalError
 
 TsqueryMode = Literal["or", "websearch"]
@@ -82,9 +91,50 @@ def prepare(conn: psycopg.Connection[Any]) -> None:
         raise DatabaseError("the pgvector extension is not installed in this database (run restore first)") from exc
 
 
-def chunk_count(conn: psycopg.Connection[Any]) -> tuple[int, int]:
+#: the chunks searched in the reference schema
+GOLDEN_CHUNKS = sql.SQL("golden.chunks")
+
+
+def mapped_chunks(mapping: TableMapping, ts_config: str = "english") -> sql.Composable:
+    """The chunks of the application's own tables (params ``database:``, issue 12) in the shape the searches
+    read (``id`` uuid, ``embedding``, ``content_type``, ``section_title``, ``tsv``): only the rows inside the
+    mapping's scope. ``tsv`` is ``tables.chunks.fulltext`` (a column or an expression), else ``to_tsvector``
+    of the content column with ``ts_config``. A subquery PostgreSQL pulls up, so an index on the embedding
+    column (or on the tsvector) serves the search as it serves the application; ``mapping`` carries the live
+    column types (:func:`goldkeeper.db.mapping_check.require_valid`)."""
+    table = mapping.tables["chunks"]
+    if table.fulltext_column is not None:
+        tsv: sql.Composable = sql.Identifier(table.fulltext_column)
+    elif table.fulltext_expression is not None:
+        tsv = sql.SQL("({})").format(user_sql(table.fulltext_expression, escaped=True))
+    else:
+        tsv = sql.SQL("to_tsvector({}::regconfig, {})").format(
+            sql.Literal(ts_config), mapping.read_expr("chunks", "content")
+        )
+    exprs = sql.SQL("{id} AS id, {emb} AS embedding, {ct} AS content_type, {st} AS section_title, {tsv} AS tsv").format(
+        id=mapping.read_expr("chunks", "id"),
+        emb=sql.Identifier(str(table.embedding_column)),
+        ct=mapping.read_expr("chunks", "content_type"),
+        st=mapping.read_expr("chunks", "section_title"),
+        tsv=tsv,
+    )
+    return sql.SQL("({})").format(select_scoped(mapping, "chunks", exprs, escaped=True))
+
+
+def searched_chunks(
+    conn: psycopg.Connection[Any], database: DatabaseParams | None, ts_config: str, dim: int | None
+) -> sql.Composable:
+    """What the searches read: ``golden.chunks``, or with params ``database:`` the mapped chunks (the mapping
+    checked first: a problem is a ConfigError listing them; ``dim``: the embedding column's, None: unchecked)."""
+    if database is None:
+        return GOLDEN_CHUNKS
+    return mapped_chunks(require_valid(conn, TableMapping.from_params(database), dim), ts_config)
+
+
+def chunk_count(conn: psycopg.Connection[Any], chunks: sql.Composable = GOLDEN_CHUNKS) -> tuple[int, int]:
     """(chunks, chunks with an embedding)."""
-    row = conn.execute("SELECT count(*), count(embedding) FROM golden.chunks").fetchone()
+    # {}: parameters (none), so an escaped `where` reads as written
+    row = conn.execute(sql.SQL("SELECT count(*), count(embedding) FROM {} ch").format(chunks), {}).fetchone()
     assert row is not None  # an aggregate always returns one row
     return int(row[0]), int(row[1])
 
@@ -99,6 +149,7 @@ def vector_search(
     ts_config: str = "english",
     tsquery: TsqueryMode = "or",
     use_index: bool = True,
+    chunks: sql.Composable = GOLDEN_CHUNKS,
 ) -> list[list[Hit]]:
     """Top ``depth`` chunks by cosine similarity for each query embedding.
 
@@ -112,22 +163,24 @@ def vector_search(
     conn.execute(f"SET LOCAL hnsw.ef_search = {ef}")
     conn.execute(f"SET LOCAL enable_seqscan = {'off' if use_index else 'on'}")
     conn.execute(f"SET LOCAL enable_indexscan = {'on' if use_index else 'off'}")
-    sql = f"""
+    statement = sql.SQL(
+        f"""
         SELECT q.ord, c.id::text, 1 - c.dist, c.title_match, c.content_type
         FROM unnest(%(embs)s::vector[], %(texts)s::text[]) WITH ORDINALITY AS q(emb, qtext, ord)
         CROSS JOIN LATERAL (
             SELECT ch.id, ch.embedding <=> q.emb AS dist, ch.content_type,
                    coalesce(to_tsvector(%(cfg)s::regconfig, ch.section_title)
                             @@ {_tsquery_sql(tsquery, "%(cfg)s", "q.qtext")}, false) AS title_match
-            FROM golden.chunks ch
+            FROM {{chunks}} ch
             WHERE ch.embedding IS NOT NULL
             ORDER BY ch.embedding <=> q.emb
             LIMIT %(depth)s
         ) c
         ORDER BY q.ord, c.dist, c.id DESC
     """
+    ).format(chunks=chunks)
     rows = conn.execute(
-        sql,
+        statement,
         {
             "embs": list(np.asarray(embeddings, dtype=np.float32)),
             "texts": list(texts),
@@ -148,30 +201,33 @@ def fulltext_search(
     ts_config: str = "english",
     tsquery: TsqueryMode = "or",
     normalization: int = 0,
+    chunks: sql.Composable = GOLDEN_CHUNKS,
 ) -> list[list[Hit]]:
     """Top ``depth`` chunks by ``ts_rank_cd`` among those matching each query's tsquery (GIN index)."""
     if not texts:
         return []
     tsq = _tsquery_sql(tsquery, "%(cfg)s", "q.qtext")
-    sql = f"""
+    statement = sql.SQL(
+        f"""
         SELECT q.ord, c.id::text, c.score, c.title_match, c.content_type
         FROM unnest(%(texts)s::text[]) WITH ORDINALITY AS q(qtext, ord)
         CROSS JOIN LATERAL (SELECT {tsq} AS tsq) t
         CROSS JOIN LATERAL (
             SELECT ch.id, ts_rank_cd(ch.tsv, t.tsq, %(norm)s) AS score, ch.content_type,
                    coalesce(to_tsvector(%(cfg)s::regconfig, ch.section_title) @@ t.tsq, false) AS title_match
-            FROM golden.chunks ch
+            FROM {{chunks}} ch
             WHERE ch.tsv @@ t.tsq
             ORDER BY ts_rank_cd(ch.tsv, t.tsq, %(norm)s) DESC, ch.id DESC
             LIMIT %(depth)s
         ) c
         ORDER BY q.ord, c.score DESC, c.id DESC
     """
+    ).format(chunks=chunks)
     try:
         with conn.transaction():
             conn.execute("SET LOCAL client_min_messages = warning")  # all-stop-word questions would NOTICE
             rows = conn.execute(
-                sql, {"texts": list(texts), "cfg": ts_config, "depth": depth, "norm": int(normalization)}
+                statement, {"texts": list(texts), "cfg": ts_config, "depth": depth, "norm": int(normalization)}
             ).fetchall()
     except psycopg.errors.UndefinedObject as exc:
         raise EvalError(f"retrieval.fulltext_config: unknown text search configuration {ts_config!r}") from exc
@@ -229,12 +285,15 @@ def load_judgments(conn: psycopg.Connection[Any]) -> tuple[list[tuple[str, str, 
 
 __all__ = [
     "Boosts",
+    "GOLDEN_CHUNKS",
     "Hit",
     "apply_boosts",
     "chunk_count",
     "fulltext_search",
     "load_judgments",
+    "mapped_chunks",
     "prepare",
     "rrf_fuse",
+    "searched_chunks",
     "vector_search",
 ]

@@ -24,8 +24,10 @@ from typing import Any
 import numpy as np
 
 from goldkeeper.config import RETRIEVAL_MODES, RetrievalParams
+from goldkeeper.config.sections import DatabaseParams
 from goldkeeper.db.connection import connection
 from goldkeeper.db.search import (
+    GOLDEN_CHUNKS,
     Boosts,
     apply_boosts,
     chunk_count,
@@ -33,6 +35,7 @@ from goldkeeper.db.search import (
     load_judgments,
     prepare,
     rrf_fuse,
+    searched_chunks,
     vector_search,
 )
 from goldkeeper.db.state import read_dataset_state
@@ -186,6 +189,7 @@ def _search_batch(
     modes: Sequence[str],
     part: Sequence[tuple[str, str]],
     runs: dict[str, dict[str, dict[str, float]]],
+    chunks: Any = GOLDEN_CHUNKS,
 ) -> None:
     """Search one batch of (query id, text) in every mode, adding each query's boosted hits to ``runs``."""
     boosts = Boosts(params.boosts.section_title, dict(params.boosts.content_type))
@@ -202,6 +206,7 @@ def _search_batch(
             ts_config=params.fulltext_config,
             tsquery=params.tsquery,
             use_index=params.vector_index == "hnsw",
+            chunks=chunks,
         )
     if any(m in ("fulltext", "hybrid") for m in modes):
         text_hits = fulltext_search(
@@ -211,6 +216,7 @@ def _search_batch(
             ts_config=params.fulltext_config,
             tsquery=params.tsquery,
             normalization=params.rank_normalization,
+            chunks=chunks,
         )
     for i, (qid, _) in enumerate(part):
         for mode in modes:
@@ -237,16 +243,19 @@ def run_retrieval(
     k: int | None = None,
     progress: Progress = SILENT,
     store_version: str | None = None,
+    database: DatabaseParams | None = None,
 ) -> RetrievalResult:
     """Search every answerable golden query in each mode and evaluate the runs; the metrics are labelled
-    with the dataset version the database records (``store_version``: the working tree's, compared)."""
+    with the dataset version the database records (``store_version``: the working tree's, compared).
+    ``database``: the chunks are the application's own rows (:func:`goldkeeper.db.search.mapped_chunks`)."""
     chosen = _chosen_modes(modes, params)
     k = k or params.k
     with connection(url) as conn:
         measured = MeasuredVersion(read_dataset_state(conn), store_version)
         prepare(conn)
+        source = searched_chunks(conn, database, params.fulltext_config, getattr(embedder, "dim", None))
         queries, qrels_all = load_judgments(conn)
-        chunks, embedded = chunk_count(conn)
+        chunks, embedded = chunk_count(conn, source)
         _check_database(queries, chunks, embedded, chosen)
         answerable = [(qid, text) for qid, text, _ in queries if qrels_all.get(qid)]
         excluded = [behavior for qid, _, behavior in queries if not qrels_all.get(qid)]
@@ -256,7 +265,7 @@ def run_retrieval(
         with progress.task("searching", len(answerable)) as task:
             for start in range(0, len(answerable), batch):
                 part = answerable[start : start + batch]
-                _search_batch(conn, embedder, params, chosen, part, runs)
+                _search_batch(conn, embedder, params, chosen, part, runs, source)
                 task.advance(len(part))
     return RetrievalResult(
         params=params,

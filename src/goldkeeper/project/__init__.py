@@ -352,7 +352,14 @@ class Project:
         embedder = self.embedder if any(m in ("vector", "hybrid") for m in chosen) else None
         with self.database() as url:
             result = run_retrieval(
-                url, embedder, params, modes=chosen, k=k, progress=self.progress, store_version=self._store_version()
+                url,
+                embedder,
+                params,
+                modes=chosen,
+                k=k,
+                progress=self.progress,
+                store_version=self._store_version(),
+                database=self.settings.database,
             )
         written = write_outputs(
             result,

@@ -12,6 +12,8 @@ from goldkeeper.dataset.verify.db_content import report_content, scan_database
 from goldkeeper.dataset.verify.report import IssueList, VerifyReport
 from goldkeeper.db.connection import redact_url
 from goldkeeper.db.integrity import IntegrityFacts, Sampled, integrity_facts
+from goldkeeper.db.mapped_integrity import mapped_integrity_facts
+from goldkeeper.db.mapping import Mapping
 from goldkeeper.errors import DataIntegrityError
 from goldkeeper.models import Manifest
 from goldkeeper.store.reader import Store, open_store
@@ -49,16 +51,14 @@ def _sample_text(sample: Sampled) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def _check_db_counts(
-    facts: IntegrityFacts, manifest: Manifest, statuses: list[str], where: str, issues: IssueList
-) -> None:
-    """Row counts (analyses with a dumped status and their children; all queries) equal the manifest's."""
+def _check_db_counts(facts: IntegrityFacts, manifest: Manifest, scope: str, where: str, issues: IssueList) -> None:
+    """Row counts (analyses in the dumped scope and their children; all queries) equal the manifest's."""
     for key, count in sorted(facts.counts.items()):
         expected = manifest.counts.get(key)
         if expected is not None and expected != count:
             issues.error(
                 "db.count",
-                f"the database holds {count} {key} (analyses with status in {statuses}), the manifest lists {expected}",
+                f"the database holds {count} {key} ({scope}), the manifest lists {expected}",
                 where,
                 field=key,
             )
@@ -158,7 +158,7 @@ def verify_database(
     """
     issues = IssueList()
     target = f"database {redact_url(url)}"
-    facts = integrity_facts(url, settings.dump.statuses, limit=limit)
+    facts, place, scope = _facts(url, settings, limit)
     if not facts.schema_exists:
         issues.error(
             "db.schema_missing",
@@ -169,13 +169,13 @@ def verify_database(
     opened = None if isinstance(store, Manifest) else _store_of(store)
     manifest = store if isinstance(store, Manifest) else (opened.manifest if opened is not None else None)
     if manifest is not None:
-        _check_db_counts(facts, manifest, settings.dump.statuses, _WHERE, issues)
+        _check_db_counts(facts, manifest, scope, place, issues)
     if opened is not None:
         _check_db_version(facts, opened.version, issues)
-    _check_db_embedded(facts, _WHERE, issues)
-    _check_db_embedding_model(facts, embedder_identity, _WHERE, issues)
-    _check_db_embedding_dim(facts, embedder_identity, _WHERE, issues)
-    _check_db_orphans(facts, _WHERE, issues)
+    _check_db_embedded(facts, place, issues)
+    _check_db_embedding_model(facts, embedder_identity, place, issues)
+    _check_db_embedding_dim(facts, embedder_identity, place, issues)
+    _check_db_orphans(facts, place, issues)
     _check_db_dangling(facts, _WHERE, issues)
     checked = {f"db {k}": v for k, v in sorted(facts.counts.items())}
     if opened is not None and content:
@@ -189,6 +189,16 @@ def verify_database(
     if facts.state is None:
         return report
     return replace(report, database={**facts.state.to_json(), "description": facts.state.describe()})
+
+
+def _facts(url: str, settings: Settings, limit: int) -> tuple[IntegrityFacts, str, str]:
+    """The database's facts, the place its issues name, and the scope its counts cover."""
+    if settings.database is not None:  # the application's own tables (issue 12): the mapping's scope
+        mapping = Mapping.from_params(settings.database)
+        facts = mapped_integrity_facts(url, mapping, limit=limit)
+        return facts, f"database {mapping.tables['analyses'].name}", "inside database.tables.analyses.where"
+    facts = integrity_facts(url, settings.dump.statuses, limit=limit)
+    return facts, _WHERE, f"analyses with status in {settings.dump.statuses}"
 
 
 def _check_db_version(facts: IntegrityFacts, store_version: str, issues: IssueList) -> None:

@@ -2,8 +2,8 @@
 
 Each record's canonical bytes (what ``dump`` would write: :func:`goldkeeper.store.canonical.canonical_bytes`)
 are hashed on both sides. The store is read once into ``{id: sha256}`` per kind (memory: one digest per
-record, never a record); the database is streamed through :func:`goldkeeper.db.reader.golden_reader`
-(the same snapshot and order as ``dump``) and each record's digest is compared as it arrives. The URL
+record, never a record); the database is streamed through :func:`goldkeeper.db.reader.golden_reader`,
+or :func:`goldkeeper.db.mapped_reader.mapped_reader` with params ``database:`` (the same snapshot, scope and order as ``dump``), and each record's digest is compared as it arrives. The URL
 contract is checked on every database row on the way. Only when records differ is the store read a
 second time, for those records alone, to name the fields (and chunk ids) that differ.
 
@@ -22,6 +22,8 @@ from typing import Any
 from goldkeeper.config import Settings
 from goldkeeper.dataset.url_contract import url_problem
 from goldkeeper.dataset.verify.report import IssueList
+from goldkeeper.db.mapped_reader import mapped_reader
+from goldkeeper.db.mapping import Mapping
 from goldkeeper.db.reader import golden_reader
 from goldkeeper.models import Analysis, Query
 from goldkeeper.store import Store
@@ -41,6 +43,8 @@ class ContentScan:
     """What the database pass found: differing records (the first ``limit`` kept), extras, and counts."""
 
     limit: int
+    #: the ``file`` column of the issues, per kind of record
+    places: dict[str, str] = field(default_factory=lambda: dict(PLACES))
     compared: int = 0
     differing: dict[str, list[Analysis | Query]] = field(default_factory=lambda: {"analyses": [], "queries": []})
     differing_count: dict[str, int] = field(default_factory=lambda: {"analyses": 0, "queries": 0})
@@ -77,19 +81,25 @@ def scan_database(url: str, settings: Settings, store: Store, issues: IssueList,
     """Stream the database's records, compare them with ``store``'s and check their URLs."""
     digests = store_digests(store)
     scan = ContentScan(limit=limit)
+    if settings.database is not None:  # the application's own tables (issue 12), read as dump reads them
+        mapping = Mapping.from_params(settings.database)
+        scan.places["analyses"] = f"database {mapping.tables['analyses'].name}"
+        reader = mapped_reader(url, mapping)
+    else:
+        reader = golden_reader(url, settings.dump.statuses)
     url_issues = 0
-    with golden_reader(url, settings.dump.statuses) as (analyses, queries):
+    with reader as (analyses, queries):
         for analysis in _compare("analyses", analyses, digests["analyses"], scan):
             problem = url_problem(analysis.url, settings.verify)  # type: ignore[union-attr]
             if problem is not None:
                 url_issues += 1
                 if url_issues <= limit:
-                    issues.error(problem.code, problem.message, PLACES["analyses"], analysis.id, "url")
+                    issues.error(problem.code, problem.message, scan.places["analyses"], analysis.id, "url")
         for _ in _compare("queries", queries, digests["queries"], scan):
             pass
     if url_issues > limit:
         issues.error(
-            "url.invalid", f"and {url_issues - limit} more analyses breaking the URL contract", PLACES["analyses"]
+            "url.invalid", f"and {url_issues - limit} more analyses breaking the URL contract", scan.places["analyses"]
         )
     for kind, left in digests.items():
         scan.missing[kind] = sorted(left)
@@ -130,22 +140,22 @@ def report_content(scan: ContentScan, store: Store, issues: IssueList) -> None:
                     "db.content",
                     f"differs from the store's record (canonical hash): {', '.join(paths[:10])}"
                     + (f" and {len(paths) - 10} more" if len(paths) > 10 else ""),
-                    PLACES[kind],
+                    scan.places[kind],
                     stored.id,
                     paths[0] if len(paths) == 1 else None,
                 )
         more = scan.differing_count[kind] - len(scan.differing[kind])
         if more > 0:
-            issues.error("db.content", f"and {more} more {kind} differing from the store", PLACES[kind])
+            issues.error("db.content", f"and {more} more {kind} differing from the store", scan.places[kind])
         _listed(issues, "db.record_missing", "is in the store but not in the database", kind, scan.missing[kind], scan)
         _listed(issues, "db.record_extra", "is in the database but not in the store", kind, scan.extra[kind], scan)
 
 
 def _listed(issues: IssueList, code: str, what: str, kind: str, ids: list[str], scan: ContentScan) -> None:
     for record_id in ids[: scan.limit]:
-        issues.error(code, what, PLACES[kind], record_id)
+        issues.error(code, what, scan.places[kind], record_id)
     if len(ids) > scan.limit:
-        issues.error(code, f"and {len(ids) - scan.limit} more {kind}: {what}", PLACES[kind])
+        issues.error(code, f"and {len(ids) - scan.limit} more {kind}: {what}", scan.places[kind])
 
 
 __all__ = ["ContentScan", "record_digest", "store_digests", "scan_database", "report_content"]

@@ -25,6 +25,7 @@ from goldkeeper.db.search import (
     fulltext_search,
     prepare,
     rrf_fuse,
+    searched_chunks,
     vector_search,
 )
 from goldkeeper.errors import EvalError
@@ -45,20 +46,23 @@ def database_retriever(settings: Settings, embedder: Any, progress: Progress = S
         with progress.task("retrieving", total=len(texts)) as task:
             with database_url_for(settings.database_url, settings.home_path) as url, connection(url) as conn:
                 prepare(conn)
-                _check_chunks(conn, mode)
+                dim = embedder.dim if mode != "fulltext" else None
+                chunks = searched_chunks(conn, settings.database, params.fulltext_config, dim)
+                _check_chunks(conn, mode, chunks)
                 batch = params.query_batch_size
                 for start in range(0, len(texts), batch):
                     part = list(texts[start : start + batch])
-                    results.extend(_search_batch(conn, part, k, mode=mode, params=params, embedder=embedder))
+                    found = _search_batch(conn, part, k, mode=mode, params=params, embedder=embedder, chunks=chunks)
+                    results.extend(found)
                     task.advance(len(part))
         return results
 
     return retrieve
 
 
-def _check_chunks(conn: Any, mode: str) -> None:
+def _check_chunks(conn: Any, mode: str, source: Any) -> None:
     """Refuse to search a database without chunks, or without embeddings when the mode needs them."""
-    chunks, embedded = chunk_count(conn)
+    chunks, embedded = chunk_count(conn, source)
     if chunks == 0:
         raise EvalError("no golden chunks in the database (run `goldkeeper restore` first)")
     if embedded < chunks and mode != "fulltext":
@@ -66,7 +70,7 @@ def _check_chunks(conn: Any, mode: str) -> None:
 
 
 def _search_batch(
-    conn: Any, part: list[str], k: int, *, mode: str, params: RetrievalParams, embedder: Any
+    conn: Any, part: list[str], k: int, *, mode: str, params: RetrievalParams, embedder: Any, chunks: Any
 ) -> list[list[Hit]]:
     """The top ``k`` boosted hits of each text of one batch (hybrid fuses legs searched ``depth`` deep)."""
     boosts = Boosts(params.boosts.section_title, dict(params.boosts.content_type))
@@ -82,6 +86,7 @@ def _search_batch(
             ef_search=params.ef_search,
             ts_config=params.fulltext_config,
             tsquery=params.tsquery,
+            chunks=chunks,
         )
     if mode in ("fulltext", "hybrid"):
         text = fulltext_search(
@@ -91,6 +96,7 @@ def _search_batch(
             ts_config=params.fulltext_config,
             tsquery=params.tsquery,
             normalization=params.rank_normalization,
+            chunks=chunks,
         )
     results: list[list[Hit]] = []
     for i in range(len(part)):
