@@ -293,3 +293,39 @@ def test_dump_and_restore_at_a_revision_commands_carry_the_queries(
     assert json.loads(out)["queries"]["added"] == ["A-1", "b.2", "c:3"] and len(_prompts(second_database)) == 4
     assert run_cli(["--database-url", second_database, "dump", "--out", "again"], capsys)[0] == 0
     assert store_bytes(project / "golden") == store_bytes(project / "again")
+
+
+def test_verify_db_and_retrieval_read_the_mapped_queries(
+    database_url: str, second_database: str, tmp_path: Path, setup: Any
+) -> None:
+    """verify --db counts and hashes the queries in the application's table, follows their jsonb expected
+    results into the mapped scope, and the retrieval eval takes its judgments from them (not golden.queries)."""
+    from goldkeeper.config import RetrievalParams
+    from goldkeeper.dataset.verify import verify_database
+    from goldkeeper.evals.retrieval import run_retrieval
+
+    settings, embedder = setup
+    settings = settings.model_copy(update={"rubric": settings.rubric.model_copy(update={"min_prompts": 0})})
+    app_with_prompts(database_url)
+    app_with_prompts(second_database, rows=False)
+    dump(database_url, settings, tmp_path / "one")
+    restore_store(second_database, tmp_path / "one", embedder, settings=settings)
+
+    report = verify_database(second_database, tmp_path / "one", settings, embedder)
+    assert report.issues == (), report.to_text()
+    checked = dict(report.checked)
+    assert (checked["db queries"], checked["db records compared"]) == (3, 5)
+
+    result = run_retrieval(second_database, embedder, RetrievalParams(), modes=["vector"], database=settings.database)
+    # b.2 expects two chunks; A-1 is a refusal; c:3 expects an analysis only (no chunk judgments)
+    assert (result.queries_total, result.excluded_refusal, result.excluded_no_relevant) == (3, 1, 1)
+    assert result.qrels == {"b.2": {_chunk(1, 0): 2, _chunk(0, 1): 1}}
+
+    with psycopg.connect(second_database, autocommit=True) as conn:
+        conn.execute("UPDATE app.eval_prompts SET body = 'How is doc 1 made?' WHERE prompt_id = 'b.2'")
+        gone = {"chunks": [{"id": str(uuid.UUID(int=999)), "relevance": 1}], "analyses": []}
+        conn.execute("UPDATE app.eval_prompts SET expects = %s WHERE prompt_id = 'c:3'", (json.dumps(gone),))
+    report = verify_database(second_database, tmp_path / "one", settings, embedder)
+    found = sorted((i.code, i.record_id) for i in report.errors)
+    assert ("db.content", "b.2") in found and ("db.content", "c:3") in found, report.to_text()
+    assert any(str(uuid.UUID(int=999)) in i.message for i in report.errors), report.to_text()

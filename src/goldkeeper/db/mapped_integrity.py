@@ -5,7 +5,8 @@ The same :class:`~goldkeeper.db.integrity.IntegrityFacts` as the reference schem
 rows counted are those inside each ``where`` (children: of an analysis inside the analyses' ``where``,
 as ``dump`` reads them); the embeddings are the mapped embedding column (and model column, when
 mapped); orphans are children whose ``analysis_id`` matches no analyses row at all; queries and their
-expected results are goldkeeper's own (``golden.queries``). No statement takes parameters, so a
+expected results are the mapped queries table's (inside its ``where``; expected results in its jsonb
+``expected``), else goldkeeper's own (``golden.queries``). No statement takes parameters, so a
 ``where`` holding ``%`` is read as written.
 """
 
@@ -57,7 +58,11 @@ def _counts(conn: psycopg.Connection[Any], mapping: Mapping, has_golden: bool) -
             sql.SQL("SELECT count(*) FROM ({}) s").format(select_scoped(mapping, entity, sql.SQL("1")))
         ).fetchone()
         counts[entity] = int(row[0]) if row else 0
-    row = conn.execute("SELECT count(*) FROM golden.queries").fetchone() if has_golden else (0,)
+    if "queries" in mapping.tables:
+        scoped = select_scoped(mapping, "queries", sql.SQL("1"))
+        row = conn.execute(sql.SQL("SELECT count(*) FROM ({}) s").format(scoped)).fetchone()
+    else:
+        row = conn.execute("SELECT count(*) FROM golden.queries").fetchone() if has_golden else (0,)
     counts["queries"] = int(row[0]) if row else 0
     return counts
 
@@ -95,13 +100,31 @@ def _orphans(conn: psycopg.Connection[Any], mapping: Mapping, limit: int) -> dic
     return out
 
 
+#: the mapped queries' expected results as golden.query_expected's rows (query_id, target_kind, target_id)
+_MAPPED_EXPECTED = (
+    "SELECT q.qid AS query_id, k.kind AS target_kind, (e->>'id')::uuid AS target_id "
+    "FROM ({q}) q, (VALUES ('chunk', 'chunks'), ('analysis', 'analyses')) k(kind, key), "
+    "jsonb_array_elements(COALESCE(q.expected->k.key, '[]'::jsonb)) e"
+)
+
+
+def _expected(mapping: Mapping) -> sql.Composable:
+    if "queries" not in mapping.tables:
+        return sql.SQL("golden.query_expected")
+    exprs = sql.SQL("{} AS qid, {} AS expected").format(
+        mapping.read_expr("queries", "id"), mapping.read_expr("queries", "expected")
+    )
+    return sql.SQL("({})").format(sql.SQL(_MAPPED_EXPECTED).format(q=select_scoped(mapping, "queries", exprs)))
+
+
 def _dangling(conn: psycopg.Connection[Any], mapping: Mapping, limit: int) -> Sampled:
-    """Expected results (golden.query_expected) whose chunk / analysis is not inside the mapping's scope."""
+    """Expected results whose chunk / analysis is not inside the mapping's scope."""
     select = sql.SQL(
-        "SELECT e.query_id, e.target_kind, e.target_id::text FROM golden.query_expected e "
+        "SELECT e.query_id, e.target_kind, e.target_id::text FROM {x} e "
         "WHERE (e.target_kind = 'chunk' AND e.target_id NOT IN ({c})) "
         "OR (e.target_kind = 'analysis' AND e.target_id NOT IN ({a}))"
     ).format(
+        x=_expected(mapping),
         c=select_scoped(mapping, "chunks", mapping.read_expr("chunks", "id")),
         a=select_scoped(mapping, "analyses", mapping.read_expr("analyses", "id")),
     )
@@ -136,7 +159,9 @@ def mapped_integrity_facts(url: str, mapping: Mapping, limit: int = 20) -> Integ
             models=_grouped(conn, mapping, model, limit) if model is not None else {},
             dims=_grouped(conn, mapping, sql.SQL("vector_dims({})").format(emb), limit),
             orphans=_orphans(conn, mapping, limit),
-            dangling_expected=_dangling(conn, mapping, limit) if has_golden else Sampled(0),
+            dangling_expected=_dangling(conn, mapping, limit)
+            if has_golden or "queries" in mapping.tables
+            else Sampled(0),
             state=read_dataset_state(conn),
         )
 

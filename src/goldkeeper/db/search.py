@@ -267,8 +267,13 @@ def apply_boosts(hits: Sequence[Hit], boosts: Boosts) -> list[Hit]:
     return [Hit(h.chunk_id, s, rank, h.title_match, h.content_type) for rank, (s, h) in enumerate(scored, 1)]
 
 
-def load_judgments(conn: psycopg.Connection[Any]) -> tuple[list[tuple[str, str, str]], dict[str, dict[str, int]]]:
-    """[(query id, text, expected behaviour)] in id order, and chunk qrels {query id: {chunk id: relevance}}."""
+def load_judgments(
+    conn: psycopg.Connection[Any], database: DatabaseParams | None = None
+) -> tuple[list[tuple[str, str, str]], dict[str, dict[str, int]]]:
+    """[(query id, text, expected behaviour)] in id order, and chunk qrels {query id: {chunk id: relevance}}:
+    from ``golden.queries``, or from the application's table when params ``database:`` maps ``queries``."""
+    if database is not None and "queries" in database.tables:
+        return _mapped_judgments(conn, require_valid(conn, TableMapping.from_params(database), None))
     queries = [
         (qid, text, behavior or "answer")
         for qid, text, behavior in conn.execute(
@@ -280,6 +285,22 @@ def load_judgments(conn: psycopg.Connection[Any]) -> tuple[list[tuple[str, str, 
         "SELECT query_id, target_id::text, relevance FROM golden.query_expected WHERE target_kind = 'chunk'"
     ).fetchall():
         qrels.setdefault(qid, {})[target] = int(relevance)
+    return queries, qrels
+
+
+def _mapped_judgments(
+    conn: psycopg.Connection[Any], mapping: TableMapping
+) -> tuple[list[tuple[str, str, str]], dict[str, dict[str, int]]]:
+    """:func:`load_judgments` from the mapped queries inside their ``where`` (expected results in jsonb)."""
+    exprs = sql.SQL(", ").join(mapping.read_expr("queries", f) for f in ("id", "text", "expected_behavior", "expected"))
+    # no parameters: the user's `where` is read as written
+    rows = conn.execute(select_scoped(mapping, "queries", exprs)).fetchall()
+    queries: list[tuple[str, str, str]] = []
+    qrels: dict[str, dict[str, int]] = {}
+    for qid, text, behavior, expected in sorted(rows, key=lambda r: str(r[0]).encode()):
+        queries.append((qid, text, (behavior or {}).get("behavior") or "answer"))
+        for hit in (expected or {}).get("chunks", []):
+            qrels.setdefault(qid, {})[str(hit["id"])] = int(hit.get("relevance", 1))
     return queries, qrels
 
 

@@ -254,7 +254,7 @@ def run_retrieval(
         measured = MeasuredVersion(read_dataset_state(conn), store_version)
         prepare(conn)
         source = searched_chunks(conn, database, params.fulltext_config, getattr(embedder, "dim", None))
-        queries, qrels_all = load_judgments(conn)
+        queries, qrels_all = load_judgments(conn, database)
         chunks, embedded = chunk_count(conn, source)
         _check_database(queries, chunks, embedded, chosen)
         answerable = [(qid, text) for qid, text, _ in queries if qrels_all.get(qid)]
