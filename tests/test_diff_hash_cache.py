@@ -27,6 +27,10 @@ def test_a_shard_edited_in_place_after_a_cached_diff_is_found(tmp_path: Path) ->
     settings = load_settings(tmp_path)
     assert diff(str(old), str(new), settings).is_empty
     cache = shard_hashes(settings)
+    assert cache.path is not None
+    written = os.stat(cache.path)
+    assert diff(str(old), str(new), settings).is_empty
+    assert os.stat(cache.path).st_ino == written.st_ino  # nothing new to remember: the cache is not rewritten
     for store_dir in (old, new):
         for entry in open_store(store_dir).manifest.shards:
             assert cache.known((store_dir / entry.path).resolve()) == entry.sha256, entry.path

@@ -73,9 +73,11 @@ class ShardHashes:
         """Note that ``file``, whose status was ``st`` when it was read at ``read_at_ns``, hashes to ``sha256``."""
         if read_at_ns - max(st.st_mtime_ns, st.st_ctime_ns) < RACY_SECONDS * 1e9:
             return  # changed too recently to rule out a second change within the same timestamp
-        self._entries[str(file)] = [*_key(st), sha256]
+        entry: list[object] = [*_key(st), sha256]
         self._used.add(str(file))
-        self._dirty = True
+        if self._entries.get(str(file)) != entry:
+            self._entries[str(file)] = entry
+            self._dirty = True  # only something new is written: a diff of unchanged stores writes nothing
 
     def save(self) -> None:
         """Write the cache if something new was remembered; a failure is ignored (it is only a cache)."""
