@@ -55,9 +55,10 @@ class ShardHashes:
             cache._entries = data["files"]
         return cache
 
-    def known(self, file: Path) -> str | None:
+    def known(self, file: Path | str) -> str | None:
         """The sha256 of ``file`` if it was hashed before and has not changed since, else None."""
-        entry = self._entries.get(str(file))
+        file = os.fspath(file)
+        entry = self._entries.get(file)
         if not isinstance(entry, list) or len(entry) != 6:
             return None
         try:
@@ -66,17 +67,18 @@ class ShardHashes:
             return None
         if entry[:5] != _key(st):
             return None
-        self._used.add(str(file))
+        self._used.add(file)
         return str(entry[5])
 
-    def remember(self, file: Path, st: os.stat_result, read_at_ns: int, sha256: str) -> None:
+    def remember(self, file: Path | str, st: os.stat_result, read_at_ns: int, sha256: str) -> None:
         """Note that ``file``, whose status was ``st`` when it was read at ``read_at_ns``, hashes to ``sha256``."""
         if read_at_ns - max(st.st_mtime_ns, st.st_ctime_ns) < RACY_SECONDS * 1e9:
             return  # changed too recently to rule out a second change within the same timestamp
+        file = os.fspath(file)
         entry: list[object] = [*_key(st), sha256]
-        self._used.add(str(file))
-        if self._entries.get(str(file)) != entry:
-            self._entries[str(file)] = entry
+        self._used.add(file)
+        if self._entries.get(file) != entry:
+            self._entries[file] = entry
             self._dirty = True  # only something new is written: a diff of unchanged stores writes nothing
 
     def save(self) -> None:

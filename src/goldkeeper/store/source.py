@@ -42,11 +42,11 @@ class DirectorySource:
         return data
 
     @cached_property
-    def _resolved(self) -> Path:
-        return self.root.resolve()
+    def _resolved(self) -> str:
+        return str(self.root.resolve())
 
-    def _cache_key(self, relpath: str) -> Path:
-        return self._resolved / relpath
+    def _cache_key(self, relpath: str) -> str:
+        return f"{self._resolved}/{relpath}"
 
     def known_sha256(self, relpath: str) -> str | None:
         """The sha256 of the file, when it was hashed before and has not changed since (no read)."""
