@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from goldkeeper.config import Settings
-from goldkeeper.dataset.diff import WORKTREE, diff_stores, open_side
+from goldkeeper.dataset import WORKTREE
 from goldkeeper.store import open_store
 from goldkeeper.store.git_command import git_command_source
 
@@ -42,6 +42,7 @@ class LogEntry:
 
 def dataset_log(settings: Settings, rev: str = "HEAD", max_count: int | None = None) -> list[LogEntry]:
     """The commits reachable from ``rev`` that changed the store, newest first."""
+    from goldkeeper.dataset.diff import diff_stores, open_side  # noqa: PLC0415 - start-up: not for show
     from goldkeeper.store.git_source import store_history  # noqa: PLC0415 - start-up: GitPython, not for show
 
     entries = []
@@ -71,6 +72,8 @@ def show_revision(settings: Settings, rev: str = "HEAD") -> dict[str, Any]:
     """
     commit = None
     if rev == WORKTREE or settings.resolve(rev).is_dir():
+        from goldkeeper.dataset.diff import open_side  # noqa: PLC0415 - start-up: show HEAD needs no diff
+
         store = open_side(rev, settings, missing_ok=False).store
         assert store is not None
     else:

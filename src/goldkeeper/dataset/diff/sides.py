@@ -5,14 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from goldkeeper.config import Settings
+from goldkeeper.dataset import WORKTREE  # the NEW spec that means "the store in the working tree" (the default)
 from goldkeeper.dataset.diff.compare import diff_stores, side_of
 from goldkeeper.dataset.diff.model import DatasetDiff, Side
 from goldkeeper.errors import UsageError
 from goldkeeper.store import DirectorySource, Store, open_store
 from goldkeeper.store.hash_cache import ShardHashes
-
-#: the NEW spec that means "the store in the working tree" (also the default)
-WORKTREE = "WORKTREE"
 
 
 @dataclass(frozen=True)
