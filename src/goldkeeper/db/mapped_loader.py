@@ -13,12 +13,15 @@ Queries the same way when ``database.tables.queries`` maps them (their expectati
 its ``expected`` column, the view ``gk_map_query_expected``), else in goldkeeper's own ``golden.queries``.
 Nothing is created in the user's schema: the views are temporary, the embedding cache lives in
 goldkeeper's own schema ``golden``. :class:`MappedChunkVectors` writes the chunk vectors into the
-user's embedding column.
+user's embedding column; when a restore writes many, the user's HNSW indexes on that column are
+dropped and re-created from their own definitions in the same transaction (:meth:`MappedChunkVectors.hnsw_deferred`),
+as goldkeeper does with its own index.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -31,7 +34,25 @@ from goldkeeper.db.loader import ANALYSIS_TABLES, Changes, GoldenLoader
 from goldkeeper.db.mapped_reader import select_entity
 from goldkeeper.db.mapping import FIELD_DEFAULTS, FIELD_TYPES, Mapping
 from goldkeeper.db.mapping_check import require_valid
+from goldkeeper.db.schema import HNSW_REBUILD_MIN_ROWS, HNSW_REBUILD_MIN_SHARE
 from goldkeeper.errors import ConflictError, DataIntegrityError
+
+#: the valid HNSW indexes on one column of a table that this role may drop and re-create exactly:
+#: the table's owner (or a member of its role), the default tablespace, no comment, nothing depending on them
+_DEFERRABLE_HNSW = """
+SELECT format('%%I.%%I', n.nspname, ic.relname), pg_get_indexdef(i.indexrelid)
+FROM pg_index i
+JOIN pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_namespace n ON n.oid = ic.relnamespace
+JOIN pg_am am ON am.oid = ic.relam
+JOIN pg_class t ON t.oid = i.indrelid
+JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+WHERE i.indrelid = to_regclass(%(table)s) AND a.attname = %(column)s AND am.amname = 'hnsw'
+  AND i.indisvalid AND ic.reltablespace = 0 AND obj_description(ic.oid, 'pg_class') IS NULL
+  AND pg_has_role(t.relowner, 'USAGE')
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = i.indexrelid)
+ORDER BY 1
+"""
 
 _ENTITY_OF = {
     "gk_analyses": "analyses",
@@ -379,6 +400,32 @@ class MappedChunkVectors:
             p=parent.relation,
             pw=parent.condition(),
         )
+
+    @contextmanager
+    def hnsw_deferred(self, conn: psycopg.Connection[Any], rows_to_write: int) -> Iterator[list[str]]:
+        """Drop the user's HNSW indexes on the embedding column while many vectors are written, then re-create
+        each from its own definition (``pg_get_indexdef``), in the caller's transaction; yields their names.
+
+        The thresholds of :func:`goldkeeper.db.schema.hnsw_deferred` (inserting into an HNSW graph row by row
+        costs several times more than building it once). Only the indexes this role may drop and re-create
+        exactly (:data:`_DEFERRABLE_HNSW`); any other stays and is maintained row by row. If the body raises,
+        nothing is re-created and the transaction must be rolled back, which brings the indexes back.
+        DROP INDEX locks the table against the application's readers until the transaction ends.
+        """
+        total_row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self.table.relation)).fetchone()
+        total = int(total_row[0]) if total_row else 0
+        if rows_to_write < HNSW_REBUILD_MIN_ROWS or rows_to_write < HNSW_REBUILD_MIN_SHARE * total:
+            yield []
+            return
+        params = {"table": self.table.relation.as_string(conn), "column": self.table.embedding_column}
+        indexes = conn.execute(_DEFERRABLE_HNSW, params).fetchall()
+        for name, _ in indexes:
+            conn.execute(sql.SQL("DROP INDEX {}").format(sql.SQL(name)))
+        yield [name for name, _ in indexes]
+        if indexes:
+            conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        for _, definition in indexes:
+            conn.execute(definition)
 
     def count_stale(self, conn: psycopg.Connection[Any], model_id: str) -> int:
         row = conn.execute(self._select(sql.SQL("count(*)"), model_id)).fetchone()
