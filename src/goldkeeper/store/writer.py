@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from goldkeeper.errors import DataIntegrityError, FileError, UsageError
 from goldkeeper.fileio import fsync_path
@@ -141,7 +141,21 @@ class StoreWriter:
         self._add("queries", query.id, query)
         self._counts["queries"] += 1
 
-    def _add(self, entity: str, record_id: str, record: Analysis | Query) -> None:
+    def add_analysis_document(self, document: dict[str, Any]) -> None:
+        """An analysis as ``analysis.canonical().model_dump(mode="json")`` gives it (the dump's fast path:
+        :mod:`goldkeeper.db.documents` says why its dicts are that); written as :meth:`add_analysis` writes it."""
+        self._add("analyses", document["id"], document)
+        self._counts["analyses"] += 1
+        self._counts["chunks"] += len(document["chunks"])
+        self._counts["findings"] += len(document["findings"])
+        self._counts["artifacts"] += document["artifact"] is not None
+
+    def add_query_document(self, document: dict[str, Any]) -> None:
+        """A query as ``query.canonical().model_dump(mode="json")`` gives it; see :meth:`add_analysis_document`."""
+        self._add("queries", document["id"], document)
+        self._counts["queries"] += 1
+
+    def _add(self, entity: str, record_id: str, record: Analysis | Query | dict[str, Any]) -> None:
         shard = self._shard_for(entity, record_id)
         key = shard.path if self.per_shard_order else entity
         last = self._last_id.get(key)
