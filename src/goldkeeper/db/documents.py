@@ -111,6 +111,8 @@ def _unescape(line: bytes) -> bytes:
     """One line of COPY's text format back to the column's bytes."""
     if b"\\" not in line:
         return line
+    if b"\\" not in line.replace(b"\\\\", b""):  # only escaped backslashes (always, for JSON)
+        return line.replace(b"\\\\", b"\\")
     out = bytearray()
     i = 0
     while (j := line.find(b"\\", i)) >= 0:

@@ -91,6 +91,7 @@ class StoreWriter:
         self.shard_counts = {entity: int(shard_counts[entity]) for entity in ENTITIES}
         self._staging: Path | None = None
         self._shards: dict[str, _OpenShard] = {}
+        self._by_index: dict[tuple[str, int], _OpenShard] = {}
         #: ids must ascend per entity (a dump reads ``ORDER BY id``), or with ``per_shard_order`` only
         #: inside each shard (``fmt`` writes shard by shard); equal ids share a shard, so both catch duplicates
         self.per_shard_order = per_shard_order
@@ -163,13 +164,22 @@ class StoreWriter:
             problem = "duplicate id" if record_id == last else f"out of order (after {last})"
             raise DataIntegrityError(f"{entity} record {record_id}: {problem}; records must be unique and sorted by id")
         self._last_id[key] = record_id
-        with _os_errors(self.shown / shard.path, self.shown):
-            shard.write((b"[\n" if shard.records == 0 else b",\n") + array_element_bytes(record))
+        data = array_element_bytes(record)
+        try:
+            shard.write(b"[\n" if shard.records == 0 else b",\n")
+            shard.write(data)
+        except OSError:
+            with _os_errors(self.shown / shard.path, self.shown):  # the path is built only for the message
+                raise
         shard.records += 1
 
     def _shard_for(self, entity: str, record_id: str) -> _OpenShard:
         count = self.shard_counts[entity]
-        path = f"{entity}/{shard_name(shard_index(record_id, count), count)}"
+        index = shard_index(record_id, count)
+        shard = self._by_index.get((entity, index))
+        if shard is not None:
+            return shard
+        path = f"{entity}/{shard_name(index, count)}"
         shard = self._shards.get(path)
         if shard is None:
             assert self._staging is not None
@@ -178,6 +188,7 @@ class StoreWriter:
                 full.parent.mkdir(parents=True, exist_ok=True)
                 shard = _OpenShard(path=path, handle=open(full, "wb"))
             self._shards[path] = shard
+        self._by_index[(entity, index)] = shard
         return shard
 
     def _carry_over_unmanaged_files(self) -> None:
