@@ -54,26 +54,29 @@ _STRINGS += "WHERE jsonb_typeof(e) <> 'string'))"
 _ANALYSES_SQL = f"""
 COPY (SELECT json_build_object(
     'id', a.id, 'url', a.url, 'title', a.title, 'content_type', a.content_type, 'status', a.status,
-    'created_at', a.created_at, 'chunks', ch.list, 'findings', fi.list, 'artifact', ar.doc,
+    'created_at', a.created_at, 'chunks', coalesce(ch.list, '[]'), 'findings', coalesce(fi.list, '[]'),
+    'artifact', ar.doc,
     '{_OK}', coalesce(a.url <> '' AND num_nulls(a.title, a.content_type, a.status, a.created_at) = 0
-                      AND ch.ok AND fi.ok AND coalesce(ar.ok, true), false))
+                      AND coalesce(ch.ok, true) AND coalesce(fi.ok, true) AND coalesce(ar.ok, true), false))
   FROM golden.analyses a
-  CROSS JOIN LATERAL (
-    SELECT coalesce(json_agg(json_build_object(
+  LEFT JOIN (
+    SELECT c.analysis_id,
+           json_agg(json_build_object(
              'id', c.id, 'content', c.content, 'section_title', c.section_title,
              'section_path', coalesce(c.section_path, '{{{{}}}}'), 'content_type', c.content_type,
-             'chunk_index', c.chunk_index) ORDER BY c.chunk_index), '[]') AS list,
-           coalesce(bool_and(num_nulls(c.id, c.content, c.content_type, c.chunk_index) = 0
-                             AND c.chunk_index >= 0 AND {_FLAT.format("c.section_path")}), true)
+             'chunk_index', c.chunk_index) ORDER BY c.chunk_index) AS list,
+           bool_and(num_nulls(c.id, c.content, c.content_type, c.chunk_index) = 0
+                    AND c.chunk_index >= 0 AND {_FLAT.format("c.section_path")})
              AND count(DISTINCT c.chunk_index) = count(*) AS ok
-      FROM golden.chunks c WHERE c.analysis_id = a.id) ch
-  CROSS JOIN LATERAL (
-    SELECT coalesce(json_agg(json_build_object(
+      FROM golden.chunks c GROUP BY c.analysis_id) ch ON ch.analysis_id = a.id
+  LEFT JOIN (
+    SELECT f.analysis_id,
+           json_agg(json_build_object(
              'agent', f.agent, 'category', f.category, 'content', f.content,
-             'confidence', f.confidence::text) ORDER BY f.ordinal), '[]') AS list,
-           coalesce(bool_and(num_nulls(f.agent, f.category, f.content) = 0
-                             AND (f.confidence IS NULL OR f.confidence BETWEEN 0 AND 1)), true) AS ok
-      FROM golden.findings f WHERE f.analysis_id = a.id) fi
+             'confidence', f.confidence::text) ORDER BY f.ordinal) AS list,
+           bool_and(num_nulls(f.agent, f.category, f.content) = 0
+                    AND (f.confidence IS NULL OR f.confidence BETWEEN 0 AND 1)) AS ok
+      FROM golden.findings f GROUP BY f.analysis_id) fi ON fi.analysis_id = a.id
   LEFT JOIN LATERAL (
     SELECT json_build_object('id', r.id, 'summary', r.summary, 'key_findings', r.key_findings,
                              'metadata', r.metadata) AS doc,
@@ -85,19 +88,20 @@ COPY (SELECT json_build_object(
 _QUERIES_SQL = f"""
 COPY (SELECT json_build_object(
     'id', q.id, 'text', q.text, 'domain', q.domain, 'difficulty', q.difficulty,
-    'tags', coalesce(q.tags, '{{}}'), 'expected', json_build_object('chunks', e.chunks, 'analyses', e.analyses),
+    'tags', coalesce(q.tags, '{{}}'), 'expected', json_build_object('chunks', coalesce(e.chunks, '[]'), 'analyses', coalesce(e.analyses, '[]')),
     'reference_answers', q.reference_answers, 'expected_behavior', q.expected_behavior::text,
     '{_OK}', coalesce(q.id ~ '^[-A-Za-z0-9._:]+$' AND q.text <> '' AND q.domain IS NOT NULL
                       AND q.difficulty IN ('easy', 'medium', 'hard') AND {_FLAT.format("q.tags")}
-                      AND {_STRINGS.format("q.reference_answers")} AND e.ok, false))
+                      AND {_STRINGS.format("q.reference_answers")} AND coalesce(e.ok, true), false))
   FROM golden.queries q
-  CROSS JOIN LATERAL (
-    SELECT coalesce(json_agg(json_build_object('id', x.target_id, 'relevance', x.relevance) ORDER BY x.target_id)
-                      FILTER (WHERE x.target_kind = 'chunk'), '[]') AS chunks,
-           coalesce(json_agg(json_build_object('id', x.target_id, 'relevance', x.relevance) ORDER BY x.target_id)
-                      FILTER (WHERE x.target_kind = 'analysis'), '[]') AS analyses,
-           coalesce(bool_and(x.relevance >= 1), true) AS ok
-      FROM golden.query_expected x WHERE x.query_id = q.id) e
+  LEFT JOIN (
+    SELECT x.query_id,
+           json_agg(json_build_object('id', x.target_id, 'relevance', x.relevance) ORDER BY x.target_id)
+             FILTER (WHERE x.target_kind = 'chunk') AS chunks,
+           json_agg(json_build_object('id', x.target_id, 'relevance', x.relevance) ORDER BY x.target_id)
+             FILTER (WHERE x.target_kind = 'analysis') AS analyses,
+           bool_and(coalesce(x.relevance >= 1, false)) AS ok
+      FROM golden.query_expected x GROUP BY x.query_id) e ON e.query_id = q.id
   ORDER BY q.id COLLATE "C") TO STDOUT"""
 
 #: COPY's text format escapes these after a backslash (the JSON itself has no raw control character,
