@@ -51,16 +51,36 @@ def _os_errors(shown: Path | str, target: Path) -> Iterator[None]:
         ) from exc
 
 
+#: bytes a shard takes before the kernel is asked to start writing them out (see _OpenShard.write)
+_WRITEBACK_EVERY = 1 << 20
+
+
 @dataclass
 class _OpenShard:
     path: str
     handle: BinaryIO
     digest: hashlib._Hash = field(default_factory=hashlib.sha256)
     records: int = 0
+    unflushed: int = 0
 
     def write(self, data: bytes) -> None:
         self.handle.write(data)
         self.digest.update(data)
+        self.unflushed += len(data)
+        if self.unflushed >= _WRITEBACK_EVERY:
+            self.start_writeback()
+
+    def start_writeback(self) -> None:
+        """Ask the kernel to start writing what the shard holds so far (Linux: POSIX_FADV_DONTNEED starts
+        an asynchronous writeback and drops pages already written), so the closing fsync waits for the
+        last megabyte instead of the whole file. Durability still comes from that fsync alone."""
+        self.unflushed = 0
+        if hasattr(os, "posix_fadvise"):
+            self.handle.flush()
+            try:
+                os.posix_fadvise(self.handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+            except OSError:  # advice only: a file system that refuses it is written as before
+                pass
 
 
 class StoreWriter:
