@@ -81,13 +81,14 @@ def dump(url: str, settings: Settings, out: Path | None = None, progress: Progre
         mapped = settings.database is not None
         add_analysis: Callable[[Any], None] = writer.add_analysis if mapped else writer.add_analysis_document
         add_query: Callable[[Any], None] = writer.add_query if mapped else writer.add_query_document
-        with progress.task("dumping analyses", None) as task:
-            for analysis in analyses:
-                add_analysis(analysis)
-                task.advance(1)
+        # queries first: the analyses' COPY sorts the chunks meanwhile (see db/documents.py)
         with progress.task("dumping queries", None) as task:
             for query in queries:
                 add_query(query)
+                task.advance(1)
+        with progress.task("dumping analyses", None) as task:
+            for analysis in analyses:
+                add_analysis(analysis)
                 task.advance(1)
     assert writer.manifest is not None and writer.manifest_bytes is not None
     return DumpReport(

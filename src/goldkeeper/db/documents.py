@@ -29,7 +29,7 @@ fast path changes no byte and accepts nothing the models reject
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -127,10 +127,12 @@ def _unescape(line: bytes) -> bytes:
     return bytes(out)
 
 
-def _copy_lines(conn: psycopg.Connection[Any], statement: sql.SQL | sql.Composed) -> Iterator[bytes]:
-    """The lines of a one-column ``COPY ... TO STDOUT`` (text format), unescaped."""
+def _copy_lines(conn: psycopg.Connection[Any], statement: sql.SQL | sql.Composed) -> Iterator[bytes | None]:
+    """The lines of a one-column ``COPY ... TO STDOUT`` (text format), unescaped, after a first None:
+    the statement is sent, and the server at work on it, once the first item is taken."""
     pending = b""
     with conn.cursor() as cur, cur.copy(statement) as copy:
+        yield None
         for block in copy:
             data = pending + bytes(block) if pending else bytes(block)
             *lines, pending = data.split(b"\n")
@@ -182,21 +184,21 @@ def _query(doc: dict[str, Any], behaviors: _Behaviors) -> dict[str, Any]:
     return Query.model_validate(doc).canonical().model_dump(mode="json")
 
 
-def _analyses(url: str, conn: psycopg.Connection[Any], statuses: list[str]) -> Generator[dict[str, Any], None, None]:
-    try:
-        for line in _copy_lines(conn, sql.SQL(_ANALYSES_SQL).format(statuses=sql.Literal(statuses))):
-            yield _analysis(orjson.loads(line))
-    except psycopg.Error as exc:
-        raise database_error(exc, url, "cannot read golden analyses") from exc
+def _records(url: str, what: str, lines: Iterator[bytes | None], convert: Callable[[Any], Any]) -> Iterator[Any]:
+    """The records of a :func:`_copy_lines` stream, started: its COPY is sent before this returns."""
 
+    def records() -> Iterator[Any]:
+        try:
+            for line in lines:
+                yield convert(orjson.loads(line))  # type: ignore[arg-type]
+        except psycopg.Error as exc:
+            raise database_error(exc, url, f"cannot read golden {what}") from exc
 
-def _queries(url: str, conn: psycopg.Connection[Any]) -> Generator[dict[str, Any], None, None]:
-    behaviors = _Behaviors()
     try:
-        for line in _copy_lines(conn, sql.SQL(_QUERIES_SQL)):
-            yield _query(orjson.loads(line), behaviors)
+        next(lines)
     except psycopg.Error as exc:
-        raise database_error(exc, url, "cannot read golden queries") from exc
+        raise database_error(exc, url, f"cannot read golden {what}") from exc
+    return records()
 
 
 @contextmanager
@@ -207,20 +209,27 @@ def golden_documents(
 
     What :func:`goldkeeper.db.reader.golden_reader` yields, dumped: each dict is
     ``record.canonical().model_dump(mode="json")`` of its record (``created_at`` a UTC datetime,
-    which canonical JSON writes as that dump does). Same order, scope and laziness.
+    which canonical JSON writes as that dump does). Same order and scope; unlike golden_reader, both
+    COPYs are running when this yields, so read the queries first (their server work is small) while
+    the server sorts the chunks for the analyses.
     """
     with _snapshot_connections(url, 2) as conns:
         for conn in conns:
             conn.execute("SET LOCAL TimeZone = 'UTC'")
             conn.execute("SET LOCAL extra_float_digits = 1")  # shortest text that reads back the same double
-        analyses = _analyses(url, conns[0], list(statuses))
-        queries = _queries(url, conns[1])
+        # both COPYs start now: the server sorts the chunks while the caller reads the queries
+        analyses_sql = sql.SQL(_ANALYSES_SQL).format(statuses=sql.Literal(list(statuses)))
+        streams = [_copy_lines(conns[0], analyses_sql), _copy_lines(conns[1], sql.SQL(_QUERIES_SQL))]
         try:
-            yield analyses, queries
+            behaviors = _Behaviors()
+            yield (
+                _records(url, "analyses", streams[0], _analysis),
+                _records(url, "queries", streams[1], lambda doc: _query(doc, behaviors)),
+            )
         finally:
-            for stream in (analyses, queries):
+            for stream in streams:
                 try:
-                    stream.close()
+                    stream.close()  # type: ignore[attr-defined]
                 except (psycopg.Error, DatabaseError):
                     pass  # the connections are closed next: an unfinished COPY dies with them
 
