@@ -215,6 +215,7 @@ def golden_documents(
     """
     with _snapshot_connections(url, 2) as conns:
         for conn in conns:
+            conn.execute("SET LOCAL client_encoding = 'UTF8'")  # the JSON lines orjson reads
             conn.execute("SET LOCAL TimeZone = 'UTC'")
             conn.execute("SET LOCAL extra_float_digits = 1")  # shortest text that reads back the same double
         # both COPYs start now: the server sorts the chunks while the caller reads the queries
