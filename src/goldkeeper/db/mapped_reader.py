@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from goldkeeper.config.sections import ENTITY_FIELDS
 from goldkeeper.db.connection import database_error
-from goldkeeper.db.mapping import FIELD_TYPES, Mapping
+from goldkeeper.db.mapping import FIELD_TYPES, Mapping, select_scoped
 from goldkeeper.db.mapping_check import require_valid
 from goldkeeper.db.reader import _build_analysis, _Peekable, _queries_stream, _snapshot_connections, _uuid_before
 from goldkeeper.errors import DatabaseError, RecordValidationError
@@ -29,27 +29,6 @@ from goldkeeper.models import Analysis, Expected, ExpectedBehavior, Query
 
 #: the order of each child stream after its analysis id (chunks: chunk_index; findings: ordinal)
 _CHILD_ORDER = {"chunks": "chunk_index", "findings": "ordinal", "artifacts": None}
-
-
-def select_scoped(mapping: Mapping, entity: str, exprs: sql.Composable, *, escaped: bool = False) -> sql.Composed:
-    """``SELECT <exprs> FROM <table> WHERE <scope>``: the entity's rows inside its ``where`` (children: whose
-    analysis is inside the analyses' ``where`` too). ``escaped``: for a statement run with parameters
-    (:meth:`~goldkeeper.db.mapping.TableMap.condition`)."""
-    table = mapping.tables[entity]
-    if entity in ("analyses", "queries"):
-        return sql.SQL("SELECT {e} FROM {t} WHERE {w}").format(
-            e=exprs, t=table.relation, w=table.condition(escaped=escaped)
-        )
-    parent = mapping.tables["analyses"]
-    return sql.SQL("SELECT {e} FROM {t} WHERE {w} AND {fk} IN (SELECT {pk} FROM {p} WHERE {pw})").format(
-        e=exprs,
-        t=table.relation,
-        w=table.condition(escaped=escaped),
-        fk=mapping.read_expr(entity, "analysis_id"),
-        pk=mapping.read_expr("analyses", "id"),
-        p=parent.relation,
-        pw=parent.condition(escaped=escaped),
-    )
 
 
 def select_entity(mapping: Mapping, entity: str) -> sql.Composed:
@@ -126,6 +105,41 @@ def _mapped_queries(url: str, conn: psycopg.Connection[Any], mapping: Mapping) -
         raise database_error(exc, url, "cannot read the mapped queries") from exc
 
 
+#: the model each entity's rows become -> (entity, index of the record id in its reader row)
+_CHILD_MODELS = {"Chunk": ("chunks", 1), "Finding": ("findings", None), "Artifact": ("artifacts", 1)}
+
+
+def _record_error(
+    mapping: Mapping, row: tuple[Any, ...], children: list[list[tuple[Any, ...]]], exc: ValidationError
+) -> RecordValidationError:
+    """A value the model refuses (a NULL in a required column...): one line naming the table, the record id
+    (the analysis', the chunk's, the artifact's; a finding: the analysis id and its position) and the column."""
+    first = exc.errors()[0]
+    loc = [str(part) for part in first["loc"]]
+    entity, record = "analyses", str(row[0])
+    if exc.title in _CHILD_MODELS:
+        entity, id_index = _CHILD_MODELS[exc.title]
+        slot = ("chunks", "findings", "artifacts").index(entity)
+        position = next((i for i, ch in enumerate(children[slot]) if _refused(row, slot, ch, exc.title)), 0)
+        bad = children[slot][position]
+        record = str(bad[id_index]) if id_index is not None else f"{row[0]} finding {position}"
+    table = mapping.tables[entity]
+    if loc and loc[0] in table.columns:
+        loc[0] = table.columns[loc[0]]
+    return RecordValidationError(table.name, record, ".".join(loc) or None, first["msg"])
+
+
+def _refused(row: tuple[Any, ...], slot: int, child: tuple[Any, ...], model: str) -> bool:
+    """Whether ``model`` refuses this one child row of the analysis ``row``."""
+    alone: list[list[tuple[Any, ...]]] = [[], [], []]
+    alone[slot] = [child]
+    try:
+        _build_analysis(row, *alone)
+    except ValidationError as exc:
+        return exc.title == model
+    return False
+
+
 def _analyses_stream(url: str, conns: list[psycopg.Connection[Any]], mapping: Mapping) -> Generator[Analysis]:
     c_an, c_ch, c_fi, c_ar = conns
     try:
@@ -134,12 +148,11 @@ def _analyses_stream(url: str, conns: list[psycopg.Connection[Any]], mapping: Ma
         artifacts = _Peekable(_copy_entity(c_ar, mapping, "artifacts"))
         for row in _copy_entity(c_an, mapping, "analyses"):
             key = row[0]
-            yield _build_analysis(
-                row,
-                chunks.take_while(key, _uuid_before),
-                findings.take_while(key, _uuid_before),
-                artifacts.take_while(key, _uuid_before),
-            )
+            children = [s.take_while(key, _uuid_before) for s in (chunks, findings, artifacts)]
+            try:
+                yield _build_analysis(row, *children)
+            except ValidationError as exc:
+                raise _record_error(mapping, row, children, exc) from exc
     except psycopg.Error as exc:
         raise database_error(exc, url, "cannot read the mapped analyses") from exc
 

@@ -215,6 +215,27 @@ class Mapping:
         return [f for f in ENTITY_FIELDS[entity] if f in self.tables[entity].columns]
 
 
+def select_scoped(mapping: Mapping, entity: str, exprs: sql.Composable, *, escaped: bool = False) -> sql.Composed:
+    """``SELECT <exprs> FROM <table> WHERE <scope>``: the entity's rows inside its ``where`` (children: whose
+    analysis is inside the analyses' ``where`` too). ``escaped``: for a statement run with parameters
+    (:meth:`TableMap.condition`)."""
+    table = mapping.tables[entity]
+    if entity in ("analyses", "queries"):
+        return sql.SQL("SELECT {e} FROM {t} WHERE {w}").format(
+            e=exprs, t=table.relation, w=table.condition(escaped=escaped)
+        )
+    parent = mapping.tables["analyses"]
+    return sql.SQL("SELECT {e} FROM {t} WHERE {w} AND {fk} IN (SELECT {pk} FROM {p} WHERE {pw})").format(
+        e=exprs,
+        t=table.relation,
+        w=table.condition(escaped=escaped),
+        fk=mapping.read_expr(entity, "analysis_id"),
+        pk=mapping.read_expr("analyses", "id"),
+        p=parent.relation,
+        pw=parent.condition(escaped=escaped),
+    )
+
+
 def column_types(conn: psycopg.Connection[Any], table: TableMap) -> dict[str, str] | None:
     """column -> format_type of ``table`` (None: no such table)."""
     regclass = conn.execute("SELECT to_regclass(%s)::oid", (table.relation.as_string(conn),)).fetchone()
@@ -250,4 +271,5 @@ __all__ = [
     "column_types",
     "load_types",
     "user_sql",
+    "select_scoped",
 ]

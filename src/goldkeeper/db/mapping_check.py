@@ -5,7 +5,8 @@ Tables and columns exist, every mapped column converts losslessly to goldkeeper'
 the chunks' ``fulltext`` is a ``tsvector`` column or a valid expression giving one,
 the children's ``analysis_id`` has a FOREIGN KEY to the analyses' id (or the mapping declares
 one), and the queries' ids in scope are ids goldkeeper's queries can have. One line per problem,
-naming table.column and both types.
+naming table.column and both types. ``db check`` also counts the NULLs in required columns in scope
+(:func:`null_problems`: dump would refuse those rows; not run before each dump, a full scan).
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from psycopg import sql
 
 from goldkeeper.config.sections import DatabaseParams
 from goldkeeper.db.connection import connection, database_error
-from goldkeeper.db.mapping import Mapping, TableMap, column_types, field_conversion, load_types, user_sql
+from goldkeeper.db.mapping import (
+    Mapping,
+    TableMap,
+    column_types,
+    field_conversion,
+    load_types,
+    select_scoped,
+    user_sql,
+)
 from goldkeeper.errors import ConfigError
 
 _FK = """
@@ -222,6 +231,35 @@ def check_mapping(conn: psycopg.Connection[Any], mapping: Mapping, dim: int | No
     return problems
 
 
+#: fields whose NULL goldkeeper reads as a value (every other mapped field is required)
+_NULLABLE = frozenset({("chunks", "section_title"), ("chunks", "section_path"), ("findings", "confidence")})
+
+
+def null_problems(conn: psycopg.Connection[Any], mapping: Mapping) -> list[str]:
+    """Required fields mapped to columns holding NULL in rows inside the scope (dump would refuse them):
+    one line per column. Run on a mapping whose tables and columns exist (see :func:`check_mapping`)."""
+    problems = []
+    typed = load_types(conn, mapping)
+    for entity, table in typed.tables.items():
+        fields = [f for f in typed.mapped_fields(entity) if (entity, f) not in _NULLABLE]
+        if not fields:
+            continue
+        counts = sql.SQL(", ").join(
+            sql.SQL("count(*) FILTER (WHERE {} IS NULL)").format(table.column(f)) for f in fields
+        )
+        try:
+            with conn.transaction():
+                row = conn.execute(select_scoped(typed, entity, counts)).fetchone()
+        except (psycopg.Error, ValueError):
+            continue  # reported on its own (a missing table or column, a bad where, a lossy type)
+        for field, nulls in zip(fields, row or (), strict=False):
+            if nulls:
+                problems.append(
+                    f"{table.name}.{table.columns[field]}: {nulls} row(s) are NULL, but {field} is required"
+                )
+    return problems
+
+
 @dataclass(frozen=True)
 class MappingCheck:
     """``goldkeeper db check``: the problems of the mapping (none: usable), and what was checked."""
@@ -246,6 +284,7 @@ def check_database(url: str, params: DatabaseParams | None, dim: int) -> Mapping
         with connection(url) as conn:
             conn.read_only = True
             problems = check_mapping(conn, mapping, dim)
+            problems += null_problems(conn, mapping)
     except psycopg.Error as exc:
         raise database_error(exc, url, "cannot check the database mapping") from exc
     return MappingCheck(tables=tuple(t.name for t in mapping.tables.values()), problems=tuple(problems))
