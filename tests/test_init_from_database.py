@@ -176,3 +176,22 @@ def test_a_complete_mapping_that_db_check_refuses_is_exit_3_with_its_problems(re
     assert "database: public.chunks.embedding: vector(1024), but the model embeds vector(384)" in proc.stderr
     assert "goldkeeper dump" not in result["ran"] and not (repo / "golden").exists()
     assert "vector(1024): the embedding model must embed 1024 dimensions" in (repo / "params.yaml").read_text()
+
+
+@pytest.mark.slow
+def test_a_table_that_looks_like_the_queries_is_named_in_one_line_and_a_comment(repo: Path, database_url: str) -> None:
+    """Queries are never inferred, but a table named like them is said (not a TODO: init still dumps)."""
+    skillforge_database(database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE chunks ALTER COLUMN section_path TYPE text[] USING NULL")
+        conn.execute("CREATE TABLE eval_prompts (id text PRIMARY KEY, body text NOT NULL)")
+    proc = run([GOLDKEEPER, "init", "--from-database", "--database-url", database_url], repo)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    note = (
+        "a table public.eval_prompts may hold your golden queries: map it under database.tables.queries "
+        "(docs/configuration.md)"
+    )
+    assert proc.stderr.splitlines() == [f"database: {note}"]
+    assert f"    # queries: {note}\n" in (repo / "params.yaml").read_text()
+    assert "queries" not in yaml.safe_load((repo / "params.yaml").read_text())["database"]["tables"]
+    assert open_store(repo / "golden").manifest.counts["analyses"] == 2

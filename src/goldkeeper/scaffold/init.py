@@ -312,6 +312,7 @@ def _settings(
     # every gap is a `# TODO` in params.yaml: an optional field left as one would be lost (e.g. a section_path
     # held as text, read as [] until its separator is declared), so none is dumped until all are filled in
     result.database_todo.extend(gap.line for gap in inferred.gaps)
+    result.database_notes.extend(inferred.notes)
     if not inferred.complete:
         values = {k: v for k, v in load_params(root / TEMPLATE_FILES["params.yaml"]).items() if k != "database"}
         return validate_settings({**values, "root": root})
