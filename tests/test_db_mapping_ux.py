@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -84,3 +85,26 @@ def test_db_check_counts_nulls_in_required_columns_inside_the_where(
         "app.doc_chunks.body: 4 row(s) are NULL, but content is required",
         "error: database mapping: 2 problem(s)",
     ]
+
+
+def test_dump_refuses_a_query_expecting_a_chunk_outside_the_where(
+    database_url: str, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_db_mapping_queries import WITH_QUERIES, app_with_prompts  # noqa: PLC0415 - the queries' schema
+
+    _params(project, WITH_QUERIES)
+    app_with_prompts(database_url)
+    assert run_cli(["--database-url", database_url, "dump"], capsys)[0] == 0
+    before = sorted((p.relative_to(project), p.read_bytes()) for p in (project / "golden").rglob("*") if p.is_file())
+    draft_chunk = str(uuid.UUID(int=100 + 10 * 2))  # doc 2 is a draft: outside the analyses' where
+    expects = {"chunks": [{"id": draft_chunk}], "analyses": [{"id": DOC[2]}]}
+    run_sql(database_url, f"UPDATE app.eval_prompts SET expects = '{json.dumps(expects)}' WHERE prompt_id = 'A-1'")
+    code, out, err = run_cli(["--database-url", database_url, "dump"], capsys)
+    assert (code, out) == (5, "")
+    assert err == (
+        f"error: app.eval_prompts: record A-1: field expects: expected analysis {DOC[2]} is not inside the where "
+        "of app.documents (nor in the dump), so restore would refuse the store (query.dangling_analysis) "
+        "(and 1 more)\n"
+    )
+    after = sorted((p.relative_to(project), p.read_bytes()) for p in (project / "golden").rglob("*") if p.is_file())
+    assert after == before  # the store in place is untouched

@@ -157,13 +157,81 @@ def _analyses_stream(url: str, conns: list[psycopg.Connection[Any]], mapping: Ma
         raise database_error(exc, url, "cannot read the mapped analyses") from exc
 
 
+#: the mapped queries' expected results as golden.query_expected's rows (query_id, target_kind, target_id)
+_MAPPED_EXPECTED = (
+    "SELECT q.qid AS query_id, k.kind AS target_kind, (e->>'id')::uuid AS target_id "
+    "FROM ({q}) q, (VALUES ('chunk', 'chunks'), ('analysis', 'analyses')) k(kind, key), "
+    "jsonb_array_elements(COALESCE(q.expected->k.key, '[]'::jsonb)) e"
+)
+
+
+def _expected(mapping: Mapping) -> sql.Composable:
+    if "queries" not in mapping.tables:
+        return sql.SQL("golden.query_expected")
+    exprs = sql.SQL("{} AS qid, {} AS expected").format(
+        mapping.read_expr("queries", "id"), mapping.read_expr("queries", "expected")
+    )
+    return sql.SQL("({})").format(sql.SQL(_MAPPED_EXPECTED).format(q=select_scoped(mapping, "queries", exprs)))
+
+
+def dangling_select(mapping: Mapping) -> sql.Composed:
+    """``(query_id, target_kind, target_id)`` of each expected result whose chunk / analysis is not inside the
+    mapping's scope (the mapped queries' ``expected``, else ``golden.query_expected``, which must exist)."""
+    return sql.SQL(
+        "SELECT e.query_id, e.target_kind, e.target_id::text FROM {x} e "
+        "WHERE (e.target_kind = 'chunk' AND e.target_id NOT IN ({c})) "
+        "OR (e.target_kind = 'analysis' AND e.target_id NOT IN ({a}))"
+    ).format(
+        x=_expected(mapping),
+        c=select_scoped(mapping, "chunks", mapping.read_expr("chunks", "id")),
+        a=select_scoped(mapping, "analyses", mapping.read_expr("analyses", "id")),
+    )
+
+
+def _refuse_dangling(conn: psycopg.Connection[Any], mapping: Mapping) -> None:
+    """A query expecting a chunk / analysis the dump leaves out (outside a ``where``) stops it in one line:
+    the store would break its own contract (``restore`` refuses ``query.dangling_chunk``)."""
+    if "queries" in mapping.tables:
+        table, column = mapping.tables["queries"].name, mapping.tables["queries"].columns["expected"]
+    elif conn.execute("SELECT to_regclass('golden.query_expected') IS NOT NULL").fetchone() == (True,):
+        table, column = "golden.query_expected", "target_id"
+    else:
+        return
+    statement = sql.SQL("SELECT d.*, count(*) OVER () FROM ({}) d ORDER BY 1, 3 LIMIT 1").format(
+        dangling_select(mapping)
+    )
+    try:
+        with conn.transaction():  # a savepoint: the snapshot stays usable
+            row = conn.execute(statement).fetchone()
+    except psycopg.Error:
+        return  # an id that is not a UUID: the query's row is refused, naming it, when it is read
+    if row is None:
+        return
+    query_id, kind, target, count = row
+    more = f" (and {count - 1} more)" if count > 1 else ""
+    entity = "chunks" if kind == "chunk" else "analyses"
+    raise RecordValidationError(
+        table,
+        str(query_id),
+        column,
+        f"expected {kind} {target} is not inside the where of {mapping.tables[entity].name} (nor in the dump), "
+        f"so restore would refuse the store (query.dangling_{kind}){more}",
+    )
+
+
 @contextmanager
-def mapped_reader(url: str, mapping: Mapping) -> Iterator[tuple[Iterator[Analysis], Iterator[Query]]]:
+def mapped_reader(
+    url: str, mapping: Mapping, *, expected_in_scope: bool = False
+) -> Iterator[tuple[Iterator[Analysis], Iterator[Query]]]:
     """``(analyses, queries)`` of one snapshot of the application's tables (see the module doc).
 
-    The mapping is checked first (a problem is a ConfigError listing them, nothing read)."""
+    The mapping is checked first (a problem is a ConfigError listing them, nothing read); with
+    ``expected_in_scope`` (dump) so is every query's expected chunk / analysis: inside the scope, else a
+    RecordValidationError naming the first (nothing read)."""
     with _snapshot_connections(url, 6) as conns:
         mapping = require_valid(conns[0], mapping, None)
+        if expected_in_scope:
+            _refuse_dangling(conns[0], mapping)
         analyses = _analyses_stream(url, conns[:4], mapping)
         queries = _queries_of(url, conns[4:], mapping)
         try:
@@ -202,4 +270,4 @@ def mapped_queries(url: str, mapping: Mapping) -> Iterator[Iterator[Query]]:
                 pass  # the connections are closed next: an unfinished COPY dies with them
 
 
-__all__ = ["mapped_reader", "mapped_queries", "select_entity", "select_scoped"]
+__all__ = ["dangling_select", "mapped_reader", "mapped_queries", "select_entity", "select_scoped"]
