@@ -108,3 +108,20 @@ def test_dump_refuses_a_query_expecting_a_chunk_outside_the_where(
     )
     after = sorted((p.relative_to(project), p.read_bytes()) for p in (project / "golden").rglob("*") if p.is_file())
     assert after == before  # the store in place is untouched
+
+
+def test_a_where_ending_in_a_comment_is_read_as_written(
+    database_url: str, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mapping = json.loads(json.dumps(MAPPING))
+    mapping["tables"]["analyses"]["where"] = "state = 'published' -- only the published ones"
+    mapping["tables"]["chunks"]["where"] = "-- every chunk of a published document\nTRUE"
+    mapping["tables"]["chunks"]["fulltext"] = {"expression": "to_tsvector('simple', body) -- no stemming"}
+    _params(project, mapping)
+    app_database(database_url)
+    code, out, err = run_cli(["--database-url", database_url, "db", "check"], capsys)
+    assert (code, err) == (0, ""), out + err
+    code, out, err = run_cli(["--database-url", database_url, "dump", "--json"], capsys)
+    assert code == 0, err
+    counts = json.loads(out)["counts"]
+    assert (counts["analyses"], counts["chunks"]) == (2, 4)

@@ -122,6 +122,12 @@ def user_sql(text: str, *, escaped: bool = False) -> sql.SQL:
     return sql.SQL(text.replace("%", "%%") if escaped else text)
 
 
+def enclosed(user: sql.Composable) -> sql.Composed:
+    """The user's SQL in parentheses on lines of their own: ``(\n<sql>\n)``, so a ``-- comment`` ending it
+    cannot swallow the closing parenthesis."""
+    return sql.SQL("(\n{}\n)").format(user)
+
+
 @dataclass(frozen=True)
 class TableMap:
     """One entity's table: ``columns`` maps goldkeeper's fields to the table's columns."""
@@ -170,9 +176,10 @@ class TableMap:
         return sql.Identifier(self.columns[field])
 
     def condition(self, *, escaped: bool = False) -> sql.Composable:
-        """The ``where`` (TRUE when none), parenthesised. ``escaped``: for a statement run with parameters,
-        where psycopg reads ``%`` as a placeholder (``name LIKE 'a%'`` is written ``'a%%'`` there)."""
-        return sql.SQL("({})").format(user_sql(self.where, escaped=escaped)) if self.where else sql.SQL("TRUE")
+        """The ``where`` (TRUE when none), parenthesised on lines of its own (a trailing ``-- comment`` in it
+        ends at its line). ``escaped``: for a statement run with parameters, where psycopg reads ``%`` as a
+        placeholder (``name LIKE 'a%'`` is written ``'a%%'`` there)."""
+        return enclosed(user_sql(self.where, escaped=escaped)) if self.where else sql.SQL("TRUE")
 
 
 @dataclass(frozen=True)
@@ -271,5 +278,6 @@ __all__ = [
     "column_types",
     "load_types",
     "user_sql",
+    "enclosed",
     "select_scoped",
 ]

@@ -23,6 +23,7 @@ from goldkeeper.db.mapping import (
     Mapping,
     TableMap,
     column_types,
+    enclosed,
     field_conversion,
     load_types,
     select_scoped,
@@ -179,8 +180,8 @@ def _fulltext_problem(conn: psycopg.Connection[Any], table: TableMap, found: dic
         return f"{table.name}.{table.fulltext_column}: {type_}, the fulltext column must be a tsvector"
     if table.fulltext_expression is None:
         return None
-    statement = sql.SQL("EXPLAIN SELECT ({})::tsvector FROM {}").format(
-        user_sql(table.fulltext_expression), table.relation
+    statement = sql.SQL("EXPLAIN SELECT {}::tsvector FROM {}").format(
+        enclosed(user_sql(table.fulltext_expression)), table.relation
     )
     try:
         with conn.transaction():
