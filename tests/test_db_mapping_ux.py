@@ -125,3 +125,26 @@ def test_a_where_ending_in_a_comment_is_read_as_written(
     assert code == 0, err
     counts = json.loads(out)["counts"]
     assert (counts["analyses"], counts["chunks"]) == (2, 4)
+
+
+def test_db_check_names_the_database_it_checked_when_a_table_is_missing(
+    database_url: str, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _params(project)
+    url = psycopg.conninfo.make_conninfo(database_url, password="s3cret-pw")  # the test server trusts local users
+    code, out, err = run_cli(["--database-url", url, "db", "check"], capsys)
+    assert (code, out) == (3, "")
+    lines = err.splitlines()
+    assert lines[0] == "app.documents: no such table (database.tables.analyses.table)"
+    assert lines[-1] == "error: database mapping: 4 problem(s)"
+    [checked] = [line for line in lines if line.startswith("checked ")]
+    dbname = psycopg.conninfo.conninfo_to_dict(database_url)["dbname"]
+    assert f"dbname={dbname}" in checked and "password=***" in checked and "s3cret-pw" not in err
+    code, out, _ = run_cli(["--database-url", url, "db", "check", "--json"], capsys)
+    result = json.loads(out)
+    assert result["database"] == checked.removeprefix("checked ") and "s3cret-pw" not in out
+    assert result["missing_tables"] == ["app.documents", "app.doc_chunks", "app.summaries", "app.notes"]
+    app_database(database_url)  # every table there: the problems say enough, no database line
+    run_sql(database_url, "ALTER TABLE app.notes RENAME COLUMN who TO author")
+    code, out, err = run_cli(["--database-url", url, "db", "check"], capsys)
+    assert code == 3 and "checked " not in err

@@ -107,6 +107,8 @@ def check(state: AppState, as_json: bool) -> None:
         click.echo(f"database mapping ok: {', '.join(result.tables)}")
     for problem in result.problems if not as_json else ():
         click.echo(problem, err=True)
+    if result.missing_tables and not as_json:  # perhaps the wrong database: say which one was checked
+        click.echo(f"checked {result.database}", err=True)
     if not result.ok:
         raise ConfigError(f"database mapping: {len(result.problems)} problem(s)")
 

@@ -18,7 +18,7 @@ import psycopg
 from psycopg import sql
 
 from goldkeeper.config.sections import DatabaseParams
-from goldkeeper.db.connection import connection, database_error
+from goldkeeper.db.connection import connection, database_error, redact_url
 from goldkeeper.db.mapping import (
     Mapping,
     TableMap,
@@ -267,13 +267,22 @@ class MappingCheck:
 
     tables: tuple[str, ...]
     problems: tuple[str, ...]
+    #: the database checked, its password redacted (said when a table is missing: perhaps the wrong one)
+    database: str = ""
+    missing_tables: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "tables": list(self.tables), "problems": list(self.problems)}
+        return {
+            "ok": self.ok,
+            "database": self.database,
+            "tables": list(self.tables),
+            "missing_tables": list(self.missing_tables),
+            "problems": list(self.problems),
+        }
 
 
 def check_database(url: str, params: DatabaseParams | None, dim: int) -> MappingCheck:
@@ -288,7 +297,13 @@ def check_database(url: str, params: DatabaseParams | None, dim: int) -> Mapping
             problems += null_problems(conn, mapping)
     except psycopg.Error as exc:
         raise database_error(exc, url, "cannot check the database mapping") from exc
-    return MappingCheck(tables=tuple(t.name for t in mapping.tables.values()), problems=tuple(problems))
+    missing = tuple(t.name for t in mapping.tables.values() if f"{t.name}: no such table (" in "\n".join(problems))
+    return MappingCheck(
+        tables=tuple(t.name for t in mapping.tables.values()),
+        problems=tuple(problems),
+        database=redact_url(url),
+        missing_tables=missing,
+    )
 
 
 def require_valid(conn: psycopg.Connection[Any], mapping: Mapping, dim: int | None) -> Mapping:
