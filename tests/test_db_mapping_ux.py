@@ -148,3 +148,18 @@ def test_db_check_names_the_database_it_checked_when_a_table_is_missing(
     run_sql(database_url, "ALTER TABLE app.notes RENAME COLUMN who TO author")
     code, out, err = run_cli(["--database-url", url, "db", "check"], capsys)
     assert code == 3 and "checked " not in err
+
+
+def test_the_help_texts_cover_the_mapping(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["db", "--help"], capsys)
+    assert code == 0
+    flat = " ".join(out.split())
+    assert "embedded PostgreSQL" in flat and "check params.yaml `database:`" in flat
+    assert "check" in flat.split("Commands:")[1]
+    code, out, _ = run_cli(["restore", "--help"], capsys)
+    flat = " ".join(out.split())
+    assert code == 0 and "With params database: (your own tables), only rows inside each where; a changed " \
+        "record is updated in place." in flat  # fmt: skip
+    code, out, _ = run_cli(["dump", "--help"], capsys)
+    flat = " ".join(out.split())
+    assert code == 0 and "`database:` (your application's own tables) the scope is each table's `where`" in flat

@@ -1,4 +1,4 @@
-"""``goldkeeper db``: manage the embedded PostgreSQL and the reference schema."""
+"""``goldkeeper db``: manage the embedded PostgreSQL and the reference schema; check a params ``database:`` mapping."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from goldkeeper.errors import ConfigError
 
 @click.group("db")
 def db_group() -> None:
-    """Manage the embedded PostgreSQL 16 + pgvector server (in .goldkeeper/ or $GOLDKEEPER_HOME)."""
+    """The database: manage the embedded PostgreSQL 16 + pgvector server (in .goldkeeper/ or $GOLDKEEPER_HOME)
+    and its reference schema `golden` (start, stop, status, url, init), or check params.yaml `database:`,
+    the mapping onto your application's own tables, against any database (check)."""
 
 
 @db_group.command("start")
