@@ -154,7 +154,7 @@ def test_the_help_texts_cover_the_mapping(capsys: pytest.CaptureFixture[str]) ->
     code, out, _ = run_cli(["db", "--help"], capsys)
     assert code == 0
     flat = " ".join(out.split())
-    assert "embedded PostgreSQL" in flat and "check params.yaml `database:`" in flat
+    assert "embedded PostgreSQL" in flat and "check params.yaml `database:` (your own tables)" in flat
     assert "check" in flat.split("Commands:")[1]
     code, out, _ = run_cli(["restore", "--help"], capsys)
     flat = " ".join(out.split())

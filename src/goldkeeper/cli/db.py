@@ -11,9 +11,13 @@ from goldkeeper.errors import ConfigError
 
 @click.group("db")
 def db_group() -> None:
-    """The database: manage the embedded PostgreSQL 16 + pgvector server (in .goldkeeper/ or $GOLDKEEPER_HOME)
-    and its reference schema `golden` (start, stop, status, url, init), or check params.yaml `database:`,
-    the mapping onto your application's own tables, against any database (check)."""
+    """Manage the embedded PostgreSQL 16 + pgvector server and its reference schema, and check params.yaml
+    `database:` (your own tables) against a database.
+
+    start, stop, status, url, init: the embedded server (in .goldkeeper/ or $GOLDKEEPER_HOME) and its schema
+    `golden`; check: params.yaml `database:`, the mapping onto your application's own tables, against the
+    database commands use (--database-url, $GOLDKEEPER_DATABASE_URL, $DATABASE_URL or the embedded server).
+    """
 
 
 @db_group.command("start")
