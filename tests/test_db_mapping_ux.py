@@ -102,9 +102,9 @@ def test_dump_refuses_a_query_expecting_a_chunk_outside_the_where(
     code, out, err = run_cli(["--database-url", database_url, "dump"], capsys)
     assert (code, out) == (5, "")
     assert err == (
-        f"error: app.eval_prompts: record A-1: field expects: expected analysis {DOC[2]} is not inside the where "
-        "of app.documents (nor in the dump), so restore would refuse the store (query.dangling_analysis) "
-        "(and 1 more)\n"
+        f"error: app.eval_prompts: record A-1: field expects: expected analysis {DOC[2]} is not in the dump (no "
+        "such analysis inside the where of app.documents), so restore would refuse the store "
+        "(query.dangling_analysis) (and 1 more)\n"
     )
     after = sorted((p.relative_to(project), p.read_bytes()) for p in (project / "golden").rglob("*") if p.is_file())
     assert after == before  # the store in place is untouched
@@ -163,3 +163,35 @@ def test_the_help_texts_cover_the_mapping(capsys: pytest.CaptureFixture[str]) ->
     code, out, _ = run_cli(["dump", "--help"], capsys)
     flat = " ".join(out.split())
     assert code == 0 and "`database:` (your application's own tables) the scope is each table's `where`" in flat
+
+
+def test_dump_refuses_a_golden_query_expecting_a_chunk_outside_the_where(
+    database_url: str, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Queries left in goldkeeper's own golden.queries: their expected chunks must be inside the mapping too."""
+    from goldkeeper.db.schema import init_schema  # noqa: PLC0415
+
+    _params(project)
+    app_database(database_url)
+    init_schema(database_url, 384)
+    draft_chunk = str(uuid.UUID(int=100 + 10 * 2 + 1))  # doc 2 is a draft: outside the analyses' where
+    run_sql(
+        database_url,
+        """INSERT INTO golden.queries (id, text, domain, expected_behavior) VALUES ('q-1', 'What?', 'docs', '{"behavior": "answer"}')""",
+        f"INSERT INTO golden.query_expected (query_id, target_kind, target_id) VALUES ('q-1', 'chunk', '{CHUNK}')",
+    )
+    code, out, err = run_cli(["--database-url", database_url, "dump", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["counts"]["queries"] == 1
+    run_sql(
+        database_url,
+        f"INSERT INTO golden.query_expected (query_id, target_kind, target_id) VALUES ('q-1', 'chunk', '{draft_chunk}')",
+    )
+    code, out, err = run_cli(["--database-url", database_url, "dump", "--out", "other"], capsys)
+    assert (code, out) == (5, "")
+    assert err == (
+        f"error: golden.query_expected: record q-1: field target_id: expected chunk {draft_chunk} is not in the dump "
+        "(no such chunk inside the where of app.doc_chunks and app.documents), so restore would refuse the store "
+        "(query.dangling_chunk)\n"
+    )
+    assert not (project / "other").exists()

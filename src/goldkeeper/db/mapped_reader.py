@@ -209,12 +209,14 @@ def _refuse_dangling(conn: psycopg.Connection[Any], mapping: Mapping) -> None:
         return
     query_id, kind, target, count = row
     more = f" (and {count - 1} more)" if count > 1 else ""
-    entity = "chunks" if kind == "chunk" else "analyses"
+    scope = mapping.tables["analyses"].name
+    if kind == "chunk":
+        scope = f"{mapping.tables['chunks'].name} and {scope}"
     raise RecordValidationError(
         table,
         str(query_id),
         column,
-        f"expected {kind} {target} is not inside the where of {mapping.tables[entity].name} (nor in the dump), "
+        f"expected {kind} {target} is not in the dump (no such {kind} inside the where of {scope}), "
         f"so restore would refuse the store (query.dangling_{kind}){more}",
     )
 
