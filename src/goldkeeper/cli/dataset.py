@@ -23,7 +23,9 @@ def dump_command(state: AppState, out: Path | None, as_json: bool) -> None:
     """Write the golden rows of the database into the canonical sharded store.
 
     Analyses whose status is in params.yaml `dump.statuses` (default: completed) are written with
-    their chunks, findings and artifact, and every query with its expectations. Embeddings are not
+    their chunks, findings and artifact, and every query with its expectations. With params.yaml
+    `database:` (your application's own tables) the scope is each table's `where` instead (children:
+    of analyses inside the analyses' `where`; `dump.statuses` is not used). Embeddings are not
     written (restore regenerates them). Unchanged data gives byte-identical files; the new store
     replaces the old one atomically.
     """
@@ -52,7 +54,9 @@ RESTORE_OPTIONS = [
         "--replace",
         is_flag=True,
         help="Make the golden tables hold exactly the store within its scope: rows that differ or are not in it "
-        "are deleted, except analyses whose status the store's dump did not cover (manifest scope.statuses).",
+        "are deleted, except analyses whose status the store's dump did not cover (manifest scope.statuses). "
+        "With params database: (your own tables), only rows inside each where; a changed record is updated in "
+        "place.",
     ),
     click.option(
         "--dry-run", is_flag=True, help="Only report what would be added, skipped, replaced, removed or in conflict."

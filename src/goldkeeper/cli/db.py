@@ -1,4 +1,4 @@
-"""``goldkeeper db``: manage the embedded PostgreSQL and the reference schema."""
+"""``goldkeeper db``: manage the embedded PostgreSQL and the reference schema; check a params ``database:`` mapping."""
 
 from __future__ import annotations
 
@@ -11,7 +11,13 @@ from goldkeeper.errors import ConfigError
 
 @click.group("db")
 def db_group() -> None:
-    """Manage the embedded PostgreSQL 16 + pgvector server (in .goldkeeper/ or $GOLDKEEPER_HOME)."""
+    """Manage the embedded PostgreSQL 16 + pgvector server and its reference schema, and check params.yaml
+    `database:` (your own tables) against a database.
+
+    start, stop, status, url, init: the embedded server (in .goldkeeper/ or $GOLDKEEPER_HOME) and its schema
+    `golden`; check: params.yaml `database:`, the mapping onto your application's own tables, against the
+    database commands use (--database-url, $GOLDKEEPER_DATABASE_URL, $DATABASE_URL or the embedded server).
+    """
 
 
 @db_group.command("start")
@@ -107,6 +113,8 @@ def check(state: AppState, as_json: bool) -> None:
         click.echo(f"database mapping ok: {', '.join(result.tables)}")
     for problem in result.problems if not as_json else ():
         click.echo(problem, err=True)
+    if result.missing_tables and not as_json:  # perhaps the wrong database: say which one was checked
+        click.echo(f"checked {result.database}", err=True)
     if not result.ok:
         raise ConfigError(f"database mapping: {len(result.problems)} problem(s)")
 

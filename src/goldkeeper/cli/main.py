@@ -31,7 +31,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
     "baseline": (("quality",), "Versioned metric baselines, keyed by dataset id + version, model version and prompt version."),
     "changelog": (("history",), "Append a dated entry to the store's CHANGELOG.json: what changed against --base."),
-    "db": (("db",), "Manage the embedded PostgreSQL 16 + pgvector server (in .goldkeeper/ or $GOLDKEEPER_HOME)."),
+    "db": (
+        ("db",),
+        "Manage the embedded PostgreSQL 16 + pgvector server and its reference schema, and check params.yaml "
+        "`database:` (your own tables) against a database.",
+    ),
     "demo": (("demo",), "Try goldkeeper end to end on the project's golden/ (or the bundled SQuAD sample)."),
     "diff": (("history",), "Show what changed in the golden dataset between OLD and NEW."),
     "dump": (("dataset",), "Write the golden rows of the database into the canonical sharded store."),

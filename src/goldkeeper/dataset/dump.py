@@ -66,7 +66,7 @@ def dump(url: str, settings: Settings, out: Path | None = None, progress: Progre
     target = Path(out) if out is not None else settings.store_path
     reader: AbstractContextManager[tuple[Iterator[Any], Iterator[Any]]]
     if settings.database is not None:  # the application's own tables (issue 12); `where` is the scope
-        reader = mapped_reader(url, Mapping.from_params(settings.database))
+        reader = mapped_reader(url, Mapping.from_params(settings.database), expected_in_scope=True)
     elif not _golden_schema_exists(url):
         raise DatabaseError(
             "the database has no golden schema (run `goldkeeper db init` or `goldkeeper restore` first)"

@@ -20,8 +20,8 @@ from psycopg import sql
 
 from goldkeeper.db.connection import connection
 from goldkeeper.db.integrity import IntegrityFacts, Sampled
-from goldkeeper.db.mapped_reader import select_scoped
-from goldkeeper.db.mapping import Mapping, column_types
+from goldkeeper.db.mapped_reader import dangling_select
+from goldkeeper.db.mapping import Mapping, column_types, select_scoped
 from goldkeeper.db.mapping_check import require_valid
 from goldkeeper.db.state import read_dataset_state
 
@@ -100,35 +100,9 @@ def _orphans(conn: psycopg.Connection[Any], mapping: Mapping, limit: int) -> dic
     return out
 
 
-#: the mapped queries' expected results as golden.query_expected's rows (query_id, target_kind, target_id)
-_MAPPED_EXPECTED = (
-    "SELECT q.qid AS query_id, k.kind AS target_kind, (e->>'id')::uuid AS target_id "
-    "FROM ({q}) q, (VALUES ('chunk', 'chunks'), ('analysis', 'analyses')) k(kind, key), "
-    "jsonb_array_elements(COALESCE(q.expected->k.key, '[]'::jsonb)) e"
-)
-
-
-def _expected(mapping: Mapping) -> sql.Composable:
-    if "queries" not in mapping.tables:
-        return sql.SQL("golden.query_expected")
-    exprs = sql.SQL("{} AS qid, {} AS expected").format(
-        mapping.read_expr("queries", "id"), mapping.read_expr("queries", "expected")
-    )
-    return sql.SQL("({})").format(sql.SQL(_MAPPED_EXPECTED).format(q=select_scoped(mapping, "queries", exprs)))
-
-
 def _dangling(conn: psycopg.Connection[Any], mapping: Mapping, limit: int) -> Sampled:
     """Expected results whose chunk / analysis is not inside the mapping's scope."""
-    select = sql.SQL(
-        "SELECT e.query_id, e.target_kind, e.target_id::text FROM {x} e "
-        "WHERE (e.target_kind = 'chunk' AND e.target_id NOT IN ({c})) "
-        "OR (e.target_kind = 'analysis' AND e.target_id NOT IN ({a}))"
-    ).format(
-        x=_expected(mapping),
-        c=select_scoped(mapping, "chunks", mapping.read_expr("chunks", "id")),
-        a=select_scoped(mapping, "analyses", mapping.read_expr("analyses", "id")),
-    )
-    return _sampled(conn, select, limit)
+    return _sampled(conn, dangling_select(mapping), limit)
 
 
 def _column_dim(conn: psycopg.Connection[Any], mapping: Mapping) -> int | None:

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from goldkeeper.config.sections import ENTITY_FIELDS
 from goldkeeper.db.connection import database_error
-from goldkeeper.db.mapping import FIELD_TYPES, Mapping
+from goldkeeper.db.mapping import FIELD_TYPES, Mapping, select_scoped
 from goldkeeper.db.mapping_check import require_valid
 from goldkeeper.db.reader import _build_analysis, _Peekable, _queries_stream, _snapshot_connections, _uuid_before
 from goldkeeper.errors import DatabaseError, RecordValidationError
@@ -29,27 +29,6 @@ from goldkeeper.models import Analysis, Expected, ExpectedBehavior, Query
 
 #: the order of each child stream after its analysis id (chunks: chunk_index; findings: ordinal)
 _CHILD_ORDER = {"chunks": "chunk_index", "findings": "ordinal", "artifacts": None}
-
-
-def select_scoped(mapping: Mapping, entity: str, exprs: sql.Composable, *, escaped: bool = False) -> sql.Composed:
-    """``SELECT <exprs> FROM <table> WHERE <scope>``: the entity's rows inside its ``where`` (children: whose
-    analysis is inside the analyses' ``where`` too). ``escaped``: for a statement run with parameters
-    (:meth:`~goldkeeper.db.mapping.TableMap.condition`)."""
-    table = mapping.tables[entity]
-    if entity in ("analyses", "queries"):
-        return sql.SQL("SELECT {e} FROM {t} WHERE {w}").format(
-            e=exprs, t=table.relation, w=table.condition(escaped=escaped)
-        )
-    parent = mapping.tables["analyses"]
-    return sql.SQL("SELECT {e} FROM {t} WHERE {w} AND {fk} IN (SELECT {pk} FROM {p} WHERE {pw})").format(
-        e=exprs,
-        t=table.relation,
-        w=table.condition(escaped=escaped),
-        fk=mapping.read_expr(entity, "analysis_id"),
-        pk=mapping.read_expr("analyses", "id"),
-        p=parent.relation,
-        pw=parent.condition(escaped=escaped),
-    )
 
 
 def select_entity(mapping: Mapping, entity: str) -> sql.Composed:
@@ -126,6 +105,41 @@ def _mapped_queries(url: str, conn: psycopg.Connection[Any], mapping: Mapping) -
         raise database_error(exc, url, "cannot read the mapped queries") from exc
 
 
+#: the model each entity's rows become -> (entity, index of the record id in its reader row)
+_CHILD_MODELS = {"Chunk": ("chunks", 1), "Finding": ("findings", None), "Artifact": ("artifacts", 1)}
+
+
+def _record_error(
+    mapping: Mapping, row: tuple[Any, ...], children: list[list[tuple[Any, ...]]], exc: ValidationError
+) -> RecordValidationError:
+    """A value the model refuses (a NULL in a required column...): one line naming the table, the record id
+    (the analysis', the chunk's, the artifact's; a finding: the analysis id and its position) and the column."""
+    first = exc.errors()[0]
+    loc = [str(part) for part in first["loc"]]
+    entity, record = "analyses", str(row[0])
+    if exc.title in _CHILD_MODELS:
+        entity, id_index = _CHILD_MODELS[exc.title]
+        slot = ("chunks", "findings", "artifacts").index(entity)
+        position = next((i for i, ch in enumerate(children[slot]) if _refused(row, slot, ch, exc.title)), 0)
+        bad = children[slot][position]
+        record = str(bad[id_index]) if id_index is not None else f"{row[0]} finding {position}"
+    table = mapping.tables[entity]
+    if loc and loc[0] in table.columns:
+        loc[0] = table.columns[loc[0]]
+    return RecordValidationError(table.name, record, ".".join(loc) or None, first["msg"])
+
+
+def _refused(row: tuple[Any, ...], slot: int, child: tuple[Any, ...], model: str) -> bool:
+    """Whether ``model`` refuses this one child row of the analysis ``row``."""
+    alone: list[list[tuple[Any, ...]]] = [[], [], []]
+    alone[slot] = [child]
+    try:
+        _build_analysis(row, *alone)
+    except ValidationError as exc:
+        return exc.title == model
+    return False
+
+
 def _analyses_stream(url: str, conns: list[psycopg.Connection[Any]], mapping: Mapping) -> Generator[Analysis]:
     c_an, c_ch, c_fi, c_ar = conns
     try:
@@ -134,23 +148,92 @@ def _analyses_stream(url: str, conns: list[psycopg.Connection[Any]], mapping: Ma
         artifacts = _Peekable(_copy_entity(c_ar, mapping, "artifacts"))
         for row in _copy_entity(c_an, mapping, "analyses"):
             key = row[0]
-            yield _build_analysis(
-                row,
-                chunks.take_while(key, _uuid_before),
-                findings.take_while(key, _uuid_before),
-                artifacts.take_while(key, _uuid_before),
-            )
+            children = [s.take_while(key, _uuid_before) for s in (chunks, findings, artifacts)]
+            try:
+                yield _build_analysis(row, *children)
+            except ValidationError as exc:
+                raise _record_error(mapping, row, children, exc) from exc
     except psycopg.Error as exc:
         raise database_error(exc, url, "cannot read the mapped analyses") from exc
 
 
+#: the mapped queries' expected results as golden.query_expected's rows (query_id, target_kind, target_id)
+_MAPPED_EXPECTED = (
+    "SELECT q.qid AS query_id, k.kind AS target_kind, (e->>'id')::uuid AS target_id "
+    "FROM ({q}) q, (VALUES ('chunk', 'chunks'), ('analysis', 'analyses')) k(kind, key), "
+    "jsonb_array_elements(COALESCE(q.expected->k.key, '[]'::jsonb)) e"
+)
+
+
+def _expected(mapping: Mapping) -> sql.Composable:
+    if "queries" not in mapping.tables:
+        return sql.SQL("golden.query_expected")
+    exprs = sql.SQL("{} AS qid, {} AS expected").format(
+        mapping.read_expr("queries", "id"), mapping.read_expr("queries", "expected")
+    )
+    return sql.SQL("({})").format(sql.SQL(_MAPPED_EXPECTED).format(q=select_scoped(mapping, "queries", exprs)))
+
+
+def dangling_select(mapping: Mapping) -> sql.Composed:
+    """``(query_id, target_kind, target_id)`` of each expected result whose chunk / analysis is not inside the
+    mapping's scope (the mapped queries' ``expected``, else ``golden.query_expected``, which must exist)."""
+    return sql.SQL(
+        "SELECT e.query_id, e.target_kind, e.target_id::text FROM {x} e "
+        "WHERE (e.target_kind = 'chunk' AND e.target_id NOT IN ({c})) "
+        "OR (e.target_kind = 'analysis' AND e.target_id NOT IN ({a}))"
+    ).format(
+        x=_expected(mapping),
+        c=select_scoped(mapping, "chunks", mapping.read_expr("chunks", "id")),
+        a=select_scoped(mapping, "analyses", mapping.read_expr("analyses", "id")),
+    )
+
+
+def _refuse_dangling(conn: psycopg.Connection[Any], mapping: Mapping) -> None:
+    """A query expecting a chunk / analysis the dump leaves out (outside a ``where``) stops it in one line:
+    the store would break its own contract (``restore`` refuses ``query.dangling_chunk``)."""
+    if "queries" in mapping.tables:
+        table, column = mapping.tables["queries"].name, mapping.tables["queries"].columns["expected"]
+    elif conn.execute("SELECT to_regclass('golden.query_expected') IS NOT NULL").fetchone() == (True,):
+        table, column = "golden.query_expected", "target_id"
+    else:
+        return
+    statement = sql.SQL("SELECT d.*, count(*) OVER () FROM ({}) d ORDER BY 1, 3 LIMIT 1").format(
+        dangling_select(mapping)
+    )
+    try:
+        with conn.transaction():  # a savepoint: the snapshot stays usable
+            row = conn.execute(statement).fetchone()
+    except psycopg.Error:
+        return  # an id that is not a UUID: the query's row is refused, naming it, when it is read
+    if row is None:
+        return
+    query_id, kind, target, count = row
+    more = f" (and {count - 1} more)" if count > 1 else ""
+    scope = mapping.tables["analyses"].name
+    if kind == "chunk":
+        scope = f"{mapping.tables['chunks'].name} and {scope}"
+    raise RecordValidationError(
+        table,
+        str(query_id),
+        column,
+        f"expected {kind} {target} is not in the dump (no such {kind} inside the where of {scope}), "
+        f"so restore would refuse the store (query.dangling_{kind}){more}",
+    )
+
+
 @contextmanager
-def mapped_reader(url: str, mapping: Mapping) -> Iterator[tuple[Iterator[Analysis], Iterator[Query]]]:
+def mapped_reader(
+    url: str, mapping: Mapping, *, expected_in_scope: bool = False
+) -> Iterator[tuple[Iterator[Analysis], Iterator[Query]]]:
     """``(analyses, queries)`` of one snapshot of the application's tables (see the module doc).
 
-    The mapping is checked first (a problem is a ConfigError listing them, nothing read)."""
+    The mapping is checked first (a problem is a ConfigError listing them, nothing read); with
+    ``expected_in_scope`` (dump) so is every query's expected chunk / analysis: inside the scope, else a
+    RecordValidationError naming the first (nothing read)."""
     with _snapshot_connections(url, 6) as conns:
         mapping = require_valid(conns[0], mapping, None)
+        if expected_in_scope:
+            _refuse_dangling(conns[0], mapping)
         analyses = _analyses_stream(url, conns[:4], mapping)
         queries = _queries_of(url, conns[4:], mapping)
         try:
@@ -189,4 +272,4 @@ def mapped_queries(url: str, mapping: Mapping) -> Iterator[Iterator[Query]]:
                 pass  # the connections are closed next: an unfinished COPY dies with them
 
 
-__all__ = ["mapped_reader", "mapped_queries", "select_entity", "select_scoped"]
+__all__ = ["dangling_select", "mapped_reader", "mapped_queries", "select_entity", "select_scoped"]

@@ -123,6 +123,12 @@ def user_sql(text: str, *, escaped: bool = False) -> sql.SQL:
     return sql.SQL(text.replace("%", "%%") if escaped else text)
 
 
+def enclosed(user: sql.Composable) -> sql.Composed:
+    """The user's SQL in parentheses on lines of their own: ``(\n<sql>\n)``, so a ``-- comment`` ending it
+    cannot swallow the closing parenthesis."""
+    return sql.SQL("(\n{}\n)").format(user)
+
+
 @dataclass(frozen=True)
 class TableMap:
     """One entity's table: ``columns`` maps goldkeeper's fields to the table's columns."""
@@ -171,9 +177,10 @@ class TableMap:
         return sql.Identifier(self.columns[field])
 
     def condition(self, *, escaped: bool = False) -> sql.Composable:
-        """The ``where`` (TRUE when none), parenthesised. ``escaped``: for a statement run with parameters,
-        where psycopg reads ``%`` as a placeholder (``name LIKE 'a%'`` is written ``'a%%'`` there)."""
-        return sql.SQL("({})").format(user_sql(self.where, escaped=escaped)) if self.where else sql.SQL("TRUE")
+        """The ``where`` (TRUE when none), parenthesised on lines of its own (a trailing ``-- comment`` in it
+        ends at its line). ``escaped``: for a statement run with parameters, where psycopg reads ``%`` as a
+        placeholder (``name LIKE 'a%'`` is written ``'a%%'`` there)."""
+        return enclosed(user_sql(self.where, escaped=escaped)) if self.where else sql.SQL("TRUE")
 
 
 @dataclass(frozen=True)
@@ -216,6 +223,27 @@ class Mapping:
         return [f for f in ENTITY_FIELDS[entity] if f in self.tables[entity].columns]
 
 
+def select_scoped(mapping: Mapping, entity: str, exprs: sql.Composable, *, escaped: bool = False) -> sql.Composed:
+    """``SELECT <exprs> FROM <table> WHERE <scope>``: the entity's rows inside its ``where`` (children: whose
+    analysis is inside the analyses' ``where`` too). ``escaped``: for a statement run with parameters
+    (:meth:`TableMap.condition`)."""
+    table = mapping.tables[entity]
+    if entity in ("analyses", "queries"):
+        return sql.SQL("SELECT {e} FROM {t} WHERE {w}").format(
+            e=exprs, t=table.relation, w=table.condition(escaped=escaped)
+        )
+    parent = mapping.tables["analyses"]
+    return sql.SQL("SELECT {e} FROM {t} WHERE {w} AND {fk} IN (SELECT {pk} FROM {p} WHERE {pw})").format(
+        e=exprs,
+        t=table.relation,
+        w=table.condition(escaped=escaped),
+        fk=mapping.read_expr(entity, "analysis_id"),
+        pk=mapping.read_expr("analyses", "id"),
+        p=parent.relation,
+        pw=parent.condition(escaped=escaped),
+    )
+
+
 def column_types(conn: psycopg.Connection[Any], table: TableMap) -> dict[str, str] | None:
     """column -> format_type of ``table`` (None: no such table)."""
     regclass = conn.execute("SELECT to_regclass(%s)::oid", (table.relation.as_string(conn),)).fetchone()
@@ -251,4 +279,6 @@ __all__ = [
     "column_types",
     "load_types",
     "user_sql",
+    "enclosed",
+    "select_scoped",
 ]

@@ -5,7 +5,8 @@ Tables and columns exist, every mapped column converts losslessly to goldkeeper'
 the chunks' ``fulltext`` is a ``tsvector`` column or a valid expression giving one,
 the children's ``analysis_id`` has a FOREIGN KEY to the analyses' id (or the mapping declares
 one), and the queries' ids in scope are ids goldkeeper's queries can have. One line per problem,
-naming table.column and both types.
+naming table.column and both types. ``db check`` also counts the NULLs in required columns in scope
+(:func:`null_problems`: dump would refuse those rows; not run before each dump, a full scan).
 """
 
 from __future__ import annotations
@@ -17,8 +18,17 @@ import psycopg
 from psycopg import sql
 
 from goldkeeper.config.sections import DatabaseParams
-from goldkeeper.db.connection import connection, database_error
-from goldkeeper.db.mapping import Mapping, TableMap, column_types, field_conversion, load_types, user_sql
+from goldkeeper.db.connection import connection, database_error, redact_url
+from goldkeeper.db.mapping import (
+    Mapping,
+    TableMap,
+    column_types,
+    enclosed,
+    field_conversion,
+    load_types,
+    select_scoped,
+    user_sql,
+)
 from goldkeeper.errors import ConfigError
 
 _FK = """
@@ -170,8 +180,8 @@ def _fulltext_problem(conn: psycopg.Connection[Any], table: TableMap, found: dic
         return f"{table.name}.{table.fulltext_column}: {type_}, the fulltext column must be a tsvector"
     if table.fulltext_expression is None:
         return None
-    statement = sql.SQL("EXPLAIN SELECT ({})::tsvector FROM {}").format(
-        user_sql(table.fulltext_expression), table.relation
+    statement = sql.SQL("EXPLAIN SELECT {}::tsvector FROM {}").format(
+        enclosed(user_sql(table.fulltext_expression)), table.relation
     )
     try:
         with conn.transaction():
@@ -222,19 +232,57 @@ def check_mapping(conn: psycopg.Connection[Any], mapping: Mapping, dim: int | No
     return problems
 
 
+#: fields whose NULL goldkeeper reads as a value (every other mapped field is required)
+_NULLABLE = frozenset({("chunks", "section_title"), ("chunks", "section_path"), ("findings", "confidence")})
+
+
+def null_problems(conn: psycopg.Connection[Any], mapping: Mapping) -> list[str]:
+    """Required fields mapped to columns holding NULL in rows inside the scope (dump would refuse them):
+    one line per column. Run on a mapping whose tables and columns exist (see :func:`check_mapping`)."""
+    problems = []
+    typed = load_types(conn, mapping)
+    for entity, table in typed.tables.items():
+        fields = [f for f in typed.mapped_fields(entity) if (entity, f) not in _NULLABLE]
+        if not fields:
+            continue
+        counts = sql.SQL(", ").join(
+            sql.SQL("count(*) FILTER (WHERE {} IS NULL)").format(table.column(f)) for f in fields
+        )
+        try:
+            with conn.transaction():
+                row = conn.execute(select_scoped(typed, entity, counts)).fetchone()
+        except (psycopg.Error, ValueError):
+            continue  # reported on its own (a missing table or column, a bad where, a lossy type)
+        for field, nulls in zip(fields, row or (), strict=False):
+            if nulls:
+                problems.append(
+                    f"{table.name}.{table.columns[field]}: {nulls} row(s) are NULL, but {field} is required"
+                )
+    return problems
+
+
 @dataclass(frozen=True)
 class MappingCheck:
     """``goldkeeper db check``: the problems of the mapping (none: usable), and what was checked."""
 
     tables: tuple[str, ...]
     problems: tuple[str, ...]
+    #: the database checked, its password redacted (said when a table is missing: perhaps the wrong one)
+    database: str = ""
+    missing_tables: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "tables": list(self.tables), "problems": list(self.problems)}
+        return {
+            "ok": self.ok,
+            "database": self.database,
+            "tables": list(self.tables),
+            "missing_tables": list(self.missing_tables),
+            "problems": list(self.problems),
+        }
 
 
 def check_database(url: str, params: DatabaseParams | None, dim: int) -> MappingCheck:
@@ -246,9 +294,16 @@ def check_database(url: str, params: DatabaseParams | None, dim: int) -> Mapping
         with connection(url) as conn:
             conn.read_only = True
             problems = check_mapping(conn, mapping, dim)
+            problems += null_problems(conn, mapping)
     except psycopg.Error as exc:
         raise database_error(exc, url, "cannot check the database mapping") from exc
-    return MappingCheck(tables=tuple(t.name for t in mapping.tables.values()), problems=tuple(problems))
+    missing = tuple(t.name for t in mapping.tables.values() if f"{t.name}: no such table (" in "\n".join(problems))
+    return MappingCheck(
+        tables=tuple(t.name for t in mapping.tables.values()),
+        problems=tuple(problems),
+        database=redact_url(url),
+        missing_tables=missing,
+    )
 
 
 def require_valid(conn: psycopg.Connection[Any], mapping: Mapping, dim: int | None) -> Mapping:

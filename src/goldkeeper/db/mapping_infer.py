@@ -48,6 +48,16 @@ COLUMN_NAMES: dict[tuple[str, str], tuple[str, ...]] = {
     ("findings", "content"): ("content", "body", "text", "note"),
     ("findings", "confidence"): ("confidence", "score"),
 }
+#: tables that may hold the golden queries: not inferred (their columns vary too much), but said
+QUERY_TABLE_NAMES = (
+    "queries",
+    "eval_queries",
+    "golden_queries",
+    "test_queries",
+    "prompts",
+    "eval_prompts",
+    "eval_cases",
+)
 #: the text column recording each vector's model, by name (``{embedding column}_model`` too)
 MODEL_COLUMN_NAMES = ("embedding_model", "model")
 _REQUIRED_ENTITIES = ("analyses", "chunks")
@@ -99,6 +109,8 @@ class InferredMapping:
     gaps: tuple[Gap, ...] = ()
     #: no application table was found but goldkeeper's own schema ``golden`` is there: no section needed
     reference: bool = False
+    #: what init says without blocking anything (a table that looks like the golden queries: never inferred)
+    notes: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -115,6 +127,7 @@ class InferredMapping:
             "complete": self.complete,
             "database": None if self.reference else self.to_params(),
             "gaps": [gap.line for gap in self.gaps],
+            "notes": list(self.notes),
         }
 
 
@@ -260,7 +273,25 @@ def infer_mapping(catalogue: Catalogue) -> InferredMapping:
         inferred, table_gaps = _infer_table(entity, table, None if entity == "analyses" else parent)
         tables.append(inferred)
         gaps += table_gaps
-    return InferredMapping(tables=tuple(tables), gaps=tuple(gaps))
+    return InferredMapping(tables=tuple(tables), gaps=tuple(gaps), notes=_query_table_notes(catalogue))
 
 
-__all__ = ["COLUMN_NAMES", "TABLE_NAMES", "Gap", "InferredMapping", "InferredTable", "infer_mapping"]
+def _query_table_notes(catalogue: Catalogue) -> tuple[str, ...]:
+    """One line per table whose name says it may hold the golden queries (not inferred: mapped by hand)."""
+    return tuple(
+        f"a table {t.qualified} may hold your golden queries: map it under database.tables.queries "
+        "(docs/configuration.md)"
+        for t in catalogue.tables
+        if t.name.lower() in QUERY_TABLE_NAMES
+    )
+
+
+__all__ = [
+    "COLUMN_NAMES",
+    "QUERY_TABLE_NAMES",
+    "TABLE_NAMES",
+    "Gap",
+    "InferredMapping",
+    "InferredTable",
+    "infer_mapping",
+]

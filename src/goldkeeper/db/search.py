@@ -40,7 +40,7 @@ from psycopg import sql
 from goldkeeper.config.sections import DatabaseParams
 from goldkeeper.db.mapped_reader import select_scoped
 from goldkeeper.db.mapping import Mapping as TableMapping
-from goldkeeper.db.mapping import user_sql
+from goldkeeper.db.mapping import enclosed, user_sql
 from goldkeeper.db.mapping_check import require_valid
 from goldkeeper.errors import DatabaseError, EvalError
 
@@ -106,7 +106,7 @@ def mapped_chunks(mapping: TableMapping, ts_config: str = "english") -> sql.Comp
     if table.fulltext_column is not None:
         tsv: sql.Composable = sql.Identifier(table.fulltext_column)
     elif table.fulltext_expression is not None:
-        tsv = sql.SQL("({})").format(user_sql(table.fulltext_expression, escaped=True))
+        tsv = enclosed(user_sql(table.fulltext_expression, escaped=True))
     else:
         tsv = sql.SQL("to_tsvector({}::regconfig, {})").format(
             sql.Literal(ts_config), mapping.read_expr("chunks", "content")

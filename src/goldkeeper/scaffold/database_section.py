@@ -69,6 +69,8 @@ def render_database_section(inferred: InferredMapping) -> str:
             text += _todo(4, f"{gap.entity}.{gap.key}" if gap.key != "table" else gap.entity, gap)
     for table in inferred.tables:
         text += _table_text(table, [gap for gap in inferred.gaps if gap.entity == table.entity])
+    for note in inferred.notes:
+        text += f"    # queries: {note}\n"
     return text
 
 

@@ -75,8 +75,8 @@ class InitResult:
     kept: list[str] = field(default_factory=list)
     ran: list[str] = field(default_factory=list)
     next_commands: list[str] = field(default_factory=list)
-    #: ``--from-database``: what could not be inferred for params ``database:`` (one line each), split into
-    #: what the mapping needs (params.yaml does not load until it is filled in) and what it can do without
+    #: ``--from-database``: what could not be inferred for params ``database:`` (one line each, each a ``# TODO``
+    #: in params.yaml: no dump until every one is filled in), and what it says without blocking anything
     database_todo: list[str] = field(default_factory=list)
     database_notes: list[str] = field(default_factory=list)
     #: ``--from-database``: the problems ``db check`` found in the inferred mapping
@@ -309,8 +309,10 @@ def _settings(
     recorded in ``result``. An incomplete mapping does not load: the other sections are read without it."""
     if inferred is None:
         return load_settings(root=root, env={})
-    result.database_todo.extend(gap.line for gap in inferred.gaps if gap.required)
-    result.database_notes.extend(gap.line for gap in inferred.gaps if not gap.required)
+    # every gap is a `# TODO` in params.yaml: an optional field left as one would be lost (e.g. a section_path
+    # held as text, read as [] until its separator is declared), so none is dumped until all are filled in
+    result.database_todo.extend(gap.line for gap in inferred.gaps)
+    result.database_notes.extend(inferred.notes)
     if not inferred.complete:
         values = {k: v for k, v in load_params(root / TEMPLATE_FILES["params.yaml"]).items() if k != "database"}
         return validate_settings({**values, "root": root})
