@@ -20,7 +20,7 @@ from goldkeeper.db.mapping import Mapping
 def run_script(url: str, script: str) -> None:
     """Execute ``script`` (SQL statements) in one transaction: all of it or nothing."""
     with connection(url) as conn:
-        conn.execute(sql.SQL(script))  # type: ignore[arg-type] - a whole script, from package data
+        conn.execute(sql.SQL(script))  # a whole script (package data): the demo database only
 
 
 def _fingerprint(conn: psycopg.Connection[Any], relation: sql.Composable, condition: sql.Composable) -> str:

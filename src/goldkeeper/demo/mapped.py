@@ -87,7 +87,9 @@ def mapped_restore_step(ctx: DemoContext) -> StepResult:
     else:
         records = read_squad(sample_path())
         ctx.store_path = ctx.output("golden")
-        write_store(ctx.store_path, settings.dataset.name, records.analyses, records.queries, dict(settings.store.shards))
+        write_store(
+            ctx.store_path, settings.dataset.name, records.analyses, records.queries, dict(settings.store.shards)
+        )
         origin = f"the bundled SQuAD sample (written to {ctx.store_path})"
     report = ctx.project.restore(source=ctx.store_path)
     return restored(ctx, report, origin, "the mapped tables")
