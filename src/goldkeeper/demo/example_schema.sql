@@ -23,10 +23,13 @@ CREATE TABLE app.doc_chunks (
     path        text NOT NULL DEFAULT '',
     kind        text NOT NULL DEFAULT 'text',
     emb         vector(384),
-    emb_model   text
+    emb_model   text,
+    -- what full-text search matches (params retrieval.fulltext_config is english by default)
+    body_tsv    tsvector GENERATED ALWAYS AS (to_tsvector('english', body)) STORED
 );
 CREATE INDEX doc_chunks_doc_id ON app.doc_chunks (doc_id);
 CREATE INDEX doc_chunks_emb ON app.doc_chunks USING hnsw (emb vector_cosine_ops);
+CREATE INDEX doc_chunks_body_tsv ON app.doc_chunks USING gin (body_tsv);
 
 CREATE TABLE app.doc_summaries (
     summary_id  uuid PRIMARY KEY,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from goldkeeper.config import DatabaseParams, Settings, load_params
 from goldkeeper.demo.context import DemoContext, StepResult
-from goldkeeper.demo.steps import restored
+from goldkeeper.demo.steps import restored, shown
 from goldkeeper.errors import ConfigError, DataIntegrityError
 
 SCHEMA_FILE = "example_schema.sql"
@@ -80,10 +80,7 @@ def mapped_restore_step(ctx: DemoContext) -> StepResult:
     settings = ctx.settings
     if (settings.store_path / "manifest.json").is_file():
         ctx.store_path = settings.store_path
-        try:
-            origin = str(settings.store_path.relative_to(settings.root)) + "/"
-        except ValueError:
-            origin = str(settings.store_path)
+        origin = shown(settings.store_path, settings.root)
     else:
         records = read_squad(sample_path())
         ctx.store_path = ctx.output("golden")

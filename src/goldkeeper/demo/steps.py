@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # psycopg (start-up: project module doc)
 METRIC_FILE_KEYS = ("metrics_file", "metrics_path", "out")
 
 
-def _shown(path: Path, root: Path) -> str:
+def shown(path: Path, root: Path) -> str:
     try:
         return str(path.relative_to(root)) + "/"
     except ValueError:
@@ -45,7 +45,7 @@ def restore_step(ctx: DemoContext) -> StepResult:
     if (settings.store_path / "manifest.json").is_file():
         report = project.restore()
         ctx.store_path = settings.store_path
-        origin = _shown(settings.store_path, settings.root)
+        origin = shown(settings.store_path, settings.root)
     else:
         report = project.import_squad(None)
         ctx.store_path = ctx.output("golden")
@@ -173,4 +173,13 @@ def report_step(ctx: DemoContext) -> StepResult:
     )
 
 
-__all__ = ["restored", "restore_step", "verify_step", "retrieval_step", "grounded_step", "gate_step", "report_step"]
+__all__ = [
+    "shown",
+    "restored",
+    "restore_step",
+    "verify_step",
+    "retrieval_step",
+    "grounded_step",
+    "gate_step",
+    "report_step",
+]
