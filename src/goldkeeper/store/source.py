@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
+
+from goldkeeper.store.hash_cache import ShardHashes, read_with_status
 
 
 class StoreSource(Protocol):
@@ -23,13 +27,36 @@ class StoreSource(Protocol):
 
 
 class DirectorySource:
-    """A store in a directory on disk."""
+    """A store in a directory on disk; with ``hashes``, the sha256 of files already hashed (see ``hash_cache``)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, hashes: ShardHashes | None = None) -> None:
         self.root = Path(root)
+        self.hashes = hashes
+        self._read: dict[str, tuple[os.stat_result, int]] = {}  # relpath -> its status when last read, and when
 
     def read_bytes(self, relpath: str) -> bytes:
-        return (self.root / relpath).read_bytes()
+        if self.hashes is None:
+            return (self.root / relpath).read_bytes()
+        data, st, read_at = read_with_status(self.root / relpath)
+        self._read[relpath] = (st, read_at)
+        return data
+
+    @cached_property
+    def _resolved(self) -> str:
+        return str(self.root.resolve())
+
+    def _cache_key(self, relpath: str) -> str:
+        return f"{self._resolved}/{relpath}"
+
+    def known_sha256(self, relpath: str) -> str | None:
+        """The sha256 of the file, when it was hashed before and has not changed since (no read)."""
+        return self.hashes.known(self._cache_key(relpath)) if self.hashes is not None else None
+
+    def remember_sha256(self, relpath: str, sha256: str) -> None:
+        """Record the sha256 of the bytes :meth:`read_bytes` last returned for ``relpath``."""
+        status = self._read.pop(relpath, None)
+        if self.hashes is not None and status is not None:
+            self.hashes.remember(self._cache_key(relpath), status[0], status[1], sha256)
 
     def list_files(self, reldir: str) -> list[str]:
         directory = self.root / reldir

@@ -8,7 +8,10 @@ contract violations the new side introduces.
 
 How it stays fast, and why it never trusts a manifest: every shard of both sides is read and
 hashed, but only shards whose bytes differ are parsed (a record lives in the shard its id hashes
-to, so equal shard bytes mean equal records). Parsing is the cost; hashing a shard is cheap.
+to, so equal shard bytes mean equal records). A shard is not even read when its hash is known
+otherwise: the same git blob on both sides, or (between directories) a file unchanged since
+goldkeeper last hashed it, by its inode, size and change times (:mod:`goldkeeper.store.hash_cache`,
+kept in ``home``), so a one-record change in 1,000,000 chunks reads two shards, not 850 MB.
 Chunks are matched by id across the changed shards, so a chunk moved to another analysis is a
 modification of its ``analysis_id``. The query shards are scanned for impact only when some
 chunk or analysis was modified or removed.

@@ -1,7 +1,8 @@
 """Comparing two opened stores: :func:`diff_stores`.
 
-Every shard of both sides is read and hashed; shards whose bytes are identical on both sides
-are not parsed (a record lives in the shard its id hashes to, so equal bytes mean equal records).
+Every shard of both sides is read and hashed (unless its hash is already known: a git blob id, or a
+file unchanged since goldkeeper last hashed it, see ``store.hash_cache``); shards whose bytes are
+identical on both sides are not parsed (a record lives in the shard its id hashes to, so equal bytes mean equal records).
 The manifests' checksums are never trusted: one that does not match its shard's bytes is
 reported as a :class:`StoreProblem`, and the bytes are compared. The records of the
 changed shards are held as plain JSON and compared by id (chunks across all changed shards,
@@ -77,6 +78,9 @@ def _shard_data(store: Store | None, entry: ShardEntry | None, side: str, readin
         return None
     data = store.shard_bytes(entry, check=False)
     actual = sha256_hex(data)
+    remember = getattr(store.source, "remember_sha256", None)
+    if remember is not None:
+        remember(entry.path, actual)
     if actual != entry.sha256:
         reading.problems.append(
             StoreProblem(
@@ -140,12 +144,27 @@ def _same_blob(old: Store | None, new: Store | None, path: str) -> bool:
     return old_id is not None and old_id == _content_id(new, path)
 
 
+def _known_sha256(store: Store, path: str) -> str | None:
+    """The sha256 of the shard's current bytes when the source knows it without reading them (see hash_cache)."""
+    getter = getattr(store.source, "known_sha256", None)
+    return getter(path) if getter is not None else None
+
+
+def _verified_same(old: Store | None, new: Store | None, entry: ShardEntry) -> bool:
+    """Both sides' files are known to hash to the manifest's sha256: identical bytes, and the manifest is right."""
+    if old is None or new is None:
+        return False
+    return _known_sha256(old, entry.path) == entry.sha256 == _known_sha256(new, entry.path)
+
+
 def _read_entity(old: Store | None, new: Store | None, entity: str, reading: _Reading) -> None:
     """Hash every shard of ``entity`` on both sides; parse the ones whose bytes differ.
 
     Between git revisions, a shard whose blob and manifest entry are the same on both sides is not
     read: git's blob id confirms the bytes are identical, and a manifest that lies about them was
     reported by the diff of the commit that introduced the lie (its blob or its entry changed there).
+    Between directories, neither is read when both files are unchanged since goldkeeper last hashed
+    them to the manifest's sha256 (``store.hash_cache``).
     """
     old_entries = {e.path: e for e in old.shards(entity)} if old else {}
     new_entries = {e.path: e for e in new.shards(entity)} if new else {}
@@ -153,8 +172,10 @@ def _read_entity(old: Store | None, new: Store | None, entity: str, reading: _Re
     _unlisted(new, entity, "new", reading)
     for path in sorted(set(old_entries) | set(new_entries)):
         reading.total += 1
-        if old_entries.get(path) == new_entries.get(path) and _same_blob(old, new, path):
-            continue
+        entry = old_entries.get(path)
+        if entry is not None and entry == new_entries.get(path):
+            if _same_blob(old, new, path) or _verified_same(old, new, entry):
+                continue
         old_data = _shard_data(old, old_entries.get(path), "old", reading)
         new_data = _shard_data(new, new_entries.get(path), "new", reading)
         if old_data == new_data:

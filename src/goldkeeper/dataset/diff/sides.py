@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from goldkeeper.config import Settings
+from goldkeeper.dataset import WORKTREE  # the NEW spec that means "the store in the working tree" (the default)
 from goldkeeper.dataset.diff.compare import diff_stores, side_of
 from goldkeeper.dataset.diff.model import DatasetDiff, Side
 from goldkeeper.errors import UsageError
-from goldkeeper.store import Store, open_store
-
-#: the NEW spec that means "the store in the working tree" (also the default)
-WORKTREE = "WORKTREE"
+from goldkeeper.store import DirectorySource, Store, open_store
+from goldkeeper.store.hash_cache import ShardHashes
 
 
 @dataclass(frozen=True)
@@ -22,19 +21,22 @@ class OpenedSide:
     side: Side
 
 
-def open_side(spec: str | None, settings: Settings, *, missing_ok: bool = True) -> OpenedSide:
+def open_side(
+    spec: str | None, settings: Settings, *, missing_ok: bool = True, hashes: ShardHashes | None = None
+) -> OpenedSide:
     """Open ``spec``: a store directory, ``WORKTREE`` / None (the project's store), or a git revision.
 
     A directory wins over a revision of the same name. A revision without the
     store gives an empty side when ``missing_ok`` (a pull request that adds
-    the store shows everything as added), else a DataIntegrityError.
+    the store shows everything as added), else a DataIntegrityError. ``hashes``: the sha256 of
+    shard files already hashed, for a directory side (see :func:`shard_hashes`).
     """
     if spec is None or spec == WORKTREE:
-        store = open_store(settings.store_path)
+        store = open_store(DirectorySource(settings.store_path, hashes))
         return OpenedSide(store, side_of(store, "working tree"))
     as_path = settings.resolve(spec)
     if as_path.is_dir():
-        store = open_store(as_path)
+        store = open_store(DirectorySource(as_path, hashes))
         return OpenedSide(store, side_of(store, spec))
     # GitPython costs about 0.1 s of start-up; only a git revision needs it (the only module that imports git)
     from goldkeeper.store.git_source import git_store_source  # noqa: PLC0415 - start-up: GitPython, see above
@@ -64,14 +66,26 @@ def open_base(base: str | None, settings: Settings) -> OpenedSide:
         return OpenedSide(None, side_of(None, f"{spec} (not usable as the base, everything is added: {exc})"))
 
 
+def shard_hashes(settings: Settings) -> ShardHashes:
+    """The sha256 of shard files earlier diffs hashed, kept in ``home`` (``cache/shard-sha256.json``)."""
+    return ShardHashes.load(settings.home_path / "cache" / "shard-sha256.json")
+
+
 def diff(old: str | None, new: str | None, settings: Settings, *, context_words: int | None = None) -> DatasetDiff:
     """``goldkeeper diff OLD NEW``: OLD defaults to ``HEAD``, NEW to the working tree store."""
-    return diff_sides(open_side(old or "HEAD", settings), open_side(new, settings), settings, context_words)
+    hashes = shard_hashes(settings)
+    old_side, new_side = open_side(old or "HEAD", settings, hashes=hashes), open_side(new, settings, hashes=hashes)
+    result = diff_sides(old_side, new_side, settings, context_words)
+    hashes.save()
+    return result
 
 
 def diff_base(base: str | None, new: str | None, settings: Settings) -> DatasetDiff:
     """The DVC diff stage: NEW (default: the working tree) against :func:`open_base`."""
-    return diff_sides(open_base(base, settings), open_side(new, settings), settings)
+    hashes = shard_hashes(settings)
+    result = diff_sides(open_base(base, settings), open_side(new, settings, hashes=hashes), settings)
+    hashes.save()
+    return result
 
 
 def diff_sides(
@@ -92,4 +106,4 @@ def diff_sides(
     )
 
 
-__all__ = ["WORKTREE", "OpenedSide", "open_side", "open_base", "diff", "diff_base", "diff_sides"]
+__all__ = ["WORKTREE", "OpenedSide", "open_side", "open_base", "shard_hashes", "diff", "diff_base", "diff_sides"]

@@ -1,0 +1,238 @@
+"""COPY streams of whole records as JSON built by PostgreSQL (the dump's fast path).
+
+One ``COPY (SELECT json_build_object(...) ...) TO STDOUT`` per entity: PostgreSQL
+joins each analysis to its chunks, findings and artifact (each query to its
+expectations) and writes the record as one JSON line, in the order and with the
+values the store holds (chunks by ``chunk_index``, expectations by id, absent
+arrays as ``[]``). Python parses a line with orjson and hands the dict on: it
+builds no model per row, which is where :mod:`goldkeeper.db.reader` spends its
+time (psycopg parsing ~13 rows and pydantic building ~15 objects per analysis).
+
+Why the dicts need no pydantic model. The columns are typed by PostgreSQL: a
+``uuid`` prints as ``str(UUID)``, an ``integer`` as an int, ``text`` as a string,
+``timestamptz`` as RFC 3339 (made a UTC ``datetime`` here), ``double precision``
+as its shortest exact text (made a float here: ``1`` would otherwise be an int);
+jsonb is parsed by orjson exactly as :mod:`goldkeeper.db.reader` parses it
+(integers outside 64 bits become floats). What the models check beyond those
+types, PostgreSQL checks in the same SELECT, per record, into a flag (``_OK``):
+non-null required columns, non-empty url and query text, the query id pattern,
+``difficulty``, ``confidence`` in [0, 1], ``chunk_index >= 0`` and unique,
+``relevance >= 1``, text arrays without NULLs, ``key_findings`` and
+``reference_answers`` arrays of strings, ``metadata`` an object. A query's
+``expected_behavior`` goes through :class:`~goldkeeper.models.ExpectedBehavior`
+(it fills defaults), once per distinct value. A record whose flag is not true
+takes the model path (``model_validate`` -> ``canonical`` -> ``model_dump``),
+which raises the models' own error or writes what the models write; so the
+fast path changes no byte and accepts nothing the models reject
+(``tests/test_dump_fast_path.py`` holds the two paths to the same bytes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg import sql
+
+from goldkeeper.db.connection import database_error
+from goldkeeper.db.reader import _snapshot_connections
+from goldkeeper.errors import DatabaseError, DataIntegrityError
+from goldkeeper.models import Analysis, ExpectedBehavior, Query
+
+#: the key of the per-record flag: true when every check the models make beyond the column types holds
+_OK = "_ok"
+
+#: a text[] column holds one dimension and no NULL (array_position refuses several dimensions)
+_FLAT = "(CASE WHEN array_ndims({0}) > 1 THEN false ELSE array_position({0}, NULL) IS NULL END)"
+_STRINGS = "(jsonb_typeof({0}) = 'array' AND NOT EXISTS (SELECT FROM jsonb_array_elements({0}) e "
+_STRINGS += "WHERE jsonb_typeof(e) <> 'string'))"
+
+_ANALYSES_SQL = f"""
+COPY (SELECT json_build_object(
+    'id', a.id, 'url', a.url, 'title', a.title, 'content_type', a.content_type, 'status', a.status,
+    'created_at', a.created_at, 'chunks', coalesce(ch.list, '[]'), 'findings', coalesce(fi.list, '[]'),
+    'artifact', ar.doc,
+    '{_OK}', coalesce(a.url <> '' AND num_nulls(a.title, a.content_type, a.status, a.created_at) = 0
+                      AND coalesce(ch.ok, true) AND coalesce(fi.ok, true) AND coalesce(ar.ok, true), false))
+  FROM golden.analyses a
+  LEFT JOIN (
+    SELECT c.analysis_id,
+           json_agg(json_build_object(
+             'id', c.id, 'content', c.content, 'section_title', c.section_title,
+             'section_path', coalesce(c.section_path, '{{{{}}}}'), 'content_type', c.content_type,
+             'chunk_index', c.chunk_index) ORDER BY c.chunk_index) AS list,
+           bool_and(num_nulls(c.id, c.content, c.content_type, c.chunk_index) = 0
+                    AND c.chunk_index >= 0 AND {_FLAT.format("c.section_path")})
+             AND count(DISTINCT c.chunk_index) = count(*) AS ok
+      FROM golden.chunks c GROUP BY c.analysis_id) ch ON ch.analysis_id = a.id
+  LEFT JOIN (
+    SELECT f.analysis_id,
+           json_agg(json_build_object(
+             'agent', f.agent, 'category', f.category, 'content', f.content,
+             'confidence', f.confidence::text) ORDER BY f.ordinal) AS list,
+           bool_and(num_nulls(f.agent, f.category, f.content) = 0
+                    AND (f.confidence IS NULL OR f.confidence BETWEEN 0 AND 1)) AS ok
+      FROM golden.findings f GROUP BY f.analysis_id) fi ON fi.analysis_id = a.id
+  LEFT JOIN LATERAL (
+    SELECT json_build_object('id', r.id, 'summary', r.summary, 'key_findings', r.key_findings,
+                             'metadata', r.metadata) AS doc,
+           num_nulls(r.id, r.summary) = 0 AND jsonb_typeof(r.metadata) = 'object'
+             AND {_STRINGS.format("r.key_findings")} AS ok
+      FROM golden.artifacts r WHERE r.analysis_id = a.id ORDER BY r.id LIMIT 1) ar ON true
+  WHERE a.status = ANY({{statuses}}) ORDER BY a.id) TO STDOUT"""
+
+_QUERIES_SQL = f"""
+COPY (SELECT json_build_object(
+    'id', q.id, 'text', q.text, 'domain', q.domain, 'difficulty', q.difficulty,
+    'tags', coalesce(q.tags, '{{}}'), 'expected', json_build_object('chunks', coalesce(e.chunks, '[]'), 'analyses', coalesce(e.analyses, '[]')),
+    'reference_answers', q.reference_answers, 'expected_behavior', q.expected_behavior::text,
+    '{_OK}', coalesce(q.id ~ '^[-A-Za-z0-9._:]+$' AND q.text <> '' AND q.domain IS NOT NULL
+                      AND q.difficulty IN ('easy', 'medium', 'hard') AND {_FLAT.format("q.tags")}
+                      AND {_STRINGS.format("q.reference_answers")} AND coalesce(e.ok, true), false))
+  FROM golden.queries q
+  LEFT JOIN (
+    SELECT x.query_id,
+           json_agg(json_build_object('id', x.target_id, 'relevance', x.relevance) ORDER BY x.target_id)
+             FILTER (WHERE x.target_kind = 'chunk') AS chunks,
+           json_agg(json_build_object('id', x.target_id, 'relevance', x.relevance) ORDER BY x.target_id)
+             FILTER (WHERE x.target_kind = 'analysis') AS analyses,
+           bool_and(coalesce(x.relevance >= 1, false)) AS ok
+      FROM golden.query_expected x GROUP BY x.query_id) e ON e.query_id = q.id
+  ORDER BY q.id COLLATE "C") TO STDOUT"""
+
+#: COPY's text format escapes these after a backslash (the JSON itself has no raw control character,
+#: so in practice only ``\\``: a backslash of a JSON escape)
+_COPY_ESCAPES = {
+    ord(k): v for k, v in {"\\": b"\\", "n": b"\n", "t": b"\t", "r": b"\r", "b": b"\b", "f": b"\f", "v": b"\v"}.items()
+}
+
+
+def _unescape(line: bytes) -> bytes:
+    """One line of COPY's text format back to the column's bytes."""
+    if b"\\" not in line:
+        return line
+    if b"\\" not in line.replace(b"\\\\", b""):  # only escaped backslashes (always, for JSON)
+        return line.replace(b"\\\\", b"\\")
+    out = bytearray()
+    i = 0
+    while (j := line.find(b"\\", i)) >= 0:
+        out += line[i:j]
+        out += _COPY_ESCAPES[line[j + 1]]
+        i = j + 2
+    out += line[i:]
+    return bytes(out)
+
+
+def _copy_lines(conn: psycopg.Connection[Any], statement: sql.SQL | sql.Composed) -> Iterator[bytes | None]:
+    """The lines of a one-column ``COPY ... TO STDOUT`` (text format), unescaped, after a first None:
+    the statement is sent, and the server at work on it, once the first item is taken."""
+    pending = b""
+    with conn.cursor() as cur, cur.copy(statement) as copy:
+        yield None
+        for block in copy:
+            data = pending + bytes(block) if pending else bytes(block)
+            *lines, pending = data.split(b"\n")
+            for line in lines:
+                yield _unescape(line)
+
+
+def _analysis(doc: dict[str, Any]) -> dict[str, Any]:
+    ok = doc.pop(_OK)
+    try:
+        doc["created_at"] = datetime.fromisoformat(doc["created_at"]).astimezone(UTC)
+    except (TypeError, ValueError) as exc:
+        raise DataIntegrityError(f"analysis {doc['id']}: created_at {doc['created_at']!r} is not a datetime") from exc
+    for finding in doc["findings"]:
+        if finding["confidence"] is not None:
+            finding["confidence"] = float(finding["confidence"])
+    if ok is True:
+        return doc
+    return Analysis.model_validate(doc).canonical().model_dump(mode="json")
+
+
+class _Behaviors:
+    """``expected_behavior`` jsonb text -> the dict ExpectedBehavior writes (None: invalid), for few distinct values."""
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._seen: dict[str, dict[str, Any] | None] = {}
+
+    def get(self, text: str) -> dict[str, Any] | None:
+        if text not in self._seen:
+            if len(self._seen) >= self.LIMIT:
+                self._seen.clear()
+            try:
+                self._seen[text] = ExpectedBehavior.model_validate(orjson.loads(text)).model_dump(mode="json")
+            except ValueError:  # pydantic's ValidationError: the model path below raises it with its context
+                self._seen[text] = None
+        return self._seen[text]
+
+
+def _query(doc: dict[str, Any], behaviors: _Behaviors) -> dict[str, Any]:
+    ok = doc.pop(_OK)
+    text = doc["expected_behavior"]
+    behavior = behaviors.get(text) if text is not None else None
+    if ok is True and behavior is not None:
+        doc["expected_behavior"] = behavior
+        return doc
+    doc["expected_behavior"] = orjson.loads(text) if text is not None else None
+    return Query.model_validate(doc).canonical().model_dump(mode="json")
+
+
+def _records(url: str, what: str, lines: Iterator[bytes | None], convert: Callable[[Any], Any]) -> Iterator[Any]:
+    """The records of a :func:`_copy_lines` stream, started: its COPY is sent before this returns."""
+
+    def records() -> Iterator[Any]:
+        try:
+            for line in lines:
+                yield convert(orjson.loads(line))  # type: ignore[arg-type]
+        except psycopg.Error as exc:
+            raise database_error(exc, url, f"cannot read golden {what}") from exc
+
+    try:
+        next(lines)
+    except psycopg.Error as exc:
+        raise database_error(exc, url, f"cannot read golden {what}") from exc
+    return records()
+
+
+@contextmanager
+def golden_documents(
+    url: str, statuses: Iterable[str]
+) -> Iterator[tuple[Iterator[dict[str, Any]], Iterator[dict[str, Any]]]]:
+    """``(analyses, queries)``: the records of one snapshot as the dicts the store writes.
+
+    What :func:`goldkeeper.db.reader.golden_reader` yields, dumped: each dict is
+    ``record.canonical().model_dump(mode="json")`` of its record (``created_at`` a UTC datetime,
+    which canonical JSON writes as that dump does). Same order and scope; unlike golden_reader, both
+    COPYs are running when this yields, so read the queries first (their server work is small) while
+    the server sorts the chunks for the analyses.
+    """
+    with _snapshot_connections(url, 2) as conns:
+        for conn in conns:
+            conn.execute("SET LOCAL client_encoding = 'UTF8'")  # the JSON lines orjson reads
+            conn.execute("SET LOCAL TimeZone = 'UTC'")
+            conn.execute("SET LOCAL extra_float_digits = 1")  # shortest text that reads back the same double
+        # both COPYs start now: the server sorts the chunks while the caller reads the queries
+        analyses_sql = sql.SQL(_ANALYSES_SQL).format(statuses=sql.Literal(list(statuses)))
+        streams = [_copy_lines(conns[0], analyses_sql), _copy_lines(conns[1], sql.SQL(_QUERIES_SQL))]
+        try:
+            behaviors = _Behaviors()
+            yield (
+                _records(url, "analyses", streams[0], _analysis),
+                _records(url, "queries", streams[1], lambda doc: _query(doc, behaviors)),
+            )
+        finally:
+            for stream in streams:
+                try:
+                    stream.close()  # type: ignore[attr-defined]
+                except (psycopg.Error, DatabaseError):
+                    pass  # the connections are closed next: an unfinished COPY dies with them
+
+
+__all__ = ["golden_documents"]

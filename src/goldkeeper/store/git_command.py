@@ -1,0 +1,98 @@
+"""A store at a git revision read with the ``git`` command alone, for ``goldkeeper show``.
+
+``show`` reads one file (the manifest) of one revision; importing GitPython for it costs about a
+fifth of the command's start-up (``benchmarks/README.md``, start-up). :class:`GitCommandSource`
+is a :class:`~goldkeeper.store.source.StoreSource` whose reads are ``git cat-file`` calls, with
+the errors of :mod:`goldkeeper.store.git_source` (which every other git operation uses): not a
+git repository and an unknown revision are UsageErrors, a revision without the store is a
+DataIntegrityError.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path, PurePosixPath
+
+from goldkeeper.errors import DataIntegrityError, UsageError
+
+
+def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
+    except FileNotFoundError as exc:
+        raise UsageError("git is not installed (git revisions need it)") from exc
+
+
+def _toplevel(path: Path) -> Path:
+    if not path.is_dir():
+        raise UsageError(f"{path}: no such directory (looking for a git repository)")
+    done = _git(path, "rev-parse", "--show-toplevel")
+    top = done.stdout.decode().strip()
+    if done.returncode != 0 or not top:
+        raise UsageError(f"{path}: not inside a git repository (git revisions need one)")
+    return Path(top)
+
+
+class GitCommandSource:
+    """The files of the store at ``store_path`` (repository-relative) in ``commit``."""
+
+    def __init__(self, top: Path, commit: str, store_path: str, rev: str) -> None:
+        self.top = top
+        self.commit = commit
+        self.store_path = store_path.strip("/")
+        self.rev = rev
+
+    def _spec(self, relpath: str) -> str:
+        path = "/".join(part for part in (self.store_path, relpath.strip("/")) if part)
+        return f"{self.commit}:{path}"
+
+    @property
+    def exists(self) -> bool:
+        done = _git(self.top, "cat-file", "-t", self._spec(""))
+        return done.returncode == 0 and done.stdout.strip() == b"tree"
+
+    def read_bytes(self, relpath: str) -> bytes:
+        kind = _git(self.top, "cat-file", "-t", self._spec(relpath))
+        if kind.returncode != 0:
+            raise FileNotFoundError(self.describe(relpath))
+        if kind.stdout.strip() != b"blob":
+            raise IsADirectoryError(self.describe(relpath))
+        return _git(self.top, "cat-file", "blob", self._spec(relpath)).stdout
+
+    def list_files(self, reldir: str) -> list[str]:
+        done = _git(self.top, "ls-tree", "-z", "--name-only", self._spec(reldir) + "/")
+        if done.returncode != 0:
+            return []
+        prefix = reldir.strip("/")
+        names = [name.decode() for name in done.stdout.split(b"\0") if name]
+        return sorted(f"{prefix}/{PurePosixPath(name).name}" if prefix else name for name in names)
+
+    def describe(self, relpath: str) -> str:
+        path = f"{self.store_path}/{relpath}" if self.store_path else relpath
+        return f"{self.rev}:{path}"
+
+
+def git_command_source(repo: Path | str, rev: str, store_relpath: str | Path) -> GitCommandSource:
+    """The store at ``store_relpath`` (relative to ``repo``) in revision ``rev``; it must be there."""
+    repo = Path(repo)
+    top = _toplevel(repo)
+    done = _git(top, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
+    commit = done.stdout.decode().strip()
+    if done.returncode != 0 or not commit:
+        raise UsageError(f"unknown git revision {rev!r} in {top}")
+    store = Path(store_relpath)
+    store = store.resolve() if store.is_absolute() else repo.resolve() / store
+    try:
+        path = store.relative_to(top.resolve()).as_posix()
+    except ValueError as exc:
+        raise UsageError(f"{store}: the store is outside the git repository {top.resolve()}") from exc
+    source = GitCommandSource(top, commit, "" if path == "." else path, rev)
+    if not source.exists:
+        raise DataIntegrityError(
+            f"{rev}:{path}: no golden store at revision {rev} ({commit[:12]}); "
+            "was it committed there? (`git log -- " + path + "`)"
+        )
+    return source
+
+
+__all__ = ["GitCommandSource", "git_command_source"]

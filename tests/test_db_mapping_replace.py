@@ -1,0 +1,130 @@
+"""``restore --replace`` through params ``database:`` never costs the application data it does not map
+(issue 12): a changed record is updated in place, so its unmapped columns and the application's rows that
+reference it (even with ON DELETE CASCADE, or RESTRICT) stay; a record id held outside the mapped scope is a
+conflict, with nothing changed."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from db_mapping_support import DOC, MAPPING, app_database
+from embed_command_support import write_program
+from golden_support import store_bytes
+from goldkeeper.config import EmbeddingParams, validate_settings
+from goldkeeper.dataset.dump import dump
+from goldkeeper.dataset.restore import restore_store
+from goldkeeper.embed import load_embedder
+from goldkeeper.errors import ConflictError
+
+DIM = 24
+NO_PROMPTS = {"min_prompts": 0, "min_domains": 0}
+CHUNK = str(uuid.UUID(int=100 + 10 * 1 + 0))  # DOC[1]'s first chunk
+EXTRA = str(uuid.UUID(int=555))
+#: the application's own data about the golden rows: goldkeeper maps none of it
+DEPENDENTS = """
+ALTER TABLE app.documents ADD COLUMN views int NOT NULL DEFAULT 0;
+CREATE TABLE app.feedback (id serial PRIMARY KEY, chunk_id text REFERENCES app.doc_chunks (chunk_id) ON DELETE CASCADE,
+    doc_id text REFERENCES app.documents (doc_id) ON DELETE CASCADE, note text);
+CREATE TABLE app.pins (chunk_id text NOT NULL REFERENCES app.doc_chunks (chunk_id));
+"""
+
+
+@pytest.fixture
+def restored(database_url: str, pg_admin_url: str, tmp_path: Path) -> Iterator[tuple[str, Path, Any, Any]]:
+    program = write_program(tmp_path / "embedder", DIM)
+    embedding = EmbeddingParams(provider=program, model="team/app-embedder", dimensions=DIM)
+    embedder = load_embedder(embedding, root=tmp_path / "embedder")
+    settings = validate_settings(
+        {"root": tmp_path, "database": MAPPING, "embedding": embedding.model_dump(), "rubric": NO_PROMPTS}
+    )
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    second = pg_admin_url.replace("/goldkeeper?", f"/{name}?")
+    try:
+        app_database(database_url, dim=DIM)
+        app_database(second, rows=False, dim=DIM)
+        dump(database_url, settings, tmp_path / "golden")
+        restore_store(second, tmp_path / "golden", embedder, settings=settings)
+        with psycopg.connect(second, autocommit=True) as conn:
+            conn.execute(DEPENDENTS)
+            conn.execute("UPDATE app.documents SET views = 42")
+            conn.execute("INSERT INTO app.feedback (chunk_id, note) SELECT chunk_id, 'useful' FROM app.doc_chunks")
+            conn.execute("INSERT INTO app.feedback (doc_id, note) SELECT doc_id, 'read' FROM app.documents")
+            conn.execute("INSERT INTO app.pins SELECT chunk_id FROM app.doc_chunks")
+        yield second, tmp_path / "golden", settings, embedder
+    finally:
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _rows(url: str, statement: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(statement).fetchall()
+
+
+def test_replace_updates_in_place_keeping_unmapped_columns_and_dependent_rows(
+    restored: tuple[str, Path, Any, Any], tmp_path: Path
+) -> None:
+    url, store, settings, embedder = restored
+    vector_before = _rows(url, f"SELECT emb::text FROM app.doc_chunks WHERE chunk_id = '{CHUNK}'")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"UPDATE app.doc_chunks SET body = 'edited in the app', emb = NULL WHERE chunk_id = '{CHUNK}'")
+        conn.execute(f"UPDATE app.documents SET name = 'renamed in the app' WHERE doc_id = '{DOC[0]}'")
+    feedback = _rows(url, "SELECT * FROM app.feedback ORDER BY id")
+
+    report = restore_store(url, store, embedder, settings=settings, replace=True)
+
+    assert report.analyses.replaced == (DOC[0], DOC[1]) and report.chunks_embedded == 1
+    assert _rows(url, "SELECT DISTINCT views FROM app.documents") == [(42,)]  # unmapped column kept
+    assert _rows(url, "SELECT * FROM app.feedback ORDER BY id") == feedback  # cascading rows kept
+    assert len(_rows(url, "SELECT * FROM app.pins")) == 4  # RESTRICT did not stand in the way
+    assert _rows(url, f"SELECT body FROM app.doc_chunks WHERE chunk_id = '{CHUNK}'") == [("text 1.0",)]
+    assert _rows(url, f"SELECT emb::text FROM app.doc_chunks WHERE chunk_id = '{CHUNK}'") == vector_before
+    dump(url, settings, tmp_path / "again")
+    assert store_bytes(store) == store_bytes(tmp_path / "again")
+
+
+def test_a_changed_text_gets_its_vector_again_and_an_unchanged_row_is_not_written(
+    restored: tuple[str, Path, Any, Any],
+) -> None:
+    url, store, settings, embedder = restored
+    with psycopg.connect(url, autocommit=True) as conn:
+        # the text changes but the vector stays: the restore must not keep a vector of another text
+        conn.execute(f"UPDATE app.doc_chunks SET body = 'edited' WHERE chunk_id = '{CHUNK}'")
+    versions = dict(_rows(url, f"SELECT ord, xmin::text FROM app.doc_chunks WHERE doc_id = '{DOC[1]}'"))
+    report = restore_store(url, store, embedder, settings=settings, replace=True)
+    assert report.analyses.replaced == (DOC[1],) and report.chunks_embedded == 1
+    after = dict(_rows(url, f"SELECT ord, xmin::text FROM app.doc_chunks WHERE doc_id = '{DOC[1]}'"))
+    assert after[1] == versions[1] and after[0] != versions[0]  # the unchanged chunk was not rewritten
+    assert _rows(url, f"SELECT body, emb_model FROM app.doc_chunks WHERE chunk_id = '{CHUNK}'") == [
+        ("text 1.0", embedder.model_id)
+    ]
+
+
+def test_a_removed_chunk_is_deleted_and_an_id_held_outside_the_scope_is_a_conflict(
+    restored: tuple[str, Path, Any, Any],
+) -> None:
+    url, store, settings, embedder = restored
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DELETE FROM app.pins")
+        conn.execute(
+            "INSERT INTO app.doc_chunks (chunk_id, doc_id, body, ord) VALUES (%s, %s, 'not in the store', 9)",
+            (EXTRA, DOC[1]),
+        )
+    restore_store(url, store, embedder, settings=settings, replace=True)
+    assert _rows(url, f"SELECT count(*) FROM app.doc_chunks WHERE chunk_id = '{EXTRA}'") == [(0,)]
+
+    # DOC[0] moved out of the where by the application: its id is not the restore's to overwrite
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"UPDATE app.documents SET state = 'archived' WHERE doc_id = '{DOC[0]}'")
+    before = _rows(url, "SELECT * FROM app.documents ORDER BY doc_id")
+    with pytest.raises(ConflictError, match=rf"analysis {DOC[0]} already exists in app.documents outside the mapped"):
+        restore_store(url, store, embedder, settings=settings, replace=True)
+    assert _rows(url, "SELECT * FROM app.documents ORDER BY doc_id") == before
