@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 from goldkeeper.config import Settings
 from goldkeeper.db.embedded import EmbeddedServer
 from goldkeeper.demo.context import DemoContext, DemoStep
+from goldkeeper.demo.mapped import MAPPING_FILE, mapped_dump_step, mapped_restore_step, mapped_settings, package_file
+from goldkeeper.demo.mapped import schema_step as mapped_schema_step
 from goldkeeper.demo.steps import gate_step, grounded_step, report_step, restore_step, retrieval_step, verify_step
 from goldkeeper.progress import SILENT, Progress
 
@@ -47,10 +49,16 @@ class DemoReport:
     counts: dict[str, int]
     steps: tuple[StepReport, ...]
     seconds: float
+    #: True: through the example application schema and its mapping (``demo --mapped``)
+    mapped: bool = False
+    #: lines shown under the first one (which database, which mapping)
+    notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
             "home": str(self.home),
+            "mapped": self.mapped,
+            "notes": list(self.notes),
             "dataset": self.dataset,
             "version": self.version,
             "model_id": self.model_id,
@@ -64,7 +72,7 @@ class DemoReport:
 
     def summary_lines(self) -> list[str]:
         width = max((len(s.name) for s in self.steps), default=0)
-        lines = [f"goldkeeper demo: a fresh embedded PostgreSQL in {self.home}"]
+        lines = [f"goldkeeper demo: a fresh embedded PostgreSQL in {self.home}", *self.notes]
         lines += [f"  {s.name:<{width}}  {s.summary}  ({s.seconds:.1f} s)" for s in self.steps]
         counts = self.counts
         lines.append(
@@ -87,6 +95,14 @@ DEMO_STEPS: list[DemoStep] = [
     DemoStep("report", report_step),
 ]
 
+#: ``demo --mapped``: the example application schema first, the same steps through the mapping, a final dump.
+MAPPED_STEPS: list[DemoStep] = [
+    DemoStep("schema", mapped_schema_step),
+    DemoStep("restore", mapped_restore_step),
+    *DEMO_STEPS[1:],
+    DemoStep("dump", mapped_dump_step),
+]
+
 
 # --------------------------------------------------------------------------- driver
 
@@ -95,21 +111,41 @@ def demo_home(settings: Settings) -> Path:
     return settings.home_path / DEMO_DIRNAME
 
 
+def demo_settings(settings: Settings, *, mapped: bool) -> tuple[Settings, tuple[str, ...]]:
+    """The settings the demo runs with, and the lines that say so: the demo database is not the user's, so a
+    params ``database:`` section is set aside (the reference schema), unless ``mapped`` (the example mapping)."""
+    if mapped:
+        mapping = package_file(MAPPING_FILE)
+        return mapped_settings(settings), (
+            f"through the example application schema and its mapping {mapping} "
+            "(copy its database: section into your params.yaml)",
+        )
+    if settings.database is not None:
+        return settings.model_copy(update={"database": None}), (
+            "params.yaml's database: section is not used: the demo database is not yours, it has goldkeeper's "
+            "reference schema golden (try `goldkeeper demo --mapped`)",
+        )
+    return settings, ()
+
+
 def run_demo(
     settings: Settings,
     *,
+    mapped: bool = False,
     steps: list[DemoStep] | None = None,
     progress: Progress = SILENT,
     embedder: Embedder | None = None,
     on_step: Callable[[StepReport], None] | None = None,
 ) -> DemoReport:
-    """Run the demo steps on a fresh embedded database; the server is stopped afterwards."""
+    """Run the demo steps (``mapped``: :data:`MAPPED_STEPS`) on a fresh embedded database; the server is stopped
+    afterwards."""
     from goldkeeper.embed import load_embedder  # noqa: PLC0415 - start-up: fastembed (project module doc)
 
     start = time.perf_counter()
     if embedder is None:
         embedder = load_embedder(settings.embedding, root=settings.root)
     home = demo_home(settings)
+    settings, notes = demo_settings(settings, mapped=mapped)
     server = EmbeddedServer(home)
     if server.status().running:
         server.stop()
@@ -119,7 +155,7 @@ def run_demo(
     reports: list[StepReport] = []
     ctx = DemoContext(settings=settings, url=url, embedder=embedder, home=home, progress=progress)
     try:
-        for step in steps if steps is not None else DEMO_STEPS:
+        for step in steps if steps is not None else (MAPPED_STEPS if mapped else DEMO_STEPS):
             t0 = time.perf_counter()
             result = step.run(ctx)
             ctx.results[step.name] = result.data
@@ -137,7 +173,9 @@ def run_demo(
         counts=ctx.counts,
         steps=tuple(reports),
         seconds=time.perf_counter() - start,
+        mapped=mapped,
+        notes=notes,
     )
 
 
-__all__ = ["StepReport", "DemoReport", "DEMO_STEPS", "demo_home", "run_demo"]
+__all__ = ["StepReport", "DemoReport", "DEMO_STEPS", "MAPPED_STEPS", "demo_settings", "demo_home", "run_demo"]

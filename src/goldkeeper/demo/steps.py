@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from goldkeeper.demo.context import DemoContext, StepResult
 from goldkeeper.errors import EvalError, VerificationFailed
@@ -24,11 +25,14 @@ from goldkeeper.fileio import write_json
 from goldkeeper.quality.baseline import load_metrics
 from goldkeeper.store import open_store
 
+if TYPE_CHECKING:  # psycopg (start-up: project module doc)
+    from goldkeeper.dataset.restore import RestoreReport
+
 #: keys of an earlier step's data that name its metrics file
 METRIC_FILE_KEYS = ("metrics_file", "metrics_path", "out")
 
 
-def _shown(path: Path, root: Path) -> str:
+def shown(path: Path, root: Path) -> str:
     try:
         return str(path.relative_to(root)) + "/"
     except ValueError:
@@ -41,17 +45,23 @@ def restore_step(ctx: DemoContext) -> StepResult:
     if (settings.store_path / "manifest.json").is_file():
         report = project.restore()
         ctx.store_path = settings.store_path
-        origin = _shown(settings.store_path, settings.root)
+        origin = shown(settings.store_path, settings.root)
     else:
         report = project.import_squad(None)
         ctx.store_path = ctx.output("golden")
         project.dump(out=ctx.store_path)
         origin = f"the bundled SQuAD sample (dumped to {ctx.store_path})"
+    return restored(ctx, report, origin, "database")
+
+
+def restored(ctx: DemoContext, report: RestoreReport, origin: str, into: str) -> StepResult:
+    """Record the restored store (``ctx.store_path``) in the context; the restore step's result."""
+    assert ctx.store_path is not None
     store = open_store(ctx.store_path)
     ctx.dataset, ctx.version, ctx.counts = store.manifest.dataset, store.version, dict(store.manifest.counts)
     added = report.analyses.counts()["added"], report.queries.counts()["added"]
     summary = (
-        f"{origin} -> database: {added[0]} analyses ({ctx.counts.get('chunks', 0)} chunks), {added[1]} queries; "
+        f"{origin} -> {into}: {added[0]} analyses ({ctx.counts.get('chunks', 0)} chunks), {added[1]} queries; "
         f"{report.chunks_embedded} chunks embedded ({report.embeddings_computed} computed, "
         f"{report.embeddings_cached} from the cache)"
     )
@@ -163,4 +173,13 @@ def report_step(ctx: DemoContext) -> StepResult:
     )
 
 
-__all__ = ["restore_step", "verify_step", "retrieval_step", "grounded_step", "gate_step", "report_step"]
+__all__ = [
+    "shown",
+    "restored",
+    "restore_step",
+    "verify_step",
+    "retrieval_step",
+    "grounded_step",
+    "gate_step",
+    "report_step",
+]
