@@ -398,3 +398,12 @@ def test_restore_calls_unchanged_what_dump_calls_unchanged(
         == dump(database_url, settings, tmp_path / "three").version
     )
     assert store_bytes(tmp_path / "two") == original
+
+    with psycopg.connect(second_database, autocommit=True) as conn:  # rows the models refuse: never "unchanged"
+        conn.execute("""UPDATE app.eval_prompts SET behaviour = '{"behavior": "maybe"}' WHERE prompt_id = 'c:3'""")
+        conn.execute(f"UPDATE app.doc_chunks SET ord = 0 WHERE doc_id = '{DOC[0]}'")  # a duplicate chunk_index
+    dry = restore_store(second_database, tmp_path / "one", embedder, settings=settings, dry_run=True)
+    assert (dry.queries.conflicts, dry.analyses.conflicts) == (("c:3",), (DOC[0],))
+    report = restore_store(second_database, tmp_path / "one", embedder, settings=settings, replace=True)
+    assert (report.queries.replaced, report.analyses.replaced) == (("c:3",), (DOC[0],))
+    assert dump(second_database, settings, tmp_path / "two").changed is False
