@@ -329,3 +329,81 @@ def test_verify_db_and_retrieval_read_the_mapped_queries(
     found = sorted((i.code, i.record_id) for i in report.errors)
     assert ("db.content", "b.2") in found and ("db.content", "c:3") in found, report.to_text()
     assert any(str(uuid.UUID(int=999)) in i.message for i in report.errors), report.to_text()
+
+
+#: the new user's edit (issue 12): drop a key that has a default, upper-case a UUID; plus the expected chunks
+#: in another order and a relevance left out where it is the default: dump reads all of it as the same record
+CANONICAL_EDIT = """
+UPDATE app.eval_prompts SET behaviour = behaviour - 'refusal', expects = jsonb_build_object(
+    'analyses', expects -> 'analyses',
+    'chunks', jsonb_build_array(expects #> '{chunks,1}', jsonb_build_object('id', upper(expects #>> '{chunks,0,id}'))))
+WHERE prompt_id = 'b.2'
+"""
+
+
+def _raw(url: str) -> list[tuple[Any, ...]]:
+    """Every mapped row as stored, with its row version (a rewrite of equal values changes xmin)."""
+    with psycopg.connect(url) as conn:
+        prompts = conn.execute(
+            "SELECT prompt_id, expects::text, behaviour::text, xmin::text FROM app.eval_prompts ORDER BY 1"
+        ).fetchall()
+        notes = conn.execute("SELECT doc_id, pos, note, xmin::text FROM app.notes ORDER BY 1, 2").fetchall()
+    return prompts + notes
+
+
+def test_restore_calls_unchanged_what_dump_calls_unchanged(
+    database_url: str, second_database: str, tmp_path: Path, setup: Any
+) -> None:
+    """Restore decides "different" on the canonical form, as dump does: a row whose raw jsonb differs but
+    reads back as the same record is skipped (even by --replace, which leaves it as it is); a real change
+    is still a conflict, and --replace still writes it."""
+    settings, embedder = setup
+    app_with_prompts(database_url)
+    app_with_prompts(second_database, rows=False)
+    dump(database_url, settings, tmp_path / "one")
+    original = store_bytes(tmp_path / "one")
+    restore_store(second_database, tmp_path / "one", embedder, settings=settings)
+    with psycopg.connect(second_database, autocommit=True) as conn:
+        row = conn.execute("SELECT behaviour, expects FROM app.eval_prompts WHERE prompt_id = 'b.2'").fetchone()
+        assert row is not None and "refusal" in row[0] and row[1]["chunks"][0] == {"id": _chunk(0, 1), "relevance": 1}
+        conn.execute(CANONICAL_EDIT)
+        conn.execute("UPDATE app.notes SET pos = pos * 10 + 5")  # positions with gaps: the same findings in order
+        row = conn.execute("SELECT behaviour, expects FROM app.eval_prompts WHERE prompt_id = 'b.2'").fetchone()
+    assert row is not None and "refusal" not in row[0] and row[1]["chunks"][1] == {"id": _chunk(0, 1).upper()}
+    raw = _raw(second_database)
+
+    assert dump(second_database, settings, tmp_path / "one").changed is False  # "(unchanged)"
+    assert store_bytes(tmp_path / "one") == original
+    dry = restore_store(second_database, tmp_path / "one", embedder, settings=settings, dry_run=True)
+    assert (dry.queries.conflicts, dry.analyses.conflicts) == ((), ())
+    assert (dry.queries.skipped, dry.analyses.skipped) == (("A-1", "b.2", "c:3"), (DOC[0], DOC[1]))
+    report = restore_store(second_database, tmp_path / "one", embedder, settings=settings, replace=True)
+    assert (report.queries.replaced, report.analyses.replaced, report.queries.skipped) == ((), (), dry.queries.skipped)
+    assert _raw(second_database) == raw  # the application's values stay as they were, not even rewritten
+
+    with psycopg.connect(second_database, autocommit=True) as conn:  # real changes, next to the raw ones
+        conn.execute(
+            "UPDATE app.eval_prompts SET expects = jsonb_set(expects, '{chunks,0,relevance}', '3') "
+            "WHERE prompt_id = 'b.2'"
+        )
+        conn.execute(f"UPDATE app.notes SET note = 'rechecked' WHERE doc_id = '{DOC[1]}' AND pos = 5")
+    dry = restore_store(second_database, tmp_path / "one", embedder, settings=settings, dry_run=True)
+    assert (dry.queries.conflicts, dry.analyses.conflicts) == (("b.2",), (DOC[1],))
+    with pytest.raises(ConflictError, match=f"analysis {DOC[1]}, query b.2"):
+        restore_store(second_database, tmp_path / "one", embedder, settings=settings)
+    report = restore_store(second_database, tmp_path / "one", embedder, settings=settings, replace=True)
+    assert (report.queries.replaced, report.analyses.replaced) == (("b.2",), (DOC[1],))
+    assert (
+        dump(second_database, settings, tmp_path / "two").version
+        == dump(database_url, settings, tmp_path / "three").version
+    )
+    assert store_bytes(tmp_path / "two") == original
+
+    with psycopg.connect(second_database, autocommit=True) as conn:  # rows the models refuse: never "unchanged"
+        conn.execute("""UPDATE app.eval_prompts SET behaviour = '{"behavior": "maybe"}' WHERE prompt_id = 'c:3'""")
+        conn.execute(f"UPDATE app.doc_chunks SET ord = 0 WHERE doc_id = '{DOC[0]}'")  # a duplicate chunk_index
+    dry = restore_store(second_database, tmp_path / "one", embedder, settings=settings, dry_run=True)
+    assert (dry.queries.conflicts, dry.analyses.conflicts) == (("c:3",), (DOC[0],))
+    report = restore_store(second_database, tmp_path / "one", embedder, settings=settings, replace=True)
+    assert (report.queries.replaced, report.analyses.replaced) == (("c:3",), (DOC[0],))
+    assert dump(second_database, settings, tmp_path / "two").changed is False

@@ -1,8 +1,9 @@
 """Staged loads into the application's own tables (restore through a :class:`~goldkeeper.db.mapping.Mapping`).
 
 The same design as :class:`goldkeeper.db.loader.GoldenLoader`, whose staging, classification and
-query handling it reuses: records are COPYed into temporary tables, compared in SQL with temporary
-views that show the user's rows in goldkeeper's shape (only the rows inside each ``where``), then
+query handling it reuses: records are COPYed into temporary tables, compared with temporary
+views that show the user's rows in goldkeeper's shape (only the rows inside each ``where``; a record is
+different when its canonical form, what ``dump`` writes, differs: :mod:`goldkeeper.db.mapped_digest`), then
 applied in the caller's transaction under the golden advisory lock. A replace updates a changed record
 in place, mapped columns only (its other columns, and the application's rows that reference it, stay;
 a chunk whose text changed loses its vector, computed again), deletes only the mapped rows inside the
@@ -31,11 +32,13 @@ from psycopg import sql
 
 from goldkeeper.config.sections import ENTITY_FIELDS
 from goldkeeper.db.loader import ANALYSIS_TABLES, Changes, GoldenLoader
+from goldkeeper.db.mapped_digest import differing, record_digest
 from goldkeeper.db.mapped_reader import select_entity
 from goldkeeper.db.mapping import FIELD_DEFAULTS, FIELD_TYPES, Mapping
 from goldkeeper.db.mapping_check import require_valid
 from goldkeeper.db.schema import HNSW_REBUILD_MIN_ROWS, HNSW_REBUILD_MIN_SHARE
 from goldkeeper.errors import ConflictError, DataIntegrityError
+from goldkeeper.models import Analysis, Query
 
 #: the valid HNSW indexes on one column of a table that this role may drop and re-create exactly:
 #: the table's owner (or a member of its role), the default tablespace, no comment, nothing depending on them
@@ -85,6 +88,25 @@ class MappedLoader(GoldenLoader):
         self.targets.update({table: _view(table) for table in ANALYSIS_TABLES})
         if "queries" in mapping.tables:
             self.targets.update({"gk_queries": "gk_map_queries", "gk_query_expected": "gk_map_query_expected"})
+        #: the canonical digest of each staged record (what is "different" is decided with these)
+        self._digests: dict[str, dict[str, bytes]] = {"analyses": {}, "queries": {}}
+
+    def add_analysis(self, analysis: Analysis) -> None:
+        self._digests["analyses"][str(analysis.id)] = record_digest(analysis)
+        super().add_analysis(analysis)
+
+    def add_query(self, query: Query) -> None:
+        if "queries" in self.mapping.tables:
+            self._digests["queries"][query.id] = record_digest(query)
+        super().add_query(query)
+
+    def _different(self, tables: tuple[str, ...], parent: str) -> list[str]:
+        """The records on both sides whose canonical forms differ (:mod:`goldkeeper.db.mapped_digest`): a
+        row that reads back as the staged record (defaults filled, values normalised) is not different."""
+        entity = _ENTITY_OF[parent]
+        if entity == "queries" and "queries" not in self.mapping.tables:
+            return super()._different(tables, parent)  # goldkeeper's own golden.queries
+        return differing(self.conn, self.mapping, entity, self._digests[entity])
 
     def _tables(self) -> tuple[str, ...]:
         """The temp tables written into the user's tables: the analyses', and the queries' when mapped."""
