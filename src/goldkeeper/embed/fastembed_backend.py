@@ -57,12 +57,16 @@ import numpy as np
 import onnxruntime
 from loguru import logger
 
+from goldkeeper.embed.workers import WorkerPool, resolve_workers
 from goldkeeper.errors import ConfigError
 
 #: params ``embedding.device``.
 Device = Literal["auto", "cpu", "cuda"]
 CPU_PROVIDER = "CPUExecutionProvider"
 CUDA_PROVIDER = "CUDAExecutionProvider"
+
+#: a call uses the worker processes from this many texts per lane (fewer: not worth a round trip).
+_MIN_PER_LANE = 4
 
 #: (resolved path, size, mtime_ns) -> sha256 hex
 _SHA_CACHE: dict[tuple[str, int, int], str] = {}
@@ -129,8 +133,12 @@ class FastEmbedEmbedder:
         threads: int | None = None,
         cache_dir: str | Path | None = None,
         device: Device = "auto",
+        workers: int | str = 1,
     ) -> None:
         text_embedding = _text_embedding_class()
+        lanes = resolve_workers(workers)
+        if lanes > 1 and threads is None and device != "cuda":
+            threads = 1  # each lane one thread: a thread pool per session would only compete with the workers
         if model_path is not None and not Path(model_path).is_dir():
             raise ConfigError(
                 f"embedding.model_path: {Path(model_path)} is not a directory", key="embedding.model_path"
@@ -152,11 +160,21 @@ class FastEmbedEmbedder:
         self.dim = int(description["dim"])
         #: chunks per database round trip in :func:`goldkeeper.embed.fill.embed_chunks` (params embedding.batch_size).
         self.batch_size = 64
+        model_dir = Path(model_path) if model_path is not None else Path(self._model.model._model_dir)
+        #: the worker processes (params embedding.workers), on the CPU only; None: every text in this process.
+        self.pool = (
+            WorkerPool(model_name, model_dir, lanes, self.model_id) if lanes > 1 and self.device == "cpu" else None
+        )
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dim) float32, L2-normalised."""
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self.pool is not None and len(texts) >= _MIN_PER_LANE * self.pool.lanes:
+            return self.pool.embed(texts, self._embed_here, self.dim)
+        return self._embed_here(texts)
+
+    def _embed_here(self, texts: Sequence[str]) -> np.ndarray:
         with _quiet():
             # One text per ONNX run: see the module docstring (determinism of int8 models).
             vectors = list(self._model.embed(list(texts), batch_size=1))
