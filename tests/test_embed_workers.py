@@ -1,0 +1,148 @@
+"""``embedding.workers``: fastembed in worker processes (real model, real processes, the sample's texts).
+
+Parallel vectors must be the serial ones bit for bit; workers must never outlive their pool, a failed
+or interrupted call, or a killed parent, and must not hold the parent's stdout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from goldkeeper.config import EmbeddingParams
+from goldkeeper.embed import VENDORED_MODEL_DIR, VENDORED_MODEL_NAME
+from goldkeeper.embed.fastembed_backend import FastEmbedEmbedder
+from goldkeeper.errors import ConfigError
+from goldkeeper.store import open_store
+
+REPO = Path(__file__).resolve().parent.parent
+GOLDKEEPER = os.path.join(os.path.dirname(sys.executable), "goldkeeper")
+
+
+def _sample_texts(n: int) -> list[str]:
+    texts = [c.content for a in open_store(REPO / "golden").analyses() for c in a.chunks]
+    assert len(texts) >= n
+    return texts[:n]
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` is a running (not zombie) goldkeeper embedding worker."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z" and b"goldkeeper.embed.worker_main" in cmdline
+
+
+def _wait_gone(pids: list[int], seconds: float = 15.0) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while (left := [p for p in pids if _alive(p)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+@pytest.fixture(scope="module")
+def parallel() -> FastEmbedEmbedder:
+    embedder = FastEmbedEmbedder(VENDORED_MODEL_NAME, VENDORED_MODEL_DIR, device="cpu", workers=3)
+    yield embedder
+    assert embedder.pool is not None
+    embedder.pool.close()
+
+
+def test_parallel_vectors_are_the_serial_ones_bit_for_bit(parallel: FastEmbedEmbedder) -> None:
+    texts = _sample_texts(64)
+    serial = FastEmbedEmbedder(VENDORED_MODEL_NAME, VENDORED_MODEL_DIR, device="cpu", workers=1)
+    assert serial.pool is None and parallel.model_id == serial.model_id
+    expected = serial.embed_documents(texts)
+    got = parallel.embed_documents(texts)
+    assert parallel.pool is not None and len(parallel.pool.pids) == 2  # three lanes: this process and two workers
+    assert all(_alive(pid) for pid in parallel.pool.pids)
+    assert [hashlib.sha256(v.tobytes()).hexdigest() for v in got] == [
+        hashlib.sha256(v.tobytes()).hexdigest() for v in expected
+    ]
+    assert len({hashlib.sha256(v.tobytes()).hexdigest() for v in got}) == len(set(texts))  # really different texts
+    # a call below the threshold runs here, a second large call reuses the running workers
+    pids = parallel.pool.pids
+    assert parallel.embed_documents(texts[:3]).tobytes() == expected[:3].tobytes()
+    assert parallel.embed_documents(texts[::-1]).tobytes() == expected[::-1].tobytes()
+    assert parallel.pool.pids == pids
+
+
+def test_a_worker_failure_is_one_line_and_stops_every_worker(parallel: FastEmbedEmbedder) -> None:
+    texts: list[object] = ["a text"] * 12
+    texts[1] = 12345  # lane 1 (a worker) gets a number: its tokenizer refuses it
+    assert parallel.pool is not None
+    parallel.embed_documents(["warm", "up"] * 6)
+    pids = parallel.pool.pids
+    with pytest.raises(ConfigError) as err:
+        parallel.embed_documents(texts)  # type: ignore[arg-type]
+    assert str(err.value).startswith(f"embedding worker {pids[0]}: ") and "\n" not in str(err.value)
+    assert parallel.pool.pids == [] and _wait_gone(pids) == []
+    # the next call starts fresh workers and is right again
+    again = parallel.embed_documents(_sample_texts(12))
+    assert again.shape == (12, parallel.dim) and parallel.pool.pids and parallel.pool.pids != pids
+
+
+def test_an_interrupt_in_this_process_stops_the_workers(parallel: FastEmbedEmbedder) -> None:
+    assert parallel.pool is not None
+    parallel.embed_documents(_sample_texts(12))
+    pids = parallel.pool.pids
+
+    def interrupted(_texts: list[str]) -> np.ndarray:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        parallel.pool.embed(_sample_texts(12), interrupted, parallel.dim)
+    assert parallel.pool.pids == [] and _wait_gone(pids) == []
+
+
+CHILD = """
+import os, signal, sys
+from goldkeeper.embed import VENDORED_MODEL_DIR, VENDORED_MODEL_NAME
+from goldkeeper.embed.fastembed_backend import FastEmbedEmbedder
+embedder = FastEmbedEmbedder(VENDORED_MODEL_NAME, VENDORED_MODEL_DIR, device="cpu", workers=3)
+embedder.embed_documents(["one text", "another text"] * 8)
+print(" ".join(map(str, embedder.pool.pids)), flush=True)
+if sys.argv[1] == "kill":
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.parametrize("end", ["kill", "exit"])
+def test_workers_end_with_their_parent_and_never_hold_its_stdout(end: str) -> None:
+    # the parent's stdout is a pipe: if a worker held it, reading to its end would hang (timeout)
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(CHILD), end],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == (-9 if end == "kill" else 0), result.stderr
+    pids = [int(p) for p in result.stdout.split()]
+    assert len(pids) == 2
+    assert _wait_gone(pids) == []
+
+
+def test_workers_setting_is_validated() -> None:
+    assert EmbeddingParams().workers == "auto"
+    assert EmbeddingParams(workers=1).workers == 1
+    with pytest.raises(ValueError, match="workers"):
+        EmbeddingParams(workers=0)
+    with pytest.raises(ValueError, match="workers is only read by provider fastembed"):
+        EmbeddingParams(provider="openai", base_url="http://127.0.0.1:9/v1", dimensions=8, workers=2)
+
+
+def test_a_bad_workers_value_is_exit_3_at_settings_load(tmp_path: Path) -> None:
+    (tmp_path / "params.yaml").write_text("embedding:\n  workers: 0\n")
+    result = subprocess.run(
+        [GOLDKEEPER, "verify"], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.startswith("error: params: embedding.workers") and result.stderr.count("\n") == 1
