@@ -13,6 +13,10 @@ two). One text per run makes a vector a pure function of (model file, text),
 which is what the embedding cache and reproducible evals rely on; on the CPU it
 is no slower, since no padding is computed.
 
+Texts are embedded side by side in worker processes (params ``embedding.workers``,
+:mod:`goldkeeper.embed.workers`) on the CPU: one text per run in each, so the
+same bytes as in one process.
+
 The device (params ``embedding.device``): ``cpu`` runs ONNX Runtime's CPU
 execution provider; ``cuda`` its CUDA provider, and is a :class:`ConfigError`
 naming the fix (``pip install 'goldkeeper[gpu]'``) when ONNX Runtime has none or
@@ -165,6 +169,8 @@ class FastEmbedEmbedder:
         self.pool = (
             WorkerPool(model_name, model_dir, lanes, self.model_id) if lanes > 1 and self.device == "cpu" else None
         )
+        #: a database round trip of :func:`~goldkeeper.embed.fill.embed_chunks` holds batch_size x this many chunks.
+        self.max_concurrency = self.pool.lanes if self.pool is not None else 1
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dim) float32, L2-normalised."""

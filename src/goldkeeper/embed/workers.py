@@ -46,13 +46,18 @@ _HEADER = struct.Struct(">I")
 _EXIT_GRACE = 5.0
 
 
+#: ``auto`` uses at most this many lanes (a worker holds about 185 MB with the vendored model).
+AUTO_MAX = 8
+
+
 def resolve_workers(workers: int | str) -> int:
-    """``auto``: the cores this process may run on; a number as is (at least 1)."""
+    """``auto``: the cores this process may run on, at most :data:`AUTO_MAX`; a number as is (at least 1)."""
     if workers == "auto":
         try:
-            return max(1, len(os.sched_getaffinity(0)))
+            cores = len(os.sched_getaffinity(0))
         except AttributeError:  # pragma: no cover - not Linux
-            return max(1, os.cpu_count() or 1)
+            cores = os.cpu_count() or 1
+        return max(1, min(cores, AUTO_MAX))
     return max(1, int(workers))
 
 
