@@ -20,6 +20,7 @@ import pytest
 from goldkeeper.config import EmbeddingParams
 from goldkeeper.embed import VENDORED_MODEL_DIR, VENDORED_MODEL_NAME
 from goldkeeper.embed.fastembed_backend import FastEmbedEmbedder
+from goldkeeper.embed.workers import WorkerPool
 from goldkeeper.errors import ConfigError
 from goldkeeper.store import open_store
 
@@ -105,10 +106,19 @@ def test_an_interrupt_in_this_process_stops_the_workers(parallel: FastEmbedEmbed
     assert parallel.pool.pids == [] and _wait_gone(pids) == []
 
 
+def test_a_worker_that_cannot_load_the_model_says_why_in_one_line() -> None:
+    pool = WorkerPool("no/such-model", VENDORED_MODEL_DIR, 2, "no/such-model@sha256:0")
+    with pytest.raises(ConfigError) as err:
+        pool.embed(["a", "b", "c", "d"], lambda texts: np.zeros((len(texts), 4), np.float32), 4)
+    assert str(err.value).endswith("embedding.model: 'no/such-model' is not a fastembed text embedding model")
+    assert str(err.value).startswith("embedding worker ") and pool.pids == []
+
+
 CHILD = """
 import os, signal, sys
 from goldkeeper.embed import VENDORED_MODEL_DIR, VENDORED_MODEL_NAME
 from goldkeeper.embed.fastembed_backend import FastEmbedEmbedder
+from goldkeeper.embed.workers import WorkerPool
 embedder = FastEmbedEmbedder(VENDORED_MODEL_NAME, VENDORED_MODEL_DIR, device="cpu", workers=3)
 embedder.embed_documents(["one text", "another text"] * 8)
 print(" ".join(map(str, embedder.pool.pids)), flush=True)

@@ -25,13 +25,13 @@ a list of texts; a reply ``("ok", model_id, float32 bytes)`` or ``("error", text
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import os
 import pickle
 import struct
 import subprocess
 import sys
+import threading
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -88,8 +88,8 @@ class WorkerPool:
         self.lanes = lanes
         self.model_id = model_id
         self._procs: list[subprocess.Popen[bytes]] = []
-        self._finalizer = weakref.finalize(self, _stop_all, self._procs)
-        atexit.register(self._finalizer)
+        self._lock = threading.Lock()  # one call at a time: the replies are read in the order of the requests
+        weakref.finalize(self, _stop_all, self._procs)  # at exit too (finalize's own atexit hook)
 
     @property
     def pids(self) -> list[int]:
@@ -98,23 +98,35 @@ class WorkerPool:
     def embed(self, texts: Sequence[str], embed_here: Callable[[list[str]], np.ndarray], dim: int) -> np.ndarray:
         """(len(texts), dim) vectors: lane 0 by ``embed_here`` in this process, the others by the workers."""
         shares = [list(texts[lane :: self.lanes]) for lane in range(self.lanes)]
-        try:
-            self._start()
-            for proc, share in zip(self._procs, shares[1:], strict=True):
-                write_message(proc.stdin, share)  # type: ignore[arg-type]
-            parts = [embed_here(shares[0])]
-            parts += [self._reply(proc, len(share), dim) for proc, share in zip(self._procs, shares[1:], strict=True)]
-        except BaseException:
-            _stop_all(self._procs, kill=True)  # a failed or interrupted call leaves no worker, nor a half-read reply
-            raise
+        with self._lock:
+            parts = self._embed_shares(shares, embed_here, dim)
         out = np.empty((len(texts), dim), dtype=np.float32)
         for lane, part in enumerate(parts):
             out[lane :: self.lanes] = part
         return out
 
+    def _embed_shares(
+        self, shares: list[list[str]], embed_here: Callable[[list[str]], np.ndarray], dim: int
+    ) -> list[np.ndarray]:
+        try:
+            self._start()
+            for proc, share in zip(self._procs, shares[1:], strict=True):
+                try:
+                    write_message(proc.stdin, share)  # type: ignore[arg-type]
+                except BrokenPipeError:
+                    self._reply(proc, len(share), dim)  # the worker ended: its error, or its exit code
+                    raise
+            parts = [embed_here(shares[0])]
+            parts += [self._reply(proc, len(share), dim) for proc, share in zip(self._procs, shares[1:], strict=True)]
+        except BaseException:
+            _stop_all(self._procs, kill=True)  # a failed or interrupted call leaves no worker, nor a half-read reply
+            raise
+        return parts
+
     def close(self) -> None:
         """Stop the workers (closing their stdin, then killing what has not exited)."""
-        _stop_all(self._procs)
+        with self._lock:
+            _stop_all(self._procs)
 
     def _start(self) -> None:
         if self._procs:
