@@ -10,7 +10,7 @@ a comment saying what it changes.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -103,7 +103,14 @@ class EmbeddingParams(Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     #: fastembed on the CPU: processes embedding at once, each one text per ONNX run with one thread
     #: (``auto``: the cores; 1: all in this process). Vectors are the same bytes whatever the number.
-    workers: Literal["auto"] | Annotated[int, Field(ge=1)] = "auto"
+    workers: Literal["auto"] | int = "auto"
+
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _workers_auto_or_count(cls, value: object) -> object:
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            return value
+        raise ValueError(f"should be auto or a number of processes (1 or more), not {value!r}")
 
     @field_validator("provider")
     @classmethod
