@@ -64,8 +64,11 @@ def test_parallel_vectors_are_the_serial_ones_bit_for_bit(parallel: FastEmbedEmb
     serial = FastEmbedEmbedder(VENDORED_MODEL_NAME, VENDORED_MODEL_DIR, device="cpu", workers=1)
     assert serial.pool is None and parallel.model_id == serial.model_id
     expected = serial.embed_documents(texts)
+    parallel.embed_documents(texts[:12])  # starts the workers (a worker still loading would take no piece)
     got = parallel.embed_documents(texts)
     assert parallel.pool is not None and len(parallel.pool.pids) == 2  # three lanes: this process and two workers
+    lanes = parallel.pool.last_lane_texts
+    assert sum(lanes) == len(texts) and all(n > 0 for n in lanes), lanes  # every lane embedded some texts
     assert all(_alive(pid) for pid in parallel.pool.pids)
     assert [hashlib.sha256(v.tobytes()).hexdigest() for v in got] == [
         hashlib.sha256(v.tobytes()).hexdigest() for v in expected
@@ -79,18 +82,26 @@ def test_parallel_vectors_are_the_serial_ones_bit_for_bit(parallel: FastEmbedEmb
 
 
 def test_a_worker_failure_is_one_line_and_stops_every_worker(parallel: FastEmbedEmbedder) -> None:
-    texts: list[object] = ["a text"] * 12
-    texts[1] = 12345  # lane 1 (a worker) gets a number: its tokenizer refuses it
     assert parallel.pool is not None
-    parallel.embed_documents(["warm", "up"] * 6)
+    parallel.embed_documents(_sample_texts(12))
     pids = parallel.pool.pids
+
+    def slow_here(texts: list[str]) -> np.ndarray:  # this process's lane: slow, so the workers get pieces
+        time.sleep(0.5)
+        return np.zeros((len(texts), parallel.dim), np.float32)
+
+    numbers = [12345] * 64  # a worker's tokenizer refuses a number
     with pytest.raises(ConfigError) as err:
-        parallel.embed_documents(texts)  # type: ignore[arg-type]
-    assert str(err.value).startswith(f"embedding worker {pids[0]}: ") and "\n" not in str(err.value)
+        parallel.pool.embed(numbers, slow_here, parallel.dim)  # type: ignore[arg-type]
+    message = str(err.value)
+    assert message.startswith("embedding worker ") and int(message.split()[2].rstrip(":")) in pids, message
+    assert "\n" not in message
     assert parallel.pool.pids == [] and _wait_gone(pids) == []
     # the next call starts fresh workers and is right again
-    again = parallel.embed_documents(_sample_texts(12))
-    assert again.shape == (12, parallel.dim) and parallel.pool.pids and parallel.pool.pids != pids
+    texts = _sample_texts(12)
+    serial = FastEmbedEmbedder(VENDORED_MODEL_NAME, VENDORED_MODEL_DIR, device="cpu", workers=1)
+    assert parallel.embed_documents(texts).tobytes() == serial.embed_documents(texts).tobytes()
+    assert parallel.pool.pids and not set(parallel.pool.pids) & set(pids)
 
 
 def test_an_interrupt_in_this_process_stops_the_workers(parallel: FastEmbedEmbedder) -> None:

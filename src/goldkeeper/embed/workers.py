@@ -2,10 +2,10 @@
 
 Every text is still one ONNX run, so parallelism over texts changes no vector:
 :class:`WorkerPool` runs ``n - 1`` worker processes beside the parent (which
-embeds its own share meanwhile), each with its own single-threaded ONNX Runtime
-session on the same model file. The texts of a call are dealt in order
-(text ``i`` to lane ``i % n``, lane 0 being the parent) and the vectors put back
-in order. A vector depends only on (model file, text): a worker's session gives
+embeds its share meanwhile), each with its own single-threaded ONNX Runtime
+session on the same model file. The texts of a call are cut into pieces of a
+few texts, taken in order by whichever lane is free, and each piece's vectors
+are put back at its place. A vector depends only on (model file, text): a worker's session gives
 the same bytes as the parent's whatever its thread count (checked by the tests
 with sha256 of the vectors of real texts).
 
@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import queue
 import struct
 import subprocess
 import sys
@@ -88,6 +89,7 @@ class WorkerPool:
         self.lanes = lanes
         self.model_id = model_id
         self._procs: list[subprocess.Popen[bytes]] = []
+        self.last_lane_texts: tuple[int, ...] = ()
         self._lock = threading.Lock()  # one call at a time: the replies are read in the order of the requests
         weakref.finalize(self, _stop_all, self._procs)  # at exit too (finalize's own atexit hook)
 
@@ -96,32 +98,66 @@ class WorkerPool:
         return [p.pid for p in self._procs]
 
     def embed(self, texts: Sequence[str], embed_here: Callable[[list[str]], np.ndarray], dim: int) -> np.ndarray:
-        """(len(texts), dim) vectors: lane 0 by ``embed_here`` in this process, the others by the workers."""
-        shares = [list(texts[lane :: self.lanes]) for lane in range(self.lanes)]
-        with self._lock:
-            parts = self._embed_shares(shares, embed_here, dim)
+        """(len(texts), dim) vectors: pieces of a few texts, taken in order by whichever lane is free.
+
+        Lane 0 runs ``embed_here`` in this process; each worker has a thread here that sends it a piece
+        and waits for the vectors (ONNX Runtime and pipe reads release the GIL). A lane that is slower
+        (a worker still loading its model, longer texts) simply takes fewer pieces.
+        """
+        size = max(1, min(8, len(texts) // (self.lanes * 8)))
+        pieces = queue.SimpleQueue[int]()
+        for start in range(0, len(texts), size):
+            pieces.put(start)
         out = np.empty((len(texts), dim), dtype=np.float32)
-        for lane, part in enumerate(parts):
-            out[lane :: self.lanes] = part
+        failures: list[BaseException] = []
+        done = [0] * self.lanes
+
+        def lane(index: int, run: Callable[[list[str]], np.ndarray]) -> None:
+            while not failures:
+                try:
+                    start = pieces.get_nowait()
+                except queue.Empty:
+                    return
+                out[start : start + size] = run(list(texts[start : start + size]))
+                done[index] += len(out[start : start + size])
+
+        def worker_lane(index: int, proc: subprocess.Popen[bytes]) -> None:
+            try:
+                lane(index, lambda piece: self._ask(proc, piece, dim))
+            except BaseException as exc:  # noqa: BLE001 - handed to the calling thread, which raises it
+                failures.append(exc)
+
+        with self._lock:
+            self._start()
+            threads = [
+                threading.Thread(target=worker_lane, args=(i, proc), daemon=True)
+                for i, proc in enumerate(self._procs, start=1)
+            ]
+            try:
+                for thread in threads:
+                    thread.start()
+                lane(0, embed_here)
+                for thread in threads:
+                    thread.join()
+                if failures:
+                    raise failures[0]
+            except BaseException:
+                failures.append(RuntimeError("stopped"))  # the other lanes take no further piece
+                _stop_all(self._procs, kill=True)  # no worker left behind, nor a half-read reply
+                for thread in threads:
+                    thread.join()
+                raise
+        #: texts each lane embedded in the last call (this process first).
+        self.last_lane_texts = tuple(done)
         return out
 
-    def _embed_shares(
-        self, shares: list[list[str]], embed_here: Callable[[list[str]], np.ndarray], dim: int
-    ) -> list[np.ndarray]:
+    def _ask(self, proc: subprocess.Popen[bytes], texts: list[str], dim: int) -> np.ndarray:
         try:
-            self._start()
-            for proc, share in zip(self._procs, shares[1:], strict=True):
-                try:
-                    write_message(proc.stdin, share)  # type: ignore[arg-type]
-                except BrokenPipeError:
-                    self._reply(proc, len(share), dim)  # the worker ended: its error, or its exit code
-                    raise
-            parts = [embed_here(shares[0])]
-            parts += [self._reply(proc, len(share), dim) for proc, share in zip(self._procs, shares[1:], strict=True)]
-        except BaseException:
-            _stop_all(self._procs, kill=True)  # a failed or interrupted call leaves no worker, nor a half-read reply
+            write_message(proc.stdin, texts)  # type: ignore[arg-type]
+        except (BrokenPipeError, ValueError):  # the worker ended (or was stopped): its error, or its exit code
+            self._reply(proc, len(texts), dim)
             raise
-        return parts
+        return self._reply(proc, len(texts), dim)
 
     def close(self) -> None:
         """Stop the workers (closing their stdin, then killing what has not exited)."""
