@@ -141,7 +141,11 @@ class FastEmbedEmbedder:
     ) -> None:
         text_embedding = _text_embedding_class()
         lanes = resolve_workers(workers)
-        if lanes > 1 and threads is None and device != "cuda":
+        if (
+            lanes > 1
+            and threads is None
+            and execution_providers(device, onnxruntime.get_available_providers()) == [CPU_PROVIDER]
+        ):
             threads = 1  # each lane one thread: a thread pool per session would only compete with the workers
         if model_path is not None and not Path(model_path).is_dir():
             raise ConfigError(
