@@ -20,7 +20,7 @@ import pytest
 from goldkeeper.config import EmbeddingParams
 from goldkeeper.embed import VENDORED_MODEL_DIR, VENDORED_MODEL_NAME
 from goldkeeper.embed.fastembed_backend import FastEmbedEmbedder
-from goldkeeper.embed.workers import WorkerPool
+from goldkeeper.embed.workers import AUTO_MAX, WorkerPool, resolve_workers
 from goldkeeper.errors import ConfigError
 from goldkeeper.store import open_store
 
@@ -129,7 +129,7 @@ CHILD = """
 import os, signal, sys
 from goldkeeper.embed import VENDORED_MODEL_DIR, VENDORED_MODEL_NAME
 from goldkeeper.embed.fastembed_backend import FastEmbedEmbedder
-from goldkeeper.embed.workers import WorkerPool
+from goldkeeper.embed.workers import AUTO_MAX, WorkerPool, resolve_workers
 embedder = FastEmbedEmbedder(VENDORED_MODEL_NAME, VENDORED_MODEL_DIR, device="cpu", workers=3)
 embedder.embed_documents(["one text", "another text"] * 8)
 print(" ".join(map(str, embedder.pool.pids)), flush=True)
@@ -149,6 +149,12 @@ def test_workers_end_with_their_parent_and_never_hold_its_stdout(end: str) -> No
     pids = [int(p) for p in result.stdout.split()]
     assert len(pids) == 2
     assert _wait_gone(pids) == []
+
+
+def test_auto_is_the_cores_at_most_eight_and_a_round_trip_feeds_every_lane(parallel: FastEmbedEmbedder) -> None:
+    assert resolve_workers("auto") == min(len(os.sched_getaffinity(0)), AUTO_MAX) and AUTO_MAX == 8
+    assert resolve_workers(5) == 5
+    assert parallel.max_concurrency == 3  # embed_chunks: batch_size x 3 chunks per database round trip
 
 
 def test_workers_setting_is_validated() -> None:
