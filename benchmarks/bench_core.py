@@ -13,9 +13,11 @@ queries, query_expected):
   rate); goldkeeper dump (COPY streams -> canonical sharded JSON);
 - pg_dump --data-only of the six tables, and psql ``\\copy`` out of / into them (they copy the stored
   vectors instead of regenerating them: a lower bound for moving rows);
-- embedding regeneration on the sample's 468 chunk texts: fastembed alone (TextEmbedding.embed,
-  default batching, and one text per call as goldkeeper does), the goldkeeper embedder without a
-  database, and goldkeeper ``embed_chunks`` in the database with a cold and a warm cache.
+- embedding regeneration on the sample's 468 chunk texts (benchmarks/embedding_rows.py): the goldkeeper
+  embedder with ``workers: 1`` (today's one process) and ``workers: N`` alternated in the same run, CPU
+  seconds, bit-identity of the two; goldkeeper ``embed_chunks`` in the database with a cold and a warm
+  cache for both; the int8 model's deviation from the fp32 model (``--fp32-model``) on 1,000 texts;
+  ``--fastembed-rows`` adds fastembed alone (batch 64, one text per call).
 
     .venv/bin/python benchmarks/bench_core.py                  # full run (a few minutes)
     .venv/bin/python benchmarks/bench_core.py --chunks 10000   # quicker
@@ -40,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+import embedding_rows  # benchmarks/embedding_rows.py
 from goldkeeper.config import Settings, load_settings
 from goldkeeper.dataset.dump import dump
 from goldkeeper.dataset.restore import restore_store
@@ -47,7 +50,7 @@ from goldkeeper.db.connection import connection
 from goldkeeper.db.embedded import EmbeddedServer
 from goldkeeper.db.schema import ensure_schema
 from goldkeeper.embed import VENDORED_MODEL_DIR, load_embedder
-from goldkeeper.embed.fill import embed_chunks
+from goldkeeper.embed.workers import resolve_workers
 from goldkeeper.models import Analysis, Chunk, Expected, ExpectedBehavior, Finding, Query, Relevance
 from goldkeeper.store import StoreWriter, open_store
 from readme import update_results  # benchmarks/readme.py: the scripts run from this folder
@@ -305,58 +308,45 @@ def bench_dataset(
     return rows
 
 
-def bench_embedding(server: Server, store_dir: Path, embedder: Any, threads: int | None) -> list[dict[str, Any]]:
-    """Embedding throughput on the sample's chunk texts: fastembed alone vs goldkeeper."""
-    from fastembed import TextEmbedding
-
-    texts = [c.content for a in open_store(store_dir).analyses() for c in a.chunks]
+def bench_embedding(server: Server, store_dir: Path, embedder: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Embedding throughput on the sample's chunk texts: workers 1 (today) vs N, then in the database."""
+    texts = [c.content for a in open_store(store_dir).analyses() for c in a.chunks][: args.embed_texts]
     n = len(texts)
     rows: list[dict[str, Any]] = []
 
-    def row(tool: str, seconds: float, note: str = "") -> None:
+    def row(tool: str, seconds: float, cpu: float | None, note: str = "", count: int | None = None) -> None:
+        count = n if count is None else count
         rows.append(
-            {"tool": tool, "texts": n, "seconds": round(seconds, 3), "texts_per_s": round(n / seconds, 1), "note": note}
+            {
+                "tool": tool,
+                "texts": count,
+                "seconds": round(seconds, 3),
+                "texts_per_s": round(count / seconds, 1),
+                "cpu_seconds": None if cpu is None else round(cpu, 2),
+                "note": note,
+                "load_1min": round(os.getloadavg()[0], 2),
+            }
         )
-        print(f"  embedding {tool:<52} {seconds:8.2f} s  {n / seconds:8.1f} texts/s", flush=True)
+        print(f"  embedding {tool:<64} {seconds:8.2f} s  {count / seconds:8.1f} texts/s  {note}", flush=True)
 
-    model = TextEmbedding(embedder.model_name, specific_model_path=str(VENDORED_MODEL_DIR), threads=threads)
-    list(model.embed(texts[:8]))  # warm-up (session and tokenizer), excluded
-    start = time.perf_counter()
-    list(model.embed(texts, batch_size=64))
-    row("fastembed TextEmbedding.embed (batch 64)", time.perf_counter() - start)
-    start = time.perf_counter()
-    for text in texts:
-        list(model.embed([text], batch_size=1))
-    row("fastembed TextEmbedding.embed (one text per call)", time.perf_counter() - start)
-    embedder.embed_documents(texts[:8])
-    start = time.perf_counter()
-    embedder.embed_documents(texts)
-    row(
-        "goldkeeper embedder.embed_documents (no database)",
-        time.perf_counter() - start,
-        "one text per ONNX run (determinism)",
-    )
+    if args.fastembed_rows:
+        from fastembed import TextEmbedding
 
-    url = server.fresh_database()
-    restore_store(url, store_dir, embedder)
-    for label, reset in (
-        ("cold", "DELETE FROM golden.embedding_cache"),
-        ("warm", "SELECT 1"),
-    ):
-        sql(url, "UPDATE golden.chunks SET embedding = NULL, embedding_model = NULL", reset)
-        with connection(url) as conn:
-            with conn.transaction():
-                stats = embed_chunks(conn, embedder, batch_size=64)
-        assert stats.total == n
-        row(
-            f"goldkeeper embed_chunks, {label} cache (in the database)",
-            stats.seconds,
-            f"{stats.computed} computed, {stats.cached} from the cache",
-        )
+        model = TextEmbedding(embedder.model_name, specific_model_path=str(VENDORED_MODEL_DIR), threads=args.threads)
+        list(model.embed(texts[:8]))  # warm-up (session and tokenizer), excluded
+        for label, size in (("batch 64", 64), ("one text per call", 1)):
+            cpu, start = time.process_time(), time.perf_counter()
+            list(model.embed(texts, batch_size=size))
+            row(f"fastembed TextEmbedding.embed ({label})", time.perf_counter() - start, time.process_time() - cpu)
+    workers = resolve_workers(args.workers)
+    embedding_rows.compare_serial_parallel(texts, workers, args.rounds, row)
+    serial = load_embedder(embedder_params(args).model_copy(update={"workers": 1}))
+    for each in (serial, embedder):
+        embedding_rows.in_database(server, store_dir, each, restore_store, sql, row)
     return rows
 
 
-def markdown(data: list[dict[str, Any]], embed_rows: list[dict[str, Any]]) -> str:
+def markdown(data: list[dict[str, Any]]) -> str:
     lines = [
         "| dataset | chunks | tool | operation | seconds | chunks/s | output size | note |",
         "|---|---:|---|---|---:|---:|---:|---|",
@@ -367,10 +357,12 @@ def markdown(data: list[dict[str, Any]], embed_rows: list[dict[str, Any]]) -> st
             f"| {r['dataset']} | {r['chunks']:,} | {r['tool']} | {r['operation']} | {r['seconds']:.2f} | "
             f"{(r['chunks_per_s'] or 0):,} | {size} | {r['note']} |"
         )
-    lines += ["", "| embedding (sample chunk texts) | texts | seconds | texts/s | note |", "|---|---:|---:|---:|---|"]
-    for r in embed_rows:
-        lines.append(f"| {r['tool']} | {r['texts']} | {r['seconds']:.2f} | {r['texts_per_s']} | {r['note']} |")
     return "\n".join(lines)
+
+
+def embedder_params(args: argparse.Namespace) -> Any:
+    """params.yaml's embedding section with the command line's threads and workers."""
+    return load_settings(root=REPO).embedding.model_copy(update={"threads": args.threads, "workers": args.workers})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -387,6 +379,25 @@ def main(argv: list[str] | None = None) -> int:
         "off by default: with the HNSW index each restore path costs tens of minutes on 2 cores)",
     )
     parser.add_argument("--embedding-only", action="store_true", help="only the embedding rows (quick)")
+    parser.add_argument(
+        "--workers",
+        default="auto",
+        type=lambda v: v if v == "auto" else int(v),
+        help="embedding.workers of the parallel rows (default: auto)",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="alternated serial / parallel rounds (default 2)")
+    parser.add_argument("--fastembed-rows", action="store_true", help="also fastembed alone (batch 64, one per call)")
+    parser.add_argument(
+        "--fp32-model",
+        type=Path,
+        default=next(
+            (p / "shared/models/all-MiniLM-L6-v2-onnx" for p in REPO.parents if (p / "shared/models").is_dir()),
+            REPO.parent / "shared/models/all-MiniLM-L6-v2-onnx",
+        ),
+        help="the fp32 all-MiniLM-L6-v2 ONNX folder for the int8 deviation (absent: not measured)",
+    )
+    parser.add_argument("--deviation-texts", type=int, default=1000)
+    parser.add_argument("--embed-texts", type=int, default=None, help="only the first N chunk texts (a smoke test)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument("--write-readme", action="store_true", help="write the tables into benchmarks/README.md")
     args = parser.parse_args(argv)
@@ -397,8 +408,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
 
-    settings = load_settings(root=REPO)
-    embedder = load_embedder(settings.embedding.model_copy(update={"threads": args.threads}))
+    embedder = load_embedder(embedder_params(args))
+    load_start = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     work = Path(tempfile.mkdtemp(prefix="goldkeeper-bench-"))
     work.chmod(0o755)  # as root, pgserver's postgres runs as another user and must enter the home
     server = Server(work / "home")
@@ -416,17 +427,26 @@ def main(argv: list[str] | None = None) -> int:
             results += bench_dataset(
                 server, "generated", generated, embedder, work, cold=False, pg_dump_restore=args.large_pg_dump_restore
             )
-        embed_rows = bench_embedding(server, args.sample, embedder, args.threads)
+        embed_rows = bench_embedding(server, args.sample, embedder, args)
+        dev = None
+        if (args.fp32_model / "model.onnx").is_file():
+            dev = embedding_rows.deviation(
+                args.sample, args.fp32_model, args.deviation_texts, resolve_workers(args.workers)
+            )
+            print(f"  int8 vs fp32: {dev}", flush=True)
     finally:
+        if getattr(embedder, "pool", None) is not None:
+            embedder.pool.close()
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
-    table = markdown(results, embed_rows)
+    table = markdown(results)
+    embed_table = embedding_rows.markdown(embed_rows, dev, load_start)
     print()
-    print(table)
+    print(table if results else "", embed_table, sep="\n\n")
     if args.write_readme:
         if results:
-            update_results("core", table.split("\n\n")[0])
-        update_results("embedding", table.split("\n\n")[-1])
+            update_results("core", table)
+        update_results("embedding", embed_table)
     if args.json:
         import orjson
 
@@ -438,6 +458,7 @@ def main(argv: list[str] | None = None) -> int:
                     "model_id": embedder.model_id,
                     "datasets": results,
                     "embedding": embed_rows,
+                    "int8_vs_fp32": dev,
                 },
                 option=orjson.OPT_INDENT_2,
             )

@@ -101,6 +101,16 @@ class EmbeddingParams(Section):
     #: fastembed: where ONNX Runtime runs the model: ``auto`` (CUDA when ONNX Runtime offers it, else the CPU),
     #: ``cpu``, or ``cuda`` (required: an error when unavailable). A CUDA embedder's identity ends in ``+cuda``.
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    #: fastembed on the CPU: processes embedding at once, each one text per ONNX run with one thread
+    #: (``auto``: the cores; 1: all in this process). Vectors are the same bytes whatever the number.
+    workers: Literal["auto"] | int = "auto"
+
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _workers_auto_or_count(cls, value: object) -> object:
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            return value
+        raise ValueError(f"should be auto or a number of processes (1 or more), not {value!r}")
 
     @field_validator("provider")
     @classmethod
@@ -116,6 +126,8 @@ class EmbeddingParams(Section):
                 if getattr(self, name) is not None:
                     raise ValueError(f"{name} is only read by provider openai (provider is fastembed)")
             return self
+        if self.workers != "auto":
+            raise ValueError(f"workers is only read by provider fastembed (provider is {self.provider.split(':')[0]})")
         if self.device != "auto":
             # the endpoint or the command chooses its own hardware; a silently ignored setting would mislead
             raise ValueError(f"device is only read by provider fastembed (provider is {self.provider.split(':')[0]})")

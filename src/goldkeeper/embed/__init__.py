@@ -42,7 +42,7 @@ VENDORED_MODEL_DIR = Path(__file__).resolve().parent / "models" / "all-MiniLM-L6
 #: the model name the vendored folder holds.
 VENDORED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
-_LOADED: dict[tuple[str, str | None, int | None, str], Embedder] = {}
+_LOADED: dict[tuple[str, str | None, int | None, str, int | str], Embedder] = {}
 
 
 def vendored_model_path(model_name: str) -> Path | None:
@@ -79,10 +79,12 @@ def _fastembed(params: EmbeddingParams, root: Path | None) -> Embedder:
     path: Path | None = Path(params.model_path) if params.model_path else vendored_model_path(params.model)
     if params.model_path and root is not None and path is not None and not path.is_absolute():
         path = Path(root) / path
-    key = (params.model, str(path) if path else None, params.threads, params.device)
+    key = (params.model, str(path) if path else None, params.threads, params.device, params.workers)
     embedder = _LOADED.get(key)
     if embedder is None:
-        embedder = FastEmbedEmbedder(params.model, path, threads=params.threads, device=params.device)
+        embedder = FastEmbedEmbedder(
+            params.model, path, threads=params.threads, device=params.device, workers=params.workers
+        )
         _LOADED[key] = embedder
     embedder.batch_size = params.batch_size  # type: ignore[attr-defined]
     if params.dimensions is not None and params.dimensions != embedder.dim:

@@ -13,6 +13,10 @@ two). One text per run makes a vector a pure function of (model file, text),
 which is what the embedding cache and reproducible evals rely on; on the CPU it
 is no slower, since no padding is computed.
 
+Texts are embedded side by side in worker processes (params ``embedding.workers``,
+:mod:`goldkeeper.embed.workers`) on the CPU: one text per run in each, so the
+same bytes as in one process.
+
 The device (params ``embedding.device``): ``cpu`` runs ONNX Runtime's CPU
 execution provider; ``cuda`` its CUDA provider, and is a :class:`ConfigError`
 naming the fix (``pip install 'goldkeeper[gpu]'``) when ONNX Runtime has none or
@@ -57,12 +61,16 @@ import numpy as np
 import onnxruntime
 from loguru import logger
 
+from goldkeeper.embed.workers import WorkerPool, resolve_workers
 from goldkeeper.errors import ConfigError
 
 #: params ``embedding.device``.
 Device = Literal["auto", "cpu", "cuda"]
 CPU_PROVIDER = "CPUExecutionProvider"
 CUDA_PROVIDER = "CUDAExecutionProvider"
+
+#: a call uses the worker processes from this many texts per lane (fewer: not worth a round trip).
+_MIN_PER_LANE = 4
 
 #: (resolved path, size, mtime_ns) -> sha256 hex
 _SHA_CACHE: dict[tuple[str, int, int], str] = {}
@@ -129,8 +137,16 @@ class FastEmbedEmbedder:
         threads: int | None = None,
         cache_dir: str | Path | None = None,
         device: Device = "auto",
+        workers: int | str = 1,
     ) -> None:
         text_embedding = _text_embedding_class()
+        lanes = resolve_workers(workers)
+        if (
+            lanes > 1
+            and threads is None
+            and execution_providers(device, onnxruntime.get_available_providers()) == [CPU_PROVIDER]
+        ):
+            threads = 1  # each lane one thread: a thread pool per session would only compete with the workers
         if model_path is not None and not Path(model_path).is_dir():
             raise ConfigError(
                 f"embedding.model_path: {Path(model_path)} is not a directory", key="embedding.model_path"
@@ -152,11 +168,23 @@ class FastEmbedEmbedder:
         self.dim = int(description["dim"])
         #: chunks per database round trip in :func:`goldkeeper.embed.fill.embed_chunks` (params embedding.batch_size).
         self.batch_size = 64
+        model_dir = Path(model_path) if model_path is not None else Path(self._model.model._model_dir)
+        #: the worker processes (params embedding.workers), on the CPU only; None: every text in this process.
+        self.pool = (
+            WorkerPool(model_name, model_dir, lanes, self.model_id) if lanes > 1 and self.device == "cpu" else None
+        )
+        #: a database round trip of :func:`~goldkeeper.embed.fill.embed_chunks` holds batch_size x this many chunks.
+        self.max_concurrency = self.pool.lanes if self.pool is not None else 1
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dim) float32, L2-normalised."""
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self.pool is not None and len(texts) >= _MIN_PER_LANE * self.pool.lanes:
+            return self.pool.embed(texts, self._embed_here, self.dim)
+        return self._embed_here(texts)
+
+    def _embed_here(self, texts: Sequence[str]) -> np.ndarray:
         with _quiet():
             # One text per ONNX run: see the module docstring (determinism of int8 models).
             vectors = list(self._model.embed(list(texts), batch_size=1))

@@ -1,0 +1,139 @@
+"""bench_core's embedding rows: the sample's chunk texts, one process ("today") vs ``embedding.workers``.
+
+Serial (``workers: 1``, one ONNX session with ONNX Runtime's default threads, as before the workers existed)
+and parallel (``workers: N``, one single-threaded session per lane) are measured in the same run,
+alternated for ``rounds`` rounds, each round's rate kept: the machine's other work moves the numbers, so
+both see the same load. CPU seconds count this process and its workers (/proc). The parallel vectors are
+checked bit-identical to the serial ones. Then goldkeeper ``embed_chunks`` in the database (cold, warm)
+with the configured embedder, and the int8 model's deviation from the fp32 model on ``deviation_texts``
+texts of the sample (chunks, then queries).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from goldkeeper.db.connection import connection
+from goldkeeper.embed import VENDORED_MODEL_DIR, VENDORED_MODEL_NAME
+from goldkeeper.embed.fastembed_backend import FastEmbedEmbedder
+from goldkeeper.embed.fill import embed_chunks
+from goldkeeper.store import open_store
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(embedder: FastEmbedEmbedder) -> float:
+    """CPU seconds of this process and of the embedder's running workers."""
+    total = time.process_time()
+    for pid in embedder.pool.pids if embedder.pool is not None else []:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / _TICK
+    return total
+
+
+def _timed(embedder: FastEmbedEmbedder, texts: list[str]) -> tuple[float, float, np.ndarray]:
+    cpu, start = _cpu(embedder), time.perf_counter()
+    vectors = embedder.embed_documents(texts)
+    return time.perf_counter() - start, _cpu(embedder) - cpu, vectors
+
+
+def compare_serial_parallel(texts: list[str], workers: int, rounds: int, row: Callable[..., None]) -> None:
+    serial = FastEmbedEmbedder(VENDORED_MODEL_NAME, VENDORED_MODEL_DIR, device="cpu", workers=1)
+    parallel = FastEmbedEmbedder(VENDORED_MODEL_NAME, VENDORED_MODEL_DIR, device="cpu", workers=workers)
+    try:
+        serial.embed_documents(texts[:8])
+        seconds, cpu, first = _timed(parallel, texts)  # starts the workers
+        row(f"goldkeeper embedder, workers: {workers}, first call", seconds, cpu, "includes starting the workers")
+        reference = None
+        for r in range(1, rounds + 1):
+            seconds, cpu, vectors = _timed(serial, texts)
+            reference = vectors if reference is None else reference
+            row("goldkeeper embedder, workers: 1 (today)", seconds, cpu, f"round {r}, one process")
+            seconds, cpu, vectors = _timed(parallel, texts)
+            same = vectors.tobytes() == reference.tobytes() == first.tobytes()
+            note = f"round {r}, {'bit-identical to workers: 1' if same else 'DIFFERS from workers: 1'}"
+            row(f"goldkeeper embedder, workers: {workers}", seconds, cpu, note)
+    finally:
+        if parallel.pool is not None:
+            parallel.pool.close()
+
+
+def in_database(server: Any, store_dir: Path, embedder: Any, restore: Any, sql: Any, row: Callable[..., None]) -> int:
+    """embed_chunks with a cold, then a warm cache, with the configured embedder; returns the chunk count."""
+    url = server.fresh_database()
+    restore(url, store_dir, embedder)
+    n = 0
+    for label, reset in (("cold", "DELETE FROM golden.embedding_cache"), ("warm", "SELECT 1")):
+        sql(url, "UPDATE golden.chunks SET embedding = NULL, embedding_model = NULL", reset)
+        cpu = _cpu(embedder)  # the workers run already: the restore above embedded with them
+        with connection(url) as conn:
+            with conn.transaction():
+                stats = embed_chunks(conn, embedder, batch_size=embedder.batch_size)
+        n = stats.total
+        workers = embedder.pool.lanes if getattr(embedder, "pool", None) is not None else 1
+        row(
+            f"goldkeeper embed_chunks, {label} cache (in the database), workers: {workers}",
+            stats.seconds,
+            _cpu(embedder) - cpu,
+            f"{stats.computed} computed, {stats.cached} from the cache",
+            stats.total,
+        )
+    return n
+
+
+def deviation(store_dir: Path, fp32_dir: Path, count: int, workers: int) -> dict[str, Any]:
+    """Cosine of the vendored int8 model's vectors (as goldkeeper computes them) vs the fp32 model's."""
+    from fastembed import TextEmbedding
+
+    store = open_store(store_dir)
+    texts = [c.content for a in store.analyses() for c in a.chunks] + [q.text for q in store.queries()]
+    texts = texts[:count]
+    int8 = FastEmbedEmbedder(VENDORED_MODEL_NAME, VENDORED_MODEL_DIR, device="cpu", workers=workers)
+    try:
+        quantised = int8.embed_documents(texts)
+    finally:
+        if int8.pool is not None:
+            int8.pool.close()
+    fp32 = TextEmbedding(VENDORED_MODEL_NAME, specific_model_path=str(fp32_dir), threads=1)
+    reference = np.asarray(list(fp32.embed(texts, batch_size=1)), dtype=np.float64)
+    reference /= np.linalg.norm(reference, axis=1, keepdims=True)
+    cosines = np.sum(reference * quantised.astype(np.float64), axis=1)
+    digest = hashlib.sha256((fp32_dir / "model.onnx").read_bytes()).hexdigest()[:16]
+    return {
+        "texts": len(texts),
+        "fp32_model": f"{fp32_dir.name}@sha256:{digest}",
+        "min_cosine": float(cosines.min()),
+        "mean_cosine": float(cosines.mean()),
+        "max_deviation": float(1.0 - cosines.min()),
+    }
+
+
+def markdown(rows: list[dict[str, Any]], dev: dict[str, Any] | None, load: str) -> str:
+    n = rows[0]["texts"] if rows else 0
+    lines = [
+        f"Load average at the start: {load}.",
+        "",
+        f"| embedding the sample's {n} chunk texts (vendored int8 all-MiniLM-L6-v2) | texts | seconds | texts/s "
+        "| CPU s | load (1 min) | note |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        cpu = f"{r['cpu_seconds']:.1f}" if r["cpu_seconds"] is not None else ""
+        lines.append(
+            f"| {r['tool']} | {r['texts']} | {r['seconds']:.2f} | {r['texts_per_s']:,} | {cpu} | {r['load_1min']:.1f} "
+            f"| {r['note']} |"
+        )
+    if dev is not None:
+        lines += [
+            "",
+            f"int8 vs fp32 ({dev['fp32_model']}) on {dev['texts']:,} sample texts: max cosine deviation "
+            f"{dev['max_deviation']:.4f} (min cosine {dev['min_cosine']:.4f}, mean {dev['mean_cosine']:.4f}).",
+        ]
+    return "\n".join(lines)
