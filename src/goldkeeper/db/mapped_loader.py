@@ -33,7 +33,7 @@ from psycopg import sql
 from goldkeeper.config.sections import ENTITY_FIELDS
 from goldkeeper.db.loader import ANALYSIS_TABLES, Changes, GoldenLoader
 from goldkeeper.db.mapped_digest import differing, record_digest
-from goldkeeper.db.mapped_reader import select_entity
+from goldkeeper.db.mapped_reader import expected_rows, select_entity
 from goldkeeper.db.mapping import FIELD_DEFAULTS, FIELD_TYPES, Mapping
 from goldkeeper.db.mapping_check import require_valid
 from goldkeeper.db.schema import HNSW_REBUILD_MIN_ROWS, HNSW_REBUILD_MIN_SHARE
@@ -64,15 +64,8 @@ _ENTITY_OF = {
     "gk_findings": "findings",
     "gk_queries": "queries",
 }
-#: a mapped query's expectations, in golden.query_expected's shape, from its ``expected`` jsonb
-_EXPECTED_VIEW = """
-CREATE TEMP VIEW gk_map_query_expected (query_id, target_kind, target_id, relevance) AS
-SELECT q.id, k.kind, (e ->> 'id')::uuid, (e ->> 'relevance')::int4
-FROM gk_map_queries q
-CROSS JOIN (VALUES ('chunk', 'chunks'), ('analysis', 'analyses')) AS k (kind, key)
-CROSS JOIN LATERAL jsonb_array_elements(
-    CASE WHEN jsonb_typeof(q.expected -> k.key) = 'array' THEN q.expected -> k.key ELSE '[]'::jsonb END) AS e
-"""
+#: one record of each entity, in messages
+_RECORD = {"analyses": "analysis", "chunks": "chunk", "artifacts": "artifact", "queries": "query"}
 
 
 def _view(table: str) -> str:
@@ -129,7 +122,12 @@ class MappedLoader(GoldenLoader):
                 sql.SQL("CREATE TEMP VIEW {v} ({f}) AS {b}").format(v=sql.Identifier(_view(table)), f=fields, b=body)
             )
         if "queries" in self.mapping.tables:
-            self.conn.execute(_EXPECTED_VIEW)
+            # a mapped query's expectations, in golden.query_expected's shape, from its ``expected`` jsonb
+            self.conn.execute(
+                sql.SQL(
+                    "CREATE TEMP VIEW gk_map_query_expected (query_id, target_kind, target_id, relevance) AS {}"
+                ).format(expected_rows(sql.SQL("SELECT id, expected FROM gk_map_queries")))
+            )
 
     def classify(self, statuses: list[str] | None = None) -> dict[str, Changes]:
         """Refuse records the mapping cannot hold (:meth:`_check_unmapped`), then classify them."""
@@ -198,26 +196,10 @@ class MappedLoader(GoldenLoader):
         )
 
     def _insert_queries(self) -> None:
-        """Insert the queries into the mapped table (refusing an id held outside its ``where``), else golden's."""
+        """Write the queries into the mapped table (refusing an id held outside its ``where``), else golden's."""
         if "queries" not in self.mapping.tables:
             super()._insert_queries()
             return
-        table = self.mapping.tables["queries"]
-        key = self.mapping.read_expr("queries", "id")
-        taken = self._ids(
-            sql.SQL(
-                "SELECT {k} FROM {t} WHERE {w} IS NOT TRUE AND {k} IN (SELECT id FROM gk_insert_queries) "
-                'ORDER BY ({k}) COLLATE "C" LIMIT 20'
-            )
-            .format(k=key, t=table.relation, w=table.condition())
-            .as_string(self.conn)
-        )
-        if taken:
-            raise ConflictError(
-                f"query {taken[0]} already exists in {table.name} outside database.tables.queries.where "
-                "(a restore never touches those rows): nothing was changed",
-                ids=taken,
-            )
         self._write_mapped("gk_queries", "gk_insert_queries")
         self._refuse_outside("gk_insert_queries", "gk_map_queries", "queries")
 
@@ -229,8 +211,7 @@ class MappedLoader(GoldenLoader):
             self._delete_children(entity, keys, keep=None)
             self._insert_mapped(table, keys, only_new=False)
             return
-        if entity != "queries":  # queries: refused by _insert_queries, in its own words
-            self._refuse_taken_outside(table, keys)
+        self._refuse_taken_outside(table, keys)
         if entity in ("chunks", "artifacts"):
             self._delete_children(entity, keys, keep=table)
         self._update_mapped(table, keys)
@@ -335,7 +316,7 @@ class MappedLoader(GoldenLoader):
         taken = self._ids(
             sql.SQL(
                 "SELECT s.id::text FROM ({staged}) s WHERE EXISTS (SELECT 1 FROM {t} x WHERE x.{c} = {v}) "
-                "AND s.id NOT IN (SELECT v.id FROM {view} v) ORDER BY 1 LIMIT 20"
+                'AND s.id NOT IN (SELECT v.id FROM {view} v) ORDER BY (s.id::text) COLLATE "C" LIMIT 20'
             )
             .format(
                 staged=self._staged(table, keys),
@@ -348,7 +329,7 @@ class MappedLoader(GoldenLoader):
         )
         if taken:
             raise ConflictError(
-                f"{entity[:-1] if entity != 'analyses' else 'analysis'} {taken[0]} already exists in {target.name} "
+                f"{_RECORD[entity]} {taken[0]} already exists in {target.name} "
                 f"outside the mapped scope (database.tables.{entity}.where): a restore never touches those rows; "
                 "nothing was changed",
                 ids=taken,

@@ -158,20 +158,30 @@ def _analyses_stream(url: str, conns: list[psycopg.Connection[Any]], mapping: Ma
 
 
 #: the mapped queries' expected results as golden.query_expected's rows (query_id, target_kind, target_id)
-_MAPPED_EXPECTED = (
-    "SELECT q.qid AS query_id, k.kind AS target_kind, (e->>'id')::uuid AS target_id "
-    "FROM ({q}) q, (VALUES ('chunk', 'chunks'), ('analysis', 'analyses')) k(kind, key), "
-    "jsonb_array_elements(COALESCE(q.expected->k.key, '[]'::jsonb)) e"
+#: the ``expected`` jsonb of rows ``(id, expected)`` as golden.query_expected's rows; an entry that is not an
+#: array counts as none (``db check`` and the dump refuse such a row, naming it)
+_EXPECTED_ROWS = (
+    "SELECT q.id AS query_id, k.kind AS target_kind, (e ->> 'id')::uuid AS target_id, "
+    "(e ->> 'relevance')::int4 AS relevance "
+    "FROM ({q}) q CROSS JOIN (VALUES ('chunk', 'chunks'), ('analysis', 'analyses')) AS k (kind, key) "
+    "CROSS JOIN LATERAL jsonb_array_elements("
+    "CASE WHEN jsonb_typeof(q.expected -> k.key) = 'array' THEN q.expected -> k.key ELSE '[]'::jsonb END) AS e"
 )
+
+
+def expected_rows(queries: sql.Composable) -> sql.Composed:
+    """``(query_id, target_kind, target_id, relevance)`` of each expected result of ``queries`` (a SELECT of
+    ``id, expected``): the mapped queries' expectations in golden.query_expected's shape."""
+    return sql.SQL(_EXPECTED_ROWS).format(q=queries)
 
 
 def _expected(mapping: Mapping) -> sql.Composable:
     if "queries" not in mapping.tables:
         return sql.SQL("golden.query_expected")
-    exprs = sql.SQL("{} AS qid, {} AS expected").format(
+    exprs = sql.SQL("{} AS id, {} AS expected").format(
         mapping.read_expr("queries", "id"), mapping.read_expr("queries", "expected")
     )
-    return sql.SQL("({})").format(sql.SQL(_MAPPED_EXPECTED).format(q=select_scoped(mapping, "queries", exprs)))
+    return sql.SQL("({})").format(expected_rows(select_scoped(mapping, "queries", exprs)))
 
 
 def dangling_select(mapping: Mapping) -> sql.Composed:
@@ -272,4 +282,4 @@ def mapped_queries(url: str, mapping: Mapping) -> Iterator[Iterator[Query]]:
                 pass  # the connections are closed next: an unfinished COPY dies with them
 
 
-__all__ = ["dangling_select", "mapped_reader", "mapped_queries", "select_entity", "select_scoped"]
+__all__ = ["dangling_select", "expected_rows", "mapped_reader", "mapped_queries", "select_entity", "select_scoped"]
