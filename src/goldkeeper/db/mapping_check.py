@@ -59,6 +59,26 @@ def _column_problems(mapping: Mapping, table: TableMap, found: dict[str, str]) -
 _UUID_TEXT = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
+def _row_in_scope(conn: psycopg.Connection[Any], statement: sql.Composed) -> tuple[Any, ...] | None:
+    """The first row of a statement over the rows in scope, in a savepoint; None when it fails (an invalid
+    ``where`` is reported on its own)."""
+    try:
+        with conn.transaction():
+            return conn.execute(statement).fetchone()
+    except psycopg.Error:
+        return None
+
+
+def _first_mismatch(
+    conn: psycopg.Connection[Any], table: TableMap, value: sql.Composable, pattern: str
+) -> tuple[Any, ...] | None:
+    """``(a value, how many)`` of the rows in scope whose ``value`` does not match ``pattern``; None: all match."""
+    statement = sql.SQL("SELECT {c}, count(*) OVER () FROM {t} WHERE {w} AND {c} !~ {re} LIMIT 1").format(
+        c=value, t=table.relation, w=table.condition(), re=sql.Literal(pattern)
+    )
+    return _row_in_scope(conn, statement)
+
+
 def _text_id_problems(
     conn: psycopg.Connection[Any], mapping: Mapping, table: TableMap, found: dict[str, str]
 ) -> list[str]:
@@ -70,15 +90,7 @@ def _text_id_problems(
             "character varying",
         ):
             continue
-        col = sql.Identifier(column)
-        statement = sql.SQL("SELECT {c}, count(*) OVER () FROM {t} WHERE {w} AND {c} !~ {re} LIMIT 1").format(
-            c=col, t=table.relation, w=table.condition(), re=sql.Literal(_UUID_TEXT)
-        )
-        try:
-            with conn.transaction():
-                row = conn.execute(statement).fetchone()
-        except psycopg.Error:
-            continue  # an invalid where is reported on its own
+        row = _first_mismatch(conn, table, sql.Identifier(column), _UUID_TEXT)
         if row is not None:
             problems.append(
                 f"{table.name}.{column}: {row[1]} row(s) hold text that is not a lowercase UUID (e.g. {row[0]!r}), "
@@ -98,15 +110,7 @@ def _query_id_problem(conn: psycopg.Connection[Any], table: TableMap, found: dic
     column = table.columns["id"]
     if column not in found or field_conversion("queries", "id", found[column]) is None:
         return None  # reported on its own
-    col = sql.SQL("{}::text").format(sql.Identifier(column))
-    statement = sql.SQL("SELECT {c}, count(*) OVER () FROM {t} WHERE {w} AND {c} !~ {re} LIMIT 1").format(
-        c=col, t=table.relation, w=table.condition(), re=sql.Literal(_QUERY_ID)
-    )
-    try:
-        with conn.transaction():
-            row = conn.execute(statement).fetchone()
-    except psycopg.Error:
-        return None  # an invalid where is reported on its own
+    row = _first_mismatch(conn, table, sql.SQL("{}::text").format(sql.Identifier(column)), _QUERY_ID)
     if row is None:
         return None
     return (
@@ -132,11 +136,7 @@ def _json_list_problems(
         statement = sql.SQL("SELECT count(*) FROM {t} WHERE {w} AND " + _NOT_TEXT_ARRAY).format(
             t=table.relation, w=table.condition(), c=sql.Identifier(column)
         )
-        try:
-            with conn.transaction():
-                row = conn.execute(statement).fetchone()
-        except psycopg.Error:
-            continue  # an invalid where is reported on its own
+        row = _row_in_scope(conn, statement)
         if row is not None and row[0]:
             problems.append(
                 f"{table.name}.{column}: {row[0]} row(s) hold jsonb that is not an array of strings, "
