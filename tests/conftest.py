@@ -10,14 +10,13 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from goldkeeper.db.embedded import EmbeddedServer
+from retrieval_support import module_database
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,15 +57,15 @@ def pg_admin_url(pg_server: EmbeddedServer) -> str:
 @pytest.fixture
 def database_url(pg_admin_url: str) -> Iterator[str]:
     """A new, empty database on the session server; dropped afterwards."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = pg_admin_url.replace("/goldkeeper?", f"/{name}?")
-    try:
+    with module_database(pg_admin_url) as url:
         yield url
-    finally:
-        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def second_database(pg_admin_url: str) -> Iterator[str]:
+    """Another new, empty database beside ``database_url`` (a restore's target); dropped afterwards."""
+    with module_database(pg_admin_url) as url:
+        yield url
 
 
 @pytest.fixture

@@ -8,7 +8,11 @@ from typing import Any
 
 import psycopg
 
-from goldkeeper.config import validate_settings
+from embed_command_support import write_program
+from goldkeeper.config import EmbeddingParams, validate_settings
+from goldkeeper.dataset.dump import dump
+from goldkeeper.dataset.restore import restore_store
+from goldkeeper.embed import load_embedder
 
 APP_SCHEMA = """
 CREATE EXTENSION IF NOT EXISTS vector;
@@ -113,3 +117,25 @@ def settings_for(tmp_path: Path, mapping: dict[str, Any] | None = MAPPING) -> An
     if mapping is not None:
         values["database"] = mapping
     return validate_settings(values)
+
+
+def restored_app(source: str, target: str, tmp_path: Path, dim: int) -> tuple[Any, Any]:
+    """(settings, embedder): the application database ``source`` (with rows) dumped through :data:`MAPPING` to
+    ``tmp_path/golden`` and restored into ``target`` (the application schema, empty), embedded by a command
+    model of ``dim`` dimensions; the rubric asks for no prompts (the queries live in goldkeeper's tables)."""
+    program = write_program(tmp_path / "embedder", dim)
+    embedding = EmbeddingParams(provider=program, model="team/app-embedder", dimensions=dim)
+    embedder = load_embedder(embedding, root=tmp_path / "embedder")
+    settings = validate_settings(
+        {
+            "root": tmp_path,
+            "database": MAPPING,
+            "embedding": embedding.model_dump(),
+            "rubric": {"min_prompts": 0, "min_domains": 0},
+        }
+    )
+    app_database(source, dim=dim)
+    app_database(target, rows=False, dim=dim)
+    dump(source, settings, tmp_path / "golden")
+    restore_store(target, tmp_path / "golden", embedder, settings=settings)
+    return settings, embedder

@@ -11,7 +11,7 @@ import psycopg
 
 @contextmanager
 def module_database(admin_url: str) -> Iterator[str]:
-    """A fresh database on the session server for a whole module; dropped afterwards."""
+    """A fresh database on the session server (a test's or a whole module's); dropped afterwards."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,18 +99,6 @@ def app_with_prompts(url: str, *, rows: bool = True) -> None:
 def _prompts(url: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as conn:
         return conn.execute('SELECT * FROM app.eval_prompts ORDER BY prompt_id COLLATE "C"').fetchall()
-
-
-@pytest.fixture
-def second_database(pg_admin_url: str) -> Iterator[str]:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield pg_admin_url.replace("/goldkeeper?", f"/{name}?")
-    finally:
-        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

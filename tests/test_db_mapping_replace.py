@@ -6,24 +6,19 @@ conflict, with nothing changed."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from db_mapping_support import DOC, MAPPING, app_database
-from embed_command_support import write_program
+from db_mapping_support import DOC, restored_app
 from golden_support import store_bytes
-from goldkeeper.config import EmbeddingParams, validate_settings
 from goldkeeper.dataset.dump import dump
 from goldkeeper.dataset.restore import restore_store
-from goldkeeper.embed import load_embedder
 from goldkeeper.errors import ConflictError
 
 DIM = 24
-NO_PROMPTS = {"min_prompts": 0, "min_domains": 0}
 CHUNK = str(uuid.UUID(int=100 + 10 * 1 + 0))  # DOC[1]'s first chunk
 EXTRA = str(uuid.UUID(int=555))
 #: the application's own data about the golden rows: goldkeeper maps none of it
@@ -36,32 +31,17 @@ CREATE TABLE app.pins (chunk_id text NOT NULL REFERENCES app.doc_chunks (chunk_i
 
 
 @pytest.fixture
-def restored(database_url: str, pg_admin_url: str, tmp_path: Path) -> Iterator[tuple[str, Path, Any, Any]]:
-    program = write_program(tmp_path / "embedder", DIM)
-    embedding = EmbeddingParams(provider=program, model="team/app-embedder", dimensions=DIM)
-    embedder = load_embedder(embedding, root=tmp_path / "embedder")
-    settings = validate_settings(
-        {"root": tmp_path, "database": MAPPING, "embedding": embedding.model_dump(), "rubric": NO_PROMPTS}
-    )
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    second = pg_admin_url.replace("/goldkeeper?", f"/{name}?")
-    try:
-        app_database(database_url, dim=DIM)
-        app_database(second, rows=False, dim=DIM)
-        dump(database_url, settings, tmp_path / "golden")
-        restore_store(second, tmp_path / "golden", embedder, settings=settings)
-        with psycopg.connect(second, autocommit=True) as conn:
-            conn.execute(DEPENDENTS)
-            conn.execute("UPDATE app.documents SET views = 42")
-            conn.execute("INSERT INTO app.feedback (chunk_id, note) SELECT chunk_id, 'useful' FROM app.doc_chunks")
-            conn.execute("INSERT INTO app.feedback (doc_id, note) SELECT doc_id, 'read' FROM app.documents")
-            conn.execute("INSERT INTO app.pins SELECT chunk_id FROM app.doc_chunks")
-        yield second, tmp_path / "golden", settings, embedder
-    finally:
-        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def restored(database_url: str, second_database: str, tmp_path: Path) -> tuple[str, Path, Any, Any]:
+    """The application database restored into a second one, which then gains data of the application's own
+    about the golden rows."""
+    settings, embedder = restored_app(database_url, second_database, tmp_path, DIM)
+    with psycopg.connect(second_database, autocommit=True) as conn:
+        conn.execute(DEPENDENTS)
+        conn.execute("UPDATE app.documents SET views = 42")
+        conn.execute("INSERT INTO app.feedback (chunk_id, note) SELECT chunk_id, 'useful' FROM app.doc_chunks")
+        conn.execute("INSERT INTO app.feedback (doc_id, note) SELECT doc_id, 'read' FROM app.documents")
+        conn.execute("INSERT INTO app.pins SELECT chunk_id FROM app.doc_chunks")
+    return second_database, tmp_path / "golden", settings, embedder
 
 
 def _rows(url: str, statement: str) -> list[tuple[Any, ...]]:

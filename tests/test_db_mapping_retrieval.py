@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,20 +80,8 @@ def embedder(tmp_path: Path) -> Embedder:
 
 
 @pytest.fixture
-def databases(pg_admin_url: str) -> Iterator[tuple[str, str]]:
-    names = [f"t_{uuid.uuid4().hex[:12]}" for _ in range(2)]
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        for name in names:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield (
-            pg_admin_url.replace("/goldkeeper?", f"/{names[0]}?"),
-            pg_admin_url.replace("/goldkeeper?", f"/{names[1]}?"),
-        )
-    finally:
-        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-            for name in names:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def databases(database_url: str, second_database: str) -> tuple[str, str]:
+    return database_url, second_database
 
 
 def settings_with(tmp_path: Path, mapping: dict[str, Any]) -> Settings:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -27,18 +26,6 @@ from goldkeeper.store import open_store
 
 DIM = 24  # another dimension than goldkeeper's vendored model (384): the command provider
 NO_PROMPTS = {"min_prompts": 0, "min_domains": 0}  # the queries live in goldkeeper's own tables: none here
-
-
-@pytest.fixture
-def second_database(pg_admin_url: str) -> Iterator[str]:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield pg_admin_url.replace("/goldkeeper?", f"/{name}?")
-    finally:
-        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _tables(url: str) -> list[str]:

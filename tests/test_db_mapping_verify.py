@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +13,11 @@ import pytest
 import yaml
 
 from cli_support import run_cli
-from db_mapping_support import DOC, MAPPING, app_database
+from db_mapping_support import DOC, MAPPING, app_database, restored_app
 from embed_command_support import write_program
-from goldkeeper.config import EmbeddingParams, Settings, validate_settings
-from goldkeeper.dataset.dump import dump
-from goldkeeper.dataset.restore import restore_store
+from goldkeeper.config import Settings
 from goldkeeper.dataset.verify import VerifyReport, verify_database
-from goldkeeper.embed import Embedder, load_embedder
+from goldkeeper.embed import Embedder
 
 DIM = 24
 NO_PROMPTS = {"min_prompts": 0, "min_domains": 0}
@@ -29,27 +26,10 @@ CHUNK = str(uuid.UUID(int=100 + 10 * 1 + 0))  # DOC[1]'s first chunk
 
 
 @pytest.fixture
-def restored(database_url: str, pg_admin_url: str, tmp_path: Path) -> Iterator[tuple[str, Path, Settings, Embedder]]:
+def restored(database_url: str, second_database: str, tmp_path: Path) -> tuple[str, Path, Settings, Embedder]:
     """The application database dumped to a store, restored into a second, empty application database."""
-    program = write_program(tmp_path / "embedder", DIM)
-    embedding = EmbeddingParams(provider=program, model="team/app-embedder", dimensions=DIM)
-    embedder = load_embedder(embedding, root=tmp_path / "embedder")
-    settings = validate_settings(
-        {"root": tmp_path, "database": MAPPING, "embedding": embedding.model_dump(), "rubric": NO_PROMPTS}
-    )
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    second = pg_admin_url.replace("/goldkeeper?", f"/{name}?")
-    try:
-        app_database(database_url, dim=DIM)
-        app_database(second, rows=False, dim=DIM)
-        dump(database_url, settings, tmp_path / "golden")
-        restore_store(second, tmp_path / "golden", embedder, settings=settings)
-        yield second, tmp_path / "golden", settings, embedder
-    finally:
-        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    settings, embedder = restored_app(database_url, second_database, tmp_path, DIM)
+    return second_database, tmp_path / "golden", settings, embedder
 
 
 def run_sql(url: str, *statements: str) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,18 +25,6 @@ from goldkeeper.store import write_store
 
 GOLDKEEPER = os.path.join(os.path.dirname(sys.executable), "goldkeeper")
 KEY = "sk-file-cache-test-KEY-7f3a9c"
-
-
-@pytest.fixture
-def second_database(pg_admin_url: str) -> Iterator[str]:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield pg_admin_url.replace("/goldkeeper?", f"/{name}?")
-    finally:
-        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _vectors(url: str) -> dict[str, bytes]:
