@@ -103,22 +103,27 @@ def generate_store(target: Path, chunks: int, per_analysis: int, queries: int, s
     with StoreWriter(target, "bench-generated", dict(settings.store.shards)) as writer:
         for analysis in sorted(analyses, key=lambda x: str(x.id)):
             writer.add_analysis(analysis)
-        qs = []
-        for q in range(queries):
-            analysis = analyses[q % n_analyses]
-            chunk = analysis.chunks[(q // n_analyses) % per_analysis]
-            qs.append(
-                Query(
-                    id=f"bench-{q:07d}",
-                    text=f"What does section {chunk.chunk_index} of report {q % n_analyses} say?",
-                    domain=f"domain-{q % 10}",
-                    expected=Expected(chunks=[Relevance(id=chunk.id)], analyses=[Relevance(id=analysis.id)]),
-                    reference_answers=[chunk.content[:40]],
-                    expected_behavior=ExpectedBehavior(behavior="answer", must_not=["fabricate_citation"]),
-                )
-            )
-        for query in sorted(qs, key=lambda x: x.id):
+        for query in bench_queries(analyses, queries):
             writer.add_query(query)
+
+
+def bench_queries(analyses: list[Analysis], queries: int) -> list[Query]:
+    """``queries`` generated queries in id order, each expecting one chunk of ``analyses`` and its analysis."""
+    qs = []
+    for q in range(queries):
+        analysis = analyses[q % len(analyses)]
+        chunk = analysis.chunks[(q // len(analyses)) % len(analysis.chunks)]
+        qs.append(
+            Query(
+                id=f"bench-{q:07d}",
+                text=f"What does section {chunk.chunk_index} of report {q % len(analyses)} say?",
+                domain=f"domain-{q % 10}",
+                expected=Expected(chunks=[Relevance(id=chunk.id)], analyses=[Relevance(id=analysis.id)]),
+                reference_answers=[chunk.content[:40]],
+                expected_behavior=ExpectedBehavior(behavior="answer", must_not=["fabricate_citation"]),
+            )
+        )
+    return sorted(qs, key=lambda x: x.id)
 
 
 # ------------------------------------------------------------------------------------ database helpers

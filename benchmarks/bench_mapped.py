@@ -43,9 +43,9 @@ from typing import Any
 
 import numpy as np
 
-from bench_core import NS, WORDS, Server, dir_bytes, warm_cache_synthetically
+from bench_core import NS, WORDS, Server, bench_queries, dir_bytes, warm_cache_synthetically
 from goldkeeper.config import Settings, validate_settings
-from goldkeeper.models import Analysis, Artifact, Chunk, Expected, ExpectedBehavior, Finding, Query, Relevance
+from goldkeeper.models import Analysis, Artifact, Chunk, Finding
 from goldkeeper.store import StoreWriter, open_store
 from readme import update_results  # benchmarks/readme.py: the scripts run from this folder
 
@@ -171,21 +171,7 @@ def generate_store(target: Path, chunks: int, queries: int) -> tuple[int, int]:
     with StoreWriter(target, "bench-mapped", dict(Settings(root=target.parent).store.shards)) as writer:
         for analysis in sorted(analyses, key=lambda x: str(x.id)):
             writer.add_analysis(analysis)
-        qs = []
-        for q in range(queries):
-            analysis = analyses[q % len(analyses)]
-            chunk = analysis.chunks[(q // len(analyses)) % len(analysis.chunks)]
-            qs.append(
-                Query(
-                    id=f"bench-{q:07d}",
-                    text=f"What does section {chunk.chunk_index} of report {q % len(analyses)} say?",
-                    domain=f"domain-{q % 10}",
-                    expected=Expected(chunks=[Relevance(id=chunk.id)], analyses=[Relevance(id=analysis.id)]),
-                    reference_answers=[chunk.content[:40]],
-                    expected_behavior=ExpectedBehavior(behavior="answer", must_not=["fabricate_citation"]),
-                )
-            )
-        for query in sorted(qs, key=lambda x: x.id):
+        for query in bench_queries(analyses, queries):
             writer.add_query(query)
     return len(analyses), total
 
