@@ -9,7 +9,8 @@ fastest wall time, plus the CPU time (user + system) of the median run's process
 - ``goldkeeper eval trec`` on trec_eval's small test files (numpy and pyarrow imported, 3 queries);
 - ``goldkeeper diff --format json`` of two generated stores that differ in one chunk (default
   1,000,000 chunks, written once with ``bench_diff.generate`` into a temporary directory, about
-  450 MB each; ``--diff-chunks 0`` skips it): start-up plus the diff itself.
+  450 MB each; ``--diff-chunks 0`` skips it, ``--stores DIR`` keeps them in DIR for later runs):
+  start-up plus the diff itself.
 
 With ``--imports``, the slowest imports of ``goldkeeper show`` as ``python -X importtime`` reports
 them (cumulative microseconds), to see where the start-up time goes.
@@ -79,13 +80,23 @@ def slowest_imports(argv: list[str], top: int = 12) -> list[tuple[str, int]]:
     return sorted(rows, key=lambda row: -row[1])[:top]
 
 
-def diff_stores(workdir: Path, chunks: int) -> tuple[Path, Path, float]:
-    """Two stores of ``chunks`` chunks that differ in the content of one chunk; (old, new, seconds to write)."""
+def diff_stores(workdir: Path, chunks: int) -> tuple[Path, Path, float | None]:
+    """Two stores of ``chunks`` chunks that differ in the content of one chunk; (old, new, seconds to write).
+
+    Stores already complete in ``workdir`` (a ``--stores`` folder kept from an earlier run) are reused:
+    the seconds are then None. A marker file written last tells a complete pair from an interrupted one.
+    """
     from bench_diff import generate  # the stores of benchmarks/bench_diff.py, same shape
 
     queries = max(chunks // 50, 100)
     old, new = workdir / "old" / "golden", workdir / "new" / "golden"
+    marker = workdir / f"complete-{chunks}"
+    if marker.exists():
+        return old, new, None
+    for store in (old, new):
+        shutil.rmtree(store, ignore_errors=True)
     seconds = generate(old, chunks, 100, queries, None) + generate(new, chunks, 100, queries, chunks // 2)
+    marker.write_text(f"{seconds:.1f}\n")
     return old, new, seconds
 
 
@@ -97,9 +108,16 @@ def main() -> int:
     parser.add_argument("--write-readme", action="store_true", help="write the table into benchmarks/README.md")
     parser.add_argument("--diff-chunks", type=int, default=1_000_000, help="store size of the diff row (0: no row)")
     parser.add_argument("--workdir", type=Path, default=None, help="where the diff's stores are written")
+    parser.add_argument(
+        "--stores", type=Path, default=None,
+        help="keep the diff's stores in this folder and reuse them on later runs (written once)",
+    )  # fmt: skip
     parser.add_argument("--before", type=Path, help="also time --help and show with this older src/ (same run)")
     parser.add_argument("--before-label", default="before", help="how the table names --before's tree")
     args = parser.parse_args()
+    if args.stores is not None:
+        args.stores.mkdir(parents=True, exist_ok=True)
+        return run(args, args.stores)
     with tempfile.TemporaryDirectory(prefix="gk-bench-startup-", dir=args.workdir) as workdir:
         return run(args, Path(workdir))
 
@@ -118,7 +136,8 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
         old, new, seconds = diff_stores(workdir, args.diff_chunks)
         label = f"`goldkeeper diff --format json` (one-record change, {args.diff_chunks:,} chunks)"
         commands[label] = [exe, "-C", str(old.parent), "diff", str(old), str(new), "--format", "json"]
-        generated = f" The diff's two stores took {seconds:.0f} s to write (not timed)."
+        if seconds is not None:
+            generated = f" The diff's two stores took {seconds:.0f} s to write (not timed)."
     runs = [(label, argv, None) for label, argv in commands.items()]
     if args.before is not None:
         runs[2:2] = [(f"{label}, {args.before_label}", argv, args.before) for label, argv, _ in runs[:2]]

@@ -12,6 +12,7 @@ server, a wait for the golden lock) are shown as ``warning: <message>`` on stder
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -60,9 +61,20 @@ def _error_text(exc: GoldkeeperError) -> str:
     return f"error: {terminal_safe(str(exc))}"
 
 
+#: the allocations between two young-generation collections (Python's default: 700). Start-up creates a
+#: few hundred thousand long-lived objects (click, pydantic's schemas) and a diff parses a shard into as
+#: many plain dicts; at 700, the collector ran about 130 times during `goldkeeper diff` of 1,000,000
+#: chunks and walked every object of the process in a full collection, about a fifth of the
+#: command's CPU time. Garbage cycles are still collected, just in larger batches.
+GC_YOUNG_THRESHOLD = 20_000
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = _debug_requested(argv)
+    young, middle, old = gc.get_threshold()
+    if young:  # 0: the collector was switched off on purpose
+        gc.set_threshold(max(GC_YOUNG_THRESHOLD, young), middle, old)
     # goldkeeper's own models need no pydantic plugins, and looking for them scans every installed
     # package's entry points at the first model class (start-up); an explicit setting wins.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
