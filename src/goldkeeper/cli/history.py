@@ -8,6 +8,7 @@ import click
 
 from goldkeeper.cli.main import AppState, pass_state
 from goldkeeper.cli.output import echo_document, echo_json, echo_text
+from goldkeeper.dataset.history import show_revision
 from goldkeeper.fileio import atomic_write_bytes as write_bytes
 
 EXIT_DIFFERENT = 10
@@ -130,7 +131,9 @@ def log_command(state: AppState, rev: str, max_count: int | None, as_json: bool)
 @pass_state
 def show_command(state: AppState, rev: str, as_json: bool) -> None:
     """The manifest summary of the golden store at a git revision: version, counts, shards."""
-    info = state.project().show(rev)
+    # not Project.show: the application layer imports pydantic, which a params.yaml and a manifest
+    # validated by an earlier run do not need (start-up, goldkeeper.dataset.known)
+    info = show_revision(state.known_settings(), rev, full_settings=state.settings)
     if as_json:
         echo_json(info)
         return

@@ -22,6 +22,7 @@ from goldkeeper import __version__
 
 if TYPE_CHECKING:
     from goldkeeper.config import Settings
+    from goldkeeper.dataset.known import KnownSettings
     from goldkeeper.project import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -110,6 +111,20 @@ class AppState:
                 root=self.root, params_file=self.params_file, database_url=self.database_url, overrides=clean
             )
         return self._settings[key]
+
+    def known_settings(self) -> Settings | KnownSettings:
+        """The root, home and store path (all ``show`` needs): as an earlier run validated them, without
+        importing pydantic (``goldkeeper.dataset.known``); else the settings validated now, and remembered."""
+        from goldkeeper.dataset.known import ParamsInputs  # noqa: PLC0415 - start-up
+
+        inputs = ParamsInputs.of(self.root, self.params_file, self.database_url)
+        memo = inputs.memo()
+        known = inputs.recall(memo)
+        if known is not None:
+            return known
+        settings = self.settings()
+        inputs.remember(memo, settings)
+        return settings
 
     def project(self, **overrides: Any) -> Project:
         """The application layer for this invocation, with terminal progress."""

@@ -8,15 +8,20 @@ the record changes against its first parent (computed with the fast path of
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from goldkeeper.config import Settings
 from goldkeeper.dataset import WORKTREE
-from goldkeeper.store import open_store
+from goldkeeper.dataset.known import KnownSettings, manifest_memo
 from goldkeeper.store.git_command import git_command_source
+from goldkeeper.store.source import MANIFEST
 
 if TYPE_CHECKING:
+    from goldkeeper.config import Settings
+    from goldkeeper.models import Manifest
+    from goldkeeper.store import Store
     from goldkeeper.store.git_source import CommitInfo
 
 
@@ -64,31 +69,51 @@ def dataset_log(settings: Settings, rev: str = "HEAD", max_count: int | None = N
     return entries
 
 
-def show_revision(settings: Settings, rev: str = "HEAD") -> dict[str, Any]:
+def show_revision(
+    settings: Settings | KnownSettings, rev: str = "HEAD", *, full_settings: Callable[[], Settings] | None = None
+) -> dict[str, Any]:
     """The manifest summary of the store at ``rev`` (a git revision or a store directory).
 
     A revision is read with the git command (``store.git_command``), not GitPython: ``show`` reads
-    one file, and GitPython's import would be a fifth of its start-up.
+    one file, and GitPython's import would be a fifth of its start-up. A manifest that validated
+    before (the same sha256, see :mod:`goldkeeper.dataset.known`) is summarised without pydantic.
+    ``settings`` may be :class:`KnownSettings` (what an earlier run validated); a store directory is
+    opened with the diff's reader, which needs the full settings: ``full_settings()`` gives them.
     """
-    commit = None
     if rev == WORKTREE or settings.resolve(rev).is_dir():
         from goldkeeper.dataset.diff import open_side  # noqa: PLC0415 - start-up: show HEAD needs no diff
 
+        if isinstance(settings, KnownSettings):
+            if full_settings is None:
+                raise TypeError("show_revision: a store directory needs the full Settings (full_settings)")
+            settings = full_settings()
         store = open_side(rev, settings, missing_ok=False).store
         assert store is not None
-    else:
-        source = git_command_source(settings.root, rev, settings.store.path)
-        store, commit = open_store(source), source.commit
-    manifest = store.manifest
+        return {"rev": rev, "commit": None, "store": settings.store.path, **_store_summary(store)}
+    store_path = settings.store_path if isinstance(settings, KnownSettings) else settings.store.path
+    source = git_command_source(settings.root, rev, store_path)
+    memo = manifest_memo(settings.home_path)
+    try:
+        summary = memo.get(hashlib.sha256(source.read_bytes(MANIFEST)).hexdigest())
+    except OSError:
+        summary = None  # no manifest (or a directory): open_store says so
+    if not isinstance(summary, dict):
+        from goldkeeper.store import open_store  # noqa: PLC0415 - start-up: pydantic, for a manifest not seen before
+
+        summary = _store_summary(open_store(source))
+        memo.put(summary["version"], summary)
+    return {"rev": rev, "commit": source.commit, "store": store_path, **summary}
+
+
+def _store_summary(store: Store) -> dict[str, Any]:
+    """What ``show`` prints of an opened store, but the revision, commit and store path."""
+    manifest: Manifest = store.manifest
     per_entity: dict[str, dict[str, int]] = {}
     for shard in manifest.shards:
         stats = per_entity.setdefault(shard.entity, {"shards": 0, "records": 0})
         stats["shards"] += 1
         stats["records"] += shard.records
     return {
-        "rev": rev,
-        "commit": commit,
-        "store": settings.store.path,
         "version": store.version,
         "dataset": manifest.dataset,
         "format_version": manifest.format_version,

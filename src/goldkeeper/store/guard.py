@@ -21,8 +21,8 @@ import orjson
 
 from goldkeeper.errors import DataIntegrityError
 from goldkeeper.models import ENTITIES
+from goldkeeper.store.source import MANIFEST
 
-MANIFEST = "manifest.json"
 #: Paths inside a store that a dump owns; anything else (CHANGELOG.json, a
 #: .gitattributes, operator notes) is carried over unchanged.
 MANAGED = {MANIFEST, *ENTITIES}

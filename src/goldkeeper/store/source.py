@@ -9,6 +9,9 @@ from typing import Protocol
 
 from goldkeeper.store.hash_cache import ShardHashes, read_with_status
 
+#: the store's table of contents, at its top; its sha256 is the dataset version
+MANIFEST = "manifest.json"
+
 
 class StoreSource(Protocol):
     """Read-only access to the files of one golden store."""
