@@ -37,11 +37,21 @@ def echo_document(text: str, *, json_document: bool = False) -> None:
     click.echo(json_safe(text) if json_document else terminal_safe(text, keep_newlines=True), nl=False)
 
 
+def _plain(value: Any) -> Any:
+    """orjson's ``default``: a pydantic model as its JSON dict; anything else orjson cannot write is an error."""
+    # start-up: the store and pydantic only when there is a model to write (show's summary has none)
+    from goldkeeper.store.canonical import to_plain  # noqa: PLC0415
+
+    plain = to_plain(value)
+    if plain is value:
+        raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
+    return plain
+
+
 def echo_json(data: Any) -> None:
     """Print ``data`` as indented JSON (sorted keys) on stdout."""
-    from goldkeeper.store.canonical import to_plain  # noqa: PLC0415 - start-up: the store and pydantic
-
-    click.echo(json_safe(orjson.dumps(to_plain(data), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()))
+    text = orjson.dumps(data, default=_plain, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+    click.echo(json_safe(text))
 
 
 class _RichTask:
