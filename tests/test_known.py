@@ -82,7 +82,8 @@ def test_an_edited_params_yaml_is_validated_again_with_its_error(repo: Path, tmp
     home = tmp_path / "home"
     assert show(repo, home)[0] == 0
     assert show(repo, home)[3] == []
-    (repo / "params.yaml").write_text("dataset:\n  name: known\nembedding:\n  workers: 0\n")  # a section show never reads
+    # a section show never reads
+    (repo / "params.yaml").write_text("dataset:\n  name: known\nembedding:\n  workers: 0\n")
     code, out, err, imported = show(repo, home)
     assert code == 3 and out == "" and "pydantic" in imported
     assert err.strip() == "error: params: embedding.workers: should be auto or a number of processes (1 or more), not 0"

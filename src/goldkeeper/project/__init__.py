@@ -34,7 +34,6 @@ from goldkeeper.config import Settings, load_settings
 from goldkeeper.errors import DatabaseError, DataIntegrityError
 from goldkeeper.fileio import atomic_write_bytes, write_json
 from goldkeeper.progress import SILENT, Progress
-from goldkeeper.schemas import json_schema
 from goldkeeper.store import DirectorySource, Store, StoreSource, open_store
 
 if TYPE_CHECKING:
@@ -477,6 +476,7 @@ class Project:
 from goldkeeper.project.standalone import (  # noqa: E402 - re-exported: operations that need no Project
     compare_per_query,
     evaluate_trec,
+    json_schema,
     raise_for_conflicts,
     require_one_source,
 )

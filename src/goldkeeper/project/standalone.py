@@ -20,6 +20,13 @@ if TYPE_CHECKING:
     from goldkeeper.evals.metrics import Report as TrecReport
 
 
+def json_schema(name: str) -> dict[str, Any]:
+    """``schema NAME``: the JSON Schema of a goldkeeper format (see :mod:`goldkeeper.schemas`)."""
+    from goldkeeper.schemas import json_schema as schema_of  # noqa: PLC0415 - start-up: pydantic.json_schema
+
+    return schema_of(name)
+
+
 def evaluate_trec(qrels: Path, run: Path, measures: Sequence[str] | None, *, complete: bool = False) -> TrecReport:
     """``eval trec``: a TREC run against its qrels, with trec_eval 10's definitions."""
     from goldkeeper.evals.trec import evaluate_files  # noqa: PLC0415 - start-up (module doc)

@@ -19,8 +19,7 @@ from pydantic import BaseModel, ValidationError
 from goldkeeper.errors import DataIntegrityError, RecordValidationError
 from goldkeeper.models import Analysis, Manifest, Query, ShardEntry
 from goldkeeper.store.canonical import sha256_hex
-from goldkeeper.store.source import DirectorySource, StoreSource
-from goldkeeper.store.writer import MANIFEST
+from goldkeeper.store.source import MANIFEST, DirectorySource, StoreSource
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
 MODEL_OF: dict[str, type[Analysis] | type[Query]] = {"analyses": Analysis, "queries": Query}
