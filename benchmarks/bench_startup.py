@@ -18,7 +18,7 @@ them (cumulative microseconds), to see where the start-up time goes.
     .venv/bin/python benchmarks/bench_startup.py                  # from the project root
     .venv/bin/python benchmarks/bench_startup.py --write-readme
     .venv/bin/python benchmarks/bench_startup.py --diff-chunks 0     # without the 1M-chunk diff
-    .venv/bin/python benchmarks/bench_startup.py --before /tmp/old/src   # + --help and show of an older tree
+    .venv/bin/python benchmarks/bench_startup.py --before /tmp/old/src   # + --help, show and diff of an older tree
 """
 
 from __future__ import annotations
@@ -46,24 +46,35 @@ def _goldkeeper() -> str:
     return str(sibling) if sibling.exists() else shutil.which("goldkeeper") or "goldkeeper"
 
 
-def timed_runs(argv: list[str], runs: int, src: Path | None = None) -> tuple[float, float, float]:
-    """(median wall, fastest wall, CPU of the child at the median) over ``runs`` runs after a warm-up.
-
-    ``src``: run the goldkeeper of this source tree (first on PYTHONPATH) instead of the installed one.
-    """
-    env = dict(os.environ, PYTHONPATH=str(src)) if src is not None else None
+def _timed(argv: list[str], env: dict[str, str] | None) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the child) of one run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, cwd=ROOT, env=env)
-    samples: list[tuple[float, float]] = []
-    for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+
+
+def timed_runs(argv: list[str], runs: int, srcs: list[Path | None]) -> list[tuple[float, float, float]]:
+    """For each tree of ``srcs``: (median wall, fastest wall, CPU of the child at the median) over ``runs``
+    runs after a warm-up.
+
+    A ``src`` runs the goldkeeper of that source tree (first on PYTHONPATH); None the installed one.
+    The trees take turns run by run, so a change of the shared machine's load hits them alike.
+    """
+    envs = [dict(os.environ, PYTHONPATH=str(src)) if src is not None else None for src in srcs]
+    for env in envs:
         subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, cwd=ROOT, env=env)
-        wall = time.perf_counter() - start
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        samples.append((wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime))
-    samples.sort()
-    median_wall = statistics.median(wall for wall, _ in samples)
-    return median_wall, samples[0][0], samples[len(samples) // 2][1]
+    samples: list[list[tuple[float, float]]] = [[] for _ in envs]
+    for _ in range(runs):
+        for env, taken in zip(envs, samples, strict=True):
+            taken.append(_timed(argv, env))
+    results = []
+    for taken in samples:
+        taken.sort()
+        results.append((statistics.median(wall for wall, _ in taken), taken[0][0], taken[len(taken) // 2][1]))
+    return results
 
 
 def slowest_imports(argv: list[str], top: int = 12) -> list[tuple[str, int]]:
@@ -112,7 +123,9 @@ def main() -> int:
         "--stores", type=Path, default=None,
         help="keep the diff's stores in this folder and reuse them on later runs (written once)",
     )  # fmt: skip
-    parser.add_argument("--before", type=Path, help="also time --help and show with this older src/ (same run)")
+    parser.add_argument(
+        "--before", type=Path, help="also time --help, show and diff with this older src/ (same run, taking turns)"
+    )
     parser.add_argument("--before-label", default="before", help="how the table names --before's tree")
     args = parser.parse_args()
     if args.stores is not None:
@@ -138,20 +151,20 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
         commands[label] = [exe, "-C", str(old.parent), "diff", str(old), str(new), "--format", "json"]
         if seconds is not None:
             generated = f" The diff's two stores took {seconds:.0f} s to write (not timed)."
-    runs = [(label, argv, None) for label, argv in commands.items()]
-    if args.before is not None:
-        runs[2:2] = [(f"{label}, {args.before_label}", argv, args.before) for label, argv, _ in runs[:2]]
     rows = []
-    for label, argv, src in runs:
-        median, fastest, cpu = timed_runs(argv, args.runs, src)
-        rows.append({"command": label, "median_s": median, "fastest_s": fastest, "cpu_s": cpu})
-        print(f"{label}: median {median:.3f} s, fastest {fastest:.3f} s, CPU {cpu:.3f} s", file=sys.stderr)
+    for label, argv in commands.items():
+        compared = args.before is not None and "eval trec" not in label
+        labels = [label, f"{label}, {args.before_label}"] if compared else [label]
+        srcs = [None, args.before] if compared else [None]
+        for name, (median, fastest, cpu) in zip(labels, timed_runs(argv, args.runs, srcs), strict=True):
+            rows.append({"command": name, "median_s": median, "fastest_s": fastest, "cpu_s": cpu})
+            print(f"{name}: median {median:.3f} s, fastest {fastest:.3f} s, CPU {cpu:.3f} s", file=sys.stderr)
     imports = slowest_imports([exe, "show"]) if args.imports else []
     result = {"runs": args.runs, "rows": rows, "slowest_imports_show_us": imports, "cpus": os.cpu_count()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     lines = [
-        f"Warm, {args.runs} runs after a warm-up each; wall time of the whole process.{generated}",
+        f"Warm, {args.runs} runs after a warm-up each (trees compared take turns); wall time of the whole process.{generated}",
         "",
         "| command | median s | fastest s | CPU s (median run) |",
         "|---|---:|---:|---:|",
