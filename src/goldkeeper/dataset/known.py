@@ -20,6 +20,7 @@ is empty and a failure to write one is ignored: it only ever saves time.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import json
@@ -47,6 +48,7 @@ _VERSION = 1
 _VALIDATORS = ("config/sections.py", "config/settings.py", "models.py")
 
 
+@functools.cache  # the code running in this process: taken once
 def code_fingerprint() -> str:
     """goldkeeper's version and the size and modification time of the validating modules and of pydantic."""
     package = Path(__file__).resolve().parents[1]

@@ -65,7 +65,9 @@ class DirectorySource:
         directory = self.root / reldir
         if not directory.is_dir():
             return []
-        return sorted(f"{reldir}/{p.name}" for p in directory.iterdir() if p.is_file())
+        # scandir: the directory entries' types, without a stat per file (a diff lists about 640 shards)
+        with os.scandir(directory) as entries:
+            return sorted(f"{reldir}/{entry.name}" for entry in entries if entry.is_file())
 
     def describe(self, relpath: str) -> str:
         return str(self.root / relpath)
