@@ -130,6 +130,21 @@ def test_a_corrupt_memo_is_empty(repo: Path, tmp_path: Path) -> None:
     assert show(repo, home, "--json")[1:] == (first, "", [])  # written anew
 
 
+def test_a_project_directory_that_does_not_exist_is_not_created(tmp_path: Path) -> None:
+    missing = tmp_path / "typo"
+    run_env = {k: v for k, v in os.environ.items() if k not in DATABASE_URL_ENV and not k.startswith("GOLDKEEPER_")}
+    done = subprocess.run(
+        [sys.executable, "-c", "import goldkeeper.cli; goldkeeper.cli.main(['-C', 'typo', 'show'])"],
+        cwd=tmp_path,
+        env=run_env | {"PYTHONPATH": str(SRC)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "typo: no such directory" in done.stderr
+    assert not missing.exists()
+
+
 def test_a_memo_holds_only_for_the_code_that_wrote_it(tmp_path: Path) -> None:
     path = tmp_path / "memo.json"
     Memo(path, "code-1").put("key", {"store_path": "golden"})

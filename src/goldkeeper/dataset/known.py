@@ -160,8 +160,11 @@ class ParamsInputs:
         return KnownSettings(self.root, self.home_path, entry["store_path"])
 
     def remember(self, memo: Memo, settings: Settings) -> None:
-        """Note that these inputs validated into ``settings``."""
-        if self.key is not None and settings.root == self.root and settings.home_path == self.home_path:
+        """Note that these inputs validated into ``settings`` (not for a root that does not exist: writing the
+        memo would create it, and ``goldkeeper -C typo show`` must leave no directory behind)."""
+        if self.key is None or settings.root != self.root or settings.home_path != self.home_path:
+            return
+        if self.root.is_dir():
             memo.put(self.key, {"store_path": settings.store.path})
 
 
