@@ -123,6 +123,12 @@ def test_a_manifest_not_seen_before_is_validated(repo: Path, tmp_path: Path) -> 
 def test_a_corrupt_memo_is_empty(repo: Path, tmp_path: Path) -> None:
     home = tmp_path / "home"
     code, first, _, _ = show(repo, home, "--json")
+    for name, junk in (("known-params.json", {"store_path": 5}), ("known-manifests.json", {"dataset": "forged"})):
+        memo = json.loads((home / "cache" / name).read_text())  # the right code, entries not of our making
+        memo["entries"] = {key: junk for key in memo["entries"]}
+        (home / "cache" / name).write_text(json.dumps(memo))
+    code, again, err, imported = show(repo, home, "--json")
+    assert code == 0 and again == first and "pydantic" in imported, err
     for name in ("known-params.json", "known-manifests.json"):
         (home / "cache" / name).write_text('{"version": 1, "code": "x", "entries": [')
     code, again, err, imported = show(repo, home, "--json")

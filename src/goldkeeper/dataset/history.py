@@ -94,15 +94,20 @@ def show_revision(
     source = git_command_source(settings.root, rev, store_path)
     memo = manifest_memo(settings.home_path)
     try:
-        summary = memo.get(hashlib.sha256(source.read_bytes(MANIFEST)).hexdigest())
+        version = hashlib.sha256(source.read_bytes(MANIFEST)).hexdigest()
     except OSError:
-        summary = None  # no manifest (or a directory): open_store says so
-    if not isinstance(summary, dict):
+        version = None  # no manifest (or a directory): open_store says so
+    summary = memo.get(version) if version is not None else None
+    if not isinstance(summary, dict) or set(summary) != _SUMMARY_KEYS or summary["version"] != version:
         from goldkeeper.store import open_store  # noqa: PLC0415 - start-up: pydantic, for a manifest not seen before
 
         summary = _store_summary(open_store(source))
         memo.put(summary["version"], summary)
     return {"rev": rev, "commit": source.commit, "store": store_path, **summary}
+
+
+#: the keys of :func:`_store_summary` (a remembered summary without them is not used)
+_SUMMARY_KEYS = {"version", "dataset", "format_version", "schema_version", "counts", "shard_counts", "shards"}
 
 
 def _store_summary(store: Store) -> dict[str, Any]:
