@@ -125,6 +125,19 @@ def test_wrong_type_is_rejected_with_nested_field_path(tmp_path: Path) -> None:
         store.read_shard(entry, check=False)
 
 
+def test_a_duplicate_chunk_index_names_the_first_repeat(tmp_path: Path) -> None:
+    analyses, queries = sample(1)
+    write_store(tmp_path / "g", "t", analyses, queries, SHARDS)
+    store = open_store(tmp_path / "g")
+    entry = store.shards("analyses")[0]
+    raw = orjson.loads((tmp_path / "g" / entry.path).read_bytes())
+    chunk = dict(raw[0]["chunks"][0])
+    raw[0]["chunks"] += [{**chunk, "id": str(uuid.uuid4()), "chunk_index": 5}, {**chunk, "id": str(uuid.uuid4())}]
+    (tmp_path / "g" / entry.path).write_bytes(canonical_bytes(raw))
+    with pytest.raises(RecordValidationError, match=rf"duplicate chunk_index 0 \(chunk {raw[0]['chunks'][3]['id']}\)"):
+        store.read_shard(entry, check=False)
+
+
 def test_checksum_mismatch_is_detected(tmp_path: Path) -> None:
     analyses, queries = sample(2)
     write_store(tmp_path / "g", "t", analyses, queries, SHARDS)

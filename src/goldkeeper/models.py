@@ -83,6 +83,9 @@ class Analysis(Record):
     @field_validator("chunks")
     @classmethod
     def _chunk_indexes_unique(cls, chunks: list[Chunk]) -> list[Chunk]:
+        indexes = [chunk.chunk_index for chunk in chunks]
+        if len(set(indexes)) == len(indexes):
+            return chunks  # the usual case, in one pass; else the loop below names the first duplicate
         seen: set[int] = set()
         for chunk in chunks:
             if chunk.chunk_index in seen:
