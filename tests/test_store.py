@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import uuid
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+import goldkeeper.store as store_package
 from goldkeeper.errors import DataIntegrityError, RecordValidationError
 from goldkeeper.models import Analysis, Chunk, Expected, ExpectedBehavior, Query, Relevance
 from goldkeeper.store import StoreWriter, canonical_bytes, open_store, write_store
@@ -207,3 +209,12 @@ def test_record_count_mismatch_with_the_manifest_is_detected(tmp_path: Path) -> 
     with pytest.raises(DataIntegrityError, match="the manifest says"):
         store.read_shard(store.shards()[0])
     assert len(store.read_shard(store.shards()[0], check=False)) == manifest["shards"][0]["records"] - 1
+
+
+def test_the_package_exports_each_name_of_its_modules_when_first_used() -> None:
+    """goldkeeper.store imports its modules lazily (start-up); every name of __all__ is still there."""
+    for name in store_package.__all__:
+        home = importlib.import_module(f"goldkeeper.store.{store_package._HOMES[name]}")
+        assert getattr(store_package, name) is getattr(home, name), name
+    with pytest.raises(AttributeError, match="no attribute 'reader_of'"):
+        _ = store_package.reader_of  # type: ignore[attr-defined]
