@@ -16,6 +16,8 @@ reused in place where they can be: touching fresh memory is a real part of the c
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import chain, count, repeat
 from operator import methodcaller
@@ -27,6 +29,8 @@ from goldkeeper.evals.metrics.base import NONPOOL, PAD, RELEVANCE_LEVEL, UNJUDGE
 _values = methodcaller("values")
 #: entries per block of rows: each block's temporaries stay small (in cache, and reused by malloc).
 BLOCK = 1 << 16
+#: threads ranking blocks at once.
+WORKERS = min(4, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -96,8 +100,8 @@ def _rank(
         rel = scores.view(np.int64).reshape(n, depth)  # block i reads its scores before writing its rows
     else:
         rel = np.empty((n, depth), dtype=np.int64)
-    step = max(1, BLOCK // depth)
-    for first in range(0, n, step):
+
+    def block(first: int) -> None:
         last = min(n, first + step)
         run, judged = slice(starts[first], starts[last]), slice(qstarts[first], qstarts[last])
         block_docs = docs[run] if doc_map is None else doc_map[docs[run]]
@@ -105,6 +109,15 @@ def _rank(
         by_doc = _rank_block(counts[first:last], block_docs, scores[run], block_qrels, n_docs, rel[first:last])
         if check_duplicates and _neighbours_equal(by_doc, n_docs):
             raise DuplicateDocument("a document occurs twice for one query")
+
+    step = max(1, BLOCK // depth)
+    firsts = range(0, n, step)
+    if len(firsts) == 1:
+        block(0)
+    else:  # numpy's sorts, takes and ufuncs release the GIL: the blocks run side by side
+        with ThreadPoolExecutor(min(WORKERS, len(firsts))) as pool:
+            for _ in pool.map(block, firsts):
+                pass
     return Ranked(qids, rel, counts, rel_levels, level)
 
 
