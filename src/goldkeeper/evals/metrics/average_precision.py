@@ -15,16 +15,17 @@ from goldkeeper.evals.metrics.base import Measure, Ranked, cut_labels, safe_div,
 from goldkeeper.evals.metrics.precision import CUTOFFS
 
 
-def _precision_at_rel(r: Ranked) -> np.ndarray:
-    """P@rank at each relevant retrieved rank, 0 elsewhere."""
-    return np.where(r.is_rel, r.cum_rel / r.ranks[None, :], 0.0) if r.depth else np.zeros((r.n, 0))
+def _precision_at_rel(r: Ranked, k: int | None = None) -> np.ndarray:
+    """P@rank at each relevant retrieved rank (of the top ``k`` if given), 0 elsewhere."""
+    if not r.depth:
+        return np.zeros((r.n, 0))
+    width = r.depth if k is None else min(k, r.depth)
+    prec = r.cum_rel[:, :width] / r.ranks[None, :width]
+    return np.multiply(prec, r.is_rel[:, :width], out=prec)  # x * False = +0.0 (x >= 0): no second matrix
 
 
 def average_precision(r: Ranked, k: int | None = None) -> np.ndarray:
-    prec = _precision_at_rel(r)
-    if k is not None:
-        prec = prec[:, :k]
-    return safe_div(seq_sum(prec), r.num_rel)
+    return safe_div(seq_sum(_precision_at_rel(r, k), overwrite=True), r.num_rel)
 
 
 def _map(r: Ranked, _: tuple) -> dict[str, np.ndarray]:

@@ -78,7 +78,8 @@ class Ranked:
     @cached_property
     def cum_rel(self) -> np.ndarray:
         """Relevant documents retrieved at or above each rank."""
-        return np.cumsum(self.is_rel, axis=1, dtype=np.int64)
+        counts = self.is_rel.astype(np.int64)  # summed in place: cumsum of bools into int64 would copy them first
+        return np.cumsum(counts, axis=1, out=counts)
 
     @cached_property
     def num_rel_ret(self) -> np.ndarray:
@@ -134,11 +135,14 @@ class Ranked:
         return np.where(ks > 0, values, 0)
 
 
-def seq_sum(values: np.ndarray) -> np.ndarray:
-    """Row sums added left to right, as trec_eval's loops add (numpy's ``sum`` adds pairwise)."""
+def seq_sum(values: np.ndarray, *, overwrite: bool = False) -> np.ndarray:
+    """Row sums added left to right, as trec_eval's loops add (numpy's ``sum`` adds pairwise).
+
+    ``overwrite``: ``values`` is a float64 temporary the running sums may be written over.
+    """
     if values.shape[1] == 0:
         return np.zeros(values.shape[0], dtype=np.float64)
-    return np.cumsum(values, axis=1)[:, -1]
+    return np.cumsum(values, axis=1, out=values if overwrite else None)[:, -1]
 
 
 def safe_div(num: np.ndarray, den: np.ndarray | float) -> np.ndarray:
