@@ -28,6 +28,8 @@ NONPOOL = -1
 UNJUDGED = -2
 #: padding after a query's last retrieved document (never relevant, never judged).
 PAD = -9
+#: entries per block of rows where a computation goes block by block (temporaries small and reused).
+BLOCK = 1 << 16
 #: trec_eval's relevance_level: a judged value >= this is relevant.
 RELEVANCE_LEVEL = 1
 

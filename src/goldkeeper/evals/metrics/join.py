@@ -30,11 +30,9 @@ from operator import methodcaller
 
 import numpy as np
 
-from goldkeeper.evals.metrics.base import NONPOOL, PAD, RELEVANCE_LEVEL, UNJUDGED, Qrels, Ranked, Run
+from goldkeeper.evals.metrics.base import BLOCK, NONPOOL, PAD, RELEVANCE_LEVEL, UNJUDGED, Qrels, Ranked, Run
 
 _values = methodcaller("values")
-#: entries per block of rows: each block's temporaries stay small (in cache, and reused by malloc).
-BLOCK = 1 << 16
 #: threads ranking blocks at once.
 WORKERS = min(4, os.cpu_count() or 1)
 
