@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 from goldkeeper.cli import _register_all
 from goldkeeper.cli.main import cli
 from goldkeeper.errors import EvalError
-from goldkeeper.evals.metrics import build_ranked, evaluate, evaluate_ranked, resolve_measures
+from goldkeeper.evals.metrics import build_ranked, evaluate, evaluate_ranked, join, resolve_measures
 from goldkeeper.evals.metrics.base import PAD
 from goldkeeper.evals.metrics.join import rank_columns
 from goldkeeper.evals.trec import (
@@ -164,6 +165,43 @@ def test_vectorised_join_ranks_as_trec_eval(qrels: dict, run: dict, complete: bo
         assert (ranked.rel[row, n:] == PAD).all()
         levels = [sum(1 for v in qrels[q].values() if v == level) for level in range(ranked.rel_levels.shape[1])]
         assert ranked.rel_levels[row].tolist() == levels
+
+
+def _large_random(queries: int, seed: int = 7) -> tuple[dict, dict]:
+    """Uneven rankings (1 to 150 documents) with many ties, -0.0, docnos whose byte order is not numeric."""
+    rng = np.random.default_rng(seed)
+    names = [f"d{i}" for i in range(400)]
+    qrels: dict[str, dict[str, int]] = {}
+    run: dict[str, dict[str, float]] = {}
+    for q in range(queries):
+        if q % 10:  # every tenth query only in the qrels
+            picked = rng.choice(400, size=int(rng.integers(1, 150)), replace=False)
+            scores = np.round(rng.normal(size=picked.size), 1) * (1 - 2 * (rng.random(picked.size) < 0.5))
+            run[f"q{q}"] = {names[d]: float(s) for d, s in zip(picked, scores, strict=True)}
+        if q % 13:  # and every thirteenth only in the run
+            judged = rng.choice(400, size=int(rng.integers(1, 25)), replace=False)
+            qrels[f"q{q}"] = {names[d]: int(v) for d, v in zip(judged, rng.integers(-2, 4, judged.size), strict=True)}
+    return qrels, run
+
+
+def test_a_run_of_many_blocks_ranks_as_trec_eval(tmp_path: Path) -> None:
+    qrels, run = _large_random(3000)
+    assert sum(map(len, run.values())) > 3 * join.BLOCK  # ranked in several blocks (and threads)
+    for complete in (False, True):
+        ranked = build_ranked(qrels, run, complete=complete)
+        expected = _reference_ranking(qrels, run, complete)
+        assert ranked.qids == list(expected)
+        for row, q in enumerate(ranked.qids):
+            n = int(ranked.num_ret[row])
+            assert ranked.rel[row, :n].tolist() == expected[q], q
+            assert (ranked.rel[row, n:] == PAD).all()
+    report = evaluate(qrels, run, ["all_trec"], runid="sys")
+    for q in report.qids[::97]:  # each query's values do not depend on the block it was in
+        alone = evaluate({q: qrels[q]}, {q: run[q]}, ["all_trec"])
+        assert alone.query(q) == report.query(q), q
+    write_qrels(tmp_path / "q", qrels)
+    write_run(tmp_path / "r", run, "sys")
+    assert _columnar(tmp_path / "q", tmp_path / "r", ["all_trec"]) == report.to_trec_eval(per_query=True)
 
 
 @settings(max_examples=25, deadline=None, derandomize=True)

@@ -11,20 +11,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from goldkeeper.evals.metrics.base import Measure, Ranked, cut_labels, safe_div, seq_sum
+from goldkeeper.evals.metrics.base import BLOCK, Measure, Ranked, cut_labels, safe_div, seq_sum
 from goldkeeper.evals.metrics.precision import CUTOFFS
 
 
-def _precision_at_rel(r: Ranked) -> np.ndarray:
-    """P@rank at each relevant retrieved rank, 0 elsewhere."""
-    return np.where(r.is_rel, r.cum_rel / r.ranks[None, :], 0.0) if r.depth else np.zeros((r.n, 0))
-
-
 def average_precision(r: Ranked, k: int | None = None) -> np.ndarray:
-    prec = _precision_at_rel(r)
-    if k is not None:
-        prec = prec[:, :k]
-    return safe_div(seq_sum(prec), r.num_rel)
+    """Sums of P@rank over the relevant retrieved ranks (of the top ``k`` if given), / R.
+
+    Summed in blocks of rows: a full ``n x depth`` matrix of precisions would be fresh memory,
+    which costs more than the arithmetic at 10M entries.
+    """
+    width = r.depth if k is None else min(k, r.depth)
+    sums = np.zeros(r.n, dtype=np.float64)
+    step = max(1, BLOCK // max(width, 1))
+    for first in range(0, r.n if width else 0, step):
+        rows = slice(first, first + step)
+        prec = r.cum_rel[rows, :width] / r.ranks[None, :width]
+        np.multiply(prec, r.is_rel[rows, :width], out=prec)  # x * False = +0.0 (x >= 0)
+        sums[rows] = seq_sum(prec, overwrite=True)
+    return safe_div(sums, r.num_rel)
 
 
 def _map(r: Ranked, _: tuple) -> dict[str, np.ndarray]:

@@ -28,6 +28,8 @@ NONPOOL = -1
 UNJUDGED = -2
 #: padding after a query's last retrieved document (never relevant, never judged).
 PAD = -9
+#: entries per block of rows where a computation goes block by block (temporaries small and reused).
+BLOCK = 1 << 16
 #: trec_eval's relevance_level: a judged value >= this is relevant.
 RELEVANCE_LEVEL = 1
 
@@ -78,7 +80,8 @@ class Ranked:
     @cached_property
     def cum_rel(self) -> np.ndarray:
         """Relevant documents retrieved at or above each rank."""
-        return np.cumsum(self.is_rel, axis=1, dtype=np.int64)
+        counts = self.is_rel.astype(np.int64)  # summed in place: cumsum of bools into int64 would copy them first
+        return np.cumsum(counts, axis=1, out=counts)
 
     @cached_property
     def num_rel_ret(self) -> np.ndarray:
@@ -134,11 +137,14 @@ class Ranked:
         return np.where(ks > 0, values, 0)
 
 
-def seq_sum(values: np.ndarray) -> np.ndarray:
-    """Row sums added left to right, as trec_eval's loops add (numpy's ``sum`` adds pairwise)."""
+def seq_sum(values: np.ndarray, *, overwrite: bool = False) -> np.ndarray:
+    """Row sums added left to right, as trec_eval's loops add (numpy's ``sum`` adds pairwise).
+
+    ``overwrite``: ``values`` is a float64 temporary the running sums may be written over.
+    """
     if values.shape[1] == 0:
         return np.zeros(values.shape[0], dtype=np.float64)
-    return np.cumsum(values, axis=1)[:, -1]
+    return np.cumsum(values, axis=1, out=values if overwrite else None)[:, -1]
 
 
 def safe_div(num: np.ndarray, den: np.ndarray | float) -> np.ndarray:

@@ -53,11 +53,12 @@ def _level_table(r: Ranked, overrides: dict[int, float]) -> tuple[np.ndarray, in
     return table, low
 
 
-def retrieved_gains(r: Ranked, params: PairParams = ()) -> np.ndarray:
-    """Gain of the document at each rank (0 past the end)."""
+def retrieved_gains(r: Ranked, params: PairParams = (), width: int | None = None) -> np.ndarray:
+    """Gain of the document at each rank (0 past the end), of the first ``width`` ranks only if given."""
     table, low = _level_table(r, level_overrides(params))
-    index = np.clip(r.rel - low, 0, len(table) - 1)
-    return np.where(r.rel == PAD, 0.0, table[index])
+    rel = r.rel if width is None else r.rel[:, :width]
+    index = np.clip(rel - low, 0, len(table) - 1)
+    return np.where(rel == PAD, 0.0, table[index])
 
 
 def ideal_gains(r: Ranked, params: PairParams = ()) -> np.ndarray:

@@ -40,8 +40,9 @@ def ndcg_at(r: Ranked, k: int | None = None, params: tuple = ()) -> np.ndarray:
 
 
 def _ndcg_cut(r: Ranked, params: tuple) -> dict[str, np.ndarray]:
-    gains = discounted_prefix(retrieved_gains(r))
-    ideal = discounted_prefix(ideal_gains(r))
+    width = max(params)  # running sums past the largest cutoff are never read
+    gains = discounted_prefix(retrieved_gains(r, width=width))
+    ideal = discounted_prefix(ideal_gains(r)[:, :width])
     return {
         label: safe_div(prefix_at(gains, k), prefix_at(ideal, k))
         for label, k in zip(cut_labels("ndcg_cut", params), params, strict=True)
