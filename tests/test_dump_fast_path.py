@@ -249,6 +249,6 @@ def test_a_copy_that_cannot_start_is_a_one_line_error_and_writes_nothing(
     failing is the same one-line error, raised in the caller, once the other has started too."""
     analyses, queries = edge_rows()
     insert(database_url, analyses, queries, f"DROP TABLE {dropped} CASCADE")
-    with pytest.raises(DatabaseError, match=f"cannot read golden {what} .*: relation \"{dropped}\" does not exist"):
+    with pytest.raises(DatabaseError, match=f'cannot read golden {what} .*: relation "{dropped}" does not exist'):
         fast_path(database_url, tmp_path / "out")
     assert not (tmp_path / "out").exists()
