@@ -44,7 +44,7 @@ from goldkeeper.db.reader import _snapshot_connections
 from goldkeeper.errors import DatabaseError, DataIntegrityError
 from goldkeeper.models import Analysis, ExpectedBehavior, Query
 
-#: the sort memory of the dump's transactions (see golden_documents)
+#: work_mem of the dump's transactions (see golden_documents)
 _SORT_MEMORY = "64MB"
 
 #: the key of the per-record flag: true when every check the models make beyond the column types holds
@@ -200,8 +200,8 @@ def golden_documents(
             conn.execute("SET LOCAL client_encoding = 'UTF8'")  # the JSON text orjson reads
             conn.execute("SET LOCAL TimeZone = 'UTC'")
             conn.execute("SET LOCAL extra_float_digits = 1")  # shortest text that reads back the same double
-            # the chunks are sorted for their analyses: in memory up to here (about 100,000 chunks) instead of
-            # in merged runs on disk past the default 4MB (a third less server time); a cap, not an allocation
+            # the chunks are sorted for their analyses: in memory up to this (100,000 chunks fit) instead of
+            # in runs merged on disk past the default 4MB; a cap per sort, not an allocation
             conn.execute(f"SET LOCAL work_mem = '{_SORT_MEMORY}'")
         analyses_sql = sql.SQL(_ANALYSES_SQL).format(statuses=sql.Literal(list(statuses)))
         streams = [_copy_values(conns[0], analyses_sql), _copy_values(conns[1], sql.SQL(_QUERIES_SQL))]

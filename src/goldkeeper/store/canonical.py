@@ -38,8 +38,9 @@ def array_element_bytes(value: Any) -> bytes:
 
     orjson indents an array element by two spaces per line, so an element is
     its own canonical form with every line prefixed by two spaces: exactly what
-    orjson writes for it inside a one-element array, between ``[\n`` and ``\n]``
-    (one pass over the bytes; a replace of every newline would be a second).
+    orjson writes for it inside a one-element array, between the ``[`` line and
+    the ``]`` line (one pass over the bytes; a replace of every newline would be
+    a second).
     """
     return orjson.dumps([to_plain(value)], option=_OPTIONS)[2:-2]
 

@@ -244,10 +244,11 @@ class StoreWriter:
         with ThreadPoolExecutor(min(len(paths), _FSYNC_THREADS) or 1) as pool:
             for _ in pool.map(self._close_shard, paths):
                 pass
-        entries = [
-            ShardEntry(path=p, entity=p.split("/", 1)[0], records=s.records, sha256=s.digest.hexdigest())
-            for p, s in ((p, self._shards[p]) for p in paths)
-        ]
+        entries = []
+        for path in paths:
+            shard = self._shards[path]
+            entity = path.split("/", 1)[0]
+            entries.append(ShardEntry(path=path, entity=entity, records=shard.records, sha256=shard.digest.hexdigest()))
         self.manifest = Manifest(
             dataset=self.dataset,
             counts=dict(self._counts),
