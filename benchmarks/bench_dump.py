@@ -6,9 +6,10 @@ vectors: the model does not run), then, best of ``--repeat``, in the same run:
 
 - goldkeeper: ``goldkeeper.dataset.dump.dump`` in a child process (COPY streams out -> canonical sharded
   JSON, manifest, atomic swap); its time is the dump call, its memory the child's peak RSS (VmHWM);
-- psql ``\\copy`` of the very SELECTs the dump streams (db/reader.py: the same six tables, columns and
-  ORDER BY, no vectors) to text files: the fair physical bound for moving those rows out; its time is the
-  psql process, its memory psql's peak RSS (VmHWM, polled every 5 ms).
+- psql ``\\copy`` of the same six tables, columns and ORDER BY, no vectors (db/reader.py's SELECTs; the
+  dump itself streams each record as JSON built by PostgreSQL from them, db/documents.py) to text files:
+  the fair physical bound for moving those rows out; its time is the psql process, its memory psql's
+  peak RSS (VmHWM, polled every 5 ms).
 
     .venv/bin/python benchmarks/bench_dump.py --write-readme              # 100,000 chunks
     .venv/bin/python benchmarks/bench_dump.py --chunks 10000              # quicker
@@ -33,7 +34,7 @@ from goldkeeper.embed.fastembed_backend import FastEmbedEmbedder
 from goldkeeper.store import open_store
 from readme import update_results  # benchmarks/readme.py: the scripts run from this folder
 
-#: the dump's own SELECTs (goldkeeper/db/reader.py), every status, as psql \copy statements.
+#: the golden rows' SELECTs (goldkeeper/db/reader.py, the model path of the dump), every status, as psql \copy statements.
 COPY_SELECTS = {
     "analyses": "SELECT id, url, title, content_type, status, created_at FROM golden.analyses ORDER BY id",
     "chunks": "SELECT c.analysis_id, c.id, c.content, c.section_title, c.section_path, c.content_type, "

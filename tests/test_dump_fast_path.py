@@ -27,6 +27,7 @@ from goldkeeper.config import Settings
 from goldkeeper.dataset.dump import dump
 from goldkeeper.db.reader import golden_reader
 from goldkeeper.db.schema import ensure_schema
+from goldkeeper.errors import DatabaseError
 from goldkeeper.models import Analysis, Query
 from goldkeeper.store import StoreWriter
 from test_dump_restore_property import datasets
@@ -236,3 +237,18 @@ def test_what_the_models_reject_the_fast_path_rejects(database_url: str, tmp_pat
         with pytest.raises(ValidationError):
             run(database_url, tmp_path / f"{path.__name__}")
         assert not (tmp_path / path.__name__).exists()  # nothing half-written
+
+
+@pytest.mark.parametrize(
+    ("dropped", "what"), [("golden.findings", "analyses"), ("golden.query_expected", "queries")]
+)  # fmt: skip
+def test_a_copy_that_cannot_start_is_a_one_line_error_and_writes_nothing(
+    database_url: str, tmp_path: Path, dropped: str, what: str
+) -> None:
+    """The analyses' COPY starts in a thread, the queries' one in the caller (db/documents.py): either
+    failing is the same one-line error, raised in the caller, once the other has started too."""
+    analyses, queries = edge_rows()
+    insert(database_url, analyses, queries, f"DROP TABLE {dropped} CASCADE")
+    with pytest.raises(DatabaseError, match=f'cannot read golden {what} .*: relation "{dropped}" does not exist'):
+        fast_path(database_url, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

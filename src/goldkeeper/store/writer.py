@@ -22,6 +22,7 @@ import hashlib
 import os
 import shutil
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,9 @@ def _os_errors(shown: Path | str, target: Path) -> Iterator[None]:
             errno=exc.errno,
         ) from exc
 
+
+#: shards fsynced at once when the store is complete (see StoreWriter._finish)
+_FSYNC_THREADS = 8
 
 #: bytes a shard takes before the kernel is asked to start writing them out (see _OpenShard.write)
 _WRITEBACK_EVERY = 1 << 20
@@ -224,16 +228,25 @@ class StoreWriter:
             else:
                 shutil.copy2(entry, destination, follow_symlinks=False)
 
+    def _close_shard(self, path: str) -> None:
+        shard = self._shards[path]
+        with _os_errors(self.shown / path, self.shown):
+            shard.write(b"\n]\n")
+            shard.handle.flush()
+            os.fsync(shard.handle.fileno())
+            shard.handle.close()
+
     def _finish(self) -> None:
         assert self._staging is not None
+        paths = sorted(self._shards)
+        # the fsyncs at once, each in a thread (os.fsync lets go of the GIL): the file system writes the
+        # shards' last pages together instead of waiting for the disk once per shard
+        with ThreadPoolExecutor(min(len(paths), _FSYNC_THREADS) or 1) as pool:
+            for _ in pool.map(self._close_shard, paths):
+                pass
         entries = []
-        for path in sorted(self._shards):
+        for path in paths:
             shard = self._shards[path]
-            with _os_errors(self.shown / path, self.shown):
-                shard.write(b"\n]\n")
-                shard.handle.flush()
-                os.fsync(shard.handle.fileno())
-                shard.handle.close()
             entity = path.split("/", 1)[0]
             entries.append(ShardEntry(path=path, entity=entity, records=shard.records, sha256=shard.digest.hexdigest()))
         self.manifest = Manifest(
