@@ -13,10 +13,11 @@ queries, query_expected):
   rate); goldkeeper dump (COPY streams -> canonical sharded JSON);
 - pg_dump --data-only of the six tables, and psql ``\\copy`` out of / into them (they copy the stored
   vectors instead of regenerating them: a lower bound for moving rows);
-- embedding regeneration on the sample's 468 chunk texts (benchmarks/embedding_rows.py): the goldkeeper
-  embedder with ``workers: 1`` (today's one process) and ``workers: N`` alternated in the same run, CPU
-  seconds, bit-identity of the two; goldkeeper ``embed_chunks`` in the database with a cold and a warm
-  cache for both; the int8 model's deviation from the fp32 model (``--fp32-model``) on 1,000 texts;
+- embedding regeneration on the sample's 468 chunk texts (benchmarks/embedding_rows.py): "today" (one
+  process, the uint8-weight model goldkeeper vendored before, rebuilt from ``--fp32-model``) and the
+  goldkeeper embedder on the vendored model with ``workers: 1`` and ``workers: N``, alternated in the same
+  run, CPU seconds, bit-identity of the last two; goldkeeper ``embed_chunks`` in the database with a cold
+  and a warm cache for both; each int8 model's deviation from the fp32 model on 1,000 texts;
   ``--fastembed-rows`` adds fastembed alone (batch 64, one text per call).
 
     .venv/bin/python benchmarks/bench_core.py                  # full run (a few minutes)
@@ -313,8 +314,10 @@ def bench_dataset(
     return rows
 
 
-def bench_embedding(server: Server, store_dir: Path, embedder: Any, args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Embedding throughput on the sample's chunk texts: workers 1 (today) vs N, then in the database."""
+def bench_embedding(
+    server: Server, store_dir: Path, embedder: Any, args: argparse.Namespace, today_dir: Path | None
+) -> list[dict[str, Any]]:
+    """Embedding throughput on the sample's chunk texts: today vs workers 1 and N, then in the database."""
     texts = [c.content for a in open_store(store_dir).analyses() for c in a.chunks][: args.embed_texts]
     n = len(texts)
     rows: list[dict[str, Any]] = []
@@ -344,7 +347,7 @@ def bench_embedding(server: Server, store_dir: Path, embedder: Any, args: argpar
             list(model.embed(texts, batch_size=size))
             row(f"fastembed TextEmbedding.embed ({label})", time.perf_counter() - start, time.process_time() - cpu)
     workers = resolve_workers(args.workers)
-    embedding_rows.compare_serial_parallel(texts, workers, args.rounds, row)
+    embedding_rows.compare_serial_parallel(texts, workers, args.rounds, row, today_dir)
     serial = load_embedder(embedder_params(args).model_copy(update={"workers": 1}))
     for each in (serial, embedder):
         embedding_rows.in_database(server, store_dir, each, restore_store, sql, row)
@@ -399,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
             (p / "shared/models/all-MiniLM-L6-v2-onnx" for p in REPO.parents if (p / "shared/models").is_dir()),
             REPO.parent / "shared/models/all-MiniLM-L6-v2-onnx",
         ),
-        help="the fp32 all-MiniLM-L6-v2 ONNX folder for the int8 deviation (absent: not measured)",
+        help="the fp32 all-MiniLM-L6-v2 ONNX folder: today's model and the int8 deviation (absent: not measured)",
     )
     parser.add_argument("--deviation-texts", type=int, default=1000)
     parser.add_argument("--embed-texts", type=int, default=None, help="only the first N chunk texts (a smoke test)")
@@ -432,11 +435,13 @@ def main(argv: list[str] | None = None) -> int:
             results += bench_dataset(
                 server, "generated", generated, embedder, work, cold=False, pg_dump_restore=args.large_pg_dump_restore
             )
-        embed_rows = bench_embedding(server, args.sample, embedder, args)
+        has_fp32 = (args.fp32_model / "model.onnx").is_file()
+        today_dir = embedding_rows.today_model(args.fp32_model, work / "today-model") if has_fp32 else None
+        embed_rows = bench_embedding(server, args.sample, embedder, args, today_dir)
         dev = None
-        if (args.fp32_model / "model.onnx").is_file():
+        if has_fp32:
             dev = embedding_rows.deviation(
-                args.sample, args.fp32_model, args.deviation_texts, resolve_workers(args.workers)
+                args.sample, args.fp32_model, args.deviation_texts, resolve_workers(args.workers), today_dir
             )
             print(f"  int8 vs fp32: {dev}", flush=True)
     finally:

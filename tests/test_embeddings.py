@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import psycopg
@@ -12,10 +13,13 @@ import pytest
 
 from goldkeeper.config import EmbeddingParams
 from goldkeeper.db.schema import ensure_schema
-from goldkeeper.embed import VENDORED_MODEL_DIR, load_embedder
+from goldkeeper.embed import VENDORED_MODEL_DIR, VENDORED_MODEL_NAME, load_embedder
+from goldkeeper.embed.fastembed_backend import FastEmbedEmbedder
 from goldkeeper.embed.fill import embed_chunks, embed_queries, text_sha256
 from goldkeeper.errors import ConfigError
+from goldkeeper.store import open_store
 
+REPO = Path(__file__).resolve().parent.parent
 TEXTS = [
     "The Normans were the people who in the 10th and 11th centuries gave their name to Normandy.",
     "Computational complexity theory classifies problems by their inherent difficulty.",
@@ -60,6 +64,44 @@ def test_model_path_loads_the_same_model_as_the_vendored_default() -> None:
     by_path = load_embedder(EmbeddingParams(model_path=str(VENDORED_MODEL_DIR)))
     assert by_path.model_id == default.model_id
     np.testing.assert_allclose(by_path.embed_documents(TEXTS[:2]), default.embed_documents(TEXTS[:2]), atol=1e-6)
+
+
+def _equal_length_texts(count: int) -> list[str]:
+    """``count`` sample chunk texts of one token length: a batch of them would need no padding."""
+    from collections import defaultdict
+
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(VENDORED_MODEL_DIR / "tokenizer.json"))
+    texts = [c.content for a in open_store(REPO / "golden").analyses() for c in a.chunks]
+    by_length: dict[int, list[str]] = defaultdict(list)
+    for text in texts:
+        by_length[len(tokenizer.encode(text).ids)].append(text)
+    group = max(by_length.values(), key=len)
+    assert len(group) >= count
+    return group[:count]
+
+
+def test_a_texts_vector_does_not_depend_on_the_texts_embedded_with_it() -> None:
+    """The cache's promise: one (model file, text), one vector, however the cache was filled.
+
+    Texts of one token length (no padding) and of other lengths, alone and in one call, in both orders.
+    """
+    from fastembed import TextEmbedding
+
+    same_length = _equal_length_texts(4)
+    texts = [*same_length, *TEXTS]
+    embedder = FastEmbedEmbedder(VENDORED_MODEL_NAME, VENDORED_MODEL_DIR, device="cpu", workers=1)
+    alone = [embedder.embed_documents([text])[0].tobytes() for text in texts]
+    assert [v.tobytes() for v in embedder.embed_documents(texts)] == alone
+    assert [v.tobytes() for v in embedder.embed_documents(texts[::-1])] == alone[::-1]
+    assert len(set(alone)) == len(texts)
+    # Why one text per ONNX run: the int8 model quantises activations per input tensor, so even a batch
+    # of equal-length texts gives other vectors (if a model ever makes this equal, batches may be allowed).
+    model = TextEmbedding(VENDORED_MODEL_NAME, specific_model_path=str(VENDORED_MODEL_DIR), threads=1)
+    one_by_one = list(model.embed(same_length, batch_size=1))
+    together = list(model.embed(same_length, batch_size=len(same_length)))
+    assert not any(np.array_equal(a, b) for a, b in zip(one_by_one, together, strict=True))
 
 
 def test_a_relative_model_path_is_resolved_against_the_project_root(tmp_path) -> None:
