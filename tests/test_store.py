@@ -5,8 +5,10 @@ from __future__ import annotations
 import importlib
 import os
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -100,14 +102,22 @@ def test_shard_index_is_stable_across_processes() -> None:
     ]
 
 
+def _hand_edited_shard(
+    root: Path, entity: str, n: int, edit: Callable[[list[Any]], None]
+) -> tuple[Any, Any, list[Any]]:
+    """A store of ``n`` analyses whose first ``entity`` shard was edited by hand: (store, shard entry, edited records)."""
+    analyses, queries = sample(n)
+    write_store(root, "t", analyses, queries, SHARDS)
+    store = open_store(root)
+    entry = store.shards(entity)[0]
+    raw = orjson.loads((root / entry.path).read_bytes())
+    edit(raw)
+    (root / entry.path).write_bytes(canonical_bytes(raw))
+    return store, entry, raw
+
+
 def test_unknown_field_names_file_record_and_field(tmp_path: Path) -> None:
-    analyses, queries = sample(2)
-    write_store(tmp_path / "g", "t", analyses, queries, SHARDS)
-    store = open_store(tmp_path / "g")
-    entry = store.shards("queries")[0]
-    raw = orjson.loads((tmp_path / "g" / entry.path).read_bytes())
-    raw[0]["surprise"] = 1
-    (tmp_path / "g" / entry.path).write_bytes(canonical_bytes(raw))
+    store, entry, raw = _hand_edited_shard(tmp_path / "g", "queries", 2, lambda raw: raw[0].update(surprise=1))
     with pytest.raises(RecordValidationError) as info:
         store.read_shard(entry, check=False)
     assert info.value.file.endswith(entry.path)
@@ -116,26 +126,20 @@ def test_unknown_field_names_file_record_and_field(tmp_path: Path) -> None:
 
 
 def test_wrong_type_is_rejected_with_nested_field_path(tmp_path: Path) -> None:
-    analyses, queries = sample(1)
-    write_store(tmp_path / "g", "t", analyses, queries, SHARDS)
-    store = open_store(tmp_path / "g")
-    entry = store.shards("analyses")[0]
-    raw = orjson.loads((tmp_path / "g" / entry.path).read_bytes())
-    raw[0]["chunks"][1]["chunk_index"] = "two"
-    (tmp_path / "g" / entry.path).write_bytes(canonical_bytes(raw))
+    def edit(raw: list[Any]) -> None:
+        raw[0]["chunks"][1]["chunk_index"] = "two"
+
+    store, entry, _ = _hand_edited_shard(tmp_path / "g", "analyses", 1, edit)
     with pytest.raises(RecordValidationError, match=r"field chunks\.1\.chunk_index"):
         store.read_shard(entry, check=False)
 
 
 def test_a_duplicate_chunk_index_names_the_first_repeat(tmp_path: Path) -> None:
-    analyses, queries = sample(1)
-    write_store(tmp_path / "g", "t", analyses, queries, SHARDS)
-    store = open_store(tmp_path / "g")
-    entry = store.shards("analyses")[0]
-    raw = orjson.loads((tmp_path / "g" / entry.path).read_bytes())
-    chunk = dict(raw[0]["chunks"][0])
-    raw[0]["chunks"] += [{**chunk, "id": str(uuid.uuid4()), "chunk_index": 5}, {**chunk, "id": str(uuid.uuid4())}]
-    (tmp_path / "g" / entry.path).write_bytes(canonical_bytes(raw))
+    def edit(raw: list[Any]) -> None:
+        chunk = dict(raw[0]["chunks"][0])
+        raw[0]["chunks"] += [{**chunk, "id": str(uuid.uuid4()), "chunk_index": 5}, {**chunk, "id": str(uuid.uuid4())}]
+
+    store, entry, raw = _hand_edited_shard(tmp_path / "g", "analyses", 1, edit)
     with pytest.raises(RecordValidationError, match=rf"duplicate chunk_index 0 \(chunk {raw[0]['chunks'][3]['id']}\)"):
         store.read_shard(entry, check=False)
 
