@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from goldkeeper.store.canonical import canonical_bytes, sha256_hex
     from goldkeeper.store.reader import Store, open_store, validate_record
-    from goldkeeper.store.source import DirectorySource, StoreSource
-    from goldkeeper.store.writer import MANIFEST, StoreWriter, write_store
+    from goldkeeper.store.source import MANIFEST, DirectorySource, StoreSource
+    from goldkeeper.store.writer import StoreWriter, write_store
 
 #: each name of the package's API -> the module of this package that defines it
 _HOMES = {
@@ -25,7 +25,7 @@ _HOMES = {
     "validate_record": "reader",
     "DirectorySource": "source",
     "StoreSource": "source",
-    "MANIFEST": "writer",
+    "MANIFEST": "source",
     "StoreWriter": "writer",
     "write_store": "writer",
 }
