@@ -23,7 +23,7 @@ from goldkeeper.db.mapping import Mapping
 from goldkeeper.errors import DatabaseError
 from goldkeeper.models import DEFAULT_SCOPE, StoreScope
 from goldkeeper.progress import SILENT, Progress
-from goldkeeper.store import StoreWriter
+from goldkeeper.store import MANIFEST, StoreWriter
 from goldkeeper.store.canonical import sha256_hex
 
 
@@ -73,7 +73,7 @@ def dump(url: str, settings: Settings, out: Path | None = None, progress: Progre
         )
     else:
         reader = golden_documents(url, settings.dump.statuses)  # dicts, no models: see db/documents.py
-    old_manifest = (target / "manifest.json").read_bytes() if (target / "manifest.json").is_file() else None
+    old_manifest = (target / MANIFEST).read_bytes() if (target / MANIFEST).is_file() else None
     with (
         StoreWriter(target, settings.dataset.name, dict(settings.store.shards), _scope(settings)) as writer,
         reader as (analyses, queries),

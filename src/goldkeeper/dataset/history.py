@@ -90,7 +90,7 @@ def show_revision(
         store = open_side(rev, settings, missing_ok=False).store
         assert store is not None
         return {"rev": rev, "commit": None, "store": settings.store.path, **_store_summary(store)}
-    store_path = settings.store_path if isinstance(settings, KnownSettings) else settings.store.path
+    store_path = settings.store.path
     source = git_command_source(settings.root, rev, store_path)
     memo = manifest_memo(settings.home_path)
     try:

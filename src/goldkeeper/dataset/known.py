@@ -111,12 +111,19 @@ class Memo:
 
 
 @dataclass(frozen=True)
+class KnownStore:
+    """The ``store`` section as far as ``show`` reads it (spelled as on :class:`Settings`, so callers need no branch)."""
+
+    path: str
+
+
+@dataclass(frozen=True)
 class KnownSettings:
     """What ``show`` needs of settings that validated before: the root, ``home`` and ``store.path``."""
 
     root: Path
     home_path: Path
-    store_path: str
+    store: KnownStore
 
     def resolve(self, path: str | Path) -> Path:
         path = Path(path)
@@ -157,7 +164,7 @@ class ParamsInputs:
         entry = memo.get(self.key) if self.key is not None else None
         if not isinstance(entry, dict) or not isinstance(entry.get("store_path"), str):
             return None
-        return KnownSettings(self.root, self.home_path, entry["store_path"])
+        return KnownSettings(self.root, self.home_path, KnownStore(entry["store_path"]))
 
     def remember(self, memo: Memo, settings: Settings) -> None:
         """Note that these inputs validated into ``settings`` (not for a root that does not exist: writing the
@@ -173,4 +180,4 @@ def manifest_memo(home_path: Path, code: str | None = None) -> Memo:
     return Memo(home_path / "cache" / "known-manifests.json", code or code_fingerprint())
 
 
-__all__ = ["KnownSettings", "Memo", "ParamsInputs", "code_fingerprint", "manifest_memo"]
+__all__ = ["KnownSettings", "KnownStore", "Memo", "ParamsInputs", "code_fingerprint", "manifest_memo"]

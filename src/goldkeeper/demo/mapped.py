@@ -20,6 +20,7 @@ from goldkeeper.config import DatabaseParams, Settings, load_params
 from goldkeeper.demo.context import DemoContext, StepResult
 from goldkeeper.demo.steps import restored, shown
 from goldkeeper.errors import ConfigError, DataIntegrityError
+from goldkeeper.store import MANIFEST
 
 SCHEMA_FILE = "example_schema.sql"
 ROWS_FILE = "example_rows.sql"
@@ -78,7 +79,7 @@ def mapped_restore_step(ctx: DemoContext) -> StepResult:
     from goldkeeper.store import write_store  # noqa: PLC0415 - start-up (project module doc)
 
     settings = ctx.settings
-    if (settings.store_path / "manifest.json").is_file():
+    if (settings.store_path / MANIFEST).is_file():
         ctx.store_path = settings.store_path
         origin = shown(settings.store_path, settings.root)
     else:

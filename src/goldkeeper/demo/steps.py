@@ -23,7 +23,7 @@ from goldkeeper.demo.context import DemoContext, StepResult
 from goldkeeper.errors import EvalError, VerificationFailed
 from goldkeeper.fileio import write_json
 from goldkeeper.quality.baseline import load_metrics
-from goldkeeper.store import open_store
+from goldkeeper.store import MANIFEST, open_store
 
 if TYPE_CHECKING:  # psycopg (start-up: project module doc)
     from goldkeeper.dataset.restore import RestoreReport
@@ -42,7 +42,7 @@ def shown(path: Path, root: Path) -> str:
 def restore_step(ctx: DemoContext) -> StepResult:
     """Restore golden/ (or import the bundled SQuAD sample) into the fresh database."""
     project, settings = ctx.project, ctx.settings
-    if (settings.store_path / "manifest.json").is_file():
+    if (settings.store_path / MANIFEST).is_file():
         report = project.restore()
         ctx.store_path = settings.store_path
         origin = shown(settings.store_path, settings.root)

@@ -32,7 +32,7 @@ from urllib.parse import unquote, urlparse
 from goldkeeper.config import Settings, load_params, load_settings, validate_settings
 from goldkeeper.errors import ConfigError, GoldkeeperError, UsageError
 from goldkeeper.scaffold.database_section import render_database_section
-from goldkeeper.store import write_store
+from goldkeeper.store import MANIFEST, write_store
 
 if TYPE_CHECKING:
     from goldkeeper.db.mapping_infer import InferredMapping
@@ -375,7 +375,7 @@ def _fill_store(
 ) -> None:
     """The golden store: kept when it has a manifest (unless ``force``), else dumped or written empty."""
     store = settings.store_path
-    manifest_exists = (store / "manifest.json").exists()
+    manifest_exists = (store / MANIFEST).exists()
     if manifest_exists and not force:
         result.kept.append(settings.store.path + "/")
         return
