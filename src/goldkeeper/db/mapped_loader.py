@@ -64,6 +64,8 @@ _ENTITY_OF = {
     "gk_findings": "findings",
     "gk_queries": "queries",
 }
+#: a written child row as restore names it (findings have no id: their analysis and position)
+_CHILD_KEY = {"gk_chunks": "id::text", "gk_artifacts": "id::text", "gk_findings": "analysis_id::text || '#' || ordinal"}
 #: one record of each entity, in messages
 _RECORD = {"analyses": "analysis", "chunks": "chunk", "artifacts": "artifact", "queries": "query"}
 
@@ -335,13 +337,15 @@ class MappedLoader(GoldenLoader):
                 ids=taken,
             )
 
-    def _refuse_outside(self, inserted: str, view: str, entity: str) -> None:
-        """Every inserted record must read back through the view: inside the ``where``."""
-        outside = self._ids(f"SELECT id::text FROM {inserted} EXCEPT SELECT id::text FROM {view}")
+    def _refuse_outside(self, inserted: str, view: str, entity: str, key: str = "id::text") -> None:
+        """Every inserted record (row of ``inserted``, named by ``key``) must read back through the view:
+        inside the ``where``."""
+        outside = self._ids(f"SELECT {key} FROM {inserted} EXCEPT SELECT {key} FROM {view}")
         if outside:
             raise DataIntegrityError(
                 f"{len(outside)} restored {entity} would fall outside database.tables.{entity}.where "
-                f"(e.g. {sorted(outside)[0]}): map the column the where reads",
+                f"(e.g. {sorted(outside)[0]}), where the next dump would not read them: map the column the where reads, "
+                "or widen the where",
                 ids=sorted(outside),
             )
 
@@ -351,6 +355,10 @@ class MappedLoader(GoldenLoader):
             if _ENTITY_OF[table] in self.mapping.tables:
                 self._write_mapped(table, "gk_insert_analyses")
         self._refuse_outside("gk_insert_analyses", "gk_map_analyses", "analyses")
+        for table in ANALYSIS_TABLES[1:]:  # a child outside its own where: the next dump would lose it
+            if _ENTITY_OF[table] in self.mapping.tables:
+                written = f"(SELECT * FROM {table} WHERE analysis_id IN (SELECT id FROM gk_insert_analyses)) w"
+                self._refuse_outside(written, _view(table), _ENTITY_OF[table], _CHILD_KEY[table])
 
     def _check_separators(self) -> None:
         """A path written as text with a separator must read back the same: no part may contain it."""
