@@ -126,3 +126,33 @@ def test_db_check_command_prints_one_line_per_problem_and_exits_3(
     (project / "params.yaml").write_text("{}")
     code, _, err = run_cli(["db", "check"], capsys)
     assert code == 3 and "no database: section" in err
+
+
+def test_values_goldkeeper_types_cannot_hold_are_named_by_db_check_and_stop_dump(
+    database_url: str, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An 'infinity' timestamp, a year past 9999 or a bigint position past int4 converts to nothing dump can
+    read: db check names the column and a value (it said "ok"), and dump stops before writing anything (it
+    failed mid-COPY with no table, record or column named)."""
+    app_database(database_url)
+    (project / "params.yaml").write_text(yaml.safe_dump({"database": MAPPING}))
+    assert run_cli(["--database-url", database_url, "dump"], capsys)[0] == 0
+    before = {p: p.read_bytes() for p in (project / "golden").rglob("*.json")}
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"UPDATE app.documents SET published_at = 'infinity' WHERE doc_id = '{DOC[0]}'")
+        conn.execute(f"UPDATE app.documents SET published_at = '12000-01-01' WHERE doc_id = '{DOC[1]}'")
+        conn.execute(f"UPDATE app.doc_chunks SET ord = 4294967296 WHERE doc_id = '{DOC[1]}' AND ord = 1")
+        conn.execute(f"UPDATE app.documents SET published_at = '-infinity' WHERE doc_id = '{DOC[2]}'")  # a draft
+    code, out, err = run_cli(["--database-url", database_url, "db", "check"], capsys)
+    assert (code, out) == (3, "")
+    assert err.splitlines() == [
+        "app.documents.published_at: 2 row(s) hold a value analyses.created_at (timestamptz) cannot hold "
+        "(e.g. '12000-01-01 00:00:00'; years 1 to 9999 only)",
+        "app.doc_chunks.ord: 1 row(s) hold a value chunks.chunk_index (int4) cannot hold "
+        "(e.g. '4294967296'; -2147483648 to 2147483647 only)",
+        "error: database mapping: 2 problem(s)",
+    ]
+    code, out, err = run_cli(["--database-url", database_url, "dump"], capsys)
+    assert code == 3 and len(err.splitlines()) == 1, err
+    assert "app.documents.published_at: 2 row(s)" in err and "Traceback" not in err
+    assert {p: p.read_bytes() for p in (project / "golden").rglob("*.json")} == before
