@@ -146,3 +146,24 @@ def test_a_restored_chunk_outside_the_chunks_where_refuses_the_restore(
         ):
             restore_store(url, store, embedder, settings=scoped, replace=True)
         assert _rows(url, "SELECT * FROM app.doc_chunks ORDER BY chunk_id") == before
+
+
+def test_a_text_longer_than_its_varchar_column_is_named_with_nothing_changed(
+    restored: tuple[str, Path, Any, Any], database_url: str, tmp_path: Path
+) -> None:
+    """PostgreSQL's "value too long for type character varying(10)" names neither the column nor the record:
+    the restore says which record, field and column, before writing anything (a dry run too)."""
+    url, _, settings, embedder = restored
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE app.documents ALTER COLUMN name TYPE varchar(10)")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"UPDATE app.documents SET name = 'Ünïcødé 🚀 title' WHERE doc_id = '{DOC[1]}'")
+    dump(database_url, settings, tmp_path / "long")
+    before = _rows(url, "SELECT * FROM app.documents ORDER BY doc_id")
+    for dry_run in (True, False):
+        with pytest.raises(
+            DataIntegrityError,
+            match=rf"^analysis {DOC[1]}: title has 15 characters, app.documents.name is character varying\(10\)",
+        ):
+            restore_store(url, tmp_path / "long", embedder, settings=settings, replace=True, dry_run=dry_run)
+        assert _rows(url, "SELECT * FROM app.documents ORDER BY doc_id") == before

@@ -21,6 +21,7 @@ as goldkeeper does with its own index.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -66,6 +67,8 @@ _ENTITY_OF = {
 }
 #: a written child row as restore names it (findings have no id: their analysis and position)
 _CHILD_KEY = {"gk_chunks": "id::text", "gk_artifacts": "id::text", "gk_findings": "analysis_id::text || '#' || ordinal"}
+#: a column type with a length limit (format_type)
+_VARCHAR = re.compile(r"character varying\((\d+)\)")
 #: one record of each entity, in messages
 _RECORD = {"analyses": "analysis", "chunks": "chunk", "artifacts": "artifact", "queries": "query"}
 
@@ -135,7 +138,35 @@ class MappedLoader(GoldenLoader):
         """Refuse records the mapping cannot hold (:meth:`_check_unmapped`), then classify them."""
         self.flush()
         self._check_unmapped()
+        self._check_lengths()
         return super().classify(statuses)
+
+    def _check_lengths(self) -> None:
+        """A text longer than its ``varchar(n)`` column: PostgreSQL's own error names neither the column nor
+        the record, so name both before anything is written."""
+        for table in self._tables():
+            entity = _ENTITY_OF[table]
+            for field in self.mapping.mapped_fields(entity) if entity in self.mapping.tables else ():
+                limit = _VARCHAR.fullmatch((self.mapping.types or {}).get((entity, field), ""))
+                row = self._first_longer(table, field, int(limit.group(1))) if limit else None
+                if limit is not None and row is not None:
+                    target = self.mapping.tables[entity]
+                    raise DataIntegrityError(
+                        f"{_RECORD.get(entity, 'finding')} {row[0]}: {field} has {row[1]} characters, "
+                        f"{target.name}.{target.columns[field]} is {limit.group(0)}; "
+                        "nothing was changed"
+                    )
+
+    def _first_longer(self, table: str, field: str, limit: int) -> tuple[Any, ...] | None:
+        """(record, length) of the first staged row of ``table`` whose ``field``, as written, exceeds ``limit``."""
+        length = sql.SQL("char_length({})").format(
+            self.mapping.write_expr(_ENTITY_OF[table], field, sql.Identifier(field))
+        )
+        return self.conn.execute(
+            sql.SQL("SELECT {k}, {n} FROM {t} WHERE {n} > {max} ORDER BY 1 LIMIT 1").format(
+                k=sql.SQL(_CHILD_KEY.get(table, "id::text")), n=length, t=sql.Identifier(table), max=sql.Literal(limit)
+            )
+        ).fetchone()
 
     def _check_unmapped(self) -> None:
         """A value in an unmapped entity or field would be lost (and differ forever): refuse it, naming it."""
@@ -344,8 +375,8 @@ class MappedLoader(GoldenLoader):
         if outside:
             raise DataIntegrityError(
                 f"{len(outside)} restored {entity} would fall outside database.tables.{entity}.where "
-                f"(e.g. {sorted(outside)[0]}), where the next dump would not read them: map the column the where reads, "
-                "or widen the where",
+                f"(e.g. {sorted(outside)[0]}), where the next dump would not read them: map the column the where "
+                "reads, or widen the where",
                 ids=sorted(outside),
             )
 
