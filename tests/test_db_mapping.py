@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import psycopg
@@ -11,6 +12,7 @@ import yaml
 
 from cli_support import run_cli
 from db_mapping_support import DOC, MAPPING, app_database, settings_for
+from golden_support import store_bytes
 from goldkeeper.dataset.dump import dump
 from goldkeeper.db.mapping_check import check_database
 from goldkeeper.errors import ConfigError
@@ -156,3 +158,29 @@ def test_values_goldkeeper_types_cannot_hold_are_named_by_db_check_and_stop_dump
     assert code == 3 and len(err.splitlines()) == 1, err
     assert "app.documents.published_at: 2 row(s)" in err and "Traceback" not in err
     assert {p: p.read_bytes() for p in (project / "golden").rglob("*.json")} == before
+
+
+def test_a_sql_ascii_database_holding_utf8_text_is_read_like_any_other(
+    pg_admin_url: str, database_url: str, tmp_path: Path
+) -> None:
+    """A legacy SQL_ASCII database: psycopg returned its catalogue's names as bytes, so db check found no
+    column at all and dump failed on its snapshot id. goldkeeper's connections ask for UTF-8."""
+    name = f"t_ascii_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE \"{name}\" ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+    legacy = pg_admin_url.replace("/goldkeeper?", f"/{name}?")
+    try:
+        for url in (legacy, database_url):
+            app_database(url)
+            with psycopg.connect(url, autocommit=True, client_encoding="UTF8") as conn:
+                conn.execute(f"UPDATE app.documents SET name = 'Ünïcødé 🚀 עברית' WHERE doc_id = '{DOC[0]}'")
+        settings = settings_for(tmp_path)
+        assert check_database(legacy, settings.database, 384).problems == ()
+        dump(legacy, settings, tmp_path / "legacy")
+        dump(database_url, settings, tmp_path / "utf8")
+        assert store_bytes(tmp_path / "legacy") == store_bytes(tmp_path / "utf8")
+        titles = {str(a.id): a.title for a in open_store(tmp_path / "legacy").analyses()}
+        assert titles[DOC[0]] == "Ünïcødé 🚀 עברית"
+    finally:
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
