@@ -244,14 +244,23 @@ def select_scoped(mapping: Mapping, entity: str, exprs: sql.Composable, *, escap
     )
 
 
+#: the type of the column ``a`` (pg_attribute; ``t``: its pg_type) as ``format_type`` writes it, a domain's as its
+#: base type's: a domain over text holds text without loss (read and written as text; PostgreSQL applies its
+#: CHECK on write)
+COLUMN_TYPE = (
+    "format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END, "
+    "CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END)"
+)
+
+
 def column_types(conn: psycopg.Connection[Any], table: TableMap) -> dict[str, str] | None:
     """column -> format_type of ``table`` (None: no such table)."""
     regclass = conn.execute("SELECT to_regclass(%s)::oid", (table.relation.as_string(conn),)).fetchone()
     if regclass is None or regclass[0] is None:
         return None
     rows = conn.execute(
-        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-        "WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped",
+        f"SELECT a.attname, {COLUMN_TYPE} FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+        "WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped",
         (regclass[0],),
     ).fetchall()
     return {name: type_ for name, type_ in rows}
@@ -269,6 +278,7 @@ def load_types(conn: psycopg.Connection[Any], mapping: Mapping) -> Mapping:
 
 
 __all__ = [
+    "COLUMN_TYPE",
     "FIELD_TYPES",
     "FIELD_DEFAULTS",
     "OBJECT_FIELDS",
