@@ -21,7 +21,6 @@ as goldkeeper does with its own index.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -35,7 +34,7 @@ from goldkeeper.config.sections import ENTITY_FIELDS
 from goldkeeper.db.loader import ANALYSIS_TABLES, Changes, GoldenLoader
 from goldkeeper.db.mapped_digest import differing, record_digest
 from goldkeeper.db.mapped_reader import expected_rows, select_entity
-from goldkeeper.db.mapping import FIELD_DEFAULTS, FIELD_TYPES, Mapping
+from goldkeeper.db.mapping import FIELD_DEFAULTS, FIELD_TYPES, Mapping, first_too_long
 from goldkeeper.db.mapping_check import require_valid
 from goldkeeper.db.schema import HNSW_REBUILD_MIN_ROWS, HNSW_REBUILD_MIN_SHARE
 from goldkeeper.errors import ConflictError, DataIntegrityError
@@ -67,8 +66,6 @@ _ENTITY_OF = {
 }
 #: a written child row as restore names it (findings have no id: their analysis and position)
 _CHILD_KEY = {"gk_chunks": "id::text", "gk_artifacts": "id::text", "gk_findings": "analysis_id::text || '#' || ordinal"}
-#: a column type with a length limit (format_type)
-_VARCHAR = re.compile(r"character varying\((\d+)\)")
 #: one record of each entity, in messages
 _RECORD = {"analyses": "analysis", "chunks": "chunk", "artifacts": "artifact", "queries": "query"}
 
@@ -147,26 +144,14 @@ class MappedLoader(GoldenLoader):
         for table in self._tables():
             entity = _ENTITY_OF[table]
             for field in self.mapping.mapped_fields(entity) if entity in self.mapping.tables else ():
-                limit = _VARCHAR.fullmatch((self.mapping.types or {}).get((entity, field), ""))
-                row = self._first_longer(table, field, int(limit.group(1))) if limit else None
-                if limit is not None and row is not None:
+                key = _CHILD_KEY.get(table, "id::text")
+                found = first_too_long(self.conn, self.mapping, table, (entity, field), key)
+                if found is not None:
                     target = self.mapping.tables[entity]
                     raise DataIntegrityError(
-                        f"{_RECORD.get(entity, 'finding')} {row[0]}: {field} has {row[1]} characters, "
-                        f"{target.name}.{target.columns[field]} is {limit.group(0)}; "
-                        "nothing was changed"
+                        f"{_RECORD.get(entity, 'finding')} {found[0]}: {field} has {found[1]} characters, "
+                        f"{target.name}.{target.columns[field]} is {found[2]}; nothing was changed"
                     )
-
-    def _first_longer(self, table: str, field: str, limit: int) -> tuple[Any, ...] | None:
-        """(record, length) of the first staged row of ``table`` whose ``field``, as written, exceeds ``limit``."""
-        length = sql.SQL("char_length({})").format(
-            self.mapping.write_expr(_ENTITY_OF[table], field, sql.Identifier(field))
-        )
-        return self.conn.execute(
-            sql.SQL("SELECT {k}, {n} FROM {t} WHERE {n} > {max} ORDER BY 1 LIMIT 1").format(
-                k=sql.SQL(_CHILD_KEY.get(table, "id::text")), n=length, t=sql.Identifier(table), max=sql.Literal(limit)
-            )
-        ).fetchone()
 
     def _check_unmapped(self) -> None:
         """A value in an unmapped entity or field would be lost (and differ forever): refuse it, naming it."""

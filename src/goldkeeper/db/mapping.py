@@ -18,6 +18,7 @@ default. :func:`check_mapping` compares the mapping with the live database (``go
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -223,6 +224,27 @@ class Mapping:
         return [f for f in ENTITY_FIELDS[entity] if f in self.tables[entity].columns]
 
 
+#: a column type with a length limit (format_type)
+_VARCHAR = re.compile(r"character varying\((\d+)\)")
+
+
+def first_too_long(
+    conn: psycopg.Connection[Any], mapping: Mapping, staged: str, field: tuple[str, str], key: str
+) -> tuple[str, int, str] | None:
+    """``(record, length, column type)`` of the first row of the staged table ``staged`` (named by the SQL ``key``)
+    whose ``field`` (entity, field), as written into its ``varchar(n)`` column, has more than n characters;
+    None when every row fits or the column has no limit."""
+    limit = _VARCHAR.fullmatch((mapping.types or {}).get(field, ""))
+    if limit is None:
+        return None
+    length = sql.SQL("char_length({})").format(mapping.write_expr(*field, sql.Identifier(field[1])))
+    statement = sql.SQL("SELECT {k}, {n} FROM {t} WHERE {n} > {max} ORDER BY 1 LIMIT 1").format(
+        k=sql.SQL(key), n=length, t=sql.Identifier(staged), max=sql.Literal(int(limit.group(1)))
+    )
+    row = conn.execute(statement).fetchone()
+    return None if row is None else (str(row[0]), int(row[1]), limit.group(0))
+
+
 def select_scoped(mapping: Mapping, entity: str, exprs: sql.Composable, *, escaped: bool = False) -> sql.Composed:
     """``SELECT <exprs> FROM <table> WHERE <scope>``: the entity's rows inside its ``where`` (children: whose
     analysis is inside the analyses' ``where`` too). ``escaped``: for a statement run with parameters
@@ -286,6 +308,7 @@ __all__ = [
     "Mapping",
     "conversion",
     "field_conversion",
+    "first_too_long",
     "column_types",
     "load_types",
     "user_sql",
