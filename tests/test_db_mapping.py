@@ -14,7 +14,9 @@ from cli_support import run_cli
 from db_mapping_support import DOC, MAPPING, app_database, settings_for
 from golden_support import store_bytes
 from goldkeeper.dataset.dump import dump
+from goldkeeper.db.catalogue import read_catalogue
 from goldkeeper.db.mapping_check import check_database
+from goldkeeper.db.mapping_infer import infer_mapping
 from goldkeeper.errors import ConfigError
 from goldkeeper.store import open_store
 
@@ -184,3 +186,26 @@ def test_a_sql_ascii_database_holding_utf8_text_is_read_like_any_other(
     finally:
         with psycopg.connect(pg_admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_timestamp_of_precision_6_is_the_plain_type(database_url: str, tmp_path: Path) -> None:
+    """``timestamp(6)`` (Rails' datetime) holds microseconds like ``timestamp``: db check called it lossy and
+    init --from-database left it out. A lower precision would round a restored value: still refused."""
+    app_database(database_url)
+    dump(database_url, settings_for(tmp_path), tmp_path / "plain")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE app.documents ALTER COLUMN published_at TYPE timestamp(6) with time zone")
+    assert check_database(database_url, settings_for(tmp_path).database, 384).problems == ()
+    dump(database_url, settings_for(tmp_path), tmp_path / "six")
+    assert store_bytes(tmp_path / "six") == store_bytes(tmp_path / "plain")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE app.documents ALTER COLUMN published_at TYPE timestamp(6) without time zone")
+    assert check_database(database_url, settings_for(tmp_path).database, 384).problems == ()
+    inferred = infer_mapping(read_catalogue(database_url)).to_params()["tables"]["analyses"]["columns"]
+    assert inferred["created_at"] == "published_at"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE app.documents ALTER COLUMN published_at TYPE timestamp(3)")
+    assert check_database(database_url, settings_for(tmp_path).database, 384).problems == (
+        "app.documents.published_at: timestamp(3) without time zone cannot hold analyses.created_at (timestamptz) "
+        "without loss",
+    )

@@ -82,6 +82,8 @@ def conversion(field_type: str, column_type: str, separator: str | None = None) 
     """(read, write) SQL wrappers from a column of ``column_type`` to goldkeeper's ``field_type`` and
     back, or None when the conversion would lose information. ``column_type`` is PostgreSQL's
     ``format_type`` (``character varying(200)`` counts as ``character varying``)."""
+    # precision 6 is PostgreSQL's maximum, the unqualified type's (Rails' datetime is timestamp(6))
+    column_type = re.sub(r"^timestamp\(6\) with", "timestamp with", column_type)
     base = column_type.split("(")[0].strip() if not column_type.endswith("[]") else column_type
     wanted = _PG_NAMES[field_type]
     if base == wanted:
