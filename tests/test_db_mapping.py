@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 
@@ -209,3 +210,22 @@ def test_a_timestamp_of_precision_6_is_the_plain_type(database_url: str, tmp_pat
         "app.documents.published_at: timestamp(3) without time zone cannot hold analyses.created_at (timestamptz) "
         "without loss",
     )
+
+
+def test_two_artifacts_for_one_analysis_are_named_not_dropped(database_url: str, tmp_path: Path) -> None:
+    """goldkeeper holds one artifact per analysis: without a UNIQUE constraint on the application's table, dump
+    kept one of two rows (which one by chance) and dropped the other, exit 0."""
+    app_database(database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO app.summaries (sid, doc_id, summary) VALUES (%s, %s, 'second')",
+            (str(uuid.UUID(int=998)), DOC[0]),
+        )
+    line = (
+        f"app.summaries.doc_id: 1 analysis id(s) have more than one artifact (e.g. {DOC[0]!r}): goldkeeper keeps "
+        "one artifact per analysis (dump would drop the others)"
+    )
+    assert check_database(database_url, settings_for(tmp_path).database, 384).problems == (line,)
+    with pytest.raises(ConfigError, match=re.escape(f"database mapping: {line}")):
+        dump(database_url, settings_for(tmp_path))
+    assert not (tmp_path / "golden").exists()

@@ -4,8 +4,8 @@ Tables and columns exist, every mapped column converts losslessly to goldkeeper'
 ``where`` is valid SQL on its table, the embedding column is a ``vector`` of the model's dimension,
 the chunks' ``fulltext`` is a ``tsvector`` column or a valid expression giving one,
 the children's ``analysis_id`` has a FOREIGN KEY to the analyses' id (or the mapping declares
-one), the queries' ids in scope are ids goldkeeper's queries can have, and the values in scope fit goldkeeper's
-types (no 'infinity' timestamp, no bigint past int4). One line per problem,
+one), the queries' ids in scope are ids goldkeeper's queries can have, the values in scope fit goldkeeper's
+types (no 'infinity' timestamp, no bigint past int4) and no analysis has two artifacts. One line per problem,
 naming table.column and both types. ``db check`` also counts the NULLs in required columns in scope
 (:func:`null_problems`: dump would refuse those rows; not run before each dump, a full scan).
 """
@@ -185,6 +185,23 @@ def _json_list_problems(
     return problems
 
 
+def _artifact_problem(conn: psycopg.Connection[Any], table: TableMap, found: dict[str, str]) -> str | None:
+    """An analysis holds one artifact: a second row in scope would be dropped by dump (which one: by chance)."""
+    column = table.columns.get("analysis_id", "")
+    if table.entity != "artifacts" or column not in found:
+        return None
+    statement = sql.SQL(
+        "SELECT {c}::text, count(*) OVER () FROM {t} WHERE {w} GROUP BY {c} HAVING count(*) > 1 ORDER BY 1 LIMIT 1"
+    ).format(c=sql.Identifier(column), t=table.relation, w=table.condition())
+    row = _row_in_scope(conn, statement)
+    if row is None:
+        return None
+    return (
+        f"{table.name}.{column}: {row[1]} analysis id(s) have more than one artifact (e.g. {row[0]!r}): goldkeeper "
+        "keeps one artifact per analysis (dump would drop the others)"
+    )
+
+
 def _where_problem(conn: psycopg.Connection[Any], table: TableMap) -> str | None:
     if not table.where:
         return None
@@ -266,6 +283,7 @@ def check_mapping(conn: psycopg.Connection[Any], mapping: Mapping, dim: int | No
         problems += [p for p in [_query_id_problem(conn, table, found)] if p]
         problems += _json_list_problems(conn, mapping, table, found)
         problems += _range_problems(conn, mapping, table, found)
+        problems += [p for p in [_artifact_problem(conn, table, found)] if p]
         problems += _embedding_problems(table, found, dim) if dim is not None else []
         problems += [p for p in [_fulltext_problem(conn, table, found)] if p]
         if entity not in ("analyses", "queries") and column_types(conn, mapping.tables["analyses"]) is not None:
