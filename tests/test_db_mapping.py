@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from pathlib import Path
 
 import psycopg
@@ -11,8 +13,11 @@ import yaml
 
 from cli_support import run_cli
 from db_mapping_support import DOC, MAPPING, app_database, settings_for
+from golden_support import store_bytes
 from goldkeeper.dataset.dump import dump
+from goldkeeper.db.catalogue import read_catalogue
 from goldkeeper.db.mapping_check import check_database
+from goldkeeper.db.mapping_infer import infer_mapping
 from goldkeeper.errors import ConfigError
 from goldkeeper.store import open_store
 
@@ -126,3 +131,101 @@ def test_db_check_command_prints_one_line_per_problem_and_exits_3(
     (project / "params.yaml").write_text("{}")
     code, _, err = run_cli(["db", "check"], capsys)
     assert code == 3 and "no database: section" in err
+
+
+def test_values_goldkeeper_types_cannot_hold_are_named_by_db_check_and_stop_dump(
+    database_url: str, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An 'infinity' timestamp, a year past 9999 or a bigint position past int4 converts to nothing dump can
+    read: db check names the column and a value (it said "ok"), and dump stops before writing anything (it
+    failed mid-COPY with no table, record or column named)."""
+    app_database(database_url)
+    (project / "params.yaml").write_text(yaml.safe_dump({"database": MAPPING}))
+    assert run_cli(["--database-url", database_url, "dump"], capsys)[0] == 0
+    before = {p: p.read_bytes() for p in (project / "golden").rglob("*.json")}
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"UPDATE app.documents SET published_at = 'infinity' WHERE doc_id = '{DOC[0]}'")
+        conn.execute(f"UPDATE app.documents SET published_at = '12000-01-01' WHERE doc_id = '{DOC[1]}'")
+        conn.execute(f"UPDATE app.doc_chunks SET ord = 4294967296 WHERE doc_id = '{DOC[1]}' AND ord = 1")
+        conn.execute(f"UPDATE app.documents SET published_at = '-infinity' WHERE doc_id = '{DOC[2]}'")  # a draft
+    code, out, err = run_cli(["--database-url", database_url, "db", "check"], capsys)
+    assert (code, out) == (3, "")
+    assert err.splitlines() == [
+        "app.documents.published_at: 2 row(s) hold a value analyses.created_at (timestamptz) cannot hold "
+        "(e.g. '12000-01-01 00:00:00'; years 1 to 9999 only)",
+        "app.doc_chunks.ord: 1 row(s) hold a value chunks.chunk_index (int4) cannot hold "
+        "(e.g. '4294967296'; -2147483648 to 2147483647 only)",
+        "error: database mapping: 2 problem(s)",
+    ]
+    code, out, err = run_cli(["--database-url", database_url, "dump"], capsys)
+    assert code == 3 and len(err.splitlines()) == 1, err
+    assert "app.documents.published_at: 2 row(s)" in err and "Traceback" not in err
+    assert {p: p.read_bytes() for p in (project / "golden").rglob("*.json")} == before
+
+
+def test_a_sql_ascii_database_holding_utf8_text_is_read_like_any_other(
+    pg_admin_url: str, database_url: str, tmp_path: Path
+) -> None:
+    """A legacy SQL_ASCII database: psycopg returned its catalogue's names as bytes, so db check found no
+    column at all and dump failed on its snapshot id. goldkeeper's connections ask for UTF-8."""
+    name = f"t_ascii_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE \"{name}\" ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0")
+    legacy = pg_admin_url.replace("/goldkeeper?", f"/{name}?")
+    try:
+        for url in (legacy, database_url):
+            app_database(url)
+            with psycopg.connect(url, autocommit=True, client_encoding="UTF8") as conn:
+                conn.execute(f"UPDATE app.documents SET name = 'Ünïcødé 🚀 עברית' WHERE doc_id = '{DOC[0]}'")
+        settings = settings_for(tmp_path)
+        assert check_database(legacy, settings.database, 384).problems == ()
+        dump(legacy, settings, tmp_path / "legacy")
+        dump(database_url, settings, tmp_path / "utf8")
+        assert store_bytes(tmp_path / "legacy") == store_bytes(tmp_path / "utf8")
+        titles = {str(a.id): a.title for a in open_store(tmp_path / "legacy").analyses()}
+        assert titles[DOC[0]] == "Ünïcødé 🚀 עברית"
+    finally:
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_timestamp_of_precision_6_is_the_plain_type(database_url: str, tmp_path: Path) -> None:
+    """``timestamp(6)`` (Rails' datetime) holds microseconds like ``timestamp``: db check called it lossy and
+    init --from-database left it out. A lower precision would round a restored value: still refused."""
+    app_database(database_url)
+    dump(database_url, settings_for(tmp_path), tmp_path / "plain")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE app.documents ALTER COLUMN published_at TYPE timestamp(6) with time zone")
+    assert check_database(database_url, settings_for(tmp_path).database, 384).problems == ()
+    dump(database_url, settings_for(tmp_path), tmp_path / "six")
+    assert store_bytes(tmp_path / "six") == store_bytes(tmp_path / "plain")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE app.documents ALTER COLUMN published_at TYPE timestamp(6) without time zone")
+    assert check_database(database_url, settings_for(tmp_path).database, 384).problems == ()
+    inferred = infer_mapping(read_catalogue(database_url)).to_params()["tables"]["analyses"]["columns"]
+    assert inferred["created_at"] == "published_at"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE app.documents ALTER COLUMN published_at TYPE timestamp(3)")
+    assert check_database(database_url, settings_for(tmp_path).database, 384).problems == (
+        "app.documents.published_at: timestamp(3) without time zone cannot hold analyses.created_at (timestamptz) "
+        "without loss",
+    )
+
+
+def test_two_artifacts_for_one_analysis_are_named_not_dropped(database_url: str, tmp_path: Path) -> None:
+    """goldkeeper holds one artifact per analysis: without a UNIQUE constraint on the application's table, dump
+    kept one of two rows (which one by chance) and dropped the other, exit 0."""
+    app_database(database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO app.summaries (sid, doc_id, summary) VALUES (%s, %s, 'second')",
+            (str(uuid.UUID(int=998)), DOC[0]),
+        )
+    line = (
+        f"app.summaries.doc_id: 1 analysis id(s) have more than one artifact (e.g. {DOC[0]!r}): goldkeeper keeps "
+        "one artifact per analysis (dump would drop the others)"
+    )
+    assert check_database(database_url, settings_for(tmp_path).database, 384).problems == (line,)
+    with pytest.raises(ConfigError, match=re.escape(f"database mapping: {line}")):
+        dump(database_url, settings_for(tmp_path))
+    assert not (tmp_path / "golden").exists()

@@ -5,6 +5,7 @@ conflict, with nothing changed."""
 
 from __future__ import annotations
 
+import copy
 import uuid
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,12 @@ from typing import Any
 import psycopg
 import pytest
 
-from db_mapping_support import DOC, restored_app
+from db_mapping_support import DOC, MAPPING, restored_app
 from golden_support import store_bytes
+from goldkeeper.config import validate_settings
 from goldkeeper.dataset.dump import dump
 from goldkeeper.dataset.restore import restore_store
-from goldkeeper.errors import ConflictError
+from goldkeeper.errors import ConflictError, DataIntegrityError
 
 DIM = 24
 CHUNK = str(uuid.UUID(int=100 + 10 * 1 + 0))  # DOC[1]'s first chunk
@@ -108,3 +110,60 @@ def test_a_removed_chunk_is_deleted_and_an_id_held_outside_the_scope_is_a_confli
     with pytest.raises(ConflictError, match=rf"analysis {DOC[0]} already exists in app.documents outside the mapped"):
         restore_store(url, store, embedder, settings=settings, replace=True)
     assert _rows(url, "SELECT * FROM app.documents ORDER BY doc_id") == before
+
+
+def test_a_restored_chunk_outside_the_chunks_where_refuses_the_restore(
+    restored: tuple[str, Path, Any, Any], database_url: str, tmp_path: Path
+) -> None:
+    """A chunk the restore would write outside ``database.tables.chunks.where`` (moved there by an update, or
+    inserted there) would be lost by the next dump: the restore fails, naming it, with nothing changed."""
+    url, _, settings, embedder = restored
+    mapping = copy.deepcopy(MAPPING)
+    mapping["tables"]["chunks"]["where"] = "ord < 100"
+    scoped = validate_settings(
+        {
+            "root": tmp_path,
+            "database": mapping,
+            "embedding": settings.embedding.model_dump(),
+            "rubric": {"min_prompts": 0, "min_domains": 0},
+        }
+    )
+    moved, added = str(uuid.UUID(int=100 + 10 * 0 + 1)), str(uuid.UUID(int=777))
+    with psycopg.connect(database_url, autocommit=True) as conn:  # the source: a store holding such chunks
+        conn.execute(f"UPDATE app.doc_chunks SET ord = 150 WHERE chunk_id = '{moved}'")
+    dump(database_url, settings, tmp_path / "moved")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"UPDATE app.doc_chunks SET ord = 1 WHERE chunk_id = '{moved}'")
+        conn.execute(
+            f"INSERT INTO app.doc_chunks (chunk_id, doc_id, body, ord) VALUES ('{added}', '{DOC[1]}', 'x', 200)"
+        )
+    dump(database_url, settings, tmp_path / "added")
+    before = _rows(url, "SELECT * FROM app.doc_chunks ORDER BY chunk_id")
+    for store, chunk in ((tmp_path / "moved", moved), (tmp_path / "added", added)):
+        with pytest.raises(
+            DataIntegrityError,
+            match=rf"1 restored chunks would fall outside database.tables.chunks.where \(e.g. {chunk}\)",
+        ):
+            restore_store(url, store, embedder, settings=scoped, replace=True)
+        assert _rows(url, "SELECT * FROM app.doc_chunks ORDER BY chunk_id") == before
+
+
+def test_a_text_longer_than_its_varchar_column_is_named_with_nothing_changed(
+    restored: tuple[str, Path, Any, Any], database_url: str, tmp_path: Path
+) -> None:
+    """PostgreSQL's "value too long for type character varying(10)" names neither the column nor the record:
+    the restore says which record, field and column, before writing anything (a dry run too)."""
+    url, _, settings, embedder = restored
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE app.documents ALTER COLUMN name TYPE varchar(10)")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"UPDATE app.documents SET name = 'Ünïcødé 🚀 title' WHERE doc_id = '{DOC[1]}'")
+    dump(database_url, settings, tmp_path / "long")
+    before = _rows(url, "SELECT * FROM app.documents ORDER BY doc_id")
+    for dry_run in (True, False):
+        with pytest.raises(
+            DataIntegrityError,
+            match=rf"^analysis {DOC[1]}: title has 15 characters, app.documents.name is character varying\(10\)",
+        ):
+            restore_store(url, tmp_path / "long", embedder, settings=settings, replace=True, dry_run=dry_run)
+        assert _rows(url, "SELECT * FROM app.documents ORDER BY doc_id") == before

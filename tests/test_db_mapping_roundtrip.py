@@ -19,6 +19,8 @@ from goldkeeper.config import EmbeddingParams, validate_settings
 from goldkeeper.dataset.dump import dump
 from goldkeeper.dataset.restore import restore_records, restore_store
 from goldkeeper.dataset.verify import verify_database
+from goldkeeper.db.catalogue import read_catalogue
+from goldkeeper.db.mapping_infer import infer_mapping
 from goldkeeper.db.search import chunk_count, searched_chunks
 from goldkeeper.embed import load_embedder
 from goldkeeper.errors import ConflictError, DataIntegrityError, GoldkeeperError
@@ -264,3 +266,35 @@ def test_a_where_holding_percent_signs_is_read_as_written(
     with psycopg.connect(second_database) as conn:
         chunks = searched_chunks(conn, settings.database, "english", DIM)
         assert chunk_count(conn, chunks) == (4, 4)
+
+
+#: columns whose type is a domain over the field's type: a CHECKed URL, a limited title
+DOMAINS = """
+CREATE DOMAIN app.http_url AS text CHECK (VALUE ~ '^https?://');
+CREATE DOMAIN app.short_text AS varchar(200);
+ALTER TABLE app.documents ALTER COLUMN source_url TYPE app.http_url, ALTER COLUMN name TYPE app.short_text;
+"""
+
+
+def test_columns_of_a_domain_type_map_as_their_base_type(
+    database_url: str, second_database: str, tmp_path: Path
+) -> None:
+    """A domain over text holds text without loss: db check refused it ("app.http_url cannot hold
+    analyses.url (text) without loss"), init --from-database left it out."""
+    program = write_program(tmp_path / "embedder", DIM)
+    embedding = EmbeddingParams(provider=program, model="team/app-embedder", dimensions=DIM)
+    embedder = load_embedder(embedding, root=tmp_path / "embedder")
+    settings = validate_settings(
+        {"root": tmp_path, "database": MAPPING, "embedding": embedding.model_dump(), "rubric": NO_PROMPTS}
+    )
+    app_database(database_url, dim=DIM)
+    app_database(second_database, rows=False, dim=DIM)
+    for url in (database_url, second_database):
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(DOMAINS)
+    dump(database_url, settings, tmp_path / "one")
+    restore_store(second_database, tmp_path / "one", embedder, settings=settings)
+    dump(second_database, settings, tmp_path / "two")
+    assert store_bytes(tmp_path / "one") == store_bytes(tmp_path / "two")
+    inferred = infer_mapping(read_catalogue(database_url)).to_params()["tables"]["analyses"]["columns"]
+    assert (inferred["url"], inferred["title"]) == ("source_url", "name")

@@ -195,3 +195,32 @@ def test_dump_refuses_a_golden_query_expecting_a_chunk_outside_the_where(
         "(query.dangling_chunk)\n"
     )
     assert not (project / "other").exists()
+
+
+def test_a_reader_role_without_access_to_goldkeepers_schema_gets_one_line(
+    database_url: str, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A nightly dump with a read-only role granted the application's tables but not goldkeeper's ``golden``
+    schema (where the queries live unless mapped): one line and exit 4, nothing written. It was an internal
+    error (exit 1) from the unguarded look-up of golden.query_expected."""
+    app_database(database_url)
+    role = f"gk_reader_{uuid.uuid4().hex[:8]}"
+    run_sql(
+        database_url,
+        "CREATE SCHEMA golden",
+        f"CREATE ROLE {role} LOGIN",
+        f"GRANT USAGE ON SCHEMA app TO {role}",
+        f"GRANT SELECT ON ALL TABLES IN SCHEMA app TO {role}",
+    )
+    _params(project)
+    reader = database_url.replace("postgresql://postgres:@", f"postgresql://{role}:@")
+    try:
+        assert run_cli(["--database-url", reader, "db", "check"], capsys)[0] == 0
+        for argv in (["dump"], ["verify", "--db"]):
+            code, _, err = run_cli(["--database-url", reader, *argv], capsys)
+            assert code == 4, err
+            assert err.startswith("error: ") and err.endswith("permission denied for schema golden\n"), err
+            assert len(err.splitlines()) == 1
+        assert not (project / "golden").exists()
+    finally:
+        run_sql(database_url, f"DROP OWNED BY {role}", f"DROP ROLE {role}")

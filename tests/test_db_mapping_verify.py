@@ -133,3 +133,17 @@ def test_verify_db_command_uses_the_mapping(
     assert run_cli(["--database-url", database_url, "restore"], capsys)[0] == 0  # fills the vectors
     code, out, err = run_cli(["--database-url", database_url, "verify", "--db"], capsys)
     assert code == 0, out + err
+
+
+def test_a_row_the_dump_cannot_read_fails_verify(restored: tuple[str, Path, Settings, Embedder]) -> None:
+    """A NULL in a required column (or two chunks at one index) makes the record unreadable: ``dump`` refuses
+    it, so ``verify --db`` must not call the database valid."""
+    url, store, settings, embedder = restored
+    run_sql(
+        url,
+        "ALTER TABLE app.documents ALTER COLUMN name DROP NOT NULL",
+        f"UPDATE app.documents SET name = NULL WHERE doc_id = '{DOC[1]}'",
+    )
+    report = verify_database(url, store, settings, embedder)
+    assert errors(report) == [("db.record_invalid", PLACE, DOC[1], "name")], report.to_text()
+    assert "Input should be a valid string" in report.errors[0].message

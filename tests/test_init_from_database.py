@@ -195,3 +195,32 @@ def test_a_table_that_looks_like_the_queries_is_named_in_one_line_and_a_comment(
     assert f"    # queries: {note}\n" in (repo / "params.yaml").read_text()
     assert "queries" not in yaml.safe_load((repo / "params.yaml").read_text())["database"]["tables"]
     assert open_store(repo / "golden").manifest.counts["analyses"] == 2
+
+
+#: a schema and columns whose names hold what YAML and terminals read as syntax: a line break followed by a key,
+#: an ESC sequence, YAML's own line separator, and an emoji (outside the BMP: JSON writes it as a surrogate pair)
+HOSTILE_SCHEMA = "Émoji 🚀\nevil: 1 #"
+HOSTILE = f"""
+CREATE EXTENSION IF NOT EXISTS vector;
+CREATE SCHEMA "{HOSTILE_SCHEMA}";
+CREATE TABLE "{HOSTILE_SCHEMA}".documents (id uuid PRIMARY KEY, url text NOT NULL, title text NOT NULL,
+    created_at timestamptz NOT NULL);
+CREATE TABLE "{HOSTILE_SCHEMA}".chunks (id uuid PRIMARY KEY,
+    analysis_id uuid NOT NULL REFERENCES "{HOSTILE_SCHEMA}".documents, content text NOT NULL,
+    chunk_index int NOT NULL, "v1\x1b[31mred" vector(384), "v2\u2028x: 1" vector(384));
+"""
+
+
+def test_catalogue_names_are_written_into_params_yaml_as_inert_text(repo: Path, database_url: str) -> None:
+    """Names read from the database land in params.yaml's values and comments: a line break in a comment made
+    the rest of the line YAML (a key of params.yaml), a raw ESC made it unreadable, an emoji was written as a
+    surrogate pair that YAML reads back as another name; on stderr, the ESC reached the terminal."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(HOSTILE)
+    proc = run([GOLDKEEPER, "init", "--from-database", "--database-url", database_url], repo)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    params = yaml.safe_load((repo / "params.yaml").read_text(encoding="utf-8"))
+    assert not {"evil", "x"} & set(params) and not {"evil", "x"} & set(params["database"]["tables"]["chunks"])
+    assert params["database"]["tables"]["analyses"]["table"] == f"{HOSTILE_SCHEMA}.documents"
+    [gap] = [line for line in proc.stderr.splitlines() if line.startswith("database: ")]
+    assert "2 vector columns" in gap and "\x1b" not in proc.stderr, proc.stderr

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from goldkeeper.cli.main import AppState, pass_state
-from goldkeeper.cli.output import echo_json, progress_for_terminal
+from goldkeeper.cli.output import echo_json, echo_text, progress_for_terminal
 from goldkeeper.errors import ConfigError
 from goldkeeper.project.repository import init_repository
 
@@ -89,7 +89,7 @@ def init(
 def _echo_database(result: InitResult) -> None:
     """--from-database: one line on stderr per thing not inferred or found by db check; exit 3 until usable."""
     for line in [*result.database_todo, *result.database_notes, *result.database_problems]:
-        click.echo(f"database: {line}", err=True)
+        echo_text(f"database: {line}", err=True)  # names read from the database: their controls escaped
     if not result.database_ok:
         todo, problems = len(result.database_todo), len(result.database_problems)
         raise ConfigError(

@@ -3,7 +3,8 @@
 ``goldkeeper init --from-database`` reads it (:func:`read_catalogue`) and infers params ``database:``
 from it (:mod:`goldkeeper.db.mapping_infer`, pure logic on these values). Read from ``pg_catalog``:
 ordinary and partitioned tables of every schema but PostgreSQL's own and goldkeeper's ``golden``;
-column types as ``format_type`` writes them (``vector(384)``, ``character varying(200)``).
+column types as ``format_type`` writes them (``vector(384)``, ``character varying(200)``; a domain as its base
+type, :data:`goldkeeper.db.mapping.COLUMN_TYPE`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import psycopg
 
 from goldkeeper.db.connection import connection, database_error
+from goldkeeper.db.mapping import COLUMN_TYPE
 
 #: goldkeeper's own schema (db/schema.py): never an application table
 REFERENCE_SCHEMA = "golden"
@@ -97,9 +99,9 @@ WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
   AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'
 ORDER BY n.nspname, c.relname
 """
-_COLUMNS = """
-SELECT attrelid, attname, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute
-WHERE attrelid = ANY(%(oids)s) AND attnum > 0 AND NOT attisdropped ORDER BY attrelid, attnum
+_COLUMNS = f"""
+SELECT a.attrelid, a.attname, {COLUMN_TYPE}, a.attnotnull FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+WHERE a.attrelid = ANY(%(oids)s) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attrelid, a.attnum
 """
 _KEYS = """
 SELECT k.conrelid, k.contype,

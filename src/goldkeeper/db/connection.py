@@ -117,7 +117,9 @@ def database_error(exc: BaseException, url: str | None, action: str) -> Database
 
 def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
     try:
-        return psycopg.connect(url, autocommit=autocommit, connect_timeout=15)
+        # UTF-8 whatever the server's encoding: on a SQL_ASCII database psycopg would otherwise return names
+        # and text as bytes (the server still refuses bytes that are not UTF-8, in one line)
+        return psycopg.connect(url, autocommit=autocommit, connect_timeout=15, client_encoding="UTF8")
     except psycopg.Error as exc:
         raise database_error(exc, url, "cannot connect to the database") from exc
 

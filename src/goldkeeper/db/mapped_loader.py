@@ -34,7 +34,7 @@ from goldkeeper.config.sections import ENTITY_FIELDS
 from goldkeeper.db.loader import ANALYSIS_TABLES, Changes, GoldenLoader
 from goldkeeper.db.mapped_digest import differing, record_digest
 from goldkeeper.db.mapped_reader import expected_rows, select_entity
-from goldkeeper.db.mapping import FIELD_DEFAULTS, FIELD_TYPES, Mapping
+from goldkeeper.db.mapping import FIELD_DEFAULTS, FIELD_TYPES, Mapping, first_too_long
 from goldkeeper.db.mapping_check import require_valid
 from goldkeeper.db.schema import HNSW_REBUILD_MIN_ROWS, HNSW_REBUILD_MIN_SHARE
 from goldkeeper.errors import ConflictError, DataIntegrityError
@@ -64,6 +64,8 @@ _ENTITY_OF = {
     "gk_findings": "findings",
     "gk_queries": "queries",
 }
+#: a written child row as restore names it (findings have no id: their analysis and position)
+_CHILD_KEY = {"gk_chunks": "id::text", "gk_artifacts": "id::text", "gk_findings": "analysis_id::text || '#' || ordinal"}
 #: one record of each entity, in messages
 _RECORD = {"analyses": "analysis", "chunks": "chunk", "artifacts": "artifact", "queries": "query"}
 
@@ -133,7 +135,23 @@ class MappedLoader(GoldenLoader):
         """Refuse records the mapping cannot hold (:meth:`_check_unmapped`), then classify them."""
         self.flush()
         self._check_unmapped()
+        self._check_lengths()
         return super().classify(statuses)
+
+    def _check_lengths(self) -> None:
+        """A text longer than its ``varchar(n)`` column: PostgreSQL's own error names neither the column nor
+        the record, so name both before anything is written."""
+        for table in self._tables():
+            entity = _ENTITY_OF[table]
+            for field in self.mapping.mapped_fields(entity) if entity in self.mapping.tables else ():
+                key = _CHILD_KEY.get(table, "id::text")
+                found = first_too_long(self.conn, self.mapping, table, (entity, field), key)
+                if found is not None:
+                    target = self.mapping.tables[entity]
+                    raise DataIntegrityError(
+                        f"{_RECORD.get(entity, 'finding')} {found[0]}: {field} has {found[1]} characters, "
+                        f"{target.name}.{target.columns[field]} is {found[2]}; nothing was changed"
+                    )
 
     def _check_unmapped(self) -> None:
         """A value in an unmapped entity or field would be lost (and differ forever): refuse it, naming it."""
@@ -335,13 +353,15 @@ class MappedLoader(GoldenLoader):
                 ids=taken,
             )
 
-    def _refuse_outside(self, inserted: str, view: str, entity: str) -> None:
-        """Every inserted record must read back through the view: inside the ``where``."""
-        outside = self._ids(f"SELECT id::text FROM {inserted} EXCEPT SELECT id::text FROM {view}")
+    def _refuse_outside(self, inserted: str, view: str, entity: str, key: str = "id::text") -> None:
+        """Every inserted record (row of ``inserted``, named by ``key``) must read back through the view:
+        inside the ``where``."""
+        outside = self._ids(f"SELECT {key} FROM {inserted} EXCEPT SELECT {key} FROM {view}")
         if outside:
             raise DataIntegrityError(
                 f"{len(outside)} restored {entity} would fall outside database.tables.{entity}.where "
-                f"(e.g. {sorted(outside)[0]}): map the column the where reads",
+                f"(e.g. {sorted(outside)[0]}), where the next dump would not read them: map the column the where "
+                "reads, or widen the where",
                 ids=sorted(outside),
             )
 
@@ -351,6 +371,10 @@ class MappedLoader(GoldenLoader):
             if _ENTITY_OF[table] in self.mapping.tables:
                 self._write_mapped(table, "gk_insert_analyses")
         self._refuse_outside("gk_insert_analyses", "gk_map_analyses", "analyses")
+        for table in ANALYSIS_TABLES[1:]:  # a child outside its own where: the next dump would lose it
+            if _ENTITY_OF[table] in self.mapping.tables:
+                written = f"(SELECT * FROM {table} WHERE analysis_id IN (SELECT id FROM gk_insert_analyses)) w"
+                self._refuse_outside(written, _view(table), _ENTITY_OF[table], _CHILD_KEY[table])
 
     def _check_separators(self) -> None:
         """A path written as text with a separator must read back the same: no part may contain it."""

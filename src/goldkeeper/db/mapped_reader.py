@@ -241,11 +241,14 @@ def mapped_reader(
     ``expected_in_scope`` (dump) so is every query's expected chunk / analysis: inside the scope, else a
     RecordValidationError naming the first (nothing read)."""
     with _snapshot_connections(url, 6) as conns:
-        mapping = require_valid(conns[0], mapping, None)
-        if expected_in_scope:
-            _refuse_dangling(conns[0], mapping)
+        try:
+            mapping = require_valid(conns[0], mapping, None)
+            if expected_in_scope:
+                _refuse_dangling(conns[0], mapping)
+            queries = _queries_of(url, conns[4:], mapping)
+        except psycopg.Error as exc:  # e.g. a reader role without USAGE on goldkeeper's own schema golden
+            raise database_error(exc, url, "cannot read the mapped tables") from exc
         analyses = _analyses_stream(url, conns[:4], mapping)
-        queries = _queries_of(url, conns[4:], mapping)
         try:
             yield analyses, queries
         finally:
@@ -271,8 +274,11 @@ def mapped_queries(url: str, mapping: Mapping) -> Iterator[Iterator[Query]]:
 
     For readers that need the queries alone (the evals, ``verify --db``); the mapping is checked first."""
     with _snapshot_connections(url, 2) as conns:
-        mapping = require_valid(conns[0], mapping, None)
-        queries = _queries_of(url, conns, mapping)
+        try:
+            mapping = require_valid(conns[0], mapping, None)
+            queries = _queries_of(url, conns, mapping)
+        except psycopg.Error as exc:  # e.g. a reader role without USAGE on goldkeeper's own schema golden
+            raise database_error(exc, url, "cannot read the mapped queries") from exc
         try:
             yield queries
         finally:

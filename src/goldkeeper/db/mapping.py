@@ -18,6 +18,7 @@ default. :func:`check_mapping` compares the mapping with the live database (``go
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -81,6 +82,8 @@ def conversion(field_type: str, column_type: str, separator: str | None = None) 
     """(read, write) SQL wrappers from a column of ``column_type`` to goldkeeper's ``field_type`` and
     back, or None when the conversion would lose information. ``column_type`` is PostgreSQL's
     ``format_type`` (``character varying(200)`` counts as ``character varying``)."""
+    # precision 6 is PostgreSQL's maximum, the unqualified type's (Rails' datetime is timestamp(6))
+    column_type = re.sub(r"^timestamp\(6\) with", "timestamp with", column_type)
     base = column_type.split("(")[0].strip() if not column_type.endswith("[]") else column_type
     wanted = _PG_NAMES[field_type]
     if base == wanted:
@@ -223,6 +226,27 @@ class Mapping:
         return [f for f in ENTITY_FIELDS[entity] if f in self.tables[entity].columns]
 
 
+#: a column type with a length limit (format_type)
+_VARCHAR = re.compile(r"character varying\((\d+)\)")
+
+
+def first_too_long(
+    conn: psycopg.Connection[Any], mapping: Mapping, staged: str, field: tuple[str, str], key: str
+) -> tuple[str, int, str] | None:
+    """``(record, length, column type)`` of the first row of the staged table ``staged`` (named by the SQL ``key``)
+    whose ``field`` (entity, field), as written into its ``varchar(n)`` column, has more than n characters;
+    None when every row fits or the column has no limit."""
+    limit = _VARCHAR.fullmatch((mapping.types or {}).get(field, ""))
+    if limit is None:
+        return None
+    length = sql.SQL("char_length({})").format(mapping.write_expr(*field, sql.Identifier(field[1])))
+    statement = sql.SQL("SELECT {k}, {n} FROM {t} WHERE {n} > {max} ORDER BY 1 LIMIT 1").format(
+        k=sql.SQL(key), n=length, t=sql.Identifier(staged), max=sql.Literal(int(limit.group(1)))
+    )
+    row = conn.execute(statement).fetchone()
+    return None if row is None else (str(row[0]), int(row[1]), limit.group(0))
+
+
 def select_scoped(mapping: Mapping, entity: str, exprs: sql.Composable, *, escaped: bool = False) -> sql.Composed:
     """``SELECT <exprs> FROM <table> WHERE <scope>``: the entity's rows inside its ``where`` (children: whose
     analysis is inside the analyses' ``where`` too). ``escaped``: for a statement run with parameters
@@ -244,14 +268,23 @@ def select_scoped(mapping: Mapping, entity: str, exprs: sql.Composable, *, escap
     )
 
 
+#: the type of the column ``a`` (pg_attribute; ``t``: its pg_type) as ``format_type`` writes it, a domain's as its
+#: base type's: a domain over text holds text without loss (read and written as text; PostgreSQL applies its
+#: CHECK on write)
+COLUMN_TYPE = (
+    "format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END, "
+    "CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END)"
+)
+
+
 def column_types(conn: psycopg.Connection[Any], table: TableMap) -> dict[str, str] | None:
     """column -> format_type of ``table`` (None: no such table)."""
     regclass = conn.execute("SELECT to_regclass(%s)::oid", (table.relation.as_string(conn),)).fetchone()
     if regclass is None or regclass[0] is None:
         return None
     rows = conn.execute(
-        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-        "WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped",
+        f"SELECT a.attname, {COLUMN_TYPE} FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+        "WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped",
         (regclass[0],),
     ).fetchall()
     return {name: type_ for name, type_ in rows}
@@ -269,6 +302,7 @@ def load_types(conn: psycopg.Connection[Any], mapping: Mapping) -> Mapping:
 
 
 __all__ = [
+    "COLUMN_TYPE",
     "FIELD_TYPES",
     "FIELD_DEFAULTS",
     "OBJECT_FIELDS",
@@ -276,6 +310,7 @@ __all__ = [
     "Mapping",
     "conversion",
     "field_conversion",
+    "first_too_long",
     "column_types",
     "load_types",
     "user_sql",

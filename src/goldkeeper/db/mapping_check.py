@@ -4,7 +4,8 @@ Tables and columns exist, every mapped column converts losslessly to goldkeeper'
 ``where`` is valid SQL on its table, the embedding column is a ``vector`` of the model's dimension,
 the chunks' ``fulltext`` is a ``tsvector`` column or a valid expression giving one,
 the children's ``analysis_id`` has a FOREIGN KEY to the analyses' id (or the mapping declares
-one), and the queries' ids in scope are ids goldkeeper's queries can have. One line per problem,
+one), the queries' ids in scope are ids goldkeeper's queries can have, the values in scope fit goldkeeper's
+types (no 'infinity' timestamp, no bigint past int4) and no analysis has two artifacts. One line per problem,
 naming table.column and both types. ``db check`` also counts the NULLs in required columns in scope
 (:func:`null_problems`: dump would refuse those rows; not run before each dump, a full scan).
 """
@@ -119,6 +120,45 @@ def _query_id_problem(conn: psycopg.Connection[Any], table: TableMap, found: dic
     )
 
 
+#: goldkeeper's types whose values have a range a column may exceed -> (lowest, highest, said in the message);
+#: timestamps: what a Python datetime holds (no 'infinity'); integers: int4 (from a bigint column)
+_RANGES = {
+    "timestamptz": (
+        "'0001-01-01 00:00:00+00'::timestamptz",
+        "'9999-12-31 23:59:59.999999+00'::timestamptz",
+        "years 1 to 9999 only",
+    ),
+    "int4": ("-2147483648", "2147483647", "-2147483648 to 2147483647 only"),
+}
+
+
+def _range_problems(
+    conn: psycopg.Connection[Any], mapping: Mapping, table: TableMap, found: dict[str, str]
+) -> list[str]:
+    """Values in scope outside what goldkeeper's type holds ('infinity', a year past 9999, a bigint past int4):
+    the dump could not read them back, and would fail mid-COPY without naming the column."""
+    problems = []
+    for field, column in table.columns.items():
+        wanted = mapping.field_type(table.entity, field)
+        wraps = field_conversion(table.entity, field, found.get(column, "?"), (table.separators or {}).get(field))
+        if wanted not in _RANGES or wraps is None or (wanted == "int4" and found[column] != "bigint"):
+            continue
+        low, high, said = _RANGES[wanted]
+        raw = sql.Identifier(column)
+        value = wraps[0](raw) if wanted == "timestamptz" else raw  # an int4 cast would fail on the first one
+        statement = sql.SQL(
+            "SELECT {r}::text, count(*) OVER () FROM {t} WHERE {w} AND NOT ({v} BETWEEN {lo} AND {hi}) "
+            "ORDER BY {r} LIMIT 1"
+        ).format(r=raw, t=table.relation, w=table.condition(), v=value, lo=sql.SQL(low), hi=sql.SQL(high))
+        row = _row_in_scope(conn, statement)
+        if row is not None:
+            problems.append(
+                f"{table.name}.{column}: {row[1]} row(s) hold a value {table.entity}.{field} ({wanted}) cannot hold "
+                f"(e.g. {row[0]!r}; {said})"
+            )
+    return problems
+
+
 _NOT_TEXT_ARRAY = (
     "CASE WHEN jsonb_typeof({c}) = 'array' "
     "THEN EXISTS (SELECT 1 FROM jsonb_array_elements({c}) e WHERE jsonb_typeof(e) <> 'string') ELSE true END"
@@ -143,6 +183,23 @@ def _json_list_problems(
                 f"so queries.{field} (text[]) cannot be read back unchanged"
             )
     return problems
+
+
+def _artifact_problem(conn: psycopg.Connection[Any], table: TableMap, found: dict[str, str]) -> str | None:
+    """An analysis holds one artifact: a second row in scope would be dropped by dump (which one: by chance)."""
+    column = table.columns.get("analysis_id", "")
+    if table.entity != "artifacts" or column not in found:
+        return None
+    statement = sql.SQL(
+        "SELECT {c}::text, count(*) OVER () FROM {t} WHERE {w} GROUP BY {c} HAVING count(*) > 1 ORDER BY 1 LIMIT 1"
+    ).format(c=sql.Identifier(column), t=table.relation, w=table.condition())
+    row = _row_in_scope(conn, statement)
+    if row is None:
+        return None
+    return (
+        f"{table.name}.{column}: {row[1]} analysis id(s) have more than one artifact (e.g. {row[0]!r}): goldkeeper "
+        "keeps one artifact per analysis (dump would drop the others)"
+    )
 
 
 def _where_problem(conn: psycopg.Connection[Any], table: TableMap) -> str | None:
@@ -225,6 +282,8 @@ def check_mapping(conn: psycopg.Connection[Any], mapping: Mapping, dim: int | No
         problems += _text_id_problems(conn, mapping, table, found)
         problems += [p for p in [_query_id_problem(conn, table, found)] if p]
         problems += _json_list_problems(conn, mapping, table, found)
+        problems += _range_problems(conn, mapping, table, found)
+        problems += [p for p in [_artifact_problem(conn, table, found)] if p]
         problems += _embedding_problems(table, found, dim) if dim is not None else []
         problems += [p for p in [_fulltext_problem(conn, table, found)] if p]
         if entity not in ("analyses", "queries") and column_types(conn, mapping.tables["analyses"]) is not None:

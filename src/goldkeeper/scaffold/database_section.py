@@ -7,9 +7,13 @@ table under ``tables:``), carrying the same reason as the line printed for it.
 
 from __future__ import annotations
 
-import json
 import re
+import sys
 from typing import TYPE_CHECKING
+
+import yaml
+
+from goldkeeper.dataset.inert import json_safe, terminal_safe
 
 if TYPE_CHECKING:
     from goldkeeper.db.mapping_infer import Gap, InferredMapping, InferredTable
@@ -23,14 +27,22 @@ _YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
 
 
 def scalar(value: str) -> str:
-    """``value`` as a YAML scalar: plain when YAML reads it back as the same string, else JSON-quoted."""
+    """``value`` as a YAML scalar: plain when YAML reads it back as the same string, else double-quoted by
+    YAML's own writer on one line (JSON's quoting wrote an emoji as a surrogate pair, which YAML reads back as
+    another string), with no raw control character (json_safe: DEL, C1 and bidi controls as ``\\uXXXX``)."""
     if _PLAIN.match(value) and value.lower() not in _YAML_WORDS:
         return value
-    return json.dumps(value)
+    return json_safe(yaml.safe_dump(value, default_style='"', allow_unicode=True, width=sys.maxsize).rstrip("\n"))
+
+
+def comment(text: str) -> str:
+    """``text`` (names read from the database) inert in a ``#`` comment: on one line (a line break, YAML's
+    U+2028/U+2029 included, would end the comment and make the rest YAML), control characters escaped."""
+    return terminal_safe(text).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def _todo(indent: int, key: str, gap: Gap) -> str:
-    return f"{' ' * indent}# TODO {key}: {gap.reason}\n"
+    return f"{' ' * indent}# TODO {key}: {comment(gap.reason)}\n"
 
 
 def _table_text(table: InferredTable, gaps: list[Gap]) -> str:
@@ -70,8 +82,8 @@ def render_database_section(inferred: InferredMapping) -> str:
     for table in inferred.tables:
         text += _table_text(table, [gap for gap in inferred.gaps if gap.entity == table.entity])
     for note in inferred.notes:
-        text += f"    # queries: {note}\n"
+        text += f"    # queries: {comment(note)}\n"
     return text
 
 
-__all__ = ["render_database_section", "scalar"]
+__all__ = ["comment", "render_database_section", "scalar"]

@@ -26,7 +26,8 @@ Codes (database, ``verify --db``)::
 
     db.schema_missing  db.count  db.chunk_not_embedded  db.embedding_model  db.embedding_dim
     db.orphan_chunk  db.orphan_artifact  db.orphan_finding  db.dangling_expected
-    db.content  db.record_missing  db.record_extra  url.* (on the database rows)   (:mod:`.db_content`)
+    db.content  db.record_missing  db.record_extra  db.record_invalid  url.* (on the database rows)
+    (:mod:`.db_content`)
     db.version (warning: the database records another dataset version than the store)
 
 Where they live: :mod:`.report` (Issue, VerifyReport), :mod:`.manifest` (manifest and shard

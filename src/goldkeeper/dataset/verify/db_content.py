@@ -9,7 +9,8 @@ second time, for those records alone, to name the fields (and chunk ids) that di
 
 Codes: ``db.content`` (a record differs from the store's), ``db.record_missing`` (in the store, not in the
 database), ``db.record_extra`` (in the database, not in the store), and the URL contract's own codes
-(``url.placeholder``, ``url.scheme``, ``url.invalid``) with the database as their place.
+(``url.placeholder``, ``url.scheme``, ``url.invalid``) with the database as their place, and ``db.record_invalid``
+(a database row ``dump`` refuses: a NULL in a required column, two chunks at one index).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from goldkeeper.dataset.verify.report import IssueList
 from goldkeeper.db.mapped_reader import mapped_reader
 from goldkeeper.db.mapping import Mapping
 from goldkeeper.db.reader import golden_reader
+from goldkeeper.errors import RecordValidationError
 from goldkeeper.models import Analysis, Query
 from goldkeeper.store import Store
 from goldkeeper.store.canonical import canonical_bytes
@@ -88,15 +90,22 @@ def scan_database(url: str, settings: Settings, store: Store, issues: IssueList,
     else:
         reader = golden_reader(url, settings.dump.statuses)
     url_issues = 0
-    with reader as (analyses, queries):
-        for analysis in _compare("analyses", analyses, digests["analyses"], scan):
-            problem = url_problem(analysis.url, settings.verify)  # type: ignore[union-attr]
-            if problem is not None:
-                url_issues += 1
-                if url_issues <= limit:
-                    issues.error(problem.code, problem.message, scan.places["analyses"], analysis.id, "url")
-        for _ in _compare("queries", queries, digests["queries"], scan):
-            pass
+    try:
+        with reader as (analyses, queries):
+            for analysis in _compare("analyses", analyses, digests["analyses"], scan):
+                problem = url_problem(analysis.url, settings.verify)  # type: ignore[union-attr]
+                if problem is not None:
+                    url_issues += 1
+                    if url_issues <= limit:
+                        issues.error(problem.code, problem.message, scan.places["analyses"], analysis.id, "url")
+            for _ in _compare("queries", queries, digests["queries"], scan):
+                pass
+    except RecordValidationError as exc:
+        # a row dump refuses (a NULL in a required column...): the database does not hold the store's record
+        # (the stream stops there, so the records after it are neither compared nor called missing)
+        message = f"{exc.problem} (dump refuses this row; the records after it were not compared)"
+        issues.error("db.record_invalid", message, f"database {exc.file}", exc.record_id, exc.field)
+        return scan
     if url_issues > limit:
         issues.error(
             "url.invalid", f"and {url_issues - limit} more analyses breaking the URL contract", scan.places["analyses"]
