@@ -17,11 +17,20 @@ from goldkeeper.dataset.diff import diff_stores
 from goldkeeper.dataset.fmt import format_store
 from goldkeeper.dataset.verify import verify_store
 from goldkeeper.errors import DataIntegrityError, VerificationFailed
-from goldkeeper.models import Analysis
+from goldkeeper.models import Analysis, StoreScope
 from goldkeeper.scaffold.init import render_template
 from goldkeeper.store import StoreWriter, open_store, sha256_hex, write_store
 from goldkeeper.store.sharding import shard_index
-from verify_helpers import build_store, edit_shard, find_record, locate, make_analysis, read_manifest, settings_for
+from verify_helpers import (
+    build_store,
+    edit_shard,
+    find_record,
+    locate,
+    make_analysis,
+    make_query,
+    read_manifest,
+    settings_for,
+)
 
 
 def _hand_edit(store: Path, relpath: str, old: bytes, new: bytes) -> None:
@@ -238,3 +247,25 @@ def test_a_record_fmt_could_not_place_stops_it_before_anything_is_written(
             format_store(store, settings_for(project), check=check)
     assert store_bytes(store) == before
     assert sorted(p.name for p in project.iterdir()) == ["golden"]
+
+
+def test_a_store_with_a_scope_keeps_it_and_is_canonical(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A store dumped with other `dump.statuses` has a `scope` in its manifest: fmt must not drop it from
+    the manifest it compares with, or `fmt --check` fails forever and fmt reports a version it did not write."""
+    store = project / "golden"
+    analyses = [make_analysis(i) for i in range(3)]
+    queries = [make_query(i, a) for i, a in enumerate(analyses)]
+    shards = dict(settings_for(project).store.shards)
+    write_store(store, "t", analyses, queries, shards, StoreScope(statuses=["completed", "draft"]))
+    code, out, err = run(["fmt", "--check"], capsys)
+    assert code == 0 and "already canonical" in out, out + err
+
+    relpath = locate(store, "analyses", str(analyses[0].id))
+    _hand_edit(store, relpath, b"summary 0", b"summary zero")
+    code, out, err = run(["fmt", "--json"], capsys)
+    assert code == 0, out + err
+    result = orjson.loads(out)
+    assert result["changed"] == ["manifest.json"]  # the edit left the shard canonical: only its sha256 changes
+    assert read_manifest(store)["scope"] == {"statuses": ["completed", "draft"]}
+    assert result["version"] == sha256_hex((store / "manifest.json").read_bytes())
+    assert run(["fmt", "--check"], capsys)[0] == 0
