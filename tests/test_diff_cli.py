@@ -188,6 +188,32 @@ def test_log_and_show(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 2 and "not inside a git repository" in err
 
 
+def test_log_and_diff_in_a_shallow_clone(
+    repo: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CI checks out one commit (`actions/checkout` fetch-depth 1): its parent is named but not there."""
+    analyses, queries = dataset()
+    write(repo, analyses, queries[:-2])
+    commit_all(repo, "drop two queries")
+    clone = tmp_path_factory.mktemp("shallow") / "clone"
+    git(repo.parent, "clone", "-q", "--depth", "1", repo.as_uri(), str(clone))
+
+    code, out, err = run(capsys, "-C", str(clone), "log", "--json")
+    assert code == 0, err
+    (entry,) = json.loads(out)
+    assert entry["summary"] == "drop two queries" and entry["shallow"] is True and entry["changes"] == {}
+    assert "shallow clone" in entry["changes_summary"] and entry["counts"]["queries"] == len(queries) - 2
+    code, out, _ = run(capsys, "-C", str(clone), "log")
+    assert code == 0 and "changes unknown" in out
+
+    for argv in (("diff", "HEAD~1", "HEAD"), ("diff", "HEAD~1"), ("changelog", "--base", "HEAD~1")):
+        code, _, err = run(capsys, "-C", str(clone), *argv)
+        assert code == 2, (argv, err)
+        assert err.startswith("error: git revision 'HEAD~1' (") and "shallow clone" in err and "Traceback" not in err
+        code, _, err = run(capsys, "-C", str(clone), *argv, "--debug")
+        assert code == 2 and "Traceback" in err  # --debug adds the traceback, never changes the exit code
+
+
 def test_first_changelog_entry_before_the_store_is_committed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -53,17 +53,22 @@ def dataset_log(settings: Settings, rev: str = "HEAD", max_count: int | None = N
     entries = []
     for info in store_history(settings.root, settings.store.path, rev=rev, max_count=max_count):
         here = open_side(info.sha, settings)
-        parent = open_side(info.parents[0], settings) if info.parents else None
-        result = diff_stores(parent.store if parent else None, here.store, verify=settings.verify)
         manifest = here.store.manifest if here.store else None
+        if info.shallow:  # its parent was not fetched: what the commit changed cannot be known here
+            changes: dict[str, dict[str, int]] = {}
+            summary = "changes unknown: the parent commit is not in this shallow clone (`git fetch --unshallow`)"
+        else:
+            parent = open_side(info.parents[0], settings) if info.parents else None
+            result = diff_stores(parent.store if parent else None, here.store, verify=settings.verify)
+            changes, summary = result.counts(), result.summary_line() if here.store else "store removed"
         entries.append(
             LogEntry(
                 commit=info,
                 version=here.store.version if here.store else None,
                 dataset=manifest.dataset if manifest else None,
                 counts=dict(manifest.counts) if manifest else {},
-                changes=result.counts(),
-                summary=result.summary_line() if here.store else "store removed",
+                changes=changes,
+                summary=summary,
             )
         )
     return entries

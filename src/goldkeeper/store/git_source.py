@@ -89,6 +89,13 @@ def resolve_commit(repo: git.Repo, rev: str) -> git.Commit:
         obj = obj.object
     if not isinstance(obj, git.Commit):
         raise UsageError(f"git revision {rev!r} is a {obj.type}, not a commit")
+    try:
+        obj.tree  # noqa: B018 - GitPython names a shallow clone's missing parent (HEAD~1) without reading it
+    except ValueError as exc:
+        raise UsageError(
+            f"git revision {rev!r} ({obj.hexsha[:12]}) is not in {repo.working_dir or repo.git_dir}: "
+            "a shallow clone? (`git fetch --unshallow`)"
+        ) from exc
     return obj
 
 
@@ -217,6 +224,8 @@ class CommitInfo:
     author_email: str
     summary: str
     parents: tuple[str, ...]
+    #: the oldest commit of a shallow clone: its parents are named but not in the repository
+    shallow: bool = False
 
     @property
     def short(self) -> str:
@@ -230,6 +239,7 @@ class CommitInfo:
             "author_email": self.author_email,
             "summary": self.summary,
             "parents": list(self.parents),
+            "shallow": self.shallow,
         }
 
 
@@ -247,6 +257,7 @@ def store_history(
             commits = list(repository.iter_commits(rev, paths=path or ".", max_count=max_count))
     except git.GitCommandError as exc:
         raise UsageError(f"git log of {path} at {rev} failed: {exc.stderr.strip() or exc}") from exc
+    shallow = _shallow_commits(repository)
     return [
         CommitInfo(
             sha=c.hexsha,
@@ -255,6 +266,16 @@ def store_history(
             author_email=c.author.email or "",
             summary=c.summary if isinstance(c.summary, str) else c.summary.decode("utf-8", "replace"),
             parents=tuple(p.hexsha for p in c.parents),
+            shallow=c.hexsha in shallow,
         )
         for c in commits
     ]
+
+
+def _shallow_commits(repo: git.Repo) -> set[str]:
+    """The commits whose parents a shallow clone cut off (``.git/shallow``; empty in a full clone)."""
+    try:
+        text = Path(repo.common_dir, "shallow").read_text(encoding="ascii")
+    except (FileNotFoundError, NotADirectoryError):
+        return set()
+    return set(text.split())
