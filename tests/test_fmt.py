@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import uuid
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -269,3 +270,40 @@ def test_a_store_with_a_scope_keeps_it_and_is_canonical(project: Path, capsys: p
     assert read_manifest(store)["scope"] == {"statuses": ["completed", "draft"]}
     assert result["version"] == sha256_hex((store / "manifest.json").read_bytes())
     assert run(["fmt", "--check"], capsys)[0] == 0
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"leaf": 1}
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
+
+
+def test_metadata_nested_deeper_than_the_writer_can_write_is_one_error(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A shard is the array (1), the record (2), its artifact (3), then the metadata: at most 254 levels in all,
+    orjson's limit. Deeper was an internal error in verify, fmt and diff."""
+    store = build_store(project)
+    aid = str(make_analysis(0).id)
+    relpath = locate(store, "analyses", aid)
+
+    edit_shard(store, relpath, lambda raw: find_record(raw, aid)["artifact"].update(metadata=_nested(254 - 3)))
+    code, out, err = run(["verify"], capsys)  # at the limit: an ordinary store
+    assert code == 0, out + err
+
+    _hand_edit(store, relpath, b'"leaf": 1', b'"a": {"leaf": 1}')  # one level more (canonical bytes cannot hold it)
+    before = store_bytes(store)
+    for argv in (["verify"], ["fmt"], ["fmt", "--check"]):
+        code, out, err = run(argv, capsys)
+        assert code == 5, (argv, out + err)
+        assert f"error [record.too_deep] {store}/{relpath}: record {aid}: field artifact.metadata.a.a.a.a..." in out
+        assert "nested more than 254 arrays/objects deep" in out and "Traceback" not in out + err
+    assert store_bytes(store) == before
+    shutil.copytree(store, project / "deep")
+    code, out, err = run(["diff", str(store), str(project / "deep")], capsys)
+    assert code == 0 and "no record changes" in out  # identical bytes: nothing is parsed
+    _hand_edit(project / "deep", relpath, b'"title": "Article 0"', b'"title": "Article zero"')
+    code, out, err = run(["diff", str(store), str(project / "deep")], capsys)
+    assert code == 5 and out == "" and "Traceback" not in err
+    assert err.startswith(f"error: {store}/{relpath}: record {aid}: field artifact.metadata.a.a.a.a...: nested")

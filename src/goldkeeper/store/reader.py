@@ -47,11 +47,54 @@ def is_safe_shard_path(path: str) -> bool:
     return len(parts) == 2 and parts[0] in MODEL_OF and parts[1] not in (".", "..") and "\\" not in path
 
 
+#: the deepest nesting of arrays and objects orjson, the canonical writer, writes (its recursion limit):
+#: a file nested deeper can be read, but no store holding it could be written (fmt, dump) or diffed
+MAX_NESTING = 254
+
+
+def _too_deep(value: Any) -> tuple[Any, ...] | None:
+    """The path to the first array or object nested more than :data:`MAX_NESTING` deep in ``value``."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(value, ())]
+    while stack:
+        item, path = stack.pop()
+        if len(path) >= MAX_NESTING:  # ``item`` is the (len(path) + 1)-th level
+            return path
+        children = item.items() if isinstance(item, dict) else enumerate(item)
+        stack.extend((child, (*path, key)) for key, child in children if isinstance(child, dict | list))
+    return None
+
+
+def nesting_problem(raw: Any) -> tuple[str | None, str | None, str] | None:
+    """``(record id, field, problem)`` when parsed JSON nests deeper than goldkeeper can write, else None.
+
+    For a shard (a JSON array) the record is the array's element the path goes through; the field is
+    the start of the path (all of it would be hundreds of names).
+    """
+    if not isinstance(raw, dict | list):
+        return None
+    try:
+        orjson.dumps(raw)  # orjson refuses only what nests too deep: the walk runs only then
+        return None
+    except orjson.JSONEncodeError:
+        path = _too_deep(raw) or ()
+    record_id = None
+    if isinstance(raw, list) and path:
+        record = raw[path[0]]
+        record_id = str(record["id"]) if isinstance(record, dict) and "id" in record else f"#{path[0]}"
+        path = path[1:]
+    field = ".".join(str(part) for part in path[:6]) + ("..." if len(path) > 6 else "")
+    return record_id, field or None, f"nested more than {MAX_NESTING} arrays/objects deep: goldkeeper cannot write it"
+
+
 def parse_json(data: bytes, file: str) -> Any:
     try:
-        return orjson.loads(data)
+        raw = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise RecordValidationError(file, None, None, f"not valid JSON ({exc})") from exc
+    problem = nesting_problem(raw)
+    if problem is not None:
+        raise RecordValidationError(file, *problem)
+    return raw
 
 
 @dataclass

@@ -13,7 +13,7 @@ from goldkeeper.dataset.verify.loadable import duplicate_keys, symlinked
 from goldkeeper.dataset.verify.report import IssueList, field_of
 from goldkeeper.models import Analysis, Query, ShardEntry
 from goldkeeper.store.canonical import canonical_bytes, sha256_hex
-from goldkeeper.store.reader import MODEL_OF
+from goldkeeper.store.reader import MODEL_OF, nesting_problem
 from goldkeeper.store.sharding import shard_path
 from goldkeeper.store.source import StoreSource
 
@@ -58,6 +58,11 @@ def parse_shard(data: bytes, name: str, issues: IssueList) -> list[Any] | None:
         return None
     if not isinstance(raw, list):
         issues.error("shard.invalid_json", "a shard must be a JSON array of records", name)
+        return None
+    too_deep = nesting_problem(raw)
+    if too_deep is not None:  # nothing can be written (or compared) for this shard: like invalid JSON
+        record_id, field, problem = too_deep
+        issues.error("record.too_deep", problem, name, record_id, field)
         return None
     for key in duplicate_keys(data, raw):
         issues.error("shard.duplicate_key", f"key {key!r} appears twice in one object (a parser keeps only one)", name)
