@@ -307,3 +307,30 @@ def test_metadata_nested_deeper_than_the_writer_can_write_is_one_error(
     code, out, err = run(["diff", str(store), str(project / "deep")], capsys)
     assert code == 5 and out == "" and "Traceback" not in err
     assert err.startswith(f"error: {store}/{relpath}: record {aid}: field artifact.metadata.a.a.a.a...: nested")
+
+
+def test_an_integer_wider_than_64_bits_is_refused_not_rounded(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """orjson reads 2**64 as the float 1.8446744073709552e+19: fmt rewrote a hand-typed id number rounded."""
+    store = build_store(project)
+    aid = str(make_analysis(0).id)
+    relpath = locate(store, "analyses", aid)
+    edit_shard(store, relpath, lambda raw: find_record(raw, aid)["artifact"].update(metadata={"hi": 1, "lo": 2}))
+    _hand_edit(store, relpath, b'"hi": 1', b'"hi":18446744073709551615')
+    _hand_edit(store, relpath, b'"lo": 2', b'"lo":-9223372036854775808')
+    code, out, err = run(["fmt"], capsys)  # the widest integers that stay exact are an ordinary edit
+    assert code == 0, out + err
+    assert b'"hi": 18446744073709551615,' in (store / relpath).read_bytes()
+    assert b'"lo": -9223372036854775808' in (store / relpath).read_bytes()
+
+    _hand_edit(store, relpath, b'"hi": 18446744073709551615', b'"hi": ' + str(2**64).encode())
+    before = store_bytes(store)
+    for argv in (["verify"], ["fmt"], ["fmt", "--check"]):
+        code, out, err = run(argv, capsys)
+        assert code == 5, (argv, out + err)
+        assert (
+            f"error [record.int_range] {store}/{relpath}: record {aid}: field artifact.metadata.hi: "
+            f"{2**64} does not fit in 64 bits"
+        ) in out
+    assert store_bytes(store) == before

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from goldkeeper.dataset.verify.loadable import duplicate_keys, symlinked
+from goldkeeper.dataset.verify.loadable import duplicate_keys, symlinked, wide_integers
 from goldkeeper.dataset.verify.report import IssueList, field_of
 from goldkeeper.models import Analysis, Query, ShardEntry
 from goldkeeper.store.canonical import canonical_bytes, sha256_hex
@@ -66,6 +66,16 @@ def parse_shard(data: bytes, name: str, issues: IssueList) -> list[Any] | None:
         return None
     for key in duplicate_keys(data, raw):
         issues.error("shard.duplicate_key", f"key {key!r} appears twice in one object (a parser keeps only one)", name)
+    for index, field, text in wide_integers(data):
+        record = raw[index]
+        issues.error(
+            "record.int_range",
+            f"{text if len(text) <= 40 else text[:40] + '...'} does not fit in 64 bits: goldkeeper would read and "
+            "write it as a rounded float; write it as a string (or as a float)",
+            name,
+            record.get("id", f"#{index}") if isinstance(record, dict) else f"#{index}",
+            field,
+        )
     return raw
 
 
