@@ -334,3 +334,23 @@ def test_an_integer_wider_than_64_bits_is_refused_not_rounded(
             f"{2**64} does not fit in 64 bits"
         ) in out
     assert store_bytes(store) == before
+
+
+def test_a_shard_saved_in_latin_1_names_the_line_of_the_bad_byte(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """orjson said "str is not valid UTF-8: surrogates not allowed: line 1 column 1" wherever the byte was."""
+    store = build_store(project)
+    relpath = locate(store, "queries", "q0001")
+    shutil.copytree(store, project / "before")
+    _hand_edit(store, relpath, b"What does article 1 say?", "What does article 1 say? Café".encode("latin-1"))
+    data = (store / relpath).read_bytes()
+    offset = data.index(b"\xe9")
+    line = data.count(b"\n", 0, offset) + 1
+    column = offset - data.rfind(b"\n", 0, offset)
+    where = f"not valid UTF-8: byte 0xe9 at line {line} column {column} (byte {offset})"
+    for argv in (["verify"], ["fmt"]):
+        code, out, _ = run(argv, capsys)
+        assert code == 5 and f"error [shard.invalid_json] {store}/{relpath}: {where}\n" in out, out
+    code, _, err = run(["diff", str(project / "before"), str(store)], capsys)
+    assert code == 5 and err == f"error: {store}/{relpath}: {where}\n"

@@ -86,11 +86,26 @@ def nesting_problem(raw: Any) -> tuple[str | None, str | None, str] | None:
     return record_id, field or None, f"nested more than {MAX_NESTING} arrays/objects deep: goldkeeper cannot write it"
 
 
+def json_problem(data: bytes, exc: orjson.JSONDecodeError) -> str:
+    """Why ``data`` is not JSON, for a one-line error.
+
+    orjson reports a byte that is not UTF-8 as "str is not valid UTF-8: surrogates not allowed" at line 1
+    column 1 wherever it is; the decoder finds the byte (an editor saving Latin-1, a truncated copy).
+    """
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        line = data.count(b"\n", 0, bad.start) + 1
+        column = bad.start - (data.rfind(b"\n", 0, bad.start) + 1) + 1
+        return f"not valid UTF-8: byte 0x{data[bad.start]:02x} at line {line} column {column} (byte {bad.start})"
+    return f"not valid JSON ({exc})"
+
+
 def parse_json(data: bytes, file: str) -> Any:
     try:
         raw = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise RecordValidationError(file, None, None, f"not valid JSON ({exc})") from exc
+        raise RecordValidationError(file, None, None, json_problem(data, exc)) from exc
     problem = nesting_problem(raw)
     if problem is not None:
         raise RecordValidationError(file, *problem)

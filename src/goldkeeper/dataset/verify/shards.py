@@ -13,7 +13,7 @@ from goldkeeper.dataset.verify.loadable import duplicate_keys, symlinked, wide_i
 from goldkeeper.dataset.verify.report import IssueList, field_of
 from goldkeeper.models import Analysis, Query, ShardEntry
 from goldkeeper.store.canonical import canonical_bytes, sha256_hex
-from goldkeeper.store.reader import MODEL_OF, nesting_problem
+from goldkeeper.store.reader import MODEL_OF, json_problem, nesting_problem
 from goldkeeper.store.sharding import shard_path
 from goldkeeper.store.source import StoreSource
 
@@ -54,7 +54,7 @@ def parse_shard(data: bytes, name: str, issues: IssueList) -> list[Any] | None:
     try:
         raw = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        issues.error("shard.invalid_json", f"not valid JSON ({exc})", name)
+        issues.error("shard.invalid_json", json_problem(data, exc), name)
         return None
     if not isinstance(raw, list):
         issues.error("shard.invalid_json", "a shard must be a JSON array of records", name)
