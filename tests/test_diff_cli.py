@@ -151,6 +151,31 @@ def test_changelog_appends_once_per_change(repo: Path, capsys: pytest.CaptureFix
     assert len(json.loads((repo / "golden" / "CHANGELOG.json").read_text())["entries"]) == 2
 
 
+def test_changelog_never_replaces_a_link_nor_downgrades_a_newer_changelog(
+    repo: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    analyses, queries = dataset()
+    write(repo, analyses, queries[:-1])
+    changelog = repo / "golden" / "CHANGELOG.json"
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "changes.json"
+    elsewhere.write_text('{"format_version": 1, "entries": []}\n')
+    changelog.symlink_to(elsewhere)
+    code, _, err = run(capsys, "-C", str(repo), "changelog", "-m", "x")
+    assert (
+        code == 5
+        and err
+        == f"error: {changelog}: a symbolic link: the changelog is a regular file of the store (replace the link by its file)\n"
+    )
+    assert changelog.is_symlink() and elsewhere.read_text() == '{"format_version": 1, "entries": []}\n'
+
+    changelog.unlink()
+    newer = '{"entries": [{"date": "2030-01-01T00:00:00Z", "what": "a later format"}], "format_version": 2}\n'
+    changelog.write_text(newer)
+    code, _, err = run(capsys, "-C", str(repo), "changelog", "-m", "x")
+    assert code == 5 and "format_version 2 is newer than this goldkeeper understands (1)" in err
+    assert changelog.read_text() == newer
+
+
 def test_log_and_show(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     analyses, queries = dataset()
     write(repo, analyses, queries[:-2])
