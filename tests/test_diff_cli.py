@@ -239,6 +239,32 @@ def test_log_and_diff_in_a_shallow_clone(
         assert code == 2 and "Traceback" in err  # --debug adds the traceback, never changes the exit code
 
 
+def test_a_store_reached_through_a_committed_link_has_its_history(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`golden -> data/golden` committed as a link: git holds the store's files at data/golden. Read as the
+    link, every revision had "no store": diff showed the whole dataset added, log said "store removed"."""
+    init_repo(tmp_path)
+    analyses, queries = dataset()
+    write(tmp_path, analyses, queries, store="data/golden")
+    (tmp_path / "golden").symlink_to(Path("data") / "golden")
+    commit_all(tmp_path, "store behind a link", "data", "golden")
+    code, out, _ = run(capsys, "-C", str(tmp_path), "diff", "--exit-code")
+    assert code == 0 and "no record changes" in out
+    write(tmp_path, analyses, queries[:-1], store="data/golden")
+    commit_all(tmp_path, "drop a query", "data")
+
+    code, out, _ = run(capsys, "-C", str(tmp_path), "diff", "HEAD~1", "HEAD", "--format", "json")
+    assert code == 0 and json.loads(out)["summary"]["queries"] == {"added": 0, "removed": 1, "modified": 0}
+    code, out, _ = run(capsys, "-C", str(tmp_path), "log", "--json")
+    assert [(e["summary"], e["changes_summary"]) for e in json.loads(out)] == [
+        ("drop a query", "queries -1"),
+        ("store behind a link", "analyses +6, chunks +18, queries +12"),
+    ]
+    code, out, _ = run(capsys, "-C", str(tmp_path), "show", "--rev", "HEAD~1", "--json")
+    assert code == 0 and json.loads(out)["counts"]["queries"] == len(queries)
+
+
 def test_first_changelog_entry_before_the_store_is_committed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -105,11 +105,9 @@ def store_path_in_repo(repo: git.Repo, base: Path | str, store_relpath: str | Pa
     ``store_relpath`` is taken relative to ``base`` (the project directory,
     which may be a subdirectory of the repository) unless it is absolute.
     """
-    store = Path(store_relpath)
-    if not store.is_absolute():
-        store = Path(base).resolve() / store
-    else:
-        store = store.resolve()
+    # resolved like an absolute path: a store reached through a link (golden -> data/golden) is
+    # versioned where git sees its files, not as the link
+    store = (Path(base).resolve() / store_relpath).resolve()
     if repo.working_tree_dir is None:  # bare repository: the path is already repository-relative
         return PurePosixPath(*Path(store_relpath).parts).as_posix()
     root = Path(repo.working_tree_dir).resolve()
