@@ -265,6 +265,29 @@ def test_a_store_reached_through_a_committed_link_has_its_history(
     assert code == 0 and json.loads(out)["counts"]["queries"] == len(queries)
 
 
+def test_a_symlinked_shard_is_refused_not_followed(
+    repo: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """verify refuses it (shard.symlink) and restore never reads it; diff and export showed the records of
+    whatever file the link pointed at (in a PR: any JSON file of the machine that runs the diff)."""
+    store = repo / "golden"
+    shard = next(p for p in sorted((store / "queries").iterdir()))
+    elsewhere = tmp_path_factory.mktemp("outside") / "secret.json"
+    elsewhere.write_text(shard.read_text().replace("What does", "SECRET"))
+    shard.unlink()
+    shard.symlink_to(elsewhere)
+    name = f"{store}/queries/{shard.name}"
+    for argv in (
+        ("diff",),
+        ("diff", "--format", "json"),
+        ("export", "jsonl", str(repo / "q.jsonl"), "--kind", "queries"),
+    ):
+        code, out, err = run(capsys, "-C", str(repo), *argv)
+        assert code == 5 and "SECRET" not in out + err, argv
+        assert err == f"error: {name}: a symbolic link: a store's files live in the store; nothing was read\n"
+    assert not (repo / "q.jsonl").exists()
+
+
 def test_first_changelog_entry_before_the_store_is_committed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -132,6 +132,9 @@ class Store:
         name = self.source.describe(entry.path)
         if not is_safe_shard_path(entry.path):
             raise DataIntegrityError(f"{name}: shard path {entry.path!r} is not inside the store; nothing was read")
+        if isinstance(self.source, DirectorySource) and self.source.linked(entry.path):
+            # verify's shard.symlink: a link would show (diff) or export records from outside the store
+            raise DataIntegrityError(f"{name}: a symbolic link: a store's files live in the store; nothing was read")
         try:
             data = self.source.read_bytes(entry.path)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
