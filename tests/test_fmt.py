@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from cli_support import run_cli as run
+from diff_support import git
 from golden_support import store_bytes
 from goldkeeper.dataset import fmt as fmt_module
 from goldkeeper.dataset.diff import diff_stores
@@ -354,3 +355,32 @@ def test_a_shard_saved_in_latin_1_names_the_line_of_the_bad_byte(
         assert code == 5 and f"error [shard.invalid_json] {store}/{relpath}: {where}\n" in out, out
     code, _, err = run(["diff", str(project / "before"), str(store)], capsys)
     assert code == 5 and err == f"error: {store}/{relpath}: {where}\n"
+
+
+def test_a_store_at_the_root_of_a_git_repository_is_not_replaced(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`store.path: .` in a dataset repository: fmt copied .git and swapped the repository's directory, so the
+    shell that ran it was left in a deleted directory (the next goldkeeper command: an internal error)."""
+    build_store(project)
+    for entry in (project / "golden").iterdir():
+        entry.rename(project / entry.name)
+    (project / "golden").rmdir()
+    (project / "params.yaml").write_text('store:\n  path: "."\n')
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "dataset repository")
+    relpath = locate(project, "queries", "q0001")
+    _hand_edit(project, relpath, b"What does article 1 say?", b"What does article one say?")
+    inode, before = project.stat().st_ino, (project / relpath).read_bytes()
+
+    code, out, err = run(["fmt"], capsys)
+    assert code == 5 and out == "" and "Traceback" not in err
+    assert err == (
+        f"error: {project} holds a git repository (.git): a store directory is replaced as a whole, so goldkeeper "
+        "will not write there (keep the store in a directory of its own, e.g. store.path: golden)\n"
+    )
+    assert project.stat().st_ino == inode and (project / relpath).read_bytes() == before
+    assert not [p for p in project.parent.iterdir() if p.name.startswith(f".{project.name}.")]  # no staging left
+    code, out, _ = run(["diff", "--exit-code"], capsys)  # reading it is fine
+    assert code == 10 and "queries: +0 -0 ~1" in out
