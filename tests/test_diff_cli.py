@@ -288,6 +288,40 @@ def test_a_symlinked_shard_is_refused_not_followed(
     assert not (repo / "q.jsonl").exists()
 
 
+def test_log_lists_a_history_with_a_broken_commit_in_it(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A commit cannot be fixed afterwards: one with a broken shard or manifest made every `log` exit 5."""
+    store = repo / "golden"
+    shard = sorted((store / "queries").iterdir())[0]
+    good_shard, good_manifest = shard.read_bytes(), (store / "manifest.json").read_bytes()
+    shard.write_bytes(b"<<<<<<< HEAD\n" + good_shard)  # a merge conflict committed by mistake
+    broken_shard = commit_all(repo, "merge with a conflict left in")
+    shard.write_bytes(good_shard)
+    (store / "manifest.json").write_bytes(b"{")
+    broken_manifest = commit_all(repo, "manifest cut short")
+    (store / "manifest.json").write_bytes(good_manifest)
+    commit_all(repo, "repaired")
+
+    code, out, err = run(capsys, "-C", str(repo), "log", "--json")
+    assert code == 0, err
+    entries = json.loads(out)
+    assert [e["summary"] for e in entries] == [
+        "repaired",
+        "manifest cut short",
+        "merge with a conflict left in",
+        "golden v1",
+    ]
+    name = f"{shard.relative_to(repo).as_posix()}: not valid JSON"
+    assert entries[0]["changes_summary"].startswith(
+        f"changes unknown: {broken_manifest}:golden/manifest.json: not valid JSON"
+    )
+    assert entries[1]["changes_summary"].startswith(f"store unreadable: {broken_manifest}:golden/manifest.json")
+    assert entries[1]["version"] is None and entries[1]["changes"] == {}
+    assert entries[2]["changes_summary"].startswith(f"changes unknown: {broken_shard}:{name}")
+    assert entries[3]["changes"]["queries"]["added"] == 12
+    code, out, _ = run(capsys, "-C", str(repo), "log", "-n", "1")
+    assert code == 0 and "repaired  [changes unknown:" in out
+
+
 def test_first_changelog_entry_before_the_store_is_committed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
