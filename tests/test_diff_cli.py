@@ -151,6 +151,31 @@ def test_changelog_appends_once_per_change(repo: Path, capsys: pytest.CaptureFix
     assert len(json.loads((repo / "golden" / "CHANGELOG.json").read_text())["entries"]) == 2
 
 
+def test_changelog_never_replaces_a_link_nor_downgrades_a_newer_changelog(
+    repo: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    analyses, queries = dataset()
+    write(repo, analyses, queries[:-1])
+    changelog = repo / "golden" / "CHANGELOG.json"
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "changes.json"
+    elsewhere.write_text('{"format_version": 1, "entries": []}\n')
+    changelog.symlink_to(elsewhere)
+    code, _, err = run(capsys, "-C", str(repo), "changelog", "-m", "x")
+    assert (
+        code == 5
+        and err
+        == f"error: {changelog}: a symbolic link: the changelog is a regular file of the store (replace the link by its file)\n"
+    )
+    assert changelog.is_symlink() and elsewhere.read_text() == '{"format_version": 1, "entries": []}\n'
+
+    changelog.unlink()
+    newer = '{"entries": [{"date": "2030-01-01T00:00:00Z", "what": "a later format"}], "format_version": 2}\n'
+    changelog.write_text(newer)
+    code, _, err = run(capsys, "-C", str(repo), "changelog", "-m", "x")
+    assert code == 5 and "format_version 2 is newer than this goldkeeper understands (1)" in err
+    assert changelog.read_text() == newer
+
+
 def test_log_and_show(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     analyses, queries = dataset()
     write(repo, analyses, queries[:-2])
@@ -186,6 +211,115 @@ def test_log_and_show(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert code != 0 and "HEAD:golden: no golden store at revision HEAD" in err and "Traceback" not in err
     code, _, err = run(capsys, "-C", str(repo.parent), "show")  # pytest's base temporary directory
     assert code == 2 and "not inside a git repository" in err
+
+
+def test_log_and_diff_in_a_shallow_clone(
+    repo: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CI checks out one commit (`actions/checkout` fetch-depth 1): its parent is named but not there."""
+    analyses, queries = dataset()
+    write(repo, analyses, queries[:-2])
+    commit_all(repo, "drop two queries")
+    clone = tmp_path_factory.mktemp("shallow") / "clone"
+    git(repo.parent, "clone", "-q", "--depth", "1", repo.as_uri(), str(clone))
+
+    code, out, err = run(capsys, "-C", str(clone), "log", "--json")
+    assert code == 0, err
+    (entry,) = json.loads(out)
+    assert entry["summary"] == "drop two queries" and entry["shallow"] is True and entry["changes"] == {}
+    assert "shallow clone" in entry["changes_summary"] and entry["counts"]["queries"] == len(queries) - 2
+    code, out, _ = run(capsys, "-C", str(clone), "log")
+    assert code == 0 and "changes unknown" in out
+
+    for argv in (("diff", "HEAD~1", "HEAD"), ("diff", "HEAD~1"), ("changelog", "--base", "HEAD~1")):
+        code, _, err = run(capsys, "-C", str(clone), *argv)
+        assert code == 2, (argv, err)
+        assert err.startswith("error: git revision 'HEAD~1' (") and "shallow clone" in err and "Traceback" not in err
+        code, _, err = run(capsys, "-C", str(clone), *argv, "--debug")
+        assert code == 2 and "Traceback" in err  # --debug adds the traceback, never changes the exit code
+
+
+def test_a_store_reached_through_a_committed_link_has_its_history(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`golden -> data/golden` committed as a link: git holds the store's files at data/golden. Read as the
+    link, every revision had "no store": diff showed the whole dataset added, log said "store removed"."""
+    init_repo(tmp_path)
+    analyses, queries = dataset()
+    write(tmp_path, analyses, queries, store="data/golden")
+    (tmp_path / "golden").symlink_to(Path("data") / "golden")
+    commit_all(tmp_path, "store behind a link", "data", "golden")
+    code, out, _ = run(capsys, "-C", str(tmp_path), "diff", "--exit-code")
+    assert code == 0 and "no record changes" in out
+    write(tmp_path, analyses, queries[:-1], store="data/golden")
+    commit_all(tmp_path, "drop a query", "data")
+
+    code, out, _ = run(capsys, "-C", str(tmp_path), "diff", "HEAD~1", "HEAD", "--format", "json")
+    assert code == 0 and json.loads(out)["summary"]["queries"] == {"added": 0, "removed": 1, "modified": 0}
+    code, out, _ = run(capsys, "-C", str(tmp_path), "log", "--json")
+    assert [(e["summary"], e["changes_summary"]) for e in json.loads(out)] == [
+        ("drop a query", "queries -1"),
+        ("store behind a link", "analyses +6, chunks +18, queries +12"),
+    ]
+    code, out, _ = run(capsys, "-C", str(tmp_path), "show", "--rev", "HEAD~1", "--json")
+    assert code == 0 and json.loads(out)["counts"]["queries"] == len(queries)
+
+
+def test_a_symlinked_shard_is_refused_not_followed(
+    repo: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """verify refuses it (shard.symlink) and restore never reads it; diff and export showed the records of
+    whatever file the link pointed at (in a PR: any JSON file of the machine that runs the diff)."""
+    store = repo / "golden"
+    shard = next(p for p in sorted((store / "queries").iterdir()))
+    elsewhere = tmp_path_factory.mktemp("outside") / "secret.json"
+    elsewhere.write_text(shard.read_text().replace("What does", "SECRET"))
+    shard.unlink()
+    shard.symlink_to(elsewhere)
+    name = f"{store}/queries/{shard.name}"
+    for argv in (
+        ("diff",),
+        ("diff", "--format", "json"),
+        ("export", "jsonl", str(repo / "q.jsonl"), "--kind", "queries"),
+    ):
+        code, out, err = run(capsys, "-C", str(repo), *argv)
+        assert code == 5 and "SECRET" not in out + err, argv
+        assert err == f"error: {name}: a symbolic link: a store's files live in the store; nothing was read\n"
+    assert not (repo / "q.jsonl").exists()
+
+
+def test_log_lists_a_history_with_a_broken_commit_in_it(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A commit cannot be fixed afterwards: one with a broken shard or manifest made every `log` exit 5."""
+    store = repo / "golden"
+    shard = sorted((store / "queries").iterdir())[0]
+    good_shard, good_manifest = shard.read_bytes(), (store / "manifest.json").read_bytes()
+    shard.write_bytes(b"<<<<<<< HEAD\n" + good_shard)  # a merge conflict committed by mistake
+    broken_shard = commit_all(repo, "merge with a conflict left in")
+    shard.write_bytes(good_shard)
+    (store / "manifest.json").write_bytes(b"{")
+    broken_manifest = commit_all(repo, "manifest cut short")
+    (store / "manifest.json").write_bytes(good_manifest)
+    commit_all(repo, "repaired")
+
+    code, out, err = run(capsys, "-C", str(repo), "log", "--json")
+    assert code == 0, err
+    entries = json.loads(out)
+    assert [e["summary"] for e in entries] == [
+        "repaired",
+        "manifest cut short",
+        "merge with a conflict left in",
+        "golden v1",
+    ]
+    name = f"{shard.relative_to(repo).as_posix()}: not valid JSON"
+    assert entries[0]["changes_summary"].startswith(
+        f"changes unknown: {broken_manifest}:golden/manifest.json: not valid JSON"
+    )
+    assert entries[1]["changes_summary"].startswith(f"store unreadable: {broken_manifest}:golden/manifest.json")
+    assert entries[1]["version"] is None and entries[1]["changes"] == {}
+    assert entries[2]["changes_summary"].startswith(f"changes unknown: {broken_shard}:{name}")
+    assert entries[3]["changes"]["queries"]["added"] == 12
+    code, out, _ = run(capsys, "-C", str(repo), "log", "-n", "1")
+    assert code == 0 and "repaired  [changes unknown:" in out
 
 
 def test_first_changelog_entry_before_the_store_is_committed(

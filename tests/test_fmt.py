@@ -5,23 +5,34 @@ from __future__ import annotations
 import shutil
 import uuid
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 import yaml
 
 from cli_support import run_cli as run
+from diff_support import git
 from golden_support import store_bytes
 from goldkeeper.dataset import fmt as fmt_module
 from goldkeeper.dataset.diff import diff_stores
 from goldkeeper.dataset.fmt import format_store
 from goldkeeper.dataset.verify import verify_store
 from goldkeeper.errors import DataIntegrityError, VerificationFailed
-from goldkeeper.models import Analysis
+from goldkeeper.models import Analysis, StoreScope
 from goldkeeper.scaffold.init import render_template
 from goldkeeper.store import StoreWriter, open_store, sha256_hex, write_store
 from goldkeeper.store.sharding import shard_index
-from verify_helpers import build_store, edit_shard, find_record, locate, make_analysis, read_manifest, settings_for
+from verify_helpers import (
+    build_store,
+    edit_shard,
+    find_record,
+    locate,
+    make_analysis,
+    make_query,
+    read_manifest,
+    settings_for,
+)
 
 
 def _hand_edit(store: Path, relpath: str, old: bytes, new: bytes) -> None:
@@ -238,3 +249,138 @@ def test_a_record_fmt_could_not_place_stops_it_before_anything_is_written(
             format_store(store, settings_for(project), check=check)
     assert store_bytes(store) == before
     assert sorted(p.name for p in project.iterdir()) == ["golden"]
+
+
+def test_a_store_with_a_scope_keeps_it_and_is_canonical(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A store dumped with other `dump.statuses` has a `scope` in its manifest: fmt must not drop it from
+    the manifest it compares with, or `fmt --check` fails forever and fmt reports a version it did not write."""
+    store = project / "golden"
+    analyses = [make_analysis(i) for i in range(3)]
+    queries = [make_query(i, a) for i, a in enumerate(analyses)]
+    shards = dict(settings_for(project).store.shards)
+    write_store(store, "t", analyses, queries, shards, StoreScope(statuses=["completed", "draft"]))
+    code, out, err = run(["fmt", "--check"], capsys)
+    assert code == 0 and "already canonical" in out, out + err
+
+    relpath = locate(store, "analyses", str(analyses[0].id))
+    _hand_edit(store, relpath, b"summary 0", b"summary zero")
+    code, out, err = run(["fmt", "--json"], capsys)
+    assert code == 0, out + err
+    result = orjson.loads(out)
+    assert result["changed"] == ["manifest.json"]  # the edit left the shard canonical: only its sha256 changes
+    assert read_manifest(store)["scope"] == {"statuses": ["completed", "draft"]}
+    assert result["version"] == sha256_hex((store / "manifest.json").read_bytes())
+    assert run(["fmt", "--check"], capsys)[0] == 0
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"leaf": 1}
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
+
+
+def test_metadata_nested_deeper_than_the_writer_can_write_is_one_error(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A shard is the array (1), the record (2), its artifact (3), then the metadata: at most 254 levels in all,
+    orjson's limit. Deeper was an internal error in verify, fmt and diff."""
+    store = build_store(project)
+    aid = str(make_analysis(0).id)
+    relpath = locate(store, "analyses", aid)
+
+    edit_shard(store, relpath, lambda raw: find_record(raw, aid)["artifact"].update(metadata=_nested(254 - 3)))
+    code, out, err = run(["verify"], capsys)  # at the limit: an ordinary store
+    assert code == 0, out + err
+
+    _hand_edit(store, relpath, b'"leaf": 1', b'"a": {"leaf": 1}')  # one level more (canonical bytes cannot hold it)
+    before = store_bytes(store)
+    for argv in (["verify"], ["fmt"], ["fmt", "--check"]):
+        code, out, err = run(argv, capsys)
+        assert code == 5, (argv, out + err)
+        assert f"error [record.too_deep] {store}/{relpath}: record {aid}: field artifact.metadata.a.a.a.a..." in out
+        assert "nested more than 254 arrays/objects deep" in out and "Traceback" not in out + err
+    assert store_bytes(store) == before
+    shutil.copytree(store, project / "deep")
+    code, out, err = run(["diff", str(store), str(project / "deep")], capsys)
+    assert code == 0 and "no record changes" in out  # identical bytes: nothing is parsed
+    _hand_edit(project / "deep", relpath, b'"title": "Article 0"', b'"title": "Article zero"')
+    code, out, err = run(["diff", str(store), str(project / "deep")], capsys)
+    assert code == 5 and out == "" and "Traceback" not in err
+    assert err.startswith(f"error: {store}/{relpath}: record {aid}: field artifact.metadata.a.a.a.a...: nested")
+
+
+def test_an_integer_wider_than_64_bits_is_refused_not_rounded(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """orjson reads 2**64 as the float 1.8446744073709552e+19: fmt rewrote a hand-typed id number rounded."""
+    store = build_store(project)
+    aid = str(make_analysis(0).id)
+    relpath = locate(store, "analyses", aid)
+    edit_shard(store, relpath, lambda raw: find_record(raw, aid)["artifact"].update(metadata={"hi": 1, "lo": 2}))
+    _hand_edit(store, relpath, b'"hi": 1', b'"hi":18446744073709551615')
+    _hand_edit(store, relpath, b'"lo": 2', b'"lo":-9223372036854775808')
+    code, out, err = run(["fmt"], capsys)  # the widest integers that stay exact are an ordinary edit
+    assert code == 0, out + err
+    assert b'"hi": 18446744073709551615,' in (store / relpath).read_bytes()
+    assert b'"lo": -9223372036854775808' in (store / relpath).read_bytes()
+
+    _hand_edit(store, relpath, b'"hi": 18446744073709551615', b'"hi": ' + str(2**64).encode())
+    before = store_bytes(store)
+    for argv in (["verify"], ["fmt"], ["fmt", "--check"]):
+        code, out, err = run(argv, capsys)
+        assert code == 5, (argv, out + err)
+        assert (
+            f"error [record.int_range] {store}/{relpath}: record {aid}: field artifact.metadata.hi: "
+            f"{2**64} does not fit in 64 bits"
+        ) in out
+    assert store_bytes(store) == before
+
+
+def test_a_shard_saved_in_latin_1_names_the_line_of_the_bad_byte(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """orjson said "str is not valid UTF-8: surrogates not allowed: line 1 column 1" wherever the byte was."""
+    store = build_store(project)
+    relpath = locate(store, "queries", "q0001")
+    shutil.copytree(store, project / "before")
+    _hand_edit(store, relpath, b"What does article 1 say?", "What does article 1 say? Café".encode("latin-1"))
+    data = (store / relpath).read_bytes()
+    offset = data.index(b"\xe9")
+    line = data.count(b"\n", 0, offset) + 1
+    column = offset - data.rfind(b"\n", 0, offset)
+    where = f"not valid UTF-8: byte 0xe9 at line {line} column {column} (byte {offset})"
+    for argv in (["verify"], ["fmt"]):
+        code, out, _ = run(argv, capsys)
+        assert code == 5 and f"error [shard.invalid_json] {store}/{relpath}: {where}\n" in out, out
+    code, _, err = run(["diff", str(project / "before"), str(store)], capsys)
+    assert code == 5 and err == f"error: {store}/{relpath}: {where}\n"
+
+
+def test_a_store_at_the_root_of_a_git_repository_is_not_replaced(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`store.path: .` in a dataset repository: fmt copied .git and swapped the repository's directory, so the
+    shell that ran it was left in a deleted directory (the next goldkeeper command: an internal error)."""
+    build_store(project)
+    for entry in (project / "golden").iterdir():
+        entry.rename(project / entry.name)
+    (project / "golden").rmdir()
+    (project / "params.yaml").write_text('store:\n  path: "."\n')
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "dataset repository")
+    relpath = locate(project, "queries", "q0001")
+    _hand_edit(project, relpath, b"What does article 1 say?", b"What does article one say?")
+    inode, before = project.stat().st_ino, (project / relpath).read_bytes()
+
+    code, out, err = run(["fmt"], capsys)
+    assert code == 5 and out == "" and "Traceback" not in err
+    assert err == (
+        f"error: {project} holds a git repository (.git): a store directory is replaced as a whole, so goldkeeper "
+        "will not write there (keep the store in a directory of its own, e.g. store.path: golden)\n"
+    )
+    assert project.stat().st_ino == inode and (project / relpath).read_bytes() == before
+    assert not [p for p in project.parent.iterdir() if p.name.startswith(f".{project.name}.")]  # no staging left
+    code, out, _ = run(["diff", "--exit-code"], capsys)  # reading it is fine
+    assert code == 10 and "queries: +0 -0 ~1" in out

@@ -46,6 +46,10 @@ class ChangelogResult:
 def read_changelog(settings: Settings) -> dict[str, Any]:
     """The changelog document of the working store (empty when there is none yet)."""
     path = settings.store_path / CHANGELOG_FILE
+    if path.is_symlink():  # the atomic write would replace the link, a file goldkeeper did not write
+        raise DataIntegrityError(
+            f"{path}: a symbolic link: the changelog is a regular file of the store (replace the link by its file)"
+        )
     if not path.exists():
         return {"format_version": FORMAT_VERSION, "entries": []}
     try:
@@ -54,6 +58,13 @@ def read_changelog(settings: Settings) -> dict[str, Any]:
         raise DataIntegrityError(f"{path}: not valid JSON ({exc})") from exc
     if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
         raise DataIntegrityError(f"{path}: must be an object with an 'entries' list")
+    version = data.get("format_version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
+        # rewritten as format_version 1, a newer goldkeeper's entries would be misread from then on
+        raise DataIntegrityError(
+            f"{path}: format_version {version} is newer than this goldkeeper understands ({FORMAT_VERSION}); "
+            "upgrade goldkeeper"
+        )
     return data
 
 

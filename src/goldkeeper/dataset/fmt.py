@@ -231,6 +231,7 @@ def _manifest_bytes(store: Store, plan: _Plan, shard_counts: dict[str, int]) -> 
         counts=dict(plan.counts),
         shard_counts=dict(shard_counts),
         shards=sorted(plan.entries, key=lambda e: e.path),
+        scope=store.manifest.scope,  # as the writer writes it: the bytes compared are the bytes written
     )
     return canonical_bytes(manifest)
 

@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from goldkeeper.dataset import WORKTREE
 from goldkeeper.dataset.known import KnownSettings, manifest_memo
+from goldkeeper.errors import DataIntegrityError
 from goldkeeper.store.git_command import git_command_source
 from goldkeeper.store.source import MANIFEST
 
 if TYPE_CHECKING:
     from goldkeeper.config import Settings
+    from goldkeeper.dataset.diff import OpenedSide
     from goldkeeper.models import Manifest
     from goldkeeper.store import Store
     from goldkeeper.store.git_source import CommitInfo
@@ -47,26 +49,43 @@ class LogEntry:
 
 def dataset_log(settings: Settings, rev: str = "HEAD", max_count: int | None = None) -> list[LogEntry]:
     """The commits reachable from ``rev`` that changed the store, newest first."""
-    from goldkeeper.dataset.diff import diff_stores, open_side  # noqa: PLC0415 - start-up: not for show
+    from goldkeeper.dataset.diff import open_side  # noqa: PLC0415 - start-up: not for show
     from goldkeeper.store.git_source import store_history  # noqa: PLC0415 - start-up: GitPython, not for show
 
     entries = []
     for info in store_history(settings.root, settings.store.path, rev=rev, max_count=max_count):
-        here = open_side(info.sha, settings)
-        parent = open_side(info.parents[0], settings) if info.parents else None
-        result = diff_stores(parent.store if parent else None, here.store, verify=settings.verify)
+        try:
+            here = open_side(info.sha, settings)
+        except DataIntegrityError as exc:  # history cannot be fixed: a broken commit is listed, not fatal
+            entries.append(LogEntry(info, None, None, {}, {}, f"store unreadable: {exc}"))
+            continue
         manifest = here.store.manifest if here.store else None
+        changes, summary = _changes(info, here, settings)
         entries.append(
             LogEntry(
                 commit=info,
                 version=here.store.version if here.store else None,
                 dataset=manifest.dataset if manifest else None,
                 counts=dict(manifest.counts) if manifest else {},
-                changes=result.counts(),
-                summary=result.summary_line() if here.store else "store removed",
+                changes=changes,
+                summary=summary,
             )
         )
     return entries
+
+
+def _changes(info: CommitInfo, here: OpenedSide, settings: Settings) -> tuple[dict[str, dict[str, int]], str]:
+    """The record changes of a commit against its first parent, or why they are unknown."""
+    from goldkeeper.dataset.diff import diff_stores, open_side  # noqa: PLC0415 - start-up: not for show
+
+    if info.shallow:  # its parent was not fetched: what the commit changed cannot be known here
+        return {}, "changes unknown: the parent commit is not in this shallow clone (`git fetch --unshallow`)"
+    try:
+        parent = open_side(info.parents[0], settings) if info.parents else None
+        result = diff_stores(parent.store if parent else None, here.store, verify=settings.verify)
+    except DataIntegrityError as exc:  # e.g. a shard committed with merge-conflict markers, fixed later
+        return {}, f"changes unknown: {exc}"
+    return result.counts(), result.summary_line() if here.store else "store removed"
 
 
 def show_revision(

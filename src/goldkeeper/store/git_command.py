@@ -80,8 +80,7 @@ def git_command_source(repo: Path | str, rev: str, store_relpath: str | Path) ->
     commit = done.stdout.decode().strip()
     if done.returncode != 0 or not commit:
         raise UsageError(f"unknown git revision {rev!r} in {top}")
-    store = Path(store_relpath)
-    store = store.resolve() if store.is_absolute() else repo.resolve() / store
+    store = (repo.resolve() / store_relpath).resolve()  # through a link, as git_source.store_path_in_repo
     try:
         path = store.relative_to(top.resolve()).as_posix()
     except ValueError as exc:

@@ -89,6 +89,13 @@ def resolve_commit(repo: git.Repo, rev: str) -> git.Commit:
         obj = obj.object
     if not isinstance(obj, git.Commit):
         raise UsageError(f"git revision {rev!r} is a {obj.type}, not a commit")
+    try:
+        obj.tree  # noqa: B018 - GitPython names a shallow clone's missing parent (HEAD~1) without reading it
+    except ValueError as exc:
+        raise UsageError(
+            f"git revision {rev!r} ({obj.hexsha[:12]}) is not in {repo.working_dir or repo.git_dir}: "
+            "a shallow clone? (`git fetch --unshallow`)"
+        ) from exc
     return obj
 
 
@@ -98,11 +105,9 @@ def store_path_in_repo(repo: git.Repo, base: Path | str, store_relpath: str | Pa
     ``store_relpath`` is taken relative to ``base`` (the project directory,
     which may be a subdirectory of the repository) unless it is absolute.
     """
-    store = Path(store_relpath)
-    if not store.is_absolute():
-        store = Path(base).resolve() / store
-    else:
-        store = store.resolve()
+    # resolved like an absolute path: a store reached through a link (golden -> data/golden) is
+    # versioned where git sees its files, not as the link
+    store = (Path(base).resolve() / store_relpath).resolve()
     if repo.working_tree_dir is None:  # bare repository: the path is already repository-relative
         return PurePosixPath(*Path(store_relpath).parts).as_posix()
     root = Path(repo.working_tree_dir).resolve()
@@ -217,6 +222,8 @@ class CommitInfo:
     author_email: str
     summary: str
     parents: tuple[str, ...]
+    #: the oldest commit of a shallow clone: its parents are named but not in the repository
+    shallow: bool = False
 
     @property
     def short(self) -> str:
@@ -230,6 +237,7 @@ class CommitInfo:
             "author_email": self.author_email,
             "summary": self.summary,
             "parents": list(self.parents),
+            "shallow": self.shallow,
         }
 
 
@@ -247,6 +255,7 @@ def store_history(
             commits = list(repository.iter_commits(rev, paths=path or ".", max_count=max_count))
     except git.GitCommandError as exc:
         raise UsageError(f"git log of {path} at {rev} failed: {exc.stderr.strip() or exc}") from exc
+    shallow = _shallow_commits(repository)
     return [
         CommitInfo(
             sha=c.hexsha,
@@ -255,6 +264,16 @@ def store_history(
             author_email=c.author.email or "",
             summary=c.summary if isinstance(c.summary, str) else c.summary.decode("utf-8", "replace"),
             parents=tuple(p.hexsha for p in c.parents),
+            shallow=c.hexsha in shallow,
         )
         for c in commits
     ]
+
+
+def _shallow_commits(repo: git.Repo) -> set[str]:
+    """The commits whose parents a shallow clone cut off (``.git/shallow``; empty in a full clone)."""
+    try:
+        text = Path(repo.common_dir, "shallow").read_text(encoding="ascii")
+    except (FileNotFoundError, NotADirectoryError):
+        return set()
+    return set(text.split())

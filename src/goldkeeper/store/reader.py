@@ -47,11 +47,69 @@ def is_safe_shard_path(path: str) -> bool:
     return len(parts) == 2 and parts[0] in MODEL_OF and parts[1] not in (".", "..") and "\\" not in path
 
 
+#: the deepest nesting of arrays and objects orjson, the canonical writer, writes (its recursion limit):
+#: a file nested deeper can be read, but no store holding it could be written (fmt, dump) or diffed
+MAX_NESTING = 254
+
+
+def _too_deep(value: Any) -> tuple[Any, ...] | None:
+    """The path to the first array or object nested more than :data:`MAX_NESTING` deep in ``value``."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(value, ())]
+    while stack:
+        item, path = stack.pop()
+        if len(path) >= MAX_NESTING:  # ``item`` is the (len(path) + 1)-th level
+            return path
+        children = item.items() if isinstance(item, dict) else enumerate(item)
+        stack.extend((child, (*path, key)) for key, child in children if isinstance(child, dict | list))
+    return None
+
+
+def nesting_problem(raw: Any) -> tuple[str | None, str | None, str] | None:
+    """``(record id, field, problem)`` when parsed JSON nests deeper than goldkeeper can write, else None.
+
+    For a shard (a JSON array) the record is the array's element the path goes through; the field is
+    the start of the path (all of it would be hundreds of names).
+    """
+    if not isinstance(raw, dict | list):
+        return None
+    try:
+        orjson.dumps(raw)  # orjson refuses only what nests too deep: the walk runs only then
+        return None
+    except orjson.JSONEncodeError:
+        path = _too_deep(raw) or ()
+    record_id = None
+    if isinstance(raw, list) and path:
+        record = raw[path[0]]
+        record_id = str(record["id"]) if isinstance(record, dict) and "id" in record else f"#{path[0]}"
+        path = path[1:]
+    field = ".".join(str(part) for part in path[:6]) + ("..." if len(path) > 6 else "")
+    return record_id, field or None, f"nested more than {MAX_NESTING} arrays/objects deep: goldkeeper cannot write it"
+
+
+def json_problem(data: bytes, exc: orjson.JSONDecodeError) -> str:
+    """Why ``data`` is not JSON, for a one-line error.
+
+    orjson reports a byte that is not UTF-8 as "str is not valid UTF-8: surrogates not allowed" at line 1
+    column 1 wherever it is; the decoder finds the byte (an editor saving Latin-1, a truncated copy).
+    """
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        line = data.count(b"\n", 0, bad.start) + 1
+        column = bad.start - (data.rfind(b"\n", 0, bad.start) + 1) + 1
+        return f"not valid UTF-8: byte 0x{data[bad.start]:02x} at line {line} column {column} (byte {bad.start})"
+    return f"not valid JSON ({exc})"
+
+
 def parse_json(data: bytes, file: str) -> Any:
     try:
-        return orjson.loads(data)
+        raw = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise RecordValidationError(file, None, None, f"not valid JSON ({exc})") from exc
+        raise RecordValidationError(file, None, None, json_problem(data, exc)) from exc
+    problem = nesting_problem(raw)
+    if problem is not None:
+        raise RecordValidationError(file, *problem)
+    return raw
 
 
 @dataclass
@@ -74,6 +132,9 @@ class Store:
         name = self.source.describe(entry.path)
         if not is_safe_shard_path(entry.path):
             raise DataIntegrityError(f"{name}: shard path {entry.path!r} is not inside the store; nothing was read")
+        if isinstance(self.source, DirectorySource) and self.source.linked(entry.path):
+            # verify's shard.symlink: a link would show (diff) or export records from outside the store
+            raise DataIntegrityError(f"{name}: a symbolic link: a store's files live in the store; nothing was read")
         try:
             data = self.source.read_bytes(entry.path)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:

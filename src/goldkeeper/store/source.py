@@ -61,6 +61,15 @@ class DirectorySource:
         if self.hashes is not None and status is not None:
             self.hashes.remember(self._cache_key(relpath), status[0], status[1], sha256)
 
+    def linked(self, relpath: str) -> bool:
+        """Whether the file, or a directory between the store's root and it, is a symbolic link (the root may be one)."""
+        path = self.root
+        for part in Path(relpath).parts:
+            path = path / part
+            if path.is_symlink():
+                return True
+        return False
+
     def list_files(self, reldir: str) -> list[str]:
         directory = self.root / reldir
         if not directory.is_dir():

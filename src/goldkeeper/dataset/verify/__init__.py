@@ -14,7 +14,7 @@ Codes (files)::
     shard.missing  shard.unreadable  shard.symlink  shard.unlisted  shard.checksum
     shard.invalid_json  shard.duplicate_key  shard.record_count
     shard.not_canonical (warning)
-    record.schema  record.wrong_shard  record.order  chunk.order
+    record.schema  record.wrong_shard  record.order  chunk.order  record.too_deep
     analysis.duplicate_id  chunk.duplicate_id  artifact.duplicate_id  query.duplicate_id
     query.dangling_chunk  query.dangling_analysis
     record.nul_character  record.int_range  chunk.too_long  query.duplicate_expected

@@ -6,6 +6,8 @@ verify error here, before any database is touched:
 - ``record.nul_character``: PostgreSQL ``text`` and ``jsonb`` cannot hold U+0000, in any string
   (values and object keys).
 - ``record.int_range``: ``chunk_index`` and ``relevance`` are ``int4`` columns (at most 2**31 - 1).
+  Any other integer literal must fit in 64 bits (:func:`wide_integers`): orjson reads a wider one as a
+  float, so fmt, dump and restore would carry it rounded.
 - ``query.duplicate_expected``: an expected chunk or analysis listed twice in one query (the
   expected-result table's primary key).
 - ``chunk.too_long``: a chunk's ``tsv`` column is ``to_tsvector('english', content)``, and PostgreSQL
@@ -22,6 +24,7 @@ verify error here, before any database is touched:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -128,6 +131,54 @@ def duplicate_keys(data: bytes, parsed: Any) -> list[str]:
     return found
 
 
+#: the integers orjson reads exactly; it reads a wider literal as a float (2**64 -> 1.8446744073709552e+19),
+#: which fmt would then write and restore would store: a silent change of the value
+INT64_MIN, UINT64_MAX = -(1 << 63), (1 << 64) - 1
+#: a literal outside that range has at least 19 digits: shards without such a run are not parsed again
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+
+
+class _Wide(str):
+    """An integer literal outside [INT64_MIN, UINT64_MAX], as written."""
+
+
+def _exact_int(text: str) -> Any:
+    digits = text.lstrip("-")
+    if len(digits) < 19:
+        return 0
+    if len(digits) > 20 or not INT64_MIN <= int(text) <= UINT64_MAX:  # > 20 digits: int() may refuse it
+        return _Wide(text)
+    return 0
+
+
+def _wide_paths(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, _Wide):
+        yield path, str(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _wide_paths(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _wide_paths(item, f"{path}.{index}" if path else str(index))
+
+
+def wide_integers(data: bytes) -> list[tuple[int, str, str]]:
+    """``(record index, field, literal)`` of each integer in a shard that does not fit in 64 bits.
+
+    orjson gives no sign of such a literal (it is already a float): the shard is parsed again by the
+    standard parser, which keeps integers as written, only when its bytes hold a run of 19 digits.
+    """
+    if _LONG_DIGITS.search(data) is None:
+        return []
+    try:
+        exact = json.loads(data, parse_int=_exact_int)
+    except ValueError:  # orjson parsed it; the standard parser never refuses more than it
+        return []
+    if not isinstance(exact, list):
+        return []
+    return [(index, field, text) for index, record in enumerate(exact) for field, text in _wide_paths(record, "")]
+
+
 def symlinked(source: StoreSource, relpath: str) -> bool:
     """Whether a store file (or a directory between the store's root and it) is a symbolic link.
 
@@ -172,5 +223,6 @@ __all__ = [
     "load_problems",
     "check_loadable",
     "duplicate_keys",
+    "wide_integers",
     "symlinked",
 ]

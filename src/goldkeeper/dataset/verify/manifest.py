@@ -14,7 +14,7 @@ from goldkeeper.dataset.verify.loadable import duplicate_keys, symlinked
 from goldkeeper.dataset.verify.report import IssueList, field_of
 from goldkeeper.models import FORMAT_VERSION, SCHEMA_VERSION, Manifest, ShardEntry, count_records
 from goldkeeper.store.canonical import canonical_bytes
-from goldkeeper.store.reader import MODEL_OF
+from goldkeeper.store.reader import MODEL_OF, json_problem, nesting_problem
 from goldkeeper.store.source import StoreSource
 from goldkeeper.store.writer import MANIFEST
 
@@ -30,10 +30,14 @@ def check_manifest(source: StoreSource, issues: IssueList) -> tuple[bytes | None
     try:
         raw = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        issues.error("manifest.invalid_json", f"not valid JSON ({exc})", name)
+        issues.error("manifest.invalid_json", json_problem(data, exc), name)
         return data, None
     if not isinstance(raw, dict):
         issues.error("manifest.schema", "the manifest must be a JSON object", name)
+        return data, None
+    too_deep = nesting_problem(raw)
+    if too_deep is not None:
+        issues.error("manifest.schema", too_deep[2], name, field=too_deep[1])
         return data, None
     for key in duplicate_keys(data, raw):
         issues.error(

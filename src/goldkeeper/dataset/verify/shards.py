@@ -9,11 +9,11 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from goldkeeper.dataset.verify.loadable import duplicate_keys, symlinked
+from goldkeeper.dataset.verify.loadable import duplicate_keys, symlinked, wide_integers
 from goldkeeper.dataset.verify.report import IssueList, field_of
 from goldkeeper.models import Analysis, Query, ShardEntry
 from goldkeeper.store.canonical import canonical_bytes, sha256_hex
-from goldkeeper.store.reader import MODEL_OF
+from goldkeeper.store.reader import MODEL_OF, json_problem, nesting_problem
 from goldkeeper.store.sharding import shard_path
 from goldkeeper.store.source import StoreSource
 
@@ -54,13 +54,28 @@ def parse_shard(data: bytes, name: str, issues: IssueList) -> list[Any] | None:
     try:
         raw = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        issues.error("shard.invalid_json", f"not valid JSON ({exc})", name)
+        issues.error("shard.invalid_json", json_problem(data, exc), name)
         return None
     if not isinstance(raw, list):
         issues.error("shard.invalid_json", "a shard must be a JSON array of records", name)
         return None
+    too_deep = nesting_problem(raw)
+    if too_deep is not None:  # nothing can be written (or compared) for this shard: like invalid JSON
+        record_id, field, problem = too_deep
+        issues.error("record.too_deep", problem, name, record_id, field)
+        return None
     for key in duplicate_keys(data, raw):
         issues.error("shard.duplicate_key", f"key {key!r} appears twice in one object (a parser keeps only one)", name)
+    for index, field, text in wide_integers(data):
+        record = raw[index]
+        issues.error(
+            "record.int_range",
+            f"{text if len(text) <= 40 else text[:40] + '...'} does not fit in 64 bits: goldkeeper would read and "
+            "write it as a rounded float; write it as a string (or as a float)",
+            name,
+            record.get("id", f"#{index}") if isinstance(record, dict) else f"#{index}",
+            field,
+        )
     return raw
 
 
