@@ -172,9 +172,9 @@ def test_a_text_longer_than_its_varchar_column_is_named_with_nothing_changed(
 def test_chunks_renumbered_under_a_unique_position_are_updated_in_place(
     restored: tuple[str, Path, Any, Any], database_url: str, tmp_path: Path
 ) -> None:
-    """Two sections swapped, and a chunk inserted at the head of a document: with the common UNIQUE (document,
-    position) constraint, updating positions in place collided with a position not yet moved (the restore
-    failed on "duplicate key"). Positions being changed are parked out of the way first."""
+    """Two sections swapped, a chunk inserted at the head of a document, two documents' heads traded: with the
+    common UNIQUE (document, position) constraint, updating positions in place collided with a position not yet
+    moved (the restore failed on "duplicate key"). Chunks being moved are parked out of the way first."""
     url, _, settings, embedder = restored
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("ALTER TABLE app.doc_chunks ADD CONSTRAINT doc_chunks_position UNIQUE (doc_id, ord)")
@@ -197,3 +197,13 @@ def test_chunks_renumbered_under_a_unique_position_are_updated_in_place(
         dump(url, settings, tmp_path / f"{store}-again")
         assert store_bytes(tmp_path / store) == store_bytes(tmp_path / f"{store}-again")
     assert _rows(url, f"SELECT chunk_id, xmin::text FROM app.doc_chunks WHERE doc_id = '{DOC[0]}' ORDER BY 1") == kept
+    with psycopg.connect(database_url, autocommit=True) as conn:  # the heads of DOC[0] and DOC[1] trade places
+        conn.execute(
+            f"UPDATE app.doc_chunks SET doc_id = CASE doc_id WHEN '{DOC[0]}' THEN '{DOC[1]}' ELSE '{DOC[0]}' END "
+            f"WHERE ord = 0 AND doc_id IN ('{DOC[0]}', '{DOC[1]}')"
+        )
+    dump(database_url, settings, tmp_path / "crossed")
+    report = restore_store(url, tmp_path / "crossed", embedder, settings=settings, replace=True)
+    assert report.analyses.replaced == (DOC[0], DOC[1])
+    dump(url, settings, tmp_path / "crossed-again")
+    assert store_bytes(tmp_path / "crossed") == store_bytes(tmp_path / "crossed-again")
