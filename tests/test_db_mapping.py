@@ -212,9 +212,12 @@ def test_a_timestamp_of_precision_6_is_the_plain_type(database_url: str, tmp_pat
     )
 
 
-def test_two_artifacts_for_one_analysis_are_named_not_dropped(database_url: str, tmp_path: Path) -> None:
+def test_two_artifacts_for_one_analysis_or_findings_at_one_position_are_named(
+    database_url: str, tmp_path: Path
+) -> None:
     """goldkeeper holds one artifact per analysis: without a UNIQUE constraint on the application's table, dump
-    kept one of two rows (which one by chance) and dropped the other, exit 0."""
+    kept one of two rows (which one by chance) and dropped the other, exit 0; two findings at one position were
+    written in an order left to chance (two dumps of the same rows could differ)."""
     app_database(database_url)
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
@@ -226,6 +229,14 @@ def test_two_artifacts_for_one_analysis_are_named_not_dropped(database_url: str,
         "one artifact per analysis (dump would drop the others)"
     )
     assert check_database(database_url, settings_for(tmp_path).database, 384).problems == (line,)
-    with pytest.raises(ConfigError, match=re.escape(f"database mapping: {line}")):
+    with psycopg.connect(database_url, autocommit=True) as conn:  # two findings at one position: order by chance
+        conn.execute("ALTER TABLE app.notes DROP CONSTRAINT notes_pkey")
+        conn.execute("INSERT INTO app.notes VALUES (%s, 1, 'bot', 'style', 'again')", (DOC[1],))
+    assert check_database(database_url, settings_for(tmp_path).database, 384).problems == (
+        line,
+        f"app.notes (doc_id, pos): 1 (analysis id, ordinal) pair(s) hold more than one finding (e.g. '{DOC[1]}, 1'): "
+        "goldkeeper orders an analysis's findings by ordinal (dump would write them in an order left to chance)",
+    )
+    with pytest.raises(ConfigError, match=re.escape(f"database mapping: {line} (and 1 more")):
         dump(database_url, settings_for(tmp_path))
     assert not (tmp_path / "golden").exists()

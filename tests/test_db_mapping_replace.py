@@ -167,3 +167,43 @@ def test_a_text_longer_than_its_varchar_column_is_named_with_nothing_changed(
         ):
             restore_store(url, tmp_path / "long", embedder, settings=settings, replace=True, dry_run=dry_run)
         assert _rows(url, "SELECT * FROM app.documents ORDER BY doc_id") == before
+
+
+def test_chunks_renumbered_under_a_unique_position_are_updated_in_place(
+    restored: tuple[str, Path, Any, Any], database_url: str, tmp_path: Path
+) -> None:
+    """Two sections swapped, a chunk inserted at the head of a document, two documents' heads traded: with the
+    common UNIQUE (document, position) constraint, updating positions in place collided with a position not yet
+    moved (the restore failed on "duplicate key"). Chunks being moved are parked out of the way first."""
+    url, _, settings, embedder = restored
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE app.doc_chunks ADD CONSTRAINT doc_chunks_position UNIQUE (doc_id, ord)")
+    first, second = str(uuid.UUID(int=110)), str(uuid.UUID(int=111))
+    kept = _rows(url, f"SELECT chunk_id, xmin::text FROM app.doc_chunks WHERE doc_id = '{DOC[0]}' ORDER BY 1")
+    with psycopg.connect(database_url, autocommit=True) as conn:  # the source: DOC[1]'s two chunks swapped
+        conn.execute(f"UPDATE app.doc_chunks SET ord = 1 - ord WHERE doc_id = '{DOC[1]}'")
+    dump(database_url, settings, tmp_path / "swapped")
+    with psycopg.connect(database_url, autocommit=True) as conn:  # then a new head: every position shifts
+        conn.execute(f"UPDATE app.doc_chunks SET ord = ord + 1 WHERE doc_id = '{DOC[1]}'")
+        conn.execute(
+            f"INSERT INTO app.doc_chunks (chunk_id, doc_id, body, ord) VALUES ('{EXTRA}', '{DOC[1]}', 'new head', 0)"
+        )
+    dump(database_url, settings, tmp_path / "shifted")
+    for store, order in (("swapped", [second, first]), ("shifted", [EXTRA, second, first])):
+        report = restore_store(url, tmp_path / store, embedder, settings=settings, replace=True)
+        assert report.analyses.replaced == (DOC[1],)
+        ords = _rows(url, f"SELECT chunk_id, ord FROM app.doc_chunks WHERE doc_id = '{DOC[1]}' ORDER BY ord")
+        assert ords == [(chunk, i) for i, chunk in enumerate(order)]
+        dump(url, settings, tmp_path / f"{store}-again")
+        assert store_bytes(tmp_path / store) == store_bytes(tmp_path / f"{store}-again")
+    assert _rows(url, f"SELECT chunk_id, xmin::text FROM app.doc_chunks WHERE doc_id = '{DOC[0]}' ORDER BY 1") == kept
+    with psycopg.connect(database_url, autocommit=True) as conn:  # the heads of DOC[0] and DOC[1] trade places
+        conn.execute(
+            f"UPDATE app.doc_chunks SET doc_id = CASE doc_id WHEN '{DOC[0]}' THEN '{DOC[1]}' ELSE '{DOC[0]}' END "
+            f"WHERE ord = 0 AND doc_id IN ('{DOC[0]}', '{DOC[1]}')"
+        )
+    dump(database_url, settings, tmp_path / "crossed")
+    report = restore_store(url, tmp_path / "crossed", embedder, settings=settings, replace=True)
+    assert report.analyses.replaced == (DOC[0], DOC[1])
+    dump(url, settings, tmp_path / "crossed-again")
+    assert store_bytes(tmp_path / "crossed") == store_bytes(tmp_path / "crossed-again")

@@ -34,7 +34,7 @@ from goldkeeper.config.sections import ENTITY_FIELDS
 from goldkeeper.db.loader import ANALYSIS_TABLES, Changes, GoldenLoader
 from goldkeeper.db.mapped_digest import differing, record_digest
 from goldkeeper.db.mapped_reader import expected_rows, select_entity
-from goldkeeper.db.mapping import FIELD_DEFAULTS, FIELD_TYPES, Mapping, first_too_long
+from goldkeeper.db.mapping import FIELD_DEFAULTS, FIELD_TYPES, Mapping, first_too_long, park_positions
 from goldkeeper.db.mapping_check import require_valid
 from goldkeeper.db.schema import HNSW_REBUILD_MIN_ROWS, HNSW_REBUILD_MIN_SHARE
 from goldkeeper.errors import ConflictError, DataIntegrityError
@@ -275,6 +275,8 @@ class MappedLoader(GoldenLoader):
         fields = [f for f in self.mapping.mapped_fields(entity) if f != "id"]
         if not fields:
             return
+        if entity == "chunks":
+            self.conn.execute(park_positions(self.mapping, self._staged(table, keys)))
         values = [self.mapping.write_expr(entity, f, sql.Identifier("s", f)) for f in fields]
         names = [sql.Identifier(f"gk__{i}") for i in range(len(fields))]
         sets = [sql.SQL("{} = gk__s.{}").format(target.column(f), n) for f, n in zip(fields, names, strict=True)]

@@ -247,6 +247,31 @@ def first_too_long(
     return None if row is None else (str(row[0]), int(row[1]), limit.group(0))
 
 
+def park_positions(mapping: Mapping, staged: sql.Composable) -> sql.Composed:
+    """The UPDATE moving the chunks (inside the ``where``) whose position or document the staged rows ``staged``
+    change to positions above every one in use, first: updated in place one by one, they would collide under the
+    common UNIQUE (document, position) constraint with a position not yet moved (a swap, a chunk inserted at the
+    head, two documents trading chunks)."""
+    table = mapping.tables["chunks"]
+    position = table.column("chunk_index")
+    return sql.SQL(
+        "UPDATE {t} SET {c} = gk__p.gk__parked FROM (SELECT {key} AS gk__key, {new} AS gk__new, {doc} AS gk__doc, "
+        "greatest((SELECT max({c}) FROM {t}), (SELECT max(chunk_index) FROM gk_chunks)) + row_number() OVER () "
+        "AS gk__parked FROM ({staged}) s) gk__p WHERE {t}.{id} = gk__p.gk__key AND {w} "
+        "AND ROW({a}, {c}) IS DISTINCT FROM ROW(gk__doc, gk__new)"
+    ).format(
+        t=table.relation,
+        c=position,
+        a=table.column("analysis_id"),
+        key=mapping.write_expr("chunks", "id", sql.Identifier("s", "id")),
+        new=mapping.write_expr("chunks", "chunk_index", sql.Identifier("s", "chunk_index")),
+        doc=mapping.write_expr("chunks", "analysis_id", sql.Identifier("s", "analysis_id")),
+        staged=staged,
+        id=table.column("id"),
+        w=table.condition(),
+    )
+
+
 def select_scoped(mapping: Mapping, entity: str, exprs: sql.Composable, *, escaped: bool = False) -> sql.Composed:
     """``SELECT <exprs> FROM <table> WHERE <scope>``: the entity's rows inside its ``where`` (children: whose
     analysis is inside the analyses' ``where`` too). ``escaped``: for a statement run with parameters
@@ -311,6 +336,7 @@ __all__ = [
     "conversion",
     "field_conversion",
     "first_too_long",
+    "park_positions",
     "column_types",
     "load_types",
     "user_sql",

@@ -5,7 +5,8 @@ Tables and columns exist, every mapped column converts losslessly to goldkeeper'
 the chunks' ``fulltext`` is a ``tsvector`` column or a valid expression giving one,
 the children's ``analysis_id`` has a FOREIGN KEY to the analyses' id (or the mapping declares
 one), the queries' ids in scope are ids goldkeeper's queries can have, the values in scope fit goldkeeper's
-types (no 'infinity' timestamp, no bigint past int4) and no analysis has two artifacts. One line per problem,
+types (no 'infinity' timestamp, no bigint past int4) and no analysis has two artifacts, nor two findings at
+one position. One line per problem,
 naming table.column and both types. ``db check`` also counts the NULLs in required columns in scope
 (:func:`null_problems`: dump would refuse those rows; not run before each dump, a full scan).
 """
@@ -185,21 +186,37 @@ def _json_list_problems(
     return problems
 
 
-def _artifact_problem(conn: psycopg.Connection[Any], table: TableMap, found: dict[str, str]) -> str | None:
-    """An analysis holds one artifact: a second row in scope would be dropped by dump (which one: by chance)."""
-    column = table.columns.get("analysis_id", "")
-    if table.entity != "artifacts" or column not in found:
+#: entity -> the fields that name one of its rows per analysis, and what two rows sharing them would cost
+_ONE_PER = {
+    "artifacts": (
+        ("analysis_id",),
+        "analysis id(s) have more than one artifact",
+        "keeps one artifact per analysis (dump would drop the others)",
+    ),
+    "findings": (
+        ("analysis_id", "ordinal"),
+        "(analysis id, ordinal) pair(s) hold more than one finding",
+        "orders an analysis's findings by ordinal (dump would write them in an order left to chance)",
+    ),
+}
+
+
+def _duplicate_problem(conn: psycopg.Connection[Any], table: TableMap, found: dict[str, str]) -> str | None:
+    """An analysis holds one artifact, and one finding per ordinal: rows in scope sharing them are named."""
+    fields, what, cost = _ONE_PER.get(table.entity, ((), "", ""))
+    columns = [table.columns.get(f, "") for f in fields]
+    if not fields or not all(c in found for c in columns):
         return None
+    keys = sql.SQL(", ").join(map(sql.Identifier, columns))
     statement = sql.SQL(
-        "SELECT {c}::text, count(*) OVER () FROM {t} WHERE {w} GROUP BY {c} HAVING count(*) > 1 ORDER BY 1 LIMIT 1"
-    ).format(c=sql.Identifier(column), t=table.relation, w=table.condition())
+        "SELECT concat_ws(', ', {k}), count(*) OVER () FROM {t} WHERE {w} GROUP BY {k} HAVING count(*) > 1 "
+        "ORDER BY 1 LIMIT 1"
+    ).format(k=keys, t=table.relation, w=table.condition())
     row = _row_in_scope(conn, statement)
     if row is None:
         return None
-    return (
-        f"{table.name}.{column}: {row[1]} analysis id(s) have more than one artifact (e.g. {row[0]!r}): goldkeeper "
-        "keeps one artifact per analysis (dump would drop the others)"
-    )
+    where = f"{table.name}.{columns[0]}" if len(columns) == 1 else f"{table.name} ({', '.join(columns)})"
+    return f"{where}: {row[1]} {what} (e.g. {row[0]!r}): goldkeeper {cost}"
 
 
 def _where_problem(conn: psycopg.Connection[Any], table: TableMap) -> str | None:
@@ -283,7 +300,7 @@ def check_mapping(conn: psycopg.Connection[Any], mapping: Mapping, dim: int | No
         problems += [p for p in [_query_id_problem(conn, table, found)] if p]
         problems += _json_list_problems(conn, mapping, table, found)
         problems += _range_problems(conn, mapping, table, found)
-        problems += [p for p in [_artifact_problem(conn, table, found)] if p]
+        problems += [p for p in [_duplicate_problem(conn, table, found)] if p]
         problems += _embedding_problems(table, found, dim) if dim is not None else []
         problems += [p for p in [_fulltext_problem(conn, table, found)] if p]
         if entity not in ("analyses", "queries") and column_types(conn, mapping.tables["analyses"]) is not None:
