@@ -12,6 +12,7 @@ from diff_support import commit_all, dataset, git, init_repo, make_analysis, wri
 from goldkeeper.cli import main
 from goldkeeper.dataset.diff.render import GITHUB_COMMENT_LIMIT
 from goldkeeper.dataset.diff.schema import DIFF_JSON_SCHEMA
+from verify_helpers import build_store
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -174,6 +175,29 @@ def test_changelog_never_replaces_a_link_nor_downgrades_a_newer_changelog(
     code, _, err = run(capsys, "-C", str(repo), "changelog", "-m", "x")
     assert code == 5 and "format_version 2 is newer than this goldkeeper understands (1)" in err
     assert changelog.read_text() == newer
+
+
+def test_changelog_of_a_hand_edit_before_fmt_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before `fmt` the manifest's sha256 is the old version: the entry said version_after == version_before
+    for a modification, and the same change was appended again once fmt had run."""
+    init_repo(tmp_path)
+    store = build_store(tmp_path)  # a store fmt accepts (prompt contract included)
+    commit_all(tmp_path, "v1")
+    shard = next(p for p in sorted((store / "queries").iterdir()) if b"What does" in p.read_bytes())
+    shard.write_bytes(shard.read_bytes().replace(b"What does", b"What did", 1))
+    code, out, err = run(capsys, "-C", str(tmp_path), "changelog", "-m", "past tense")
+    assert code == 5 and out == "" and not (store / "CHANGELOG.json").exists()
+    assert err == (
+        f"error: {store}: the manifest does not match the shards ({shard}): run `goldkeeper fmt` first, "
+        "the changelog records dataset versions\n"
+    )
+    assert run(capsys, "-C", str(tmp_path), "fmt")[0] == 0
+    code, out, _ = run(capsys, "-C", str(tmp_path), "changelog", "-m", "past tense", "--json")
+    entry = json.loads(out)["entry"]
+    assert code == 0 and entry["counts"]["queries"]["modified"] == 1
+    shown = json.loads(run(capsys, "-C", str(tmp_path), "show", "--rev", "WORKTREE", "--json")[1])
+    assert entry["version_after"] == shown["version"] != entry["version_before"]
+    assert run(capsys, "-C", str(tmp_path), "changelog")[1].startswith("nothing to add")
 
 
 def test_log_and_show(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:

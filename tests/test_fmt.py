@@ -384,3 +384,25 @@ def test_a_store_at_the_root_of_a_git_repository_is_not_replaced(
     assert not [p for p in project.parent.iterdir() if p.name.startswith(f".{project.name}.")]  # no staging left
     code, out, _ = run(["diff", "--exit-code"], capsys)  # reading it is fine
     assert code == 10 and "queries: +0 -0 ~1" in out
+
+
+def test_a_timestamp_written_with_an_offset_is_the_same_data_in_utc(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Canonical datetimes are UTC with Z: `+02:00` for the same instant passed `verify --strict` as canonical,
+    changed the dataset version and showed in diff as a modification (and the next dump wrote Z again)."""
+    store = build_store(project)
+    original = project / "original"
+    shutil.copytree(store, original)
+    aid = str(make_analysis(0).id)
+    relpath = locate(store, "analyses", aid)
+    data = (store / relpath).read_bytes()  # the shard's analyses share the timestamp: edit the first one
+    (store / relpath).write_bytes(data.replace(b'T07:08:09Z"', b'T09:08:09+02:00"', 1))
+
+    code, out, _ = run(["verify"], capsys)
+    assert code == 5 and f"warning [shard.not_canonical] {store}/{relpath}" in out
+    code, out, _ = run(["diff", str(original), str(store), "--exit-code"], capsys)
+    assert code == 0 and "no record changes" in out
+    code, out, err = run(["fmt"], capsys)
+    assert code == 0, out + err
+    assert store_bytes(store) == store_bytes(original)  # the same data: the same bytes and dataset version

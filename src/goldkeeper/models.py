@@ -11,6 +11,7 @@ records the schema version its shards were written with.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -79,6 +80,12 @@ class Analysis(Record):
     findings: list[Finding] = Field(default_factory=list)
     chunks: list[Chunk] = Field(default_factory=list)
     artifact: Artifact | None = None
+
+    @field_validator("created_at")
+    @classmethod
+    def _in_utc(cls, value: datetime) -> datetime:
+        """One instant, one spelling: ``+02:00`` written by hand is the same data as what dump writes (``Z``)."""
+        return value.astimezone(UTC)
 
     @field_validator("chunks")
     @classmethod

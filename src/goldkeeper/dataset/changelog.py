@@ -73,6 +73,13 @@ def append_changelog(
 ) -> ChangelogResult:
     """Diff the working store against ``base`` and append an entry unless there is nothing new."""
     result = diff(base, WORKTREE, settings)
+    stale = [p for p in result.store_problems if p.side == "new"]
+    if stale:  # a hand edit before `fmt`: the manifest's sha256 (version_after) is not the content's version
+        raise DataIntegrityError(
+            f"{settings.store_path}: the manifest does not match the shards ({stale[0].file}"
+            f"{f' and {len(stale) - 1} more' if len(stale) > 1 else ''}): run `goldkeeper fmt` first, the "
+            "changelog records dataset versions"
+        )
     document = read_changelog(settings)
     entries = document["entries"]
     after = result.new.version
