@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
@@ -103,7 +103,8 @@ def rendered(markdown: str) -> _Tags:
 
 
 def harmless(text: str) -> str:
-    return "x" if text else ""
+    # md_text drops the spaces around prose, so text of spaces alone is empty prose, as "" is
+    return "x" if text.strip(" ") else ""
 
 
 def a_diff(s: str) -> DatasetDiff:
@@ -149,6 +150,7 @@ def test_pr_comment_is_inert_for_generated_text(s: str) -> None:
 
 @settings(max_examples=300, derandomize=True, deadline=None, database=None)
 @given(s=hostile_text)
+@example(s=" ")  # spaces alone: empty prose (hypothesis found it only in some runs)
 def test_md_code_and_md_text_are_one_inert_inline(s: str) -> None:
     table = "| {} | b |\n|---|---|\n| {} | d |"
     for markdown, benign in ((md_code(s), md_code(harmless(s))), (md_text(s), md_text(harmless(s)))):
