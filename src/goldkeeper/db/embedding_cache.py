@@ -96,22 +96,32 @@ def store_cache(conn: psycopg.Connection[Any], model_id: str, items: Sequence[tu
     return cur.rowcount
 
 
+#: the temporary table :func:`stage_vectors` fills (``id``, ``embedding``), dropped at commit
+STAGED_VECTORS = "goldkeeper_chunk_vec"
+
+
+def stage_vectors(conn: psycopg.Connection[Any], rows: Sequence[tuple[UUID, np.ndarray]]) -> None:
+    """Copy ``(chunk id, vector)`` rows into :data:`STAGED_VECTORS` (emptied first), for one UPDATE ... FROM
+    it: a binary COPY and one join instead of an UPDATE per chunk."""
+    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGED_VECTORS} (id uuid, embedding vector) ON COMMIT DROP")
+    conn.execute(f"TRUNCATE {STAGED_VECTORS}")
+    with conn.cursor().copy(f"COPY {STAGED_VECTORS} (id, embedding) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(["uuid", "vector"])
+        for chunk_id, vector in rows:
+            copy.write_row((chunk_id, np.asarray(vector, dtype=np.float32)))
+
+
 def write_chunk_embeddings(
     conn: psycopg.Connection[Any], model_id: str, rows: Sequence[tuple[UUID, np.ndarray]]
 ) -> int:
     """Set ``embedding`` and ``embedding_model`` of these chunks. Returns rows updated."""
     if not rows:
         return 0
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS goldkeeper_chunk_vec (id uuid, embedding vector) ON COMMIT DROP")
-    conn.execute("TRUNCATE goldkeeper_chunk_vec")
-    with conn.cursor().copy("COPY goldkeeper_chunk_vec (id, embedding) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(["uuid", "vector"])
-        for chunk_id, vector in rows:
-            copy.write_row((chunk_id, np.asarray(vector, dtype=np.float32)))
+    stage_vectors(conn, rows)
     cur = conn.execute(
-        """
+        f"""
         UPDATE golden.chunks AS c SET embedding = v.embedding, embedding_model = %s
-        FROM goldkeeper_chunk_vec AS v WHERE c.id = v.id
+        FROM {STAGED_VECTORS} AS v WHERE c.id = v.id
         """,
         (model_id,),
     )
@@ -119,10 +129,12 @@ def write_chunk_embeddings(
 
 
 __all__ = [
+    "STAGED_VECTORS",
     "prepare",
     "count_stale_chunks",
     "iter_stale_chunks",
     "lookup_cache",
+    "stage_vectors",
     "store_cache",
     "write_chunk_embeddings",
 ]

@@ -31,6 +31,7 @@ import psycopg
 from psycopg import sql
 
 from goldkeeper.config.sections import ENTITY_FIELDS
+from goldkeeper.db.embedding_cache import STAGED_VECTORS, stage_vectors
 from goldkeeper.db.loader import ANALYSIS_TABLES, Changes, GoldenLoader
 from goldkeeper.db.mapped_digest import differing, record_digest
 from goldkeeper.db.mapped_reader import expected_rows, select_entity
@@ -471,17 +472,13 @@ class MappedChunkVectors:
     def write(self, conn: psycopg.Connection[Any], model_id: str, rows: Sequence[tuple[UUID, np.ndarray]]) -> int:
         if not rows:
             return 0
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS goldkeeper_chunk_vec (id uuid, embedding vector) ON COMMIT DROP")
-        conn.execute("TRUNCATE goldkeeper_chunk_vec")
-        with conn.cursor().copy("COPY goldkeeper_chunk_vec (id, embedding) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(["uuid", "vector"])
-            for chunk_id, vector in rows:
-                copy.write_row((chunk_id, np.asarray(vector, dtype=np.float32)))
+        stage_vectors(conn, rows)
         sets = [sql.SQL("{} = v.embedding").format(sql.Identifier(str(self.table.embedding_column)))]
         if self.table.model_column is not None:
             sets.append(sql.SQL("{} = {}").format(sql.Identifier(self.table.model_column), sql.Literal(model_id)))
         cur = conn.execute(
-            sql.SQL("UPDATE {t} AS c SET {sets} FROM goldkeeper_chunk_vec AS v WHERE c.{id} = {vid}").format(
+            sql.SQL("UPDATE {t} AS c SET {sets} FROM {staged} AS v WHERE c.{id} = {vid}").format(
+                staged=sql.Identifier(STAGED_VECTORS),
                 t=self.table.relation,
                 sets=sql.SQL(", ").join(sets),
                 id=self.table.column("id"),
