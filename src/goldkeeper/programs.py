@@ -9,6 +9,9 @@ the :class:`OSError` of :func:`subprocess.run`. Standard library only: it sits i
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,15 +29,35 @@ class ProgramRun:
 
 def run_program(argv: Sequence[str], stdin: bytes, *, cwd: Path | None, timeout: float) -> ProgramRun:
     """Run ``argv`` with ``stdin``; raises OSError when the program cannot be started."""
-    try:
-        done = subprocess.run(list(argv), input=stdin, capture_output=True, cwd=cwd, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return ProgramRun(b"", f"timed out after {timeout:g} s")
-    if done.returncode == 0:
-        return ProgramRun(done.stdout)
-    tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
+    # in a session of its own, so that a timeout (or Ctrl-C) stops what the program started too: killing
+    # only the program would leave a wrapper script's worker (`sh -c`, `uv run`) running after it
+    with subprocess.Popen(
+        list(argv),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=cwd,
+        start_new_session=True,
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(process)
+            return ProgramRun(b"", f"timed out after {timeout:g} s")
+        except BaseException:
+            _kill_group(process)
+            raise
+    if process.returncode == 0:
+        return ProgramRun(stdout)
+    tail = stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
     detail = f": {' '.join(tail[0].split())[:300]}" if tail[0] else ""
-    return ProgramRun(done.stdout, f"exited with status {done.returncode}", detail)
+    return ProgramRun(stdout, f"exited with status {process.returncode}", detail)
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the whole group has exited already
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 __all__ = ["ProgramRun", "run_program"]
