@@ -32,6 +32,12 @@ PAD = -9
 BLOCK = 1 << 16
 #: trec_eval's relevance_level: a judged value >= this is relevant.
 RELEVANCE_LEVEL = 1
+#: the highest relevance level (and gain parameter level) evaluated: the measures keep a count per
+#: query and level from 0 up to the highest one, so a qrels line judging 2147483648 would allocate
+#: 16 GiB per query (and exhaust the machine's memory) instead of failing.
+MAX_RELEVANCE = 1000
+#: the lowest relevance value read (numpy's int64; negative values allocate nothing).
+MIN_RELEVANCE = -(2**63)
 
 Qrels = Mapping[str, Mapping[str, int]]
 Run = Mapping[str, Mapping[str, float]]
@@ -201,6 +207,14 @@ def cut_labels(name: str, params: tuple) -> list[str]:
     return [f"{name}_{p:.2f}" if isinstance(p, float) else f"{name}_{p}" for p in params]
 
 
+def _level(name: str) -> int | None:
+    """The relevance level a pair parameter's name sets (as .gains reads it), or None."""
+    try:
+        return int(name)
+    except ValueError:
+        return None
+
+
 def parse_pairs(measure: str, text: str) -> tuple:
     """trec_eval's pair parameters ``name=value,...`` -> (text as given, ((name, value), ...))."""
     pairs = []
@@ -212,4 +226,7 @@ def parse_pairs(measure: str, text: str) -> tuple:
             pairs.append((name, float(value)))
         except ValueError as exc:
             raise EvalError(f"measure {measure!r}: {value!r} is not a number in {text!r}") from exc
+        level = _level(name)
+        if level is not None and abs(level) > MAX_RELEVANCE:
+            raise EvalError(f"measure {measure!r}: level {name} is beyond {MAX_RELEVANCE} in {text!r}")
     return (text, tuple(pairs))
