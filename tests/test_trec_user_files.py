@@ -144,3 +144,10 @@ def test_the_dict_path_refuses_a_huge_relevance_before_allocating() -> None:
     # eval retrieval's path: golden relevance is any integer >= 1 (a typo like 1000000000 would allocate 8 GB)
     with pytest.raises(EvalError, match=f"relevance 2147483648 is above {MAX_RELEVANCE}"):
         evaluate({"q1": {"d1": 2**31}}, {"q1": {"d1": 1.0}}, resolve_measures(["ndcg"]))
+
+
+def test_bytes_that_are_not_utf8_name_their_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "q").write_text(QRELS)
+    (tmp_path / "r").write_bytes(RUN.encode() + b"q2 Q0 caf\xe9 2 0.1 sys\n")  # Latin-1 from an old tool
+    code, out, err = run_cli(["eval", "trec", str(tmp_path / "q"), str(tmp_path / "r")], capsys)
+    assert (code, out, err) == (6, "", f"error: {tmp_path / 'r'}:4: not UTF-8 text (byte 0xe9)\n")

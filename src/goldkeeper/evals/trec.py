@@ -40,7 +40,8 @@ def _read_lines(path: Path) -> list[str]:
     except OSError as exc:
         raise EvalError(f"{path}: cannot read: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
-        raise EvalError(f"{path}: not UTF-8 text") from exc
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise EvalError(f"{path}:{line}: not UTF-8 text (byte {exc.object[exc.start]:#04x})") from exc
 
 
 def read_qrels(path: Path) -> dict[str, dict[str, int]]:
