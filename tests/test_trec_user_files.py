@@ -151,3 +151,22 @@ def test_bytes_that_are_not_utf8_name_their_line(tmp_path: Path, capsys: pytest.
     (tmp_path / "r").write_bytes(RUN.encode() + b"q2 Q0 caf\xe9 2 0.1 sys\n")  # Latin-1 from an old tool
     code, out, err = run_cli(["eval", "trec", str(tmp_path / "q"), str(tmp_path / "r")], capsys)
     assert (code, out, err) == (6, "", f"error: {tmp_path / 'r'}:4: not UTF-8 text (byte 0xe9)\n")
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("iprec_at_recall.inf", "measure 'iprec_at_recall': parameters must be finite numbers (got 'inf')"),
+        ("Rprec_mult.0.5,nan", "measure 'Rprec_mult': parameters must be finite numbers (got '0.5,nan')"),
+        ("rbp.p=nan", "measure 'rbp': 'nan' is not a finite number in 'p=nan'"),
+        ("ndcg.1=inf", "measure 'ndcg': 'inf' is not a finite number in '1=inf'"),
+    ],
+)
+def test_parameters_that_are_not_finite_are_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], spec: str, message: str
+) -> None:
+    # they printed nan or -0.0000 with numpy's RuntimeWarnings (file and line of goldkeeper's code) on stderr
+    (tmp_path / "q").write_text(QRELS)
+    (tmp_path / "r").write_text(RUN)
+    code, out, err = run_cli(["eval", "trec", "-m", spec, str(tmp_path / "q"), str(tmp_path / "r")], capsys)
+    assert (code, out, err) == (6, "", f"error: {message}\n")

@@ -15,6 +15,7 @@ this, so a query the search missed counts as a miss, never as absent.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -195,6 +196,8 @@ class Measure:
             raise EvalError(f"measure {self.name!r}: bad parameters {text!r}") from exc
         if not values:
             raise EvalError(f"measure {self.name!r}: empty parameter list")
+        if not all(math.isfinite(v) for v in values):  # nan and inf cutoffs gave garbage and numpy warnings
+            raise EvalError(f"measure {self.name!r}: parameters must be finite numbers (got {text!r})")
         if self.param_type is int and values[0] <= 0:
             raise EvalError(f"measure {self.name!r}: cutoffs must be positive (got {text!r})")
         return Measure(
@@ -223,9 +226,12 @@ def parse_pairs(measure: str, text: str) -> tuple:
         if not sep or not name:
             raise EvalError(f"measure {measure!r}: malformed pair parameters {text!r} (expected name=value,...)")
         try:
-            pairs.append((name, float(value)))
+            number = float(value)
         except ValueError as exc:
             raise EvalError(f"measure {measure!r}: {value!r} is not a number in {text!r}") from exc
+        if not math.isfinite(number):
+            raise EvalError(f"measure {measure!r}: {value!r} is not a finite number in {text!r}")
+        pairs.append((name, number))
         level = _level(name)
         if level is not None and abs(level) > MAX_RELEVANCE:
             raise EvalError(f"measure {measure!r}: level {name} is beyond {MAX_RELEVANCE} in {text!r}")
