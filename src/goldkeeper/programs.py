@@ -4,14 +4,13 @@ The program gets its batch on stdin, runs under a timeout, and its failure is de
 timeout or a non-zero exit status with the last line of its stderr. Each caller words the failure in
 its own error (an embedding failure is a config error, a judge's an eval error, an answerer's a
 failed case), so this module returns the failure instead of raising; a program that cannot start is
-the :class:`OSError` of :func:`subprocess.run`. Standard library only: it sits in the lowest layer.
+the :class:`OSError` of :func:`subprocess.Popen`. It sits in the lowest layer: the standard library,
+and psutil to stop a timed-out program's own children.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,23 +28,16 @@ class ProgramRun:
 
 def run_program(argv: Sequence[str], stdin: bytes, *, cwd: Path | None, timeout: float) -> ProgramRun:
     """Run ``argv`` with ``stdin``; raises OSError when the program cannot be started."""
-    # in a session of its own, so that a timeout (or Ctrl-C) stops what the program started too: killing
-    # only the program would leave a wrapper script's worker (`sh -c`, `uv run`) running after it
     with subprocess.Popen(
-        list(argv),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=cwd,
-        start_new_session=True,
+        list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd
     ) as process:
         try:
             stdout, stderr = process.communicate(stdin, timeout=timeout)
         except subprocess.TimeoutExpired:
-            _kill_group(process)
+            _kill_tree(process)
             return ProgramRun(b"", f"timed out after {timeout:g} s")
         except BaseException:
-            _kill_group(process)
+            _kill_tree(process)
             raise
     if process.returncode == 0:
         return ProgramRun(stdout)
@@ -54,9 +46,19 @@ def run_program(argv: Sequence[str], stdin: bytes, *, cwd: Path | None, timeout:
     return ProgramRun(stdout, f"exited with status {process.returncode}", detail)
 
 
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):  # the whole group has exited already
-        os.killpg(process.pid, signal.SIGKILL)
+def _kill_tree(process: subprocess.Popen[bytes]) -> None:
+    """Kill the program and every process it started: a wrapper's worker (`sh -c`, `uv run`) outlives the
+    wrapper's own kill. Its children are listed first (once it is dead they belong to init)."""
+    import psutil  # noqa: PLC0415 - start-up: only a timed-out or interrupted program needs it
+
+    try:
+        children = psutil.Process(process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        children = []
+    process.kill()
+    for child in children:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
     process.wait()
 
 
