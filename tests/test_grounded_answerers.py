@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import jsonschema
@@ -167,6 +168,29 @@ def test_command_exit_status_and_timeout_reasons() -> None:
     assert "exited with status 3" in failed.failures["q1"][1] and "model server unavailable" in failed.failures["q1"][1]
     slow = command("sleep", "5", timeout_s=0.5).answer([answer_query()])
     assert slow.failures["q1"][1] == "answerer command timed out after 0.5 s on batch 1 (1 prompts)"
+
+
+def test_command_timeout_stops_the_programs_it_started(tmp_path: Path) -> None:
+    # a wrapper script whose worker hangs: the timeout must stop the worker too, not leave it running
+    pid_file = tmp_path / "worker.pid"
+    wrapper = tmp_path / "rag.sh"
+    wrapper.write_text(f"#!/bin/sh\nsleep 60 &\necho $! > {pid_file}\nwait\n")
+    wrapper.chmod(0o755)
+    answers = CommandAnswerer(str(wrapper), cwd=tmp_path, batch_size=1, timeout_s=1.0).answer([answer_query()])
+    assert answers.failures["q1"][1] == "answerer command timed out after 1 s on batch 1 (1 prompts)"
+    worker = Path(f"/proc/{pid_file.read_text().strip()}/stat")
+    deadline = time.monotonic() + 5
+    while _running(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)  # SIGKILL is delivered asynchronously
+    assert not _running(worker), "the hung worker survived the timeout"
+
+
+def _running(stat: Path) -> bool:
+    """Whether the process of /proc/PID/stat runs (a killed orphan may stay a zombie until init reaps it)."""
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def test_command_garbage_output_and_bad_programs() -> None:

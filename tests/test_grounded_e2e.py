@@ -175,3 +175,29 @@ def test_demo_step_scores_the_demo_database(project: Path, squad_slice) -> None:
     written = orjson.loads(Path(step.data["metrics_file"]).read_bytes())
     assert written == step.data["metrics"] and Path(step.data["metrics_file"]).is_relative_to(project / ".goldkeeper")
     assert not (project / "metrics").exists()  # the project's own outputs are not touched
+
+
+@pytest.mark.parametrize("option", [["--out", "answers.jsonl"], ["--per-case", "./sub/../answers.jsonl"]])
+def test_an_output_path_naming_the_responses_file_is_refused(
+    project: Path, squad_slice, capsys, option: list[str]
+) -> None:
+    # the user's answers (maybe hours of LLM calls) must not be replaced by the metrics
+    make_project(project, squad_slice)
+    (project / "sub").mkdir()
+    body = "".join(json.dumps(x) + "\n" for x in oracle_responses(squad_slice))
+    (project / "answers.jsonl").write_text(body)
+    code, out, err = run(["eval", "grounded", "--answerer", "responses:answers.jsonl", *option], capsys)
+    assert (code, out) == (2, "")
+    assert err == f"error: {project / option[1]}: is the responses file being evaluated; write the results elsewhere\n"
+    assert (project / "answers.jsonl").read_text() == body
+    assert not (project / "metrics").exists()
+
+
+def test_a_responses_file_with_a_byte_order_mark_and_crlf_reads_every_line(project: Path, squad_slice, capsys) -> None:
+    make_project(project, squad_slice)
+    lines = oracle_responses(squad_slice)
+    (project / "answers.jsonl").write_bytes(b"\xef\xbb\xbf" + b"".join(orjson.dumps(x) + b"\r\n" for x in lines))
+    code, out, err = run(["eval", "grounded", "--answerer", "responses:answers.jsonl", "--json"], capsys)
+    assert code == 0, err
+    metrics = orjson.loads(out)
+    assert (metrics["malformed"], metrics["missing"], metrics["pass_rate"]) == (0, 0, 1.0)

@@ -37,6 +37,8 @@ from goldkeeper.dataset.diff.model import (
 from goldkeeper.dataset.diff.render import to_markdown, to_text
 from goldkeeper.dataset.inert import json_safe, md_code, md_text, terminal_safe
 from goldkeeper.quality.report import build_summary
+from goldkeeper.quality.report.charts import chart
+from goldkeeper.quality.report.html import render_html
 from goldkeeper.quality.report.markdown import render_markdown
 from goldkeeper.store import write_store
 from quality_support import identity
@@ -260,3 +262,13 @@ def test_cli_diff_show_log_verify_and_errors_escape_controls(tmp_path: Path, mon
     assert verify_code == 5 and "docs.acme-corp.io/Evil\\x1b]8" in verify
     assert "\\nFAKE: all good" in verify and not any(line.startswith("FAKE") for line in verify.splitlines())
     assert bad_code != 0 and bad.startswith("error: ") and "no-such-revEvil\\x1b]8" in bad
+
+
+def test_dashboard_html_shows_controls_escaped(tmp_path: Path) -> None:
+    # HTML escaping leaves ESC and bidi overrides raw: "\u202e" made a metric name read backwards on the page
+    summary = build_summary(scenario(tmp_path, identity(prompt="v1\u202egnp.exe")), now=NOW)
+    hostile = "x\u202eliaf\x1b]8;;http://evil\x1b\\"
+    summary["latest"]["metrics"] = {hostile: 0.5}
+    page = render_html(summary) + chart(hostile, [{"runId": hostile, "timestamp": NOW, "value": 0.5}], None)
+    assert not CONTROLS.search(page)
+    assert "x\\u202eliaf\\x1b]8;;http://evil\\x1b\\" in page and "v1\\u202egnp.exe" in page

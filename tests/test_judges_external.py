@@ -37,6 +37,8 @@ for pair in reversed(lines):  # any order
     if "not" in pair["claim"]:
         out.update(score=0.9, label="contradicted", reason="negation")
     print(json.dumps(out))
+    if mode == "twice" and pair["id"] == 2:  # a retry that printed its second opinion too
+        print(json.dumps({**out, "score": 0.0}))
 """
 
 
@@ -80,6 +82,7 @@ def test_command_judge_batches_pairs_and_reads_verdicts(program) -> None:
         ("fail", {}, "exited with status 3 on pairs 0-4: model not loaded"),
         ("drop", {}, "no verdict for pair id 1"),
         ("badscore", {}, "score must be a number in [0, 1]"),
+        ("twice", {}, "output line 4 of pairs 0-4: a second verdict for pair id 2"),
     ],
 )
 def test_command_judge_errors_name_the_program(program, mode, options, message) -> None:

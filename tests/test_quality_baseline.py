@@ -98,3 +98,33 @@ def test_unsupported_baseline_file_is_rejected(tmp_path: Path) -> None:
     (tmp_path / "x.json").write_text(json.dumps({"schemaVersion": 9}))
     with pytest.raises(DataIntegrityError, match="unsupported baseline schemaVersion 9"):
         BaselineStore(tmp_path).load_file(tmp_path / "x.json")
+
+
+def test_show_list_and_gate_print_hostile_metric_names_inert(
+    tiny: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a metric named by a user's eval script, and a model version from the environment, holding a terminal
+    # hyperlink (OSC 8) and a screen clear: printed escaped, never as escape sequences
+    hostile = "x\x1b]8;;http://evil.example\x1b\\click\x1b]8;;\x1b\\\x1b[2J"
+    monkeypatch.setenv("GOLDKEEPER_MODEL_VERSION", f"m{hostile}")
+    (tiny / "metrics" / "grounded.json").write_text(json.dumps({"faithfulness": 0.9, hostile: 0.5}))
+    assert cli(["baseline", "record"], capsys)[0] == 0
+    policy = tiny / "policy.json"
+    policy.write_text(
+        json.dumps(
+            {
+                "floors": {hostile: 0.9},
+                "diffSeverityPolicy": {"watch": 0.005, "regression": 0.02, "improved": 0.005},
+                "severityHistoryPolicy": {"maxComparisons": 20},
+                "citationFreshnessAging": {"threshold": 0.8},
+            }
+        )
+    )
+    for argv, expected_code in [
+        (["baseline", "show"], 0),
+        (["baseline", "list"], 0),
+        (["gate", "--policy", str(policy), "--no-record", "--no-report"], 10),
+    ]:
+        code, out, err = cli(argv, capsys)
+        assert code == expected_code, err
+        assert "x\\x1b]8;;http://evil.example" in out and "\x1b" not in out + err, argv

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from goldkeeper.cli.main import AppState, pass_state
-from goldkeeper.cli.output import echo_json
+from goldkeeper.cli.output import echo_document, echo_json, echo_text
 from goldkeeper.project import compare_per_query, evaluate_trec
 
 
@@ -44,7 +44,7 @@ def trec(qrels: Path, run: Path, per_query: bool, measures: tuple[str, ...], com
     if as_json:
         echo_json(report.to_json())
     else:
-        click.echo(report.to_trec_eval(per_query=per_query), nl=False)
+        echo_document(report.to_trec_eval(per_query=per_query))  # qids and runid are the user's text
 
 
 @eval_group.command("retrieval")
@@ -127,10 +127,9 @@ def compare(a: Path, b: Path, metrics: tuple[str, ...], mode_a: str | None, mode
     if as_json:
         echo_json(result.to_json())
         return
-    click.echo(
-        f"A = {a}\nB = {b}\n{result.paired} paired queries ({result.only_a} only in A, {result.only_b} only in B)"
-    )
-    click.echo(result.to_markdown())
+    echo_text(f"A = {a}\nB = {b}", lines=True)
+    click.echo(f"{result.paired} paired queries ({result.only_a} only in A, {result.only_b} only in B)")
+    echo_text(result.to_markdown(), lines=True)  # metric and mode names are the files' text
 
 
 def register(cli: click.Group) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from goldkeeper.cli.main import AppState, pass_state, with_options
-from goldkeeper.cli.output import echo_json
+from goldkeeper.cli.output import echo_json, echo_text
 from goldkeeper.errors import NegativeVerdict
 from goldkeeper.fileio import append_text
 from goldkeeper.quality.gate_run import GateResult, read_gate_document
@@ -58,12 +58,13 @@ def baseline_show(state: AppState, key: str | None, as_json: bool) -> None:
         return
     ident = baseline.identity
     click.echo(f"baseline {baseline.key} (recorded {baseline.recorded_at})")
-    click.echo(f"  dataset  {ident.dataset_id} @ {ident.dataset_version}")
-    click.echo(f"  model    {ident.model_version}")
-    click.echo(f"  prompt   {ident.prompt_version}")
+    # identities and metric names come from the metrics files and the environment: shown with escapes inert
+    echo_text(f"  dataset  {ident.dataset_id} @ {ident.dataset_version}")
+    echo_text(f"  model    {ident.model_version}")
+    echo_text(f"  prompt   {ident.prompt_version}")
     width = max((len(m) for m in baseline.metrics), default=0)
     for metric, value in baseline.metrics.items():
-        click.echo(f"  {metric:<{width}}  {value:.4f}")
+        echo_text(f"  {metric:<{width}}  {value:.4f}")
 
 
 @baseline_group.command("list")
@@ -79,7 +80,7 @@ def baseline_list(state: AppState, as_json: bool) -> None:
         click.echo("no baselines recorded (run `goldkeeper baseline record`)")
     for b in baselines:
         ident = b.identity
-        click.echo(
+        echo_text(
             f"{b.key}  {b.recorded_at}  {ident.dataset_id}@{ident.dataset_version[:12]}  "
             f"model={ident.model_version}  prompt={ident.prompt_version}  ({len(b.metrics)} metrics)"
         )
@@ -107,10 +108,10 @@ def _echo_gate(result: GateResult) -> None:
         f"severity vs previous run: {verdict['severity'] or 'n/a (first run)'}; "
         f"baseline {verdict['baselineKey']} {'found' if verdict['baselineFound'] else 'not recorded'}"
     )
-    for reason in verdict["reasons"]:
-        click.echo(f"  fail: {reason['message']}")
+    for reason in verdict["reasons"]:  # messages name the metrics of the user's files and policy
+        echo_text(f"  fail: {reason['message']}")
     for warning in verdict["warnings"]:
-        click.echo(f"  warning {warning['code']}: {warning['message']}")
+        echo_text(f"  warning {warning['code']}: {warning['message']}")
     retention = result.outcome.retention
     if retention is not None:
         click.echo(

@@ -129,14 +129,29 @@ def randomization_p(diffs: np.ndarray, permutations: int = PERMUTATIONS, seed: i
     return (1 + at_least) / (1 + permutations)
 
 
-def _index(records: Sequence[dict[str, Any]], mode: str | None) -> dict[tuple[str, str], dict[str, Any]]:
+def _index(records: Sequence[dict[str, Any]], mode: str | None, name: str) -> dict[tuple[str, str], dict[str, Any]]:
     out = {}
     for r in records:
         if mode is not None and r.get("mode") != mode:
             continue
         key = ("" if mode is not None else str(r.get("mode", "")), str(r["query"]))
+        if key in out:  # the later record would silently replace the earlier one
+            raise EvalError(f"{name}: {_where(key)} occurs twice")
         out[key] = r
     return out
+
+
+def _where(key: tuple[str, str]) -> str:
+    return f"query {key[1]!r}" + (f" (mode {key[0]!r})" if key[0] else "")
+
+
+def _value(index: dict[tuple[str, str], dict[str, Any]], key: tuple[str, str], metric: str, name: str) -> float:
+    """A paired record's metric; a missing or non-number value is an error, never a silent 0."""
+    value = index[key].get(metric)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        found = f"{value!r:.40}" if metric in index[key] else "missing"
+        raise EvalError(f"{name}: {_where(key)}: {metric!r} is {found}, not a number")
+    return float(value)
 
 
 def _numeric_metrics(index: dict[tuple[str, str], dict[str, Any]], keys: list[tuple[str, str]]) -> set[str]:
@@ -172,10 +187,11 @@ def _compare_metric(
     label: str,
     permutations: int,
     seed: int,
+    names: tuple[str, str],
 ) -> MetricComparison:
     """Both means, the delta, wins/ties/losses and the paired randomization p-value of one metric."""
-    va = np.array([float(ia[k].get(metric) or 0.0) for k in keys])
-    vb = np.array([float(ib[k].get(metric) or 0.0) for k in keys])
+    va = np.array([_value(ia, k, metric, names[0]) for k in keys])
+    vb = np.array([_value(ib, k, metric, names[1]) for k in keys])
     d = vb - va
     return MetricComparison(
         metric=label,
@@ -202,14 +218,21 @@ def compare_records(
 ) -> Comparison:
     if (mode_a is None) != (mode_b is None):
         raise EvalError("give both --mode-a and --mode-b, or neither")
-    ia, ib = _index(a, mode_a), _index(b, mode_b)
+    ia, ib = _index(a, mode_a, names[0]), _index(b, mode_b, names[1])
     keys = sorted(set(ia) & set(ib))
     if not keys:
         raise EvalError("the two files have no (mode, query) in common")
     chosen = _chosen_metrics(metrics, _numeric_metrics(ia, keys) & _numeric_metrics(ib, keys))
     results = [
         _compare_metric(
-            ia, ib, [k for k in keys if k[0] == mode], metric, _label(mode, metric, mode_a, mode_b), permutations, seed
+            ia,
+            ib,
+            [k for k in keys if k[0] == mode],
+            metric,
+            _label(mode, metric, mode_a, mode_b),
+            permutations,
+            seed,
+            names,
         )
         for mode in sorted({k[0] for k in keys})
         for metric in chosen

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from goldkeeper.errors import EvalError
 from goldkeeper.evals.metrics import Report, evaluate, evaluate_ranked, resolve_measures
+from goldkeeper.evals.metrics.base import MAX_RELEVANCE, MIN_RELEVANCE
 from goldkeeper.evals.metrics.join import DuplicateDocument, rank_columns
 from goldkeeper.fileio import write_text
 
@@ -34,11 +35,13 @@ def _size(path: Path) -> int:
 
 def _read_lines(path: Path) -> list[str]:
     try:
-        return path.read_text(encoding="utf-8").splitlines()
+        # utf-8-sig: a byte order mark (Windows editors write one) would else be part of the first qid
+        return path.read_text(encoding="utf-8-sig").splitlines()
     except OSError as exc:
         raise EvalError(f"{path}: cannot read: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
-        raise EvalError(f"{path}: not UTF-8 text") from exc
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise EvalError(f"{path}:{line}: not UTF-8 text (byte {exc.object[exc.start]:#04x})") from exc
 
 
 def read_qrels(path: Path) -> dict[str, dict[str, int]]:
@@ -55,6 +58,10 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
             value = int(rel)
         except ValueError as exc:
             raise EvalError(f"{path}:{number}: relevance {rel!r} is not an integer") from exc
+        if not MIN_RELEVANCE <= value <= MAX_RELEVANCE:
+            raise EvalError(
+                f"{path}:{number}: relevance {rel!r} is out of range (the highest level is {MAX_RELEVANCE})"
+            )
         docs = qrels.setdefault(qid, {})
         if docno in docs:
             raise EvalError(f"{path}:{number}: duplicate judgment for query {qid} document {docno}")

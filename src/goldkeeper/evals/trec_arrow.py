@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyarrow import csv
 
+from goldkeeper.evals.metrics.base import MAX_RELEVANCE
 from goldkeeper.evals.metrics.join import Columns
 
 QRELS_COLUMNS = ("qid", "iter", "docno", "rel")
@@ -32,6 +33,8 @@ _COMMENT = re.compile(rb"^#[^\n]*\n?", re.MULTILINE)
 _STR = pa.string()
 _BLANKS = re.compile(rb"[ \t\r\f\v]+")
 _EDGES = re.compile(rb"^ | $", re.MULTILINE)
+#: UTF-8's byte order mark, skipped at the start of a file as the line-by-line parser skips it.
+BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ def _read(path: Path, names: tuple[str, ...], types: dict[str, pa.DataType]) -> 
     Files with one space between fields parse as they are; any other file (tabs, runs of blanks,
     CR LF line ends) is normalised and parsed again when the first parse fails.
     """
-    data = _without_comments(path.read_bytes())
+    data = _without_comments(path.read_bytes().removeprefix(BOM))
     if not data or data.isspace():
         return None
     try:
@@ -139,6 +142,8 @@ def read_coded(qrels_path: Path, run_path: Path, *, complete: bool = False) -> C
     ):
         return None
     rel = qrels.column("rel").to_numpy()
+    if int(rel.max(initial=0)) > MAX_RELEVANCE:
+        return None  # the line-by-line parser names the line
     return CodedFiles(
         qids=qid_values.take(pa.array(chosen)).to_pylist(),
         run=Columns(rows[n_judged:], docs[n_judged:], scores),

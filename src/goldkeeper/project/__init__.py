@@ -378,9 +378,12 @@ class Project:
         store_path: Path | None = None,
     ) -> GroundedRun:
         """Answer every query with the answerer, score the answers, write the metrics and per-case files."""
-        from goldkeeper.evals.grounded import run_grounded, write_outputs  # noqa: PLC0415 - start-up (module doc)
+        from goldkeeper.evals.grounded import check_outputs, run_grounded, write_outputs  # noqa: PLC0415 - start-up
 
         params = self.settings.grounded
+        out_path = self.settings.resolve(out or params.out)
+        per_case_path = self.settings.resolve(per_case or params.per_case_out)
+        check_outputs(self.settings, answerer, [out_path, per_case_path])
         with self.database() as url:
             report = run_grounded(
                 self.settings,
@@ -391,8 +394,6 @@ class Project:
                 store_path=store_path,
                 database_url=url,
             )
-        out_path = self.settings.resolve(out or params.out)
-        per_case_path = self.settings.resolve(per_case or params.per_case_out)
         write_outputs(report, out_path, per_case_path)
         return GroundedRun(report, out_path, per_case_path)
 

@@ -24,7 +24,8 @@ class ResponsesFileAnswerer:
         except OSError as exc:
             raise EvalError(f"{self.path}: cannot read the responses file: {exc.strerror}") from exc
         answers = AnswerSet()
-        answers.collect(data.splitlines(), {q.id for q in queries}, str(self.path))
+        # a byte order mark (PowerShell's Out-File, Notepad) would fail the first line as invalid JSON
+        answers.collect(data.removeprefix(b"\xef\xbb\xbf").splitlines(), {q.id for q in queries}, str(self.path))
         return answers
 
 

@@ -25,6 +25,7 @@ from goldkeeper.evals.evidence import EvidenceChunk, EvidenceDoc, EvidenceIndex,
 from goldkeeper.evals.grounded.aggregation import aggregate
 from goldkeeper.evals.grounded.run import (
     GroundedReport,
+    check_outputs,
     resolve_as_of,
     run_grounded,
     score_answers,
@@ -34,6 +35,7 @@ from goldkeeper.evals.grounded.run import (
 from goldkeeper.evals.grounded.scoring import CaseResult, Rubric, score_case, score_failure
 
 __all__ = [
+    "check_outputs",
     "write_outputs",
     "summary_line",
     "GroundedParams",

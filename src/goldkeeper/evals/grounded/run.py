@@ -18,7 +18,7 @@ from typing import Any
 from goldkeeper.config import GroundedParams, Settings
 from goldkeeper.db.state import DatasetState, dataset_state
 from goldkeeper.embed import load_embedder
-from goldkeeper.errors import ConfigError, DatabaseError, EvalError
+from goldkeeper.errors import ConfigError, DatabaseError, EvalError, UsageError
 from goldkeeper.evals.answerers import AnswerSet, CachingEmbedder, make_answerer
 from goldkeeper.evals.dataset_version import MeasuredVersion
 from goldkeeper.evals.evidence import EvidenceIndex
@@ -233,6 +233,17 @@ def _label_version(report: GroundedReport, measured: MeasuredVersion) -> Grounde
     report.warnings.extend(measured.warnings())
     report.dataset_version = measured.version or report.dataset_version
     return report
+
+
+def check_outputs(settings: Settings, answerer: str | None, outputs: Sequence[Path]) -> None:
+    """Refuse an output path that is the responses file being evaluated (the user's answers, maybe costly to remake)."""
+    kind, _, arg = (answerer or settings.grounded.answerer).partition(":")
+    if kind != "responses" or not arg.strip():
+        return
+    source = settings.resolve(arg)
+    for path in outputs:
+        if path.resolve() == source.resolve() or (path.exists() and source.exists() and path.samefile(source)):
+            raise UsageError(f"{path}: is the responses file being evaluated; write the results elsewhere")
 
 
 def write_outputs(report: GroundedReport, out: Path, per_case: Path) -> None:

@@ -79,6 +79,8 @@ class CommandJudge:
         for number, line in enumerate(done.stdout.splitlines(), start=1):
             if line.strip():
                 key, verdict = self._verdict(line, number, label)
+                if key in found:  # which of two scores holds is not ours to pick
+                    raise self._fail(f"output line {number} of {label}: a second verdict for pair id {key}")
                 found[key] = verdict
         missing = [start + i for i in range(len(batch)) if start + i not in found]
         if missing:

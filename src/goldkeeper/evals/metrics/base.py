@@ -15,6 +15,7 @@ this, so a query the search missed counts as a miss, never as absent.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -32,6 +33,12 @@ PAD = -9
 BLOCK = 1 << 16
 #: trec_eval's relevance_level: a judged value >= this is relevant.
 RELEVANCE_LEVEL = 1
+#: the highest relevance level (and gain parameter level) evaluated: the measures keep a count per
+#: query and level from 0 up to the highest one, so a qrels line judging 2147483648 would allocate
+#: 16 GiB per query (and exhaust the machine's memory) instead of failing.
+MAX_RELEVANCE = 1000
+#: the lowest relevance value read (numpy's int64; negative values allocate nothing).
+MIN_RELEVANCE = -(2**63)
 
 Qrels = Mapping[str, Mapping[str, int]]
 Run = Mapping[str, Mapping[str, float]]
@@ -189,6 +196,8 @@ class Measure:
             raise EvalError(f"measure {self.name!r}: bad parameters {text!r}") from exc
         if not values:
             raise EvalError(f"measure {self.name!r}: empty parameter list")
+        if not all(math.isfinite(v) for v in values):  # nan and inf cutoffs gave garbage and numpy warnings
+            raise EvalError(f"measure {self.name!r}: parameters must be finite numbers (got {text!r})")
         if self.param_type is int and values[0] <= 0:
             raise EvalError(f"measure {self.name!r}: cutoffs must be positive (got {text!r})")
         return Measure(
@@ -201,6 +210,14 @@ def cut_labels(name: str, params: tuple) -> list[str]:
     return [f"{name}_{p:.2f}" if isinstance(p, float) else f"{name}_{p}" for p in params]
 
 
+def _level(name: str) -> int | None:
+    """The relevance level a pair parameter's name sets (as .gains reads it), or None."""
+    try:
+        return int(name)
+    except ValueError:
+        return None
+
+
 def parse_pairs(measure: str, text: str) -> tuple:
     """trec_eval's pair parameters ``name=value,...`` -> (text as given, ((name, value), ...))."""
     pairs = []
@@ -209,7 +226,13 @@ def parse_pairs(measure: str, text: str) -> tuple:
         if not sep or not name:
             raise EvalError(f"measure {measure!r}: malformed pair parameters {text!r} (expected name=value,...)")
         try:
-            pairs.append((name, float(value)))
+            number = float(value)
         except ValueError as exc:
             raise EvalError(f"measure {measure!r}: {value!r} is not a number in {text!r}") from exc
+        if not math.isfinite(number):
+            raise EvalError(f"measure {measure!r}: {value!r} is not a finite number in {text!r}")
+        pairs.append((name, number))
+        level = _level(name)
+        if level is not None and abs(level) > MAX_RELEVANCE:
+            raise EvalError(f"measure {measure!r}: level {name} is beyond {MAX_RELEVANCE} in {text!r}")
     return (text, tuple(pairs))

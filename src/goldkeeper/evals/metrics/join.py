@@ -30,7 +30,18 @@ from operator import methodcaller
 
 import numpy as np
 
-from goldkeeper.evals.metrics.base import BLOCK, NONPOOL, PAD, RELEVANCE_LEVEL, UNJUDGED, Qrels, Ranked, Run
+from goldkeeper.errors import EvalError
+from goldkeeper.evals.metrics.base import (
+    BLOCK,
+    MAX_RELEVANCE,
+    NONPOOL,
+    PAD,
+    RELEVANCE_LEVEL,
+    UNJUDGED,
+    Qrels,
+    Ranked,
+    Run,
+)
 
 _values = methodcaller("values")
 #: threads ranking blocks at once.
@@ -166,7 +177,10 @@ def _rel_levels(n: int, qrels: Columns, level: int) -> np.ndarray:
     """Judged documents per (query, relevance level >= 0)."""
     values = qrels.value.astype(np.int64, copy=False)
     judged = values >= 0
-    width = max(int(values.max(initial=0)), level) + 1
+    highest = int(values.max(initial=0))
+    if highest > MAX_RELEVANCE:  # the counts below are n x highest (see MAX_RELEVANCE)
+        raise EvalError(f"relevance {highest} is above {MAX_RELEVANCE}, the highest level goldkeeper evaluates")
+    width = max(highest, level) + 1
     flat = np.bincount(qrels.row[judged] * width + values[judged], minlength=n * width)
     return flat.reshape(n, width).astype(np.int64, copy=False)
 

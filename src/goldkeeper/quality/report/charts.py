@@ -10,6 +10,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from goldkeeper.dataset.inert import terminal_safe
+
 WIDTH, HEIGHT = 320, 160
 LEFT, RIGHT, TOP, BOTTOM = 52, 14, 24, 30
 #: the smallest span of the value axis (so a flat series is not a zoom on float noise)
@@ -19,7 +21,8 @@ LABEL_ALL_UP_TO = 6
 
 
 def _h(text: Any) -> str:
-    return html.escape(str(text), quote=True)
+    # controls shown escaped, as in the page around the chart (see html._h)
+    return html.escape(terminal_safe(str(text)), quote=True)
 
 
 def _axis_range(values: list[float]) -> tuple[float, float]:

@@ -14,6 +14,7 @@ from importlib import resources
 from string import Template
 from typing import Any
 
+from goldkeeper.dataset.inert import terminal_safe
 from goldkeeper.quality.report.charts import chart
 from goldkeeper.quality.report.notes import SEVERITY_RANK
 from goldkeeper.quality.report.values import meets_floor, number, runs_label
@@ -33,7 +34,8 @@ def _template() -> Template:
 
 
 def _h(text: Any) -> str:
-    return html.escape(str(text), quote=True)
+    # controls shown escaped as in summary.md: a bidi override would reverse how a name reads on the page
+    return html.escape(terminal_safe(str(text)), quote=True)
 
 
 def _finite(value: Any) -> bool:
