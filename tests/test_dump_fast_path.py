@@ -225,6 +225,7 @@ REJECTED: dict[str, list[str]] = {
         "ALTER TABLE golden.query_expected DROP CONSTRAINT query_expected_relevance_check",
         "UPDATE golden.query_expected SET relevance = 0",
     ],
+    "relevance above the highest level": ["UPDATE golden.query_expected SET relevance = 1001"],
 }  # fmt: skip
 
 

@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from cli_support import run_cli
+from goldkeeper import models
 from goldkeeper.errors import EvalError
 from goldkeeper.evals.metrics import evaluate, resolve_measures
 from goldkeeper.evals.metrics.base import MAX_RELEVANCE
@@ -170,3 +172,12 @@ def test_parameters_that_are_not_finite_are_errors(
     (tmp_path / "r").write_text(RUN)
     code, out, err = run_cli(["eval", "trec", "-m", spec, str(tmp_path / "q"), str(tmp_path / "r")], capsys)
     assert (code, out, err) == (6, "", f"error: {message}\n")
+
+
+def test_a_store_holds_no_relevance_the_metrics_refuse() -> None:
+    # the models' bound is a copy (importing the metrics' would load pydantic into `eval trec`)
+    assert models.MAX_RELEVANCE == MAX_RELEVANCE
+    too_high = {"id": "q1", "text": "t", "domain": "d", "expected_behavior": {"behavior": "answer"}}
+    expected = {"chunks": [{"id": "6f1c2d9e-0000-4000-8000-000000000001", "relevance": MAX_RELEVANCE + 1}]}
+    with pytest.raises(ValidationError, match="relevance"):
+        models.Query.model_validate({**too_high, "expected": expected})

@@ -108,11 +108,17 @@ class Analysis(Record):
         return self.model_copy(update={"chunks": ordered})
 
 
+#: the highest graded relevance a store holds: what the metrics evaluate
+#: (:data:`goldkeeper.evals.metrics.base.MAX_RELEVANCE`, not imported: it would load pydantic into
+#: ``eval trec``; a test holds the two equal). A higher level is refused where it enters, not in an eval.
+MAX_RELEVANCE = 1000
+
+
 class Relevance(Record):
     """One expected result of a query, with its graded relevance (TREC style: >= 1 is relevant)."""
 
     id: UUID
-    relevance: int = Field(default=1, ge=1)
+    relevance: int = Field(default=1, ge=1, le=MAX_RELEVANCE)
 
 
 class Expected(Record):
@@ -266,6 +272,7 @@ def count_records(analyses: list[Analysis], queries: list[Query]) -> dict[str, i
 
 
 __all__ = [
+    "MAX_RELEVANCE",
     "SCHEMA_VERSION",
     "FORMAT_VERSION",
     "ENTITIES",

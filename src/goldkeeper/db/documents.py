@@ -17,7 +17,7 @@ jsonb is parsed by orjson exactly as :mod:`goldkeeper.db.reader` parses it
 types, PostgreSQL checks in the same SELECT, per record, into a flag (``_OK``):
 non-null required columns, non-empty url and query text, the query id pattern,
 ``difficulty``, ``confidence`` in [0, 1], ``chunk_index >= 0`` and unique,
-``relevance >= 1``, text arrays without NULLs, ``key_findings`` and
+``relevance`` in [1, ``MAX_RELEVANCE``], text arrays without NULLs, ``key_findings`` and
 ``reference_answers`` arrays of strings, ``metadata`` an object. A query's
 ``expected_behavior`` goes through :class:`~goldkeeper.models.ExpectedBehavior`
 (it fills defaults), once per distinct value. A record whose flag is not true
@@ -42,7 +42,7 @@ from psycopg import sql
 from goldkeeper.db.connection import database_error
 from goldkeeper.db.reader import _snapshot_connections
 from goldkeeper.errors import DatabaseError, DataIntegrityError
-from goldkeeper.models import Analysis, ExpectedBehavior, Query
+from goldkeeper.models import MAX_RELEVANCE, Analysis, ExpectedBehavior, Query
 
 #: work_mem of the dump's transactions (see golden_documents)
 _SORT_MEMORY = "64MB"
@@ -106,7 +106,7 @@ COPY (SELECT json_build_object(
              FILTER (WHERE x.target_kind = 'chunk') AS chunks,
            json_agg(json_build_object('id', x.target_id, 'relevance', x.relevance) ORDER BY x.target_id)
              FILTER (WHERE x.target_kind = 'analysis') AS analyses,
-           bool_and(coalesce(x.relevance >= 1, false)) AS ok
+           bool_and(coalesce(x.relevance BETWEEN 1 AND {MAX_RELEVANCE}, false)) AS ok
       FROM golden.query_expected x GROUP BY x.query_id) e ON e.query_id = q.id
   ORDER BY q.id COLLATE "C") TO STDOUT (FORMAT BINARY)"""
 
