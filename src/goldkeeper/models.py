@@ -12,6 +12,7 @@ records the schema version its shards were written with.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 from uuid import UUID
 
@@ -265,7 +266,70 @@ def count_records(analyses: list[Analysis], queries: list[Query]) -> dict[str, i
     }
 
 
+# --- numbers the store's JSON holds exactly -------------------------------------------------------------
+#: the integers orjson (the store's JSON) reads and writes as they are: 64 bits, signed or unsigned
+JSON_INT_MIN, JSON_INT_MAX = -(2**63), 2**64 - 1
+
+
+def exact_json_number(text: str) -> int | float | None:
+    """The value the store's JSON holds for the JSON number ``text`` when it holds that number exactly, else None.
+
+    Exact: an integer of 64 bits, or a decimal equal to the shortest text of its nearest double (``1.50``,
+    ``0.1``, ``1e-05``; jsonb's ``1000...0`` for ``1e300``). Anything else (``1e400``, ``2**70``, 22 significant
+    digits) orjson would write back as another number: a dump or an import must refuse it, not change it."""
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    if not value.is_finite():
+        return None
+    if text.lstrip("-").isdigit() and JSON_INT_MIN <= value <= JSON_INT_MAX:
+        return int(text)
+    nearest = float(text)
+    if nearest in (float("inf"), float("-inf")) or Decimal(repr(nearest)) != value:
+        return None
+    return nearest
+
+
+def inexact_number_problem(text: str) -> str:
+    """The one-line problem of a number :func:`exact_json_number` refuses (a long one abbreviated)."""
+    shown = text if len(text) <= 40 else f"{text[:30]}... ({len(text)} characters)"
+    return (
+        f"the number {shown} is neither a 64-bit integer nor a double: the store's JSON would change it; "
+        "write it as a string (or round it)"
+    )
+
+
+class InexactNumber(ValueError):
+    """A JSON number :func:`exact_json_number` refuses; ``text`` is the number as written."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(inexact_number_problem(text))
+        self.text = text
+
+
+def exact_json_int(text: str) -> int | float:
+    """``parse_int`` for :func:`json.loads`: the number orjson would give, or InexactNumber."""
+    value = exact_json_number(text)
+    if value is None:
+        raise InexactNumber(text)
+    return value
+
+
+def exact_json_float(text: str) -> float:
+    """``parse_float`` for :func:`json.loads`: the double orjson would give, or InexactNumber."""
+    value = exact_json_number(text)
+    if value is None:
+        raise InexactNumber(text)
+    return float(value)
+
+
 __all__ = [
+    "InexactNumber",
+    "exact_json_float",
+    "exact_json_int",
+    "exact_json_number",
+    "inexact_number_problem",
     "SCHEMA_VERSION",
     "FORMAT_VERSION",
     "ENTITIES",
