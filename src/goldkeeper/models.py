@@ -11,6 +11,9 @@ records the schema version its shards were written with.
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
@@ -324,12 +327,59 @@ def exact_json_float(text: str) -> float:
     return float(value)
 
 
+#: a JSON string (skipped: a number inside one is text) or a JSON number
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?')
+#: what every number :func:`exact_json_number` refuses holds: 16 digits (a point between them or not; up to 15
+#: significant digits always read back from a double) or an exponent of 3 digits (past a double's range)
+_SUSPECT = re.compile(rb"[0-9][0-9.]{15}|[eE][-+]?[0-9]{3}")
+
+
+def inexact_numbers(data: bytes) -> Iterator[tuple[int, str]]:
+    """``(line, text)`` of each number of the JSON ``data`` that the store's JSON cannot hold exactly, in order
+    (orjson would parse it as another number, or refuse 1e400 as not JSON). One regex search when none can be."""
+    if _SUSPECT.search(data) is None:
+        return
+    for match in _TOKENS.finditer(data):
+        token = match.group().decode("ascii")
+        if not token.startswith('"') and exact_json_number(token) is None:
+            yield data.count(b"\n", 0, match.start()) + 1, token
+
+
+def _or_marker(text: str) -> Any:
+    value = exact_json_number(text)
+    return value if value is not None else InexactNumber(text)
+
+
+def _marker_path(value: Any, path: str) -> str | None:
+    if isinstance(value, InexactNumber):
+        return path
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _marker_path(item, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
+
+
+def inexact_number_field(data: bytes) -> tuple[str | None, str | None]:
+    """``(record id, dotted field path)`` of the first number :func:`inexact_numbers` finds in ``data`` (one JSON
+    value; the id is the top-level object's), for an error that names them; Nones when it cannot tell."""
+    try:
+        value = json.loads(data, parse_int=_or_marker, parse_float=_or_marker)
+    except ValueError:
+        return None, None
+    record_id = value.get("id") if isinstance(value, dict) else None
+    return (str(record_id) if record_id is not None else None), _marker_path(value, "")
+
+
 __all__ = [
     "InexactNumber",
     "exact_json_float",
     "exact_json_int",
     "exact_json_number",
+    "inexact_number_field",
     "inexact_number_problem",
+    "inexact_numbers",
     "SCHEMA_VERSION",
     "FORMAT_VERSION",
     "ENTITIES",
