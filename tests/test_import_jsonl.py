@@ -167,7 +167,7 @@ def test_a_number_the_store_cannot_hold_is_refused_naming_line_record_and_field(
 ) -> None:
     """orjson read 0.1000000000000000000001 as 0.1 and 2**70 as a rounded float (1e400: "not valid JSON")."""
     records = sorted((a.model_dump(mode="json") for a in analyses()), key=lambda r: r["artifact"] is not None)[-2:]
-    records[1]["artifact"]["metadata"] = {"ok": [1.5, 0.1], "bad": "NUMBER"}
+    records[1]["artifact"]["metadata"] = {"ok": [1.5, 0.1], "s": "Café ✓ 1234567890123456789012", "bad": "NUMBER"}
     lines = [orjson.dumps(r).decode().replace('"NUMBER"', number) for r in records]
     (project / "a.jsonl").write_text("\n".join(lines) + "\n")
     code, out, err = run(["--database-url", database_url, "import", "jsonl", "a.jsonl"], capsys)

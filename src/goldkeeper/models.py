@@ -340,9 +340,9 @@ def inexact_numbers(data: bytes) -> Iterator[tuple[int, str]]:
     if _SUSPECT.search(data) is None:
         return
     for match in _TOKENS.finditer(data):
-        token = match.group().decode("ascii")
-        if not token.startswith('"') and exact_json_number(token) is None:
-            yield data.count(b"\n", 0, match.start()) + 1, token
+        token = match.group()
+        if token[:1] != b'"' and exact_json_number(token.decode("ascii")) is None:  # a number: ASCII only
+            yield data.count(b"\n", 0, match.start()) + 1, token.decode("ascii")
 
 
 def _or_marker(text: str) -> Any:
@@ -350,26 +350,31 @@ def _or_marker(text: str) -> Any:
     return value if value is not None else InexactNumber(text)
 
 
-def _marker_path(value: Any, path: str) -> str | None:
+def load_marking_inexact(data: bytes | str) -> Any:
+    """``data`` parsed with each number the store's JSON cannot hold exactly left as an :class:`InexactNumber`
+    (which no model accepts); ValueError when it is not JSON."""
+    return json.loads(data, parse_int=_or_marker, parse_float=_or_marker)
+
+
+def inexact_paths(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """``(dotted field path, number as written)`` of each InexactNumber in a :func:`load_marking_inexact` value."""
     if isinstance(value, InexactNumber):
-        return path
+        yield path, value.text
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for key, item in items:
-        found = _marker_path(item, f"{path}.{key}" if path else str(key))
-        if found is not None:
-            return found
-    return None
+        yield from inexact_paths(item, f"{path}.{key}" if path else str(key))
 
 
 def inexact_number_field(data: bytes) -> tuple[str | None, str | None]:
     """``(record id, dotted field path)`` of the first number :func:`inexact_numbers` finds in ``data`` (one JSON
     value; the id is the top-level object's), for an error that names them; Nones when it cannot tell."""
     try:
-        value = json.loads(data, parse_int=_or_marker, parse_float=_or_marker)
+        value = load_marking_inexact(data)
     except ValueError:
         return None, None
     record_id = value.get("id") if isinstance(value, dict) else None
-    return (str(record_id) if record_id is not None else None), _marker_path(value, "")
+    field = next(inexact_paths(value), (None, None))[0]
+    return (str(record_id) if record_id is not None else None), field
 
 
 __all__ = [
@@ -378,6 +383,8 @@ __all__ = [
     "exact_json_int",
     "exact_json_number",
     "inexact_number_field",
+    "inexact_paths",
+    "load_marking_inexact",
     "inexact_number_problem",
     "inexact_numbers",
     "SCHEMA_VERSION",
