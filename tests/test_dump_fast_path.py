@@ -27,10 +27,11 @@ from pydantic import ValidationError
 from golden_support import store_bytes
 from goldkeeper.config import Settings
 from goldkeeper.dataset.dump import dump
+from goldkeeper.db import documents
 from goldkeeper.db.reader import golden_reader
 from goldkeeper.db.schema import ensure_schema
 from goldkeeper.errors import DatabaseError, RecordValidationError
-from goldkeeper.models import Analysis, Query
+from goldkeeper.models import Analysis, Query, exact_json_number
 from goldkeeper.store import StoreWriter
 from test_dump_restore_property import datasets
 
@@ -288,6 +289,32 @@ def test_numbers_the_store_holds_exactly_are_dumped_as_they_are(database_url: st
     ]
     (written,) = [r["artifact"]["metadata"] for r in records if r["artifact"] is not None]
     assert written == json.loads(exact, parse_float=Decimal)  # each number the same decimal as in the database
+
+
+NUMBERS = [
+    *("0", "-0", "0.0", "1", "1.0", "1.50", "0.1", "1e-05", "0.30000000000000004", "1e300", "1e2", "-2.5e-300"),
+    *(str(2**64 - 1), str(2**64), f"{2**64 - 1}.0", str(-(2**63)), str(-(2**63) - 1), "9007199254740993"),
+    *("123456789012345678901234567890", "0.1000000000000000000001", "1e400", "-1e400", "1e-400", "5e-324"),
+    *("3e-324", "4.95e-324", "2.2250738585072014e-308", "1.7976931348623157e308", "1.7976931348623158e308"),
+    *("1.7976931348623159e308", "12345678901234567.5", "0.12345678901234567", "1234567890.123456"),
+]
+
+
+def test_the_fast_paths_sql_and_the_models_python_judge_every_number_alike(database_url: str) -> None:
+    """documents._INEXACT (SQL, the fast path) and models.exact_json_number (the model path, importers, verify)
+    are one rule written twice: on jsonb's own text of each number they must agree."""
+    verdicts = []
+    with psycopg.connect(database_url) as conn:
+        conn.execute("SET extra_float_digits = 1")  # as golden_documents sets it
+        for number in NUMBERS:
+            text, flagged = conn.execute(
+                f"SELECT (j -> 0)::text, {documents._INEXACT.format('j')} FROM (SELECT %s::jsonb AS j) s",
+                (f"[{number}]",),
+            ).fetchone()  # type: ignore[misc]
+            verdicts.append((number, flagged is None, exact_json_number(text) is not None))
+            assert flagged in (None, text)
+    assert [v for v in verdicts if v[1] != v[2]] == []
+    assert {v[0] for v in verdicts if not v[1]} >= {"1e400", str(2**64), f"{2**64 - 1}.0", "0.1000000000000000000001"}
 
 
 @pytest.mark.parametrize(

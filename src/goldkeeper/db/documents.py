@@ -67,14 +67,16 @@ _STRINGS += "WHERE jsonb_typeof(e) <> 'string'))"
 
 #: the text of the first number in a jsonb value that the store's JSON cannot hold exactly (NULL: none), the
 #: SQL of :func:`goldkeeper.models.exact_json_number`: a 64-bit integer, or a decimal equal to the shortest
-#: text of its double (extra_float_digits = 1). CASE orders the tests: a cast of 1e400 to float8 would raise.
+#: text of its double (extra_float_digits = 1); an integer only as written without a point (scale 0: orjson reads
+#: 18446744073709551615.0 as a double). CASE orders the tests: a cast of 1e400 to float8 would raise.
 #: The jsonb_path_exists guard makes it one walk of the value that stops at its first number: no query per
 #: record whose jsonb holds none.
 _NUMBERS = "'strict $.** ? (@.type() == \"number\")'"
 _INEXACT = (
     f"(CASE WHEN jsonb_path_exists({{0}}, {_NUMBERS}) THEN (SELECT n::text FROM jsonb_path_query({{0}}, {_NUMBERS}) n, "
     "LATERAL (SELECT n::numeric AS v) x WHERE NOT CASE "
-    "WHEN v = trunc(v) AND v BETWEEN -9223372036854775808 AND 18446744073709551615 THEN true "
+    "WHEN scale(v) = 0 AND v BETWEEN -9223372036854775808 AND 18446744073709551615 THEN true "
+    "WHEN v = 0 THEN true "  # 0.0: a double, under the smallest one the range test below allows
     "WHEN abs(v) NOT BETWEEN 4.9e-324 AND 1.7976931348623157e308 THEN false "
     "ELSE v::float8::text::numeric = v END LIMIT 1) END)"
 )
