@@ -240,3 +240,25 @@ def test_two_artifacts_for_one_analysis_or_findings_at_one_position_are_named(
     with pytest.raises(ConfigError, match=re.escape(f"database mapping: {line} (and 1 more")):
         dump(database_url, settings_for(tmp_path))
     assert not (tmp_path / "golden").exists()
+
+
+def test_a_number_the_store_cannot_hold_in_a_mapped_jsonb_column_stops_dump(
+    database_url: str, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """1e400 or 22 significant digits in the application's jsonb: orjson would write another number (null,
+    0.1) and restore it so. Dump names the mapped table, the record and the column, and writes nothing."""
+    app_database(database_url)
+    (project / "params.yaml").write_text(yaml.safe_dump({"database": MAPPING}))
+    assert run_cli(["--database-url", database_url, "dump"], capsys)[0] == 0
+    before = store_bytes(project / "golden")
+    for value in ("1e400", "0.1000000000000000000001", "123456789012345678901234567890"):
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            sid = conn.execute(
+                f"UPDATE app.summaries SET meta = '{{\"n\": [1.5, {value}]}}' WHERE doc_id = '{DOC[0]}' RETURNING sid"
+            ).fetchone()
+        assert sid is not None
+        code, out, err = run_cli(["--database-url", database_url, "dump"], capsys)
+        assert (code, out) == (5, "") and len(err.splitlines()) == 1, err
+        assert err.startswith(f"error: app.summaries: record {sid[0]}: field meta: the number "), err
+        assert value in err or value == "1e400"  # jsonb prints 1e400 as 401 digits: abbreviated
+        assert store_bytes(project / "golden") == before

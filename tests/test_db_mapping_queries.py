@@ -394,3 +394,17 @@ def test_restore_calls_unchanged_what_dump_calls_unchanged(
     report = restore_store(second_database, tmp_path / "one", embedder, settings=settings, replace=True)
     assert (report.queries.replaced, report.analyses.replaced) == (("c:3",), (DOC[0],))
     assert dump(second_database, settings, tmp_path / "two").changed is False
+
+
+def test_a_number_the_store_cannot_hold_in_mapped_query_jsonb_stops_dump(
+    database_url: str, tmp_path: Path, setup: Any
+) -> None:
+    """A number orjson cannot hold exactly in a mapped query's jsonb (here ``behaviour``): named, not rounded."""
+    settings, _ = setup
+    app_with_prompts(database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("""UPDATE app.eval_prompts SET behaviour = behaviour || '{"x": 2e-400}' WHERE prompt_id = 'b.2'""")
+    with pytest.raises(RecordValidationError) as caught:
+        dump(database_url, settings, tmp_path / "out")
+    assert str(caught.value).startswith("app.eval_prompts: record b.2: field behaviour: the number "), caught.value
+    assert not (tmp_path / "out").exists()

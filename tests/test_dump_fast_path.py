@@ -10,9 +10,11 @@ refuse.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +27,11 @@ from pydantic import ValidationError
 from golden_support import store_bytes
 from goldkeeper.config import Settings
 from goldkeeper.dataset.dump import dump
+from goldkeeper.db import documents
 from goldkeeper.db.reader import golden_reader
 from goldkeeper.db.schema import ensure_schema
-from goldkeeper.errors import DatabaseError
-from goldkeeper.models import Analysis, Query
+from goldkeeper.errors import DatabaseError, RecordValidationError
+from goldkeeper.models import Analysis, Query, exact_json_number
 from goldkeeper.store import StoreWriter
 from test_dump_restore_property import datasets
 
@@ -145,8 +148,8 @@ def edge_rows() -> tuple[list[Analysis], list[Query]]:
                     "big": 1e300,
                     "tiny": 5e-324,
                     "u64": 2**64 - 1,
-                    "over": 2**64,
-                    "neg": -(2**63) - 1,
+                    "over": float(2**64),  # jsonb prints it 18446744073709552000: the double again
+                    "neg": float(-(2**63) - 1),
                     "one": 1.0,
                     "s": text,
                     "z": {"b": [1.5, None, True], "a": {}},
@@ -238,6 +241,81 @@ def test_what_the_models_reject_the_fast_path_rejects(database_url: str, tmp_pat
         with pytest.raises(ValidationError):
             run(database_url, tmp_path / f"{path.__name__}")
         assert not (tmp_path / path.__name__).exists()  # nothing half-written
+
+
+#: jsonb numbers orjson (the store's JSON) cannot hold: each would be written as another number
+INEXACT: dict[str, tuple[str, str, str]] = {
+    "1e400": ("artifacts", "metadata", '{"a": 1e400}'),
+    "22 significant digits": ("artifacts", "metadata", '{"b": 0.1000000000000000000001}'),
+    "30-digit integer": ("artifacts", "metadata", '{"c": 123456789012345678901234567890}'),
+    "2**70, nested": ("artifacts", "metadata", '{"d": [1, {"e": 1180591620717411303424}]}'),
+    "2**64": ("artifacts", "metadata", '{"f": 18446744073709551616}'),
+    "under the smallest double": ("artifacts", "metadata", '{"g": -1e-400}'),
+    "in expected_behavior": ("queries", "expected_behavior", '{"behavior": "answer", "x": 1e-400}'),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INEXACT))
+def test_a_number_the_store_cannot_hold_stops_both_paths_naming_it(
+    database_url: str, tmp_path: Path, case: str
+) -> None:
+    table, field, value = INEXACT[case]
+    analyses, queries = edge_rows()
+    insert(database_url, analyses, queries, f"UPDATE golden.{table} SET {field} = '{value}'")
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(f"SELECT id::text, ({field} #>> '{{}}')::text FROM golden.{table} LIMIT 1").fetchone()
+    assert row is not None
+    for path in (fast_path, model_path):
+        run: Callable[[str, Path], Any] = path
+        with pytest.raises(RecordValidationError) as caught:
+            run(database_url, tmp_path / path.__name__)
+        message = str(caught.value)
+        assert message.startswith(f"golden.{table}: record {row[0]}: field {field}: the number "), message
+        assert "\n" not in message and "neither a 64-bit integer nor a double" in message
+        assert not (tmp_path / path.__name__).exists()  # nothing half-written
+
+
+def test_numbers_the_store_holds_exactly_are_dumped_as_they_are(database_url: str, tmp_path: Path) -> None:
+    """Shortest texts of doubles and 64-bit integers pass, on both paths alike (jsonb prints 1e300 in full)."""
+    exact = (
+        '{"a": 1.50, "b": 0.1, "c": 1e-05, "d": 0.30000000000000004, "e": 1e300, "f": 18446744073709551615, '
+        '"g": -9223372036854775808, "h": 5e-324, "i": 1.7976931348623157e308, "j": 0.000, "k": [-2.5e-300]}'
+    )
+    analyses, queries = edge_rows()
+    insert(database_url, analyses, queries, f"UPDATE golden.artifacts SET metadata = '{exact}'")
+    fast, model = both_paths(database_url, tmp_path)
+    assert fast == model
+    records = [
+        r for name, data in fast.items() if name.startswith("analyses/") for r in json.loads(data, parse_float=Decimal)
+    ]
+    (written,) = [r["artifact"]["metadata"] for r in records if r["artifact"] is not None]
+    assert written == json.loads(exact, parse_float=Decimal)  # each number the same decimal as in the database
+
+
+NUMBERS = [
+    *("0", "-0", "0.0", "1", "1.0", "1.50", "0.1", "1e-05", "0.30000000000000004", "1e300", "1e2", "-2.5e-300"),
+    *(str(2**64 - 1), str(2**64), f"{2**64 - 1}.0", str(-(2**63)), str(-(2**63) - 1), "9007199254740993"),
+    *("123456789012345678901234567890", "0.1000000000000000000001", "1e400", "-1e400", "1e-400", "5e-324"),
+    *("3e-324", "4.95e-324", "2.2250738585072014e-308", "1.7976931348623157e308", "1.7976931348623158e308"),
+    *("1.7976931348623159e308", "12345678901234567.5", "0.12345678901234567", "1234567890.123456"),
+]
+
+
+def test_the_fast_paths_sql_and_the_models_python_judge_every_number_alike(database_url: str) -> None:
+    """documents._INEXACT (SQL, the fast path) and models.exact_json_number (the model path, importers, verify)
+    are one rule written twice: on jsonb's own text of each number they must agree."""
+    verdicts = []
+    with psycopg.connect(database_url) as conn:
+        conn.execute("SET extra_float_digits = 1")  # as golden_documents sets it
+        for number in NUMBERS:
+            text, flagged = conn.execute(
+                f"SELECT (j -> 0)::text, {documents._INEXACT.format('j')} FROM (SELECT %s::jsonb AS j) s",
+                (f"[{number}]",),
+            ).fetchone()  # type: ignore[misc]
+            verdicts.append((number, flagged is None, exact_json_number(text) is not None))
+            assert flagged in (None, text)
+    assert [v for v in verdicts if v[1] != v[2]] == []
+    assert {v[0] for v in verdicts if not v[1]} >= {"1e400", str(2**64), f"{2**64 - 1}.0", "0.1000000000000000000001"}
 
 
 @pytest.mark.parametrize(

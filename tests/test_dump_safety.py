@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from golden_support import make_records, store_bytes
@@ -181,3 +182,32 @@ def test_a_full_disk_is_a_one_line_error_and_the_old_store_stays(loaded, project
     run = gk(project, loaded, "dump")  # with room again, the same command succeeds
     assert run.returncode == 0, run.stderr
     assert store_bytes(store) != before
+
+
+# --------------------------------------------------------------------------- a number JSON cannot hold
+
+
+def test_a_number_the_store_cannot_hold_stops_the_dump_and_the_old_store_stays(loaded, project):
+    """orjson holds 64-bit integers and doubles: 1e400, 22 significant digits, a 30-digit integer would be
+    written as null / 0.1 / a float (and restored so): the dump names the record, the field and the number."""
+    assert gk(project, loaded, "dump").returncode == 0
+    store = project / "golden"
+    before = store_bytes(store)
+    metadata = '{"a": 1e400, "b": 0.1000000000000000000001, "c": 123456789012345678901234567890}'
+    with psycopg.connect(loaded) as conn:
+        artifact = conn.execute("SELECT id::text FROM golden.artifacts ORDER BY id LIMIT 1").fetchone()[0]
+        conn.execute("UPDATE golden.artifacts SET metadata = %s::jsonb WHERE id = %s", (metadata, artifact))
+    run = gk(project, loaded, "dump")
+    assert run.returncode == 5, run.stderr
+    (line,) = run.stderr.splitlines()
+    assert line.startswith(f"error: golden.artifacts: record {artifact}: field metadata: the number "), line
+    assert "Traceback" not in run.stderr
+    assert store_bytes(store) == before
+    for value in ("0.1000000000000000000001", "123456789012345678901234567890"):
+        with psycopg.connect(loaded) as conn:
+            conn.execute(
+                "UPDATE golden.artifacts SET metadata = %s::jsonb WHERE id = %s", (f'{{"x": {value}}}', artifact)
+            )
+        run = gk(project, loaded, "dump")
+        assert run.returncode == 5 and f"the number {value} is neither" in run.stderr, run.stderr
+        assert store_bytes(store) == before

@@ -332,8 +332,35 @@ def test_an_integer_wider_than_64_bits_is_refused_not_rounded(
         assert code == 5, (argv, out + err)
         assert (
             f"error [record.int_range] {store}/{relpath}: record {aid}: field artifact.metadata.hi: "
-            f"{2**64} does not fit in 64 bits"
+            f"the number {2**64} is neither a 64-bit integer nor a double"
         ) in out
+    assert store_bytes(store) == before
+
+
+@pytest.mark.parametrize("number", ["1e400", "-1e-400", "0.1000000000000000000001", "1180591620717411303424"])
+def test_a_number_no_double_holds_is_refused_by_verify_and_fmt_with_the_integers_code(
+    project: Path, capsys: pytest.CaptureFixture[str], number: str
+) -> None:
+    """orjson read 0.1000000000000000000001 as 0.1 (fmt rewrote it so, verify said nothing) and called 1e400
+    invalid JSON (shard.invalid_json): every number the store's JSON cannot hold is record.int_range."""
+    store = build_store(project)
+    aid = str(make_analysis(0).id)
+    relpath = locate(store, "analyses", aid)
+    edit_shard(store, relpath, lambda raw: find_record(raw, aid)["artifact"].update(metadata={"x": [1.5, 2]}))
+    _hand_edit(store, relpath, b"1.5,", b"0.30000000000000004, 1e-05, 1.50,")
+    code, out, err = run(["fmt"], capsys)  # shortest texts of doubles (or equal decimals) are ordinary edits
+    assert code == 0, out + err
+    assert b"0.30000000000000004,\n" in (store / relpath).read_bytes()
+    _hand_edit(store, relpath, b"0.00001", number.encode())  # fmt writes 1e-05 as orjson does
+    before = store_bytes(store)
+    for argv in (["verify"], ["fmt"], ["fmt", "--check"]):
+        code, out, err = run(argv, capsys)
+        assert code == 5, (argv, out + err)
+        assert (
+            f"error [record.int_range] {store}/{relpath}: record {aid}: field artifact.metadata.x.1: "
+            f"the number {number} is neither a 64-bit integer nor a double"
+        ) in out, out
+        assert "shard.invalid_json" not in out
     assert store_bytes(store) == before
 
 

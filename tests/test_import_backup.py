@@ -186,3 +186,24 @@ def test_cli_errors_are_one_line(project: Path, database_url: str, capsys: pytes
     (project / "broken.json").write_text("{")
     code, _, err = run(["--database-url", database_url, "import", "backup", "broken.json"], capsys)
     assert code == 5 and "the backup is not valid JSON" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("number", ["1e400", "0.1000000000000000000001", "123456789012345678901234567890"])
+def test_a_number_the_store_cannot_hold_is_refused_naming_line_and_field(
+    project: Path, database_url: str, capsys: pytest.CaptureFixture[str], number: str
+) -> None:
+    """orjson would import it as another number (0.1, a rounded float) or call 1e400 invalid JSON."""
+    document = example()
+    document["analyses"][0]["artifact"]["metadata"]["tokens"] = "NUMBER"
+    text = orjson.dumps(document, option=orjson.OPT_INDENT_2).replace(b'"NUMBER"', number.encode())
+    (project / "big.json").write_bytes(text)
+    line = text[: text.index(number.encode())].count(b"\n") + 1
+    code, out, err = run(["--database-url", database_url, "import", "backup", "big.json"], capsys)
+    assert (code, out) == (5, "")
+    assert err.strip() == (
+        f"error: {project / 'big.json'} line {line}: field analyses.0.artifact.metadata.tokens: the number {number} "
+        "is neither a 64-bit integer nor a double: the store's JSON would change it; write it as a string (or round it)"
+    )
+    with psycopg.connect(database_url) as conn:  # nothing imported
+        if conn.execute("SELECT to_regclass('golden.artifacts')").fetchone() != (None,):
+            assert conn.execute("SELECT count(*) FROM golden.artifacts").fetchone() == (0,)

@@ -159,3 +159,23 @@ def test_cli_import_streams_into_the_database_and_exports(
     assert exported == [q.model_dump(mode="json") for q in queries()]
     code, _, err = run(["export", "jsonl", "out.jsonl"], capsys)
     assert code == 2 and "--kind" in err
+
+
+@pytest.mark.parametrize("number", ["1e400", "0.1000000000000000000001", "-1180591620717411303424"])
+def test_a_number_the_store_cannot_hold_is_refused_naming_line_record_and_field(
+    project: Path, database_url: str, capsys: pytest.CaptureFixture[str], number: str
+) -> None:
+    """orjson read 0.1000000000000000000001 as 0.1 and 2**70 as a rounded float (1e400: "not valid JSON")."""
+    records = sorted((a.model_dump(mode="json") for a in analyses()), key=lambda r: r["artifact"] is not None)[-2:]
+    records[1]["artifact"]["metadata"] = {"ok": [1.5, 0.1], "s": "Café ✓ 1234567890123456789012", "bad": "NUMBER"}
+    lines = [orjson.dumps(r).decode().replace('"NUMBER"', number) for r in records]
+    (project / "a.jsonl").write_text("\n".join(lines) + "\n")
+    code, out, err = run(["--database-url", database_url, "import", "jsonl", "a.jsonl"], capsys)
+    assert (code, out) == (5, "") and len(err.strip().splitlines()) == 1, err
+    assert err.startswith(
+        f"error: {project / 'a.jsonl'} line 2: record {records[1]['id']}: field artifact.metadata.bad: "
+        f"the number {number} is neither a 64-bit integer nor a double"
+    ), err
+    with psycopg.connect(database_url) as conn:  # rolled back: not even line 1
+        if conn.execute("SELECT to_regclass('golden.analyses')").fetchone() != (None,):
+            assert conn.execute("SELECT count(*) FROM golden.analyses").fetchone() == (0,)

@@ -13,14 +13,16 @@ Why the dicts need no pydantic model. The columns are typed by PostgreSQL: a
 ``timestamptz`` as RFC 3339 (made a UTC ``datetime`` here), ``double precision``
 as its shortest exact text (made a float here: ``1`` would otherwise be an int);
 jsonb is parsed by orjson exactly as :mod:`goldkeeper.db.reader` parses it
-(integers outside 64 bits become floats). What the models check beyond those
+(integers outside 64 bits that are a double's become that double). What the models check beyond those
 types, PostgreSQL checks in the same SELECT, per record, into a flag (``_OK``):
 non-null required columns, non-empty url and query text, the query id pattern,
 ``difficulty``, ``confidence`` in [0, 1], ``chunk_index >= 0`` and unique,
 ``relevance`` in [1, ``MAX_RELEVANCE``], text arrays without NULLs, ``key_findings`` and
 ``reference_answers`` arrays of strings, ``metadata`` an object. A query's
 ``expected_behavior`` goes through :class:`~goldkeeper.models.ExpectedBehavior`
-(it fills defaults), once per distinct value. A record whose flag is not true
+(it fills defaults), once per distinct value. A number in ``metadata`` or ``expected_behavior`` that
+the store's JSON cannot hold exactly (``1e400``, ``2**70``) puts its text in the flag and stops the dump,
+naming the record (orjson would parse it as another number). A record whose flag is not true
 takes the model path (``model_validate`` -> ``canonical`` -> ``model_dump``),
 which raises the models' own error or writes what the models write; so the
 fast path changes no byte and accepts nothing the models reject
@@ -29,6 +31,7 @@ fast path changes no byte and accepts nothing the models reject
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -41,8 +44,16 @@ from psycopg import sql
 
 from goldkeeper.db.connection import database_error
 from goldkeeper.db.reader import _snapshot_connections
-from goldkeeper.errors import DatabaseError, DataIntegrityError
-from goldkeeper.models import MAX_RELEVANCE, Analysis, ExpectedBehavior, Query
+from goldkeeper.errors import DatabaseError, DataIntegrityError, RecordValidationError
+from goldkeeper.models import (
+    MAX_RELEVANCE,
+    Analysis,
+    ExpectedBehavior,
+    InexactNumber,
+    Query,
+    exact_json_number,
+    inexact_number_problem,
+)
 
 #: work_mem of the dump's transactions (see golden_documents)
 _SORT_MEMORY = "64MB"
@@ -55,13 +66,36 @@ _FLAT = "(CASE WHEN array_ndims({0}) > 1 THEN false ELSE array_position({0}, NUL
 _STRINGS = "(jsonb_typeof({0}) = 'array' AND NOT EXISTS (SELECT FROM jsonb_array_elements({0}) e "
 _STRINGS += "WHERE jsonb_typeof(e) <> 'string'))"
 
+#: the text of the first number in a jsonb value that the store's JSON cannot hold exactly (NULL: none), the
+#: SQL of :func:`goldkeeper.models.exact_json_number`: a 64-bit integer, or a decimal equal to the shortest
+#: text of its double (extra_float_digits = 1); an integer only as written without a point (scale 0: orjson reads
+#: 18446744073709551615.0 as a double). CASE orders the tests: a cast of 1e400 to float8 would raise.
+#: The jsonb_path_exists guard makes it one walk of the value that stops at its first number: no query per
+#: record whose jsonb holds none.
+_NUMBERS = "'strict $.** ? (@.type() == \"number\")'"
+_INEXACT = (
+    f"(CASE WHEN jsonb_path_exists({{0}}, {_NUMBERS}) THEN (SELECT n::text FROM jsonb_path_query({{0}}, {_NUMBERS}) n, "
+    "LATERAL (SELECT n::numeric AS v) x WHERE NOT CASE "
+    "WHEN scale(v) = 0 AND v BETWEEN -9223372036854775808 AND 18446744073709551615 THEN true "
+    "WHEN v = 0 THEN true "  # 0.0: a double, under the smallest one the range test below allows
+    "WHEN abs(v) NOT BETWEEN 4.9e-324 AND 1.7976931348623157e308 THEN false "
+    "ELSE v::float8::text::numeric = v END LIMIT 1) END)"
+)
+#: the record's flag: the inexact number's text when there is one, else whether every check holds
+_FLAG = "CASE WHEN {0} IS NOT NULL THEN to_json({0}) ELSE to_json({1}) END"
+
 _ANALYSES_SQL = f"""
 COPY (SELECT json_build_object(
     'id', a.id, 'url', a.url, 'title', a.title, 'content_type', a.content_type, 'status', a.status,
     'created_at', a.created_at, 'chunks', coalesce(ch.list, '[]'), 'findings', coalesce(fi.list, '[]'),
     'artifact', ar.doc,
-    '{_OK}', coalesce(a.url <> '' AND num_nulls(a.title, a.content_type, a.status, a.created_at) = 0
-                      AND coalesce(ch.ok, true) AND coalesce(fi.ok, true) AND coalesce(ar.ok, true), false))
+    '{_OK}', {
+    _FLAG.format(
+        "ar.inexact",
+        '''coalesce(a.url <> '' AND num_nulls(a.title, a.content_type, a.status,
+        a.created_at) = 0 AND coalesce(ch.ok, true) AND coalesce(fi.ok, true) AND coalesce(ar.ok, true), false)''',
+    )
+})
   FROM golden.analyses a
   LEFT JOIN (
     SELECT c.analysis_id,
@@ -87,7 +121,8 @@ COPY (SELECT json_build_object(
     SELECT json_build_object('id', r.id, 'summary', r.summary, 'key_findings', r.key_findings,
                              'metadata', r.metadata) AS doc,
            num_nulls(r.id, r.summary) = 0 AND jsonb_typeof(r.metadata) = 'object'
-             AND {_STRINGS.format("r.key_findings")} AS ok
+             AND {_STRINGS.format("r.key_findings")} AS ok,
+           {_INEXACT.format("r.metadata")} AS inexact
       FROM golden.artifacts r WHERE r.analysis_id = a.id ORDER BY r.id LIMIT 1) ar ON true
   WHERE a.status = ANY({{statuses}}) ORDER BY a.id) TO STDOUT (FORMAT BINARY)"""
 
@@ -96,10 +131,16 @@ COPY (SELECT json_build_object(
     'id', q.id, 'text', q.text, 'domain', q.domain, 'difficulty', q.difficulty,
     'tags', coalesce(q.tags, '{{}}'), 'expected', json_build_object('chunks', coalesce(e.chunks, '[]'), 'analyses', coalesce(e.analyses, '[]')),
     'reference_answers', q.reference_answers, 'expected_behavior', q.expected_behavior::text,
-    '{_OK}', coalesce(q.id ~ '^[-A-Za-z0-9._:]+$' AND q.text <> '' AND q.domain IS NOT NULL
-                      AND q.difficulty IN ('easy', 'medium', 'hard') AND {_FLAT.format("q.tags")}
-                      AND {_STRINGS.format("q.reference_answers")} AND coalesce(e.ok, true), false))
+    '{_OK}', {
+    _FLAG.format(
+        "b.inexact",
+        f'''coalesce(q.id ~ '^[-A-Za-z0-9._:]+$'
+        AND q.text <> '' AND q.domain IS NOT NULL AND q.difficulty IN ('easy', 'medium', 'hard')
+        AND {_FLAT.format("q.tags")} AND {_STRINGS.format("q.reference_answers")} AND coalesce(e.ok, true), false)''',
+    )
+})
   FROM golden.queries q
+  CROSS JOIN LATERAL (SELECT {_INEXACT.format("q.expected_behavior")} AS inexact) b
   LEFT JOIN (
     SELECT x.query_id,
            json_agg(json_build_object('id', x.target_id, 'relevance', x.relevance) ORDER BY x.target_id)
@@ -124,8 +165,16 @@ def _copy_values(conn: psycopg.Connection[Any], statement: sql.SQL | sql.Compose
             yield value
 
 
+def _refuse_inexact(ok: Any, table: str, record_id: Any, field: str) -> None:
+    """The flag holds the text of a number the store's JSON cannot hold exactly: orjson has already changed
+    it in ``doc``, so neither path may write it (see :data:`_INEXACT`)."""
+    if isinstance(ok, str):
+        raise RecordValidationError(table, str(record_id), field, inexact_number_problem(ok))
+
+
 def _analysis(doc: dict[str, Any]) -> dict[str, Any]:
     ok = doc.pop(_OK)
+    _refuse_inexact(ok, "golden.artifacts", (doc["artifact"] or {}).get("id"), "metadata")
     try:
         doc["created_at"] = datetime.fromisoformat(doc["created_at"]).astimezone(UTC)
     except (TypeError, ValueError) as exc:
@@ -159,6 +208,7 @@ class _Behaviors:
 
 def _query(doc: dict[str, Any], behaviors: _Behaviors) -> dict[str, Any]:
     ok = doc.pop(_OK)
+    _refuse_inexact(ok, "golden.queries", doc["id"], "expected_behavior")
     text = doc["expected_behavior"]
     behavior = behaviors.get(text) if text is not None else None
     if ok is True and behavior is not None:
@@ -168,13 +218,28 @@ def _query(doc: dict[str, Any], behaviors: _Behaviors) -> dict[str, Any]:
     return Query.model_validate(doc).canonical().model_dump(mode="json")
 
 
+def _number(text: str) -> Any:
+    """A number as orjson would parse it, or (one it cannot hold) an InexactNumber, which no model accepts."""
+    value = exact_json_number(text)
+    return value if value is not None else InexactNumber(text)
+
+
+def _parse(value: bytes) -> Any:
+    """A record's JSON; a number orjson refuses (1e400 is infinity as a double) leaves its record to the
+    standard parser, so that its flag names the record and the field (see :func:`_refuse_inexact`)."""
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return json.loads(value, parse_int=_number, parse_float=_number)
+
+
 def _records(url: str, what: str, values: Iterator[bytes | None], convert: Callable[[Any], Any]) -> Iterator[Any]:
     """The records of a :func:`_copy_values` stream, started: its COPY is sent before this returns."""
 
     def records() -> Iterator[Any]:
         try:
             for value in values:
-                yield convert(orjson.loads(value))  # type: ignore[arg-type]
+                yield convert(_parse(value))  # type: ignore[arg-type]
         except psycopg.Error as exc:
             raise database_error(exc, url, f"cannot read golden {what}") from exc
 

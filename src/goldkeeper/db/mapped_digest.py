@@ -82,7 +82,7 @@ def _analysis_digests(conn: psycopg.Connection[Any], mapping: Mapping) -> Iterat
             children = [s.take_while(key, _uuid_before) for s in (chunks, findings, artifacts)]
             try:
                 yield str(key), record_digest(_build_analysis(row, *children))
-            except ValidationError:
+            except (ValidationError, RecordValidationError):  # RecordValidationError: a number JSON cannot hold
                 yield str(key), None
 
 

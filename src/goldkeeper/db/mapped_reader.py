@@ -23,7 +23,14 @@ from goldkeeper.config.sections import ENTITY_FIELDS
 from goldkeeper.db.connection import database_error
 from goldkeeper.db.mapping import FIELD_TYPES, Mapping, select_scoped
 from goldkeeper.db.mapping_check import require_valid
-from goldkeeper.db.reader import _build_analysis, _Peekable, _queries_stream, _snapshot_connections, _uuid_before
+from goldkeeper.db.reader import (
+    _build_analysis,
+    _Peekable,
+    _queries_stream,
+    _snapshot_connections,
+    _uuid_before,
+    refuse_inexact,
+)
 from goldkeeper.errors import DatabaseError, RecordValidationError
 from goldkeeper.models import Analysis, Expected, ExpectedBehavior, Query
 
@@ -73,8 +80,21 @@ def _reader_row(entity: str, v: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(v[k] for k in keys)
 
 
+def _refuse_inexact_artifacts(mapping: Mapping, artifacts: list[tuple[Any, ...]]) -> None:
+    """A number in an artifact's jsonb that the store cannot hold exactly: one line naming the mapped table,
+    the artifact id and the column (checked before the model, which would name goldkeeper's own table)."""
+    table = mapping.tables.get("artifacts")
+    for artifact in artifacts:
+        for index, field in ((3, "key_findings"), (4, "metadata")):
+            if table is not None:
+                refuse_inexact(artifact[index], table.name, artifact[1], table.columns.get(field, field))
+
+
 def _build_query(mapping: Mapping, values: dict[str, Any]) -> Query:
     """A query from its row (goldkeeper's types); a value the model refuses names the row and the column."""
+    table = mapping.tables["queries"]
+    for field in ("reference_answers", "expected", "expected_behavior"):
+        refuse_inexact(values[field], table.name, values["id"], table.columns.get(field, field))
     nested: str | None = "expected"
     try:
         expected = Expected.model_validate(values["expected"]).canonical()
@@ -149,6 +169,7 @@ def _analyses_stream(url: str, conns: list[psycopg.Connection[Any]], mapping: Ma
         for row in _copy_entity(c_an, mapping, "analyses"):
             key = row[0]
             children = [s.take_while(key, _uuid_before) for s in (chunks, findings, artifacts)]
+            _refuse_inexact_artifacts(mapping, children[2])
             try:
                 yield _build_analysis(row, *children)
             except ValidationError as exc:

@@ -21,8 +21,20 @@ from psycopg import sql
 from psycopg.types.json import set_json_loads
 
 from goldkeeper.db.connection import connect, database_error
-from goldkeeper.errors import DatabaseError
-from goldkeeper.models import Analysis, Artifact, Chunk, Expected, ExpectedBehavior, Finding, Query, Relevance
+from goldkeeper.errors import DatabaseError, RecordValidationError
+from goldkeeper.models import (
+    Analysis,
+    Artifact,
+    Chunk,
+    Expected,
+    ExpectedBehavior,
+    Finding,
+    InexactNumber,
+    Query,
+    Relevance,
+    exact_json_float,
+    exact_json_int,
+)
 
 _ANALYSES_SQL = """
 COPY (SELECT id, url, title, content_type, status, created_at FROM golden.analyses
@@ -80,15 +92,23 @@ class _Peekable:
         return taken
 
 
-def _json_int(text: str) -> int | float:
-    """jsonb prints numbers in plain decimal (1e300 -> "1000...0"): integers orjson cannot
-    write (outside 64 bits) can only have been floats, so they become floats again."""
-    value = int(text)
-    return value if -(2**63) <= value < 2**64 else float(text)
-
-
 def _json_loads(data: str | bytes) -> Any:
-    return json.loads(data, parse_int=_json_int)
+    """A jsonb value as the store's JSON holds it; jsonb prints numbers in plain decimal (1e300 -> "1000...0"),
+    which :func:`~goldkeeper.models.exact_json_int` makes the double again. A number the store cannot hold
+    exactly makes the whole value an :class:`~goldkeeper.models.InexactNumber`, which the record's builder
+    refuses naming the record and the field (raised here, psycopg would know neither)."""
+    try:
+        return json.loads(data, parse_int=exact_json_int, parse_float=exact_json_float)
+    except InexactNumber as exc:
+        return exc
+
+
+def refuse_inexact(value: Any, table: str, record_id: Any, field: str) -> Any:
+    """``value`` (a jsonb column's, read by :func:`_json_loads`), unless it holds an inexact number: then the
+    one-line error naming the table, the record and the field (the dump writes nothing)."""
+    if isinstance(value, InexactNumber):
+        raise RecordValidationError(table, str(record_id), field, str(value))
+    return value
 
 
 def _copy_rows(
@@ -143,6 +163,8 @@ def _build_analysis(
     artifact = None
     if artifacts:
         _, art_id, summary, key_findings, metadata = artifacts[0]
+        key_findings = refuse_inexact(key_findings, "golden.artifacts", art_id, "key_findings")
+        metadata = refuse_inexact(metadata, "golden.artifacts", art_id, "metadata")
         artifact = Artifact(id=art_id, summary=summary, key_findings=key_findings, metadata=metadata)
     return Analysis(
         id=analysis_id,
@@ -194,6 +216,8 @@ def _queries_stream(url: str, conns: list[psycopg.Connection[Any]]) -> Generator
         expected = _Peekable(_copy_rows(c_e, _EXPECTED_SQL, _EXPECTED_TYPES, None))
         for row in _copy_rows(c_q, _QUERIES_SQL, _QUERIES_TYPES, None):
             query_id, text, domain, difficulty, tags, reference_answers, behavior = row
+            reference_answers = refuse_inexact(reference_answers, "golden.queries", query_id, "reference_answers")
+            behavior = refuse_inexact(behavior, "golden.queries", query_id, "expected_behavior")
             yield Query(
                 id=query_id,
                 text=text,

@@ -27,7 +27,14 @@ from goldkeeper.dataset.restore import RestoreReport, restore_records
 from goldkeeper.embed.base import Embedder
 from goldkeeper.errors import DataIntegrityError, RecordValidationError
 from goldkeeper.fileio import atomic_write_bytes
-from goldkeeper.models import ENTITIES, Analysis, Query
+from goldkeeper.models import (
+    ENTITIES,
+    Analysis,
+    Query,
+    inexact_number_field,
+    inexact_number_problem,
+    inexact_numbers,
+)
 from goldkeeper.progress import SILENT, Progress
 
 #: how exported files are written: UTF-8, two-space indentation, keys in the format's own order, datetimes with Z
@@ -67,10 +74,22 @@ def read_json_file(path: Path, what: str) -> Any:
         raw = path.read_bytes()
     except OSError as exc:
         raise DataIntegrityError(f"{path}: cannot read the {what}: {exc.strerror}") from exc
+    refuse_inexact_numbers(raw, str(path))
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise DataIntegrityError(f"{path}: the {what} is not valid JSON: {exc}") from exc
+
+
+def refuse_inexact_numbers(data: bytes, file: str, line: int = 1) -> None:
+    """A number the store's JSON cannot hold exactly (1e400, 0.1000000000000000000001, 2**70) is an error naming
+    the file, its line (``data`` starts on ``line``), the record and the field: orjson would import it as
+    another number (or call 1e400 invalid JSON). Checked before orjson parses ``data``."""
+    for offset, text in inexact_numbers(data):
+        record, field_path = inexact_number_field(data)
+        raise RecordValidationError(
+            f"{file} line {line + offset - 1}", record, field_path, inexact_number_problem(text)
+        )
 
 
 def location(loc: Iterable[Any]) -> str:
@@ -155,6 +174,7 @@ __all__ = [
     "ImportedRecords",
     "ExportReport",
     "read_json_file",
+    "refuse_inexact_numbers",
     "location",
     "validation_error",
     "require",

@@ -23,7 +23,7 @@ import orjson
 from pydantic import ValidationError
 
 from goldkeeper.errors import DataIntegrityError, RecordValidationError, UsageError
-from goldkeeper.importers.common import ImportedRecords, validation_error
+from goldkeeper.importers.common import ImportedRecords, refuse_inexact_numbers, validation_error
 from goldkeeper.models import ENTITIES, Analysis, Query
 
 MODEL_OF: dict[str, type[Analysis] | type[Query]] = {"analyses": Analysis, "queries": Query}
@@ -39,6 +39,7 @@ def _lines(path: Path) -> Iterator[tuple[int, Any]]:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
+            refuse_inexact_numbers(line, str(path), number)
             try:
                 yield number, orjson.loads(line)
             except orjson.JSONDecodeError as exc:

@@ -6,8 +6,9 @@ verify error here, before any database is touched:
 - ``record.nul_character``: PostgreSQL ``text`` and ``jsonb`` cannot hold U+0000, in any string
   (values and object keys).
 - ``record.int_range``: ``chunk_index`` and ``relevance`` are ``int4`` columns (at most 2**31 - 1).
-  Any other integer literal must fit in 64 bits (:func:`wide_integers`): orjson reads a wider one as a
-  float, so fmt, dump and restore would carry it rounded.
+  Any other number must be one the store's JSON (orjson) holds exactly, a 64-bit integer or a double's
+  shortest text (:func:`inexact_numbers_of`): orjson reads 2**64 or 0.1000000000000000000001 as another
+  number (so fmt, dump and restore would carry it changed) and refuses 1e400. One code for all of them.
 - ``query.duplicate_expected``: an expected chunk or analysis listed twice in one query (the
   expected-result table's primary key).
 - ``chunk.too_long``: a chunk's ``tsv`` column is ``to_tsvector('english', content)``, and PostgreSQL
@@ -24,7 +25,6 @@ verify error here, before any database is touched:
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 
 from goldkeeper.dataset.verify.report import IssueList
-from goldkeeper.models import Analysis, Query
+from goldkeeper.models import Analysis, Query, inexact_numbers, inexact_paths, load_marking_inexact
 from goldkeeper.store.canonical import canonical_bytes
 from goldkeeper.store.source import DirectorySource, StoreSource
 
@@ -131,52 +131,33 @@ def duplicate_keys(data: bytes, parsed: Any) -> list[str]:
     return found
 
 
-#: the integers orjson reads exactly; it reads a wider literal as a float (2**64 -> 1.8446744073709552e+19),
-#: which fmt would then write and restore would store: a silent change of the value
-INT64_MIN, UINT64_MAX = -(1 << 63), (1 << 64) - 1
-#: a literal outside that range has at least 19 digits: shards without such a run are not parsed again
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+def inexact_numbers_of(data: bytes) -> list[tuple[str, str, str]]:
+    """``(record id, field, literal)`` of each number in a shard that the store's JSON cannot hold exactly.
 
-
-class _Wide(str):
-    """An integer literal outside [INT64_MIN, UINT64_MAX], as written."""
-
-
-def _exact_int(text: str) -> Any:
-    digits = text.lstrip("-")
-    if len(digits) < 19:
-        return 0
-    if len(digits) > 20 or not INT64_MIN <= int(text) <= UINT64_MAX:  # > 20 digits: int() may refuse it
-        return _Wide(text)
-    return 0
-
-
-def _wide_paths(value: Any, path: str) -> Iterator[tuple[str, str]]:
-    if isinstance(value, _Wide):
-        yield path, str(value)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _wide_paths(item, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _wide_paths(item, f"{path}.{index}" if path else str(index))
-
-
-def wide_integers(data: bytes) -> list[tuple[int, str, str]]:
-    """``(record index, field, literal)`` of each integer in a shard that does not fit in 64 bits.
-
-    orjson gives no sign of such a literal (it is already a float): the shard is parsed again by the
-    standard parser, which keeps integers as written, only when its bytes hold a run of 19 digits.
+    orjson gives no sign of such a literal: it reads 2**64 or 0.1000000000000000000001 as another number
+    (which fmt would then write and restore would store) and refuses 1e400 as invalid JSON. The shard is
+    parsed again by the standard parser, keeping such numbers as written, only when its bytes can hold one
+    (:func:`~goldkeeper.models.inexact_numbers`: a run of 16 digits or a 3-digit exponent).
     """
-    if _LONG_DIGITS.search(data) is None:
+    if next(inexact_numbers(data), None) is None:
         return []
     try:
-        exact = json.loads(data, parse_int=_exact_int)
-    except ValueError:  # orjson parsed it; the standard parser never refuses more than it
+        exact = load_marking_inexact(data)
+    except ValueError:  # not JSON for the standard parser either: shard.invalid_json says so
         return []
     if not isinstance(exact, list):
         return []
-    return [(index, field, text) for index, record in enumerate(exact) for field, text in _wide_paths(record, "")]
+    return [
+        (_record_name(record, index), field, text)
+        for index, record in enumerate(exact)
+        for field, text in inexact_paths(record)
+    ]
+
+
+def _record_name(record: Any, index: int) -> str:
+    """The record's id, else its position (``#3``), as verify names a record."""
+    record_id = record.get("id") if isinstance(record, dict) else None
+    return str(record_id) if isinstance(record_id, str) else f"#{index}"
 
 
 def symlinked(source: StoreSource, relpath: str) -> bool:
@@ -223,6 +204,6 @@ __all__ = [
     "load_problems",
     "check_loadable",
     "duplicate_keys",
-    "wide_integers",
+    "inexact_numbers_of",
     "symlinked",
 ]

@@ -9,9 +9,9 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from goldkeeper.dataset.verify.loadable import duplicate_keys, symlinked, wide_integers
+from goldkeeper.dataset.verify.loadable import duplicate_keys, inexact_numbers_of, symlinked
 from goldkeeper.dataset.verify.report import IssueList, field_of
-from goldkeeper.models import Analysis, Query, ShardEntry
+from goldkeeper.models import Analysis, Query, ShardEntry, inexact_number_problem
 from goldkeeper.store.canonical import canonical_bytes, sha256_hex
 from goldkeeper.store.reader import MODEL_OF, json_problem, nesting_problem
 from goldkeeper.store.sharding import shard_path
@@ -54,7 +54,8 @@ def parse_shard(data: bytes, name: str, issues: IssueList) -> list[Any] | None:
     try:
         raw = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        issues.error("shard.invalid_json", json_problem(data, exc), name)
+        if not _report_inexact(data, name, issues):  # 1e400: orjson calls the double infinity
+            issues.error("shard.invalid_json", json_problem(data, exc), name)
         return None
     if not isinstance(raw, list):
         issues.error("shard.invalid_json", "a shard must be a JSON array of records", name)
@@ -66,17 +67,16 @@ def parse_shard(data: bytes, name: str, issues: IssueList) -> list[Any] | None:
         return None
     for key in duplicate_keys(data, raw):
         issues.error("shard.duplicate_key", f"key {key!r} appears twice in one object (a parser keeps only one)", name)
-    for index, field, text in wide_integers(data):
-        record = raw[index]
-        issues.error(
-            "record.int_range",
-            f"{text if len(text) <= 40 else text[:40] + '...'} does not fit in 64 bits: goldkeeper would read and "
-            "write it as a rounded float; write it as a string (or as a float)",
-            name,
-            record.get("id", f"#{index}") if isinstance(record, dict) else f"#{index}",
-            field,
-        )
+    _report_inexact(data, name, issues)
     return raw
+
+
+def _report_inexact(data: bytes, name: str, issues: IssueList) -> bool:
+    """A ``record.int_range`` error per number the store's JSON cannot hold exactly; whether there was one."""
+    found = inexact_numbers_of(data)
+    for record, field, text in found:
+        issues.error("record.int_range", inexact_number_problem(text), name, record, field)
+    return bool(found)
 
 
 def check_record_count(entry: ShardEntry, raw: list[Any], name: str, issues: IssueList) -> None:
