@@ -406,3 +406,32 @@ def test_a_timestamp_written_with_an_offset_is_the_same_data_in_utc(
     code, out, err = run(["fmt"], capsys)
     assert code == 0, out + err
     assert store_bytes(store) == store_bytes(original)  # the same data: the same bytes and dataset version
+
+
+def test_a_store_at_the_root_of_a_git_worktree_is_not_replaced(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In a git worktree (or a submodule) `.git` is a file: the guard checked for a directory only, so fmt
+    copied the worktree's root and swapped it (its inode changed under the shell that ran it)."""
+    main = project / "main"
+    main.mkdir()
+    build_store(main)
+    for entry in (main / "golden").iterdir():
+        entry.rename(main / entry.name)
+    (main / "golden").rmdir()
+    (main / "params.yaml").write_text('store:\n  path: "."\n')
+    git(main, "init", "-q", "-b", "main")
+    git(main, "add", "-A")
+    git(main, "commit", "-qm", "dataset repository")
+    worktree = project / "review"
+    git(main, "worktree", "add", "-q", str(worktree), "-b", "review")
+    assert (worktree / ".git").is_file()
+    relpath = locate(worktree, "queries", "q0001")
+    _hand_edit(worktree, relpath, b"What does article 1 say?", b"What does article one say?")
+    inode, before = worktree.stat().st_ino, (worktree / relpath).read_bytes()
+
+    code, out, err = run(["-C", str(worktree), "fmt"], capsys)
+    assert code == 5 and out == "" and "Traceback" not in err
+    assert err.startswith(f"error: {worktree} holds a git repository (.git): "), err
+    assert worktree.stat().st_ino == inode and (worktree / relpath).read_bytes() == before
+    assert sorted(p.name for p in project.iterdir()) == ["main", "review"]  # no staging left

@@ -5,9 +5,9 @@ as a whole (every other top-level entry is carried over). Before anything is
 written, :func:`check_target` refuses (``DataIntegrityError``, exit 5):
 
 - a target that exists but is not a directory;
-- a directory holding a git repository's ``.git`` directory (``store.path: .`` at the repository's
-  root): the repository would be copied and its directory replaced under every shell and editor that
-  has it open (a submodule's ``.git`` file is carried over like any file);
+- a directory holding a git repository's ``.git`` (``store.path: .`` at the repository's root): the
+  repository would be copied and its directory replaced under every shell and editor that has it open.
+  A ``.git`` file (the root of a git worktree or a submodule) is refused the same way;
 - a non-empty directory without a ``manifest.json`` (not a goldkeeper store:
   ``dump --out ~/Documents`` must not touch it);
 - a ``manifest.json`` that is not a goldkeeper manifest (no list of shards);
@@ -38,7 +38,8 @@ def check_target(target: Path, shown: Path) -> None:
         return
     if not target.is_dir():
         raise DataIntegrityError(f"{shown} exists and is not a directory; dump writes a store directory")
-    if (target / ".git").is_dir():
+    dot_git = target / ".git"
+    if dot_git.exists() or dot_git.is_symlink():  # a worktree's or submodule's .git is a file
         raise DataIntegrityError(
             f"{shown} holds a git repository (.git): a store directory is replaced as a whole, so goldkeeper will "
             "not write there (keep the store in a directory of its own, e.g. store.path: golden)"
