@@ -435,3 +435,26 @@ def test_a_store_at_the_root_of_a_git_worktree_is_not_replaced(
     assert err.startswith(f"error: {worktree} holds a git repository (.git): "), err
     assert worktree.stat().st_ino == inode and (worktree / relpath).read_bytes() == before
     assert sorted(p.name for p in project.iterdir()) == ["main", "review"]  # no staging left
+
+
+def test_an_editors_file_in_the_store_stops_fmt_with_a_message_about_fmt(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A .DS_Store / .gitkeep under queries/ or analyses/: fmt refused with "dump would delete it" (the user ran
+    fmt). It is still refused and kept (fmt deletes nothing it did not write), with a message naming no other
+    command and saying what to do."""
+    store = build_store(project)
+    relpath = locate(store, "queries", "q0001")
+    _hand_edit(store, relpath, b"What does article 1 say?", b"What does article one say?")
+    (store / "queries" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    (store / "analyses" / ".gitkeep").write_bytes(b"")
+    before = store_bytes(store)
+
+    code, out, err = run(["fmt"], capsys)
+    assert code == 5 and out == "" and "Traceback" not in err
+    assert err == (
+        f"error: {store}: analyses/.gitkeep, queries/.DS_Store not listed in manifest.json; writing the store "
+        "replaces analyses/ and queries/ as a whole and would delete them, so nothing was written (move them out "
+        "of the store, or delete them, and run again)\n"
+    )
+    assert store_bytes(store) == before

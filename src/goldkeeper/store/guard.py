@@ -12,8 +12,8 @@ written, :func:`check_target` refuses (``DataIntegrityError``, exit 5):
   ``dump --out ~/Documents`` must not touch it);
 - a ``manifest.json`` that is not a goldkeeper manifest (no list of shards);
 - any file, directory or link under ``analyses/`` or ``queries/`` that the old
-  manifest does not list as a shard: the dump would delete it. The user moves
-  it out (or deletes it) and runs the dump again.
+  manifest does not list as a shard (an editor's ``.DS_Store``, a ``.gitkeep``): the write would
+  delete it. The user moves it out (or deletes it) and runs ``dump`` or ``fmt`` again.
 """
 
 from __future__ import annotations
@@ -56,10 +56,12 @@ def check_target(target: Path, shown: Path) -> None:
     strays = sorted(_unlisted_entries(target, listed))
     if strays:
         more = f" and {len(strays) - _SHOWN} more" if len(strays) > _SHOWN else ""
+        it = "it" if len(strays) == 1 else "them"
+        # fmt and dump both get here: the message names neither, and says what to do
         raise DataIntegrityError(
-            f"{shown}: {', '.join(strays[:_SHOWN])}{more} not listed in manifest.json; dump would delete "
-            f"{'it' if len(strays) == 1 else 'them'}, so it stops (move {'it' if len(strays) == 1 else 'them'} "
-            "out of the store first)",
+            f"{shown}: {', '.join(strays[:_SHOWN])}{more} not listed in manifest.json; writing the store replaces "
+            f"analyses/ and queries/ as a whole and would delete {it}, so nothing was written (move {it} out of "
+            f"the store, or delete {it}, and run again)",
             paths=strays,
         )
 
