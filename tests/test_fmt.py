@@ -458,3 +458,42 @@ def test_an_editors_file_in_the_store_stops_fmt_with_a_message_about_fmt(
         "of the store, or delete them, and run again)\n"
     )
     assert store_bytes(store) == before
+
+
+def test_a_byte_order_mark_is_dropped_by_fmt_and_refused_by_verify(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Windows editor saves a UTF-8 BOM in front of a shard and the manifest: verify refuses it (not JSON),
+    and fmt refused it too although rewriting hand edits canonically is its job. fmt now drops the mark."""
+    store = build_store(project)
+    original = store_bytes(store)
+    relpath = locate(store, "queries", "q0001")
+    for name in (relpath, "manifest.json"):
+        (store / name).write_bytes(b"\xef\xbb\xbf" + (store / name).read_bytes())
+
+    code, out, _ = run(["verify"], capsys)
+    assert code == 5 and f"error [manifest.invalid_json] {store}/manifest.json: " in out and "(BOM)" in out, out
+    code, out, _ = run(["fmt", "--check"], capsys)
+    assert code == 10 and f"would rewrite {store}/manifest.json\nwould rewrite {store}/{relpath}\n" in out, out
+    code, out, err = run(["fmt"], capsys)
+    assert code == 0, out + err
+    assert f"rewrote {store}/manifest.json\nrewrote {store}/{relpath}\n" in out and "2 file(s) changed" in out
+    assert store_bytes(store) == original
+    code, out, _ = run(["verify", "--strict"], capsys)
+    assert code == 0, out
+
+
+def test_fmt_drops_a_byte_order_mark_in_front_of_a_hand_edited_shard(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = build_store(project)
+    relpath = locate(store, "queries", "q0001")
+    _hand_edit(store, relpath, b"What does article 1 say?", b"What does article one say?")
+    (store / relpath).write_bytes(b"\xef\xbb\xbf" + (store / relpath).read_bytes())
+
+    code, out, err = run(["fmt"], capsys)
+    assert code == 0 and f"rewrote {store}/{relpath}\n" in out, out + err
+    assert not (store / relpath).read_bytes().startswith(b"\xef\xbb\xbf")
+    assert b"What does article one say?" in (store / relpath).read_bytes()
+    code, out, _ = run(["verify", "--strict"], capsys)
+    assert code == 0, out

@@ -70,7 +70,9 @@ def _listed_shards(manifest: Path, shown: Path) -> set[str]:
     """The shard paths ``manifest.json`` lists; a file that is not a goldkeeper manifest is refused."""
     problem = "is not a goldkeeper manifest (no list of shards)"
     try:
-        data = orjson.loads(manifest.read_bytes()) if manifest.is_file() and not manifest.is_symlink() else None
+        raw = manifest.read_bytes() if manifest.is_file() and not manifest.is_symlink() else None
+        # a Windows editor's byte order mark: still the manifest goldkeeper wrote (fmt drops the mark)
+        data = orjson.loads(raw.removeprefix(b"\xef\xbb\xbf")) if raw is not None else None
     except orjson.JSONDecodeError:
         data = None
         problem = "is not valid JSON"
