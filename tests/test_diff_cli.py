@@ -228,7 +228,7 @@ def test_log_and_show(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "-C", str(repo), "show", "--rev", "v1", "--json")  # an annotated tag: its commit
     assert code == 0 and json.loads(out)["commit"] == second
     code, _, err = run(capsys, "-C", str(repo), "show", "--rev", f"{second}^{{tree}}")
-    assert code == 2 and "unknown git revision" in err
+    assert code == 2 and err == f"error: git revision '{second}^{{tree}}' is a tree, not a commit\n"
     git(repo, "rm", "-rq", "golden")
     git(repo, "commit", "-qm", "remove the store")
     code, _, err = run(capsys, "-C", str(repo), "show")
@@ -360,3 +360,22 @@ def test_first_changelog_entry_before_the_store_is_committed(
     assert entry["counts"]["queries"]["added"] == 3 and entry["description"] == "analyses +2, chunks +6, queries +3"
     code, _, err = run(capsys, "-C", str(tmp_path), "diff", "HEAD", "HEAD")
     assert code == 2 and "neither HEAD nor HEAD has a golden store" in err
+
+
+def test_show_accepts_the_revisions_diff_and_log_accept(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`show --rev ':/message'` said "unknown git revision" while diff and log took git's ':/text' syntax: show
+    peeled the revision as ':/message^{commit}', a search for that text. One check of a revision serves all."""
+    first = git(repo, "rev-parse", "HEAD").strip()
+    analyses, queries = dataset()
+    write(repo, analyses, queries[:-1])
+    commit_all(repo, "drop a query")
+    for rev in (":/golden v1", "HEAD^{/golden}", "HEAD~1", first[:10]):
+        code, out, err = run(capsys, "-C", str(repo), "show", "--rev", rev, "--json")
+        assert code == 0 and json.loads(out)["commit"] == first, (rev, err)
+        code, out, err = run(capsys, "-C", str(repo), "log", "--rev", rev, "--json")
+        assert code == 0 and [e["commit"] for e in json.loads(out)] == [first], (rev, err)
+        code, out, err = run(capsys, "-C", str(repo), "diff", rev, "HEAD", "--format", "json")
+        assert code == 0 and json.loads(out)["summary"]["queries"]["removed"] == 1, (rev, err)
+    for argv in (("show", "--rev", ":/no such message"), ("diff", ":/no such message"), ("log", "--rev", ":/no such")):
+        code, _, err = run(capsys, "-C", str(repo), *argv)
+        assert code == 2 and err.startswith("error: unknown git revision ':/no such"), (argv, err)
