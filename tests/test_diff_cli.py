@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import jsonschema
@@ -379,3 +380,24 @@ def test_show_accepts_the_revisions_diff_and_log_accept(repo: Path, capsys: pyte
     for argv in (("show", "--rev", ":/no such message"), ("diff", ":/no such message"), ("log", "--rev", ":/no such")):
         code, _, err = run(capsys, "-C", str(repo), *argv)
         assert code == 2 and err.startswith("error: unknown git revision ':/no such"), (argv, err)
+
+
+def test_a_repository_without_commits_is_named_as_such(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`git init`, nothing committed: diff, log, changelog and show said "unknown git revision 'HEAD'". They now
+    say there are no commits yet and what to do; exit 2 (log too, as `git log` fails there)."""
+    init_repo(tmp_path)
+    analyses, queries = dataset(2, 3)
+    write(tmp_path, analyses, queries)
+    expected = (
+        f"error: {tmp_path} has no commits yet, so git revision 'HEAD' names nothing: commit the store first "
+        "(git add, git commit); diff, changelog --base and show --rev also take a store directory\n"
+    )
+    for argv in (("diff",), ("log",), ("changelog",), ("show",), ("diff", "HEAD", "golden")):
+        code, out, err = run(capsys, "-C", str(tmp_path), *argv)
+        assert (code, out, err) == (2, "", expected), argv
+    assert not (tmp_path / "golden" / "CHANGELOG.json").exists()
+    code, _, err = run(capsys, "-C", str(tmp_path), "diff", "main~3")
+    assert code == 2 and err.startswith("error: ") and "has no commits yet" in err
+    shutil.copytree(tmp_path / "golden", tmp_path / "before")
+    code, out, _ = run(capsys, "-C", str(tmp_path), "diff", "before", "golden")  # what it says to do works
+    assert code == 0 and "no record changes" in out

@@ -24,7 +24,7 @@ import git
 from gitdb.exc import BadName, BadObject
 
 from goldkeeper.errors import DataIntegrityError, UsageError
-from goldkeeper.store.git_command import UnknownRevision, commit_of
+from goldkeeper.store.git_command import NoCommitsYet, UnknownRevision, commit_of
 
 __all__ = [
     "GitTreeSource",
@@ -85,6 +85,8 @@ def resolve_commit(repo: git.Repo, rev: str) -> git.Commit:
     (:func:`~goldkeeper.store.git_command.commit_of`, which ``show`` uses too)."""
     try:
         return repo.commit(commit_of(Path(repo.working_tree_dir or repo.git_dir), rev))
+    except NoCommitsYet:
+        raise
     except UnknownRevision as unknown:
         _raise_if_cut_off(repo, rev, unknown)
         raise
