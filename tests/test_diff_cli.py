@@ -401,3 +401,33 @@ def test_a_repository_without_commits_is_named_as_such(tmp_path: Path, capsys: p
     shutil.copytree(tmp_path / "golden", tmp_path / "before")
     code, out, _ = run(capsys, "-C", str(tmp_path), "diff", "before", "golden")  # what it says to do works
     assert code == 0 and "no record changes" in out
+
+
+def test_no_output_is_written_into_the_store(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`diff --out golden/queries/03.json` and `export ... golden/queries/03.json` replaced a shard (the store
+    then failed verify). Every output path inside the store, a link to it followed, is refused: exit 2."""
+    shard = sorted((repo / "golden" / "queries").iterdir())[0]
+    relpath = shard.relative_to(repo).as_posix()
+    before = {p: p.read_bytes() for p in (repo / "golden").rglob("*") if p.is_file()}
+    (repo / "link").symlink_to("golden")
+    offline = ["--database-url", "postgresql://127.0.0.1:1/nothing"]  # refused before any connection
+    for argv, shown in (
+        (["diff", "--out", relpath], relpath),
+        (["diff", "--out", "link/queries/new.md"], "link/queries/new.md"),
+        (["export", "jsonl", "--kind", "queries", relpath], relpath),
+        (["export", "prompts", str(repo / "golden" / "prompts.json")], str(repo / "golden" / "prompts.json")),
+        (["gate", "--output", "golden/gate.json"], "golden/gate.json"),
+        (["report", "--dir", "link/evals"], "link/evals"),
+        ([*offline, "eval", "retrieval", "--trec-dir", "golden"], "golden"),
+        ([*offline, "eval", "grounded", "--per-case", "golden/cases.json"], "golden/cases.json"),
+        ([*offline, "restore", "--marker", "golden/restored.json"], "golden/restored.json"),
+    ):
+        code, out, err = run(capsys, "-C", str(repo), *argv)
+        assert (code, out) == (2, ""), (argv, err)
+        assert err == (
+            f"error: {shown}: inside the golden store {repo / 'golden'}; goldkeeper does not write its outputs "
+            "into the store (name a path outside it)\n"
+        ), argv
+    assert {p: p.read_bytes() for p in (repo / "golden").rglob("*") if p.is_file()} == before
+    code, _, err = run(capsys, "-C", str(repo), "diff", "--out", "diff.txt")  # outside the store: written
+    assert code == 0 and (repo / "diff.txt").is_file(), err

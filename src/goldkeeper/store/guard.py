@@ -14,6 +14,10 @@ written, :func:`check_target` refuses (``DataIntegrityError``, exit 5):
 - any file, directory or link under ``analyses/`` or ``queries/`` that the old
   manifest does not list as a shard (an editor's ``.DS_Store``, a ``.gitkeep``): the write would
   delete it. The user moves it out (or deletes it) and runs ``dump`` or ``fmt`` again.
+
+:func:`refuse_inside_store` keeps every other output (a diff, an export, eval metrics, the gate's
+result, the report) out of the store: written there it would replace a shard or add a file that
+every later dump, fmt and verify trips over.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from pathlib import Path
 
 import orjson
 
-from goldkeeper.errors import DataIntegrityError
+from goldkeeper.errors import DataIntegrityError, UsageError
 from goldkeeper.models import ENTITIES
 from goldkeeper.store.source import MANIFEST
 
@@ -66,6 +70,18 @@ def check_target(target: Path, shown: Path) -> None:
         )
 
 
+def refuse_inside_store(output: Path, store: Path, shown: Path | str) -> None:
+    """Refuse (UsageError, exit 2) an output path that is, or is inside, the store directory, links followed:
+    goldkeeper never writes its outputs into the store it manages (``diff --out golden/queries/03.json``
+    replaced a shard)."""
+    target, root = output.resolve(), store.resolve()
+    if target == root or target.is_relative_to(root):
+        raise UsageError(
+            f"{shown}: inside the golden store {store}; goldkeeper does not write its outputs into the store "
+            "(name a path outside it)"
+        )
+
+
 def _listed_shards(manifest: Path, shown: Path) -> set[str]:
     """The shard paths ``manifest.json`` lists; a file that is not a goldkeeper manifest is refused."""
     problem = "is not a goldkeeper manifest (no list of shards)"
@@ -104,4 +120,4 @@ def _unlisted_entries(target: Path, listed: set[str]) -> list[str]:
     return strays
 
 
-__all__ = ["MANIFEST", "MANAGED", "check_target"]
+__all__ = ["MANIFEST", "MANAGED", "check_target", "refuse_inside_store"]
