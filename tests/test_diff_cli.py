@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import jsonschema
@@ -228,7 +229,7 @@ def test_log_and_show(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "-C", str(repo), "show", "--rev", "v1", "--json")  # an annotated tag: its commit
     assert code == 0 and json.loads(out)["commit"] == second
     code, _, err = run(capsys, "-C", str(repo), "show", "--rev", f"{second}^{{tree}}")
-    assert code == 2 and "unknown git revision" in err
+    assert code == 2 and err == f"error: git revision '{second}^{{tree}}' is a tree, not a commit\n"
     git(repo, "rm", "-rq", "golden")
     git(repo, "commit", "-qm", "remove the store")
     code, _, err = run(capsys, "-C", str(repo), "show")
@@ -360,3 +361,73 @@ def test_first_changelog_entry_before_the_store_is_committed(
     assert entry["counts"]["queries"]["added"] == 3 and entry["description"] == "analyses +2, chunks +6, queries +3"
     code, _, err = run(capsys, "-C", str(tmp_path), "diff", "HEAD", "HEAD")
     assert code == 2 and "neither HEAD nor HEAD has a golden store" in err
+
+
+def test_show_accepts_the_revisions_diff_and_log_accept(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`show --rev ':/message'` said "unknown git revision" while diff and log took git's ':/text' syntax: show
+    peeled the revision as ':/message^{commit}', a search for that text. One check of a revision serves all."""
+    first = git(repo, "rev-parse", "HEAD").strip()
+    analyses, queries = dataset()
+    write(repo, analyses, queries[:-1])
+    commit_all(repo, "drop a query")
+    for rev in (":/golden v1", "HEAD^{/golden}", "HEAD~1", first[:10]):
+        code, out, err = run(capsys, "-C", str(repo), "show", "--rev", rev, "--json")
+        assert code == 0 and json.loads(out)["commit"] == first, (rev, err)
+        code, out, err = run(capsys, "-C", str(repo), "log", "--rev", rev, "--json")
+        assert code == 0 and [e["commit"] for e in json.loads(out)] == [first], (rev, err)
+        code, out, err = run(capsys, "-C", str(repo), "diff", rev, "HEAD", "--format", "json")
+        assert code == 0 and json.loads(out)["summary"]["queries"]["removed"] == 1, (rev, err)
+    for argv in (("show", "--rev", ":/no such message"), ("diff", ":/no such message"), ("log", "--rev", ":/no such")):
+        code, _, err = run(capsys, "-C", str(repo), *argv)
+        assert code == 2 and err.startswith("error: unknown git revision ':/no such"), (argv, err)
+
+
+def test_a_repository_without_commits_is_named_as_such(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`git init`, nothing committed: diff, log, changelog and show said "unknown git revision 'HEAD'". They now
+    say there are no commits yet and what to do; exit 2 (log too, as `git log` fails there)."""
+    init_repo(tmp_path)
+    analyses, queries = dataset(2, 3)
+    write(tmp_path, analyses, queries)
+    expected = (
+        f"error: {tmp_path} has no commits yet, so git revision 'HEAD' names nothing: commit the store first "
+        "(git add, git commit); diff, changelog --base and show --rev also take a store directory\n"
+    )
+    for argv in (("diff",), ("log",), ("changelog",), ("show",), ("diff", "HEAD", "golden")):
+        code, out, err = run(capsys, "-C", str(tmp_path), *argv)
+        assert (code, out, err) == (2, "", expected), argv
+    assert not (tmp_path / "golden" / "CHANGELOG.json").exists()
+    code, _, err = run(capsys, "-C", str(tmp_path), "diff", "main~3")
+    assert code == 2 and err.startswith("error: ") and "has no commits yet" in err
+    shutil.copytree(tmp_path / "golden", tmp_path / "before")
+    code, out, _ = run(capsys, "-C", str(tmp_path), "diff", "before", "golden")  # what it says to do works
+    assert code == 0 and "no record changes" in out
+
+
+def test_no_output_is_written_into_the_store(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`diff --out golden/queries/03.json` and `export ... golden/queries/03.json` replaced a shard (the store
+    then failed verify). Every output path inside the store, a link to it followed, is refused: exit 2."""
+    shard = sorted((repo / "golden" / "queries").iterdir())[0]
+    relpath = shard.relative_to(repo).as_posix()
+    before = {p: p.read_bytes() for p in (repo / "golden").rglob("*") if p.is_file()}
+    (repo / "link").symlink_to("golden")
+    offline = ["--database-url", "postgresql://127.0.0.1:1/nothing"]  # refused before any connection
+    for argv, shown in (
+        (["diff", "--out", relpath], relpath),
+        (["diff", "--out", "link/queries/new.md"], "link/queries/new.md"),
+        (["export", "jsonl", "--kind", "queries", relpath], relpath),
+        (["export", "prompts", str(repo / "golden" / "prompts.json")], str(repo / "golden" / "prompts.json")),
+        (["gate", "--output", "golden/gate.json"], "golden/gate.json"),
+        (["report", "--dir", "link/evals"], "link/evals"),
+        ([*offline, "eval", "retrieval", "--trec-dir", "golden"], "golden"),
+        ([*offline, "eval", "grounded", "--per-case", "golden/cases.json"], "golden/cases.json"),
+        ([*offline, "restore", "--marker", "golden/restored.json"], "golden/restored.json"),
+    ):
+        code, out, err = run(capsys, "-C", str(repo), *argv)
+        assert (code, out) == (2, ""), (argv, err)
+        assert err == (
+            f"error: {shown}: inside the golden store {repo / 'golden'}; goldkeeper does not write its outputs "
+            "into the store (name a path outside it)\n"
+        ), argv
+    assert {p: p.read_bytes() for p in (repo / "golden").rglob("*") if p.is_file()} == before
+    code, _, err = run(capsys, "-C", str(repo), "diff", "--out", "diff.txt")  # outside the store: written
+    assert code == 0 and (repo / "diff.txt").is_file(), err

@@ -433,3 +433,94 @@ def test_a_timestamp_written_with_an_offset_is_the_same_data_in_utc(
     code, out, err = run(["fmt"], capsys)
     assert code == 0, out + err
     assert store_bytes(store) == store_bytes(original)  # the same data: the same bytes and dataset version
+
+
+def test_a_store_at_the_root_of_a_git_worktree_is_not_replaced(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In a git worktree (or a submodule) `.git` is a file: the guard checked for a directory only, so fmt
+    copied the worktree's root and swapped it (its inode changed under the shell that ran it)."""
+    main = project / "main"
+    main.mkdir()
+    build_store(main)
+    for entry in (main / "golden").iterdir():
+        entry.rename(main / entry.name)
+    (main / "golden").rmdir()
+    (main / "params.yaml").write_text('store:\n  path: "."\n')
+    git(main, "init", "-q", "-b", "main")
+    git(main, "add", "-A")
+    git(main, "commit", "-qm", "dataset repository")
+    worktree = project / "review"
+    git(main, "worktree", "add", "-q", str(worktree), "-b", "review")
+    assert (worktree / ".git").is_file()
+    relpath = locate(worktree, "queries", "q0001")
+    _hand_edit(worktree, relpath, b"What does article 1 say?", b"What does article one say?")
+    inode, before = worktree.stat().st_ino, (worktree / relpath).read_bytes()
+
+    code, out, err = run(["-C", str(worktree), "fmt"], capsys)
+    assert code == 5 and out == "" and "Traceback" not in err
+    assert err.startswith(f"error: {worktree} holds a git repository (.git): "), err
+    assert worktree.stat().st_ino == inode and (worktree / relpath).read_bytes() == before
+    assert sorted(p.name for p in project.iterdir()) == ["main", "review"]  # no staging left
+
+
+def test_an_editors_file_in_the_store_stops_fmt_with_a_message_about_fmt(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A .DS_Store / .gitkeep under queries/ or analyses/: fmt refused with "dump would delete it" (the user ran
+    fmt). It is still refused and kept (fmt deletes nothing it did not write), with a message naming no other
+    command and saying what to do."""
+    store = build_store(project)
+    relpath = locate(store, "queries", "q0001")
+    _hand_edit(store, relpath, b"What does article 1 say?", b"What does article one say?")
+    (store / "queries" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    (store / "analyses" / ".gitkeep").write_bytes(b"")
+    before = store_bytes(store)
+
+    code, out, err = run(["fmt"], capsys)
+    assert code == 5 and out == "" and "Traceback" not in err
+    assert err == (
+        f"error: {store}: analyses/.gitkeep, queries/.DS_Store not listed in manifest.json; writing the store "
+        "replaces analyses/ and queries/ as a whole and would delete them, so nothing was written (move them out "
+        "of the store, or delete them, and run again)\n"
+    )
+    assert store_bytes(store) == before
+
+
+def test_a_byte_order_mark_is_dropped_by_fmt_and_refused_by_verify(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Windows editor saves a UTF-8 BOM in front of a shard and the manifest: verify refuses it (not JSON),
+    and fmt refused it too although rewriting hand edits canonically is its job. fmt now drops the mark."""
+    store = build_store(project)
+    original = store_bytes(store)
+    relpath = locate(store, "queries", "q0001")
+    for name in (relpath, "manifest.json"):
+        (store / name).write_bytes(b"\xef\xbb\xbf" + (store / name).read_bytes())
+
+    code, out, _ = run(["verify"], capsys)
+    assert code == 5 and f"error [manifest.invalid_json] {store}/manifest.json: " in out and "(BOM)" in out, out
+    code, out, _ = run(["fmt", "--check"], capsys)
+    assert code == 10 and f"would rewrite {store}/manifest.json\nwould rewrite {store}/{relpath}\n" in out, out
+    code, out, err = run(["fmt"], capsys)
+    assert code == 0, out + err
+    assert f"rewrote {store}/manifest.json\nrewrote {store}/{relpath}\n" in out and "2 file(s) changed" in out
+    assert store_bytes(store) == original
+    code, out, _ = run(["verify", "--strict"], capsys)
+    assert code == 0, out
+
+
+def test_fmt_drops_a_byte_order_mark_in_front_of_a_hand_edited_shard(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = build_store(project)
+    relpath = locate(store, "queries", "q0001")
+    _hand_edit(store, relpath, b"What does article 1 say?", b"What does article one say?")
+    (store / relpath).write_bytes(b"\xef\xbb\xbf" + (store / relpath).read_bytes())
+
+    code, out, err = run(["fmt"], capsys)
+    assert code == 0 and f"rewrote {store}/{relpath}\n" in out, out + err
+    assert not (store / relpath).read_bytes().startswith(b"\xef\xbb\xbf")
+    assert b"What does article one say?" in (store / relpath).read_bytes()
+    code, out, _ = run(["verify", "--strict"], capsys)
+    assert code == 0, out

@@ -201,3 +201,12 @@ def test_a_responses_file_with_a_byte_order_mark_and_crlf_reads_every_line(proje
     assert code == 0, err
     metrics = orjson.loads(out)
     assert (metrics["malformed"], metrics["missing"], metrics["pass_rate"]) == (0, 0, 1.0)
+
+
+def test_one_path_for_the_metrics_and_the_per_case_results_is_refused(project: Path, squad_slice, capsys) -> None:
+    make_project(project, squad_slice)
+    (project / "sub").mkdir()
+    code, out, err = run(["eval", "grounded", "--out", "m.json", "--per-case", "sub/../m.json"], capsys)
+    assert (code, out) == (2, "")
+    assert "named for both the metrics and the per-case results" in err and "\n" not in err.rstrip("\n")
+    assert not (project / "m.json").exists()

@@ -63,10 +63,11 @@ def diff_command(
         result, md_path, json_path = project.diff_report(old, new)
         click.echo(f"{result.summary_line()}; wrote {md_path} and {json_path}", err=True)
     else:
+        target = project.output_path(out) if out is not None else None  # refused before any work
         result = project.diff(old, new)
         data = project.render_diff(result, fmt)
-        if out is not None:
-            write_bytes(project.settings.resolve(out), data)
+        if target is not None:
+            write_bytes(target, data)
             click.echo(f"{result.summary_line()}; wrote {out}", err=True)
         else:
             echo_document(data.decode("utf-8"), json_document=fmt == "json")

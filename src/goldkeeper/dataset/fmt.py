@@ -13,6 +13,9 @@ recomputed. The new store is written through :class:`~goldkeeper.store.writer.St
 (staging directory, fsync, atomic swap), and only when some byte would change. With ``check``
 nothing is written: the result says what would change.
 
+A leading UTF-8 byte order mark (what some Windows editors save) is not JSON, and verify refuses it;
+fmt reads each file without it and rewrites every file that had one (reported as rewritten).
+
 Cost: verify's pass, then one more pass that stages the canonical store while comparing it with
 the old bytes (discarded when nothing differs); shards verify found misplaced records in are read
 once more first. Memory: one shard at a time, plus the records found in a wrong shard.
@@ -34,6 +37,7 @@ from goldkeeper.models import ENTITIES, Analysis, Manifest, Query, ShardEntry, c
 from goldkeeper.store.canonical import canonical_bytes, sha256_hex
 from goldkeeper.store.reader import MODEL_OF, Store, open_store, parse_json, validate_record
 from goldkeeper.store.sharding import shard_name, shard_path
+from goldkeeper.store.source import DirectorySource
 from goldkeeper.store.writer import MANIFEST, StoreWriter
 
 #: the verify codes that ``fmt`` repairs (everything else refuses the store)
@@ -51,6 +55,26 @@ FIXED_CODES = frozenset(
 )
 
 Record = Analysis | Query
+
+#: a UTF-8 byte order mark: a Windows editor's, in front of a shard or the manifest
+_BOM = b"\xef\xbb\xbf"
+
+
+class _BomStripped(DirectorySource):
+    """The store's files as fmt reads them: a leading UTF-8 BOM dropped, and each file that had one noted
+    (so it is rewritten even when the rest of its bytes are canonical). A DirectorySource still: links are
+    refused as verify refuses them."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.stripped: set[str] = set()
+
+    def read_bytes(self, relpath: str) -> bytes:
+        data = super().read_bytes(relpath)
+        if not data.startswith(_BOM):
+            return data
+        self.stripped.add(relpath)
+        return data[len(_BOM) :]
 
 
 @dataclass(frozen=True)
@@ -252,7 +276,8 @@ class _Unchanged(Exception):
 
 
 def _changed(store: Store, plan: _Plan, shard_counts: dict[str, int], read: dict[str, int]) -> tuple[list[str], str]:
-    """The store-relative paths that differ (manifest included) and the new dataset version.
+    """The store-relative paths that differ (manifest included, and every file read without its BOM) and the
+    new dataset version.
 
     ``read`` holds the records verify counted in the files: the canonical store must hold exactly as
     many, or fmt stops (inside the writer: nothing is written) rather than lose a record.
@@ -261,16 +286,19 @@ def _changed(store: Store, plan: _Plan, shard_counts: dict[str, int], read: dict
     if lost:
         raise DataIntegrityError(f"fmt would change the record counts {lost} (read, written); nothing written")
     manifest_bytes = _manifest_bytes(store, plan, shard_counts)
-    changed = plan.changed + ([MANIFEST] if manifest_bytes != store.manifest_bytes else [])
-    return changed, sha256_hex(manifest_bytes)
+    changed = set(plan.changed) | ({MANIFEST} if manifest_bytes != store.manifest_bytes else set())
+    if isinstance(store.source, _BomStripped):
+        changed |= store.source.stripped
+    return sorted(changed), sha256_hex(manifest_bytes)
 
 
 def format_store(directory: Path | str, settings: Settings | None = None, *, check: bool = False) -> FmtResult:
     """Validate, then rewrite the store at ``directory`` in canonical form (``check``: only report)."""
     settings = settings if settings is not None else Settings()
-    report = verify_store(directory, settings)
+    source = _BomStripped(Path(directory))
+    report = verify_store(source, settings)
     _refuse(report)
-    store = open_store(directory)
+    store = open_store(source)
     # the manifest's shard counts are kept (params.yaml's for an entity it has none for)
     shard_counts = {e: store.manifest.shard_counts.get(e) or settings.store.shards[e] for e in ENTITIES}
     misplaced = _misplaced(report, store)

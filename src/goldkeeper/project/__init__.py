@@ -35,6 +35,7 @@ from goldkeeper.errors import DatabaseError, DataIntegrityError
 from goldkeeper.fileio import atomic_write_bytes, write_json
 from goldkeeper.progress import SILENT, Progress
 from goldkeeper.store import DirectorySource, Store, StoreSource, open_store
+from goldkeeper.store.guard import refuse_inside_store
 
 if TYPE_CHECKING:
     from goldkeeper.dataset.changelog import ChangelogResult
@@ -116,6 +117,11 @@ class Project:
     def open_store(self, *, rev: str | None = None, path: Path | str | None = None) -> Store:
         """The golden store (see :meth:`store_source`), opened."""
         return open_store(self.store_source(rev=rev, path=path))
+
+    def output_path(self, path: Path | str) -> Path:
+        """Where an output goes (relative: to the root); inside the golden store it is refused (exit 2)."""
+        refuse_inside_store(resolved := self.settings.resolve(path), self.settings.store_path, path)
+        return resolved
 
     @contextmanager
     def database(self) -> Iterator[str]:
@@ -211,6 +217,7 @@ class Project:
         rows without ``replace`` raise ConflictError; ``marker`` is the DVC restore stage's small JSON output."""
         from goldkeeper.dataset import restore as restoring  # noqa: PLC0415 - start-up (module doc)
 
+        marker = self.output_path(marker) if marker is not None else None
         verified = restoring.verify_for_restore(self.store_source(rev=rev, path=source), self.settings, allow)
         with self.database() as url:
             report = restoring.restore_verified(
@@ -225,7 +232,7 @@ class Project:
                 database=self.settings.database,
             )
         if marker is not None and not dry_run:
-            restoring.write_marker(self.settings.resolve(marker), verified.store, report)
+            restoring.write_marker(marker, verified.store, report)
         return report
 
     def import_squad(
@@ -260,8 +267,9 @@ class Project:
         """The store (``source`` option: a directory, or its path at ``rev``) as a file in a foreign format."""
         from goldkeeper.importers.registry import export_file  # noqa: PLC0415 - start-up (module doc)
 
+        target = self.output_path(path)
         store = self.open_store(rev=rev, path=options.pop("source", None))
-        return export_file(fmt, store, self.settings.resolve(path), **options)
+        return export_file(fmt, store, target, **options)
 
     def _store_version(self) -> str | None:
         """The working tree's store version (None: no readable store), which the evals compare with the database's."""
@@ -309,9 +317,9 @@ class Project:
         from goldkeeper.dataset.diff.sides import diff_base  # noqa: PLC0415 - start-up (module doc)
 
         params = self.settings.diff
+        md_path, json_path = self.output_path(params.md), self.output_path(params.json_out)
         # OLD named on the command line must exist; the configured or default base never fails the stage
         result = self.diff(old, new) if old else diff_base(params.base, new, self.settings)
-        md_path, json_path = self.settings.resolve(params.md), self.settings.resolve(params.json_out)
         atomic_write_bytes(md_path, to_markdown(result, params.max_md_chars).encode("utf-8"))
         atomic_write_bytes(json_path, to_json_bytes(result))
         return result, md_path, json_path
@@ -346,6 +354,8 @@ class Project:
         from goldkeeper.evals.retrieval import run_retrieval, write_outputs  # noqa: PLC0415 - start-up (module doc)
 
         params = self.settings.retrieval
+        outputs = [self.output_path(p) for p in (out or params.out, per_query or params.per_query)]
+        outputs += [self.output_path(p) for p in (trec_dir or params.trec_dir, params.plots_dir)]
         chosen = list(modes or params.modes)
         embedder = self.embedder if any(m in ("vector", "hybrid") for m in chosen) else None
         with self.database() as url:
@@ -359,14 +369,7 @@ class Project:
                 store_version=self._store_version(),
                 database=self.settings.database,
             )
-        written = write_outputs(
-            result,
-            self.settings.resolve(out or params.out),
-            self.settings.resolve(per_query or params.per_query),
-            self.settings.resolve(trec_dir or params.trec_dir),
-            self.settings.resolve(params.plots_dir),
-        )
-        return RetrievalRun(result, written)
+        return RetrievalRun(result, write_outputs(result, *outputs))
 
     def eval_grounded(
         self,
@@ -381,8 +384,7 @@ class Project:
         from goldkeeper.evals.grounded import check_outputs, run_grounded, write_outputs  # noqa: PLC0415 - start-up
 
         params = self.settings.grounded
-        out_path = self.settings.resolve(out or params.out)
-        per_case_path = self.settings.resolve(per_case or params.per_case_out)
+        out_path, per_case_path = self.output_path(out or params.out), self.output_path(per_case or params.per_case_out)
         check_outputs(self.settings, answerer, [out_path, per_case_path])
         with self.database() as url:
             report = run_grounded(
@@ -447,6 +449,8 @@ class Project:
         from goldkeeper.quality.gate_run import GateRequest, gate_and_record  # noqa: PLC0415 - start-up (module doc)
         from goldkeeper.quality.policy import load_policy  # noqa: PLC0415 - start-up (module doc)
 
+        written = [self.output_path(p) if p is not None else None for p in (output, metrics_output)]
+        trend = self.trend(self.output_path(directory if directory is not None else self.settings.report.dir))
         paths = self.metrics_paths(metrics)
         request = GateRequest(
             metrics_paths=paths,
@@ -460,18 +464,19 @@ class Project:
             report=report,
             rubric=rubric_thresholds(self.settings.rubric),
         )
-        result = gate_and_record(request, self.baselines, self.trend(directory), self.settings.display_path)
-        if output is not None:
-            write_json(self.settings.resolve(output), result.to_json())
-        if metrics_output is not None:
-            write_json(self.settings.resolve(metrics_output), result.metrics_json())
+        result = gate_and_record(request, self.baselines, trend, self.settings.display_path)
+        for path, document in zip(written, (result.to_json(), result.metrics_json()), strict=True):
+            if path is not None:
+                write_json(path, document)
         return result
 
     def report(self, directory: Path | str | None = None) -> ReportFiles:
         """Re-render summary.json, summary.md and the dashboard from the stored runs."""
         from goldkeeper.quality.report import write_report  # noqa: PLC0415 - start-up (module doc)
 
-        return write_report(self.trend(directory))
+        return write_report(
+            self.trend(self.output_path(directory if directory is not None else self.settings.report.dir))
+        )
 
 
 from goldkeeper.project.standalone import (  # noqa: E402 - re-exported: operations that need no Project

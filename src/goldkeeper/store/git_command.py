@@ -72,14 +72,41 @@ class GitCommandSource:
         return f"{self.rev}:{path}"
 
 
+class UnknownRevision(UsageError):
+    """A revision git cannot resolve."""
+
+
+class NoCommitsYet(UnknownRevision):
+    """The repository has no commit at all (``git init``, nothing committed yet): no revision names anything."""
+
+
+def commit_of(top: Path, rev: str) -> str:
+    """The sha of the commit ``rev`` names, read by git itself: the one check of a revision that ``show``,
+    ``diff``, ``log`` and ``changelog`` share, so each takes every syntax of gitrevisions(7) (``:/message``
+    too). The revision is resolved first and peeled to its commit after (``:/fix^{commit}`` would search
+    for the text "fix^{commit}"). Unknown: UnknownRevision (NoCommitsYet in a repository without commits)."""
+    done = _git(top, "rev-parse", "--verify", "--quiet", "--end-of-options", rev)
+    sha = done.stdout.decode().strip()
+    if done.returncode != 0 or not sha:
+        if not _git(top, "rev-list", "-n", "1", "--all").stdout.strip():
+            raise NoCommitsYet(
+                f"{top} has no commits yet, so git revision {rev!r} names nothing: commit the store first "
+                "(git add, git commit); diff, changelog --base and show --rev also take a store directory"
+            )
+        raise UnknownRevision(f"unknown git revision {rev!r} in {top}")
+    peeled = _git(top, "rev-parse", "--verify", "--quiet", f"{sha}^{{commit}}")
+    commit = peeled.stdout.decode().strip()
+    if peeled.returncode != 0 or not commit:
+        kind = _git(top, "cat-file", "-t", sha).stdout.decode().strip() or "object"
+        raise UsageError(f"git revision {rev!r} is a {kind}, not a commit")
+    return commit
+
+
 def git_command_source(repo: Path | str, rev: str, store_relpath: str | Path) -> GitCommandSource:
     """The store at ``store_relpath`` (relative to ``repo``) in revision ``rev``; it must be there."""
     repo = Path(repo)
     top = _toplevel(repo)
-    done = _git(top, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
-    commit = done.stdout.decode().strip()
-    if done.returncode != 0 or not commit:
-        raise UsageError(f"unknown git revision {rev!r} in {top}")
+    commit = commit_of(top, rev)
     store = (repo.resolve() / store_relpath).resolve()  # through a link, as git_source.store_path_in_repo
     try:
         path = store.relative_to(top.resolve()).as_posix()
@@ -94,4 +121,4 @@ def git_command_source(repo: Path | str, rev: str, store_relpath: str | Path) ->
     return source
 
 
-__all__ = ["GitCommandSource", "git_command_source"]
+__all__ = ["GitCommandSource", "NoCommitsYet", "UnknownRevision", "commit_of", "git_command_source"]

@@ -24,6 +24,7 @@ import git
 from gitdb.exc import BadName, BadObject
 
 from goldkeeper.errors import DataIntegrityError, UsageError
+from goldkeeper.store.git_command import NoCommitsYet, UnknownRevision, commit_of
 
 __all__ = [
     "GitTreeSource",
@@ -80,23 +81,34 @@ def default_branch(path: Path | str) -> str | None:
 
 
 def resolve_commit(repo: git.Repo, rev: str) -> git.Commit:
-    """The commit a revision names (``HEAD``, ``main``, ``HEAD~1``, a sha, a tag)."""
+    """The commit a revision names (``HEAD``, ``main``, ``HEAD~1``, ``:/message``, a sha, a tag), as git reads it
+    (:func:`~goldkeeper.store.git_command.commit_of`, which ``show`` uses too)."""
+    try:
+        return repo.commit(commit_of(Path(repo.working_tree_dir or repo.git_dir), rev))
+    except NoCommitsYet:
+        raise
+    except UnknownRevision as unknown:
+        _raise_if_cut_off(repo, rev, unknown)
+        raise
+
+
+def _raise_if_cut_off(repo: git.Repo, rev: str, unknown: UnknownRevision) -> None:
+    """Name a shallow clone's missing commit (HEAD~1): git calls it unknown, GitPython finds the parent's sha."""
     try:
         obj = repo.rev_parse(rev)
-    except (BadName, BadObject, ValueError, IndexError, git.GitCommandError) as exc:
-        raise UsageError(f"unknown git revision {rev!r} in {repo.working_dir or repo.git_dir}") from exc
+    except (BadName, BadObject, ValueError, IndexError, git.GitCommandError):
+        return
     if isinstance(obj, git.TagObject):
         obj = obj.object
     if not isinstance(obj, git.Commit):
-        raise UsageError(f"git revision {rev!r} is a {obj.type}, not a commit")
+        return
     try:
-        obj.tree  # noqa: B018 - GitPython names a shallow clone's missing parent (HEAD~1) without reading it
-    except ValueError as exc:
+        obj.tree  # noqa: B018 - reading the commit: a shallow clone's cut-off parent is named but not there
+    except ValueError:
         raise UsageError(
             f"git revision {rev!r} ({obj.hexsha[:12]}) is not in {repo.working_dir or repo.git_dir}: "
             "a shallow clone? (`git fetch --unshallow`)"
-        ) from exc
-    return obj
+        ) from unknown
 
 
 def store_path_in_repo(repo: git.Repo, base: Path | str, store_relpath: str | Path) -> str:
@@ -246,13 +258,13 @@ def store_history(
 ) -> list[CommitInfo]:
     """Commits reachable from ``rev`` that changed the store path, newest first."""
     repository = open_repo(repo)
-    resolve_commit(repository, rev)
+    start = resolve_commit(repository, rev).hexsha  # as git reads the revision, like every other command
     path = store_path_in_repo(repository, repo, store_relpath)
     try:
         if max_count is None:
-            commits = list(repository.iter_commits(rev, paths=path or "."))
+            commits = list(repository.iter_commits(start, paths=path or "."))
         else:
-            commits = list(repository.iter_commits(rev, paths=path or ".", max_count=max_count))
+            commits = list(repository.iter_commits(start, paths=path or ".", max_count=max_count))
     except git.GitCommandError as exc:
         raise UsageError(f"git log of {path} at {rev} failed: {exc.stderr.strip() or exc}") from exc
     shallow = _shallow_commits(repository)

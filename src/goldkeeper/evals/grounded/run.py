@@ -236,7 +236,14 @@ def _label_version(report: GroundedReport, measured: MeasuredVersion) -> Grounde
 
 
 def check_outputs(settings: Settings, answerer: str | None, outputs: Sequence[Path]) -> None:
-    """Refuse an output path that is the responses file being evaluated (the user's answers, maybe costly to remake)."""
+    """Refuse an output path that is the responses file being evaluated (the user's answers, maybe costly to remake),
+    and one path named for two outputs (the second would replace the first)."""
+    resolved = [path.resolve() for path in outputs]
+    for index, path in enumerate(resolved):
+        if path in resolved[:index]:
+            raise UsageError(
+                f"{outputs[index]}: named for both the metrics and the per-case results; give each its own file"
+            )
     kind, _, arg = (answerer or settings.grounded.answerer).partition(":")
     if kind != "responses" or not arg.strip():
         return
