@@ -128,3 +128,25 @@ def test_show_list_and_gate_print_hostile_metric_names_inert(
         code, out, err = cli(argv, capsys)
         assert code == expected_code, err
         assert "x\\x1b]8;;http://evil.example" in out and "\x1b" not in out + err, argv
+
+
+@pytest.mark.parametrize(
+    "key", ["../outside", "../outside-0123456789abcdef", "sub/x-0123456789abcdef", "/abs-0123456789abcdef"]
+)
+def test_show_refuses_a_key_that_is_not_a_baseline_key(
+    tiny: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    # a JSON baseline just outside baselines/ (and one in a sub-directory): a key must never reach it
+    monkeypatch.setenv("GOLDKEEPER_MODEL_VERSION", "m1")
+    assert cli(["baseline", "record", "--json"], capsys)[0] == 0
+    recorded = next((tiny / "baselines").glob("*.json"))
+    for copy in (
+        tiny / "outside.json",
+        tiny / "outside-0123456789abcdef.json",
+        tiny / "baselines" / "sub" / "x-0123456789abcdef.json",
+    ):
+        copy.parent.mkdir(exist_ok=True)
+        copy.write_bytes(recorded.read_bytes())
+    code, out, err = cli(["baseline", "show", "--key", key], capsys)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and f"baseline key {key!r} is not a baseline key" in err and "Traceback" not in err

@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from goldkeeper.config import Settings
-from goldkeeper.errors import ConfigError, DataIntegrityError, EvalError
+from goldkeeper.errors import ConfigError, DataIntegrityError, EvalError, UsageError
 from goldkeeper.fileio import json_bytes as dump_json
 from goldkeeper.fileio import read_json, write_json
 from goldkeeper.store import Store, open_store
@@ -35,6 +35,10 @@ MODEL_VERSION_ENV = "GOLDKEEPER_MODEL_VERSION"
 PROMPT_VERSION_ENV = "GOLDKEEPER_PROMPT_VERSION"
 BASELINE_SCHEMA_VERSION = 1
 DEFAULT_METRICS = ("metrics/retrieval.json", "metrics/grounded.json")
+#: The keys :attr:`RunIdentity.key` writes: the dataset slug (no ``/``, no leading or trailing ``.``
+#: or ``-``) and 16 hex of the identity hash. Only such a key names a file, so ``--key ../x`` never
+#: reads a JSON outside the baselines directory.
+KEY_PATTERN = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9._-]*[A-Za-z0-9_])?-[0-9a-f]{16}")
 
 
 class RunIdentity(BaseModel):
@@ -195,7 +199,15 @@ class BaselineStore:
         self.directory = directory
 
     def path_for(self, identity: RunIdentity) -> Path:
-        return self.directory / f"{identity.key}.json"
+        return self.path_of(identity.key)
+
+    def path_of(self, key: str) -> Path:
+        """The file of ``key``; a key the store does not write (``../x``, ``a/b``) is a UsageError (exit 2)."""
+        if not KEY_PATTERN.fullmatch(key):
+            raise UsageError(
+                f"baseline key {key!r} is not a baseline key (<dataset>-<16 hex>, see `goldkeeper baseline list`)"
+            )
+        return self.directory / f"{key}.json"
 
     def record(self, identity: RunIdentity, metrics: dict[str, float], sources: Sequence[str] = ()) -> Baseline:
         baseline = Baseline(
@@ -236,7 +248,7 @@ class BaselineStore:
 def find_baseline(baselines: BaselineStore, key: str | None, identity: RunIdentity | None) -> Baseline:
     """The baseline recorded under ``key``, else the one of ``identity``; a missing one is a ConfigError."""
     if key:
-        path = baselines.directory / f"{key}.json"
+        path = baselines.path_of(key)
         if not path.exists():
             raise ConfigError(f"{path}: no baseline with key {key!r} (see `goldkeeper baseline list`)")
         return baselines.load_file(path)
