@@ -524,3 +524,21 @@ def test_fmt_drops_a_byte_order_mark_in_front_of_a_hand_edited_shard(
     assert b"What does article one say?" in (store / relpath).read_bytes()
     code, out, _ = run(["verify", "--strict"], capsys)
     assert code == 0, out
+
+
+@pytest.mark.parametrize("stray", ["queries/.DS_Store", "analyses/notes/todo.txt"])
+def test_check_refuses_an_unlisted_file_as_fmt_does(
+    project: Path, capsys: pytest.CaptureFixture[str], stray: str
+) -> None:
+    """`fmt --check` said "already canonical" (exit 0) on a store holding an editor's `.DS_Store` under queries/,
+    while `fmt` refused it (exit 5): a CI check passed what the real run would not write."""
+    store = build_store(project)
+    (store / stray).parent.mkdir(parents=True, exist_ok=True)
+    (store / stray).write_bytes(b"\x00\x00\x00\x01Bud1")
+    before = store_bytes(store)
+    code, out, err = run(["fmt"], capsys)
+    assert code == 5 and out == "" and f"{stray} not listed in manifest.json" in err
+    assert run(["fmt", "--check"], capsys) == (5, "", err)
+    assert store_bytes(store) == before and (store / stray).exists()
+    (store / stray).unlink()
+    assert run(["fmt", "--check"], capsys)[0] == 0

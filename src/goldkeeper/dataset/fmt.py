@@ -11,7 +11,8 @@ Then every shard is rewritten in canonical form, records that sit in the wrong s
 to the one their id hashes to (the manifest's ``shard_counts`` are kept), and the manifest is
 recomputed. The new store is written through :class:`~goldkeeper.store.writer.StoreWriter`
 (staging directory, fsync, atomic swap), and only when some byte would change. With ``check``
-nothing is written: the result says what would change.
+nothing is written: the result says what would change, and a store the writer would refuse (a file
+under ``analyses/`` or ``queries/`` the manifest does not list, a ``.git``) is refused the same way.
 
 A leading UTF-8 byte order mark (what some Windows editors save) is not JSON, and verify refuses it;
 fmt reads each file without it and rewrites every file that had one (reported as rewritten).
@@ -35,6 +36,7 @@ from goldkeeper.dataset.verify.report import Issue, VerifyReport
 from goldkeeper.errors import DataIntegrityError, VerificationFailed
 from goldkeeper.models import ENTITIES, Analysis, Manifest, Query, ShardEntry, count_records
 from goldkeeper.store.canonical import canonical_bytes, sha256_hex
+from goldkeeper.store.guard import check_target
 from goldkeeper.store.reader import MODEL_OF, Store, open_store, parse_json, validate_record
 from goldkeeper.store.sharding import shard_name, shard_path
 from goldkeeper.store.source import DirectorySource
@@ -292,6 +294,12 @@ def _changed(store: Store, plan: _Plan, shard_counts: dict[str, int], read: dict
     return sorted(changed), sha256_hex(manifest_bytes)
 
 
+def _refuse_target(directory: Path) -> None:
+    """What the real run's writer refuses before it writes (an unlisted ``.DS_Store`` under ``queries/``,
+    a ``.git``): ``--check`` refuses it too (exit 5), so a check never passes a store ``fmt`` will not write."""
+    check_target(directory.resolve() if directory.is_symlink() else directory, directory)
+
+
 def format_store(directory: Path | str, settings: Settings | None = None, *, check: bool = False) -> FmtResult:
     """Validate, then rewrite the store at ``directory`` in canonical form (``check``: only report)."""
     settings = settings if settings is not None else Settings()
@@ -306,6 +314,7 @@ def format_store(directory: Path | str, settings: Settings | None = None, *, che
     layouts = [_layout(store, entity, shard_counts[entity], misplaced) for entity in ENTITIES]
     written = False
     if check:
+        _refuse_target(Path(directory))
         changed, version = _changed(store, _run(store, layouts, None), shard_counts, read)
     else:
         try:  # one pass: the new store is staged while it is compared, and discarded when nothing differs
