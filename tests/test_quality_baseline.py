@@ -150,3 +150,36 @@ def test_show_refuses_a_key_that_is_not_a_baseline_key(
     code, out, err = cli(["baseline", "show", "--key", key], capsys)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and f"baseline key {key!r} is not a baseline key" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("directory", ["golden/baselines", "golden", "link/baselines"])
+def test_a_baselines_directory_inside_the_store_is_refused(
+    tiny: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, directory: str
+) -> None:
+    """params `baseline.dir: golden/baselines`: `baseline record` wrote a JSON into the golden store, which every
+    later dump, fmt and verify trips over. Refused (exit 2) by the check every other output path goes through."""
+    monkeypatch.setenv("GOLDKEEPER_MODEL_VERSION", "m1")
+    (tiny / "link").symlink_to("golden")
+    (tiny / "params.yaml").write_text(f"baseline:\n  dir: {directory}\n")
+    before = sorted((p, p.read_bytes()) for p in (tiny / "golden").rglob("*") if p.is_file())
+    expected = (
+        f"error: {directory}: inside the golden store {tiny / 'golden'}; goldkeeper does not write its outputs "
+        "into the store (name a path outside it)\n"
+    )
+    policy = tiny / "policy.json"
+    policy.write_text(
+        json.dumps(
+            {
+                "floors": {},
+                "diffSeverityPolicy": {"watch": 0.005, "regression": 0.02, "improved": 0.005},
+                "severityHistoryPolicy": {"maxComparisons": 20},
+                "citationFreshnessAging": {"threshold": 0.8},
+            }
+        )
+    )
+    gate = ["gate", "--policy", str(policy), "--no-record", "--no-report"]
+    for argv in (["baseline", "record"], ["baseline", "show"], gate):
+        assert cli(argv, capsys) == (2, "", expected), argv
+    assert sorted((p, p.read_bytes()) for p in (tiny / "golden").rglob("*") if p.is_file()) == before
+    (tiny / "params.yaml").write_text("baseline:\n  dir: elsewhere/baselines\n")
+    assert cli(["baseline", "record"], capsys)[0] == 0 and len(list((tiny / "elsewhere" / "baselines").iterdir())) == 1

@@ -151,7 +151,7 @@ class Project:
     def baselines(self) -> BaselineStore:
         from goldkeeper.quality.baseline import BaselineStore  # noqa: PLC0415 - start-up (module doc)
 
-        return BaselineStore(self.settings.resolve(self.settings.baseline.dir))
+        return BaselineStore(self.output_path(self.settings.baseline.dir))  # record writes there: not in the store
 
     def trend(self, directory: Path | str | None = None) -> TrendStore:
         from goldkeeper.quality.trend import TrendStore  # noqa: PLC0415 - start-up (module doc)
