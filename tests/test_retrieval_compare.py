@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -71,3 +74,46 @@ def test_cli_json(tmp_path: Path) -> None:
     assert data["metrics"][0]["delta"] == 0.5 and data["metrics"][0]["wins"] == 1
     bad = CliRunner().invoke(cli, ["eval", "compare", str(pa), str(pb), "-m", "nope"])
     assert bad.exit_code != 0
+
+
+def _compare_process(pa: Path, pb: Path, home: Path) -> subprocess.CompletedProcess[str]:
+    """``goldkeeper eval compare A B`` in its own process: what a user sees on stderr, warnings included."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOLDKEEPER_")}
+    env |= {"PYTHONPATH": str(Path(__file__).parents[1] / "src"), "GOLDKEEPER_HOME": str(home)}
+    probe = "import sys; from goldkeeper.cli import main; main(sys.argv[1:])"
+    argv = [sys.executable, "-c", probe, "eval", "compare", str(pa), str(pb)]
+    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "culprit"),
+    [
+        # the difference overflows: -1e308 - 1e308
+        ({"q1": 1e308, "q2": 0.5}, {"q1": -1e308, "q2": 0.7}, "differences"),
+        # each value and difference is a double, the sum of B's values is not
+        ({"q1": 0.1, "q2": 0.2}, {"q1": 1.5e308, "q2": 1.5e308}, "values"),
+    ],
+)
+def test_cli_refuses_scores_that_overflow(
+    tmp_path: Path, a: dict[str, float], b: dict[str, float], culprit: str
+) -> None:
+    pa, pb = tmp_path / "a.json", tmp_path / "b.json"
+    pa.write_text(json.dumps(records("fulltext", a)))
+    pb.write_text(json.dumps(records("fulltext", b)))
+    done = _compare_process(pa, pb, tmp_path / "home")
+    assert done.returncode == 6, done.stdout + done.stderr
+    assert "nan" not in done.stdout and "Warning" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert f"query {'q2' if culprit == 'values' else 'q1'!r} (mode 'fulltext')" in lines[0]
+    assert f"'ndcg_cut_10' {culprit} overflow a double" in lines[0]
+    assert str(pb) in lines[0]
+
+
+def test_compare_records_refuses_a_value_that_is_not_finite() -> None:
+    a = records("fulltext", {"q1": 0.5})
+    b = records("fulltext", {"q1": float("inf")})
+    with pytest.raises(
+        EvalError, match=r"B: query 'q1' \(mode 'fulltext'\): 'ndcg_cut_10' is inf, not a finite number"
+    ):
+        compare_records(a, b)

@@ -18,6 +18,7 @@ N = 10,000 permutations, numpy generator seed 0, so p is reproducible.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,7 +152,29 @@ def _value(index: dict[tuple[str, str], dict[str, Any]], key: tuple[str, str], m
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         found = f"{value!r:.40}" if metric in index[key] else "missing"
         raise EvalError(f"{name}: {_where(key)}: {metric!r} is {found}, not a number")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond a double (a caller's record; a file's JSON is a double already)
+        number = math.inf
+    if not math.isfinite(number):
+        raise EvalError(f"{name}: {_where(key)}: {metric!r} is {value!r:.40}, not a finite number")
+    return number
+
+
+def _check_sums(values: np.ndarray, keys: list[tuple[str, str]], metric: str, what: str, noun: str) -> None:
+    """Refuse values whose running sum of magnitudes overflows a double (scores near +-1e308).
+
+    The mean and every sign-flipped sum of the randomization test are bounded by that sum, so when
+    it is finite no step overflows; otherwise the delta is inf and the p-value nan, with numpy's
+    RuntimeWarnings on stderr. The error names the first query where the sum leaves the doubles.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        running = np.cumsum(np.abs(values))
+    bad = np.flatnonzero(~np.isfinite(running))
+    if bad.size:
+        raise EvalError(
+            f"{what}: {_where(keys[int(bad[0])])}: {metric!r} {noun} overflow a double (sum up to this query)"
+        )
 
 
 def _numeric_metrics(index: dict[tuple[str, str], dict[str, Any]], keys: list[tuple[str, str]]) -> set[str]:
@@ -192,7 +215,11 @@ def _compare_metric(
     """Both means, the delta, wins/ties/losses and the paired randomization p-value of one metric."""
     va = np.array([_value(ia, k, metric, names[0]) for k in keys])
     vb = np.array([_value(ib, k, metric, names[1]) for k in keys])
-    d = vb - va
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = vb - va
+    _check_sums(va, keys, metric, names[0], "values")
+    _check_sums(vb, keys, metric, names[1], "values")
+    _check_sums(d, keys, metric, f"{names[0]} vs {names[1]}", "differences")
     return MetricComparison(
         metric=label,
         mean_a=float(va.mean()),
