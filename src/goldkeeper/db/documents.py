@@ -31,7 +31,6 @@ fast path changes no byte and accepts nothing the models reject
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -49,10 +48,9 @@ from goldkeeper.models import (
     MAX_RELEVANCE,
     Analysis,
     ExpectedBehavior,
-    InexactNumber,
     Query,
-    exact_json_number,
     inexact_number_problem,
+    load_marking_inexact,
 )
 
 #: work_mem of the dump's transactions (see golden_documents)
@@ -218,19 +216,13 @@ def _query(doc: dict[str, Any], behaviors: _Behaviors) -> dict[str, Any]:
     return Query.model_validate(doc).canonical().model_dump(mode="json")
 
 
-def _number(text: str) -> Any:
-    """A number as orjson would parse it, or (one it cannot hold) an InexactNumber, which no model accepts."""
-    value = exact_json_number(text)
-    return value if value is not None else InexactNumber(text)
-
-
 def _parse(value: bytes) -> Any:
     """A record's JSON; a number orjson refuses (1e400 is infinity as a double) leaves its record to the
     standard parser, so that its flag names the record and the field (see :func:`_refuse_inexact`)."""
     try:
         return orjson.loads(value)
     except orjson.JSONDecodeError:
-        return json.loads(value, parse_int=_number, parse_float=_number)
+        return load_marking_inexact(value)  # an InexactNumber, which no model accepts, in its place
 
 
 def _records(url: str, what: str, values: Iterator[bytes | None], convert: Callable[[Any], Any]) -> Iterator[Any]:
