@@ -384,19 +384,24 @@ def test_a_shard_saved_in_latin_1_names_the_line_of_the_bad_byte(
     assert code == 5 and err == f"error: {store}/{relpath}: {where}\n"
 
 
+def dataset_repository(root: Path) -> None:
+    """A git repository at ``root`` whose root is the store (``store.path: .``), committed on main."""
+    build_store(root)
+    for entry in (root / "golden").iterdir():
+        entry.rename(root / entry.name)
+    (root / "golden").rmdir()
+    (root / "params.yaml").write_text('store:\n  path: "."\n')
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "dataset repository")
+
+
 def test_a_store_at_the_root_of_a_git_repository_is_not_replaced(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`store.path: .` in a dataset repository: fmt copied .git and swapped the repository's directory, so the
     shell that ran it was left in a deleted directory (the next goldkeeper command: an internal error)."""
-    build_store(project)
-    for entry in (project / "golden").iterdir():
-        entry.rename(project / entry.name)
-    (project / "golden").rmdir()
-    (project / "params.yaml").write_text('store:\n  path: "."\n')
-    git(project, "init", "-q", "-b", "main")
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", "dataset repository")
+    dataset_repository(project)
     relpath = locate(project, "queries", "q0001")
     _hand_edit(project, relpath, b"What does article 1 say?", b"What does article one say?")
     inode, before = project.stat().st_ino, (project / relpath).read_bytes()
@@ -442,14 +447,7 @@ def test_a_store_at_the_root_of_a_git_worktree_is_not_replaced(
     copied the worktree's root and swapped it (its inode changed under the shell that ran it)."""
     main = project / "main"
     main.mkdir()
-    build_store(main)
-    for entry in (main / "golden").iterdir():
-        entry.rename(main / entry.name)
-    (main / "golden").rmdir()
-    (main / "params.yaml").write_text('store:\n  path: "."\n')
-    git(main, "init", "-q", "-b", "main")
-    git(main, "add", "-A")
-    git(main, "commit", "-qm", "dataset repository")
+    dataset_repository(main)
     worktree = project / "review"
     git(main, "worktree", "add", "-q", str(worktree), "-b", "review")
     assert (worktree / ".git").is_file()
