@@ -31,7 +31,8 @@ from goldkeeper.db import documents
 from goldkeeper.db.reader import golden_reader
 from goldkeeper.db.schema import ensure_schema
 from goldkeeper.errors import DatabaseError, RecordValidationError
-from goldkeeper.models import Analysis, Query, exact_json_number
+from goldkeeper.json_numbers import exact_json_number
+from goldkeeper.models import Analysis, Query
 from goldkeeper.store import StoreWriter
 from test_dump_restore_property import datasets
 
@@ -302,7 +303,7 @@ NUMBERS = [
 
 
 def test_the_fast_paths_sql_and_the_models_python_judge_every_number_alike(database_url: str) -> None:
-    """documents._INEXACT (SQL, the fast path) and models.exact_json_number (the model path, importers, verify)
+    """documents._INEXACT (SQL, the fast path) and json_numbers.exact_json_number (the model path, importers, verify)
     are one rule written twice: on jsonb's own text of each number they must agree."""
     verdicts = []
     with psycopg.connect(database_url) as conn:

@@ -44,14 +44,8 @@ from psycopg import sql
 from goldkeeper.db.connection import database_error
 from goldkeeper.db.reader import _snapshot_connections
 from goldkeeper.errors import DatabaseError, DataIntegrityError, RecordValidationError
-from goldkeeper.models import (
-    MAX_RELEVANCE,
-    Analysis,
-    ExpectedBehavior,
-    Query,
-    inexact_number_problem,
-    load_marking_inexact,
-)
+from goldkeeper.json_numbers import inexact_number_problem, load_marking_inexact
+from goldkeeper.models import MAX_RELEVANCE, Analysis, ExpectedBehavior, Query
 
 #: work_mem of the dump's transactions (see golden_documents)
 _SORT_MEMORY = "64MB"
@@ -65,7 +59,7 @@ _STRINGS = "(jsonb_typeof({0}) = 'array' AND NOT EXISTS (SELECT FROM jsonb_array
 _STRINGS += "WHERE jsonb_typeof(e) <> 'string'))"
 
 #: the text of the first number in a jsonb value that the store's JSON cannot hold exactly (NULL: none), the
-#: SQL of :func:`goldkeeper.models.exact_json_number`: a 64-bit integer, or a decimal equal to the shortest
+#: SQL of :func:`goldkeeper.json_numbers.exact_json_number`: a 64-bit integer, or a decimal equal to the shortest
 #: text of its double (extra_float_digits = 1); an integer only as written without a point (scale 0: orjson reads
 #: 18446744073709551615.0 as a double). CASE orders the tests: a cast of 1e400 to float8 would raise.
 #: The jsonb_path_exists guard makes it one walk of the value that stops at its first number: no query per

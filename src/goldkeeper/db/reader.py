@@ -22,19 +22,8 @@ from psycopg.types.json import set_json_loads
 
 from goldkeeper.db.connection import connect, database_error
 from goldkeeper.errors import DatabaseError, RecordValidationError
-from goldkeeper.models import (
-    Analysis,
-    Artifact,
-    Chunk,
-    Expected,
-    ExpectedBehavior,
-    Finding,
-    InexactNumber,
-    Query,
-    Relevance,
-    exact_json_float,
-    exact_json_int,
-)
+from goldkeeper.json_numbers import InexactNumber, exact_json_float, exact_json_int
+from goldkeeper.models import Analysis, Artifact, Chunk, Expected, ExpectedBehavior, Finding, Query, Relevance
 
 _ANALYSES_SQL = """
 COPY (SELECT id, url, title, content_type, status, created_at FROM golden.analyses
@@ -94,8 +83,8 @@ class _Peekable:
 
 def _json_loads(data: str | bytes) -> Any:
     """A jsonb value as the store's JSON holds it; jsonb prints numbers in plain decimal (1e300 -> "1000...0"),
-    which :func:`~goldkeeper.models.exact_json_int` makes the double again. A number the store cannot hold
-    exactly makes the whole value an :class:`~goldkeeper.models.InexactNumber`, which the record's builder
+    which :func:`~goldkeeper.json_numbers.exact_json_int` makes the double again. A number the store cannot hold
+    exactly makes the whole value an :class:`~goldkeeper.json_numbers.InexactNumber`, which the record's builder
     refuses naming the record and the field (raised here, psycopg would know neither)."""
     try:
         return json.loads(data, parse_int=exact_json_int, parse_float=exact_json_float)

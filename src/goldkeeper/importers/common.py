@@ -27,14 +27,8 @@ from goldkeeper.dataset.restore import RestoreReport, restore_records
 from goldkeeper.embed.base import Embedder
 from goldkeeper.errors import DataIntegrityError, RecordValidationError
 from goldkeeper.fileio import atomic_write_bytes
-from goldkeeper.models import (
-    ENTITIES,
-    Analysis,
-    Query,
-    inexact_number_field,
-    inexact_number_problem,
-    inexact_numbers,
-)
+from goldkeeper.json_numbers import inexact_number_field, inexact_number_problem, inexact_numbers
+from goldkeeper.models import ENTITIES, Analysis, Query
 from goldkeeper.progress import SILENT, Progress
 
 #: how exported files are written: UTF-8, two-space indentation, keys in the format's own order, datetimes with Z

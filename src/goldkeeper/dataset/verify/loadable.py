@@ -32,7 +32,8 @@ from typing import Any
 import orjson
 
 from goldkeeper.dataset.verify.report import IssueList
-from goldkeeper.models import Analysis, Query, inexact_numbers, inexact_paths, load_marking_inexact
+from goldkeeper.json_numbers import inexact_numbers, inexact_paths, load_marking_inexact
+from goldkeeper.models import Analysis, Query
 from goldkeeper.store.canonical import canonical_bytes
 from goldkeeper.store.source import DirectorySource, StoreSource
 
@@ -137,7 +138,7 @@ def inexact_numbers_of(data: bytes) -> list[tuple[str, str, str]]:
     orjson gives no sign of such a literal: it reads 2**64 or 0.1000000000000000000001 as another number
     (which fmt would then write and restore would store) and refuses 1e400 as invalid JSON. The shard is
     parsed again by the standard parser, keeping such numbers as written, only when its bytes can hold one
-    (:func:`~goldkeeper.models.inexact_numbers`: a run of 16 digits or a 3-digit exponent).
+    (:func:`~goldkeeper.json_numbers.inexact_numbers`: a run of 16 digits or a 3-digit exponent).
     """
     if next(inexact_numbers(data), None) is None:
         return []

@@ -11,7 +11,8 @@ from pydantic import ValidationError
 
 from goldkeeper.dataset.verify.loadable import duplicate_keys, inexact_numbers_of, symlinked
 from goldkeeper.dataset.verify.report import IssueList, field_of
-from goldkeeper.models import Analysis, Query, ShardEntry, inexact_number_problem
+from goldkeeper.json_numbers import inexact_number_problem
+from goldkeeper.models import Analysis, Query, ShardEntry
 from goldkeeper.store.canonical import canonical_bytes, sha256_hex
 from goldkeeper.store.reader import MODEL_OF, json_problem, nesting_problem
 from goldkeeper.store.sharding import shard_path
