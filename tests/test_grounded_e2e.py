@@ -122,8 +122,23 @@ def test_usage_and_config_errors_are_one_line(project: Path, squad_slice, capsys
     )
     code, _, err = run(["eval", "grounded", "--answerer", "responses:nope.jsonl"], capsys)
     assert code == 6 and "nope.jsonl: cannot read the responses file" in err
-    code, _, err = run(["eval", "grounded", "--answerer", "responses:x", "--as-of", "2026-01-01T00:00:00"], capsys)
-    assert code == 3 and err.startswith("error: params: grounded.as_of")
+
+
+def test_a_bad_as_of_is_named_where_it_came_from(project: Path, squad_slice, capsys) -> None:
+    # the command line's value is a bad argument of that option (exit 2), not a params.yaml error
+    make_project(project, squad_slice)
+    for value, problem in [("2026-01-01T00:00:00", "should have timezone info"), ("garbage", "valid datetime")]:
+        code, _, err = run(["eval", "grounded", "--answerer", "responses:x", "--as-of", value], capsys)
+        assert code == 2 and err.startswith("error: --as-of: Input ") and problem in err, err
+        assert len(err.splitlines()) == 1 and "params" not in err
+    params = project / "params.yaml"
+    params.write_text(params.read_text().replace('"2026-11-01T00:00:00Z"', "garbage"))
+    code, _, err = run(["eval", "grounded", "--answerer", "responses:x"], capsys)
+    assert code == 3 and err.startswith("error: params: grounded.as_of: Input should be a valid datetime"), err
+    # a good --as-of replaces the bad params value; another bad key of the section is still params'
+    params.write_text(params.read_text().replace("max_evidence_age_days: 3650", "max_evidence_age_days: soon"))
+    code, _, err = run(["eval", "grounded", "--answerer", "responses:x", "--as-of", "2026-01-01T00:00:00Z"], capsys)
+    assert code == 3 and err.startswith("error: params: grounded.max_evidence_age_days"), err
 
 
 @pytest.mark.slow

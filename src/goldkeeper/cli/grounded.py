@@ -53,9 +53,8 @@ def grounded_command(
     and prompt), refusal precision/recall, exact match and F1 against the reference answers, and the
     pass rate against the rubric. Malformed or missing responses fail their case, never the run.
     """
-    run = state.project(grounded={"as_of": as_of}).eval_grounded(
-        answerer=answerer, limit=limit, out=out, per_case=per_case
-    )
+    project = state.project(grounded={"as_of": as_of}, option_names={"grounded.as_of": "--as-of"})
+    run = project.eval_grounded(answerer=answerer, limit=limit, out=out, per_case=per_case)
     for warning in run.report.warnings:
         click.echo(f"warning: {warning}", err=True)
     if run.report.stray:

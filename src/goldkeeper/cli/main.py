@@ -100,15 +100,20 @@ class AppState:
     debug: bool = False
     _settings: dict[str, Settings] = field(default_factory=dict)
 
-    def settings(self, **overrides: Any) -> Settings:
-        """Settings from params.yaml + env + the global options (+ per-command overrides)."""
+    def settings(self, *, option_names: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from params.yaml + env + the global options (+ per-command overrides; ``option_names``:
+        the option behind each overridden key, ``{"grounded.as_of": "--as-of"}``, named in its error)."""
         clean = {k: {kk: vv for kk, vv in v.items() if vv is not None} for k, v in overrides.items()}
         key = repr(sorted(clean.items()))
         if key not in self._settings:
             from goldkeeper.config import load_settings  # noqa: PLC0415 - start-up: pydantic, not for --help
 
             self._settings[key] = load_settings(
-                root=self.root, params_file=self.params_file, database_url=self.database_url, overrides=clean
+                root=self.root,
+                params_file=self.params_file,
+                database_url=self.database_url,
+                overrides=clean,
+                option_names=option_names,
             )
         return self._settings[key]
 
@@ -126,12 +131,12 @@ class AppState:
         inputs.remember(memo, settings)
         return settings
 
-    def project(self, **overrides: Any) -> Project:
-        """The application layer for this invocation, with terminal progress."""
+    def project(self, *, option_names: Mapping[str, str] | None = None, **overrides: Any) -> Project:
+        """The application layer for this invocation, with terminal progress (arguments: :meth:`settings`)."""
         from goldkeeper.cli.output import progress_for_terminal  # noqa: PLC0415 - start-up
         from goldkeeper.project import Project  # noqa: PLC0415 - start-up: the application layer, not for --help
 
-        return Project(self.settings(**overrides), progress=progress_for_terminal())
+        return Project(self.settings(option_names=option_names, **overrides), progress=progress_for_terminal())
 
 
 @click.group(

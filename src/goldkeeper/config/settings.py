@@ -10,6 +10,7 @@ silently fall back to a default).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from goldkeeper.config.sections import (
     StoreParams,
     VerifyParams,
 )
-from goldkeeper.errors import ConfigError
+from goldkeeper.errors import ConfigError, UsageError
 
 DEFAULT_PARAMS_FILE = "params.yaml"
 DATABASE_URL_ENV = ("GOLDKEEPER_DATABASE_URL", "DATABASE_URL")
@@ -100,11 +101,16 @@ class Settings(BaseModel):
 SECTIONS = frozenset(name for name in Settings.model_fields if name not in {"root", "home", "database_url"})
 
 
-def _config_error(exc: ValidationError) -> ConfigError:
+def _config_error(exc: ValidationError, option_names: Mapping[str, str]) -> ConfigError | UsageError:
+    """The first problem, named where its value came from: the command-line option that gave the key
+    (``option_names``, a bad argument: exit 2), else params.yaml."""
     first = exc.errors()[0]
     key = ".".join(str(p) for p in first["loc"])
     # pydantic words a validator's own message "Value error, ..."; the user needs only the message
     msg = first["msg"].removeprefix("Value error, ")
+    option = next((name for given, name in option_names.items() if key == given or key.startswith(f"{given}.")), None)
+    if option is not None:
+        return UsageError(f"{option}: {msg}", key=key, option=option)
     return ConfigError(f"params: {key}: {msg}", key=key)
 
 
@@ -139,11 +145,13 @@ def load_settings(
     database_url: str | None = None,
     overrides: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
+    option_names: Mapping[str, str] | None = None,
 ) -> Settings:
     """Resolve the settings for a project directory.
 
     ``overrides`` are section-level updates from command-line options, e.g.
-    ``{"embedding": {"model": "..."}}``.
+    ``{"embedding": {"model": "..."}}``; ``option_names`` names the option behind an overridden key
+    (``{"grounded.as_of": "--as-of"}``) so that a bad value is reported as that option's, not params'.
     """
     env = dict(os.environ) if env is None else env
     root = Path(root or Path.cwd()).resolve()
@@ -162,15 +170,24 @@ def load_settings(
         values["home"] = Path(home).resolve()
     values["database_url"] = database_url or next((env[k] for k in DATABASE_URL_ENV if env.get(k)), None)
     _resolve_model_path(values, root)
-    return validate_settings(values)
+    given = {key: name for key, name in (option_names or {}).items() if _overridden(overrides or {}, key)}
+    return validate_settings(values, given)
 
 
-def validate_settings(values: dict[str, Any]) -> Settings:
-    """Settings from plain values (sections as mappings); a bad key or value is a ConfigError naming it."""
+def validate_settings(values: dict[str, Any], option_names: Mapping[str, str] | None = None) -> Settings:
+    """Settings from plain values (sections as mappings); a bad key or value is a ConfigError naming it
+    (a UsageError naming the option, for a key in ``option_names``: see :func:`load_settings`)."""
     try:
         return Settings.model_validate(values)
     except ValidationError as exc:
-        raise _config_error(exc) from exc
+        raise _config_error(exc, option_names or {}) from exc
+
+
+def _overridden(overrides: dict[str, Any], key: str) -> bool:
+    """Whether ``overrides`` sets the dotted ``key`` (``section.field``)."""
+    section, _, name = key.partition(".")
+    update = overrides.get(section)
+    return isinstance(update, dict) and name in update
 
 
 def _resolve_model_path(values: dict[str, Any], root: Path) -> None:
