@@ -10,7 +10,11 @@ import psutil
 import pytest
 
 from goldkeeper import programs
+from goldkeeper.config import EmbeddingParams
+from goldkeeper.embed.command_backend import CommandEmbedder
+from goldkeeper.errors import ConfigError, EvalError
 from goldkeeper.evals.answerers import CommandAnswerer
+from goldkeeper.evals.judges import CommandJudge
 from goldkeeper.programs import run_program
 from test_grounded_scores import answer_query
 
@@ -122,3 +126,18 @@ def test_the_answerer_fails_the_batch_that_wrote_too_much(tmp_path: Path, monkey
         "malformed",
         "answerer command wrote more than 1 MiB to stdout on batch 1 (1 prompts)",
     )
+
+
+def test_the_judge_and_the_embedder_name_the_batch_that_wrote_too_much(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(programs, "MAX_STDOUT_BYTES", MiB)
+    script = tmp_path / "flood.py"
+    script.write_text(FLOOD)
+    command = f"{sys.executable} {script} {tmp_path / 'pids'}"
+    judge = CommandJudge(command, None, cwd=tmp_path, batch_size=2, timeout_s=30)
+    with pytest.raises(EvalError, match=r"^judge command:.*: wrote more than 1 MiB to stdout on pairs 0-1$"):
+        judge.judge_many([("a claim", "evidence"), ("another", "evidence")])
+    params = EmbeddingParams(provider=f"command:{command}", model="flood", dimensions=4)
+    with pytest.raises(ConfigError, match=r"^embedding command .* \(texts 0-1\) wrote more than 1 MiB to stdout$"):
+        CommandEmbedder(params, cwd=tmp_path).embed_documents(["one", "two"])
