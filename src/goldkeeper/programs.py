@@ -147,4 +147,15 @@ def _kill_tree(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
-__all__ = ["MAX_STDOUT_BYTES", "ProgramRun", "run_program"]
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (one we may not signal exists too)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+__all__ = ["MAX_STDOUT_BYTES", "ProgramRun", "process_alive", "run_program"]

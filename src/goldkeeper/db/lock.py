@@ -24,6 +24,7 @@ from typing import Any
 import psycopg
 
 from goldkeeper.errors import DatabaseError
+from goldkeeper.programs import process_alive
 
 #: Key of the transaction-level advisory lock every writer of the golden schema takes.
 ADVISORY_LOCK_KEY = 0x60_1D_4E_E9  # "goldkeeper" in spirit; any fixed bigint works
@@ -90,21 +91,11 @@ def describe_holder(conn: psycopg.Connection[Any]) -> str:
     words = f"database backend PID {pid} ({state or 'state unknown'}, for {seconds} s"
     if isinstance(app, str) and app.startswith(_APP_PREFIX):
         client = app.removeprefix(_APP_PREFIX)
-        gone = local and client.isdigit() and not _alive(int(client))
+        gone = local and client.isdigit() and not process_alive(int(client))
         words += f", goldkeeper PID {client}" + (", which is gone" if gone else "")
     elif app:
         words += f", application {app!r}"
     return words + ")"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 __all__ = ["ADVISORY_LOCK_KEY", "CLIENT_CHECK_INTERVAL_MS", "lock_golden", "describe_holder"]

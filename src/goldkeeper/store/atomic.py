@@ -20,6 +20,7 @@ import shutil
 from pathlib import Path
 
 from goldkeeper.fileio import fsync_path
+from goldkeeper.programs import process_alive
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -79,7 +80,7 @@ def recover_interrupted_swap(target: Path) -> None:
         return
     for leftover in parent.glob(f".{target.name}.staging-*"):
         pid = _pid_of(leftover.name)
-        if pid is None or not _alive(pid):
+        if pid is None or not process_alive(pid):
             shutil.rmtree(leftover, ignore_errors=True)
     backups = sorted(parent.glob(f".{target.name}.old-*"))
     if backups and not target.exists():
@@ -94,15 +95,3 @@ def _pid_of(name: str) -> int | None:
         return int(name.rsplit(".staging-", 1)[1].split("-")[0])
     except (IndexError, ValueError):
         return None
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
