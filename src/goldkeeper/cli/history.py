@@ -63,7 +63,7 @@ def diff_command(
         result, md_path, json_path = project.diff_report(old, new)
         click.echo(f"{result.summary_line()}; wrote {md_path} and {json_path}", err=True)
     else:
-        target = project.output_path(out) if out is not None else None  # refused before any work
+        target = project.output_path(out, given=True) if out is not None else None  # refused before any work
         result = project.diff(old, new)
         data = project.render_diff(result, fmt)
         if target is not None:

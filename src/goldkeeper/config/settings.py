@@ -34,9 +34,10 @@ from goldkeeper.config.sections import (
     StoreParams,
     VerifyParams,
 )
+from goldkeeper.discovery import PARAMS_FILE, find_project_root
 from goldkeeper.errors import ConfigError, UsageError
 
-DEFAULT_PARAMS_FILE = "params.yaml"
+DEFAULT_PARAMS_FILE = PARAMS_FILE
 DATABASE_URL_ENV = ("GOLDKEEPER_DATABASE_URL", "DATABASE_URL")
 
 
@@ -47,6 +48,9 @@ class Settings(BaseModel):
 
     #: the directory the relative paths below are resolved against (the project root).
     root: Path = Field(default_factory=Path.cwd)
+    #: where goldkeeper was started (or ``-C``): paths typed on the command line are relative to it, as in
+    #: the user's shell. None: the root. Differs from the root when params.yaml was found above it.
+    cwd: Path | None = None
     #: where the embedded PostgreSQL lives ($GOLDKEEPER_HOME or ./.goldkeeper).
     home: Path | None = None
     database_url: str | None = None
@@ -87,6 +91,11 @@ class Settings(BaseModel):
         path = Path(path)
         return path if path.is_absolute() else self.root / path
 
+    def given(self, path: str | Path) -> Path:
+        """A path the user typed (command line, library argument): relative to :attr:`cwd`, not to the root."""
+        path = Path(path)
+        return path if path.is_absolute() else (self.cwd or self.root) / path
+
     def display_path(self, path: str | Path) -> str:
         """``path`` relative to the project root when inside it (POSIX), else absolute.
 
@@ -98,7 +107,7 @@ class Settings(BaseModel):
 
 
 #: The top-level keys of params.yaml: exactly the sections of Settings.
-SECTIONS = frozenset(name for name in Settings.model_fields if name not in {"root", "home", "database_url"})
+SECTIONS = frozenset(name for name in Settings.model_fields if name not in {"root", "cwd", "home", "database_url"})
 
 
 def _config_error(exc: ValidationError, option_names: Mapping[str, str]) -> ConfigError | UsageError:
@@ -147,14 +156,18 @@ def load_settings(
     env: dict[str, str] | None = None,
     option_names: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Resolve the settings for a project directory.
+    """Resolve the settings for the project at or above ``root`` (default: the current directory).
 
-    ``overrides`` are section-level updates from command-line options, e.g.
+    The project root is the nearest directory from ``root`` upwards holding params.yaml, within the
+    enclosing git repository (:func:`goldkeeper.discovery.find_project_root`); ``root`` itself stays
+    :attr:`Settings.cwd`. An explicit ``params_file`` names the parameters: no search, ``root`` is the
+    root. ``overrides`` are section-level updates from command-line options, e.g.
     ``{"embedding": {"model": "..."}}``; ``option_names`` names the option behind an overridden key
     (``{"grounded.as_of": "--as-of"}``) so that a bad value is reported as that option's, not params'.
     """
     env = dict(os.environ) if env is None else env
-    root = Path(root or Path.cwd()).resolve()
+    cwd = Path(root or Path.cwd()).resolve()
+    root = cwd if params_file is not None else find_project_root(cwd)
     params_path = params_file if params_file is not None else root / DEFAULT_PARAMS_FILE
     values: dict[str, Any] = dict(load_params(params_path))
     unknown = sorted(set(values) - SECTIONS)
@@ -164,7 +177,7 @@ def load_settings(
         values["diff"] = {**(values.get("diff") or {}), "base": env[DIFF_BASE_ENV]}
     for section, update in (overrides or {}).items():
         values[section] = {**(values.get(section) or {}), **update}
-    values["root"] = root
+    values["root"], values["cwd"] = root, cwd
     home = env.get("GOLDKEEPER_HOME")
     if home:
         values["home"] = Path(home).resolve()

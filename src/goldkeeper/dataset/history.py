@@ -99,7 +99,7 @@ def show_revision(
     ``settings`` may be :class:`KnownSettings` (what an earlier run validated); a store directory is
     opened with the diff's reader, which needs the full settings: ``full_settings()`` gives them.
     """
-    if rev == WORKTREE or settings.resolve(rev).is_dir():
+    if rev == WORKTREE or settings.given(rev).is_dir():  # a directory the user named: relative to their cwd
         from goldkeeper.dataset.diff import open_side  # noqa: PLC0415 - start-up: show HEAD needs no diff
 
         if isinstance(settings, KnownSettings):

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from goldkeeper import __version__
+from goldkeeper.discovery import PARAMS_FILE, find_project_root
 from goldkeeper.errors import GoldkeeperError
 from goldkeeper.fileio import atomic_write_bytes
 
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 
 #: what load_settings reads besides its arguments: the environment variables with these names
 #: (tests/test_known.py keeps it in step with goldkeeper.config.settings)
-PARAMS_FILE = "params.yaml"
 ENV_PREFIX = "GOLDKEEPER_"
 ENV_NAMES = ("DATABASE_URL",)
 #: the most entries a memo file keeps (the oldest go first)
@@ -119,15 +119,20 @@ class KnownStore:
 
 @dataclass(frozen=True)
 class KnownSettings:
-    """What ``show`` needs of settings that validated before: the root, ``home`` and ``store.path``."""
+    """What ``show`` needs of settings that validated before: the root, ``home`` and ``store.path`` (and the cwd)."""
 
     root: Path
     home_path: Path
     store: KnownStore
+    cwd: Path | None = None
 
     def resolve(self, path: str | Path) -> Path:
         path = Path(path)
         return path if path.is_absolute() else self.root / path
+
+    def given(self, path: str | Path) -> Path:
+        path = Path(path)
+        return path if path.is_absolute() else (self.cwd or self.root) / path
 
 
 @dataclass(frozen=True)
@@ -137,13 +142,15 @@ class ParamsInputs:
     root: Path
     home_path: Path
     key: str | None  # None: the params file could not be read (validation says why)
+    cwd: Path | None = None  # where goldkeeper started (load_settings: the root is found from there)
 
     @classmethod
     def of(
         cls, root: Path | None, params_file: Path | None, database_url: str | None, env: dict[str, str] | None = None
     ) -> ParamsInputs:
         env = dict(os.environ) if env is None else env
-        root = Path(root or Path.cwd()).resolve()
+        cwd = Path(root or Path.cwd()).resolve()
+        root = cwd if params_file is not None else find_project_root(cwd)  # as load_settings
         params = (params_file if params_file is not None else root / PARAMS_FILE).absolute()
         home = Path(env["GOLDKEEPER_HOME"]).resolve() if env.get("GOLDKEEPER_HOME") else root / ".goldkeeper"
         try:
@@ -151,10 +158,10 @@ class ParamsInputs:
         except FileNotFoundError:
             params_sha256 = None  # no params.yaml: the defaults
         except OSError:
-            return cls(root, home, None)
+            return cls(root, home, None, cwd)
         read = {name: value for name, value in env.items() if name.startswith(ENV_PREFIX) or name in ENV_NAMES}
         inputs = [str(root), str(params), params_sha256, sorted(read.items()), database_url]
-        return cls(root, home, _digest(inputs))
+        return cls(root, home, _digest(inputs), cwd)
 
     def memo(self, code: str | None = None) -> Memo:
         return Memo(self.home_path / "cache" / "known-params.json", code or code_fingerprint())
@@ -164,7 +171,7 @@ class ParamsInputs:
         entry = memo.get(self.key) if self.key is not None else None
         if not isinstance(entry, dict) or not isinstance(entry.get("store_path"), str):
             return None
-        return KnownSettings(self.root, self.home_path, KnownStore(entry["store_path"]))
+        return KnownSettings(self.root, self.home_path, KnownStore(entry["store_path"]), self.cwd)
 
     def remember(self, memo: Memo, settings: Settings) -> None:
         """Note that these inputs validated into ``settings`` (not for a root that does not exist: writing the

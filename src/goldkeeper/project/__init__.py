@@ -12,6 +12,11 @@ demo`` runs the same methods in order. Library users do the same::
     report = project.restore(replace=True)
     verdict = project.gate()
 
+The project root is the nearest directory holding params.yaml from the one given upwards (like git
+finds ``.git``); paths in params.yaml are relative to it. Paths given to the methods (the CLI's
+options and arguments) are relative to the directory given (``Settings.cwd``, the user's shell
+directory for the CLI), so ``--out x`` in ``golden/`` writes ``golden/x``.
+
 The heavy operations are imported inside the methods that run them, and only
 there: each needs a different slice of goldkeeper, and importing all of it costs
 about 1.5 s of start-up (psycopg + pgvector 0.7 s, numpy 0.2 s, fastembed +
@@ -93,7 +98,7 @@ class Project:
         overrides: dict[str, Any] | None = None,
         progress: Progress = SILENT,
     ) -> Project:
-        """The project at ``root`` (default: the current directory), params.yaml and environment resolved."""
+        """The project at or above ``root`` (default: the current directory), params.yaml and environment resolved."""
         settings = load_settings(
             root=Path(root) if root is not None else None,
             params_file=params_file,
@@ -104,8 +109,13 @@ class Project:
 
     # ------------------------------------------------------------------ resources
 
+    def _given(self, path: Path | str | None) -> Path | None:
+        """A path the caller gave, absolute: relative to where they are (Settings.cwd), not to the root."""
+        return self.settings.given(path) if path is not None else None
+
     def store_source(self, *, rev: str | None = None, path: Path | str | None = None) -> StoreSource:
         """The golden store's files: at a git revision (``path``: its path in the repository), or a directory."""
+        path = self._given(path)
         if rev is not None:
             from goldkeeper.store.git_source import git_store_source  # noqa: PLC0415 - start-up (module doc)
 
@@ -118,10 +128,16 @@ class Project:
         """The golden store (see :meth:`store_source`), opened."""
         return open_store(self.store_source(rev=rev, path=path))
 
-    def output_path(self, path: Path | str) -> Path:
-        """Where an output goes (relative: to the root); inside the golden store it is refused (exit 2)."""
-        refuse_inside_store(resolved := self.settings.resolve(path), self.settings.store_path, path)
+    def output_path(self, path: Path | str, *, given: bool = False) -> Path:
+        """Where an output goes (relative: to the root; ``given`` by the user: to their cwd); inside the golden
+        store it is refused (exit 2)."""
+        resolved = self.settings.given(path) if given else self.settings.resolve(path)
+        refuse_inside_store(resolved, self.settings.store_path, path)
         return resolved
+
+    def _output(self, given: Path | str | None, default: Path | str) -> Path:
+        """:meth:`output_path` of the path the user gave, else of the params default."""
+        return self.output_path(given, given=True) if given is not None else self.output_path(default)
 
     @contextmanager
     def database(self) -> Iterator[str]:
@@ -156,7 +172,7 @@ class Project:
     def trend(self, directory: Path | str | None = None) -> TrendStore:
         from goldkeeper.quality.trend import TrendStore  # noqa: PLC0415 - start-up (module doc)
 
-        return TrendStore(self.settings.resolve(directory if directory is not None else self.settings.report.dir))
+        return TrendStore(self._given(directory) or self.settings.resolve(self.settings.report.dir))
 
     # ------------------------------------------------------------------ the database
 
@@ -198,7 +214,7 @@ class Project:
     def dump(self, out: Path | str | None = None) -> DumpReport:
         from goldkeeper.dataset.dump import dump  # noqa: PLC0415 - start-up (module doc)
 
-        target = self.settings.resolve(out) if out is not None else self.settings.store_path
+        target = self._given(out) or self.settings.store_path
         with self.database() as url:
             return dump(url, self.settings, target, self.progress)
 
@@ -217,7 +233,7 @@ class Project:
         rows without ``replace`` raise ConflictError; ``marker`` is the DVC restore stage's small JSON output."""
         from goldkeeper.dataset import restore as restoring  # noqa: PLC0415 - start-up (module doc)
 
-        marker = self.output_path(marker) if marker is not None else None
+        marker = self.output_path(marker, given=True) if marker is not None else None
         verified = restoring.verify_for_restore(self.store_source(rev=rev, path=source), self.settings, allow)
         with self.database() as url:
             report = restoring.restore_verified(
@@ -241,7 +257,7 @@ class Project:
         """Load a SQuAD 2.0 file (None: the bundled sample; at most ``max_bytes``) into the database, like restore."""
         from goldkeeper.importers.squad import DEFAULT_MAX_BYTES, read_squad, sample_path  # noqa: PLC0415 - start-up
 
-        source = self.settings.resolve(path) if path is not None else sample_path()
+        source = self._given(path) or sample_path()
         records = read_squad(source, max_bytes=max_bytes or DEFAULT_MAX_BYTES)
         return self._import_records(records, source, replace=replace, dry_run=dry_run)
 
@@ -251,7 +267,7 @@ class Project:
         """A file in a foreign format (``squad``, ``backup``, ``prompts``, ``jsonl``), read first, into the database."""
         from goldkeeper.importers.registry import read_file  # noqa: PLC0415 - start-up (module doc)
 
-        resolved = self.settings.resolve(path)
+        resolved = self.settings.given(path)
         return self._import_records(read_file(fmt, resolved, kind), resolved, replace=replace, dry_run=dry_run)
 
     def _import_records(self, records: ImportedRecords, source: Path, *, replace: bool, dry_run: bool) -> RestoreReport:
@@ -267,7 +283,7 @@ class Project:
         """The store (``source`` option: a directory, or its path at ``rev``) as a file in a foreign format."""
         from goldkeeper.importers.registry import export_file  # noqa: PLC0415 - start-up (module doc)
 
-        target = self.output_path(path)
+        target = self.output_path(path, given=True)
         store = self.open_store(rev=rev, path=options.pop("source", None))
         return export_file(fmt, store, target, **options)
 
@@ -282,7 +298,7 @@ class Project:
         """The store's contracts, and with ``db`` the database's against it and the configured model."""
         from goldkeeper.dataset.verify import verify_database, verify_store  # noqa: PLC0415 - start-up (module doc)
 
-        store_dir = self.settings.resolve(directory) if directory is not None else self.settings.store_path
+        store_dir = self._given(directory) or self.settings.store_path
         report = verify_store(store_dir, self.settings)
         if db:
             with self.database() as url:
@@ -293,7 +309,7 @@ class Project:
         """A hand-edited store validated and rewritten in canonical form (``check``: only say what would change)."""
         from goldkeeper.dataset.fmt import format_store  # noqa: PLC0415 - start-up (module doc)
 
-        store_dir = self.settings.resolve(directory) if directory is not None else self.settings.store_path
+        store_dir = self._given(directory) or self.settings.store_path
         return format_store(store_dir, self.settings, check=check)
 
     # ------------------------------------------------------------------ review and history
@@ -354,8 +370,8 @@ class Project:
         from goldkeeper.evals.retrieval import run_retrieval, write_outputs  # noqa: PLC0415 - start-up (module doc)
 
         params = self.settings.retrieval
-        outputs = [self.output_path(p) for p in (out or params.out, per_query or params.per_query)]
-        outputs += [self.output_path(p) for p in (trec_dir or params.trec_dir, params.plots_dir)]
+        outputs = [self._output(out, params.out), self._output(per_query, params.per_query)]
+        outputs += [self._output(trec_dir, params.trec_dir), self.output_path(params.plots_dir)]
         chosen = list(modes or params.modes)
         embedder = self.embedder if any(m in ("vector", "hybrid") for m in chosen) else None
         with self.database() as url:
@@ -384,7 +400,7 @@ class Project:
         from goldkeeper.evals.grounded import check_outputs, run_grounded, write_outputs  # noqa: PLC0415 - start-up
 
         params = self.settings.grounded
-        out_path, per_case_path = self.output_path(out or params.out), self.output_path(per_case or params.per_case_out)
+        out_path, per_case_path = self._output(out, params.out), self._output(per_case, params.per_case_out)
         check_outputs(self.settings, answerer, [out_path, per_case_path])
         with self.database() as url:
             report = run_grounded(
@@ -403,7 +419,9 @@ class Project:
 
     def metrics_paths(self, given: Sequence[Path | str] = ()) -> list[Path]:
         """The metrics files to gate or record: those given, else params ``gate.metrics`` / the evals' outputs."""
-        return [self.settings.resolve(p) for p in (given or self.settings.metrics_files)]
+        if given:
+            return [self.settings.given(p) for p in given]
+        return [self.settings.resolve(p) for p in self.settings.metrics_files]
 
     def identity(
         self, store: Store | None = None, env: Mapping[str, str] | None = None, metrics: Sequence[Path] = ()
@@ -449,13 +467,13 @@ class Project:
         from goldkeeper.quality.gate_run import GateRequest, gate_and_record  # noqa: PLC0415 - start-up (module doc)
         from goldkeeper.quality.policy import load_policy  # noqa: PLC0415 - start-up (module doc)
 
-        written = [self.output_path(p) if p is not None else None for p in (output, metrics_output)]
-        trend = self.trend(self.output_path(directory if directory is not None else self.settings.report.dir))
+        written = [self.output_path(p, given=True) if p is not None else None for p in (output, metrics_output)]
+        trend = self.trend(self._output(directory, self.settings.report.dir))
         paths = self.metrics_paths(metrics)
         request = GateRequest(
             metrics_paths=paths,
             sources=[self.settings.display_path(p) for p in paths],
-            policy=load_policy(self.settings.resolve(policy or self.settings.gate.policy)),
+            policy=load_policy(self._given(policy) or self.settings.resolve(self.settings.gate.policy)),
             identity=identity or self.identity(metrics=paths),
             retention_max_runs=retention_max_runs,
             retention_dry_run=retention_dry_run,
@@ -474,9 +492,7 @@ class Project:
         """Re-render summary.json, summary.md and the dashboard from the stored runs."""
         from goldkeeper.quality.report import write_report  # noqa: PLC0415 - start-up (module doc)
 
-        return write_report(
-            self.trend(self.output_path(directory if directory is not None else self.settings.report.dir))
-        )
+        return write_report(self.trend(self._output(directory, self.settings.report.dir)))
 
 
 from goldkeeper.project.standalone import (  # noqa: E402 - re-exported: operations that need no Project

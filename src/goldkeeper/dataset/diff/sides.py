@@ -22,11 +22,17 @@ class OpenedSide:
 
 
 def open_side(
-    spec: str | None, settings: Settings, *, missing_ok: bool = True, hashes: ShardHashes | None = None
+    spec: str | None,
+    settings: Settings,
+    *,
+    missing_ok: bool = True,
+    hashes: ShardHashes | None = None,
+    from_params: bool = False,
 ) -> OpenedSide:
     """Open ``spec``: a store directory, ``WORKTREE`` / None (the project's store), or a git revision.
 
-    A directory wins over a revision of the same name. A revision without the
+    A directory wins over a revision of the same name; a relative one is taken from the user's cwd
+    (:meth:`Settings.given`), or from the project root when ``from_params`` (params ``diff.base``). A revision without the
     store gives an empty side when ``missing_ok`` (a pull request that adds
     the store shows everything as added), else a DataIntegrityError. ``hashes``: the sha256 of
     shard files already hashed, for a directory side (see :func:`shard_hashes`).
@@ -34,7 +40,7 @@ def open_side(
     if spec is None or spec == WORKTREE:
         store = open_store(DirectorySource(settings.store_path, hashes))
         return OpenedSide(store, side_of(store, "working tree"))
-    as_path = settings.resolve(spec)
+    as_path = settings.resolve(spec) if from_params else settings.given(spec)
     if as_path.is_dir():
         store = open_store(DirectorySource(as_path, hashes))
         return OpenedSide(store, side_of(store, spec))
@@ -61,7 +67,7 @@ def open_base(base: str | None, settings: Settings) -> OpenedSide:
     if spec is None:
         return OpenedSide(None, side_of(None, "(no base branch found: everything is added)"))
     try:
-        return open_side(spec, settings)
+        return open_side(spec, settings, from_params=True)
     except UsageError as exc:
         return OpenedSide(None, side_of(None, f"{spec} (not usable as the base, everything is added: {exc})"))
 

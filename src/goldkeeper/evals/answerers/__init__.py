@@ -54,9 +54,14 @@ def make_answerer(
     index: EvidenceIndex,
     embedder: Any | None = None,
     progress: Progress = SILENT,
+    given: bool = False,
 ) -> Answerer:
-    """The answerer named by ``spec``: ``extractive``, ``command:PROGRAM`` or ``responses:FILE``."""
+    """The answerer named by ``spec``: ``extractive``, ``command:PROGRAM`` or ``responses:FILE``.
+
+    PROGRAM runs in, and a relative FILE is read from, the project root for ``spec`` from params.yaml,
+    the user's cwd (``Settings.cwd``) when ``given`` on the command line."""
     kind, _, arg = spec.partition(":")
+    base = settings.given(".") if given else settings.root
     if kind == "extractive" and not arg:
         return ExtractiveAnswerer(
             database_retriever(settings, embedder, progress),
@@ -68,9 +73,9 @@ def make_answerer(
             semantic_weight=params.semantic_weight,
         )
     if kind == "command" and arg.strip():
-        return CommandAnswerer(arg, cwd=settings.root, batch_size=params.batch_size, timeout_s=params.command_timeout_s)
+        return CommandAnswerer(arg, cwd=base, batch_size=params.batch_size, timeout_s=params.command_timeout_s)
     if kind == "responses" and arg.strip():
-        return ResponsesFileAnswerer(settings.resolve(arg))
+        return ResponsesFileAnswerer(base / arg)
     raise UsageError(f"unknown answerer {spec!r}: use extractive, command:PROGRAM or responses:FILE")
 
 

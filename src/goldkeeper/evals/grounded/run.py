@@ -201,7 +201,15 @@ def run_grounded(
     spec = answerer or params.answerer
     # prompts are embedded once, for the answerer and for relevance
     embedder = CachingEmbedder(embedder if embedder is not None else load_embedder(settings.embedding))
-    impl = make_answerer(spec, settings=settings, params=params, index=index, embedder=embedder, progress=progress)
+    impl = make_answerer(
+        spec,
+        settings=settings,
+        params=params,
+        index=index,
+        embedder=embedder,
+        progress=progress,
+        given=answerer is not None,  # typed on the command line: relative to the user's cwd
+    )
     answers = impl.answer(queries, progress=progress)
     report = score_answers(
         queries,
@@ -247,7 +255,7 @@ def check_outputs(settings: Settings, answerer: str | None, outputs: Sequence[Pa
     kind, _, arg = (answerer or settings.grounded.answerer).partition(":")
     if kind != "responses" or not arg.strip():
         return
-    source = settings.resolve(arg)
+    source = settings.given(arg) if answerer else settings.resolve(arg)  # as make_answerer reads it
     for path in outputs:
         if path.resolve() == source.resolve() or (path.exists() and source.exists() and path.samefile(source)):
             raise UsageError(f"{path}: is the responses file being evaluated; write the results elsewhere")

@@ -1,0 +1,34 @@
+"""Which directory is the project: the nearest one holding params.yaml, found the way git finds ``.git``.
+
+Standard library only: ``goldkeeper show`` finds the project before it decides whether it needs
+pydantic (start-up, :mod:`goldkeeper.dataset.known`), so this cannot live in :mod:`goldkeeper.config`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: the file that marks a project's root (and holds its parameters)
+PARAMS_FILE = "params.yaml"
+
+
+def find_project_root(start: Path) -> Path:
+    """The nearest directory holding params.yaml, from ``start`` (absolute) upwards; else ``start`` itself.
+
+    Run from ``golden/`` or deeper, goldkeeper then reads the project's params.yaml and resolves its
+    paths against the project, as git and dvc work from any subdirectory. The walk never leaves the
+    enclosing git repository (a directory holding ``.git``, a directory or a worktree's file, is the
+    last one looked at): a params.yaml above it belongs to something else. Nothing found: ``start``,
+    where ``goldkeeper init`` creates one.
+    """
+    for directory in (start, *start.parents):
+        # lexists: an entry of that name decides, even when it is unreadable (loading it then says why)
+        if os.path.lexists(directory / PARAMS_FILE):
+            return directory
+        if os.path.lexists(directory / ".git"):
+            break
+    return start
+
+
+__all__ = ["PARAMS_FILE", "find_project_root"]
