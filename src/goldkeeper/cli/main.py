@@ -153,14 +153,15 @@ class AppState:
     "--params",
     "params_file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Parameters file (default: ./params.yaml).",
+    help="Parameters file (default: params.yaml in the current directory or the nearest parent holding one, "
+    "within the git repository, as git finds .git; its directory is the project root).",
 )
 @click.option(
     "-C",
     "--project",
     "root",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Run as if started in this directory.",
+    help="Run as if started in this directory (params.yaml is searched from there).",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
 @click.pass_context
@@ -169,6 +170,10 @@ def cli(ctx: click.Context, database_url: str | None, params_file: Path | None, 
 
     Dump it from PostgreSQL + pgvector into canonical sharded JSON for Git, restore it anywhere with
     embeddings regenerated, verify its integrity contracts, review its diffs, and gate CI on evals.
+
+    Run it anywhere in a project: it finds params.yaml like git finds .git (the current directory or the
+    nearest parent holding one, not above the git repository's top) and takes its directory as the project
+    root. Paths in params.yaml are relative to that root, paths on the command line to the current directory.
     """
     ctx.obj = AppState(database_url=database_url, params_file=params_file, root=root, debug=debug)
 

@@ -12,10 +12,8 @@ demo`` runs the same methods in order. Library users do the same::
     report = project.restore(replace=True)
     verdict = project.gate()
 
-The project root is the nearest directory holding params.yaml from the one given upwards (like git
-finds ``.git``); paths in params.yaml are relative to it. Paths given to the methods (the CLI's
-options and arguments) are relative to the directory given (``Settings.cwd``, the user's shell
-directory for the CLI), so ``--out x`` in ``golden/`` writes ``golden/x``.
+The root is the nearest directory holding params.yaml from the one given upwards (as git finds ``.git``),
+params.yaml's paths are relative to it; paths passed to the methods are relative to the one given (Settings.cwd).
 
 The heavy operations are imported inside the methods that run them, and only
 there: each needs a different slice of goldkeeper, and importing all of it costs
@@ -30,7 +28,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +36,7 @@ from goldkeeper.config import Settings, load_settings
 from goldkeeper.errors import DatabaseError, DataIntegrityError
 from goldkeeper.fileio import atomic_write_bytes, write_json
 from goldkeeper.progress import SILENT, Progress
+from goldkeeper.project.runs import GroundedRun, RetrievalRun
 from goldkeeper.store import DirectorySource, Store, StoreSource, open_store
 from goldkeeper.store.guard import refuse_inside_store
 
@@ -53,30 +51,11 @@ if TYPE_CHECKING:
     from goldkeeper.db.embedded import EmbeddedServer
     from goldkeeper.db.mapping_check import MappingCheck
     from goldkeeper.embed.base import Embedder
-    from goldkeeper.evals.grounded import GroundedReport
-    from goldkeeper.evals.retrieval import RetrievalResult
     from goldkeeper.importers.common import ExportReport, ImportedRecords
     from goldkeeper.quality.baseline import Baseline, BaselineStore, RunIdentity
     from goldkeeper.quality.gate_run import GateResult
     from goldkeeper.quality.report import ReportFiles
     from goldkeeper.quality.trend import TrendStore
-
-
-@dataclass(frozen=True)
-class RetrievalRun:
-    """``eval retrieval``: the result and the files written."""
-
-    result: RetrievalResult
-    written: dict[str, Path]
-
-
-@dataclass(frozen=True)
-class GroundedRun:
-    """``eval grounded``: the report and the two files written."""
-
-    report: GroundedReport
-    out: Path
-    per_case: Path
 
 
 class Project:
