@@ -225,3 +225,21 @@ def test_one_path_for_the_metrics_and_the_per_case_results_is_refused(project: P
     assert (code, out) == (2, "")
     assert "named for both the metrics and the per-case results" in err and "\n" not in err.rstrip("\n")
     assert not (project / "m.json").exists()
+
+
+def test_responses_file_and_outputs_from_a_subdirectory(project: Path, squad_slice, capsys, monkeypatch) -> None:
+    """From work/ (params.yaml found in the project above): --answerer responses:FILE, --out and --per-case are
+    relative to work/, as typed in the shell; the store is the project's."""
+    make_project(project, squad_slice)
+    work = project / "work"
+    work.mkdir()
+    (work / "answers.jsonl").write_text("\n".join(json.dumps(x) for x in oracle_responses(squad_slice)) + "\n")
+    monkeypatch.chdir(work)
+    argv = ["eval", "grounded", "--answerer", "responses:answers.jsonl", "--json"]
+    code, out, err = run([*argv, "--out", "m.json", "--per-case", "pc.json"], capsys)
+    assert code == 0, err
+    assert orjson.loads(out) == orjson.loads((work / "m.json").read_bytes())
+    assert orjson.loads(out)["cases"] == len(squad_slice[1]) and (work / "pc.json").is_file()
+    assert not (project / "m.json").exists() and not (project / "metrics").exists()
+    code, _, err = run([*argv, "--out", "answers.jsonl"], capsys)  # the responses file itself: refused
+    assert code == 2 and "is the responses file being evaluated" in err, err

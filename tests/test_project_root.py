@@ -14,6 +14,8 @@ import pytest
 from cli_support import run_cli
 from diff_support import commit_all, init_repo
 from goldkeeper.config import load_settings
+from goldkeeper.evals.answerers import make_answerer
+from goldkeeper.evals.evidence import EvidenceIndex
 from goldkeeper.project import Project
 from goldkeeper.store import write_store
 from verify_helpers import make_analysis, make_query, settings_for
@@ -180,3 +182,20 @@ def test_init_does_not_search_upwards(
     assert code == 0, out + err
     assert json.loads(out)["root"] == str(deep) and (deep / "params.yaml").is_file()
     assert (repo / "params.yaml").read_bytes() == before
+
+
+def test_an_answerer_typed_on_the_command_line_is_relative_to_the_cwd(repo: Path) -> None:
+    """--answerer command:PROGRAM runs in, and responses:FILE is read from, the cwd; params.yaml's from the root."""
+    deep = repo / "work" / "deep"
+    settings = load_settings(root=deep, env={})
+    made = {
+        given: [
+            make_answerer(
+                spec, settings=settings, params=settings.grounded, index=EvidenceIndex.from_analyses([]), given=given
+            )
+            for spec in ("command:./answer", "responses:r.jsonl")
+        ]
+        for given in (True, False)
+    }
+    assert [made[True][0].cwd, made[True][1].path] == [deep, deep / "r.jsonl"]
+    assert [made[False][0].cwd, made[False][1].path] == [repo, repo / "r.jsonl"]

@@ -200,7 +200,9 @@ def run_grounded(
         raise EvalError(f"{settings.store_path}: the golden store has no queries to evaluate")
     spec = answerer or params.answerer
     # prompts are embedded once, for the answerer and for relevance
-    embedder = CachingEmbedder(embedder if embedder is not None else load_embedder(settings.embedding))
+    embedder = CachingEmbedder(
+        embedder if embedder is not None else load_embedder(settings.embedding, root=settings.root)
+    )
     impl = make_answerer(
         spec,
         settings=settings,
