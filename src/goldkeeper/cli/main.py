@@ -154,7 +154,8 @@ class AppState:
     "params_file",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Parameters file (default: params.yaml in the current directory or the nearest parent holding one, "
-    "within the git repository, as git finds .git; its directory is the project root).",
+    "within the git repository, as git finds .git; that directory is the project root). Given: no search, the "
+    "current directory is the root.",
 )
 @click.option(
     "-C",

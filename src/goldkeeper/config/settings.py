@@ -51,7 +51,7 @@ class Settings(BaseModel):
     #: where goldkeeper was started (or ``-C``): paths typed on the command line are relative to it, as in
     #: the user's shell. None: the root. Differs from the root when params.yaml was found above it.
     cwd: Path | None = None
-    #: where the embedded PostgreSQL lives ($GOLDKEEPER_HOME or ./.goldkeeper).
+    #: where the embedded PostgreSQL lives ($GOLDKEEPER_HOME or .goldkeeper in the root).
     home: Path | None = None
     database_url: str | None = None
 
