@@ -153,6 +153,12 @@ def test_explicit_root_params_and_home_still_decide(
     # -C: as if started there, the search starting from there
     code, out, err = run_in(tmp_path, monkeypatch, capsys, "-C", str(deep), "verify")
     assert code == 0 and f"{repo / STORE}: valid" in out, out + err
+    code, out, err = run_in(repo, monkeypatch, capsys, "-C", "work/typo", "verify")  # no such directory: no search
+    assert (
+        code == 5
+        and f"{repo / 'work' / 'typo' / 'golden'}: INVALID" in out + err
+        and not (repo / "work" / "typo").exists()
+    )
     # --params: that file, no search; the cwd is the root (its store.path relative to it)
     (deep / "alt.yaml").write_text("store:\n  path: ../../data/golden\n", encoding="utf-8")
     code, out, err = run_in(deep, monkeypatch, capsys, "--params", "alt.yaml", "verify")

@@ -21,7 +21,11 @@ def find_project_root(start: Path) -> Path:
     enclosing git repository (a directory holding ``.git``, a directory or a worktree's file, is the
     last one looked at): a params.yaml above it belongs to something else. Nothing found: ``start``,
     where ``goldkeeper init`` creates one.
+    A ``start`` that is no directory (``-C typo``) is not searched from: the command fails on it, as before,
+    rather than running quietly on a project above it.
     """
+    if not start.is_dir():
+        return start
     for directory in (start, *start.parents):
         # lexists: an entry of that name decides, even when it is unreadable (loading it then says why)
         if os.path.lexists(directory / PARAMS_FILE):
