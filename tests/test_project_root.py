@@ -137,13 +137,14 @@ def test_a_params_yaml_above_the_git_top_is_not_used(
     inside = tmp_path / "other" / "sub"
     inside.mkdir(parents=True)
     init_repo(tmp_path / "other")
-    plain = tmp_path / "plain" / "sub"  # no git repository: the search goes on up to tmp_path
+    plain = tmp_path / "plain" / "sub"  # no git repository: no search, the cwd is the root
     plain.mkdir(parents=True)
     code, out, err = run_in(inside, monkeypatch, capsys, "verify")
     assert code == 5 and f"{inside / 'golden'}" in out + err and "not_a_section" not in err, out + err
     assert load_settings(root=inside, env={}).root == inside
-    code, _, err = run_in(plain, monkeypatch, capsys, "verify")
-    assert code == 3 and "unknown section 'not_a_section'" in err, err
+    code, out, err = run_in(plain, monkeypatch, capsys, "verify")
+    assert code == 5 and f"{plain / 'golden'}" in out + err and "not_a_section" not in err, out + err
+    assert load_settings(root=plain, env={}).root == plain
 
 
 def test_explicit_root_params_and_home_still_decide(
