@@ -82,8 +82,10 @@ def conversion(field_type: str, column_type: str, separator: str | None = None) 
     """(read, write) SQL wrappers from a column of ``column_type`` to goldkeeper's ``field_type`` and
     back, or None when the conversion would lose information. ``column_type`` is PostgreSQL's
     ``format_type`` (``character varying(200)`` counts as ``character varying``)."""
-    # precision 6 is PostgreSQL's maximum, the unqualified type's (Rails' datetime is timestamp(6))
-    column_type = re.sub(r"^timestamp\(6\) with", "timestamp with", column_type)
+    # any precision reads without loss (6, PostgreSQL's maximum, is the unqualified type's; Rails' datetime is
+    # timestamp(6), Prisma's DateTime timestamp(3)): the store holds microseconds. A restored value finer than
+    # the column holds is refused, naming it (:func:`first_rounded`), never rounded
+    column_type = re.sub(r"^timestamp\([0-6]\) with", "timestamp with", column_type)
     base = column_type.split("(")[0].strip() if not column_type.endswith("[]") else column_type
     wanted = _PG_NAMES[field_type]
     if base == wanted:
@@ -247,6 +249,35 @@ def first_too_long(
     return None if row is None else (str(row[0]), int(row[1]), limit.group(0))
 
 
+#: a timestamp column holding fewer than 6 fractional digits (format_type): its precision
+_TIMESTAMP_P = re.compile(r"timestamp\(([0-5])\) with(out)? time zone")
+
+
+def first_rounded(
+    conn: psycopg.Connection[Any], mapping: Mapping, staged: str, field: tuple[str, str], key: str
+) -> tuple[str, str, str] | None:
+    """``(record, value, column type)`` of the first row of the staged table ``staged`` (named by the SQL ``key``)
+    whose timestamp ``field`` (entity, field) has more fractional digits than its ``timestamp(p)`` column holds
+    (PostgreSQL would round it on write, and the next dump would differ); None when every value fits. The value
+    is written as the store writes it (UTC, microseconds)."""
+    column_type = (mapping.types or {}).get(field, "")
+    if _TIMESTAMP_P.fullmatch(column_type) is None:
+        return None
+    written = mapping.write_expr(*field, sql.Identifier(field[1]))
+    statement = sql.SQL(
+        "SELECT {k}, to_char({v} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM {t} "
+        "WHERE CAST({w} AS {c}) IS DISTINCT FROM {w} ORDER BY 1 LIMIT 1"
+    ).format(
+        k=sql.SQL(key),
+        v=sql.Identifier(field[1]),
+        t=sql.Identifier(staged),
+        w=written,
+        c=sql.SQL(column_type),  # format_type's own spelling: a valid type name
+    )
+    row = conn.execute(statement).fetchone()
+    return None if row is None else (str(row[0]), str(row[1]), column_type)
+
+
 def park_positions(mapping: Mapping, staged: sql.Composable) -> sql.Composed:
     """The UPDATE moving the chunks (inside the ``where``) whose position or document the staged rows ``staged``
     change to positions above every one in use, first: updated in place one by one, they would collide under the
@@ -335,6 +366,7 @@ __all__ = [
     "Mapping",
     "conversion",
     "field_conversion",
+    "first_rounded",
     "first_too_long",
     "park_positions",
     "column_types",
