@@ -86,3 +86,55 @@ def test_a_timestamp_of_precision_3_round_trips_and_a_finer_value_is_refused(
         restore_store(second_database, tmp_path / "three", embedder, settings=settings, replace=True)
     dump(second_database, settings, tmp_path / "four")
     assert store_bytes(tmp_path / "four") == store_bytes(tmp_path / "one")
+
+
+ENUMS = """
+CREATE TYPE app.doc_state AS ENUM ('draft', 'published', 'archived');
+CREATE TYPE app."Note Kind" AS ENUM ('accuracy', 'style');
+ALTER TABLE app.documents ALTER COLUMN state DROP DEFAULT;
+ALTER TABLE app.documents ALTER COLUMN state TYPE app.doc_state USING state::app.doc_state;
+ALTER TABLE app.notes ALTER COLUMN kind TYPE app."Note Kind" USING kind::app."Note Kind";
+"""
+
+
+def test_enum_columns_read_as_text_and_restore_cast_to_their_type(
+    database_url: str, second_database: str, tmp_path: Path
+) -> None:
+    """An enum column (a status, a category) was refused ("app.doc_state cannot hold analyses.status (text)
+    without loss"): its labels are text, read as such and written back cast to the enum; a label the enum
+    lacks is named (record, field, value, column and its labels) before anything is written."""
+    settings, embedder = _setup(tmp_path)
+    app_database(database_url, dim=DIM)
+    app_database(second_database, rows=False, dim=DIM)
+    for url in (database_url, second_database):
+        _run(url, ENUMS)
+    assert check_database(database_url, settings.database, DIM).problems == ()
+    inferred = infer_mapping(read_catalogue(database_url)).to_params()["tables"]["analyses"]["columns"]
+    assert inferred["status"] == "state"
+
+    dump(database_url, settings, tmp_path / "one")
+    assert [a.status for a in open_store(tmp_path / "one").analyses()] == ["published", "published"]
+    restore_store(second_database, tmp_path / "one", embedder, settings=settings, replace=True)
+    dump(second_database, settings, tmp_path / "two")
+    assert store_bytes(tmp_path / "one") == store_bytes(tmp_path / "two")
+    with psycopg.connect(second_database) as conn:
+        assert conn.execute("SELECT pg_typeof(state)::text, state::text FROM app.documents LIMIT 1").fetchone() == (
+            "app.doc_state",
+            "published",
+        )
+
+    # a label the target's enum lacks: named, nothing written
+    _run(
+        database_url,
+        "ALTER TABLE app.notes ALTER COLUMN kind TYPE text",
+        f"UPDATE app.notes SET kind = 'tone' WHERE doc_id = '{DOC[1]}' AND pos = 1",
+    )
+    dump(database_url, settings, tmp_path / "three")
+    message = (
+        f"finding {DOC[1]}#1: category 'tone' is not a value of app.notes.kind "
+        """(enum app."Note Kind": 'accuracy', 'style'); nothing was changed"""
+    )
+    with pytest.raises(DataIntegrityError, match=re.escape(message)):
+        restore_store(second_database, tmp_path / "three", embedder, settings=settings, replace=True)
+    dump(second_database, settings, tmp_path / "four")
+    assert store_bytes(tmp_path / "four") == store_bytes(tmp_path / "one")
