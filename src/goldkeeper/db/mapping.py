@@ -291,7 +291,12 @@ COLUMN_TYPE = (
 
 
 def column_types(conn: psycopg.Connection[Any], table: TableMap) -> dict[str, str] | None:
-    """column -> format_type of ``table`` (None: no such table)."""
+    """column -> format_type of ``table`` (None: no such table, or a schema the role may not look into:
+    ``to_regclass`` would raise; ``db check`` says which)."""
+    if table.schema is not None and conn.execute(
+        "SELECT has_schema_privilege(oid, 'USAGE') FROM pg_namespace WHERE nspname = %s", (table.schema,)
+    ).fetchone() == (False,):
+        return None
     regclass = conn.execute("SELECT to_regclass(%s)::oid", (table.relation.as_string(conn),)).fetchone()
     if regclass is None or regclass[0] is None:
         return None
