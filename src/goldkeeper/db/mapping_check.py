@@ -297,7 +297,10 @@ def check_mapping(conn: psycopg.Connection[Any], mapping: Mapping, dim: int | No
                 schema_problem(conn, table) or f"{table.name}: no such table (database.tables.{entity}.table)"
             )
             continue
-        problems += read_problems(conn, table, found, vectors=dim is not None)
+        denied = read_problems(conn, table, found, vectors=dim is not None)
+        if denied:  # the checks below would read it, and fail on the privilege with a misleading line
+            problems += denied
+            continue
         problems += _column_problems(mapping, table, found)
         problems += [p for p in [_where_problem(conn, table)] if p]
         problems += _text_id_problems(conn, mapping, table, found)
