@@ -15,13 +15,14 @@ import yaml
 from cli_support import run_cli
 from db_mapping_support import DOC, MAPPING, app_database, restored_app
 from embed_command_support import write_program
-from goldkeeper.config import Settings
+from goldkeeper.config import Settings, validate_settings
 from goldkeeper.dataset.verify import VerifyReport, verify_database
 from goldkeeper.embed import Embedder
 
 DIM = 24
 NO_PROMPTS = {"min_prompts": 0, "min_domains": 0}
 PLACE = "database app.documents"
+CHUNKS = "database app.doc_chunks"  # a chunk row's issues name the chunks' table
 CHUNK = str(uuid.UUID(int=100 + 10 * 1 + 0))  # DOC[1]'s first chunk
 
 
@@ -97,7 +98,7 @@ def test_counts_and_embeddings_of_the_scope_are_checked(restored: tuple[str, Pat
     assert set(counts) == {"analyses", "artifacts", "chunks"}
     assert "holds 1 analyses (inside database.tables.analyses.where), the manifest lists 2" in counts["analyses"]
     unembedded = next(i for i in report.errors if i.code == "db.chunk_not_embedded")
-    assert CHUNK in unembedded.message and unembedded.file == PLACE
+    assert CHUNK in unembedded.message and unembedded.file == CHUNKS
 
 
 def test_another_model_and_dimension_are_reported(restored: tuple[str, Path, Settings, Embedder]) -> None:
@@ -105,11 +106,12 @@ def test_another_model_and_dimension_are_reported(restored: tuple[str, Path, Set
     run_sql(url, f"UPDATE app.doc_chunks SET emb_model = 'old/model' WHERE doc_id = '{DOC[1]}'")
     other: Any = type("Identity", (), {"model_id": embedder.model_id, "dim": DIM + 1})()
     report = verify_database(url, store, settings, other)
+    assert {i.file for i in report.errors} == {CHUNKS}
     messages = [i.message for i in report.errors if i.code == "db.embedding_dim"]
     assert "the embedding column is vector(24), the configured model has 25 dimensions" in messages
     assert "4 chunk(s) have 24-dimensional embeddings, the configured model has 25" in messages[1]
     report = verify_database(url, store, settings, embedder)
-    assert [i.code for i in report.errors] == ["db.embedding_model"]
+    assert [(i.code, i.file) for i in report.errors] == [("db.embedding_model", CHUNKS)]
     assert "2 chunk(s) embedded with old/model" in report.errors[0].message
 
 
@@ -128,7 +130,7 @@ def test_verify_db_command_uses_the_mapping(
     code, out, err = run_cli(["--database-url", database_url, "verify", "--db", "--json"], capsys)
     assert code != 0  # the application's chunks were never embedded
     found = {(i["code"], i["file"]) for i in json.loads(out)["issues"]}
-    assert ("db.chunk_not_embedded", PLACE) in found
+    assert ("db.chunk_not_embedded", CHUNKS) in found
     assert not any(c == "db.content" for c, _ in found)
     assert run_cli(["--database-url", database_url, "restore"], capsys)[0] == 0  # fills the vectors
     code, out, err = run_cli(["--database-url", database_url, "verify", "--db"], capsys)
@@ -147,3 +149,23 @@ def test_a_row_the_dump_cannot_read_fails_verify(restored: tuple[str, Path, Sett
     report = verify_database(url, store, settings, embedder)
     assert errors(report) == [("db.record_invalid", PLACE, DOC[1], "name")], report.to_text()
     assert "Input should be a valid string" in report.errors[0].message
+
+
+def test_an_orphan_finding_names_the_findings_table(restored: tuple[str, Path, Settings, Embedder]) -> None:
+    """A mapped child's orphan was placed under the analyses' table (``database app.documents.findings``), and
+    was not found at all when the child's column has the analyses' id column's name (both ``doc_id``: inside the
+    NOT EXISTS, the unqualified name meant the analyses' own column)."""
+    url, store, settings, embedder = restored
+    mapping = json.loads(json.dumps(MAPPING))
+    mapping["tables"]["findings"]["declared_foreign_key"] = True  # the orphan needs the FOREIGN KEY gone
+    settings = validate_settings(
+        {"root": store.parent, "database": mapping, "embedding": settings.embedding.model_dump(), "rubric": NO_PROMPTS}
+    )
+    run_sql(
+        url,
+        "ALTER TABLE app.notes DROP CONSTRAINT notes_doc_id_fkey",
+        f"INSERT INTO app.notes VALUES ('{uuid.UUID(int=77)}', 0, 'bot', 'style', 'lost')",
+    )
+    report = verify_database(url, store, settings, embedder)
+    orphans = [(i.code, i.file) for i in report.errors if i.code.startswith("db.orphan")]
+    assert orphans == [("db.orphan_finding", "database app.notes")], report.to_text()

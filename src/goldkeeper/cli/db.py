@@ -113,6 +113,8 @@ def check(state: AppState, as_json: bool) -> None:
         click.echo(f"database mapping ok: {', '.join(result.tables)}")
     for problem in result.problems if not as_json else ():
         click.echo(problem, err=True)
+    for note in result.notes if not as_json else ():  # a dump-only role may lack them: not a problem
+        click.echo(f"note: {note}; restore would fail", err=True)
     if result.missing_tables and not as_json:  # perhaps the wrong database: say which one was checked
         click.echo(f"checked {result.database}", err=True)
     if not result.ok:

@@ -88,13 +88,19 @@ def _orphans(conn: psycopg.Connection[Any], mapping: Mapping, limit: int) -> dic
         if entity not in mapping.tables:
             continue
         table = mapping.tables[entity]
-        select = sql.SQL("SELECT {k} FROM {t} WHERE {w} AND NOT EXISTS (SELECT 1 FROM {p} WHERE {pk} = {fk})").format(
+        # the child's column qualified: unqualified inside the subquery, a child's doc_id would mean the
+        # parent's own doc_id when both tables name it so (every row then has its analysis). The child's id
+        # is written in the parent's column type: an analyses row outside the where may hold any text
+        fk = mapping.read_expr(entity, "analysis_id", alias="gk__child")
+        select = sql.SQL(
+            "SELECT {k} FROM {t} AS gk__child WHERE {w} AND NOT EXISTS (SELECT 1 FROM {p} WHERE {p}.{pk} = {fk})"
+        ).format(
             k=_key(mapping, entity),
             t=table.relation,
             w=table.condition(),
             p=parent.relation,
-            pk=mapping.read_expr("analyses", "id"),
-            fk=mapping.read_expr(entity, "analysis_id"),
+            pk=parent.column("id"),
+            fk=mapping.write_expr("analyses", "id", fk),
         )
         out[entity] = _sampled(conn, select, limit)
     return out

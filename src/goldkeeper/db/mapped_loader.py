@@ -34,11 +34,13 @@ from goldkeeper.config.sections import ENTITY_FIELDS
 from goldkeeper.db.embedding_cache import STAGED_VECTORS, stage_vectors
 from goldkeeper.db.loader import ANALYSIS_TABLES, Changes, GoldenLoader
 from goldkeeper.db.mapped_digest import differing, record_digest
+from goldkeeper.db.mapped_fit import unfit
 from goldkeeper.db.mapped_reader import expected_rows, select_entity
-from goldkeeper.db.mapping import FIELD_DEFAULTS, FIELD_TYPES, Mapping, first_too_long, park_positions
+from goldkeeper.db.mapping import FIELD_DEFAULTS, FIELD_TYPES, Mapping, park_positions
 from goldkeeper.db.mapping_check import require_valid
+from goldkeeper.db.mapping_privileges import write_problems
 from goldkeeper.db.schema import HNSW_REBUILD_MIN_ROWS, HNSW_REBUILD_MIN_SHARE
-from goldkeeper.errors import ConflictError, DataIntegrityError
+from goldkeeper.errors import ConfigError, ConflictError, DataIntegrityError
 from goldkeeper.models import Analysis, Query
 
 #: the valid HNSW indexes on one column of a table that this role may drop and re-create exactly:
@@ -132,26 +134,33 @@ class MappedLoader(GoldenLoader):
                 ).format(expected_rows(sql.SQL("SELECT id, expected FROM gk_map_queries")))
             )
 
+    def apply(self, changes: dict[str, Changes], *, replace: bool) -> None:
+        """Refuse, before anything is written, a role lacking a privilege the writes need, naming it."""
+        problems = write_problems(self.conn, self.mapping, replace=replace)
+        if problems:
+            more = f" (and {len(problems) - 1} more: run `goldkeeper db check`)" if len(problems) > 1 else ""
+            raise ConfigError(f"database mapping: {problems[0]}; nothing was changed{more}", problems=problems)
+        super().apply(changes, replace=replace)
+
     def classify(self, statuses: list[str] | None = None) -> dict[str, Changes]:
         """Refuse records the mapping cannot hold (:meth:`_check_unmapped`), then classify them."""
         self.flush()
         self._check_unmapped()
-        self._check_lengths()
+        self._check_fit()
         return super().classify(statuses)
 
-    def _check_lengths(self) -> None:
-        """A text longer than its ``varchar(n)`` column: PostgreSQL's own error names neither the column nor
-        the record, so name both before anything is written."""
+    def _check_fit(self) -> None:
+        """A value its column cannot hold as it is (too long for its ``varchar(n)``, not a label of its enum, finer
+        than its ``timestamp(p)``): PostgreSQL's own error names neither the column nor the record, or it rounds
+        silently, so name them before anything is written (:mod:`goldkeeper.db.mapped_fit`)."""
         for table in self._tables():
             entity = _ENTITY_OF[table]
             for field in self.mapping.mapped_fields(entity) if entity in self.mapping.tables else ():
-                key = _CHILD_KEY.get(table, "id::text")
-                found = first_too_long(self.conn, self.mapping, table, (entity, field), key)
+                found = unfit(self.conn, self.mapping, table, (entity, field), _CHILD_KEY.get(table, "id::text"))
                 if found is not None:
-                    target = self.mapping.tables[entity]
+                    record, what = found
                     raise DataIntegrityError(
-                        f"{_RECORD.get(entity, 'finding')} {found[0]}: {field} has {found[1]} characters, "
-                        f"{target.name}.{target.columns[field]} is {found[2]}; nothing was changed"
+                        f"{_RECORD.get(entity, 'finding')} {record}: {field} {what}; nothing was changed"
                     )
 
     def _check_unmapped(self) -> None:

@@ -67,7 +67,8 @@ _PG_NAMES = {
     "jsonb": "jsonb",
     "text[]": "text[]",
 }
-_TEXTUAL = ("text", "character varying")
+#: the text column types (format_type, without a length)
+TEXTUAL = ("text", "character varying")
 
 
 def _same(expr: sql.Composable) -> sql.Composable:
@@ -82,15 +83,20 @@ def conversion(field_type: str, column_type: str, separator: str | None = None) 
     """(read, write) SQL wrappers from a column of ``column_type`` to goldkeeper's ``field_type`` and
     back, or None when the conversion would lose information. ``column_type`` is PostgreSQL's
     ``format_type`` (``character varying(200)`` counts as ``character varying``)."""
-    # precision 6 is PostgreSQL's maximum, the unqualified type's (Rails' datetime is timestamp(6))
-    column_type = re.sub(r"^timestamp\(6\) with", "timestamp with", column_type)
+    # any precision reads without loss (6, PostgreSQL's maximum, is the unqualified type's; Rails' datetime is
+    # timestamp(6), Prisma's DateTime timestamp(3)): the store holds microseconds. A restored value finer than
+    # the column holds is refused, naming it (:mod:`goldkeeper.db.mapped_fit`), never rounded
+    column_type = re.sub(r"^timestamp\([0-6]\) with", "timestamp with", column_type)
+    if column_type.startswith(ENUM_PREFIX):  # its labels are text: read as one, written back cast to the type
+        enum = sql.SQL(column_type.removeprefix(ENUM_PREFIX))  # format_type's own spelling: a valid type name
+        return (_tpl("{x}::text"), lambda x: sql.SQL("{}::{}").format(x, enum)) if field_type == "text" else None
     base = column_type.split("(")[0].strip() if not column_type.endswith("[]") else column_type
     wanted = _PG_NAMES[field_type]
     if base == wanted:
         return _same, _same
-    if field_type == "text" and base in _TEXTUAL:
+    if field_type == "text" and base in TEXTUAL:
         return _tpl("{x}::text"), _same
-    if field_type == "uuid" and base in _TEXTUAL:
+    if field_type == "uuid" and base in TEXTUAL:
         return _tpl("{x}::uuid"), _tpl("{x}::text")
     if field_type == "timestamptz" and base == "timestamp without time zone":
         return _tpl("({x} AT TIME ZONE 'UTC')"), _tpl("({x} AT TIME ZONE 'UTC')")
@@ -98,7 +104,7 @@ def conversion(field_type: str, column_type: str, separator: str | None = None) 
         return _tpl("{x}::int4"), _same
     if field_type == "text[]" and base == "jsonb":
         return _tpl("ARRAY(SELECT jsonb_array_elements_text({x}))"), _tpl("to_jsonb({x})")
-    if field_type == "text[]" and base in _TEXTUAL and separator:
+    if field_type == "text[]" and base in TEXTUAL and separator:
         sep = sql.Literal(separator)
         return (
             # NULL reads as the empty path, as '' does: the dump cannot tell them apart, so neither may restore
@@ -226,27 +232,6 @@ class Mapping:
         return [f for f in ENTITY_FIELDS[entity] if f in self.tables[entity].columns]
 
 
-#: a column type with a length limit (format_type)
-_VARCHAR = re.compile(r"character varying\((\d+)\)")
-
-
-def first_too_long(
-    conn: psycopg.Connection[Any], mapping: Mapping, staged: str, field: tuple[str, str], key: str
-) -> tuple[str, int, str] | None:
-    """``(record, length, column type)`` of the first row of the staged table ``staged`` (named by the SQL ``key``)
-    whose ``field`` (entity, field), as written into its ``varchar(n)`` column, has more than n characters;
-    None when every row fits or the column has no limit."""
-    limit = _VARCHAR.fullmatch((mapping.types or {}).get(field, ""))
-    if limit is None:
-        return None
-    length = sql.SQL("char_length({})").format(mapping.write_expr(*field, sql.Identifier(field[1])))
-    statement = sql.SQL("SELECT {k}, {n} FROM {t} WHERE {n} > {max} ORDER BY 1 LIMIT 1").format(
-        k=sql.SQL(key), n=length, t=sql.Identifier(staged), max=sql.Literal(int(limit.group(1)))
-    )
-    row = conn.execute(statement).fetchone()
-    return None if row is None else (str(row[0]), int(row[1]), limit.group(0))
-
-
 def park_positions(mapping: Mapping, staged: sql.Composable) -> sql.Composed:
     """The UPDATE moving the chunks (inside the ``where``) whose position or document the staged rows ``staged``
     change to positions above every one in use, first: updated in place one by one, they would collide under the
@@ -293,17 +278,25 @@ def select_scoped(mapping: Mapping, entity: str, exprs: sql.Composable, *, escap
     )
 
 
+#: how :data:`COLUMN_TYPE` marks an enum type (``enum app.doc_state``): read as text, written with a cast
+ENUM_PREFIX = "enum "
 #: the type of the column ``a`` (pg_attribute; ``t``: its pg_type) as ``format_type`` writes it, a domain's as its
 #: base type's: a domain over text holds text without loss (read and written as text; PostgreSQL applies its
-#: CHECK on write)
+#: CHECK on write); an enum's after :data:`ENUM_PREFIX`
 COLUMN_TYPE = (
+    f"CASE WHEN t.typtype = 'e' THEN '{ENUM_PREFIX}' ELSE '' END || "
     "format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END, "
     "CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END)"
 )
 
 
 def column_types(conn: psycopg.Connection[Any], table: TableMap) -> dict[str, str] | None:
-    """column -> format_type of ``table`` (None: no such table)."""
+    """column -> format_type of ``table`` (None: no such table, or a schema the role may not look into:
+    ``to_regclass`` would raise; ``db check`` says which)."""
+    if table.schema is not None and conn.execute(
+        "SELECT has_schema_privilege(oid, 'USAGE') FROM pg_namespace WHERE nspname = %s", (table.schema,)
+    ).fetchone() == (False,):
+        return None
     regclass = conn.execute("SELECT to_regclass(%s)::oid", (table.relation.as_string(conn),)).fetchone()
     if regclass is None or regclass[0] is None:
         return None
@@ -328,6 +321,8 @@ def load_types(conn: psycopg.Connection[Any], mapping: Mapping) -> Mapping:
 
 __all__ = [
     "COLUMN_TYPE",
+    "ENUM_PREFIX",
+    "TEXTUAL",
     "FIELD_TYPES",
     "FIELD_DEFAULTS",
     "OBJECT_FIELDS",
@@ -335,7 +330,6 @@ __all__ = [
     "Mapping",
     "conversion",
     "field_conversion",
-    "first_too_long",
     "park_positions",
     "column_types",
     "load_types",

@@ -31,6 +31,7 @@ from goldkeeper.db.mapping import (
     select_scoped,
     user_sql,
 )
+from goldkeeper.db.mapping_privileges import read_problems, schema_problem, write_problems
 from goldkeeper.errors import ConfigError
 
 _FK = """
@@ -291,8 +292,14 @@ def check_mapping(conn: psycopg.Connection[Any], mapping: Mapping, dim: int | No
     problems: list[str] = []
     for entity, table in mapping.tables.items():
         found = column_types(conn, table)
-        if found is None:
-            problems.append(f"{table.name}: no such table (database.tables.{entity}.table)")
+        if found is None:  # a schema the role may not look into hides its tables: say so
+            problems.append(
+                schema_problem(conn, table) or f"{table.name}: no such table (database.tables.{entity}.table)"
+            )
+            continue
+        denied = read_problems(conn, table, found, vectors=dim is not None)
+        if denied:  # the checks below would read it, and fail on the privilege with a misleading line
+            problems += denied
             continue
         problems += _column_problems(mapping, table, found)
         problems += [p for p in [_where_problem(conn, table)] if p]
@@ -346,6 +353,8 @@ class MappingCheck:
     #: the database checked, its password redacted (said when a table is missing: perhaps the wrong one)
     database: str = ""
     missing_tables: tuple[str, ...] = ()
+    #: what the role lacks for a restore (a dump-only role may: not a problem)
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -358,6 +367,7 @@ class MappingCheck:
             "tables": list(self.tables),
             "missing_tables": list(self.missing_tables),
             "problems": list(self.problems),
+            "notes": list(self.notes),
         }
 
 
@@ -371,6 +381,7 @@ def check_database(url: str, params: DatabaseParams | None, dim: int) -> Mapping
             conn.read_only = True
             problems = check_mapping(conn, mapping, dim)
             problems += null_problems(conn, mapping)
+            notes = write_problems(conn, load_types(conn, mapping), replace=True) if not problems else []
     except psycopg.Error as exc:
         raise database_error(exc, url, "cannot check the database mapping") from exc
     missing = tuple(t.name for t in mapping.tables.values() if f"{t.name}: no such table (" in "\n".join(problems))
@@ -379,6 +390,7 @@ def check_database(url: str, params: DatabaseParams | None, dim: int) -> Mapping
         problems=tuple(problems),
         database=redact_url(url),
         missing_tables=missing,
+        notes=tuple(notes),
     )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from goldkeeper.config.sections import ENTITY_FIELDS, REQUIRED_FIELDS
-from goldkeeper.db.mapping import FIELD_TYPES, conversion
+from goldkeeper.db.mapping import FIELD_TYPES, TEXTUAL, conversion
 
 if TYPE_CHECKING:
     from goldkeeper.db.catalogue import Catalogue, Column, Table
@@ -212,7 +212,8 @@ def _embedding(table: Table) -> tuple[Column | None, Column | None, Gap | None]:
         reason = f"{len(vectors)} vector columns in {table.qualified} ({_names([c.name for c in vectors])})"
         return None, None, Gap("chunks", "embedding", reason + ": name the one to use", True)
     names = (f"{vectors[0].name}_model", *MODEL_COLUMN_NAMES)
-    models = [c for c in table.columns if c.name.lower() in names and conversion("text", c.type) is not None]
+    # text or varchar only: restore writes the model id there, which an enum would refuse (db check does too)
+    models = [c for c in table.columns if c.name.lower() in names and c.type.split("(")[0] in TEXTUAL]
     return vectors[0], models[0] if len(models) == 1 else None, None
 
 

@@ -109,7 +109,7 @@ def _check_db_embedding_dim(facts: IntegrityFacts, identity: EmbedderIdentity, w
             )
 
 
-def _check_db_orphans(facts: IntegrityFacts, where: str, issues: IssueList) -> None:
+def _check_db_orphans(facts: IntegrityFacts, places: dict[str, str], issues: IssueList) -> None:
     """No chunk / artifact / finding without its analysis, no expected-result row without its query."""
     for kind, sample in facts.orphans.items():
         if sample.count:
@@ -117,7 +117,7 @@ def _check_db_orphans(facts: IntegrityFacts, where: str, issues: IssueList) -> N
             issues.error(
                 code,
                 f"{sample.count} {what}: {_sample_text(sample)}",
-                f"{where}.{kind}",
+                places.get(kind, f"{_WHERE}.{kind}"),
                 field="analysis_id" if kind != "query_expected" else "query_id",
             )
 
@@ -158,7 +158,7 @@ def verify_database(
     """
     issues = IssueList()
     target = f"database {redact_url(url)}"
-    facts, place, scope = _facts(url, settings, limit)
+    facts, places, scope = _facts(url, settings, limit)
     if not facts.schema_exists:
         issues.error(
             "db.schema_missing",
@@ -169,13 +169,13 @@ def verify_database(
     opened = None if isinstance(store, Manifest) else _store_of(store)
     manifest = store if isinstance(store, Manifest) else (opened.manifest if opened is not None else None)
     if manifest is not None:
-        _check_db_counts(facts, manifest, scope, place, issues)
+        _check_db_counts(facts, manifest, scope, places["analyses"], issues)
     if opened is not None:
         _check_db_version(facts, opened.version, issues)
-    _check_db_embedded(facts, place, issues)
-    _check_db_embedding_model(facts, embedder_identity, place, issues)
-    _check_db_embedding_dim(facts, embedder_identity, place, issues)
-    _check_db_orphans(facts, place, issues)
+    _check_db_embedded(facts, places["embeddings"], issues)
+    _check_db_embedding_model(facts, embedder_identity, places["embeddings"], issues)
+    _check_db_embedding_dim(facts, embedder_identity, places["embeddings"], issues)
+    _check_db_orphans(facts, places, issues)
     _check_db_dangling(facts, _WHERE, issues)
     checked = {f"db {k}": v for k, v in sorted(facts.counts.items())}
     if opened is not None and content:
@@ -191,14 +191,17 @@ def verify_database(
     return replace(report, database={**facts.state.to_json(), "description": facts.state.describe()})
 
 
-def _facts(url: str, settings: Settings, limit: int) -> tuple[IntegrityFacts, str, str]:
-    """The database's facts, the place its issues name, and the scope its counts cover."""
+def _facts(url: str, settings: Settings, limit: int) -> tuple[IntegrityFacts, dict[str, str], str]:
+    """The database's facts, the places its issues name (the table whose rows they are about: the embeddings
+    are the chunks' table's, an orphan its own table's), and the scope its counts cover."""
     if settings.database is not None:  # the application's own tables (issue 12): the mapping's scope
         mapping = Mapping.from_params(settings.database)
         facts = mapped_integrity_facts(url, mapping, limit=limit)
-        return facts, f"database {mapping.tables['analyses'].name}", "inside database.tables.analyses.where"
+        places = {entity: f"database {table.name}" for entity, table in mapping.tables.items()}
+        return facts, {**places, "embeddings": places["chunks"]}, "inside database.tables.analyses.where"
     facts = integrity_facts(url, settings.dump.statuses, limit=limit)
-    return facts, _WHERE, f"analyses with status in {settings.dump.statuses}"
+    places = {"analyses": _WHERE, "embeddings": _WHERE}  # an orphan: database golden.<its table>
+    return facts, places, f"analyses with status in {settings.dump.statuses}"
 
 
 def _check_db_version(facts: IntegrityFacts, store_version: str, issues: IssueList) -> None:
