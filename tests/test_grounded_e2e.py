@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -229,8 +230,9 @@ def test_one_path_for_the_metrics_and_the_per_case_results_is_refused(project: P
 
 def test_responses_file_and_outputs_from_a_subdirectory(project: Path, squad_slice, capsys, monkeypatch) -> None:
     """From work/ (params.yaml found in the project above): --answerer responses:FILE, --out and --per-case are
-    relative to work/, as typed in the shell; the store is the project's."""
+    relative to work/, as typed in the shell; the store is the project's (a git repository: the search stays in it)."""
     make_project(project, squad_slice)
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
     work = project / "work"
     work.mkdir()
     (work / "answers.jsonl").write_text("\n".join(json.dumps(x) for x in oracle_responses(squad_slice)) + "\n")
