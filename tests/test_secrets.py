@@ -10,6 +10,7 @@ end-to-end test runs restore / verify / dump against the embedded server with a 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -85,8 +86,12 @@ class EchoingPostgres:
         conn.sendall(b"E" + struct.pack("!i", len(fields) + 4) + fields)
 
     def stop(self) -> None:
+        # close() alone does not wake a thread blocked in accept() (the join then waited its 10 s): shutdown does
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
         self.listener.close()
         self.thread.join(timeout=10)
+        assert not self.thread.is_alive()
 
 
 @pytest.fixture(scope="module")
