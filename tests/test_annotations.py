@@ -119,3 +119,13 @@ def test_a_gate_result_with_foreign_values_is_exit_5_and_nothing_of_it_is_printe
     assert code == 5, err
     assert out == "" and f"gate.json: not a gate result (`goldkeeper gate --output`): {named}" in err
     assert "\x1b" not in err and len(err.splitlines()) == 1
+
+
+def test_annotations_show_the_controls_of_metric_names_escaped() -> None:
+    # metric names come from the metrics files: ESC or a bidi override reached the CI log and the annotation raw
+    hostile = "x\x1b[2J\u202eliaf\r\n::error::forged"
+    previous = {"id": "20261101T000000.000000Z", "metrics": {hostile: 0.9}, "gate": {"severity": None}}
+    verdict = evaluate(GateInputs({hostile: 0.5}, identity(), None, previous, [previous], policy()))
+    lines = github_annotations({**verdict, "runId": "20261102T000000.000000Z"})
+    assert lines and all(line.isprintable() for line in lines), lines
+    assert "x\\x1b[2J\\u202eliaf%0D%0A%3A%3Aerror%3A%3Aforged 0.9000 -> 0.5000" in lines[0]
