@@ -10,6 +10,7 @@ in the index (``retention``) for the summary.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +25,8 @@ DEFAULT_RETENTION = 200
 TREND_SCHEMA_VERSION = 1
 RUN_SCHEMA_VERSION = 1
 DEFAULT_ARTIFACTS = "artifacts/evals"
+#: how an index entry names its run file: one file directly in runs/ (no ``..``, no other folder, no control)
+_RUN_FILE = re.compile(r"runs/[^/\\.\x00-\x1f][^/\\\x00-\x1f]*\.json")
 
 
 def retention_limit(option: int | None, env: Mapping[str, str] | None = None) -> int:
@@ -94,7 +97,25 @@ class TrendStore:
             raise DataIntegrityError(f"{self.index_path}: unsupported trend index (expected schemaVersion 1)")
         if not isinstance(data.get("runs"), list):
             raise DataIntegrityError(f"{self.index_path}: field runs: must be a list")
+        for number, entry in enumerate(data["runs"]):
+            self._check_entry(number, entry)
         return data
+
+    def _check_entry(self, number: int, entry: Any) -> None:
+        """An index entry names its run ``runs/<name>.json`` as ``record`` writes it, never a file elsewhere.
+
+        The index is a file in the repository: ``../../secrets.json`` or an absolute path there would have
+        ``report`` and ``serve`` read (and show) a JSON file outside the trend directory.
+        """
+        where = f"{self.index_path}: field runs[{number}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+            raise DataIntegrityError(f"{where}: must be an object with a string id", field=f"runs[{number}].id")
+        file = entry.get("file")
+        if not isinstance(file, str) or not _RUN_FILE.fullmatch(file):
+            raise DataIntegrityError(
+                f"{where}.file: {file!r} is not runs/<name>.json (a run inside {self.runs_dir})",
+                field=f"runs[{number}].file",
+            )
 
     def _write_index(self, runs: list[dict[str, Any]], retention: dict[str, Any] | None) -> None:
         write_json(self.index_path, {"schemaVersion": TREND_SCHEMA_VERSION, "runs": runs, "retention": retention})
