@@ -99,8 +99,8 @@ def test_a_file_that_is_no_gate_result_is_exit_5(gate_project: Path, capsys: pyt
     [
         ({"reviewPriority": "watch\n::error::injected \x1b[2J"}, "reviewPriority is none of"),
         ({"status": "failed"}, "status is none of pass, fail"),
-        ({"reasons": [1]}, "reasons[0].message missing or of the wrong type"),
-        ({"reasons": [{"message": 5}]}, "reasons[0].message missing or of the wrong type"),
+        ({"reasons": [1]}, "reasons[0].code missing or of the wrong type"),
+        ({"reasons": [{"code": "c", "message": 5}]}, "reasons[0].message missing or of the wrong type"),
         ({"warnings": [{"code": 1, "message": "x"}]}, "warnings[0].code missing or of the wrong type"),
         ({"comparisons": [{}]}, "comparisons[0].metric missing or of the wrong type"),
         (
@@ -113,7 +113,7 @@ def test_a_gate_result_with_foreign_values_is_exit_5_and_nothing_of_it_is_printe
     gate_project: Path, capsys: pytest.CaptureFixture[str], change: dict[str, object], named: str
 ) -> None:
     # a recorded document's text reaches the CI log: a raw newline there starts a workflow command
-    document = {"status": "fail", "reviewPriority": "watch", "reasons": [{"message": "m"}], "warnings": []}
+    document = {"status": "fail", "reviewPriority": "watch", "reasons": [{"code": "c", "message": "m"}], "warnings": []}
     (gate_project / "gate.json").write_text(json.dumps({**document, "comparisons": [], **change}))
     code, out, err = cli(["gate", "--annotations", "gate.json"], capsys)
     assert code == 5, err

@@ -218,3 +218,29 @@ def test_an_index_naming_a_run_outside_runs_is_refused_by_serve_and_report(
     assert "field runs[0].file" in json.loads(body)["error"] and "is not runs/<name>.json" in json.loads(body)["error"]
     code, out, err = run_cli(["report", "--dir", str(trend.root)], capsys)
     assert code == 5 and "SECRET" not in out + err and "field runs[0].file" in err
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"metrics": {"ndcg": "high"}}, "field metrics.ndcg: not a number"),
+        ({"gate": 5}, "gate missing or of the wrong type"),
+        ({"timestamp": None}, "timestamp missing or of the wrong type"),
+        ({"gate": {"status": "pass"}}, "field gate: reviewPriority missing or of the wrong type"),
+    ],
+)
+def test_a_stored_run_of_another_shape_is_a_one_line_error_not_a_crash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: dict[str, object], named: str
+) -> None:
+    # a run file of the repository without what the report reads was a KeyError (exit 1; serve: no answer)
+    trend = scenario(tmp_path)
+    path = trend.root / trend.index()["runs"][-1]["file"]
+    path.write_text(json.dumps({**json.loads(path.read_text()), **change}))
+    server = DashboardServer(trend.root, port=0).start()
+    try:
+        status, body = get(server.port, f"{HOST}:{server.port}")
+    finally:
+        server.stop()
+    assert status == 500 and named in json.loads(body)["error"]
+    code, _, err = run_cli(["report", "--dir", str(trend.root)], capsys)
+    assert code == 5 and f"{path}: eval run: " in err and named in err and len(err.splitlines()) == 1

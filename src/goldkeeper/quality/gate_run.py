@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from goldkeeper.errors import DataIntegrityError
 from goldkeeper.fileio import read_json
 from goldkeeper.quality.baseline import BaselineStore, RunIdentity
-from goldkeeper.quality.gate import SEVERITIES, GateOutcome, github_annotations, recorded_annotations, run_gate
+from goldkeeper.quality.gate import GateOutcome, github_annotations, recorded_annotations, run_gate
 from goldkeeper.quality.policy import RegressionPolicy
 from goldkeeper.quality.report import render_markdown, summarize, write_report
-from goldkeeper.quality.trend import TrendStore, retention_limit
+from goldkeeper.quality.trend import VERDICT_FIELDS, TrendStore, check_verdict, retention_limit
 
 
 @dataclass(frozen=True)
@@ -114,36 +113,10 @@ def gate_and_record(
     return GateResult(outcome, markdown, run_path, dashboard)
 
 
-#: the keys of a gate document that its annotations are made of
-_DOCUMENT_KEYS = {"status": str, "reviewPriority": str, "reasons": list, "warnings": list, "comparisons": list}
-#: the values the gate writes (anything else is no gate result: its text would reach the CI log as it is)
-_DOCUMENT_VALUES = {"status": ("pass", "fail"), "reviewPriority": (*SEVERITIES, "none")}
-#: the fields of each item of a list the annotations read, and their types
-_ITEM_FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "reasons": {"message": str},
-    "warnings": {"code": str, "message": str},
-    "comparisons": {
-        "metric": str,
-        "severity": str,
-        "previous": (int, float),
-        "latest": (int, float),
-        "delta": (int, float),
-    },
+#: the fields of a gate document that its annotations are made of
+_DOCUMENT_FIELDS = {
+    key: VERDICT_FIELDS[key] for key in ("status", "reviewPriority", "reasons", "warnings", "comparisons")
 }
-
-
-def _check_items(path: Path, document: dict[str, Any]) -> None:
-    """Every item of the lists the annotations read has its fields, of their types (else exit 5, not a crash)."""
-    for key, fields in _ITEM_FIELDS.items():
-        for index, item in enumerate(document[key]):
-            for name, kind in fields.items():
-                value = item.get(name) if isinstance(item, dict) else None
-                if not isinstance(value, kind) or isinstance(value, bool):
-                    raise DataIntegrityError(
-                        f"{path}: not a gate result (`goldkeeper gate --output`): {key}[{index}].{name} "
-                        "missing or of the wrong type",
-                        field=f"{key}[{index}].{name}",
-                    )
 
 
 @dataclass(frozen=True)
@@ -167,20 +140,7 @@ class RecordedGate:
 def read_gate_document(path: Path) -> RecordedGate:
     """Read a recorded gate document; one that lacks what the annotations need is a DataIntegrityError."""
     document = read_json(path, "gate result")
-    if not isinstance(document, dict):
-        raise DataIntegrityError(f"{path}: a gate result must be a JSON object")
-    for key, kind in _DOCUMENT_KEYS.items():
-        if not isinstance(document.get(key), kind):
-            raise DataIntegrityError(
-                f"{path}: not a gate result (`goldkeeper gate --output`): {key} missing", field=key
-            )
-    for key, allowed in _DOCUMENT_VALUES.items():
-        if document[key] not in allowed:
-            raise DataIntegrityError(
-                f"{path}: not a gate result (`goldkeeper gate --output`): {key} is none of {', '.join(allowed)}",
-                field=key,
-            )
-    _check_items(path, document)
+    check_verdict(f"{path}: not a gate result (`goldkeeper gate --output`)", document, _DOCUMENT_FIELDS)
     return RecordedGate(document)
 
 
