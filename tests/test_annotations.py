@@ -92,3 +92,40 @@ def test_a_file_that_is_no_gate_result_is_exit_5(gate_project: Path, capsys: pyt
     assert code == 5 and "not a gate result (`goldkeeper gate --output`): status missing" in err
     code, _, err = cli(["gate", "--annotations", "missing.json"], capsys)
     assert code == 5 and "gate result not found" in err
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"reviewPriority": "watch\n::error::injected \x1b[2J"}, "reviewPriority is none of"),
+        ({"status": "failed"}, "status is none of pass, fail"),
+        ({"reasons": [1]}, "reasons[0].code missing or of the wrong type"),
+        ({"reasons": [{"code": "c", "message": 5}]}, "reasons[0].message missing or of the wrong type"),
+        ({"warnings": [{"code": 1, "message": "x"}]}, "warnings[0].code missing or of the wrong type"),
+        ({"comparisons": [{}]}, "comparisons[0].metric missing or of the wrong type"),
+        (
+            {"comparisons": [{"metric": "m", "severity": "watch", "previous": "a", "latest": 1, "delta": 1}]},
+            "comparisons[0].previous missing or of the wrong type",
+        ),
+    ],
+)
+def test_a_gate_result_with_foreign_values_is_exit_5_and_nothing_of_it_is_printed(
+    gate_project: Path, capsys: pytest.CaptureFixture[str], change: dict[str, object], named: str
+) -> None:
+    # a recorded document's text reaches the CI log: a raw newline there starts a workflow command
+    document = {"status": "fail", "reviewPriority": "watch", "reasons": [{"code": "c", "message": "m"}], "warnings": []}
+    (gate_project / "gate.json").write_text(json.dumps({**document, "comparisons": [], **change}))
+    code, out, err = cli(["gate", "--annotations", "gate.json"], capsys)
+    assert code == 5, err
+    assert out == "" and f"gate.json: not a gate result (`goldkeeper gate --output`): {named}" in err
+    assert "\x1b" not in err and len(err.splitlines()) == 1
+
+
+def test_annotations_show_the_controls_of_metric_names_escaped() -> None:
+    # metric names come from the metrics files: ESC or a bidi override reached the CI log and the annotation raw
+    hostile = "x\x1b[2J\u202eliaf\r\n::error::forged"
+    previous = {"id": "20261101T000000.000000Z", "metrics": {hostile: 0.9}, "gate": {"severity": None}}
+    verdict = evaluate(GateInputs({hostile: 0.5}, identity(), None, previous, [previous], policy()))
+    lines = github_annotations({**verdict, "runId": "20261102T000000.000000Z"})
+    assert lines and all(line.isprintable() for line in lines), lines
+    assert "x\\x1b[2J\\u202eliaf%0D%0A%3A%3Aerror%3A%3Aforged 0.9000 -> 0.5000" in lines[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import jsonschema
@@ -431,3 +432,21 @@ def test_no_output_is_written_into_the_store(repo: Path, capsys: pytest.CaptureF
     assert {p: p.read_bytes() for p in (repo / "golden").rglob("*") if p.is_file()} == before
     code, _, err = run(capsys, "-C", str(repo), "diff", "--out", "diff.txt")  # outside the store: written
     assert code == 0 and (repo / "diff.txt").is_file(), err
+
+
+@pytest.mark.timeout(60)
+def test_a_repetitive_chunk_edit_is_diffed_in_bounded_time(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # difflib is cubic on repetitive text: this 4 KB chunk (a valid store) took a minute before the budget
+    analyses, queries = dataset()
+    old_chunk = analyses[2].chunks[0].model_copy(update={"content": " ".join(["a", "b"] * 1000)})
+    analyses[2] = analyses[2].model_copy(update={"chunks": [old_chunk, *analyses[2].chunks[1:]]})
+    write(repo, analyses, queries)
+    commit_all(repo, "repetitive chunk")
+    new_chunk = old_chunk.model_copy(update={"content": " ".join(["a", "a", "b"] * 667) + " tail"})
+    analyses[2] = analyses[2].model_copy(update={"chunks": [new_chunk, *analyses[2].chunks[1:]]})
+    write(repo, analyses, queries)
+    started = time.monotonic()
+    code, out, _ = run(capsys, "-C", str(repo), "diff")
+    assert code == 0 and time.monotonic() - started < 15
+    content = next(line for line in out.splitlines() if line.strip().startswith("content:"))
+    assert "[-" in content and "{+" in content and content.endswith("tail+}")

@@ -264,6 +264,46 @@ def test_cli_diff_show_log_verify_and_errors_escape_controls(tmp_path: Path, mon
     assert bad_code != 0 and bad.startswith("error: ") and "no-such-revEvil\\x1b]8" in bad
 
 
+def workflow_commands(output: str) -> list[str]:
+    """The lines GitHub's runner reads as workflow commands (actions/runner ActionCommand.TryParseV2 / TryParse)."""
+    return [line for line in output.splitlines() if line.lstrip().startswith("::") or "##[" in line]
+
+
+def test_cli_output_holds_no_github_workflow_command(tmp_path: Path, monkeypatch, capsys) -> None:
+    """A valid query id, record text and a commit message cannot add annotations to (or stop) a CI run's commands."""
+    repo = init_repo(tmp_path)
+    monkeypatch.chdir(repo)
+    analyses = [make_analysis(n) for n in range(2)]
+    queries = [make_query(n, 2) for n in range(3)]
+    write_store(repo / "golden", "t", analyses, queries, {"analyses": 1, "queries": 1})
+    commit_all(repo, "base")
+    sneaky = "##[stop-commands]tok ##[error]fake"
+    evil = analyses[0].model_copy(update={"title": sneaky, "url": "https://example.com/##[error]placeholder"})
+    injected = queries[0].model_copy(update={"id": "::error::q", "text": "\u2003::warning::" + sneaky})
+    write_store(repo / "golden", "t", [evil, analyses[1]], [*queries, injected], {"analyses": 1, "queries": 1})
+    commit_all(repo, "::error::subject " + sneaky)
+    runs = {
+        " ".join(argv): run_cli(argv, capsys)
+        for argv in (
+            ["diff", "HEAD~1", "HEAD"],
+            ["log"],
+            ["verify"],
+            ["diff", "HEAD~1", "HEAD", "--format", "json"],
+            ["log", "--json"],
+            ["verify", "--json"],
+        )
+    }
+    for argv, (_, out, err) in runs.items():
+        assert not workflow_commands(out + err), (argv, out + err)
+    diff = runs["diff HEAD~1 HEAD"][1]
+    assert "  \\x3a:error::q: analysis" in diff and "##\\x5bstop-commands]tok" in diff
+    assert "    \\x3a:error::subject ##\\x5bstop-commands]tok" in runs["log"][1]
+    assert runs["verify"][0] == 5 and "https://example.com/##\\x5berror]placeholder" in runs["verify"][1]
+    diff_json = json.loads(runs["diff HEAD~1 HEAD --format json"][1])  # the same data
+    assert "::error::q" in strings(diff_json) and sneaky in strings(diff_json)
+    assert json.loads(runs["log --json"][1])[0]["summary"] == "::error::subject " + sneaky
+
+
 def test_dashboard_html_shows_controls_escaped(tmp_path: Path) -> None:
     # HTML escaping leaves ESC and bidi overrides raw: "\u202e" made a metric name read backwards on the page
     summary = build_summary(scenario(tmp_path, identity(prompt="v1\u202egnp.exe")), now=NOW)

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from cli_support import run_cli
 from goldkeeper.quality.serve import HOST, IDLE_TIMEOUT, MAX_CONNECTIONS, DashboardServer
+from test_quality_report import scenario
 
 
 @pytest.fixture
@@ -192,3 +194,53 @@ def test_cli_serve_logs_one_line_per_reset_and_no_traceback(tmp_path: Path) -> N
     assert sum("connection dropped: ConnectionResetError" in line for line in lines) == 3, err
     assert sum("foreign Host header" in line for line in lines) == 1, err
     assert len(lines) == 4, err
+
+
+@pytest.mark.parametrize("outside", ["../../secret.json", "{root}/secret.json", "runs/../../../secret.json", None])
+def test_an_index_naming_a_run_outside_runs_is_refused_by_serve_and_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], outside: str | None
+) -> None:
+    # trend-index.json is a file of the repository: its entries must not make the dashboard read (and show) a
+    # JSON file elsewhere on the machine, nor crash it (a missing `file` was a KeyError, exit 1, no answer)
+    trend = scenario(tmp_path)
+    run = json.loads((trend.root / trend.index()["runs"][0]["file"]).read_text())
+    run["identity"]["datasetId"] = "SECRET-OUTSIDE-THE-TREND"
+    (tmp_path / "secret.json").write_text(json.dumps(run))
+    index = json.loads(trend.index_path.read_text())
+    index["runs"][0]["file"] = outside.format(root=tmp_path) if outside else None
+    trend.index_path.write_text(json.dumps(index))
+    server = DashboardServer(trend.root, port=0).start()
+    try:
+        status, body = get(server.port, f"{HOST}:{server.port}")
+    finally:
+        server.stop()
+    assert status == 500 and b"SECRET" not in body
+    assert "field runs[0].file" in json.loads(body)["error"] and "is not runs/<name>.json" in json.loads(body)["error"]
+    code, out, err = run_cli(["report", "--dir", str(trend.root)], capsys)
+    assert code == 5 and "SECRET" not in out + err and "field runs[0].file" in err
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"metrics": {"ndcg": "high"}}, "field metrics.ndcg: not a number"),
+        ({"gate": 5}, "gate missing or of the wrong type"),
+        ({"timestamp": None}, "timestamp missing or of the wrong type"),
+        ({"gate": {"status": "pass"}}, "field gate: reviewPriority missing or of the wrong type"),
+    ],
+)
+def test_a_stored_run_of_another_shape_is_a_one_line_error_not_a_crash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: dict[str, object], named: str
+) -> None:
+    # a run file of the repository without what the report reads was a KeyError (exit 1; serve: no answer)
+    trend = scenario(tmp_path)
+    path = trend.root / trend.index()["runs"][-1]["file"]
+    path.write_text(json.dumps({**json.loads(path.read_text()), **change}))
+    server = DashboardServer(trend.root, port=0).start()
+    try:
+        status, body = get(server.port, f"{HOST}:{server.port}")
+    finally:
+        server.stop()
+    assert status == 500 and named in json.loads(body)["error"]
+    code, _, err = run_cli(["report", "--dir", str(trend.root)], capsys)
+    assert code == 5 and f"{path}: eval run: " in err and named in err and len(err.splitlines()) == 1

@@ -21,7 +21,7 @@ import traceback
 import click
 
 from goldkeeper.cli.main import COMMANDS, cli
-from goldkeeper.dataset.inert import terminal_safe
+from goldkeeper.dataset.inert import log_safe
 from goldkeeper.errors import GoldkeeperError
 
 #: the modules that add commands to ``cli``; one per capability.
@@ -37,7 +37,7 @@ class _StderrWarnings(logging.Handler):
     """The library's warnings, one line each on stderr (the library itself never prints)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        click.echo(f"{record.levelname.lower()}: {record.getMessage()}", err=True)
+        click.echo(log_safe(f"{record.levelname.lower()}: {record.getMessage()}"), err=True)
 
 
 def _show_library_warnings() -> None:
@@ -57,8 +57,8 @@ def _error_text(exc: GoldkeeperError) -> str:
     (``details['lines']``, e.g. a refused restore: one per violation) gets one escaped line each."""
     lines = exc.details.get("lines")
     if isinstance(lines, tuple | list) and lines:
-        return "error: " + "\n".join(terminal_safe(str(line)) for line in lines)
-    return f"error: {terminal_safe(str(exc))}"
+        return "error: " + "\n".join(log_safe(str(line)) for line in lines)
+    return f"error: {log_safe(str(exc))}"
 
 
 #: the allocations between two young-generation collections (Python's default: 700). Start-up creates a
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             traceback.print_exc()
         click.echo(
-            f"internal error: {type(exc).__name__}: {terminal_safe(str(exc))} (rerun with --debug for the traceback)",
+            f"internal error: {type(exc).__name__}: {log_safe(str(exc))} (rerun with --debug for the traceback)",
             err=True,
         )
         sys.exit(1)

@@ -18,23 +18,24 @@ from typing import Any
 import click
 import orjson
 
-from goldkeeper.dataset.inert import json_safe, terminal_safe
+from goldkeeper.dataset.inert import json_safe, log_safe
 from goldkeeper.progress import Progress as ProgressProtocol
 
 PROGRESS_SECONDS_ENV = "GOLDKEEPER_PROGRESS_SECONDS"
 
 
 def echo_text(text: str, *, lines: bool = False, err: bool = False, nl: bool = True) -> None:
-    """Print text that may hold record text with its control characters (ESC, OSC, C1, ...) shown escaped.
+    """Print text that may hold record text with its control characters (ESC, OSC, C1, ...) shown escaped,
+    and no line of it a CI workflow command (see :func:`goldkeeper.dataset.inert.log_safe`).
 
     One line unless ``lines`` (then newlines and tabs are kept: a rendering made of lines, such as a report).
     """
-    click.echo(terminal_safe(text, keep_newlines=lines), err=err, nl=nl)
+    click.echo(log_safe(text, keep_newlines=lines), err=err, nl=nl)
 
 
 def echo_document(text: str, *, json_document: bool = False) -> None:
     """Print a rendered document as it is (no newline added): JSON through json_safe, text with its lines kept."""
-    click.echo(json_safe(text) if json_document else terminal_safe(text, keep_newlines=True), nl=False)
+    click.echo(json_safe(text) if json_document else log_safe(text, keep_newlines=True), nl=False)
 
 
 def _plain(value: Any) -> Any:

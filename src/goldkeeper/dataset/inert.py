@@ -7,6 +7,10 @@ that quote them), so it may hold escape sequences or Markdown written to do harm
   C0, DEL, C1 and the bidirectional overrides, so no ESC/OSC sequence (screen clears, hidden text,
   fake hyperlinks, a rewritten line after ``\\r``) reaches a terminal. Every text rendering uses it:
   ``diff`` (text), ``show``, ``log``, ``verify``, ``changelog`` and error messages.
+- :func:`log_safe`: :func:`terminal_safe` for what goldkeeper prints (stdout, stderr, ``diff`` text), which CI
+  logs also read: GitHub's runner takes a line starting with ``::`` (after blanks) or holding ``##[`` anywhere
+  as a workflow command (``::error::``, ``##[stop-commands]``), so that ``:`` is shown as ``\\x3a`` and
+  that ``[`` as ``\\x5b``: record text cannot add annotations, masks or outputs to a run, nor stop its commands.
 - :func:`json_safe`: the same for JSON printed to a terminal (``--json``, ``diff --format json``), as
   ``\\uXXXX`` escapes that decode to the same data.
 - :func:`md_code`: a code span whose backtick fence is longer than any backtick run inside, so the
@@ -19,6 +23,8 @@ Both Markdown forms are one line: newlines inside record text are shown as ``\\n
 """
 
 from __future__ import annotations
+
+import re
 
 #: code points shown escaped: C0 controls, DEL, C1 controls, and the bidirectional overrides/isolates
 _CONTROLS = [*range(0x20), 0x7F, *range(0x80, 0xA0), 0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F)]
@@ -33,11 +39,21 @@ _MD_SYNTAX = frozenset("\\`*_{}[]()<>#+!|~&:$")
 #: characters that start a GitHub mention or reference: a zero-width space after them breaks the link
 _MD_PINGS = frozenset("@#")
 _ZWSP = "\u200b"
+#: what GitHub's runner reads as a workflow command: ``::`` starting a line after blanks (.NET's TrimStart,
+#: any Unicode blank), and the legacy ``##[`` anywhere in a line (actions/runner ActionCommand.TryParse)
+_WORKFLOW_LINE = re.compile(r"^(\s*):(?=:)", re.MULTILINE)
+_WORKFLOW_LEGACY = "##["
 
 
 def terminal_safe(text: str, *, keep_newlines: bool = False) -> str:
     """``text`` with control characters shown escaped; newlines and tabs kept only with ``keep_newlines``."""
     return text.translate(_ESCAPE_KEEP_LINES if keep_newlines else _ESCAPE_ALL)
+
+
+def log_safe(text: str, *, keep_newlines: bool = False) -> str:
+    """:func:`terminal_safe`, and no line of it a GitHub workflow command (``\\x3a:error::``, ``##\\x5berror]``)."""
+    text = _WORKFLOW_LINE.sub(r"\1\\x3a", terminal_safe(text, keep_newlines=keep_newlines))
+    return text.replace(_WORKFLOW_LEGACY, "##\\x5b")
 
 
 def json_safe(document: str) -> str:
@@ -46,7 +62,8 @@ def json_safe(document: str) -> str:
     They can only occur inside JSON strings, where ``\\uXXXX`` is the same value: the document
     decodes to exactly the same data, and a terminal showing it receives no control character.
     """
-    return document.translate(_JSON_ESCAPES)
+    # a JSON line never starts with ``::``; ``##[`` can only be inside a string, where ``\\u005b`` is ``[``
+    return document.translate(_JSON_ESCAPES).replace(_WORKFLOW_LEGACY, "##\\u005b")
 
 
 def md_code(text: str, *, table: bool = False) -> str:
@@ -79,4 +96,4 @@ def md_text(text: str) -> str:
     return "".join(out)
 
 
-__all__ = ["json_safe", "md_code", "md_text", "terminal_safe"]
+__all__ = ["json_safe", "log_safe", "md_code", "md_text", "terminal_safe"]

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from goldkeeper.config.sections import RubricParams
+from goldkeeper.dataset.inert import terminal_safe
 from goldkeeper.quality.baseline import Baseline, BaselineStore, RunIdentity, load_metrics
 from goldkeeper.quality.policy import AGE_RATIO, CITATION_ACCURACY, CITATION_FRESHNESS, RegressionPolicy, drop_key
 from goldkeeper.quality.trend import RUN_SCHEMA_VERSION, RetentionReport, TrendStore, new_run_id
@@ -316,7 +317,10 @@ def _freshness(
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """Workflow-command escaping (``%``, CR, LF); the other controls of the files' text (metric names: ESC, bidi)
+    are shown escaped, so they reach neither the CI log nor the annotation raw."""
+    lines = text.replace("%", "%25").split("\n")
+    return "%0A".join("%0D".join(terminal_safe(part) for part in line.split("\r")) for line in lines)
 
 
 def _escape_property(text: str) -> str:

@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from goldkeeper.errors import DataIntegrityError
 from goldkeeper.fileio import read_json
 from goldkeeper.quality.baseline import BaselineStore, RunIdentity
 from goldkeeper.quality.gate import GateOutcome, github_annotations, recorded_annotations, run_gate
 from goldkeeper.quality.policy import RegressionPolicy
 from goldkeeper.quality.report import render_markdown, summarize, write_report
-from goldkeeper.quality.trend import TrendStore, retention_limit
+from goldkeeper.quality.trend import VERDICT_FIELDS, TrendStore, check_verdict, retention_limit
 
 
 @dataclass(frozen=True)
@@ -114,8 +113,10 @@ def gate_and_record(
     return GateResult(outcome, markdown, run_path, dashboard)
 
 
-#: the keys of a gate document that its annotations are made of
-_DOCUMENT_KEYS = {"status": str, "reviewPriority": str, "reasons": list, "warnings": list, "comparisons": list}
+#: the fields of a gate document that its annotations are made of
+_DOCUMENT_FIELDS = {
+    key: VERDICT_FIELDS[key] for key in ("status", "reviewPriority", "reasons", "warnings", "comparisons")
+}
 
 
 @dataclass(frozen=True)
@@ -139,13 +140,7 @@ class RecordedGate:
 def read_gate_document(path: Path) -> RecordedGate:
     """Read a recorded gate document; one that lacks what the annotations need is a DataIntegrityError."""
     document = read_json(path, "gate result")
-    if not isinstance(document, dict):
-        raise DataIntegrityError(f"{path}: a gate result must be a JSON object")
-    for key, kind in _DOCUMENT_KEYS.items():
-        if not isinstance(document.get(key), kind):
-            raise DataIntegrityError(
-                f"{path}: not a gate result (`goldkeeper gate --output`): {key} missing", field=key
-            )
+    check_verdict(f"{path}: not a gate result (`goldkeeper gate --output`)", document, _DOCUMENT_FIELDS)
     return RecordedGate(document)
 
 

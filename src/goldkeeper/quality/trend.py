@@ -10,6 +10,7 @@ in the index (``retention``) for the summary.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +25,34 @@ DEFAULT_RETENTION = 200
 TREND_SCHEMA_VERSION = 1
 RUN_SCHEMA_VERSION = 1
 DEFAULT_ARTIFACTS = "artifacts/evals"
+_NUMBER = (int, float)
+#: the severities a verdict names (gate.SEVERITIES; here, as the trend is below the gate)
+VERDICT_SEVERITIES = ("regression", "watch", "stable", "improved")
+#: what a gate verdict (a stored run's ``gate``, a ``gate --output`` document) holds and the report reads:
+#: field -> its type(s); and the fields of the items of its lists
+VERDICT_FIELDS: dict[str, Any] = {
+    "status": str,
+    "reviewPriority": str,
+    "severity": (str, type(None)),
+    "severityHistory": list,
+    "reasons": list,
+    "warnings": list,
+    "comparisons": list,
+    "freshness": (dict, type(None)),
+    "failFast": bool,
+    "baselineKey": str,
+    "baselineFound": bool,
+}
+VERDICT_ITEMS: dict[str, dict[str, Any]] = {
+    "reasons": {"code": str, "message": str},
+    "warnings": {"code": str, "message": str},
+    "comparisons": {"metric": str, "severity": str, "previous": _NUMBER, "latest": _NUMBER, "delta": _NUMBER},
+}
+#: the values the gate writes (anything else is no verdict of goldkeeper's: its text would reach a CI log as it is)
+VERDICT_VALUES = {"status": ("pass", "fail"), "reviewPriority": (*VERDICT_SEVERITIES, "none")}
+_RUN_FIELDS: dict[str, Any] = {"id": str, "timestamp": str, "metrics": dict, "identity": dict, "gate": dict}
+#: how an index entry names its run file: one file directly in runs/ (no ``..``, no other folder, no control)
+_RUN_FILE = re.compile(r"runs/[^/\\.\x00-\x1f][^/\\\x00-\x1f]*\.json")
 
 
 def retention_limit(option: int | None, env: Mapping[str, str] | None = None) -> int:
@@ -94,7 +123,25 @@ class TrendStore:
             raise DataIntegrityError(f"{self.index_path}: unsupported trend index (expected schemaVersion 1)")
         if not isinstance(data.get("runs"), list):
             raise DataIntegrityError(f"{self.index_path}: field runs: must be a list")
+        for number, entry in enumerate(data["runs"]):
+            self._check_entry(number, entry)
         return data
+
+    def _check_entry(self, number: int, entry: Any) -> None:
+        """An index entry names its run ``runs/<name>.json`` as ``record`` writes it, never a file elsewhere.
+
+        The index is a file in the repository: ``../../secrets.json`` or an absolute path there would have
+        ``report`` and ``serve`` read (and show) a JSON file outside the trend directory.
+        """
+        where = f"{self.index_path}: field runs[{number}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+            raise DataIntegrityError(f"{where}: must be an object with a string id", field=f"runs[{number}].id")
+        file = entry.get("file")
+        if not isinstance(file, str) or not _RUN_FILE.fullmatch(file):
+            raise DataIntegrityError(
+                f"{where}.file: {file!r} is not runs/<name>.json (a run inside {self.runs_dir})",
+                field=f"runs[{number}].file",
+            )
 
     def _write_index(self, runs: list[dict[str, Any]], retention: dict[str, Any] | None) -> None:
         write_json(self.index_path, {"schemaVersion": TREND_SCHEMA_VERSION, "runs": runs, "retention": retention})
@@ -127,6 +174,13 @@ class TrendStore:
         data = read_json(path, "eval run")
         if not isinstance(data, dict) or data.get("schemaVersion") != RUN_SCHEMA_VERSION:
             raise DataIntegrityError(f"{path}: unsupported eval run record (expected schemaVersion 1)")
+        check_fields(f"{path}: eval run", data, _RUN_FIELDS)
+        for name, value in data["metrics"].items():
+            if not _has_type(value, _NUMBER):
+                raise DataIntegrityError(
+                    f"{path}: eval run: field metrics.{name}: not a number", field=f"metrics.{name}"
+                )
+        check_verdict(f"{path}: eval run: field gate", data["gate"], VERDICT_FIELDS)
         return data
 
     def runs(self, last: int | None = None) -> list[dict[str, Any]]:
@@ -180,3 +234,40 @@ class TrendStore:
             except OSError as exc:
                 raise ConfigError(f"{self.runs_dir / name}: cannot delete: {exc.strerror}") from exc
         return report
+
+
+def _has_type(value: Any, kind: Any) -> bool:
+    """``isinstance``, except that a JSON true/false is no number."""
+    if isinstance(value, bool):
+        return kind is bool or (isinstance(kind, tuple) and bool in kind)
+    return isinstance(value, kind)
+
+
+def _wrong(where: str, field: str) -> DataIntegrityError:
+    return DataIntegrityError(f"{where}: {field} missing or of the wrong type", field=field)
+
+
+def check_fields(where: str, document: Any, fields: Mapping[str, Any]) -> None:
+    """``document`` is an object with every field of ``fields`` of its type(s) (else exit 5 naming it, not a crash)."""
+    if not isinstance(document, dict):
+        raise DataIntegrityError(f"{where}: must be a JSON object")
+    for name, kind in fields.items():
+        if name not in document or not _has_type(document[name], kind):
+            raise _wrong(where, name)
+
+
+def check_verdict(where: str, verdict: Any, fields: Mapping[str, Any]) -> None:
+    """A gate verdict as the report and the annotations read it: ``fields`` (of :data:`VERDICT_FIELDS`), the
+    items of its lists, and the values the gate writes; stored text of other shapes would crash the report."""
+    check_fields(where, verdict, fields)
+    for name, allowed in VERDICT_VALUES.items():
+        if verdict[name] not in allowed:
+            raise DataIntegrityError(f"{where}: {name} is none of {', '.join(allowed)}", field=name)
+    for key, item_fields in VERDICT_ITEMS.items():
+        for index, item in enumerate(verdict[key]):
+            for name, kind in item_fields.items():
+                if not isinstance(item, dict) or not _has_type(item.get(name), kind):
+                    raise _wrong(where, f"{key}[{index}].{name}")
+    for index, severity in enumerate(verdict.get("severityHistory", [])):
+        if severity not in VERDICT_SEVERITIES:
+            raise DataIntegrityError(f"{where}: severityHistory[{index}] is none of {', '.join(VERDICT_SEVERITIES)}")

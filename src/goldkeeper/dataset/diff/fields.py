@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -12,6 +13,10 @@ from goldkeeper.dataset.diff.model import FieldChange
 LONG_TEXT = 80
 #: Length of the old/new previews of long text.
 PREVIEW = 60
+#: Work allowed to difflib per word diff: positions of matching words it may visit in its longest-match
+#: searches (about 0.1 s). difflib is cubic in the worst case (a 4 KB chunk ``a b a b ...`` edited to
+#: ``a a b ...`` took a minute); past the budget the changed middle is shown as one replaced run.
+WORD_DIFF_BUDGET = 1_000_000
 #: the absent side of an added or removed field
 notpresent: Any = type("NotPresent", (), {"__repr__": lambda self: "not present"})()
 
@@ -56,6 +61,42 @@ def _unchanged(run: list[str], first: bool, last: bool, context: int) -> str:
     return " ".join(run)
 
 
+class _OverBudget(Exception):
+    """difflib would do more than :data:`WORD_DIFF_BUDGET` work on this pair of texts."""
+
+
+class _BudgetedMatcher(difflib.SequenceMatcher[str]):
+    """difflib's matcher that stops (:class:`_OverBudget`) before its searches exceed a work budget."""
+
+    def __init__(self, a: list[str], b: list[str], budget: int) -> None:
+        self._words = a
+        self._in_b = Counter(b)  # how many positions in b each word has: what a search visits for it
+        self.budget = budget
+        super().__init__(None, a, b, autojunk=False)
+
+    def find_longest_match(self, alo: int = 0, ahi: int | None = None, blo: int = 0, bhi: int | None = None) -> Any:
+        ahi = len(self._words) if ahi is None else ahi
+        # the search visits every position in b of every word of a[alo:ahi]: charged before it runs
+        self.budget -= sum(self._in_b[word] for word in self._words[alo:ahi])
+        if self.budget < 0:
+            raise _OverBudget
+        return super().find_longest_match(alo, ahi, blo, bhi)
+
+
+def _opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
+    """difflib's opcodes within the budget, else: common words at both ends, one replaced run between."""
+    try:
+        return list(_BudgetedMatcher(a, b, WORD_DIFF_BUDGET).get_opcodes())
+    except _OverBudget:
+        pass
+    limit = min(len(a), len(b))
+    head = next((i for i in range(limit) if a[i] != b[i]), limit)
+    tail = next((i for i in range(limit - head) if a[-1 - i] != b[-1 - i]), limit - head)
+    ops = [("equal", 0, head, 0, head), ("replace", head, len(a) - tail, head, len(b) - tail)]
+    ops.append(("equal", len(a) - tail, len(a), len(b) - tail, len(b)))
+    return [op for op in ops if op[2] > op[1] or op[4] > op[3]]
+
+
 def word_diff(old: str, new: str, context: int = 6, max_chars: int = 400, max_run: int = 24) -> str:
     """A compact word-level diff: changed regions with ``context`` words around them.
 
@@ -66,7 +107,7 @@ def word_diff(old: str, new: str, context: int = 6, max_chars: int = 400, max_ru
     a, b = old.split(), new.split()
     if a == b:
         return "(whitespace only)"
-    ops = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    ops = _opcodes(a, b)
     pieces: list[str] = []
     for index, (tag, i1, i2, j1, j2) in enumerate(ops):
         if tag == "equal":

@@ -13,7 +13,7 @@ from __future__ import annotations
 import orjson
 
 from goldkeeper.dataset.diff.model import ACTIONS, KINDS, DatasetDiff, FieldChange, RecordChange, RecordRef
-from goldkeeper.dataset.inert import md_code, md_text, terminal_safe
+from goldkeeper.dataset.inert import log_safe, md_code, md_text
 from goldkeeper.errors import UsageError
 
 #: GitHub's limit on a comment body.
@@ -113,7 +113,9 @@ def to_text(result: DatasetDiff) -> str:
             f"store problems ({len(result.store_problems)}; the shards' bytes were compared, not the manifest):"
         )
         lines += [f"  {p.side}: {p.file}: {p.problem}" for p in result.store_problems]
-    return "\n".join(terminal_safe(line) for line in lines) + "\n"  # record text: controls shown escaped
+    return (
+        "\n".join(log_safe(line) for line in lines) + "\n"
+    )  # record text: controls shown escaped, no workflow command
 
 
 # --------------------------------------------------------------------------- markdown
