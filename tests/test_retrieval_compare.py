@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from cli_support import run_cli
 from goldkeeper.cli import _register_all
 from goldkeeper.cli.main import cli
 from goldkeeper.errors import EvalError
@@ -117,3 +119,33 @@ def test_compare_records_refuses_a_value_that_is_not_finite() -> None:
         EvalError, match=r"B: query 'q1' \(mode 'fulltext'\): 'ndcg_cut_10' is inf, not a finite number"
     ):
         compare_records(a, b)
+
+
+def test_the_table_keeps_one_cell_per_metric_whatever_the_files_names(tmp_path: Path) -> None:
+    """Mode and metric names are the files' text: a `|` in one must not add a column to the printed table."""
+    pa, pb = tmp_path / "a.json", tmp_path / "b.json"
+    pa.write_text(json.dumps(records("hy|brid", {"q1": 0.0, "q2": 0.5}, metric="nd|cg\\")))
+    pb.write_text(json.dumps(records("hy|brid", {"q1": 1.0, "q2": 0.5}, metric="nd|cg\\")))
+    _register_all()
+    result = CliRunner().invoke(cli, ["eval", "compare", str(pa), str(pb)])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if line.startswith("| ")]
+    header, row = rows[0], rows[1]
+    cells = lambda line: [c for c in re.split(r"(?<!\\)\|", line)[1:-1]]  # noqa: E731 - Markdown's own split
+    assert len(cells(row)) == len(cells(header)) == 8
+    assert cells(row)[0].strip() == "hy\\|brid.nd\\|cg\\\\"
+
+
+@pytest.mark.parametrize(("field", "value"), [("query", ["q1"]), ("query", None), ("mode", 3)])
+def test_a_query_or_mode_that_is_not_a_string_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], field: str, value: object
+) -> None:
+    """A list as query id was paired as its Python text ("['q1']"); now the file and field are named."""
+    rows = records("hybrid", {"q1": 0.5, "q2": 1.0})
+    pa, pb = tmp_path / "a.json", tmp_path / "b.json"
+    pa.write_text(json.dumps(rows))
+    rows[0][field] = value
+    pb.write_text(json.dumps(rows))
+    code, out, err = run_cli(["eval", "compare", str(pa), str(pb)], capsys)
+    assert (code, out) == (6, "")
+    assert err == f"error: {pb}: a record's '{field}' is {value!r}, not a string\n"

@@ -92,9 +92,14 @@ class Comparison:
         ]
         for m in self.metrics:
             lines.append(
-                f"| {m.metric} | {m.mean_a:.4f} | {m.mean_b:.4f} | {m.delta:+.4f} | {m.wins} | {m.ties} | {m.losses} | {m.p_value:.4f} |"
+                f"| {_cell(m.metric)} | {m.mean_a:.4f} | {m.mean_b:.4f} | {m.delta:+.4f} | {m.wins} | {m.ties} | {m.losses} | {m.p_value:.4f} |"
             )
         return "\n".join(lines)
+
+
+def _cell(name: str) -> str:
+    """A metric label (the files' own text) as one Markdown table cell: a ``|`` in it would start another."""
+    return name.replace("\\", "\\\\").replace("|", "\\|")
 
 
 def load_per_query(path: Path) -> list[dict[str, Any]]:
@@ -135,7 +140,10 @@ def _index(records: Sequence[dict[str, Any]], mode: str | None, name: str) -> di
     for r in records:
         if mode is not None and r.get("mode") != mode:
             continue
-        key = ("" if mode is not None else str(r.get("mode", "")), str(r["query"]))
+        if not isinstance(r["query"], str) or not isinstance(r.get("mode", ""), str):
+            field = "query" if not isinstance(r["query"], str) else "mode"
+            raise EvalError(f"{name}: a record's {field!r} is {r[field]!r:.40}, not a string")
+        key = ("" if mode is not None else r.get("mode", ""), r["query"])
         if key in out:  # the later record would silently replace the earlier one
             raise EvalError(f"{name}: {_where(key)} occurs twice")
         out[key] = r
