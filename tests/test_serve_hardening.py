@@ -244,3 +244,18 @@ def test_a_stored_run_of_another_shape_is_a_one_line_error_not_a_crash(
     assert status == 500 and named in json.loads(body)["error"]
     code, _, err = run_cli(["report", "--dir", str(trend.root)], capsys)
     assert code == 5 and f"{path}: eval run: " in err and named in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("method", ["PROPFIND", "BREW", "MKCOL"])
+def test_a_method_the_stdlib_does_not_know_is_405_json_too(server: DashboardServer, method: str) -> None:
+    status, body = get(server.port, f"127.0.0.1:{server.port}", method)
+    assert status == 405 and "read-only" in json.loads(body)["error"]
+
+
+@pytest.mark.parametrize(
+    ("request_line", "status"),
+    [(b"GET / HTTP/9.9", 505), (b"GET / HTTP/x", 400), (b"GET", 400)],
+)
+def test_the_stdlibs_own_refusals_are_json(server: DashboardServer, request_line: bytes, status: int) -> None:
+    answer = raw(server.port, request_line + f"\r\nHost: 127.0.0.1:{server.port}\r\n\r\n".encode())
+    assert answer[0] == status and isinstance(json.loads(answer[1])["error"], str)

@@ -140,11 +140,23 @@ class _Handler(BaseHTTPRequestHandler):
         if not super().parse_request():
             return False
         if self._host_allowed():
-            return True
+            if hasattr(self, f"do_{self.command}"):
+                return True
+            self.close_connection = True  # a method the stdlib does not know (PROPFIND): 405 too, not its 501
+            self._not_allowed()
+            return False
         self.close_connection = True
         log.warning("serve: %s: refused a request for a foreign Host header", self.address_string())
         self._json(HTTPStatus.MISDIRECTED_REQUEST, {"error": "this server answers only loopback Host names"})
         return False
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The stdlib's own refusals (a bad request line or HTTP version, headers too long) as JSON, as every
+        other answer, instead of its HTML page."""
+        self.close_connection = True
+        # a request line it could not read leaves HTTP/0.9, which would send the body without a status line
+        self.request_version = self.protocol_version if self.request_version == "HTTP/0.9" else self.request_version
+        self._json(code, {"error": message or HTTPStatus(code).phrase})
 
     def _send(self, status: int, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
         self.send_response(status)
