@@ -198,3 +198,11 @@ def test_a_windows_editors_byte_order_mark_and_crlf_are_read_and_utf16_is_named(
     backup.write_bytes(BACKUP.read_text().encode("utf-16"))
     with pytest.raises(DataIntegrityError, match="backup.json: the file is UTF-16 encoded"):
         read_json_file(backup, "backup")
+
+
+def test_a_duplicate_id_names_the_file(project: Path, database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # the duplicate is found in the database's staging tables; the user must still learn which file holds it
+    write_lines(project / "twice.jsonl", [*queries(), queries()[0]])
+    code, _, err = run(["--database-url", database_url, "import", "jsonl", "twice.jsonl"], capsys)
+    assert code == 5
+    assert err.strip() == f"error: {project / 'twice.jsonl'}: duplicate query id tasks-1 in the records to restore"

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from goldkeeper.dataset.restore import RestoreReport, restore_records
 from goldkeeper.embed.base import Embedder
-from goldkeeper.errors import DataIntegrityError, RecordValidationError
+from goldkeeper.errors import DataIntegrityError, DuplicateRecordError, RecordValidationError
 from goldkeeper.fileio import atomic_write_bytes
 from goldkeeper.json_numbers import inexact_number_field, inexact_number_problem, inexact_numbers
 from goldkeeper.models import ENTITIES, Analysis, Query
@@ -152,19 +152,24 @@ def import_records(
     source: str | None = None,
 ) -> RestoreReport:
     """Load imported records into the database like ``restore`` (see the module doc)."""
-    return restore_records(
-        url,
-        records.analyses,
-        records.queries,
-        embedder,
-        replace=replace,
-        dry_run=dry_run,
-        progress=progress,
-        batch_size=batch_size,
-        totals=records.totals,
-        source=source,
-        keep_absent=frozenset(ENTITIES) - records.kinds,
-    )
+    try:
+        return restore_records(
+            url,
+            records.analyses,
+            records.queries,
+            embedder,
+            replace=replace,
+            dry_run=dry_run,
+            progress=progress,
+            batch_size=batch_size,
+            totals=records.totals,
+            source=source,
+            keep_absent=frozenset(ENTITIES) - records.kinds,
+        )
+    except DuplicateRecordError as exc:  # found in the database's staging tables, which do not know the file
+        if source is None:
+            raise
+        raise DuplicateRecordError(f"{source}: {exc}", **exc.details) from exc
 
 
 def write_export(path: Path, data: bytes) -> Path:
