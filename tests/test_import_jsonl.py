@@ -14,6 +14,7 @@ import pytest
 from cli_support import run_cli as run
 from goldkeeper.errors import DataIntegrityError, RecordValidationError
 from goldkeeper.importers.backup import parse_backup
+from goldkeeper.importers.common import read_json_file
 from goldkeeper.importers.jsonl import export_jsonl, load_jsonl
 from goldkeeper.models import Analysis, Expected, ExpectedBehavior, Query, Relevance
 
@@ -179,3 +180,29 @@ def test_a_number_the_store_cannot_hold_is_refused_naming_line_record_and_field(
     with psycopg.connect(database_url) as conn:  # rolled back: not even line 1
         if conn.execute("SELECT to_regclass('golden.analyses')").fetchone() != (None,):
             assert conn.execute("SELECT count(*) FROM golden.analyses").fetchone() == (0,)
+
+
+def test_a_windows_editors_byte_order_mark_and_crlf_are_read_and_utf16_is_named(tmp_path: Path) -> None:
+    # PowerShell's Out-File and Notepad write a UTF-8 BOM and CRLF; eval grounded and eval trec read such files
+    lines = [orjson.dumps(q.model_dump(mode="json")) for q in queries()]
+    path = tmp_path / "win.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + b"\r\n".join(lines) + b"\r\n")
+    assert list(load_jsonl(path).queries) == queries()
+    backup = tmp_path / "backup.json"
+    backup.write_bytes(b"\xef\xbb\xbf" + BACKUP.read_bytes().replace(b"\n", b"\r\n"))
+    assert read_json_file(backup, "backup") == orjson.loads(BACKUP.read_bytes())
+    wide = tmp_path / "wide.jsonl"
+    wide.write_bytes(b"\n".join(lines).decode().encode("utf-16"))
+    with pytest.raises(DataIntegrityError, match=r"wide.jsonl: the file is UTF-16 encoded; save it as UTF-8$"):
+        load_jsonl(wide)
+    backup.write_bytes(BACKUP.read_text().encode("utf-16"))
+    with pytest.raises(DataIntegrityError, match="backup.json: the file is UTF-16 encoded"):
+        read_json_file(backup, "backup")
+
+
+def test_a_duplicate_id_names_the_file(project: Path, database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # the duplicate is found in the database's staging tables; the user must still learn which file holds it
+    write_lines(project / "twice.jsonl", [*queries(), queries()[0]])
+    code, _, err = run(["--database-url", database_url, "import", "jsonl", "twice.jsonl"], capsys)
+    assert code == 5
+    assert err.strip() == f"error: {project / 'twice.jsonl'}: duplicate query id tasks-1 in the records to restore"

@@ -159,3 +159,12 @@ def test_a_claim_quoting_several_evidence_sentences_is_judged_sentence_by_senten
     assert (flipped.supported, flipped.label, flipped.score) == (False, "contradicted", 0.0)
     century = judge.judge(DUCHY.split(". ")[0].replace("10th", "12th"), DUCHY)
     assert (century.label, century.reason) == ("contradicted", century.reason) and "12th" in century.reason
+
+
+@pytest.mark.parametrize("judge", [AlignedJudge(), LexicalJudge()], ids=["aligned", "lexical"])
+def test_composed_and_decomposed_accents_are_the_same_word(judge) -> None:
+    # a RAG system's answer in NFD (e + U+0301) quoting NFC evidence: the same text, so supported both ways
+    composed = "Café au lait is served in Paris. The Eiffel Tower was completed in 1889."
+    decomposed = "Cafe\u0301 au lait."
+    assert judge.judge(decomposed, composed).supported
+    assert judge.judge("Café au lait.", decomposed).supported

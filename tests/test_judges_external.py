@@ -34,11 +34,15 @@ for pair in reversed(lines):  # any order
         continue
     score = 1.0 if pair["claim"] in pair["evidence"] else 0.1
     out = {"id": pair["id"], "score": 2.0 if mode == "badscore" else score}
+    if mode == "boolid" and pair["id"] == 1:  # JSON true, which Python calls 1
+        out["id"] = True
     if "not" in pair["claim"]:
         out.update(score=0.9, label="contradicted", reason="negation")
     print(json.dumps(out))
     if mode == "twice" and pair["id"] == 2:  # a retry that printed its second opinion too
         print(json.dumps({**out, "score": 0.0}))
+if mode == "stray":  # a verdict on a pair it was not given (its own numbering, a cached answer)
+    print(json.dumps({"id": 99, "score": 0.0}))
 """
 
 
@@ -83,6 +87,8 @@ def test_command_judge_batches_pairs_and_reads_verdicts(program) -> None:
         ("drop", {}, "no verdict for pair id 1"),
         ("badscore", {}, "score must be a number in [0, 1]"),
         ("twice", {}, "output line 4 of pairs 0-4: a second verdict for pair id 2"),
+        ("stray", {}, "output line 6 of pairs 0-4: pair id 99 is not one of this batch"),
+        ("boolid", {}, "output line 4 of pairs 0-4: expected an object with an integer id"),
     ],
 )
 def test_command_judge_errors_name_the_program(program, mode, options, message) -> None:

@@ -57,6 +57,10 @@ class DataIntegrityError(GoldkeeperError):
     exit_code = 5
 
 
+class DuplicateRecordError(DataIntegrityError):
+    """Two records of one load share an id (``ids``: the first duplicated ones); an importer names its file."""
+
+
 class RecordValidationError(DataIntegrityError):
     """One record failed validation; names the file, the record id and the field."""
 

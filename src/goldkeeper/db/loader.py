@@ -22,7 +22,7 @@ from psycopg.types.json import set_json_dumps
 from goldkeeper.db.connection import connect, database_error
 from goldkeeper.db.lock import lock_golden
 from goldkeeper.db.schema import ensure_schema
-from goldkeeper.errors import ConflictError, DataIntegrityError
+from goldkeeper.errors import ConflictError, DuplicateRecordError
 from goldkeeper.models import Analysis, Query
 
 _TEMP_TABLES = """
@@ -210,7 +210,7 @@ class GoldenLoader:
             ).fetchall()
             if dupes:
                 ids = [r[0] for r in dupes]
-                raise DataIntegrityError(f"duplicate {what} id {ids[0]} in the records to restore", ids=ids)
+                raise DuplicateRecordError(f"duplicate {what} id {ids[0]} in the records to restore", ids=ids)
 
     def _different(self, tables: tuple[str, ...], parent: str) -> list[str]:
         """Keys present on both sides whose rows differ in any of ``tables``."""

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from goldkeeper.dataset.restore import RestoreReport, restore_records
 from goldkeeper.embed.base import Embedder
-from goldkeeper.errors import DataIntegrityError, RecordValidationError
+from goldkeeper.errors import DataIntegrityError, DuplicateRecordError, RecordValidationError
 from goldkeeper.fileio import atomic_write_bytes
 from goldkeeper.json_numbers import inexact_number_field, inexact_number_problem, inexact_numbers
 from goldkeeper.models import ENTITIES, Analysis, Query
@@ -68,11 +68,25 @@ def read_json_file(path: Path, what: str) -> Any:
         raw = path.read_bytes()
     except OSError as exc:
         raise DataIntegrityError(f"{path}: cannot read the {what}: {exc.strerror}") from exc
+    raw = utf8_text(raw, str(path))
     refuse_inexact_numbers(raw, str(path))
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise DataIntegrityError(f"{path}: the {what} is not valid JSON: {exc}") from exc
+
+
+#: UTF-8's byte order mark: Windows tools (PowerShell's Out-File, Notepad) write one; it is not JSON
+UTF8_BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def utf8_text(data: bytes, file: str) -> bytes:
+    """``data`` without a leading UTF-8 byte order mark (as ``eval grounded`` and ``eval trec`` read files); a
+    UTF-16 file (its byte order mark) is a one-line error saying so, where orjson would name a surrogate."""
+    if data.startswith(_UTF16_BOMS):
+        raise DataIntegrityError(f"{file}: the file is UTF-16 encoded; save it as UTF-8")
+    return data.removeprefix(UTF8_BOM)
 
 
 def refuse_inexact_numbers(data: bytes, file: str, line: int = 1) -> None:
@@ -138,19 +152,24 @@ def import_records(
     source: str | None = None,
 ) -> RestoreReport:
     """Load imported records into the database like ``restore`` (see the module doc)."""
-    return restore_records(
-        url,
-        records.analyses,
-        records.queries,
-        embedder,
-        replace=replace,
-        dry_run=dry_run,
-        progress=progress,
-        batch_size=batch_size,
-        totals=records.totals,
-        source=source,
-        keep_absent=frozenset(ENTITIES) - records.kinds,
-    )
+    try:
+        return restore_records(
+            url,
+            records.analyses,
+            records.queries,
+            embedder,
+            replace=replace,
+            dry_run=dry_run,
+            progress=progress,
+            batch_size=batch_size,
+            totals=records.totals,
+            source=source,
+            keep_absent=frozenset(ENTITIES) - records.kinds,
+        )
+    except DuplicateRecordError as exc:  # found in the database's staging tables, which do not know the file
+        if source is None:
+            raise
+        raise DuplicateRecordError(f"{source}: {exc}", **exc.details) from exc
 
 
 def write_export(path: Path, data: bytes) -> Path:
@@ -169,6 +188,7 @@ __all__ = [
     "ExportReport",
     "read_json_file",
     "refuse_inexact_numbers",
+    "utf8_text",
     "location",
     "validation_error",
     "require",

@@ -2,7 +2,7 @@
 
 One record per line, in goldkeeper's own record format (``goldkeeper schema analysis`` /
 ``goldkeeper schema query``): analyses with their nested chunks, findings and artifact, or
-queries. Blank lines are skipped. The kind is ``--kind`` or, when not given, detected from the
+queries. Blank lines and a leading UTF-8 byte order mark are skipped. The kind is ``--kind`` or, when not given, detected from the
 first record: one with ``url`` is an analysis, one with ``text`` or ``expected_behavior`` a query;
 every line must then be of that kind; an empty file is an error. The file is opened once and
 streamed: read and staged line by line (memory holds one record, never the file; a pipe works),
@@ -23,7 +23,12 @@ import orjson
 from pydantic import ValidationError
 
 from goldkeeper.errors import DataIntegrityError, RecordValidationError, UsageError
-from goldkeeper.importers.common import ImportedRecords, refuse_inexact_numbers, validation_error
+from goldkeeper.importers.common import (
+    ImportedRecords,
+    refuse_inexact_numbers,
+    utf8_text,
+    validation_error,
+)
 from goldkeeper.models import ENTITIES, Analysis, Query
 
 MODEL_OF: dict[str, type[Analysis] | type[Query]] = {"analyses": Analysis, "queries": Query}
@@ -37,6 +42,8 @@ def _lines(path: Path) -> Iterator[tuple[int, Any]]:
         raise DataIntegrityError(f"{path}: cannot read the JSON lines file: {exc.strerror}") from exc
     with handle:
         for number, line in enumerate(handle, start=1):
+            if number == 1:
+                line = utf8_text(line, str(path))
             if not line.strip():
                 continue
             refuse_inexact_numbers(line, str(path), number)

@@ -42,7 +42,7 @@ from pydantic import ValidationError
 from goldkeeper.dataset.restore import RestoreReport
 from goldkeeper.embed.base import Embedder
 from goldkeeper.errors import DataIntegrityError, RecordValidationError
-from goldkeeper.importers.common import ImportedRecords, import_records
+from goldkeeper.importers.common import ImportedRecords, import_records, utf8_text
 from goldkeeper.models import ENTITIES, Analysis, Chunk, Expected, ExpectedBehavior, Query, Relevance
 from goldkeeper.progress import SILENT, Progress
 
@@ -282,7 +282,7 @@ def _too_large(path: Path, max_bytes: int) -> str:
 def load_squad(path: Path | str, max_bytes: int = DEFAULT_MAX_BYTES) -> SquadImport:
     """Read (at most ``max_bytes``) and parse a SQuAD 2.0 JSON file."""
     path = Path(path)
-    raw = read_limited(path, max_bytes)
+    raw = utf8_text(read_limited(path, max_bytes), str(path))
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

@@ -11,6 +11,7 @@ grounded eval collects every pair of a run and calls it once.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -44,12 +45,15 @@ def stem(token: str) -> str:
 
 def content_tokens(text: str) -> list[str]:
     """The stemmed, lower-cased content words of ``text`` in order (stop words removed)."""
-    return [stem(t) for t in _TOKEN.findall(text.lower()) if t not in STOP_WORDS]
+    return [stem(t) for t in word_tokens(text.lower()) if t not in STOP_WORDS]
 
 
 def word_tokens(text: str) -> list[str]:
-    """Every word token of ``text`` in order, case kept."""
-    return _TOKEN.findall(text)
+    """Every word token of ``text`` in order, case kept, in Unicode NFC.
+
+    NFC first: an answer's "Café" written decomposed (e + U+0301, as macOS and some tokenizers emit it) is the
+    same word as the evidence's composed one; the combining accent is no word character and would split it."""
+    return _TOKEN.findall(unicodedata.normalize("NFC", text))
 
 
 def split_sentences(text: str, *, clauses: bool = False) -> list[str]:

@@ -9,7 +9,7 @@ and ``"reason"``. A pair is supported when its score is at least the
 threshold (default 0.5) and its label, if given, is not ``contradicted`` or
 ``not_enough_info``. A judge that cannot start, times out
 (``grounded.judge_timeout_s`` per batch), exits non-zero, or writes a bad or
-missing verdict stops the run with an error naming the program: scores of a
+missing verdict (or one for a pair id it was not given) stops the run with an error naming the program: scores of a
 half-judged run would be wrong, not just lower.
 """
 
@@ -79,6 +79,8 @@ class CommandJudge:
         for number, line in enumerate(done.stdout.splitlines(), start=1):
             if line.strip():
                 key, verdict = self._verdict(line, number, label)
+                if not start <= key < start + len(batch):  # a verdict on a pair it was not asked about
+                    raise self._fail(f"output line {number} of {label}: pair id {key} is not one of this batch")
                 if key in found:  # which of two scores holds is not ours to pick
                     raise self._fail(f"output line {number} of {label}: a second verdict for pair id {key}")
                 found[key] = verdict
@@ -93,7 +95,8 @@ class CommandJudge:
             data: Any = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
             raise self._fail(f"{where} is not JSON: {exc}") from exc
-        if not isinstance(data, dict) or not isinstance(data.get("id"), int):
+        # bool is an int to Python: {"id": true} would be taken as the verdict on pair 1
+        if not isinstance(data, dict) or not isinstance(data.get("id"), int) or isinstance(data.get("id"), bool):
             raise self._fail(f"{where}: expected an object with an integer id")
         score = data.get("score")
         if isinstance(score, bool) or not isinstance(score, int | float) or not 0.0 <= score <= 1.0:
