@@ -38,6 +38,8 @@ for pair in reversed(lines):  # any order
         out["id"] = True
     if "not" in pair["claim"]:
         out.update(score=0.9, label="contradicted", reason="negation")
+    if mode == "labelled":  # an LLM judge that says "supported" whatever its score
+        out["label"] = "supported"
     print(json.dumps(out))
     if mode == "twice" and pair["id"] == 2:  # a retry that printed its second opinion too
         print(json.dumps({**out, "score": 0.0}))
@@ -67,6 +69,15 @@ PAIRS = [
     ("Normandy", "Rollo ruled Normandy."),
     ("ruled", "Rollo ruled Normandy."),
 ]
+
+
+def test_a_supported_label_under_the_threshold_is_not_reported_as_supported(program) -> None:
+    """The decision needs both (score >= threshold and label supported); the label written with a verdict
+    the decision refused must not say "supported" (per-case results would contradict themselves)."""
+    verdicts = command(program, "labelled", batch_size=5).judge_many(PAIRS)
+    assert [v.supported for v in verdicts] == [True, False, True, True, True]
+    assert [v.label for v in verdicts] == ["supported", "not_enough_info", "supported", "supported", "supported"]
+    assert verdicts[1].score == pytest.approx(0.1)
 
 
 def test_command_judge_batches_pairs_and_reads_verdicts(program) -> None:

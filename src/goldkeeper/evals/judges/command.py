@@ -105,7 +105,10 @@ class CommandJudge:
         if given is not None and given not in LABELS:
             raise self._fail(f"{where}: label must be one of {', '.join(LABELS)}, got {given!r}")
         supported = score >= self.threshold and given in (None, "supported")
-        verdict_label: Label = given if given is not None else ("supported" if supported else "not_enough_info")
+        # "supported" under the threshold is not a supported verdict: its label says what was decided
+        verdict_label: Label = (
+            given if given not in (None, "supported") else ("supported" if supported else "not_enough_info")
+        )
         return data["id"], Verdict(float(score), supported, str(data.get("reason", "")), verdict_label)
 
 
