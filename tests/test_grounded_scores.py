@@ -140,6 +140,20 @@ def test_squad_normalisation_em_and_f1() -> None:
     assert f1_score("Paris", ["France"]) == 0.0
 
 
+def test_chinese_and_japanese_answers_are_scored_by_character() -> None:
+    """No spaces between their words: each character is a token, CJK punctuation goes as ASCII's does."""
+    # pred 東 京 で す, ref 東 京 -> P=2/4, R=1 -> F1=2/3 (was 0: one token each, nothing shared)
+    assert f1_score("東京です", ["東京"]) == pytest.approx(2 / 3)
+    assert exact_match("東京。", ["東京"]) == 1.0 and exact_match("「東京」", ["東京"]) == 1.0  # was 0
+    assert exact_match("東京", ["東 京"]) == 1.0 and exact_match("北京", ["東京"]) == 0.0
+    assert f1_score("北京市", ["北京"]) == pytest.approx(0.8)  # 2 of 3 / 2 of 2
+    assert exact_match("ＡＢＣ！", ["ＡＢＣ"]) == 1.0  # fullwidth punctuation, as ASCII's
+    assert normalize_answer("Rollo, 東京タワー・展望台。") == "rollo 東 京 タ ワ ー 展 望 台"
+    assert normalize_answer("서울 특별시") == "서울 특별시"  # Korean has spaces: its words stay whole
+    # what the official SQuAD script does is unchanged for text without these characters
+    assert normalize_answer("The “Eiffel” Tower — a landmark") == "“eiffel” tower — landmark"
+
+
 # ------------------------------------------------------------------ citations
 
 

@@ -12,7 +12,7 @@ import pytest
 from goldkeeper.config import load_settings
 from goldkeeper.errors import ConfigError
 from goldkeeper.evals.grounded.run import _judge
-from goldkeeper.evals.judges import AlignedJudge, LexicalJudge, make_judge
+from goldkeeper.evals.judges import AlignedJudge, LexicalJudge, make_judge, split_sentences
 
 ROOT = Path(__file__).resolve().parent.parent
 PAIRS = ROOT / "tests" / "data" / "judge-pairs"
@@ -168,3 +168,18 @@ def test_composed_and_decomposed_accents_are_the_same_word(judge) -> None:
     decomposed = "Cafe\u0301 au lait."
     assert judge.judge(decomposed, composed).supported
     assert judge.judge("Café au lait.", decomposed).supported
+
+
+def test_chinese_and_japanese_sentences_end_at_their_own_marks() -> None:
+    """。！？ end a sentence without a following space or capital; a ？ or ！ inside a quote does not."""
+    text = "東京は日本の首都です。大阪は大きい都市です！「本当？」と彼は言った。「行きます。」次は本当！？ Rollo ruled."
+    assert split_sentences(text) == [
+        "東京は日本の首都です。",
+        "大阪は大きい都市です！",
+        "「本当？」と彼は言った。",
+        "「行きます。」",
+        "次は本当！？",
+        "Rollo ruled.",
+    ]
+    assert split_sentences("東京は首都です；大阪は都市です。", clauses=True) == ["東京は首都です；", "大阪は都市です。"]
+    assert split_sentences("He said it. then left") == ["He said it. then left"]  # English rules unchanged

@@ -7,7 +7,8 @@ punctuation, drop the articles ``a``, ``an``, ``the``, collapse whitespace.
     F1(pred, refs) = max_r 2 * P * R / (P + R),  P = |common tokens| / |pred tokens|,
                                                  R = |common tokens| / |ref tokens|
 
-(common tokens counted as a multiset). As in SQuAD 2.0, an unanswerable
+(common tokens counted as a multiset). Chinese and Japanese characters are one token each and CJK
+punctuation is dropped too (:mod:`goldkeeper.evals.cjk`); other text normalises as the official script does. As in SQuAD 2.0, an unanswerable
 question has the empty answer as its only reference: a refusal (empty
 prediction) scores EM = F1 = 1, any answer scores 0.
 
@@ -26,15 +27,17 @@ import string
 from collections import Counter
 from collections.abc import Sequence
 
+from goldkeeper.evals.cjk import CJK_PUNCTUATION, spaced_cjk
+
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCT = set(string.punctuation)
 
 
 def normalize_answer(text: str) -> str:
     text = text.lower()
-    text = "".join(ch for ch in text if ch not in _PUNCT)
+    text = "".join(ch for ch in text if ch not in _PUNCT and ch not in CJK_PUNCTUATION)
     text = _ARTICLES.sub(" ", text)
-    return " ".join(text.split())
+    return " ".join(spaced_cjk(text).split())  # a Chinese or Japanese character is a token (goldkeeper.evals.cjk)
 
 
 def _references(references: Sequence[str]) -> list[str]:

@@ -17,8 +17,11 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])")
-_CLAUSE_END = re.compile(r"(?<=[.!?;])[\"')\]]?\s+(?=[\"'(\[]?[A-Za-z0-9])")
+#: Chinese and Japanese sentences end with 。！？ and need no space after; one ending inside a closing bracket or
+#: quote goes on (「本当？」と言った。 is one sentence) unless it is a 。 (a quoted sentence of dialogue: 。」)
+_CJK_END = r"(?:(?<=[\u3002\uff01\uff1f{0}])(?![\u300d\u300f\uff09\u3011\u3015\u3002\uff01\uff1f])|(?<=\u3002[\u300d\u300f]))\s*"
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])|" + _CJK_END.format(""))
+_CLAUSE_END = re.compile(r"(?<=[.!?;])[\"')\]]?\s+(?=[\"'(\[]?[A-Za-z0-9])|" + _CJK_END.format("\uff1b"))
 
 Label = Literal["supported", "contradicted", "not_enough_info"]
 LABELS: tuple[Label, ...] = ("supported", "contradicted", "not_enough_info")
@@ -57,7 +60,7 @@ def word_tokens(text: str) -> list[str]:
 
 
 def split_sentences(text: str, *, clauses: bool = False) -> list[str]:
-    """Sentences: split after . ! ? followed by a capital or digit, and at line breaks.
+    """Sentences: split after . ! ? followed by a capital or digit, after 。！？, and at line breaks.
 
     With ``clauses``, also after ``;`` and before any word (an answer's statements, each checked on its own).
     """
