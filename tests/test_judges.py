@@ -11,6 +11,7 @@ import pytest
 
 from goldkeeper.config import load_settings
 from goldkeeper.errors import ConfigError
+from goldkeeper.evals.answerers import split_sentences as passage_sentences
 from goldkeeper.evals.grounded.run import _judge
 from goldkeeper.evals.judges import AlignedJudge, LexicalJudge, make_judge, split_sentences
 
@@ -183,3 +184,5 @@ def test_chinese_and_japanese_sentences_end_at_their_own_marks() -> None:
     ]
     assert split_sentences("東京は首都です；大阪は都市です。", clauses=True) == ["東京は首都です；", "大阪は都市です。"]
     assert split_sentences("He said it. then left") == ["He said it. then left"]  # English rules unchanged
+    # the extractive answerer's passages split the same way (it answered a whole CJK paragraph as one sentence)
+    assert passage_sentences("東京は首都です。大阪は都市です。") == ["東京は首都です。", "大阪は都市です。"]

@@ -13,7 +13,6 @@ analysis id, entity id, source URL, property path and retrieval time.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ import numpy as np
 from goldkeeper.evals.answerers.base import AnswerSet, Hit, Retriever
 from goldkeeper.evals.evidence import EvidenceIndex
 from goldkeeper.evals.judges import content_tokens
+from goldkeeper.evals.judges.base import SENTENCE_END
 from goldkeeper.evals.response import Citation, Claim, Response
 from goldkeeper.models import Query
 from goldkeeper.progress import SILENT, Progress
@@ -32,12 +32,11 @@ from goldkeeper.progress import SILENT, Progress
 #: texts embedded per call while answering (progress moves after each)
 EMBED_BATCH = 256
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])")
-
 
 def split_sentences(text: str) -> list[str]:
-    """Split a passage into sentences (on . ! ? followed by a capital or digit)."""
-    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+    """Split a passage into sentences: the judges' rule (. ! ? followed by a capital or digit; 。！？), line
+    breaks kept inside a sentence (a passage's hard wraps do not end one)."""
+    return [s.strip() for s in SENTENCE_END.split(text) if s.strip()]
 
 
 class ExtractiveAnswerer:

@@ -20,7 +20,7 @@ _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 #: Chinese and Japanese sentences end with 。！？ and need no space after; one ending inside a closing bracket or
 #: quote goes on (「本当？」と言った。 is one sentence) unless it is a 。 (a quoted sentence of dialogue: 。」)
 _CJK_END = r"(?:(?<=[\u3002\uff01\uff1f{0}])(?![\u300d\u300f\uff09\u3011\u3015\u3002\uff01\uff1f])|(?<=\u3002[\u300d\u300f]))\s*"
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])|" + _CJK_END.format(""))
+SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])|" + _CJK_END.format(""))
 _CLAUSE_END = re.compile(r"(?<=[.!?;])[\"')\]]?\s+(?=[\"'(\[]?[A-Za-z0-9])|" + _CJK_END.format("\uff1b"))
 
 Label = Literal["supported", "contradicted", "not_enough_info"]
@@ -64,7 +64,7 @@ def split_sentences(text: str, *, clauses: bool = False) -> list[str]:
 
     With ``clauses``, also after ``;`` and before any word (an answer's statements, each checked on its own).
     """
-    pattern = _CLAUSE_END if clauses else _SENTENCE_END
+    pattern = _CLAUSE_END if clauses else SENTENCE_END
     parts: list[str] = []
     for line in text.splitlines():
         parts += [s.strip() for s in pattern.split(line) if s.strip()]
@@ -118,6 +118,7 @@ class ThresholdJudge:
 
 
 __all__ = [
+    "SENTENCE_END",
     "Label",
     "LABELS",
     "STOP_WORDS",
