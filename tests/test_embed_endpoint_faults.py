@@ -1,0 +1,227 @@
+"""The ``openai`` provider against misbehaving endpoints: a real HTTP server on 127.0.0.1 plays each fault.
+
+``tests/embed_support.py`` serves real vectors; here each test scripts the raw answers (status, headers,
+body bytes) a broken or hostile server sends, and checks that no bad vector gets through, that the key
+never shows, and that retries are visible.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from embed_command_support import write_program
+from goldkeeper.config import EmbeddingParams
+from goldkeeper.embed import load_embedder
+from goldkeeper.embed.openai_backend import OpenAIEmbedder
+from goldkeeper.errors import ConfigError
+
+KEY = "sk-Fault/Test+Key-0123456789"
+DIM = 4
+
+#: one request's answer: the handler writes status, headers and body itself.
+Answer = Callable[[BaseHTTPRequestHandler, list[str]], None]
+
+
+def send(
+    handler: BaseHTTPRequestHandler, status: int, body: bytes | Any, headers: dict[str, str] | None = None
+) -> None:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(raw)))
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    handler.wfile.write(raw)
+
+
+def good(handler: BaseHTTPRequestHandler, texts: list[str]) -> None:
+    send(handler, 200, {"data": [{"index": i, "embedding": [i + 1.0, 1.0, 0.0, 0.0]} for i in range(len(texts))]})
+
+
+class ScriptedEndpoint:
+    """Answers request n with ``script[n]`` (``good`` once the script is spent)."""
+
+    def __init__(self) -> None:
+        self.script: list[Answer] = []
+        self.requests = 0
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # keep the test output clean
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                texts = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["input"]
+                endpoint.requests += 1
+                answer = endpoint.script.pop(0) if endpoint.script else good
+                try:
+                    answer(self, texts)
+                except OSError:  # the client gave up (a timeout)
+                    pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def endpoint() -> Iterator[ScriptedEndpoint]:
+    server = ScriptedEndpoint()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _embedder(endpoint: ScriptedEndpoint, **overrides: object) -> OpenAIEmbedder:
+    values: dict[str, object] = {
+        "provider": "openai",
+        "base_url": endpoint.base_url,
+        "dimensions": DIM,
+        "api_key_env": "K",
+        "max_retries": 1,
+        "retry_backoff_seconds": 0.01,
+        "max_concurrency": 1,
+        **overrides,
+    }
+    return OpenAIEmbedder(EmbeddingParams.model_validate(values), env={"K": KEY})
+
+
+def _body(raw: str) -> Answer:
+    return lambda handler, texts: send(handler, 200, raw.encode())
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            '{"data":[{"index":0,"embedding":["1","0.5","0","0"]},{"index":1,"embedding":[1,1,1,1]}]}',
+            "not lists of numbers",
+        ),
+        (
+            '{"data":[{"index":0,"embedding":[true,false,false,false]},{"index":1,"embedding":[1,1,1,1]}]}',
+            "not lists of numbers",
+        ),
+        (
+            '{"data":[{"index":0,"embedding":[0,0,0,0]},{"index":1,"embedding":[1,1,1,1]}]}',
+            "an all-zero vector for text 0",
+        ),
+        (
+            '{"data":[{"index":0,"embedding":[1,1,1,1]},{"index":1,"embedding":[0,0,0,0]}]}',
+            "an all-zero vector for text 1",
+        ),
+        (
+            '{"data":[{"index":0,"embedding":[1,0,0,0]},{"index":0,"embedding":[0,1,0,0]}]}',
+            r"data indexes 0, 0 \(expected 0-1, each once\)",
+        ),
+        ('{"data":[{"index":"1","embedding":[1,0,0,0]},{"index":"0","embedding":[0,1,0,0]}]}', "data indexes '1', '0'"),
+    ],
+)
+def test_vectors_that_are_not_numbers_zero_or_misindexed_are_refused(
+    endpoint: ScriptedEndpoint, raw: str, message: str
+) -> None:
+    endpoint.script = [_body(raw)]
+    with pytest.raises(ConfigError, match=r"\(texts 0-1\) .*" + message):
+        _embedder(endpoint).embed_documents(["a", "b"])
+    assert endpoint.requests == 1  # a wrong answer is not retried
+
+
+def test_huge_and_tiny_finite_components_still_give_unit_vectors(endpoint: ScriptedEndpoint) -> None:
+    # float32 overflows squaring 1e30 and underflows squaring 1e-30: the norm must not be inf or 0
+    endpoint.script = [
+        _body('{"data":[{"index":0,"embedding":[1e30,1e30,0,0]},{"index":1,"embedding":[1e-30,0,1e-30,0]}]}')
+    ]
+    vectors = _embedder(endpoint).embed_documents(["a", "b"])
+    np.testing.assert_allclose(vectors, [[0.70710677, 0.70710677, 0, 0], [0.70710677, 0, 0.70710677, 0]], rtol=1e-6)
+
+
+def test_each_retry_is_one_warning_line_naming_the_reason_and_the_wait(
+    endpoint: ScriptedEndpoint, caplog: pytest.LogCaptureFixture
+) -> None:
+    endpoint.script = [
+        lambda h, t: send(h, 503, {"error": "busy"}, {"Retry-After": "1"}),
+        lambda h, t: send(h, 429, {"error": "slow down"}),
+    ]
+    with caplog.at_level(logging.WARNING, logger="goldkeeper"):
+        vectors = _embedder(endpoint, max_retries=3).embed_documents(["a", "b"])
+    assert vectors.shape == (2, DIM)
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("goldkeeper")]
+    url = f"{endpoint.base_url}/embeddings"
+    assert lines == [
+        f"embedding endpoint {url}: texts 0-1: HTTP 503, retry 1 of 3 in 1 s",
+        f"embedding endpoint {url}: texts 0-1: HTTP 429, retry 2 of 3 in 0.02 s",
+    ]
+
+
+def test_a_server_trickling_its_answer_is_cut_at_timeout_seconds(endpoint: ScriptedEndpoint) -> None:
+    def trickle(handler: BaseHTTPRequestHandler, texts: list[str]) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", "100")
+        handler.end_headers()
+        for _ in range(20):  # a byte every 0.2 s: each read is quick, the whole answer takes 4 s
+            handler.wfile.write(b" ")
+            handler.wfile.flush()
+            time.sleep(0.2)
+
+    endpoint.script = [trickle]
+    start = time.monotonic()
+    with pytest.raises(ConfigError, match=r"failed on texts 0-1 after 1 attempt: timed out after 1 s$"):
+        _embedder(endpoint, timeout_seconds=1, max_retries=0).embed_documents(["a", "b"])
+    assert time.monotonic() - start < 3
+
+
+def test_a_redirect_is_not_followed_and_says_so(endpoint: ScriptedEndpoint) -> None:
+    to_elsewhere = {"Location": "http://127.0.0.2:9/v1/embeddings"}
+    endpoint.script = [lambda h, t: send(h, 307, b"", to_elsewhere)]
+    with pytest.raises(ConfigError) as failure:
+        _embedder(endpoint).embed_documents(["a"])
+    assert str(failure.value) == (
+        f"embedding endpoint {endpoint.base_url}/embeddings refused texts 0-0: HTTP 307 redirect "
+        "(not followed, the key would go with it: set embedding.base_url to where it points)"
+    )
+    assert endpoint.requests == 1
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [KEY.lower(), KEY.upper(), json.dumps(KEY)[1:-1].replace("/", "\\/"), KEY.replace("-", "\\u002d")],
+    ids=["lower", "upper", "slash-escaped", "unicode-escaped"],
+)
+def test_a_key_echoed_in_another_case_or_json_escaped_is_masked(endpoint: ScriptedEndpoint, echo: str) -> None:
+    endpoint.script = [lambda h, t: send(h, 401, f'{{"error": "invalid key {echo}"}}'.encode())]
+    with pytest.raises(ConfigError) as failure:
+        _embedder(endpoint).embed_documents(["a"])
+    assert 'HTTP 401: {"error": "invalid key ***"}' in str(failure.value)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [('["1", "0", "0", "0"]', "not lists of numbers"), ("[0, 0, 0, 0]", "all-zero vector for text 0")],
+)
+def test_a_command_printing_strings_or_zeros_is_refused(tmp_path: Path, line: str, message: str) -> None:
+    provider = write_program(tmp_path, dim=DIM)
+    (tmp_path / "embed.py").write_text(f"import sys\nsys.stdin.read()\nprint({line!r})\n")
+    embedder = load_embedder(EmbeddingParams.model_validate({"provider": provider, "dimensions": DIM}), root=tmp_path)
+    with pytest.raises(ConfigError, match=r"\(texts 0-0\) returned .*" + message):
+        embedder.embed_documents(["a"])
