@@ -225,3 +225,17 @@ def test_a_command_printing_strings_or_zeros_is_refused(tmp_path: Path, line: st
     embedder = load_embedder(EmbeddingParams.model_validate({"provider": provider, "dimensions": DIM}), root=tmp_path)
     with pytest.raises(ConfigError, match=r"\(texts 0-0\) returned .*" + message):
         embedder.embed_documents(["a"])
+
+
+@pytest.mark.parametrize("bad", ["\u201csk-Pasted-Key\u201d", "sk-Pasted\nKey", "sk-Pasted\x00Key"])
+def test_a_key_no_http_header_can_carry_is_a_config_error_before_any_request(
+    endpoint: ScriptedEndpoint, bad: str
+) -> None:
+    # was: a non-ASCII key (quotes pasted with it) crashed with UnicodeEncodeError (exit 1); a line break
+    # was retried max_retries times as "connection failed (LocalProtocolError)"
+    values = {"provider": "openai", "base_url": endpoint.base_url, "dimensions": DIM, "api_key_env": "K"}
+    embedder = OpenAIEmbedder(EmbeddingParams.model_validate(values), env={"K": bad})
+    with pytest.raises(ConfigError) as failure:
+        embedder.embed_documents(["a"])
+    assert str(failure.value).startswith("embedding.api_key_env: the value of K holds a character")
+    assert "Pasted" not in str(failure.value) and endpoint.requests == 0

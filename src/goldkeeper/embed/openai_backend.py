@@ -69,7 +69,8 @@ class _Retryable(Exception):
 
 
 def read_api_key(params: EmbeddingParams, env: Mapping[str, str]) -> str | None:
-    """The key from the variable named by ``api_key_env`` (None without one); unset or empty is an error."""
+    """The key from the variable named by ``api_key_env`` (None without one); unset, empty or holding a
+    character outside printable ASCII is an error (which never quotes the key)."""
     if not params.api_key_env:
         return None
     key = env.get(params.api_key_env, "")
@@ -78,7 +79,15 @@ def read_api_key(params: EmbeddingParams, env: Mapping[str, str]) -> str | None:
             f"embedding.api_key_env: the environment variable {params.api_key_env} is not set",
             key="embedding.api_key_env",
         )
-    return key.strip()
+    key = key.strip()
+    bad = next((i for i, char in enumerate(key) if not " " <= char <= "~"), None)
+    if bad is not None:  # httpx would crash (non-ASCII) or fail every attempt as a lost connection (a control)
+        raise ConfigError(
+            f"embedding.api_key_env: the value of {params.api_key_env} holds a character an HTTP header cannot "
+            f"carry (position {bad + 1}: a control or non-ASCII character, quotes pasted with the key?)",
+            key="embedding.api_key_env",
+        )
+    return key
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
