@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import pty
+import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,11 +25,14 @@ import numpy as np
 import pytest
 
 from embed_command_support import write_program
+from golden_support import make_records
 from goldkeeper.config import EmbeddingParams
 from goldkeeper.embed import load_embedder
 from goldkeeper.embed.openai_backend import OpenAIEmbedder
 from goldkeeper.errors import ConfigError
+from goldkeeper.store import write_store
 
+GOLDKEEPER = os.path.join(os.path.dirname(sys.executable), "goldkeeper")
 KEY = "sk-Fault/Test+Key-0123456789"
 DIM = 4
 
@@ -239,3 +247,40 @@ def test_a_key_no_http_header_can_carry_is_a_config_error_before_any_request(
         embedder.embed_documents(["a"])
     assert str(failure.value).startswith("embedding.api_key_env: the value of K holds a character")
     assert "Pasted" not in str(failure.value) and endpoint.requests == 0
+
+
+def _run_on_a_terminal(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
+    """``argv`` with stdin, stdout and stderr on a pseudo-terminal (so the rich progress bar is drawn)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    out = bytearray()
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        out += data
+    os.close(master)
+    return proc.wait(timeout=300), out.decode("utf-8", "replace")
+
+
+def test_a_retry_warning_is_a_line_of_its_own_above_the_progress_bar(
+    endpoint: ScriptedEndpoint, tmp_path: Path, database_url: str
+) -> None:
+    analyses, queries = make_records(3)
+    write_store(tmp_path / "golden", "t", analyses, queries, {"analyses": 2, "queries": 2})
+    (tmp_path / "params.yaml").write_text(
+        f"embedding:\n  provider: openai\n  base_url: {endpoint.base_url}\n  dimensions: {DIM}\n"
+        "  retry_backoff_seconds: 0.3\n"
+    )
+    endpoint.script = [lambda h, t: send(h, 503, {"error": "busy"})]
+    env = {**os.environ, "GOLDKEEPER_DATABASE_URL": database_url, "TERM": "xterm", "COLUMNS": "200"}
+    code, screen = _run_on_a_terminal([GOLDKEEPER, "restore"], tmp_path, env)
+    assert code == 0, screen
+    warning = f"warning: embedding endpoint {endpoint.base_url}/embeddings: texts 0-8: HTTP 503, retry 1 of 5 in 0.3 s"
+    assert "embedding chunks" in screen  # the bar was drawn
+    # was: written after the bar on its line ("... 0/9 -:--:--warning: ..."), left there by the next redraw
+    assert re.search(r"(^|\n|\x1b\[2K)" + re.escape(warning) + r"\r?\n", screen), screen
