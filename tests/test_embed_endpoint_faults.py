@@ -24,10 +24,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+import goldkeeper.embed.openai_backend as openai_backend
 from embed_command_support import write_program
-from golden_support import make_records
+from golden_support import fingerprint, make_records
 from goldkeeper.config import EmbeddingParams
 from goldkeeper.embed import load_embedder
+from goldkeeper.embed.file_cache import FileEmbeddingCache
+from goldkeeper.embed.fill import text_sha256
 from goldkeeper.embed.openai_backend import OpenAIEmbedder
 from goldkeeper.errors import ConfigError
 from goldkeeper.store import write_store
@@ -199,6 +202,16 @@ def test_a_server_trickling_its_answer_is_cut_at_timeout_seconds(endpoint: Scrip
     assert time.monotonic() - start < 3
 
 
+def test_an_answer_over_the_body_limit_fails_the_batch_at_once(
+    endpoint: ScriptedEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(openai_backend, "MAX_BODY_BYTES", 2**20)  # 256 MiB in earnest; 1 MiB keeps the test quick
+    endpoint.script = [lambda h, t: send(h, 200, b" " * (2 * 2**20) + b'{"data": []}')]
+    with pytest.raises(ConfigError, match=r"answered texts 0-0 with more than 1 MiB$"):
+        _embedder(endpoint, max_retries=3).embed_documents(["a"])
+    assert endpoint.requests == 1
+
+
 def test_a_redirect_is_not_followed_and_says_so(endpoint: ScriptedEndpoint) -> None:
     to_elsewhere = {"Location": "http://127.0.0.2:9/v1/embeddings"}
     endpoint.script = [lambda h, t: send(h, 307, b"", to_elsewhere)]
@@ -284,3 +297,35 @@ def test_a_retry_warning_is_a_line_of_its_own_above_the_progress_bar(
     assert "embedding chunks" in screen  # the bar was drawn
     # was: written after the bar on its line ("... 0/9 -:--:--warning: ..."), left there by the next redraw
     assert re.search(r"(^|\n|\x1b\[2K)" + re.escape(warning) + r"\r?\n", screen), screen
+
+
+def test_a_restore_meeting_a_zero_vector_changes_nothing_caches_no_bad_vector_and_a_rerun_resumes(
+    endpoint: ScriptedEndpoint, tmp_path: Path, database_url: str
+) -> None:
+    analyses, queries = make_records(3)  # 9 chunks: requests of 4, 4 and 1 texts
+    write_store(tmp_path / "golden", "t", analyses, queries, {"analyses": 2, "queries": 2})
+    (tmp_path / "params.yaml").write_text(
+        f"embedding:\n  provider: openai\n  base_url: {endpoint.base_url}\n  dimensions: {DIM}\n"
+        "  batch_size: 4\n  max_concurrency: 1\n  cache: file\n"
+    )
+
+    def one_zero(handler: BaseHTTPRequestHandler, texts: list[str]) -> None:
+        data = [{"index": i, "embedding": [0.0] * DIM if i == 2 else [1.0, 2.0, 3.0, 4.0]} for i in range(len(texts))]
+        send(handler, 200, {"data": data})
+
+    endpoint.script = [good, one_zero]
+    before = fingerprint(database_url)
+    env = {**os.environ, "GOLDKEEPER_DATABASE_URL": database_url}
+    restore = [GOLDKEEPER, "restore"]
+    failed = subprocess.run(restore, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert failed.returncode == 3
+    # the range counts from the first text of the round trip (batch_size x max_concurrency chunks)
+    assert f"{endpoint.base_url}/embeddings (texts 0-3) returned an all-zero vector for text 2" in failed.stderr
+    assert fingerprint(database_url) == before  # one transaction: nothing restored
+    cache = FileEmbeddingCache(tmp_path / ".goldkeeper" / "embedding-cache")
+    texts = [chunk.content for analysis in analyses for chunk in analysis.chunks]
+    kept = cache.lookup(f"openai:sentence-transformers/all-MiniLM-L6-v2:{DIM}", [text_sha256(t) for t in texts])
+    assert len(kept) == 4 and all(np.linalg.norm(v) > 0.99 for v in kept.values())  # the first request only
+    ok = subprocess.run(restore, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert ok.returncode == 0, ok.stderr
+    assert endpoint.requests == 4  # the re-run asked for the 5 texts not kept: one request of 4, one of 1
