@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 import goldkeeper.embed.openai_backend as openai_backend
 from embed_command_support import write_program
@@ -329,3 +330,21 @@ def test_a_restore_meeting_a_zero_vector_changes_nothing_caches_no_bad_vector_an
     ok = subprocess.run(restore, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert ok.returncode == 0, ok.stderr
     assert endpoint.requests == 4  # the re-run asked for the 5 texts not kept: one request of 4, one of 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "localhost:8000/v1",
+        "127.0.0.1:8000/v1",
+        "ftp://127.0.0.1/v1",
+        "http:///v1",
+        "http://[bad/v1",
+        "http://h:99999/v1",
+    ],
+)
+def test_a_base_url_that_is_no_http_url_is_refused_when_params_are_read(url: str) -> None:
+    # was: retried max_retries times with backoff (31 s by default) as "connection failed
+    # (UnsupportedProtocol)", or a crash (ValueError: Invalid IPv6 URL, exit 1)
+    with pytest.raises(ValidationError, match=r"base_url\n.*should be an http:// or https:// URL with a host"):
+        EmbeddingParams.model_validate({"provider": "openai", "base_url": url, "dimensions": DIM})

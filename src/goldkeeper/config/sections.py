@@ -11,6 +11,7 @@ a comment saying what it changes.
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -111,6 +112,22 @@ class EmbeddingParams(Section):
         if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
             return value
         raise ValueError(f"should be auto or a number of processes (1 or more), not {value!r}")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        # checked here: httpx reports a missing scheme as a lost connection (retried for half a minute) and
+        # a malformed host as a bare ValueError; the URL is not quoted back (it may hold credentials)
+        if value is None:
+            return value
+        try:
+            parts = urlsplit(value.strip())
+            usable = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 1) > 0
+        except ValueError:  # a malformed IPv6 host, a port out of range
+            usable = False
+        if not usable:
+            raise ValueError("should be an http:// or https:// URL with a host (e.g. https://api.openai.com/v1)")
+        return value
 
     @field_validator("provider")
     @classmethod
