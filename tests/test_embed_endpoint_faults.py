@@ -348,3 +348,13 @@ def test_a_base_url_that_is_no_http_url_is_refused_when_params_are_read(url: str
     # (UnsupportedProtocol)", or a crash (ValueError: Invalid IPv6 URL, exit 1)
     with pytest.raises(ValidationError, match=r"base_url\n.*should be an http:// or https:// URL with a host"):
         EmbeddingParams.model_validate({"provider": "openai", "base_url": url, "dimensions": DIM})
+
+
+@pytest.mark.parametrize("header", ["api key", "X-Key:", "", "Authorization\n", "\u00e9"])
+def test_an_api_key_header_that_is_no_header_name_is_refused_when_params_are_read(header: str) -> None:
+    # was: a space, a colon or an empty name failed every attempt as "connection failed (LocalProtocolError)"
+    # after the retries; a non-ASCII name crashed with UnicodeEncodeError (exit 1)
+    with pytest.raises(ValidationError, match=r"api_key_header\n.*should be an HTTP header name"):
+        EmbeddingParams.model_validate(
+            {"provider": "openai", "base_url": "http://127.0.0.1:9/v1", "dimensions": DIM, "api_key_header": header}
+        )

@@ -10,6 +10,7 @@ a comment saying what it changes.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -127,6 +128,14 @@ class EmbeddingParams(Section):
             usable = False
         if not usable:
             raise ValueError("should be an http:// or https:// URL with a host (e.g. https://api.openai.com/v1)")
+        return value
+
+    @field_validator("api_key_header")
+    @classmethod
+    def _header_name(cls, value: str) -> str:
+        # httpx sends any string: a space or colon failed every request as a lost connection, non-ASCII crashed
+        if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", value):
+            raise ValueError(f"should be an HTTP header name (letters, digits, '-'; e.g. api-key), not {value!r}")
         return value
 
     @field_validator("provider")
