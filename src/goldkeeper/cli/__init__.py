@@ -37,7 +37,10 @@ class _StderrWarnings(logging.Handler):
     """The library's warnings, one line each on stderr (the library itself never prints)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        click.echo(log_safe(f"{record.levelname.lower()}: {record.getMessage()}"), err=True)
+        # start-up: the output helpers only when there is a warning to show
+        from goldkeeper.cli.output import echo_err_line  # noqa: PLC0415
+
+        echo_err_line(log_safe(f"{record.levelname.lower()}: {record.getMessage()}"))
 
 
 def _show_library_warnings() -> None:

@@ -64,6 +64,19 @@ class _RichTask:
         self._progress.advance(self._task_id, amount)
 
 
+#: the consoles of the progress bars on screen (innermost last): a line printed meanwhile goes through it.
+_LIVE_CONSOLES: list[Any] = []
+
+
+def echo_err_line(text: str) -> None:
+    """One line on stderr; above the progress bar while one is drawn (a plain write would land at the end of
+    the bar's line, which the next redraw then leaves behind)."""
+    if _LIVE_CONSOLES:
+        _LIVE_CONSOLES[-1].print(text, markup=False, highlight=False, emoji=False, soft_wrap=True)
+    else:
+        click.echo(text, err=True)
+
+
 class TerminalProgress:
     """A rich progress bar on stderr (for terminals)."""
 
@@ -73,15 +86,20 @@ class TerminalProgress:
         from rich.console import Console  # noqa: PLC0415
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
 
+        console = Console(stderr=True)
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeRemainingColumn(),
-            console=Console(stderr=True),
+            console=console,
             transient=True,
         ) as progress:
-            yield _RichTask(progress, progress.add_task(description, total=total))
+            _LIVE_CONSOLES.append(console)
+            try:
+                yield _RichTask(progress, progress.add_task(description, total=total))
+            finally:
+                _LIVE_CONSOLES.remove(console)
 
 
 class _PlainTask:

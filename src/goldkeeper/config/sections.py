@@ -10,7 +10,9 @@ a comment saying what it changes.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -111,6 +113,30 @@ class EmbeddingParams(Section):
         if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
             return value
         raise ValueError(f"should be auto or a number of processes (1 or more), not {value!r}")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        # checked here: httpx reports a missing scheme as a lost connection (retried for half a minute) and
+        # a malformed host as a bare ValueError; the URL is not quoted back (it may hold credentials)
+        if value is None:
+            return value
+        try:
+            parts = urlsplit(value.strip())
+            usable = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 1) > 0
+        except ValueError:  # a malformed IPv6 host, a port out of range
+            usable = False
+        if not usable:
+            raise ValueError("should be an http:// or https:// URL with a host (e.g. https://api.openai.com/v1)")
+        return value
+
+    @field_validator("api_key_header")
+    @classmethod
+    def _header_name(cls, value: str) -> str:
+        # httpx sends any string: a space or colon failed every request as a lost connection, non-ASCII crashed
+        if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", value):
+            raise ValueError(f"should be an HTTP header name (letters, digits, '-'; e.g. api-key), not {value!r}")
+        return value
 
     @field_validator("provider")
     @classmethod

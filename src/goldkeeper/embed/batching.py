@@ -17,6 +17,7 @@ import hashlib
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
@@ -53,16 +54,24 @@ def display_url(url: str) -> str:
 
 
 def normalise(vectors: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows left as they are), float32."""
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    """Rows scaled to unit length (zero rows left as they are), float32.
+
+    The norms are taken in float64: in float32, squaring a component of 1e30 overflows (the row
+    became all zeros) and squaring 1e-30 underflows (the row stayed unnormalised)."""
+    wide = vectors.astype(np.float64)
+    norms = np.linalg.norm(wide, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (vectors / norms).astype(np.float32, copy=False)
+    return (wide / norms).astype(np.float32)
 
 
-def check_vectors(vectors: list[list[float]], expected: int, dim: int, where: str) -> np.ndarray:
-    """``vectors`` as a (expected, dim) float32 array; a wrong count or length is a one-line error."""
+def check_vectors(vectors: list[Any], expected: int, dim: int, where: str, start: int = 0) -> np.ndarray:
+    """``vectors`` as a (expected, dim) float32 array; a wrong count, length, type or an all-zero vector
+    (no direction: its cosine distance to anything is NaN) is a one-line error. ``start``: the index of
+    the batch's first text, for naming a text."""
     if len(vectors) != expected:
         raise ConfigError(f"{where} returned {len(vectors)} vectors for {expected} texts")
+    if not all(isinstance(v, list) for v in vectors):
+        raise ConfigError(f"{where} returned vectors that are not lists of numbers")
     lengths = sorted({len(v) for v in vectors})
     if lengths and lengths != [dim]:
         got = ", ".join(str(n) for n in lengths)
@@ -70,12 +79,19 @@ def check_vectors(vectors: list[list[float]], expected: int, dim: int, where: st
             f"{where} returned vectors of {got} dimensions, expected {dim} (embedding.dimensions)",
             key="embedding.dimensions",
         )
+    # checked in Python: numpy's float conversion would accept "0.5" and true as numbers
+    if not all(type(x) in (int, float) for v in vectors for x in v):
+        raise ConfigError(f"{where} returned vectors that are not lists of numbers")
     try:
-        array = np.asarray(vectors, dtype=np.float32).reshape(expected, dim)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where} returned vectors that are not lists of numbers") from exc
+        with np.errstate(over="ignore"):  # beyond float32's range becomes inf, refused below
+            array = np.asarray(vectors, dtype=np.float64).astype(np.float32).reshape(expected, dim)
+    except OverflowError:  # an integer beyond any float (10**400)
+        array = np.full((expected, dim), np.inf, dtype=np.float32)
     if not np.isfinite(array).all():
         raise ConfigError(f"{where} returned vectors with NaN or infinite values")
+    zero = np.flatnonzero(~array.any(axis=1))
+    if zero.size:
+        raise ConfigError(f"{where} returned an all-zero vector for text {start + int(zero[0])}")
     return array
 
 

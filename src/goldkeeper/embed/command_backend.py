@@ -86,7 +86,7 @@ class CommandEmbedder:
             raise ConfigError(f"{where}: cannot run {self.argv[0]!r}: {exc.strerror or exc}") from None
         if done.failure is not None:
             raise ConfigError(f"{where} {done.failure}{done.detail}")
-        return check_vectors(_parse_lines(done.stdout, where), len(texts), self.dim, where)
+        return check_vectors(_parse_lines(done.stdout, where), len(texts), self.dim, where, start)
 
 
 def _parse_lines(stdout: bytes, where: str) -> list[list[float]]:

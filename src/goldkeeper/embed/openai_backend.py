@@ -13,16 +13,24 @@ it: the request is ``{"model": ..., "input": [texts]}`` (plus ``dimensions`` whe
 - Texts go in batches of ``batch_size``, at most ``max_concurrency`` requests at once.
 - A 429, a 5xx, a timeout or a lost connection is retried ``max_retries`` times
   with exponential backoff (``retry_backoff_seconds``, doubled each time, capped
-  at 60 s); a ``Retry-After`` header (seconds or an HTTP date) wins. After the last
-  retry the error names the endpoint (without credentials), the batch's text range
-  and the last reason. Other 4xx answers fail at once.
-- A vector of another length than ``dimensions`` is an error naming both.
+  at 60 s); a ``Retry-After`` header (seconds or an HTTP date) wins. Each retry is
+  one warning on the ``goldkeeper`` logger (the CLI prints it), so a long wait is
+  never silent. After the last retry the error names the endpoint (without
+  credentials), the batch's text range and the last reason. Other 4xx answers and
+  redirects (not followed: the key would go with them) fail at once.
+- ``timeout_seconds`` bounds the whole answer, not each read: a server trickling
+  bytes times out too. A body over :data:`MAX_BODY_BYTES` fails the batch.
+- A vector of another length than ``dimensions`` is an error naming both; ``index``
+  fields must be 0..n-1, each once.
 """
 
 from __future__ import annotations
 
 import email.utils
+import json
+import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -45,6 +53,10 @@ from goldkeeper.errors import ConfigError
 
 #: the longest wait between two attempts, whatever Retry-After says.
 MAX_BACKOFF_SECONDS = 60.0
+#: the largest answer read (256 MiB, as a ``command:`` program's stdout): a 2048-dim batch of 64 is ~3 MB.
+MAX_BODY_BYTES = 256 * 2**20
+
+log = logging.getLogger("goldkeeper")
 
 
 class _Retryable(Exception):
@@ -57,7 +69,8 @@ class _Retryable(Exception):
 
 
 def read_api_key(params: EmbeddingParams, env: Mapping[str, str]) -> str | None:
-    """The key from the variable named by ``api_key_env`` (None without one); unset or empty is an error."""
+    """The key from the variable named by ``api_key_env`` (None without one); unset, empty or holding a
+    character outside printable ASCII is an error (which never quotes the key)."""
     if not params.api_key_env:
         return None
     key = env.get(params.api_key_env, "")
@@ -66,7 +79,15 @@ def read_api_key(params: EmbeddingParams, env: Mapping[str, str]) -> str | None:
             f"embedding.api_key_env: the environment variable {params.api_key_env} is not set",
             key="embedding.api_key_env",
         )
-    return key.strip()
+    key = key.strip()
+    bad = next((i for i, char in enumerate(key) if not " " <= char <= "~"), None)
+    if bad is not None:  # httpx would crash (non-ASCII) or fail every attempt as a lost connection (a control)
+        raise ConfigError(
+            f"embedding.api_key_env: the value of {params.api_key_env} holds a character an HTTP header cannot "
+            f"carry (position {bad + 1}: a control or non-ASCII character, quotes pasted with the key?)",
+            key="embedding.api_key_env",
+        )
+    return key
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
@@ -164,7 +185,7 @@ class OpenAIEmbedder:
             if abort.is_set():
                 raise ConfigError(f"embedding endpoint {self.endpoint}: {label} abandoned (another batch failed)")
             try:
-                return self._attempt(texts, label)
+                return self._attempt(texts, label, start)
             except _Retryable as failure:
                 if attempt == attempts - 1:
                     raise ConfigError(
@@ -174,18 +195,26 @@ class OpenAIEmbedder:
                 delay = failure.retry_after
                 if delay is None:
                     delay = self.backoff_seconds * (2**attempt)
-                abort.wait(min(delay, MAX_BACKOFF_SECONDS))
+                delay = min(delay, MAX_BACKOFF_SECONDS)
+                # one line per retry: minutes of backoff must not look like a hang
+                log.warning(
+                    f"embedding endpoint {self.endpoint}: {label}: {failure.reason}, "
+                    f"retry {attempt + 1} of {self.max_retries} in {delay:g} s"
+                )
+                abort.wait(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _attempt(self, texts: Sequence[str], label: str) -> np.ndarray:
+    def _attempt(self, texts: Sequence[str], label: str, start: int) -> np.ndarray:
         payload: dict[str, Any] = {"model": self.model_name, "input": list(texts)}
         if self._request_dimensions:
             payload["dimensions"] = self.dim
         client = self._http()
         with self._lock:
             self.requests += 1
+        deadline = time.monotonic() + self.timeout_seconds
         try:
-            response = client.post(self.url, json=payload)
+            with client.stream("POST", self.url, json=payload) as response:
+                body = self._read(response, deadline, label)
         except httpx.TimeoutException:
             raise _Retryable(f"timed out after {self.timeout_seconds:g} s") from None
         except httpx.TransportError as exc:
@@ -193,31 +222,77 @@ class OpenAIEmbedder:
         status = response.status_code
         if status == 429 or status >= 500:
             raise _Retryable(f"HTTP {status}", retry_after_seconds(response.headers.get("retry-after")))
-        if status >= 400:
+        if 300 <= status < 400:
             raise ConfigError(
-                f"embedding endpoint {self.endpoint} refused {label}: HTTP {status}{self._excerpt(response)}"
+                f"embedding endpoint {self.endpoint} refused {label}: HTTP {status} redirect "
+                "(not followed, the key would go with it: set embedding.base_url to where it points)"
             )
-        return self._vectors(response, len(texts), label)
+        if status >= 400:
+            raise ConfigError(f"embedding endpoint {self.endpoint} refused {label}: HTTP {status}{self._excerpt(body)}")
+        return self._vectors(body, len(texts), label, start)
 
-    def _vectors(self, response: httpx.Response, expected: int, label: str) -> np.ndarray:
+    def _read(self, response: httpx.Response, deadline: float, label: str) -> bytes:
+        """The body, decoded (gzip): httpx's timeout bounds each read, ``deadline`` the whole answer."""
+        parts: list[bytes] = []
+        size = 0
+        for part in response.iter_bytes():
+            if time.monotonic() > deadline:
+                raise httpx.ReadTimeout("the answer took longer than timeout_seconds")
+            size += len(part)
+            if size > MAX_BODY_BYTES:
+                raise ConfigError(
+                    f"embedding endpoint {self.endpoint} answered {label} with more than {MAX_BODY_BYTES // 2**20} MiB"
+                )
+            parts.append(part)
+        return b"".join(parts)
+
+    def _vectors(self, body: bytes, expected: int, label: str, start: int) -> np.ndarray:
         where = f"embedding endpoint {self.endpoint} ({label})"
         try:
-            body = response.json()
-            data = sorted(body["data"], key=lambda item: item.get("index", 0))
-            vectors = [item["embedding"] for item in data]
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise ConfigError(
-                f"{where} did not answer with OpenAI's embeddings JSON{self._excerpt(response)}"
-            ) from None
-        return check_vectors(vectors, expected, self.dim, where)
+            data = json.loads(body)["data"]
+            if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+                raise TypeError(data)
+            vectors = [item["embedding"] for item in _in_index_order(data, where)]
+        except (ValueError, KeyError, TypeError):
+            raise ConfigError(f"{where} did not answer with OpenAI's embeddings JSON{self._excerpt(body)}") from None
+        return check_vectors(vectors, expected, self.dim, where, start)
 
-    def _excerpt(self, response: httpx.Response) -> str:
-        """``: <first 200 characters of the body on one line>``, the API key masked."""
-        text = " ".join(response.text.split())
-        while self._mask and self._mask in text:  # each pass shortens the text: it ends
-            text = text.replace(self._mask, "***" if len(self._mask) > 3 else "")
+    def _excerpt(self, body: bytes) -> str:
+        """``: <first 200 characters of the body on one line>``, the API key masked.
+
+        A JSON body is read and written again first, so an echo escaped by the server (``\\/``,
+        ``\\u002d``) is masked too; the match ignores case (a server may lower-case what it quotes)."""
+        text = body.decode("utf-8", "replace")
+        try:
+            text = json.dumps(json.loads(text), ensure_ascii=False)
+        except ValueError:
+            pass
+        text = " ".join(text.split())
+        if self._mask:
+            key = re.compile(re.escape(self._mask), re.IGNORECASE)
+            while key.search(text):  # each pass shortens the text: it ends
+                text = key.sub("***" if len(self._mask) > 3 else "", text)
         text = text[:200]
         return f": {text}" if text else ""
 
 
-__all__ = ["OpenAIEmbedder", "embeddings_url", "read_api_key", "retry_after_seconds", "MAX_BACKOFF_SECONDS"]
+def _in_index_order(data: list[dict[str, Any]], where: str) -> list[dict[str, Any]]:
+    """``data`` sorted by ``index``, which must be 0..n-1 once each (no ``index`` at all: as sent)."""
+    indexes = [item.get("index") for item in data]
+    if all(index is None for index in indexes):
+        return data
+    numbers = [index for index in indexes if type(index) is int]  # bool is not an index
+    if len(numbers) == len(indexes) and sorted(numbers) == list(range(len(data))):
+        return sorted(data, key=lambda item: item["index"])
+    shown = ", ".join(repr(index) for index in indexes[:8]) + (", ..." if len(indexes) > 8 else "")
+    raise ConfigError(f"{where} returned data indexes {shown} (expected 0-{len(data) - 1}, each once)")
+
+
+__all__ = [
+    "OpenAIEmbedder",
+    "embeddings_url",
+    "read_api_key",
+    "retry_after_seconds",
+    "MAX_BACKOFF_SECONDS",
+    "MAX_BODY_BYTES",
+]
