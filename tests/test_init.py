@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import yaml
 
+from goldkeeper.models import Analysis
 from goldkeeper.scaffold.init import GITIGNORE_LINES, TEMPLATE_FILES, render_template
-from goldkeeper.store import open_store
+from goldkeeper.store import open_store, write_store
+
+_CREATED = datetime(2024, 1, 1, tzinfo=UTC)
 
 GOLDKEEPER = str(Path(sys.executable).parent / "goldkeeper")
 
@@ -74,6 +79,20 @@ def test_init_force_overwrites(repo: Path) -> None:
     result = json.loads(run([GOLDKEEPER, "init", "--force", "--json"], repo).stdout)
     assert "dvc.yaml" in result["overwritten"]
     assert (repo / "dvc.yaml").read_text() == render_template("dvc.yaml")
+
+
+def test_init_force_keeps_a_store_that_holds_data(repo: Path) -> None:
+    # init's own hint to fix the workflows is `init --force --install ...`: it must not delete the dataset
+    run([GOLDKEEPER, "init"], repo)
+    analysis = Analysis(id=uuid.UUID(int=1), url="https://docs.python.org/3/a", title="a", created_at=_CREATED)
+    write_store(repo / "golden", "golden", [analysis], [], {"analyses": 8, "queries": 16})
+    before = {p.relative_to(repo): p.read_bytes() for p in (repo / "golden").rglob("*") if p.is_file()}
+    proc = run([GOLDKEEPER, "init", "--force", "--install", "goldkeeper==1.0", "--json"], repo)
+    result = json.loads(proc.stdout)
+    assert "golden/" in result["kept"] and "golden/" not in result["overwritten"]
+    after = {p.relative_to(repo): p.read_bytes() for p in (repo / "golden").rglob("*") if p.is_file()}
+    assert after == before and open_store(repo / "golden").manifest.counts["analyses"] == 1
+    assert "goldkeeper==1.0" in (repo / ".github/workflows/goldkeeper-pr.yml").read_text()
 
 
 def test_init_outside_git_is_a_usage_error(tmp_path: Path) -> None:

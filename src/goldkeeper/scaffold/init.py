@@ -373,10 +373,12 @@ def _fill_store(
     dump_store: Callable[[Path], object] | None,
     result: InitResult,
 ) -> None:
-    """The golden store: kept when it has a manifest (unless ``force``), else dumped or written empty."""
+    """The golden store: kept when it has a manifest, else dumped or written empty. ``force`` replaces it only
+    with a dump (``from_database``): an empty store written over it would delete the dataset, and ``init --force``
+    is what refreshes the templates (``--install``)."""
     store = settings.store_path
     manifest_exists = (store / MANIFEST).exists()
-    if manifest_exists and not force:
+    if manifest_exists and not (force and from_database):
         result.kept.append(settings.store.path + "/")
         return
     if from_database:
