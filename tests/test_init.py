@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -15,6 +16,7 @@ import yaml
 from goldkeeper.models import Analysis
 from goldkeeper.scaffold.init import GITIGNORE_LINES, TEMPLATE_FILES, render_template
 from goldkeeper.store import open_store, write_store
+from goldkeeper.store.atomic import staging_dir_for
 
 _CREATED = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -93,6 +95,22 @@ def test_init_force_keeps_a_store_that_holds_data(repo: Path) -> None:
     after = {p.relative_to(repo): p.read_bytes() for p in (repo / "golden").rglob("*") if p.is_file()}
     assert after == before and open_store(repo / "golden").manifest.counts["analyses"] == 1
     assert "goldkeeper==1.0" in (repo / ".github/workflows/goldkeeper-pr.yml").read_text()
+
+
+def test_git_ignores_what_a_killed_command_leaves_but_not_the_store(repo: Path) -> None:
+    # a SIGKILLed dump leaves its staging directory beside golden/, a killed atomic write its temporary file:
+    # the next run removes them, and `git add -A` meanwhile must not commit a second copy of the store
+    run([GOLDKEEPER, "init"], repo)
+    staging = staging_dir_for(repo / "golden")
+    (staging / "manifest.json").write_text("{}\n")
+    backup = repo / ".golden.old-0123abcd"
+    backup.mkdir()
+    (backup / "manifest.json").write_text("{}\n")
+    temporary = repo / "golden" / f".CHANGELOG.json.tmp-{os.getpid()}-0123abcd"
+    temporary.write_text("{")
+    status = run(["git", "status", "--porcelain", "--untracked-files=all"], repo).stdout
+    assert staging.name not in status and backup.name not in status and temporary.name not in status
+    assert "golden/manifest.json" in status and "dvc.yaml" in status
 
 
 def test_init_outside_git_is_a_usage_error(tmp_path: Path) -> None:

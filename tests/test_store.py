@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib
 import os
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -15,6 +18,7 @@ import pytest
 
 import goldkeeper.store as store_package
 from goldkeeper.errors import DataIntegrityError, RecordValidationError
+from goldkeeper.fileio import write_json
 from goldkeeper.models import Analysis, Chunk, Expected, ExpectedBehavior, Query, Relevance
 from goldkeeper.store import StoreWriter, canonical_bytes, open_store, write_store
 from goldkeeper.store.atomic import recover_interrupted_swap
@@ -190,6 +194,39 @@ def test_unmanaged_files_are_carried_over(tmp_path: Path) -> None:
     write_store(tmp_path / "g", "t", analyses[:1], queries[:1], SHARDS)
     assert (tmp_path / "g" / "CHANGELOG.json").read_text() == '[{"x": 1}]\n'
     assert open_store(tmp_path / "g").manifest.counts["analyses"] == 1
+
+
+def killed_write(path: Path) -> Path:
+    """SIGKILL a real process in the middle of an atomic write of ``path``; returns the temporary file it left."""
+    code = (
+        "import sys; from goldkeeper.fileio import atomic_write_bytes; atomic_write_bytes(sys.argv[1], bytes(1 << 29))"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, str(path)])
+    deadline = time.monotonic() + 60
+    while not (leftovers := list(path.parent.glob(f".{path.name}.tmp-*"))):
+        assert proc.poll() is None and time.monotonic() < deadline, "the writer finished before it was killed"
+        time.sleep(0.005)
+    proc.kill()
+    proc.wait()
+    assert not path.exists() or path.stat().st_size < 1 << 29  # killed before its rename
+    return leftovers[0]
+
+
+def test_what_a_killed_write_leaves_is_removed_by_the_next_write_and_not_carried_over(tmp_path: Path) -> None:
+    analyses, queries = sample(2)
+    write_store(tmp_path / "g", "t", analyses, queries, SHARDS)
+    leftover = killed_write(tmp_path / "g" / "CHANGELOG.json")
+    (tmp_path / "g" / ".notes.tmp-1-keep").write_text("the user's")  # not an atomic write's name: carried over
+    write_store(tmp_path / "g", "t", analyses[:1], queries[:1], SHARDS)
+    assert sorted(p.name for p in (tmp_path / "g").iterdir()) == [
+        ".notes.tmp-1-keep",
+        "analyses",
+        "manifest.json",
+        "queries",
+    ]
+    leftover = killed_write(tmp_path / "metrics.json")
+    write_json(tmp_path / "metrics.json", {"a": 1})
+    assert not leftover.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["g", "metrics.json"]
 
 
 def test_recover_puts_back_a_store_lost_between_fallback_renames(tmp_path: Path) -> None:

@@ -49,7 +49,17 @@ TEMPLATE_FILES: dict[str, str] = {
 #: lines init makes sure .gitignore has: the embedded database; the restore marker (the database is
 #: outside DVC, so a fresh clone runs the restore stage once; see dvc.yaml); the dataset diff (its base
 #: branch moves, so every clone, CI included, computes it afresh).
-GITIGNORE_LINES = ["/.goldkeeper/", "/reports/restore.json", "/reports/dataset-diff.md", "/reports/dataset-diff.json"]
+#: and what a killed goldkeeper leaves (the next run removes it): a dump's staging directory and backup beside the
+#: store, an atomic write's temporary file (see goldkeeper.store.atomic, goldkeeper.fileio)
+GITIGNORE_LINES = [
+    "/.goldkeeper/",
+    "/reports/restore.json",
+    "/reports/dataset-diff.md",
+    "/reports/dataset-diff.json",
+    ".*.staging-[0-9]*-*/",
+    ".*.old-[0-9a-f]*/",
+    ".*.tmp-[0-9]*-*",
+]
 
 #: the workflows' install step when init cannot tell how to install goldkeeper: it fails, saying what to do.
 INSTALL_TODO = (

@@ -30,7 +30,7 @@ from types import TracebackType
 from typing import Any, BinaryIO
 
 from goldkeeper.errors import DataIntegrityError, FileError, UsageError
-from goldkeeper.fileio import fsync_path
+from goldkeeper.fileio import fsync_path, stale_temporary
 from goldkeeper.models import ENTITIES, Analysis, Manifest, Query, ShardEntry, StoreScope, count_records
 from goldkeeper.store.atomic import recover_interrupted_swap, replace_directory, staging_dir_for
 from goldkeeper.store.canonical import array_element_bytes, canonical_bytes
@@ -220,7 +220,7 @@ class StoreWriter:
         if not self.target.is_dir():
             return
         for entry in self.target.iterdir():
-            if entry.name in MANAGED:
+            if entry.name in MANAGED or stale_temporary(entry.name):  # a killed sidecar write's leftover: dropped
                 continue
             destination = self._staging / entry.name
             if entry.is_dir() and not entry.is_symlink():
