@@ -8,7 +8,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -227,6 +228,39 @@ def test_what_a_killed_write_leaves_is_removed_by_the_next_write_and_not_carried
     leftover = killed_write(tmp_path / "metrics.json")
     write_json(tmp_path / "metrics.json", {"a": 1})
     assert not leftover.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["g", "metrics.json"]
+
+
+@contextmanager
+def undeletable(path: Path, root: Path) -> Iterator[None]:
+    """``path`` (a file) cannot be deleted: its folder read-only, or for root (whom permissions do not stop)
+    the file immutable (``chattr +i``); undone after for everything under ``root``, wherever it moved to."""
+    if os.geteuid() != 0:
+        path.parent.chmod(0o555)
+        try:
+            yield
+        finally:
+            for folder in [root, *(p for p in root.rglob("*") if p.is_dir())]:
+                folder.chmod(0o755)
+        return
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False).returncode != 0:
+        pytest.skip("running as root on a file system without chattr +i: nothing here cannot be deleted")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-R", "-i", str(root)], check=True)
+
+
+def test_an_old_store_that_cannot_be_removed_does_not_fail_the_write_that_replaced_it(tmp_path: Path) -> None:
+    # the new store is in place once the directories are exchanged: reporting "nothing was written
+    # (g is unchanged)" with exit 7 then would be false
+    analyses, queries = sample(2)
+    write_store(tmp_path / "g", "t", analyses, queries, SHARDS)
+    shard = next((tmp_path / "g" / "queries").iterdir())
+    with undeletable(shard, tmp_path):
+        write_store(tmp_path / "g", "t", analyses[:1], queries[:1], SHARDS)
+        assert open_store(tmp_path / "g").manifest.counts["analyses"] == 1
+        (left,) = [p for p in tmp_path.iterdir() if p.name != "g"]  # the old store, as much as is left of it
+        assert left.name.startswith(".g.staging-")  # removed by a later write once its writer is gone
 
 
 def test_recover_puts_back_a_store_lost_between_fallback_renames(tmp_path: Path) -> None:

@@ -60,13 +60,20 @@ def replace_directory(staging: Path, target: Path) -> None:
         return
     if _exchange(staging, target):
         fsync_path(target.parent)
-        shutil.rmtree(staging)  # now holds the old store
+        _remove_old_store(staging)  # now holds the old store
         return
     backup = target.parent / f".{target.name}.old-{secrets.token_hex(4)}"
     os.rename(target, backup)
     os.rename(staging, target)
     fsync_path(target.parent)
-    shutil.rmtree(backup)
+    _remove_old_store(backup)
+
+
+def _remove_old_store(old: Path) -> None:
+    """Remove the replaced store. The new one is in place, so what cannot be removed now (a read-only or
+    immutable file) is no failure of the write, which must not report the target unchanged: it is left for
+    :func:`recover_interrupted_swap` (ignored by git: see goldkeeper.scaffold.init.GITIGNORE_LINES)."""
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def recover_interrupted_swap(target: Path) -> None:
