@@ -18,6 +18,7 @@ import orjson
 import pytest
 
 import goldkeeper.store as store_package
+from goldkeeper.dataset.verify import verify_store
 from goldkeeper.errors import DataIntegrityError, RecordValidationError
 from goldkeeper.fileio import write_json
 from goldkeeper.models import Analysis, Chunk, Expected, ExpectedBehavior, Query, Relevance
@@ -261,6 +262,45 @@ def test_an_old_store_that_cannot_be_removed_does_not_fail_the_write_that_replac
         assert open_store(tmp_path / "g").manifest.counts["analyses"] == 1
         (left,) = [p for p in tmp_path.iterdir() if p.name != "g"]  # the old store, as much as is left of it
         assert left.name.startswith(".g.staging-")  # removed by a later write once its writer is gone
+
+
+_REPLACER = """
+import sys, time
+from goldkeeper.store import open_store, write_store
+target, end = sys.argv[1], time.monotonic() + float(sys.argv[4])
+stores = [(list(s.analyses()), list(s.queries())) for s in map(open_store, sys.argv[2:4])]
+while time.monotonic() < end:
+    for analyses, queries in stores:
+        write_store(target, "t", analyses, queries, {"analyses": 4, "queries": 4})
+        time.sleep(0.05)  # a dump takes seconds: a store read again is read whole
+"""
+
+
+def test_a_store_replaced_while_it_is_read_is_never_reported_corrupted(tmp_path: Path) -> None:
+    # a dump or fmt in another process replaces the directory between two reads: verify reads it again,
+    # a reader says the store was replaced (never "corrupted", "a hand edit: run fmt")
+    analyses, queries = sample(40)
+    write_store(tmp_path / "a", "t", analyses, queries, SHARDS)
+    write_store(tmp_path / "b", "t", analyses[:-1], queries[:-1], SHARDS)
+    write_store(tmp_path / "g", "t", analyses, queries, SHARDS)
+    replacer = subprocess.Popen([sys.executable, "-c", _REPLACER, str(tmp_path / "g"), str(tmp_path / "a"),
+                                 str(tmp_path / "b"), "4"])  # fmt: skip
+    mixed: set[str] = set()
+    reads = 0
+    settled = verify_store(tmp_path / "a").codes()  # the default params' shard counts are not these: the same
+    try:
+        while replacer.poll() is None:
+            reads += 1
+            mixed |= verify_store(tmp_path / "g").codes() - settled
+            try:
+                for _ in open_store(tmp_path / "g").analyses():
+                    pass
+            except DataIntegrityError as exc:
+                assert "replaced while it was read" in str(exc), exc
+    finally:
+        replacer.wait()
+    assert replacer.returncode == 0 and reads > 5
+    assert not mixed
 
 
 def test_recover_puts_back_a_store_lost_between_fallback_renames(tmp_path: Path) -> None:
