@@ -118,3 +118,21 @@ def test_ctrl_c_during_a_lazy_import_is_exit_130_not_an_internal_error() -> None
             raise RuntimeError("y") from inner
         except RuntimeError as outer:
             assert not interrupted(outer)
+
+
+@pytest.mark.parametrize("argv", [["db", "start"], ["db", "init"], ["dump", "--out", "out"], ["db", "stop"]])
+def test_an_unusable_goldkeeper_home_is_a_file_error_naming_it(
+    argv: list[str], project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # $GOLDKEEPER_HOME below a regular file (or not writable): `internal error: NotADirectoryError`, exit 1
+    (project / "afile").write_text("not a directory\n")
+    monkeypatch.setenv("GOLDKEEPER_HOME", str(project / "afile" / "home"))
+    code, out, err = run_cli(argv, capsys)
+    if argv == ["db", "stop"]:  # nothing can run there: nothing to stop
+        assert (code, out, err) == (0, "embedded PostgreSQL was not running\n", "")
+        return
+    assert code == 7 and "internal error" not in err, err
+    assert err == (
+        f"error: {project / 'afile' / 'home'}: cannot write: Not a directory "
+        "(the embedded server's home: $GOLDKEEPER_HOME, else .goldkeeper/)\n"
+    )
