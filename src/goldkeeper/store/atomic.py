@@ -14,9 +14,12 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import fcntl
 import os
 import secrets
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from goldkeeper.fileio import fsync_path
@@ -24,6 +27,25 @@ from goldkeeper.programs import process_alive
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
+
+
+@contextmanager
+def store_lock(target: Path) -> Iterator[None]:
+    """One goldkeeper writer of the store at ``target`` at a time (dump, fmt, changelog): a changelog entry
+    written while a dump runs went into the store the dump then replaced. The lock is a flock on the folder
+    holding the store (the store itself is exchanged), so no lock file is left; a killed holder releases it.
+    Not re-entrant: a process holds it once."""
+    parent = Path(target).resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(parent, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:  # a file system without locks (some network mounts): written unserialised, as before
+            pass
+        yield
+    finally:
+        os.close(fd)
 
 
 def staging_dir_for(target: Path) -> Path:
