@@ -113,6 +113,26 @@ def test_git_ignores_what_a_killed_command_leaves_but_not_the_store(repo: Path) 
     assert "golden/manifest.json" in status and "dvc.yaml" in status
 
 
+def test_init_that_cannot_finish_writes_nothing(repo: Path) -> None:
+    # a params.yaml of the user's own DVC pipeline, or a golden/ folder of theirs: init wrote the workflows,
+    # the policy, baselines/, .gitignore lines and ran `dvc init`, then stopped on it (exit 3 / 5)
+    (repo / "params.yaml").write_text("lr: 0.1\n")
+    (repo / ".gitignore").write_text("*.log\n")
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "mine"], repo)
+    proc = run([GOLDKEEPER, "init"], repo, check=False)
+    assert proc.returncode == 3 and proc.stderr.endswith("nothing was written\n"), proc.stderr
+    assert "params.yaml: unknown section 'lr'" in proc.stderr
+    assert run(["git", "status", "--porcelain", "--untracked-files=all", "--ignored"], repo).stdout == ""
+    (repo / "params.yaml").unlink()
+    (repo / "golden" / "data").mkdir(parents=True)
+    (repo / "golden" / "data" / "x.txt").write_text("mine\n")
+    proc = run([GOLDKEEPER, "init"], repo, check=False)
+    assert proc.returncode == 5 and proc.stderr.endswith("nothing was written\n"), proc.stderr
+    status = run(["git", "status", "--porcelain", "--untracked-files=all", "--ignored"], repo).stdout
+    assert status == " D params.yaml\n?? golden/data/x.txt\n"
+
+
 def test_init_outside_git_is_a_usage_error(tmp_path: Path) -> None:
     proc = run([GOLDKEEPER, "init"], tmp_path, check=False)
     assert proc.returncode == 2

@@ -30,9 +30,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
 from goldkeeper.config import Settings, load_params, load_settings, validate_settings
-from goldkeeper.errors import ConfigError, GoldkeeperError, UsageError
+from goldkeeper.errors import ConfigError, DataIntegrityError, GoldkeeperError, UsageError
 from goldkeeper.scaffold.database_section import render_database_section
 from goldkeeper.store import MANIFEST, write_store
+from goldkeeper.store.guard import check_target
 
 if TYPE_CHECKING:
     from goldkeeper.db.mapping_infer import InferredMapping
@@ -262,6 +263,27 @@ def check_can_init(root: Path, *, force: bool = False, from_database: bool = Fal
     return root
 
 
+def check_existing_files(root: Path, *, force: bool) -> None:
+    """What init would keep and then fail on, refused before it writes anything (else it left the workflows,
+    the policy, .gitignore lines and `dvc init` behind, then stopped): a params.yaml that is not goldkeeper's
+    (kept unless ``force``), a store folder holding files that are not a goldkeeper store."""
+    params = root / TEMPLATE_FILES["params.yaml"]
+    store = root / "golden"
+    if params.exists() and not force:
+        try:
+            store = load_settings(root=root, env={}).store_path
+        except GoldkeeperError as exc:
+            raise ConfigError(
+                f"{exc}; init keeps an existing params.yaml and reads it: fix it, or move it aside (--force "
+                "replaces it); nothing was written"
+            ) from exc
+    if store.exists() and not (store / MANIFEST).exists():
+        try:
+            check_target(store, store)
+        except GoldkeeperError as exc:
+            raise DataIntegrityError(f"{exc}; init writes an empty store there: nothing was written") from exc
+
+
 def init_project(
     root: Path,
     *,
@@ -283,6 +305,8 @@ def init_project(
     ``grounded_only_project``: no retrieval eval (:func:`grounded_only`).
     """
     root = check_can_init(root, force=force, from_database=from_database)
+    if inferred is None:
+        check_existing_files(root, force=force)
     toplevel = git_toplevel(root)
     extra = "dvc-s3" if dvc_tracked_store else ""
     derived = install or derived_install(root)
