@@ -16,6 +16,7 @@ not in the manifest, so writing it does not change the dataset version.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ import orjson
 from goldkeeper.config import Settings
 from goldkeeper.dataset.diff import WORKTREE, DatasetDiff, diff
 from goldkeeper.errors import DataIntegrityError
+from goldkeeper.fileio import file_error
 from goldkeeper.store.atomic import store_lock
 from goldkeeper.store.sidecar import write_sidecar_json
 
@@ -74,7 +76,11 @@ def append_changelog(
 ) -> ChangelogResult:
     """Diff the working store against ``base`` and append an entry unless there is nothing new (holding the
     store's lock: a dump running meanwhile would replace the store, and the entry with it)."""
-    with store_lock(settings.store_path):
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(store_lock(settings.store_path))
+        except OSError as exc:
+            raise file_error(exc, settings.store_path.parent, "write") from exc
         return _append(settings, base, message, now)
 
 

@@ -36,7 +36,7 @@ def store_lock(target: Path) -> Iterator[None]:
     holding the store (the store itself is exchanged), so no lock file is left; a killed holder releases it.
     Not re-entrant: a process holds it once."""
     parent = Path(target).resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
+    parent.mkdir(parents=True, exist_ok=True)  # an OSError here is the caller's to name (see StoreWriter)
     fd = os.open(parent, os.O_RDONLY)
     try:
         try:
