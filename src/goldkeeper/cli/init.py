@@ -24,13 +24,14 @@ FROM_DATABASE_HELP = (
 )
 
 
-@click.command("init")
-@click.option(
-    "--force",
-    is_flag=True,
-    help="Overwrite files that already exist (default: keep them); "
-    "a golden store is kept even so, unless --from-database dumps over it.",
+FORCE_HELP = (
+    "Overwrite files that already exist (default: keep them); a golden store is kept even so, unless "
+    "--from-database dumps over it."
 )
+
+
+@click.command("init")
+@click.option("--force", is_flag=True, help=FORCE_HELP)
 @click.option(
     "--from-database",
     is_flag=True,
