@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import resource
+import signal
 import subprocess
 import sys
 import uuid
@@ -131,6 +133,23 @@ def test_init_that_cannot_finish_writes_nothing(repo: Path) -> None:
     assert proc.returncode == 5 and proc.stderr.endswith("nothing was written\n"), proc.stderr
     status = run(["git", "status", "--porcelain", "--untracked-files=all", "--ignored"], repo).stdout
     assert status == " D params.yaml\n?? golden/data/x.txt\n"
+
+
+def test_a_full_disk_while_init_adds_its_gitignore_lines_keeps_the_users_lines(repo: Path) -> None:
+    # init rewrote .gitignore (truncate, then write): a write refused past the disk's room (here: a file size
+    # limit, the kernel's EFBIG) left the file cut, the user's lines lost, and an internal error
+    run([GOLDKEEPER, "init"], repo)
+    mine = "".join(f"/build-{n}/\n" for n in range(200))
+    (repo / ".gitignore").write_text(mine)  # the user's own lines, init's gone: init appends them again
+
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+
+    proc = subprocess.run([GOLDKEEPER, "init"], cwd=repo, capture_output=True, text=True, preexec_fn=small_files)
+    assert proc.returncode == 7, proc.stderr
+    assert proc.stderr == f"error: {repo / '.gitignore'}: cannot append to: File too large\n"
+    assert (repo / ".gitignore").read_text() == mine
 
 
 def test_init_outside_git_is_a_usage_error(tmp_path: Path) -> None:

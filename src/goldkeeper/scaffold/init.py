@@ -31,6 +31,7 @@ from urllib.parse import unquote, urlparse
 
 from goldkeeper.config import Settings, load_params, load_settings, validate_settings
 from goldkeeper.errors import ConfigError, DataIntegrityError, GoldkeeperError, UsageError
+from goldkeeper.fileio import file_error
 from goldkeeper.scaffold.database_section import render_database_section
 from goldkeeper.store import MANIFEST, write_store
 from goldkeeper.store.guard import check_target
@@ -233,16 +234,20 @@ def git_toplevel(path: Path) -> Path:
 
 
 def _ensure_gitignore(root: Path, lines: list[str]) -> bool:
+    """Append the missing ``lines`` to the user's .gitignore. Appended, never rewritten: a rewrite truncates the
+    file first, so a full disk (or a kill) between truncating and writing lost the user's own lines."""
     path = root / ".gitignore"
-    existing = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-    missing = [line for line in lines if line not in existing]
-    if not missing:
-        return False
-    text = "\n".join(existing)
-    if text and not text.endswith("\n"):
-        text += "\n"
-    text += "# goldkeeper\n" + "\n".join(missing) + "\n"
-    path.write_text(text, encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        missing = [line for line in lines if line not in text.splitlines()]
+        if not missing:
+            return False
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(
+                ("\n" if text and not text.endswith("\n") else "") + "# goldkeeper\n" + "\n".join(missing) + "\n"
+            )
+    except OSError as exc:
+        raise file_error(exc, path, "append to") from exc
     return True
 
 
