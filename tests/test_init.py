@@ -152,6 +152,15 @@ def test_a_full_disk_while_init_adds_its_gitignore_lines_keeps_the_users_lines(r
     assert (repo / ".gitignore").read_text() == mine
 
 
+def test_a_file_where_init_needs_a_folder_is_a_file_error_and_is_kept(repo: Path) -> None:
+    # `.github` a file of the user's: `internal error: NotADirectoryError` (exit 1)
+    (repo / ".github").write_text("mine\n")
+    proc = run([GOLDKEEPER, "init"], repo, check=False)
+    assert proc.returncode == 7, proc.stderr
+    assert proc.stderr == f"error: {repo / '.github/workflows/goldkeeper-pr.yml'}: cannot write: Not a directory\n"
+    assert (repo / ".github").read_text() == "mine\n"
+
+
 def test_init_outside_git_is_a_usage_error(tmp_path: Path) -> None:
     proc = run([GOLDKEEPER, "init"], tmp_path, check=False)
     assert proc.returncode == 2

@@ -378,12 +378,15 @@ def _write_templates(
             result.kept.append(relpath)
             continue
         (result.overwritten if target.exists() else result.created).append(relpath)
-        target.parent.mkdir(parents=True, exist_ok=True)
         text = render_template(name, install=install, extra=extra)
         text = grounded_only(name, text) if grounded else text
         if name == "params.yaml" and database_section is not None:
             text += database_section
-        target.write_text(text, encoding="utf-8")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        except OSError as exc:  # `.github` a file, a read-only folder, a full disk: one line naming it, exit 7
+            raise file_error(exc, target, "write") from exc
 
 
 def _ensure_baselines_dir(root: Path, result: InitResult) -> None:
