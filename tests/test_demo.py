@@ -89,3 +89,24 @@ def test_demo_without_golden_uses_the_bundled_sample(project: Path, capsys: pyte
     from goldkeeper.store import open_store
 
     assert report["version"] == open_store(REPO / "golden").version
+
+
+def test_demo_never_wipes_a_folder_it_did_not_write(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # with GOLDKEEPER_HOME set to a folder of the user's (a home directory), <home>/demo is theirs: the demo
+    # deleted it whole before starting its fresh server there
+    small_project(project)
+    home = project / "me"
+    (home / "demo" / "reports").mkdir(parents=True)
+    (home / "demo" / "notes.txt").write_text("mine\n")
+    (home / "demo" / "reports" / "q3.md").write_text("mine too\n")
+    monkeypatch.setenv("GOLDKEEPER_HOME", str(home))
+    code, out, err = run(["demo"], capsys)
+    assert (code, out) == (2, "")
+    assert err == (
+        f"error: {home / 'demo'}: holds notes.txt, which goldkeeper demo did not write; the demo wipes this folder "
+        "at each run, so it will not run there: move it, or set GOLDKEEPER_HOME to another folder\n"
+    )
+    assert (home / "demo" / "notes.txt").read_text() == "mine\n" and (home / "demo" / "reports" / "q3.md").exists()
+    assert not (home / "demo" / "pgdata").exists()  # refused before a server was started there

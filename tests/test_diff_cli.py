@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import jsonschema
 import pytest
 
-from diff_support import commit_all, dataset, git, init_repo, make_analysis, write
+from diff_support import SHARDS, commit_all, dataset, git, init_repo, make_analysis, write
 from goldkeeper.cli import main
 from goldkeeper.dataset.diff.render import GITHUB_COMMENT_LIMIT
 from goldkeeper.dataset.diff.schema import DIFF_JSON_SCHEMA
+from goldkeeper.store import StoreWriter
 from verify_helpers import build_store
 
 
@@ -450,3 +454,26 @@ def test_a_repetitive_chunk_edit_is_diffed_in_bounded_time(repo: Path, capsys: p
     assert code == 0 and time.monotonic() - started < 15
     content = next(line for line in out.splitlines() if line.strip().startswith("content:"))
     assert "[-" in content and "{+" in content and content.endswith("tail+}")
+
+
+def test_a_changelog_entry_written_while_a_dump_runs_is_kept(repo: Path) -> None:
+    # the entry went into the store the dump was replacing (its carry-over was taken at the start): `changelog`
+    # said "appended" and the entry was gone. The changelog now waits for the dump, and appends to its store.
+    analyses, queries = dataset()
+    changed = [*analyses, make_analysis(90, chunks=2)]
+    write(repo, changed, queries)
+    goldkeeper = str(Path(sys.executable).parent / "goldkeeper")
+    with StoreWriter(repo / "golden", "test-set", SHARDS) as dump:  # a dump in progress (the same records)
+        changelog = subprocess.Popen(
+            [goldkeeper, "-C", str(repo), "changelog", "-m", "during the dump"], stdout=subprocess.PIPE, text=True
+        )
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            changelog.wait(timeout=6)  # unserialised, it is done by then
+        for analysis in sorted(changed, key=lambda a: str(a.id)):
+            dump.add_analysis(analysis)
+        for query in sorted(queries, key=lambda q: q.id):
+            dump.add_query(query)
+    out, _ = changelog.communicate(timeout=120)
+    assert changelog.returncode == 0 and out.startswith("appended"), out
+    entries = json.loads((repo / "golden" / "CHANGELOG.json").read_text())["entries"]
+    assert [entry["description"] for entry in entries] == ["during the dump"]

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
+import resource
+import signal
 import subprocess
 import sys
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import yaml
 
+from goldkeeper.models import Analysis
 from goldkeeper.scaffold.init import GITIGNORE_LINES, TEMPLATE_FILES, render_template
-from goldkeeper.store import open_store
+from goldkeeper.store import open_store, write_store
+from goldkeeper.store.atomic import staging_dir_for
+
+_CREATED = datetime(2024, 1, 1, tzinfo=UTC)
 
 GOLDKEEPER = str(Path(sys.executable).parent / "goldkeeper")
 
@@ -74,6 +83,82 @@ def test_init_force_overwrites(repo: Path) -> None:
     result = json.loads(run([GOLDKEEPER, "init", "--force", "--json"], repo).stdout)
     assert "dvc.yaml" in result["overwritten"]
     assert (repo / "dvc.yaml").read_text() == render_template("dvc.yaml")
+
+
+def test_init_force_keeps_a_store_that_holds_data(repo: Path) -> None:
+    # init's own hint to fix the workflows is `init --force --install ...`: it must not delete the dataset
+    run([GOLDKEEPER, "init"], repo)
+    analysis = Analysis(id=uuid.UUID(int=1), url="https://docs.python.org/3/a", title="a", created_at=_CREATED)
+    write_store(repo / "golden", "golden", [analysis], [], {"analyses": 8, "queries": 16})
+    before = {p.relative_to(repo): p.read_bytes() for p in (repo / "golden").rglob("*") if p.is_file()}
+    proc = run([GOLDKEEPER, "init", "--force", "--install", "goldkeeper==1.0", "--json"], repo)
+    result = json.loads(proc.stdout)
+    assert "golden/" in result["kept"] and "golden/" not in result["overwritten"]
+    after = {p.relative_to(repo): p.read_bytes() for p in (repo / "golden").rglob("*") if p.is_file()}
+    assert after == before and open_store(repo / "golden").manifest.counts["analyses"] == 1
+    assert "goldkeeper==1.0" in (repo / ".github/workflows/goldkeeper-pr.yml").read_text()
+
+
+def test_git_ignores_what_a_killed_command_leaves_but_not_the_store(repo: Path) -> None:
+    # a SIGKILLed dump leaves its staging directory beside golden/, a killed atomic write its temporary file:
+    # the next run removes them, and `git add -A` meanwhile must not commit a second copy of the store
+    run([GOLDKEEPER, "init"], repo)
+    staging = staging_dir_for(repo / "golden")
+    (staging / "manifest.json").write_text("{}\n")
+    backup = repo / ".golden.old-0123abcd"
+    backup.mkdir()
+    (backup / "manifest.json").write_text("{}\n")
+    temporary = repo / "golden" / f".CHANGELOG.json.tmp-{os.getpid()}-0123abcd"
+    temporary.write_text("{")
+    status = run(["git", "status", "--porcelain", "--untracked-files=all"], repo).stdout
+    assert staging.name not in status and backup.name not in status and temporary.name not in status
+    assert "golden/manifest.json" in status and "dvc.yaml" in status
+
+
+def test_init_that_cannot_finish_writes_nothing(repo: Path) -> None:
+    # a params.yaml of the user's own DVC pipeline, or a golden/ folder of theirs: init wrote the workflows,
+    # the policy, baselines/, .gitignore lines and ran `dvc init`, then stopped on it (exit 3 / 5)
+    (repo / "params.yaml").write_text("lr: 0.1\n")
+    (repo / ".gitignore").write_text("*.log\n")
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "mine"], repo)
+    proc = run([GOLDKEEPER, "init"], repo, check=False)
+    assert proc.returncode == 3 and proc.stderr.endswith("nothing was written\n"), proc.stderr
+    assert "params.yaml: unknown section 'lr'" in proc.stderr
+    assert run(["git", "status", "--porcelain", "--untracked-files=all", "--ignored"], repo).stdout == ""
+    (repo / "params.yaml").unlink()
+    (repo / "golden" / "data").mkdir(parents=True)
+    (repo / "golden" / "data" / "x.txt").write_text("mine\n")
+    proc = run([GOLDKEEPER, "init"], repo, check=False)
+    assert proc.returncode == 5 and proc.stderr.endswith("nothing was written\n"), proc.stderr
+    status = run(["git", "status", "--porcelain", "--untracked-files=all", "--ignored"], repo).stdout
+    assert status == " D params.yaml\n?? golden/data/x.txt\n"
+
+
+def test_a_full_disk_while_init_adds_its_gitignore_lines_keeps_the_users_lines(repo: Path) -> None:
+    # init rewrote .gitignore (truncate, then write): a write refused past the disk's room (here: a file size
+    # limit, the kernel's EFBIG) left the file cut, the user's lines lost, and an internal error
+    run([GOLDKEEPER, "init"], repo)
+    mine = "".join(f"/build-{n}/\n" for n in range(200))
+    (repo / ".gitignore").write_text(mine)  # the user's own lines, init's gone: init appends them again
+
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+
+    proc = subprocess.run([GOLDKEEPER, "init"], cwd=repo, capture_output=True, text=True, preexec_fn=small_files)
+    assert proc.returncode == 7, proc.stderr
+    assert proc.stderr == f"error: {repo / '.gitignore'}: cannot append to: File too large\n"
+    assert (repo / ".gitignore").read_text() == mine
+
+
+def test_a_file_where_init_needs_a_folder_is_a_file_error_and_is_kept(repo: Path) -> None:
+    # `.github` a file of the user's: `internal error: NotADirectoryError` (exit 1)
+    (repo / ".github").write_text("mine\n")
+    proc = run([GOLDKEEPER, "init"], repo, check=False)
+    assert proc.returncode == 7, proc.stderr
+    assert proc.stderr == f"error: {repo / '.github/workflows/goldkeeper-pr.yml'}: cannot write: Not a directory\n"
+    assert (repo / ".github").read_text() == "mine\n"
 
 
 def test_init_outside_git_is_a_usage_error(tmp_path: Path) -> None:

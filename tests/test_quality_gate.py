@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -277,6 +279,38 @@ def test_run_gate_records_runs_and_compares_with_previous(tmp_path: Path) -> Non
     assert second.result["severity"] == "regression" and second.result["previousRunId"] == first.run["id"]
     assert [r["id"] for r in trend.runs()] == [first.run["id"], second.run["id"]]
     assert "cases" not in second.run["metrics"] and second.run["metrics"]["relevance"] == 0.70
+
+
+_GATES = """
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from goldkeeper.quality.baseline import BaselineStore
+from goldkeeper.quality.gate import run_gate
+from goldkeeper.quality.trend import TrendStore
+from quality_support import identity, policy
+root = Path(sys.argv[1])
+paths = [root / "metrics" / "retrieval.json", root / "metrics" / "grounded.json"]
+for _ in range(int(sys.argv[3])):
+    run_gate(metrics_paths=paths, identity=identity(), policy=policy(), baselines=BaselineStore(root / "baselines"),
+             trend=TrendStore(root / "artifacts" / "evals"), retention_max_runs=1000)
+"""
+
+
+def test_gates_run_at_once_keep_every_run(tmp_path: Path) -> None:
+    # each gate wrote the index it had read plus its own run: a run of the other gate was dropped from the
+    # index, and its file pruned as an orphan by the next retention (2 of 45 `goldkeeper gate` runs, 3 at once)
+    write_metrics(tmp_path)
+    tests_dir = str(Path(__file__).parent)
+    gates = [
+        subprocess.Popen([sys.executable, "-c", _GATES, str(tmp_path), tests_dir, "15"], stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    errors = [gate.communicate()[1] for gate in gates]
+    assert all(gate.returncode == 0 for gate in gates), errors
+    trend = TrendStore(tmp_path / "artifacts" / "evals")
+    assert len(trend.index()["runs"]) == 60 and len(list(trend.runs_dir.iterdir())) == 60
+    assert [p.name for p in trend.root.iterdir() if p.name.startswith(".")] == []  # no lock file left
 
 
 def test_load_metrics_rejects_conflicts_and_missing_files(tmp_path: Path) -> None:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import importlib
 import os
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +18,9 @@ import orjson
 import pytest
 
 import goldkeeper.store as store_package
+from goldkeeper.dataset.verify import verify_store
 from goldkeeper.errors import DataIntegrityError, RecordValidationError
+from goldkeeper.fileio import write_json
 from goldkeeper.models import Analysis, Chunk, Expected, ExpectedBehavior, Query, Relevance
 from goldkeeper.store import StoreWriter, canonical_bytes, open_store, write_store
 from goldkeeper.store.atomic import recover_interrupted_swap
@@ -190,6 +196,111 @@ def test_unmanaged_files_are_carried_over(tmp_path: Path) -> None:
     write_store(tmp_path / "g", "t", analyses[:1], queries[:1], SHARDS)
     assert (tmp_path / "g" / "CHANGELOG.json").read_text() == '[{"x": 1}]\n'
     assert open_store(tmp_path / "g").manifest.counts["analyses"] == 1
+
+
+def killed_write(path: Path) -> Path:
+    """SIGKILL a real process in the middle of an atomic write of ``path``; returns the temporary file it left."""
+    code = (
+        "import sys; from goldkeeper.fileio import atomic_write_bytes; atomic_write_bytes(sys.argv[1], bytes(1 << 29))"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, str(path)])
+    deadline = time.monotonic() + 60
+    while not (leftovers := list(path.parent.glob(f".{path.name}.tmp-*"))):
+        assert proc.poll() is None and time.monotonic() < deadline, "the writer finished before it was killed"
+        time.sleep(0.005)
+    proc.kill()
+    proc.wait()
+    assert not path.exists() or path.stat().st_size < 1 << 29  # killed before its rename
+    return leftovers[0]
+
+
+def test_what_a_killed_write_leaves_is_removed_by_the_next_write_and_not_carried_over(tmp_path: Path) -> None:
+    analyses, queries = sample(2)
+    write_store(tmp_path / "g", "t", analyses, queries, SHARDS)
+    leftover = killed_write(tmp_path / "g" / "CHANGELOG.json")
+    (tmp_path / "g" / ".notes.tmp-1-keep").write_text("the user's")  # not an atomic write's name: carried over
+    write_store(tmp_path / "g", "t", analyses[:1], queries[:1], SHARDS)
+    assert sorted(p.name for p in (tmp_path / "g").iterdir()) == [
+        ".notes.tmp-1-keep",
+        "analyses",
+        "manifest.json",
+        "queries",
+    ]
+    leftover = killed_write(tmp_path / "metrics.json")
+    write_json(tmp_path / "metrics.json", {"a": 1})
+    assert not leftover.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["g", "metrics.json"]
+
+
+@contextmanager
+def undeletable(path: Path, root: Path) -> Iterator[None]:
+    """``path`` (a file) cannot be deleted: its folder read-only, or for root (whom permissions do not stop)
+    the file immutable (``chattr +i``); undone after for everything under ``root``, wherever it moved to."""
+    if os.geteuid() != 0:
+        path.parent.chmod(0o555)
+        try:
+            yield
+        finally:
+            for folder in [root, *(p for p in root.rglob("*") if p.is_dir())]:
+                folder.chmod(0o755)
+        return
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False).returncode != 0:
+        pytest.skip("running as root on a file system without chattr +i: nothing here cannot be deleted")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-R", "-i", str(root)], check=True)
+
+
+def test_an_old_store_that_cannot_be_removed_does_not_fail_the_write_that_replaced_it(tmp_path: Path) -> None:
+    # the new store is in place once the directories are exchanged: reporting "nothing was written
+    # (g is unchanged)" with exit 7 then would be false
+    analyses, queries = sample(2)
+    write_store(tmp_path / "g", "t", analyses, queries, SHARDS)
+    shard = next((tmp_path / "g" / "queries").iterdir())
+    with undeletable(shard, tmp_path):
+        write_store(tmp_path / "g", "t", analyses[:1], queries[:1], SHARDS)
+        assert open_store(tmp_path / "g").manifest.counts["analyses"] == 1
+        (left,) = [p for p in tmp_path.iterdir() if p.name != "g"]  # the old store, as much as is left of it
+        assert left.name.startswith(".g.staging-")  # removed by a later write once its writer is gone
+
+
+_REPLACER = """
+import sys, time
+from goldkeeper.store import open_store, write_store
+target, end = sys.argv[1], time.monotonic() + float(sys.argv[4])
+stores = [(list(s.analyses()), list(s.queries())) for s in map(open_store, sys.argv[2:4])]
+while time.monotonic() < end:
+    for analyses, queries in stores:
+        write_store(target, "t", analyses, queries, {"analyses": 4, "queries": 4})
+        time.sleep(0.05)  # a dump takes seconds: a store read again is read whole
+"""
+
+
+def test_a_store_replaced_while_it_is_read_is_never_reported_corrupted(tmp_path: Path) -> None:
+    # a dump or fmt in another process replaces the directory between two reads: verify reads it again,
+    # a reader says the store was replaced (never "corrupted", "a hand edit: run fmt")
+    analyses, queries = sample(40)
+    write_store(tmp_path / "a", "t", analyses, queries, SHARDS)
+    write_store(tmp_path / "b", "t", analyses[:-1], queries[:-1], SHARDS)
+    write_store(tmp_path / "g", "t", analyses, queries, SHARDS)
+    replacer = subprocess.Popen([sys.executable, "-c", _REPLACER, str(tmp_path / "g"), str(tmp_path / "a"),
+                                 str(tmp_path / "b"), "4"])  # fmt: skip
+    mixed: set[str] = set()
+    reads = 0
+    settled = verify_store(tmp_path / "a").codes()  # the default params' shard counts are not these: the same
+    try:
+        while replacer.poll() is None:
+            reads += 1
+            mixed |= verify_store(tmp_path / "g").codes() - settled
+            try:
+                for _ in open_store(tmp_path / "g").analyses():
+                    pass
+            except DataIntegrityError as exc:
+                assert "replaced while it was read" in str(exc), exc
+    finally:
+        replacer.wait()
+    assert replacer.returncode == 0 and reads > 5
+    assert not mixed
 
 
 def test_recover_puts_back_a_store_lost_between_fallback_renames(tmp_path: Path) -> None:

@@ -16,14 +16,17 @@ trailing newline, so the same data always gives the same bytes.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from goldkeeper.errors import DataIntegrityError, FileError
+from goldkeeper.programs import process_alive
 
 _JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
 
@@ -43,11 +46,30 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
+#: the temporary file of an atomic write: ``.<name>.tmp-<pid of the writer>-<8 hex digits>``
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.tmp-(?P<pid>[0-9]+)-[0-9a-f]{8}", re.DOTALL)
+
+
+def stale_temporary(name: str) -> bool:
+    """Whether ``name`` is the temporary file of an atomic write whose writer is gone (killed mid-write)."""
+    match = _TEMPORARY.fullmatch(name)
+    return match is not None and not process_alive(int(match["pid"]))
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Remove what killed writes of ``path`` left beside it: git would commit them, a dump carry them over."""
+    if path.parent.is_dir():
+        for leftover in path.parent.glob(f".{glob.escape(path.name)}.tmp-*"):
+            if stale_temporary(leftover.name):
+                _remove_quietly(leftover)
+
+
 def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
     """Replace ``path`` with ``data`` atomically (see the module doc); returns the path."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
     try:
+        _remove_stale_temporaries(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as handle:
             handle.write(data)
@@ -109,6 +131,7 @@ def read_json(path: Path | str, what: str) -> Any:
 __all__ = [
     "file_error",
     "fsync_path",
+    "stale_temporary",
     "atomic_write_bytes",
     "json_bytes",
     "write_json",

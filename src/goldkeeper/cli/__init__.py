@@ -72,6 +72,19 @@ def _error_text(exc: GoldkeeperError) -> str:
 GC_YOUNG_THRESHOLD = 20_000
 
 
+def interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` comes of a Ctrl-C: a C extension imported lazily (onnxruntime) turns the
+    KeyboardInterrupt that hits its initialisation into ``ImportError: initialization failed``."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = _debug_requested(argv)
@@ -103,6 +116,9 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         if debug:
             traceback.print_exc()
+        if interrupted(exc):
+            click.echo("interrupted", err=True)
+            sys.exit(130)
         click.echo(
             f"internal error: {type(exc).__name__}: {log_safe(str(exc))} (rerun with --debug for the traceback)",
             err=True,

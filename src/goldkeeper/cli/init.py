@@ -24,8 +24,14 @@ FROM_DATABASE_HELP = (
 )
 
 
+FORCE_HELP = (
+    "Overwrite files that already exist (default: keep them); a golden store is kept even so, unless "
+    "--from-database dumps over it."
+)
+
+
 @click.command("init")
-@click.option("--force", is_flag=True, help="Overwrite files that already exist (default: keep them).")
+@click.option("--force", is_flag=True, help=FORCE_HELP)
 @click.option(
     "--from-database",
     is_flag=True,
@@ -105,7 +111,9 @@ def _echo_result(result: InitResult) -> None:
     for path in result.overwritten:
         click.echo(f"overwritten  {path}")
     for path in result.kept:
-        click.echo(f"kept         {path} (exists; --force to overwrite)")
+        # a store is never replaced by an empty one: only a dump (--force --from-database) writes over it
+        why = "a goldkeeper store; only --force --from-database dumps over it" if path.endswith("/") else None
+        click.echo(f"kept         {path} ({why or 'exists; --force to overwrite'})")
     for command in result.ran:
         click.echo(f"ran          {command}")
     click.echo("\nnext:")

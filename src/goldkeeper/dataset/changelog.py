@@ -16,6 +16,7 @@ not in the manifest, so writing it does not change the dataset version.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,8 @@ import orjson
 from goldkeeper.config import Settings
 from goldkeeper.dataset.diff import WORKTREE, DatasetDiff, diff
 from goldkeeper.errors import DataIntegrityError
+from goldkeeper.fileio import file_error
+from goldkeeper.store.atomic import store_lock
 from goldkeeper.store.sidecar import write_sidecar_json
 
 CHANGELOG_FILE = "CHANGELOG.json"
@@ -71,7 +74,17 @@ def read_changelog(settings: Settings) -> dict[str, Any]:
 def append_changelog(
     settings: Settings, base: str = "HEAD", message: str | None = None, now: datetime | None = None
 ) -> ChangelogResult:
-    """Diff the working store against ``base`` and append an entry unless there is nothing new."""
+    """Diff the working store against ``base`` and append an entry unless there is nothing new (holding the
+    store's lock: a dump running meanwhile would replace the store, and the entry with it)."""
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(store_lock(settings.store_path))
+        except OSError as exc:
+            raise file_error(exc, settings.store_path.parent, "write") from exc
+        return _append(settings, base, message, now)
+
+
+def _append(settings: Settings, base: str, message: str | None, now: datetime | None) -> ChangelogResult:
     result = diff(base, WORKTREE, settings)
     stale = [p for p in result.store_problems if p.side == "new"]
     if stale:  # a hand edit before `fmt`: the manifest's sha256 (version_after) is not the content's version

@@ -32,14 +32,14 @@ import os
 import subprocess
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from goldkeeper.errors import DatabaseError
+from goldkeeper.errors import DatabaseError, FileError
 from goldkeeper.fileio import atomic_write_bytes
 
 DATABASE_NAME = "goldkeeper"
@@ -92,7 +92,7 @@ class EmbeddedServer:
     def start(self) -> str:
         """Start the server (initialising it on first use) and return its database URL."""
         pgserver = _import_pgserver()
-        self.home.mkdir(parents=True, exist_ok=True)
+        self._make_home()
         version = self._postgres_major(pgserver)
         try:
             with warnings.catch_warnings():
@@ -141,10 +141,30 @@ class EmbeddedServer:
     # ---------------------------------------------------------------- who started it
 
     @contextmanager
+    def _home_errors(self, path: Path) -> Iterator[None]:
+        """An OSError on the home (below a file, not writable, a full disk) is exit 7 naming it, not a crash."""
+        try:
+            yield
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise FileError(
+                f"{path}: cannot write: {reason} (the embedded server's home: $GOLDKEEPER_HOME, else .goldkeeper/)",
+                path=str(path),
+                errno=exc.errno,
+            ) from exc
+
+    def _make_home(self) -> None:
+        with self._home_errors(self.home):
+            self.home.mkdir(parents=True, exist_ok=True)
+
+    @contextmanager
     def serialised(self) -> Iterator[None]:
         """An exclusive lock (flock on ``<home>/server.lock``) around start / adopt / stop decisions."""
-        self.home.mkdir(parents=True, exist_ok=True)
-        with open(self.home / "server.lock", "a+b") as handle:
+        lock = self.home / "server.lock"
+        self._make_home()
+        with self._home_errors(lock):
+            handle = open(lock, "a+b")  # noqa: SIM115 - closed by the with below
+        with handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
@@ -173,7 +193,9 @@ class EmbeddedServer:
 
     def release(self) -> None:
         """Forget the owner: the server is stopped, or ``db start`` keeps it for the user."""
-        (self.home / OWNER_FILE).unlink(missing_ok=True)
+        path = self.home / OWNER_FILE
+        with self._home_errors(path), suppress(FileNotFoundError, NotADirectoryError):  # no home: nothing to forget
+            path.unlink()
 
     def managed(self) -> bool:
         """Whether commands started the server for themselves (they stop it when the last one is done)."""

@@ -24,6 +24,7 @@ from goldkeeper.demo.context import DemoContext, DemoStep
 from goldkeeper.demo.mapped import MAPPING_FILE, mapped_dump_step, mapped_restore_step, mapped_settings, package_file
 from goldkeeper.demo.mapped import schema_step as mapped_schema_step
 from goldkeeper.demo.steps import gate_step, grounded_step, report_step, restore_step, retrieval_step, verify_step
+from goldkeeper.errors import UsageError
 from goldkeeper.progress import SILENT, Progress
 
 if TYPE_CHECKING:  # the embedder module loads onnxruntime (0.3 s): `goldkeeper --help` must not
@@ -111,6 +112,28 @@ def demo_home(settings: Settings) -> Path:
     return settings.home_path / DEMO_DIRNAME
 
 
+#: what a demo writes in its home (the server, :class:`DemoContext`'s outputs); the lock files alone: a demo
+#: killed before its server existed
+DEMO_ENTRIES = frozenset({"pgdata", "baselines", "artifacts", "golden", "dump", "metrics", "reports"})
+SERVER_FILES = frozenset({"server.lock", "server-owner.json"})
+
+
+def check_demo_home(home: Path) -> None:
+    """The demo wipes its home: refuse one goldkeeper did not make (``$GOLDKEEPER_HOME/demo`` can be a folder of
+    the user's, e.g. with GOLDKEEPER_HOME set to a home directory), before anything is stopped or deleted."""
+    if not home.exists() and not home.is_symlink():
+        return
+    names = {entry.name for entry in home.iterdir()} if home.is_dir() and not home.is_symlink() else None
+    if names is not None and names <= DEMO_ENTRIES | SERVER_FILES and ("pgdata" in names or names <= SERVER_FILES):
+        return
+    shown = ", ".join(sorted(names - DEMO_ENTRIES - SERVER_FILES)[:3]) if names is not None else None
+    what = f"holds {shown}, which" if shown else "is not a folder that"
+    raise UsageError(
+        f"{home}: {what} goldkeeper demo did not write; the demo wipes this folder at each run, so it will not "
+        "run there: move it, or set GOLDKEEPER_HOME to another folder"
+    )
+
+
 def demo_settings(settings: Settings, *, mapped: bool) -> tuple[Settings, tuple[str, ...]]:
     """The settings the demo runs with, and the lines that say so: the demo database is not the user's, so a
     params ``database:`` section is set aside (the reference schema), unless ``mapped`` (the example mapping)."""
@@ -146,6 +169,7 @@ def run_demo(
         embedder = load_embedder(settings.embedding, root=settings.root)
     home = demo_home(settings)
     settings, notes = demo_settings(settings, mapped=mapped)
+    check_demo_home(home)
     server = EmbeddedServer(home)
     if server.status().running:
         server.stop()

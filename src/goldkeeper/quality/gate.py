@@ -28,6 +28,7 @@ oldest cited evidence (``oldest_evidence_age_ratio``) is at or beyond the aging 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -420,35 +421,37 @@ def run_gate(
 ) -> GateOutcome:
     """Evaluate the current metrics, store the run in the trend and apply retention.
 
-    ``sources`` names the metrics files in the stored run (default: the paths as given).
+    ``sources`` names the metrics files in the stored run (default: the paths as given). A recording gate
+    holds the trend's lock from reading the history to retention (:meth:`TrendStore.locked`).
     """
     metrics = load_metrics(metrics_paths)
-    history = trend.runs(last=policy.severity_history_policy.max_comparisons)
-    previous = history[-1] if history else None
-    result = evaluate(
-        GateInputs(
-            metrics=metrics,
-            identity=identity,
-            baseline=baselines.get(identity),
-            previous=previous,
-            history=history,
-            policy=policy,
-            require_baseline=require_baseline,
-            rubric=dict(rubric or {}),
+    with trend.locked() if record else nullcontext():
+        history = trend.runs(last=policy.severity_history_policy.max_comparisons)
+        previous = history[-1] if history else None
+        result = evaluate(
+            GateInputs(
+                metrics=metrics,
+                identity=identity,
+                baseline=baselines.get(identity),
+                previous=previous,
+                history=history,
+                policy=policy,
+                require_baseline=require_baseline,
+                rubric=dict(rubric or {}),
+            )
         )
-    )
-    now = (now or datetime.now(UTC)).astimezone(UTC)
-    run = {
-        "schemaVersion": RUN_SCHEMA_VERSION,
-        "id": new_run_id(now),
-        "timestamp": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
-        "identity": identity.as_json(),
-        "metrics": dict(sorted(metrics.items())),
-        "sources": sources if sources is not None else [str(p) for p in metrics_paths],
-        "gate": result,
-    }
-    if not record:
-        return GateOutcome(run=run, result=result, run_path=None, retention=None)
-    path = trend.record(run)
-    retention = trend.apply_retention(retention_max_runs, dry_run=retention_dry_run)
-    return GateOutcome(run=run, result=result, run_path=path, retention=retention)
+        now = (now or datetime.now(UTC)).astimezone(UTC)
+        run = {
+            "schemaVersion": RUN_SCHEMA_VERSION,
+            "id": new_run_id(now),
+            "timestamp": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            "identity": identity.as_json(),
+            "metrics": dict(sorted(metrics.items())),
+            "sources": sources if sources is not None else [str(p) for p in metrics_paths],
+            "gate": result,
+        }
+        if not record:
+            return GateOutcome(run=run, result=result, run_path=None, retention=None)
+        path = trend.record(run)
+        retention = trend.apply_retention(retention_max_runs, dry_run=retention_dry_run)
+        return GateOutcome(run=run, result=result, run_path=path, retention=retention)

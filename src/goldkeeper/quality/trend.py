@@ -9,16 +9,18 @@ in the index (``retention``) for the summary.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from goldkeeper.errors import ConfigError, DataIntegrityError
-from goldkeeper.fileio import read_json, write_json
+from goldkeeper.fileio import file_error, read_json, write_json
 
 RETENTION_ENV = "GOLDKEEPER_EVAL_RETENTION_MAX_RUNS"
 DEFAULT_RETENTION = 200
@@ -112,6 +114,22 @@ class TrendStore:
         self.root = root
         self.runs_dir = root / "runs"
         self.index_path = root / "trend-index.json"
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the trend for one writer: two gates at once would each write the index they read, one of them
+        without the other's run, whose file the next retention then prunes as an orphan. The lock is the
+        directory's own (flock), so no lock file is left to commit or prune; a killed holder releases it."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.root, os.O_RDONLY)
+        except OSError as exc:
+            raise file_error(exc, self.root, "lock") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     # -- index -------------------------------------------------------------------------------------------
 

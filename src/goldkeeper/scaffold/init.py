@@ -30,9 +30,11 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
 from goldkeeper.config import Settings, load_params, load_settings, validate_settings
-from goldkeeper.errors import ConfigError, GoldkeeperError, UsageError
+from goldkeeper.errors import ConfigError, DataIntegrityError, GoldkeeperError, UsageError
+from goldkeeper.fileio import file_error
 from goldkeeper.scaffold.database_section import render_database_section
 from goldkeeper.store import MANIFEST, write_store
+from goldkeeper.store.guard import check_target
 
 if TYPE_CHECKING:
     from goldkeeper.db.mapping_infer import InferredMapping
@@ -49,7 +51,17 @@ TEMPLATE_FILES: dict[str, str] = {
 #: lines init makes sure .gitignore has: the embedded database; the restore marker (the database is
 #: outside DVC, so a fresh clone runs the restore stage once; see dvc.yaml); the dataset diff (its base
 #: branch moves, so every clone, CI included, computes it afresh).
-GITIGNORE_LINES = ["/.goldkeeper/", "/reports/restore.json", "/reports/dataset-diff.md", "/reports/dataset-diff.json"]
+#: and what a killed goldkeeper leaves (the next run removes it): a dump's staging directory and backup beside the
+#: store, an atomic write's temporary file (see goldkeeper.store.atomic, goldkeeper.fileio)
+GITIGNORE_LINES = [
+    "/.goldkeeper/",
+    "/reports/restore.json",
+    "/reports/dataset-diff.md",
+    "/reports/dataset-diff.json",
+    ".*.staging-[0-9]*-*/",
+    ".*.old-[0-9a-f]*/",
+    ".*.tmp-[0-9]*-*",
+]
 
 #: the workflows' install step when init cannot tell how to install goldkeeper: it fails, saying what to do.
 INSTALL_TODO = (
@@ -222,16 +234,20 @@ def git_toplevel(path: Path) -> Path:
 
 
 def _ensure_gitignore(root: Path, lines: list[str]) -> bool:
+    """Append the missing ``lines`` to the user's .gitignore. Appended, never rewritten: a rewrite truncates the
+    file first, so a full disk (or a kill) between truncating and writing lost the user's own lines."""
     path = root / ".gitignore"
-    existing = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-    missing = [line for line in lines if line not in existing]
-    if not missing:
-        return False
-    text = "\n".join(existing)
-    if text and not text.endswith("\n"):
-        text += "\n"
-    text += "# goldkeeper\n" + "\n".join(missing) + "\n"
-    path.write_text(text, encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        missing = [line for line in lines if line not in text.splitlines()]
+        if not missing:
+            return False
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(
+                ("\n" if text and not text.endswith("\n") else "") + "# goldkeeper\n" + "\n".join(missing) + "\n"
+            )
+    except OSError as exc:
+        raise file_error(exc, path, "append to") from exc
     return True
 
 
@@ -250,6 +266,27 @@ def check_can_init(root: Path, *, force: bool = False, from_database: bool = Fal
             "rerun with --force to replace the file, or write the section by hand (docs/configuration.md)"
         )
     return root
+
+
+def check_existing_files(root: Path, *, force: bool) -> None:
+    """What init would keep and then fail on, refused before it writes anything (else it left the workflows,
+    the policy, .gitignore lines and `dvc init` behind, then stopped): a params.yaml that is not goldkeeper's
+    (kept unless ``force``), a store folder holding files that are not a goldkeeper store."""
+    params = root / TEMPLATE_FILES["params.yaml"]
+    store = root / "golden"
+    if params.exists() and not force:
+        try:
+            store = load_settings(root=root, env={}).store_path
+        except GoldkeeperError as exc:
+            raise ConfigError(
+                f"{exc}; init keeps an existing params.yaml and reads it: fix it, or move it aside (--force "
+                "replaces it); nothing was written"
+            ) from exc
+    if store.exists() and not (store / MANIFEST).exists():
+        try:
+            check_target(store, store)
+        except GoldkeeperError as exc:
+            raise DataIntegrityError(f"{exc}; init writes an empty store there: nothing was written") from exc
 
 
 def init_project(
@@ -273,6 +310,8 @@ def init_project(
     ``grounded_only_project``: no retrieval eval (:func:`grounded_only`).
     """
     root = check_can_init(root, force=force, from_database=from_database)
+    if inferred is None:
+        check_existing_files(root, force=force)
     toplevel = git_toplevel(root)
     extra = "dvc-s3" if dvc_tracked_store else ""
     derived = install or derived_install(root)
@@ -339,12 +378,15 @@ def _write_templates(
             result.kept.append(relpath)
             continue
         (result.overwritten if target.exists() else result.created).append(relpath)
-        target.parent.mkdir(parents=True, exist_ok=True)
         text = render_template(name, install=install, extra=extra)
         text = grounded_only(name, text) if grounded else text
         if name == "params.yaml" and database_section is not None:
             text += database_section
-        target.write_text(text, encoding="utf-8")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        except OSError as exc:  # `.github` a file, a read-only folder, a full disk: one line naming it, exit 7
+            raise file_error(exc, target, "write") from exc
 
 
 def _ensure_baselines_dir(root: Path, result: InitResult) -> None:
@@ -373,10 +415,12 @@ def _fill_store(
     dump_store: Callable[[Path], object] | None,
     result: InitResult,
 ) -> None:
-    """The golden store: kept when it has a manifest (unless ``force``), else dumped or written empty."""
+    """The golden store: kept when it has a manifest, else dumped or written empty. ``force`` replaces it only
+    with a dump (``from_database``): an empty store written over it would delete the dataset, and ``init --force``
+    is what refreshes the templates (``--install``)."""
     store = settings.store_path
     manifest_exists = (store / MANIFEST).exists()
-    if manifest_exists and not force:
+    if manifest_exists and not (force and from_database):
         result.kept.append(settings.store.path + "/")
         return
     if from_database:

@@ -14,9 +14,12 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import fcntl
 import os
 import secrets
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from goldkeeper.fileio import fsync_path
@@ -24,6 +27,25 @@ from goldkeeper.programs import process_alive
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
+
+
+@contextmanager
+def store_lock(target: Path) -> Iterator[None]:
+    """One goldkeeper writer of the store at ``target`` at a time (dump, fmt, changelog): a changelog entry
+    written while a dump runs went into the store the dump then replaced. The lock is a flock on the folder
+    holding the store (the store itself is exchanged), so no lock file is left; a killed holder releases it.
+    Not re-entrant: a process holds it once."""
+    parent = Path(target).resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)  # an OSError here is the caller's to name (see StoreWriter)
+    fd = os.open(parent, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:  # a file system without locks (some network mounts): written unserialised, as before
+            pass
+        yield
+    finally:
+        os.close(fd)
 
 
 def staging_dir_for(target: Path) -> Path:
@@ -60,13 +82,20 @@ def replace_directory(staging: Path, target: Path) -> None:
         return
     if _exchange(staging, target):
         fsync_path(target.parent)
-        shutil.rmtree(staging)  # now holds the old store
+        _remove_old_store(staging)  # now holds the old store
         return
     backup = target.parent / f".{target.name}.old-{secrets.token_hex(4)}"
     os.rename(target, backup)
     os.rename(staging, target)
     fsync_path(target.parent)
-    shutil.rmtree(backup)
+    _remove_old_store(backup)
+
+
+def _remove_old_store(old: Path) -> None:
+    """Remove the replaced store. The new one is in place, so what cannot be removed now (a read-only or
+    immutable file) is no failure of the write, which must not report the target unchanged: it is left for
+    :func:`recover_interrupted_swap` (ignored by git: see goldkeeper.scaffold.init.GITIGNORE_LINES)."""
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def recover_interrupted_swap(target: Path) -> None:

@@ -7,6 +7,7 @@ should be a valid integer``. Memory is bounded by one shard.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -119,6 +120,9 @@ class Store:
     source: StoreSource
     manifest: Manifest
     manifest_bytes: bytes
+    #: :func:`store_stamp` before the manifest was read: a shard that does not match it is told apart from a
+    #: store replaced meanwhile
+    stamp: tuple[int, int, int] | None = None
 
     @cached_property
     def version(self) -> str:
@@ -138,13 +142,25 @@ class Store:
         try:
             data = self.source.read_bytes(entry.path)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
+            self._check_not_replaced()
             raise DataIntegrityError(f"{name}: listed in the manifest but missing (or not a file)") from exc
         if check and sha256_hex(data) != entry.sha256:
+            self._check_not_replaced()
             raise DataIntegrityError(
                 f"{name}: sha256 {sha256_hex(data)[:12]}... does not match the manifest ({entry.sha256[:12]}...); "
                 "the shard was edited or corrupted after the dump (a hand edit: run `goldkeeper fmt`)"
             )
         return data
+
+    def _check_not_replaced(self) -> None:
+        """A shard that does not match the manifest read before: when the manifest changed too, another
+        command (dump, fmt) replaced the store meanwhile, which is no corruption: say so."""
+        if store_stamp(self.source) != self.stamp:
+            where = self.source.describe("").rstrip("/")
+            raise DataIntegrityError(
+                f"{where}: the store was replaced while it was read (a goldkeeper dump or fmt ran at the same "
+                "time); nothing was done with it: run the command again"
+            )
 
     def raw_records(self, entry: ShardEntry, *, check: bool = True) -> list[Any]:
         """The shard's records as parsed JSON; with ``check``, its sha256 and record count must match the manifest."""
@@ -172,11 +188,24 @@ class Store:
         yield from self.iter_records("queries", check=check)  # type: ignore[misc]
 
 
+def store_stamp(source: StoreSource) -> tuple[int, int, int] | None:
+    """What tells a directory store from the one that replaces it (a dump writes a new manifest file: another
+    inode and change time; the bytes alone would not tell a store from the same data written again)."""
+    if not isinstance(source, DirectorySource):
+        return None  # a git tree does not change
+    try:
+        st = os.stat(source.root / MANIFEST)
+    except OSError:
+        return (-1, -1, -1)
+    return (st.st_ino, st.st_ctime_ns, st.st_size)
+
+
 def open_store(source: StoreSource | Path | str) -> Store:
     """Open a store from a directory path or any :class:`StoreSource`."""
     if isinstance(source, str | Path):
         source = DirectorySource(Path(source))
     name = source.describe(MANIFEST)
+    stamp = store_stamp(source)
     try:
         data = source.read_bytes(MANIFEST)
     except FileNotFoundError as exc:
@@ -186,4 +215,4 @@ def open_store(source: StoreSource | Path | str) -> Store:
     except IsADirectoryError as exc:
         raise DataIntegrityError(f"{name}: a directory, not a file: not a golden store") from exc
     manifest = validate_record(Manifest, parse_json(data, name), name)
-    return Store(source=source, manifest=manifest, manifest_bytes=data)
+    return Store(source=source, manifest=manifest, manifest_bytes=data, stamp=stamp)

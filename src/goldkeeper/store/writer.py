@@ -23,16 +23,16 @@ import os
 import shutil
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
 
 from goldkeeper.errors import DataIntegrityError, FileError, UsageError
-from goldkeeper.fileio import fsync_path
+from goldkeeper.fileio import fsync_path, stale_temporary
 from goldkeeper.models import ENTITIES, Analysis, Manifest, Query, ShardEntry, StoreScope, count_records
-from goldkeeper.store.atomic import recover_interrupted_swap, replace_directory, staging_dir_for
+from goldkeeper.store.atomic import recover_interrupted_swap, replace_directory, staging_dir_for, store_lock
 from goldkeeper.store.canonical import array_element_bytes, canonical_bytes
 from goldkeeper.store.guard import MANAGED, MANIFEST, check_target
 from goldkeeper.store.sharding import shard_index, shard_name
@@ -121,19 +121,20 @@ class StoreWriter:
         self.per_shard_order = per_shard_order
         self._last_id: dict[str, str] = {}
         self._counts = count_records([], [])
+        self._lock = ExitStack()
         self.manifest: Manifest | None = None
         self.manifest_bytes: bytes | None = None
 
     def __enter__(self) -> StoreWriter:
         with _os_errors(self.shown, self.shown):
-            recover_interrupted_swap(self.target)
-            check_target(self.target, self.shown)
-            self._staging = staging_dir_for(self.target)
+            self._lock.enter_context(store_lock(self.target))  # held until __exit__: see store_lock
         try:
-            with _os_errors(self._staging, self.shown):
-                self._carry_over_unmanaged_files()
+            with _os_errors(self.shown, self.shown):
+                recover_interrupted_swap(self.target)
+                check_target(self.target, self.shown)
+                self._staging = staging_dir_for(self.target)
         except BaseException:
-            shutil.rmtree(self._staging, ignore_errors=True)
+            self._lock.close()
             raise
         return self
 
@@ -152,6 +153,7 @@ class StoreWriter:
                         pass
             if self._staging is not None and self._staging.exists():
                 shutil.rmtree(self._staging, ignore_errors=True)
+            self._lock.close()
 
     def add_analysis(self, analysis: Analysis) -> None:
         analysis = analysis.canonical()
@@ -220,7 +222,7 @@ class StoreWriter:
         if not self.target.is_dir():
             return
         for entry in self.target.iterdir():
-            if entry.name in MANAGED:
+            if entry.name in MANAGED or stale_temporary(entry.name):  # a killed sidecar write's leftover: dropped
                 continue
             destination = self._staging / entry.name
             if entry.is_dir() and not entry.is_symlink():
@@ -257,6 +259,8 @@ class StoreWriter:
             scope=self.scope,
         )
         self.manifest_bytes = canonical_bytes(self.manifest)
+        with _os_errors(self._staging, self.shown):
+            self._carry_over_unmanaged_files()  # last: a top-level file edited during the dump is carried as it is now
         with _os_errors(self.shown / MANIFEST, self.shown):
             for entity in ENTITIES:
                 if (self._staging / entity).is_dir():

@@ -58,7 +58,7 @@ from goldkeeper.dataset.verify.records import RecordRules, Scan, check_reference
 from goldkeeper.dataset.verify.report import Issue, IssueList, Severity, VerifyReport
 from goldkeeper.models import count_records
 from goldkeeper.store.canonical import sha256_hex
-from goldkeeper.store.reader import Store
+from goldkeeper.store.reader import Store, store_stamp
 from goldkeeper.store.source import DirectorySource, StoreSource
 from goldkeeper.store.writer import MANIFEST
 
@@ -71,13 +71,31 @@ def _source_of(store: Store | StoreSource | Path | str) -> StoreSource:
     return store
 
 
+#: reads of a store that another goldkeeper command replaced meanwhile, before the mix is reported as it is
+_READS = 3
+
+
 def verify_store(
     store: Store | StoreSource | Path | str, settings: Settings | None = None, *, rubric: RubricParams | None = None
 ) -> VerifyReport:
-    """Check every file contract of a golden store; never raises for bad data, reports it."""
+    """Check every file contract of a golden store; never raises for bad data, reports it.
+
+    A dump or fmt running meanwhile replaces the directory as a whole, between two of the reads here: the
+    manifest of one store and shards of the other would be reported as a corrupted store. So when the
+    manifest at the end is not the file read at the start, the store is read again."""
     settings = settings if settings is not None else Settings()
     rubric = rubric if rubric is not None else settings.rubric
     source = _source_of(store)
+    for _ in range(_READS):
+        stamp = store_stamp(source)
+        report = _verify_once(source, settings, rubric)
+        if report.ok() or store_stamp(source) == stamp:
+            break
+    return report
+
+
+def _verify_once(source: StoreSource, settings: Settings, rubric: RubricParams) -> VerifyReport:
+    """One read of the store."""
     issues = IssueList()
     target = source.describe("").rstrip("/") or "."
     manifest_bytes, manifest = check_manifest(source, issues)
