@@ -52,8 +52,10 @@ def test_the_plot_is_101_sorted_points_per_mode_for_any_number_of_queries(tmp_pa
         plots_dir=tmp_path / "plots",
     )
     (tmp_path / "plots" / "ndcg-fulltext.json").write_text("[]")
+    (tmp_path / "plots" / "ndcg-my-notes.json").write_text("{}")  # the user's file: not a name goldkeeper writes
     write_outputs(result, tmp_path / "m.json", tmp_path / "pq.json", tmp_path / "trec", plots_dir=tmp_path / "plots")
     assert not (tmp_path / "plots" / "ndcg-fulltext.json").exists()
+    assert (tmp_path / "plots" / "ndcg-my-notes.json").read_text() == "{}"
 
 
 def test_k_stable_names_equal_the_k_named_ones() -> None:

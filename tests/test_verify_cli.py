@@ -127,3 +127,14 @@ def test_console_script_exit_code(tmp_path: Path) -> None:
     )
     assert result.returncode == 5, result.stderr
     assert "[manifest.schema]" in result.stdout and "field counts" in result.stdout
+
+
+def test_a_store_path_with_a_newline_stays_on_the_summary_line(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    odd = project / "gold\nen"
+    odd.mkdir()
+    code, out, err = run(["verify", str(odd)], capsys)
+    assert code == 5
+    last = out.rstrip("\n").splitlines()[-1]
+    assert last.startswith(f"{project}/gold\\nen: INVALID"), out

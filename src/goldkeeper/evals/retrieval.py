@@ -297,8 +297,10 @@ def write_outputs(
     percentile curve per mode (:func:`ndcg_percentiles`, ``ndcg-<mode>.json``); returns the paths written."""
     written: dict[str, Path] = {}
     if plots_dir is not None:
-        for stale in plots_dir.glob("ndcg-*.json") if plots_dir.is_dir() else []:
-            stale.unlink()
+        # the curve of a mode this run left out is stale; only the names goldkeeper writes are removed
+        measured = {mode.mode for mode in result.modes}
+        for stale in (plots_dir / f"ndcg-{name}.json" for name in MODES if name not in measured):
+            stale.unlink(missing_ok=True)
         for mode in result.modes:
             path = plots_dir / f"ndcg-{mode.mode}.json"
             write_json(path, ndcg_percentiles(result, mode))

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 import orjson
 
+from goldkeeper.dataset.inert import terminal_safe
+
 Severity = Literal["error", "warning"]
 
 
@@ -108,7 +110,8 @@ class VerifyReport:
         if self.checked:
             lines.append("checked: " + ", ".join(f"{k} {v}" for k, v in self.checked))
         lines.append(self.summary(strict))
-        return "\n".join(lines)
+        # one line each whatever they quote: a store path or record text holding a newline must not add one
+        return "\n".join(map(terminal_safe, lines))
 
 
 class IssueList:
