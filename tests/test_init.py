@@ -86,7 +86,7 @@ def test_init_force_overwrites(repo: Path) -> None:
 
 
 def test_init_force_keeps_a_store_that_holds_data(repo: Path) -> None:
-    # init's own hint to fix the workflows is `init --force --install ...`: it must not delete the dataset
+    # `init --force --install ...` (init's hint before it needed no --force) must not delete the dataset
     run([GOLDKEEPER, "init"], repo)
     analysis = Analysis(id=uuid.UUID(int=1), url="https://docs.python.org/3/a", title="a", created_at=_CREATED)
     write_store(repo / "golden", "golden", [analysis], [], {"analyses": 8, "queries": 16})
@@ -97,6 +97,27 @@ def test_init_force_keeps_a_store_that_holds_data(repo: Path) -> None:
     after = {p.relative_to(repo): p.read_bytes() for p in (repo / "golden").rglob("*") if p.is_file()}
     assert after == before and open_store(repo / "golden").manifest.counts["analyses"] == 1
     assert "goldkeeper==1.0" in (repo / ".github/workflows/goldkeeper-pr.yml").read_text()
+
+
+def test_install_alone_fills_the_todo_install_step_and_keeps_every_other_file(repo: Path) -> None:
+    """init's hint for the TODO install step is `init --install ARGS`: it rewrites the workflow files still holding
+    that TODO (init's own, untouched) and nothing else: params.yaml edits and an edited workflow stay."""
+    first = json.loads(run([GOLDKEEPER, "init", "--json"], repo).stdout)
+    assert any(c.startswith("goldkeeper init --install ") for c in first["next_commands"]), first
+    params = (repo / "params.yaml").read_text() + "# my settings\n"
+    (repo / "params.yaml").write_text(params)
+    backup = repo / ".github/workflows/goldkeeper-backup.yml"
+    own_backup = backup.read_text().replace("goldkeeper init could not tell how to install goldkeeper here", "mine")
+    backup.write_text(own_backup)
+    result = json.loads(run([GOLDKEEPER, "init", "--install", "goldkeeper==1.0", "--json"], repo).stdout)
+    pr = (repo / ".github/workflows/goldkeeper-pr.yml").read_text()
+    assert result["overwritten"] == [".github/workflows/goldkeeper-pr.yml"]
+    assert "goldkeeper==1.0" in pr and "could not tell how to install" not in pr
+    assert (repo / "params.yaml").read_text() == params and backup.read_text() == own_backup
+    again = json.loads(run([GOLDKEEPER, "init", "--install", "goldkeeper==2.0", "--json"], repo).stdout)
+    assert (
+        again["overwritten"] == [] and "goldkeeper==1.0" in (repo / ".github/workflows/goldkeeper-pr.yml").read_text()
+    )
 
 
 def test_git_ignores_what_a_killed_command_leaves_but_not_the_store(repo: Path) -> None:

@@ -67,7 +67,7 @@ GITIGNORE_LINES = [
 INSTALL_TODO = (
     "|\n"
     '          echo "::error title=goldkeeper install::goldkeeper init could not tell how to install goldkeeper here: '
-    "edit this step (or rerun goldkeeper init --force --install PIP-ARGS), e.g. "
+    "edit this step (or rerun goldkeeper init --install PIP-ARGS), e.g. "
     "python -m pip install 'goldkeeper @ git+https://github.com/OWNER/goldkeeper@TAG'@@EXTRA@@\"\n"
     "          exit 1"
 )
@@ -332,7 +332,7 @@ def init_project(
         result.ran.append(f"dvc add {settings.store.path}")
     if install_args is None:
         result.next_commands.append(
-            "goldkeeper init --force --install 'PIP-ARGS'   # the workflows' install step is a TODO that fails"
+            "goldkeeper init --install 'PIP-ARGS'   # the workflows' install step is a TODO that fails"
         )
     result.next_commands.extend(_next_commands(settings, dvc_tracked_store, from_database, result.database_ok))
     return result
@@ -374,7 +374,7 @@ def _write_templates(
     to params.yaml)."""
     for name, relpath in TEMPLATE_FILES.items():
         target = root / relpath
-        if target.exists() and not force:
+        if target.exists() and not force and not _install_todo_to_fill(target, install):
             result.kept.append(relpath)
             continue
         (result.overwritten if target.exists() else result.created).append(relpath)
@@ -387,6 +387,21 @@ def _write_templates(
             target.write_text(text, encoding="utf-8")
         except OSError as exc:  # `.github` a file, a read-only folder, a full disk: one line naming it, exit 7
             raise file_error(exc, target, "write") from exc
+
+
+#: what only the workflow files init wrote without an install command hold (the TODO step's own text)
+_INSTALL_TODO_MARK = "goldkeeper init could not tell how to install goldkeeper here"
+
+
+def _install_todo_to_fill(target: Path, install: str | None) -> bool:
+    """``init --install ARGS`` rewrites a workflow file that still holds init's own TODO install step (the rest
+    of it is init's too, untouched); a file without it (written with --install, or edited) is kept."""
+    if install is None or target.parent.name != "workflows":
+        return False
+    try:
+        return _INSTALL_TODO_MARK in target.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _ensure_baselines_dir(root: Path, result: InitResult) -> None:
