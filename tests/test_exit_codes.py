@@ -3,7 +3,10 @@ adds a traceback and never changes an exit code, ``db url`` with the server stop
 
 from __future__ import annotations
 
+import importlib.metadata
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -136,3 +139,26 @@ def test_an_unusable_goldkeeper_home_is_a_file_error_naming_it(
         f"error: {project / 'afile' / 'home'}: cannot write: Not a directory "
         "(the embedded server's home: $GOLDKEEPER_HOME, else .goldkeeper/)\n"
     )
+
+
+def test_ctrl_c_while_the_command_line_is_imported_is_exit_130_without_a_traceback() -> None:
+    """The console script runs goldkeeper.__main__, which catches a Ctrl-C during `import goldkeeper.cli` (the
+    first tenth of a second, before cli.main exists to catch it). The interrupt is raised by an import hook at
+    that import: a real signal cannot be timed into that window reliably."""
+    (script,) = importlib.metadata.entry_points(group="console_scripts", name="goldkeeper")
+    assert script.value == "goldkeeper.__main__:main"
+    probe = (
+        "import builtins\n"
+        "real = builtins.__import__\n"
+        "def hooked(name, *args, **kwargs):\n"
+        "    if name == 'goldkeeper.cli':\n"
+        "        raise KeyboardInterrupt\n"
+        "    return real(name, *args, **kwargs)\n"
+        "builtins.__import__ = hooked\n"
+        "from goldkeeper.__main__ import main\n"
+        "main()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe, "verify"], capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (130, "", "interrupted\n")
+    python_m = subprocess.run([sys.executable, "-m", "goldkeeper", "--version"], capture_output=True, text=True)
+    assert python_m.returncode == 0 and python_m.stdout.startswith("goldkeeper, version")
