@@ -114,11 +114,11 @@ def repo(tmp_path: Path) -> Iterator[Path]:
 @pytest.mark.parametrize(
     ("branch", "commits", "base_label", "stages"),
     [
-        # git's default, nothing committed yet: every stage must cope with a repository without a commit
-        ("master", 0, "(no base branch found: everything is added)", STAGES),
         ("main", 1, "main", STAGES),
-        # a single commit, no main/master: only the diff's base differs from `main` (the diff stage has no
-        # upstream stage, so it runs alone; the rest of the pipeline is the `main` case's)
+        # git's default, nothing committed yet, and a single commit on neither main nor master: only the diff's
+        # base differs from `main` (the diff stage has no upstream stage, so it runs alone). The whole pipeline
+        # in a repository without a commit: test_exp_run's first `dvc repro`.
+        ("master", 0, "(no base branch found: everything is added)", {"diff"}),
         ("trunk", 1, "(no base branch found: everything is added)", {"diff"}),
     ],
 )
