@@ -206,3 +206,26 @@ def test_an_answerer_typed_on_the_command_line_is_relative_to_the_cwd(repo: Path
     }
     assert [made[True][0].cwd, made[True][1].path] == [deep, deep / "r.jsonl"]
     assert [made[False][0].cwd, made[False][1].path] == [repo, repo / "r.jsonl"]
+
+
+def test_files_read_without_the_project_are_relative_to_dash_c_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`-C DIR` makes every typed path relative to DIR: also the files of eval trec, eval compare and
+    gate --annotations, which click reads before any project exists (they were read from the process's cwd)."""
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "q.qrels").write_text("q1 0 d1 1\n")
+    (sub / "r.run").write_text("q1 Q0 d1 1 1.0 run\n")
+    records = [{"mode": "hybrid", "query": "q1", "ndcg_cut_10": 1.0}]
+    (sub / "a.json").write_text(json.dumps(records))
+    (sub / "b.json").write_text(json.dumps(records))
+    (sub / "gate.json").write_text("{}")
+    code, out, err = run_in(tmp_path, monkeypatch, capsys, "-C", "sub", "eval", "trec", "q.qrels", "r.run")
+    assert code == 0 and "map" in out and "all\t1.0000" in out, err
+    code, out, err = run_in(tmp_path, monkeypatch, capsys, "-C", "sub", "eval", "compare", "a.json", "b.json")
+    assert code == 0 and "1 paired queries" in out, err
+    code, out, err = run_in(tmp_path, monkeypatch, capsys, "-C", "sub", "gate", "--annotations", "gate.json")
+    assert code == 5 and f"{Path('sub') / 'gate.json'}: not a gate result" in err, err
+    code, out, err = run_in(sub, monkeypatch, capsys, "eval", "trec", "q.qrels", "r.run")  # no -C: the cwd
+    assert code == 0, err

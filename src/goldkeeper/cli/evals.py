@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from goldkeeper.cli.main import AppState, pass_state
+from goldkeeper.cli.main import AppState, InputFile, pass_state
 from goldkeeper.cli.output import echo_document, echo_json, echo_text
 from goldkeeper.project import compare_per_query, evaluate_trec
 
@@ -20,8 +20,8 @@ def eval_group() -> None:
 
 
 @eval_group.command("trec")
-@click.argument("qrels", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("run", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("qrels", type=InputFile())
+@click.argument("run", type=InputFile())
 @click.option("-q", "per_query", is_flag=True, help="Also print every measure per query (then the `all` summary).")
 @click.option(
     "-m",
@@ -108,8 +108,8 @@ def retrieval(
 
 
 @eval_group.command("compare")
-@click.argument("a", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("b", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("a", type=InputFile())
+@click.argument("b", type=InputFile())
 @click.option(
     "-m", "--metric", "metrics", multiple=True, help="Metric to compare (repeatable). Default: all in both files."
 )

@@ -181,6 +181,21 @@ def cli(ctx: click.Context, database_url: str | None, params_file: Path | None, 
 
 pass_state = click.make_pass_decorator(AppState)
 
+
+class InputFile(click.Path):
+    """A file the command reads itself, without the project: relative to ``-C DIR`` when given before the
+    command, as the paths the project resolves are (Settings.cwd). ``exists``: click refuses a missing one."""
+
+    def __init__(self, *, exists: bool = True) -> None:
+        super().__init__(exists=exists, dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        state = ctx.find_object(AppState) if ctx is not None else None
+        if state is not None and state.root is not None and not Path(value).is_absolute():
+            value = state.root / value
+        return super().convert(value, param, ctx)
+
+
 #: the root's options that every command accepts after its name too: (flags, AppState field, click settings)
 _GLOBAL_OPTIONS: list[tuple[list[str], str, dict[str, Any]]] = [
     (["--database-url"], "database_url", {"metavar": "URL"}),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from goldkeeper.cli.main import AppState, pass_state, with_options
+from goldkeeper.cli.main import AppState, InputFile, pass_state, with_options
 from goldkeeper.cli.output import echo_json, echo_text
 from goldkeeper.errors import NegativeVerdict
 from goldkeeper.fileio import append_text
@@ -167,7 +167,7 @@ GATE_OPTIONS = [
     click.option(
         "--annotations",
         "recorded",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=InputFile(exists=False),  # a missing file: read_gate_document's own error
         help="Do not gate: print the GitHub annotations of a recorded gate result (e.g. artifacts/gate.json, "
         "as on GitHub Actions) and exit 0 when it passed, 10 when it failed (the PR workflow's last step).",
     ),
