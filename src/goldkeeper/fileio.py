@@ -31,10 +31,11 @@ from goldkeeper.programs import process_alive
 _JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
 
 
-def file_error(exc: OSError, path: Path | str, action: str) -> FileError:
-    """The one translation of an OSError into a one-line error naming the path."""
+def file_error(exc: OSError, path: Path | str, action: str, detail: str = "") -> FileError:
+    """The one translation of an OSError into a one-line error naming the path (``detail``: what the caller
+    adds after the reason, e.g. ``; nothing was written``)."""
     reason = exc.strerror or type(exc).__name__
-    return FileError(f"{path}: cannot {action}: {reason}", path=str(path), errno=exc.errno)
+    return FileError(f"{path}: cannot {action}: {reason}{detail}", path=str(path), errno=exc.errno)
 
 
 def fsync_path(path: Path) -> None:

@@ -39,8 +39,8 @@ from typing import Any
 
 import orjson
 
-from goldkeeper.errors import DatabaseError, FileError
-from goldkeeper.fileio import atomic_write_bytes
+from goldkeeper.errors import DatabaseError
+from goldkeeper.fileio import atomic_write_bytes, file_error
 
 DATABASE_NAME = "goldkeeper"
 #: In ``home``: the goldkeeper process that started the server for one command (absent: ``db start``).
@@ -146,11 +146,8 @@ class EmbeddedServer:
         try:
             yield
         except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            raise FileError(
-                f"{path}: cannot write: {reason} (the embedded server's home: $GOLDKEEPER_HOME, else .goldkeeper/)",
-                path=str(path),
-                errno=exc.errno,
+            raise file_error(
+                exc, path, "write", " (the embedded server's home: $GOLDKEEPER_HOME, else .goldkeeper/)"
             ) from exc
 
     def _make_home(self) -> None:

@@ -29,8 +29,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
 
-from goldkeeper.errors import DataIntegrityError, FileError, UsageError
-from goldkeeper.fileio import fsync_path, stale_temporary
+from goldkeeper.errors import DataIntegrityError, UsageError
+from goldkeeper.fileio import file_error, fsync_path, stale_temporary
 from goldkeeper.models import ENTITIES, Analysis, Manifest, Query, ShardEntry, StoreScope, count_records
 from goldkeeper.store.atomic import recover_interrupted_swap, replace_directory, staging_dir_for, store_lock
 from goldkeeper.store.canonical import array_element_bytes, canonical_bytes
@@ -44,12 +44,7 @@ def _os_errors(shown: Path | str, target: Path) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise FileError(
-            f"{shown}: cannot write: {reason}; nothing was written ({target} is unchanged)",
-            path=str(shown),
-            errno=exc.errno,
-        ) from exc
+        raise file_error(exc, shown, "write", f"; nothing was written ({target} is unchanged)") from exc
 
 
 #: shards fsynced at once when the store is complete (see StoreWriter._finish)
