@@ -31,7 +31,7 @@ from urllib.parse import unquote, urlparse
 
 from goldkeeper.config import Settings, load_params, load_settings, validate_settings
 from goldkeeper.errors import ConfigError, DataIntegrityError, GoldkeeperError, UsageError
-from goldkeeper.fileio import file_error
+from goldkeeper.fileio import append_text, file_error
 from goldkeeper.scaffold.database_section import render_database_section
 from goldkeeper.store import MANIFEST, write_store
 from goldkeeper.store.guard import check_target
@@ -239,15 +239,13 @@ def _ensure_gitignore(root: Path, lines: list[str]) -> bool:
     path = root / ".gitignore"
     try:
         text = path.read_text(encoding="utf-8") if path.exists() else ""
-        missing = [line for line in lines if line not in text.splitlines()]
-        if not missing:
-            return False
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(
-                ("\n" if text and not text.endswith("\n") else "") + "# goldkeeper\n" + "\n".join(missing) + "\n"
-            )
     except OSError as exc:
         raise file_error(exc, path, "append to") from exc
+    missing = [line for line in lines if line not in text.splitlines()]
+    if not missing:
+        return False
+    separator = "\n" if text and not text.endswith("\n") else ""
+    append_text(path, separator + "# goldkeeper\n" + "\n".join(missing) + "\n")
     return True
 
 
