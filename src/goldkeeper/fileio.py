@@ -29,6 +29,9 @@ from goldkeeper.errors import DataIntegrityError, FileError
 from goldkeeper.programs import process_alive
 
 _JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+#: UTF-8's byte order mark: Windows tools (PowerShell's Out-File, Notepad) write one before JSON and text files
+#: a user hands goldkeeper; every reader of such a file drops it
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def file_error(exc: OSError, path: Path | str, action: str, detail: str = "") -> FileError:
@@ -130,6 +133,7 @@ def read_json(path: Path | str, what: str) -> Any:
 
 
 __all__ = [
+    "UTF8_BOM",
     "file_error",
     "fsync_path",
     "stale_temporary",

@@ -34,6 +34,7 @@ from goldkeeper.config import Settings
 from goldkeeper.dataset.verify import verify_store
 from goldkeeper.dataset.verify.report import Issue, VerifyReport
 from goldkeeper.errors import DataIntegrityError, VerificationFailed
+from goldkeeper.fileio import UTF8_BOM
 from goldkeeper.models import ENTITIES, Analysis, Manifest, Query, ShardEntry, count_records
 from goldkeeper.store.canonical import canonical_bytes, sha256_hex
 from goldkeeper.store.guard import check_target
@@ -58,9 +59,6 @@ FIXED_CODES = frozenset(
 
 Record = Analysis | Query
 
-#: a UTF-8 byte order mark: a Windows editor's, in front of a shard or the manifest
-_BOM = b"\xef\xbb\xbf"
-
 
 class _BomStripped(DirectorySource):
     """The store's files as fmt reads them: a leading UTF-8 BOM dropped, and each file that had one noted
@@ -73,10 +71,10 @@ class _BomStripped(DirectorySource):
 
     def read_bytes(self, relpath: str) -> bytes:
         data = super().read_bytes(relpath)
-        if not data.startswith(_BOM):
+        if not data.startswith(UTF8_BOM):
             return data
         self.stripped.add(relpath)
-        return data[len(_BOM) :]
+        return data[len(UTF8_BOM) :]
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from pyarrow import csv
 
 from goldkeeper.evals.metrics.base import MAX_RELEVANCE
 from goldkeeper.evals.metrics.join import Columns
+from goldkeeper.fileio import UTF8_BOM
 
 QRELS_COLUMNS = ("qid", "iter", "docno", "rel")
 RUN_COLUMNS = ("qid", "q0", "docno", "rank", "score", "runid")
@@ -33,8 +34,6 @@ _COMMENT = re.compile(rb"^#[^\n]*\n?", re.MULTILINE)
 _STR = pa.string()
 _BLANKS = re.compile(rb"[ \t\r\f\v]+")
 _EDGES = re.compile(rb"^ | $", re.MULTILINE)
-#: UTF-8's byte order mark, skipped at the start of a file as the line-by-line parser skips it.
-BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,8 @@ def _read(path: Path, names: tuple[str, ...], types: dict[str, pa.DataType]) -> 
     Files with one space between fields parse as they are; any other file (tabs, runs of blanks,
     CR LF line ends) is normalised and parsed again when the first parse fails.
     """
-    data = _without_comments(path.read_bytes().removeprefix(BOM))
+    # a leading byte order mark skipped, as the line-by-line parser skips it
+    data = _without_comments(path.read_bytes().removeprefix(UTF8_BOM))
     if not data or data.isspace():
         return None
     try:

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from goldkeeper.dataset.restore import RestoreReport, restore_records
 from goldkeeper.embed.base import Embedder
 from goldkeeper.errors import DataIntegrityError, DuplicateRecordError, RecordValidationError
-from goldkeeper.fileio import atomic_write_bytes
+from goldkeeper.fileio import UTF8_BOM, atomic_write_bytes
 from goldkeeper.json_numbers import inexact_number_field, inexact_number_problem, inexact_numbers
 from goldkeeper.models import ENTITIES, Analysis, Query
 from goldkeeper.progress import SILENT, Progress
@@ -76,8 +76,6 @@ def read_json_file(path: Path, what: str) -> Any:
         raise DataIntegrityError(f"{path}: the {what} is not valid JSON: {exc}") from exc
 
 
-#: UTF-8's byte order mark: Windows tools (PowerShell's Out-File, Notepad) write one; it is not JSON
-UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 

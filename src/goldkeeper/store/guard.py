@@ -27,6 +27,7 @@ from pathlib import Path
 import orjson
 
 from goldkeeper.errors import DataIntegrityError, UsageError
+from goldkeeper.fileio import UTF8_BOM
 from goldkeeper.models import ENTITIES
 from goldkeeper.store.source import MANIFEST
 
@@ -88,7 +89,7 @@ def _listed_shards(manifest: Path, shown: Path) -> set[str]:
     try:
         raw = manifest.read_bytes() if manifest.is_file() and not manifest.is_symlink() else None
         # a Windows editor's byte order mark: still the manifest goldkeeper wrote (fmt drops the mark)
-        data = orjson.loads(raw.removeprefix(b"\xef\xbb\xbf")) if raw is not None else None
+        data = orjson.loads(raw.removeprefix(UTF8_BOM)) if raw is not None else None
     except orjson.JSONDecodeError:
         data = None
         problem = "is not valid JSON"
