@@ -226,14 +226,20 @@ def strings(node: Any) -> list[str]:
 EVIL = "Evil\x1b]8;;http://evil.example\x1b\\click\x1b]8;;\x1b\\\x1b[2J\x9b1m\u202e"
 
 
-def test_cli_diff_show_log_verify_and_errors_escape_controls(tmp_path: Path, monkeypatch, capsys) -> None:
-    """Real files, real git: the escape sequences in records, the manifest and a commit message stay visible."""
+def committed_store(tmp_path: Path, monkeypatch) -> tuple[Path, list, list]:
+    """A git repository (the cwd) with a store of 2 analyses and 3 queries committed; its records."""
     repo = init_repo(tmp_path)
     monkeypatch.chdir(repo)
     analyses = [make_analysis(n) for n in range(2)]
     queries = [make_query(n, 2) for n in range(3)]
     write_store(repo / "golden", "t", analyses, queries, {"analyses": 1, "queries": 1})
     commit_all(repo, "base")
+    return repo, analyses, queries
+
+
+def test_cli_diff_show_log_verify_and_errors_escape_controls(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Real files, real git: the escape sequences in records, the manifest and a commit message stay visible."""
+    repo, analyses, queries = committed_store(tmp_path, monkeypatch)
     evil = analyses[0].model_copy(update={"title": EVIL, "url": "ftp://docs.acme-corp.io/" + EVIL + "\nFAKE: all good"})
     write_store(repo / "golden", EVIL, [evil, analyses[1]], queries, {"analyses": 1, "queries": 1})
     commit_all(repo, "edit " + EVIL)
@@ -271,12 +277,7 @@ def workflow_commands(output: str) -> list[str]:
 
 def test_cli_output_holds_no_github_workflow_command(tmp_path: Path, monkeypatch, capsys) -> None:
     """A valid query id, record text and a commit message cannot add annotations to (or stop) a CI run's commands."""
-    repo = init_repo(tmp_path)
-    monkeypatch.chdir(repo)
-    analyses = [make_analysis(n) for n in range(2)]
-    queries = [make_query(n, 2) for n in range(3)]
-    write_store(repo / "golden", "t", analyses, queries, {"analyses": 1, "queries": 1})
-    commit_all(repo, "base")
+    repo, analyses, queries = committed_store(tmp_path, monkeypatch)
     sneaky = "##[stop-commands]tok ##[error]fake"
     evil = analyses[0].model_copy(update={"title": sneaky, "url": "https://example.com/##[error]placeholder"})
     injected = queries[0].model_copy(update={"id": "::error::q", "text": "\u2003::warning::" + sneaky})
