@@ -19,7 +19,27 @@ from goldkeeper.config import EmbeddingParams
 from goldkeeper.embed import load_embedder
 
 
-class FakeEndpoint:
+class LocalEndpoint:
+    """An HTTP server on 127.0.0.1 (any free port) in a daemon thread, its handler's ``/v1`` as the base URL;
+    ``stop()`` in teardown."""
+
+    def serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+class FakeEndpoint(LocalEndpoint):
     def __init__(self, key: str | None = None, slow_seconds: float = 1.5, key_header: str = "Authorization") -> None:
         self.key = key
         self.key_header = key_header
@@ -40,19 +60,7 @@ class FakeEndpoint:
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 endpoint.handle(self)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
+        self.serve(Handler)
 
     def _send(
         self, handler: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None

@@ -14,10 +14,9 @@ import pty
 import re
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from pydantic import ValidationError
 
 import goldkeeper.embed.openai_backend as openai_backend
 from embed_command_support import write_program
+from embed_support import LocalEndpoint
 from golden_support import fingerprint, make_records
 from goldkeeper.config import EmbeddingParams
 from goldkeeper.embed import load_embedder
@@ -61,7 +61,7 @@ def good(handler: BaseHTTPRequestHandler, texts: list[str]) -> None:
     send(handler, 200, {"data": [{"index": i, "embedding": [i + 1.0, 1.0, 0.0, 0.0]} for i in range(len(texts))]})
 
 
-class ScriptedEndpoint:
+class ScriptedEndpoint(LocalEndpoint):
     """Answers request n with ``script[n]`` (``good`` once the script is spent)."""
 
     def __init__(self) -> None:
@@ -82,19 +82,7 @@ class ScriptedEndpoint:
                 except OSError:  # the client gave up (a timeout)
                     pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
+        self.serve(Handler)
 
 
 @pytest.fixture
