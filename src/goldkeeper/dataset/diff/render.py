@@ -113,9 +113,8 @@ def to_text(result: DatasetDiff) -> str:
             f"store problems ({len(result.store_problems)}; the shards' bytes were compared, not the manifest):"
         )
         lines += [f"  {p.side}: {p.file}: {p.problem}" for p in result.store_problems]
-    return (
-        "\n".join(log_safe(line) for line in lines) + "\n"
-    )  # record text: controls shown escaped, no workflow command
+    # record text: controls shown escaped, no line a CI workflow command
+    return "\n".join(log_safe(line) for line in lines) + "\n"
 
 
 # --------------------------------------------------------------------------- markdown
