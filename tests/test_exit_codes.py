@@ -4,6 +4,7 @@ adds a traceback and never changes an exit code, ``db url`` with the server stop
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import shutil
 import subprocess
 import sys
@@ -162,3 +163,27 @@ def test_ctrl_c_while_the_command_line_is_imported_is_exit_130_without_a_traceba
     assert (proc.returncode, proc.stdout, proc.stderr) == (130, "", "interrupted\n")
     python_m = subprocess.run([sys.executable, "-m", "goldkeeper", "--version"], capture_output=True, text=True)
     assert python_m.returncode == 0 and python_m.stdout.startswith("goldkeeper, version")
+
+
+def test_a_current_directory_that_was_removed_is_named_not_an_internal_error(tmp_path: Path) -> None:
+    """A shell inside golden/queries is left in a removed directory once fmt or dump swaps the store: the next
+    command failed with `internal error: FileNotFoundError` (exit 1). -C with an absolute path still works."""
+    build_store(tmp_path / "project")
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    probe = (
+        "import os, sys; gone = sys.argv.pop(1); os.chdir(gone); os.rmdir(gone)\n"
+        "from goldkeeper.__main__ import main; main()"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOLDKEEPER_")} | {"GOLDKEEPER_HOME": str(tmp_path)}
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        gone.mkdir(exist_ok=True)
+        command = [sys.executable, "-c", probe, str(gone), *argv]
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+
+    proc = run("verify")
+    assert (proc.returncode, proc.stdout) == (2, "") and "internal error" not in proc.stderr
+    assert proc.stderr.startswith("error: the current directory no longer exists"), proc.stderr
+    proc = run("-C", str(tmp_path / "project"), "verify")
+    assert proc.returncode == 0 and "valid" in proc.stdout, proc.stderr

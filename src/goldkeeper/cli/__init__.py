@@ -85,6 +85,21 @@ def interrupted(exc: BaseException) -> bool:
     return False
 
 
+#: why a command started in a directory that no longer exists fails (Path.cwd() raises, with no file named)
+CWD_GONE = (
+    "the current directory no longer exists (dump and fmt replace the store's folders as a whole, so a shell "
+    "inside golden/ is left in the removed one): cd into it again, or give -C DIR"
+)
+
+
+def _cwd_gone() -> bool:
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = _debug_requested(argv)
@@ -119,6 +134,9 @@ def main(argv: list[str] | None = None) -> None:
         if interrupted(exc):
             click.echo("interrupted", err=True)
             sys.exit(130)
+        if isinstance(exc, FileNotFoundError) and _cwd_gone():
+            click.echo(f"error: {CWD_GONE}", err=True)
+            sys.exit(2)
         click.echo(
             f"internal error: {type(exc).__name__}: {log_safe(str(exc))} (rerun with --debug for the traceback)",
             err=True,
