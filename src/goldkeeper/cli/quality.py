@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from goldkeeper.cli.main import AppState, InputFile, pass_state, with_options
+from goldkeeper.cli.main import AppState, InputFile, input_file, pass_state, with_options
 from goldkeeper.cli.output import echo_json, echo_text
 from goldkeeper.errors import NegativeVerdict
 from goldkeeper.fileio import append_text
@@ -213,7 +213,7 @@ def gate_command(
     Actions it prints warning annotations and appends summary.md to $GITHUB_STEP_SUMMARY.
     """
     if recorded is not None:
-        _recorded(recorded)
+        _recorded(input_file("recorded", recorded))
         return
     result = state.project().gate(
         policy=policy,
