@@ -363,6 +363,18 @@ def test_cli_gate_exit_codes_and_github_output(
     assert gate_json["passed"] == 0 and gate_json["failFast"] is True
 
 
+def test_cli_gate_json_on_github_actions_is_one_json_document(
+    gate_project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`gate --json` on GitHub Actions: the annotations on stderr (the runner reads them there too), never after
+    the JSON on stdout (`json.loads` of stdout failed: Extra data)."""
+    write_metrics(gate_project, grounded=grounded(faithfulness=0.5))
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    code, out, err = cli(["gate", "--no-record", "--json"], capsys)
+    assert code == 10 and json.loads(out)["status"] == "fail"
+    assert "::warning title=AI eval regression::" in err and "::error title=AI eval gate failed::" in err
+
+
 def test_cli_gate_malformed_policy_exits_3(gate_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     policy_file = gate_project / "config" / "regression-policy.json"
     policy_file.write_text(policy_file.read_text().replace('"maxComparisons": 20', '"maxComparisons": "20"'))

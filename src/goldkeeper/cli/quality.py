@@ -89,12 +89,13 @@ def baseline_list(state: AppState, as_json: bool) -> None:
 # -- gate ------------------------------------------------------------------------------------------------
 
 
-def _github(result: GateResult) -> None:
-    """On GitHub Actions: the annotations on stdout, summary.md appended to the step summary."""
+def _github(result: GateResult, *, as_json: bool) -> None:
+    """On GitHub Actions: the annotations, summary.md appended to the step summary. With ``--json`` the annotations
+    go to stderr (the runner reads workflow commands there too), so stdout stays the one JSON document."""
     if os.environ.get("GITHUB_ACTIONS") != "true":
         return
     for line in result.github_annotations():
-        click.echo(line)
+        click.echo(line, err=as_json)
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_file:
         append_text(summary_file, result.markdown + "\n")
@@ -231,7 +232,7 @@ def gate_command(
         echo_json(result.to_json())
     else:
         _echo_gate(result)
-    _github(result)
+    _github(result, as_json=as_json)
     if not result.passed:
         raise NegativeVerdict(f"gate failed: {result.failure_message()}")
 
