@@ -16,6 +16,7 @@ from cli_support import run_cli as cli
 from goldkeeper.quality.baseline import BaselineStore, load_metrics
 from goldkeeper.quality.gate import GateInputs, classify, evaluate, run_gate
 from goldkeeper.quality.gate import github_annotations as annotations
+from goldkeeper.quality.policy import parse_policy
 from goldkeeper.quality.trend import TrendStore
 from quality_support import (
     POLICY_FILE,
@@ -23,6 +24,7 @@ from quality_support import (
     grounded,
     identity,
     policy,
+    policy_data,
     write_metrics,
     write_rubric_floors,
     write_tiny_store,
@@ -409,6 +411,22 @@ def test_cli_retention_options_and_report(
         in Path(written["summaryMarkdown"]).read_text()
     )
     assert Path(written["dashboard"]).read_text().startswith("<!DOCTYPE html>")
+
+
+def test_a_lower_is_better_name_the_run_lacks_fails_the_verdict(tmp_path: Path) -> None:
+    """A misspelt lowerIsBetter entry made the metric higher-is-better: its rise against the baseline passed."""
+    base = baseline_with(tmp_path)
+    worse = metrics(oldest_evidence_age_ratio=0.60)
+    typo = run(worse, baseline=base, lowerIsBetter=["oldest_evidence_age_ratoi"], maxOldestEvidenceAgeRatioDrop=0.1)
+    assert [(r["code"], r["metric"]) for r in typo["reasons"]] == [
+        ("policy_metric_missing", "lowerIsBetter.oldest_evidence_age_ratoi")
+    ]
+    assert "lowerIsBetter: no metric 'oldest_evidence_age_ratoi' in the current run" in typo["reasons"][0]["message"]
+    # the default list (the key absent) names a grounded metric: a run without that metric is not failed for it
+    default = parse_policy({k: v for k, v in policy_data().items() if k != "lowerIsBetter"})
+    retrieval_only = {k: v for k, v in metrics().items() if k != "oldest_evidence_age_ratio"}
+    result = evaluate(GateInputs(retrieval_only, identity(), None, None, [], default))
+    assert default.lower_is_better == ["oldest_evidence_age_ratio"] and result["status"] == "pass"
 
 
 def test_drift_of_a_lower_is_better_metric(tmp_path: Path) -> None:

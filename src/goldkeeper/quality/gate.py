@@ -2,7 +2,7 @@
 
 Order of checks::
 
-    0. policy      every floor and drop limit must name a metric of the run; one that does not is a
+    0. policy      every floor, drop limit and lowerIsBetter entry must name a metric of the run; one that does not is a
                    failing reason (``policy_metric_missing``), recorded like any other, never an
                    exception: a misconfigured policy fails the verdict, not the pipeline (``dvc exp run``)
     1. fail-fast   citation_accuracy (failFastOnCitationDrift) then citation_freshness

@@ -17,7 +17,7 @@ Keys::
     severityHistoryPolicy               {maxComparisons}: how many run-to-run comparisons are shown
     citationFreshnessAging              {threshold}: oldest_evidence_age_ratio at or above which
                                         a flat or improved freshness still warns (aging pressure)
-    lowerIsBetter                       metrics where a smaller value is better
+    lowerIsBetter                       metrics where a smaller value is better (default: oldest_evidence_age_ratio)
 
 ``<Metric>`` is the metric key in PascalCase: ``citation_accuracy`` ->
 ``CitationAccuracy``, ``hybrid.ndcg_cut_10`` -> ``HybridNdcgCut10``.
@@ -151,7 +151,9 @@ class RegressionPolicy(_Strict):
         return metric not in self.lower_is_better
 
     def missing_metrics(self, metrics: dict[str, float], source: str = "regression policy") -> list[tuple[str, str]]:
-        """``(policy key, message)`` for every floor and drop limit that names no metric of the run."""
+        """``(policy key, message)`` for every floor, drop limit and ``lowerIsBetter`` entry (when the policy sets
+        the list) that names no metric of the run: a typo there made the metric higher-is-better, so its rise
+        passed as an improvement."""
         missing = [
             (
                 f"floors.{metric}",
@@ -166,6 +168,16 @@ class RegressionPolicy(_Strict):
             (f"max{name}Drop", f"{source}: max{name}Drop: no metric named {name!r} (in PascalCase) in the current run")
             for name in self.drops
             if name not in by_pascal
+        ]
+        given = self.lower_is_better if "lower_is_better" in self.model_fields_set else []
+        missing += [
+            (
+                f"lowerIsBetter.{metric}",
+                f"{source}: lowerIsBetter: no metric {metric!r} in the current run "
+                f"(known: {', '.join(sorted(metrics)) or 'none'})",
+            )
+            for metric in given
+            if metric not in metrics
         ]
         return missing
 
