@@ -397,6 +397,8 @@ def test_cli_retention_options_and_report(
     code, out, _ = cli(["gate", "--retention-dry-run"], capsys)
     assert code == 0 and "retention (dry-run, max 2): retained 2, orphaned 2, deleted 0, preserved 1" in out
     assert len(list(runs.glob("*.json"))) == 4
+    code, _, err = cli(["gate", "--retention-max-runs", "0"], capsys)  # a bad argument: exit 2 (was 3, config)
+    assert code == 2 and "Invalid value for '--retention-max-runs': 0 is not in the range x>=1" in err
     code, out, _ = cli(["gate", "--retention-max-runs", "1", "--json"], capsys)
     document = json.loads(out)
     assert document["retention"]["mode"] == "delete" and document["retention"]["deleted"] == 4
