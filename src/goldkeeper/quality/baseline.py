@@ -172,6 +172,16 @@ def _flatten(prefix: str, value: Any, out: dict[str, float], source: Path) -> No
         out[prefix] = float(value)
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object without a key given twice: a parser keeps the last value, so the gate checked one of two."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the key {key!r} is given twice")
+        out[key] = value
+    return out
+
+
 def load_metrics(paths: Sequence[Path]) -> dict[str, float]:
     """The metrics of the given eval outputs, merged (nested keys joined with dots).
 
@@ -182,7 +192,7 @@ def load_metrics(paths: Sequence[Path]) -> dict[str, float]:
     origin: dict[str, Path] = {}
     for path in paths:
         try:
-            data = json.loads(path.read_bytes())
+            data = json.loads(path.read_bytes(), object_pairs_hook=_unique_keys)
         except FileNotFoundError as exc:
             raise EvalError(f"{path}: metrics file not found (run `goldkeeper eval` first)") from exc
         except OSError as exc:
