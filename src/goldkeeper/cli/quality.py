@@ -142,6 +142,7 @@ GATE_OPTIONS = [
     click.option(
         "--retention-max-runs",
         type=click.IntRange(min=1),  # 0 or less is a bad argument: exit 2 (the library's ConfigError said 3)
+        metavar="N",
         help="Keep at most N runs. Default: $GOLDKEEPER_EVAL_RETENTION_MAX_RUNS, else 200.",
     ),
     click.option("--retention-dry-run", is_flag=True, help="Report what retention would delete, delete nothing."),
