@@ -34,6 +34,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from goldkeeper.errors import ConfigError
+from goldkeeper.fileio import UTF8_BOM
 
 DEFAULT_POLICY_PATH = "config/regression-policy.json"
 DROP_KEY = re.compile(r"^max([A-Z][A-Za-z0-9]*)Drop$")
@@ -225,11 +226,15 @@ def parse_policy(data: Any, source: str = "regression policy") -> RegressionPoli
 def load_policy(path: Path) -> RegressionPolicy:
     """Read and validate the policy file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes().removeprefix(UTF8_BOM)  # the byte order mark a Windows editor saves: skipped
     except FileNotFoundError as exc:
         raise ConfigError(f"{path}: regression policy file not found") from exc
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the regression policy: {exc.strerror}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:  # was `internal error: UnicodeDecodeError` (exit 1)
+        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})") from exc
     try:
         data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
     except ValueError as exc:
