@@ -381,6 +381,20 @@ def test_cli_gate_json_on_github_actions_is_one_json_document(
     assert "::warning title=AI eval regression::" in err and "::error title=AI eval gate failed::" in err
 
 
+def test_a_previous_run_without_a_metric_in_common_is_not_called_a_first_run(
+    gate_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The metrics files changed completely: no severity, but there was a previous run (it said `first run`)."""
+    assert cli(["gate"], capsys)[0] == 0
+    write_metrics(gate_project, retrieval={"other.ndcg": 0.5}, grounded={"other.f1": 0.5})
+    code, out, _ = cli(["gate"], capsys)
+    why = "n/a (no metric in common with the previous run)"
+    assert code == 10 and f"severity vs previous run: {why};" in out and "first run" not in out
+    evals = gate_project / "artifacts" / "evals"
+    assert f"**Severity vs previous run:** {why}" in (evals / "summary.md").read_text()
+    assert f'<span id="severity">{why}</span>' in (evals / "index.html").read_text()
+
+
 def test_cli_gate_malformed_policy_exits_3(gate_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     policy_file = gate_project / "config" / "regression-policy.json"
     policy_file.write_text(policy_file.read_text().replace('"maxComparisons": 20', '"maxComparisons": "20"'))

@@ -12,6 +12,7 @@ from goldkeeper.cli.output import echo_json, echo_text
 from goldkeeper.errors import NegativeVerdict
 from goldkeeper.fileio import append_text
 from goldkeeper.quality.gate_run import GateResult, read_gate_document
+from goldkeeper.quality.report.values import severity_label
 from goldkeeper.quality.serve import DEFAULT_PORT, DashboardServer
 
 METRICS_HELP = (
@@ -106,7 +107,7 @@ def _echo_gate(result: GateResult) -> None:
     state = "PASS" if result.passed else ("FAIL (fail-fast)" if verdict["failFast"] else "FAIL")
     click.echo(
         f"gate: {state}; review priority {verdict['reviewPriority']}; "
-        f"severity vs previous run: {verdict['severity'] or 'n/a (first run)'}; "
+        f"severity vs previous run: {severity_label(verdict['severity'], verdict['previousRunId'] is not None)}; "
         f"baseline {verdict['baselineKey']} {'found' if verdict['baselineFound'] else 'not recorded'}"
     )
     for reason in verdict["reasons"]:  # messages name the metrics of the user's files and policy
