@@ -283,6 +283,31 @@ def test_run_gate_records_runs_and_compares_with_previous(tmp_path: Path) -> Non
     assert "cases" not in second.run["metrics"] and second.run["metrics"]["relevance"] == 0.70
 
 
+def test_no_baseline_names_the_newest_baseline_of_the_dataset_and_what_differs(tmp_path: Path) -> None:
+    """A baseline recorded before the dataset changed is not compared with: the warning says which one it was."""
+    paths = write_metrics(tmp_path)
+    baselines = BaselineStore(tmp_path / "baselines")
+
+    def no_baseline_message() -> str:
+        outcome = run_gate(
+            metrics_paths=paths,
+            identity=identity(),
+            policy=policy(),
+            baselines=baselines,
+            trend=TrendStore(tmp_path / "evals"),
+            retention_max_runs=10,
+            record=False,
+        )
+        return next(w["message"] for w in outcome.result["warnings"] if w["code"] == "no_baseline")
+
+    assert no_baseline_message().startswith(f"no baseline for this identity ({identity().key}); drift checks")
+    older = baselines.record(identity().model_copy(update={"dataset_version": "0" * 64}), metrics())
+    assert (
+        f"({identity().key}; the newest baseline of squad-v2-dev-12, {older.key} recorded {older.recorded_at}, "
+        "has another datasetVersion); drift checks skipped" in no_baseline_message()
+    )
+
+
 _GATES = """
 import sys
 from pathlib import Path
