@@ -18,7 +18,6 @@ existing file is never overwritten unless ``force``, and then a user's version o
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import shutil
@@ -33,7 +32,7 @@ from urllib.parse import unquote, urlparse
 
 from goldkeeper.config import Settings, load_params, load_settings, validate_settings
 from goldkeeper.errors import ConfigError, DataIntegrityError, GoldkeeperError, UsageError
-from goldkeeper.fileio import append_text, file_error
+from goldkeeper.fileio import append_text, file_error, write_backup
 from goldkeeper.scaffold.database_section import render_database_section
 from goldkeeper.store import MANIFEST, write_store
 from goldkeeper.store.guard import check_target
@@ -398,28 +397,16 @@ def _write_templates(
 
 
 def save_users_version(target: Path, own: set[bytes]) -> Path | None:
-    """Copy ``target`` to ``<name>.bak`` (``.bak.1``, ``.bak.2``, ... when taken: a backup is never overwritten)
-    before init overwrites it, unless it is missing or holds one of ``own`` (what init writes): ``init --force``
-    refreshes the templates and must not lose a user's edits to params.yaml, dvc.yaml, the policy or a workflow."""
+    """``target`` copied beside it (:func:`goldkeeper.fileio.write_backup`) before init overwrites it, unless it is
+    missing or holds one of ``own`` (what init writes): ``init --force`` refreshes the templates and must not lose
+    a user's edits to params.yaml, dvc.yaml, the policy or a workflow."""
     if not target.is_file():
         return None  # nothing of the user's to keep (a folder or a file in the way: the write says so)
     try:
         old = target.read_bytes()
     except OSError as exc:
         raise file_error(exc, target, "read") from exc
-    if old in own:
-        return None
-    for number in itertools.count():
-        backup = target.with_name(target.name + (".bak" if number == 0 else f".bak.{number}"))
-        try:
-            with backup.open("xb") as out:  # exclusive: an existing backup is never replaced
-                out.write(old)
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise file_error(exc, backup, "write") from exc
-        return backup
-    raise AssertionError("unreachable: itertools.count() never ends")
+    return None if old in own else write_backup(target, old)
 
 
 #: what only the workflow files init wrote without an install command hold (the TODO step's own text)
