@@ -85,6 +85,27 @@ def test_init_force_overwrites(repo: Path) -> None:
     assert (repo / "dvc.yaml").read_text() == render_template("dvc.yaml")
 
 
+def test_init_force_saves_the_users_edits_beside_them(repo: Path) -> None:
+    """--force rewrites the templates but keeps a user's version of each as <name>.bak (never over a .bak that is
+    there: .bak.1); files holding what init writes are not saved (it overwrote them without a copy)."""
+    run([GOLDKEEPER, "init"], repo)
+    params = (repo / "params.yaml").read_text() + "# my settings\n"
+    (repo / "params.yaml").write_text(params)
+    (repo / "dvc.yaml").write_text("stages: {}\n")
+    (repo / "dvc.yaml.bak").write_text("an older backup\n")
+    proc = run([GOLDKEEPER, "init", "--force"], repo)
+    assert "saved        params.yaml -> params.yaml.bak" in proc.stdout
+    assert "saved        dvc.yaml -> dvc.yaml.bak.1" in proc.stdout
+    assert (repo / "params.yaml.bak").read_text() == params
+    assert (repo / "dvc.yaml.bak.1").read_text() == "stages: {}\n"
+    assert (repo / "dvc.yaml.bak").read_text() == "an older backup\n"
+    assert (repo / "dvc.yaml").read_text() == render_template("dvc.yaml")
+    assert not (repo / "config/regression-policy.json.bak").exists()
+    assert (
+        "overwritten  config/regression-policy.json" in proc.stdout and "regression-policy.json ->" not in proc.stdout
+    )
+
+
 def test_init_force_keeps_a_store_that_holds_data(repo: Path) -> None:
     # `init --force --install ...` (init's hint before it needed no --force) must not delete the dataset
     run([GOLDKEEPER, "init"], repo)

@@ -208,12 +208,8 @@ def test_an_answerer_typed_on_the_command_line_is_relative_to_the_cwd(repo: Path
     assert [made[False][0].cwd, made[False][1].path] == [repo, repo / "r.jsonl"]
 
 
-def test_files_read_without_the_project_are_relative_to_dash_c_too(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """`-C DIR` makes every typed path relative to DIR: also the files of eval trec, eval compare and
-    gate --annotations, which click reads before any project exists (they were read from the process's cwd)."""
-    sub = tmp_path / "sub"
+def _files_read_without_the_project(sub: Path) -> Path:
+    """``sub`` holding a qrels and a run (eval trec), two per-query files (eval compare) and a gate.json."""
     sub.mkdir()
     (sub / "q.qrels").write_text("q1 0 d1 1\n")
     (sub / "r.run").write_text("q1 Q0 d1 1 1.0 run\n")
@@ -221,6 +217,15 @@ def test_files_read_without_the_project_are_relative_to_dash_c_too(
     (sub / "a.json").write_text(json.dumps(records))
     (sub / "b.json").write_text(json.dumps(records))
     (sub / "gate.json").write_text("{}")
+    return sub
+
+
+def test_files_read_without_the_project_are_relative_to_dash_c_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`-C DIR` makes every typed path relative to DIR: also the files of eval trec, eval compare and
+    gate --annotations, which click reads before any project exists (they were read from the process's cwd)."""
+    sub = _files_read_without_the_project(tmp_path / "sub")
     code, out, err = run_in(tmp_path, monkeypatch, capsys, "-C", "sub", "eval", "trec", "q.qrels", "r.run")
     assert code == 0 and "map" in out and "all\t1.0000" in out, err
     code, out, err = run_in(tmp_path, monkeypatch, capsys, "-C", "sub", "eval", "compare", "a.json", "b.json")
@@ -229,3 +234,19 @@ def test_files_read_without_the_project_are_relative_to_dash_c_too(
     assert code == 5 and f"{Path('sub') / 'gate.json'}: not a gate result" in err, err
     code, out, err = run_in(sub, monkeypatch, capsys, "eval", "trec", "q.qrels", "r.run")  # no -C: the cwd
     assert code == 0, err
+
+
+def test_dash_c_after_the_file_arguments_counts_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`-C DIR` after the command's files (`gate --annotations gate.json -C sub`) is the same -C: the files are
+    resolved once every option is read (gate --annotations read gate.json from the process's cwd)."""
+    _files_read_without_the_project(tmp_path / "sub")
+    code, out, err = run_in(tmp_path, monkeypatch, capsys, "gate", "--annotations", "gate.json", "-C", "sub")
+    assert code == 5 and f"{Path('sub') / 'gate.json'}: not a gate result" in err, err
+    code, out, err = run_in(tmp_path, monkeypatch, capsys, "eval", "trec", "q.qrels", "r.run", "-C", "sub")
+    assert code == 0 and "all\t1.0000" in out, err
+    code, out, err = run_in(tmp_path, monkeypatch, capsys, "eval", "compare", "a.json", "b.json", "--project", "sub")
+    assert code == 0 and "1 paired queries" in out, err
+    code, out, err = run_in(tmp_path, monkeypatch, capsys, "eval", "trec", "q.qrels", "missing.run", "-C", "sub")
+    assert code == 2 and f"File {str(Path('sub') / 'missing.run')!r} does not exist" in err, err

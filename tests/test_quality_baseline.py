@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from goldkeeper.errors import DataIntegrityError
 from goldkeeper.project import Project
 from goldkeeper.quality.baseline import BaselineStore
 from goldkeeper.store import open_store
-from quality_support import write_metrics, write_tiny_store
+from quality_support import GROUNDED, POLICY_FILE, RETRIEVAL, write_metrics, write_tiny_store
 
 
 @pytest.fixture
@@ -92,6 +93,31 @@ def test_record_without_metrics_is_an_eval_error(
     (tiny / "metrics" / "grounded.json").unlink()
     code, _, err = cli(["baseline", "record"], capsys)
     assert code == 6 and "grounded.json: metrics file not found" in err
+
+
+def test_metrics_measured_on_two_dataset_versions_are_an_eval_error(
+    tiny: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One eval rerun after a restore, the other's file stale: its metrics were recorded (and gated) silently
+    under the first file's version."""
+    monkeypatch.setenv("GOLDKEEPER_MODEL_VERSION", "m1")
+    (tiny / "config").mkdir()
+    shutil.copy(POLICY_FILE, tiny / "config" / "regression-policy.json")
+    label = {"dataset_version_source": "database", "dataset_version_differs": False}
+    write_metrics(
+        tiny,
+        retrieval={**RETRIEVAL, **label, "dataset_version": "a" * 64},
+        grounded={**GROUNDED, **label, "dataset_version": "b" * 64},
+    )
+    for command in (["baseline", "record"], ["gate", "--no-record"]):
+        code, _, err = cli(command, capsys)
+        assert code == 6, err
+        assert f"{Path('metrics') / 'grounded.json'}: measured dataset version bbbbbbbbbbbb, but " in err
+        assert "retrieval.json measured aaaaaaaaaaaa: rerun the stale eval" in err
+    assert not (tiny / "baselines").exists()
+    write_metrics(tiny, grounded={**GROUNDED, **label, "dataset_version": "a" * 64})  # one version: recorded
+    code, out, _ = cli(["baseline", "record", "--json"], capsys)
+    assert code == 0 and json.loads(out)["identity"]["datasetVersion"] == "a" * 64
 
 
 def test_unsupported_baseline_file_is_rejected(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from cli_support import run_cli as cli
 from goldkeeper.quality.baseline import BaselineStore, load_metrics
 from goldkeeper.quality.gate import GateInputs, classify, evaluate, run_gate
 from goldkeeper.quality.gate import github_annotations as annotations
+from goldkeeper.quality.policy import parse_policy
 from goldkeeper.quality.trend import TrendStore
 from quality_support import (
     POLICY_FILE,
@@ -23,6 +24,7 @@ from quality_support import (
     grounded,
     identity,
     policy,
+    policy_data,
     write_metrics,
     write_rubric_floors,
     write_tiny_store,
@@ -281,6 +283,31 @@ def test_run_gate_records_runs_and_compares_with_previous(tmp_path: Path) -> Non
     assert "cases" not in second.run["metrics"] and second.run["metrics"]["relevance"] == 0.70
 
 
+def test_no_baseline_names_the_newest_baseline_of_the_dataset_and_what_differs(tmp_path: Path) -> None:
+    """A baseline recorded before the dataset changed is not compared with: the warning says which one it was."""
+    paths = write_metrics(tmp_path)
+    baselines = BaselineStore(tmp_path / "baselines")
+
+    def no_baseline_message() -> str:
+        outcome = run_gate(
+            metrics_paths=paths,
+            identity=identity(),
+            policy=policy(),
+            baselines=baselines,
+            trend=TrendStore(tmp_path / "evals"),
+            retention_max_runs=10,
+            record=False,
+        )
+        return next(w["message"] for w in outcome.result["warnings"] if w["code"] == "no_baseline")
+
+    assert no_baseline_message().startswith(f"no baseline for this identity ({identity().key}); drift checks")
+    older = baselines.record(identity().model_copy(update={"dataset_version": "0" * 64}), metrics())
+    assert (
+        f"({identity().key}; the newest baseline of squad-v2-dev-12, {older.key} recorded {older.recorded_at}, "
+        "has another datasetVersion); drift checks skipped" in no_baseline_message()
+    )
+
+
 _GATES = """
 import sys
 from pathlib import Path
@@ -321,6 +348,10 @@ def test_load_metrics_rejects_conflicts_and_missing_files(tmp_path: Path) -> Non
         load_metrics(paths)
     with pytest.raises(EvalError, match="metrics file not found"):
         load_metrics([tmp_path / "nope.json"])
+    # a key given twice: json keeps the last value, so one of the two was gated without a word
+    (tmp_path / "twice.json").write_text('{"faithfulness": 0.91, "faithfulness": 0.1}')
+    with pytest.raises(EvalError, match="twice.json: metrics file is not valid JSON: the key 'faithfulness' is given"):
+        load_metrics([tmp_path / "twice.json"])
 
 
 @pytest.fixture
@@ -363,6 +394,32 @@ def test_cli_gate_exit_codes_and_github_output(
     assert gate_json["passed"] == 0 and gate_json["failFast"] is True
 
 
+def test_cli_gate_json_on_github_actions_is_one_json_document(
+    gate_project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`gate --json` on GitHub Actions: the annotations on stderr (the runner reads them there too), never after
+    the JSON on stdout (`json.loads` of stdout failed: Extra data)."""
+    write_metrics(gate_project, grounded=grounded(faithfulness=0.5))
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    code, out, err = cli(["gate", "--no-record", "--json"], capsys)
+    assert code == 10 and json.loads(out)["status"] == "fail"
+    assert "::warning title=AI eval regression::" in err and "::error title=AI eval gate failed::" in err
+
+
+def test_a_previous_run_without_a_metric_in_common_is_not_called_a_first_run(
+    gate_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The metrics files changed completely: no severity, but there was a previous run (it said `first run`)."""
+    assert cli(["gate"], capsys)[0] == 0
+    write_metrics(gate_project, retrieval={"other.ndcg": 0.5}, grounded={"other.f1": 0.5})
+    code, out, _ = cli(["gate"], capsys)
+    why = "n/a (no metric in common with the previous run)"
+    assert code == 10 and f"severity vs previous run: {why};" in out and "first run" not in out
+    evals = gate_project / "artifacts" / "evals"
+    assert f"**Severity vs previous run:** {why}" in (evals / "summary.md").read_text()
+    assert f'<span id="severity">{why}</span>' in (evals / "index.html").read_text()
+
+
 def test_cli_gate_malformed_policy_exits_3(gate_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     policy_file = gate_project / "config" / "regression-policy.json"
     policy_file.write_text(policy_file.read_text().replace('"maxComparisons": 20', '"maxComparisons": "20"'))
@@ -383,6 +440,8 @@ def test_cli_retention_options_and_report(
     code, out, _ = cli(["gate", "--retention-dry-run"], capsys)
     assert code == 0 and "retention (dry-run, max 2): retained 2, orphaned 2, deleted 0, preserved 1" in out
     assert len(list(runs.glob("*.json"))) == 4
+    code, _, err = cli(["gate", "--retention-max-runs", "0"], capsys)  # a bad argument: exit 2 (was 3, config)
+    assert code == 2 and "Invalid value for '--retention-max-runs': 0 is not in the range x>=1" in err
     code, out, _ = cli(["gate", "--retention-max-runs", "1", "--json"], capsys)
     document = json.loads(out)
     assert document["retention"]["mode"] == "delete" and document["retention"]["deleted"] == 4
@@ -397,6 +456,22 @@ def test_cli_retention_options_and_report(
         in Path(written["summaryMarkdown"]).read_text()
     )
     assert Path(written["dashboard"]).read_text().startswith("<!DOCTYPE html>")
+
+
+def test_a_lower_is_better_name_the_run_lacks_fails_the_verdict(tmp_path: Path) -> None:
+    """A misspelt lowerIsBetter entry made the metric higher-is-better: its rise against the baseline passed."""
+    base = baseline_with(tmp_path)
+    worse = metrics(oldest_evidence_age_ratio=0.60)
+    typo = run(worse, baseline=base, lowerIsBetter=["oldest_evidence_age_ratoi"], maxOldestEvidenceAgeRatioDrop=0.1)
+    assert [(r["code"], r["metric"]) for r in typo["reasons"]] == [
+        ("policy_metric_missing", "lowerIsBetter.oldest_evidence_age_ratoi")
+    ]
+    assert "lowerIsBetter: no metric 'oldest_evidence_age_ratoi' in the current run" in typo["reasons"][0]["message"]
+    # the default list (the key absent) names a grounded metric: a run without that metric is not failed for it
+    default = parse_policy({k: v for k, v in policy_data().items() if k != "lowerIsBetter"})
+    retrieval_only = {k: v for k, v in metrics().items() if k != "oldest_evidence_age_ratio"}
+    result = evaluate(GateInputs(retrieval_only, identity(), None, None, [], default))
+    assert default.lower_is_better == ["oldest_evidence_age_ratio"] and result["status"] == "pass"
 
 
 def test_drift_of_a_lower_is_better_metric(tmp_path: Path) -> None:

@@ -175,6 +175,16 @@ def test_policy_file_duplicate_key(tmp_path: Path) -> None:
         load_policy(path)
 
 
+def test_policy_file_with_a_byte_order_mark_is_read_and_one_not_utf8_is_one_line(tmp_path: Path) -> None:
+    """A Windows editor's BOM was `not valid JSON: Unexpected UTF-8 BOM` (exit 3); a Latin-1 byte an internal error."""
+    path = tmp_path / "p.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(policy_data()).encode())
+    assert load_policy(path).floors == policy_data()["floors"]
+    path.write_bytes(b'{"floors": {"caf\xe9": 0.5}}')
+    with pytest.raises(ConfigError, match=r"p\.json: not UTF-8 text \(byte 0xe9 at offset 16\)"):
+        load_policy(path)
+
+
 def test_policy_file_nan_rejected(tmp_path: Path) -> None:
     path = tmp_path / "p.json"
     path.write_text(json.dumps(policy_data()).replace('"maxRelevanceDrop": 0.05', '"maxRelevanceDrop": NaN'))

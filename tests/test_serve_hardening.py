@@ -224,6 +224,8 @@ def test_an_index_naming_a_run_outside_runs_is_refused_by_serve_and_report(
     ("change", "named"),
     [
         ({"metrics": {"ndcg": "high"}}, "field metrics.ndcg: not a number"),
+        # a hand-edited NaN (Python's json reads it, and Infinity): summary.json held null, the API answered NaN
+        ({"metrics": {"ndcg": float("nan")}}, "field metrics.ndcg: not a number"),
         ({"gate": 5}, "gate missing or of the wrong type"),
         ({"timestamp": None}, "timestamp missing or of the wrong type"),
         ({"gate": {"status": "pass"}}, "field gate: reviewPriority missing or of the wrong type"),

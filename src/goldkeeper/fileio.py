@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import itertools
 import json
 import os
 import re
@@ -120,6 +121,23 @@ def append_text(path: Path | str, text: str) -> None:
         raise file_error(exc, path, "append to") from exc
 
 
+def write_backup(path: Path, data: bytes) -> Path:
+    """Write ``data`` beside ``path`` as ``<name>.bak``, else the first free ``<name>.bak.1``, ``.bak.2``, ...:
+    created exclusively, so an existing backup (an earlier one, or the user's own file of that name) is never
+    overwritten. Returns the backup's path."""
+    for number in itertools.count():
+        backup = path.with_name(path.name + (".bak" if number == 0 else f".bak.{number}"))
+        try:
+            with backup.open("xb") as out:
+                out.write(data)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise file_error(exc, backup, "write") from exc
+        return backup
+    raise AssertionError("unreachable: itertools.count() never ends")
+
+
 def read_json(path: Path | str, what: str) -> Any:
     """Parse a JSON file goldkeeper wrote (a baseline, a run, a summary); any problem is a DataIntegrityError."""
     try:
@@ -143,4 +161,5 @@ __all__ = [
     "write_text",
     "append_text",
     "read_json",
+    "write_backup",
 ]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from goldkeeper.cli.main import AppState, InputFile, pass_state
+from goldkeeper.cli.main import AppState, InputFile, input_file, pass_state
 from goldkeeper.cli.output import echo_document, echo_json, echo_text
 from goldkeeper.project import compare_per_query, evaluate_trec
 
@@ -40,6 +40,7 @@ def trec(qrels: Path, run: Path, per_query: bool, measures: tuple[str, ...], com
     ranked by score descending, ties by docno descending (the rank column is ignored), exactly as
     trec_eval 10 does; values match it to all printed decimals.
     """
+    qrels, run = input_file("qrels", qrels), input_file("run", run)
     report = evaluate_trec(qrels, run, measures or None, complete=complete)
     if as_json:
         echo_json(report.to_json())
@@ -123,6 +124,7 @@ def compare(a: Path, b: Path, metrics: tuple[str, ...], mode_a: str | None, mode
     B wins / ties / loses, and the two-sided p-value of a paired randomization test (10,000 random
     sign flips, seed 0). Use --mode-a/--mode-b to compare two modes, e.g. of the same file.
     """
+    a, b = input_file("a", a), input_file("b", b)
     result = compare_per_query(a, b, metrics=list(metrics) or None, mode_a=mode_a, mode_b=mode_b)
     if as_json:
         echo_json(result.to_json())

@@ -25,7 +25,8 @@ FROM_DATABASE_HELP = (
 
 
 FORCE_HELP = (
-    "Overwrite files that already exist (default: keep them); a golden store is kept even so, unless "
+    "Overwrite files that already exist (default: keep them); one whose content is not what init writes is "
+    "first saved beside it as <name>.bak (.bak.1, ... when taken). A golden store is kept even so, unless "
     "--from-database dumps over it."
 )
 
@@ -110,6 +111,8 @@ def _echo_result(result: InitResult) -> None:
         click.echo(f"created      {path}")
     for path in result.overwritten:
         click.echo(f"overwritten  {path}")
+    for path, backup in result.saved.items():
+        click.echo(f"saved        {path} -> {backup} (your version: it differed from what init writes)")
     for path in result.kept:
         # a store is never replaced by an empty one: only a dump (--force --from-database) writes over it
         why = "a goldkeeper store; only --force --from-database dumps over it" if path.endswith("/") else None

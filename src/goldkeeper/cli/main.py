@@ -183,17 +183,30 @@ pass_state = click.make_pass_decorator(AppState)
 
 
 class InputFile(click.Path):
-    """A file the command reads itself, without the project: relative to ``-C DIR`` when given before the
-    command, as the paths the project resolves are (Settings.cwd). ``exists``: click refuses a missing one."""
+    """A file the command reads itself, without the project: relative to ``-C DIR``, as the paths the project
+    resolves are (Settings.cwd). ``exists``: a missing one is refused (exit 2).
+
+    Parsing only makes it a Path; :func:`input_file` resolves and checks it in the command's body. click converts
+    each parameter as the command line gives it, so resolving here read ``gate --annotations F -C DIR``'s F
+    before the -C that follows it had been seen (relative to the process's directory).
+    """
 
     def __init__(self, *, exists: bool = True) -> None:
-        super().__init__(exists=exists, dir_okay=False, path_type=Path)
+        super().__init__(exists=False, readable=False, path_type=Path)
+        self.name = "file"  # the metavar FILE, as a file-only click.Path shows it
+        self.must_exist = exists
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        state = ctx.find_object(AppState) if ctx is not None else None
-        if state is not None and state.root is not None and not Path(value).is_absolute():
-            value = state.root / value
-        return super().convert(value, param, ctx)
+
+def input_file(name: str, value: Path) -> Path:
+    """The ``InputFile`` parameter ``name`` of the running command, given as ``value``: joined to ``-C DIR`` when
+    relative (with every option read, wherever -C stood) and checked as click checks a file (exit 2)."""
+    ctx = click.get_current_context()
+    param = next(p for p in ctx.command.params if p.name == name)
+    state = ctx.find_object(AppState)
+    if state is not None and state.root is not None and not value.is_absolute():
+        value = state.root / value
+    exists = isinstance(param.type, InputFile) and param.type.must_exist
+    return click.Path(exists=exists, dir_okay=False, path_type=Path).convert(value, param, ctx)
 
 
 #: the root's options that every command accepts after its name too: (flags, AppState field, click settings)

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import click
 
-from goldkeeper.cli.main import AppState, InputFile, pass_state, with_options
+from goldkeeper.cli.main import AppState, InputFile, input_file, pass_state, with_options
 from goldkeeper.cli.output import echo_json, echo_text
 from goldkeeper.errors import NegativeVerdict
 from goldkeeper.fileio import append_text
 from goldkeeper.quality.gate_run import GateResult, read_gate_document
+from goldkeeper.quality.report.values import severity_label
 from goldkeeper.quality.serve import DEFAULT_PORT, DashboardServer
 
 METRICS_HELP = (
@@ -89,12 +90,13 @@ def baseline_list(state: AppState, as_json: bool) -> None:
 # -- gate ------------------------------------------------------------------------------------------------
 
 
-def _github(result: GateResult) -> None:
-    """On GitHub Actions: the annotations on stdout, summary.md appended to the step summary."""
+def _github(result: GateResult, *, as_json: bool) -> None:
+    """On GitHub Actions: the annotations, summary.md appended to the step summary. With ``--json`` the annotations
+    go to stderr (the runner reads workflow commands there too), so stdout stays the one JSON document."""
     if os.environ.get("GITHUB_ACTIONS") != "true":
         return
     for line in result.github_annotations():
-        click.echo(line)
+        click.echo(line, err=as_json)
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_file:
         append_text(summary_file, result.markdown + "\n")
@@ -105,7 +107,7 @@ def _echo_gate(result: GateResult) -> None:
     state = "PASS" if result.passed else ("FAIL (fail-fast)" if verdict["failFast"] else "FAIL")
     click.echo(
         f"gate: {state}; review priority {verdict['reviewPriority']}; "
-        f"severity vs previous run: {verdict['severity'] or 'n/a (first run)'}; "
+        f"severity vs previous run: {severity_label(verdict['severity'], verdict['previousRunId'] is not None)}; "
         f"baseline {verdict['baselineKey']} {'found' if verdict['baselineFound'] else 'not recorded'}"
     )
     for reason in verdict["reasons"]:  # messages name the metrics of the user's files and policy
@@ -140,7 +142,8 @@ GATE_OPTIONS = [
     ),
     click.option(
         "--retention-max-runs",
-        type=int,
+        type=click.IntRange(min=1),  # 0 or less is a bad argument: exit 2 (the library's ConfigError said 3)
+        metavar="N",
         help="Keep at most N runs. Default: $GOLDKEEPER_EVAL_RETENTION_MAX_RUNS, else 200.",
     ),
     click.option("--retention-dry-run", is_flag=True, help="Report what retention would delete, delete nothing."),
@@ -213,7 +216,7 @@ def gate_command(
     Actions it prints warning annotations and appends summary.md to $GITHUB_STEP_SUMMARY.
     """
     if recorded is not None:
-        _recorded(recorded)
+        _recorded(input_file("recorded", recorded))
         return
     result = state.project().gate(
         policy=policy,
@@ -231,7 +234,7 @@ def gate_command(
         echo_json(result.to_json())
     else:
         _echo_gate(result)
-    _github(result)
+    _github(result, as_json=as_json)
     if not result.passed:
         raise NegativeVerdict(f"gate failed: {result.failure_message()}")
 

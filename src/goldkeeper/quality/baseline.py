@@ -75,18 +75,43 @@ def _run_labels(path: Path) -> dict[str, str]:
     return {k: data[k] for k in ("answerer", "judge") if isinstance(data.get(k), str) and data[k]}
 
 
+def _database_version(path: Path) -> str | None:
+    """The ``dataset_version`` label of an eval's metrics file when it came from the database, else None."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if isinstance(data, dict) and data.get("dataset_version_source") == "database":
+        version = data.get("dataset_version")
+        if isinstance(version, str) and version:
+            return version
+    return None
+
+
 def measured_version(settings: Settings, metrics: Sequence[Path] = ()) -> str | None:
     """The dataset version the evals measured: the ``dataset_version`` label of ``metrics`` (else of the
-    evals' default outputs) when it came from the database (:mod:`goldkeeper.evals.dataset_version`)."""
-    for path in [*metrics, settings.resolve(settings.retrieval.out), settings.resolve(settings.grounded.out)]:
-        try:
-            data = json.loads(path.read_bytes())
-        except (OSError, ValueError):
-            continue
-        if isinstance(data, dict) and data.get("dataset_version_source") == "database":
-            version = data.get("dataset_version")
-            if isinstance(version, str) and version:
-                return version
+    evals' default outputs) when it came from the database (:mod:`goldkeeper.evals.dataset_version`).
+
+    ``metrics`` measured on two versions (one eval rerun after a restore, the other's file stale) is an EvalError:
+    their metrics would be gated, or recorded as a baseline, under one version's identity.
+    """
+    measured: dict[str, Path] = {}
+    for path in metrics:
+        version = _database_version(path)
+        if version is not None:
+            measured.setdefault(version, path)
+    if len(measured) > 1:
+        (first, a), (second, b) = list(measured.items())[:2]
+        raise EvalError(
+            f"{b}: measured dataset version {second[:12]}, but {a} measured {first[:12]}: rerun the stale eval "
+            "(`goldkeeper eval retrieval` / `eval grounded` on the database as it is now) so both measure one version"
+        )
+    if measured:
+        return next(iter(measured))
+    for path in [settings.resolve(settings.retrieval.out), settings.resolve(settings.grounded.out)]:
+        version = _database_version(path)
+        if version is not None:
+            return version
     return None
 
 
@@ -147,6 +172,16 @@ def _flatten(prefix: str, value: Any, out: dict[str, float], source: Path) -> No
         out[prefix] = float(value)
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object without a key given twice: a parser keeps the last value, so the gate checked one of two."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the key {key!r} is given twice")
+        out[key] = value
+    return out
+
+
 def load_metrics(paths: Sequence[Path]) -> dict[str, float]:
     """The metrics of the given eval outputs, merged (nested keys joined with dots).
 
@@ -157,7 +192,7 @@ def load_metrics(paths: Sequence[Path]) -> dict[str, float]:
     origin: dict[str, Path] = {}
     for path in paths:
         try:
-            data = json.loads(path.read_bytes())
+            data = json.loads(path.read_bytes(), object_pairs_hook=_unique_keys)
         except FileNotFoundError as exc:
             raise EvalError(f"{path}: metrics file not found (run `goldkeeper eval` first)") from exc
         except OSError as exc:

@@ -2,7 +2,7 @@
 
 Order of checks::
 
-    0. policy      every floor and drop limit must name a metric of the run; one that does not is a
+    0. policy      every floor, drop limit and lowerIsBetter entry must name a metric of the run; one that does not is a
                    failing reason (``policy_metric_missing``), recorded like any other, never an
                    exception: a misconfigured policy fails the verdict, not the pipeline (``dvc exp run``)
     1. fail-fast   citation_accuracy (failFastOnCitationDrift) then citation_freshness
@@ -36,6 +36,7 @@ from typing import Any
 
 from goldkeeper.config.sections import RubricParams
 from goldkeeper.dataset.inert import terminal_safe
+from goldkeeper.errors import GoldkeeperError
 from goldkeeper.quality.baseline import Baseline, BaselineStore, RunIdentity, load_metrics
 from goldkeeper.quality.policy import AGE_RATIO, CITATION_ACCURACY, CITATION_FRESHNESS, RegressionPolicy, drop_key
 from goldkeeper.quality.trend import RUN_SCHEMA_VERSION, RetentionReport, TrendStore, new_run_id
@@ -127,6 +128,8 @@ class GateInputs:
     require_baseline: bool = False
     #: the rubric's dataset-level thresholds (:func:`rubric_thresholds`); empty = not checked
     rubric: Mapping[str, float] = field(default_factory=dict)
+    #: without a baseline: why none matched (:func:`nearest_baseline_note`), added to the no_baseline message
+    baseline_note: str = ""
 
 
 def evaluate(inputs: GateInputs) -> dict[str, Any]:
@@ -137,7 +140,7 @@ def evaluate(inputs: GateInputs) -> dict[str, Any]:
     ]
     fail_fast: dict[str, Any] | None = None
     if baseline is None:
-        reasons, warnings = _no_baseline(inputs.identity.key, inputs.require_baseline)
+        reasons, warnings = _no_baseline(inputs.identity.key, inputs.require_baseline, inputs.baseline_note)
     else:
         reasons, warnings = [], _baseline_metrics_missing(metrics, baseline, policy)
         fail_fast = _fail_fast(metrics, baseline, policy)
@@ -175,9 +178,9 @@ def evaluate(inputs: GateInputs) -> dict[str, Any]:
     }
 
 
-def _no_baseline(key: str, required: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _no_baseline(key: str, required: bool, note: str = "") -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(reasons, warnings) when no baseline is recorded for the identity: a failure only when one is required."""
-    message = f"no baseline for this identity ({key}); drift checks skipped"
+    message = f"no baseline for this identity ({key}{note}); drift checks skipped"
     if required:
         return [_reason("no_baseline", "", 0.0, 0.0, message + " and a baseline is required")], []
     return [], [{"code": "no_baseline", "message": message + " (record one with `goldkeeper baseline record`)"}]
@@ -314,6 +317,22 @@ def _freshness(
     }
 
 
+def nearest_baseline_note(baselines: BaselineStore, identity: RunIdentity) -> str:
+    """Why no baseline matched ``identity``: the newest baseline of the same dataset and what differs (``, the
+    newest baseline of golden, golden-1a5e... recorded ..., has another datasetVersion``); "" when there is none.
+    A baseline recorded before a dataset change is not compared with, and the message said nothing of it."""
+    try:
+        same = [b for b in baselines.list() if b.identity.dataset_id == identity.dataset_id]
+    except GoldkeeperError:
+        return ""  # an unreadable baseline file of another identity: no note, rather than no gate
+    if not same:
+        return ""
+    newest = max(same, key=lambda b: b.recorded_at)
+    theirs = newest.identity.as_json()
+    differ = [name for name, value in identity.as_json().items() if theirs.get(name) != value]
+    return f"; the newest baseline of {identity.dataset_id}, {newest.key} recorded {newest.recorded_at}, has another {', '.join(differ)}"
+
+
 # -- GitHub Actions -------------------------------------------------------------------------------------
 
 
@@ -428,16 +447,18 @@ def run_gate(
     with trend.locked() if record else nullcontext():
         history = trend.runs(last=policy.severity_history_policy.max_comparisons)
         previous = history[-1] if history else None
+        baseline = baselines.get(identity)
         result = evaluate(
             GateInputs(
                 metrics=metrics,
                 identity=identity,
-                baseline=baselines.get(identity),
+                baseline=baseline,
                 previous=previous,
                 history=history,
                 policy=policy,
                 require_baseline=require_baseline,
                 rubric=dict(rubric or {}),
+                baseline_note=nearest_baseline_note(baselines, identity) if baseline is None else "",
             )
         )
         now = (now or datetime.now(UTC)).astimezone(UTC)

@@ -17,7 +17,7 @@ Keys::
     severityHistoryPolicy               {maxComparisons}: how many run-to-run comparisons are shown
     citationFreshnessAging              {threshold}: oldest_evidence_age_ratio at or above which
                                         a flat or improved freshness still warns (aging pressure)
-    lowerIsBetter                       metrics where a smaller value is better
+    lowerIsBetter                       metrics where a smaller value is better (default: oldest_evidence_age_ratio)
 
 ``<Metric>`` is the metric key in PascalCase: ``citation_accuracy`` ->
 ``CitationAccuracy``, ``hybrid.ndcg_cut_10`` -> ``HybridNdcgCut10``.
@@ -34,6 +34,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from goldkeeper.errors import ConfigError
+from goldkeeper.fileio import UTF8_BOM
 
 DEFAULT_POLICY_PATH = "config/regression-policy.json"
 DROP_KEY = re.compile(r"^max([A-Z][A-Za-z0-9]*)Drop$")
@@ -151,7 +152,9 @@ class RegressionPolicy(_Strict):
         return metric not in self.lower_is_better
 
     def missing_metrics(self, metrics: dict[str, float], source: str = "regression policy") -> list[tuple[str, str]]:
-        """``(policy key, message)`` for every floor and drop limit that names no metric of the run."""
+        """``(policy key, message)`` for every floor, drop limit and ``lowerIsBetter`` entry (when the policy sets
+        the list) that names no metric of the run: a typo there made the metric higher-is-better, so its rise
+        passed as an improvement."""
         missing = [
             (
                 f"floors.{metric}",
@@ -166,6 +169,16 @@ class RegressionPolicy(_Strict):
             (f"max{name}Drop", f"{source}: max{name}Drop: no metric named {name!r} (in PascalCase) in the current run")
             for name in self.drops
             if name not in by_pascal
+        ]
+        given = self.lower_is_better if "lower_is_better" in self.model_fields_set else []
+        missing += [
+            (
+                f"lowerIsBetter.{metric}",
+                f"{source}: lowerIsBetter: no metric {metric!r} in the current run "
+                f"(known: {', '.join(sorted(metrics)) or 'none'})",
+            )
+            for metric in given
+            if metric not in metrics
         ]
         return missing
 
@@ -213,11 +226,15 @@ def parse_policy(data: Any, source: str = "regression policy") -> RegressionPoli
 def load_policy(path: Path) -> RegressionPolicy:
     """Read and validate the policy file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes().removeprefix(UTF8_BOM)  # the byte order mark a Windows editor saves: skipped
     except FileNotFoundError as exc:
         raise ConfigError(f"{path}: regression policy file not found") from exc
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the regression policy: {exc.strerror}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:  # was `internal error: UnicodeDecodeError` (exit 1)
+        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})") from exc
     try:
         data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
     except ValueError as exc:

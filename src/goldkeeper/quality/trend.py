@@ -10,6 +10,7 @@ in the index (``retention``) for the summary.
 from __future__ import annotations
 
 import fcntl
+import math
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -196,7 +197,8 @@ class TrendStore:
         for name, value in data["metrics"].items():
             if not _has_type(value, _NUMBER):
                 raise DataIntegrityError(
-                    f"{path}: eval run: field metrics.{name}: not a number", field=f"metrics.{name}"
+                    f"{path}: eval run: field metrics.{name}: not a number (a finite JSON number)",
+                    field=f"metrics.{name}",
                 )
         check_verdict(f"{path}: eval run: field gate", data["gate"], VERDICT_FIELDS)
         return data
@@ -255,9 +257,13 @@ class TrendStore:
 
 
 def _has_type(value: Any, kind: Any) -> bool:
-    """``isinstance``, except that a JSON true/false is no number."""
+    """``isinstance``, except that a JSON true/false is no number, nor is a NaN or an infinity: Python's json reads
+    ``NaN`` / ``Infinity`` of a hand-edited file, which summary.json then held as null (against its schema) and the
+    summary API as ``NaN`` (not JSON)."""
     if isinstance(value, bool):
         return kind is bool or (isinstance(kind, tuple) and bool in kind)
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
     return isinstance(value, kind)
 
 

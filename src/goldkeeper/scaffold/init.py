@@ -12,7 +12,8 @@ Writes the files of the Git-native workflow from the templates in
 
 runs ``dvc init`` when the repository has no ``.dvc/`` yet, and ``dvc add golden``
 when the store is tracked by DVC instead of Git (``dvc_tracked_store``). An
-existing file is never overwritten unless ``force``.
+existing file is never overwritten unless ``force``, and then a user's version of it
+(content init does not write) is saved beside it first (:func:`save_users_version`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from urllib.parse import unquote, urlparse
 
 from goldkeeper.config import Settings, load_params, load_settings, validate_settings
 from goldkeeper.errors import ConfigError, DataIntegrityError, GoldkeeperError, UsageError
-from goldkeeper.fileio import append_text, file_error
+from goldkeeper.fileio import append_text, file_error, write_backup
 from goldkeeper.scaffold.database_section import render_database_section
 from goldkeeper.store import MANIFEST, write_store
 from goldkeeper.store.guard import check_target
@@ -84,6 +85,9 @@ class InitResult:
     root: Path
     created: list[str] = field(default_factory=list)
     overwritten: list[str] = field(default_factory=list)
+    #: ``--force``: each overwritten file whose content was the user's (not what init writes), and where it was
+    #: saved first: relative path -> the backup's relative path (``params.yaml`` -> ``params.yaml.bak``)
+    saved: dict[str, str] = field(default_factory=dict)
     kept: list[str] = field(default_factory=list)
     ran: list[str] = field(default_factory=list)
     next_commands: list[str] = field(default_factory=list)
@@ -104,6 +108,7 @@ class InitResult:
             "root": str(self.root),
             "created": self.created,
             "overwritten": self.overwritten,
+            "saved": self.saved,
             "kept": self.kept,
             "ran": self.ran,
             "next_commands": self.next_commands,
@@ -380,11 +385,28 @@ def _write_templates(
         text = grounded_only(name, text) if grounded else text
         if name == "params.yaml" and database_section is not None:
             text += database_section
+        own = {text, render_template(name, install=None, extra=extra)}  # what init writes (the TODO step: earlier)
+        backup = save_users_version(target, {t.encode("utf-8") for t in own})
+        if backup is not None:
+            result.saved[relpath] = backup.relative_to(root).as_posix()
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
         except OSError as exc:  # `.github` a file, a read-only folder, a full disk: one line naming it, exit 7
             raise file_error(exc, target, "write") from exc
+
+
+def save_users_version(target: Path, own: set[bytes]) -> Path | None:
+    """``target`` copied beside it (:func:`goldkeeper.fileio.write_backup`) before init overwrites it, unless it is
+    missing or holds one of ``own`` (what init writes): ``init --force`` refreshes the templates and must not lose
+    a user's edits to params.yaml, dvc.yaml, the policy or a workflow."""
+    if not target.is_file():
+        return None  # nothing of the user's to keep (a folder or a file in the way: the write says so)
+    try:
+        old = target.read_bytes()
+    except OSError as exc:
+        raise file_error(exc, target, "read") from exc
+    return None if old in own else write_backup(target, old)
 
 
 #: what only the workflow files init wrote without an install command hold (the TODO step's own text)

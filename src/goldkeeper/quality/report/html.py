@@ -17,7 +17,7 @@ from typing import Any
 from goldkeeper.dataset.inert import terminal_safe
 from goldkeeper.quality.report.charts import chart
 from goldkeeper.quality.report.notes import SEVERITY_RANK
-from goldkeeper.quality.report.values import meets_floor, number, runs_label
+from goldkeeper.quality.report.values import meets_floor, number, runs_label, severity_label
 
 _EMPTY_STATE = (
     '<section id="empty-state" data-state="empty"><h2>No eval runs yet</h2>'
@@ -75,7 +75,7 @@ def _status_html(summary: dict[str, Any]) -> str:
         + (' <strong id="fail-fast">fail-fast</strong>' if latest["failFast"] else "")
         + f' &middot; review priority <span class="badge {_h(summary["reviewPriority"])}" id="review-priority">'
         f"{_h(summary['reviewPriority'])}</span>"
-        f' &middot; severity vs previous <span id="severity">{_h(summary["severity"] or "n/a (first run)")}</span>'
+        f' &middot; severity vs previous <span id="severity">{_h(severity_label(summary["severity"], summary["previous"] is not None))}</span>'
         f' &middot; history <span class="spark" id="sparkline" title="! regression, ~ watch, = stable, + improved">'
         f"{_h(summary['sparkline'] or '-')}</span></p>"
         + _review_reasons_html(summary)

@@ -9,7 +9,7 @@ from typing import Any
 
 from goldkeeper.dataset.inert import md_code, md_text
 from goldkeeper.quality.report.notes import by_severity
-from goldkeeper.quality.report.values import meets_floor, number
+from goldkeeper.quality.report.values import meets_floor, number, severity_label
 
 _METRICS_HEADER = ["| metric | value | badge | previous | delta | severity |", "|---|---:|---|---:|---:|---|"]
 
@@ -55,7 +55,7 @@ def _status_md(summary: dict[str, Any]) -> list[str]:
     return [
         f"**Status:** {status}  ",
         f"**Review priority:** {summary['reviewPriority']}  ",
-        f"**Severity vs previous run:** {summary['severity'] or 'n/a (first run)'}  ",
+        f"**Severity vs previous run:** {severity_label(summary['severity'], summary['previous'] is not None)}  ",
         f"**Severity history** (oldest to newest, `!` regression `~` watch `=` stable `+` improved): "
         f"`{summary['sparkline'] or '-'}`",
         "",

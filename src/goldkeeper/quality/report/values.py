@@ -21,4 +21,12 @@ def runs_label(count: int) -> str:
     return f"{count} run{'s' if count != 1 else ''}"
 
 
-__all__ = ["FLOOR_TOLERANCE", "meets_floor", "number", "runs_label"]
+def severity_label(severity: str | None, has_previous: bool) -> str:
+    """The severity vs the previous run, or why there is none: a first run, or a previous run without a metric
+    in common (its metrics files changed): that was also called a first run."""
+    if severity:
+        return severity
+    return "n/a (no metric in common with the previous run)" if has_previous else "n/a (first run)"
+
+
+__all__ = ["FLOOR_TOLERANCE", "meets_floor", "number", "runs_label", "severity_label"]
