@@ -477,3 +477,32 @@ def test_a_changelog_entry_written_while_a_dump_runs_is_kept(repo: Path) -> None
     assert changelog.returncode == 0 and out.startswith("appended"), out
     entries = json.loads((repo / "golden" / "CHANGELOG.json").read_text())["entries"]
     assert [entry["description"] for entry in entries] == ["during the dump"]
+
+
+def test_a_windows_checkout_with_crlf_line_ends_is_the_committed_store(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Git for Windows checks text files out with CRLF (core.autocrlf=true, its default): verify failed every
+    shard (shard.checksum, "run goldkeeper fmt"), so restore refused, and diff and show gave another version."""
+    init_repo(tmp_path)
+    build_store(tmp_path)  # a store verify and fmt accept (prompt contract included)
+    commit_all(tmp_path, "golden v1")
+    clone = tmp_path_factory.mktemp("windows") / "clone"
+    git(tmp_path, "-c", "core.autocrlf=true", "clone", "-q", tmp_path.as_uri(), str(clone))
+    git(clone, "config", "core.autocrlf", "true")
+    assert b"\r\n" in (clone / "golden" / "manifest.json").read_bytes()
+    committed = json.loads(run(capsys, "-C", str(clone), "show", "--json")[1])["version"]
+    code, out, err = run(capsys, "-C", str(clone), "verify")
+    assert code == 0 and f"dataset version {committed}" in out, out + err
+    code, out, _ = run(capsys, "-C", str(clone), "diff", "--exit-code")
+    assert code == 0 and "no record changes" in out and "store problems" not in out
+    assert json.loads(run(capsys, "-C", str(clone), "show", "--rev", "WORKTREE", "--json")[1])["version"] == committed
+    assert run(capsys, "-C", str(clone), "fmt", "--check")[0] == 0  # nothing to rewrite: git sees no change
+
+    # a shard committed with CRLF (an editor's, autocrlf off) reads as the same store at that revision
+    shard = sorted((tmp_path / "golden" / "queries").iterdir())[0]
+    shard.write_bytes(shard.read_bytes().replace(b"\n", b"\r\n"))
+    commit_all(tmp_path, "CRLF saved by an editor")
+    code, out, _ = run(capsys, "-C", str(tmp_path), "log", "-n", "1", "--json")
+    assert code == 0 and json.loads(out)[0]["changes_summary"] == "no record changes"
+    assert json.loads(out)[0]["version"] == committed

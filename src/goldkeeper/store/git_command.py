@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path, PurePosixPath
 
 from goldkeeper.errors import DataIntegrityError, UsageError
+from goldkeeper.store.source import as_committed
 
 
 def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
@@ -57,7 +58,7 @@ class GitCommandSource:
             raise FileNotFoundError(self.describe(relpath))
         if kind.stdout.strip() != b"blob":
             raise IsADirectoryError(self.describe(relpath))
-        return _git(self.top, "cat-file", "blob", self._spec(relpath)).stdout
+        return as_committed(_git(self.top, "cat-file", "blob", self._spec(relpath)).stdout)  # as git_source reads it
 
     def list_files(self, reldir: str) -> list[str]:
         done = _git(self.top, "ls-tree", "-z", "--name-only", self._spec(reldir) + "/")

@@ -25,6 +25,7 @@ from gitdb.exc import BadName, BadObject
 
 from goldkeeper.errors import DataIntegrityError, UsageError
 from goldkeeper.store.git_command import NoCommitsYet, UnknownRevision, commit_of
+from goldkeeper.store.source import as_committed
 
 __all__ = [
     "GitTreeSource",
@@ -166,7 +167,7 @@ class GitTreeSource:
         obj = self._object(relpath)
         if not isinstance(obj, git.Blob):
             raise IsADirectoryError(self.describe(relpath))
-        return obj.data_stream.read()
+        return as_committed(obj.data_stream.read())  # a blob committed with CRLF: as a checkout reads it
 
     def content_id(self, relpath: str) -> str | None:
         """The git blob id of a file: a hash of its bytes, so equal ids are equal bytes (None: not a file)."""
