@@ -506,3 +506,20 @@ def test_a_windows_checkout_with_crlf_line_ends_is_the_committed_store(
     code, out, _ = run(capsys, "-C", str(tmp_path), "log", "-n", "1", "--json")
     assert code == 0 and json.loads(out)[0]["changes_summary"] == "no record changes"
     assert json.loads(out)[0]["version"] == committed
+
+
+def test_a_store_inside_a_git_submodule_is_named_not_read_as_absent(
+    repo: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`store.path: data/golden` with data a git submodule: the superproject's tree holds only the submodule's
+    commit id there, so every revision had "no store": diff showed the whole dataset added, log listed nothing."""
+    top = init_repo(tmp_path_factory.mktemp("superproject"))
+    git(top, "-c", "protocol.file.allow=always", "submodule", "add", "-q", repo.as_uri(), "data")
+    (top / "params.yaml").write_text("store:\n  path: data/golden\n")
+    commit_all(top, "the store in a submodule", ".")
+    for argv in (("diff",), ("diff", "HEAD", "data/golden"), ("log",), ("show",), ("export", "prompts", "p.json")):
+        code, out, err = run(capsys, "-C", str(top), *argv, *(("--rev", "HEAD") if argv[0] == "export" else ()))
+        assert (code, out) == (2, ""), (argv, out)
+        assert err.startswith("error: HEAD:data/golden: the store is inside the git submodule data (at "), argv
+    code, out, _ = run(capsys, "-C", str(top / "data"), "log", "--json")  # its history, in its repository
+    assert code == 0 and [e["summary"] for e in json.loads(out)] == ["golden v1"]

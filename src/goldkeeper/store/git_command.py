@@ -103,6 +103,27 @@ def commit_of(top: Path, rev: str) -> str:
     return commit
 
 
+def refuse_submodule(top: Path, commit: str, store_path: str, rev: str) -> None:
+    """A UsageError when the store path runs through a git submodule at ``commit``.
+
+    The superproject's tree holds only the submodule's commit id there (a gitlink), not its files, so
+    the store would read as absent: a diff showing every record added, an empty ``log``.
+    """
+    parts = PurePosixPath(store_path).parts
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    if not prefixes:
+        return
+    for entry in _git(top, "ls-tree", "-z", commit, "--", *prefixes).stdout.split(b"\0"):
+        meta, _, name = entry.partition(b"\t")
+        if meta.startswith(b"160000 "):  # a gitlink: the mode git gives a submodule
+            submodule = name.decode("utf-8", "replace")
+            raise UsageError(
+                f"{rev}:{store_path}: the store is inside the git submodule {submodule} "
+                f"(at {meta.split()[2].decode()[:12]}): its files and history are in that repository, "
+                "not in this one's revisions (run goldkeeper in the submodule's checkout)"
+            )
+
+
 def git_command_source(repo: Path | str, rev: str, store_relpath: str | Path) -> GitCommandSource:
     """The store at ``store_relpath`` (relative to ``repo``) in revision ``rev``; it must be there."""
     repo = Path(repo)
@@ -115,6 +136,7 @@ def git_command_source(repo: Path | str, rev: str, store_relpath: str | Path) ->
         raise UsageError(f"{store}: the store is outside the git repository {top.resolve()}") from exc
     source = GitCommandSource(top, commit, "" if path == "." else path, rev)
     if not source.exists:
+        refuse_submodule(top, commit, source.store_path, rev)
         raise DataIntegrityError(
             f"{rev}:{path}: no golden store at revision {rev} ({commit[:12]}); "
             "was it committed there? (`git log -- " + path + "`)"
@@ -122,4 +144,11 @@ def git_command_source(repo: Path | str, rev: str, store_relpath: str | Path) ->
     return source
 
 
-__all__ = ["GitCommandSource", "NoCommitsYet", "UnknownRevision", "commit_of", "git_command_source"]
+__all__ = [
+    "GitCommandSource",
+    "NoCommitsYet",
+    "UnknownRevision",
+    "commit_of",
+    "git_command_source",
+    "refuse_submodule",
+]

@@ -24,7 +24,7 @@ import git
 from gitdb.exc import BadName, BadObject
 
 from goldkeeper.errors import DataIntegrityError, UsageError
-from goldkeeper.store.git_command import NoCommitsYet, UnknownRevision, commit_of
+from goldkeeper.store.git_command import NoCommitsYet, UnknownRevision, commit_of, refuse_submodule
 from goldkeeper.store.source import as_committed
 
 __all__ = [
@@ -85,7 +85,7 @@ def resolve_commit(repo: git.Repo, rev: str) -> git.Commit:
     """The commit a revision names (``HEAD``, ``main``, ``HEAD~1``, ``:/message``, a sha, a tag), as git reads it
     (:func:`~goldkeeper.store.git_command.commit_of`, which ``show`` uses too)."""
     try:
-        return repo.commit(commit_of(Path(repo.working_tree_dir or repo.git_dir), rev))
+        return repo.commit(commit_of(_top(repo), rev))
     except NoCommitsYet:
         raise
     except UnknownRevision as unknown:
@@ -212,6 +212,8 @@ def git_store_source(
     commit = resolve_commit(repository, rev)
     path = store_path_in_repo(repository, repo, store_relpath)
     source = GitTreeSource(repository, commit, path, rev)
+    if not source.exists:
+        refuse_submodule(_top(repository), commit.hexsha, source.store_path, rev)
     if must_exist and not source.exists:
         raise DataIntegrityError(
             f"{rev}:{path}: no golden store at revision {rev} ({commit.hexsha[:12]}); "
@@ -261,6 +263,7 @@ def store_history(
     repository = open_repo(repo)
     start = resolve_commit(repository, rev).hexsha  # as git reads the revision, like every other command
     path = store_path_in_repo(repository, repo, store_relpath)
+    refuse_submodule(_top(repository), start, path, rev)  # git log -- PATH does not look into a submodule
     try:
         if max_count is None:
             commits = list(repository.iter_commits(start, paths=path or "."))
@@ -281,6 +284,11 @@ def store_history(
         )
         for c in commits
     ]
+
+
+def _top(repo: git.Repo) -> Path:
+    """Where git commands run for ``repo``: its working tree, or its git directory when bare."""
+    return Path(repo.working_tree_dir or repo.git_dir)
 
 
 def _shallow_commits(repo: git.Repo) -> set[str]:
