@@ -267,6 +267,12 @@ def test_log_and_diff_in_a_shallow_clone(
         assert err.startswith("error: git revision 'HEAD~1' (") and "shallow clone" in err and "Traceback" not in err
         code, _, err = run(capsys, "-C", str(clone), *argv, "--debug")
         assert code == 2 and "Traceback" in err  # --debug adds the traceback, never changes the exit code
+    # show reads the revision with the git command alone: it said "unknown git revision" and nothing more
+    code, _, err = run(capsys, "-C", str(clone), "show", "--rev", "HEAD~1")
+    assert code == 2 and err == (
+        f"error: unknown git revision 'HEAD~1' in {clone}: a shallow clone, it may not have been fetched "
+        "(`git fetch --unshallow`)\n"
+    )
 
 
 def test_a_store_reached_through_a_committed_link_has_its_history(

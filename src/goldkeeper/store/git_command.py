@@ -81,6 +81,12 @@ class NoCommitsYet(UnknownRevision):
     """The repository has no commit at all (``git init``, nothing committed yet): no revision names anything."""
 
 
+def _shallow_hint(top: Path) -> str:
+    """Why a revision may be unknown in a shallow clone (CI's fetch-depth 1): git names it as any unknown one."""
+    shallow = _git(top, "rev-parse", "--is-shallow-repository").stdout.strip() == b"true"
+    return ": a shallow clone, it may not have been fetched (`git fetch --unshallow`)" if shallow else ""
+
+
 def commit_of(top: Path, rev: str) -> str:
     """The sha of the commit ``rev`` names, read by git itself: the one check of a revision that ``show``,
     ``diff``, ``log`` and ``changelog`` share, so each takes every syntax of gitrevisions(7) (``:/message``
@@ -94,7 +100,7 @@ def commit_of(top: Path, rev: str) -> str:
                 f"{top} has no commits yet, so git revision {rev!r} names nothing: commit the store first "
                 "(git add, git commit); diff, changelog --base and show --rev also take a store directory"
             )
-        raise UnknownRevision(f"unknown git revision {rev!r} in {top}")
+        raise UnknownRevision(f"unknown git revision {rev!r} in {top}{_shallow_hint(top)}")
     peeled = _git(top, "rev-parse", "--verify", "--quiet", f"{sha}^{{commit}}")
     commit = peeled.stdout.decode().strip()
     if peeled.returncode != 0 or not commit:
