@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import shutil
 import subprocess
@@ -529,3 +530,24 @@ def test_a_store_inside_a_git_submodule_is_named_not_read_as_absent(
         assert err.startswith("error: HEAD:data/golden: the store is inside the git submodule data (at "), argv
     code, out, _ = run(capsys, "-C", str(top / "data"), "log", "--json")  # its history, in its repository
     assert code == 0 and [e["summary"] for e in json.loads(out)] == ["golden v1"]
+
+
+def test_a_git_lfs_pointer_in_place_of_a_shard_is_named(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A store under Git LFS checked out without it (actions/checkout without `lfs: true`), or read at a revision,
+    is pointer files: verify said "edited or corrupted after the dump (run goldkeeper fmt)" and "not valid JSON
+    (unexpected character)", and fmt refused it."""
+    shard = sorted((repo / "golden" / "queries").iterdir())[0]
+    data = shard.read_bytes()
+    shard.write_text(
+        f"version https://git-lfs.github.com/spec/v1\noid sha256:{hashlib.sha256(data).hexdigest()}\nsize {len(data)}\n"
+    )
+    commit_all(repo, "golden/ under Git LFS")
+    name = shard.relative_to(repo).as_posix()
+    problem = "a Git LFS pointer file, not the store's JSON: goldkeeper does not read files through Git LFS"
+    code, out, _ = run(capsys, "-C", str(repo), "verify", "--json")
+    issues = [(i["code"], i["file"], i["message"]) for i in json.loads(out)["issues"] if i["severity"] == "error"]
+    assert code == 5 and issues[0][:2] == ("shard.invalid_json", str(shard)) and issues[0][2].startswith(problem)
+    assert not any(c == "shard.checksum" for c, _, _ in issues)  # not "a hand edit: run fmt"
+    for argv in (("diff", "HEAD~1", "HEAD"), ("export", "prompts", "p.json", "--rev", "HEAD")):
+        code, _, err = run(capsys, "-C", str(repo), *argv)
+        assert code == 5 and err.startswith(f"error: HEAD:{name}: {problem}"), (argv, err)
