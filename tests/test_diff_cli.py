@@ -551,3 +551,25 @@ def test_a_git_lfs_pointer_in_place_of_a_shard_is_named(repo: Path, capsys: pyte
     for argv in (("diff", "HEAD~1", "HEAD"), ("export", "prompts", "p.json", "--rev", "HEAD")):
         code, _, err = run(capsys, "-C", str(repo), *argv)
         assert code == 5 and err.startswith(f"error: HEAD:{name}: {problem}"), (argv, err)
+
+
+def test_a_revision_from_before_the_store_moved_holds_it_where_its_params_put_it(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`store.path` changed (golden -> data/golden) with the store moved: every older revision had "no store" at
+    the new path, so diff against it showed the whole dataset added (the PR comment of the move), log stopped
+    at the move ("+6 analyses"), and show and restore --rev of an older version said it was never committed."""
+    before = json.loads(run(capsys, "-C", str(repo), "show", "--json")[1])
+    (repo / "data").mkdir()
+    git(repo, "mv", "golden", "data/golden")
+    (repo / "params.yaml").write_text("store:\n  path: data/golden\n")
+    commit_all(repo, "move the store", ".")
+    code, out, _ = run(capsys, "-C", str(repo), "diff", "HEAD~1", "HEAD", "--exit-code")
+    assert code == 0 and "no record changes" in out
+    code, out, _ = run(capsys, "-C", str(repo), "log", "--json")
+    assert [(e["summary"], e["changes_summary"]) for e in json.loads(out)] == [
+        ("move the store", "no record changes"),
+        ("golden v1", "analyses +6, chunks +18, queries +12"),
+    ]
+    code, out, _ = run(capsys, "-C", str(repo), "show", "--rev", "HEAD~1", "--json")
+    assert code == 0 and json.loads(out) == {**before, "rev": "HEAD~1"}  # store: golden, where it was then

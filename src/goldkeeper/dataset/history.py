@@ -122,7 +122,8 @@ def show_revision(
 
         summary = _store_summary(open_store(source))
         memo.put(summary["version"], summary)
-    return {"rev": rev, "commit": source.commit, "store": store_path, **summary}
+    # a revision from before store.path changed: where its own params.yaml put the store (repository-relative)
+    return {"rev": rev, "commit": source.commit, "store": source.store_path if source.moved else store_path, **summary}
 
 
 #: the keys of :func:`_store_summary` (a remembered summary without them is not used)

@@ -10,9 +10,11 @@ DataIntegrityError.
 
 from __future__ import annotations
 
+import posixpath
 import subprocess
 from pathlib import Path, PurePosixPath
 
+from goldkeeper.discovery import PARAMS_FILE
 from goldkeeper.errors import DataIntegrityError, UsageError
 from goldkeeper.store.source import as_committed
 
@@ -42,6 +44,8 @@ class GitCommandSource:
         self.commit = commit
         self.store_path = store_path.strip("/")
         self.rev = rev
+        #: the store is where this revision's own params.yaml put it, not at today's ``store.path``
+        self.moved = False
 
     def _spec(self, relpath: str) -> str:
         path = "/".join(part for part in (self.store_path, relpath.strip("/")) if part)
@@ -130,6 +134,39 @@ def refuse_submodule(top: Path, commit: str, store_path: str, rev: str) -> None:
             )
 
 
+def store_path_in_params(params: bytes | None, project: str) -> str | None:
+    """The repository-relative store path a revision's own params.yaml names (``store.path``, ``golden``
+    without one), for a revision from before the store was moved; None when that file names no path
+    inside the repository (unreadable YAML, an absolute path, one that leaves the repository)."""
+    import yaml  # noqa: PLC0415 - start-up: only a revision without the store at today's path needs it
+
+    try:
+        values = yaml.safe_load(params) if params is not None else None
+    except yaml.YAMLError:
+        return None
+    store = values.get("store") if isinstance(values, dict) else None
+    relpath = store.get("path", "golden") if isinstance(store, dict) else "golden"
+    if not isinstance(relpath, str) or not relpath or PurePosixPath(relpath).is_absolute():
+        return None
+    joined = posixpath.normpath(posixpath.join(project.strip("/") or ".", relpath))
+    return None if joined == ".." or joined.startswith("../") else joined
+
+
+def _moved(source: GitCommandSource, project: str) -> GitCommandSource:
+    """The store where the revision's own params.yaml put it (``store.path`` changed since), else ``source``."""
+    project = "" if project == "." else project
+    try:
+        params: bytes | None = GitCommandSource(source.top, source.commit, project, source.rev).read_bytes(PARAMS_FILE)
+    except OSError:
+        params = None
+    path = store_path_in_params(params, project)
+    if path is None or path == source.store_path:
+        return source
+    moved = GitCommandSource(source.top, source.commit, path, source.rev)
+    moved.moved = True
+    return moved if moved.exists else source
+
+
 def git_command_source(repo: Path | str, rev: str, store_relpath: str | Path) -> GitCommandSource:
     """The store at ``store_relpath`` (relative to ``repo``) in revision ``rev``; it must be there."""
     repo = Path(repo)
@@ -143,6 +180,8 @@ def git_command_source(repo: Path | str, rev: str, store_relpath: str | Path) ->
     source = GitCommandSource(top, commit, "" if path == "." else path, rev)
     if not source.exists:
         refuse_submodule(top, commit, source.store_path, rev)
+        source = _moved(source, repo.resolve().relative_to(top.resolve()).as_posix())
+    if not source.exists:
         raise DataIntegrityError(
             f"{rev}:{path}: no golden store at revision {rev} ({commit[:12]}); "
             "was it committed there? (`git log -- " + path + "`)"
@@ -157,4 +196,5 @@ __all__ = [
     "commit_of",
     "git_command_source",
     "refuse_submodule",
+    "store_path_in_params",
 ]

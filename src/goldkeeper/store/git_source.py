@@ -23,8 +23,15 @@ from pathlib import Path, PurePosixPath
 import git
 from gitdb.exc import BadName, BadObject
 
+from goldkeeper.discovery import PARAMS_FILE
 from goldkeeper.errors import DataIntegrityError, UsageError
-from goldkeeper.store.git_command import NoCommitsYet, UnknownRevision, commit_of, refuse_submodule
+from goldkeeper.store.git_command import (
+    NoCommitsYet,
+    UnknownRevision,
+    commit_of,
+    refuse_submodule,
+    store_path_in_params,
+)
 from goldkeeper.store.source import as_committed
 
 __all__ = [
@@ -214,12 +221,28 @@ def git_store_source(
     source = GitTreeSource(repository, commit, path, rev)
     if not source.exists:
         refuse_submodule(_top(repository), commit.hexsha, source.store_path, rev)
+        source = _moved(source, store_path_in_repo(repository, repo, "."))
     if must_exist and not source.exists:
         raise DataIntegrityError(
             f"{rev}:{path}: no golden store at revision {rev} ({commit.hexsha[:12]}); "
             "was it committed there? (`git log -- " + path + "`)"
         )
     return source
+
+
+def _moved(source: GitTreeSource, project: str) -> GitTreeSource:
+    """The store where the revision's own params.yaml put it (``store.path`` changed since), else ``source``:
+    a revision from before the store moved holds it at its old path."""
+    project = "" if project == "." else project
+    try:
+        params: bytes | None = GitTreeSource(source.repo, source.commit, project, source.rev).read_bytes(PARAMS_FILE)
+    except OSError:
+        params = None
+    path = store_path_in_params(params, project)
+    if path is None or path == source.store_path:
+        return source
+    moved = GitTreeSource(source.repo, source.commit, path, source.rev)
+    return moved if moved.exists else source
 
 
 def has_store(repo: Path | str, rev: str, store_relpath: str | Path) -> bool:
@@ -264,13 +287,22 @@ def store_history(
     start = resolve_commit(repository, rev).hexsha  # as git reads the revision, like every other command
     path = store_path_in_repo(repository, repo, store_relpath)
     refuse_submodule(_top(repository), start, path, rev)  # git log -- PATH does not look into a submodule
-    try:
-        if max_count is None:
-            commits = list(repository.iter_commits(start, paths=path or "."))
-        else:
-            commits = list(repository.iter_commits(start, paths=path or ".", max_count=max_count))
-    except git.GitCommandError as exc:
-        raise UsageError(f"git log of {path} at {rev} failed: {exc.stderr.strip() or exc}") from exc
+    shallow = _shallow_commits(repository)
+    commits = _commits_changing(repository, start, path, rev, max_count)
+    project = store_path_in_repo(repository, repo, ".")
+    while commits and (max_count is None or len(commits) < max_count):
+        # the oldest commit found created the store at `path`: when its parent holds the store where that
+        # revision's params.yaml put it, the store was moved there (store.path changed): go on from its old path
+        oldest = commits[-1]
+        if not oldest.parents or oldest.hexsha in shallow:
+            break
+        parent = GitTreeSource(repository, oldest.parents[0], path, rev)
+        before = parent if parent.exists else _moved(parent, project)
+        if before.store_path == path or not before.exists:
+            break
+        path = before.store_path
+        remaining = None if max_count is None else max_count - len(commits)
+        commits += _commits_changing(repository, parent.commit.hexsha, path, rev, remaining)
     shallow = _shallow_commits(repository)
     return [
         CommitInfo(
@@ -284,6 +316,16 @@ def store_history(
         )
         for c in commits
     ]
+
+
+def _commits_changing(repo: git.Repo, start: str, path: str, rev: str, max_count: int | None) -> list[git.Commit]:
+    """``git log START -- PATH``: the commits reachable from ``start`` that changed ``path``, newest first."""
+    try:
+        if max_count is None:
+            return list(repo.iter_commits(start, paths=path or "."))
+        return list(repo.iter_commits(start, paths=path or ".", max_count=max_count))
+    except git.GitCommandError as exc:
+        raise UsageError(f"git log of {path} at {rev} failed: {exc.stderr.strip() or exc}") from exc
 
 
 def _top(repo: git.Repo) -> Path:
