@@ -9,7 +9,9 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -18,6 +20,7 @@ from diff_support import SHARDS, commit_all, dataset, git, init_repo, make_analy
 from goldkeeper.cli import main
 from goldkeeper.dataset.diff.render import GITHUB_COMMENT_LIMIT
 from goldkeeper.dataset.diff.schema import DIFF_JSON_SCHEMA
+from goldkeeper.project import Project
 from goldkeeper.store import StoreWriter
 from verify_helpers import build_store
 
@@ -573,3 +576,23 @@ def test_a_revision_from_before_the_store_moved_holds_it_where_its_params_put_it
     ]
     code, out, _ = run(capsys, "-C", str(repo), "show", "--rev", "HEAD~1", "--json")
     assert code == 0 and json.loads(out) == {**before, "rev": "HEAD~1"}  # store: golden, where it was then
+
+
+def test_log_reports_progress_over_the_history(repo: Path) -> None:
+    """`log` of a long history ran silent (1,000 commits: a minute, now about 15 s): it reports one task, the
+    commits read, which the CLI shows as a bar on a terminal and as a line every few seconds in a CI log."""
+    analyses, queries = dataset()
+    for kept in (11, 10):
+        write(repo, analyses, queries[:kept])
+        commit_all(repo, f"keep {kept} queries")
+    tasks: list[tuple[str, int | None, list[int]]] = []
+
+    class Recording:  # the Progress protocol: what a bar would show
+        @contextlib.contextmanager
+        def task(self, description: str, total: int | None) -> Iterator[Any]:
+            tasks.append((description, total, []))
+            yield type("Task", (), {"advance": lambda _self, amount=1: tasks[-1][2].append(amount)})()
+
+    entries = Project.load(repo, progress=Recording()).log()
+    assert [e.commit.summary for e in entries] == ["keep 10 queries", "keep 11 queries", "golden v1"]
+    assert tasks == [("reading the store's history", 3, [1, 1, 1])]

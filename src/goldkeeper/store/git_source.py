@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import git
 from gitdb.exc import BadName, BadObject
@@ -36,6 +37,7 @@ from goldkeeper.store.source import as_committed
 
 __all__ = [
     "GitTreeSource",
+    "RevisionStores",
     "CommitInfo",
     "open_repo",
     "resolve_commit",
@@ -147,6 +149,7 @@ class GitTreeSource:
         self.store_path = store_path.strip("/")
         self.rev = rev
         self._tree = self._subtree(commit.tree, self.store_path)
+        self._listings: dict[str, dict[str, Any] | None] = {}
 
     @staticmethod
     def _subtree(tree: git.Tree, path: str) -> git.Tree | None:
@@ -162,13 +165,29 @@ class GitTreeSource:
     def exists(self) -> bool:
         return self._tree is not None
 
-    def _object(self, relpath: str) -> git.Blob | git.Tree:
+    def _object(self, relpath: str) -> Any:
+        """The blob or tree at ``relpath`` in the store (FileNotFoundError: none)."""
         if self._tree is None:
             raise FileNotFoundError(self.describe(relpath))
-        try:
-            return self._tree / relpath.strip("/")
-        except KeyError as exc:
-            raise FileNotFoundError(self.describe(relpath)) from exc
+        parent, _, name = relpath.strip("/").rpartition("/")
+        if not name:
+            return self._tree
+        found = (self._listing(parent) or {}).get(name)
+        if found is None:
+            raise FileNotFoundError(self.describe(relpath))
+        return found
+
+    def _listing(self, reldir: str) -> dict[str, Any] | None:
+        """A directory's entries by name (None: not a directory), read once: a diff looks up each shard on
+        both sides, and every ``tree / path`` would read and parse the directory's tree object again."""
+        if reldir not in self._listings:
+            tree: Any = self._tree
+            try:
+                tree = tree / reldir if reldir and tree is not None else tree
+            except KeyError:
+                tree = None
+            self._listings[reldir] = {entry.name: entry for entry in tree} if isinstance(tree, git.Tree) else None
+        return self._listings[reldir]
 
     def read_bytes(self, relpath: str) -> bytes:
         obj = self._object(relpath)
@@ -243,6 +262,25 @@ def _moved(source: GitTreeSource, project: str) -> GitTreeSource:
         return source
     moved = GitTreeSource(source.repo, source.commit, path, source.rev)
     return moved if moved.exists else source
+
+
+class RevisionStores:
+    """The store at many commits of one repository, for ``log``: the repository is opened once and each
+    commit named by its sha (no ``git rev-parse`` per commit); a missing store as :func:`git_store_source`
+    reads it (a submodule refused, a store moved since found where that revision's params.yaml put it)."""
+
+    def __init__(self, repo: Path | str, store_relpath: str | Path) -> None:
+        self.repository = open_repo(repo)
+        self.path = store_path_in_repo(self.repository, repo, store_relpath)
+        self.project = store_path_in_repo(self.repository, repo, ".")
+
+    def at(self, sha: str) -> GitTreeSource:
+        """The store at commit ``sha`` (check :attr:`GitTreeSource.exists`); messages name the sha."""
+        source = GitTreeSource(self.repository, self.repository.commit(sha), self.path, sha)
+        if not source.exists:
+            refuse_submodule(_top(self.repository), sha, source.store_path, sha)
+            source = _moved(source, self.project)
+        return source
 
 
 def has_store(repo: Path | str, rev: str, store_relpath: str | Path) -> bool:
