@@ -221,6 +221,10 @@ def test_log_and_show(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     entries = json.loads(out)
     assert [e["summary"] for e in entries] == ["drop two queries", "golden v1"]
     assert entries[0]["commit"] == second and entries[0]["author"] == "Ada Lovelace"
+    assert set(entries[0]) == {  # the keys docs/commands.md documents for `log --json`
+        *("commit", "parents", "date", "author", "author_email", "summary", "shallow"),
+        *("version", "dataset", "counts", "changes", "changes_summary"),
+    }
     assert entries[0]["changes"]["queries"] == {"added": 0, "removed": 2, "modified": 0}
     assert entries[0]["counts"]["queries"] == len(queries) - 2
     assert entries[1]["changes"]["analyses"]["added"] == len(analyses)
@@ -229,6 +233,10 @@ def test_log_and_show(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "-C", str(repo), "show", "--rev", "HEAD~2", "--json")
     info = json.loads(out)
     assert info["counts"]["queries"] == len(queries) and info["version"] == entries[1]["version"]
+    assert set(info) == {  # the keys docs/commands.md documents for `show --json`
+        *("rev", "commit", "store", "version", "dataset", "format_version", "schema_version"),
+        *("counts", "shard_counts", "shards"),
+    }
     code, out, _ = run(capsys, "-C", str(repo), "show")
     assert f"version         {entries[0]['version']}" in out
     code, _, err = run(capsys, "-C", str(repo), "show", "--rev", "nope")
