@@ -152,15 +152,30 @@ def store_path_in_params(params: bytes | None, project: str) -> str | None:
     return None if joined == ".." or joined.startswith("../") else joined
 
 
-def _moved(source: GitCommandSource, project: str) -> GitCommandSource:
+def moved_store_path(params_then: bytes | None, project_dir: Path, project: str, current: str) -> str | None:
+    """Where a revision holds the store when it has none at ``current`` (today's store path): the path its own
+    params.yaml (``params_then``) names, when the project's params.yaml names another one today, i.e. when
+    ``store.path`` changed since and the store was moved; else None (a store path given elsewhere, such as
+    ``--params other.yaml``, is not replaced by the one params.yaml names)."""
+    then = store_path_in_params(params_then, project)
+    if then is None or then == current:
+        return None
+    try:
+        today: bytes | None = (project_dir / PARAMS_FILE).read_bytes()
+    except OSError:
+        today = None
+    return None if then == store_path_in_params(today, project) else then
+
+
+def _moved(source: GitCommandSource, project_dir: Path, project: str) -> GitCommandSource:
     """The store where the revision's own params.yaml put it (``store.path`` changed since), else ``source``."""
     project = "" if project == "." else project
     try:
         params: bytes | None = GitCommandSource(source.top, source.commit, project, source.rev).read_bytes(PARAMS_FILE)
     except OSError:
         params = None
-    path = store_path_in_params(params, project)
-    if path is None or path == source.store_path:
+    path = moved_store_path(params, project_dir, project, source.store_path)
+    if path is None:
         return source
     moved = GitCommandSource(source.top, source.commit, path, source.rev)
     moved.moved = True
@@ -180,7 +195,7 @@ def git_command_source(repo: Path | str, rev: str, store_relpath: str | Path) ->
     source = GitCommandSource(top, commit, "" if path == "." else path, rev)
     if not source.exists:
         refuse_submodule(top, commit, source.store_path, rev)
-        source = _moved(source, repo.resolve().relative_to(top.resolve()).as_posix())
+        source = _moved(source, repo, repo.resolve().relative_to(top.resolve()).as_posix())
     if not source.exists:
         raise DataIntegrityError(
             f"{rev}:{path}: no golden store at revision {rev} ({commit[:12]}); "
@@ -195,6 +210,7 @@ __all__ = [
     "UnknownRevision",
     "commit_of",
     "git_command_source",
+    "moved_store_path",
     "refuse_submodule",
     "store_path_in_params",
 ]

@@ -30,8 +30,8 @@ from goldkeeper.store.git_command import (
     NoCommitsYet,
     UnknownRevision,
     commit_of,
+    moved_store_path,
     refuse_submodule,
-    store_path_in_params,
 )
 from goldkeeper.store.source import as_committed
 
@@ -240,7 +240,7 @@ def git_store_source(
     source = GitTreeSource(repository, commit, path, rev)
     if not source.exists:
         refuse_submodule(_top(repository), commit.hexsha, source.store_path, rev)
-        source = _moved(source, store_path_in_repo(repository, repo, "."))
+        source = _moved(source, repo, store_path_in_repo(repository, repo, "."))
     if must_exist and not source.exists:
         raise DataIntegrityError(
             f"{rev}:{path}: no golden store at revision {rev} ({commit.hexsha[:12]}); "
@@ -249,7 +249,7 @@ def git_store_source(
     return source
 
 
-def _moved(source: GitTreeSource, project: str) -> GitTreeSource:
+def _moved(source: GitTreeSource, project_dir: Path | str, project: str) -> GitTreeSource:
     """The store where the revision's own params.yaml put it (``store.path`` changed since), else ``source``:
     a revision from before the store moved holds it at its old path."""
     project = "" if project == "." else project
@@ -257,8 +257,8 @@ def _moved(source: GitTreeSource, project: str) -> GitTreeSource:
         params: bytes | None = GitTreeSource(source.repo, source.commit, project, source.rev).read_bytes(PARAMS_FILE)
     except OSError:
         params = None
-    path = store_path_in_params(params, project)
-    if path is None or path == source.store_path:
+    path = moved_store_path(params, Path(project_dir), project, source.store_path)
+    if path is None:
         return source
     moved = GitTreeSource(source.repo, source.commit, path, source.rev)
     return moved if moved.exists else source
@@ -271,6 +271,7 @@ class RevisionStores:
 
     def __init__(self, repo: Path | str, store_relpath: str | Path) -> None:
         self.repository = open_repo(repo)
+        self.project_dir = Path(repo)
         self.path = store_path_in_repo(self.repository, repo, store_relpath)
         self.project = store_path_in_repo(self.repository, repo, ".")
 
@@ -279,7 +280,7 @@ class RevisionStores:
         source = GitTreeSource(self.repository, self.repository.commit(sha), self.path, sha)
         if not source.exists:
             refuse_submodule(_top(self.repository), sha, source.store_path, sha)
-            source = _moved(source, self.project)
+            source = _moved(source, self.project_dir, self.project)
         return source
 
 
@@ -335,13 +336,12 @@ def store_history(
         if not oldest.parents or oldest.hexsha in shallow:
             break
         parent = GitTreeSource(repository, oldest.parents[0], path, rev)
-        before = parent if parent.exists else _moved(parent, project)
+        before = parent if parent.exists else _moved(parent, repo, project)
         if before.store_path == path or not before.exists:
             break
         path = before.store_path
         remaining = None if max_count is None else max_count - len(commits)
         commits += _commits_changing(repository, parent.commit.hexsha, path, rev, remaining)
-    shallow = _shallow_commits(repository)
     return [
         CommitInfo(
             sha=c.hexsha,
