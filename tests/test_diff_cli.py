@@ -604,3 +604,20 @@ def test_log_reports_progress_over_the_history(repo: Path) -> None:
     entries = Project.load(repo, progress=Recording()).log()
     assert [e.commit.summary for e in entries] == ["keep 10 queries", "keep 11 queries", "golden v1"]
     assert tasks == [("reading the store's history", 3, [1, 1, 1])]
+
+
+def test_show_reads_a_bare_repository_as_log_and_diff_do(
+    repo: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bare repository (a server-side hook, a mirror): log and diff read its revisions, show said "not inside a
+    git repository" (its git command asked for a working tree's root, which a bare repository has not)."""
+    bare = tmp_path_factory.mktemp("server") / "golden.git"
+    git(repo, "clone", "-q", "--bare", str(repo), str(bare))
+    head = git(repo, "rev-parse", "HEAD").strip()
+    code, out, err = run(capsys, "-C", str(bare), "show", "--json")
+    assert code == 0 and json.loads(out)["commit"] == head and json.loads(out)["store"] == "golden", err
+    code, out, _ = run(capsys, "-C", str(bare), "log", "--json")
+    assert (
+        code == 0
+        and json.loads(out)[0]["version"] == json.loads(run(capsys, "-C", str(bare), "show", "--json")[1])["version"]
+    )

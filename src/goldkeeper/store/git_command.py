@@ -26,14 +26,19 @@ def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
         raise UsageError("git is not installed (git revisions need it)") from exc
 
 
-def _toplevel(path: Path) -> Path:
+def _toplevel(path: Path) -> tuple[Path, bool]:
+    """The root of the working tree holding ``path``, or the git directory of a bare repository (True)."""
     if not path.is_dir():
         raise UsageError(f"{path}: no such directory (looking for a git repository)")
     done = _git(path, "rev-parse", "--show-toplevel")
     top = done.stdout.decode().strip()
-    if done.returncode != 0 or not top:
-        raise UsageError(f"{path}: not inside a git repository (git revisions need one)")
-    return Path(top)
+    if done.returncode == 0 and top:
+        return Path(top), False
+    # a bare repository has no working tree, but its revisions hold the store (git_source reads them too)
+    bare = _git(path, "rev-parse", "--is-bare-repository", "--absolute-git-dir").stdout.decode().split("\n")
+    if bare[0] == "true" and len(bare) > 1 and bare[1]:
+        return Path(bare[1]), True
+    raise UsageError(f"{path}: not inside a git repository (git revisions need one)")
 
 
 class GitCommandSource:
@@ -182,20 +187,27 @@ def _moved(source: GitCommandSource, project_dir: Path, project: str) -> GitComm
     return moved if moved.exists else source
 
 
+def _in_tree(top: Path, path: Path) -> str:
+    """``path`` (links resolved, as git_source.store_path_in_repo) relative to the working tree's root."""
+    try:
+        return path.relative_to(top.resolve()).as_posix()
+    except ValueError as exc:
+        raise UsageError(f"{path}: the store is outside the git repository {top.resolve()}") from exc
+
+
 def git_command_source(repo: Path | str, rev: str, store_relpath: str | Path) -> GitCommandSource:
     """The store at ``store_relpath`` (relative to ``repo``) in revision ``rev``; it must be there."""
     repo = Path(repo)
-    top = _toplevel(repo)
+    top, bare = _toplevel(repo)
     commit = commit_of(top, rev)
-    store = (repo.resolve() / store_relpath).resolve()  # through a link, as git_source.store_path_in_repo
-    try:
-        path = store.relative_to(top.resolve()).as_posix()
-    except ValueError as exc:
-        raise UsageError(f"{store}: the store is outside the git repository {top.resolve()}") from exc
+    if bare:  # as git_source.store_path_in_repo: the path is already repository-relative
+        path, project = PurePosixPath(*Path(store_relpath).parts).as_posix(), ""
+    else:
+        path, project = _in_tree(top, (repo.resolve() / store_relpath).resolve()), _in_tree(top, repo.resolve())
     source = GitCommandSource(top, commit, "" if path == "." else path, rev)
     if not source.exists:
         refuse_submodule(top, commit, source.store_path, rev)
-        source = _moved(source, repo, repo.resolve().relative_to(top.resolve()).as_posix())
+        source = _moved(source, repo, project)
     if not source.exists:
         raise DataIntegrityError(
             f"{rev}:{path}: no golden store at revision {rev} ({commit[:12]}); "
