@@ -328,20 +328,9 @@ def store_history(
     refuse_submodule(_top(repository), start, path, rev)  # git log -- PATH does not look into a submodule
     shallow = _shallow_commits(repository)
     commits = _commits_changing(repository, start, path, rev, max_count)
-    project = store_path_in_repo(repository, repo, ".")
-    while commits and (max_count is None or len(commits) < max_count):
-        # the oldest commit found created the store at `path`: when its parent holds the store where that
-        # revision's params.yaml put it, the store was moved there (store.path changed): go on from its old path
-        oldest = commits[-1]
-        if not oldest.parents or oldest.hexsha in shallow:
-            break
-        parent = GitTreeSource(repository, oldest.parents[0], path, rev)
-        before = parent if parent.exists else _moved(parent, repo, project)
-        if before.store_path == path or not before.exists:
-            break
-        path = before.store_path
-        remaining = None if max_count is None else max_count - len(commits)
-        commits += _commits_changing(repository, parent.commit.hexsha, path, rev, remaining)
+    commits = _across_moves(
+        repository, commits, path, (repo, store_path_in_repo(repository, repo, ".")), shallow, max_count
+    )
     return [
         CommitInfo(
             sha=c.hexsha,
@@ -354,6 +343,34 @@ def store_history(
         )
         for c in commits
     ]
+
+
+def _across_moves(
+    repo: git.Repo,
+    commits: list[git.Commit],
+    path: str,
+    project: tuple[Path | str, str],
+    shallow: set[str],
+    max_count: int | None,
+) -> list[git.Commit]:
+    """``commits`` (those that changed the store at ``path``), then those that changed it where it was before
+    it was moved there (``store.path`` changed: see :func:`_moved`), as far back as the store goes."""
+    while commits and (max_count is None or len(commits) < max_count):
+        # the oldest commit found created the store at `path`; when its parent holds the store where that
+        # revision's params.yaml put it, the commit moved it: go on from the parent at the old path
+        oldest = commits[-1]
+        if not oldest.parents or oldest.hexsha in shallow:
+            break
+        parent = GitTreeSource(repo, oldest.parents[0], path, oldest.parents[0].hexsha)
+        before = parent if parent.exists else _moved(parent, *project)
+        if before.store_path == path or not before.exists:
+            break
+        path = before.store_path
+        remaining = None if max_count is None else max_count - len(commits)
+        listed = {c.hexsha for c in commits}  # a side branch merged after the move may touch both paths
+        more = _commits_changing(repo, parent.commit.hexsha, path, parent.commit.hexsha, remaining)
+        commits = commits + [c for c in more if c.hexsha not in listed]
+    return commits
 
 
 def _commits_changing(repo: git.Repo, start: str, path: str, rev: str, max_count: int | None) -> list[git.Commit]:
