@@ -621,3 +621,26 @@ def test_show_reads_a_bare_repository_as_log_and_diff_do(
         code == 0
         and json.loads(out)[0]["version"] == json.loads(run(capsys, "-C", str(bare), "show", "--json")[1])["version"]
     )
+
+
+def test_a_tag_and_a_branch_of_one_name_are_read_as_git_reads_them_with_its_warning(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A release branch `v1` and a tag `v1` (GitHub Actions' habit): git reads `v1` as the tag and `git diff v1`
+    warns that it is ambiguous; goldkeeper asked git with --quiet, so `diff v1` silently compared with the tag."""
+    tagged = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "tag", "v1")
+    analyses, queries = dataset()
+    write(repo, analyses, queries[:-1])
+    branch = commit_all(repo, "drop a query")
+    git(repo, "branch", "v1")
+    for argv in (("show", "--rev", "v1", "--json"), ("log", "--rev", "v1", "-n", "1", "--json")):
+        code, out, err = run(capsys, "-C", str(repo), *argv)
+        shown = json.loads(out) if argv[0] == "show" else json.loads(out)[0]
+        assert code == 0 and shown["commit"] == tagged, (argv, err)
+        assert err == (
+            f"warning: git revision 'v1' is ambiguous (a tag and a branch of that name?): git reads it as {tagged[:12]},"
+            " the first of refs/tags/, refs/heads/, refs/remotes/ that has it; name the one you mean (tags/v1, heads/v1)\n"
+        )
+    code, out, err = run(capsys, "-C", str(repo), "show", "--rev", "heads/v1", "--json")
+    assert code == 0 and json.loads(out)["commit"] == branch and err == ""

@@ -10,6 +10,7 @@ DataIntegrityError.
 
 from __future__ import annotations
 
+import logging
 import posixpath
 import subprocess
 from pathlib import Path, PurePosixPath
@@ -17,6 +18,8 @@ from pathlib import Path, PurePosixPath
 from goldkeeper.discovery import PARAMS_FILE
 from goldkeeper.errors import DataIntegrityError, UsageError
 from goldkeeper.store.source import as_committed
+
+log = logging.getLogger("goldkeeper")
 
 
 def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
@@ -101,7 +104,8 @@ def commit_of(top: Path, rev: str) -> str:
     ``diff``, ``log`` and ``changelog`` share, so each takes every syntax of gitrevisions(7) (``:/message``
     too). The revision is resolved first and peeled to its commit after (``:/fix^{commit}`` would search
     for the text "fix^{commit}"). Unknown: UnknownRevision (NoCommitsYet in a repository without commits)."""
-    done = _git(top, "rev-parse", "--verify", "--quiet", "--end-of-options", rev)
+    # not --quiet: it would silence git's warning that the name is ambiguous (read below); stderr is captured
+    done = _git(top, "rev-parse", "--verify", "--end-of-options", rev)
     sha = done.stdout.decode().strip()
     if done.returncode != 0 or not sha:
         if not _git(top, "rev-list", "-n", "1", "--all").stdout.strip():
@@ -115,6 +119,15 @@ def commit_of(top: Path, rev: str) -> str:
     if peeled.returncode != 0 or not commit:
         kind = _git(top, "cat-file", "-t", sha).stdout.decode().strip() or "object"
         raise UsageError(f"git revision {rev!r} is a {kind}, not a commit")
+    if b"is ambiguous" in done.stderr:  # git's own warning, which `git diff v1` shows and rev-parse's caller hides
+        log.warning(
+            "git revision %r is ambiguous (a tag and a branch of that name?): git reads it as %s, the first of "
+            "refs/tags/, refs/heads/, refs/remotes/ that has it; name the one you mean (tags/%s, heads/%s)",
+            rev,
+            commit[:12],
+            rev,
+            rev,
+        )
     return commit
 
 
