@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -17,6 +20,7 @@ from diff_support import SHARDS, commit_all, dataset, git, init_repo, make_analy
 from goldkeeper.cli import main
 from goldkeeper.dataset.diff.render import GITHUB_COMMENT_LIMIT
 from goldkeeper.dataset.diff.schema import DIFF_JSON_SCHEMA
+from goldkeeper.project import Project
 from goldkeeper.store import StoreWriter
 from verify_helpers import build_store
 
@@ -217,6 +221,10 @@ def test_log_and_show(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     entries = json.loads(out)
     assert [e["summary"] for e in entries] == ["drop two queries", "golden v1"]
     assert entries[0]["commit"] == second and entries[0]["author"] == "Ada Lovelace"
+    assert set(entries[0]) == {  # the keys docs/commands.md documents for `log --json`
+        *("commit", "parents", "date", "author", "author_email", "summary", "shallow"),
+        *("version", "dataset", "counts", "changes", "changes_summary"),
+    }
     assert entries[0]["changes"]["queries"] == {"added": 0, "removed": 2, "modified": 0}
     assert entries[0]["counts"]["queries"] == len(queries) - 2
     assert entries[1]["changes"]["analyses"]["added"] == len(analyses)
@@ -225,6 +233,10 @@ def test_log_and_show(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "-C", str(repo), "show", "--rev", "HEAD~2", "--json")
     info = json.loads(out)
     assert info["counts"]["queries"] == len(queries) and info["version"] == entries[1]["version"]
+    assert set(info) == {  # the keys docs/commands.md documents for `show --json`
+        *("rev", "commit", "store", "version", "dataset", "format_version", "schema_version"),
+        *("counts", "shard_counts", "shards"),
+    }
     code, out, _ = run(capsys, "-C", str(repo), "show")
     assert f"version         {entries[0]['version']}" in out
     code, _, err = run(capsys, "-C", str(repo), "show", "--rev", "nope")
@@ -267,6 +279,12 @@ def test_log_and_diff_in_a_shallow_clone(
         assert err.startswith("error: git revision 'HEAD~1' (") and "shallow clone" in err and "Traceback" not in err
         code, _, err = run(capsys, "-C", str(clone), *argv, "--debug")
         assert code == 2 and "Traceback" in err  # --debug adds the traceback, never changes the exit code
+    # show reads the revision with the git command alone: it said "unknown git revision" and nothing more
+    code, _, err = run(capsys, "-C", str(clone), "show", "--rev", "HEAD~1")
+    assert code == 2 and err == (
+        f"error: unknown git revision 'HEAD~1' in {clone}: a shallow clone, it may not have been fetched "
+        "(`git fetch --unshallow`)\n"
+    )
 
 
 def test_a_store_reached_through_a_committed_link_has_its_history(
@@ -477,3 +495,152 @@ def test_a_changelog_entry_written_while_a_dump_runs_is_kept(repo: Path) -> None
     assert changelog.returncode == 0 and out.startswith("appended"), out
     entries = json.loads((repo / "golden" / "CHANGELOG.json").read_text())["entries"]
     assert [entry["description"] for entry in entries] == ["during the dump"]
+
+
+def test_a_windows_checkout_with_crlf_line_ends_is_the_committed_store(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Git for Windows checks text files out with CRLF (core.autocrlf=true, its default): verify failed every
+    shard (shard.checksum, "run goldkeeper fmt"), so restore refused, and diff and show gave another version."""
+    init_repo(tmp_path)
+    build_store(tmp_path)  # a store verify and fmt accept (prompt contract included)
+    commit_all(tmp_path, "golden v1")
+    clone = tmp_path_factory.mktemp("windows") / "clone"
+    git(tmp_path, "-c", "core.autocrlf=true", "clone", "-q", tmp_path.as_uri(), str(clone))
+    git(clone, "config", "core.autocrlf", "true")
+    assert b"\r\n" in (clone / "golden" / "manifest.json").read_bytes()
+    committed = json.loads(run(capsys, "-C", str(clone), "show", "--json")[1])["version"]
+    code, out, err = run(capsys, "-C", str(clone), "verify")
+    assert code == 0 and f"dataset version {committed}" in out, out + err
+    code, out, _ = run(capsys, "-C", str(clone), "diff", "--exit-code")
+    assert code == 0 and "no record changes" in out and "store problems" not in out
+    assert json.loads(run(capsys, "-C", str(clone), "show", "--rev", "WORKTREE", "--json")[1])["version"] == committed
+    assert run(capsys, "-C", str(clone), "fmt", "--check")[0] == 0  # nothing to rewrite: git sees no change
+
+    # a shard committed with CRLF (an editor's, autocrlf off) reads as the same store at that revision
+    shard = sorted((tmp_path / "golden" / "queries").iterdir())[0]
+    shard.write_bytes(shard.read_bytes().replace(b"\n", b"\r\n"))
+    commit_all(tmp_path, "CRLF saved by an editor")
+    code, out, _ = run(capsys, "-C", str(tmp_path), "log", "-n", "1", "--json")
+    assert code == 0 and json.loads(out)[0]["changes_summary"] == "no record changes"
+    assert json.loads(out)[0]["version"] == committed
+
+
+def test_a_store_inside_a_git_submodule_is_named_not_read_as_absent(
+    repo: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`store.path: data/golden` with data a git submodule: the superproject's tree holds only the submodule's
+    commit id there, so every revision had "no store": diff showed the whole dataset added, log listed nothing."""
+    top = init_repo(tmp_path_factory.mktemp("superproject"))
+    git(top, "-c", "protocol.file.allow=always", "submodule", "add", "-q", repo.as_uri(), "data")
+    (top / "params.yaml").write_text("store:\n  path: data/golden\n")
+    commit_all(top, "the store in a submodule", ".")
+    for argv in (("diff",), ("diff", "HEAD", "data/golden"), ("log",), ("show",), ("export", "prompts", "p.json")):
+        code, out, err = run(capsys, "-C", str(top), *argv, *(("--rev", "HEAD") if argv[0] == "export" else ()))
+        assert (code, out) == (2, ""), (argv, out)
+        assert err.startswith("error: HEAD:data/golden: the store is inside the git submodule data (at "), argv
+    code, out, _ = run(capsys, "-C", str(top / "data"), "log", "--json")  # its history, in its repository
+    assert code == 0 and [e["summary"] for e in json.loads(out)] == ["golden v1"]
+
+
+def test_a_git_lfs_pointer_in_place_of_a_shard_is_named(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A store under Git LFS checked out without it (actions/checkout without `lfs: true`), or read at a revision,
+    is pointer files: verify said "edited or corrupted after the dump (run goldkeeper fmt)" and "not valid JSON
+    (unexpected character)", and fmt refused it."""
+    shard = sorted((repo / "golden" / "queries").iterdir())[0]
+    data = shard.read_bytes()
+    shard.write_text(
+        f"version https://git-lfs.github.com/spec/v1\noid sha256:{hashlib.sha256(data).hexdigest()}\nsize {len(data)}\n"
+    )
+    commit_all(repo, "golden/ under Git LFS")
+    name = shard.relative_to(repo).as_posix()
+    problem = "a Git LFS pointer file, not the store's JSON: goldkeeper does not read files through Git LFS"
+    code, out, _ = run(capsys, "-C", str(repo), "verify", "--json")
+    issues = [(i["code"], i["file"], i["message"]) for i in json.loads(out)["issues"] if i["severity"] == "error"]
+    assert code == 5 and issues[0][:2] == ("shard.invalid_json", str(shard)) and issues[0][2].startswith(problem)
+    assert not any(c == "shard.checksum" for c, _, _ in issues)  # not "a hand edit: run fmt"
+    for argv in (("diff", "HEAD~1", "HEAD"), ("export", "prompts", "p.json", "--rev", "HEAD")):
+        code, _, err = run(capsys, "-C", str(repo), *argv)
+        assert code == 5 and err.startswith(f"error: HEAD:{name}: {problem}"), (argv, err)
+
+
+def test_a_revision_from_before_the_store_moved_holds_it_where_its_params_put_it(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`store.path` changed (golden -> data/golden) with the store moved: every older revision had "no store" at
+    the new path, so diff against it showed the whole dataset added (the PR comment of the move), log stopped
+    at the move ("+6 analyses"), and show and restore --rev of an older version said it was never committed."""
+    before = json.loads(run(capsys, "-C", str(repo), "show", "--json")[1])
+    (repo / "data").mkdir()
+    git(repo, "mv", "golden", "data/golden")
+    (repo / "params.yaml").write_text("store:\n  path: data/golden\n")
+    commit_all(repo, "move the store", ".")
+    code, out, _ = run(capsys, "-C", str(repo), "diff", "HEAD~1", "HEAD", "--exit-code")
+    assert code == 0 and "no record changes" in out
+    code, out, _ = run(capsys, "-C", str(repo), "log", "--json")
+    assert [(e["summary"], e["changes_summary"]) for e in json.loads(out)] == [
+        ("move the store", "no record changes"),
+        ("golden v1", "analyses +6, chunks +18, queries +12"),
+    ]
+    code, out, _ = run(capsys, "-C", str(repo), "show", "--rev", "HEAD~1", "--json")
+    assert code == 0 and json.loads(out) == {**before, "rev": "HEAD~1"}  # store: golden, where it was then
+
+
+def test_log_reports_progress_over_the_history(repo: Path) -> None:
+    """`log` of a long history ran silent (1,000 commits: a minute, now about 15 s): it reports one task, the
+    commits read, which the CLI shows as a bar on a terminal and as a line every few seconds in a CI log."""
+    analyses, queries = dataset()
+    for kept in (11, 10):
+        write(repo, analyses, queries[:kept])
+        commit_all(repo, f"keep {kept} queries")
+    tasks: list[tuple[str, int | None, list[int]]] = []
+
+    class Recording:  # the Progress protocol: what a bar would show
+        @contextlib.contextmanager
+        def task(self, description: str, total: int | None) -> Iterator[Any]:
+            tasks.append((description, total, []))
+            yield type("Task", (), {"advance": lambda _self, amount=1: tasks[-1][2].append(amount)})()
+
+    entries = Project.load(repo, progress=Recording()).log()
+    assert [e.commit.summary for e in entries] == ["keep 10 queries", "keep 11 queries", "golden v1"]
+    assert tasks == [("reading the store's history", 3, [1, 1, 1])]
+
+
+def test_show_reads_a_bare_repository_as_log_and_diff_do(
+    repo: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bare repository (a server-side hook, a mirror): log and diff read its revisions, show said "not inside a
+    git repository" (its git command asked for a working tree's root, which a bare repository has not)."""
+    bare = tmp_path_factory.mktemp("server") / "golden.git"
+    git(repo, "clone", "-q", "--bare", str(repo), str(bare))
+    head = git(repo, "rev-parse", "HEAD").strip()
+    code, out, err = run(capsys, "-C", str(bare), "show", "--json")
+    assert code == 0 and json.loads(out)["commit"] == head and json.loads(out)["store"] == "golden", err
+    code, out, _ = run(capsys, "-C", str(bare), "log", "--json")
+    assert (
+        code == 0
+        and json.loads(out)[0]["version"] == json.loads(run(capsys, "-C", str(bare), "show", "--json")[1])["version"]
+    )
+
+
+def test_a_tag_and_a_branch_of_one_name_are_read_as_git_reads_them_with_its_warning(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A release branch `v1` and a tag `v1` (GitHub Actions' habit): git reads `v1` as the tag and `git diff v1`
+    warns that it is ambiguous; goldkeeper asked git with --quiet, so `diff v1` silently compared with the tag."""
+    tagged = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "tag", "v1")
+    analyses, queries = dataset()
+    write(repo, analyses, queries[:-1])
+    branch = commit_all(repo, "drop a query")
+    git(repo, "branch", "v1")
+    for argv in (("show", "--rev", "v1", "--json"), ("log", "--rev", "v1", "-n", "1", "--json")):
+        code, out, err = run(capsys, "-C", str(repo), *argv)
+        shown = json.loads(out) if argv[0] == "show" else json.loads(out)[0]
+        assert code == 0 and shown["commit"] == tagged, (argv, err)
+        assert err == (
+            f"warning: git revision 'v1' is ambiguous (a tag and a branch of that name?): git reads it as {tagged[:12]},"
+            " the first of refs/tags/, refs/heads/, refs/remotes/ that has it; name the one you mean (tags/v1, heads/v1)\n"
+        )
+    code, out, err = run(capsys, "-C", str(repo), "show", "--rev", "heads/v1", "--json")
+    assert code == 0 and json.loads(out)["commit"] == branch and err == ""

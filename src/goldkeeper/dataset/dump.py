@@ -25,6 +25,7 @@ from goldkeeper.models import DEFAULT_SCOPE, StoreScope
 from goldkeeper.progress import SILENT, Progress
 from goldkeeper.store import MANIFEST, StoreWriter
 from goldkeeper.store.canonical import sha256_hex
+from goldkeeper.store.source import as_committed
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def dump(url: str, settings: Settings, out: Path | None = None, progress: Progre
         )
     else:
         reader = golden_documents(url, settings.dump.statuses)  # dicts, no models: see db/documents.py
-    old_manifest = (target / MANIFEST).read_bytes() if (target / MANIFEST).is_file() else None
+    old_manifest = as_committed((target / MANIFEST).read_bytes()) if (target / MANIFEST).is_file() else None
     with (
         StoreWriter(target, settings.dataset.name, dict(settings.store.shards), _scope(settings)) as writer,
         reader as (analyses, queries),

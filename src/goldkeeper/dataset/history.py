@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 from goldkeeper.dataset import WORKTREE
 from goldkeeper.dataset.known import KnownSettings, manifest_memo
 from goldkeeper.errors import DataIntegrityError
+from goldkeeper.progress import SILENT, Progress
 from goldkeeper.store.git_command import git_command_source
 from goldkeeper.store.source import MANIFEST
 
 if TYPE_CHECKING:
     from goldkeeper.config import Settings
-    from goldkeeper.dataset.diff import OpenedSide
     from goldkeeper.models import Manifest
     from goldkeeper.store import Store
-    from goldkeeper.store.git_source import CommitInfo
+    from goldkeeper.store.git_source import CommitInfo, RevisionStores
 
 
 @dataclass(frozen=True)
@@ -47,45 +47,71 @@ class LogEntry:
         }
 
 
-def dataset_log(settings: Settings, rev: str = "HEAD", max_count: int | None = None) -> list[LogEntry]:
+def dataset_log(
+    settings: Settings, rev: str = "HEAD", max_count: int | None = None, progress: Progress = SILENT
+) -> list[LogEntry]:
     """The commits reachable from ``rev`` that changed the store, newest first."""
-    from goldkeeper.dataset.diff import open_side  # noqa: PLC0415 - start-up: not for show
-    from goldkeeper.store.git_source import store_history  # noqa: PLC0415 - start-up: GitPython, not for show
+    from goldkeeper.store.git_source import RevisionStores, store_history  # noqa: PLC0415 - start-up: GitPython, not for show
 
+    history = store_history(settings.root, settings.store.path, rev=rev, max_count=max_count)
+    stores = _StoresAt(RevisionStores(settings.root, settings.store.path))
     entries = []
-    for info in store_history(settings.root, settings.store.path, rev=rev, max_count=max_count):
-        try:
-            here = open_side(info.sha, settings)
-        except DataIntegrityError as exc:  # history cannot be fixed: a broken commit is listed, not fatal
-            entries.append(LogEntry(info, None, None, {}, {}, f"store unreadable: {exc}"))
-            continue
-        manifest = here.store.manifest if here.store else None
-        changes, summary = _changes(info, here, settings)
-        entries.append(
-            LogEntry(
-                commit=info,
-                version=here.store.version if here.store else None,
-                dataset=manifest.dataset if manifest else None,
-                counts=dict(manifest.counts) if manifest else {},
-                changes=changes,
-                summary=summary,
-            )
-        )
+    with progress.task("reading the store's history", len(history)) as task:
+        for info in history:
+            entries.append(_entry(info, stores, settings))
+            task.advance(1)
     return entries
 
 
-def _changes(info: CommitInfo, here: OpenedSide, settings: Settings) -> tuple[dict[str, dict[str, int]], str]:
+class _StoresAt:
+    """The opened store at a commit (None: none there), the last two kept: a commit's parent is usually the
+    next commit of the log, so each store is opened once, not twice (once as a commit, once as a parent)."""
+
+    def __init__(self, stores: RevisionStores) -> None:
+        self.stores = stores
+        self.kept: dict[str, Store | None] = {}
+
+    def __call__(self, sha: str) -> Store | None:
+        if sha not in self.kept:
+            from goldkeeper.store import open_store  # noqa: PLC0415 - start-up: pydantic, not for show
+
+            source = self.stores.at(sha)
+            self.kept = {**dict(list(self.kept.items())[-1:]), sha: open_store(source) if source.exists else None}
+        return self.kept[sha]
+
+
+def _entry(info: CommitInfo, store_at: _StoresAt, settings: Settings) -> LogEntry:
+    """The log entry of one commit: its store's version and counts, and what it changed."""
+    try:
+        here = store_at(info.sha)
+    except DataIntegrityError as exc:  # history cannot be fixed: a broken commit is listed, not fatal
+        return LogEntry(info, None, None, {}, {}, f"store unreadable: {exc}")
+    manifest = here.manifest if here else None
+    changes, summary = _changes(info, here, store_at, settings)
+    return LogEntry(
+        commit=info,
+        version=here.version if here else None,
+        dataset=manifest.dataset if manifest else None,
+        counts=dict(manifest.counts) if manifest else {},
+        changes=changes,
+        summary=summary,
+    )
+
+
+def _changes(
+    info: CommitInfo, here: Store | None, store_at: _StoresAt, settings: Settings
+) -> tuple[dict[str, dict[str, int]], str]:
     """The record changes of a commit against its first parent, or why they are unknown."""
-    from goldkeeper.dataset.diff import diff_stores, open_side  # noqa: PLC0415 - start-up: not for show
+    from goldkeeper.dataset.diff import diff_stores  # noqa: PLC0415 - start-up: not for show
 
     if info.shallow:  # its parent was not fetched: what the commit changed cannot be known here
         return {}, "changes unknown: the parent commit is not in this shallow clone (`git fetch --unshallow`)"
     try:
-        parent = open_side(info.parents[0], settings) if info.parents else None
-        result = diff_stores(parent.store if parent else None, here.store, verify=settings.verify)
+        parent = store_at(info.parents[0]) if info.parents else None
+        result = diff_stores(parent, here, verify=settings.verify)
     except DataIntegrityError as exc:  # e.g. a shard committed with merge-conflict markers, fixed later
         return {}, f"changes unknown: {exc}"
-    return result.counts(), result.summary_line() if here.store else "store removed"
+    return result.counts(), result.summary_line() if here else "store removed"
 
 
 def show_revision(
@@ -122,7 +148,8 @@ def show_revision(
 
         summary = _store_summary(open_store(source))
         memo.put(summary["version"], summary)
-    return {"rev": rev, "commit": source.commit, "store": store_path, **summary}
+    # a revision from before store.path changed: where its own params.yaml put the store (repository-relative)
+    return {"rev": rev, "commit": source.commit, "store": source.store_path if source.moved else store_path, **summary}
 
 
 #: the keys of :func:`_store_summary` (a remembered summary without them is not used)

@@ -327,7 +327,7 @@ class Project:
     def log(self, rev: str = "HEAD", max_count: int | None = None) -> list[LogEntry]:
         from goldkeeper.dataset.history import dataset_log  # noqa: PLC0415 - start-up (module doc)
 
-        return dataset_log(self.settings, rev=rev, max_count=max_count)
+        return dataset_log(self.settings, rev=rev, max_count=max_count, progress=self.progress)
 
     def show(self, rev: str = "HEAD") -> dict[str, Any]:
         from goldkeeper.dataset.history import show_revision  # noqa: PLC0415 - start-up (module doc)

@@ -19,15 +19,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import git
 from gitdb.exc import BadName, BadObject
 
+from goldkeeper.discovery import PARAMS_FILE
 from goldkeeper.errors import DataIntegrityError, UsageError
-from goldkeeper.store.git_command import NoCommitsYet, UnknownRevision, commit_of
+from goldkeeper.store.git_command import (
+    NoCommitsYet,
+    UnknownRevision,
+    commit_of,
+    moved_store_path,
+    refuse_submodule,
+)
+from goldkeeper.store.source import as_committed
 
 __all__ = [
     "GitTreeSource",
+    "RevisionStores",
     "CommitInfo",
     "open_repo",
     "resolve_commit",
@@ -84,7 +94,7 @@ def resolve_commit(repo: git.Repo, rev: str) -> git.Commit:
     """The commit a revision names (``HEAD``, ``main``, ``HEAD~1``, ``:/message``, a sha, a tag), as git reads it
     (:func:`~goldkeeper.store.git_command.commit_of`, which ``show`` uses too)."""
     try:
-        return repo.commit(commit_of(Path(repo.working_tree_dir or repo.git_dir), rev))
+        return repo.commit(commit_of(_top(repo), rev))
     except NoCommitsYet:
         raise
     except UnknownRevision as unknown:
@@ -139,6 +149,7 @@ class GitTreeSource:
         self.store_path = store_path.strip("/")
         self.rev = rev
         self._tree = self._subtree(commit.tree, self.store_path)
+        self._listings: dict[str, dict[str, Any] | None] = {}
 
     @staticmethod
     def _subtree(tree: git.Tree, path: str) -> git.Tree | None:
@@ -154,19 +165,35 @@ class GitTreeSource:
     def exists(self) -> bool:
         return self._tree is not None
 
-    def _object(self, relpath: str) -> git.Blob | git.Tree:
+    def _object(self, relpath: str) -> Any:
+        """The blob or tree at ``relpath`` in the store (FileNotFoundError: none)."""
         if self._tree is None:
             raise FileNotFoundError(self.describe(relpath))
-        try:
-            return self._tree / relpath.strip("/")
-        except KeyError as exc:
-            raise FileNotFoundError(self.describe(relpath)) from exc
+        parent, _, name = relpath.strip("/").rpartition("/")
+        if not name:
+            return self._tree
+        found = (self._listing(parent) or {}).get(name)
+        if found is None:
+            raise FileNotFoundError(self.describe(relpath))
+        return found
+
+    def _listing(self, reldir: str) -> dict[str, Any] | None:
+        """A directory's entries by name (None: not a directory), read once: a diff looks up each shard on
+        both sides, and every ``tree / path`` would read and parse the directory's tree object again."""
+        if reldir not in self._listings:
+            tree: Any = self._tree
+            try:
+                tree = tree / reldir if reldir and tree is not None else tree
+            except KeyError:
+                tree = None
+            self._listings[reldir] = {entry.name: entry for entry in tree} if isinstance(tree, git.Tree) else None
+        return self._listings[reldir]
 
     def read_bytes(self, relpath: str) -> bytes:
         obj = self._object(relpath)
         if not isinstance(obj, git.Blob):
             raise IsADirectoryError(self.describe(relpath))
-        return obj.data_stream.read()
+        return as_committed(obj.data_stream.read())  # a blob committed with CRLF: as a checkout reads it
 
     def content_id(self, relpath: str) -> str | None:
         """The git blob id of a file: a hash of its bytes, so equal ids are equal bytes (None: not a file)."""
@@ -211,12 +238,50 @@ def git_store_source(
     commit = resolve_commit(repository, rev)
     path = store_path_in_repo(repository, repo, store_relpath)
     source = GitTreeSource(repository, commit, path, rev)
+    if not source.exists:
+        refuse_submodule(_top(repository), commit.hexsha, source.store_path, rev)
+        source = _moved(source, repo, store_path_in_repo(repository, repo, "."))
     if must_exist and not source.exists:
         raise DataIntegrityError(
             f"{rev}:{path}: no golden store at revision {rev} ({commit.hexsha[:12]}); "
             "was it committed there? (`git log -- " + path + "`)"
         )
     return source
+
+
+def _moved(source: GitTreeSource, project_dir: Path | str, project: str) -> GitTreeSource:
+    """The store where the revision's own params.yaml put it (``store.path`` changed since), else ``source``:
+    a revision from before the store moved holds it at its old path."""
+    project = "" if project == "." else project
+    try:
+        params: bytes | None = GitTreeSource(source.repo, source.commit, project, source.rev).read_bytes(PARAMS_FILE)
+    except OSError:
+        params = None
+    path = moved_store_path(params, Path(project_dir), project, source.store_path)
+    if path is None:
+        return source
+    moved = GitTreeSource(source.repo, source.commit, path, source.rev)
+    return moved if moved.exists else source
+
+
+class RevisionStores:
+    """The store at many commits of one repository, for ``log``: the repository is opened once and each
+    commit named by its sha (no ``git rev-parse`` per commit); a missing store as :func:`git_store_source`
+    reads it (a submodule refused, a store moved since found where that revision's params.yaml put it)."""
+
+    def __init__(self, repo: Path | str, store_relpath: str | Path) -> None:
+        self.repository = open_repo(repo)
+        self.project_dir = Path(repo)
+        self.path = store_path_in_repo(self.repository, repo, store_relpath)
+        self.project = store_path_in_repo(self.repository, repo, ".")
+
+    def at(self, sha: str) -> GitTreeSource:
+        """The store at commit ``sha`` (check :attr:`GitTreeSource.exists`); messages name the sha."""
+        source = GitTreeSource(self.repository, self.repository.commit(sha), self.path, sha)
+        if not source.exists:
+            refuse_submodule(_top(self.repository), sha, source.store_path, sha)
+            source = _moved(source, self.project_dir, self.project)
+        return source
 
 
 def has_store(repo: Path | str, rev: str, store_relpath: str | Path) -> bool:
@@ -260,14 +325,12 @@ def store_history(
     repository = open_repo(repo)
     start = resolve_commit(repository, rev).hexsha  # as git reads the revision, like every other command
     path = store_path_in_repo(repository, repo, store_relpath)
-    try:
-        if max_count is None:
-            commits = list(repository.iter_commits(start, paths=path or "."))
-        else:
-            commits = list(repository.iter_commits(start, paths=path or ".", max_count=max_count))
-    except git.GitCommandError as exc:
-        raise UsageError(f"git log of {path} at {rev} failed: {exc.stderr.strip() or exc}") from exc
+    refuse_submodule(_top(repository), start, path, rev)  # git log -- PATH does not look into a submodule
     shallow = _shallow_commits(repository)
+    commits = _commits_changing(repository, start, path, rev, max_count)
+    commits = _across_moves(
+        repository, commits, path, (repo, store_path_in_repo(repository, repo, ".")), shallow, max_count
+    )
     return [
         CommitInfo(
             sha=c.hexsha,
@@ -280,6 +343,49 @@ def store_history(
         )
         for c in commits
     ]
+
+
+def _across_moves(
+    repo: git.Repo,
+    commits: list[git.Commit],
+    path: str,
+    project: tuple[Path | str, str],
+    shallow: set[str],
+    max_count: int | None,
+) -> list[git.Commit]:
+    """``commits`` (those that changed the store at ``path``), then those that changed it where it was before
+    it was moved there (``store.path`` changed: see :func:`_moved`), as far back as the store goes."""
+    while commits and (max_count is None or len(commits) < max_count):
+        # the oldest commit found created the store at `path`; when its parent holds the store where that
+        # revision's params.yaml put it, the commit moved it: go on from the parent at the old path
+        oldest = commits[-1]
+        if not oldest.parents or oldest.hexsha in shallow:
+            break
+        parent = GitTreeSource(repo, oldest.parents[0], path, oldest.parents[0].hexsha)
+        before = parent if parent.exists else _moved(parent, *project)
+        if before.store_path == path or not before.exists:
+            break
+        path = before.store_path
+        remaining = None if max_count is None else max_count - len(commits)
+        listed = {c.hexsha for c in commits}  # a side branch merged after the move may touch both paths
+        more = _commits_changing(repo, parent.commit.hexsha, path, parent.commit.hexsha, remaining)
+        commits = commits + [c for c in more if c.hexsha not in listed]
+    return commits
+
+
+def _commits_changing(repo: git.Repo, start: str, path: str, rev: str, max_count: int | None) -> list[git.Commit]:
+    """``git log START -- PATH``: the commits reachable from ``start`` that changed ``path``, newest first."""
+    try:
+        if max_count is None:
+            return list(repo.iter_commits(start, paths=path or "."))
+        return list(repo.iter_commits(start, paths=path or ".", max_count=max_count))
+    except git.GitCommandError as exc:
+        raise UsageError(f"git log of {path} at {rev} failed: {exc.stderr.strip() or exc}") from exc
+
+
+def _top(repo: git.Repo) -> Path:
+    """Where git commands run for ``repo``: its working tree, or its git directory when bare."""
+    return Path(repo.working_tree_dir or repo.git_dir)
 
 
 def _shallow_commits(repo: git.Repo) -> set[str]:

@@ -87,12 +87,33 @@ def nesting_problem(raw: Any) -> tuple[str | None, str | None, str] | None:
     return record_id, field or None, f"nested more than {MAX_NESTING} arrays/objects deep: goldkeeper cannot write it"
 
 
+#: how a Git LFS pointer file starts (git-lfs spec v1): what git holds for a file tracked by LFS
+LFS_POINTER = b"version https://git-lfs.github.com/spec/"
+
+
+def lfs_problem(data: bytes) -> str | None:
+    """Why a store file that is a Git LFS pointer cannot be read (None: it is not one).
+
+    A checkout without LFS (CI's actions/checkout without ``lfs: true``), and every git revision, holds
+    the pointer, not the JSON: said as such, not as a hand edit to ``fmt`` or an unexpected character.
+    """
+    if not data.startswith(LFS_POINTER):
+        return None
+    return (
+        "a Git LFS pointer file, not the store's JSON: goldkeeper does not read files through Git LFS "
+        "(`git lfs pull` fills a checkout; a store too big for Git: `goldkeeper init --dvc-tracked-store`)"
+    )
+
+
 def json_problem(data: bytes, exc: orjson.JSONDecodeError) -> str:
     """Why ``data`` is not JSON, for a one-line error.
 
     orjson reports a byte that is not UTF-8 as "str is not valid UTF-8: surrogates not allowed" at line 1
     column 1 wherever it is; the decoder finds the byte (an editor saving Latin-1, a truncated copy).
     """
+    lfs = lfs_problem(data)
+    if lfs is not None:
+        return lfs
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as bad:
@@ -144,6 +165,9 @@ class Store:
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
             self._check_not_replaced()
             raise DataIntegrityError(f"{name}: listed in the manifest but missing (or not a file)") from exc
+        lfs = lfs_problem(data)
+        if lfs is not None:  # not an edit after the dump: the content was never there
+            raise DataIntegrityError(f"{name}: {lfs}")
         if check and sha256_hex(data) != entry.sha256:
             self._check_not_replaced()
             raise DataIntegrityError(

@@ -13,6 +13,17 @@ from goldkeeper.store.hash_cache import ShardHashes, read_with_status
 MANIFEST = "manifest.json"
 
 
+def as_committed(data: bytes) -> bytes:
+    """A store file's bytes with CRLF line ends read as LF: the bytes dump wrote and git holds.
+
+    Git for Windows checks text files out with CRLF (``core.autocrlf=true``, its default, also on
+    Windows CI runners): every shard's sha256, and the manifest's (the dataset version), would then
+    differ from what was dumped. A store file is canonical JSON, which holds no raw CR (a string
+    escapes it as ``\\r``), so CRLF -> LF gives back exactly the committed bytes and changes no value.
+    """
+    return data.replace(b"\r\n", b"\n") if b"\r\n" in data else data
+
+
 class StoreSource(Protocol):
     """Read-only access to the files of one golden store."""
 
@@ -39,10 +50,10 @@ class DirectorySource:
 
     def read_bytes(self, relpath: str) -> bytes:
         if self.hashes is None:
-            return (self.root / relpath).read_bytes()
+            return as_committed((self.root / relpath).read_bytes())
         data, st, read_at = read_with_status(self.root / relpath)
         self._read[relpath] = (st, read_at)
-        return data
+        return as_committed(data)
 
     @cached_property
     def _resolved(self) -> str:

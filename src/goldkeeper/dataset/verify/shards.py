@@ -14,7 +14,7 @@ from goldkeeper.dataset.verify.report import IssueList, field_of
 from goldkeeper.json_numbers import inexact_number_problem
 from goldkeeper.models import Analysis, Query, ShardEntry
 from goldkeeper.store.canonical import canonical_bytes, sha256_hex
-from goldkeeper.store.reader import MODEL_OF, json_problem, nesting_problem
+from goldkeeper.store.reader import MODEL_OF, json_problem, lfs_problem, nesting_problem
 from goldkeeper.store.sharding import shard_path
 from goldkeeper.store.source import StoreSource
 
@@ -41,7 +41,7 @@ def read_shard(source: StoreSource, entry: ShardEntry, issues: IssueList) -> byt
 def check_checksum(entry: ShardEntry, data: bytes, name: str, issues: IssueList) -> None:
     """The shard's sha256 equals the manifest's."""
     actual = sha256_hex(data)
-    if actual != entry.sha256:
+    if actual != entry.sha256 and lfs_problem(data) is None:  # a Git LFS pointer: parse_shard says what it is
         issues.error(
             "shard.checksum",
             f"sha256 {actual[:12]}... does not match the manifest ({entry.sha256[:12]}...): edited or corrupted after the dump "
