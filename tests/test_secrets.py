@@ -193,6 +193,21 @@ def test_service_file_password_is_scrubbed(
         assert secret not in str(info.value) and REDACTED in str(info.value)
 
 
+def test_debug_tracebacks_never_hold_the_password(
+    echoing: EchoingPostgres, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--debug prints the psycopg error chained under goldkeeper's: the peer's echo of the password and libpq's
+    quote of a string it cannot parse were printed there as they came."""
+    password = "Pw-debug me@%:-Q7"
+    for url in (
+        FORMS["uri"](password, echoing.port),
+        f"host=127.0.0.1 port={echoing.port} user=u password={password} sslmode=disable",  # unquoted: unparseable
+    ):
+        code, out, err = run(["--debug", "--database-url", url, "db", "init"], capsys)
+        assert code == 4 and "Traceback" in err and "psycopg" in err, err
+        assert not leaks(out + err, password) and "-Q7" not in err, err
+
+
 @pytest.mark.parametrize(
     ("url", "fragment"),
     [

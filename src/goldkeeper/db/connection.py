@@ -106,11 +106,28 @@ def scrub(message: str, url: str | None) -> str:
     return message
 
 
+def _scrub_chain(exc: BaseException, url: str | None, unparseable: bool) -> None:
+    """Scrub the text of ``exc`` and of the errors chained under it, in place: ``--debug`` prints them below
+    the DatabaseError raised ``from`` it, and they may quote the password (a server echoing it, libpq quoting
+    the text near a mistake in a string it cannot parse)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.args = (_UNPARSEABLE_TEXT if unparseable else scrub(str(current), url),)
+        current = current.__cause__ or current.__context__
+
+
+_UNPARSEABLE_TEXT = "libpq cannot parse the connection string (not shown: it may hold a password)"
+
+
 def database_error(exc: BaseException, url: str | None, action: str) -> DatabaseError:
-    """Translate a psycopg error into a one-line DatabaseError without secrets."""
-    if url is not None and conninfo_params(url) is None:
-        return DatabaseError(f"{action}: libpq cannot parse the connection string (not shown: it may hold a password)")
-    text = " ".join(scrub(str(exc), url).split()) or type(exc).__name__  # scrubbed before spaces are folded
+    """Translate a psycopg error into a one-line DatabaseError without secrets (``exc`` is scrubbed too)."""
+    unparseable = url is not None and conninfo_params(url) is None
+    _scrub_chain(exc, url, unparseable)
+    if unparseable:
+        return DatabaseError(f"{action}: {_UNPARSEABLE_TEXT}")
+    text = " ".join(str(exc).split()) or type(exc).__name__  # scrubbed (above) before spaces are folded
     where = f" ({redact_url(url)})" if url else ""
     return DatabaseError(f"{action}{where}: {text}")
 
