@@ -132,13 +132,32 @@ def database_error(exc: BaseException, url: str | None, action: str) -> Database
     return DatabaseError(f"{action}{where}: {text}")
 
 
+#: appends the schema of the pgvector extension to the session's search_path when it is not on it: a database
+#: may have it installed into its own schema (``CREATE EXTENSION vector SCHEMA extensions``), which the
+#: search_path of the role or database leaves out, and goldkeeper names the type, its operators and its
+#: operator classes unqualified (``vector(384)``, ``<=>``, ``vector_cosine_ops``)
+_VECTOR_ON_SEARCH_PATH = """
+SELECT set_config('search_path', concat_ws(', ', nullif(current_setting('search_path'), ''), quote_ident(n.nspname)),
+                  false)
+FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+WHERE e.extname = 'vector' AND n.nspname <> ALL (current_schemas(false))
+"""
+
+
 def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
     try:
         # UTF-8 whatever the server's encoding: on a SQL_ASCII database psycopg would otherwise return names
         # and text as bytes (the server still refuses bytes that are not UTF-8, in one line)
-        return psycopg.connect(url, autocommit=autocommit, connect_timeout=15, client_encoding="UTF8")
+        conn = psycopg.connect(url, autocommit=autocommit, connect_timeout=15, client_encoding="UTF8")
     except psycopg.Error as exc:
         raise database_error(exc, url, "cannot connect to the database") from exc
+    try:
+        conn.execute(_VECTOR_ON_SEARCH_PATH)
+        conn.commit()  # a session setting: kept by the transactions to come, even one rolled back
+    except psycopg.Error as exc:
+        conn.close()
+        raise database_error(exc, url, "cannot connect to the database") from exc
+    return conn
 
 
 @contextmanager
