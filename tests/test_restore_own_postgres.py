@@ -70,3 +70,98 @@ def test_pgvector_in_a_schema_off_the_search_path(
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT current_setting('search_path')").fetchone() == ('"$user", public',)
         assert conn.execute("SELECT count(embedding) FROM golden.chunks").fetchone() == (6,)
+
+
+def _grant_golden(database_url: str, role: str, privileges: str) -> None:
+    run_sql(
+        database_url,
+        f"GRANT USAGE ON SCHEMA golden TO {role}",
+        f"GRANT {privileges} ON ALL TABLES IN SCHEMA golden TO {role}",
+    )
+
+
+def test_a_role_that_may_only_write_the_golden_tables_restores(
+    database_url: str, role: str, store: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The owner set the schema up; the restoring role may read and write its tables, nothing more (no CREATE on
+    the database, not the owner). Restore ran `CREATE SCHEMA IF NOT EXISTS golden` and the tables' DDL anyway
+    (permission denied for database), and dropped the HNSW index of a large load (only its owner may)."""
+    code, _, err = run_cli(["--database-url", database_url, "db", "init"], capsys)
+    assert code == 0, err
+    _grant_golden(database_url, role, "SELECT, INSERT, UPDATE, DELETE")
+    monkeypatch.setattr("goldkeeper.db.schema.HNSW_REBUILD_MIN_ROWS", 1)  # these 6 chunks count as a large load
+    url = as_role(database_url, role)
+    for argv in (["restore", "--dry-run"], ["restore", "--replace"], ["dump", "--out", "copy"]):
+        code, _, err = run_cli(["--database-url", url, *argv], capsys)
+        assert code == 0, (argv, err)
+    assert store_bytes(store) == store_bytes(store.parent / "copy")
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(embedding) FROM golden.chunks").fetchone() == (6,)
+        assert conn.execute("SELECT count(*) FROM pg_indexes WHERE indexname = 'chunks_embedding_hnsw'").fetchone()[0]
+
+
+def test_a_dry_run_names_the_grants_a_restore_lacks(
+    database_url: str, role: str, store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A read-only role: restore and restore --dry-run refuse alike, before writing, with the GRANTs to run
+    (PostgreSQL's `permission denied for table analyses` named neither the role nor the rest)."""
+    code, _, err = run_cli(["--database-url", database_url, "db", "init"], capsys)
+    assert code == 0, err
+    _grant_golden(database_url, role, "SELECT")
+    grants = (
+        "GRANT INSERT ON golden.analyses, golden.chunks, golden.artifacts, golden.findings, golden.queries, "
+        f"golden.query_expected, golden.embedding_cache, golden.dataset_state TO {role}; "
+    )
+    for argv, deletes in ((["restore", "--dry-run"], ""), (["restore", "--replace"], "DELETE")):
+        code, out, err = run_cli(["--database-url", as_role(database_url, role), *argv], capsys)
+        assert (code, out) == (4, "")
+        deleted = f"GRANT DELETE ON golden.analyses, golden.queries TO {role}; " if deletes else ""
+        assert err == (
+            f"error: role {role} lacks privileges restore needs on the golden schema; nothing was changed (have the "
+            f"schema's owner run: {grants}{deleted}GRANT UPDATE ON golden.chunks, golden.dataset_state TO {role};)\n"
+        )
+
+
+def test_a_role_that_may_not_create_what_restore_needs_is_told_what_to_grant(
+    database_url: str, role: str, store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A fresh database and a role with no CREATE: PostgreSQL's `permission denied for database` (or `Must be
+    superuser to create this extension`) said neither what was being created nor what to grant."""
+    url = as_role(database_url, role)
+    database = url.split("/")[3].split("?")[0]
+    code, _, err = run_cli(["--database-url", url, "restore"], capsys)
+    assert (code, err) == (
+        4,
+        f"error: the pgvector extension is not created in database {database}, and role {role} may not create "
+        f"it: have a superuser run `CREATE EXTENSION vector;` in database {database}, then run again\n",
+    )
+    run_sql(database_url, "CREATE EXTENSION vector")
+    code, _, err = run_cli(["--database-url", url, "restore"], capsys)
+    assert (code, err) == (
+        4,
+        f"error: role {role} may not create the schema golden in database {database}: have its owner run "
+        f"`GRANT CREATE ON DATABASE {database} TO {role};` (or `CREATE SCHEMA golden AUTHORIZATION {role};`), "
+        "then run again\n",
+    )
+    run_sql(database_url, f"GRANT CREATE ON DATABASE {database} TO {role}")
+    code, _, err = run_cli(["--database-url", url, "restore"], capsys)
+    assert code == 0, err
+
+
+def test_a_read_only_session_is_named_before_anything_is_tried(
+    database_url: str, store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`default_transaction_read_only = on` (a standby-like session): `cannot execute CREATE SCHEMA in a read-only
+    transaction` said which statement, not why; reads still work."""
+    code, _, err = run_cli(["--database-url", database_url, "restore"], capsys)
+    assert code == 0, err
+    url = f"{database_url}&options=-c%20default_transaction_read_only%3Don"
+    code, _, err = run_cli(["--database-url", url, "restore", "--dry-run"], capsys)
+    assert (code, err) == (
+        4,
+        "error: the database session is read-only (a standby, or default_transaction_read_only = on for this "
+        "role or database): connect to a primary, or set default_transaction_read_only = off for this "
+        "connection; nothing was changed\n",
+    )
+    code, _, err = run_cli(["--database-url", url, "dump", "--out", "copy"], capsys)
+    assert code == 0, err

@@ -272,6 +272,7 @@ def restore_records(
     with golden_transaction(url, rollback=dry_run) as conn:
         loader = _loader(conn, database, lock_timeout)
         loader.prepare(embedder.dim)
+        loader.refuse_unwritable(replace=replace)  # a dry run too: it fails where the restore would
         staged = _stage(loader, analyses, queries, progress, totals)
         changes = loader.classify(None if scope is None else list(scope.statuses))
         for kind in keep_absent:

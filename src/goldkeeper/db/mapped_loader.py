@@ -134,13 +134,22 @@ class MappedLoader(GoldenLoader):
                 ).format(expected_rows(sql.SQL("SELECT id, expected FROM gk_map_queries")))
             )
 
-    def apply(self, changes: dict[str, Changes], *, replace: bool) -> None:
+    def golden_privileges(self, *, replace: bool) -> dict[str, tuple[str, ...]]:
+        """goldkeeper's own tables a mapped restore writes: the embedding cache, its state, the queries when
+        ``database.tables.queries`` does not map them."""
+        wanted = super().golden_privileges(replace=replace)
+        kept = ["golden.embedding_cache", "golden.dataset_state"]
+        if "queries" not in self.mapping.tables:
+            kept += ["golden.queries", "golden.query_expected"]
+        return {table: wanted[table] for table in kept}
+
+    def refuse_unwritable(self, *, replace: bool) -> None:
         """Refuse, before anything is written, a role lacking a privilege the writes need, naming it."""
         problems = write_problems(self.conn, self.mapping, replace=replace)
         if problems:
             more = f" (and {len(problems) - 1} more: run `goldkeeper db check`)" if len(problems) > 1 else ""
             raise ConfigError(f"database mapping: {problems[0]}; nothing was changed{more}", problems=problems)
-        super().apply(changes, replace=replace)
+        super().refuse_unwritable(replace=replace)
 
     def classify(self, statuses: list[str] | None = None) -> dict[str, Changes]:
         """Refuse records the mapping cannot hold (:meth:`_check_unmapped`), then classify them."""
