@@ -16,6 +16,8 @@ import yaml
 from cli_support import run_cli
 from embed_command_support import write_program
 from golden_support import make_records, store_bytes
+from goldkeeper.db.connection import STATEMENT_TIMEOUT_HINT
+from goldkeeper.db.lock import ADVISORY_LOCK_KEY
 from goldkeeper.store import write_store
 
 DIM = 8
@@ -165,3 +167,18 @@ def test_a_read_only_session_is_named_before_anything_is_tried(
     )
     code, _, err = run_cli(["--database-url", url, "dump", "--out", "copy"], capsys)
     assert code == 0, err
+
+
+def test_a_statement_timeout_of_the_role_says_how_to_lift_it(
+    database_url: str, store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A DBA's `statement_timeout = 100ms` cancels a restore's statements (here: the wait for another writer's
+    golden lock); `canceling statement due to statement timeout` alone said neither whose setting it was nor
+    how to lift it for goldkeeper."""
+    url = f"{database_url}&options=-c%20statement_timeout%3D100ms"  # as a role's or database's setting would
+    with psycopg.connect(database_url, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+        code, _, err = run_cli(["--database-url", url, "restore"], capsys)
+    assert code == 4
+    assert err.splitlines()[-1].endswith(f"canceling statement due to statement timeout ({STATEMENT_TIMEOUT_HINT})")
+    assert "options=-c statement_timeout=0" in STATEMENT_TIMEOUT_HINT

@@ -30,6 +30,11 @@ from goldkeeper.errors import DatabaseError
 
 #: what a password is shown as
 REDACTED = "***"
+#: why a statement was cancelled by the server's statement_timeout, and how to lift it for goldkeeper alone
+STATEMENT_TIMEOUT_HINT = (
+    "the server's statement_timeout, set for this role or database, cancelled it: lift it for goldkeeper's "
+    "connections with `options=-c statement_timeout=0` in the URL or PGOPTIONS='-c statement_timeout=0'"
+)
 #: what a connection string libpq cannot parse is shown as
 UNPARSEABLE = "<a connection string libpq cannot parse; not shown, it may hold a password>"
 _URI_PREFIXES = ("postgresql://", "postgres://")
@@ -128,6 +133,8 @@ def database_error(exc: BaseException, url: str | None, action: str) -> Database
     if unparseable:
         return DatabaseError(f"{action}: {_UNPARSEABLE_TEXT}")
     text = " ".join(str(exc).split()) or type(exc).__name__  # scrubbed (above) before spaces are folded
+    if isinstance(exc, psycopg.errors.QueryCanceled) and "statement timeout" in text:
+        text += f" ({STATEMENT_TIMEOUT_HINT})"
     where = f" ({redact_url(url)})" if url else ""
     return DatabaseError(f"{action}{where}: {text}")
 
