@@ -43,6 +43,8 @@ from goldkeeper.db.lock import ADVISORY_LOCK_KEY, lock_golden
 from goldkeeper.errors import DatabaseError
 
 SCHEMA = "golden"
+#: what a command that reads the golden tables says when they do not exist (a database never restored into)
+NO_GOLDEN_SCHEMA = "the database has no golden schema (run `goldkeeper db init` or `goldkeeper restore` first)"
 #: Version of the database schema; bump it with a migration step in :func:`ensure_schema`.
 #: 1 -> 2: ``golden.dataset_state`` (what the last restore wrote: :mod:`goldkeeper.db.state`), created by
 #: ``_TABLES``' ``CREATE TABLE IF NOT EXISTS`` on the first restore or ``db init`` of a version-1 schema.
@@ -329,6 +331,7 @@ def init_schema(url: str, dim: int, lock_timeout: float | None = None) -> dict[s
 
 __all__ = [
     "SCHEMA",
+    "NO_GOLDEN_SCHEMA",
     "DB_SCHEMA_VERSION",
     "ADVISORY_LOCK_KEY",
     "HNSW_INDEX",
