@@ -196,10 +196,13 @@ class GoldenLoader:
             self.conn.execute(statement)
 
     def golden_privileges(self, *, replace: bool) -> dict[str, tuple[str, ...]]:
-        """The privileges a restore (``replace``: ``--replace``) needs on goldkeeper's own tables."""
-        wanted = dict(_GOLDEN_PRIVILEGES)
+        """The privileges a restore (``replace``: ``--replace``) needs on goldkeeper's own tables: those its
+        records go to (a mapped loader's go to the application's tables instead), its cache and its state."""
+        written = {*self.targets.values(), "golden.embedding_cache", "golden.dataset_state"}
+        wanted = {table: privileges for table, privileges in _GOLDEN_PRIVILEGES.items() if table in written}
         for table in _REPLACE_DELETES if replace else ():
-            wanted[table] += ("DELETE",)
+            if table in wanted:
+                wanted[table] += ("DELETE",)
         return wanted
 
     def refuse_unwritable(self, *, replace: bool) -> None:
