@@ -109,6 +109,12 @@ def test_a_dry_run_names_the_grants_a_restore_lacks(
     (PostgreSQL's `permission denied for table analyses` named neither the role nor the rest)."""
     code, _, err = run_cli(["--database-url", database_url, "db", "init"], capsys)
     assert code == 0, err
+    code, _, err = run_cli(["--database-url", as_role(database_url, role), "restore", "--dry-run"], capsys)
+    assert (code, err) == (  # was `permission denied for schema golden`
+        4,
+        f"error: role {role} may not read the golden schema; nothing was changed (have the schema's owner run: "
+        f"GRANT USAGE ON SCHEMA golden TO {role};)\n",
+    )
     _grant_golden(database_url, role, "SELECT")
     grants = (
         "GRANT INSERT ON golden.analyses, golden.chunks, golden.artifacts, golden.findings, golden.queries, "
