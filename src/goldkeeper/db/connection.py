@@ -38,7 +38,7 @@ STATEMENT_TIMEOUT_HINT = (
 #: what a connection string libpq cannot parse is shown as
 UNPARSEABLE = "<a connection string libpq cannot parse; not shown, it may hold a password>"
 #: what a URI libpq would read otherwise than written (:func:`_misread_uri`) is shown as
-MISREAD = "<a postgresql:// URI whose password holds an unencoded @ or /; not shown, it may hold a password>"
+MISREAD = "<a postgresql:// URI with an unencoded @ or / in its user info; not shown, it may hold a password>"
 _URI_PREFIXES = ("postgresql://", "postgres://")
 
 
@@ -145,8 +145,8 @@ def _scrub_chain(exc: BaseException, url: str | None, unparseable: bool) -> None
 
 _UNPARSEABLE_TEXT = "libpq cannot parse the connection string (not shown: it may hold a password)"
 _MISREAD_TEXT = (
-    "the URI's password seems to hold an unencoded `@` or `/`, which libpq would not read as part of it: "
-    "percent-encode them (`%40`, `%2F`; `%` itself as `%25`) (the string is not shown: it may hold a password)"
+    "the URI's password (or user name) seems to hold an unencoded `@` or `/`, which libpq would read as part of "
+    "the host: percent-encode them (`%40`, `%2F`; `%` itself as `%25`) (the string is not shown: it may hold a password)"
 )
 
 
