@@ -146,7 +146,8 @@ def _scrub_chain(exc: BaseException, url: str | None, unparseable: bool) -> None
 _UNPARSEABLE_TEXT = "libpq cannot parse the connection string (not shown: it may hold a password)"
 _MISREAD_TEXT = (
     "the URI's password (or user name) seems to hold an unencoded `@` or `/`, which libpq would read as part of "
-    "the host: percent-encode them (`%40`, `%2F`; `%` itself as `%25`) (the string is not shown: it may hold a password)"
+    "the host: percent-encode them (`%40`, `%2F`; `%` itself as `%25`) "
+    "(the string is not shown: it may hold a password)"
 )
 
 

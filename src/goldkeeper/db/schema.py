@@ -195,7 +195,9 @@ def _refuse_unreadable(conn: psycopg.Connection[Any]) -> None:
         return
     role, _ = _who(conn)
     grant = None if row[0] else f"GRANT USAGE ON SCHEMA golden TO {role};"
-    unreadable = "SELECT to_regclass('golden.schema_info') IS NOT NULL AND NOT has_table_privilege('golden.schema_info', 'SELECT')"
+    unreadable = (
+        "SELECT NOT has_table_privilege(t, 'SELECT') FROM to_regclass('golden.schema_info') t WHERE t IS NOT NULL"
+    )
     if grant is None and conn.execute(unreadable).fetchone() == (True,):
         grant = f"GRANT SELECT ON golden.schema_info TO {role};"
     if grant:
