@@ -19,9 +19,10 @@ from embed_command_support import write_program
 from golden_support import store_bytes
 from goldkeeper.config import EmbeddingParams, validate_settings
 from goldkeeper.dataset.dump import dump
-from goldkeeper.dataset.restore import restore_store
+from goldkeeper.dataset.restore import restore_records, restore_store
 from goldkeeper.embed import load_embedder
 from goldkeeper.errors import ConfigError
+from goldkeeper.store import open_store
 
 DIM = 24
 
@@ -141,6 +142,11 @@ def test_restore_names_a_missing_write_privilege_before_writing(
         restore_store(url, project / "one", embedder, settings=settings)
         dump(second_database, settings, project / "two")
         assert store_bytes(project / "one") == store_bytes(project / "two")
+        # a dry run whose records conflict refuses too (it returned the conflicts before checking anything)
+        run_sql(second_database, f"REVOKE INSERT ON app.notes FROM {name}")
+        edited = [a.model_copy(update={"title": f"{a.title} (edited)"}) for a in open_store(project / "one").analyses()]
+        with pytest.raises(ConfigError, match=f"^{message}$".replace("(", r"\(").replace(")", r"\)")):
+            restore_records(url, edited, [], embedder, dry_run=True, database=settings.database)
     finally:
         run_sql(second_database, f"DROP OWNED BY {name}")
         run_sql(database_url, f"DROP ROLE {name}")

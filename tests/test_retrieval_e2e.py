@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import psycopg
 import pytest
 from click.testing import CliRunner
 
@@ -12,6 +13,7 @@ from goldkeeper.cli import _register_all
 from goldkeeper.cli.main import cli
 from goldkeeper.config import EmbeddingParams, RetrievalParams
 from goldkeeper.dataset.restore import restore_records
+from goldkeeper.db.schema import NO_GOLDEN_SCHEMA
 from goldkeeper.db.search import Hit, rrf_fuse
 from goldkeeper.embed import load_embedder
 from goldkeeper.evals.retrieval import run_retrieval, write_outputs
@@ -110,6 +112,16 @@ def test_eval_on_an_empty_database_is_a_clear_error(database_url, project):
     result = CliRunner().invoke(cli, ["--database-url", database_url, "eval", "retrieval", "--mode", "fulltext"])
     assert result.exit_code != 0
     assert "no golden queries" in str(result.exception or result.output)
+
+
+def test_eval_on_a_database_without_the_golden_schema_is_a_clear_error(database_url, project):
+    """pgvector there, goldkeeper's schema not yet: `relation "golden.chunks" does not exist` with its SQL."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION vector")
+    _register_all()
+    result = CliRunner().invoke(cli, ["--database-url", database_url, "eval", "retrieval", "--mode", "fulltext"])
+    assert result.exit_code != 0
+    assert str(result.exception) == NO_GOLDEN_SCHEMA
 
 
 def test_rrf_fuses_by_reciprocal_rank():

@@ -25,7 +25,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from cli_support import run_cli as run
 from golden_support import make_records
-from goldkeeper.db.connection import REDACTED, UNPARSEABLE, connect, redact_url
+from goldkeeper.db.connection import MISREAD, REDACTED, UNPARSEABLE, connect, redact_url
 from goldkeeper.errors import DatabaseError
 from goldkeeper.store import write_store
 
@@ -191,6 +191,40 @@ def test_service_file_password_is_scrubbed(
             connect(url)
         assert echoing.received[-1] == secret
         assert secret not in str(info.value) and REDACTED in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u:Pw-a@b-Q7@127.0.0.1:1/db",  # libpq: password "Pw-a", host "b-Q7@127.0.0.1" (shown)
+        "postgresql://u:Pw-a/b-Q7@127.0.0.1:1/db",  # libpq: no user info; host "u", port "Pw-a" (nothing redacted)
+    ],
+)
+def test_a_uri_password_with_an_unencoded_at_or_slash_is_never_shown(
+    url: str, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(["--database-url", url, "db", "url"], capsys)
+    assert (code, out, err) == (0, MISREAD + "\n", "")
+    code, out, err = run(["--debug", "--database-url", url, "db", "init"], capsys)
+    assert code == 4 and err.endswith(
+        "percent-encode them (`%40`, `%2F`; `%` itself as `%25`) (the string is not shown: it may hold a password)\n"
+    ), err
+    assert "Pw-" not in out + err and "Q7" not in out + err
+
+
+def test_debug_tracebacks_never_hold_the_password(
+    echoing: EchoingPostgres, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--debug prints the psycopg error chained under goldkeeper's: the peer's echo of the password and libpq's
+    quote of a string it cannot parse were printed there as they came."""
+    password = "Pw-debug me@%:-Q7"
+    for url in (
+        FORMS["uri"](password, echoing.port),
+        f"host=127.0.0.1 port={echoing.port} user=u password={password} sslmode=disable",  # unquoted: unparseable
+    ):
+        code, out, err = run(["--debug", "--database-url", url, "db", "init"], capsys)
+        assert code == 4 and "Traceback" in err and "psycopg" in err, err
+        assert not leaks(out + err, password) and "-Q7" not in err, err
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from goldkeeper.db.connection import connection
 from goldkeeper.db.documents import golden_documents
 from goldkeeper.db.mapped_reader import mapped_reader
 from goldkeeper.db.mapping import Mapping
+from goldkeeper.db.schema import NO_GOLDEN_SCHEMA
 from goldkeeper.errors import DatabaseError
 from goldkeeper.models import DEFAULT_SCOPE, StoreScope
 from goldkeeper.progress import SILENT, Progress
@@ -69,9 +70,7 @@ def dump(url: str, settings: Settings, out: Path | None = None, progress: Progre
     if settings.database is not None:  # the application's own tables (issue 12); `where` is the scope
         reader = mapped_reader(url, Mapping.from_params(settings.database), expected_in_scope=True)
     elif not _golden_schema_exists(url):
-        raise DatabaseError(
-            "the database has no golden schema (run `goldkeeper db init` or `goldkeeper restore` first)"
-        )
+        raise DatabaseError(NO_GOLDEN_SCHEMA)
     else:
         reader = golden_documents(url, settings.dump.statuses)  # dicts, no models: see db/documents.py
     old_manifest = as_committed((target / MANIFEST).read_bytes()) if (target / MANIFEST).is_file() else None

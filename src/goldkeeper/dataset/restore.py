@@ -204,10 +204,18 @@ def _refuse_dangling(loader: GoldenLoader) -> None:
         )
 
 
-def _loader(conn: Any, database: DatabaseParams | None, lock_timeout: float | None) -> GoldenLoader:
+def _loader(
+    conn: Any, database: DatabaseParams | None, lock_timeout: float | None, dim: int, replace: bool
+) -> GoldenLoader:
+    """A loader ready to stage: the schema ensured, the temp tables made, the role's write privileges checked
+    (a dry run too: it fails where the restore would)."""
     if database is None:
-        return GoldenLoader(conn, lock_timeout=lock_timeout)
-    return MappedLoader(conn, Mapping.from_params(database), lock_timeout=lock_timeout)
+        loader = GoldenLoader(conn, lock_timeout=lock_timeout)
+    else:
+        loader = MappedLoader(conn, Mapping.from_params(database), lock_timeout=lock_timeout)
+    loader.prepare(dim)
+    loader.refuse_unwritable(replace=replace)
+    return loader
 
 
 def _embed(conn: Any, embedder: Embedder, loader: GoldenLoader, batch: int, progress: Progress) -> EmbedStats:
@@ -270,8 +278,7 @@ def restore_records(
     scope = None if database is not None else scope
     embed_batch = batch_size or int(getattr(embedder, "batch_size", 64) or 64)
     with golden_transaction(url, rollback=dry_run) as conn:
-        loader = _loader(conn, database, lock_timeout)
-        loader.prepare(embedder.dim)
+        loader = _loader(conn, database, lock_timeout, embedder.dim, replace)
         staged = _stage(loader, analyses, queries, progress, totals)
         changes = loader.classify(None if scope is None else list(scope.statuses))
         for kind in keep_absent:

@@ -30,13 +30,38 @@ from goldkeeper.errors import DatabaseError
 
 #: what a password is shown as
 REDACTED = "***"
+#: why a statement was cancelled by the server's statement_timeout, and how to lift it for goldkeeper alone
+STATEMENT_TIMEOUT_HINT = (
+    "the server's statement_timeout, set for this role or database, cancelled it: lift it for goldkeeper's "
+    "connections with `options=-c statement_timeout=0` in the URL or PGOPTIONS='-c statement_timeout=0'"
+)
 #: what a connection string libpq cannot parse is shown as
 UNPARSEABLE = "<a connection string libpq cannot parse; not shown, it may hold a password>"
+#: what a URI libpq would read otherwise than written (:func:`_misread_uri`) is shown as
+MISREAD = "<a postgresql:// URI with an unencoded @ or / in its user info; not shown, it may hold a password>"
 _URI_PREFIXES = ("postgresql://", "postgres://")
 
 
+def _misread_uri(url: str) -> bool:
+    """A URI with an ``@`` before its query that libpq does not read as the end of the user info: a password
+    holding an unencoded ``@`` (libpq ends the user info at the first one: the rest of the password becomes the
+    host, shown in every message) or ``/`` (libpq then sees no user info at all: ``user:pass`` becomes host
+    and port, so no password is redacted)."""
+    text = url.strip()
+    if not text.lower().startswith(_URI_PREFIXES):
+        return False
+    rest = text.split("://", 1)[1]
+    at, slash = rest.find("@"), rest.find("/")
+    if at != -1 and (slash == -1 or at < slash):  # libpq's rule: the user info ends at an @ before any /
+        rest = rest[at + 1 :]
+    return "@" in rest.split("?", 1)[0]
+
+
 def conninfo_params(url: str) -> dict[str, str] | None:
-    """libpq's reading of a connection string (URI or key=value), or None when libpq cannot parse it."""
+    """libpq's reading of a connection string (URI or key=value), or None when libpq cannot parse it (or would
+    read the password of a URI otherwise than written: :func:`_misread_uri`)."""
+    if _misread_uri(url):
+        return None
     try:
         return {key: str(value) for key, value in conninfo_to_dict(url).items()}
     except psycopg.Error:
@@ -47,7 +72,7 @@ def redact_url(url: str) -> str:
     """The connection string with its password shown as ``***`` (a URI stays a URI)."""
     params = conninfo_params(url)
     if params is None:
-        return UNPARSEABLE
+        return MISREAD if _misread_uri(url) else UNPARSEABLE
     if "password" not in params:
         return url
     params["password"] = REDACTED
@@ -106,22 +131,71 @@ def scrub(message: str, url: str | None) -> str:
     return message
 
 
+def _scrub_chain(exc: BaseException, url: str | None, unparseable: bool) -> None:
+    """Scrub the text of ``exc`` and of the errors chained under it, in place: ``--debug`` prints them below
+    the DatabaseError raised ``from`` it, and they may quote the password (a server echoing it, libpq quoting
+    the text near a mistake in a string it cannot parse)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.args = (_unreadable_text(url or "") if unparseable else scrub(str(current), url),)
+        current = current.__cause__ or current.__context__
+
+
+_UNPARSEABLE_TEXT = "libpq cannot parse the connection string (not shown: it may hold a password)"
+_MISREAD_TEXT = (
+    "the URI's password (or user name) seems to hold an unencoded `@` or `/`, which libpq would read as part of "
+    "the host: percent-encode them (`%40`, `%2F`; `%` itself as `%25`) "
+    "(the string is not shown: it may hold a password)"
+)
+
+
+def _unreadable_text(url: str) -> str:
+    return _MISREAD_TEXT if _misread_uri(url) else _UNPARSEABLE_TEXT
+
+
 def database_error(exc: BaseException, url: str | None, action: str) -> DatabaseError:
-    """Translate a psycopg error into a one-line DatabaseError without secrets."""
-    if url is not None and conninfo_params(url) is None:
-        return DatabaseError(f"{action}: libpq cannot parse the connection string (not shown: it may hold a password)")
-    text = " ".join(scrub(str(exc), url).split()) or type(exc).__name__  # scrubbed before spaces are folded
+    """Translate a psycopg error into a one-line DatabaseError without secrets (``exc`` is scrubbed too)."""
+    unparseable = url is not None and conninfo_params(url) is None
+    _scrub_chain(exc, url, unparseable)
+    if unparseable:
+        return DatabaseError(f"{action}: {_unreadable_text(url or '')}")
+    text = " ".join(str(exc).split()) or type(exc).__name__  # scrubbed (above) before spaces are folded
+    if isinstance(exc, psycopg.errors.QueryCanceled) and "statement timeout" in text:
+        text += f" ({STATEMENT_TIMEOUT_HINT})"
     where = f" ({redact_url(url)})" if url else ""
     return DatabaseError(f"{action}{where}: {text}")
 
 
+#: appends the schema of the pgvector extension to the session's search_path when it is not on it: a database
+#: may have it installed into its own schema (``CREATE EXTENSION vector SCHEMA extensions``), which the
+#: search_path of the role or database leaves out, and goldkeeper names the type, its operators and its
+#: operator classes unqualified (``vector(384)``, ``<=>``, ``vector_cosine_ops``)
+_VECTOR_ON_SEARCH_PATH = """
+SELECT set_config('search_path', concat_ws(', ', nullif(current_setting('search_path'), ''), quote_ident(n.nspname)),
+                  false)
+FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+WHERE e.extname = 'vector' AND n.nspname <> ALL (current_schemas(false))
+"""
+
+
 def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
+    if _misread_uri(url):  # libpq would try another host or database than meant, with part of the password
+        raise DatabaseError(f"cannot connect to the database: {_MISREAD_TEXT}")
     try:
         # UTF-8 whatever the server's encoding: on a SQL_ASCII database psycopg would otherwise return names
         # and text as bytes (the server still refuses bytes that are not UTF-8, in one line)
-        return psycopg.connect(url, autocommit=autocommit, connect_timeout=15, client_encoding="UTF8")
+        conn = psycopg.connect(url, autocommit=autocommit, connect_timeout=15, client_encoding="UTF8")
     except psycopg.Error as exc:
         raise database_error(exc, url, "cannot connect to the database") from exc
+    try:
+        conn.execute(_VECTOR_ON_SEARCH_PATH)
+        conn.commit()  # a session setting: kept by the transactions to come, even one rolled back
+    except psycopg.Error as exc:
+        conn.close()
+        raise database_error(exc, url, "cannot connect to the database") from exc
+    return conn
 
 
 @contextmanager

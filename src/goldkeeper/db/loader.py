@@ -22,7 +22,7 @@ from psycopg.types.json import set_json_dumps
 from goldkeeper.db.connection import connect, database_error
 from goldkeeper.db.lock import lock_golden
 from goldkeeper.db.schema import ensure_schema
-from goldkeeper.errors import ConflictError, DuplicateRecordError
+from goldkeeper.errors import ConflictError, DatabaseError, DuplicateRecordError
 from goldkeeper.models import Analysis, Query
 
 _TEMP_TABLES = """
@@ -130,6 +130,37 @@ def query_rows(query: Query) -> dict[str, list[tuple[Any, ...]]]:
     }
 
 
+#: the privileges a restore needs on each golden table: it reads every one (classification), inserts new
+#: records, writes the chunks' vectors and its own state (UPDATE); ``--replace`` deletes analyses and queries
+#: (their children go with them, by ON DELETE CASCADE)
+_GOLDEN_PRIVILEGES = {
+    "golden.analyses": ("SELECT", "INSERT"),
+    "golden.chunks": ("SELECT", "INSERT", "UPDATE"),
+    "golden.artifacts": ("SELECT", "INSERT"),
+    "golden.findings": ("SELECT", "INSERT"),
+    "golden.queries": ("SELECT", "INSERT"),
+    "golden.query_expected": ("SELECT", "INSERT"),
+    "golden.embedding_cache": ("SELECT", "INSERT"),
+    "golden.dataset_state": ("SELECT", "INSERT", "UPDATE"),
+}
+_REPLACE_DELETES = ("golden.analyses", "golden.queries")
+
+_LACKING = """
+SELECT p, string_agg(t, ', ' ORDER BY i), quote_ident(current_user)
+FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY u(t, p, i)
+WHERE NOT has_table_privilege(t, p) GROUP BY p ORDER BY min(i)
+"""
+
+
+def lacking_privileges(conn: psycopg.Connection[Any], wanted: dict[str, tuple[str, ...]]) -> tuple[str, str] | None:
+    """The connected role and the GRANT statements it lacks for ``wanted`` (table -> privileges), as one line."""
+    pairs = [(table, privilege) for table, privileges in wanted.items() for privilege in privileges]
+    rows = conn.execute(_LACKING, ([t for t, _ in pairs], [p for _, p in pairs])).fetchall()
+    if not rows:
+        return None
+    return rows[0][2], " ".join(f"GRANT {privilege} ON {tables} TO {role};" for privilege, tables, role in rows)
+
+
 @dataclass
 class Changes:
     """How the incoming records of one kind relate to the rows already there."""
@@ -163,6 +194,28 @@ class GoldenLoader:
         ensure_schema(self.conn, dim)
         for statement in _TEMP_TABLES.split(";"):
             self.conn.execute(statement)
+
+    def golden_privileges(self, *, replace: bool) -> dict[str, tuple[str, ...]]:
+        """The privileges a restore (``replace``: ``--replace``) needs on goldkeeper's own tables: those its
+        records go to (a mapped loader's go to the application's tables instead), its cache and its state."""
+        written = {*self.targets.values(), "golden.embedding_cache", "golden.dataset_state"}
+        wanted = {table: privileges for table, privileges in _GOLDEN_PRIVILEGES.items() if table in written}
+        for table in _REPLACE_DELETES if replace else ():
+            if table in wanted:
+                wanted[table] += ("DELETE",)
+        return wanted
+
+    def refuse_unwritable(self, *, replace: bool) -> None:
+        """Refuse, before anything is written, a role lacking a privilege the restore needs, naming the GRANTs
+        (PostgreSQL would stop it at the first write with ``permission denied for table ...``, no role named);
+        a dry run too, so that it fails where the restore would."""
+        lacking = lacking_privileges(self.conn, self.golden_privileges(replace=replace))
+        if lacking:
+            role, grants = lacking
+            raise DatabaseError(
+                f"role {role} lacks privileges restore needs on the golden schema; nothing was changed "
+                f"(have the schema's owner run: {grants})"
+            )
 
     def add_analysis(self, analysis: Analysis) -> None:
         self._add(analysis_rows(analysis))

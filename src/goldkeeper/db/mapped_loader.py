@@ -38,9 +38,9 @@ from goldkeeper.db.mapped_fit import unfit
 from goldkeeper.db.mapped_reader import expected_rows, select_entity
 from goldkeeper.db.mapping import FIELD_DEFAULTS, FIELD_TYPES, Mapping, park_positions
 from goldkeeper.db.mapping_check import require_valid
-from goldkeeper.db.mapping_privileges import write_problems
+from goldkeeper.db.mapping_privileges import refuse_write_problems
 from goldkeeper.db.schema import HNSW_REBUILD_MIN_ROWS, HNSW_REBUILD_MIN_SHARE
-from goldkeeper.errors import ConfigError, ConflictError, DataIntegrityError
+from goldkeeper.errors import ConflictError, DataIntegrityError
 from goldkeeper.models import Analysis, Query
 
 #: the valid HNSW indexes on one column of a table that this role may drop and re-create exactly:
@@ -134,13 +134,10 @@ class MappedLoader(GoldenLoader):
                 ).format(expected_rows(sql.SQL("SELECT id, expected FROM gk_map_queries")))
             )
 
-    def apply(self, changes: dict[str, Changes], *, replace: bool) -> None:
+    def refuse_unwritable(self, *, replace: bool) -> None:
         """Refuse, before anything is written, a role lacking a privilege the writes need, naming it."""
-        problems = write_problems(self.conn, self.mapping, replace=replace)
-        if problems:
-            more = f" (and {len(problems) - 1} more: run `goldkeeper db check`)" if len(problems) > 1 else ""
-            raise ConfigError(f"database mapping: {problems[0]}; nothing was changed{more}", problems=problems)
-        super().apply(changes, replace=replace)
+        refuse_write_problems(self.conn, self.mapping, replace=replace)
+        super().refuse_unwritable(replace=replace)
 
     def classify(self, statuses: list[str] | None = None) -> dict[str, Changes]:
         """Refuse records the mapping cannot hold (:meth:`_check_unmapped`), then classify them."""

@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 
 from goldkeeper.db.mapping import Mapping, TableMap
+from goldkeeper.errors import ConfigError
 
 _COLUMNS_LACKING = """
 SELECT c FROM unnest(%(columns)s::text[]) WITH ORDINALITY u(c, i)
@@ -85,4 +86,12 @@ def write_problems(conn: psycopg.Connection[Any], mapping: Mapping, *, replace: 
     return problems
 
 
-__all__ = ["read_problems", "schema_problem", "write_problems"]
+def refuse_write_problems(conn: psycopg.Connection[Any], mapping: Mapping, *, replace: bool) -> None:
+    """A :class:`ConfigError` naming the first of :func:`write_problems` (all of them in its details), if any."""
+    problems = write_problems(conn, mapping, replace=replace)
+    if problems:
+        more = f" (and {len(problems) - 1} more: run `goldkeeper db check`)" if len(problems) > 1 else ""
+        raise ConfigError(f"database mapping: {problems[0]}; nothing was changed{more}", problems=problems)
+
+
+__all__ = ["read_problems", "refuse_write_problems", "schema_problem", "write_problems"]

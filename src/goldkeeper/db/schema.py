@@ -43,6 +43,8 @@ from goldkeeper.db.lock import ADVISORY_LOCK_KEY, lock_golden
 from goldkeeper.errors import DatabaseError
 
 SCHEMA = "golden"
+#: what a command that reads the golden tables says when they do not exist (a database never restored into)
+NO_GOLDEN_SCHEMA = "the database has no golden schema (run `goldkeeper db init` or `goldkeeper restore` first)"
 #: Version of the database schema; bump it with a migration step in :func:`ensure_schema`.
 #: 1 -> 2: ``golden.dataset_state`` (what the last restore wrote: :mod:`goldkeeper.db.state`), created by
 #: ``_TABLES``' ``CREATE TABLE IF NOT EXISTS`` on the first restore or ``db init`` of a version-1 schema.
@@ -151,28 +153,99 @@ def schema_info(conn: psycopg.Connection[Any]) -> dict[str, str]:
     return dict(conn.execute("SELECT key, value FROM golden.schema_info").fetchall())
 
 
-def ensure_schema(conn: psycopg.Connection[Any], dim: int) -> dict[str, Any]:
-    """Create or upgrade the golden schema for embeddings of ``dim`` dimensions.
+#: every relation ``_TABLES`` and ``_HNSW`` create (an up-to-date schema has them all)
+_RELATIONS = [
+    f"golden.{name}"
+    for name in (
+        *("schema_info", "analyses", "chunks", "artifacts", "findings", "queries", "query_expected"),
+        *("dataset_state", "embedding_cache", "analyses_status", "chunks_tsv_gin", "query_expected_target", HNSW_INDEX),
+    )
+]
 
-    Runs in the caller's transaction (commit is the caller's job) and is
-    idempotent. Returns what it did: ``{"created": bool, "dim_changed_from":
-    int | None, "version": int}``.
-    """
-    if not isinstance(dim, int) or not 1 <= dim <= 16000:
-        raise DatabaseError(f"embedding dimension must be an integer in 1..16000, got {dim!r}")
-    lock_golden(conn)
-    existed = conn.execute("SELECT to_regclass('golden.schema_info')").fetchone() != (None,)
-    if existed:
-        info = schema_info(conn)
-        version = int(info.get("schema_version", "0") or 0)
-        if version > DB_SCHEMA_VERSION:
-            raise DatabaseError(
-                f"the golden schema is version {version}, newer than this goldkeeper understands "
-                f"({DB_SCHEMA_VERSION}); upgrade goldkeeper"
-            )
-    if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone() is None:
+
+def _up_to_date(conn: psycopg.Connection[Any], info: dict[str, str], dim: int) -> bool:
+    """Whether the schema is exactly what :func:`ensure_schema` would make of it: then it runs no DDL, so a role
+    that may only read and write the golden tables (not their owner, no CREATE) can restore into them."""
+    if info.get("schema_version") != str(DB_SCHEMA_VERSION) or info.get("embedding_dim") != str(dim):
+        return False
+    row = conn.execute(
+        "SELECT bool_and(to_regclass(r) IS NOT NULL) FROM unnest(%s::text[]) r", (_RELATIONS,)
+    ).fetchone()
+    return row == (True,) and embedding_column_dim(conn) == dim
+
+
+def _refuse_read_only(conn: psycopg.Connection[Any]) -> None:
+    """A read-only session (a standby, ``default_transaction_read_only``) fails at the first write, named by
+    its statement (``cannot execute CREATE SCHEMA ...``): say what it is before anything is tried."""
+    if conn.execute("SELECT current_setting('transaction_read_only')").fetchone() == ("on",):
+        raise DatabaseError(
+            "the database session is read-only (a standby, or default_transaction_read_only = on for this role or "
+            "database): connect to a primary, or set default_transaction_read_only = off for this connection; "
+            "nothing was changed"
+        )
+
+
+def _refuse_unreadable(conn: psycopg.Connection[Any]) -> None:
+    """An existing golden schema the role may not look into, or whose version it may not read: PostgreSQL's
+    ``permission denied for schema golden`` names neither the role nor the GRANT."""
+    row = conn.execute(
+        "SELECT has_schema_privilege(oid, 'USAGE') FROM pg_namespace WHERE nspname = 'golden'"
+    ).fetchone()
+    if row is None:
+        return
+    role, _ = _who(conn)
+    grant = None if row[0] else f"GRANT USAGE ON SCHEMA golden TO {role};"
+    unreadable = (
+        "SELECT NOT has_table_privilege(t, 'SELECT') FROM to_regclass('golden.schema_info') t WHERE t IS NOT NULL"
+    )
+    if grant is None and conn.execute(unreadable).fetchone() == (True,):
+        grant = f"GRANT SELECT ON golden.schema_info TO {role};"
+    if grant:
+        raise DatabaseError(
+            f"role {role} may not read the golden schema; nothing was changed (have the schema's owner run: {grant})"
+        )
+
+
+def _who(conn: psycopg.Connection[Any]) -> tuple[str, str]:
+    """The connected role and the database, quoted as SQL identifiers (for a GRANT to copy)."""
+    row = conn.execute("SELECT quote_ident(current_user), quote_ident(current_database())").fetchone()
+    return (str(row[0]), str(row[1])) if row else ("?", "?")
+
+
+def _create_vector_extension(conn: psycopg.Connection[Any]) -> None:
+    """CREATE EXTENSION vector, or one line saying who must do it: only a superuser may create pgvector's."""
+    if conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").fetchone() is None:
+        raise DatabaseError(
+            "the pgvector extension is not installed on this PostgreSQL server (no `vector` in "
+            "pg_available_extensions): install pgvector on the server, then run again"
+        )
+    role, database = _who(conn)
+    try:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-    conn.execute("CREATE SCHEMA IF NOT EXISTS golden")
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise DatabaseError(
+            f"the pgvector extension is not created in database {database}, and role {role} may not create it: "
+            f"have a superuser run `CREATE EXTENSION vector;` in database {database}, then run again"
+        ) from exc
+
+
+def _create_golden_schema(conn: psycopg.Connection[Any]) -> None:
+    """CREATE SCHEMA golden, or one line naming the GRANT the role lacks."""
+    if conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'golden'").fetchone() is not None:
+        return  # CREATE SCHEMA IF NOT EXISTS would still need CREATE on the database
+    if conn.execute("SELECT has_database_privilege(current_database(), 'CREATE')").fetchone() == (False,):
+        role, database = _who(conn)
+        raise DatabaseError(
+            f"role {role} may not create the schema golden in database {database}: have its owner run "
+            f"`GRANT CREATE ON DATABASE {database} TO {role};` (or `CREATE SCHEMA golden AUTHORIZATION {role};`), "
+            "then run again"
+        )
+    conn.execute("CREATE SCHEMA golden")
+
+
+def _create_tables(conn: psycopg.Connection[Any], dim: int) -> int | None:
+    """Create the missing tables and indexes, retype the embedding column to ``dim`` dimensions (returning
+    its former dimension, None when it had ``dim`` already), record the version and dimension."""
     for statement in _TABLES.format(dim=dim).split(";"):
         if statement.strip():
             conn.execute(statement)
@@ -191,6 +264,43 @@ def ensure_schema(conn: psycopg.Connection[Any], dim: int) -> dict[str, Any]:
         """,
         (str(DB_SCHEMA_VERSION), str(dim)),
     )
+    return changed_from
+
+
+def ensure_schema(conn: psycopg.Connection[Any], dim: int) -> dict[str, Any]:
+    """Create or upgrade the golden schema for embeddings of ``dim`` dimensions.
+
+    Runs in the caller's transaction (commit is the caller's job) and is
+    idempotent; an up-to-date schema is only read. Returns what it did:
+    ``{"created": bool, "dim_changed_from": int | None, "version": int}``.
+    """
+    if not isinstance(dim, int) or not 1 <= dim <= 16000:
+        raise DatabaseError(f"embedding dimension must be an integer in 1..16000, got {dim!r}")
+    _refuse_read_only(conn)
+    _refuse_unreadable(conn)
+    lock_golden(conn)
+    existed = conn.execute("SELECT to_regclass('golden.schema_info')").fetchone() != (None,)
+    if existed:
+        info = schema_info(conn)
+        version = int(info.get("schema_version", "0") or 0)
+        if version > DB_SCHEMA_VERSION:
+            raise DatabaseError(
+                f"the golden schema is version {version}, newer than this goldkeeper understands "
+                f"({DB_SCHEMA_VERSION}); upgrade goldkeeper"
+            )
+        if _up_to_date(conn, info, dim):
+            return {"created": False, "dim_changed_from": None, "version": DB_SCHEMA_VERSION}
+    if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone() is None:
+        _create_vector_extension(conn)
+    _create_golden_schema(conn)
+    role, _ = _who(conn)
+    try:
+        changed_from = _create_tables(conn, dim)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise DatabaseError(
+            f"role {role} may not create or upgrade the golden schema's tables ({exc.diag.message_primary}): run "
+            "`goldkeeper db init` as the schema's owner, then run again"
+        ) from exc
     return {"created": not existed, "dim_changed_from": changed_from, "version": DB_SCHEMA_VERSION}
 
 
@@ -199,6 +309,13 @@ HNSW_REBUILD_MIN_ROWS = 500
 #: ... and they are at least this share of all chunks (inserting into an HNSW graph row by row costs
 #: about ten times more per row than building the graph once: see benchmarks/).
 HNSW_REBUILD_MIN_SHARE = 0.1
+
+
+def _owns(conn: psycopg.Connection[Any], table: str) -> bool:
+    row = conn.execute(
+        "SELECT pg_has_role(relowner, 'USAGE') FROM pg_class WHERE oid = to_regclass(%s)", (table,)
+    ).fetchone()
+    return row == (True,)
 
 
 @contextmanager
@@ -213,6 +330,8 @@ def hnsw_deferred(conn: psycopg.Connection[Any], rows_to_write: int) -> Iterator
     total_row = conn.execute("SELECT count(*) FROM golden.chunks").fetchone()
     total = int(total_row[0]) if total_row else 0
     defer = rows_to_write >= HNSW_REBUILD_MIN_ROWS and rows_to_write >= HNSW_REBUILD_MIN_SHARE * total
+    # only the table's owner may drop its index: a role that may just write the vectors maintains it row by row
+    defer = defer and _owns(conn, "golden.chunks")
     if not defer:
         yield False
         return
@@ -234,6 +353,7 @@ def init_schema(url: str, dim: int, lock_timeout: float | None = None) -> dict[s
 
 __all__ = [
     "SCHEMA",
+    "NO_GOLDEN_SCHEMA",
     "DB_SCHEMA_VERSION",
     "ADVISORY_LOCK_KEY",
     "HNSW_INDEX",

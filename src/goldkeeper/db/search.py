@@ -42,6 +42,7 @@ from goldkeeper.db.mapped_reader import select_scoped
 from goldkeeper.db.mapping import Mapping as TableMapping
 from goldkeeper.db.mapping import enclosed, user_sql
 from goldkeeper.db.mapping_check import require_valid
+from goldkeeper.db.schema import NO_GOLDEN_SCHEMA
 from goldkeeper.errors import DatabaseError, EvalError
 
 TsqueryMode = Literal["or", "websearch"]
@@ -127,6 +128,8 @@ def searched_chunks(
     """What the searches read: ``golden.chunks``, or with params ``database:`` the mapped chunks (the mapping
     checked first: a problem is a ConfigError listing them; ``dim``: the embedding column's, None: unchecked)."""
     if database is None:
+        if conn.execute("SELECT to_regclass('golden.chunks')").fetchone() == (None,):
+            raise DatabaseError(NO_GOLDEN_SCHEMA)  # not `relation "golden.chunks" does not exist` with its SQL
         return GOLDEN_CHUNKS
     return mapped_chunks(require_valid(conn, TableMapping.from_params(database), dim), ts_config)
 
