@@ -225,6 +225,24 @@ def test_init_dvc_tracked_store(repo: Path) -> None:
     assert "dvc remote add" in proc.stdout
 
 
+def test_init_in_a_subfolder_joins_the_repositorys_own_dvc_project(repo: Path) -> None:
+    """A monorepo with its own DVC project (a remote configured) and the RAG service in services/rag/: init ran
+    `dvc init --subdir` there, a nested project without the remote, which the outer one ignores (`dvc status
+    services/rag/dvc.yaml` from the top: `is dvc-ignored`), and its next commands said `git add .dvc`."""
+    dvc = str(Path(sys.executable).parent / "dvc")
+    run([dvc, "init", "-q"], repo)
+    (repo / ".dvc" / "config").write_text("[core]\n    remote = store\n['remote \"store\"']\n    url = /srv/dvc\n")
+    service = repo / "services" / "rag"
+    service.mkdir(parents=True)
+    proc = run([GOLDKEEPER, "init", "--install", "goldkeeper==1.0"], service)
+    assert not (service / ".dvc").exists() and "ran          dvc init" not in proc.stdout
+    assert f"joined       the DVC project in {repo} (no `dvc init`: its config and remotes apply)" in proc.stdout
+    add = next(line for line in proc.stdout.splitlines() if line.lstrip().startswith("git add"))
+    assert " .dvc " not in add and " baselines golden " in add
+    status = run([dvc, "status", "services/rag/dvc.yaml"], repo).stdout
+    assert "services/rag/dvc.yaml:restore:" in status  # the outer project sees the pipeline
+
+
 def test_init_install_option_reaches_the_workflows(repo: Path) -> None:
     run([GOLDKEEPER, "init", "--install", "goldkeeper==9.9 extra-pkg"], repo)
     for name in ("goldkeeper-pr.yml", "goldkeeper-backup.yml"):

@@ -10,7 +10,8 @@ Writes the files of the Git-native workflow from the templates in
     .github/workflows/goldkeeper-backup.yml  scheduled dump, commit golden/ when it changed
     golden/                             an empty store, or dumped from the current database
 
-runs ``dvc init`` when the repository has no ``.dvc/`` yet, and ``dvc add golden``
+runs ``dvc init`` when neither the folder nor one above it in the repository has a ``.dvc/`` (a DVC project of
+the user's above it is joined: :mod:`goldkeeper.scaffold.dvc_project`), and ``dvc add golden``
 when the store is tracked by DVC instead of Git (``dvc_tracked_store``). An
 existing file is never overwritten unless ``force``, and then a user's version of it
 (content init does not write) is saved beside it first (:func:`save_users_version`).
@@ -19,10 +20,7 @@ existing file is never overwritten unless ``force``, and then a user's version o
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata, resources
@@ -34,6 +32,7 @@ from goldkeeper.config import Settings, load_params, load_settings, validate_set
 from goldkeeper.errors import ConfigError, DataIntegrityError, GoldkeeperError, UsageError
 from goldkeeper.fileio import append_text, file_error, write_backup
 from goldkeeper.scaffold.database_section import render_database_section
+from goldkeeper.scaffold.dvc_project import InitError, enclosing_dvc_project, run_dvc
 from goldkeeper.store import MANIFEST, write_store
 from goldkeeper.store.guard import check_target
 
@@ -74,12 +73,6 @@ INSTALL_TODO = (
 )
 
 
-class InitError(GoldkeeperError):
-    """init cannot proceed (not a git repository, dvc failed)."""
-
-    exit_code = 2
-
-
 @dataclass(frozen=True)
 class InitResult:
     root: Path
@@ -90,6 +83,8 @@ class InitResult:
     saved: dict[str, str] = field(default_factory=dict)
     kept: list[str] = field(default_factory=list)
     ran: list[str] = field(default_factory=list)
+    #: the DVC project above ``root`` (its folder) that the pipeline joined instead of a ``dvc init --subdir``
+    joined_dvc: list[str] = field(default_factory=list)
     next_commands: list[str] = field(default_factory=list)
     #: ``--from-database``: what could not be inferred for params ``database:`` (one line each, each a ``# TODO``
     #: in params.yaml: no dump until every one is filled in), and what it says without blocking anything
@@ -111,6 +106,7 @@ class InitResult:
             "saved": self.saved,
             "kept": self.kept,
             "ran": self.ran,
+            "joined_dvc": self.joined_dvc[0] if self.joined_dvc else None,
             "next_commands": self.next_commands,
             "database": {
                 "ok": self.database_ok,
@@ -205,28 +201,6 @@ def _checkout_install(source: Path) -> str | None:
     if not remote.startswith(("https://", "http://", "ssh://", "git://")):
         return None  # a path or another local remote: unreachable from CI
     return f"'goldkeeper @ git+{remote}@{commit}'"
-
-
-def dvc_executable() -> str:
-    """The ``dvc`` of this Python environment (next to sys.executable), else the one on PATH."""
-    beside = Path(sys.executable).parent / "dvc"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("dvc")
-    if found is None:
-        raise InitError("dvc is not installed: pip install dvc (it comes with goldkeeper)")
-    return found
-
-
-def run_dvc(args: list[str], cwd: Path) -> str:
-    """Run the dvc CLI; a failure becomes an InitError with dvc's own last line."""
-    cmd = [dvc_executable(), *args]
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, check=False)
-    if proc.returncode != 0:
-        lines = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
-        raise InitError(f"`dvc {' '.join(args)}` failed in {cwd}: {lines[-1] if lines else f'exit {proc.returncode}'}")
-    return proc.stdout
 
 
 def git_toplevel(path: Path) -> Path:
@@ -337,7 +311,9 @@ def init_project(
         result.next_commands.append(
             "goldkeeper init --install 'PIP-ARGS'   # the workflows' install step is a TODO that fails"
         )
-    result.next_commands.extend(_next_commands(settings, dvc_tracked_store, from_database, result.database_ok))
+    result.next_commands.extend(
+        _next_commands(settings, dvc_tracked_store, from_database, result.database_ok, own_dvc=not result.joined_dvc)
+    )
     return result
 
 
@@ -434,8 +410,15 @@ def _ensure_baselines_dir(root: Path, result: InitResult) -> None:
 
 
 def _ensure_dvc(root: Path, toplevel: Path, result: InitResult) -> None:
-    """``dvc init`` (``--subdir`` below the repository's top level) unless ``.dvc/`` exists."""
-    if (root / ".dvc").is_dir():
+    """``dvc init`` (``--subdir`` below the repository's top level) unless ``.dvc/`` exists there or in a folder
+    between it and the top level: a pipeline in ``services/rag/`` of a repository with its own DVC project joins
+    it (its remotes, ``dvc status`` / ``dvc repro services/rag/dvc.yaml`` from the top), where a nested project
+    had no remote and was ignored by the outer one (``dvc.yaml is dvc-ignored``)."""
+    enclosing = enclosing_dvc_project(root, toplevel)
+    if enclosing == root:
+        return
+    if enclosing is not None:
+        result.joined_dvc.append(str(enclosing))
         return
     args = ["init"] if toplevel == root else ["init", "--subdir"]
     run_dvc(args, root)
@@ -468,10 +451,13 @@ def _fill_store(
     (result.overwritten if manifest_exists else result.created).append(settings.store.path + "/")
 
 
-def _next_commands(settings: Settings, dvc_tracked_store: bool, from_database: bool, database_ok: bool) -> list[str]:
-    """What the user runs next: a DVC remote, a first dataset, the pipeline, and the commit."""
+def _next_commands(
+    settings: Settings, dvc_tracked_store: bool, from_database: bool, database_ok: bool, *, own_dvc: bool = True
+) -> list[str]:
+    """What the user runs next: a DVC remote, a first dataset, the pipeline, and the commit (``.dvc`` too unless
+    the pipeline joined a DVC project above: ``git add .dvc`` then failed, no such path)."""
     store_git_path = f"{settings.store.path}.dvc" if dvc_tracked_store else settings.store.path
-    to_add = [*TEMPLATE_FILES.values(), ".gitignore", ".dvc", "baselines", store_git_path]
+    to_add = [*TEMPLATE_FILES.values(), ".gitignore", *([".dvc"] if own_dvc else []), "baselines", store_git_path]
     if not database_ok:
         then = f" && dvc add {settings.store.path}" if dvc_tracked_store else ""
         return [
