@@ -241,6 +241,9 @@ def test_init_in_a_subfolder_joins_the_repositorys_own_dvc_project(repo: Path) -
     assert " .dvc " not in add and " baselines golden " in add
     status = run([dvc, "status", "services/rag/dvc.yaml"], repo).stdout
     assert "services/rag/dvc.yaml:restore:" in status  # the outer project sees the pipeline
+    # the workflows at the top, the only ones GitHub runs (they were written into services/rag/.github/)
+    assert not (service / ".github").exists() and " ../../.github/workflows/goldkeeper-pr.yml " in add
+    assert 'working-directory: "services/rag"' in (repo / ".github/workflows/goldkeeper-pr.yml").read_text()
 
 
 def test_init_install_option_reaches_the_workflows(repo: Path) -> None:

@@ -20,6 +20,7 @@ existing file is never overwritten unless ``force``, and then a user's version o
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from goldkeeper.errors import ConfigError, DataIntegrityError, GoldkeeperError, 
 from goldkeeper.fileio import append_text, file_error, write_backup
 from goldkeeper.scaffold.database_section import render_database_section
 from goldkeeper.scaffold.dvc_project import InitError, enclosing_dvc_project, run_dvc
+from goldkeeper.scaffold.subfolder import in_subfolder, shown_path, subfolder_of, workflow_target
 from goldkeeper.store import MANIFEST, write_store
 from goldkeeper.store.guard import check_target
 
@@ -290,12 +292,13 @@ def init_project(
     if inferred is None:
         check_existing_files(root, force=force)
     toplevel = git_toplevel(root)
+    subfolder_of(root, toplevel)  # a folder name the workflows cannot hold: refused before anything is written
     extra = "dvc-s3" if dvc_tracked_store else ""
     derived = install or derived_install(root)
     install_args = None if derived is None else derived + (f" {extra}" if extra and not install else "")
     result = InitResult(root=root)
     section = None if inferred is None or inferred.reference else render_database_section(inferred)
-    _write_templates(root, install_args, extra, force, result, grounded_only_project, section)
+    _write_templates((root, toplevel), install_args, extra, force, result, grounded_only_project, section)
     _ensure_baselines_dir(root, result)
     if _ensure_gitignore(root, GITIGNORE_LINES):
         result.created.append(".gitignore (entries)")
@@ -312,7 +315,14 @@ def init_project(
             "goldkeeper init --install 'PIP-ARGS'   # the workflows' install step is a TODO that fails"
         )
     result.next_commands.extend(
-        _next_commands(settings, dvc_tracked_store, from_database, result.database_ok, own_dvc=not result.joined_dvc)
+        _next_commands(
+            settings,
+            dvc_tracked_store,
+            from_database,
+            result.database_ok,
+            files=[shown_path(root, toplevel, relpath) for relpath in TEMPLATE_FILES.values()],
+            own_dvc=not result.joined_dvc,
+        )
     )
     return result
 
@@ -341,7 +351,7 @@ def _settings(
 
 
 def _write_templates(
-    root: Path,
+    where: tuple[Path, Path],
     install: str | None,
     extra: str,
     force: bool,
@@ -350,21 +360,24 @@ def _write_templates(
     database_section: str | None = None,
 ) -> None:
     """Write each template file, keeping the ones that exist unless ``force`` (``database_section``: appended
-    to params.yaml)."""
-    for name, relpath in TEMPLATE_FILES.items():
-        target = root / relpath
+    to params.yaml). ``where``: the project root and the repository's top, where the workflows go."""
+    root, toplevel = where
+    subfolder = subfolder_of(root, toplevel)
+    for name, template_path in TEMPLATE_FILES.items():
+        target, relpath = workflow_target(root, toplevel, template_path), shown_path(root, toplevel, template_path)
         if target.exists() and not force and not _install_todo_to_fill(target, install):
             result.kept.append(relpath)
             continue
         (result.overwritten if target.exists() else result.created).append(relpath)
-        text = render_template(name, install=install, extra=extra)
+        text = in_subfolder(name, render_template(name, install=install, extra=extra), subfolder)
         text = grounded_only(name, text) if grounded else text
         if name == "params.yaml" and database_section is not None:
             text += database_section
-        own = {text, render_template(name, install=None, extra=extra)}  # what init writes (the TODO step: earlier)
+        todo = in_subfolder(name, render_template(name, install=None, extra=extra), subfolder)
+        own = {text, todo}  # what init writes (the TODO step: earlier)
         backup = save_users_version(target, {t.encode("utf-8") for t in own})
         if backup is not None:
-            result.saved[relpath] = backup.relative_to(root).as_posix()
+            result.saved[relpath] = Path(os.path.relpath(backup, root)).as_posix()  # a workflow's: above root
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
@@ -452,12 +465,19 @@ def _fill_store(
 
 
 def _next_commands(
-    settings: Settings, dvc_tracked_store: bool, from_database: bool, database_ok: bool, *, own_dvc: bool = True
+    settings: Settings,
+    dvc_tracked_store: bool,
+    from_database: bool,
+    database_ok: bool,
+    *,
+    files: list[str],
+    own_dvc: bool = True,
 ) -> list[str]:
-    """What the user runs next: a DVC remote, a first dataset, the pipeline, and the commit (``.dvc`` too unless
-    the pipeline joined a DVC project above: ``git add .dvc`` then failed, no such path)."""
+    """What the user runs next: a DVC remote, a first dataset, the pipeline, and the commit of ``files`` (the
+    templates' paths from the root) and the rest (``.dvc`` too unless the pipeline joined a DVC project above:
+    ``git add .dvc`` then failed, no such path)."""
     store_git_path = f"{settings.store.path}.dvc" if dvc_tracked_store else settings.store.path
-    to_add = [*TEMPLATE_FILES.values(), ".gitignore", *([".dvc"] if own_dvc else []), "baselines", store_git_path]
+    to_add = [*files, ".gitignore", *([".dvc"] if own_dvc else []), "baselines", store_git_path]
     if not database_ok:
         then = f" && dvc add {settings.store.path}" if dvc_tracked_store else ""
         return [
