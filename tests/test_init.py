@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from goldkeeper.models import Analysis
+from goldkeeper.scaffold.dvc_project import foreign_pipeline
 from goldkeeper.scaffold.init import GITIGNORE_LINES, TEMPLATE_FILES, render_template
 from goldkeeper.store import open_store, write_store
 from goldkeeper.store.atomic import staging_dir_for
@@ -65,13 +66,23 @@ def test_init_never_overwrites_without_force(repo: Path) -> None:
     (repo / "params.yaml").write_text("dataset:\n  name: mine\n")
     run([GOLDKEEPER, "init"], repo)
     assert (repo / "params.yaml").read_text() == "dataset:\n  name: mine\n"
-    (repo / "dvc.yaml").write_text("stages: {}\n")
+    assert not foreign_pipeline(repo / "dvc.yaml")  # the one init wrote: kept without a word
+    # a pipeline of the user's own is kept, and said to run none of goldkeeper's stages (it was `kept dvc.yaml`
+    # alone, then `next: dvc repro`, which ran only the user's stages)
+    (repo / "dvc.yaml").write_text("stages:\n  train:\n    cmd: python train.py\n")
+    proc = run([GOLDKEEPER, "init"], repo)
+    assert proc.stderr == (
+        "warning: dvc.yaml is kept and has no goldkeeper stage: `dvc repro` runs none of goldkeeper's. Run "
+        "goldkeeper init in a folder of its own (its pipeline joins your DVC project), or copy the stages from "
+        "what `goldkeeper init --force` writes (it saves yours as dvc.yaml.bak first)\n"
+    )
     proc = run([GOLDKEEPER, "init", "--json"], repo)
     result = json.loads(proc.stdout)
-    assert result["created"] == []
+    assert result["created"] == [] and result["warnings"][0].startswith("dvc.yaml is kept and has no goldkeeper")
+    assert proc.stderr == ""  # --json: the warning is in the document only
     assert "dvc.yaml" in result["kept"] and "params.yaml" in result["kept"] and "golden/" in result["kept"]
     assert result["ran"] == []  # .dvc/ exists: no second dvc init
-    assert (repo / "dvc.yaml").read_text() == "stages: {}\n"
+    assert (repo / "dvc.yaml").read_text() == "stages:\n  train:\n    cmd: python train.py\n"
     # .gitignore entries are not duplicated
     text = (repo / ".gitignore").read_text()
     assert text.count("/.goldkeeper/") == 1

@@ -21,7 +21,8 @@ import pytest
 import yaml
 
 from goldkeeper.errors import UsageError
-from goldkeeper.scaffold.init import TEMPLATE_FILES, _checkout_install, derived_install, render_template
+from goldkeeper.scaffold.init import TEMPLATE_FILES, render_template
+from goldkeeper.scaffold.install import _checkout_install, derived_install
 from goldkeeper.scaffold.subfolder import in_subfolder, subfolder_of
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -121,6 +121,8 @@ def _echo_result(result: InitResult) -> None:
         click.echo(f"ran          {command}")
     for folder in result.joined_dvc:
         click.echo(f"joined       the DVC project in {folder} (no `dvc init`: its config and remotes apply)")
+    for warning in result.warnings:
+        echo_text(f"warning: {warning}", err=True)
     click.echo("\nnext:")
     for command in result.next_commands:
         click.echo(f"  {command}")

@@ -4,10 +4,13 @@ folder (``init`` in ``services/rag/`` of a repository that has its own DVC proje
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import yaml
 
 from goldkeeper.errors import GoldkeeperError
 
@@ -48,3 +51,14 @@ def enclosing_dvc_project(root: Path, toplevel: Path) -> Path | None:
         if folder == toplevel:
             break
     return None
+
+
+def foreign_pipeline(dvc_yaml: Path) -> bool:
+    """``dvc_yaml`` is a pipeline without a stage running goldkeeper (the user's own, which init keeps): then
+    `dvc repro` runs none of goldkeeper's stages, which init must say rather than list `dvc repro` as the next step."""
+    try:
+        stages = yaml.safe_load(dvc_yaml.read_text(encoding="utf-8")).get("stages") or {}
+        commands = [str(stage.get("cmd", "")) for stage in stages.values()]
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
+        return True  # unreadable or not a pipeline: not goldkeeper's either
+    return not any(re.match(r"\s*goldkeeper\s", command) for command in commands)

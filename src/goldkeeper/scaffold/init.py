@@ -24,16 +24,16 @@ import os
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata, resources
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlparse
 
 from goldkeeper.config import Settings, load_params, load_settings, validate_settings
 from goldkeeper.errors import ConfigError, DataIntegrityError, GoldkeeperError, UsageError
 from goldkeeper.fileio import append_text, file_error, write_backup
 from goldkeeper.scaffold.database_section import render_database_section
-from goldkeeper.scaffold.dvc_project import InitError, enclosing_dvc_project, run_dvc
+from goldkeeper.scaffold.dvc_project import InitError, enclosing_dvc_project, foreign_pipeline, run_dvc
+from goldkeeper.scaffold.install import derived_install
 from goldkeeper.scaffold.subfolder import in_subfolder, shown_path, subfolder_of, workflow_target
 from goldkeeper.store import MANIFEST, write_store
 from goldkeeper.store.guard import check_target
@@ -65,6 +65,13 @@ GITIGNORE_LINES = [
     ".*.tmp-[0-9]*-*",
 ]
 
+#: a kept dvc.yaml of the user's own: goldkeeper's stages are not in it, so `dvc repro` runs none of them
+FOREIGN_PIPELINE = (
+    "{path} is kept and has no goldkeeper stage: `dvc repro` runs none of goldkeeper's. Run goldkeeper init in a "
+    "folder of its own (its pipeline joins your DVC project), or copy the stages from what `goldkeeper init "
+    "--force` writes (it saves yours as {path}.bak first)"
+)
+
 #: the workflows' install step when init cannot tell how to install goldkeeper: it fails, saying what to do.
 INSTALL_TODO = (
     "|\n"
@@ -85,6 +92,8 @@ class InitResult:
     saved: dict[str, str] = field(default_factory=dict)
     kept: list[str] = field(default_factory=list)
     ran: list[str] = field(default_factory=list)
+    #: what the user must know before the next commands (a kept dvc.yaml without goldkeeper's stages)
+    warnings: list[str] = field(default_factory=list)
     #: the DVC project above ``root`` (its folder) that the pipeline joined instead of a ``dvc init --subdir``
     joined_dvc: list[str] = field(default_factory=list)
     next_commands: list[str] = field(default_factory=list)
@@ -109,6 +118,7 @@ class InitResult:
             "kept": self.kept,
             "ran": self.ran,
             "joined_dvc": self.joined_dvc[0] if self.joined_dvc else None,
+            "warnings": self.warnings,
             "next_commands": self.next_commands,
             "database": {
                 "ok": self.database_ok,
@@ -162,47 +172,6 @@ def grounded_only(name: str, text: str) -> str:
 
 #: metric name prefixes of the retrieval eval (``hybrid.ndcg_at_k``; ``maxHybridNdcgAtKDrop``)
 RETRIEVAL_PREFIXES = ("vector", "fulltext", "hybrid", "queries.")
-
-
-def derived_install(root: Path) -> str | None:
-    """``pip install`` arguments for CI, derived from how this goldkeeper is installed (PEP 610
-    ``direct_url.json``): from a git URL, that commit; from a local checkout, ``-e .`` when it is the
-    repository being set up, else its ``origin`` at its HEAD commit; from an index, this version.
-    None when it cannot tell (a local directory without a remote, no distribution metadata)."""
-    try:
-        dist = metadata.distribution("goldkeeper")
-    except metadata.PackageNotFoundError:
-        return None
-    text = dist.read_text("direct_url.json")
-    if not text:
-        return f"goldkeeper=={dist.version}"  # installed from an index
-    info = json.loads(text)
-    url, vcs = str(info.get("url", "")), info.get("vcs_info") or {}
-    if vcs.get("vcs") == "git" and vcs.get("commit_id"):
-        return f"'goldkeeper @ git+{url}@{vcs['commit_id']}'"
-    if not url.startswith("file://"):
-        return f"'goldkeeper @ {url}'"  # an archive URL
-    source = Path(unquote(urlparse(url).path)).resolve()
-    if source == Path(root).resolve():
-        return "-e ."
-    return _checkout_install(source)
-
-
-def _checkout_install(source: Path) -> str | None:
-    """A local git checkout of goldkeeper as ``goldkeeper @ git+<origin>@<HEAD>`` (https for GitHub ssh URLs)."""
-
-    def git(*args: str) -> str | None:
-        proc = subprocess.run(["git", *args], cwd=source, capture_output=True, text=True, check=False)
-        return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None
-
-    remote, commit = git("remote", "get-url", "origin"), git("rev-parse", "HEAD")
-    if remote is None or commit is None or not source.is_dir():
-        return None
-    if remote.startswith("git@github.com:"):
-        remote = "https://github.com/" + remote.removeprefix("git@github.com:")
-    if not remote.startswith(("https://", "http://", "ssh://", "git://")):
-        return None  # a path or another local remote: unreachable from CI
-    return f"'goldkeeper @ git+{remote}@{commit}'"
 
 
 def git_toplevel(path: Path) -> Path:
@@ -367,6 +336,8 @@ def _write_templates(
         target, relpath = workflow_target(root, toplevel, template_path), shown_path(root, toplevel, template_path)
         if target.exists() and not force and not _install_todo_to_fill(target, install):
             result.kept.append(relpath)
+            if name == "dvc.yaml" and foreign_pipeline(target):
+                result.warnings.append(FOREIGN_PIPELINE.format(path=relpath))
             continue
         (result.overwritten if target.exists() else result.created).append(relpath)
         text = in_subfolder(name, render_template(name, install=install, extra=extra), subfolder)
