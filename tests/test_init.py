@@ -178,6 +178,7 @@ def test_init_that_cannot_finish_writes_nothing(repo: Path) -> None:
     proc = run([GOLDKEEPER, "init"], repo, check=False)
     assert proc.returncode == 3 and proc.stderr.endswith("nothing was written\n"), proc.stderr
     assert "params.yaml: unknown section 'lr'" in proc.stderr
+    assert "when it holds your own pipeline's parameters, run init in a folder of its own" in proc.stderr
     assert run(["git", "status", "--porcelain", "--untracked-files=all", "--ignored"], repo).stdout == ""
     (repo / "params.yaml").unlink()
     (repo / "golden" / "data").mkdir(parents=True)

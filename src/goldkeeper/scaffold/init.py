@@ -227,8 +227,9 @@ def check_existing_files(root: Path, *, force: bool) -> None:
             store = load_settings(root=root, env={}).store_path
         except GoldkeeperError as exc:
             raise ConfigError(
-                f"{exc}; init keeps an existing params.yaml and reads it: fix it, or move it aside (--force "
-                "replaces it); nothing was written"
+                f"{exc}; init keeps an existing params.yaml and reads it: fix it, move it aside (--force replaces "
+                "it and dvc.yaml, saving yours as .bak), or, when it holds your own pipeline's parameters, run init "
+                "in a folder of its own (its pipeline joins your DVC project); nothing was written"
             ) from exc
     if store.exists() and not (store / MANIFEST).exists():
         try:
