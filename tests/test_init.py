@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from goldkeeper.models import Analysis
+from goldkeeper.scaffold.dvc_project import foreign_pipeline
 from goldkeeper.scaffold.init import GITIGNORE_LINES, TEMPLATE_FILES, render_template
 from goldkeeper.store import open_store, write_store
 from goldkeeper.store.atomic import staging_dir_for
@@ -65,13 +66,23 @@ def test_init_never_overwrites_without_force(repo: Path) -> None:
     (repo / "params.yaml").write_text("dataset:\n  name: mine\n")
     run([GOLDKEEPER, "init"], repo)
     assert (repo / "params.yaml").read_text() == "dataset:\n  name: mine\n"
-    (repo / "dvc.yaml").write_text("stages: {}\n")
+    assert not foreign_pipeline(repo / "dvc.yaml")  # the one init wrote: kept without a word
+    # a pipeline of the user's own is kept, and said to run none of goldkeeper's stages (it was `kept dvc.yaml`
+    # alone, then `next: dvc repro`, which ran only the user's stages)
+    (repo / "dvc.yaml").write_text("stages:\n  train:\n    cmd: python train.py\n")
+    proc = run([GOLDKEEPER, "init"], repo)
+    assert proc.stderr == (
+        "warning: dvc.yaml is kept and has no goldkeeper stage: `dvc repro` runs none of goldkeeper's. Run "
+        "goldkeeper init in a folder of its own (its pipeline joins your DVC project), or copy the stages from "
+        "what `goldkeeper init --force` writes (it saves yours as dvc.yaml.bak first)\n"
+    )
     proc = run([GOLDKEEPER, "init", "--json"], repo)
     result = json.loads(proc.stdout)
-    assert result["created"] == []
+    assert result["created"] == [] and result["warnings"][0].startswith("dvc.yaml is kept and has no goldkeeper")
+    assert proc.stderr == ""  # --json: the warning is in the document only
     assert "dvc.yaml" in result["kept"] and "params.yaml" in result["kept"] and "golden/" in result["kept"]
     assert result["ran"] == []  # .dvc/ exists: no second dvc init
-    assert (repo / "dvc.yaml").read_text() == "stages: {}\n"
+    assert (repo / "dvc.yaml").read_text() == "stages:\n  train:\n    cmd: python train.py\n"
     # .gitignore entries are not duplicated
     text = (repo / ".gitignore").read_text()
     assert text.count("/.goldkeeper/") == 1
@@ -167,6 +178,7 @@ def test_init_that_cannot_finish_writes_nothing(repo: Path) -> None:
     proc = run([GOLDKEEPER, "init"], repo, check=False)
     assert proc.returncode == 3 and proc.stderr.endswith("nothing was written\n"), proc.stderr
     assert "params.yaml: unknown section 'lr'" in proc.stderr
+    assert "when it holds your own pipeline's parameters, run init in a folder of its own" in proc.stderr
     assert run(["git", "status", "--porcelain", "--untracked-files=all", "--ignored"], repo).stdout == ""
     (repo / "params.yaml").unlink()
     (repo / "golden" / "data").mkdir(parents=True)
@@ -223,6 +235,27 @@ def test_init_dvc_tracked_store(repo: Path) -> None:
     # the workflows install the S3 plugin of DVC too
     assert "dvc-s3" in (repo / ".github/workflows/goldkeeper-pr.yml").read_text()
     assert "dvc remote add" in proc.stdout
+
+
+def test_init_in_a_subfolder_joins_the_repositorys_own_dvc_project(repo: Path) -> None:
+    """A monorepo with its own DVC project (a remote configured) and the RAG service in services/rag/: init ran
+    `dvc init --subdir` there, a nested project without the remote, which the outer one ignores (`dvc status
+    services/rag/dvc.yaml` from the top: `is dvc-ignored`), and its next commands said `git add .dvc`."""
+    dvc = str(Path(sys.executable).parent / "dvc")
+    run([dvc, "init", "-q"], repo)
+    (repo / ".dvc" / "config").write_text("[core]\n    remote = store\n['remote \"store\"']\n    url = /srv/dvc\n")
+    service = repo / "services" / "rag"
+    service.mkdir(parents=True)
+    proc = run([GOLDKEEPER, "init", "--install", "goldkeeper==1.0"], service)
+    assert not (service / ".dvc").exists() and "ran          dvc init" not in proc.stdout
+    assert f"joined       the DVC project in {repo} (no `dvc init`: its config and remotes apply)" in proc.stdout
+    add = next(line for line in proc.stdout.splitlines() if line.lstrip().startswith("git add"))
+    assert " .dvc " not in add and " baselines golden " in add
+    status = run([dvc, "status", "services/rag/dvc.yaml"], repo).stdout
+    assert "services/rag/dvc.yaml:restore:" in status  # the outer project sees the pipeline
+    # the workflows at the top, the only ones GitHub runs (they were written into services/rag/.github/)
+    assert not (service / ".github").exists() and " ../../.github/workflows/goldkeeper-pr.yml " in add
+    assert 'working-directory: "services/rag"' in (repo / ".github/workflows/goldkeeper-pr.yml").read_text()
 
 
 def test_init_install_option_reaches_the_workflows(repo: Path) -> None:

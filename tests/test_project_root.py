@@ -250,3 +250,24 @@ def test_dash_c_after_the_file_arguments_counts_too(
     assert code == 0 and "1 paired queries" in out, err
     code, out, err = run_in(tmp_path, monkeypatch, capsys, "eval", "trec", "q.qrels", "missing.run", "-C", "sub")
     assert code == 2 and f"File {str(Path('sub') / 'missing.run')!r} does not exist" in err, err
+
+
+def test_a_key_given_twice_in_params_yaml_is_refused_naming_both_lines(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A second `store:` pasted below the first (goldkeeper's sections merged into a params.yaml of one's own)
+    silently replaced the whole first section, as YAML keeps the last key: store.path fell back to golden/
+    (DVC, reading the same file, refuses it). A merge key's values may still be overridden."""
+    params = repo / "params.yaml"
+    params.write_text(
+        f"store:\n  path: {STORE}\nretrieval:\n  boosts:\n    <<: {{section_title: 0.5}}\n    section_title: 0.1\n"
+        "store:\n  shards: {analyses: 8, queries: 16}\n",
+        encoding="utf-8",
+    )
+    code, out, err = run_in(repo, monkeypatch, capsys, "verify")
+    assert (code, out) == (3, "")
+    assert err == f"error: {params}: not valid YAML: line 7: the key 'store' is given twice (first on line 1)\n"
+    params.write_text(
+        params.read_text().replace("store:\n  shards: {analyses: 8, queries: 16}\n", ""), encoding="utf-8"
+    )
+    assert load_settings(root=repo, env={}).retrieval.boosts.section_title == 0.1  # merged, then overridden

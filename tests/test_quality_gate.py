@@ -497,3 +497,47 @@ def test_identity_change_against_the_previous_run_is_a_warning() -> None:
     assert "identity_changed" not in [
         w["code"] for w in evaluate(GateInputs(metrics(), identity(), None, same, [], policy()))["warnings"]
     ]
+
+
+def test_a_run_file_deleted_by_hand_names_its_index_entry_and_the_fix(
+    gate_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every later gate failed with `eval run not found` (exit 5), not saying which index entry named the file
+    nor how to get out of it."""
+    for _ in range(2):
+        assert cli(["gate"], capsys)[0] == 0
+    evals = gate_project / "artifacts" / "evals"
+    index = evals / "trend-index.json"
+    before = index.read_bytes()
+    first = sorted((evals / "runs").glob("*.json"))[0]
+    first.unlink()
+    expected = (
+        f"error: {first}: eval run not found; {index} names it (runs[0], id {first.stem}): restore the file "
+        f"(from Git: `git checkout -- {first}`) or delete that entry from the trend index\n"
+    )
+    for argv in (["gate"], ["report"]):
+        code, out, err = cli(argv, capsys)
+        assert (code, out, err) == (5, "", expected), argv
+    assert index.read_bytes() == before  # nothing recorded or pruned
+    data = json.loads(before)
+    index.write_text(json.dumps({**data, "runs": data["runs"][1:]}))  # the fix the message names
+    assert cli(["gate"], capsys)[0] == 0
+
+
+def test_report_or_serve_of_a_dir_without_eval_runs_is_one_line_and_exit_2(
+    gate_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`report --dir TYPO` wrote an empty dashboard into a new folder and `serve --dir TYPO` served one, exit 0."""
+    assert cli(["gate"], capsys)[0] == 0
+    (gate_project / "notes").mkdir()
+    for folder in ("artifacts/evlas", "notes"):
+        for argv in (["report", "--dir", folder], ["serve", "--port", "0", "--dir", folder]):
+            code, out, err = cli(argv, capsys)
+            assert (code, out) == (2, ""), argv
+            assert err == (
+                f"error: --dir {folder}: no eval runs there (no trend-index.json in {gate_project / folder}): "
+                "name the folder `goldkeeper gate` records its runs in (report.dir: artifacts/evals)\n"
+            ), argv
+    assert not (gate_project / "artifacts" / "evlas").exists() and not any((gate_project / "notes").iterdir())
+    code, out, _ = cli(["report", "--dir", "artifacts/evals"], capsys)  # the folder gate wrote: rendered
+    assert code == 0 and "report: 1 run(s)" in out

@@ -20,7 +20,10 @@ from urllib.parse import unquote, urlparse
 import pytest
 import yaml
 
-from goldkeeper.scaffold.init import TEMPLATE_FILES, _checkout_install, derived_install, render_template
+from goldkeeper.errors import UsageError
+from goldkeeper.scaffold.init import TEMPLATE_FILES, render_template
+from goldkeeper.scaffold.install import _checkout_install, derived_install
+from goldkeeper.scaffold.subfolder import in_subfolder, subfolder_of
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
@@ -78,6 +81,37 @@ def test_template_workflows_pass_actionlint(tmp_path: Path, install: str | None)
         paths.append(path)
     proc = lint(paths)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_workflows_of_a_project_in_a_subfolder_run_there_and_pass_actionlint(tmp_path: Path) -> None:
+    """`init` in services/rag/ wrote the workflows into services/rag/.github/, where GitHub never runs them. At the
+    top of the repository, every step runs in the subfolder and every path GitHub reads names it."""
+    paths = []
+    for name in TEMPLATE_WORKFLOWS:
+        text = in_subfolder(name, render_template(name, install="goldkeeper==0.1.0"), "services/rag")
+        workflow = yaml.safe_load(text)
+        assert workflow["defaults"] == {"run": {"working-directory": "services/rag"}}, name
+        paths.append(tmp_path / Path(name).name)
+        paths[-1].write_text(text)
+        # every project path GitHub reads from the top of the checkout carries the folder (none is left bare)
+        for bare in ("'golden.dvc'", "'golden/**'", "'params.yaml'", "('reports/", "path: .goldkeeper/", '- "golden/'):
+            assert bare not in text, (name, bare)
+    pr = yaml.safe_load(paths[[Path(n).name for n in TEMPLATE_WORKFLOWS].index("goldkeeper-pr.yml")].read_text())
+    assert {"services/rag/golden/**", "services/rag/params.yaml", ".github/workflows/goldkeeper-pr.yml"} <= set(
+        pr[True]["pull_request"]["paths"]
+    )
+    upload = next(s for s in pr["jobs"]["pipeline"]["steps"] if s.get("name") == "Upload the eval artifacts")
+    assert upload["with"]["path"].split() == [
+        "services/rag/artifacts/evals",
+        "services/rag/reports",
+        "services/rag/metrics",
+    ]
+    proc = lint(paths)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert in_subfolder("workflows/goldkeeper-pr.yml", "jobs: {}\n", "") == "jobs: {}\n"  # at the top: unchanged
+    assert subfolder_of(tmp_path / "services" / "rag", tmp_path) == "services/rag"
+    with pytest.raises(UsageError, match="my rag: init in a subfolder writes its path into the GitHub workflows"):
+        subfolder_of(tmp_path / "my rag", tmp_path)  # a space (a quote, a glob) the paths: filter would misread
 
 
 def test_actionlint_rejects_a_broken_workflow(tmp_path: Path) -> None:

@@ -119,6 +119,10 @@ def _echo_result(result: InitResult) -> None:
         click.echo(f"kept         {path} ({why or 'exists; --force to overwrite'})")
     for command in result.ran:
         click.echo(f"ran          {command}")
+    for folder in result.joined_dvc:
+        click.echo(f"joined       the DVC project in {folder} (no `dvc init`: its config and remotes apply)")
+    for warning in result.warnings:
+        echo_text(f"warning: {warning}", err=True)
     click.echo("\nnext:")
     for command in result.next_commands:
         click.echo(f"  {command}")

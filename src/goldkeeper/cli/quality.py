@@ -290,7 +290,7 @@ def report_command(state: AppState, directory: Path | None, as_json: bool) -> No
 @pass_state
 def serve_command(state: AppState, port: int, directory: Path | None) -> None:
     """Serve the dashboard read-only on 127.0.0.1, with /api/ai-evals/summary and /api/openapi. Ctrl-C stops it."""
-    server = DashboardServer(state.project().trend(directory).root, port=port)
+    server = DashboardServer(state.project().trend(directory, read=True).root, port=port)
     click.echo(f"serving the eval dashboard on {server.url} (summary: {server.url}api/ai-evals/summary); Ctrl-C stops")
     try:
         server.serve_forever()

@@ -127,12 +127,37 @@ def _config_error(exc: ValidationError, option_names: Mapping[str, str]) -> Conf
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+class _DuplicateKey(yaml.YAMLError):
+    """A key given twice in one mapping of params.yaml (see :class:`_ParamsLoader`)."""
+
+
+class _ParamsLoader(_SAFE_LOADER):  # type: ignore[misc,valid-type]
+    """The safe loader, refusing a key given twice in one mapping: YAML keeps the last one, so a second
+    ``retrieval:`` pasted below the first (merging goldkeeper's sections into a params.yaml of one's own) silently
+    replaced the whole first section, while DVC, reading the same file, refuses it. A merge key's (``<<: *x``)
+    keys are not counted: overriding those is what merging is for."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[tuple[type, Any], int] = {}
+        for key_node, _ in node.value:
+            key = None if key_node.tag == "tag:yaml.org,2002:merge" else self.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int | float | bool):
+                continue  # a merge key, or a key no section uses (a list: YAML refuses it as a key anyway)
+            line = key_node.start_mark.line + 1
+            if (type(key), key) in seen:
+                raise _DuplicateKey(
+                    f"line {line}: the key {key!r} is given twice (first on line {seen[type(key), key]})"
+                )
+            seen[type(key), key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_params(path: Path) -> dict[str, Any]:
     """Read params.yaml; a missing file is an empty mapping."""
     if not path.exists():
         return {}
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_ParamsLoader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     except OSError as exc:

@@ -148,10 +148,15 @@ class Project:
 
         return BaselineStore(self.output_path(self.settings.baseline.dir))  # record writes there: not in the store
 
-    def trend(self, directory: Path | str | None = None) -> TrendStore:
+    def trend(self, directory: Path | str | None = None, *, read: bool = False) -> TrendStore:
+        """The eval trend in ``directory`` (default report.dir); ``read`` (report, serve): one given must hold a
+        trend index, else a typo rendered or served an empty dashboard (``gate`` starts one where it is told)."""
         from goldkeeper.quality.trend import TrendStore  # noqa: PLC0415 - start-up (module doc)
 
-        return TrendStore(self._given(directory) or self.settings.resolve(self.settings.report.dir))
+        trend = TrendStore(self._given(directory) or self.settings.resolve(self.settings.report.dir))
+        if read and directory is not None:
+            trend.require_index(str(directory), self.settings.report.dir)
+        return trend
 
     # ------------------------------------------------------------------ the database
 
@@ -471,7 +476,8 @@ class Project:
         """Re-render summary.json, summary.md and the dashboard from the stored runs."""
         from goldkeeper.quality.report import write_report  # noqa: PLC0415 - start-up (module doc)
 
-        return write_report(self.trend(self._output(directory, self.settings.report.dir)))
+        self._output(directory, self.settings.report.dir)  # inside the golden store: refused before anything is read
+        return write_report(self.trend(directory, read=True))
 
 
 from goldkeeper.project.standalone import (  # noqa: E402 - re-exported: operations that need no Project

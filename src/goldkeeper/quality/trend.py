@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from goldkeeper.errors import ConfigError, DataIntegrityError
+from goldkeeper.errors import ConfigError, DataIntegrityError, UsageError
 from goldkeeper.fileio import file_error, read_json, write_json
 
 RETENTION_ENV = "GOLDKEEPER_EVAL_RETENTION_MAX_RUNS"
@@ -188,8 +188,16 @@ class TrendStore:
         self._write_index(runs, index.get("retention"))
         return path
 
-    def load_run(self, entry: dict[str, Any]) -> dict[str, Any]:
+    def load_run(self, entry: dict[str, Any], number: int = 0) -> dict[str, Any]:
+        """The run the index's entry ``runs[number]`` names, checked as the report reads it."""
         path = self.root / entry["file"]
+        if not path.exists():
+            # a run file deleted by hand stops every later gate: say which entry names it and how to get out
+            raise DataIntegrityError(
+                f"{path}: eval run not found; {self.index_path} names it (runs[{number}], id {entry['id']}): "
+                f"restore the file (from Git: `git checkout -- {path}`) or delete that entry from the trend index",
+                field=f"runs[{number}].file",
+            )
         data = read_json(path, "eval run")
         if not isinstance(data, dict) or data.get("schemaVersion") != RUN_SCHEMA_VERSION:
             raise DataIntegrityError(f"{path}: unsupported eval run record (expected schemaVersion 1)")
@@ -205,10 +213,19 @@ class TrendStore:
 
     def runs(self, last: int | None = None) -> list[dict[str, Any]]:
         """The indexed runs, oldest first (only the newest ``last`` when given)."""
-        entries = self.index()["runs"]
+        entries = list(enumerate(self.index()["runs"]))
         if last is not None:
             entries = entries[-last:] if last > 0 else []
-        return [self.load_run(e) for e in entries]
+        return [self.load_run(entry, number) for number, entry in entries]
+
+    def require_index(self, shown: str, default: str) -> None:
+        """A trend directory the user named (``--dir``) holds a trend index: else a typo rendered, or served, an
+        empty dashboard with exit 0. ``default``: the folder ``gate`` records runs in (params report.dir)."""
+        if not self.index_path.is_file():
+            raise UsageError(
+                f"--dir {shown}: no eval runs there (no {self.index_path.name} in {self.root}): name the folder "
+                f"`goldkeeper gate` records its runs in (report.dir: {default})"
+            )
 
     def latest(self) -> dict[str, Any] | None:
         runs = self.runs(last=1)

@@ -10,7 +10,8 @@ Writes the files of the Git-native workflow from the templates in
     .github/workflows/goldkeeper-backup.yml  scheduled dump, commit golden/ when it changed
     golden/                             an empty store, or dumped from the current database
 
-runs ``dvc init`` when the repository has no ``.dvc/`` yet, and ``dvc add golden``
+runs ``dvc init`` when neither the folder nor one above it in the repository has a ``.dvc/`` (a DVC project of
+the user's above it is joined: :mod:`goldkeeper.scaffold.dvc_project`), and ``dvc add golden``
 when the store is tracked by DVC instead of Git (``dvc_tracked_store``). An
 existing file is never overwritten unless ``force``, and then a user's version of it
 (content init does not write) is saved beside it first (:func:`save_users_version`).
@@ -20,20 +21,20 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata, resources
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlparse
 
 from goldkeeper.config import Settings, load_params, load_settings, validate_settings
 from goldkeeper.errors import ConfigError, DataIntegrityError, GoldkeeperError, UsageError
 from goldkeeper.fileio import append_text, file_error, write_backup
 from goldkeeper.scaffold.database_section import render_database_section
+from goldkeeper.scaffold.dvc_project import InitError, enclosing_dvc_project, foreign_pipeline, run_dvc
+from goldkeeper.scaffold.install import derived_install
+from goldkeeper.scaffold.subfolder import in_subfolder, shown_path, subfolder_of, workflow_target
 from goldkeeper.store import MANIFEST, write_store
 from goldkeeper.store.guard import check_target
 
@@ -64,6 +65,13 @@ GITIGNORE_LINES = [
     ".*.tmp-[0-9]*-*",
 ]
 
+#: a kept dvc.yaml of the user's own: goldkeeper's stages are not in it, so `dvc repro` runs none of them
+FOREIGN_PIPELINE = (
+    "{path} is kept and has no goldkeeper stage: `dvc repro` runs none of goldkeeper's. Run goldkeeper init in a "
+    "folder of its own (its pipeline joins your DVC project), or copy the stages from what `goldkeeper init "
+    "--force` writes (it saves yours as {path}.bak first)"
+)
+
 #: the workflows' install step when init cannot tell how to install goldkeeper: it fails, saying what to do.
 INSTALL_TODO = (
     "|\n"
@@ -72,12 +80,6 @@ INSTALL_TODO = (
     "python -m pip install 'goldkeeper @ git+https://github.com/OWNER/goldkeeper@TAG'@@EXTRA@@\"\n"
     "          exit 1"
 )
-
-
-class InitError(GoldkeeperError):
-    """init cannot proceed (not a git repository, dvc failed)."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,10 @@ class InitResult:
     saved: dict[str, str] = field(default_factory=dict)
     kept: list[str] = field(default_factory=list)
     ran: list[str] = field(default_factory=list)
+    #: what the user must know before the next commands (a kept dvc.yaml without goldkeeper's stages)
+    warnings: list[str] = field(default_factory=list)
+    #: the DVC project above ``root`` (its folder) that the pipeline joined instead of a ``dvc init --subdir``
+    joined_dvc: list[str] = field(default_factory=list)
     next_commands: list[str] = field(default_factory=list)
     #: ``--from-database``: what could not be inferred for params ``database:`` (one line each, each a ``# TODO``
     #: in params.yaml: no dump until every one is filled in), and what it says without blocking anything
@@ -111,6 +117,8 @@ class InitResult:
             "saved": self.saved,
             "kept": self.kept,
             "ran": self.ran,
+            "joined_dvc": self.joined_dvc[0] if self.joined_dvc else None,
+            "warnings": self.warnings,
             "next_commands": self.next_commands,
             "database": {
                 "ok": self.database_ok,
@@ -166,69 +174,6 @@ def grounded_only(name: str, text: str) -> str:
 RETRIEVAL_PREFIXES = ("vector", "fulltext", "hybrid", "queries.")
 
 
-def derived_install(root: Path) -> str | None:
-    """``pip install`` arguments for CI, derived from how this goldkeeper is installed (PEP 610
-    ``direct_url.json``): from a git URL, that commit; from a local checkout, ``-e .`` when it is the
-    repository being set up, else its ``origin`` at its HEAD commit; from an index, this version.
-    None when it cannot tell (a local directory without a remote, no distribution metadata)."""
-    try:
-        dist = metadata.distribution("goldkeeper")
-    except metadata.PackageNotFoundError:
-        return None
-    text = dist.read_text("direct_url.json")
-    if not text:
-        return f"goldkeeper=={dist.version}"  # installed from an index
-    info = json.loads(text)
-    url, vcs = str(info.get("url", "")), info.get("vcs_info") or {}
-    if vcs.get("vcs") == "git" and vcs.get("commit_id"):
-        return f"'goldkeeper @ git+{url}@{vcs['commit_id']}'"
-    if not url.startswith("file://"):
-        return f"'goldkeeper @ {url}'"  # an archive URL
-    source = Path(unquote(urlparse(url).path)).resolve()
-    if source == Path(root).resolve():
-        return "-e ."
-    return _checkout_install(source)
-
-
-def _checkout_install(source: Path) -> str | None:
-    """A local git checkout of goldkeeper as ``goldkeeper @ git+<origin>@<HEAD>`` (https for GitHub ssh URLs)."""
-
-    def git(*args: str) -> str | None:
-        proc = subprocess.run(["git", *args], cwd=source, capture_output=True, text=True, check=False)
-        return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None
-
-    remote, commit = git("remote", "get-url", "origin"), git("rev-parse", "HEAD")
-    if remote is None or commit is None or not source.is_dir():
-        return None
-    if remote.startswith("git@github.com:"):
-        remote = "https://github.com/" + remote.removeprefix("git@github.com:")
-    if not remote.startswith(("https://", "http://", "ssh://", "git://")):
-        return None  # a path or another local remote: unreachable from CI
-    return f"'goldkeeper @ git+{remote}@{commit}'"
-
-
-def dvc_executable() -> str:
-    """The ``dvc`` of this Python environment (next to sys.executable), else the one on PATH."""
-    beside = Path(sys.executable).parent / "dvc"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("dvc")
-    if found is None:
-        raise InitError("dvc is not installed: pip install dvc (it comes with goldkeeper)")
-    return found
-
-
-def run_dvc(args: list[str], cwd: Path) -> str:
-    """Run the dvc CLI; a failure becomes an InitError with dvc's own last line."""
-    cmd = [dvc_executable(), *args]
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, check=False)
-    if proc.returncode != 0:
-        lines = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
-        raise InitError(f"`dvc {' '.join(args)}` failed in {cwd}: {lines[-1] if lines else f'exit {proc.returncode}'}")
-    return proc.stdout
-
-
 def git_toplevel(path: Path) -> Path:
     proc = subprocess.run(
         ["git", "rev-parse", "--show-toplevel"], cwd=path, capture_output=True, text=True, check=False
@@ -282,8 +227,9 @@ def check_existing_files(root: Path, *, force: bool) -> None:
             store = load_settings(root=root, env={}).store_path
         except GoldkeeperError as exc:
             raise ConfigError(
-                f"{exc}; init keeps an existing params.yaml and reads it: fix it, or move it aside (--force "
-                "replaces it); nothing was written"
+                f"{exc}; init keeps an existing params.yaml and reads it: fix it, move it aside (--force replaces "
+                "it and dvc.yaml, saving yours as .bak), or, when it holds your own pipeline's parameters, run init "
+                "in a folder of its own (its pipeline joins your DVC project); nothing was written"
             ) from exc
     if store.exists() and not (store / MANIFEST).exists():
         try:
@@ -316,12 +262,13 @@ def init_project(
     if inferred is None:
         check_existing_files(root, force=force)
     toplevel = git_toplevel(root)
+    subfolder_of(root, toplevel)  # a folder name the workflows cannot hold: refused before anything is written
     extra = "dvc-s3" if dvc_tracked_store else ""
     derived = install or derived_install(root)
     install_args = None if derived is None else derived + (f" {extra}" if extra and not install else "")
     result = InitResult(root=root)
     section = None if inferred is None or inferred.reference else render_database_section(inferred)
-    _write_templates(root, install_args, extra, force, result, grounded_only_project, section)
+    _write_templates((root, toplevel), install_args, extra, force, result, grounded_only_project, section)
     _ensure_baselines_dir(root, result)
     if _ensure_gitignore(root, GITIGNORE_LINES):
         result.created.append(".gitignore (entries)")
@@ -337,7 +284,16 @@ def init_project(
         result.next_commands.append(
             "goldkeeper init --install 'PIP-ARGS'   # the workflows' install step is a TODO that fails"
         )
-    result.next_commands.extend(_next_commands(settings, dvc_tracked_store, from_database, result.database_ok))
+    result.next_commands.extend(
+        _next_commands(
+            settings,
+            dvc_tracked_store,
+            from_database,
+            result.database_ok,
+            files=[shown_path(root, toplevel, relpath) for relpath in TEMPLATE_FILES.values()],
+            own_dvc=not result.joined_dvc,
+        )
+    )
     return result
 
 
@@ -365,7 +321,7 @@ def _settings(
 
 
 def _write_templates(
-    root: Path,
+    where: tuple[Path, Path],
     install: str | None,
     extra: str,
     force: bool,
@@ -374,21 +330,26 @@ def _write_templates(
     database_section: str | None = None,
 ) -> None:
     """Write each template file, keeping the ones that exist unless ``force`` (``database_section``: appended
-    to params.yaml)."""
-    for name, relpath in TEMPLATE_FILES.items():
-        target = root / relpath
+    to params.yaml). ``where``: the project root and the repository's top, where the workflows go."""
+    root, toplevel = where
+    subfolder = subfolder_of(root, toplevel)
+    for name, template_path in TEMPLATE_FILES.items():
+        target, relpath = workflow_target(root, toplevel, template_path), shown_path(root, toplevel, template_path)
         if target.exists() and not force and not _install_todo_to_fill(target, install):
             result.kept.append(relpath)
+            if name == "dvc.yaml" and foreign_pipeline(target):
+                result.warnings.append(FOREIGN_PIPELINE.format(path=relpath))
             continue
         (result.overwritten if target.exists() else result.created).append(relpath)
-        text = render_template(name, install=install, extra=extra)
+        text = in_subfolder(name, render_template(name, install=install, extra=extra), subfolder)
         text = grounded_only(name, text) if grounded else text
         if name == "params.yaml" and database_section is not None:
             text += database_section
-        own = {text, render_template(name, install=None, extra=extra)}  # what init writes (the TODO step: earlier)
+        todo = in_subfolder(name, render_template(name, install=None, extra=extra), subfolder)
+        own = {text, todo}  # what init writes (the TODO step: earlier)
         backup = save_users_version(target, {t.encode("utf-8") for t in own})
         if backup is not None:
-            result.saved[relpath] = backup.relative_to(root).as_posix()
+            result.saved[relpath] = Path(os.path.relpath(backup, root)).as_posix()  # a workflow's: above root
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
@@ -434,8 +395,15 @@ def _ensure_baselines_dir(root: Path, result: InitResult) -> None:
 
 
 def _ensure_dvc(root: Path, toplevel: Path, result: InitResult) -> None:
-    """``dvc init`` (``--subdir`` below the repository's top level) unless ``.dvc/`` exists."""
-    if (root / ".dvc").is_dir():
+    """``dvc init`` (``--subdir`` below the repository's top level) unless ``.dvc/`` exists there or in a folder
+    between it and the top level: a pipeline in ``services/rag/`` of a repository with its own DVC project joins
+    it (its remotes, ``dvc status`` / ``dvc repro services/rag/dvc.yaml`` from the top), where a nested project
+    had no remote and was ignored by the outer one (``dvc.yaml is dvc-ignored``)."""
+    enclosing = enclosing_dvc_project(root, toplevel)
+    if enclosing == root:
+        return
+    if enclosing is not None:
+        result.joined_dvc.append(str(enclosing))
         return
     args = ["init"] if toplevel == root else ["init", "--subdir"]
     run_dvc(args, root)
@@ -468,10 +436,20 @@ def _fill_store(
     (result.overwritten if manifest_exists else result.created).append(settings.store.path + "/")
 
 
-def _next_commands(settings: Settings, dvc_tracked_store: bool, from_database: bool, database_ok: bool) -> list[str]:
-    """What the user runs next: a DVC remote, a first dataset, the pipeline, and the commit."""
+def _next_commands(
+    settings: Settings,
+    dvc_tracked_store: bool,
+    from_database: bool,
+    database_ok: bool,
+    *,
+    files: list[str],
+    own_dvc: bool = True,
+) -> list[str]:
+    """What the user runs next: a DVC remote, a first dataset, the pipeline, and the commit of ``files`` (the
+    templates' paths from the root) and the rest (``.dvc`` too unless the pipeline joined a DVC project above:
+    ``git add .dvc`` then failed, no such path)."""
     store_git_path = f"{settings.store.path}.dvc" if dvc_tracked_store else settings.store.path
-    to_add = [*TEMPLATE_FILES.values(), ".gitignore", ".dvc", "baselines", store_git_path]
+    to_add = [*files, ".gitignore", *([".dvc"] if own_dvc else []), "baselines", store_git_path]
     if not database_ok:
         then = f" && dvc add {settings.store.path}" if dvc_tracked_store else ""
         return [
