@@ -151,6 +151,17 @@ def write_backup(path: Path, data: bytes) -> Path:
     raise AssertionError("unreachable: itertools.count() never ends")
 
 
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``' ``object_pairs_hook`` for files a user writes (a policy, metrics): a key given twice is a
+    ValueError naming it, where a parser keeps the last value and the other is silently ignored."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
 def read_json(path: Path | str, what: str) -> Any:
     """Parse a JSON file goldkeeper wrote (a baseline, a run, a summary); any problem is a DataIntegrityError."""
     try:
@@ -175,4 +186,5 @@ __all__ = [
     "append_text",
     "read_json",
     "write_backup",
+    "unique_keys",
 ]
