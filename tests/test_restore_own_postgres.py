@@ -5,8 +5,6 @@ Real roles and databases on the session's embedded server; the CLI as a user run
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -19,14 +17,9 @@ from golden_support import make_records, store_bytes
 from goldkeeper.db.connection import STATEMENT_TIMEOUT_HINT
 from goldkeeper.db.lock import ADVISORY_LOCK_KEY
 from goldkeeper.store import write_store
+from pg_support import run_sql
 
 DIM = 8
-
-
-def run_sql(url: str, *statements: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        for statement in statements:
-            conn.execute(statement)
 
 
 def as_role(url: str, role: str) -> str:
@@ -46,17 +39,6 @@ def store(project: Path) -> Path:
     analyses, queries = make_records(2)
     write_store(project / "golden", "t", analyses, queries, {"analyses": 1, "queries": 1})
     return project / "golden"
-
-
-@pytest.fixture
-def role(database_url: str) -> Iterator[str]:
-    """A login role of its own (dropped afterwards), granted nothing yet."""
-    name = f"gk_role_{uuid.uuid4().hex[:8]}"
-    run_sql(database_url, f"CREATE ROLE {name} LOGIN")
-    try:
-        yield name
-    finally:
-        run_sql(database_url, f"DROP OWNED BY {name}", f"DROP ROLE {name}")
 
 
 def test_pgvector_in_a_schema_off_the_search_path(
