@@ -14,7 +14,7 @@ import yaml
 from cli_support import run_cli
 from embed_command_support import write_program
 from golden_support import make_records, store_bytes
-from goldkeeper.db.connection import STATEMENT_TIMEOUT_HINT
+from goldkeeper.db.connection import STATEMENT_TIMEOUT_HINT, connect
 from goldkeeper.db.lock import ADVISORY_LOCK_KEY
 from goldkeeper.store import write_store
 from pg_support import run_sql
@@ -54,6 +54,16 @@ def test_pgvector_in_a_schema_off_the_search_path(
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT current_setting('search_path')").fetchone() == ('"$user", public',)
         assert conn.execute("SELECT count(embedding) FROM golden.chunks").fetchone() == (6,)
+
+
+def test_pgvector_in_a_schema_whose_name_needs_quoting(database_url: str) -> None:
+    """The extension's schema is appended to the search_path as an identifier: a name with capitals, a quote, a
+    comma and a space (`"Ext""s, public"`) is that one schema, not `ext` and a second entry."""
+    run_sql(database_url, 'CREATE SCHEMA "Ext""s, public"', 'CREATE EXTENSION vector SCHEMA "Ext""s, public"')
+    with connect(database_url) as conn:
+        path = conn.execute("SELECT current_schemas(false)").fetchone()
+        assert path == (["public", 'Ext"s, public'],)
+        assert conn.execute("SELECT '[1,0]'::vector <=> '[0,1]'::vector").fetchone() == (1.0,)
 
 
 def _grant_golden(database_url: str, role: str, privileges: str) -> None:
