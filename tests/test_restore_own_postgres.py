@@ -66,6 +66,19 @@ def test_pgvector_in_a_schema_whose_name_needs_quoting(database_url: str) -> Non
         assert conn.execute("SELECT '[1,0]'::vector <=> '[0,1]'::vector").fetchone() == (1.0,)
 
 
+def test_pgvector_in_pg_catalog_leaves_the_search_path_alone(database_url: str) -> None:
+    """pg_catalog is searched first even when the search_path leaves it out; appended at the end it was searched
+    last, so a function of the same name in public (anyone's, before PostgreSQL 15) ran in its place."""
+    run_sql(
+        database_url,
+        "CREATE EXTENSION vector SCHEMA pg_catalog",
+        "CREATE FUNCTION public.lower(text) RETURNS text LANGUAGE sql AS $$ SELECT 'not pg_catalog.lower' $$",
+    )
+    with connect(database_url) as conn:
+        assert conn.execute("SELECT current_setting('search_path'), lower('X')").fetchone() == ('"$user", public', "x")
+        assert conn.execute("SELECT '[1,0]'::vector <=> '[0,1]'::vector").fetchone() == (1.0,)
+
+
 def _grant_golden(database_url: str, role: str, privileges: str) -> None:
     run_sql(
         database_url,
