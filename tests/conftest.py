@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from goldkeeper.db.embedded import EmbeddedServer
+from pg_support import run_sql
 from retrieval_support import module_database
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -66,6 +68,17 @@ def second_database(pg_admin_url: str) -> Iterator[str]:
     """Another new, empty database beside ``database_url`` (a restore's target); dropped afterwards."""
     with module_database(pg_admin_url) as url:
         yield url
+
+
+@pytest.fixture
+def role(database_url: str) -> Iterator[str]:
+    """A login role of its own (dropped afterwards), granted nothing yet."""
+    name = f"gk_role_{uuid.uuid4().hex[:8]}"
+    run_sql(database_url, f"CREATE ROLE {name} LOGIN")
+    try:
+        yield name
+    finally:
+        run_sql(database_url, f"DROP OWNED BY {name}", f"DROP ROLE {name}")
 
 
 @pytest.fixture

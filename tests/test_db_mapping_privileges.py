@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -23,25 +22,9 @@ from goldkeeper.dataset.restore import restore_records, restore_store
 from goldkeeper.embed import load_embedder
 from goldkeeper.errors import ConfigError
 from goldkeeper.store import open_store
+from pg_support import run_sql
 
 DIM = 24
-
-
-def run_sql(url: str, *statements: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        for statement in statements:
-            conn.execute(statement)
-
-
-@pytest.fixture
-def role(database_url: str) -> Iterator[str]:
-    """A login role of its own (dropped afterwards), granted nothing yet."""
-    name = f"gk_role_{uuid.uuid4().hex[:8]}"
-    run_sql(database_url, f"CREATE ROLE {name} LOGIN")
-    try:
-        yield name
-    finally:
-        run_sql(database_url, f"DROP OWNED BY {name}", f"DROP ROLE {name}")
 
 
 def as_role(url: str, role: str) -> str:

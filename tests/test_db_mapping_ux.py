@@ -14,14 +14,9 @@ import yaml
 
 from cli_support import run_cli
 from db_mapping_support import DOC, MAPPING, app_database
+from pg_support import run_sql
 
 CHUNK = str(uuid.UUID(int=100 + 10 * 1 + 1))  # doc 1's second chunk (published)
-
-
-def run_sql(url: str, *statements: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        for statement in statements:
-            conn.execute(statement)
 
 
 def _params(project: Path, mapping: dict[str, Any] = MAPPING) -> None:

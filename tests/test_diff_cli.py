@@ -22,6 +22,7 @@ from goldkeeper.dataset.diff.render import GITHUB_COMMENT_LIMIT
 from goldkeeper.dataset.diff.schema import DIFF_JSON_SCHEMA
 from goldkeeper.project import Project
 from goldkeeper.store import StoreWriter
+from goldkeeper.store.git_command import store_path_in_params
 from verify_helpers import build_store
 
 
@@ -584,6 +585,18 @@ def test_a_revision_from_before_the_store_moved_holds_it_where_its_params_put_it
     ]
     code, out, _ = run(capsys, "-C", str(repo), "show", "--rev", "HEAD~1", "--json")
     assert code == 0 and json.loads(out) == {**before, "rev": "HEAD~1"}  # store: golden, where it was then
+
+
+@pytest.mark.parametrize(
+    ("path", "project"),
+    [("../../etc", ""), ("/etc", ""), ("data/../../x", ""), ("..", ""), ("../../etc", "sub"), ("/etc", "sub")],
+)
+def test_a_revisions_params_yaml_never_puts_the_store_outside_the_repository(path: str, project: str) -> None:
+    """The store path an old revision's params.yaml names is that revision's content (anyone's pull request): one
+    leaving the repository (or absolute) is no store path at all; one inside it is read from the project's folder."""
+    assert store_path_in_params(f"store: {{path: {path}}}\n".encode(), project) is None
+    assert store_path_in_params(b"store: {path: ../data/golden}\n", "sub") == "data/golden"
+    assert store_path_in_params(b"dataset: {name: x}\n", project) == f"{project or '.'}/golden".removeprefix("./")
 
 
 def test_log_reports_progress_over_the_history(repo: Path) -> None:

@@ -117,6 +117,26 @@ def test_init_force_saves_the_users_edits_beside_them(repo: Path) -> None:
     )
 
 
+def test_a_backup_init_could_not_finish_is_not_left_as_one(repo: Path) -> None:
+    # a full disk (here: a file size limit, the kernel's EFBIG) while init --force saved the user's params.yaml:
+    # a cut params.yaml.bak was left beside it, which a later --force would take for the user's version
+    run([GOLDKEEPER, "init"], repo)
+    mine = (repo / "params.yaml").read_text() + "".join(f"# my note {n}\n" for n in range(8000))
+    (repo / "params.yaml").write_text(mine)
+
+    def small_files() -> None:  # room for init's templates (about 5 kB each), not for the user's 100 kB
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64_000, 64_000))
+
+    proc = subprocess.run(
+        [GOLDKEEPER, "init", "--force"], cwd=repo, capture_output=True, text=True, preexec_fn=small_files
+    )
+    assert proc.returncode == 7, proc.stderr
+    assert proc.stderr == f"error: {repo / 'params.yaml.bak'}: cannot write: File too large\n"
+    assert not (repo / "params.yaml.bak").exists()
+    assert (repo / "params.yaml").read_text() == mine
+
+
 def test_init_force_keeps_a_store_that_holds_data(repo: Path) -> None:
     # `init --force --install ...` (init's hint before it needed no --force) must not delete the dataset
     run([GOLDKEEPER, "init"], repo)

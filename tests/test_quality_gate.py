@@ -350,7 +350,7 @@ def test_load_metrics_rejects_conflicts_and_missing_files(tmp_path: Path) -> Non
         load_metrics([tmp_path / "nope.json"])
     # a key given twice: json keeps the last value, so one of the two was gated without a word
     (tmp_path / "twice.json").write_text('{"faithfulness": 0.91, "faithfulness": 0.1}')
-    with pytest.raises(EvalError, match="twice.json: metrics file is not valid JSON: the key 'faithfulness' is given"):
+    with pytest.raises(EvalError, match="twice.json: metrics file is not valid JSON: duplicate key 'faithfulness'"):
         load_metrics([tmp_path / "twice.json"])
 
 

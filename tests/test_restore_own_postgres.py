@@ -5,8 +5,6 @@ Real roles and databases on the session's embedded server; the CLI as a user run
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -16,17 +14,12 @@ import yaml
 from cli_support import run_cli
 from embed_command_support import write_program
 from golden_support import make_records, store_bytes
-from goldkeeper.db.connection import STATEMENT_TIMEOUT_HINT
+from goldkeeper.db.connection import STATEMENT_TIMEOUT_HINT, connect
 from goldkeeper.db.lock import ADVISORY_LOCK_KEY
 from goldkeeper.store import write_store
+from pg_support import run_sql
 
 DIM = 8
-
-
-def run_sql(url: str, *statements: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        for statement in statements:
-            conn.execute(statement)
 
 
 def as_role(url: str, role: str) -> str:
@@ -48,17 +41,6 @@ def store(project: Path) -> Path:
     return project / "golden"
 
 
-@pytest.fixture
-def role(database_url: str) -> Iterator[str]:
-    """A login role of its own (dropped afterwards), granted nothing yet."""
-    name = f"gk_role_{uuid.uuid4().hex[:8]}"
-    run_sql(database_url, f"CREATE ROLE {name} LOGIN")
-    try:
-        yield name
-    finally:
-        run_sql(database_url, f"DROP OWNED BY {name}", f"DROP ROLE {name}")
-
-
 def test_pgvector_in_a_schema_off_the_search_path(
     database_url: str, store: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -72,6 +54,29 @@ def test_pgvector_in_a_schema_off_the_search_path(
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT current_setting('search_path')").fetchone() == ('"$user", public',)
         assert conn.execute("SELECT count(embedding) FROM golden.chunks").fetchone() == (6,)
+
+
+def test_pgvector_in_a_schema_whose_name_needs_quoting(database_url: str) -> None:
+    """The extension's schema is appended to the search_path as an identifier: a name with capitals, a quote, a
+    comma and a space (`"Ext""s, public"`) is that one schema, not `ext` and a second entry."""
+    run_sql(database_url, 'CREATE SCHEMA "Ext""s, public"', 'CREATE EXTENSION vector SCHEMA "Ext""s, public"')
+    with connect(database_url) as conn:
+        path = conn.execute("SELECT current_schemas(false)").fetchone()
+        assert path == (["public", 'Ext"s, public'],)
+        assert conn.execute("SELECT '[1,0]'::vector <=> '[0,1]'::vector").fetchone() == (1.0,)
+
+
+def test_pgvector_in_pg_catalog_leaves_the_search_path_alone(database_url: str) -> None:
+    """pg_catalog is searched first even when the search_path leaves it out; appended at the end it was searched
+    last, so a function of the same name in public (anyone's, before PostgreSQL 15) ran in its place."""
+    run_sql(
+        database_url,
+        "CREATE EXTENSION vector SCHEMA pg_catalog",
+        "CREATE FUNCTION public.lower(text) RETURNS text LANGUAGE sql AS $$ SELECT 'not pg_catalog.lower' $$",
+    )
+    with connect(database_url) as conn:
+        assert conn.execute("SELECT current_setting('search_path'), lower('X')").fetchone() == ('"$user", public', "x")
+        assert conn.execute("SELECT '[1,0]'::vector <=> '[0,1]'::vector").fetchone() == (1.0,)
 
 
 def _grant_golden(database_url: str, role: str, privileges: str) -> None:

@@ -123,19 +123,43 @@ def append_text(path: Path | str, text: str) -> None:
 
 def write_backup(path: Path, data: bytes) -> Path:
     """Write ``data`` beside ``path`` as ``<name>.bak``, else the first free ``<name>.bak.1``, ``.bak.2``, ...:
-    created exclusively, so an existing backup (an earlier one, or the user's own file of that name) is never
-    overwritten. Returns the backup's path."""
+    created exclusively, so an existing backup (an earlier one, or the user's own file of that name, a link
+    too) is never overwritten nor followed. Fsynced before it is returned (the caller overwrites ``path`` next),
+    and removed when it cannot be written whole: a cut backup would pass for the user's version. Returns its
+    path."""
     for number in itertools.count():
         backup = path.with_name(path.name + (".bak" if number == 0 else f".bak.{number}"))
         try:
-            with backup.open("xb") as out:
-                out.write(data)
+            handle = backup.open("xb")
         except FileExistsError:
             continue
         except OSError as exc:
             raise file_error(exc, backup, "write") from exc
+        try:
+            with handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            fsync_path(backup.parent)
+        except OSError as exc:
+            _remove_quietly(backup)  # created above, exclusively: goldkeeper's own
+            raise file_error(exc, backup, "write") from exc
+        except BaseException:
+            _remove_quietly(backup)
+            raise
         return backup
     raise AssertionError("unreachable: itertools.count() never ends")
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``' ``object_pairs_hook`` for files a user writes (a policy, metrics): a key given twice is a
+    ValueError naming it, where a parser keeps the last value and the other is silently ignored."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
 
 
 def read_json(path: Path | str, what: str) -> Any:
@@ -162,4 +186,5 @@ __all__ = [
     "append_text",
     "read_json",
     "write_backup",
+    "unique_keys",
 ]

@@ -171,12 +171,14 @@ def database_error(exc: BaseException, url: str | None, action: str) -> Database
 #: appends the schema of the pgvector extension to the session's search_path when it is not on it: a database
 #: may have it installed into its own schema (``CREATE EXTENSION vector SCHEMA extensions``), which the
 #: search_path of the role or database leaves out, and goldkeeper names the type, its operators and its
-#: operator classes unqualified (``vector(384)``, ``<=>``, ``vector_cosine_ops``)
+#: operator classes unqualified (``vector(384)``, ``<=>``, ``vector_cosine_ops``). "On it" counts the schemas
+#: searched implicitly (``current_schemas(true)``): pg_catalog named at the end would be searched last, after
+#: public, where any role (before PostgreSQL 15) may define a function that then runs in place of a built-in
 _VECTOR_ON_SEARCH_PATH = """
 SELECT set_config('search_path', concat_ws(', ', nullif(current_setting('search_path'), ''), quote_ident(n.nspname)),
                   false)
 FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
-WHERE e.extname = 'vector' AND n.nspname <> ALL (current_schemas(false))
+WHERE e.extname = 'vector' AND n.nspname <> ALL (current_schemas(true))
 """
 
 

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from goldkeeper.config import Settings
 from goldkeeper.errors import ConfigError, DataIntegrityError, EvalError, UsageError
 from goldkeeper.fileio import json_bytes as dump_json
-from goldkeeper.fileio import read_json, write_json
+from goldkeeper.fileio import read_json, unique_keys, write_json
 from goldkeeper.store import Store, open_store
 
 MODEL_VERSION_ENV = "GOLDKEEPER_MODEL_VERSION"
@@ -172,16 +172,6 @@ def _flatten(prefix: str, value: Any, out: dict[str, float], source: Path) -> No
         out[prefix] = float(value)
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object without a key given twice: a parser keeps the last value, so the gate checked one of two."""
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"the key {key!r} is given twice")
-        out[key] = value
-    return out
-
-
 def load_metrics(paths: Sequence[Path]) -> dict[str, float]:
     """The metrics of the given eval outputs, merged (nested keys joined with dots).
 
@@ -192,7 +182,7 @@ def load_metrics(paths: Sequence[Path]) -> dict[str, float]:
     origin: dict[str, Path] = {}
     for path in paths:
         try:
-            data = json.loads(path.read_bytes(), object_pairs_hook=_unique_keys)
+            data = json.loads(path.read_bytes(), object_pairs_hook=unique_keys)
         except FileNotFoundError as exc:
             raise EvalError(f"{path}: metrics file not found (run `goldkeeper eval` first)") from exc
         except OSError as exc:

@@ -34,7 +34,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from goldkeeper.errors import ConfigError
-from goldkeeper.fileio import UTF8_BOM
+from goldkeeper.fileio import UTF8_BOM, unique_keys
 
 DEFAULT_POLICY_PATH = "config/regression-policy.json"
 DROP_KEY = re.compile(r"^max([A-Z][A-Za-z0-9]*)Drop$")
@@ -236,7 +236,7 @@ def load_policy(path: Path) -> RegressionPolicy:
     except UnicodeDecodeError as exc:  # was `internal error: UnicodeDecodeError` (exit 1)
         raise ConfigError(f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})") from exc
     try:
-        data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+        data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=unique_keys)
     except ValueError as exc:
         raise ConfigError(f"{path}: not valid JSON: {exc}") from exc
     return parse_policy(data, source=str(path))
@@ -244,12 +244,3 @@ def load_policy(path: Path) -> RegressionPolicy:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in a policy")
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out

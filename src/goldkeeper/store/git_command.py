@@ -6,6 +6,10 @@ is a :class:`~goldkeeper.store.source.StoreSource` whose reads are ``git cat-fil
 the errors of :mod:`goldkeeper.store.git_source` (which every other git operation uses): not a
 git repository and an unknown revision are UsageErrors, a revision without the store is a
 DataIntegrityError.
+
+The rules both readers share live here, so that ``show`` needs no GitPython for them: how a revision
+name is read (:func:`commit_of`), a store inside a submodule (:func:`refuse_submodule`), and where a
+revision from before ``store.path`` changed holds the store (:func:`moved_store_path`).
 """
 
 from __future__ import annotations
