@@ -137,6 +137,21 @@ def test_a_backup_init_could_not_finish_is_not_left_as_one(repo: Path) -> None:
     assert (repo / "params.yaml").read_text() == mine
 
 
+def test_init_force_replaces_a_linked_template_file_never_the_file_it_points_to(repo: Path, tmp_path: Path) -> None:
+    # params.yaml a link to a file outside the project: --force wrote the template through it, over that file
+    run([GOLDKEEPER, "init"], repo)
+    outside = tmp_path / "elsewhere" / "params.yaml"
+    outside.parent.mkdir()
+    outside.write_text("# the user's shared settings\n")
+    (repo / "params.yaml").unlink()
+    (repo / "params.yaml").symlink_to(outside)
+    run([GOLDKEEPER, "init", "--force"], repo)
+    assert outside.read_text() == "# the user's shared settings\n"
+    assert not (repo / "params.yaml").is_symlink()
+    assert (repo / "params.yaml").read_text() == render_template("params.yaml")
+    assert (repo / "params.yaml.bak").read_text() == "# the user's shared settings\n"
+
+
 def test_init_force_keeps_a_store_that_holds_data(repo: Path) -> None:
     # `init --force --install ...` (init's hint before it needed no --force) must not delete the dataset
     run([GOLDKEEPER, "init"], repo)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from goldkeeper.config import Settings, load_params, load_settings, validate_settings
 from goldkeeper.errors import ConfigError, DataIntegrityError, GoldkeeperError, UsageError
-from goldkeeper.fileio import append_text, file_error, write_backup
+from goldkeeper.fileio import append_text, atomic_write_bytes, file_error, write_backup
 from goldkeeper.scaffold.database_section import render_database_section
 from goldkeeper.scaffold.dvc_project import InitError, enclosing_dvc_project, foreign_pipeline, run_dvc
 from goldkeeper.scaffold.install import derived_install
@@ -350,11 +350,10 @@ def _write_templates(
         backup = save_users_version(target, {t.encode("utf-8") for t in own})
         if backup is not None:
             result.saved[relpath] = Path(os.path.relpath(backup, root)).as_posix()  # a workflow's: above root
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-        except OSError as exc:  # `.github` a file, a read-only folder, a full disk: one line naming it, exit 7
-            raise file_error(exc, target, "write") from exc
+        # atomic: a full disk leaves the old file whole, and a link (params.yaml kept elsewhere) is replaced by
+        # the file, never written through to a file outside the project (its content is in the .bak above);
+        # `.github` a file, a read-only folder: one line naming it, exit 7
+        atomic_write_bytes(target, text.encode("utf-8"))
 
 
 def save_users_version(target: Path, own: set[bytes]) -> Path | None:
