@@ -91,6 +91,23 @@ def test_json_output_follows_the_documented_schema(repo: Path, capsys: pytest.Ca
         jsonschema.validate({**doc, "schema_version": 2}, DIFF_JSON_SCHEMA)
 
 
+def test_json_flag_is_format_json_and_conflicts_with_another_format(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # every other command has --json; diff's own spelling is --format json
+    analyses, queries = dataset()
+    write(repo, analyses[1:], queries)
+    _, expected, _ = run(capsys, "-C", str(repo), "diff", "--format", "json")
+    code, out, err = run(capsys, "-C", str(repo), "diff", "--json")
+    assert (code, out) == (0, expected), err
+    assert json.loads(out)["summary"]["analyses"]["removed"] == 1
+    code, out, _ = run(capsys, "-C", str(repo), "diff", "--json", "--format", "json")
+    assert (code, out) == (0, expected)
+    code, out, err = run(capsys, "-C", str(repo), "diff", "--format", "md", "--json")
+    assert code == 2 and out == ""
+    assert "--json is --format json; it cannot be combined with --format md" in err
+
+
 def test_markdown_for_a_change_touching_every_record_stays_under_the_comment_limit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

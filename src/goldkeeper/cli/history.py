@@ -26,6 +26,7 @@ EXIT_DIFFERENT = 10
     help="text: terminal; md: pull-request comment (summary table, collapsible details, size-capped); "
     "json: the stable schema documented in docs/commands.md.",
 )
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json (the option every other command has).")
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the diff to FILE instead of stdout."
 )
@@ -45,6 +46,7 @@ def diff_command(
     old: str | None,
     new: str | None,
     fmt: str,
+    as_json: bool,
     out: Path | None,
     exit_code: bool,
     report: bool,
@@ -58,6 +60,7 @@ def diff_command(
     violations the new side introduces. Every shard is hashed, only those whose bytes differ are
     parsed; a manifest that does not match its shards is reported (store problems), never trusted.
     """
+    fmt = _diff_format(ctx, fmt, as_json)
     project = state.project()
     if report:
         result, md_path, json_path = project.diff_report(old, new)
@@ -73,6 +76,15 @@ def diff_command(
             echo_document(data.decode("utf-8"), json_document=fmt == "json")
     if exit_code and not result.is_empty:
         ctx.exit(EXIT_DIFFERENT)
+
+
+def _diff_format(ctx: click.Context, fmt: str, as_json: bool) -> str:
+    """--json is --format json; with a --format naming another format it is a usage error (exit 2), not a guess."""
+    if not as_json:
+        return fmt
+    if fmt != "json" and ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT:
+        raise click.UsageError(f"--json is --format json; it cannot be combined with --format {fmt}")
+    return "json"
 
 
 @click.command("changelog")
