@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -14,19 +15,26 @@ from goldkeeper.fileio import atomic_write_bytes as write_bytes
 EXIT_DIFFERENT = 10
 
 
+def _format_options(command: Callable[..., None]) -> Callable[..., None]:
+    """diff's --format and its --json spelling (see :func:`_diff_format`)."""
+    json_flag = click.option(
+        "--json", "as_json", is_flag=True, help="Same as --format json (the option every other command has)."
+    )
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "md", "json"]),
+        default="text",
+        show_default=True,
+        help="text: terminal; md: pull-request comment (summary table, collapsible details, size-capped); "
+        "json: the stable schema documented in docs/commands.md.",
+    )(json_flag(command))
+
+
 @click.command("diff")
 @click.argument("old", required=False)
 @click.argument("new", required=False)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "md", "json"]),
-    default="text",
-    show_default=True,
-    help="text: terminal; md: pull-request comment (summary table, collapsible details, size-capped); "
-    "json: the stable schema documented in docs/commands.md.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Same as --format json (the option every other command has).")
+@_format_options
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the diff to FILE instead of stdout."
 )
