@@ -113,7 +113,7 @@ def test_a_dry_run_names_the_grants_a_restore_lacks(
     assert (code, err) == (  # was `permission denied for schema golden`
         4,
         f"error: role {role} may not read the golden schema; nothing was changed (have the schema's owner run: "
-        f"GRANT USAGE ON SCHEMA golden TO {role};)\n",
+        f"GRANT USAGE ON SCHEMA golden TO {role}; GRANT SELECT ON golden.schema_info TO {role};)\n",
     )
     _grant_golden(database_url, role, "SELECT")
     grants = (
@@ -128,6 +128,36 @@ def test_a_dry_run_names_the_grants_a_restore_lacks(
             f"error: role {role} lacks privileges restore needs on the golden schema; nothing was changed (have the "
             f"schema's owner run: {grants}{deleted}GRANT UPDATE ON golden.chunks, golden.dataset_state TO {role};)\n"
         )
+
+
+def test_a_role_that_may_not_read_the_golden_schema_is_told_what_to_grant(
+    database_url: str, role: str, store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """dump, verify --db and eval retrieval said PostgreSQL's `permission denied for schema golden` (or `for table
+    queries`), without the role or the GRANT; verify --db even called the schema missing. Each names what it reads."""
+    code, _, err = run_cli(["--database-url", database_url, "restore"], capsys)
+    assert code == 0, err
+    url = as_role(database_url, role)
+    usage = f"GRANT USAGE ON SCHEMA golden TO {role}; "
+    records = "golden.analyses, golden.chunks, golden.artifacts, golden.findings, golden.queries, golden.query_expected"
+    reads = {
+        ("dump", "--out", "copy"): records,
+        ("verify", "--db"): f"{records}, golden.dataset_state",
+        ("eval", "retrieval"): "golden.dataset_state, golden.chunks, golden.queries, golden.query_expected",
+    }
+    for argv, tables in reads.items():
+        code, out, err = run_cli(["--database-url", url, *argv], capsys)
+        assert (code, out, err) == (
+            4,
+            "",
+            f"error: role {role} may not read the golden schema (have the schema's owner run: {usage}"
+            f"GRANT SELECT ON {tables} TO {role};)\n",
+        ), argv
+    _grant_golden(database_url, role, "SELECT")
+    for argv in reads:
+        code, _, err = run_cli(["--database-url", url, *argv], capsys)
+        assert code == 0, (argv, err)
+    assert store_bytes(store) == store_bytes(store.parent / "copy")
 
 
 def test_a_role_that_may_not_create_what_restore_needs_is_told_what_to_grant(

@@ -20,6 +20,7 @@ from psycopg import sql
 from psycopg.types.json import set_json_dumps
 
 from goldkeeper.db.connection import connect, database_error
+from goldkeeper.db.golden_privileges import lacking_privileges
 from goldkeeper.db.lock import lock_golden
 from goldkeeper.db.schema import ensure_schema
 from goldkeeper.errors import ConflictError, DatabaseError, DuplicateRecordError
@@ -144,21 +145,6 @@ _GOLDEN_PRIVILEGES = {
     "golden.dataset_state": ("SELECT", "INSERT", "UPDATE"),
 }
 _REPLACE_DELETES = ("golden.analyses", "golden.queries")
-
-_LACKING = """
-SELECT p, string_agg(t, ', ' ORDER BY i), quote_ident(current_user)
-FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY u(t, p, i)
-WHERE NOT has_table_privilege(t, p) GROUP BY p ORDER BY min(i)
-"""
-
-
-def lacking_privileges(conn: psycopg.Connection[Any], wanted: dict[str, tuple[str, ...]]) -> tuple[str, str] | None:
-    """The connected role and the GRANT statements it lacks for ``wanted`` (table -> privileges), as one line."""
-    pairs = [(table, privilege) for table, privileges in wanted.items() for privilege in privileges]
-    rows = conn.execute(_LACKING, ([t for t, _ in pairs], [p for _, p in pairs])).fetchall()
-    if not rows:
-        return None
-    return rows[0][2], " ".join(f"GRANT {privilege} ON {tables} TO {role};" for privilege, tables, role in rows)
 
 
 @dataclass
