@@ -5,6 +5,7 @@ Real roles and databases on the session's embedded server; the CLI as a user run
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -218,3 +219,31 @@ def test_a_statement_timeout_of_the_role_says_how_to_lift_it(
     assert code == 4
     assert err.splitlines()[-1].endswith(f"canceling statement due to statement timeout ({STATEMENT_TIMEOUT_HINT})")
     assert "options=-c statement_timeout=0" in STATEMENT_TIMEOUT_HINT
+
+
+def test_a_dry_run_says_a_restore_would_retype_the_embedding_column(
+    database_url: str, store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The model's dimension differs from the database's column (a model changed in params.yaml): a real restore
+    retypes golden.chunks.embedding and clears every stored vector, as `db init` says it does; the dry run said
+    nothing of it."""
+    code, _, err = run_cli(["--database-url", database_url, "restore"], capsys)
+    assert code == 0, err
+    params = yaml.safe_load((store.parent / "params.yaml").read_text())
+    params["embedding"].update(provider=write_program(store.parent, 2 * DIM), dimensions=2 * DIM)
+    (store.parent / "params.yaml").write_text(yaml.safe_dump(params))
+    code, out, err = run_cli(["--database-url", database_url, "restore", "--dry-run"], capsys)
+    assert code == 0, err
+    assert out.splitlines()[-2:] == [
+        f"embedding dimension {DIM} -> {2 * DIM} (the model's): a restore would retype golden.chunks.embedding, "
+        "clear every stored vector and embed every chunk again",
+        "dry run: nothing was changed in the database",
+    ]
+    with psycopg.connect(database_url) as conn:  # rolled back: the vectors are still there
+        assert conn.execute("SELECT count(embedding), max(vector_dims(embedding)) FROM golden.chunks").fetchone() == (
+            6,
+            DIM,
+        )
+    code, out, err = run_cli(["--database-url", database_url, "restore", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["embeddings"]["dim_changed_from"] == DIM

@@ -89,6 +89,11 @@ class RestoreReport:
     warnings: tuple[str, ...] = ()
     #: the analysis statuses a replace was limited to (the store's scope); None = the whole dataset
     scope: tuple[str, ...] | None = None
+    #: the golden.chunks embedding column's dimension before the restore retyped it to the model's (its vectors
+    #: cleared, then embedded again); a dry run rolls that back. None: the column had the model's dimension
+    dim_changed_from: int | None = None
+    #: the configured model's dimension
+    dim: int | None = None
 
     @property
     def conflicts(self) -> int:
@@ -108,6 +113,7 @@ class RestoreReport:
                 "chunks_embedded": self.chunks_embedded,
                 "cached": self.embeddings_cached,
                 "computed": self.embeddings_computed,
+                "dim_changed_from": self.dim_changed_from,
             },
         }
         for name in ("analyses", "queries"):
@@ -130,6 +136,8 @@ class RestoreReport:
                 f"scope: analyses with status {', '.join(self.scope)} (the store's scope); analyses with "
                 "another status were left alone"
             )
+        if self.dim_changed_from is not None:
+            lines.append(self._dim_line())
         if self.dry_run:
             lines.append("dry run: nothing was changed in the database")
         else:
@@ -138,6 +146,16 @@ class RestoreReport:
                 f"({self.embeddings_cached} from the cache, {self.embeddings_computed} computed)"
             )
         return lines
+
+    def _dim_line(self) -> str:
+        """The embedding column retyped to the model's dimension, as ``db init`` says it: its vectors cleared."""
+        change = f"embedding dimension {self.dim_changed_from} -> {self.dim} (the model's)"
+        if self.dry_run:
+            return (
+                f"{change}: a restore would retype golden.chunks.embedding, clear every stored vector and embed "
+                "every chunk again"
+            )
+        return f"{change}: golden.chunks.embedding retyped, its vectors cleared and embedded again"
 
 
 # --------------------------------------------------------------------------- validation
@@ -293,6 +311,8 @@ def restore_records(
             staged=staged,
             model_id=embedder.model_id,
             scope=None if scope is None else tuple(scope.statuses),
+            dim_changed_from=loader.dim_changed_from,
+            dim=embedder.dim,
         )
         if dry_run and not replace and (changes["analyses"].different or changes["queries"].different):
             return report  # a dry run reports the conflicts that a real run would refuse

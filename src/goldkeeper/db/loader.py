@@ -177,7 +177,8 @@ class GoldenLoader:
     def prepare(self, dim: int) -> None:
         """Lock (waiting at most ``lock_timeout`` for another writer), ensure the schema, create the temp tables."""
         lock_golden(self.conn, self.lock_timeout)
-        ensure_schema(self.conn, dim)
+        #: the embedding column's dimension before ``prepare`` retyped it to the model's (None: unchanged)
+        self.dim_changed_from: int | None = ensure_schema(self.conn, dim)["dim_changed_from"]
         for statement in _TEMP_TABLES.split(";"):
             self.conn.execute(statement)
 
