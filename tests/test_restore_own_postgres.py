@@ -134,7 +134,7 @@ def test_a_dry_run_names_the_grants_a_restore_lacks(
 def test_a_role_that_may_not_read_the_golden_schema_is_told_what_to_grant(
     database_url: str, role: str, store: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """dump, verify --db and eval retrieval said PostgreSQL's `permission denied for schema golden` (or `for table
+    """dump, verify --db, eval retrieval and eval grounded said PostgreSQL's `permission denied for schema golden` (or `for table
     queries`), without the role or the GRANT; verify --db even called the schema missing. Each names what it reads."""
     code, _, err = run_cli(["--database-url", database_url, "restore"], capsys)
     assert code == 0, err
@@ -145,6 +145,7 @@ def test_a_role_that_may_not_read_the_golden_schema_is_told_what_to_grant(
         ("dump", "--out", "copy"): records,
         ("verify", "--db"): f"{records}, golden.dataset_state",
         ("eval", "retrieval"): "golden.dataset_state, golden.chunks, golden.queries, golden.query_expected",
+        ("eval", "grounded"): "golden.chunks",  # the extractive answerer searches the chunks
     }
     for argv, tables in reads.items():
         code, out, err = run_cli(["--database-url", url, *argv], capsys)
