@@ -89,11 +89,9 @@ class RestoreReport:
     warnings: tuple[str, ...] = ()
     #: the analysis statuses a replace was limited to (the store's scope); None = the whole dataset
     scope: tuple[str, ...] | None = None
-    #: the golden.chunks embedding column's dimension before the restore retyped it to the model's (its vectors
-    #: cleared, then embedded again); a dry run rolls that back. None: the column had the model's dimension
-    dim_changed_from: int | None = None
-    #: the configured model's dimension
-    dim: int | None = None
+    #: (before, after): the golden.chunks embedding column retyped to the model's dimension (its vectors cleared,
+    #: then embedded again; a dry run rolls that back). None: the column had the model's dimension
+    dim_change: tuple[int, int] | None = None
 
     @property
     def conflicts(self) -> int:
@@ -113,7 +111,7 @@ class RestoreReport:
                 "chunks_embedded": self.chunks_embedded,
                 "cached": self.embeddings_cached,
                 "computed": self.embeddings_computed,
-                "dim_changed_from": self.dim_changed_from,
+                "dim_changed_from": None if self.dim_change is None else self.dim_change[0],
             },
         }
         for name in ("analyses", "queries"):
@@ -136,8 +134,8 @@ class RestoreReport:
                 f"scope: analyses with status {', '.join(self.scope)} (the store's scope); analyses with "
                 "another status were left alone"
             )
-        if self.dim_changed_from is not None:
-            lines.append(self._dim_line())
+        if self.dim_change is not None:
+            lines.append(self._dim_line(*self.dim_change))
         if self.dry_run:
             lines.append("dry run: nothing was changed in the database")
         else:
@@ -147,9 +145,9 @@ class RestoreReport:
             )
         return lines
 
-    def _dim_line(self) -> str:
+    def _dim_line(self, before: int, after: int) -> str:
         """The embedding column retyped to the model's dimension, as ``db init`` says it: its vectors cleared."""
-        change = f"embedding dimension {self.dim_changed_from} -> {self.dim} (the model's)"
+        change = f"embedding dimension {before} -> {after} (the model's)"
         if self.dry_run:
             return (
                 f"{change}: a restore would retype golden.chunks.embedding, clear every stored vector and embed "
@@ -311,8 +309,7 @@ def restore_records(
             staged=staged,
             model_id=embedder.model_id,
             scope=None if scope is None else tuple(scope.statuses),
-            dim_changed_from=loader.dim_changed_from,
-            dim=embedder.dim,
+            dim_change=None if loader.dim_changed_from is None else (loader.dim_changed_from, embedder.dim),
         )
         if dry_run and not replace and (changes["analyses"].different or changes["queries"].different):
             return report  # a dry run reports the conflicts that a real run would refuse
