@@ -92,6 +92,23 @@ def test_json_output_follows_the_documented_schema(repo: Path, capsys: pytest.Ca
         jsonschema.validate({**doc, "schema_version": 2}, DIFF_JSON_SCHEMA)
 
 
+def test_json_flag_is_format_json_and_conflicts_with_another_format(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # every other command has --json; diff's own spelling is --format json
+    analyses, queries = dataset()
+    write(repo, analyses[1:], queries)
+    _, expected, _ = run(capsys, "-C", str(repo), "diff", "--format", "json")
+    code, out, err = run(capsys, "-C", str(repo), "diff", "--json")
+    assert (code, out) == (0, expected), err
+    assert json.loads(out)["summary"]["analyses"]["removed"] == 1
+    code, out, _ = run(capsys, "-C", str(repo), "diff", "--json", "--format", "json")
+    assert (code, out) == (0, expected)
+    code, out, err = run(capsys, "-C", str(repo), "diff", "--format", "md", "--json")
+    assert code == 2 and out == ""
+    assert "--json is --format json; it cannot be combined with --format md" in err
+
+
 def test_markdown_for_a_change_touching_every_record_stays_under_the_comment_limit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -657,3 +674,37 @@ def test_a_tag_and_a_branch_of_one_name_are_read_as_git_reads_them_with_its_warn
         )
     code, out, err = run(capsys, "-C", str(repo), "show", "--rev", "heads/v1", "--json")
     assert code == 0 and json.loads(out)["commit"] == branch and err == ""
+
+
+def test_a_base_branch_missing_locally_is_read_from_origin_with_a_warning(
+    repo: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A custom CI workflow without the template's "make the base branch available locally" step: the checkout is
+    a detached commit with origin/main but no main (and no origin/HEAD). `diff main` was an unknown revision and
+    the diff stage's base "everything added"; git's checkout would read origin/main, and so does goldkeeper."""
+    monkeypatch.delenv("GOLDKEEPER_DIFF_BASE", raising=False)
+    base = git(repo, "rev-parse", "HEAD").strip()
+    clone = tmp_path_factory.mktemp("ci") / "checkout"
+    git(repo, "clone", "-q", str(repo), str(clone))
+    git(clone, "checkout", "-q", "--detach")
+    git(clone, "branch", "-q", "-D", "main")
+    git(clone, "remote", "set-head", "origin", "-d")  # actions/checkout sets no origin/HEAD
+    analyses, queries = dataset()
+    write(clone, analyses, queries[:-1])
+    warning = (
+        f"warning: git revision 'main' is not a local branch; reading origin/main ({base[:12]}) instead, "
+        "as `git checkout main` would\n"
+    )
+    code, out, err = run(capsys, "-C", str(clone), "diff", "main", "--json")
+    assert (code, err) == (0, warning)
+    doc = json.loads(out)
+    assert doc["old"]["commit"] == base and doc["summary"]["queries"]["removed"] == 1
+    code, _, err = run(capsys, "-C", str(clone), "diff", "--report")  # diff.base null: the default branch
+    assert code == 0 and err.startswith(warning)
+    report = json.loads((clone / "reports" / "dataset-diff.json").read_text())
+    assert (report["old"]["label"], report["old"]["commit"]) == ("main", base)
+    code, _, err = run(capsys, "-C", str(clone), "diff", "main~1")  # only a branch name falls back, as in git
+    assert code == 2 and err == f"error: unknown git revision 'main~1' in {clone}\n"

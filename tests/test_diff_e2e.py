@@ -116,7 +116,7 @@ def test_diff_of_database_edits_reports_exactly_those_changes(
         "chunks": {"added": 3, "removed": 0, "modified": 1},
         "queries": {"added": 0, "removed": 1, "modified": 0},
     }
-    assert doc["stats"]["shards_parsed"] < 2 * doc["stats"]["shards_total"]
+    assert 0 < doc["stats"]["shards_parsed"] < doc["stats"]["shards_total"]
 
     # every record of the sample at once (the store appears): the PR comment stays under GitHub's limit
     code, md = run_json(capsys, "-C", str(repo), "diff", "HEAD~2", "HEAD", "--format", "md", "--exit-code")

@@ -5,6 +5,7 @@ Real roles and databases on the session's embedded server; the CLI as a user run
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import psycopg
@@ -118,7 +119,7 @@ def test_a_dry_run_names_the_grants_a_restore_lacks(
     assert (code, err) == (  # was `permission denied for schema golden`
         4,
         f"error: role {role} may not read the golden schema; nothing was changed (have the schema's owner run: "
-        f"GRANT USAGE ON SCHEMA golden TO {role};)\n",
+        f"GRANT USAGE ON SCHEMA golden TO {role}; GRANT SELECT ON golden.schema_info TO {role};)\n",
     )
     _grant_golden(database_url, role, "SELECT")
     grants = (
@@ -133,6 +134,37 @@ def test_a_dry_run_names_the_grants_a_restore_lacks(
             f"error: role {role} lacks privileges restore needs on the golden schema; nothing was changed (have the "
             f"schema's owner run: {grants}{deleted}GRANT UPDATE ON golden.chunks, golden.dataset_state TO {role};)\n"
         )
+
+
+def test_a_role_that_may_not_read_the_golden_schema_is_told_what_to_grant(
+    database_url: str, role: str, store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """dump, verify --db, eval retrieval and eval grounded said PostgreSQL's `permission denied for schema golden` (or `for table
+    queries`), without the role or the GRANT; verify --db even called the schema missing. Each names what it reads."""
+    code, _, err = run_cli(["--database-url", database_url, "restore"], capsys)
+    assert code == 0, err
+    url = as_role(database_url, role)
+    usage = f"GRANT USAGE ON SCHEMA golden TO {role}; "
+    records = "golden.analyses, golden.chunks, golden.artifacts, golden.findings, golden.queries, golden.query_expected"
+    reads = {
+        ("dump", "--out", "copy"): records,
+        ("verify", "--db"): f"{records}, golden.dataset_state",
+        ("eval", "retrieval"): "golden.dataset_state, golden.chunks, golden.queries, golden.query_expected",
+        ("eval", "grounded"): "golden.chunks",  # the extractive answerer searches the chunks
+    }
+    for argv, tables in reads.items():
+        code, out, err = run_cli(["--database-url", url, *argv], capsys)
+        assert (code, out, err) == (
+            4,
+            "",
+            f"error: role {role} may not read the golden schema (have the schema's owner run: {usage}"
+            f"GRANT SELECT ON {tables} TO {role};)\n",
+        ), argv
+    _grant_golden(database_url, role, "SELECT")
+    for argv in reads:
+        code, _, err = run_cli(["--database-url", url, *argv], capsys)
+        assert code == 0, (argv, err)
+    assert store_bytes(store) == store_bytes(store.parent / "copy")
 
 
 def test_a_role_that_may_not_create_what_restore_needs_is_told_what_to_grant(
@@ -193,3 +225,31 @@ def test_a_statement_timeout_of_the_role_says_how_to_lift_it(
     assert code == 4
     assert err.splitlines()[-1].endswith(f"canceling statement due to statement timeout ({STATEMENT_TIMEOUT_HINT})")
     assert "options=-c statement_timeout=0" in STATEMENT_TIMEOUT_HINT
+
+
+def test_a_dry_run_says_a_restore_would_retype_the_embedding_column(
+    database_url: str, store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The model's dimension differs from the database's column (a model changed in params.yaml): a real restore
+    retypes golden.chunks.embedding and clears every stored vector, as `db init` says it does; the dry run said
+    nothing of it."""
+    code, _, err = run_cli(["--database-url", database_url, "restore"], capsys)
+    assert code == 0, err
+    params = yaml.safe_load((store.parent / "params.yaml").read_text())
+    params["embedding"].update(provider=write_program(store.parent, 2 * DIM), dimensions=2 * DIM)
+    (store.parent / "params.yaml").write_text(yaml.safe_dump(params))
+    code, out, err = run_cli(["--database-url", database_url, "restore", "--dry-run"], capsys)
+    assert code == 0, err
+    assert out.splitlines()[-2:] == [
+        f"embedding dimension {DIM} -> {2 * DIM} (the model's): a restore would retype golden.chunks.embedding, "
+        "clear every stored vector and embed every chunk again",
+        "dry run: nothing was changed in the database",
+    ]
+    with psycopg.connect(database_url) as conn:  # rolled back: the vectors are still there
+        assert conn.execute("SELECT count(embedding), max(vector_dims(embedding)) FROM golden.chunks").fetchone() == (
+            6,
+            DIM,
+        )
+    code, out, err = run_cli(["--database-url", database_url, "restore", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["embeddings"]["dim_changed_from"] == DIM

@@ -203,8 +203,9 @@ def test_service_file_password_is_scrubbed(
 def test_a_uri_password_with_an_unencoded_at_or_slash_is_never_shown(
     url: str, project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    assert redact_url(url) == MISREAD
     code, out, err = run(["--database-url", url, "db", "url"], capsys)
-    assert (code, out, err) == (0, MISREAD + "\n", "")
+    assert (code, out) == (4, "") and err.startswith("error: the database URL is not usable: the URI's password")
     code, out, err = run(["--debug", "--database-url", url, "db", "init"], capsys)
     assert code == 4 and err.endswith(
         "percent-encode them (`%40`, `%2F`; `%` itself as `%25`) (the string is not shown: it may hold a password)\n"
@@ -227,23 +228,37 @@ def test_debug_tracebacks_never_hold_the_password(
         assert not leaks(out + err, password) and "-Q7" not in err, err
 
 
-@pytest.mark.parametrize(
-    ("url", "fragment"),
-    [
-        ("host=127.0.0.1 port=1 user=u password=Pw-a b c-Q7", "c-Q7"),  # unquoted spaces: libpq quotes "b"
-        ("postgresql://u:Pw-%zz-Q7@127.0.0.1:1/db", "Pw-%zz-Q7"),  # libpq quotes the bad token
-        ("host=127.0.0.1 password='Pw-unterminated-Q7", "Pw-unterminated"),
-    ],
+_CANNOT_PARSE = "libpq cannot parse the connection string (not shown: it may hold a password)"
+_BAD_PERCENT = (
+    "the URI holds a `%` not followed by two hex digits (or `%00`): percent-encode `%` itself as `%25` "
+    "(the string is not shown: it may hold a password)"
 )
-def test_strings_libpq_cannot_parse_are_never_shown(url: str, fragment: str) -> None:
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment", "reason"),
+    [
+        ("host=127.0.0.1 port=1 user=u password=Pw-a b c-Q7", "c-Q7", _CANNOT_PARSE),  # unquoted spaces
+        ("postgresql://u:Pw-%zz-Q7@127.0.0.1:1/db", "Pw-%zz-Q7", _BAD_PERCENT),  # libpq quotes the bad token
+        ("postgresql://u:Pw-100%-Q7@127.0.0.1:1/db", "Pw-100", _BAD_PERCENT),
+        ("postgresql://u:Pw-%00-Q7@127.0.0.1:1/db", "Pw-%00", _BAD_PERCENT),  # libpq refuses an encoded NUL
+        ("host=127.0.0.1 password='Pw-unterminated-Q7", "Pw-unterminated", _CANNOT_PARSE),
+        ("not a url Pw-Q7", "Pw-Q7", _CANNOT_PARSE),
+    ],
+    ids=["unquoted-spaces", "bad-percent", "lone-percent", "percent-00", "unterminated-quote", "not-a-url"],
+)
+def test_strings_libpq_cannot_parse_are_never_shown(
+    url: str, fragment: str, reason: str, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert redact_url(url) == UNPARSEABLE
     with pytest.raises(DatabaseError) as info:
         connect(url)
     message = str(info.value)
-    assert message == (
-        "cannot connect to the database: libpq cannot parse the connection string (not shown: it may hold a password)"
-    )
+    assert message == f"cannot connect to the database: {reason}"
     assert fragment not in message and "Pw-" not in message
+    # db url printed the placeholder with exit 0, as if it were the URL
+    code, out, err = run(["--database-url", url, "db", "url"], capsys)
+    assert (code, out, err) == (4, "", f"error: the database URL is not usable: {reason}\n")
 
 
 @pytest.mark.slow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -14,18 +15,26 @@ from goldkeeper.fileio import atomic_write_bytes as write_bytes
 EXIT_DIFFERENT = 10
 
 
+def _format_options(command: Callable[..., None]) -> Callable[..., None]:
+    """diff's --format and its --json spelling (see :func:`_diff_format`)."""
+    json_flag = click.option(
+        "--json", "as_json", is_flag=True, help="Same as --format json (the option every other command has)."
+    )
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "md", "json"]),
+        default="text",
+        show_default=True,
+        help="text: terminal; md: pull-request comment (summary table, collapsible details, size-capped); "
+        "json: the stable schema documented in docs/commands.md.",
+    )(json_flag(command))
+
+
 @click.command("diff")
 @click.argument("old", required=False)
 @click.argument("new", required=False)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "md", "json"]),
-    default="text",
-    show_default=True,
-    help="text: terminal; md: pull-request comment (summary table, collapsible details, size-capped); "
-    "json: the stable schema documented in docs/commands.md.",
-)
+@_format_options
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the diff to FILE instead of stdout."
 )
@@ -45,6 +54,7 @@ def diff_command(
     old: str | None,
     new: str | None,
     fmt: str,
+    as_json: bool,
     out: Path | None,
     exit_code: bool,
     report: bool,
@@ -58,6 +68,7 @@ def diff_command(
     violations the new side introduces. Every shard is hashed, only those whose bytes differ are
     parsed; a manifest that does not match its shards is reported (store problems), never trusted.
     """
+    fmt = _diff_format(ctx, fmt, as_json)
     project = state.project()
     if report:
         result, md_path, json_path = project.diff_report(old, new)
@@ -73,6 +84,15 @@ def diff_command(
             echo_document(data.decode("utf-8"), json_document=fmt == "json")
     if exit_code and not result.is_empty:
         ctx.exit(EXIT_DIFFERENT)
+
+
+def _diff_format(ctx: click.Context, fmt: str, as_json: bool) -> str:
+    """--json is --format json; with a --format naming another format it is a usage error (exit 2), not a guess."""
+    if not as_json:
+        return fmt
+    if fmt != "json" and ctx.get_parameter_source("fmt") is not click.core.ParameterSource.DEFAULT:
+        raise click.UsageError(f"--json is --format json; it cannot be combined with --format {fmt}")
+    return "json"
 
 
 @click.command("changelog")

@@ -18,6 +18,7 @@ from typing import Any
 from goldkeeper.config import Settings
 from goldkeeper.db.connection import connection
 from goldkeeper.db.documents import golden_documents
+from goldkeeper.db.golden_privileges import RECORD_TABLES, refuse_unreadable
 from goldkeeper.db.mapped_reader import mapped_reader
 from goldkeeper.db.mapping import Mapping
 from goldkeeper.db.schema import NO_GOLDEN_SCHEMA
@@ -48,7 +49,9 @@ class DumpReport:
 
 
 def _golden_schema_exists(url: str) -> bool:
+    """Whether there is a golden schema to dump; a role that may not read it is told the GRANTs it lacks."""
     with connection(url) as conn:
+        refuse_unreadable(conn, RECORD_TABLES)  # else `permission denied for schema golden`, no role named
         return conn.execute("SELECT to_regclass('golden.analyses') IS NOT NULL").fetchone() == (True,)
 
 

@@ -89,6 +89,9 @@ class RestoreReport:
     warnings: tuple[str, ...] = ()
     #: the analysis statuses a replace was limited to (the store's scope); None = the whole dataset
     scope: tuple[str, ...] | None = None
+    #: (before, after): the golden.chunks embedding column retyped to the model's dimension (its vectors cleared,
+    #: then embedded again; a dry run rolls that back). None: the column had the model's dimension
+    dim_change: tuple[int, int] | None = None
 
     @property
     def conflicts(self) -> int:
@@ -108,6 +111,7 @@ class RestoreReport:
                 "chunks_embedded": self.chunks_embedded,
                 "cached": self.embeddings_cached,
                 "computed": self.embeddings_computed,
+                "dim_changed_from": None if self.dim_change is None else self.dim_change[0],
             },
         }
         for name in ("analyses", "queries"):
@@ -130,6 +134,8 @@ class RestoreReport:
                 f"scope: analyses with status {', '.join(self.scope)} (the store's scope); analyses with "
                 "another status were left alone"
             )
+        if self.dim_change is not None:
+            lines.append(self._dim_line(*self.dim_change))
         if self.dry_run:
             lines.append("dry run: nothing was changed in the database")
         else:
@@ -138,6 +144,16 @@ class RestoreReport:
                 f"({self.embeddings_cached} from the cache, {self.embeddings_computed} computed)"
             )
         return lines
+
+    def _dim_line(self, before: int, after: int) -> str:
+        """The embedding column retyped to the model's dimension, as ``db init`` says it: its vectors cleared."""
+        change = f"embedding dimension {before} -> {after} (the model's)"
+        if self.dry_run:
+            return (
+                f"{change}: a restore would retype golden.chunks.embedding, clear every stored vector and embed "
+                "every chunk again"
+            )
+        return f"{change}: golden.chunks.embedding retyped, its vectors cleared and embedded again"
 
 
 # --------------------------------------------------------------------------- validation
@@ -293,6 +309,7 @@ def restore_records(
             staged=staged,
             model_id=embedder.model_id,
             scope=None if scope is None else tuple(scope.statuses),
+            dim_change=None if loader.dim_changed_from is None else (loader.dim_changed_from, embedder.dim),
         )
         if dry_run and not replace and (changes["analyses"].different or changes["queries"].different):
             return report  # a dry run reports the conflicts that a real run would refuse

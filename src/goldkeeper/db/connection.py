@@ -16,6 +16,7 @@ string's password, ``PGPASSWORD`` and the password of the service file entry.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from configparser import ConfigParser
 from configparser import Error as ConfigParserError
@@ -151,8 +152,26 @@ _MISREAD_TEXT = (
 )
 
 
+_PERCENT_TEXT = (
+    "the URI holds a `%` not followed by two hex digits (or `%00`): percent-encode `%` itself as `%25` "
+    "(the string is not shown: it may hold a password)"
+)
+#: a ``%`` libpq refuses in a URI: not followed by two hex digits, or encoding the NUL byte
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})|%00")
+
+
 def _unreadable_text(url: str) -> str:
-    return _MISREAD_TEXT if _misread_uri(url) else _UNPARSEABLE_TEXT
+    if _misread_uri(url):
+        return _MISREAD_TEXT
+    if url.strip().lower().startswith(_URI_PREFIXES) and _BAD_PERCENT.search(url):
+        return _PERCENT_TEXT
+    return _UNPARSEABLE_TEXT
+
+
+def url_problem(url: str) -> str | None:
+    """Why libpq cannot read ``url`` as written (one line, never quoting it), or None when it can: for ``db url``,
+    which would otherwise show a placeholder where the URL should be."""
+    return None if conninfo_params(url) is not None else _unreadable_text(url)
 
 
 def database_error(exc: BaseException, url: str | None, action: str) -> DatabaseError:

@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 
 from goldkeeper.db.connection import connection
+from goldkeeper.db.golden_privileges import RECORD_TABLES, refuse_unreadable
 from goldkeeper.db.schema import embedding_column_dim
 from goldkeeper.db.state import DatasetState, read_dataset_state
 
@@ -95,6 +96,8 @@ def integrity_facts(url: str, statuses: list[str], limit: int = 20) -> Integrity
     """Collect the facts ``verify --db`` needs, from one read-only snapshot."""
     with connection(url) as conn:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        # a table the role may not read is missing from information_schema: "the schema does not exist" otherwise
+        refuse_unreadable(conn, (*RECORD_TABLES, "golden.dataset_state"))
         tables = {
             row[0]
             for row in conn.execute(

@@ -20,6 +20,7 @@ from psycopg import sql
 from psycopg.types.json import set_json_dumps
 
 from goldkeeper.db.connection import connect, database_error
+from goldkeeper.db.golden_privileges import lacking_privileges
 from goldkeeper.db.lock import lock_golden
 from goldkeeper.db.schema import ensure_schema
 from goldkeeper.errors import ConflictError, DatabaseError, DuplicateRecordError
@@ -145,21 +146,6 @@ _GOLDEN_PRIVILEGES = {
 }
 _REPLACE_DELETES = ("golden.analyses", "golden.queries")
 
-_LACKING = """
-SELECT p, string_agg(t, ', ' ORDER BY i), quote_ident(current_user)
-FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY u(t, p, i)
-WHERE NOT has_table_privilege(t, p) GROUP BY p ORDER BY min(i)
-"""
-
-
-def lacking_privileges(conn: psycopg.Connection[Any], wanted: dict[str, tuple[str, ...]]) -> tuple[str, str] | None:
-    """The connected role and the GRANT statements it lacks for ``wanted`` (table -> privileges), as one line."""
-    pairs = [(table, privilege) for table, privileges in wanted.items() for privilege in privileges]
-    rows = conn.execute(_LACKING, ([t for t, _ in pairs], [p for _, p in pairs])).fetchall()
-    if not rows:
-        return None
-    return rows[0][2], " ".join(f"GRANT {privilege} ON {tables} TO {role};" for privilege, tables, role in rows)
-
 
 @dataclass
 class Changes:
@@ -191,7 +177,8 @@ class GoldenLoader:
     def prepare(self, dim: int) -> None:
         """Lock (waiting at most ``lock_timeout`` for another writer), ensure the schema, create the temp tables."""
         lock_golden(self.conn, self.lock_timeout)
-        ensure_schema(self.conn, dim)
+        #: the embedding column's dimension before ``prepare`` retyped it to the model's (None: unchanged)
+        self.dim_changed_from: int | None = ensure_schema(self.conn, dim)["dim_changed_from"]
         for statement in _TEMP_TABLES.split(";"):
             self.conn.execute(statement)
 

@@ -39,6 +39,7 @@ from typing import Any
 import psycopg
 
 from goldkeeper.db.connection import connection
+from goldkeeper.db.golden_privileges import refuse_unreadable
 from goldkeeper.db.lock import ADVISORY_LOCK_KEY, lock_golden
 from goldkeeper.errors import DatabaseError
 
@@ -185,27 +186,6 @@ def _refuse_read_only(conn: psycopg.Connection[Any]) -> None:
         )
 
 
-def _refuse_unreadable(conn: psycopg.Connection[Any]) -> None:
-    """An existing golden schema the role may not look into, or whose version it may not read: PostgreSQL's
-    ``permission denied for schema golden`` names neither the role nor the GRANT."""
-    row = conn.execute(
-        "SELECT has_schema_privilege(oid, 'USAGE') FROM pg_namespace WHERE nspname = 'golden'"
-    ).fetchone()
-    if row is None:
-        return
-    role, _ = _who(conn)
-    grant = None if row[0] else f"GRANT USAGE ON SCHEMA golden TO {role};"
-    unreadable = (
-        "SELECT NOT has_table_privilege(t, 'SELECT') FROM to_regclass('golden.schema_info') t WHERE t IS NOT NULL"
-    )
-    if grant is None and conn.execute(unreadable).fetchone() == (True,):
-        grant = f"GRANT SELECT ON golden.schema_info TO {role};"
-    if grant:
-        raise DatabaseError(
-            f"role {role} may not read the golden schema; nothing was changed (have the schema's owner run: {grant})"
-        )
-
-
 def _who(conn: psycopg.Connection[Any]) -> tuple[str, str]:
     """The connected role and the database, quoted as SQL identifiers (for a GRANT to copy)."""
     row = conn.execute("SELECT quote_ident(current_user), quote_ident(current_database())").fetchone()
@@ -277,7 +257,7 @@ def ensure_schema(conn: psycopg.Connection[Any], dim: int) -> dict[str, Any]:
     if not isinstance(dim, int) or not 1 <= dim <= 16000:
         raise DatabaseError(f"embedding dimension must be an integer in 1..16000, got {dim!r}")
     _refuse_read_only(conn)
-    _refuse_unreadable(conn)
+    refuse_unreadable(conn, ("golden.schema_info",), outcome="nothing was changed")  # its version is read
     lock_golden(conn)
     existed = conn.execute("SELECT to_regclass('golden.schema_info')").fetchone() != (None,)
     if existed:

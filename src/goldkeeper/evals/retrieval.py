@@ -26,6 +26,7 @@ import numpy as np
 from goldkeeper.config import RETRIEVAL_MODES, RetrievalParams
 from goldkeeper.config.sections import DatabaseParams
 from goldkeeper.db.connection import connection
+from goldkeeper.db.golden_privileges import RETRIEVAL_TABLES, refuse_unreadable
 from goldkeeper.db.search import (
     GOLDEN_CHUNKS,
     Boosts,
@@ -234,6 +235,14 @@ def _evaluate_mode(mode: str, qrels: dict[str, dict[str, int]], run: dict[str, d
     return ModeResult(mode, report, run)
 
 
+def _golden_reads(database: DatabaseParams | None) -> tuple[str, ...]:
+    """The golden tables a retrieval eval reads: with params ``database:``, the mapped tables replace them."""
+    if database is None:
+        return RETRIEVAL_TABLES
+    queries = () if "queries" in database.tables else ("golden.queries", "golden.query_expected")
+    return ("golden.dataset_state", *queries)
+
+
 def run_retrieval(
     url: str,
     embedder: Any,
@@ -251,6 +260,7 @@ def run_retrieval(
     chosen = _chosen_modes(modes, params)
     k = k or params.k
     with connection(url) as conn:
+        refuse_unreadable(conn, _golden_reads(database))
         measured = MeasuredVersion(read_dataset_state(conn), store_version)
         prepare(conn)
         source = searched_chunks(conn, database, params.fulltext_config, getattr(embedder, "dim", None))

@@ -103,6 +103,33 @@ def _shallow_hint(top: Path) -> str:
     return ": a shallow clone, it may not have been fetched (`git fetch --unshallow`)" if shallow else ""
 
 
+#: the remote whose branch a branch name missing locally is read from, as git's checkout does (``origin/<name>``)
+FALLBACK_REMOTE = "origin"
+
+
+def _remote_branch(top: Path, rev: str) -> str:
+    """The commit of ``origin/<rev>`` when ``rev`` is a branch name git does not know locally, with a warning;
+    else "". A CI checkout (a pull request's merge commit, detached) has ``origin/main`` but no ``main``: without
+    a step that creates it, ``diff main`` would be an unknown revision and the diff stage's base everything added.
+    Only a plain branch name (``main``, ``release/1.2``) falls back: ``main~1`` or ``main:golden`` does not."""
+    if rev.startswith("-") or _git(top, "check-ref-format", f"refs/heads/{rev}").returncode != 0:
+        return ""
+    remote = f"refs/remotes/{FALLBACK_REMOTE}/{rev}"
+    done = _git(top, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{remote}^{{commit}}")
+    sha = done.stdout.decode().strip()
+    if done.returncode != 0 or not sha:
+        return ""
+    log.warning(
+        "git revision %r is not a local branch; reading %s/%s (%s) instead, as `git checkout %s` would",
+        rev,
+        FALLBACK_REMOTE,
+        rev,
+        sha[:12],
+        rev,
+    )
+    return sha
+
+
 def commit_of(top: Path, rev: str) -> str:
     """The sha of the commit ``rev`` names, read by git itself: the one check of a revision that ``show``,
     ``diff``, ``log`` and ``changelog`` share, so each takes every syntax of gitrevisions(7) (``:/message``
@@ -112,6 +139,8 @@ def commit_of(top: Path, rev: str) -> str:
     done = _git(top, "rev-parse", "--verify", "--end-of-options", rev)
     sha = done.stdout.decode().strip()
     if done.returncode != 0 or not sha:
+        sha = _remote_branch(top, rev)
+    if not sha:
         if not _git(top, "rev-list", "-n", "1", "--all").stdout.strip():
             raise NoCommitsYet(
                 f"{top} has no commits yet, so git revision {rev!r} names nothing: commit the store first "

@@ -27,6 +27,7 @@ from gitdb.exc import BadName, BadObject
 from goldkeeper.discovery import PARAMS_FILE
 from goldkeeper.errors import DataIntegrityError, UsageError
 from goldkeeper.store.git_command import (
+    FALLBACK_REMOTE,
     NoCommitsYet,
     UnknownRevision,
     commit_of,
@@ -64,7 +65,8 @@ def default_branch(path: Path | str) -> str | None:
     """The repository's default branch as a revision, None when there is none to name.
 
     In order: what ``origin/HEAD`` points at (``origin/main``), the current branch's upstream, then
-    ``main`` or ``master``, whichever exists; None outside a git repository or when none exists.
+    ``main`` or ``master``, whichever exists (as a local branch or as ``origin/main``); None outside a git
+    repository or when none exists.
     """
     try:
         repo = git.Repo(path, search_parent_directories=True)
@@ -82,11 +84,14 @@ def default_branch(path: Path | str) -> str | None:
         if name:
             return name
     for name in ("main", "master"):
-        try:
-            repo.git.execute(["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{name}^{{commit}}"])
-        except git.GitCommandError:
-            continue
-        return name
+        # origin/<name> too: a CI checkout (detached, no origin/HEAD) has it without the local branch, and
+        # reading `name` falls back to it with a warning (git_command.commit_of)
+        for ref in (f"refs/heads/{name}", f"refs/remotes/{FALLBACK_REMOTE}/{name}"):
+            try:
+                repo.git.execute(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"])
+            except git.GitCommandError:
+                continue
+            return name
     return None
 
 

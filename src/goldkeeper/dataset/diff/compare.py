@@ -68,8 +68,8 @@ class _Reading:
     old: _Records = field(default_factory=_Records)
     new: _Records = field(default_factory=_Records)
     problems: list[StoreProblem] = field(default_factory=list)
-    total: int = 0
-    parsed: int = 0
+    total: int = 0  # shard paths listed by either side's manifest (analyses/03.json counts once)
+    parsed: int = 0  # of those, the paths whose bytes differ: parsed on each side that holds them
 
 
 def _shard_data(store: Store | None, entry: ShardEntry | None, side: str, reading: _Reading) -> bytes | None:
@@ -180,9 +180,9 @@ def _read_entity(old: Store | None, new: Store | None, entity: str, reading: _Re
         new_data = _shard_data(new, new_entries.get(path), "new", reading)
         if old_data == new_data:
             continue  # confirmed identical bytes: identical records
+        reading.parsed += 1  # a path, as total counts them: parsed on each side that holds it
         for store, data, side, into in ((old, old_data, "old", reading.old), (new, new_data, "new", reading.new)):
             if store is not None and data is not None:
-                reading.parsed += 1
                 _parse(store, (old_entries if side == "old" else new_entries)[path], data, side, into, reading)
 
 

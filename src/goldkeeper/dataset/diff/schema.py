@@ -164,7 +164,16 @@ DIFF_JSON_SCHEMA: dict[str, Any] = {
             "type": "object",
             "required": ["shards_total", "shards_parsed"],
             "additionalProperties": False,
-            "properties": {"shards_total": {"type": "integer"}, "shards_parsed": {"type": "integer"}},
+            "properties": {
+                "shards_total": {
+                    "type": "integer",
+                    "description": "shard paths (analyses/03.json) listed by either side's manifest, each once",
+                },
+                "shards_parsed": {
+                    "type": "integer",
+                    "description": "of those, the paths whose bytes differ between the sides (parsed on each side)",
+                },
+            },
         },
     },
 }

@@ -18,6 +18,7 @@ import numpy as np
 from goldkeeper.config import RetrievalParams, Settings
 from goldkeeper.db.connection import connection
 from goldkeeper.db.embedded import database_url_for
+from goldkeeper.db.golden_privileges import refuse_unreadable
 from goldkeeper.db.search import (
     Boosts,
     apply_boosts,
@@ -46,6 +47,8 @@ def database_retriever(settings: Settings, embedder: Any, progress: Progress = S
         with progress.task("retrieving", total=len(texts)) as task:
             with database_url_for(settings.database_url, settings.home_path) as url, connection(url) as conn:
                 prepare(conn)
+                if settings.database is None:  # else the mapped chunks (db check names their privileges)
+                    refuse_unreadable(conn, ("golden.chunks",))
                 dim = embedder.dim if mode != "fulltext" else None
                 chunks = searched_chunks(conn, settings.database, params.fulltext_config, dim)
                 _check_chunks(conn, mode, chunks)
