@@ -168,10 +168,12 @@ def _unreadable_text(url: str) -> str:
     return _UNPARSEABLE_TEXT
 
 
-def url_problem(url: str) -> str | None:
-    """Why libpq cannot read ``url`` as written (one line, never quoting it), or None when it can: for ``db url``,
-    which would otherwise show a placeholder where the URL should be."""
-    return None if conninfo_params(url) is not None else _unreadable_text(url)
+def usable_redacted_url(url: str) -> str:
+    """``url`` redacted (``db url``), or a DatabaseError saying why libpq cannot read it as written (never quoting
+    it): a placeholder printed with exit 0 would pass for a URL in a script."""
+    if conninfo_params(url) is None:
+        raise DatabaseError(f"the database URL is not usable: {_unreadable_text(url)}")
+    return redact_url(url)
 
 
 def database_error(exc: BaseException, url: str | None, action: str) -> DatabaseError:

@@ -170,12 +170,9 @@ class Project:
     def display_url(self) -> str:
         """The database URL commands will use, password redacted (``db url``)."""
         if self.settings.database_url:
-            from goldkeeper.db.connection import redact_url, url_problem  # noqa: PLC0415 - start-up (module doc)
+            from goldkeeper.db.connection import usable_redacted_url  # noqa: PLC0415 - start-up (module doc)
 
-            problem = url_problem(self.settings.database_url)
-            if problem is not None:  # a placeholder printed with exit 0 would pass for a URL in a script
-                raise DatabaseError(f"the database URL is not usable: {problem}")
-            return redact_url(self.settings.database_url)
+            return usable_redacted_url(self.settings.database_url)
         found = self.server.url()
         if found is None:
             raise DatabaseError("the embedded server is not running (start it with `goldkeeper db start`)")
