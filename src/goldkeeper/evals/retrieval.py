@@ -270,8 +270,9 @@ def run_retrieval(
         queries, qrels_all = load_judgments(conn, database)
         chunks, embedded = chunk_count(conn, source)
         _check_database(queries, chunks, embedded, chosen)
-        answerable = [(qid, text) for qid, text, _ in queries if qrels_all.get(qid)]
-        excluded = [behavior for qid, _, behavior in queries if not qrels_all.get(qid)]
+        # relevant: graded >= 1, as trec_eval counts it; a mapped table's jsonb may judge a chunk 0 (or below)
+        answerable = [(qid, text) for qid, text, _ in queries if _has_relevant(qrels_all.get(qid))]
+        excluded = [behavior for qid, _, behavior in queries if not _has_relevant(qrels_all.get(qid))]
         qrels = {qid: qrels_all[qid] for qid, _ in answerable}
         missing = _missing_expected(conn, qrels, source)
         runs: dict[str, dict[str, dict[str, float]]] = {m: {} for m in chosen}
@@ -294,6 +295,10 @@ def run_retrieval(
         measured=measured,
         missing_expected=missing,
     )
+
+
+def _has_relevant(judged: dict[str, int] | None) -> bool:
+    return any(relevance >= 1 for relevance in (judged or {}).values())
 
 
 def _missing_expected(conn: Any, qrels: dict[str, dict[str, int]], chunks: Any) -> dict[str, list[str]]:
