@@ -316,6 +316,15 @@ def test_verify_db_and_retrieval_read_the_mapped_queries(
     found = sorted((i.code, i.record_id) for i in report.errors)
     assert ("db.content", "b.2") in found and ("db.content", "c:3") in found, report.to_text()
     assert any(str(uuid.UUID(int=999)) in i.message for i in report.errors), report.to_text()
+    # the eval scores c:3 now, as a miss no search can avoid: a warning names it
+    result = run_retrieval(second_database, embedder, RetrievalParams(), modes=["fulltext"], database=settings.database)
+    assert result.missing_expected == {"c:3": [str(uuid.UUID(int=999))]}
+    with psycopg.connect(second_database, autocommit=True) as conn:
+        zero = {"chunks": [{"id": _chunk(1, 0), "relevance": 0}], "analyses": []}  # a user's own jsonb
+        conn.execute("UPDATE app.eval_prompts SET expects = %s WHERE prompt_id = 'b.2'", (json.dumps(zero),))
+    result = run_retrieval(second_database, embedder, RetrievalParams(), modes=["fulltext"], database=settings.database)
+    # judged 0 is not relevant (TREC): b.2 has no relevant chunk, so it is counted, not scored as a miss
+    assert (result.excluded_no_relevant, list(result.qrels)) == (1, ["c:3"])
 
 
 #: the new user's edit (issue 12): drop a key that has a default, upper-case a UUID; plus the expected chunks

@@ -10,8 +10,9 @@ import pytest
 from goldkeeper.config import BoostParams, EmbeddingParams, RetrievalParams
 from goldkeeper.dataset.restore import restore_records
 from goldkeeper.db.connection import connection
-from goldkeeper.db.search import fulltext_search, prepare, vector_search
+from goldkeeper.db.search import fulltext_search, prepare, searched_chunks, vector_search
 from goldkeeper.embed import load_embedder
+from goldkeeper.errors import ConfigError
 from goldkeeper.evals.retrieval import run_retrieval
 from goldkeeper.models import Analysis, Chunk, Expected, ExpectedBehavior, Query, Relevance
 from retrieval_support import module_database
@@ -106,3 +107,51 @@ def test_content_type_boost_reorders(tiny, embedder):
     assert summary["recip_rank"] == 0.5  # the table chunk jumps ahead of the relevant one
     record = result.per_query_records()[0]
     assert record["retrieved"][0] == str(CHUNK_IDS[1]) and record["first_relevant_rank"] == 2
+
+
+def test_fulltext_config_other_than_english_stems_the_chunks_with_it_too(tiny):
+    # golden.chunks.tsv is English ('carv', 'mountain'): a `simple` question ('carved', 'mountains') matched
+    # none of it, so another configuration silently emptied the full-text leg
+    with connection(tiny) as conn:
+        prepare(conn)
+        source = searched_chunks(conn, None, "simple", None)
+        (hits,) = fulltext_search(conn, ["carved mountains"], 10, ts_config="simple", chunks=source)
+        (english,) = fulltext_search(
+            conn, ["carved mountains"], 10, chunks=searched_chunks(conn, None, "english", None)
+        )
+    assert [h.chunk_id for h in hits] == [str(CHUNK_IDS[0])]
+    assert [h.chunk_id for h in english] == [str(CHUNK_IDS[0])]
+
+
+def test_an_unknown_fulltext_config_is_a_config_error_naming_the_setting(tiny, embedder):
+    # the vector leg reads it too (section-title boost): it failed with the database's raw message
+    with pytest.raises(ConfigError, match=r"retrieval\.fulltext_config: 'klingon' is not a text search .*german"):
+        run_retrieval(tiny, embedder, RetrievalParams(fulltext_config="klingon"), modes=["vector"])
+
+
+def test_a_mode_given_twice_is_measured_once(tiny, embedder):
+    # `--mode vector --mode vector` repeated each per-query record, and `eval compare` refused the file
+    result = run_retrieval(tiny, embedder, RetrievalParams(modes=["vector", "vector"]), modes=["fulltext", "fulltext"])
+    assert [m.mode for m in result.modes] == ["fulltext"]
+    assert [(r["mode"], r["query"]) for r in result.per_query_records()] == [("fulltext", "q-glacier")]
+    assert [m.mode for m in run_retrieval(tiny, embedder, RetrievalParams(modes=["vector", "vector"])).modes] == [
+        "vector"
+    ]
+
+
+def test_an_expected_chunk_the_database_no_longer_holds_is_a_warning(tiny, embedder):
+    # replacing the analyses (`import jsonl --replace`) can remove a chunk a query expects: it was scored as a
+    # plain miss, without a word
+    gone = uuid.uuid5(NS, "chunk-removed")
+    with connection(tiny) as conn:
+        conn.execute("INSERT INTO golden.query_expected VALUES ('q-glacier', 'chunk', %s, 1)", (gone,))
+    try:
+        result = run_retrieval(tiny, embedder, RetrievalParams(), modes=["fulltext"])
+    finally:
+        with connection(tiny) as conn:
+            conn.execute("DELETE FROM golden.query_expected WHERE target_id = %s", (gone,))
+    assert result.missing_expected == {"q-glacier": [str(gone)]}
+    assert any(
+        "1 scored query expects a chunk the database does not hold" in w and str(gone) in w for w in result.warnings
+    )
+    assert run_retrieval(tiny, embedder, RetrievalParams(), modes=["fulltext"]).warnings == []

@@ -307,7 +307,8 @@ class RetrievalParams(Section):
     ef_search: int = Field(default=100, ge=1)
     #: "hnsw": approximate search through the HNSW index (as in production); "exact": sequential scan.
     vector_index: Literal["hnsw", "exact"] = "hnsw"
-    #: PostgreSQL text search configuration (the tsv column is built with 'english').
+    #: PostgreSQL text search configuration of the full-text leg, questions and chunks (any of pg_ts_config;
+    #: 'english' uses golden.chunks.tsv, another computes to_tsvector per search).
     fulltext_config: str = "english"
     #: "or": plainto_tsquery with its & turned into | (any content word matches); "websearch": AND semantics.
     tsquery: Literal["or", "websearch"] = "or"

@@ -15,7 +15,8 @@ With params ``database:`` the chunks are the application's own rows inside the m
   question matches chunks sharing any of its content words (AND semantics, as
   ``websearch_to_tsquery`` gives, matches almost nothing for full questions).
   ``tsquery: websearch`` selects ``websearch_to_tsquery`` instead. Score =
-  ``ts_rank_cd`` (cover density) with the configured normalisation.
+  ``ts_rank_cd`` (cover density) with the configured normalisation. The chunks' tsvector is made with the
+  same configuration as the question's tsquery (:func:`golden_chunks`).
 - **hybrid**: reciprocal rank fusion, score(d) = sum over legs of 1 / (k + rank_leg(d)),
   each leg retrieving ``depth`` documents.
 
@@ -43,7 +44,7 @@ from goldkeeper.db.mapping import Mapping as TableMapping
 from goldkeeper.db.mapping import enclosed, user_sql
 from goldkeeper.db.mapping_check import require_valid
 from goldkeeper.db.schema import NO_GOLDEN_SCHEMA
-from goldkeeper.errors import DatabaseError, EvalError
+from goldkeeper.errors import ConfigError, DatabaseError, EvalError
 
 TsqueryMode = Literal["or", "websearch"]
 
@@ -122,15 +123,56 @@ def mapped_chunks(mapping: TableMapping, ts_config: str = "english") -> sql.Comp
     return sql.SQL("({})").format(select_scoped(mapping, "chunks", exprs, escaped=True))
 
 
+#: the text search configuration of ``golden.chunks.tsv`` (a generated column, :mod:`goldkeeper.db.schema`)
+GOLDEN_TS_CONFIG = "pg_catalog.english"
+
+
+def golden_chunks(ts_config: str) -> sql.Composable:
+    """``golden.chunks`` as the full-text leg must read it with ``ts_config``: the table itself (its ``tsv``
+    column, GIN-indexed) for English, else a subquery whose ``tsv`` is ``to_tsvector(ts_config, content)``:
+    a question parsed with German rules never matches lexemes stemmed with English ones."""
+    if ts_config == GOLDEN_TS_CONFIG:
+        return GOLDEN_CHUNKS
+    return sql.SQL(
+        "(SELECT id, embedding, content_type, section_title, to_tsvector({}::regconfig, content) AS tsv "
+        "FROM golden.chunks)"
+    ).format(sql.Literal(ts_config))
+
+
+def text_search_config(conn: psycopg.Connection[Any], name: str) -> str:
+    """``name`` (params ``retrieval.fulltext_config``) resolved in the database, schema-qualified
+    (``pg_catalog.german``); one not in ``pg_ts_config`` is a ConfigError listing those there are."""
+    try:
+        with conn.transaction():
+            row = conn.execute("SELECT %s::regconfig::oid", (name,)).fetchone()
+    except (psycopg.errors.UndefinedObject, psycopg.errors.InvalidSchemaName, psycopg.errors.InvalidName) as exc:
+        known = [r[0] for r in conn.execute("SELECT cfgname FROM pg_ts_config ORDER BY 1").fetchall()]
+        raise ConfigError(
+            f"params: retrieval.fulltext_config: {name!r} is not a text search configuration of the database "
+            f"(it has: {', '.join(known)})",
+            key="retrieval.fulltext_config",
+        ) from exc
+    assert row is not None  # a cast of one value returns one row
+    qualified = conn.execute(
+        "SELECT n.nspname || '.' || c.cfgname FROM pg_ts_config c JOIN pg_namespace n ON n.oid = c.cfgnamespace "
+        "WHERE c.oid = %s",
+        (row[0],),
+    ).fetchone()
+    assert qualified is not None  # the oid the cast resolved
+    return str(qualified[0])
+
+
 def searched_chunks(
     conn: psycopg.Connection[Any], database: DatabaseParams | None, ts_config: str, dim: int | None
 ) -> sql.Composable:
-    """What the searches read: ``golden.chunks``, or with params ``database:`` the mapped chunks (the mapping
-    checked first: a problem is a ConfigError listing them; ``dim``: the embedding column's, None: unchecked)."""
+    """What the searches read: ``golden.chunks`` (:func:`golden_chunks`), or with params ``database:`` the
+    mapped chunks (the mapping checked first: a problem is a ConfigError listing them; ``dim``: the embedding
+    column's, None: unchecked). ``ts_config`` is checked first (:func:`text_search_config`)."""
+    config = text_search_config(conn, ts_config)
     if database is None:
         if conn.execute("SELECT to_regclass('golden.chunks')").fetchone() == (None,):
             raise DatabaseError(NO_GOLDEN_SCHEMA)  # not `relation "golden.chunks" does not exist` with its SQL
-        return GOLDEN_CHUNKS
+        return golden_chunks(config)
     return mapped_chunks(require_valid(conn, TableMapping.from_params(database), dim), ts_config)
 
 
@@ -140,6 +182,16 @@ def chunk_count(conn: psycopg.Connection[Any], chunks: sql.Composable = GOLDEN_C
     row = conn.execute(sql.SQL("SELECT count(*), count(embedding) FROM {} ch").format(chunks), {}).fetchone()
     assert row is not None  # an aggregate always returns one row
     return int(row[0]), int(row[1])
+
+
+def absent_chunks(
+    conn: psycopg.Connection[Any], ids: Sequence[str], chunks: sql.Composable = GOLDEN_CHUNKS
+) -> set[str]:
+    """The chunk ids among ``ids`` that ``chunks`` does not hold (an expected chunk removed since)."""
+    statement = sql.SQL(
+        "SELECT t.id FROM unnest(%(ids)s::text[]) AS t(id) WHERE NOT EXISTS (SELECT 1 FROM {} ch WHERE ch.id::text = t.id)"
+    ).format(chunks)
+    return {row[0] for row in conn.execute(statement, {"ids": list(ids)}).fetchall()}
 
 
 def vector_search(
@@ -309,15 +361,18 @@ def _mapped_judgments(
 
 __all__ = [
     "Boosts",
+    "absent_chunks",
     "GOLDEN_CHUNKS",
     "Hit",
     "apply_boosts",
     "chunk_count",
     "fulltext_search",
+    "golden_chunks",
     "load_judgments",
     "mapped_chunks",
     "prepare",
     "rrf_fuse",
     "searched_chunks",
+    "text_search_config",
     "vector_search",
 ]

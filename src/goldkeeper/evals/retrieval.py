@@ -30,6 +30,7 @@ from goldkeeper.db.golden_privileges import RETRIEVAL_TABLES, refuse_unreadable
 from goldkeeper.db.search import (
     GOLDEN_CHUNKS,
     Boosts,
+    absent_chunks,
     apply_boosts,
     chunk_count,
     fulltext_search,
@@ -93,10 +94,20 @@ class RetrievalResult:
     extra: dict[str, Any] = field(default_factory=dict)
     #: the dataset version measured (:mod:`goldkeeper.evals.dataset_version`); None: not known
     measured: MeasuredVersion | None = None
+    #: the scored queries expecting a chunk the searched chunks do not hold: {query id: [chunk id]}
+    missing_expected: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def warnings(self) -> list[str]:
-        return self.measured.warnings() if self.measured is not None else []
+        found = self.measured.warnings() if self.measured is not None else []
+        if self.missing_expected:
+            shown = ", ".join(f"{qid} -> {ids[0]}" for qid, ids in list(self.missing_expected.items())[:5])
+            found.append(
+                f"{len(self.missing_expected)} scored quer{'y expects' if len(self.missing_expected) == 1 else 'ies expect'} "
+                f"a chunk the database does not hold (no search can return it: a miss): {shown}"
+                + (" ..." if len(self.missing_expected) > 5 else "")
+            )
+        return found
 
     @property
     def evaluated(self) -> int:
@@ -166,7 +177,9 @@ def _embed(embedder: Any, texts: Sequence[str], batch_size: int) -> np.ndarray:
 
 
 def _chosen_modes(modes: Sequence[str] | None, params: RetrievalParams) -> list[str]:
-    chosen = list(modes or params.modes)
+    # a mode given twice (`--mode vector --mode vector`) is measured once: twice, its per-query records
+    # repeated and `eval compare` refused the file
+    chosen = list(dict.fromkeys(modes or params.modes))
     unknown = [m for m in chosen if m not in MODES]
     if unknown:
         raise EvalError(f"unknown retrieval mode {unknown[0]!r} (vector | fulltext | hybrid)")
@@ -267,9 +280,11 @@ def run_retrieval(
         queries, qrels_all = load_judgments(conn, database)
         chunks, embedded = chunk_count(conn, source)
         _check_database(queries, chunks, embedded, chosen)
-        answerable = [(qid, text) for qid, text, _ in queries if qrels_all.get(qid)]
-        excluded = [behavior for qid, _, behavior in queries if not qrels_all.get(qid)]
+        # relevant: graded >= 1, as trec_eval counts it; a mapped table's jsonb may judge a chunk 0 (or below)
+        answerable = [(qid, text) for qid, text, _ in queries if _has_relevant(qrels_all.get(qid))]
+        excluded = [behavior for qid, _, behavior in queries if not _has_relevant(qrels_all.get(qid))]
         qrels = {qid: qrels_all[qid] for qid, _ in answerable}
+        missing = _missing_expected(conn, qrels, source)
         runs: dict[str, dict[str, dict[str, float]]] = {m: {} for m in chosen}
         batch = params.query_batch_size
         with progress.task("searching", len(answerable)) as task:
@@ -288,7 +303,20 @@ def run_retrieval(
         model_id=getattr(embedder, "model_id", ""),
         chunks=chunks,
         measured=measured,
+        missing_expected=missing,
     )
+
+
+def _has_relevant(judged: dict[str, int] | None) -> bool:
+    return any(relevance >= 1 for relevance in (judged or {}).values())
+
+
+def _missing_expected(conn: Any, qrels: dict[str, dict[str, int]], chunks: Any) -> dict[str, list[str]]:
+    """{query id: its expected chunk ids that ``chunks`` does not hold}, for the queries with any (a restore
+    refuses such expectations, but replacing the analyses later, or a mapped ``where``, can remove the chunk)."""
+    absent = absent_chunks(conn, sorted({cid for judged in qrels.values() for cid in judged}), chunks)
+    found = {qid: sorted(cid for cid in judged if cid in absent) for qid, judged in qrels.items()}
+    return {qid: ids for qid, ids in sorted(found.items()) if ids}
 
 
 def ndcg_percentiles(result: RetrievalResult, mode: ModeResult) -> list[dict[str, float]]:
