@@ -218,7 +218,8 @@ class Project:
         from goldkeeper.dataset import restore as restoring  # noqa: PLC0415 - start-up (module doc)
 
         marker = self.output_path(marker, given=True) if marker is not None else None
-        verified = restoring.verify_for_restore(self.store_source(rev=rev, path=source), self.settings, allow)
+        store = self.store_source(rev=rev, path=source)
+        verified = restoring.verify_for_restore(store, self.settings, allow, self.progress)
         with self.database() as url:
             report = restoring.restore_verified(
                 url,
@@ -283,7 +284,7 @@ class Project:
         from goldkeeper.dataset.verify import verify_database, verify_store  # noqa: PLC0415 - start-up (module doc)
 
         store_dir = self._given(directory) or self.settings.store_path
-        report = verify_store(store_dir, self.settings)
+        report = verify_store(store_dir, self.settings, progress=self.progress)
         if db:
             with self.database() as url:
                 report = report.merged(verify_database(url, store_dir, self.settings, self.embedder))
@@ -294,7 +295,7 @@ class Project:
         from goldkeeper.dataset.fmt import format_store  # noqa: PLC0415 - start-up (module doc)
 
         store_dir = self._given(directory) or self.settings.store_path
-        return format_store(store_dir, self.settings, check=check)
+        return format_store(store_dir, self.settings, check=check, progress=self.progress)
 
     # ------------------------------------------------------------------ review and history
 

@@ -1,0 +1,106 @@
+"""Long phases that advance nothing (one SQL statement, a whole-store verify) still show progress: the plain
+progress's ticker prints a line while a task is open, and verify, fmt and restore wrap each phase in a task.
+Without a terminal the lines go to stderr only: ``--json`` keeps stdout one document."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+import goldkeeper.cli.output as output
+from cli_support import run_cli as run
+from goldkeeper.config import EmbeddingParams
+from goldkeeper.dataset.restore import restore_store
+from goldkeeper.embed import load_embedder
+from goldkeeper.importers.squad import load_squad, sample_path
+from goldkeeper.store import write_store
+
+
+class RecordingProgress:
+    """The descriptions of the tasks opened, in order."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    @contextmanager
+    def task(self, description: str, total: int | None) -> Iterator[output._PlainTask]:
+        self.names.append(description)
+        yield output._PlainTask(description, total, 1e9)  # a task that never prints
+
+
+class SteppingClock:
+    """A monotonic clock that moves one second per reading: every advance is "seconds later"."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+@pytest.fixture
+def small_store(project: Path) -> Path:
+    records = load_squad(sample_path())
+    analysis = records.analyses[0]
+    analysis = analysis.model_copy(update={"chunks": analysis.chunks[:3]})
+    chunk_ids = {c.id for c in analysis.chunks}
+    queries = [q for q in records.queries if q.domain == analysis.title][:10]
+    queries = [q for q in queries if not q.expected.chunks or q.expected.chunks[0].id in chunk_ids]
+    (project / "params.yaml").write_text("store:\n  path: golden\n")
+    write_store(project / "golden", "slice", [analysis], queries, {"analyses": 2, "queries": 2})
+    return project / "golden"
+
+
+def test_a_step_that_advances_nothing_gets_a_line_from_the_ticker(capsys: pytest.CaptureFixture[str]) -> None:
+    with output.PlainProgress(0.1).task("building the vector index (HNSW)", None):
+        time.sleep(0.5)  # one long statement: no advance at all
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("building the vector index (HNSW) ... ("), lines
+    assert lines[-1].startswith("building the vector index (HNSW) done ("), lines
+
+
+def test_quick_step_prints_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    with output.PlainProgress(5).task("comparing with the database", None):
+        pass
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(("argv", "phase"), [(["verify"], "verifying shards: 1/"), (["fmt"], "rewriting shards: 1 ")])
+def test_verify_and_fmt_progress_on_stderr_with_json_on_stdout(
+    small_store: Path,
+    argv: list[str],
+    phase: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(output, "time", SteppingClock())
+    monkeypatch.setenv("GOLDKEEPER_PROGRESS_SECONDS", "1")
+    if argv == ["fmt"]:  # a hand edit for fmt to rewrite
+        shard = next(small_store.glob("queries/*.json"))
+        shard.write_text(json.dumps(json.loads(shard.read_text())))
+    code, out, err = run([*argv, "--json"], capsys)
+    assert code == 0, err
+    json.loads(out)  # stdout: one JSON document, no progress in it
+    assert any(line.startswith(phase) for line in err.splitlines()), err
+    assert "\x1b" not in err
+
+
+def test_restore_wraps_each_phase_in_a_task(
+    small_store: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("goldkeeper.db.schema.HNSW_REBUILD_MIN_ROWS", 1)  # these 3 chunks count as a large load
+    progress = RecordingProgress()
+    restore_store(database_url, small_store, load_embedder(EmbeddingParams()), progress=progress)
+    for phase in (
+        "verifying shards",
+        "comparing with the database",
+        "writing the database",
+        "building the vector index (HNSW)",
+    ):
+        assert phase in progress.names, progress.names
