@@ -5,6 +5,7 @@ Without a terminal the lines go to stderr only: ``--json`` keeps stdout one docu
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -104,3 +105,19 @@ def test_restore_wraps_each_phase_in_a_task(
         "building the vector index (HNSW)",
     ):
         assert phase in progress.names, progress.names
+
+
+def test_diff_of_a_large_change_reports_per_record_progress_on_stderr(
+    small_store: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    new = small_store.parent / "new"
+    shutil.copytree(small_store, new)
+    for shard in new.glob("queries/*.json"):  # every query modified: field by field costs seconds at scale
+        records = json.loads(shard.read_text())
+        shard.write_text(json.dumps([{**r, "text": r["text"] + " (edited)"} for r in records]))
+    monkeypatch.setattr(output, "time", SteppingClock())
+    monkeypatch.setenv("GOLDKEEPER_PROGRESS_SECONDS", "1")
+    code, out, err = run(["diff", str(small_store), str(new), "--format", "json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["queries"]["modified"], out[:300]
+    assert any(line.startswith("comparing queries: 1/") for line in err.splitlines()), err

@@ -303,7 +303,7 @@ class Project:
         """Records added / removed / modified between two revisions or store directories."""
         from goldkeeper.dataset.diff import diff  # noqa: PLC0415 - start-up (module doc)
 
-        return diff(old, new, self.settings)
+        return diff(old, new, self.settings, progress=self.progress)
 
     def render_diff(self, result: DatasetDiff, fmt: str) -> bytes:
         """The diff as ``text`` (terminal), ``md`` (pull-request comment, capped at ``diff.max_md_chars``) or ``json``."""
@@ -320,7 +320,7 @@ class Project:
         params = self.settings.diff
         md_path, json_path = self.output_path(params.md), self.output_path(params.json_out)
         # OLD named on the command line must exist; the configured or default base never fails the stage
-        result = self.diff(old, new) if old else diff_base(params.base, new, self.settings)
+        result = self.diff(old, new) if old else diff_base(params.base, new, self.settings, self.progress)
         atomic_write_bytes(md_path, to_markdown(result, params.max_md_chars).encode("utf-8"))
         atomic_write_bytes(json_path, to_json_bytes(result))
         return result, md_path, json_path
@@ -328,7 +328,7 @@ class Project:
     def changelog(self, base: str = "HEAD", message: str | None = None) -> ChangelogResult:
         from goldkeeper.dataset.changelog import append_changelog  # noqa: PLC0415 - start-up (module doc)
 
-        return append_changelog(self.settings, base=base, message=message)
+        return append_changelog(self.settings, base=base, message=message, progress=self.progress)
 
     def log(self, rev: str = "HEAD", max_count: int | None = None) -> list[LogEntry]:
         from goldkeeper.dataset.history import dataset_log  # noqa: PLC0415 - start-up (module doc)
