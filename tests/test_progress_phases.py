@@ -15,8 +15,9 @@ import pytest
 
 import goldkeeper.cli.output as output
 from cli_support import run_cli as run
-from goldkeeper.config import EmbeddingParams
+from goldkeeper.config import EmbeddingParams, load_settings
 from goldkeeper.dataset.restore import restore_store
+from goldkeeper.dataset.verify import verify_database
 from goldkeeper.embed import load_embedder
 from goldkeeper.importers.squad import load_squad, sample_path
 from goldkeeper.store import write_store
@@ -92,17 +93,24 @@ def test_verify_and_fmt_progress_on_stderr_with_json_on_stdout(
     assert "\x1b" not in err
 
 
-def test_restore_wraps_each_phase_in_a_task(
+def test_restore_and_verify_db_wrap_each_phase_in_a_task(
     small_store: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("goldkeeper.db.schema.HNSW_REBUILD_MIN_ROWS", 1)  # these 3 chunks count as a large load
+    embedder = load_embedder(EmbeddingParams())
     progress = RecordingProgress()
-    restore_store(database_url, small_store, load_embedder(EmbeddingParams()), progress=progress)
+    restore_store(database_url, small_store, embedder, progress=progress)
+    report = verify_database(
+        database_url, small_store, load_settings(small_store.parent, env={}), embedder, progress=progress
+    )
+    assert report.ok(), report
     for phase in (
         "verifying shards",
         "comparing with the database",
         "writing the database",
         "building the vector index (HNSW)",
+        "checking the database",
+        "comparing the database's records with the store",
     ):
         assert phase in progress.names, progress.names
 

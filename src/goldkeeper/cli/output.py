@@ -129,6 +129,7 @@ class _PlainTask:
     def tick(self) -> None:
         """The ticker's line: when no line came for ``interval`` seconds (a step that advances nothing)."""
         if _wall_clock() - self._last_line >= self.interval:
+            self.last = time.monotonic()  # the next advance waits a whole interval: no second line right after
             self.line()
 
     def line(self, final: bool = False) -> None:

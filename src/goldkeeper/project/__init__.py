@@ -287,7 +287,8 @@ class Project:
         report = verify_store(store_dir, self.settings, progress=self.progress)
         if db:
             with self.database() as url:
-                report = report.merged(verify_database(url, store_dir, self.settings, self.embedder))
+                db_report = verify_database(url, store_dir, self.settings, self.embedder, progress=self.progress)
+                report = report.merged(db_report)
         return report
 
     def fmt(self, directory: Path | str | None = None, *, check: bool = False) -> FmtResult:
