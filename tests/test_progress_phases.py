@@ -15,10 +15,11 @@ import pytest
 
 import goldkeeper.cli.output as output
 from cli_support import run_cli as run
-from goldkeeper.config import EmbeddingParams, load_settings
+from goldkeeper.config import EmbeddingParams, RetrievalParams, load_settings
 from goldkeeper.dataset.restore import restore_store
 from goldkeeper.dataset.verify import verify_database
 from goldkeeper.embed import load_embedder
+from goldkeeper.evals.retrieval import run_retrieval, write_outputs
 from goldkeeper.importers.squad import load_squad, sample_path
 from goldkeeper.store import write_store
 
@@ -129,3 +130,14 @@ def test_diff_of_a_large_change_reports_per_record_progress_on_stderr(
     assert code == 0, err
     assert json.loads(out)["queries"]["modified"], out[:300]
     assert any(line.startswith("comparing queries: 1/") for line in err.splitlines()), err
+
+
+def test_eval_retrieval_scores_and_writes_in_tasks(small_store: Path, database_url: str, tmp_path: Path) -> None:
+    embedder = load_embedder(EmbeddingParams())
+    restore_store(database_url, small_store, embedder)
+    progress = RecordingProgress()
+    result = run_retrieval(database_url, embedder, RetrievalParams(), progress=progress)
+    assert result.modes, result
+    written = write_outputs(result, tmp_path / "m.json", tmp_path / "pq.json", tmp_path / "trec", progress=progress)
+    assert "run.hybrid" in written, written
+    assert progress.names == ["searching", "scoring", "writing the results"], progress.names

@@ -371,7 +371,7 @@ class Project:
                 store_version=self._store_version(),
                 database=self.settings.database,
             )
-        return RetrievalRun(result, write_outputs(result, *outputs))
+        return RetrievalRun(result, write_outputs(result, *outputs, progress=self.progress))
 
     def eval_grounded(
         self,
