@@ -20,8 +20,9 @@ from goldkeeper.dataset.restore import restore_store
 from goldkeeper.dataset.verify import verify_database
 from goldkeeper.embed import load_embedder
 from goldkeeper.evals.retrieval import run_retrieval, write_outputs
-from goldkeeper.importers.squad import load_squad, sample_path
-from goldkeeper.store import write_store
+from goldkeeper.importers.registry import export_file, read_file
+from goldkeeper.importers.squad import load_squad, read_squad, sample_path
+from goldkeeper.store import open_store, write_store
 
 
 class RecordingProgress:
@@ -141,3 +142,13 @@ def test_eval_retrieval_scores_and_writes_in_tasks(small_store: Path, database_u
     written = write_outputs(result, tmp_path / "m.json", tmp_path / "pq.json", tmp_path / "trec", progress=progress)
     assert "run.hybrid" in written, written
     assert progress.names == ["searching", "scoring", "writing the results"], progress.names
+
+
+def test_whole_file_exports_and_imports_in_a_task(small_store: Path, tmp_path: Path) -> None:
+    """A backup or SQuAD file is parsed whole before the database is touched: seconds for a large one."""
+    backup = tmp_path / "backup.json"
+    progress = RecordingProgress()
+    export_file("backup", open_store(small_store), backup, progress=progress)
+    assert read_file("backup", backup, None, progress).analyses
+    assert read_squad(sample_path(), progress=progress).queries
+    assert progress.names == ["writing the backup file", "reading the backup file", "reading the squad file"]

@@ -243,7 +243,7 @@ class Project:
         from goldkeeper.importers.squad import DEFAULT_MAX_BYTES, read_squad, sample_path  # noqa: PLC0415 - start-up
 
         source = self._given(path) or sample_path()
-        records = read_squad(source, max_bytes=max_bytes or DEFAULT_MAX_BYTES)
+        records = read_squad(source, max_bytes=max_bytes or DEFAULT_MAX_BYTES, progress=self.progress)
         return self._import_records(records, source, replace=replace, dry_run=dry_run)
 
     def import_file(
@@ -253,7 +253,8 @@ class Project:
         from goldkeeper.importers.registry import read_file  # noqa: PLC0415 - start-up (module doc)
 
         resolved = self.settings.given(path)
-        return self._import_records(read_file(fmt, resolved, kind), resolved, replace=replace, dry_run=dry_run)
+        records = read_file(fmt, resolved, kind, self.progress)
+        return self._import_records(records, resolved, replace=replace, dry_run=dry_run)
 
     def _import_records(self, records: ImportedRecords, source: Path, *, replace: bool, dry_run: bool) -> RestoreReport:
         """Records read from ``source`` into the database: restore's one transaction and semantics."""
@@ -270,7 +271,7 @@ class Project:
 
         target = self.output_path(path, given=True)
         store = self.open_store(rev=rev, path=options.pop("source", None))
-        return export_file(fmt, store, target, **options)
+        return export_file(fmt, store, target, progress=self.progress, **options)
 
     def _store_version(self) -> str | None:
         """The working tree's store version (None: no readable store), which the evals compare with the database's."""
