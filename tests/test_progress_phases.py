@@ -22,6 +22,8 @@ from goldkeeper.embed import load_embedder
 from goldkeeper.evals.retrieval import run_retrieval, write_outputs
 from goldkeeper.importers.registry import export_file, read_file
 from goldkeeper.importers.squad import load_squad, read_squad, sample_path
+from goldkeeper.quality.report import write_report
+from goldkeeper.quality.trend import TrendStore
 from goldkeeper.store import open_store, write_store
 
 
@@ -152,3 +154,11 @@ def test_whole_file_exports_and_imports_in_a_task(small_store: Path, tmp_path: P
     assert read_file("backup", backup, None, progress).analyses
     assert read_squad(sample_path(), progress=progress).queries
     assert progress.names == ["writing the backup file", "reading the backup file", "reading the squad file"]
+
+
+def test_report_is_written_in_a_task(tmp_path: Path) -> None:
+    """Every stored run read and the summary schema-validated: seconds for thousands of runs (gate and report)."""
+    progress = RecordingProgress()
+    files = write_report(TrendStore(tmp_path / "artifacts" / "evals"), progress=progress)
+    assert files.index_html.is_file()
+    assert progress.names == ["writing the report"], progress.names

@@ -469,7 +469,7 @@ class Project:
             report=report,
             rubric=rubric_thresholds(self.settings.rubric),
         )
-        result = gate_and_record(request, self.baselines, trend, self.settings.display_path)
+        result = gate_and_record(request, self.baselines, trend, self.settings.display_path, self.progress)
         for path, document in zip(written, (result.to_json(), result.metrics_json()), strict=True):
             if path is not None:
                 write_json(path, document)
@@ -480,7 +480,7 @@ class Project:
         from goldkeeper.quality.report import write_report  # noqa: PLC0415 - start-up (module doc)
 
         self._output(directory, self.settings.report.dir)  # inside the golden store: refused before anything is read
-        return write_report(self.trend(directory, read=True))
+        return write_report(self.trend(directory, read=True), progress=self.progress)
 
 
 from goldkeeper.project.standalone import (  # noqa: E402 - re-exported: operations that need no Project
