@@ -206,3 +206,38 @@ def test_a_duplicate_id_names_the_file(project: Path, database_url: str, capsys:
     code, _, err = run(["--database-url", database_url, "import", "jsonl", "twice.jsonl"], capsys)
     assert code == 5
     assert err.strip() == f"error: {project / 'twice.jsonl'}: duplicate query id tasks-1 in the records to restore"
+
+
+def test_an_analyses_replace_removing_a_chunk_a_query_expects_is_refused(
+    project: Path, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An analyses file replaces the analyses and keeps the queries: dropping a chunk one of them expects (or
+    its whole analysis) would leave it pointing nowhere (verify --db: db.dangling_expected), a silent miss in
+    every eval. Refused like a query pointing at a missing chunk: named, exit 5, nothing changed."""
+    db = ["--database-url", database_url]
+    records = analyses()
+    chunk = records[0].chunks[1].id
+    dropped = records[0].model_copy(update={"chunks": [c for c in records[0].chunks if c.id != chunk]})
+    write_lines(project / "a.jsonl", records)
+    write_lines(project / "q.jsonl", queries())
+    write_lines(project / "dropped.jsonl", [dropped, *records[1:]])
+    write_lines(project / "gone.jsonl", records[1:])
+    assert run([*db, "import", "jsonl", "a.jsonl"], capsys)[0] == 0
+    assert run([*db, "import", "jsonl", "q.jsonl"], capsys)[0] == 0
+    message = (
+        f"error: 1 query expectation(s) point at chunks/analyses that would not exist: tasks-1 -> chunk {chunk}; "
+        "nothing was changed"
+    )
+    for args in (
+        ["dropped.jsonl", "--replace"],
+        ["dropped.jsonl", "--replace", "--dry-run"],
+        ["gone.jsonl", "--replace"],
+    ):
+        code, out, err = run([*db, "import", "jsonl", *args], capsys)
+        assert (code, out) == (5, "") and err.startswith(message), err
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM golden.chunks WHERE id = %s", (chunk,)).fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM golden.analyses").fetchone() == (4,)
+        # an expectation already pointing nowhere (deleted by hand) is not the import's to refuse
+        conn.execute("DELETE FROM golden.chunks WHERE id = %s", (chunk,))
+    assert run([*db, "import", "jsonl", "dropped.jsonl", "--replace"], capsys)[0] == 0

@@ -195,11 +195,14 @@ def _stage(
 
 def _refuse_dangling(loader: GoldenLoader) -> None:
     """After applying: no query expectation may point at a chunk or analysis the tables would not hold."""
-    dangling = loader.dangling_references()
+    count, dangling = loader.dangling_references()
     if dangling:
+        more = f" ... ({count} in all)" if count > 5 else ""
         raise DataIntegrityError(
-            f"{len(dangling)} query expectation(s) point at chunks/analyses that would not exist: "
-            + ", ".join(dangling[:5]),
+            f"{count} query expectation(s) point at chunks/analyses that would not exist: "
+            + ", ".join(dangling[:5])
+            + more
+            + "; nothing was changed (keep or import those chunks, or change those queries' expectations)",
             references=dangling,
         )
 
