@@ -93,6 +93,11 @@ def test_the_kind_is_detected_and_records_round_trip(tmp_path: Path) -> None:
             "line 1: record q1: field id: Input should be a valid UUID",
         ),
         (["[1, 2]"], "queries", "x.jsonl line 1: must be a JSON object"),
+        (
+            ['{"id": "q1", "text": " \\t ", "domain": "d", "expected_behavior": {"behavior": "refuse"}}'],
+            None,
+            "x.jsonl line 1: record q1: field text: String should have a character other than whitespace",
+        ),
         (["", "  "], None, "x.jsonl: no records (the file is empty)"),
     ],
 )
