@@ -74,6 +74,13 @@ def trec(qrels: Path, run: Path, per_query: bool, measures: tuple[str, ...], com
 @click.option(
     "--trec-dir", type=click.Path(file_okay=False, path_type=Path), help="Folder for the TREC run/qrels files."
 )
+@click.option(
+    "--plots-dir",
+    "plots_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the per-mode nDCG@k curves (default retrieval.plots_dir, written only when the metrics go "
+    "to retrieval.out: a run with --out elsewhere leaves the plots alone).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the aggregate metrics as JSON.")
 @pass_state
 def retrieval(
@@ -83,6 +90,7 @@ def retrieval(
     out: Path | None,
     per_query: Path | None,
     trec_dir: Path | None,
+    plots_dir: Path | None,
     as_json: bool,
 ) -> None:
     """Run every golden query against the restored database and score the rankings.
@@ -93,7 +101,9 @@ def retrieval(
     Queries that expect a refusal (no relevant chunk) are counted, not scored. Writes the flat metrics JSON (dvc metrics), the per-query results
     (dvc plots, `goldkeeper eval compare`) and the TREC run + qrels files. Restore first.
     """
-    run = state.project().eval_retrieval(modes=modes or None, k=k, out=out, per_query=per_query, trec_dir=trec_dir)
+    run = state.project().eval_retrieval(
+        modes=modes or None, k=k, out=out, per_query=per_query, trec_dir=trec_dir, plots_dir=plots_dir
+    )
     result = run.result
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)

@@ -349,13 +349,15 @@ class Project:
         out: Path | str | None = None,
         per_query: Path | str | None = None,
         trec_dir: Path | str | None = None,
+        plots_dir: Path | str | None = None,
     ) -> RetrievalRun:
-        """Search every answerable query in each mode, score it, write the metrics, per-query and TREC files."""
+        """Search every answerable query in each mode, score it, write the metrics, per-query and TREC files,
+        and the plots (:meth:`_plots_dir`)."""
         from goldkeeper.evals.retrieval import run_retrieval, write_outputs  # noqa: PLC0415 - start-up (module doc)
 
         params = self.settings.retrieval
-        outputs = [self._output(out, params.out), self._output(per_query, params.per_query)]
-        outputs += [self._output(trec_dir, params.trec_dir), self.output_path(params.plots_dir)]
+        metrics, records = self._output(out, params.out), self._output(per_query, params.per_query)
+        trec, plots = self._output(trec_dir, params.trec_dir), self._plots_dir(plots_dir, metrics)
         chosen = list(modes or params.modes)
         embedder = self.embedder if any(m in ("vector", "hybrid") for m in chosen) else None
         with self.database() as url:
@@ -369,7 +371,17 @@ class Project:
                 store_version=self._store_version(),
                 database=self.settings.database,
             )
-        return RetrievalRun(result, write_outputs(result, *outputs))
+        return RetrievalRun(result, write_outputs(result, metrics, records, trec, plots))
+
+    def _plots_dir(self, given: Path | str | None, metrics: Path) -> Path | None:
+        """Where the retrieval plots go: ``given``; else params ``retrieval.plots_dir`` when the metrics go to
+        params' ``retrieval.out`` (the pipeline's run); else nowhere: a one-off run (``--out elsewhere.json``)
+        must not rewrite, nor delete the other modes' curves of, the plots DVC tracks."""
+        if given is not None:
+            return self.output_path(given, given=True)
+        if metrics == self.output_path(self.settings.retrieval.out):
+            return self.output_path(self.settings.retrieval.plots_dir)
+        return None
 
     def eval_grounded(
         self,
