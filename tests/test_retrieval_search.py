@@ -26,6 +26,7 @@ TEXTS = [
     ("Monsoon rains flood the river delta every summer.", None, "text"),
 ]
 CHUNK_IDS = [uuid.uuid5(NS, f"chunk-{i}") for i in range(len(TEXTS))]
+QUESTION = "How did the glacier shape the landscape near the coast?"
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +51,7 @@ def tiny(pg_admin_url, embedder):
     queries = [
         Query(
             id="q-glacier",
-            text="How did the glacier shape the landscape near the coast?",
+            text=QUESTION,
             domain="test",
             expected=Expected(chunks=[Relevance(id=CHUNK_IDS[0])]),
             expected_behavior=ExpectedBehavior(behavior="answer"),
@@ -175,3 +176,24 @@ def test_a_run_with_its_own_out_leaves_the_tracked_plots_alone(tiny, project: Pa
     assert sorted(p.name for p in plots.iterdir()) == ["ndcg-vector.json"]
     assert run_cli(eval_, capsys)[0] == 0  # the pipeline's run: params' paths, the modes it left out removed
     assert sorted(p.name for p in plots.iterdir()) == ["ndcg-fulltext.json"]
+
+
+def test_queries_whose_full_text_leg_matched_nothing_are_counted(tiny, embedder):
+    """A CJK question gives PostgreSQL's parser no word to match: hybrid quietly became the vector leg alone."""
+    with connection(tiny) as conn:
+        conn.execute("UPDATE golden.queries SET text = '冰川如何塑造海岸附近的地貌？' WHERE id = 'q-glacier'")
+    try:
+        result = run_retrieval(tiny, embedder, RetrievalParams(), modes=["fulltext", "hybrid"])
+    finally:
+        with connection(tiny) as conn:
+            conn.execute("UPDATE golden.queries SET text = %s WHERE id = 'q-glacier'", (QUESTION,))
+    assert result.fulltext_empty == ["q-glacier"] and result.metrics()["queries.fulltext_no_match"] == 1
+    assert result.warnings == [
+        "1 of 1 scored queries matched no chunk in full text (fulltext returns nothing for them and hybrid is the "
+        "vector leg alone; e.g. stop words only, or CJK text, which retrieval.fulltext_config 'english' does not "
+        "split into words): q-glacier"
+    ]
+    matched = run_retrieval(tiny, embedder, RetrievalParams(), modes=["fulltext"])
+    assert matched.fulltext_empty == [] and matched.metrics()["queries.fulltext_no_match"] == 0 and not matched.warnings
+    vector = run_retrieval(tiny, embedder, RetrievalParams(), modes=["vector"])
+    assert vector.fulltext_empty is None and "queries.fulltext_no_match" not in vector.metrics()
