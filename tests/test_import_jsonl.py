@@ -246,3 +246,21 @@ def test_an_analyses_replace_removing_a_chunk_a_query_expects_is_refused(
         # an expectation already pointing nowhere (deleted by hand) is not the import's to refuse
         conn.execute("DELETE FROM golden.chunks WHERE id = %s", (chunk,))
     assert run([*db, "import", "jsonl", "dropped.jsonl", "--replace"], capsys)[0] == 0
+
+
+def test_chunks_longer_than_the_model_reads_are_a_warning_naming_the_longest(
+    project: Path, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """all-MiniLM-L6-v2 reads 512 tokens: the rest of a longer chunk was cut without a word."""
+    record = analyses()[0]
+    chunks = [
+        c.model_copy(update={"content": "glacier valley " * n})
+        for c, n in zip(record.chunks[:2], (300, 260), strict=True)
+    ]
+    write_lines(project / "long.jsonl", [record.model_copy(update={"chunks": [*chunks, *record.chunks[2:]]})])
+    code, out, err = run(["--database-url", database_url, "import", "jsonl", "long.jsonl", "--json"], capsys)
+    warning = (
+        "warning: 2 chunk(s) are longer than the model's 512 tokens: only their first 512 are embedded, the rest "
+        f"does not move the vector (split them); the longest: chunk {chunks[0].id} (602 tokens)"
+    )
+    assert code == 0 and err.strip() == warning and orjson.loads(out)["warnings"] == [warning]

@@ -304,8 +304,13 @@ def restore_records(
         if dry_run:
             return report
         stats = _embed_and_record(conn, embedder, loader, embed_batch, progress, (dataset, version, source, replace))
+        cut = stats.cut_warning()
         return replace_fields(
-            report, chunks_embedded=stats.total, embeddings_cached=stats.cached, embeddings_computed=stats.computed
+            report,
+            chunks_embedded=stats.total,
+            embeddings_cached=stats.cached,
+            embeddings_computed=stats.computed,
+            warnings=report.warnings + ((f"warning: {cut}",) if cut else ()),
         )
 
 
@@ -369,7 +374,7 @@ def restore_verified(
         lock_timeout=lock_timeout,
         database=database,
     )
-    return replace_fields(report, warnings=tuple(i.render() for i in verified.report.warnings))
+    return replace_fields(report, warnings=tuple(i.render() for i in verified.report.warnings) + report.warnings)
 
 
 def restore_store(
