@@ -248,6 +248,18 @@ def _embed_and_record(
     return stats
 
 
+def _embedded(report: RestoreReport, stats: EmbedStats) -> RestoreReport:
+    """``report`` with what the embedding did, and its warning about chunks cut to the model's tokens."""
+    cut = stats.cut_warning()
+    return replace_fields(
+        report,
+        chunks_embedded=stats.total,
+        embeddings_cached=stats.cached,
+        embeddings_computed=stats.computed,
+        warnings=report.warnings + ((f"warning: {cut}",) if cut else ()),
+    )
+
+
 def restore_records(
     url: str,
     analyses: Iterable[Analysis],
@@ -304,14 +316,7 @@ def restore_records(
         if dry_run:
             return report
         stats = _embed_and_record(conn, embedder, loader, embed_batch, progress, (dataset, version, source, replace))
-        cut = stats.cut_warning()
-        return replace_fields(
-            report,
-            chunks_embedded=stats.total,
-            embeddings_cached=stats.cached,
-            embeddings_computed=stats.computed,
-            warnings=report.warnings + ((f"warning: {cut}",) if cut else ()),
-        )
+        return _embedded(report, stats)
 
 
 @dataclass(frozen=True)
