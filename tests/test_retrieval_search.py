@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from cli_support import run_cli
 from goldkeeper.config import BoostParams, EmbeddingParams, RetrievalParams
 from goldkeeper.dataset.restore import restore_records
 from goldkeeper.db.connection import connection
@@ -24,6 +26,7 @@ TEXTS = [
     ("Monsoon rains flood the river delta every summer.", None, "text"),
 ]
 CHUNK_IDS = [uuid.uuid5(NS, f"chunk-{i}") for i in range(len(TEXTS))]
+QUESTION = "How did the glacier shape the landscape near the coast?"
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +51,7 @@ def tiny(pg_admin_url, embedder):
     queries = [
         Query(
             id="q-glacier",
-            text="How did the glacier shape the landscape near the coast?",
+            text=QUESTION,
             domain="test",
             expected=Expected(chunks=[Relevance(id=CHUNK_IDS[0])]),
             expected_behavior=ExpectedBehavior(behavior="answer"),
@@ -140,7 +143,7 @@ def test_a_mode_given_twice_is_measured_once(tiny, embedder):
 
 
 def test_an_expected_chunk_the_database_no_longer_holds_is_a_warning(tiny, embedder):
-    # replacing the analyses (`import jsonl --replace`) can remove a chunk a query expects: it was scored as a
+    # a chunk a query expects deleted by hand (an import that would remove it is refused): it was scored as a
     # plain miss, without a word
     gone = uuid.uuid5(NS, "chunk-removed")
     with connection(tiny) as conn:
@@ -155,3 +158,42 @@ def test_an_expected_chunk_the_database_no_longer_holds_is_a_warning(tiny, embed
         "1 scored query expects a chunk the database does not hold" in w and str(gone) in w for w in result.warnings
     )
     assert run_retrieval(tiny, embedder, RetrievalParams(), modes=["fulltext"]).warnings == []
+
+
+def test_a_run_with_its_own_out_leaves_the_tracked_plots_alone(tiny, project: Path, capsys) -> None:
+    """The plots dir is a DVC output of the pipeline's run (metrics to retrieval.out): a one-off run writing its
+    metrics elsewhere rewrote its curves and deleted those of the modes it left out. Now it writes plots only
+    where --plots-dir says."""
+    eval_ = ["--database-url", tiny, "eval", "retrieval", "--mode", "fulltext"]
+    plots = project / "reports" / "retrieval-plots"
+    plots.mkdir(parents=True)
+    (plots / "ndcg-vector.json").write_text("[]")
+    code, _, err = run_cli([*eval_, "--out", "elsewhere.json"], capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in plots.iterdir()) == ["ndcg-vector.json"] and (project / "elsewhere.json").exists()
+    code, out, err = run_cli([*eval_, "--out", "elsewhere.json", "--plots-dir", "mine"], capsys)
+    assert code == 0 and f"wrote {project / 'mine' / 'ndcg-fulltext.json'}, " in out, err
+    assert sorted(p.name for p in plots.iterdir()) == ["ndcg-vector.json"]
+    assert run_cli(eval_, capsys)[0] == 0  # the pipeline's run: params' paths, the modes it left out removed
+    assert sorted(p.name for p in plots.iterdir()) == ["ndcg-fulltext.json"]
+
+
+def test_queries_whose_full_text_leg_matched_nothing_are_counted(tiny, embedder):
+    """A CJK question gives PostgreSQL's parser no word to match: hybrid quietly became the vector leg alone."""
+    with connection(tiny) as conn:
+        conn.execute("UPDATE golden.queries SET text = '冰川如何塑造海岸附近的地貌？' WHERE id = 'q-glacier'")
+    try:
+        result = run_retrieval(tiny, embedder, RetrievalParams(), modes=["fulltext", "hybrid"])
+    finally:
+        with connection(tiny) as conn:
+            conn.execute("UPDATE golden.queries SET text = %s WHERE id = 'q-glacier'", (QUESTION,))
+    assert result.fulltext_empty == ["q-glacier"] and result.metrics()["queries.fulltext_no_match"] == 1
+    assert result.warnings == [
+        "1 of 1 scored queries matched no chunk in full text (fulltext returns nothing for them and hybrid is the "
+        "vector leg alone; e.g. stop words only, or CJK text, which retrieval.fulltext_config 'english' does not "
+        "split into words): q-glacier"
+    ]
+    matched = run_retrieval(tiny, embedder, RetrievalParams(), modes=["fulltext"])
+    assert matched.fulltext_empty == [] and matched.metrics()["queries.fulltext_no_match"] == 0 and not matched.warnings
+    vector = run_retrieval(tiny, embedder, RetrievalParams(), modes=["vector"])
+    assert vector.fulltext_empty is None and "queries.fulltext_no_match" not in vector.metrics()

@@ -49,7 +49,9 @@ def squad_command(
 
 
 def _echo_import(report: RestoreReport, as_json: bool) -> None:
-    """Every import's report, then exit 4 when a dry run found conflicts."""
+    """Every import's report (its warnings on stderr), then exit 4 when a dry run found conflicts."""
+    for warning in report.warnings:
+        click.echo(warning, err=True)
     if as_json:
         echo_json(report.to_json())
     else:

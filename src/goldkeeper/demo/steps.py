@@ -88,7 +88,10 @@ def retrieval_step(ctx: DemoContext) -> StepResult:
     """The retrieval eval in every mode on the demo database."""
     out = ctx.output("metrics", "retrieval.json")
     run = ctx.project.eval_retrieval(
-        out=out, per_query=ctx.output("reports", "retrieval-per-query.json"), trec_dir=ctx.output("reports")
+        out=out,
+        per_query=ctx.output("reports", "retrieval-per-query.json"),
+        trec_dir=ctx.output("reports"),
+        plots_dir=ctx.output("reports", "retrieval-plots"),
     )
     result, k = run.result, run.result.k
     parts = ", ".join(

@@ -17,7 +17,10 @@ chunks, so that a remote provider has ``max_concurrency`` requests to send at on
 
 ``EmbedStats``: ``total`` chunks given a vector, of which ``cached`` came from
 the cache and ``computed`` from the model (``total == cached + computed``);
-``texts_embedded`` counts the distinct texts the model actually ran on.
+``texts_embedded`` counts the distinct texts the model actually ran on; ``cut``: the chunks given a vector
+longer than the model reads (only their first ``max_tokens`` tokens are embedded), counted when the
+embedder can count tokens cheaply (``token_counts``: the fastembed backend's loaded tokenizer), with
+``longest`` (chunk id, tokens) of them.
 """
 
 from __future__ import annotations
@@ -45,6 +48,20 @@ class EmbedStats:
     seconds: float
     texts_embedded: int = 0
     model_id: str = ""
+    #: chunks longer than the model reads (module doc), and the longest of them: (chunk id, tokens)
+    cut: int = 0
+    longest: tuple[str, int] | None = None
+    max_tokens: int | None = None
+
+    def cut_warning(self) -> str | None:
+        """One line when chunks were cut to the model's tokens, naming the longest; None when none was."""
+        if not self.cut or self.longest is None:
+            return None
+        return (
+            f"{self.cut} chunk(s) are longer than the model's {self.max_tokens} tokens: only their first "
+            f"{self.max_tokens} are embedded, the rest does not move the vector (split them); the longest: chunk "
+            f"{self.longest[0]} ({self.longest[1]} tokens)"
+        )
 
     @property
     def texts_per_second(self) -> float:
@@ -185,10 +202,12 @@ def embed_chunks(
     todo = count(conn, model_id)
     chunk_batch = batch_size * int(getattr(embedder, "max_concurrency", 1) or 1)
     total = cached = computed = texts_embedded = 0
+    lengths = _CutCounter(embedder)
     with progress.task(f"embedding chunks ({embedder.model_name})", todo) as task:
         with flushing(cache):  # the file cache keeps what was computed, even when the run fails
             for batch in iterate(conn, model_id, chunk_batch):
                 texts = [content for _, content in batch]
+                lengths.add(batch)
                 vectors, n_computed, n_texts = embed_texts_cached(conn, embedder, texts, cache)
                 texts_embedded += n_texts
                 write(conn, model_id, [(cid, vec) for (cid, _), vec in zip(batch, vectors, strict=True)])
@@ -203,7 +222,30 @@ def embed_chunks(
         seconds=time.perf_counter() - start,
         texts_embedded=texts_embedded,
         model_id=model_id,
+        cut=lengths.cut,
+        longest=lengths.longest,
+        max_tokens=lengths.limit,
     )
+
+
+class _CutCounter:
+    """The chunks longer than the embedder's ``max_tokens`` (its tokenizer cuts the rest), when it can count
+    tokens (``token_counts``); a backend that cannot (a command, an endpoint) counts none."""
+
+    def __init__(self, embedder: Any) -> None:
+        self.limit: int | None = getattr(embedder, "max_tokens", None)
+        self._count = getattr(embedder, "token_counts", None) if self.limit else None
+        self.cut = 0
+        self.longest: tuple[str, int] | None = None
+
+    def add(self, batch: list[tuple[Any, str]]) -> None:
+        if self._count is None or self.limit is None:
+            return
+        for (chunk_id, _), tokens in zip(batch, self._count([text for _, text in batch]), strict=True):
+            if tokens > self.limit:
+                self.cut += 1
+                if self.longest is None or tokens > self.longest[1]:
+                    self.longest = (str(chunk_id), tokens)
 
 
 __all__ = [
