@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psycopg
 import pytest
 
@@ -64,6 +65,15 @@ def test_empty_prefixes_keep_every_identity_byte_for_byte(tmp_path: Path) -> Non
         _embedder(tmp_path, document_prefix="query: ").model_id,
     }
     assert len(sides) == 2 and all(s.startswith("command:team/e5:8+prefix:") for s in sides)
+
+
+def test_the_document_prefix_counts_toward_the_tokens_a_chunk_may_have() -> None:
+    plain = load_embedder(EmbeddingParams())
+    prefixed = load_embedder(EmbeddingParams(**E5))
+    assert prefixed.max_tokens == plain.max_tokens == 512  # the restore warning about cut chunks reads both
+    text = "The Normans gave their name to Normandy."
+    assert prefixed.token_counts([text]) == plain.token_counts([f"passage: {text}"]) > plain.token_counts([text])
+    np.testing.assert_array_equal(prefixed.embed_documents([text]), plain.embed_documents([f"passage: {text}"]))
 
 
 @pytest.mark.parametrize(

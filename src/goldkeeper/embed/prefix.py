@@ -57,6 +57,11 @@ class PrefixedEmbedder:
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self.inner.embed_documents([self.document_prefix + t for t in texts])
 
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        """The tokens of each chunk as the model reads it: the document prefix counts toward its 512 (fill's
+        warning about cut chunks); only asked of a backend with ``max_tokens`` (fastembed)."""
+        return self.inner.token_counts([self.document_prefix + t for t in texts])
+
     def embed_query(self, text: str) -> np.ndarray:
         return self.inner.embed_query(self.query_prefix + text)
 
