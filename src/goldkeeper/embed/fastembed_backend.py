@@ -216,6 +216,12 @@ class FastEmbedEmbedder:
             vectors = list(self._model.query_embed(text))
         return _normalise(np.asarray(vectors, dtype=np.float32))[0]
 
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), dim) float32, L2-normalised: one ``embed_query`` per text (one ONNX run each)."""
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self.embed_query(t) for t in texts])
+
     def __repr__(self) -> str:
         return f"FastEmbedEmbedder({self.model_id!r}, dim={self.dim})"
 

@@ -148,7 +148,7 @@ def embed_texts_cached(
 
 
 class _QueryEmbedder:
-    """An embedder view whose "documents" are queries: ``embed_query`` per text, its own cache key."""
+    """An embedder view whose "documents" are queries (``embed_queries``), under its own cache key."""
 
     def __init__(self, inner: Embedder) -> None:
         self.inner = inner
@@ -161,13 +161,13 @@ class _QueryEmbedder:
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([self.inner.embed_query(t) for t in texts]).astype(np.float32, copy=False)
+        return np.asarray(self.inner.embed_queries(texts), dtype=np.float32)
 
 
 def embed_queries(conn: Any, embedder: Embedder, texts: list[str]) -> np.ndarray:
     """(len(texts), dim) query embeddings through the embedding cache (in the caller's transaction).
 
-    Queries are embedded with ``embed_query`` (models with query prefixes differ from
+    Queries are embedded with ``embed_queries`` (models with query prefixes differ from
     documents) and cached under ``<model_id>#query``, so a repeated eval computes nothing.
     """
     sql.prepare(conn)

@@ -193,8 +193,9 @@ class RetrievalResult:
 
 
 def _embed(embedder: Any, texts: Sequence[str], batch_size: int) -> np.ndarray:
+    """The questions embedded as queries (``embedding.query_prefix``), as the production system searches."""
     parts = [
-        np.asarray(embedder.embed_documents(list(texts[i : i + batch_size]))) for i in range(0, len(texts), batch_size)
+        np.asarray(embedder.embed_queries(list(texts[i : i + batch_size]))) for i in range(0, len(texts), batch_size)
     ]
     return np.vstack(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
 
