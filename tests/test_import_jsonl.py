@@ -270,3 +270,6 @@ def test_chunks_longer_than_the_model_reads_are_a_warning_naming_the_longest(
     code, out, err = run(["--database-url", database_url, "import", "jsonl", "long.jsonl", "--json"], capsys)
     document = orjson.loads(out)
     assert (code, err, document["warnings"]) == (0, "", []) and document["embeddings"]["computed"] == 0
+    code, out, err = run(["--database-url", database_url, "import", "jsonl", "long.jsonl"], capsys)  # unchanged
+    assert (code, err) == (0, "")
+    assert "\nembedded nothing: every chunk already has its vector by sentence-transformers/all-MiniLM-L6-v2@" in out
