@@ -264,3 +264,12 @@ def test_chunks_longer_than_the_model_reads_are_a_warning_naming_the_longest(
         f"does not move the vector (split them); the longest: chunk {chunks[0].id} (602 tokens)"
     )
     assert code == 0 and err.strip() == warning and orjson.loads(out)["warnings"] == [warning]
+    # the same chunks again, their vectors from the embedding cache: warned when computed, not on every restore
+    with psycopg.connect(database_url) as conn:
+        conn.execute("DELETE FROM golden.analyses WHERE id = %s", (record.id,))
+    code, out, err = run(["--database-url", database_url, "import", "jsonl", "long.jsonl", "--json"], capsys)
+    document = orjson.loads(out)
+    assert (code, err, document["warnings"]) == (0, "", []) and document["embeddings"]["computed"] == 0
+    code, out, err = run(["--database-url", database_url, "import", "jsonl", "long.jsonl"], capsys)  # unchanged
+    assert (code, err) == (0, "")
+    assert "\nembedded nothing: every chunk already has its vector by sentence-transformers/all-MiniLM-L6-v2@" in out

@@ -138,6 +138,8 @@ class RestoreReport:
             lines.append(self._dim_line(*self.dim_change))
         if self.dry_run:
             lines.append("dry run: nothing was changed in the database")
+        elif self.chunks_embedded == 0:  # a queries-only import, an unchanged restore: not "embedded 0 chunks (0, 0)"
+            lines.append(f"embedded nothing: every chunk already has its vector by {self.model_id}")
         else:
             lines.append(
                 f"embedded {self.chunks_embedded} chunks with {self.model_id} "
