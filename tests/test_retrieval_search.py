@@ -197,3 +197,26 @@ def test_queries_whose_full_text_leg_matched_nothing_are_counted(tiny, embedder)
     assert matched.fulltext_empty == [] and matched.metrics()["queries.fulltext_no_match"] == 0 and not matched.warnings
     vector = run_retrieval(tiny, embedder, RetrievalParams(), modes=["vector"])
     assert vector.fulltext_empty is None and "queries.fulltext_no_match" not in vector.metrics()
+
+
+def test_eval_retrievals_warnings_show_a_hostile_query_id_inert(tiny, project: Path, capsys) -> None:
+    """The warnings name query ids the database holds (a hand edit, an application's mapped table: any text):
+    they were printed raw, so an id's escape sequence reached the terminal and a ``::`` line the CI runner."""
+    hostile = "q-\x1b]8;;https://evil.test\x07x\n::error::y"
+    with connection(tiny) as conn:
+        conn.execute(
+            "INSERT INTO golden.queries (id, text, domain, expected_behavior) "
+            """VALUES (%s, '冰川如何塑造海岸附近的地貌？', 'test', '{"behavior": "answer"}')""",
+            (hostile,),
+        )
+        conn.execute("INSERT INTO golden.query_expected VALUES (%s, 'chunk', %s, 1)", (hostile, CHUNK_IDS[0]))
+    try:
+        code, _, err = run_cli(
+            ["--database-url", tiny, "eval", "retrieval", "--mode", "fulltext", "--out", "x.json"], capsys
+        )
+    finally:
+        with connection(tiny) as conn:
+            conn.execute("DELETE FROM golden.queries WHERE id = %s", (hostile,))
+    assert code == 0, err
+    assert "matched no chunk in full text" in err and "q-\\x1b]8;;https://evil.test\\x07x\\n::error::y\n" in err
+    assert "\x1b" not in err and "\x07" not in err and "\n::" not in err
