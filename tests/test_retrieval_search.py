@@ -126,6 +126,23 @@ def test_fulltext_config_other_than_english_stems_the_chunks_with_it_too(tiny):
     assert [h.chunk_id for h in english] == [str(CHUNK_IDS[0])]
 
 
+def test_a_fulltext_config_whose_name_needs_quoting_is_read_as_named(tiny):
+    # the name was resolved, then written back unquoted (`public.Swiss`), which PostgreSQL folds to another name:
+    # the search failed with "unknown text search configuration" for a configuration the check had just found
+    name = 'public."Swiss"'
+    with connection(tiny) as conn:
+        conn.execute(f"CREATE TEXT SEARCH CONFIGURATION {name} (COPY = pg_catalog.simple)")
+    try:
+        with connection(tiny) as conn:
+            prepare(conn)
+            source = searched_chunks(conn, None, name, None)
+            (hits,) = fulltext_search(conn, ["carved mountains"], 10, ts_config=name, chunks=source)
+    finally:
+        with connection(tiny) as conn:
+            conn.execute(f"DROP TEXT SEARCH CONFIGURATION {name}")
+    assert [h.chunk_id for h in hits] == [str(CHUNK_IDS[0])]
+
+
 def test_an_unknown_fulltext_config_is_a_config_error_naming_the_setting(tiny, embedder):
     # the vector leg reads it too (section-title boost): it failed with the database's raw message
     with pytest.raises(ConfigError, match=r"retrieval\.fulltext_config: 'klingon' is not a text search .*german"):
