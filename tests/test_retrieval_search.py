@@ -126,6 +126,23 @@ def test_fulltext_config_other_than_english_stems_the_chunks_with_it_too(tiny):
     assert [h.chunk_id for h in english] == [str(CHUNK_IDS[0])]
 
 
+def test_a_fulltext_config_whose_name_needs_quoting_is_read_as_named(tiny):
+    # the name was resolved, then written back unquoted (`public.Swiss`), which PostgreSQL folds to another name:
+    # the search failed with "unknown text search configuration" for a configuration the check had just found
+    name = 'public."Swiss"'
+    with connection(tiny) as conn:
+        conn.execute(f"CREATE TEXT SEARCH CONFIGURATION {name} (COPY = pg_catalog.simple)")
+    try:
+        with connection(tiny) as conn:
+            prepare(conn)
+            source = searched_chunks(conn, None, name, None)
+            (hits,) = fulltext_search(conn, ["carved mountains"], 10, ts_config=name, chunks=source)
+    finally:
+        with connection(tiny) as conn:
+            conn.execute(f"DROP TEXT SEARCH CONFIGURATION {name}")
+    assert [h.chunk_id for h in hits] == [str(CHUNK_IDS[0])]
+
+
 def test_an_unknown_fulltext_config_is_a_config_error_naming_the_setting(tiny, embedder):
     # the vector leg reads it too (section-title boost): it failed with the database's raw message
     with pytest.raises(ConfigError, match=r"retrieval\.fulltext_config: 'klingon' is not a text search .*german"):
@@ -197,3 +214,26 @@ def test_queries_whose_full_text_leg_matched_nothing_are_counted(tiny, embedder)
     assert matched.fulltext_empty == [] and matched.metrics()["queries.fulltext_no_match"] == 0 and not matched.warnings
     vector = run_retrieval(tiny, embedder, RetrievalParams(), modes=["vector"])
     assert vector.fulltext_empty is None and "queries.fulltext_no_match" not in vector.metrics()
+
+
+def test_eval_retrievals_warnings_show_a_hostile_query_id_inert(tiny, project: Path, capsys) -> None:
+    """The warnings name query ids the database holds (a hand edit, an application's mapped table: any text):
+    they were printed raw, so an id's escape sequence reached the terminal and a ``::`` line the CI runner."""
+    hostile = "q-\x1b]8;;https://evil.test\x07x\n::error::y"
+    with connection(tiny) as conn:
+        conn.execute(
+            "INSERT INTO golden.queries (id, text, domain, expected_behavior) "
+            """VALUES (%s, '冰川如何塑造海岸附近的地貌？', 'test', '{"behavior": "answer"}')""",
+            (hostile,),
+        )
+        conn.execute("INSERT INTO golden.query_expected VALUES (%s, 'chunk', %s, 1)", (hostile, CHUNK_IDS[0]))
+    try:
+        code, _, err = run_cli(
+            ["--database-url", tiny, "eval", "retrieval", "--mode", "fulltext", "--out", "x.json"], capsys
+        )
+    finally:
+        with connection(tiny) as conn:
+            conn.execute("DELETE FROM golden.queries WHERE id = %s", (hostile,))
+    assert code == 0, err
+    assert "matched no chunk in full text" in err and "q-\\x1b]8;;https://evil.test\\x07x\\n::error::y\n" in err
+    assert "\x1b" not in err and "\x07" not in err and "\n::" not in err

@@ -121,7 +121,7 @@ def retrieval(
     )
     result = run.result
     for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        echo_text(f"warning: {warning}", err=True)  # they name query and chunk ids: any text
     if as_json:
         echo_json(result.metrics())
         return

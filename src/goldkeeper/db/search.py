@@ -140,8 +140,9 @@ def golden_chunks(ts_config: str) -> sql.Composable:
 
 
 def text_search_config(conn: psycopg.Connection[Any], name: str) -> str:
-    """``name`` (params ``retrieval.fulltext_config``) resolved in the database, schema-qualified
-    (``pg_catalog.german``); one not in ``pg_ts_config`` is a ConfigError listing those there are."""
+    """``name`` (params ``retrieval.fulltext_config``) resolved in the database, schema-qualified and quoted as
+    an identifier where it must be (``pg_catalog.german``, ``public."Swiss"``); one not in ``pg_ts_config`` is a
+    ConfigError listing those there are."""
     try:
         with conn.transaction():
             row = conn.execute("SELECT %s::regconfig::oid", (name,)).fetchone()
@@ -153,9 +154,10 @@ def text_search_config(conn: psycopg.Connection[Any], name: str) -> str:
             key="retrieval.fulltext_config",
         ) from exc
     assert row is not None  # a cast of one value returns one row
+    # quoted: a name PostgreSQL would fold or split unquoted (`"Swiss"`) must read back as the same configuration
     qualified = conn.execute(
-        "SELECT n.nspname || '.' || c.cfgname FROM pg_ts_config c JOIN pg_namespace n ON n.oid = c.cfgnamespace "
-        "WHERE c.oid = %s",
+        "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.cfgname) FROM pg_ts_config c "
+        "JOIN pg_namespace n ON n.oid = c.cfgnamespace WHERE c.oid = %s",
         (row[0],),
     ).fetchone()
     assert qualified is not None  # the oid the cast resolved
