@@ -198,8 +198,8 @@ class FastEmbedEmbedder:
     def token_counts(self, texts: Sequence[str]) -> list[int]:
         """The tokens of each text, special ones included, before truncation (those past :attr:`max_tokens` are
         cut without a word). The session's tokenizer, already loaded, copied once without truncation: about
-        0.7 ms for a 300-token chunk on one core, 1% of the model's 70 ms, so restore can say what it cut (a chunk
-        whose vector the cache holds is counted too: that 0.7 ms is then all its cost)."""
+        0.7 ms for a 300-token chunk on one core, 1% of the model's 70 ms, so restore can say what it cut (only
+        the chunks the model embeds are counted: embed/fill.py skips those whose vector the cache holds)."""
         if self._counter is None:
             from tokenizers import Tokenizer  # noqa: PLC0415 - fastembed's own dependency, loaded with the model
 
