@@ -35,9 +35,11 @@ from goldkeeper.db.search import (
     chunk_count,
     fulltext_search,
     load_judgments,
+    missing_fulltext_index,
     prepare,
     rrf_fuse,
     searched_chunks,
+    text_search_config,
     vector_search,
 )
 from goldkeeper.db.state import read_dataset_state
@@ -98,6 +100,8 @@ class RetrievalResult:
     missing_expected: dict[str, list[str]] = field(default_factory=dict)
     #: the scored queries whose full-text leg returned no chunk (None: no mode searched full text)
     fulltext_empty: list[str] | None = None
+    #: the CREATE INDEX the full-text leg lacks under a configuration other than English (None: it has one)
+    fulltext_index: str | None = None
 
     @property
     def warnings(self) -> list[str]:
@@ -111,6 +115,12 @@ class RetrievalResult:
             )
         if self.fulltext_empty:
             found.append(self._fulltext_empty_note(self.fulltext_empty))
+        if self.fulltext_index:
+            found.append(
+                f"retrieval.fulltext_config {self.params.fulltext_config!r}: golden.chunks has no full-text index "
+                "for it, so each question parses every chunk again (slow on large tables); an owner of "
+                f"golden.chunks can build one once: {self.fulltext_index}"
+            )
         return found
 
     def _fulltext_empty_note(self, empty: list[str]) -> str:
@@ -313,6 +323,7 @@ def run_retrieval(
         excluded = [behavior for qid, _, behavior in queries if not _has_relevant(qrels_all.get(qid))]
         qrels = {qid: qrels_all[qid] for qid, _ in answerable}
         missing = _missing_expected(conn, qrels, source)
+        unindexed = _missing_index(conn, database, params, chosen)
         runs: dict[str, dict[str, dict[str, float]]] = {m: {} for m in chosen}
         empty: list[str] | None = [] if any(m in ("fulltext", "hybrid") for m in chosen) else None
         batch = params.query_batch_size
@@ -334,7 +345,18 @@ def run_retrieval(
         measured=measured,
         missing_expected=missing,
         fulltext_empty=empty,
+        fulltext_index=unindexed,
     )
+
+
+def _missing_index(
+    conn: Any, database: DatabaseParams | None, params: RetrievalParams, chosen: list[str]
+) -> str | None:
+    """The index golden.chunks lacks for the full-text leg under ``params.fulltext_config`` (a mapped table's
+    full-text column is the application's own choice)."""
+    if database is not None or not any(mode in ("fulltext", "hybrid") for mode in chosen):
+        return None
+    return missing_fulltext_index(conn, text_search_config(conn, params.fulltext_config))
 
 
 def _has_relevant(judged: dict[str, int] | None) -> bool:
