@@ -119,12 +119,13 @@ def settings_for(tmp_path: Path, mapping: dict[str, Any] | None = MAPPING) -> An
     return validate_settings(values)
 
 
-def restored_app(source: str, target: str, tmp_path: Path, dim: int) -> tuple[Any, Any]:
+def restored_app(source: str, target: str, tmp_path: Path, dim: int, **embedding_params: Any) -> tuple[Any, Any]:
     """(settings, embedder): the application database ``source`` (with rows) dumped through :data:`MAPPING` to
     ``tmp_path/golden`` and restored into ``target`` (the application schema, empty), embedded by a command
-    model of ``dim`` dimensions; the rubric asks for no prompts (the queries live in goldkeeper's tables)."""
+    model of ``dim`` dimensions (``embedding_params``: more of its settings); the rubric asks for no prompts
+    (the queries live in goldkeeper's tables)."""
     program = write_program(tmp_path / "embedder", dim)
-    embedding = EmbeddingParams(provider=program, model="team/app-embedder", dimensions=dim)
+    embedding = EmbeddingParams(provider=program, model="team/app-embedder", dimensions=dim, **embedding_params)
     embedder = load_embedder(embedding, root=tmp_path / "embedder")
     settings = validate_settings(
         {

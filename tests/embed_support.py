@@ -47,6 +47,8 @@ class FakeEndpoint(LocalEndpoint):
         self.script: list[Any] = []
         self.requests = 0
         self.texts = 0
+        #: every text received, in arrival order (a test sees what the client sent)
+        self.inputs: list[str] = []
         self.always_fail = False
         self.paths: list[str] = []
         self.lock = threading.Lock()
@@ -99,6 +101,7 @@ class FakeEndpoint(LocalEndpoint):
         vectors = self.model.embed_documents(texts)
         with self.lock:
             self.texts += len(texts)
+            self.inputs += texts
         cut = -1 if step == "dims" else None
         data = [{"object": "embedding", "index": i, "embedding": v[:cut].tolist()} for i, v in enumerate(vectors)]
         return self._send(handler, 200, {"object": "list", "model": body["model"], "data": data[::-1]})

@@ -66,6 +66,19 @@ def test_an_import_records_no_store_version(database_url: str, embedder: Embedde
     assert "records imported (no store version)" in state.describe()
 
 
+def test_verify_db_after_an_import_says_how_to_record_a_version(
+    tmp_path: Path, database_url: str, embedder: Embedder
+) -> None:
+    """import, then dump (the README's "Your data"): verify --db warned with nothing saying what to do."""
+    store = build_store(tmp_path / "store", n=2)
+    loaded = open_store(store)
+    restore_records(database_url, list(loaded.analyses()), list(loaded.queries()), embedder)
+    (warning,) = verify_database(database_url, store, Settings(root=tmp_path), embedder).warnings
+    assert warning.code == "db.version" and "`goldkeeper restore` records the store's version" in warning.message
+    restore_store(database_url, store, embedder)  # what the warning says: identical records, version recorded
+    assert verify_database(database_url, store, Settings(root=tmp_path), embedder).warnings == ()
+
+
 def test_a_version_1_schema_is_migrated(database_url: str) -> None:
     init_schema(database_url, 384)
     with psycopg.connect(database_url) as conn:  # what goldkeeper before the table created

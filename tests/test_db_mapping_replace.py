@@ -17,8 +17,10 @@ from db_mapping_support import DOC, MAPPING, restored_app
 from golden_support import store_bytes
 from goldkeeper.config import validate_settings
 from goldkeeper.dataset.dump import dump
-from goldkeeper.dataset.restore import restore_store
+from goldkeeper.dataset.restore import restore_records, restore_store
 from goldkeeper.errors import ConflictError, DataIntegrityError
+from goldkeeper.models import Expected, ExpectedBehavior, Query, Relevance
+from goldkeeper.store import open_store
 
 DIM = 24
 CHUNK = str(uuid.UUID(int=100 + 10 * 1 + 0))  # DOC[1]'s first chunk
@@ -207,3 +209,29 @@ def test_chunks_renumbered_under_a_unique_position_are_updated_in_place(
     assert report.analyses.replaced == (DOC[0], DOC[1])
     dump(url, settings, tmp_path / "crossed-again")
     assert store_bytes(tmp_path / "crossed") == store_bytes(tmp_path / "crossed-again")
+
+
+def test_an_analyses_replace_removing_a_chunk_a_query_expects_is_refused(
+    restored: tuple[str, Path, Any, Any],
+) -> None:
+    """Through a mapping too: the queries stay (an analyses-only import keeps them), so a replace removing a chunk
+    one expects is refused, naming both, with the application's rows unchanged."""
+    url, store, settings, embedder = restored
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DELETE FROM app.pins")
+    query = Query(
+        id="q-pinned",
+        text="Which chunk?",
+        domain="app",
+        expected=Expected(chunks=[Relevance(id=uuid.UUID(CHUNK))]),
+        expected_behavior=ExpectedBehavior(behavior="answer"),
+    )
+    restore_records(url, [], [query], embedder, database=settings.database, keep_absent=frozenset({"analyses"}))
+    records = list(open_store(store).analyses())
+    without = [a.model_copy(update={"chunks": [c for c in a.chunks if str(c.id) != CHUNK]}) for a in records]
+    before = _rows(url, "SELECT * FROM app.doc_chunks ORDER BY chunk_id")
+    with pytest.raises(DataIntegrityError, match=rf"^1 query expectation\(s\) .* q-pinned -> chunk {CHUNK}; nothing"):
+        restore_records(
+            url, without, [], embedder, replace=True, database=settings.database, keep_absent=frozenset({"queries"})
+        )
+    assert _rows(url, "SELECT * FROM app.doc_chunks ORDER BY chunk_id") == before

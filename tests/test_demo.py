@@ -89,6 +89,10 @@ def test_demo_without_golden_uses_the_bundled_sample(project: Path, capsys: pyte
     from goldkeeper.store import open_store
 
     assert report["version"] == open_store(REPO / "golden").version
+    # the imported sample's version is recorded: no db.version warning, metrics and baseline labelled with it
+    assert report["steps"][1]["data"]["warnings"] == 0
+    metrics = orjson.loads((project / ".goldkeeper" / "demo" / "metrics" / "retrieval.json").read_bytes())
+    assert (metrics["dataset_version"], metrics["dataset_version_differs"]) == (report["version"], False)
 
 
 def test_demo_never_wipes_a_folder_it_did_not_write(

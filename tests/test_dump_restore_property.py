@@ -120,7 +120,7 @@ def datasets(draw: st.DrawFn) -> tuple[list[Analysis], list[Query]]:
         queries.append(
             Query(
                 id=qid,
-                text=draw(st.text(CHARS, min_size=1, max_size=40)),
+                text=draw(st.text(CHARS, min_size=1, max_size=40).filter(str.strip)),  # blank: refused
                 domain=draw(short_text),
                 difficulty=draw(st.sampled_from(["easy", "medium", "hard"])),
                 tags=draw(st.lists(short_text, max_size=3)),

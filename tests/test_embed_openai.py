@@ -72,6 +72,15 @@ def test_vectors_are_the_served_models_in_batches_and_in_order(endpoint: FakeEnd
     assert KEY not in repr(embedder) and KEY not in embedder.model_id
 
 
+def test_the_endpoint_receives_the_prefixed_texts(endpoint: FakeEndpoint, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GK_TEST_EMBED_KEY", KEY)
+    embedder = load_embedder(_params(endpoint, query_prefix="query: ", document_prefix="passage: "))
+    embedder.embed_documents(TEXTS[:1])
+    embedder.embed_queries(TEXTS[1:2])
+    assert endpoint.inputs == [f"passage: {TEXTS[0]}", f"query: {TEXTS[1]}"]  # the endpoint knows no convention
+    assert embedder.model_id == "openai:sentence-transformers/all-MiniLM-L6-v2:384+prefix:4b24d1aaebab2949"
+
+
 def test_429_with_retry_after_and_500_are_retried(endpoint: FakeEndpoint, embedder_for) -> None:  # type: ignore[no-untyped-def]
     embedder = embedder_for(max_retries=3)
     endpoint.script = [("429", "1"), "500"]

@@ -81,6 +81,17 @@ def test_parallel_vectors_are_the_serial_ones_bit_for_bit(parallel: FastEmbedEmb
     assert parallel.pool.pids == pids
 
 
+def test_questions_are_embedded_in_the_worker_lanes_as_the_same_bytes(parallel: FastEmbedEmbedder) -> None:
+    # eval retrieval embedded its questions as documents, in the lanes; as queries they went one at a time in
+    # this process, though the model embeds a query as a document
+    texts = _sample_texts(12)  # the fewest the three lanes share
+    assert parallel.pool is not None  # a worker still loading takes no piece: the lanes still embed them all
+    parallel.pool.last_lane_texts = ()
+    got = parallel.embed_queries(texts)
+    assert sum(parallel.pool.last_lane_texts) == len(texts), parallel.pool.last_lane_texts
+    assert got.tobytes() == np.stack([parallel.embed_query(t) for t in texts]).tobytes()
+
+
 def test_a_worker_failure_is_one_line_and_stops_every_worker(parallel: FastEmbedEmbedder) -> None:
     assert parallel.pool is not None
     parallel.embed_documents(_sample_texts(12))

@@ -93,6 +93,11 @@ def test_the_kind_is_detected_and_records_round_trip(tmp_path: Path) -> None:
             "line 1: record q1: field id: Input should be a valid UUID",
         ),
         (["[1, 2]"], "queries", "x.jsonl line 1: must be a JSON object"),
+        (
+            ['{"id": "q1", "text": " \\t ", "domain": "d", "expected_behavior": {"behavior": "refuse"}}'],
+            None,
+            "x.jsonl line 1: record q1: field text: String should have a character other than whitespace",
+        ),
         (["", "  "], None, "x.jsonl: no records (the file is empty)"),
     ],
 )
@@ -206,3 +211,65 @@ def test_a_duplicate_id_names_the_file(project: Path, database_url: str, capsys:
     code, _, err = run(["--database-url", database_url, "import", "jsonl", "twice.jsonl"], capsys)
     assert code == 5
     assert err.strip() == f"error: {project / 'twice.jsonl'}: duplicate query id tasks-1 in the records to restore"
+
+
+def test_an_analyses_replace_removing_a_chunk_a_query_expects_is_refused(
+    project: Path, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An analyses file replaces the analyses and keeps the queries: dropping a chunk one of them expects (or
+    its whole analysis) would leave it pointing nowhere (verify --db: db.dangling_expected), a silent miss in
+    every eval. Refused like a query pointing at a missing chunk: named, exit 5, nothing changed."""
+    db = ["--database-url", database_url]
+    records = analyses()
+    chunk = records[0].chunks[1].id
+    dropped = records[0].model_copy(update={"chunks": [c for c in records[0].chunks if c.id != chunk]})
+    write_lines(project / "a.jsonl", records)
+    write_lines(project / "q.jsonl", queries())
+    write_lines(project / "dropped.jsonl", [dropped, *records[1:]])
+    write_lines(project / "gone.jsonl", records[1:])
+    assert run([*db, "import", "jsonl", "a.jsonl"], capsys)[0] == 0
+    assert run([*db, "import", "jsonl", "q.jsonl"], capsys)[0] == 0
+    message = (
+        f"error: 1 query expectation(s) point at chunks/analyses that would not exist: tasks-1 -> chunk {chunk}; "
+        "nothing was changed"
+    )
+    for args in (
+        ["dropped.jsonl", "--replace"],
+        ["dropped.jsonl", "--replace", "--dry-run"],
+        ["gone.jsonl", "--replace"],
+    ):
+        code, out, err = run([*db, "import", "jsonl", *args], capsys)
+        assert (code, out) == (5, "") and err.startswith(message), err
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM golden.chunks WHERE id = %s", (chunk,)).fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM golden.analyses").fetchone() == (4,)
+        # an expectation already pointing nowhere (deleted by hand) is not the import's to refuse
+        conn.execute("DELETE FROM golden.chunks WHERE id = %s", (chunk,))
+    assert run([*db, "import", "jsonl", "dropped.jsonl", "--replace"], capsys)[0] == 0
+
+
+def test_chunks_longer_than_the_model_reads_are_a_warning_naming_the_longest(
+    project: Path, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """all-MiniLM-L6-v2 reads 512 tokens: the rest of a longer chunk was cut without a word."""
+    record = analyses()[0]
+    chunks = [
+        c.model_copy(update={"content": "glacier valley " * n})
+        for c, n in zip(record.chunks[:2], (300, 260), strict=True)
+    ]
+    write_lines(project / "long.jsonl", [record.model_copy(update={"chunks": [*chunks, *record.chunks[2:]]})])
+    code, out, err = run(["--database-url", database_url, "import", "jsonl", "long.jsonl", "--json"], capsys)
+    warning = (
+        "warning: 2 chunk(s) are longer than the model's 512 tokens: only their first 512 are embedded, the rest "
+        f"does not move the vector (split them); the longest: chunk {chunks[0].id} (602 tokens)"
+    )
+    assert code == 0 and err.strip() == warning and orjson.loads(out)["warnings"] == [warning]
+    # the same chunks again, their vectors from the embedding cache: warned when computed, not on every restore
+    with psycopg.connect(database_url) as conn:
+        conn.execute("DELETE FROM golden.analyses WHERE id = %s", (record.id,))
+    code, out, err = run(["--database-url", database_url, "import", "jsonl", "long.jsonl", "--json"], capsys)
+    document = orjson.loads(out)
+    assert (code, err, document["warnings"]) == (0, "", []) and document["embeddings"]["computed"] == 0
+    code, out, err = run(["--database-url", database_url, "import", "jsonl", "long.jsonl"], capsys)  # unchanged
+    assert (code, err) == (0, "")
+    assert "\nembedded nothing: every chunk already has its vector by sentence-transformers/all-MiniLM-L6-v2@" in out

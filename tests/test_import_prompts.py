@@ -112,6 +112,7 @@ def _with(path: str, value: Any) -> dict[str, Any]:
         (_with("expectedBehavior.groundingRequirements", "cite"), "field expectedBehavior.groundingRequirements:"),
         (_with("expectedEvidence", {"chunks": [{"id": "x"}]}), "field expectedEvidence.chunks.0.id: Input should be"),
         (_with("prompt", ""), "field prompt: String should have at least 1 character"),
+        (_with("prompt", " \t\n"), "field prompt: String should have a character other than whitespace"),
         (_with("author", "me"), "field author: unknown field"),
         (_with("tags", ["difficulty:x"]), "field tags: the tag prefix 'difficulty:' is reserved"),
         ({**MINIMAL, "id": "MM EVAL 1"}, "p.json: record MM EVAL 1: field id: String should match pattern"),

@@ -386,6 +386,12 @@ def test_prompt_required_fields(store: Path, settings: Settings) -> None:
         (qid, "expected_behavior.refusal"),
         (qid, "expected_behavior.must_not"),
     }
+    # says how to satisfy it: a first verify of one's own records (must_not left empty) failed with no hint
+    must_not = next(i for i in issues if i.field == "expected_behavior.must_not")
+    assert "answer_without_evidence, fabricate_citation" in must_not.message
+    assert "params rubric.required_fields" in must_not.message
+    citations = next(i for i in issues if i.field == "expected_behavior.citation_fields")
+    assert "params rubric.answer_required_fields" in citations.message
 
 
 def test_prompt_required_fields_are_a_parameter(store: Path, tmp_path: Path) -> None:

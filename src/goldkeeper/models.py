@@ -24,6 +24,7 @@ from pydantic import (
     field_validator,
     model_serializer,
 )
+from pydantic_core import PydanticCustomError
 
 #: Version of the record schema (fields of Analysis, Chunk, ..., Query).
 SCHEMA_VERSION = 1
@@ -180,6 +181,14 @@ class Query(Record):
     expected: Expected = Field(default_factory=Expected)
     reference_answers: list[str] = Field(default_factory=list)
     expected_behavior: ExpectedBehavior
+
+    @field_validator("text")
+    @classmethod
+    def _text_not_blank(cls, value: str) -> str:
+        """Whitespace only asks nothing, as an empty text does: refused where that one is, not left to verify."""
+        if not value.strip():
+            raise PydanticCustomError("string_blank", "String should have a character other than whitespace")
+        return value
 
     def canonical(self) -> Query:
         expected = self.expected.canonical()

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from goldkeeper.cli.main import AppState, pass_state, with_options
-from goldkeeper.cli.output import echo_json
+from goldkeeper.cli.output import echo_json, echo_text
 from goldkeeper.project import raise_for_conflicts
 
 
@@ -106,8 +106,8 @@ def restore_command(
     report = state.project().restore(
         source=source, rev=rev, replace=replace, dry_run=dry_run, marker=marker, allow=codes
     )
-    for warning in report.warnings:
-        click.echo(warning, err=True)
+    for warning in report.warnings:  # they name records: inert, as every line that may hold record text
+        echo_text(warning, err=True)
     if as_json:
         echo_json(report.to_json())
     else:

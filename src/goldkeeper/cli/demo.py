@@ -20,10 +20,12 @@ from goldkeeper.demo import run_demo
 def demo_command(state: AppState, as_json: bool, mapped: bool) -> None:
     """Try goldkeeper end to end on the project's golden/ (or the bundled SQuAD sample).
 
-    Starts a NEW embedded PostgreSQL in .goldkeeper/demo (wiped first; --database-url and the
-    project's own database are not used), restores the golden store with every chunk embedded
-    by the configured model, verifies the files and the database, prints a summary with
-    counts, the dataset version, the embedding model id and timings, and stops the server.
+    Starts a NEW embedded PostgreSQL in .goldkeeper/demo ($GOLDKEEPER_HOME/demo; wiped first;
+    --database-url and the project's own database are not used), restores the golden store with
+    every chunk embedded by the configured model, verifies the files and the database, runs both
+    evals (grounded: the first grounded.demo_limit queries), the gate and the report (its
+    dashboard in the demo folder), prints a summary with counts, the dataset version, the
+    embedding model id and timings, and stops the server.
     A params.yaml database: section is not used (the demo database has the reference schema).
 
     --mapped creates an example application schema (app.documents, app.doc_chunks, ...) in

@@ -5,7 +5,9 @@ Other capabilities add their subcommands to :data:`eval_group` (e.g. ``eval grou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -48,6 +50,37 @@ def trec(qrels: Path, run: Path, per_query: bool, measures: tuple[str, ...], com
         echo_document(report.to_trec_eval(per_query=per_query))  # qids and runid are the user's text
 
 
+#: where ``eval retrieval`` writes (defaults: params ``retrieval:``), in --help's order
+_RETRIEVAL_OUTPUTS = (
+    click.option(
+        "--out", type=click.Path(dir_okay=False, path_type=Path), help="Aggregate metrics JSON (default retrieval.out)."
+    ),
+    click.option(
+        "--per-query",
+        "per_query",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Per-query results JSON (default retrieval.per_query).",
+    ),
+    click.option(
+        "--trec-dir", type=click.Path(file_okay=False, path_type=Path), help="Folder for the TREC run/qrels files."
+    ),
+    click.option(
+        "--plots-dir",
+        "plots_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Folder for the per-mode nDCG@k curves (default retrieval.plots_dir, written only when the metrics "
+        "go to retrieval.out: a run with --out elsewhere leaves the plots alone).",
+    ),
+)
+
+
+def _retrieval_outputs(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The output options of ``eval retrieval``, applied as stacked decorators would be."""
+    for option in reversed(_RETRIEVAL_OUTPUTS):
+        command = option(command)
+    return command
+
+
 @eval_group.command("retrieval")
 @click.option(
     "--mode",
@@ -62,18 +95,7 @@ def trec(qrels: Path, run: Path, per_query: bool, measures: tuple[str, ...], com
     type=click.IntRange(min=1),
     help="Cutoff of P@k, recall@k, nDCG@k, pass rate@k (default retrieval.k, 10).",
 )
-@click.option(
-    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Aggregate metrics JSON (default retrieval.out)."
-)
-@click.option(
-    "--per-query",
-    "per_query",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Per-query results JSON (default retrieval.per_query).",
-)
-@click.option(
-    "--trec-dir", type=click.Path(file_okay=False, path_type=Path), help="Folder for the TREC run/qrels files."
-)
+@_retrieval_outputs
 @click.option("--json", "as_json", is_flag=True, help="Print the aggregate metrics as JSON.")
 @pass_state
 def retrieval(
@@ -83,6 +105,7 @@ def retrieval(
     out: Path | None,
     per_query: Path | None,
     trec_dir: Path | None,
+    plots_dir: Path | None,
     as_json: bool,
 ) -> None:
     """Run every golden query against the restored database and score the rankings.
@@ -93,10 +116,12 @@ def retrieval(
     Queries that expect a refusal (no relevant chunk) are counted, not scored. Writes the flat metrics JSON (dvc metrics), the per-query results
     (dvc plots, `goldkeeper eval compare`) and the TREC run + qrels files. Restore first.
     """
-    run = state.project().eval_retrieval(modes=modes or None, k=k, out=out, per_query=per_query, trec_dir=trec_dir)
+    run = state.project().eval_retrieval(
+        modes=modes or None, k=k, out=out, per_query=per_query, trec_dir=trec_dir, plots_dir=plots_dir
+    )
     result = run.result
     for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        echo_text(f"warning: {warning}", err=True)  # they name query and chunk ids: any text
     if as_json:
         echo_json(result.metrics())
         return

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from goldkeeper.cli.main import AppState, pass_state, with_options
-from goldkeeper.cli.output import echo_json
+from goldkeeper.cli.output import echo_json, echo_text
 from goldkeeper.project import raise_for_conflicts, require_one_source
 
 if TYPE_CHECKING:
@@ -49,7 +49,9 @@ def squad_command(
 
 
 def _echo_import(report: RestoreReport, as_json: bool) -> None:
-    """Every import's report, then exit 4 when a dry run found conflicts."""
+    """Every import's report (its warnings on stderr), then exit 4 when a dry run found conflicts."""
+    for warning in report.warnings:  # they name records: inert, as every line that may hold record text
+        echo_text(warning, err=True)
     if as_json:
         echo_json(report.to_json())
     else:

@@ -11,6 +11,7 @@ a comment saying what it changes.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -106,6 +107,23 @@ class EmbeddingParams(Section):
     #: fastembed on the CPU: processes embedding at once, each one text per ONNX run with one thread
     #: (``auto``: the cores; 1: all in this process). Vectors are the same bytes whatever the number.
     workers: Literal["auto"] | int = "auto"
+    #: prepended to every question embedded for search (eval retrieval, eval grounded), as the production
+    #: system embeds them: E5 ``"query: "``, BGE ``"Represent this sentence for searching relevant passages: "``,
+    #: nomic ``"search_query: "``. Part of the model identity: another prefix never reuses cached vectors.
+    query_prefix: str = ""
+    #: prepended to every text embedded as a document (the chunks restore embeds): E5 ``"passage: "``,
+    #: nomic ``"search_document: "``. Part of the model identity, like ``query_prefix``.
+    document_prefix: str = ""
+
+    @field_validator("query_prefix", "document_prefix")
+    @classmethod
+    def _printable_prefix(cls, value: str) -> str:
+        # tab and newline are allowed (instruction models such as e5-mistral put "\n" between the instruction and
+        # the query); any other control character is invisible in a terminal and surely not the production text
+        bad = next((c for c in value if c not in "\t\n" and unicodedata.category(c) == "Cc"), None)
+        if bad is not None:
+            raise ValueError(f"holds the control character U+{ord(bad):04X} (only tab and newline are allowed)")
+        return value
 
     @field_validator("workers", mode="before")
     @classmethod

@@ -138,6 +138,8 @@ class RestoreReport:
             lines.append(self._dim_line(*self.dim_change))
         if self.dry_run:
             lines.append("dry run: nothing was changed in the database")
+        elif self.chunks_embedded == 0:  # a queries-only import, an unchanged restore: not "embedded 0 chunks (0, 0)"
+            lines.append(f"embedded nothing: every chunk already has its vector by {self.model_id}")
         else:
             lines.append(
                 f"embedded {self.chunks_embedded} chunks with {self.model_id} "
@@ -211,11 +213,14 @@ def _stage(
 
 def _refuse_dangling(loader: GoldenLoader) -> None:
     """After applying: no query expectation may point at a chunk or analysis the tables would not hold."""
-    dangling = loader.dangling_references()
+    count, dangling = loader.dangling_references()
     if dangling:
+        more = f" ... ({count} in all)" if count > 5 else ""
         raise DataIntegrityError(
-            f"{len(dangling)} query expectation(s) point at chunks/analyses that would not exist: "
-            + ", ".join(dangling[:5]),
+            f"{count} query expectation(s) point at chunks/analyses that would not exist: "
+            + ", ".join(dangling[:5])
+            + more
+            + "; nothing was changed (keep or import those chunks, or change those queries' expectations)",
             references=dangling,
         )
 
@@ -259,6 +264,18 @@ def _embed_and_record(
         conn, dataset=dataset, version=version, model_id=embedder.model_id, source=source, replace=replace
     )
     return stats
+
+
+def _embedded(report: RestoreReport, stats: EmbedStats) -> RestoreReport:
+    """``report`` with what the embedding did, and its warning about chunks cut to the model's tokens."""
+    cut = stats.cut_warning()
+    return replace_fields(
+        report,
+        chunks_embedded=stats.total,
+        embeddings_cached=stats.cached,
+        embeddings_computed=stats.computed,
+        warnings=report.warnings + ((f"warning: {cut}",) if cut else ()),
+    )
 
 
 def restore_records(
@@ -320,9 +337,7 @@ def restore_records(
         if dry_run:
             return report
         stats = _embed_and_record(conn, embedder, loader, embed_batch, progress, (dataset, version, source, replace))
-        return replace_fields(
-            report, chunks_embedded=stats.total, embeddings_cached=stats.cached, embeddings_computed=stats.computed
-        )
+        return _embedded(report, stats)
 
 
 @dataclass(frozen=True)
@@ -388,7 +403,7 @@ def restore_verified(
         lock_timeout=lock_timeout,
         database=database,
     )
-    return replace_fields(report, warnings=tuple(i.render() for i in verified.report.warnings))
+    return replace_fields(report, warnings=tuple(i.render() for i in verified.report.warnings) + report.warnings)
 
 
 def restore_store(

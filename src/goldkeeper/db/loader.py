@@ -321,6 +321,7 @@ class GoldenLoader:
     def apply(self, changes: dict[str, Changes], *, replace: bool) -> None:
         """Delete (with ``replace``) what differs or is absent, then insert what is new or replaced."""
         a, q = changes["analyses"], changes["queries"]
+        self._note_resolved(replace and bool(a.different or a.absent))
         if replace:
             self._delete_replaced(a, q)
         elif a.different or q.different:
@@ -393,25 +394,44 @@ class GoldenLoader:
             )
         )
 
-    def dangling_references(self, limit: int = 20) -> list[str]:
-        """Expectations of the inserted queries pointing at chunks / analyses that do not exist (after apply).
+    def _missing_target(self) -> str:
+        """SQL true for an expectation ``e`` whose chunk / analysis the tables do not hold."""
+        chunks, analyses = self.targets["gk_chunks"], self.targets["gk_analyses"]
+        return (
+            f"((e.target_kind = 'chunk' AND NOT EXISTS (SELECT 1 FROM {chunks} c WHERE c.id = e.target_id))"
+            f" OR (e.target_kind = 'analysis' AND NOT EXISTS (SELECT 1 FROM {analyses} a WHERE a.id = e.target_id)))"
+        )
 
-        Queries left untouched are not checked: a restore is not to blame for
+    def _note_resolved(self, analyses_removed: bool) -> None:
+        """Before a replace deletes analyses or chunks: the expectations that point at a chunk / analysis that
+        exists, so that one the replace leaves pointing nowhere is found, a query the records do not touch
+        included (an analyses-only import keeps the queries). Empty when nothing of the analyses is removed."""
+        expected = self.targets["gk_query_expected"]
+        where = f"NOT {self._missing_target()}" if analyses_removed else "false"
+        self.conn.execute(
+            f"CREATE TEMP TABLE gk_resolved ON COMMIT DROP AS "
+            f"SELECT e.query_id, e.target_kind, e.target_id FROM {expected} e WHERE {where}"
+        )
+
+    def dangling_references(self, limit: int = 20) -> tuple[int, list[str]]:
+        """How many expectations point at chunks / analyses that do not exist (after apply), and the first
+        ``limit``: those of the inserted queries, and those the apply broke (it removed their target).
+
+        Expectations already pointing nowhere before are not checked: a restore is not to blame for
         (nor blocked by) references a user broke by hand; ``verify --db`` reports those.
         """
-        chunks, analyses = self.targets["gk_chunks"], self.targets["gk_analyses"]
         rows = self.conn.execute(
             f"""
-            SELECT e.query_id || ' -> ' || e.target_kind || ' ' || e.target_id::text
+            SELECT count(*) OVER (), e.query_id || ' -> ' || e.target_kind || ' ' || e.target_id::text
             FROM {self.targets["gk_query_expected"]} e
-            WHERE e.query_id IN (SELECT id FROM gk_insert_queries) AND (
-                  (e.target_kind = 'chunk' AND NOT EXISTS (SELECT 1 FROM {chunks} c WHERE c.id = e.target_id))
-               OR (e.target_kind = 'analysis' AND NOT EXISTS (SELECT 1 FROM {analyses} a WHERE a.id = e.target_id)))
-            ORDER BY 1 LIMIT %s
+            WHERE (e.query_id IN (SELECT id FROM gk_insert_queries)
+                   OR (e.query_id, e.target_kind, e.target_id) IN (SELECT * FROM gk_resolved))
+              AND {self._missing_target()}
+            ORDER BY 2 LIMIT %s
             """,
             (limit,),
         ).fetchall()
-        return [r[0] for r in rows]
+        return (int(rows[0][0]) if rows else 0), [r[1] for r in rows]
 
 
 def _conflict(analyses: list[str], queries: list[str]) -> ConflictError:

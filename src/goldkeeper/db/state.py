@@ -38,6 +38,16 @@ class DatasetState:
             "restored_at": self.restored_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         }
 
+    def held(self) -> str:
+        """What a warning says the database holds; after an import, how to record a version (import, dump,
+        then every verify --db and eval warned, unlabelled, with nothing saying what to do)."""
+        if self.version:
+            return f"dataset version {self.version}"
+        return (
+            "imported records (no store version: once `goldkeeper dump` wrote them, `goldkeeper restore` "
+            "records the store's version, skipping the identical records)"
+        )
+
     def describe(self) -> str:
         """One line for people: ``dataset demo version 1a2b3c4d5e6f (model m, restored at ...)``."""
         what = f"version {self.version[:12]}" if self.version else "records imported (no store version)"

@@ -14,6 +14,8 @@ external program (:mod:`goldkeeper.embed.command_backend`); the default,
 - any other fastembed catalog name: fastembed's download / cache; without network
   and without a cached copy this is a :class:`~goldkeeper.errors.ConfigError`.
 
+``query_prefix`` / ``document_prefix`` (instruction prefixes, E5's ``"query: "``) wrap the
+embedder in a :class:`~goldkeeper.embed.prefix.PrefixedEmbedder`, whose identity names them.
 ``device`` (``auto | cpu | cuda``) picks ONNX Runtime's execution provider; a CUDA
 session's model id ends in ``+cuda`` (see :mod:`goldkeeper.embed.fastembed_backend`).
 Loaded fastembed embedders are memoised per process (loading the ONNX session takes a
@@ -32,6 +34,7 @@ from goldkeeper.embed.command_backend import CommandEmbedder
 from goldkeeper.embed.fastembed_backend import FastEmbedEmbedder
 from goldkeeper.embed.file_cache import FileEmbeddingCache
 from goldkeeper.embed.openai_backend import OpenAIEmbedder
+from goldkeeper.embed.prefix import PrefixedEmbedder
 from goldkeeper.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -66,6 +69,8 @@ def load_embedder(params: EmbeddingParams, *, root: Path | None = None) -> Embed
         embedder = CommandEmbedder(params, cwd=root)
     else:
         embedder = _fastembed(params, root)
+    if params.query_prefix or params.document_prefix:  # without them the backend itself: its identity unchanged
+        embedder = PrefixedEmbedder(embedder, query_prefix=params.query_prefix, document_prefix=params.document_prefix)
     embedder.file_cache = FileEmbeddingCache(_under(root, params.cache_dir)) if params.cache == "file" else None
     return embedder
 

@@ -62,6 +62,10 @@ class CommandEmbedder:
         """(dim,) float32, L2-normalised (the program is told ``"kind": "query"``)."""
         return self._embed([text], "query")[0]
 
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), dim) float32, L2-normalised, in batches (the program is told ``"kind": "query"``)."""
+        return self._embed(texts, "query")
+
     def __repr__(self) -> str:
         return f"CommandEmbedder({self.model_id!r}, program={self.program!r})"
 

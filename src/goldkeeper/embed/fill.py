@@ -17,7 +17,10 @@ chunks, so that a remote provider has ``max_concurrency`` requests to send at on
 
 ``EmbedStats``: ``total`` chunks given a vector, of which ``cached`` came from
 the cache and ``computed`` from the model (``total == cached + computed``);
-``texts_embedded`` counts the distinct texts the model actually ran on.
+``texts_embedded`` counts the distinct texts the model actually ran on; ``cut``: the chunks whose vector the
+model computed (not the cache) longer than it reads (only their first ``max_tokens`` tokens are embedded),
+counted when the embedder can count tokens cheaply (``token_counts``: the fastembed backend's loaded
+tokenizer), with ``longest`` (chunk id, tokens) of them.
 """
 
 from __future__ import annotations
@@ -45,6 +48,20 @@ class EmbedStats:
     seconds: float
     texts_embedded: int = 0
     model_id: str = ""
+    #: chunks longer than the model reads (module doc), and the longest of them: (chunk id, tokens)
+    cut: int = 0
+    longest: tuple[str, int] | None = None
+    max_tokens: int | None = None
+
+    def cut_warning(self) -> str | None:
+        """One line when chunks were cut to the model's tokens, naming the longest; None when none was."""
+        if not self.cut or self.longest is None:
+            return None
+        return (
+            f"{self.cut} chunk(s) are longer than the model's {self.max_tokens} tokens: only their first "
+            f"{self.max_tokens} are embedded, the rest does not move the vector (split them); the longest: chunk "
+            f"{self.longest[0]} ({self.longest[1]} tokens)"
+        )
 
     @property
     def texts_per_second(self) -> float:
@@ -102,11 +119,16 @@ def cache_for(conn: Any, embedder: Any) -> VectorCache:
 
 
 def embed_texts_cached(
-    conn: Any, embedder: Embedder, texts: list[str], cache: VectorCache | None = None
+    conn: Any,
+    embedder: Embedder,
+    texts: list[str],
+    cache: VectorCache | None = None,
+    computed_texts: set[str] | None = None,
 ) -> tuple[np.ndarray, int, int]:
     """Vectors for ``texts`` through the cache; misses are embedded once each and stored.
 
-    Returns ``(vectors, texts served by the model, distinct texts the model embedded)``.
+    Returns ``(vectors, texts served by the model, distinct texts the model embedded)``; the texts the model
+    embedded are also added to the set ``computed_texts`` when given.
     """
     cache = cache if cache is not None else cache_for(conn, embedder)
     shas = [text_sha256(t) for t in texts]
@@ -123,6 +145,8 @@ def embed_texts_cached(
                 f"expected ({len(missing)}, {embedder.dim})"
             )
         fresh = dict(zip(missing.keys(), vectors, strict=True))
+        if computed_texts is not None:
+            computed_texts.update(missing.values())
         cache.store(embedder.model_id, list(fresh.items()))
         found.update(fresh)
     computed = sum(1 for sha in shas if sha in missing)
@@ -131,7 +155,7 @@ def embed_texts_cached(
 
 
 class _QueryEmbedder:
-    """An embedder view whose "documents" are queries: ``embed_query`` per text, its own cache key."""
+    """An embedder view whose "documents" are queries (``embed_queries``), under its own cache key."""
 
     def __init__(self, inner: Embedder) -> None:
         self.inner = inner
@@ -144,13 +168,13 @@ class _QueryEmbedder:
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([self.inner.embed_query(t) for t in texts]).astype(np.float32, copy=False)
+        return np.asarray(self.inner.embed_queries(texts), dtype=np.float32)
 
 
 def embed_queries(conn: Any, embedder: Embedder, texts: list[str]) -> np.ndarray:
     """(len(texts), dim) query embeddings through the embedding cache (in the caller's transaction).
 
-    Queries are embedded with ``embed_query`` (models with query prefixes differ from
+    Queries are embedded with ``embed_queries`` (models with query prefixes differ from
     documents) and cached under ``<model_id>#query``, so a repeated eval computes nothing.
     """
     sql.prepare(conn)
@@ -185,11 +209,16 @@ def embed_chunks(
     todo = count(conn, model_id)
     chunk_batch = batch_size * int(getattr(embedder, "max_concurrency", 1) or 1)
     total = cached = computed = texts_embedded = 0
+    lengths = _CutCounter(embedder)
     with progress.task(f"embedding chunks ({embedder.model_name})", todo) as task:
         with flushing(cache):  # the file cache keeps what was computed, even when the run fails
             for batch in iterate(conn, model_id, chunk_batch):
                 texts = [content for _, content in batch]
-                vectors, n_computed, n_texts = embed_texts_cached(conn, embedder, texts, cache)
+                fresh: set[str] = set()
+                vectors, n_computed, n_texts = embed_texts_cached(conn, embedder, texts, cache, fresh)
+                # a vector from the cache was cut (and warned about) when it was computed: warned once, not on
+                # every restore of the same chunks (the sample's 8 long paragraphs in each CI run)
+                lengths.add([(cid, content) for cid, content in batch if content in fresh])
                 texts_embedded += n_texts
                 write(conn, model_id, [(cid, vec) for (cid, _), vec in zip(batch, vectors, strict=True)])
                 total += len(batch)
@@ -203,7 +232,30 @@ def embed_chunks(
         seconds=time.perf_counter() - start,
         texts_embedded=texts_embedded,
         model_id=model_id,
+        cut=lengths.cut,
+        longest=lengths.longest,
+        max_tokens=lengths.limit,
     )
+
+
+class _CutCounter:
+    """The chunks longer than the embedder's ``max_tokens`` (its tokenizer cuts the rest), when it can count
+    tokens (``token_counts``); a backend that cannot (a command, an endpoint) counts none."""
+
+    def __init__(self, embedder: Any) -> None:
+        self.limit: int | None = getattr(embedder, "max_tokens", None)
+        self._count = getattr(embedder, "token_counts", None) if self.limit else None
+        self.cut = 0
+        self.longest: tuple[str, int] | None = None
+
+    def add(self, batch: list[tuple[Any, str]]) -> None:
+        if self._count is None or self.limit is None:
+            return
+        for (chunk_id, _), tokens in zip(batch, self._count([text for _, text in batch]), strict=True):
+            if tokens > self.limit:
+                self.cut += 1
+                if self.longest is None or tokens > self.longest[1]:
+                    self.longest = (str(chunk_id), tokens)
 
 
 __all__ = [

@@ -169,6 +169,10 @@ class OpenAIEmbedder:
         """(dim,) float32: the endpoint has one kind of input, so a query is embedded as a document."""
         return self.embed_documents([text])[0]
 
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), dim) float32: as documents, in batches (the endpoint has one kind of input)."""
+        return self.embed_documents(texts)
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()

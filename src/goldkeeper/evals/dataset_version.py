@@ -44,9 +44,8 @@ class MeasuredVersion:
     def warnings(self) -> list[str]:
         if not self.differs or self.database is None:
             return []
-        held = f"dataset version {self.version}" if self.version else "imported records (no store version)"
         return [
-            f"the database holds {held} (restored at {self.database.to_json()['restored_at']}), the working "
+            f"the database holds {self.database.held()} (restored at {self.database.to_json()['restored_at']}), the working "
             f"tree's store is version {self.store_version}: the metrics are labelled with the database's"
         ]
 

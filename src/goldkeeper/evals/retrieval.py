@@ -35,9 +35,11 @@ from goldkeeper.db.search import (
     chunk_count,
     fulltext_search,
     load_judgments,
+    missing_fulltext_index,
     prepare,
     rrf_fuse,
     searched_chunks,
+    text_search_config,
     vector_search,
 )
 from goldkeeper.db.state import read_dataset_state
@@ -96,6 +98,10 @@ class RetrievalResult:
     measured: MeasuredVersion | None = None
     #: the scored queries expecting a chunk the searched chunks do not hold: {query id: [chunk id]}
     missing_expected: dict[str, list[str]] = field(default_factory=dict)
+    #: the scored queries whose full-text leg returned no chunk (None: no mode searched full text)
+    fulltext_empty: list[str] | None = None
+    #: the CREATE INDEX the full-text leg lacks under a configuration other than English (None: it has one)
+    fulltext_index: str | None = None
 
     @property
     def warnings(self) -> list[str]:
@@ -107,7 +113,32 @@ class RetrievalResult:
                 f"a chunk the database does not hold (no search can return it: a miss): {shown}"
                 + (" ..." if len(self.missing_expected) > 5 else "")
             )
+        if self.fulltext_empty:
+            found.append(self._fulltext_empty_note(self.fulltext_empty))
+        if self.fulltext_index:
+            found.append(
+                f"retrieval.fulltext_config {self.params.fulltext_config!r}: golden.chunks has no full-text index "
+                "for it, so each question parses every chunk again (slow on large tables); an owner of "
+                f"golden.chunks can build one once: {self.fulltext_index}"
+            )
         return found
+
+    def _fulltext_empty_note(self, empty: list[str]) -> str:
+        """Hybrid falls back to the vector leg without a word when full text matches nothing: say how often."""
+        modes = {m.mode for m in self.modes}
+        effect = " and ".join(
+            part
+            for mode, part in (
+                ("fulltext", "fulltext returns nothing for them"),
+                ("hybrid", "hybrid is the vector leg alone"),
+            )
+            if mode in modes
+        )
+        return (
+            f"{len(empty)} of {self.evaluated} scored queries matched no chunk in full text ({effect}; e.g. stop "
+            f"words only, or CJK text, which retrieval.fulltext_config {self.params.fulltext_config!r} does not "
+            "split into words): " + ", ".join(empty[:5]) + (" ..." if len(empty) > 5 else "")
+        )
 
     @property
     def evaluated(self) -> int:
@@ -123,6 +154,8 @@ class RetrievalResult:
             "queries.excluded_no_relevant_chunk": self.excluded_no_relevant,
             **(self.measured.labels() if self.measured is not None else {}),
         }
+        if self.fulltext_empty is not None:
+            out["queries.fulltext_no_match"] = len(self.fulltext_empty)
         stable = stable_labels(self.k)
         for result in self.modes:
             for label, value in result.report.summary.items():
@@ -170,8 +203,9 @@ class RetrievalResult:
 
 
 def _embed(embedder: Any, texts: Sequence[str], batch_size: int) -> np.ndarray:
+    """The questions embedded as queries (``embedding.query_prefix``), as the production system searches."""
     parts = [
-        np.asarray(embedder.embed_documents(list(texts[i : i + batch_size]))) for i in range(0, len(texts), batch_size)
+        np.asarray(embedder.embed_queries(list(texts[i : i + batch_size]))) for i in range(0, len(texts), batch_size)
     ]
     return np.vstack(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
 
@@ -204,8 +238,10 @@ def _search_batch(
     part: Sequence[tuple[str, str]],
     runs: dict[str, dict[str, dict[str, float]]],
     chunks: Any = GOLDEN_CHUNKS,
+    fulltext_empty: list[str] | None = None,
 ) -> None:
-    """Search one batch of (query id, text) in every mode, adding each query's boosted hits to ``runs``."""
+    """Search one batch of (query id, text) in every mode, adding each query's boosted hits to ``runs`` and
+    the ids of those whose full-text leg found nothing to ``fulltext_empty`` (from the search's own rows)."""
     boosts = Boosts(params.boosts.section_title, dict(params.boosts.content_type))
     texts = [text for _, text in part]
     vec_hits = text_hits = None
@@ -232,6 +268,8 @@ def _search_batch(
             normalization=params.rank_normalization,
             chunks=chunks,
         )
+        if fulltext_empty is not None:
+            fulltext_empty.extend(qid for (qid, _), hits in zip(part, text_hits, strict=True) if not hits)
     for i, (qid, _) in enumerate(part):
         for mode in modes:
             if mode == "vector":
@@ -285,12 +323,14 @@ def run_retrieval(
         excluded = [behavior for qid, _, behavior in queries if not _has_relevant(qrels_all.get(qid))]
         qrels = {qid: qrels_all[qid] for qid, _ in answerable}
         missing = _missing_expected(conn, qrels, source)
+        unindexed = _missing_index(conn, database, params, chosen)
         runs: dict[str, dict[str, dict[str, float]]] = {m: {} for m in chosen}
+        empty: list[str] | None = [] if any(m in ("fulltext", "hybrid") for m in chosen) else None
         batch = params.query_batch_size
         with progress.task("searching", len(answerable)) as task:
             for start in range(0, len(answerable), batch):
                 part = answerable[start : start + batch]
-                _search_batch(conn, embedder, params, chosen, part, runs, source)
+                _search_batch(conn, embedder, params, chosen, part, runs, source, empty)
                 task.advance(len(part))
     return RetrievalResult(
         params=params,
@@ -304,6 +344,8 @@ def run_retrieval(
         chunks=chunks,
         measured=measured,
         missing_expected=missing,
+        fulltext_empty=empty,
+        fulltext_index=unindexed,
     )
 
 
@@ -317,6 +359,16 @@ def _evaluate_modes(
             scored.append(_evaluate_mode(mode, qrels, runs[mode], k))
             task.advance()
     return scored
+
+
+def _missing_index(
+    conn: Any, database: DatabaseParams | None, params: RetrievalParams, chosen: list[str]
+) -> str | None:
+    """The index golden.chunks lacks for the full-text leg under ``params.fulltext_config`` (a mapped table's
+    full-text column is the application's own choice)."""
+    if database is not None or not any(mode in ("fulltext", "hybrid") for mode in chosen):
+        return None
+    return missing_fulltext_index(conn, text_search_config(conn, params.fulltext_config))
 
 
 def _has_relevant(judged: dict[str, int] | None) -> bool:

@@ -15,13 +15,11 @@ demo`` runs the same methods in order. Library users do the same::
 The root is the nearest directory holding params.yaml from the one given upwards (as git finds ``.git``),
 params.yaml's paths are relative to it; paths passed to the methods are relative to the one given (Settings.cwd).
 
-The heavy operations are imported inside the methods that run them, and only
-there: each needs a different slice of goldkeeper, and importing all of it costs
-about 1.5 s of start-up (psycopg + pgvector 0.7 s, numpy 0.2 s, fastembed +
-onnxruntime 1.0 s, measured with ``python -X importtime`` on the 2-core CI
-machine), which ``goldkeeper diff``, ``show`` and ``--help`` must not pay
-(issue 15: under 0.3-0.5 s). ``tests/test_architecture.py`` holds the CLI to
-that: importing ``goldkeeper.cli`` imports none of them.
+The heavy operations are imported inside the methods that run them, and only there: each needs a different
+slice of goldkeeper, and importing all of it costs about 1.5 s of start-up (psycopg + pgvector 0.7 s, numpy
+0.2 s, fastembed + onnxruntime 1.0 s, measured with ``python -X importtime`` on the 2-core CI machine), which
+``goldkeeper diff``, ``show`` and ``--help`` must not pay (issue 15: under 0.3-0.5 s).
+``tests/test_architecture.py`` holds the CLI to that: importing ``goldkeeper.cli`` imports none of them.
 """
 
 from __future__ import annotations
@@ -352,13 +350,15 @@ class Project:
         out: Path | str | None = None,
         per_query: Path | str | None = None,
         trec_dir: Path | str | None = None,
+        plots_dir: Path | str | None = None,
     ) -> RetrievalRun:
         """Search every answerable query in each mode, score it, write the metrics, per-query and TREC files."""
         from goldkeeper.evals.retrieval import run_retrieval, write_outputs  # noqa: PLC0415 - start-up (module doc)
 
         params = self.settings.retrieval
-        outputs = [self._output(out, params.out), self._output(per_query, params.per_query)]
-        outputs += [self._output(trec_dir, params.trec_dir), self.output_path(params.plots_dir)]
+        metrics, records = self._output(out, params.out), self._output(per_query, params.per_query)
+        trec, plots = self._output(trec_dir, params.trec_dir), self._output(plots_dir, params.plots_dir)
+        tracked = plots_dir is not None or metrics == self.output_path(params.out)  # else a one-off run: no plots
         chosen = list(modes or params.modes)
         embedder = self.embedder if any(m in ("vector", "hybrid") for m in chosen) else None
         with self.database() as url:
@@ -372,6 +372,7 @@ class Project:
                 store_version=self._store_version(),
                 database=self.settings.database,
             )
+        outputs = (metrics, records, trec, plots if tracked else None)
         return RetrievalRun(result, write_outputs(result, *outputs, progress=self.progress))
 
     def eval_grounded(

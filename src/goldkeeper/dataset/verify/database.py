@@ -213,10 +213,9 @@ def _check_db_version(facts: IntegrityFacts, store_version: str, issues: IssueLi
     """The database records the store's version (a warning: the content checks say what differs)."""
     state = facts.state
     if state is not None and state.version != store_version:
-        held = f"dataset version {state.version}" if state.version else "imported records (no store version)"
         issues.warning(
             "db.version",
-            f"the database records {held} (restored at {state.to_json()['restored_at']}), the store is version "
+            f"the database records {state.held()} (restored at {state.to_json()['restored_at']}), the store is version "
             f"{store_version}",
             f"{_WHERE}.dataset_state",
             field="version",

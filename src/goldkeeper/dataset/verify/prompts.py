@@ -30,15 +30,21 @@ def _empty(value: Any) -> bool:
 
 def check_prompt_fields(raw: dict[str, Any], query: Query, rubric: RubricParams, name: str, issues: IssueList) -> None:
     """Required fields (rubric.required_fields, + answer_required_fields on answer rows) present and non-empty."""
-    paths = list(rubric.required_fields)
+    paths = [(path, "required_fields") for path in rubric.required_fields]
     if query.expected_behavior.behavior == "answer":
-        paths += rubric.answer_required_fields
-    for path in paths:
+        paths += [(path, "answer_required_fields") for path in rubric.answer_required_fields]
+    for path, param in paths:
         present, value = _dotted(raw, path)
-        if not present:
-            issues.error("prompt.required_field", f"required prompt field {path} is missing", name, query.id, path)
-        elif _empty(value):
-            issues.error("prompt.required_field", f"required prompt field {path} is empty", name, query.id, path)
+        if not present or _empty(value):
+            state = "empty" if present else "missing"
+            message = f"required prompt field {path} is {state}{_what_to_do(path, param)}"
+            issues.error("prompt.required_field", message, name, query.id, path)
+
+
+def _what_to_do(path: str, param: str) -> str:
+    """Where the requirement comes from, so a first verify of one's own records says how to satisfy it."""
+    values = f"give one or more of {', '.join(MUST_NOT_RULES)}, " if path == "expected_behavior.must_not" else ""
+    return f" ({values}or leave it out of params rubric.{param})"
 
 
 def check_prompt_policy(query: Query, rubric: RubricParams, name: str, issues: IssueList) -> None:

@@ -77,7 +77,10 @@ class ExtractiveAnswerer:
         self.clock = clock
         self._idf = self._document_frequencies(index, progress)
         self._sentences: dict[UUID, list[tuple[str, set[str]]]] = {}
+        #: sentence vectors (embedded as documents) and prompt vectors (as queries: embedding.query_prefix),
+        #: apart, since a prompt may be worded like a sentence and gets another vector
         self._vectors: dict[str, np.ndarray] = {}
+        self._prompt_vectors: dict[str, np.ndarray] = {}
 
     @staticmethod
     def _document_frequencies(index: EvidenceIndex, progress: Progress = SILENT) -> dict[str, float]:
@@ -99,23 +102,28 @@ class ExtractiveAnswerer:
             self._sentences[chunk_id] = [(s, set(content_tokens(s))) for s in split_sentences(text)]
         return self._sentences[chunk_id]
 
-    def _embed(self, texts: Sequence[str], advance: Callable[[int], None] = lambda n: None) -> None:
-        """Embed (once) every text not embedded yet, ``EMBED_BATCH`` at a time, advancing per batch."""
+    def _embed(
+        self, texts: Sequence[str], advance: Callable[[int], None] = lambda n: None, *, prompts: bool = False
+    ) -> None:
+        """Embed (once) every text not embedded yet, ``EMBED_BATCH`` at a time, advancing per batch; ``prompts``:
+        as queries (the query prefix), else as documents."""
         if self.embedder is None:
             return
-        todo = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        vectors = self._prompt_vectors if prompts else self._vectors
+        embed = self.embedder.embed_queries if prompts else self.embedder.embed_documents
+        todo = list(dict.fromkeys(t for t in texts if t not in vectors))
         advance(len(texts) - len(todo))
         for start in range(0, len(todo), EMBED_BATCH):
             batch = todo[start : start + EMBED_BATCH]
-            for text, vector in zip(batch, self.embedder.embed_documents(batch), strict=True):
-                self._vectors[text] = vector
+            for text, vector in zip(batch, embed(batch), strict=True):
+                vectors[text] = vector
             advance(len(batch))
 
     def evidence(self, question: str, hits: Sequence[Hit]) -> list[tuple[float, int, UUID, str]]:
         """Candidate sentences as (score, rank, chunk id, sentence), best first."""
         q_tokens = set(content_tokens(question))
         total = sum(self.idf(t) for t in q_tokens)
-        q_vec = self._vectors.get(question)
+        q_vec = self._prompt_vectors.get(question)
         candidates: list[tuple[float, int, UUID, str]] = []
         for rank, hit in enumerate(hits):
             if hit.chunk_id not in self.index.chunks:
@@ -158,8 +166,10 @@ class ExtractiveAnswerer:
         results = self.retriever([q.text for q in queries], self.top_k)
         if self.semantic_weight:
             chunk_ids = {h.chunk_id for hits in results for h in hits if h.chunk_id in self.index.chunks}
-            texts = [q.text for q in queries] + [s for c in sorted(chunk_ids) for s, _ in self.sentences(c)]
-            with progress.task("embedding sentences", total=len(texts)) as task:
+            prompts = [q.text for q in queries]
+            texts = [s for c in sorted(chunk_ids) for s, _ in self.sentences(c)]
+            with progress.task("embedding sentences", total=len(prompts) + len(texts)) as task:
+                self._embed(prompts, task.advance, prompts=True)
                 self._embed(texts, task.advance)
         with progress.task("answering (extractive)", total=len(queries)) as task:
             for query, hits in zip(queries, results, strict=True):

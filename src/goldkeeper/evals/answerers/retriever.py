@@ -80,7 +80,7 @@ def _search_batch(
     depth = max(k, params.depth) if mode == "hybrid" else k
     vec = text = None
     if mode in ("vector", "hybrid"):
-        embs = np.asarray(embedder.embed_documents(part), dtype=np.float32)
+        embs = np.asarray(embedder.embed_queries(part), dtype=np.float32)  # questions: embedding.query_prefix
         vec = vector_search(
             conn,
             embs,

@@ -64,10 +64,14 @@ def resolve_as_of(params: GroundedParams) -> datetime:
 
 
 def _relevance(answered: Sequence[Query], answers: AnswerSet, embedder: Any | None) -> dict[str, float]:
-    """Cosine of prompt and answer embeddings per answered query (two batched calls; none without an embedder)."""
+    """Cosine of prompt and answer embeddings per answered query (two batched calls; none without an embedder).
+
+    The prompt is embedded as a query and the answer as a document: whether an answer responds to a question is
+    the relation the instruction prefixes were trained for (``embedding.query_prefix`` / ``document_prefix``),
+    and the prompt's vector is then the one the retriever searched with (embedded once)."""
     relevance: dict[str, float] = {}
     if answered and embedder is not None:
-        prompts = embedder.embed_documents([q.text for q in answered])
+        prompts = embedder.embed_queries([q.text for q in answered])
         replies = embedder.embed_documents([answers.responses[q.id].answer or " " for q in answered])
         for q, a, b in zip(answered, prompts, replies, strict=True):
             relevance[q.id] = float((a * b).sum())
