@@ -89,6 +89,10 @@ def test_retrieval_and_sentence_embedding_advance_per_batch(
     assert sum(embedding.advances) == embedding.total
     moving = [a for a in embedding.advances if a]
     assert len(moving) >= 3 and max(moving) <= 16  # one step per batch of 16, not one step at the end
+    # before any answer: the store read whole and every chunk's words indexed (seconds on a large dataset)
+    assert [t.description for t in progress.tasks][:2] == ["reading the store", "indexing the chunks' words"]
+    indexing = progress.named("indexing the chunks' words")
+    assert indexing.total == 3 and sum(indexing.advances) == 3
 
 
 class SteppingClock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,9 @@ from goldkeeper.dataset.inert import json_safe, log_safe
 from goldkeeper.progress import Progress as ProgressProtocol
 
 PROGRESS_SECONDS_ENV = "GOLDKEEPER_PROGRESS_SECONDS"
+
+#: the ticker's clock, apart from ``time.monotonic`` which the advance path reads (tests step that one)
+_wall_clock = time.monotonic
 
 
 def echo_text(text: str, *, lines: bool = False, err: bool = False, nl: bool = True) -> None:
@@ -111,6 +115,9 @@ class _PlainTask:
         self.started = time.monotonic()
         self.last = self.started
         self.printed = False
+        # the ticker thread and the caller both print: one line at a time
+        self._lock = threading.Lock()
+        self._last_line = _wall_clock()
 
     def advance(self, amount: int = 1) -> None:
         self.done += amount
@@ -119,16 +126,30 @@ class _PlainTask:
             self.last = now
             self.line()
 
+    def tick(self) -> None:
+        """The ticker's line: when no line came for ``interval`` seconds (a step that advances nothing)."""
+        if _wall_clock() - self._last_line >= self.interval:
+            self.last = time.monotonic()  # the next advance waits a whole interval: no second line right after
+            self.line()
+
     def line(self, final: bool = False) -> None:
         of = f"/{self.total}" if self.total is not None else ""
+        # a step without a count (one SQL statement) says only that it runs, not "0 ..."
+        count = f": {self.done}{of}" if self.total is not None or self.done else ""
         elapsed = time.monotonic() - self.started
         state = "done" if final else "..."
-        click.echo(f"{self.description}: {self.done}{of} {state} ({elapsed:.0f} s)", err=True)
-        self.printed = True
+        with self._lock:
+            click.echo(f"{self.description}{count} {state} ({elapsed:.0f} s)", err=True)
+            self.printed = True
+            self._last_line = _wall_clock()
 
 
 class PlainProgress:
-    """A plain progress line on stderr every ``interval`` seconds (for logs); silent for quick work."""
+    """A plain progress line on stderr every ``interval`` seconds (for logs); silent for quick work.
+
+    The line comes from a ticker thread too: one step that takes long (one SQL statement building an index,
+    one git revision read) would otherwise leave the log silent until it ends, which is what a CI log must not do.
+    """
 
     def __init__(self, interval: float = 5.0) -> None:
         self.interval = interval
@@ -136,9 +157,22 @@ class PlainProgress:
     @contextmanager
     def task(self, description: str, total: int | None) -> Iterator[_PlainTask]:
         task = _PlainTask(description, total, self.interval)
-        yield task
+        stop = threading.Event()
+        ticker = threading.Thread(target=_tick_until, args=(task, stop), name="goldkeeper-progress", daemon=True)
+        ticker.start()
+        try:
+            yield task
+        finally:
+            stop.set()
+            ticker.join()
         if task.printed:
             task.line(final=True)
+
+
+def _tick_until(task: _PlainTask, stop: threading.Event) -> None:
+    # a tenth of the interval: a line comes at most that late
+    while not stop.wait(task.interval / 10):
+        task.tick()
 
 
 def _interval() -> float:

@@ -28,6 +28,7 @@ from goldkeeper.config import Settings
 from goldkeeper.dataset.diff import WORKTREE, DatasetDiff, diff
 from goldkeeper.errors import DataIntegrityError
 from goldkeeper.fileio import file_error
+from goldkeeper.progress import SILENT, Progress
 from goldkeeper.store.atomic import store_lock
 from goldkeeper.store.sidecar import write_sidecar_json
 
@@ -72,7 +73,11 @@ def read_changelog(settings: Settings) -> dict[str, Any]:
 
 
 def append_changelog(
-    settings: Settings, base: str = "HEAD", message: str | None = None, now: datetime | None = None
+    settings: Settings,
+    base: str = "HEAD",
+    message: str | None = None,
+    now: datetime | None = None,
+    progress: Progress = SILENT,
 ) -> ChangelogResult:
     """Diff the working store against ``base`` and append an entry unless there is nothing new (holding the
     store's lock: a dump running meanwhile would replace the store, and the entry with it)."""
@@ -81,11 +86,13 @@ def append_changelog(
             stack.enter_context(store_lock(settings.store_path))
         except OSError as exc:
             raise file_error(exc, settings.store_path.parent, "write") from exc
-        return _append(settings, base, message, now)
+        return _append(settings, base, message, now, progress)
 
 
-def _append(settings: Settings, base: str, message: str | None, now: datetime | None) -> ChangelogResult:
-    result = diff(base, WORKTREE, settings)
+def _append(
+    settings: Settings, base: str, message: str | None, now: datetime | None, progress: Progress
+) -> ChangelogResult:
+    result = diff(base, WORKTREE, settings, progress=progress)
     stale = [p for p in result.store_problems if p.side == "new"]
     if stale:  # a hand edit before `fmt`: the manifest's sha256 (version_after) is not the content's version
         raise DataIntegrityError(

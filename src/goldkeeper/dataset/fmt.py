@@ -36,6 +36,7 @@ from goldkeeper.dataset.verify.report import Issue, VerifyReport
 from goldkeeper.errors import DataIntegrityError, VerificationFailed
 from goldkeeper.fileio import UTF8_BOM
 from goldkeeper.models import ENTITIES, Analysis, Manifest, Query, ShardEntry, count_records
+from goldkeeper.progress import SILENT, Progress, ProgressTask
 from goldkeeper.store.canonical import canonical_bytes, sha256_hex
 from goldkeeper.store.guard import check_target
 from goldkeeper.store.reader import MODEL_OF, Store, open_store, parse_json, validate_record
@@ -226,27 +227,32 @@ def _feed(writer: StoreWriter, records: list[Record]) -> None:
             writer.add_query(record)
 
 
-def _run(store: Store, layouts: list[_Layout], writer: StoreWriter | None) -> _Plan:
+def _run(store: Store, layouts: list[_Layout], writer: StoreWriter | None, progress: Progress = SILENT) -> _Plan:
     """Walk the canonical store shard by shard (feeding ``writer`` when given) and note what differs."""
     plan = _Plan()
     plan.counts.update(count_records([], []))
-    for layout in layouts:
-        kept: set[str] = set()
-        for path, old, records in _shards(store, layout):
-            if not records:
-                continue
-            kept.add(path)
-            data = canonical_bytes(records)
-            if data != old:
-                plan.changed.append(path)
-            plan.entries.append(
-                ShardEntry(path=path, entity=layout.entity, records=len(records), sha256=sha256_hex(data))
-            )
-            plan.counts.update(_count(records))
-            if writer is not None:
-                _feed(writer, records)
-        plan.changed += sorted(set(layout.sources) - kept)  # emptied (or misnamed) shards disappear
+    with progress.task("rewriting shards" if writer is not None else "comparing shards", None) as task:
+        for layout in layouts:
+            _run_layout(store, layout, writer, plan, task)
     return plan
+
+
+def _run_layout(store: Store, layout: _Layout, writer: StoreWriter | None, plan: _Plan, task: ProgressTask) -> None:
+    """One entity's shards of :func:`_run`."""
+    kept: set[str] = set()
+    for path, old, records in _shards(store, layout):
+        if not records:
+            continue
+        kept.add(path)
+        data = canonical_bytes(records)
+        if data != old:
+            plan.changed.append(path)
+        plan.entries.append(ShardEntry(path=path, entity=layout.entity, records=len(records), sha256=sha256_hex(data)))
+        plan.counts.update(_count(records))
+        if writer is not None:
+            _feed(writer, records)
+        task.advance()
+    plan.changed += sorted(set(layout.sources) - kept)  # emptied (or misnamed) shards disappear
 
 
 def _manifest_bytes(store: Store, plan: _Plan, shard_counts: dict[str, int]) -> bytes:
@@ -298,11 +304,13 @@ def _refuse_target(directory: Path) -> None:
     check_target(directory.resolve() if directory.is_symlink() else directory, directory)
 
 
-def format_store(directory: Path | str, settings: Settings | None = None, *, check: bool = False) -> FmtResult:
+def format_store(
+    directory: Path | str, settings: Settings | None = None, *, check: bool = False, progress: Progress = SILENT
+) -> FmtResult:
     """Validate, then rewrite the store at ``directory`` in canonical form (``check``: only report)."""
     settings = settings if settings is not None else Settings()
     source = _BomStripped(Path(directory))
-    report = verify_store(source, settings)
+    report = verify_store(source, settings, progress=progress)
     _refuse(report)
     store = open_store(source)
     # the manifest's shard counts are kept (params.yaml's for an entity it has none for)
@@ -313,13 +321,13 @@ def format_store(directory: Path | str, settings: Settings | None = None, *, che
     written = False
     if check:
         _refuse_target(Path(directory))
-        changed, version = _changed(store, _run(store, layouts, None), shard_counts, read)
+        changed, version = _changed(store, _run(store, layouts, None, progress), shard_counts, read)
     else:
         try:  # one pass: the new store is staged while it is compared, and discarded when nothing differs
             with StoreWriter(
                 Path(directory), store.manifest.dataset, shard_counts, store.manifest.scope, per_shard_order=True
             ) as writer:
-                changed, version = _changed(store, _run(store, layouts, writer), shard_counts, read)
+                changed, version = _changed(store, _run(store, layouts, writer, progress), shard_counts, read)
                 if not changed:
                     raise _Unchanged
             written = True

@@ -243,9 +243,9 @@ def _embed(conn: Any, embedder: Embedder, loader: GoldenLoader, batch: int, prog
     """Embed the stale chunks: into the user's embedding column through a mapping, else golden.chunks."""
     if isinstance(loader, MappedLoader):
         vectors = MappedChunkVectors(loader.mapping)
-        with vectors.hnsw_deferred(conn, vectors.count_stale(conn, embedder.model_id)):
+        with vectors.hnsw_deferred(conn, vectors.count_stale(conn, embedder.model_id), progress):
             return embed_chunks(conn, embedder, batch_size=batch, progress=progress, vectors=vectors)
-    with hnsw_deferred(conn, count_stale_chunks(conn, embedder.model_id)):
+    with hnsw_deferred(conn, count_stale_chunks(conn, embedder.model_id), progress):
         return embed_chunks(conn, embedder, batch_size=batch, progress=progress)
 
 
@@ -313,7 +313,8 @@ def restore_records(
     with golden_transaction(url, rollback=dry_run) as conn:
         loader = _loader(conn, database, lock_timeout, embedder.dim, replace)
         staged = _stage(loader, analyses, queries, progress, totals)
-        changes = loader.classify(None if scope is None else list(scope.statuses))
+        with progress.task("comparing with the database", None):
+            changes = loader.classify(None if scope is None else list(scope.statuses))
         for kind in keep_absent:
             changes[kind].absent = []
         report = RestoreReport(
@@ -330,8 +331,9 @@ def restore_records(
         )
         if dry_run and not replace and (changes["analyses"].different or changes["queries"].different):
             return report  # a dry run reports the conflicts that a real run would refuse
-        loader.apply(changes, replace=replace)
-        _refuse_dangling(loader)
+        with progress.task("writing the database", None):
+            loader.apply(changes, replace=replace)
+            _refuse_dangling(loader)
         if dry_run:
             return report
         stats = _embed_and_record(conn, embedder, loader, embed_batch, progress, (dataset, version, source, replace))
@@ -347,7 +349,10 @@ class VerifiedStore:
 
 
 def verify_for_restore(
-    store: Store | StoreSource | Path | str, settings: Settings | None = None, allow: Iterable[str] = ()
+    store: Store | StoreSource | Path | str,
+    settings: Settings | None = None,
+    allow: Iterable[str] = (),
+    progress: Progress = SILENT,
 ) -> VerifiedStore:
     """Run every ``verify`` contract on ``store``; raise :class:`~goldkeeper.errors.VerificationFailed`
     (exit 5, every violation listed as verify lists it) for any error whose code is not in ``allow``
@@ -357,7 +362,7 @@ def verify_for_restore(
     """
     allowed = allowed_codes(allow)  # a code restore may not allow is a usage error, before anything is read
     source = store.source if isinstance(store, Store) else store
-    report = verify_store(source, settings)
+    report = verify_store(source, settings, progress=progress)
     refuse_violations(report, allowed)
     opened = store if isinstance(store, Store) else open_store(store)
     if opened.version != report.version:
@@ -415,7 +420,7 @@ def restore_store(
     lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
 ) -> RestoreReport:
     """Verify the whole store (:func:`verify_for_restore`), then restore it (:func:`restore_verified`)."""
-    verified = verify_for_restore(store, settings, allow)
+    verified = verify_for_restore(store, settings, allow, progress)
     options: dict[str, Any] = {"progress": progress, "batch_size": batch_size, "lock_timeout": lock_timeout}
     options["database"] = settings.database if settings is not None else None
     return restore_verified(url, verified, embedder, replace=replace, dry_run=dry_run, **options)

@@ -42,6 +42,7 @@ from goldkeeper.db.mapping_privileges import refuse_write_problems
 from goldkeeper.db.schema import HNSW_REBUILD_MIN_ROWS, HNSW_REBUILD_MIN_SHARE
 from goldkeeper.errors import ConflictError, DataIntegrityError
 from goldkeeper.models import Analysis, Query
+from goldkeeper.progress import SILENT, Progress
 
 #: the valid HNSW indexes on one column of a table that this role may drop and re-create exactly:
 #: the table's owner (or a member of its role), the default tablespace, no comment, nothing depending on them
@@ -438,7 +439,9 @@ class MappedChunkVectors:
         )
 
     @contextmanager
-    def hnsw_deferred(self, conn: psycopg.Connection[Any], rows_to_write: int) -> Iterator[list[str]]:
+    def hnsw_deferred(
+        self, conn: psycopg.Connection[Any], rows_to_write: int, progress: Progress = SILENT
+    ) -> Iterator[list[str]]:
         """Drop the user's HNSW indexes on the embedding column while many vectors are written, then re-create
         each from its own definition (``pg_get_indexdef``), in the caller's transaction; yields their names.
 
@@ -458,10 +461,12 @@ class MappedChunkVectors:
         for name, _ in indexes:
             conn.execute(sql.SQL("DROP INDEX {}").format(sql.SQL(name)))
         yield [name for name, _ in indexes]
-        if indexes:
+        if not indexes:
+            return
+        with progress.task("building the vector index (HNSW)", None):
             conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
-        for _, definition in indexes:
-            conn.execute(definition)
+            for _, definition in indexes:
+                conn.execute(definition)
 
     def count_stale(self, conn: psycopg.Connection[Any], model_id: str) -> int:
         row = conn.execute(self._select(sql.SQL("count(*)"), model_id)).fetchone()

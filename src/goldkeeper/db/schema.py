@@ -42,6 +42,7 @@ from goldkeeper.db.connection import connection
 from goldkeeper.db.golden_privileges import refuse_unreadable
 from goldkeeper.db.lock import ADVISORY_LOCK_KEY, lock_golden
 from goldkeeper.errors import DatabaseError
+from goldkeeper.progress import SILENT, Progress
 
 SCHEMA = "golden"
 #: what a command that reads the golden tables says when they do not exist (a database never restored into)
@@ -299,7 +300,7 @@ def _owns(conn: psycopg.Connection[Any], table: str) -> bool:
 
 
 @contextmanager
-def hnsw_deferred(conn: psycopg.Connection[Any], rows_to_write: int) -> Iterator[bool]:
+def hnsw_deferred(conn: psycopg.Connection[Any], rows_to_write: int, progress: Progress = SILENT) -> Iterator[bool]:
     """Drop the HNSW index while many chunk vectors are written, build it once afterwards.
 
     In the caller's transaction: if the body raises, the index is not rebuilt
@@ -317,8 +318,10 @@ def hnsw_deferred(conn: psycopg.Connection[Any], rows_to_write: int) -> Iterator
         return
     conn.execute(f"DROP INDEX IF EXISTS golden.{HNSW_INDEX}")
     yield True
-    conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
-    conn.execute(_HNSW)
+    # one statement that takes seconds on a large table: a task, so that a CI log shows it is moving
+    with progress.task("building the vector index (HNSW)", None):
+        conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
+        conn.execute(_HNSW)
 
 
 def init_schema(url: str, dim: int, lock_timeout: float | None = None) -> dict[str, Any]:

@@ -335,7 +335,7 @@ def run_retrieval(
     return RetrievalResult(
         params=params,
         k=k,
-        modes=[_evaluate_mode(mode, qrels, runs[mode], k) for mode in chosen],
+        modes=_evaluate_modes(chosen, qrels, runs, k, progress),
         qrels=qrels,
         queries_total=len(queries),
         excluded_refusal=sum(1 for behavior in excluded if behavior == "refuse"),
@@ -347,6 +347,18 @@ def run_retrieval(
         fulltext_empty=empty,
         fulltext_index=unindexed,
     )
+
+
+def _evaluate_modes(
+    chosen: Sequence[str], qrels: dict[str, dict[str, int]], runs: dict[str, Any], k: int, progress: Progress
+) -> list[ModeResult]:
+    """Score each mode's run; a task of its own: seconds per mode for tens of thousands of queries."""
+    scored = []
+    with progress.task("scoring", len(chosen)) as task:
+        for mode in chosen:
+            scored.append(_evaluate_mode(mode, qrels, runs[mode], k))
+            task.advance()
+    return scored
 
 
 def _missing_index(
@@ -381,31 +393,50 @@ def ndcg_percentiles(result: RetrievalResult, mode: ModeResult) -> list[dict[str
 
 
 def write_outputs(
-    result: RetrievalResult, out: Path, per_query: Path, trec_dir: Path, plots_dir: Path | None = None
+    result: RetrievalResult,
+    out: Path,
+    per_query: Path,
+    trec_dir: Path,
+    plots_dir: Path | None = None,
+    *,
+    progress: Progress = SILENT,
 ) -> dict[str, Path]:
     """Write the aggregate metrics, per-query records, TREC runs and qrels, and (with ``plots_dir``) one
-    percentile curve per mode (:func:`ndcg_percentiles`, ``ndcg-<mode>.json``); returns the paths written."""
+    percentile curve per mode (:func:`ndcg_percentiles`, ``ndcg-<mode>.json``); returns the paths written.
+
+    A task of its own, a step per file: the TREC runs hold ``depth`` lines per query and mode (millions
+    for tens of thousands of queries), seconds each."""
     written: dict[str, Path] = {}
-    if plots_dir is not None:
-        # the curve of a mode this run left out is stale; only the names goldkeeper writes are removed
-        measured = {mode.mode for mode in result.modes}
-        for stale in (plots_dir / f"ndcg-{name}.json" for name in MODES if name not in measured):
-            stale.unlink(missing_ok=True)
+    with progress.task("writing the results", None) as task:
+        if plots_dir is not None:
+            written.update(_write_plots(result, plots_dir))
+        write_json(out, result.metrics())
+        written["metrics"] = out
+        write_json(per_query, result.per_query_records())
+        written["per_query"] = per_query
+        task.advance()
+        qrels_path = trec_dir / "retrieval.qrels"
+        write_qrels(qrels_path, result.qrels)
+        written["qrels"] = qrels_path
         for mode in result.modes:
-            path = plots_dir / f"ndcg-{mode.mode}.json"
-            write_json(path, ndcg_percentiles(result, mode))
-            written[f"plot.{mode.mode}"] = path
-    write_json(out, result.metrics())
-    written["metrics"] = out
-    write_json(per_query, result.per_query_records())
-    written["per_query"] = per_query
-    qrels_path = trec_dir / "retrieval.qrels"
-    write_qrels(qrels_path, result.qrels)
-    written["qrels"] = qrels_path
+            path = trec_dir / f"retrieval-{mode.mode}.run"
+            write_run(path, mode.run, f"goldkeeper-{mode.mode}")
+            written[f"run.{mode.mode}"] = path
+            task.advance()
+    return written
+
+
+def _write_plots(result: RetrievalResult, plots_dir: Path) -> dict[str, Path]:
+    """One nDCG percentile curve per mode measured; the curve of a mode this run left out is stale and removed
+    (only the names goldkeeper writes)."""
+    measured = {mode.mode for mode in result.modes}
+    for stale in (plots_dir / f"ndcg-{name}.json" for name in MODES if name not in measured):
+        stale.unlink(missing_ok=True)
+    written = {}
     for mode in result.modes:
-        path = trec_dir / f"retrieval-{mode.mode}.run"
-        write_run(path, mode.run, f"goldkeeper-{mode.mode}")
-        written[f"run.{mode.mode}"] = path
+        path = plots_dir / f"ndcg-{mode.mode}.json"
+        write_json(path, ndcg_percentiles(result, mode))
+        written[f"plot.{mode.mode}"] = path
     return written
 
 

@@ -43,9 +43,12 @@ def _lookup(table: dict[str, T], fmt: str, what: str) -> T:
     return table[fmt]
 
 
-def read_file(fmt: str, path: Path, kind: str | None = None) -> ImportedRecords:
-    """The records of ``path`` in format ``fmt`` (whole-file formats are parsed here, before any database)."""
-    return _lookup(READERS, fmt, "import")(path, kind)
+def read_file(fmt: str, path: Path, kind: str | None = None, progress: Progress = SILENT) -> ImportedRecords:
+    """The records of ``path`` in format ``fmt`` (whole-file formats are parsed here, before any database:
+    seconds for a large file, a task of its own; a streamed format only opens it here)."""
+    reader = _lookup(READERS, fmt, "import")
+    with progress.task(f"reading the {fmt} file", None):
+        return reader(path, kind)
 
 
 def import_file(
@@ -63,7 +66,7 @@ def import_file(
     """Read ``path`` in format ``fmt`` and load its records into the database at ``url`` (like restore)."""
     return import_records(
         url,
-        read_file(fmt, path, kind),
+        read_file(fmt, path, kind, progress),
         embedder,
         replace=replace,
         dry_run=dry_run,
@@ -73,10 +76,14 @@ def import_file(
     )
 
 
-def export_file(fmt: str, store: Store, path: Path, *, kind: str | None = None) -> ExportReport:
-    """Write the records of ``store`` to ``path`` in format ``fmt``, atomically."""
-    data, counts = _lookup(WRITERS, fmt, "export")(store.analyses(), store.queries(), kind)
-    write_export(path, data)
+def export_file(
+    fmt: str, store: Store, path: Path, *, kind: str | None = None, progress: Progress = SILENT
+) -> ExportReport:
+    """Write the records of ``store`` to ``path`` in format ``fmt``, atomically (a task: the whole store is read)."""
+    writer = _lookup(WRITERS, fmt, "export")
+    with progress.task(f"writing the {fmt} file", None):
+        data, counts = writer(store.analyses(), store.queries(), kind)
+        write_export(path, data)
     return ExportReport(format=fmt, path=path, version=store.version, counts=counts)
 
 

@@ -290,11 +290,14 @@ def load_squad(path: Path | str, max_bytes: int = DEFAULT_MAX_BYTES) -> SquadImp
     return parse_squad(data, file=str(path))
 
 
-def read_squad(path: Path, kind: str | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ImportedRecords:
+def read_squad(
+    path: Path, kind: str | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES, progress: Progress = SILENT
+) -> ImportedRecords:
     """A SQuAD file (at most ``max_bytes``) as imported records (both kinds: ``replace`` makes the database
     hold exactly the file)."""
     del kind  # a SQuAD file holds both kinds
-    records = load_squad(path, max_bytes)
+    with progress.task("reading the squad file", None):  # parsed whole, before the database: seconds for a large one
+        records = load_squad(path, max_bytes)
     totals = (len(records.analyses), len(records.queries))
     return ImportedRecords(records.analyses, records.queries, kinds=frozenset(ENTITIES), totals=totals)
 
@@ -318,7 +321,7 @@ def import_squad(
     source = Path(path) if path is not None else sample_path()
     return import_records(
         url,
-        read_squad(source, max_bytes=max_bytes),
+        read_squad(source, max_bytes=max_bytes, progress=progress or SILENT),
         embedder,
         replace=replace,
         dry_run=dry_run,

@@ -216,7 +216,8 @@ class Project:
         from goldkeeper.dataset import restore as restoring  # noqa: PLC0415 - start-up (module doc)
 
         marker = self.output_path(marker, given=True) if marker is not None else None
-        verified = restoring.verify_for_restore(self.store_source(rev=rev, path=source), self.settings, allow)
+        store = self.store_source(rev=rev, path=source)
+        verified = restoring.verify_for_restore(store, self.settings, allow, self.progress)
         with self.database() as url:
             report = restoring.restore_verified(
                 url,
@@ -240,7 +241,7 @@ class Project:
         from goldkeeper.importers.squad import DEFAULT_MAX_BYTES, read_squad, sample_path  # noqa: PLC0415 - start-up
 
         source = self._given(path) or sample_path()
-        records = read_squad(source, max_bytes=max_bytes or DEFAULT_MAX_BYTES)
+        records = read_squad(source, max_bytes=max_bytes or DEFAULT_MAX_BYTES, progress=self.progress)
         return self._import_records(records, source, replace=replace, dry_run=dry_run)
 
     def import_file(
@@ -250,7 +251,8 @@ class Project:
         from goldkeeper.importers.registry import read_file  # noqa: PLC0415 - start-up (module doc)
 
         resolved = self.settings.given(path)
-        return self._import_records(read_file(fmt, resolved, kind), resolved, replace=replace, dry_run=dry_run)
+        records = read_file(fmt, resolved, kind, self.progress)
+        return self._import_records(records, resolved, replace=replace, dry_run=dry_run)
 
     def _import_records(self, records: ImportedRecords, source: Path, *, replace: bool, dry_run: bool) -> RestoreReport:
         """Records read from ``source`` into the database: restore's one transaction and semantics."""
@@ -267,7 +269,7 @@ class Project:
 
         target = self.output_path(path, given=True)
         store = self.open_store(rev=rev, path=options.pop("source", None))
-        return export_file(fmt, store, target, **options)
+        return export_file(fmt, store, target, progress=self.progress, **options)
 
     def _store_version(self) -> str | None:
         """The working tree's store version (None: no readable store), which the evals compare with the database's."""
@@ -281,10 +283,11 @@ class Project:
         from goldkeeper.dataset.verify import verify_database, verify_store  # noqa: PLC0415 - start-up (module doc)
 
         store_dir = self._given(directory) or self.settings.store_path
-        report = verify_store(store_dir, self.settings)
+        report = verify_store(store_dir, self.settings, progress=self.progress)
         if db:
             with self.database() as url:
-                report = report.merged(verify_database(url, store_dir, self.settings, self.embedder))
+                db_report = verify_database(url, store_dir, self.settings, self.embedder, progress=self.progress)
+                report = report.merged(db_report)
         return report
 
     def fmt(self, directory: Path | str | None = None, *, check: bool = False) -> FmtResult:
@@ -292,7 +295,7 @@ class Project:
         from goldkeeper.dataset.fmt import format_store  # noqa: PLC0415 - start-up (module doc)
 
         store_dir = self._given(directory) or self.settings.store_path
-        return format_store(store_dir, self.settings, check=check)
+        return format_store(store_dir, self.settings, check=check, progress=self.progress)
 
     # ------------------------------------------------------------------ review and history
 
@@ -300,7 +303,7 @@ class Project:
         """Records added / removed / modified between two revisions or store directories."""
         from goldkeeper.dataset.diff import diff  # noqa: PLC0415 - start-up (module doc)
 
-        return diff(old, new, self.settings)
+        return diff(old, new, self.settings, progress=self.progress)
 
     def render_diff(self, result: DatasetDiff, fmt: str) -> bytes:
         """The diff as ``text`` (terminal), ``md`` (pull-request comment, capped at ``diff.max_md_chars``) or ``json``."""
@@ -317,7 +320,7 @@ class Project:
         params = self.settings.diff
         md_path, json_path = self.output_path(params.md), self.output_path(params.json_out)
         # OLD named on the command line must exist; the configured or default base never fails the stage
-        result = self.diff(old, new) if old else diff_base(params.base, new, self.settings)
+        result = self.diff(old, new) if old else diff_base(params.base, new, self.settings, self.progress)
         atomic_write_bytes(md_path, to_markdown(result, params.max_md_chars).encode("utf-8"))
         atomic_write_bytes(json_path, to_json_bytes(result))
         return result, md_path, json_path
@@ -325,7 +328,7 @@ class Project:
     def changelog(self, base: str = "HEAD", message: str | None = None) -> ChangelogResult:
         from goldkeeper.dataset.changelog import append_changelog  # noqa: PLC0415 - start-up (module doc)
 
-        return append_changelog(self.settings, base=base, message=message)
+        return append_changelog(self.settings, base=base, message=message, progress=self.progress)
 
     def log(self, rev: str = "HEAD", max_count: int | None = None) -> list[LogEntry]:
         from goldkeeper.dataset.history import dataset_log  # noqa: PLC0415 - start-up (module doc)
@@ -369,7 +372,8 @@ class Project:
                 store_version=self._store_version(),
                 database=self.settings.database,
             )
-        return RetrievalRun(result, write_outputs(result, metrics, records, trec, plots if tracked else None))
+        outputs = (metrics, records, trec, plots if tracked else None)
+        return RetrievalRun(result, write_outputs(result, *outputs, progress=self.progress))
 
     def eval_grounded(
         self,
@@ -466,7 +470,7 @@ class Project:
             report=report,
             rubric=rubric_thresholds(self.settings.rubric),
         )
-        result = gate_and_record(request, self.baselines, trend, self.settings.display_path)
+        result = gate_and_record(request, self.baselines, trend, self.settings.display_path, self.progress)
         for path, document in zip(written, (result.to_json(), result.metrics_json()), strict=True):
             if path is not None:
                 write_json(path, document)
@@ -477,7 +481,7 @@ class Project:
         from goldkeeper.quality.report import write_report  # noqa: PLC0415 - start-up (module doc)
 
         self._output(directory, self.settings.report.dir)  # inside the golden store: refused before anything is read
-        return write_report(self.trend(directory, read=True))
+        return write_report(self.trend(directory, read=True), progress=self.progress)
 
 
 from goldkeeper.project.standalone import (  # noqa: E402 - re-exported: operations that need no Project

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from goldkeeper.fileio import read_json
+from goldkeeper.progress import SILENT, Progress
 from goldkeeper.quality.baseline import BaselineStore, RunIdentity
 from goldkeeper.quality.gate import GateOutcome, github_annotations, recorded_annotations, run_gate
 from goldkeeper.quality.policy import RegressionPolicy
@@ -84,7 +85,11 @@ class GateResult:
 
 
 def gate_and_record(
-    request: GateRequest, baselines: BaselineStore, trend: TrendStore, display: Callable[[Path], str] = str
+    request: GateRequest,
+    baselines: BaselineStore,
+    trend: TrendStore,
+    display: Callable[[Path], str] = str,
+    progress: Progress = SILENT,
 ) -> GateResult:
     """Run the gate, store the run (unless ``record`` is false), rewrite the report (unless ``report`` is false)."""
     outcome = run_gate(
@@ -105,7 +110,7 @@ def gate_and_record(
     if outcome.run_path is None:
         markdown = render_markdown(summarize([*trend.runs(), outcome.run], retention))
     elif request.report:
-        files = write_report(trend)
+        files = write_report(trend, progress=progress)
         markdown, dashboard = render_markdown(files.summary), display(files.index_html)
     else:
         markdown = render_markdown(summarize(trend.runs(), retention))

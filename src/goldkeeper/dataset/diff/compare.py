@@ -32,6 +32,7 @@ from goldkeeper.dataset.diff.model import (
 from goldkeeper.dataset.url_contract import url_problem
 from goldkeeper.errors import RecordValidationError
 from goldkeeper.models import ENTITIES, ShardEntry
+from goldkeeper.progress import SILENT, Progress
 from goldkeeper.store import Store, sha256_hex
 from goldkeeper.store.reader import MODEL_OF, parse_json, validate_record
 
@@ -218,7 +219,7 @@ _LABEL: dict[str, Callable[[dict[str, Any]], str]] = {
 }
 
 
-def _compare(kind: str, old: JsonRecords, new: JsonRecords, context: int) -> _Changes:
+def _compare(kind: str, old: JsonRecords, new: JsonRecords, context: int, progress: Progress = SILENT) -> _Changes:
     label = _LABEL[kind]
 
     def ref(record: dict[str, Any]) -> RecordRef:
@@ -231,16 +232,21 @@ def _compare(kind: str, old: JsonRecords, new: JsonRecords, context: int) -> _Ch
 
     added = tuple(ref(new[i]) for i in sorted(set(new) - set(old)))
     removed = tuple(ref(old[i]) for i in sorted(set(old) - set(new)))
-    modified = [
-        RecordChange(
-            id=record_id,
-            label=label(new[record_id]),
-            changes=field_changes(old[record_id], new[record_id], context),
-            analysis_id=new[record_id].get("analysis_id") if kind == "chunks" else None,
-        )
-        for record_id in sorted(set(old) & set(new))
-        if old[record_id] != new[record_id]
-    ]
+    both = sorted(set(old) & set(new))
+    modified: list[RecordChange] = []
+    # field by field (deepdiff) costs about a millisecond a record: a large change takes seconds
+    with progress.task(f"comparing {kind}", len(both)) as task:
+        for record_id in both:
+            if old[record_id] != new[record_id]:
+                modified.append(
+                    RecordChange(
+                        id=record_id,
+                        label=label(new[record_id]),
+                        changes=field_changes(old[record_id], new[record_id], context),
+                        analysis_id=new[record_id].get("analysis_id") if kind == "chunks" else None,
+                    )
+                )
+            task.advance()
     return _Changes(added, removed, tuple(modified))
 
 
@@ -355,14 +361,16 @@ def diff_stores(
     new_side: Side | None = None,
     verify: VerifyParams | None = None,
     context_words: int = 6,
+    progress: Progress = SILENT,
 ) -> DatasetDiff:
     """Compare two opened stores (either may be None: no store)."""
     verify = verify or VerifyParams()
-    reading = _read_changed_shards(old, new)
+    with progress.task("reading the changed shards", None):
+        reading = _read_changed_shards(old, new)
     old_records, new_records = reading.old, reading.new
-    analyses = _compare("analyses", old_records.analyses, new_records.analyses, context_words)
-    chunks = _compare("chunks", old_records.chunks, new_records.chunks, context_words)
-    queries = _compare("queries", old_records.queries, new_records.queries, context_words)
+    analyses = _compare("analyses", old_records.analyses, new_records.analyses, context_words, progress)
+    chunks = _compare("chunks", old_records.chunks, new_records.chunks, context_words, progress)
+    queries = _compare("queries", old_records.queries, new_records.queries, context_words, progress)
     impacted = _impact(new, _chunk_reasons(chunks), _analysis_reasons(analyses, chunks, new_records.analyses))
     return DatasetDiff(
         old=old_side or side_of(old, "old"),

@@ -9,6 +9,7 @@ from goldkeeper.dataset import WORKTREE  # the NEW spec that means "the store in
 from goldkeeper.dataset.diff.compare import diff_stores, side_of
 from goldkeeper.dataset.diff.model import DatasetDiff, Side
 from goldkeeper.errors import UsageError
+from goldkeeper.progress import SILENT, Progress
 from goldkeeper.store import DirectorySource, Store, open_store
 from goldkeeper.store.hash_cache import ShardHashes
 
@@ -77,25 +78,37 @@ def shard_hashes(settings: Settings) -> ShardHashes:
     return ShardHashes.load(settings.home_path / "cache" / "shard-sha256.json")
 
 
-def diff(old: str | None, new: str | None, settings: Settings, *, context_words: int | None = None) -> DatasetDiff:
+def diff(
+    old: str | None,
+    new: str | None,
+    settings: Settings,
+    *,
+    context_words: int | None = None,
+    progress: Progress = SILENT,
+) -> DatasetDiff:
     """``goldkeeper diff OLD NEW``: OLD defaults to ``HEAD``, NEW to the working tree store."""
     hashes = shard_hashes(settings)
     old_side, new_side = open_side(old or "HEAD", settings, hashes=hashes), open_side(new, settings, hashes=hashes)
-    result = diff_sides(old_side, new_side, settings, context_words)
+    result = diff_sides(old_side, new_side, settings, context_words, progress)
     hashes.save()
     return result
 
 
-def diff_base(base: str | None, new: str | None, settings: Settings) -> DatasetDiff:
+def diff_base(base: str | None, new: str | None, settings: Settings, progress: Progress = SILENT) -> DatasetDiff:
     """The DVC diff stage: NEW (default: the working tree) against :func:`open_base`."""
     hashes = shard_hashes(settings)
-    result = diff_sides(open_base(base, settings), open_side(new, settings, hashes=hashes), settings)
+    old_side = open_base(base, settings)
+    result = diff_sides(old_side, open_side(new, settings, hashes=hashes), settings, progress=progress)
     hashes.save()
     return result
 
 
 def diff_sides(
-    old_opened: OpenedSide, new_opened: OpenedSide, settings: Settings, context_words: int | None = None
+    old_opened: OpenedSide,
+    new_opened: OpenedSide,
+    settings: Settings,
+    context_words: int | None = None,
+    progress: Progress = SILENT,
 ) -> DatasetDiff:
     params = settings.diff
     if old_opened.store is None and new_opened.store is None:
@@ -109,6 +122,7 @@ def diff_sides(
         new_side=new_opened.side,
         verify=settings.verify,
         context_words=params.context_words if context_words is None else context_words,
+        progress=progress,
     )
 
 

@@ -57,6 +57,7 @@ from goldkeeper.dataset.verify.prompts import check_domain_diversity, check_prom
 from goldkeeper.dataset.verify.records import RecordRules, Scan, check_references, scan_shard
 from goldkeeper.dataset.verify.report import Issue, IssueList, Severity, VerifyReport
 from goldkeeper.models import count_records
+from goldkeeper.progress import SILENT, Progress
 from goldkeeper.store.canonical import sha256_hex
 from goldkeeper.store.reader import Store, store_stamp
 from goldkeeper.store.source import DirectorySource, StoreSource
@@ -76,7 +77,11 @@ _READS = 3
 
 
 def verify_store(
-    store: Store | StoreSource | Path | str, settings: Settings | None = None, *, rubric: RubricParams | None = None
+    store: Store | StoreSource | Path | str,
+    settings: Settings | None = None,
+    *,
+    rubric: RubricParams | None = None,
+    progress: Progress = SILENT,
 ) -> VerifyReport:
     """Check every file contract of a golden store; never raises for bad data, reports it.
 
@@ -88,13 +93,13 @@ def verify_store(
     source = _source_of(store)
     for _ in range(_READS):
         stamp = store_stamp(source)
-        report = _verify_once(source, settings, rubric)
+        report = _verify_once(source, settings, rubric, progress)
         if report.ok() or store_stamp(source) == stamp:
             break
     return report
 
 
-def _verify_once(source: StoreSource, settings: Settings, rubric: RubricParams) -> VerifyReport:
+def _verify_once(source: StoreSource, settings: Settings, rubric: RubricParams, progress: Progress) -> VerifyReport:
     """One read of the store."""
     issues = IssueList()
     target = source.describe("").rstrip("/") or "."
@@ -110,8 +115,10 @@ def _verify_once(source: StoreSource, settings: Settings, rubric: RubricParams) 
     check_unlisted_shards(source, manifest, issues)
     scan = Scan()
     rules = RecordRules(urls=settings.verify, rubric=rubric)
-    for entry in entries:
-        scan_shard(source, entry, manifest.shard_counts[entry.entity], rules, scan, issues)
+    with progress.task("verifying shards", len(entries)) as task:
+        for entry in entries:
+            scan_shard(source, entry, manifest.shard_counts[entry.entity], rules, scan, issues)
+            task.advance()
     check_counts(manifest, scan.raw_counts, name, issues)
     check_references(scan, issues)
     queries_dir = source.describe("queries")

@@ -16,6 +16,7 @@ from goldkeeper.db.mapped_integrity import mapped_integrity_facts
 from goldkeeper.db.mapping import Mapping
 from goldkeeper.errors import DataIntegrityError
 from goldkeeper.models import Manifest
+from goldkeeper.progress import SILENT, Progress
 from goldkeeper.store.reader import Store, open_store
 from goldkeeper.store.source import StoreSource
 
@@ -150,6 +151,7 @@ def verify_database(
     *,
     limit: int = 20,
     content: bool = True,
+    progress: Progress = SILENT,
 ) -> VerifyReport:
     """Check the database contracts against a store (counts; with ``content``, every record's canonical
     hash and the URL contract: :mod:`.db_content`) and the configured embedder.
@@ -158,7 +160,9 @@ def verify_database(
     """
     issues = IssueList()
     target = f"database {redact_url(url)}"
-    facts, places, scope = _facts(url, settings, limit)
+    # each phase is a few queries over every row: seconds on a large dataset, and nothing to count
+    with progress.task("checking the database", None):
+        facts, places, scope = _facts(url, settings, limit)
     if not facts.schema_exists:
         issues.error(
             "db.schema_missing",
@@ -180,7 +184,8 @@ def verify_database(
     checked = {f"db {k}": v for k, v in sorted(facts.counts.items())}
     if opened is not None and content:
         try:
-            scan = scan_database(url, settings, opened, issues, limit=limit)
+            with progress.task("comparing the database's records with the store", None):
+                scan = scan_database(url, settings, opened, issues, limit=limit)
             report_content(scan, opened, issues)
             checked["db records compared"] = scan.compared
         except DataIntegrityError:

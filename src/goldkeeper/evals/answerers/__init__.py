@@ -71,6 +71,7 @@ def make_answerer(
             max_sentences=params.max_sentences,
             refusal_threshold=params.refusal_threshold,
             semantic_weight=params.semantic_weight,
+            progress=progress,
         )
     if kind == "command" and arg.strip():
         return CommandAnswerer(arg, cwd=base, batch_size=params.batch_size, timeout_s=params.command_timeout_s)

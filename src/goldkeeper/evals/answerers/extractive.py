@@ -65,6 +65,7 @@ class ExtractiveAnswerer:
         refusal_threshold: float = 0.5,
         semantic_weight: float = 0.5,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        progress: Progress = SILENT,
     ) -> None:
         self.retriever = retriever
         self.index = index
@@ -74,7 +75,7 @@ class ExtractiveAnswerer:
         self.refusal_threshold = refusal_threshold
         self.semantic_weight = semantic_weight if embedder is not None else 0.0
         self.clock = clock
-        self._idf = self._document_frequencies(index)
+        self._idf = self._document_frequencies(index, progress)
         self._sentences: dict[UUID, list[tuple[str, set[str]]]] = {}
         #: sentence vectors (embedded as documents) and prompt vectors (as queries: embedding.query_prefix),
         #: apart, since a prompt may be worded like a sentence and gets another vector
@@ -82,10 +83,13 @@ class ExtractiveAnswerer:
         self._prompt_vectors: dict[str, np.ndarray] = {}
 
     @staticmethod
-    def _document_frequencies(index: EvidenceIndex) -> dict[str, float]:
+    def _document_frequencies(index: EvidenceIndex, progress: Progress = SILENT) -> dict[str, float]:
         df: Counter[str] = Counter()
-        for chunk in index.chunks.values():
-            df.update(set(content_tokens(chunk.content)))
+        # every chunk of the dataset tokenised and stemmed: seconds for tens of thousands, before any answer
+        with progress.task("indexing the chunks' words", len(index.chunks)) as task:
+            for chunk in index.chunks.values():
+                df.update(set(content_tokens(chunk.content)))
+                task.advance()
         n = max(1, len(index.chunks))
         return {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()} | {"": math.log(n + 1)}
 

@@ -198,8 +198,9 @@ def run_grounded(
     if database_url is not None:
         settings = settings.model_copy(update={"database_url": database_url})
     store = open_store(store_path if store_path is not None else settings.store_path)
-    index = EvidenceIndex.from_analyses(store.analyses())
-    queries = sorted(store.queries(), key=lambda q: q.id)[:limit]
+    with progress.task("reading the store", None):  # every shard parsed and validated: seconds for a large store
+        index = EvidenceIndex.from_analyses(store.analyses())
+        queries = sorted(store.queries(), key=lambda q: q.id)[:limit]
     if not queries:
         raise EvalError(f"{settings.store_path}: the golden store has no queries to evaluate")
     spec = answerer or params.answerer

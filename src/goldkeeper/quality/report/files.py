@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from goldkeeper.fileio import write_json, write_text
+from goldkeeper.progress import SILENT, Progress
 from goldkeeper.quality.report.html import render_html
 from goldkeeper.quality.report.markdown import render_markdown
 from goldkeeper.quality.report.summary import build_summary, summary_schema, validate_summary
@@ -22,9 +23,16 @@ class ReportFiles:
     summary: dict[str, Any]
 
 
-def write_report(trend: TrendStore, out_dir: Path | None = None, now: str | None = None) -> ReportFiles:
+def write_report(
+    trend: TrendStore, out_dir: Path | None = None, now: str | None = None, progress: Progress = SILENT
+) -> ReportFiles:
     """Render summary.json (+ its schema), summary.md and index.html into ``out_dir`` (default: the trend root)."""
-    out = out_dir or trend.root
+    # every stored run read, the summary schema-validated, a chart per metric: seconds for thousands of runs
+    with progress.task("writing the report", None):
+        return _write_report(trend, out_dir or trend.root, now)
+
+
+def _write_report(trend: TrendStore, out: Path, now: str | None) -> ReportFiles:
     summary = validate_summary(build_summary(trend, now=now), source="generated summary")
     files = ReportFiles(
         summary_json=out / "summary.json",
