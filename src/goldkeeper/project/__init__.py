@@ -1,12 +1,10 @@
 """The application layer: one :class:`Project` per invocation, built from Settings.
 
-A Project owns the resources every operation shares and opens each at most
-once: the golden store (in the working tree, a directory, or at a git
-revision), the database (the configured URL, or the embedded server started
-for the duration of :meth:`Project.database` and stopped afterwards), and the
-embedding model. Each operation of goldkeeper is one method here; the CLI
-parses options, makes one call, and renders the result, and ``goldkeeper
-demo`` runs the same methods in order. Library users do the same::
+A Project owns the resources every operation shares and opens each at most once: the golden store (in the
+working tree, a directory, or at a git revision), the database (the configured URL, or the embedded server
+started for the duration of :meth:`Project.database` and stopped afterwards), and the embedding model. Each
+operation of goldkeeper is one method here; the CLI parses options, makes one call, and renders the result,
+and ``goldkeeper demo`` runs the same methods in order. Library users do the same::
 
     project = Project.load("path/to/repo")
     report = project.restore(replace=True)
@@ -76,12 +74,8 @@ class Project:
         progress: Progress = SILENT,
     ) -> Project:
         """The project at or above ``root`` (default: the current directory), params.yaml and environment resolved."""
-        settings = load_settings(
-            root=Path(root) if root is not None else None,
-            params_file=params_file,
-            database_url=database_url,
-            overrides=overrides,
-        )
+        where = Path(root) if root is not None else None
+        settings = load_settings(root=where, params_file=params_file, database_url=database_url, overrides=overrides)
         return cls(settings, progress=progress)
 
     # ------------------------------------------------------------------ resources
