@@ -1,22 +1,20 @@
 """Staged loads into the application's own tables (restore through a :class:`~goldkeeper.db.mapping.Mapping`).
 
-The same design as :class:`goldkeeper.db.loader.GoldenLoader`, whose staging, classification and
-query handling it reuses: records are COPYed into temporary tables, compared with temporary
-views that show the user's rows in goldkeeper's shape (only the rows inside each ``where``; a record is
-different when its canonical form, what ``dump`` writes, differs: :mod:`goldkeeper.db.mapped_digest`), then
-applied in the caller's transaction under the golden advisory lock. A replace updates a changed record
-in place, mapped columns only (its other columns, and the application's rows that reference it, stay;
-a chunk whose text changed loses its vector, computed again), deletes only the mapped rows inside the
-``where`` that the records no longer hold (findings, which have no id, are replaced as a whole), and
-inserts new records into the mapped columns (the others take their defaults). A record id held by a row
-outside the ``where`` is a conflict: a restore never touches those rows.
-Queries the same way when ``database.tables.queries`` maps them (their expectations are read from
-its ``expected`` column, the view ``gk_map_query_expected``), else in goldkeeper's own ``golden.queries``.
-Nothing is created in the user's schema: the views are temporary, the embedding cache lives in
-goldkeeper's own schema ``golden``. :class:`MappedChunkVectors` writes the chunk vectors into the
-user's embedding column; when a restore writes many, the user's HNSW indexes on that column are
-dropped and re-created from their own definitions in the same transaction (:meth:`MappedChunkVectors.hnsw_deferred`),
-as goldkeeper does with its own index.
+The same design as :class:`goldkeeper.db.loader.GoldenLoader`, whose staging, classification and query handling
+it reuses: records are COPYed into temporary tables, compared with temporary views that show the user's rows in
+goldkeeper's shape (only the rows inside each ``where``; a record is different when its canonical form, what
+``dump`` writes, differs: :mod:`goldkeeper.db.mapped_digest`), then applied in the caller's transaction under the
+golden advisory lock. A replace updates a changed record in place, mapped columns only (its other columns, and
+the application's rows that reference it, stay; a chunk whose text changed loses its vector, computed again),
+deletes only the mapped rows inside the ``where`` that the records no longer hold (findings, which have no id,
+are replaced as a whole), and inserts new records into the mapped columns (the others take their defaults). A
+record id held by a row outside the ``where`` is a conflict: a restore never touches those rows. Queries the same
+way when ``database.tables.queries`` maps them (their expectations are read from its ``expected`` column, the
+view ``gk_map_query_expected``), else in goldkeeper's own ``golden.queries``. Nothing is created in the user's
+schema: the views are temporary, the embedding cache lives in goldkeeper's own schema ``golden``.
+:class:`MappedChunkVectors` writes the chunk vectors into the user's embedding column; when a restore writes
+many, the user's HNSW indexes on that column are dropped and re-created from their own definitions in the same
+transaction (:meth:`MappedChunkVectors.hnsw_deferred`), as goldkeeper does with its own index.
 """
 
 from __future__ import annotations
