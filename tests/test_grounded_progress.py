@@ -4,8 +4,6 @@ GOLDKEEPER_PROGRESS_SECONDS for these phases."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ from goldkeeper.embed import load_embedder
 from goldkeeper.evals.grounded.run import run_grounded
 from goldkeeper.importers.squad import load_squad, sample_path
 from goldkeeper.store import write_store
+from progress_support import RecordingProgress, SteppingClock
 
 PARAMS = """\
 store:
@@ -28,30 +27,6 @@ retrieval:
 grounded:
   as_of: "2026-11-01T00:00:00Z"
 """
-
-
-class RecordingTask:
-    def __init__(self, description: str, total: int | None) -> None:
-        self.description, self.total, self.advances = description, total, []
-
-    def advance(self, amount: int = 1) -> None:
-        self.advances.append(amount)
-
-
-class RecordingProgress:
-    """Records every task and each advance of it (what a progress bar would show)."""
-
-    def __init__(self) -> None:
-        self.tasks: list[RecordingTask] = []
-
-    @contextmanager
-    def task(self, description: str, total: int | None) -> Iterator[RecordingTask]:
-        task = RecordingTask(description, total)
-        self.tasks.append(task)
-        yield task
-
-    def named(self, description: str) -> RecordingTask:
-        return next(t for t in self.tasks if t.description == description)
 
 
 @pytest.fixture(scope="module")
@@ -93,17 +68,6 @@ def test_retrieval_and_sentence_embedding_advance_per_batch(
     assert [t.description for t in progress.tasks][:2] == ["reading the store", "indexing the chunks' words"]
     indexing = progress.named("indexing the chunks' words")
     assert indexing.total == 3 and sum(indexing.advances) == 3
-
-
-class SteppingClock:
-    """A monotonic clock that moves one second per reading: every progress advance is "seconds later"."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def monotonic(self) -> float:
-        self.now += 1.0
-        return self.now
 
 
 def test_cli_without_a_terminal_prints_lines_for_both_phases(

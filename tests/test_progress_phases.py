@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,29 +23,7 @@ from goldkeeper.importers.squad import load_squad, read_squad, sample_path
 from goldkeeper.quality.report import write_report
 from goldkeeper.quality.trend import TrendStore
 from goldkeeper.store import open_store, write_store
-
-
-class RecordingProgress:
-    """The descriptions of the tasks opened, in order."""
-
-    def __init__(self) -> None:
-        self.names: list[str] = []
-
-    @contextmanager
-    def task(self, description: str, total: int | None) -> Iterator[output._PlainTask]:
-        self.names.append(description)
-        yield output._PlainTask(description, total, 1e9)  # a task that never prints
-
-
-class SteppingClock:
-    """A monotonic clock that moves one second per reading: every advance is "seconds later"."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def monotonic(self) -> float:
-        self.now += 1.0
-        return self.now
+from progress_support import RecordingProgress, SteppingClock
 
 
 @pytest.fixture
