@@ -39,6 +39,20 @@ class LocalEndpoint:
         self.thread.join(timeout=10)
 
 
+def send_json(
+    handler: BaseHTTPRequestHandler, status: int, body: bytes | Any, headers: dict[str, str] | None = None
+) -> None:
+    """One HTTP answer of a fake endpoint: ``body`` as JSON (bytes: sent as they are, e.g. a broken body)."""
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(raw)))
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    handler.wfile.write(raw)
+
+
 class FakeEndpoint(LocalEndpoint):
     def __init__(self, key: str | None = None, slow_seconds: float = 1.5, key_header: str = "Authorization") -> None:
         self.key = key
@@ -67,15 +81,8 @@ class FakeEndpoint(LocalEndpoint):
     def _send(
         self, handler: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None
     ) -> None:
-        data = json.dumps(body).encode()
         try:
-            handler.send_response(status)
-            handler.send_header("Content-Type", "application/json")
-            handler.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                handler.send_header(name, value)
-            handler.end_headers()
-            handler.wfile.write(data)
+            send_json(handler, status, body, headers)
         except OSError:  # the client gave up (a timeout test)
             pass
 

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 import goldkeeper.embed.openai_backend as openai_backend
 from embed_command_support import write_program
-from embed_support import LocalEndpoint
+from embed_support import LocalEndpoint, send_json
 from golden_support import fingerprint, make_records
 from goldkeeper.config import EmbeddingParams
 from goldkeeper.embed import load_embedder
@@ -44,21 +44,8 @@ DIM = 4
 Answer = Callable[[BaseHTTPRequestHandler, list[str]], None]
 
 
-def send(
-    handler: BaseHTTPRequestHandler, status: int, body: bytes | Any, headers: dict[str, str] | None = None
-) -> None:
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    handler.send_response(status)
-    handler.send_header("Content-Type", "application/json")
-    handler.send_header("Content-Length", str(len(raw)))
-    for name, value in (headers or {}).items():
-        handler.send_header(name, value)
-    handler.end_headers()
-    handler.wfile.write(raw)
-
-
 def good(handler: BaseHTTPRequestHandler, texts: list[str]) -> None:
-    send(handler, 200, {"data": [{"index": i, "embedding": [i + 1.0, 1.0, 0.0, 0.0]} for i in range(len(texts))]})
+    send_json(handler, 200, {"data": [{"index": i, "embedding": [i + 1.0, 1.0, 0.0, 0.0]} for i in range(len(texts))]})
 
 
 class ScriptedEndpoint(LocalEndpoint):
@@ -109,7 +96,7 @@ def _embedder(endpoint: ScriptedEndpoint, **overrides: object) -> OpenAIEmbedder
 
 
 def _body(raw: str) -> Answer:
-    return lambda handler, texts: send(handler, 200, raw.encode())
+    return lambda handler, texts: send_json(handler, 200, raw.encode())
 
 
 @pytest.mark.parametrize(
@@ -160,8 +147,8 @@ def test_each_retry_is_one_warning_line_naming_the_reason_and_the_wait(
     endpoint: ScriptedEndpoint, caplog: pytest.LogCaptureFixture
 ) -> None:
     endpoint.script = [
-        lambda h, t: send(h, 503, {"error": "busy"}, {"Retry-After": "1"}),
-        lambda h, t: send(h, 429, {"error": "slow down"}),
+        lambda h, t: send_json(h, 503, {"error": "busy"}, {"Retry-After": "1"}),
+        lambda h, t: send_json(h, 429, {"error": "slow down"}),
     ]
     with caplog.at_level(logging.WARNING, logger="goldkeeper"):
         vectors = _embedder(endpoint, max_retries=3).embed_documents(["a", "b"])
@@ -195,7 +182,7 @@ def test_an_answer_over_the_body_limit_fails_the_batch_at_once(
     endpoint: ScriptedEndpoint, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(openai_backend, "MAX_BODY_BYTES", 2**20)  # 256 MiB in earnest; 1 MiB keeps the test quick
-    endpoint.script = [lambda h, t: send(h, 200, b" " * (2 * 2**20) + b'{"data": []}')]
+    endpoint.script = [lambda h, t: send_json(h, 200, b" " * (2 * 2**20) + b'{"data": []}')]
     with pytest.raises(ConfigError, match=r"answered texts 0-0 with more than 1 MiB$"):
         _embedder(endpoint, max_retries=3).embed_documents(["a"])
     assert endpoint.requests == 1
@@ -203,7 +190,7 @@ def test_an_answer_over_the_body_limit_fails_the_batch_at_once(
 
 def test_a_redirect_is_not_followed_and_says_so(endpoint: ScriptedEndpoint) -> None:
     to_elsewhere = {"Location": "http://127.0.0.2:9/v1/embeddings"}
-    endpoint.script = [lambda h, t: send(h, 307, b"", to_elsewhere)]
+    endpoint.script = [lambda h, t: send_json(h, 307, b"", to_elsewhere)]
     with pytest.raises(ConfigError) as failure:
         _embedder(endpoint).embed_documents(["a"])
     assert str(failure.value) == (
@@ -219,7 +206,7 @@ def test_a_redirect_is_not_followed_and_says_so(endpoint: ScriptedEndpoint) -> N
     ids=["lower", "upper", "slash-escaped", "unicode-escaped"],
 )
 def test_a_key_echoed_in_another_case_or_json_escaped_is_masked(endpoint: ScriptedEndpoint, echo: str) -> None:
-    endpoint.script = [lambda h, t: send(h, 401, f'{{"error": "invalid key {echo}"}}'.encode())]
+    endpoint.script = [lambda h, t: send_json(h, 401, f'{{"error": "invalid key {echo}"}}'.encode())]
     with pytest.raises(ConfigError) as failure:
         _embedder(endpoint).embed_documents(["a"])
     assert 'HTTP 401: {"error": "invalid key ***"}' in str(failure.value)
@@ -278,7 +265,7 @@ def test_a_retry_warning_is_a_line_of_its_own_above_the_progress_bar(
         f"embedding:\n  provider: openai\n  base_url: {endpoint.base_url}\n  dimensions: {DIM}\n"
         "  retry_backoff_seconds: 0.3\n"
     )
-    endpoint.script = [lambda h, t: send(h, 503, {"error": "busy"})]
+    endpoint.script = [lambda h, t: send_json(h, 503, {"error": "busy"})]
     env = {**os.environ, "GOLDKEEPER_DATABASE_URL": database_url, "TERM": "xterm", "COLUMNS": "200"}
     code, screen = _run_on_a_terminal([GOLDKEEPER, "restore"], tmp_path, env)
     assert code == 0, screen
@@ -300,7 +287,7 @@ def test_a_restore_meeting_a_zero_vector_changes_nothing_caches_no_bad_vector_an
 
     def one_zero(handler: BaseHTTPRequestHandler, texts: list[str]) -> None:
         data = [{"index": i, "embedding": [0.0] * DIM if i == 2 else [1.0, 2.0, 3.0, 4.0]} for i in range(len(texts))]
-        send(handler, 200, {"data": data})
+        send_json(handler, 200, {"data": data})
 
     endpoint.script = [good, one_zero]
     before = fingerprint(database_url)
