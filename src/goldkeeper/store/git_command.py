@@ -17,7 +17,9 @@ from __future__ import annotations
 import logging
 import posixpath
 import subprocess
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
+from typing import Protocol, TypeVar
 
 from goldkeeper.discovery import PARAMS_FILE
 from goldkeeper.errors import DataIntegrityError, UsageError
@@ -218,18 +220,33 @@ def moved_store_path(params_then: bytes | None, project_dir: Path, project: str,
     return None if then == store_path_in_params(today, project) else then
 
 
-def _moved(source: GitCommandSource, project_dir: Path, project: str) -> GitCommandSource:
-    """The store where the revision's own params.yaml put it (``store.path`` changed since), else ``source``."""
+class _RevisionStore(Protocol):
+    """What :func:`moved_source` needs of either git reader (GitCommandSource, git_source.GitTreeSource)."""
+
+    store_path: str
+
+    @property
+    def exists(self) -> bool: ...
+
+    def read_bytes(self, relpath: str) -> bytes: ...
+
+
+_Source = TypeVar("_Source", bound=_RevisionStore)
+
+
+def moved_source(source: _Source, at: Callable[[str], _Source], project_dir: Path, project: str) -> _Source:
+    """The store where the revision's own params.yaml put it (``store.path`` changed since), else ``source``:
+    a revision from before the store moved holds it at its old path. ``at(path)``: the same revision read at
+    another repository-relative path (``project``: the project directory's)."""
     project = "" if project == "." else project
     try:
-        params: bytes | None = GitCommandSource(source.top, source.commit, project, source.rev).read_bytes(PARAMS_FILE)
+        params: bytes | None = at(project).read_bytes(PARAMS_FILE)
     except OSError:
         params = None
     path = moved_store_path(params, project_dir, project, source.store_path)
     if path is None:
         return source
-    moved = GitCommandSource(source.top, source.commit, path, source.rev)
-    moved.moved = True
+    moved = at(path)
     return moved if moved.exists else source
 
 
@@ -253,7 +270,9 @@ def git_command_source(repo: Path | str, rev: str, store_relpath: str | Path) ->
     source = GitCommandSource(top, commit, "" if path == "." else path, rev)
     if not source.exists:
         refuse_submodule(top, commit, source.store_path, rev)
-        source = _moved(source, repo, project)
+        moved = moved_source(source, lambda path: GitCommandSource(top, commit, path, rev), repo, project)
+        moved.moved = moved is not source
+        source = moved
     if not source.exists:
         raise DataIntegrityError(
             f"{rev}:{path}: no golden store at revision {rev} ({commit[:12]}); "
@@ -268,6 +287,7 @@ __all__ = [
     "UnknownRevision",
     "commit_of",
     "git_command_source",
+    "moved_source",
     "moved_store_path",
     "refuse_submodule",
     "store_path_in_params",

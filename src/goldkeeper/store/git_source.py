@@ -24,14 +24,13 @@ from typing import Any
 import git
 from gitdb.exc import BadName, BadObject
 
-from goldkeeper.discovery import PARAMS_FILE
 from goldkeeper.errors import DataIntegrityError, UsageError
 from goldkeeper.store.git_command import (
     FALLBACK_REMOTE,
     NoCommitsYet,
     UnknownRevision,
     commit_of,
-    moved_store_path,
+    moved_source,
     refuse_submodule,
 )
 from goldkeeper.store.source import as_committed
@@ -242,10 +241,9 @@ def git_store_source(
     repository = open_repo(repo)
     commit = resolve_commit(repository, rev)
     path = store_path_in_repo(repository, repo, store_relpath)
-    source = GitTreeSource(repository, commit, path, rev)
-    if not source.exists:
-        refuse_submodule(_top(repository), commit.hexsha, source.store_path, rev)
-        source = _moved(source, repo, store_path_in_repo(repository, repo, "."))
+    source = _located(
+        GitTreeSource(repository, commit, path, rev), Path(repo), store_path_in_repo(repository, repo, ".")
+    )
     if must_exist and not source.exists:
         raise DataIntegrityError(
             f"{rev}:{path}: no golden store at revision {rev} ({commit.hexsha[:12]}); "
@@ -254,19 +252,21 @@ def git_store_source(
     return source
 
 
-def _moved(source: GitTreeSource, project_dir: Path | str, project: str) -> GitTreeSource:
-    """The store where the revision's own params.yaml put it (``store.path`` changed since), else ``source``:
-    a revision from before the store moved holds it at its old path."""
-    project = "" if project == "." else project
-    try:
-        params: bytes | None = GitTreeSource(source.repo, source.commit, project, source.rev).read_bytes(PARAMS_FILE)
-    except OSError:
-        params = None
-    path = moved_store_path(params, Path(project_dir), project, source.store_path)
-    if path is None:
+def _located(source: GitTreeSource, project_dir: Path, project: str) -> GitTreeSource:
+    """``source``, or where its revision holds the store when it has none there: a submodule on the path is
+    refused, a store moved since is read where that revision's params.yaml put it (:func:`_moved`)."""
+    if source.exists:
         return source
-    moved = GitTreeSource(source.repo, source.commit, path, source.rev)
-    return moved if moved.exists else source
+    refuse_submodule(_top(source.repo), source.commit.hexsha, source.store_path, source.rev)
+    return _moved(source, project_dir, project)
+
+
+def _moved(source: GitTreeSource, project_dir: Path | str, project: str) -> GitTreeSource:
+    """:func:`~goldkeeper.store.git_command.moved_source` read with GitPython: the same revision at the path
+    that revision's params.yaml names, when ``store.path`` changed since; else ``source``."""
+    return moved_source(
+        source, lambda path: GitTreeSource(source.repo, source.commit, path, source.rev), Path(project_dir), project
+    )
 
 
 class RevisionStores:
@@ -282,11 +282,9 @@ class RevisionStores:
 
     def at(self, sha: str) -> GitTreeSource:
         """The store at commit ``sha`` (check :attr:`GitTreeSource.exists`); messages name the sha."""
-        source = GitTreeSource(self.repository, self.repository.commit(sha), self.path, sha)
-        if not source.exists:
-            refuse_submodule(_top(self.repository), sha, source.store_path, sha)
-            source = _moved(source, self.project_dir, self.project)
-        return source
+        return _located(
+            GitTreeSource(self.repository, self.repository.commit(sha), self.path, sha), self.project_dir, self.project
+        )
 
 
 def has_store(repo: Path | str, rev: str, store_relpath: str | Path) -> bool:
