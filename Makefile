@@ -25,8 +25,9 @@ system-deps:
 demo: $(STAMP)
 	$(BIN)/goldkeeper demo
 
+# -n auto: one worker per core (pytest-xdist); `.venv/bin/python -m pytest tests/x.py` runs serially
 test: $(STAMP) system-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 # Runs every check, then fails if any failed. Import cycles are checked by the test suite (grimp).
 lint: $(STAMP)
