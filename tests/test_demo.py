@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import orjson
 import pytest
+import yaml
 
 from cli_support import run_cli as run
 from goldkeeper.config import EmbeddingParams, load_settings
 from goldkeeper.db.embedded import EmbeddedServer
 from goldkeeper.demo import DEMO_STEPS, DemoStep, StepResult, run_demo
+from goldkeeper.demo.run import SAMPLE_RUBRIC_FLOORS, demo_settings
 from goldkeeper.embed import load_embedder
 from goldkeeper.errors import VerificationFailed
 from goldkeeper.importers.squad import parse_squad
@@ -76,10 +77,19 @@ def test_a_failing_step_stops_the_demo_and_the_server(project: Path) -> None:
 
 @pytest.mark.slow
 def test_demo_without_golden_uses_the_bundled_sample(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    shutil.copyfile(REPO / "params.yaml", project / "params.yaml")
+    # the project's params without its rubric: section (a user's params.yaml sets no floors)
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    del params["rubric"]
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
     code, out, err = run(["demo", "--json"], capsys)
     assert code == 0, err
     report = orjson.loads(out)
+    # without floors of its own the sample is gated at its floors, and says so; the gate passes on it
+    assert any(
+        note.startswith("the bundled sample is gated at rubric floors grounded_precision 0.7")
+        for note in report["notes"]
+    )
+    assert [s["data"]["status"] for s in report["steps"] if s["name"] == "gate"] == ["pass"]
     assert report["counts"] == {"analyses": 12, "artifacts": 0, "chunks": 468, "findings": 0, "queries": 4449}
     embeddings = report["steps"][0]["data"]["embeddings"]
     assert (embeddings["chunks_embedded"], embeddings["computed"]) == (468, 468)
@@ -114,3 +124,20 @@ def test_demo_never_wipes_a_folder_it_did_not_write(
     )
     assert (home / "demo" / "notes.txt").read_text() == "mine\n" and (home / "demo" / "reports" / "q3.md").exists()
     assert not (home / "demo" / "pgdata").exists()  # refused before a server was started there
+
+
+def test_the_samples_floors_are_the_repositorys_and_apply_only_where_params_set_none(project: Path) -> None:
+    repo = load_settings(root=REPO, env={}).rubric
+    assert {name: getattr(repo, name) for name in SAMPLE_RUBRIC_FLOORS} == SAMPLE_RUBRIC_FLOORS
+    # an empty folder: the bundled sample, its floors, one note
+    settings, notes = demo_settings(load_settings(root=project, env={}), mapped=False)
+    assert settings.rubric.grounded_precision == 0.70 and len(notes) == 1
+    assert notes[0].endswith("your own data's default is 0.95 (params.yaml rubric:)")
+    # a floor set in params.yaml is the user's: every floor stays as params.yaml says
+    (project / "params.yaml").write_text("rubric:\n  citation_coverage: 0.9\n")
+    settings, notes = demo_settings(load_settings(root=project, env={}), mapped=True)
+    assert (settings.rubric.grounded_precision, settings.rubric.citation_coverage, len(notes)) == (0.95, 0.9, 1)
+    # a golden store of the project's own: its default floors
+    small_project(project)
+    settings, notes = demo_settings(load_settings(root=project, env={}), mapped=False)
+    assert (settings.rubric.grounded_precision, notes) == (0.95, ())
