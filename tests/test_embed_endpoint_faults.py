@@ -178,6 +178,21 @@ def test_a_server_trickling_its_answer_is_cut_at_timeout_seconds(endpoint: Scrip
     assert time.monotonic() - start < 3
 
 
+def test_a_server_trickling_its_status_line_and_headers_is_cut_at_timeout_seconds(endpoint: ScriptedEndpoint) -> None:
+    def trickle_head(handler: BaseHTTPRequestHandler, texts: list[str]) -> None:
+        for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n":  # a byte every 0.5 s: 25 s in all
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
+            time.sleep(0.5)
+
+    endpoint.script = [trickle_head, trickle_head]
+    start = time.monotonic()
+    with pytest.raises(ConfigError, match=r"failed on texts 0-1 after 2 attempts: timed out after 0.6 s$"):
+        _embedder(endpoint, timeout_seconds=0.6, max_retries=1).embed_documents(["a", "b"])
+    assert time.monotonic() - start < 2.5
+    assert endpoint.requests == 2
+
+
 def test_an_answer_over_the_body_limit_fails_the_batch_at_once(
     endpoint: ScriptedEndpoint, monkeypatch: pytest.MonkeyPatch
 ) -> None:

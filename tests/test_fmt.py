@@ -540,3 +540,53 @@ def test_check_refuses_an_unlisted_file_as_fmt_does(
     assert store_bytes(store) == before and (store / stray).exists()
     (store / stray).unlink()
     assert run(["fmt", "--check"], capsys)[0] == 0
+
+
+def _to_crlf(store: Path) -> list[str]:
+    """What a copy from Windows (or an unzipped archive) gives: every store file with CRLF line ends."""
+    names = []
+    for path in sorted(store.rglob("*.json")):
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+        names.append(path.relative_to(store).as_posix())
+    return names
+
+
+def test_a_plain_folder_with_crlf_line_ends_is_named_by_verify_and_rewritten_by_fmt(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A store copied from Windows: verify said valid, fmt "already canonical", yet every file's bytes (what DVC
+    stores, what sha256sum checks against the manifest) were not the dumped ones."""
+    store = build_store(project)
+    original = store_bytes(store)
+    names = _to_crlf(store)
+    report = verify_store(store, settings_for(project))
+    assert report.ok() and not report.ok(strict=True)
+    assert sorted((i.code, i.file) for i in report.warnings) == sorted(
+        ("manifest.line_endings" if n == "manifest.json" else "shard.line_endings", str(store / n)) for n in names
+    )
+    code, out, _ = run(["verify"], capsys)
+    assert code == 0 and f"[shard.line_endings] {store}/{names[0]}: CRLF line ends" in out
+    assert "run `goldkeeper fmt`" in out
+
+    code, out, _ = run(["fmt", "--check"], capsys)
+    assert code == 10 and f"would rewrite {store}/manifest.json" in out
+    result = format_store(store, settings_for(project))
+    assert result.changed == tuple(sorted(names)) and result.version == result.previous_version
+    assert store_bytes(store) == original
+    assert verify_store(store, settings_for(project)).ok(strict=True)
+
+
+def test_crlf_in_a_store_git_ignores_is_named_as_in_a_plain_folder(project: Path) -> None:
+    """A store under DVC (golden/ in .gitignore) in a checkout with core.autocrlf=true: git never adds the files,
+    so their CRLF are what DVC stores; a store git tracks there is git's CRLF (test_diff_cli) and is left alone."""
+    git(project, "init", "-q")
+    git(project, "config", "core.autocrlf", "true")
+    (project / ".gitignore").write_text("/golden\n")
+    store = build_store(project)
+    names = _to_crlf(store)
+    report = verify_store(store, settings_for(project))
+    assert sorted(i.file for i in report.warnings if i.code.endswith(".line_endings")) == [
+        str(store / n) for n in names
+    ]
+    (project / ".gitignore").write_text("")
+    assert not [i for i in verify_store(store, settings_for(project)).warnings if i.code.endswith(".line_endings")]

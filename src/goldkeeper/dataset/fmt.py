@@ -15,7 +15,8 @@ nothing is written: the result says what would change, and a store the writer wo
 under ``analyses/`` or ``queries/`` the manifest does not list, a ``.git``) is refused the same way.
 
 A leading UTF-8 byte order mark (what some Windows editors save) is not JSON, and verify refuses it;
-fmt reads each file without it and rewrites every file that had one (reported as rewritten).
+fmt reads each file without it and rewrites every file that had one (reported as rewritten). So are the files
+whose CRLF line ends are their own, not a git checkout's (see :mod:`goldkeeper.store.line_endings`).
 
 Cost: verify's pass, then one more pass that stages the canonical store while comparing it with
 the old bytes (discarded when nothing differs); shards verify found misplaced records in are read
@@ -39,6 +40,7 @@ from goldkeeper.models import ENTITIES, Analysis, Manifest, Query, ShardEntry, c
 from goldkeeper.progress import SILENT, Progress, ProgressTask
 from goldkeeper.store.canonical import canonical_bytes, sha256_hex
 from goldkeeper.store.guard import check_target
+from goldkeeper.store.line_endings import kept_crlf
 from goldkeeper.store.reader import MODEL_OF, Store, open_store, parse_json, validate_record
 from goldkeeper.store.sharding import shard_name, shard_path
 from goldkeeper.store.source import DirectorySource
@@ -55,6 +57,8 @@ FIXED_CODES = frozenset(
         "chunk.order",
         "shard.not_canonical",
         "manifest.not_canonical",
+        "shard.line_endings",
+        "manifest.line_endings",
     }
 )
 
@@ -282,8 +286,8 @@ class _Unchanged(Exception):
 
 
 def _changed(store: Store, plan: _Plan, shard_counts: dict[str, int], read: dict[str, int]) -> tuple[list[str], str]:
-    """The store-relative paths that differ (manifest included, and every file read without its BOM) and the
-    new dataset version.
+    """The store-relative paths that differ (manifest included, every file read without its BOM or with its own
+    CRLF) and the new dataset version.
 
     ``read`` holds the records verify counted in the files: the canonical store must hold exactly as
     many, or fmt stops (inside the writer: nothing is written) rather than lose a record.
@@ -295,6 +299,7 @@ def _changed(store: Store, plan: _Plan, shard_counts: dict[str, int], read: dict
     changed = set(plan.changed) | ({MANIFEST} if manifest_bytes != store.manifest_bytes else set())
     if isinstance(store.source, _BomStripped):
         changed |= store.source.stripped
+        changed |= set(kept_crlf(store.source.root, store.source.crlf))  # verify's *.line_endings: LF now
     return sorted(changed), sha256_hex(manifest_bytes)
 
 

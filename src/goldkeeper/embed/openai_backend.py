@@ -18,8 +18,8 @@ it: the request is ``{"model": ..., "input": [texts]}`` (plus ``dimensions`` whe
   never silent. After the last retry the error names the endpoint (without
   credentials), the batch's text range and the last reason. Other 4xx answers and
   redirects (not followed: the key would go with them) fail at once.
-- ``timeout_seconds`` bounds the whole answer, not each read: a server trickling
-  bytes times out too. A body over :data:`MAX_BODY_BYTES` fails the batch.
+- ``timeout_seconds`` bounds the whole exchange, not each read: a server trickling
+  its status line, headers or body times out too (:mod:`goldkeeper.embed.deadline_http`). A body over :data:`MAX_BODY_BYTES` fails the batch.
 - A vector of another length than ``dimensions`` is an error naming both; ``index``
   fields must be 0..n-1, each once.
 """
@@ -49,6 +49,7 @@ from goldkeeper.embed.batching import (
     identity_sha256,
     provider_model_id,
 )
+from goldkeeper.embed.deadline_http import BodyTooLarge, DeadlineClient
 from goldkeeper.errors import ConfigError
 
 #: the longest wait between two attempts, whatever Retry-After says.
@@ -132,12 +133,12 @@ class OpenAIEmbedder:
         self._params = params
         self._env = os.environ if env is None else env
         self._mask: str | None = None
-        self._client: httpx.Client | None = None
+        self._client: DeadlineClient | None = None
         #: HTTP requests sent (retries included): what tests and benchmarks count.
         self.requests = 0
         self._lock = threading.Lock()
 
-    def _http(self) -> httpx.Client:
+    def _http(self) -> DeadlineClient:
         """The HTTP client, built on the first request: the key is read then (``verify --db`` needs none)."""
         with self._lock:
             if self._client is None:
@@ -147,11 +148,13 @@ class OpenAIEmbedder:
                 if key:
                     header = self._params.api_key_header
                     headers[header] = f"Bearer {key}" if header.lower() == "authorization" else key
-                self._client = httpx.Client(
-                    timeout=httpx.Timeout(self._params.timeout_seconds),
-                    headers=headers,
-                    limits=httpx.Limits(max_connections=self._params.max_concurrency),
-                    trust_env=True,
+                self._client = DeadlineClient(
+                    lambda: httpx.AsyncClient(
+                        timeout=httpx.Timeout(self._params.timeout_seconds),
+                        headers=headers,
+                        limits=httpx.Limits(max_connections=self._params.max_concurrency),
+                        trust_env=True,
+                    )
                 )
             return self._client
 
@@ -215,17 +218,19 @@ class OpenAIEmbedder:
         client = self._http()
         with self._lock:
             self.requests += 1
-        deadline = time.monotonic() + self.timeout_seconds
         try:
-            with client.stream("POST", self.url, json=payload) as response:
-                body = self._read(response, deadline, label)
+            answer = client.post_json(self.url, payload, timeout=self.timeout_seconds, max_body=MAX_BODY_BYTES)
         except httpx.TimeoutException:
             raise _Retryable(f"timed out after {self.timeout_seconds:g} s") from None
         except httpx.TransportError as exc:
             raise _Retryable(f"connection failed ({type(exc).__name__})") from None
-        status = response.status_code
+        except BodyTooLarge:
+            raise ConfigError(
+                f"embedding endpoint {self.endpoint} answered {label} with more than {MAX_BODY_BYTES // 2**20} MiB"
+            ) from None
+        status, body = answer.status, answer.body
         if status == 429 or status >= 500:
-            raise _Retryable(f"HTTP {status}", retry_after_seconds(response.headers.get("retry-after")))
+            raise _Retryable(f"HTTP {status}", retry_after_seconds(answer.headers.get("retry-after")))
         if 300 <= status < 400:
             raise ConfigError(
                 f"embedding endpoint {self.endpoint} refused {label}: HTTP {status} redirect "
@@ -234,21 +239,6 @@ class OpenAIEmbedder:
         if status >= 400:
             raise ConfigError(f"embedding endpoint {self.endpoint} refused {label}: HTTP {status}{self._excerpt(body)}")
         return self._vectors(body, len(texts), label, start)
-
-    def _read(self, response: httpx.Response, deadline: float, label: str) -> bytes:
-        """The body, decoded (gzip): httpx's timeout bounds each read, ``deadline`` the whole answer."""
-        parts: list[bytes] = []
-        size = 0
-        for part in response.iter_bytes():
-            if time.monotonic() > deadline:
-                raise httpx.ReadTimeout("the answer took longer than timeout_seconds")
-            size += len(part)
-            if size > MAX_BODY_BYTES:
-                raise ConfigError(
-                    f"embedding endpoint {self.endpoint} answered {label} with more than {MAX_BODY_BYTES // 2**20} MiB"
-                )
-            parts.append(part)
-        return b"".join(parts)
 
     def _vectors(self, body: bytes, expected: int, label: str, start: int) -> np.ndarray:
         where = f"embedding endpoint {self.endpoint} ({label})"

@@ -47,12 +47,19 @@ class DirectorySource:
         self.root = Path(root)
         self.hashes = hashes
         self._read: dict[str, tuple[os.stat_result, int]] = {}  # relpath -> its status when last read, and when
+        #: the files read that had CRLF line ends (read as LF): ``line_endings`` says which are not git's doing
+        self.crlf: set[str] = set()
 
     def read_bytes(self, relpath: str) -> bytes:
         if self.hashes is None:
-            return as_committed((self.root / relpath).read_bytes())
+            return self._committed(relpath, (self.root / relpath).read_bytes())
         data, st, read_at = read_with_status(self.root / relpath)
         self._read[relpath] = (st, read_at)
+        return self._committed(relpath, data)
+
+    def _committed(self, relpath: str, data: bytes) -> bytes:
+        if b"\r\n" in data:
+            self.crlf.add(relpath)
         return as_committed(data)
 
     @cached_property

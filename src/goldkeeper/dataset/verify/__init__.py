@@ -13,7 +13,7 @@ Codes (files)::
     manifest.shard_counts (warning)  manifest.not_canonical (warning)
     shard.missing  shard.unreadable  shard.symlink  shard.unlisted  shard.checksum
     shard.invalid_json  shard.duplicate_key  shard.record_count
-    shard.not_canonical (warning)
+    shard.not_canonical (warning)  shard.line_endings manifest.line_endings (warnings: CRLF)
     record.schema  record.wrong_shard  record.order  chunk.order  record.too_deep
     analysis.duplicate_id  chunk.duplicate_id  artifact.duplicate_id  query.duplicate_id
     query.dangling_chunk  query.dangling_analysis
@@ -56,6 +56,7 @@ from goldkeeper.dataset.verify.manifest import (
 from goldkeeper.dataset.verify.prompts import check_domain_diversity, check_prompt_count
 from goldkeeper.dataset.verify.records import RecordRules, Scan, check_references, scan_shard
 from goldkeeper.dataset.verify.report import Issue, IssueList, Severity, VerifyReport
+from goldkeeper.dataset.verify.shards import check_line_endings
 from goldkeeper.models import count_records
 from goldkeeper.progress import SILENT, Progress
 from goldkeeper.store.canonical import sha256_hex
@@ -120,6 +121,7 @@ def _verify_once(source: StoreSource, settings: Settings, rubric: RubricParams, 
             scan_shard(source, entry, manifest.shard_counts[entry.entity], rules, scan, issues)
             task.advance()
     check_counts(manifest, scan.raw_counts, name, issues)
+    check_line_endings(source, issues)
     check_references(scan, issues)
     queries_dir = source.describe("queries")
     check_prompt_count(scan.valid_queries, rubric, queries_dir, issues)

@@ -14,9 +14,10 @@ from goldkeeper.dataset.verify.report import IssueList, field_of
 from goldkeeper.json_numbers import inexact_number_problem
 from goldkeeper.models import Analysis, Query, ShardEntry
 from goldkeeper.store.canonical import canonical_bytes, sha256_hex
+from goldkeeper.store.line_endings import kept_crlf
 from goldkeeper.store.reader import MODEL_OF, json_problem, lfs_problem, nesting_problem
 from goldkeeper.store.sharding import shard_path
-from goldkeeper.store.source import StoreSource
+from goldkeeper.store.source import MANIFEST, DirectorySource, StoreSource
 
 
 def read_shard(source: StoreSource, entry: ShardEntry, issues: IssueList) -> bytes | None:
@@ -145,7 +146,24 @@ def check_shard_canonical(data: bytes, records: Sequence[Analysis | Query], name
         )
 
 
+def check_line_endings(source: StoreSource, issues: IssueList) -> None:
+    """The files read hold LF line ends, unless git put the CRLF there (see ``store.line_endings``).
+
+    A warning, as non-canonical bytes are: every reader takes CRLF as LF, so no value is misread, but the
+    files are not the bytes dumped (what DVC stores, what a checksum or another reader sees)."""
+    if not isinstance(source, DirectorySource):
+        return  # a git revision's blobs: git holds what it holds, read as a checkout reads it
+    for relpath in kept_crlf(source.root, source.crlf):
+        issues.warning(
+            "manifest.line_endings" if relpath == MANIFEST else "shard.line_endings",
+            "CRLF line ends (copied from Windows? unzipped?): read as LF, but not the bytes dumped (what DVC, a "
+            "checksum or another tool sees): run `goldkeeper fmt` to write them with LF",
+            source.describe(relpath),
+        )
+
+
 __all__ = [
+    "check_line_endings",
     "read_shard",
     "check_checksum",
     "parse_shard",
