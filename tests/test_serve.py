@@ -168,8 +168,10 @@ def test_cli_serve_process(tmp_path: Path) -> None:
             out, err = proc.communicate()
     assert (proc.returncode, out.splitlines()[-1], err) == (130, "stopped", ""), err
     assert f"http://127.0.0.1:{port}/" in out
-    with socket.socket() as again:  # the listening socket is closed: the port is free at once
+    with socket.socket() as again:  # no socket listens there any more (SO_REUSEADDR: its connections' TIME_WAIT)
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         again.bind((HOST, port))
+        again.listen()
 
 
 # -- schemathesis: generated cases against the OpenAPI document, validated against the live server --------
