@@ -67,19 +67,34 @@ def stale_temporary(name: str) -> bool:
 
 @contextlib.contextmanager
 def directory_lock(directory: Path, *, shared: bool = False) -> Iterator[None]:
-    """Hold the flock of ``directory`` itself (created if missing) while the block runs: exclusive for a writer,
-    ``shared`` for readers that must not see a writer's steps half done. A lock on the folder leaves no lock file
-    to commit or prune, and a killed holder releases it. Not re-entrant: a process holds it once (two opens of
-    the folder are two locks). An OSError creating or opening the folder is the caller's to name; a file system
-    without locks (some network mounts) is used unserialised rather than refused."""
-    directory.mkdir(parents=True, exist_ok=True)
-    fd = os.open(directory, os.O_RDONLY)
+    """Hold the flock of ``directory`` itself while the block runs: exclusive for a writer (the folder created if
+    missing), ``shared`` for readers that must not see a writer's steps half done. A lock on the folder leaves no
+    lock file to commit or prune, and a killed holder releases it. Not re-entrant: a process holds it once (two
+    opens of the folder are two locks, so an exclusive holder asking for it shared waits for itself). An OSError
+    creating or opening the folder is the caller's to name; a file system without locks (some network mounts)
+    is used unserialised."""
+    if not shared:
+        directory.mkdir(parents=True, exist_ok=True)
+    fd = _open_folder(directory, shared)
     try:
-        with contextlib.suppress(OSError):
-            fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield
     finally:
-        os.close(fd)  # releases the lock
+        if fd is not None:
+            os.close(fd)  # releases the lock
+
+
+def _open_folder(directory: Path, shared: bool) -> int | None:
+    """The folder opened to lock it; None for a reader that cannot open it: it reads unlocked, as readers did
+    (a missing folder has nothing to read and a reader creates none; one it may list but not open)."""
+    try:
+        return os.open(directory, os.O_RDONLY)
+    except OSError:
+        if shared:
+            return None
+        raise
 
 
 def _remove_stale_temporaries(path: Path) -> None:

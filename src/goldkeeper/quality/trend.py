@@ -116,13 +116,15 @@ class TrendStore:
         self.index_path = root / "trend-index.json"
 
     @contextmanager
-    def locked(self) -> Iterator[None]:
+    def locked(self, shared: bool = False) -> Iterator[None]:
         """Hold the trend for one writer: two gates at once would each write the index they read, one of them
         without the other's run, whose file the next retention then prunes as an orphan (the folder's own lock:
-        :func:`~goldkeeper.fileio.directory_lock`)."""
+        :func:`~goldkeeper.fileio.directory_lock`). ``shared``: for readers of the index and the runs it names
+        (report, serve, a gate that records nothing), which between a gate's steps saw a run recorded and not
+        yet retention, or an index naming a run file retention then deleted. Not inside an exclusive hold."""
         with ExitStack() as stack:
             try:
-                stack.enter_context(directory_lock(self.root))
+                stack.enter_context(directory_lock(self.root, shared=shared))
             except OSError as exc:
                 raise file_error(exc, self.root, "lock") from exc
             yield
