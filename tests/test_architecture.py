@@ -37,6 +37,10 @@ MAX_FUNCTION_LINES = 60
 #: together about 1.5 s of imports that `goldkeeper --help`, `diff` and `show` must not pay.
 HEAVY_PACKAGES = ("fastembed", "onnxruntime", "dvc", "deepdiff", "psycopg", "numpy", "pyarrow")
 
+#: the modules that call fcntl.flock: the one folder lock (fileio.directory_lock: a store's, the eval trend's) and
+#: the embedded server's lock file in its home (db/embedded.py, a file that other goldkeeper versions lock too)
+FLOCK_MODULES = {"src/goldkeeper/fileio.py", "src/goldkeeper/db/embedded.py"}
+
 #: what `goldkeeper --help` must not import either: it lists the commands from the root group's table.
 NOT_FOR_HELP = (
     "goldkeeper.project",
@@ -190,6 +194,12 @@ def test_no_function_over_60_lines() -> None:
         if length > MAX_FUNCTION_LINES
     ]
     assert too_long == [], f"functions over {MAX_FUNCTION_LINES} lines:\n" + "\n".join(too_long)
+
+
+def test_folders_are_locked_by_the_one_helper() -> None:
+    # the store's lock (store/atomic.py) and the trend's (quality/trend.py) each opened and flocked their folder
+    callers = {str(path.relative_to(ROOT)) for path in package_modules() if "flock(" in path.read_text("utf-8")}
+    assert callers <= FLOCK_MODULES, f"flock outside fileio.directory_lock: {sorted(callers - FLOCK_MODULES)}"
 
 
 def start_up_imports(run: str, watched: tuple[str, ...]) -> dict[str, str]:

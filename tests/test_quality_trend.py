@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from goldkeeper.errors import ConfigError
+from goldkeeper.errors import ConfigError, DataIntegrityError
 from goldkeeper.quality.baseline import BaselineStore
 from goldkeeper.quality.gate import run_gate
+from goldkeeper.quality.report import build_summary
 from goldkeeper.quality.trend import DEFAULT_RETENTION, RETENTION_ENV, TrendStore, retention_limit
 from quality_support import grounded, identity, policy, write_metrics
 
@@ -100,3 +103,40 @@ def test_retention_limit_sources() -> None:
         retention_limit(None, env={RETENTION_ENV: "0"})
     with pytest.raises(ConfigError, match="--retention-max-runs must be at least 1"):
         retention_limit(0, env={})
+
+
+def test_a_report_while_gates_write_sees_each_gate_whole(tmp_path: Path) -> None:
+    # report and serve read the index, then each run it names, without the gate's lock: between a gate's two
+    # index writes a summary had one run more than its retention kept (a quarter of the reads: "3 runs, retained
+    # 2"), and a run file pruned after its index was read failed the report ("eval run not found", serve a 500)
+    trend = record_runs(tmp_path, 3, max_runs=2)
+    paths, stop = write_metrics(tmp_path), time.monotonic() + 0.6
+    seen: list[str] = []
+    counts = {"gates": 0, "reads": 0}
+
+    def gates() -> None:
+        while time.monotonic() < stop:
+            baselines = BaselineStore(tmp_path / "baselines")
+            run_gate(
+                metrics_paths=paths,
+                identity=identity(),
+                policy=policy(),
+                baselines=baselines,
+                trend=trend,
+                retention_max_runs=2,
+            )
+            counts["gates"] += 1
+
+    writer = threading.Thread(target=gates)
+    writer.start()
+    while time.monotonic() < stop:
+        try:
+            summary = build_summary(TrendStore(trend.root))
+        except DataIntegrityError as exc:
+            seen.append(str(exc))
+        else:
+            if summary["runCount"] != summary["retention"]["retained"]:
+                seen.append(f"{summary['runCount']} runs, retained {summary['retention']['retained']}")
+        counts["reads"] += 1
+    writer.join()
+    assert min(counts.values()) > 5 and seen == [], (counts, seen[:3])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -131,7 +132,8 @@ def test_port_in_use_is_a_usage_error(live_server: DashboardServer) -> None:
 
 
 def test_cli_serve_process(tmp_path: Path) -> None:
-    """`goldkeeper serve --port P` as a real process: serves, then stops on SIGINT."""
+    """`goldkeeper serve --port P` as a real process: serves, then stops on SIGINT as every command does on a
+    Ctrl-C: exit 130 (it exited 0, as if it had ended by itself), one stop line, no traceback, the port free."""
     gated_runs(tmp_path)
     with socket.socket() as probe:
         probe.bind((HOST, 0))
@@ -158,13 +160,18 @@ def test_cli_serve_process(tmp_path: Path) -> None:
                 time.sleep(0.2)
         assert response.status == 200 and json.loads(body)["runCount"] == 2
     finally:
-        proc.send_signal(2)
+        proc.send_signal(signal.SIGINT)
         try:
-            out, _ = proc.communicate(timeout=15)
+            out, err = proc.communicate(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
-            out, _ = proc.communicate()
-    assert f"http://127.0.0.1:{port}/" in out and proc.returncode == 0
+            out, err = proc.communicate()
+    assert (proc.returncode, out.splitlines()[-1], err) == (130, "stopped", ""), err
+    assert f"http://127.0.0.1:{port}/" in out
+    with socket.socket() as again:  # no socket listens there any more (SO_REUSEADDR: its connections' TIME_WAIT)
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        again.bind((HOST, port))
+        again.listen()
 
 
 # -- schemathesis: generated cases against the OpenAPI document, validated against the live server --------

@@ -1,4 +1,4 @@
-"""The one way goldkeeper writes a file: atomically, fsynced, with OSError mapped once.
+"""The one way goldkeeper writes a file: atomically, fsynced, with OSError mapped once (and the one folder lock).
 
 A reader (a concurrent ``dvc repro``, a browser on the dashboard) or a crash
 sees the old bytes or the new, never half a file: data goes to a uniquely
@@ -11,16 +11,20 @@ is removed.
 JSON files goldkeeper writes for people and DVC (metrics, baselines, runs,
 reports) use :func:`json_bytes`: sorted keys, two-space indentation, a
 trailing newline, so the same data always gives the same bytes.
+
+Writers of a folder that must not interleave (a store, the eval trend) hold :func:`directory_lock`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import glob
 import itertools
 import json
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +63,38 @@ def stale_temporary(name: str) -> bool:
     """Whether ``name`` is the temporary file of an atomic write whose writer is gone (killed mid-write)."""
     match = _TEMPORARY.fullmatch(name)
     return match is not None and not process_alive(int(match["pid"]))
+
+
+@contextlib.contextmanager
+def directory_lock(directory: Path, *, shared: bool = False) -> Iterator[None]:
+    """Hold the flock of ``directory`` itself while the block runs: exclusive for a writer (the folder created if
+    missing), ``shared`` for readers that must not see a writer's steps half done. A lock on the folder leaves no
+    lock file to commit or prune, and a killed holder releases it. Not re-entrant: a process holds it once (two
+    opens of the folder are two locks, so an exclusive holder asking for it shared waits for itself). An OSError
+    creating or opening the folder is the caller's to name; a file system without locks (some network mounts)
+    is used unserialised."""
+    if not shared:
+        directory.mkdir(parents=True, exist_ok=True)
+    fd = _open_folder(directory, shared)
+    try:
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)  # releases the lock
+
+
+def _open_folder(directory: Path, shared: bool) -> int | None:
+    """The folder opened to lock it; None for a reader that cannot open it: it reads unlocked, as readers did
+    (a missing folder has nothing to read and a reader creates none; one it may list but not open)."""
+    try:
+        return os.open(directory, os.O_RDONLY)
+    except OSError:
+        if shared:
+            return None
+        raise
 
 
 def _remove_stale_temporaries(path: Path) -> None:
@@ -178,6 +214,7 @@ __all__ = [
     "UTF8_BOM",
     "file_error",
     "fsync_path",
+    "directory_lock",
     "stale_temporary",
     "atomic_write_bytes",
     "json_bytes",

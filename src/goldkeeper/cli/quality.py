@@ -293,9 +293,12 @@ def serve_command(state: AppState, port: int, directory: Path | None) -> None:
     server = DashboardServer(state.project().trend(directory, read=True).root, port=port)
     click.echo(f"serving the eval dashboard on {server.url} (summary: {server.url}api/ai-evals/summary); Ctrl-C stops")
     try:
-        server.serve_forever()
+        server.serve_forever()  # closes the listening socket however it ends
     except KeyboardInterrupt:
+        # Ctrl-C is how a server is stopped, yet it is an interruption like any other command's: exit 130 (as
+        # cli.main gives them), so a script or supervisor sees it ended by a signal. One line, not "aborted".
         click.echo("stopped")
+        raise SystemExit(130) from None
 
 
 def register(cli: click.Group) -> None:

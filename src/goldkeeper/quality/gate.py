@@ -28,7 +28,6 @@ oldest cited evidence (``oldest_evidence_age_ratio``) is at or beyond the aging 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -441,10 +440,11 @@ def run_gate(
     """Evaluate the current metrics, store the run in the trend and apply retention.
 
     ``sources`` names the metrics files in the stored run (default: the paths as given). A recording gate
-    holds the trend's lock from reading the history to retention (:meth:`TrendStore.locked`).
+    holds the trend's lock from reading the history to retention (:meth:`TrendStore.locked`); one that records
+    nothing reads the history under the shared lock, as a report does.
     """
     metrics = load_metrics(metrics_paths)
-    with trend.locked() if record else nullcontext():
+    with trend.locked(shared=not record):
         history = trend.runs(last=policy.severity_history_policy.max_comparisons)
         previous = history[-1] if history else None
         baseline = baselines.get(identity)

@@ -106,14 +106,14 @@ def gate_and_record(
         rubric=request.rubric,
     )
     dashboard = None
-    retention = trend.index().get("retention")
-    if outcome.run_path is None:
-        markdown = render_markdown(summarize([*trend.runs(), outcome.run], retention))
-    elif request.report:
+    if outcome.run_path is not None and request.report:
         files = write_report(trend, progress=progress)
         markdown, dashboard = render_markdown(files.summary), display(files.index_html)
     else:
-        markdown = render_markdown(summarize(trend.runs(), retention))
+        with trend.locked(shared=True):  # another gate may be writing: see TrendStore.locked
+            runs, retention = trend.runs(), trend.index().get("retention")
+        unrecorded = [outcome.run] if outcome.run_path is None else []
+        markdown = render_markdown(summarize([*runs, *unrecorded], retention))
     run_path = display(outcome.run_path) if outcome.run_path is not None else None
     return GateResult(outcome, markdown, run_path, dashboard)
 

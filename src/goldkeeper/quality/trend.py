@@ -9,19 +9,18 @@ in the index (``retention``) for the summary.
 
 from __future__ import annotations
 
-import fcntl
 import math
 import os
 import re
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from goldkeeper.errors import ConfigError, DataIntegrityError, UsageError
-from goldkeeper.fileio import file_error, read_json, write_json
+from goldkeeper.fileio import directory_lock, file_error, read_json, write_json
 
 RETENTION_ENV = "GOLDKEEPER_EVAL_RETENTION_MAX_RUNS"
 DEFAULT_RETENTION = 200
@@ -117,20 +116,18 @@ class TrendStore:
         self.index_path = root / "trend-index.json"
 
     @contextmanager
-    def locked(self) -> Iterator[None]:
+    def locked(self, shared: bool = False) -> Iterator[None]:
         """Hold the trend for one writer: two gates at once would each write the index they read, one of them
-        without the other's run, whose file the next retention then prunes as an orphan. The lock is the
-        directory's own (flock), so no lock file is left to commit or prune; a killed holder releases it."""
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.root, os.O_RDONLY)
-        except OSError as exc:
-            raise file_error(exc, self.root, "lock") from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        without the other's run, whose file the next retention then prunes as an orphan (the folder's own lock:
+        :func:`~goldkeeper.fileio.directory_lock`). ``shared``: for readers of the index and the runs it names
+        (report, serve, a gate that records nothing), which between a gate's steps saw a run recorded and not
+        yet retention, or an index naming a run file retention then deleted. Not inside an exclusive hold."""
+        with ExitStack() as stack:
+            try:
+                stack.enter_context(directory_lock(self.root, shared=shared))
+            except OSError as exc:
+                raise file_error(exc, self.root, "lock") from exc
             yield
-        finally:
-            os.close(fd)
 
     # -- index -------------------------------------------------------------------------------------------
 

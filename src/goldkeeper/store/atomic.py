@@ -14,38 +14,24 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
-import fcntl
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
-from goldkeeper.fileio import fsync_path
+from goldkeeper.fileio import directory_lock, fsync_path
 from goldkeeper.programs import process_alive
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
 
-@contextmanager
-def store_lock(target: Path) -> Iterator[None]:
+def store_lock(target: Path) -> AbstractContextManager[None]:
     """One goldkeeper writer of the store at ``target`` at a time (dump, fmt, changelog): a changelog entry
-    written while a dump runs went into the store the dump then replaced. The lock is a flock on the folder
-    holding the store (the store itself is exchanged), so no lock file is left; a killed holder releases it.
-    Not re-entrant: a process holds it once."""
-    parent = Path(target).resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)  # an OSError here is the caller's to name (see StoreWriter)
-    fd = os.open(parent, os.O_RDONLY)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except OSError:  # a file system without locks (some network mounts): written unserialised, as before
-            pass
-        yield
-    finally:
-        os.close(fd)
+    written while a dump runs went into the store the dump then replaced. The lock is the folder holding the
+    store's (the store itself is exchanged): see :func:`~goldkeeper.fileio.directory_lock`."""
+    return directory_lock(Path(target).resolve().parent)  # an OSError is the caller's to name (see StoreWriter)
 
 
 def staging_dir_for(target: Path) -> Path:

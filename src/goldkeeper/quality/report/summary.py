@@ -31,8 +31,10 @@ def summary_schema() -> dict[str, Any]:
 
 
 def build_summary(trend: TrendStore, now: str | None = None) -> dict[str, Any]:
-    """The summary of the runs in the trend (an explicit empty summary when there are none)."""
-    return summarize(trend.runs(), trend.index().get("retention"), now=now)
+    """The summary of the runs in the trend (an explicit empty summary when there are none), read under the trend's
+    shared lock: a gate writing meanwhile is seen before or after, never half done."""
+    with trend.locked(shared=True):
+        return summarize(trend.runs(), trend.index().get("retention"), now=now)
 
 
 def summarize(runs: list[dict[str, Any]], retention: dict[str, Any] | None, now: str | None = None) -> dict[str, Any]:
