@@ -127,6 +127,7 @@ def test_db_init_command(database_url, project):
         "created": True,
         "dim_changed_from": None,
         "version": DB_SCHEMA_VERSION,
+        "fulltext_index": None,  # english: the tsv column's index serves it
         "dim": 384,
     }
     again = subprocess.run([GOLDKEEPER, "db", "init"], capture_output=True, text=True, env=env, cwd=project)

@@ -132,7 +132,8 @@ def test_a_fulltext_config_without_an_index_says_which_to_build(tiny, embedder):
     params = RetrievalParams(fulltext_config="simple")
     warned = run_retrieval(tiny, embedder, params, modes=["fulltext"]).warnings
     (hint,) = [w for w in warned if "no full-text index" in w]
-    statement = hint.split("build one once: ")[1]
+    assert "run `goldkeeper db init` once as the table's owner" in hint
+    statement = hint.split("have the owner run: ")[1]
     assert (
         statement == "CREATE INDEX ON golden.chunks USING gin (to_tsvector('pg_catalog.simple'::regconfig, content));"
     )

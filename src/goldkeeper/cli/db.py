@@ -84,6 +84,9 @@ def init(state: AppState, as_json: bool) -> None:
     The embedding column gets the dimension of the configured model (params.yaml `embedding`);
     if the model's dimension changed, the column is retyped and its vectors cleared in the same
     transaction (restore re-embeds them).
+
+    Under a `retrieval.fulltext_config` other than english, the role owning golden.chunks also
+    builds the GIN index the full-text search reads for it.
     """
     result = state.project().init_schema()
     dim = result["dim"]
@@ -94,6 +97,8 @@ def init(state: AppState, as_json: bool) -> None:
     if result["dim_changed_from"] is not None and not result["created"]:
         action = f"updated: embedding dimension {result['dim_changed_from']} -> {dim}, vectors cleared"
     click.echo(f"golden schema version {result['version']} (embedding dim {dim}): {action}")
+    if result.get("fulltext_index"):
+        click.echo(f"built the full-text index {result['fulltext_index']} (retrieval.fulltext_config), once")
 
 
 @db_group.command("check")

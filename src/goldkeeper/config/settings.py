@@ -81,6 +81,13 @@ class Settings(BaseModel):
         return self.home if self.home is not None else self.root / ".goldkeeper"
 
     @property
+    def fulltext_index_config(self) -> str | None:
+        """The ``retrieval.fulltext_config`` whose index restore, import and ``db init`` give golden.chunks
+        (:mod:`goldkeeper.db.fulltext_index`); None with params ``database:``: eval then reads the application's
+        own tables, which never get DDL from goldkeeper."""
+        return self.retrieval.fulltext_config if self.database is None else None
+
+    @property
     def metrics_files(self) -> list[str]:
         """The metrics files the gate reads: ``gate.metrics``, else the outputs of the two evals."""
         if self.gate.metrics is not None:

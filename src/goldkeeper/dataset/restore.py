@@ -44,6 +44,7 @@ from goldkeeper.dataset.verify import VerifyReport, verify_store
 from goldkeeper.dataset.verify.loadable import load_problems
 from goldkeeper.dataset.verify.refusal import allowed_codes, refuse_violations
 from goldkeeper.db.embedding_cache import count_stale_chunks
+from goldkeeper.db.fulltext_index import build_fulltext_index, text_search_config
 from goldkeeper.db.loader import Changes, GoldenLoader, golden_transaction
 from goldkeeper.db.mapped_loader import MappedChunkVectors, MappedLoader
 from goldkeeper.db.mapping import Mapping
@@ -92,6 +93,9 @@ class RestoreReport:
     #: (before, after): the golden.chunks embedding column retyped to the model's dimension (its vectors cleared,
     #: then embedded again; a dry run rolls that back). None: the column had the model's dimension
     dim_change: tuple[int, int] | None = None
+    #: the GIN index built on golden.chunks for params ``retrieval.fulltext_config`` (:mod:`goldkeeper.db.fulltext_index`;
+    #: None: none was needed, or the role does not own the table)
+    fulltext_index: str | None = None
 
     @property
     def conflicts(self) -> int:
@@ -113,6 +117,7 @@ class RestoreReport:
                 "computed": self.embeddings_computed,
                 "dim_changed_from": None if self.dim_change is None else self.dim_change[0],
             },
+            "fulltext_index": self.fulltext_index,
         }
         for name in ("analyses", "queries"):
             entity: EntityReport = getattr(self, name)
@@ -145,6 +150,8 @@ class RestoreReport:
                 f"embedded {self.chunks_embedded} chunks with {self.model_id} "
                 f"({self.embeddings_cached} from the cache, {self.embeddings_computed} computed)"
             )
+        if self.fulltext_index is not None:
+            lines.append(f"built the full-text index {self.fulltext_index} (retrieval.fulltext_config), once")
         return lines
 
     def _dim_line(self, before: int, after: int) -> str:
@@ -211,6 +218,22 @@ def _stage(
     return staged
 
 
+def _classify(loader: GoldenLoader, scope: StoreScope | None, keep_absent: frozenset[str], progress: Progress) -> Any:
+    """Each staged record against the golden rows (:meth:`GoldenLoader.classify`); the kinds in ``keep_absent``
+    (not in the records) lose none of their rows."""
+    with progress.task("comparing with the database", None):
+        changes = loader.classify(None if scope is None else list(scope.statuses))
+    for kind in keep_absent:
+        changes[kind].absent = []
+    return changes
+
+
+def _fulltext_config(conn: Any, name: str | None) -> str | None:
+    """``retrieval.fulltext_config`` resolved (None: no index to consider: a mapping, or not given), before any
+    record is read: a configuration the database lacks is exit 3 with nothing done, not after the load."""
+    return None if name is None else text_search_config(conn, name)
+
+
 def _refuse_dangling(loader: GoldenLoader) -> None:
     """After applying: no query expectation may point at a chunk or analysis the tables would not hold."""
     count, dangling = loader.dangling_references()
@@ -253,11 +276,13 @@ def _embed_and_record(
     conn: Any,
     embedder: Embedder,
     loader: GoldenLoader,
-    batch: int,
+    batch: int | None,
     progress: Progress,
     state: tuple[str | None, str | None, str | None, bool],
 ) -> EmbedStats:
-    """Embed the chunks (through the cache), then record what the tables hold (golden.dataset_state)."""
+    """Embed the chunks (through the cache; ``batch`` None: the embedder's batch size), then record what the
+    tables hold (golden.dataset_state)."""
+    batch = batch or int(getattr(embedder, "batch_size", 64) or 64)
     stats = _embed(conn, embedder, loader, batch, progress)
     dataset, version, source, replace = state
     write_dataset_state(
@@ -266,11 +291,13 @@ def _embed_and_record(
     return stats
 
 
-def _embedded(report: RestoreReport, stats: EmbedStats) -> RestoreReport:
-    """``report`` with what the embedding did, and its warning about chunks cut to the model's tokens."""
+def _embedded(report: RestoreReport, stats: EmbedStats, fulltext_index: str | None) -> RestoreReport:
+    """``report`` with what the embedding did, its warning about chunks cut to the model's tokens, and the
+    full-text index built (None: none)."""
     cut = stats.cut_warning()
     return replace_fields(
         report,
+        fulltext_index=fulltext_index,
         chunks_embedded=stats.total,
         embeddings_cached=stats.cached,
         embeddings_computed=stats.computed,
@@ -296,6 +323,7 @@ def restore_records(
     scope: StoreScope | None = None,
     lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
     database: DatabaseParams | None = None,
+    fulltext_config: str | None = None,
 ) -> RestoreReport:
     """Restore records into the golden tables at ``url`` in one transaction (see the module doc).
 
@@ -307,16 +335,14 @@ def restore_records(
     ``lock_timeout``: seconds to wait for another writer's golden lock before giving up (DatabaseError).
     ``dataset``, ``version`` (None: an import), ``source``: recorded in golden.dataset_state (:mod:`~goldkeeper.db.state`)
     ``database``: params ``database:`` (the application's own tables; their ``where`` is the scope).
+    ``fulltext_config``: params ``retrieval.fulltext_config``, whose index golden.chunks gets (:mod:`.fulltext_index`).
     """
     scope = None if database is not None else scope
-    embed_batch = batch_size or int(getattr(embedder, "batch_size", 64) or 64)
     with golden_transaction(url, rollback=dry_run) as conn:
         loader = _loader(conn, database, lock_timeout, embedder.dim, replace)
+        fulltext = _fulltext_config(conn, None if database is not None else fulltext_config)
         staged = _stage(loader, analyses, queries, progress, totals)
-        with progress.task("comparing with the database", None):
-            changes = loader.classify(None if scope is None else list(scope.statuses))
-        for kind in keep_absent:
-            changes[kind].absent = []
+        changes = _classify(loader, scope, keep_absent, progress)
         report = RestoreReport(
             analyses=_entity_report(changes["analyses"], replace=replace),
             queries=_entity_report(changes["queries"], replace=replace),
@@ -336,8 +362,8 @@ def restore_records(
             _refuse_dangling(loader)
         if dry_run:
             return report
-        stats = _embed_and_record(conn, embedder, loader, embed_batch, progress, (dataset, version, source, replace))
-        return _embedded(report, stats)
+        stats = _embed_and_record(conn, embedder, loader, batch_size, progress, (dataset, version, source, replace))
+        return _embedded(report, stats, None if fulltext is None else build_fulltext_index(conn, fulltext, progress))
 
 
 @dataclass(frozen=True)
@@ -383,6 +409,7 @@ def restore_verified(
     batch_size: int | None = None,
     lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
     database: DatabaseParams | None = None,
+    fulltext_config: str | None = None,
 ) -> RestoreReport:
     """Restore a store :func:`verify_for_restore` accepted (see :func:`restore_records`)."""
     store, checked = verified.store, dict(verified.report.checked)
@@ -402,6 +429,7 @@ def restore_verified(
         scope=replace_scope(store),
         lock_timeout=lock_timeout,
         database=database,
+        fulltext_config=fulltext_config,
     )
     return replace_fields(report, warnings=tuple(i.render() for i in verified.report.warnings) + report.warnings)
 
@@ -423,6 +451,7 @@ def restore_store(
     verified = verify_for_restore(store, settings, allow, progress)
     options: dict[str, Any] = {"progress": progress, "batch_size": batch_size, "lock_timeout": lock_timeout}
     options["database"] = settings.database if settings is not None else None
+    options["fulltext_config"] = settings.fulltext_index_config if settings is not None else None
     return restore_verified(url, verified, embedder, replace=replace, dry_run=dry_run, **options)
 
 

@@ -70,4 +70,13 @@ def refuse_unreadable(conn: psycopg.Connection[Any], tables: Iterable[str], *, o
         )
 
 
-__all__ = ["RECORD_TABLES", "RETRIEVAL_TABLES", "lacking_privileges", "refuse_unreadable"]
+def owns_table(conn: psycopg.Connection[Any], table: str) -> bool:
+    """Whether the connected role owns ``table`` (or is a member of its owner): only an owner may create or drop
+    its indexes; a role that may only write its rows restores without that DDL."""
+    row = conn.execute(
+        "SELECT pg_has_role(relowner, 'USAGE') FROM pg_class WHERE oid = to_regclass(%s)", (table,)
+    ).fetchone()
+    return row == (True,)
+
+
+__all__ = ["RECORD_TABLES", "RETRIEVAL_TABLES", "lacking_privileges", "owns_table", "refuse_unreadable"]

@@ -39,7 +39,8 @@ from typing import Any
 import psycopg
 
 from goldkeeper.db.connection import connection
-from goldkeeper.db.golden_privileges import refuse_unreadable
+from goldkeeper.db.fulltext_index import build_fulltext_index, text_search_config
+from goldkeeper.db.golden_privileges import owns_table, refuse_unreadable
 from goldkeeper.db.lock import ADVISORY_LOCK_KEY, lock_golden
 from goldkeeper.errors import DatabaseError
 from goldkeeper.progress import SILENT, Progress
@@ -292,13 +293,6 @@ HNSW_REBUILD_MIN_ROWS = 500
 HNSW_REBUILD_MIN_SHARE = 0.1
 
 
-def _owns(conn: psycopg.Connection[Any], table: str) -> bool:
-    row = conn.execute(
-        "SELECT pg_has_role(relowner, 'USAGE') FROM pg_class WHERE oid = to_regclass(%s)", (table,)
-    ).fetchone()
-    return row == (True,)
-
-
 @contextmanager
 def hnsw_deferred(conn: psycopg.Connection[Any], rows_to_write: int, progress: Progress = SILENT) -> Iterator[bool]:
     """Drop the HNSW index while many chunk vectors are written, build it once afterwards.
@@ -312,7 +306,7 @@ def hnsw_deferred(conn: psycopg.Connection[Any], rows_to_write: int, progress: P
     total = int(total_row[0]) if total_row else 0
     defer = rows_to_write >= HNSW_REBUILD_MIN_ROWS and rows_to_write >= HNSW_REBUILD_MIN_SHARE * total
     # only the table's owner may drop its index: a role that may just write the vectors maintains it row by row
-    defer = defer and _owns(conn, "golden.chunks")
+    defer = defer and owns_table(conn, "golden.chunks")
     if not defer:
         yield False
         return
@@ -324,13 +318,25 @@ def hnsw_deferred(conn: psycopg.Connection[Any], rows_to_write: int, progress: P
         conn.execute(_HNSW)
 
 
-def init_schema(url: str, dim: int, lock_timeout: float | None = None) -> dict[str, Any]:
+def init_schema(
+    url: str,
+    dim: int,
+    lock_timeout: float | None = None,
+    fulltext_config: str | None = None,
+    progress: Progress = SILENT,
+) -> dict[str, Any]:
     """``goldkeeper db init``: ensure the schema in its own committed transaction (waiting at most
-    ``lock_timeout`` seconds for another writer's golden lock)."""
+    ``lock_timeout`` seconds for another writer's golden lock), with the full-text index for
+    ``fulltext_config`` (params ``retrieval.fulltext_config``; None: none) where the role owns golden.chunks
+    (:func:`~goldkeeper.db.fulltext_index.build_fulltext_index`; the result's ``fulltext_index``: its name, None:
+    none built; absent without ``fulltext_config``)."""
     with connection(url) as conn:
         with conn.transaction():
             lock_golden(conn, lock_timeout)
             result = ensure_schema(conn, dim)
+            if fulltext_config is not None:
+                config = text_search_config(conn, fulltext_config)
+                result["fulltext_index"] = build_fulltext_index(conn, config, progress)
     return result
 
 

@@ -39,12 +39,18 @@ from pgvector.psycopg import register_vector
 from psycopg import sql
 
 from goldkeeper.config.sections import DatabaseParams
+from goldkeeper.db.fulltext_index import (
+    GOLDEN_TS_CONFIG,
+    fulltext_expression,
+    missing_fulltext_index,
+    text_search_config,
+)
 from goldkeeper.db.mapped_reader import select_scoped
 from goldkeeper.db.mapping import Mapping as TableMapping
 from goldkeeper.db.mapping import enclosed, user_sql
 from goldkeeper.db.mapping_check import require_valid
 from goldkeeper.db.schema import NO_GOLDEN_SCHEMA
-from goldkeeper.errors import ConfigError, DatabaseError, EvalError
+from goldkeeper.errors import DatabaseError, EvalError
 
 TsqueryMode = Literal["or", "websearch"]
 
@@ -123,64 +129,15 @@ def mapped_chunks(mapping: TableMapping, ts_config: str = "english") -> sql.Comp
     return sql.SQL("({})").format(select_scoped(mapping, "chunks", exprs, escaped=True))
 
 
-#: the text search configuration of ``golden.chunks.tsv`` (a generated column, :mod:`goldkeeper.db.schema`)
-GOLDEN_TS_CONFIG = "pg_catalog.english"
-
-
 def golden_chunks(ts_config: str) -> sql.Composable:
     """``golden.chunks`` as the full-text leg must read it with ``ts_config``: the table itself (its ``tsv``
     column, GIN-indexed) for English, else a subquery whose ``tsv`` is ``to_tsvector(ts_config, content)``:
     a question parsed with German rules never matches lexemes stemmed with English ones."""
     if ts_config == GOLDEN_TS_CONFIG:
         return GOLDEN_CHUNKS
-    return sql.SQL(
-        "(SELECT id, embedding, content_type, section_title, to_tsvector({}::regconfig, content) AS tsv "
-        "FROM golden.chunks)"
-    ).format(sql.Literal(ts_config))
-
-
-def missing_fulltext_index(conn: psycopg.Connection[Any], config: str) -> str | None:
-    """The ``CREATE INDEX`` an owner of golden.chunks would run so the full-text leg under ``config`` (resolved,
-    :func:`text_search_config`) reads an index, or None when it does (English: the ``tsv`` column's GIN index).
-    Without one each question parses every chunk again: 34 s a question at 100,000 chunks of 200 words
-    (English: 1.3 s). Asked of the planner itself (scans other than by index disabled for one plan), so any
-    index it can use counts, whatever its name."""
-    if config == GOLDEN_TS_CONFIG:
-        return None
-    expression = sql.SQL("to_tsvector({}::regconfig, content)").format(sql.Literal(config))
-    with conn.transaction():
-        conn.execute("SET LOCAL enable_seqscan = off")
-        plan = conn.execute(
-            sql.SQL("EXPLAIN (COSTS OFF) SELECT 1 FROM golden.chunks WHERE {} @@ 'x'::tsquery").format(expression)
-        ).fetchall()
-    if any("Index" in str(row[0]) for row in plan):
-        return None
-    return sql.SQL("CREATE INDEX ON golden.chunks USING gin ({});").format(expression).as_string(conn)
-
-
-def text_search_config(conn: psycopg.Connection[Any], name: str) -> str:
-    """``name`` (params ``retrieval.fulltext_config``) resolved in the database, schema-qualified and quoted as
-    an identifier where it must be (``pg_catalog.german``, ``public."Swiss"``); one not in ``pg_ts_config`` is a
-    ConfigError listing those there are."""
-    try:
-        with conn.transaction():
-            row = conn.execute("SELECT %s::regconfig::oid", (name,)).fetchone()
-    except (psycopg.errors.UndefinedObject, psycopg.errors.InvalidSchemaName, psycopg.errors.InvalidName) as exc:
-        known = [r[0] for r in conn.execute("SELECT cfgname FROM pg_ts_config ORDER BY 1").fetchall()]
-        raise ConfigError(
-            f"params: retrieval.fulltext_config: {name!r} is not a text search configuration of the database "
-            f"(it has: {', '.join(known)})",
-            key="retrieval.fulltext_config",
-        ) from exc
-    assert row is not None  # a cast of one value returns one row
-    # quoted: a name PostgreSQL would fold or split unquoted (`"Swiss"`) must read back as the same configuration
-    qualified = conn.execute(
-        "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.cfgname) FROM pg_ts_config c "
-        "JOIN pg_namespace n ON n.oid = c.cfgnamespace WHERE c.oid = %s",
-        (row[0],),
-    ).fetchone()
-    assert qualified is not None  # the oid the cast resolved
-    return str(qualified[0])
+    return sql.SQL("(SELECT id, embedding, content_type, section_title, {} AS tsv FROM golden.chunks)").format(
+        fulltext_expression(ts_config)
+    )
 
 
 def searched_chunks(

@@ -118,8 +118,9 @@ class RetrievalResult:
         if self.fulltext_index:
             found.append(
                 f"retrieval.fulltext_config {self.params.fulltext_config!r}: golden.chunks has no full-text index "
-                "for it, so each question parses every chunk again (slow on large tables); an owner of "
-                f"golden.chunks can build one once: {self.fulltext_index}"
+                "for it, so each question parses every chunk again (slow on large tables); run `goldkeeper db init` "
+                "once as the table's owner (restore and import build it too when their role owns it), or have the "
+                f"owner run: {self.fulltext_index}"
             )
         return found
 

@@ -148,8 +148,10 @@ def import_records(
     progress: Progress = SILENT,
     batch_size: int | None = None,
     source: str | None = None,
+    fulltext_config: str | None = None,
 ) -> RestoreReport:
-    """Load imported records into the database like ``restore`` (see the module doc)."""
+    """Load imported records into the database like ``restore`` (see the module doc); ``fulltext_config``: the
+    full-text index golden.chunks gets (:func:`~goldkeeper.dataset.restore.restore_records`)."""
     try:
         return restore_records(
             url,
@@ -163,6 +165,7 @@ def import_records(
             totals=records.totals,
             source=source,
             keep_absent=frozenset(ENTITIES) - records.kinds,
+            fulltext_config=fulltext_config,
         )
     except DuplicateRecordError as exc:  # found in the database's staging tables, which do not know the file
         if source is None:

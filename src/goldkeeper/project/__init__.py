@@ -174,9 +174,10 @@ class Project:
         """``db init``: create or upgrade the reference schema for the configured model's dimension."""
         from goldkeeper.db.schema import init_schema  # noqa: PLC0415 - start-up (module doc)
 
-        dim = self.embedder.dim
+        dim, settings = self.embedder.dim, self.settings
+        options = (settings.restore.lock_timeout_seconds, settings.fulltext_index_config, self.progress)
         with self.database() as url:
-            return {**init_schema(url, dim, self.settings.restore.lock_timeout_seconds), "dim": dim}
+            return {**init_schema(url, dim, *options), "dim": dim}
 
     def check_database(self) -> MappingCheck:
         """``db check``: the params ``database:`` mapping against the live database (ConfigError without one)."""
@@ -223,6 +224,7 @@ class Project:
                 batch_size=self.settings.embedding.batch_size,
                 lock_timeout=self.settings.restore.lock_timeout_seconds,
                 database=self.settings.database,
+                fulltext_config=self.settings.fulltext_index_config,
             )
         if marker is not None and not dry_run:
             restoring.write_marker(marker, verified.store, report)
@@ -252,9 +254,9 @@ class Project:
         """Records read from ``source`` into the database: restore's one transaction and semantics."""
         from goldkeeper.importers.common import import_records  # noqa: PLC0415 - start-up (module doc)
 
-        batch = self.settings.embedding.batch_size
+        options: dict[str, Any] = {"progress": self.progress, "batch_size": self.settings.embedding.batch_size}
+        options.update(source=str(source), fulltext_config=self.settings.fulltext_index_config)
         with self.database() as url:
-            options: dict[str, Any] = {"progress": self.progress, "batch_size": batch, "source": str(source)}
             return import_records(url, records, self.embedder, replace=replace, dry_run=dry_run, **options)
 
     def export_file(self, fmt: str, path: Path | str, rev: str | None = None, **options: Any) -> ExportReport:
