@@ -298,3 +298,26 @@ def test_columns_of_a_domain_type_map_as_their_base_type(
     assert store_bytes(tmp_path / "one") == store_bytes(tmp_path / "two")
     inferred = infer_mapping(read_catalogue(database_url)).to_params()["tables"]["analyses"]["columns"]
     assert (inferred["url"], inferred["title"]) == ("source_url", "name")
+
+
+def test_an_import_writes_into_the_mapped_tables(
+    database_url: str, second_database: str, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `import` with params database: wrote goldkeeper's own golden.* tables, leaving the application's empty
+    program = write_program(project, DIM)  # a command relative to the project root
+    embedding = {"provider": program, "model": "team/app-embedder", "dimensions": DIM}
+    params = {"database": MAPPING, "embedding": embedding, "rubric": NO_PROMPTS}
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    app_database(database_url, dim=DIM)
+    app_database(second_database, rows=False, dim=DIM)
+    settings = validate_settings({"root": project, **params})
+    dump(database_url, settings, project / "one")
+    assert run_cli(["export", "jsonl", "docs.jsonl", "--from", "one", "--kind", "analyses"], capsys)[0] == 0
+    code, out, err = run_cli(["import", "jsonl", "docs.jsonl", "--database-url", second_database], capsys)
+    assert code == 0, err
+    with psycopg.connect(second_database) as conn:
+        docs = conn.execute("SELECT doc_id, state FROM app.documents ORDER BY doc_id").fetchall()
+        assert docs == [(DOC[0], "published"), (DOC[1], "published")]
+        assert conn.execute("SELECT count(*), count(emb) FROM app.doc_chunks").fetchone() == (4, 4)
+        # goldkeeper's own tables hold the queries with a mapping, never the documents
+        assert conn.execute("SELECT count(*) FROM golden.analyses").fetchone() == (0,)

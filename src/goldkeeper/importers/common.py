@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from goldkeeper.config.sections import DatabaseParams
 from goldkeeper.dataset.restore import RestoreReport, restore_records
 from goldkeeper.embed.base import Embedder
 from goldkeeper.errors import DataIntegrityError, DuplicateRecordError, RecordValidationError
@@ -149,9 +150,11 @@ def import_records(
     batch_size: int | None = None,
     source: str | None = None,
     fulltext_config: str | None = None,
+    database: DatabaseParams | None = None,
 ) -> RestoreReport:
     """Load imported records into the database like ``restore`` (see the module doc); ``fulltext_config``: the
-    full-text index golden.chunks gets (:func:`~goldkeeper.dataset.restore.restore_records`)."""
+    full-text index golden.chunks gets; ``database``: params ``database:``, the application's own tables the
+    records go to (:func:`~goldkeeper.dataset.restore.restore_records`)."""
     try:
         return restore_records(
             url,
@@ -166,6 +169,7 @@ def import_records(
             source=source,
             keep_absent=frozenset(ENTITIES) - records.kinds,
             fulltext_config=fulltext_config,
+            database=database,
         )
     except DuplicateRecordError as exc:  # found in the database's staging tables, which do not know the file
         if source is None:

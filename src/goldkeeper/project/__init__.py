@@ -13,11 +13,10 @@ and ``goldkeeper demo`` runs the same methods in order. Library users do the sam
 The root is the nearest directory holding params.yaml from the one given upwards (as git finds ``.git``),
 params.yaml's paths are relative to it; paths passed to the methods are relative to the one given (Settings.cwd).
 
-The heavy operations are imported inside the methods that run them, and only there: each needs a different
-slice of goldkeeper, and importing all of it costs about 1.5 s of start-up (psycopg + pgvector 0.7 s, numpy
-0.2 s, fastembed + onnxruntime 1.0 s, measured with ``python -X importtime`` on the 2-core CI machine), which
-``goldkeeper diff``, ``show`` and ``--help`` must not pay (issue 15: under 0.3-0.5 s).
-``tests/test_architecture.py`` holds the CLI to that: importing ``goldkeeper.cli`` imports none of them.
+The heavy operations are imported inside the methods that run them, and only there: each needs a different slice of
+goldkeeper, and importing all of it costs about 1.5 s of start-up (psycopg + pgvector 0.7 s, numpy 0.2 s, fastembed +
+onnxruntime 1.0 s, ``python -X importtime`` on 2 cores), which ``goldkeeper diff``, ``show`` and ``--help`` must not
+pay (issue 15: under 0.3-0.5 s); ``tests/test_architecture.py`` checks that ``goldkeeper.cli`` imports none.
 """
 
 from __future__ import annotations
@@ -254,8 +253,9 @@ class Project:
         """Records read from ``source`` into the database: restore's one transaction and semantics."""
         from goldkeeper.importers.common import import_records  # noqa: PLC0415 - start-up (module doc)
 
-        options: dict[str, Any] = {"progress": self.progress, "batch_size": self.settings.embedding.batch_size}
-        options.update(source=str(source), fulltext_config=self.settings.fulltext_index_config)
+        settings = self.settings  # with params database: the application's own tables, as restore writes them
+        options: dict[str, Any] = {"progress": self.progress, "batch_size": settings.embedding.batch_size}
+        options.update(source=str(source), fulltext_config=settings.fulltext_index_config, database=settings.database)
         with self.database() as url:
             return import_records(url, records, self.embedder, replace=replace, dry_run=dry_run, **options)
 
