@@ -148,8 +148,11 @@ def import_records(
     progress: Progress = SILENT,
     batch_size: int | None = None,
     source: str | None = None,
+    **restore_options: Any,
 ) -> RestoreReport:
-    """Load imported records into the database like ``restore`` (see the module doc)."""
+    """Load imported records into the database like ``restore`` (see the module doc); ``restore_options``:
+    more of :func:`~goldkeeper.dataset.restore.restore_records`' (``database``: the application's own tables,
+    ``lock_timeout``), so an import writes where a restore would."""
     try:
         return restore_records(
             url,
@@ -163,6 +166,7 @@ def import_records(
             totals=records.totals,
             source=source,
             keep_absent=frozenset(ENTITIES) - records.kinds,
+            **restore_options,
         )
     except DuplicateRecordError as exc:  # found in the database's staging tables, which do not know the file
         if source is None:

@@ -255,6 +255,8 @@ class Project:
         batch = self.settings.embedding.batch_size
         with self.database() as url:
             options: dict[str, Any] = {"progress": self.progress, "batch_size": batch, "source": str(source)}
+            # the same tables and lock wait as restore: with a ``database:`` mapping, the application's own tables
+            options.update(database=self.settings.database, lock_timeout=self.settings.restore.lock_timeout_seconds)
             return import_records(url, records, self.embedder, replace=replace, dry_run=dry_run, **options)
 
     def export_file(self, fmt: str, path: Path | str, rev: str | None = None, **options: Any) -> ExportReport:
