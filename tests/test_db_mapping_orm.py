@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import orjson
@@ -10,12 +11,14 @@ import pytest
 import yaml
 
 from cli_support import run_cli
-from db_mapping_support import MAPPING, app_database
+from db_mapping_support import DOC, MAPPING, app_database
 from golden_support import make_analysis
 
 
 def _params(project: Path, mapping: dict[str, object] = MAPPING) -> None:
-    (project / "params.yaml").write_text(yaml.safe_dump({"database": mapping, "rubric": {"min_prompts": 0}}))
+    (project / "params.yaml").write_text(
+        yaml.safe_dump({"database": mapping, "rubric": {"min_prompts": 0, "min_domains": 0}})
+    )
 
 
 def test_import_writes_through_the_mapping_into_the_applications_tables(
@@ -31,3 +34,52 @@ def test_import_writes_through_the_mapping_into_the_applications_tables(
         assert conn.execute("SELECT doc_id, state FROM app.documents").fetchall() == [(str(analysis.id), "published")]
         assert conn.execute("SELECT count(*) FROM app.doc_chunks WHERE emb IS NOT NULL").fetchone() == (2,)
         assert conn.execute("SELECT count(*) FROM golden.analyses").fetchone() == (0,)
+
+
+def test_a_not_null_column_without_default_the_mapping_leaves_out_is_named_before_restore_writes(
+    project: Path, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app_database(database_url)
+    _params(project)
+    db = ["--database-url", database_url]
+    assert run_cli([*db, "dump"], capsys)[0] == 0
+    with psycopg.connect(database_url, autocommit=True) as conn:  # Prisma's @updatedAt: NOT NULL, no default
+        conn.execute("ALTER TABLE app.documents ADD COLUMN updated_at timestamp(3) NOT NULL DEFAULT now()")
+        conn.execute("ALTER TABLE app.documents ALTER COLUMN updated_at DROP DEFAULT")
+        conn.execute("ALTER TABLE app.documents ADD COLUMN seq bigint GENERATED ALWAYS AS IDENTITY")  # fills itself
+    code, out, _ = run_cli([*db, "db", "check", "--json"], capsys)
+    note = (
+        "app.documents.updated_at: NOT NULL without a DEFAULT, and the mapping does not write it: restore cannot "
+        "insert a new analysis (give the column a DEFAULT, or map a field to it)"
+    )
+    assert code == 0 and orjson.loads(out)["notes"] == [note]
+    assert run_cli([*db, "restore"], capsys)[0] == 0  # every record is there: nothing to insert
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        for table in ("app.notes", "app.doc_chunks", "app.documents"):
+            conn.execute(f"DELETE FROM {table} WHERE doc_id = %s", (DOC[1],))
+    code, _, err = run_cli([*db, "restore", "--replace"], capsys)
+    assert code == 3 and err == f"error: database mapping: {note}; nothing was changed\n"
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM app.documents").fetchone() == (2,)
+
+
+def test_a_field_mapped_to_a_generated_column_is_named_before_restore_writes(
+    project: Path, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app_database(database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:  # Django's GeneratedField, Prisma's dbgenerated
+        conn.execute("ALTER TABLE app.documents ADD COLUMN title_text text GENERATED ALWAYS AS (name) STORED")
+        conn.execute("ALTER TABLE app.documents ALTER COLUMN name DROP NOT NULL")
+    mapping = copy.deepcopy(MAPPING)
+    mapping["tables"]["analyses"]["columns"]["title"] = "title_text"
+    _params(project, mapping)
+    db = ["--database-url", database_url]
+    assert run_cli([*db, "dump"], capsys)[0] == 0  # reading it is fine
+    code, out, _ = run_cli([*db, "db", "check", "--json"], capsys)
+    line = (
+        "app.documents.title_text: a generated column, which restore cannot write (mapped from analyses.title): "
+        "map the field to a column a restore can write"
+    )
+    assert code == 0 and orjson.loads(out)["notes"] == [line]
+    code, _, err = run_cli([*db, "restore"], capsys)
+    assert code == 3 and err == f"error: database mapping: {line}; nothing was changed\n"

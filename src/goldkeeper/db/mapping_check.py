@@ -21,6 +21,7 @@ from psycopg import sql
 
 from goldkeeper.config.sections import DatabaseParams
 from goldkeeper.db.connection import connection, database_error, redact_url
+from goldkeeper.db.mapped_required import generated_problems, unfilled_problems
 from goldkeeper.db.mapping import (
     Mapping,
     TableMap,
@@ -382,6 +383,7 @@ def check_database(url: str, params: DatabaseParams | None, dim: int) -> Mapping
             problems = check_mapping(conn, mapping, dim)
             problems += null_problems(conn, mapping)
             notes = write_problems(conn, load_types(conn, mapping), replace=True) if not problems else []
+            notes += generated_problems(conn, mapping) + unfilled_problems(conn, mapping) if not problems else []
     except psycopg.Error as exc:
         raise database_error(exc, url, "cannot check the database mapping") from exc
     missing = tuple(t.name for t in mapping.tables.values() if f"{t.name}: no such table (" in "\n".join(problems))

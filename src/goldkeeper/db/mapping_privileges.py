@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 
+from goldkeeper.db.mapped_required import generated_problems
 from goldkeeper.db.mapping import Mapping, TableMap
 from goldkeeper.errors import ConfigError
 
@@ -87,8 +88,9 @@ def write_problems(conn: psycopg.Connection[Any], mapping: Mapping, *, replace: 
 
 
 def refuse_write_problems(conn: psycopg.Connection[Any], mapping: Mapping, *, replace: bool) -> None:
-    """A :class:`ConfigError` naming the first of :func:`write_problems` (all of them in its details), if any."""
-    problems = write_problems(conn, mapping, replace=replace)
+    """A :class:`ConfigError` naming the first of :func:`write_problems` (all of them in its details), if any;
+    a field mapped to a column no restore can write (generated) is refused likewise."""
+    problems = write_problems(conn, mapping, replace=replace) + generated_problems(conn, mapping)
     if problems:
         more = f" (and {len(problems) - 1} more: run `goldkeeper db check`)" if len(problems) > 1 else ""
         raise ConfigError(f"database mapping: {problems[0]}; nothing was changed{more}", problems=problems)
