@@ -13,6 +13,11 @@ import yaml
 from cli_support import run_cli
 from db_mapping_support import DOC, MAPPING, app_database
 from golden_support import make_analysis
+from pg_support import run_sql
+
+
+def as_role(url: str, role: str) -> str:
+    return url.replace("postgresql://postgres:@", f"postgresql://{role}:@")
 
 
 def _params(project: Path, mapping: dict[str, object] = MAPPING) -> None:
@@ -83,3 +88,30 @@ def test_a_field_mapped_to_a_generated_column_is_named_before_restore_writes(
     assert code == 0 and orjson.loads(out)["notes"] == [line]
     code, _, err = run_cli([*db, "restore"], capsys)
     assert code == 3 and err == f"error: database mapping: {line}; nothing was changed\n"
+
+
+def test_row_level_security_applying_to_the_role_is_refused_naming_the_table(
+    database_url: str, role: str, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """RLS would show the role only the rows its policies pass: dump would write a part as the whole, verify
+    count the rest missing, restore miss its conflicts. One line names the table and the role, every command."""
+    app_database(database_url)
+    _params(project)
+    run_sql(
+        database_url,
+        f"GRANT USAGE ON SCHEMA app TO {role}",
+        f"GRANT SELECT ON ALL TABLES IN SCHEMA app TO {role}",
+        "ALTER TABLE app.doc_chunks ENABLE ROW LEVEL SECURITY",
+        "CREATE POLICY tenant ON app.doc_chunks USING (heading = current_setting('app.tenant', true))",
+    )
+    url = as_role(database_url, role)
+    line = (
+        f"app.doc_chunks: row-level security applies to role {role} (not the owner, no BYPASSRLS): goldkeeper "
+        "would see only the rows its policies show; connect as the owner or a BYPASSRLS role, and scope with `where`"
+    )
+    code, out, _ = run_cli(["--database-url", url, "db", "check", "--json"], capsys)
+    assert code == 3 and orjson.loads(out)["problems"] == [line]
+    code, _, err = run_cli(["--database-url", url, "dump"], capsys)
+    assert code == 3 and err == f"error: database mapping: {line}\n"
+    assert not (project / "golden").exists()
+    assert run_cli(["--database-url", database_url, "db", "check"], capsys)[0] == 0  # the owner: not subject to it

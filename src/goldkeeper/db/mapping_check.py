@@ -32,7 +32,7 @@ from goldkeeper.db.mapping import (
     select_scoped,
     user_sql,
 )
-from goldkeeper.db.mapping_privileges import read_problems, schema_problem, write_problems
+from goldkeeper.db.mapping_privileges import read_problems, row_security_problem, schema_problem, write_problems
 from goldkeeper.errors import ConfigError
 
 _FK = """
@@ -299,6 +299,7 @@ def check_mapping(conn: psycopg.Connection[Any], mapping: Mapping, dim: int | No
             )
             continue
         denied = read_problems(conn, table, found, vectors=dim is not None)
+        denied += [p for p in [row_security_problem(conn, table)] if p]  # its policies would hide rows
         if denied:  # the checks below would read it, and fail on the privilege with a misleading line
             problems += denied
             continue
