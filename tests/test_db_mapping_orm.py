@@ -14,6 +14,7 @@ from cli_support import run_cli
 from db_mapping_support import DOC, MAPPING, app_database
 from golden_support import make_analysis
 from pg_support import run_sql
+from test_db_mapping_queries import PROMPTS_TABLE, WITH_QUERIES
 
 
 def as_role(url: str, role: str) -> str:
@@ -115,3 +116,25 @@ def test_row_level_security_applying_to_the_role_is_refused_naming_the_table(
     assert code == 3 and err == f"error: database mapping: {line}\n"
     assert not (project / "golden").exists()
     assert run_cli(["--database-url", database_url, "db", "check"], capsys)[0] == 0  # the owner: not subject to it
+
+
+def test_expected_results_held_as_a_jsonb_array_of_ids_are_named_by_db_check_as_unsupported(
+    project: Path, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app_database(database_url)
+    run_sql(database_url, PROMPTS_TABLE)
+    run_sql(  # a list of chunk ids, as many apps keep them: not goldkeeper's {"chunks": [...], "analyses": [...]}
+        database_url,
+        "INSERT INTO app.eval_prompts (prompt_id, body, area, expects, behaviour) VALUES "
+        """('p1', 'What?', 'docs', '["00000000-0000-0000-0000-000000000064"]', '{"behavior": "answer"}'),"""
+        """('p2', 'Why?', 'docs', '{"chunks": []}', '"answer"')""",
+    )
+    _params(project, WITH_QUERIES)
+    code, out, _ = run_cli(["--database-url", database_url, "db", "check", "--json"], capsys)
+    assert code == 3 and orjson.loads(out)["problems"] == [
+        "app.eval_prompts.expects: 1 row(s) hold a jsonb array, not the object queries.expected is "
+        '({"chunks": [{"id": ..., "relevance": ...}], "analyses": [...]}; a list of ids is not supported), e.g. '
+        "query p1",
+        "app.eval_prompts.behaviour: 1 row(s) hold a jsonb string, not the object queries.expected_behavior is "
+        '({"behavior": "answer" | "refuse", ...}), e.g. query p2',
+    ]

@@ -188,6 +188,37 @@ def _json_list_problems(
     return problems
 
 
+#: the JSON object each object field holds (in messages): what a row holding anything else should hold instead
+_OBJECT_SHAPES = {
+    ("queries", "expected"): '{"chunks": [{"id": ..., "relevance": ...}], "analyses": [...]}; '
+    "a list of ids is not supported",
+    ("queries", "expected_behavior"): '{"behavior": "answer" | "refuse", ...}',
+    ("artifacts", "metadata"): "{...}",
+}
+_RECORDS = {"queries": "query", "artifacts": "artifact"}
+
+
+def _json_object_problems(conn: psycopg.Connection[Any], table: TableMap, found: dict[str, str]) -> list[str]:
+    """An object field (a query's ``expected``, ``expected_behavior``, an artifact's ``metadata``) in a jsonb
+    column: a row in scope holding an array or a scalar there (expected results kept as a list of ids) would stop
+    every dump, naming one row only; db check counts them, and says what goldkeeper reads."""
+    problems = []
+    for field, column in table.columns.items():
+        if (table.entity, field) not in _OBJECT_SHAPES or found.get(column) != "jsonb" or "id" not in table.columns:
+            continue
+        statement = sql.SQL(
+            "SELECT jsonb_typeof({c}), {id}::text, count(*) OVER () FROM {t} WHERE {w} "
+            "AND jsonb_typeof({c}) <> 'object' ORDER BY 2 LIMIT 1"
+        ).format(c=sql.Identifier(column), id=table.column("id"), t=table.relation, w=table.condition())
+        row = _row_in_scope(conn, statement)
+        if row is not None:
+            problems.append(
+                f"{table.name}.{column}: {row[2]} row(s) hold a jsonb {row[0]}, not the object {table.entity}.{field} "
+                f"is ({_OBJECT_SHAPES[(table.entity, field)]}), e.g. {_RECORDS[table.entity]} {row[1]}"
+            )
+    return problems
+
+
 #: entity -> the fields that name one of its rows per analysis, and what two rows sharing them would cost
 _ONE_PER = {
     "artifacts": (
@@ -307,7 +338,7 @@ def check_mapping(conn: psycopg.Connection[Any], mapping: Mapping, dim: int | No
         problems += [p for p in [_where_problem(conn, table)] if p]
         problems += _text_id_problems(conn, mapping, table, found)
         problems += [p for p in [_query_id_problem(conn, table, found)] if p]
-        problems += _json_list_problems(conn, mapping, table, found)
+        problems += _json_list_problems(conn, mapping, table, found) + _json_object_problems(conn, table, found)
         problems += _range_problems(conn, mapping, table, found)
         problems += [p for p in [_duplicate_problem(conn, table, found)] if p]
         problems += _embedding_problems(table, found, dim) if dim is not None else []
