@@ -138,3 +138,18 @@ def test_expected_results_held_as_a_jsonb_array_of_ids_are_named_by_db_check_as_
         "app.eval_prompts.behaviour: 1 row(s) hold a jsonb string, not the object queries.expected_behavior is "
         '({"behavior": "answer" | "refuse", ...}), e.g. query p2',
     ]
+
+
+def test_integer_ids_are_named_as_unsupported_by_db_check(
+    project: Path, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app_database(database_url, rows=False)
+    run_sql(database_url, "ALTER TABLE app.documents ADD COLUMN pk bigint GENERATED ALWAYS AS IDENTITY")  # Django's
+    mapping = copy.deepcopy(MAPPING)
+    mapping["tables"]["analyses"]["columns"]["id"] = "pk"
+    _params(project, mapping)
+    code, out, _ = run_cli(["--database-url", database_url, "db", "check", "--json"], capsys)
+    assert code == 3 and orjson.loads(out)["problems"] == [
+        "app.documents.pk: bigint cannot hold analyses.id (uuid) without loss (goldkeeper's ids are UUIDs: "
+        "integer ids, serial or identity, are not supported; map a uuid column, or a text one holding UUIDs)"
+    ]

@@ -43,6 +43,15 @@ WHERE c.contype = 'f' AND c.conrelid = to_regclass(%(child)s) AND c.confrelid = 
 """
 
 
+#: goldkeeper's type -> the column types a problem line explains, and how: by design, never converted
+_HINTED = {"text[]": ("text", "character varying"), "uuid": ("bigint", "integer", "smallint", "numeric")}
+_HINTS = {
+    "text[]": " (declare separators.{field} for a path stored as text)",
+    "uuid": " (goldkeeper's ids are UUIDs: integer ids, serial or identity, are not supported; map a uuid column, "
+    "or a text one holding UUIDs)",
+}
+
+
 def _column_problems(mapping: Mapping, table: TableMap, found: dict[str, str]) -> list[str]:
     problems = []
     for field, column in table.columns.items():
@@ -53,7 +62,11 @@ def _column_problems(mapping: Mapping, table: TableMap, found: dict[str, str]) -
         wanted = mapping.field_type(table.entity, field)
         separator = (table.separators or {}).get(field)
         if field_conversion(table.entity, field, found[column], separator) is None:
-            hint = " (declare separators." + field + " for a path stored as text)" if wanted == "text[]" else ""
+            hint = (
+                _HINTS.get(wanted, "").format(field=field)
+                if found[column].split("(")[0] in _HINTED.get(wanted, ())
+                else ""
+            )
             problems.append(
                 f"{where}: {found[column]} cannot hold {table.entity}.{field} ({wanted}) without loss{hint}"
             )
