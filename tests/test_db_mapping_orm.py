@@ -11,8 +11,9 @@ import pytest
 import yaml
 
 from cli_support import run_cli
-from db_mapping_support import DOC, MAPPING, app_database
+from db_mapping_support import DOC, MAPPING, app_database, settings_for
 from golden_support import make_analysis
+from goldkeeper.errors import ConfigError
 from pg_support import run_sql
 from test_db_mapping_queries import PROMPTS_TABLE, WITH_QUERIES
 
@@ -153,3 +154,25 @@ def test_integer_ids_are_named_as_unsupported_by_db_check(
         "app.documents.pk: bigint cannot hold analyses.id (uuid) without loss (goldkeeper's ids are UUIDs: "
         "integer ids, serial or identity, are not supported; map a uuid column, or a text one holding UUIDs)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        ('"MyApp"."Document"', "MyApp.Document"),
+        ('MyApp."Doc""Chunk"', 'MyApp.Doc"Chunk'),
+        ("app.documents", "app.documents"),
+    ],
+)
+def test_a_table_written_with_sql_quotes_is_read_as_its_name(tmp_path: Path, written: str, read: str) -> None:
+    """A Prisma user copies ``"MyApp"."Document"`` from SQL: the quotes are SQL's, not the name's."""
+    mapping = copy.deepcopy(MAPPING)
+    mapping["tables"]["analyses"]["table"] = written
+    assert settings_for(tmp_path, mapping).database.tables["analyses"].table == read
+
+
+def test_a_table_name_holding_a_dot_is_refused_in_one_line(tmp_path: Path) -> None:
+    mapping = copy.deepcopy(MAPPING)
+    mapping["tables"]["analyses"]["table"] = '"my.app".documents'
+    with pytest.raises(ConfigError, match=r"table '\"my.app\".documents': a name holding a dot is not supported"):
+        settings_for(tmp_path, mapping)
