@@ -181,3 +181,55 @@ def test_no_tables_at_all_is_two_gaps_and_the_reference_schema_needs_none() -> N
 def test_names_are_quoted_when_yaml_would_read_them_otherwise(value: str, written: str) -> None:
     assert scalar(value) == written
     assert yaml.safe_load(f"k: {written}")["k"] == value
+
+
+@pytest.mark.parametrize(
+    ("documents", "chunks"),
+    [("Document", "DocChunk"), ("rag_document", "rag_chunk")],  # Prisma's models; Django's app_model tables
+)
+def test_an_orms_names_are_inferred_camel_case_singular_and_app_prefixed(documents: str, chunks: str) -> None:
+    """Prisma names tables after singular PascalCase models and columns in camelCase, Django prefixes its app."""
+    analyses = Table(
+        "MyApp",
+        documents,
+        cols(id="text", sourceUrl="text", title="text", createdAt="timestamp(3) without time zone"),
+        ("id",),
+    )
+    chunk_table = Table(
+        "MyApp",
+        chunks,
+        cols(
+            id="uuid",
+            documentId="text",
+            content="text",
+            chunkIndex="integer",
+            sectionTitle="text",
+            embedding="vector(384)",
+            embeddingModel="text",
+        ),  # fmt: skip
+        ("id",),
+        fk("documentId", f"MyApp.{documents}"),
+    )
+    queries = Table("MyApp", "EvalQuery", cols(id="text"), ("id",))
+    inferred = infer_mapping(Catalogue((analyses, chunk_table, queries)))
+    assert inferred.complete and inferred.gaps == ()
+    tables = inferred.to_params()["tables"]
+    assert tables["analyses"] == {
+        "table": f"MyApp.{documents}",
+        "columns": {"id": "id", "url": "sourceUrl", "title": "title", "created_at": "createdAt"},
+    }
+    assert tables["chunks"]["columns"] == {
+        "id": "id", "analysis_id": "documentId", "content": "content", "section_title": "sectionTitle",
+        "chunk_index": "chunkIndex",
+    }  # fmt: skip
+    assert tables["chunks"]["embedding"] == {"column": "embedding", "model_column": "embeddingModel"}
+    assert inferred.notes == (
+        "a table MyApp.EvalQuery may hold your golden queries: map it under database.tables.queries "
+        "(docs/configuration.md)",
+    )
+
+
+def test_an_exact_table_name_wins_over_an_app_prefixed_one() -> None:
+    legacy = Table("public", "legacy_documents", ANALYSES.columns, ("id",))
+    inferred = infer_mapping(Catalogue((ANALYSES, legacy, CHUNKS)))
+    assert inferred.to_params()["tables"]["analyses"]["table"] == "public.analyses"

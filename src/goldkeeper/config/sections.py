@@ -243,9 +243,34 @@ class TableMapParams(Section):
     @field_validator("table")
     @classmethod
     def _table_name(cls, value: str) -> str:
-        if not 1 <= len(value.split(".")) <= 2 or not all(value.split(".")):
+        parts = _sql_name_parts(value)
+        if parts is None or not 1 <= len(parts) <= 2 or not all(parts):
             raise ValueError(f"table {value!r}: expected TABLE or SCHEMA.TABLE")
-        return value
+        if any("." in part for part in parts):  # the name is split at its dot (TableMap.from_params)
+            raise ValueError(f"table {value!r}: a name holding a dot is not supported")
+        return ".".join(parts)
+
+
+#: one part of a qualified name: SQL-quoted (``"MyApp"``, ``""`` for a quote inside) or as written
+_NAME_PART = re.compile(r'"((?:[^"]|"")*)"|([^".]*)')
+
+
+def _sql_name_parts(value: str) -> list[str] | None:
+    """``SCHEMA.TABLE``'s parts, a part in double quotes unquoted (a name copied from SQL: ``"MyApp"."Document"``
+    names the table ``Document`` of schema ``MyApp``); an unquoted part is the name exactly as written, case kept.
+    None: quotes that do not enclose a whole part."""
+    parts, position = [], 0
+    while True:
+        match = _NAME_PART.match(value, position)
+        if match is None:
+            return None
+        parts.append(match.group(2) if match.group(1) is None else match.group(1).replace('""', '"'))
+        position = match.end()
+        if position == len(value):
+            return parts
+        if value[position] != ".":
+            return None
+        position += 1
 
 
 class DatabaseParams(Section):

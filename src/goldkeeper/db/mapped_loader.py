@@ -1,20 +1,20 @@
 """Staged loads into the application's own tables (restore through a :class:`~goldkeeper.db.mapping.Mapping`).
 
-The same design as :class:`goldkeeper.db.loader.GoldenLoader`, whose staging, classification and query handling
-it reuses: records are COPYed into temporary tables, compared with temporary views that show the user's rows in
-goldkeeper's shape (only the rows inside each ``where``; a record is different when its canonical form, what
-``dump`` writes, differs: :mod:`goldkeeper.db.mapped_digest`), then applied in the caller's transaction under the
-golden advisory lock. A replace updates a changed record in place, mapped columns only (its other columns, and
-the application's rows that reference it, stay; a chunk whose text changed loses its vector, computed again),
-deletes only the mapped rows inside the ``where`` that the records no longer hold (findings, which have no id,
-are replaced as a whole), and inserts new records into the mapped columns (the others take their defaults). A
-record id held by a row outside the ``where`` is a conflict: a restore never touches those rows. Queries the same
-way when ``database.tables.queries`` maps them (their expectations are read from its ``expected`` column, the
-view ``gk_map_query_expected``), else in goldkeeper's own ``golden.queries``. Nothing is created in the user's
-schema: the views are temporary, the embedding cache lives in goldkeeper's own schema ``golden``.
-:class:`MappedChunkVectors` writes the chunk vectors into the user's embedding column; when a restore writes
-many, the user's HNSW indexes on that column are dropped and re-created from their own definitions in the same
-transaction (:meth:`MappedChunkVectors.hnsw_deferred`), as goldkeeper does with its own index.
+The same design as :class:`goldkeeper.db.loader.GoldenLoader`, whose staging, classification and query handling it
+reuses: records are COPYed into temporary tables, compared with temporary views that show the user's rows in
+goldkeeper's shape (only the rows inside each ``where``; a record is different when its canonical form, what ``dump``
+writes, differs: :mod:`goldkeeper.db.mapped_digest`), then applied in the caller's transaction under the golden
+advisory lock. A replace updates a changed record in place, mapped columns only (its other columns, and the
+application's rows that reference it, stay; a chunk whose text changed loses its vector, computed again), deletes
+only the mapped rows inside the ``where`` that the records no longer hold (findings, which have no id, are replaced
+as a whole), and inserts new records into the mapped columns (the others take their defaults; a NOT NULL one without
+any is refused first: :mod:`goldkeeper.db.mapped_required`). A record id held by a row outside the ``where`` is a
+conflict: a restore never touches those rows. Queries the same way when ``database.tables.queries`` maps them (their
+expectations are read from its ``expected`` column, the view ``gk_map_query_expected``), else in goldkeeper's own
+``golden.queries``. Nothing is created in the user's schema: the views are temporary, the embedding cache lives in
+goldkeeper's own schema ``golden``. :class:`MappedChunkVectors` writes the chunk vectors into the user's embedding
+column; when a restore writes many, the user's HNSW indexes on that column are dropped and re-created from their own
+definitions in the same transaction (:meth:`MappedChunkVectors.hnsw_deferred`), as goldkeeper does with its own.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from goldkeeper.db.loader import ANALYSIS_TABLES, Changes, GoldenLoader
 from goldkeeper.db.mapped_digest import differing, record_digest
 from goldkeeper.db.mapped_fit import unfit
 from goldkeeper.db.mapped_reader import expected_rows, select_entity
+from goldkeeper.db.mapped_required import refuse_unfilled
 from goldkeeper.db.mapping import FIELD_DEFAULTS, FIELD_TYPES, Mapping, park_positions
 from goldkeeper.db.mapping_check import require_valid
 from goldkeeper.db.mapping_privileges import refuse_write_problems
@@ -143,12 +144,11 @@ class MappedLoader(GoldenLoader):
         self.flush()
         self._check_unmapped()
         self._check_fit()
-        return super().classify(statuses)
+        return refuse_unfilled(self.conn, self.mapping, super().classify(statuses))  # NOT NULL, no INSERT fills it
 
     def _check_fit(self) -> None:
-        """A value its column cannot hold as it is (too long for its ``varchar(n)``, not a label of its enum, finer
-        than its ``timestamp(p)``): PostgreSQL's own error names neither the column nor the record, or it rounds
-        silently, so name them before anything is written (:mod:`goldkeeper.db.mapped_fit`)."""
+        """A value its column cannot hold as it is (too long for its ``varchar(n)``, not an enum label, finer than its
+        ``timestamp(p)``): PostgreSQL names neither column nor record, or rounds: named first (``mapped_fit``)."""
         for table in self._tables():
             entity = _ENTITY_OF[table]
             for field in self.mapping.mapped_fields(entity) if entity in self.mapping.tables else ():

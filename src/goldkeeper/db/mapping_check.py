@@ -21,6 +21,7 @@ from psycopg import sql
 
 from goldkeeper.config.sections import DatabaseParams
 from goldkeeper.db.connection import connection, database_error, redact_url
+from goldkeeper.db.mapped_required import generated_problems, unfilled_problems
 from goldkeeper.db.mapping import (
     Mapping,
     TableMap,
@@ -31,7 +32,7 @@ from goldkeeper.db.mapping import (
     select_scoped,
     user_sql,
 )
-from goldkeeper.db.mapping_privileges import read_problems, schema_problem, write_problems
+from goldkeeper.db.mapping_privileges import read_problems, row_security_problem, schema_problem, write_problems
 from goldkeeper.errors import ConfigError
 
 _FK = """
@@ -40,6 +41,15 @@ WHERE c.contype = 'f' AND c.conrelid = to_regclass(%(child)s) AND c.confrelid = 
   AND c.conkey = ARRAY[(SELECT attnum FROM pg_attribute WHERE attrelid = to_regclass(%(child)s)
                         AND attname = %(column)s)]::int2[]
 """
+
+
+#: goldkeeper's type -> the column types a problem line explains, and how: by design, never converted
+_HINTED = {"text[]": ("text", "character varying"), "uuid": ("bigint", "integer", "smallint", "numeric")}
+_HINTS = {
+    "text[]": " (declare separators.{field} for a path stored as text)",
+    "uuid": " (goldkeeper's ids are UUIDs: integer ids, serial or identity, are not supported; map a uuid column, "
+    "or a text one holding UUIDs)",
+}
 
 
 def _column_problems(mapping: Mapping, table: TableMap, found: dict[str, str]) -> list[str]:
@@ -52,7 +62,11 @@ def _column_problems(mapping: Mapping, table: TableMap, found: dict[str, str]) -
         wanted = mapping.field_type(table.entity, field)
         separator = (table.separators or {}).get(field)
         if field_conversion(table.entity, field, found[column], separator) is None:
-            hint = " (declare separators." + field + " for a path stored as text)" if wanted == "text[]" else ""
+            hint = (
+                _HINTS.get(wanted, "").format(field=field)
+                if found[column].split("(")[0] in _HINTED.get(wanted, ())
+                else ""
+            )
             problems.append(
                 f"{where}: {found[column]} cannot hold {table.entity}.{field} ({wanted}) without loss{hint}"
             )
@@ -187,6 +201,37 @@ def _json_list_problems(
     return problems
 
 
+#: the JSON object each object field holds (in messages): what a row holding anything else should hold instead
+_OBJECT_SHAPES = {
+    ("queries", "expected"): '{"chunks": [{"id": ..., "relevance": ...}], "analyses": [...]}; '
+    "a list of ids is not supported",
+    ("queries", "expected_behavior"): '{"behavior": "answer" | "refuse", ...}',
+    ("artifacts", "metadata"): "{...}",
+}
+_RECORDS = {"queries": "query", "artifacts": "artifact"}
+
+
+def _json_object_problems(conn: psycopg.Connection[Any], table: TableMap, found: dict[str, str]) -> list[str]:
+    """An object field (a query's ``expected``, ``expected_behavior``, an artifact's ``metadata``) in a jsonb
+    column: a row in scope holding an array or a scalar there (expected results kept as a list of ids) would stop
+    every dump, naming one row only; db check counts them, and says what goldkeeper reads."""
+    problems = []
+    for field, column in table.columns.items():
+        if (table.entity, field) not in _OBJECT_SHAPES or found.get(column) != "jsonb" or "id" not in table.columns:
+            continue
+        statement = sql.SQL(
+            "SELECT jsonb_typeof({c}), {id}::text, count(*) OVER () FROM {t} WHERE {w} "
+            "AND jsonb_typeof({c}) <> 'object' ORDER BY 2 LIMIT 1"
+        ).format(c=sql.Identifier(column), id=table.column("id"), t=table.relation, w=table.condition())
+        row = _row_in_scope(conn, statement)
+        if row is not None:
+            problems.append(
+                f"{table.name}.{column}: {row[2]} row(s) hold a jsonb {row[0]}, not the object {table.entity}.{field} "
+                f"is ({_OBJECT_SHAPES[(table.entity, field)]}), e.g. {_RECORDS[table.entity]} {row[1]}"
+            )
+    return problems
+
+
 #: entity -> the fields that name one of its rows per analysis, and what two rows sharing them would cost
 _ONE_PER = {
     "artifacts": (
@@ -298,6 +343,7 @@ def check_mapping(conn: psycopg.Connection[Any], mapping: Mapping, dim: int | No
             )
             continue
         denied = read_problems(conn, table, found, vectors=dim is not None)
+        denied += [p for p in [row_security_problem(conn, table)] if p]  # its policies would hide rows
         if denied:  # the checks below would read it, and fail on the privilege with a misleading line
             problems += denied
             continue
@@ -305,7 +351,7 @@ def check_mapping(conn: psycopg.Connection[Any], mapping: Mapping, dim: int | No
         problems += [p for p in [_where_problem(conn, table)] if p]
         problems += _text_id_problems(conn, mapping, table, found)
         problems += [p for p in [_query_id_problem(conn, table, found)] if p]
-        problems += _json_list_problems(conn, mapping, table, found)
+        problems += _json_list_problems(conn, mapping, table, found) + _json_object_problems(conn, table, found)
         problems += _range_problems(conn, mapping, table, found)
         problems += [p for p in [_duplicate_problem(conn, table, found)] if p]
         problems += _embedding_problems(table, found, dim) if dim is not None else []
@@ -382,6 +428,7 @@ def check_database(url: str, params: DatabaseParams | None, dim: int) -> Mapping
             problems = check_mapping(conn, mapping, dim)
             problems += null_problems(conn, mapping)
             notes = write_problems(conn, load_types(conn, mapping), replace=True) if not problems else []
+            notes += generated_problems(conn, mapping) + unfilled_problems(conn, mapping) if not problems else []
     except psycopg.Error as exc:
         raise database_error(exc, url, "cannot check the database mapping") from exc
     missing = tuple(t.name for t in mapping.tables.values() if f"{t.name}: no such table (" in "\n".join(problems))

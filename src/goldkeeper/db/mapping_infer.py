@@ -1,7 +1,8 @@
 """params ``database:`` inferred from a :class:`~goldkeeper.db.catalogue.Catalogue` (``init --from-database``).
 
 Pure logic on the catalogue's values (no connection). An entity's table is found by its name
-(:data:`TABLE_NAMES`, any schema), a field's column by its name (:data:`COLUMN_NAMES`), ``id`` is the
+(:data:`TABLE_NAMES`, any schema; or its singular, or after an app label: an ORM's ``DocChunk``, ``rag_document``),
+a field's column by its name (:data:`COLUMN_NAMES`; case and underscores aside: ``createdAt``), ``id`` is the
 table's one-column primary key (else a column named ``id``), a child's ``analysis_id`` is its FOREIGN KEY
 to the analyses' table, and ``chunks.embedding`` its one ``vector`` column. A column whose type does not
 convert losslessly (:func:`goldkeeper.db.mapping.conversion`) is not mapped. Nothing is guessed: two
@@ -135,8 +136,31 @@ def _names(items: list[str]) -> str:
     return ", ".join(items)
 
 
+def _key(name: str) -> str:
+    """A name as compared: case and underscores aside, so an ORM's ``createdAt`` / ``DocChunk`` (Prisma's camelCase
+    and PascalCase) is ``created_at`` / ``doc_chunk``."""
+    return name.replace("_", "").lower()
+
+
+def _named(name: str, names: tuple[str, ...], *, singular: bool = False) -> bool:
+    """Whether ``name`` is one of ``names`` (:func:`_key`); ``singular``: a plural's singular too (an ORM names a
+    table after its model: Prisma's ``DocChunk``, Django's ``doc_chunk``)."""
+    keys = {_key(n) for n in names}
+    if singular:
+        keys |= {k[:-3] + "y" if k.endswith("ies") else k[:-1] for k in keys if k.endswith("s")}
+    return _key(name) in keys
+
+
+def _named_table(table: Table, names: tuple[str, ...], *, app_prefixed: bool = False) -> bool:
+    """Whether ``table`` is named one of ``names``; ``app_prefixed``: after a Django app label (``rag_document``)."""
+    name = table.name.split("_", 1)[1] if app_prefixed and "_" in table.name else table.name
+    return (not app_prefixed or "_" in table.name) and _named(name, names, singular=True)
+
+
 def _entity_table(catalogue: Catalogue, entity: str) -> tuple[Table | None, Gap | None]:
-    found = [t for t in catalogue.tables if t.name.lower() in TABLE_NAMES[entity]]
+    # a name as listed first; only when none is, after an app label: a ``legacy_documents`` beside ``documents``
+    found = [t for t in catalogue.tables if _named_table(t, TABLE_NAMES[entity])]
+    found = found or [t for t in catalogue.tables if _named_table(t, TABLE_NAMES[entity], app_prefixed=True)]
     required = entity in _REQUIRED_ENTITIES
     if len(found) == 1:
         return found[0], None
@@ -189,7 +213,7 @@ def _field_column(entity: str, name: str, table: Table) -> tuple[Column | None, 
         candidates = [column]
     else:
         wanted = COLUMN_NAMES[(entity, name)]
-        candidates = [c for c in table.columns if c.name.lower() in wanted]
+        candidates = [c for c in table.columns if _named(c.name, wanted)]
         if not candidates:
             gap = Gap(entity, f"columns.{name}", f"no column of {table.qualified} named {' | '.join(wanted)}", required)
             return None, gap if required else None
@@ -213,7 +237,7 @@ def _embedding(table: Table) -> tuple[Column | None, Column | None, Gap | None]:
         return None, None, Gap("chunks", "embedding", reason + ": name the one to use", True)
     names = (f"{vectors[0].name}_model", *MODEL_COLUMN_NAMES)
     # text or varchar only: restore writes the model id there, which an enum would refuse (db check does too)
-    models = [c for c in table.columns if c.name.lower() in names and c.type.split("(")[0] in TEXTUAL]
+    models = [c for c in table.columns if _named(c.name, names) and c.type.split("(")[0] in TEXTUAL]
     return vectors[0], models[0] if len(models) == 1 else None, None
 
 
@@ -261,7 +285,7 @@ def _infer_table(entity: str, table: Table, parent: Table | None) -> tuple[Infer
 def infer_mapping(catalogue: Catalogue) -> InferredMapping:
     """params ``database:`` for the tables of ``catalogue`` (see the module doc), with every gap."""
     found = {entity: _entity_table(catalogue, entity) for entity in ENTITY_FIELDS if entity != "queries"}
-    named = [t for t in catalogue.tables for e in _REQUIRED_ENTITIES if t.name.lower() in TABLE_NAMES[e]]
+    named = [t for t in catalogue.tables for e in _REQUIRED_ENTITIES if _named_table(t, TABLE_NAMES[e])]
     if catalogue.reference_schema and not named:
         return InferredMapping(reference=True)  # goldkeeper's own schema, and none of the application's
     parent = found["analyses"][0]
@@ -283,7 +307,7 @@ def _query_table_notes(catalogue: Catalogue) -> tuple[str, ...]:
         f"a table {t.qualified} may hold your golden queries: map it under database.tables.queries "
         "(docs/configuration.md)"
         for t in catalogue.tables
-        if t.name.lower() in QUERY_TABLE_NAMES
+        if _named_table(t, QUERY_TABLE_NAMES)
     )
 
 

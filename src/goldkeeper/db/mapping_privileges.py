@@ -6,7 +6,8 @@ Without them PostgreSQL stops a dump (SELECT) or a restore (INSERT, UPDATE, DELE
 the table (and columns) and the role up front. Read: USAGE on the table's schema, SELECT on the columns read.
 Write (a restore, :func:`write_problems`): INSERT and UPDATE on the mapped columns (UPDATE on the embedding
 columns too: the vectors are written there), DELETE on the children's tables (a replaced analysis's
-children are rewritten) and, with ``--replace``, on the analyses' and queries' tables.
+children are rewritten) and, with ``--replace``, on the analyses' and queries' tables. Row-level security that
+applies to the role (:func:`row_security_problem`) is refused: its policies would hide rows from every command.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import psycopg
 
+from goldkeeper.db.mapped_required import generated_problems
 from goldkeeper.db.mapping import Mapping, TableMap
 from goldkeeper.errors import ConfigError
 
@@ -39,6 +41,20 @@ def schema_problem(conn: psycopg.Connection[Any], table: TableMap) -> str | None
     if row is None or row[0]:
         return None
     return f"{table.name}: role {_role(conn)} lacks USAGE on schema {table.schema} (every command reads it)"
+
+
+def row_security_problem(conn: psycopg.Connection[Any], table: TableMap) -> str | None:
+    """Row-level security applying to the role on ``table`` (``row_security_active``: enabled, and the role is
+    neither the owner, unless FORCEd, nor a superuser or BYPASSRLS). Its policies would silently hide rows: a dump
+    would write a part as the whole, verify count the rest missing, a restore miss the conflicts they hold.
+    goldkeeper's scope is the ``where``, the same whoever connects."""
+    row = conn.execute("SELECT row_security_active(to_regclass(%s))", (table.relation.as_string(conn),)).fetchone()
+    if row is None or not row[0]:
+        return None
+    return (
+        f"{table.name}: row-level security applies to role {_role(conn)} (not the owner, no BYPASSRLS): goldkeeper "
+        "would see only the rows its policies show; connect as the owner or a BYPASSRLS role, and scope with `where`"
+    )
 
 
 def _lacking(conn: psycopg.Connection[Any], table: TableMap, columns: list[str], privilege: str, why: str) -> list[str]:
@@ -87,11 +103,12 @@ def write_problems(conn: psycopg.Connection[Any], mapping: Mapping, *, replace: 
 
 
 def refuse_write_problems(conn: psycopg.Connection[Any], mapping: Mapping, *, replace: bool) -> None:
-    """A :class:`ConfigError` naming the first of :func:`write_problems` (all of them in its details), if any."""
-    problems = write_problems(conn, mapping, replace=replace)
+    """A :class:`ConfigError` naming the first of :func:`write_problems` (all of them in its details), if any;
+    a field mapped to a column no restore can write (generated) is refused likewise."""
+    problems = write_problems(conn, mapping, replace=replace) + generated_problems(conn, mapping)
     if problems:
         more = f" (and {len(problems) - 1} more: run `goldkeeper db check`)" if len(problems) > 1 else ""
         raise ConfigError(f"database mapping: {problems[0]}; nothing was changed{more}", problems=problems)
 
 
-__all__ = ["read_problems", "refuse_write_problems", "schema_problem", "write_problems"]
+__all__ = ["read_problems", "refuse_write_problems", "row_security_problem", "schema_problem", "write_problems"]

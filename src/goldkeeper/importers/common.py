@@ -23,7 +23,6 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from goldkeeper.config.sections import DatabaseParams
 from goldkeeper.dataset.restore import RestoreReport, restore_records
 from goldkeeper.embed.base import Embedder
 from goldkeeper.errors import DataIntegrityError, DuplicateRecordError, RecordValidationError
@@ -149,12 +148,11 @@ def import_records(
     progress: Progress = SILENT,
     batch_size: int | None = None,
     source: str | None = None,
-    fulltext_config: str | None = None,
-    database: DatabaseParams | None = None,
+    **restore_options: Any,
 ) -> RestoreReport:
-    """Load imported records into the database like ``restore`` (see the module doc); ``fulltext_config``: the
-    full-text index golden.chunks gets; ``database``: params ``database:``, the application's own tables the
-    records go to (:func:`~goldkeeper.dataset.restore.restore_records`)."""
+    """Load imported records into the database like ``restore`` (see the module doc); ``restore_options``:
+    more of :func:`~goldkeeper.dataset.restore.restore_records`' (``database``: the application's own tables,
+    ``lock_timeout``, ``fulltext_config``), so an import writes where a restore would."""
     try:
         return restore_records(
             url,
@@ -168,8 +166,7 @@ def import_records(
             totals=records.totals,
             source=source,
             keep_absent=frozenset(ENTITIES) - records.kinds,
-            fulltext_config=fulltext_config,
-            database=database,
+            **restore_options,
         )
     except DuplicateRecordError as exc:  # found in the database's staging tables, which do not know the file
         if source is None:

@@ -99,8 +99,7 @@ class Project:
         return open_store(self.store_source(rev=rev, path=path))
 
     def output_path(self, path: Path | str, *, given: bool = False) -> Path:
-        """Where an output goes (relative: to the root; ``given`` by the user: to their cwd); inside the golden
-        store it is refused (exit 2)."""
+        """Where an output goes (relative: to the root; ``given`` by the user: to their cwd); refused in the store."""
         resolved = self.settings.given(path) if given else self.settings.resolve(path)
         refuse_inside_store(resolved, self.settings.store_path, path)
         return resolved
@@ -256,6 +255,7 @@ class Project:
         settings = self.settings  # with params database: the application's own tables, as restore writes them
         options: dict[str, Any] = {"progress": self.progress, "batch_size": settings.embedding.batch_size}
         options.update(source=str(source), fulltext_config=settings.fulltext_index_config, database=settings.database)
+        options["lock_timeout"] = settings.restore.lock_timeout_seconds  # and the lock wait, as restore's
         with self.database() as url:
             return import_records(url, records, self.embedder, replace=replace, dry_run=dry_run, **options)
 
