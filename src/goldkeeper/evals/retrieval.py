@@ -127,7 +127,7 @@ class RetrievalResult:
     def _fulltext_fallback_note(self, reason: str) -> str:
         """One line: the chunks' tsvectors are parsed again for each question, and the index that would help."""
         note = (
-            f"the full-text leg could not compute the chunks' tsvectors once into a temporary table ({reason}): "
+            f"the full-text leg could not compute the chunks' tsvectors once into a temporary table, as {reason}: "
             "each question parses every matching chunk again (slow on large tables)"
         )
         if not self.fulltext_index:
