@@ -255,12 +255,14 @@ def fulltext_search(
     """Top ``depth`` chunks by ``ts_rank_cd`` among those matching each query's tsquery (GIN index)."""
     if not texts:
         return []
+    # OFFSET 0: the planner would pull the one-row subquery up and parse the question into its tsquery again for
+    # every candidate chunk (the index recheck and ts_rank_cd each); kept apart, it is parsed once a question
     tsq = _tsquery_sql(tsquery, "%(cfg)s", "q.qtext")
     statement = sql.SQL(
         f"""
         SELECT q.ord, c.id::text, c.score, c.title_match, c.content_type
         FROM unnest(%(texts)s::text[]) WITH ORDINALITY AS q(qtext, ord)
-        CROSS JOIN LATERAL (SELECT {tsq} AS tsq) t
+        CROSS JOIN LATERAL (SELECT {tsq} AS tsq OFFSET 0) t
         CROSS JOIN LATERAL (
             SELECT ch.id, ts_rank_cd(ch.tsv, t.tsq, %(norm)s) AS score, ch.content_type,
                    coalesce(to_tsvector(%(cfg)s::regconfig, ch.section_title) @@ t.tsq, false) AS title_match
