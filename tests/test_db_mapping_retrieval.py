@@ -21,7 +21,7 @@ from embed_command_support import write_program
 from golden_support import make_analysis, text_of
 from goldkeeper.config import EmbeddingParams, RetrievalParams, Settings, validate_settings
 from goldkeeper.dataset.restore import restore_records
-from goldkeeper.db.search import searched_chunks
+from goldkeeper.db.search import fulltext_chunks, fulltext_search, searched_chunks
 from goldkeeper.embed import Embedder, load_embedder
 from goldkeeper.errors import ConfigError
 from goldkeeper.evals.answerers.retriever import database_retriever
@@ -162,6 +162,29 @@ def test_the_reference_and_the_application_schema_give_the_same_retrieval_metric
         comparable(run_retrieval(databases[1], embedder, params, database=settings.database))[1][:6]
         == (comparable(reference)[1][:6])
     )
+
+
+@pytest.mark.parametrize(
+    "fulltext",
+    [None, {"column": "body_tsv"}, {"expression": "to_tsvector('german', coalesce(heading, '') || ' ' || body)"}],
+    ids=["content", "column", "expression"],
+)
+def test_the_mapped_chunks_tsvectors_are_computed_once_with_the_same_rankings(
+    databases: tuple[str, str], embedder: Embedder, tmp_path: Path, fulltext: dict[str, str] | None
+) -> None:
+    # ts_rank_cd parsed every matching chunk of the application's table again for each question (its tsvector an
+    # expression); a temporary table of the rows inside the scope now holds them, a tsvector column is read as is
+    chunks = {**APP_MAPPING["tables"]["chunks"], **({"fulltext": fulltext} if fulltext else {})}
+    settings = settings_with(tmp_path, {"tables": {**APP_MAPPING["tables"], "chunks": chunks}})
+    restore_both(databases, settings, embedder)
+    texts = [q.text for q in records()[1]]
+    with psycopg.connect(databases[1]) as conn:
+        source = searched_chunks(conn, settings.database, "german", DIM)
+        read, why = fulltext_chunks(conn, settings.database, source)
+        assert why is None and (read == source) == (fulltext is not None and "column" in fulltext)
+        found = fulltext_search(conn, texts, 20, ts_config="german", chunks=read)
+        assert found == fulltext_search(conn, texts, 20, ts_config="german", chunks=source)
+    assert all(found) and str(uuid.UUID(int=8)) not in {h.chunk_id for hits in found for h in hits}  # the scope
 
 
 def test_the_grounded_retriever_searches_the_mapped_chunks(

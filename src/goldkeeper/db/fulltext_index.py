@@ -5,9 +5,12 @@ under any other configuration the search reads ``to_tsvector(config, content)`` 
 golden_chunks`), which without an index on that expression parses every chunk again for each question (34 s a
 question at 100,000 chunks of 200 words). Where goldkeeper may run DDL on golden.chunks (``restore``, the
 importers and ``db init``, as the table's owner; never on the application's own tables of params ``database:``)
-:func:`build_fulltext_index` builds that index once, after the rows are written, in the caller's transaction;
-``eval retrieval`` asks :func:`missing_fulltext_index` and warns when it is still missing (a role that may only
-write the rows restores without it).
+:func:`build_fulltext_index` builds that index once, after the rows are written, in the caller's transaction.
+A search session that may create a temporary table reads the chunks' tsvectors from one instead
+(:mod:`goldkeeper.db.fulltext_table`: ranking parsed each matching chunk again even with this index) and needs no
+index here; one that may not (a read-only session, a hot standby, which has the primary's indexes; no TEMP
+privilege) reads the expression, so ``eval retrieval`` then asks :func:`missing_fulltext_index` and its one-line
+warning names the index too when it is missing (a role that may only write the rows restores without it).
 """
 
 from __future__ import annotations

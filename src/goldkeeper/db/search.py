@@ -16,7 +16,8 @@ With params ``database:`` the chunks are the application's own rows inside the m
   ``websearch_to_tsquery`` gives, matches almost nothing for full questions).
   ``tsquery: websearch`` selects ``websearch_to_tsquery`` instead. Score =
   ``ts_rank_cd`` (cover density) with the configured normalisation. The chunks' tsvector is made with the
-  same configuration as the question's tsquery (:func:`golden_chunks`).
+  same configuration as the question's tsquery (:func:`golden_chunks`); where it is an expression it is
+  computed once per session into a temporary table (:func:`fulltext_chunks`), not for each question.
 - **hybrid**: reciprocal rank fusion, score(d) = sum over legs of 1 / (k + rank_leg(d)),
   each leg retrieving ``depth`` documents.
 
@@ -45,6 +46,7 @@ from goldkeeper.db.fulltext_index import (
     missing_fulltext_index,
     text_search_config,
 )
+from goldkeeper.db.fulltext_table import fulltext_table
 from goldkeeper.db.mapped_reader import select_scoped
 from goldkeeper.db.mapping import Mapping as TableMapping
 from goldkeeper.db.mapping import enclosed, user_sql
@@ -154,6 +156,20 @@ def searched_chunks(
     return mapped_chunks(require_valid(conn, TableMapping.from_params(database), dim), ts_config)
 
 
+def fulltext_chunks(
+    conn: psycopg.Connection[Any], database: DatabaseParams | None, chunks: sql.Composable
+) -> tuple[sql.Composable, str | None]:
+    """What the full-text leg reads of ``chunks`` (:func:`searched_chunks`), and why not a temporary table: a
+    ``tsv`` that is an expression (a configuration other than English, mapped chunks without a tsvector column)
+    is computed once into one (:func:`goldkeeper.db.fulltext_table.fulltext_table`), else ``ts_rank_cd`` parses
+    each matching chunk again for every question; a stored column (English's, a mapped one) is read as it is."""
+    if chunks == GOLDEN_CHUNKS:
+        return chunks, None
+    if database is not None and TableMapping.from_params(database).tables["chunks"].fulltext_column is not None:
+        return chunks, None
+    return fulltext_table(conn, chunks)
+
+
 def chunk_count(conn: psycopg.Connection[Any], chunks: sql.Composable = GOLDEN_CHUNKS) -> tuple[int, int]:
     """(chunks, chunks with an embedding)."""
     # {}: parameters (none), so an escaped `where` reads as written
@@ -239,12 +255,14 @@ def fulltext_search(
     """Top ``depth`` chunks by ``ts_rank_cd`` among those matching each query's tsquery (GIN index)."""
     if not texts:
         return []
+    # OFFSET 0: the planner would pull the one-row subquery up and parse the question into its tsquery again for
+    # every candidate chunk (the index recheck and ts_rank_cd each); kept apart, it is parsed once a question
     tsq = _tsquery_sql(tsquery, "%(cfg)s", "q.qtext")
     statement = sql.SQL(
         f"""
         SELECT q.ord, c.id::text, c.score, c.title_match, c.content_type
         FROM unnest(%(texts)s::text[]) WITH ORDINALITY AS q(qtext, ord)
-        CROSS JOIN LATERAL (SELECT {tsq} AS tsq) t
+        CROSS JOIN LATERAL (SELECT {tsq} AS tsq OFFSET 0) t
         CROSS JOIN LATERAL (
             SELECT ch.id, ts_rank_cd(ch.tsv, t.tsq, %(norm)s) AS score, ch.content_type,
                    coalesce(to_tsvector(%(cfg)s::regconfig, ch.section_title) @@ t.tsq, false) AS title_match
@@ -344,6 +362,7 @@ __all__ = [
     "Hit",
     "apply_boosts",
     "chunk_count",
+    "fulltext_chunks",
     "fulltext_search",
     "golden_chunks",
     "load_judgments",

@@ -33,6 +33,7 @@ from goldkeeper.db.search import (
     absent_chunks,
     apply_boosts,
     chunk_count,
+    fulltext_chunks,
     fulltext_search,
     load_judgments,
     missing_fulltext_index,
@@ -100,8 +101,12 @@ class RetrievalResult:
     missing_expected: dict[str, list[str]] = field(default_factory=dict)
     #: the scored queries whose full-text leg returned no chunk (None: no mode searched full text)
     fulltext_empty: list[str] | None = None
-    #: the CREATE INDEX the full-text leg lacks under a configuration other than English (None: it has one)
+    #: the CREATE INDEX the full-text leg lacks under a configuration other than English (None: it has one, or
+    #: reads a temporary table of the chunks' tsvectors and needs none)
     fulltext_index: str | None = None
+    #: why the full-text leg could not compute the chunks' tsvectors once into a temporary table (None: it did,
+    #: or needed none): it then parses each matching chunk again for every question
+    fulltext_fallback: str | None = None
 
     @property
     def warnings(self) -> list[str]:
@@ -115,14 +120,24 @@ class RetrievalResult:
             )
         if self.fulltext_empty:
             found.append(self._fulltext_empty_note(self.fulltext_empty))
-        if self.fulltext_index:
-            found.append(
-                f"retrieval.fulltext_config {self.params.fulltext_config!r}: golden.chunks has no full-text index "
-                "for it, so each question parses every chunk again (slow on large tables); run `goldkeeper db init` "
-                "once as the table's owner (restore and import build it too when their role owns it), or have the "
-                f"owner run: {self.fulltext_index}"
-            )
+        if self.fulltext_fallback:
+            found.append(self._fulltext_fallback_note(self.fulltext_fallback))
         return found
+
+    def _fulltext_fallback_note(self, reason: str) -> str:
+        """One line: the chunks' tsvectors are parsed again for each question, and the index that would help."""
+        note = (
+            f"the full-text leg could not compute the chunks' tsvectors once into a temporary table, as {reason}: "
+            "each question parses every matching chunk again (slow on large tables)"
+        )
+        if not self.fulltext_index:
+            return note
+        return (
+            f"{note}, and golden.chunks has no full-text index for retrieval.fulltext_config "
+            f"{self.params.fulltext_config!r}, so it parses every chunk; run `goldkeeper db init` once as the "
+            "table's owner (restore and import build it too when their role owns it), or have the owner run: "
+            f"{self.fulltext_index}"
+        )
 
     def _fulltext_empty_note(self, empty: list[str]) -> str:
         """Hybrid falls back to the vector leg without a word when full text matches nothing: say how often."""
@@ -238,11 +253,13 @@ def _search_batch(
     modes: Sequence[str],
     part: Sequence[tuple[str, str]],
     runs: dict[str, dict[str, dict[str, float]]],
-    chunks: Any = GOLDEN_CHUNKS,
+    sources: tuple[Any, Any] = (GOLDEN_CHUNKS, GOLDEN_CHUNKS),
     fulltext_empty: list[str] | None = None,
 ) -> None:
     """Search one batch of (query id, text) in every mode, adding each query's boosted hits to ``runs`` and
-    the ids of those whose full-text leg found nothing to ``fulltext_empty`` (from the search's own rows)."""
+    the ids of those whose full-text leg found nothing to ``fulltext_empty`` (from the search's own rows).
+    ``sources``: what the vector leg and the full-text leg read (:func:`_fulltext_source`)."""
+    chunks, text_chunks = sources
     boosts = Boosts(params.boosts.section_title, dict(params.boosts.content_type))
     texts = [text for _, text in part]
     vec_hits = text_hits = None
@@ -267,7 +284,7 @@ def _search_batch(
             ts_config=params.fulltext_config,
             tsquery=params.tsquery,
             normalization=params.rank_normalization,
-            chunks=chunks,
+            chunks=text_chunks,
         )
         if fulltext_empty is not None:
             fulltext_empty.extend(qid for (qid, _), hits in zip(part, text_hits, strict=True) if not hits)
@@ -324,14 +341,15 @@ def run_retrieval(
         excluded = [behavior for qid, _, behavior in queries if not _has_relevant(qrels_all.get(qid))]
         qrels = {qid: qrels_all[qid] for qid, _ in answerable}
         missing = _missing_expected(conn, qrels, source)
-        unindexed = _missing_index(conn, database, params, chosen)
+        text_source, fallback = _fulltext_source(conn, database, source, chosen)
+        unindexed = _missing_index(conn, database, params, fallback)
         runs: dict[str, dict[str, dict[str, float]]] = {m: {} for m in chosen}
         empty: list[str] | None = [] if any(m in ("fulltext", "hybrid") for m in chosen) else None
         batch = params.query_batch_size
         with progress.task("searching", len(answerable)) as task:
             for start in range(0, len(answerable), batch):
                 part = answerable[start : start + batch]
-                _search_batch(conn, embedder, params, chosen, part, runs, source, empty)
+                _search_batch(conn, embedder, params, chosen, part, runs, (source, text_source), empty)
                 task.advance(len(part))
     return RetrievalResult(
         params=params,
@@ -347,6 +365,7 @@ def run_retrieval(
         missing_expected=missing,
         fulltext_empty=empty,
         fulltext_index=unindexed,
+        fulltext_fallback=fallback,
     )
 
 
@@ -362,12 +381,24 @@ def _evaluate_modes(
     return scored
 
 
+def _fulltext_source(
+    conn: Any, database: DatabaseParams | None, source: Any, chosen: list[str]
+) -> tuple[Any, str | None]:
+    """What the full-text leg reads (:func:`goldkeeper.db.search.fulltext_chunks`: the chunks' tsvectors computed
+    once into a temporary table where they are an expression) and why not that table; untouched when no mode
+    searches full text."""
+    if not any(mode in ("fulltext", "hybrid") for mode in chosen):
+        return source, None
+    return fulltext_chunks(conn, database, source)
+
+
 def _missing_index(
-    conn: Any, database: DatabaseParams | None, params: RetrievalParams, chosen: list[str]
+    conn: Any, database: DatabaseParams | None, params: RetrievalParams, fallback: str | None
 ) -> str | None:
-    """The index golden.chunks lacks for the full-text leg under ``params.fulltext_config`` (a mapped table's
-    full-text column is the application's own choice)."""
-    if database is not None or not any(mode in ("fulltext", "hybrid") for mode in chosen):
+    """The index golden.chunks lacks for the full-text leg under ``params.fulltext_config``, asked only when the
+    leg reads the expression itself (``fallback``: no temporary table; with one the index is not read). A mapped
+    table's full-text column or index is the application's own choice."""
+    if database is not None or fallback is None:
         return None
     return missing_fulltext_index(conn, text_search_config(conn, params.fulltext_config))
 

@@ -23,6 +23,7 @@ from goldkeeper.db.search import (
     Boosts,
     apply_boosts,
     chunk_count,
+    fulltext_chunks,
     fulltext_search,
     prepare,
     rrf_fuse,
@@ -52,10 +53,14 @@ def database_retriever(settings: Settings, embedder: Any, progress: Progress = S
                 dim = embedder.dim if mode != "fulltext" else None
                 chunks = searched_chunks(conn, settings.database, params.fulltext_config, dim)
                 _check_chunks(conn, mode, chunks)
+                # the chunks' tsvectors once per call, as eval retrieval reads them (a read-only session: as before)
+                text_chunks = fulltext_chunks(conn, settings.database, chunks)[0] if mode != "vector" else chunks
                 batch = params.query_batch_size
                 for start in range(0, len(texts), batch):
                     part = list(texts[start : start + batch])
-                    found = _search_batch(conn, part, k, mode=mode, params=params, embedder=embedder, chunks=chunks)
+                    found = _search_batch(
+                        conn, part, k, mode=mode, params=params, embedder=embedder, chunks=(chunks, text_chunks)
+                    )
                     results.extend(found)
                     task.advance(len(part))
         return results
@@ -75,7 +80,8 @@ def _check_chunks(conn: Any, mode: str, source: Any) -> None:
 def _search_batch(
     conn: Any, part: list[str], k: int, *, mode: str, params: RetrievalParams, embedder: Any, chunks: Any
 ) -> list[list[Hit]]:
-    """The top ``k`` boosted hits of each text of one batch (hybrid fuses legs searched ``depth`` deep)."""
+    """The top ``k`` boosted hits of each text of one batch (hybrid fuses legs searched ``depth`` deep);
+    ``chunks``: what the vector leg and the full-text leg read."""
     boosts = Boosts(params.boosts.section_title, dict(params.boosts.content_type))
     depth = max(k, params.depth) if mode == "hybrid" else k
     vec = text = None
@@ -89,7 +95,7 @@ def _search_batch(
             ef_search=params.ef_search,
             ts_config=params.fulltext_config,
             tsquery=params.tsquery,
-            chunks=chunks,
+            chunks=chunks[0],
         )
     if mode in ("fulltext", "hybrid"):
         text = fulltext_search(
@@ -99,7 +105,7 @@ def _search_batch(
             ts_config=params.fulltext_config,
             tsquery=params.tsquery,
             normalization=params.rank_normalization,
-            chunks=chunks,
+            chunks=chunks[1],
         )
     results: list[list[Hit]] = []
     for i in range(len(part)):
