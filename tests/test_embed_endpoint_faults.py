@@ -14,6 +14,7 @@ import pty
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
@@ -348,3 +349,22 @@ def test_an_api_key_header_that_is_no_header_name_is_refused_when_params_are_rea
         EmbeddingParams.model_validate(
             {"provider": "openai", "base_url": "http://127.0.0.1:9/v1", "dimensions": DIM, "api_key_header": header}
         )
+
+
+def test_a_client_that_cannot_be_built_leaves_no_thread_running(
+    endpoint: ScriptedEndpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # was: each attempt started the request thread's event loop, failed to build the client on it (a proxy
+    # from the environment httpx refuses) and left that loop running, one thread more per batch, for ever
+    monkeypatch.setenv("ALL_PROXY", "ftp://proxy.invalid:21")
+    embedder = _embedder(endpoint, max_concurrency=2)
+
+    def http_threads() -> int:
+        return sum(thread.name == "goldkeeper-http" for thread in threading.enumerate())
+
+    before = http_threads()
+    for _ in range(3):
+        with pytest.raises(ValueError, match="proxy"):
+            embedder.embed_documents(["a", "b"])
+    embedder.close()
+    assert http_threads() == before and endpoint.requests == 0

@@ -138,12 +138,14 @@ def test_an_import_builds_it_too(
     assert orjson.loads(out)["fulltext_index"] == GERMAN
 
 
+# a.b.c, a.b.c.d: PostgreSQL's "cross-database references", "too many dotted names" were exit 4, "restore failed"
+@pytest.mark.parametrize("name", ["klingon", "db.pg_catalog.german", "a.b.c.d"])
 def test_an_unknown_configuration_refuses_the_restore_before_anything_is_written(
-    database_url: str, store: Path, project: Path, capsys: pytest.CaptureFixture[str]
+    database_url: str, store: Path, project: Path, capsys: pytest.CaptureFixture[str], name: str
 ) -> None:
-    _params(project, "klingon")
+    _params(project, name)
     code, _, err = run_cli(["--database-url", database_url, "restore"], capsys)
-    assert code == 3 and "retrieval.fulltext_config: 'klingon' is not a text search configuration" in err
+    assert code == 3 and f"retrieval.fulltext_config: {name!r} is not a text search configuration" in err, err
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT to_regclass('golden.analyses')").fetchone() == (None,)  # rolled back
 

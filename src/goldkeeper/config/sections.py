@@ -224,7 +224,8 @@ class FulltextColumnParams(Section):
 
 
 class TableMapParams(Section):
-    #: the table, optionally schema-qualified (``app.documents``).
+    #: the table, optionally schema-qualified (``app.documents``); a part in SQL's double quotes is read as SQL's
+    #: (``"MyApp"."Document"``), and the value kept is the parts unquoted, joined by a dot (``MyApp.Document``).
     table: str = Field(min_length=1)
     #: goldkeeper field -> the table's column; a field left out is not stored (restored as the column default).
     columns: dict[str, str] = Field(default_factory=dict)

@@ -218,7 +218,9 @@ def _stage(
     return staged
 
 
-def _classify(loader: GoldenLoader, scope: StoreScope | None, keep_absent: frozenset[str], progress: Progress) -> Any:
+def _classify(
+    loader: GoldenLoader, scope: StoreScope | None, keep_absent: frozenset[str], progress: Progress
+) -> dict[str, Changes]:
     """Each staged record against the golden rows (:meth:`GoldenLoader.classify`); the kinds in ``keep_absent``
     (not in the records) lose none of their rows."""
     with progress.task("comparing with the database", None):

@@ -32,6 +32,17 @@ GOLDEN_TS_CONFIG = "pg_catalog.english"
 _MAX_NAME = 63
 
 
+#: what PostgreSQL raises for a name that is no configuration: unknown, an unknown schema, bad syntax, and the
+#: dotted names it refuses as such (``db.schema.name``: "cross-database references"; four parts: "too many")
+_NOT_A_CONFIG = (
+    psycopg.errors.UndefinedObject,
+    psycopg.errors.InvalidSchemaName,
+    psycopg.errors.InvalidName,
+    psycopg.errors.FeatureNotSupported,
+    psycopg.errors.SyntaxError,
+)
+
+
 def text_search_config(conn: psycopg.Connection[Any], name: str) -> str:
     """``name`` (params ``retrieval.fulltext_config``) resolved in the database, schema-qualified and quoted as
     an identifier where it must be (``pg_catalog.german``, ``public."Swiss"``); one not in ``pg_ts_config`` is a
@@ -39,7 +50,7 @@ def text_search_config(conn: psycopg.Connection[Any], name: str) -> str:
     try:
         with conn.transaction():
             row = conn.execute("SELECT %s::regconfig::oid", (name,)).fetchone()
-    except (psycopg.errors.UndefinedObject, psycopg.errors.InvalidSchemaName, psycopg.errors.InvalidName) as exc:
+    except _NOT_A_CONFIG as exc:
         known = [r[0] for r in conn.execute("SELECT cfgname FROM pg_ts_config ORDER BY 1").fetchall()]
         raise ConfigError(
             f"params: retrieval.fulltext_config: {name!r} is not a text search configuration of the database "

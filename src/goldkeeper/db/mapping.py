@@ -175,7 +175,7 @@ class TableMap:
 
     @property
     def name(self) -> str:
-        """``schema.table`` as written in params (for messages)."""
+        """``schema.table`` as params names it, SQL's quotes read (``"MyApp"."Document"``: ``MyApp.Document``; messages)."""
         return f"{self.schema}.{self.table}" if self.schema else self.table
 
     @property

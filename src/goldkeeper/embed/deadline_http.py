@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
-
-T = TypeVar("T")
 
 
 class BodyTooLarge(Exception):
@@ -45,7 +43,8 @@ class DeadlineClient:
     def post_json(self, url: str, payload: Any, *, timeout: float, max_body: int) -> Answer:
         """The answer (body decoded, e.g. gzip); :class:`httpx.TimeoutException` after ``timeout`` seconds,
         another :class:`httpx.TransportError` on a lost connection, :class:`BodyTooLarge` past ``max_body``."""
-        return self._run(self._post(url, payload, timeout, max_body))
+        loop = self._started()  # before the coroutine exists: a client that cannot be built leaves none unawaited
+        return asyncio.run_coroutine_threadsafe(self._post(url, payload, timeout, max_body), loop).result()
 
     def close(self) -> None:
         with self._lock:
@@ -54,25 +53,28 @@ class DeadlineClient:
         if loop is None or thread is None or client is None:
             return
         asyncio.run_coroutine_threadsafe(client.aclose(), loop).result()
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join()
-        loop.close()
+        _stopped(loop, thread)
 
-    def _run(self, work: Coroutine[Any, Any, T]) -> T:
-        """``work`` run on the loop (started at the first call), its result or exception here."""
+    def _started(self) -> asyncio.AbstractEventLoop:
+        """The loop the requests run on, started with its client at the first call. A client that cannot be
+        built (a proxy from the environment httpx refuses) raises here and stops its loop: nothing is left
+        running, and the next call tries again."""
         with self._lock:
             if self._loop is None:
                 loop = asyncio.new_event_loop()
                 thread = threading.Thread(target=loop.run_forever, name="goldkeeper-http", daemon=True)
                 thread.start()
-                # the client is built on its loop: its connection pool belongs to that loop
-                self._client = asyncio.run_coroutine_threadsafe(_built(self._make_client), loop).result()
+                try:
+                    # the client is built on its loop: its connection pool belongs to that loop
+                    self._client = asyncio.run_coroutine_threadsafe(_built(self._make_client), loop).result()
+                except BaseException:
+                    _stopped(loop, thread)
+                    raise
                 self._loop, self._thread = loop, thread
-            loop = self._loop
-        return asyncio.run_coroutine_threadsafe(work, loop).result()
+            return self._loop
 
     async def _post(self, url: str, payload: Any, timeout: float, max_body: int) -> Answer:
-        assert self._client is not None  # set by _run before this runs
+        assert self._client is not None  # set by _started before this runs
         try:
             async with asyncio.timeout(timeout):
                 async with self._client.stream("POST", url, json=payload) as response:
@@ -80,6 +82,13 @@ class DeadlineClient:
         except TimeoutError:  # the deadline cancelled the exchange: its connection is closed, not reused
             raise httpx.ReadTimeout(f"no whole answer within {timeout:g} s") from None
         return Answer(response.status_code, response.headers, body)
+
+
+def _stopped(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
+    """Stop ``loop``, wait for its thread to end, and close it."""
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join()
+    loop.close()
 
 
 async def _built(make_client: Callable[[], httpx.AsyncClient]) -> httpx.AsyncClient:
