@@ -96,7 +96,9 @@ def test_counts_and_embeddings_of_the_scope_are_checked(restored: tuple[str, Pat
     assert ("db.record_missing", None) in codes
     counts = {i.field: i.message for i in report.errors if i.code == "db.count"}
     assert set(counts) == {"analyses", "artifacts", "chunks"}
-    assert "holds 1 analyses (inside database.tables.analyses.where), the manifest lists 2" in counts["analyses"]
+    assert (
+        "holds 1 analyses (analyses inside database.tables.analyses.where), the manifest lists 2" in counts["analyses"]
+    )
     unembedded = next(i for i in report.errors if i.code == "db.chunk_not_embedded")
     assert CHUNK in unembedded.message and unembedded.file == CHUNKS
 

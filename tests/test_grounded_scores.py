@@ -372,3 +372,25 @@ def test_relevance_is_the_embedding_cosine_of_answer_and_prompt(index: EvidenceI
     assert report.metrics["relevance"] == pytest.approx(
         (by_id["same"].relevance + by_id["other"].relevance) / 2, abs=1e-6
     )
+
+
+def test_evidence_dated_after_as_of_is_named_with_the_key_to_change(index: EvidenceIndex) -> None:
+    """A new project's params.yaml pins grounded.as_of; documents written after it were counted fresh at a
+    negative age without a word (freshness never aged them). The run now warns and names the key to move."""
+    from goldkeeper.evals.answerers import AnswerSet
+
+    answers = AnswerSet()
+    answers.responses["q1"] = answered([Claim(text="Normandy is a region in France.", citations=[cite()])])
+
+    def warnings(as_of: datetime) -> list[str]:
+        params = GroundedParams(as_of=as_of, max_evidence_age_days=MAX_AGE)
+        return score_answers(
+            [answer_query()], answers, index, judge=LexicalJudge(0.8), rubric=Rubric(), params=params, embedder=None
+        ).warnings
+
+    early = AS_OF - timedelta(days=300)  # after A2 (500 days before AS_OF), before A1 (100 days before)
+    assert "1 of 2 analyses are dated after grounded.as_of 2025-03-07T00:00:00Z (the newest: 2025-09-23T00:00:00Z)" in (
+        " ".join(warnings(early))
+    )
+    assert any("set grounded.as_of in params.yaml (or --as-of)" in w for w in warnings(early))
+    assert not any("dated after grounded.as_of" in w for w in warnings(AS_OF))

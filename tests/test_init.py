@@ -59,7 +59,12 @@ def test_init_creates_everything(repo: Path) -> None:
     assert all(line in ignored for line in GITIGNORE_LINES)
     # and it says what to do next
     assert "next:" in proc.stdout and "dvc repro" in proc.stdout
-    assert "goldkeeper import squad --sample" in proc.stdout
+    # an import fills the database, not golden/: the dump is part of the step (without it `dvc repro`'s restore
+    # refused the empty store), and the pipeline's outputs kept in Git (artifacts/ too) are in the commit
+    assert "goldkeeper import squad --sample && goldkeeper dump" in proc.stdout
+    assert "goldkeeper import jsonl FILE && goldkeeper dump" in proc.stdout
+    git_add = next(line for line in proc.stdout.splitlines() if line.strip().startswith("git add"))
+    assert git_add.split()[-4:] == ["dvc.lock", "metrics", "reports", "artifacts"]
 
 
 def test_init_never_overwrites_without_force(repo: Path) -> None:

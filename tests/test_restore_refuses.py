@@ -21,7 +21,7 @@ from goldkeeper.dataset.verify import VerifyReport, verify_store
 from goldkeeper.embed import load_embedder
 from goldkeeper.embed.base import Embedder
 from goldkeeper.errors import UsageError, VerificationFailed
-from goldkeeper.store import canonical_bytes, sha256_hex
+from goldkeeper.store import canonical_bytes, sha256_hex, write_store
 from verify_helpers import (
     build_store,
     edit_shard,
@@ -284,3 +284,23 @@ def test_hostile_text_in_a_refusal_stays_one_escaped_line_per_violation(
     assert listed == [line for line in out.splitlines() if line.startswith("error [")]
     assert len(listed) == 1 and "\\n" in listed[0]
     assert fingerprint(database_url) == before
+
+
+def test_an_empty_store_says_to_dump_first_not_only_to_override(
+    tmp_path: Path, seeded: tuple[Path, Settings, dict[str, Any]], database_url: str, embedder: Embedder
+) -> None:
+    """Right after an import the database holds the records and golden/ is still empty: restore refuses its 0
+    prompts. The refusal said only `to restore it anyway: --allow-contract-violations ...`, which under the
+    pipeline's --replace removes every imported record; it now names the dump that fills the store first."""
+    _, settings, before = seeded
+    empty = tmp_path / "empty"
+    write_store(empty, "verify-test", [], [], dict(settings.store.shards))
+    error = refused(database_url, empty, settings, embedder, replace=True)
+    lines = str(error).splitlines()
+    assert lines[-2].startswith("the store holds no records: after `goldkeeper import ...`")
+    assert "run `goldkeeper dump`" in lines[-2] and "--replace removes them" in lines[-2]
+    assert lines[-1].startswith("to restore it anyway: --allow-contract-violations")
+    assert fingerprint(database_url) == before
+    # a store with records that breaks the same contract gets no such line
+    no_queries = build_store(tmp_path / "other", queries=[])
+    assert "the store holds no records" not in str(refused(database_url, no_queries, settings, embedder))

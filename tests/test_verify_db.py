@@ -67,8 +67,9 @@ def test_counts_against_the_manifest(restored: tuple[Path, str], embedder: Embed
     sql(url, "DELETE FROM golden.queries WHERE id = 'q0001'", "DELETE FROM golden.findings")
     issues = only(verify_database(url, store, Settings(root=tmp_path), embedder, content=False), "db.count")
     assert {(i.field, i.message.split(",")[0]) for i in issues} == {
-        ("queries", "the database holds 7 queries (analyses with status in ['completed'])"),
-        ("findings", "the database holds 0 findings (analyses with status in ['completed'])"),
+        # the queries are not filtered by the analyses' statuses: their count said it was
+        ("queries", "the database holds 7 queries"),
+        ("findings", "the database holds 0 findings (of the analyses with status in ['completed'])"),
     }
 
 

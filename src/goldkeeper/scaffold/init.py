@@ -460,10 +460,16 @@ def _next_commands(
     if dvc_tracked_store:
         commands.append("dvc remote add -d storage s3://BUCKET/goldkeeper && dvc push golden.dvc")
     if not from_database:
-        commands.append("goldkeeper import squad --sample   # or: goldkeeper dump (from your database)")
+        # an import fills the database only: without the dump, golden/ stays empty and the pipeline's restore
+        # refuses it (0 prompts), so the dump belongs on the same line
+        commands.append(
+            "goldkeeper import squad --sample && goldkeeper dump"
+            "   # or yours: goldkeeper import jsonl FILE && goldkeeper dump; or just goldkeeper dump (from your database)"
+        )
     return [
         *commands,
         "dvc repro",
-        f"git add {' '.join(to_add)} dvc.lock metrics reports",
+        # artifacts/: the gate's verdict and the eval runs and trend, outputs the pipeline keeps in Git (cache: false)
+        f"git add {' '.join(to_add)} dvc.lock metrics reports artifacts",
         'git commit -m "goldkeeper: golden dataset, pipeline and workflows"',
     ]

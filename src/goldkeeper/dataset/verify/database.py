@@ -52,14 +52,24 @@ def _sample_text(sample: Sampled) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
-def _check_db_counts(facts: IntegrityFacts, manifest: Manifest, scope: str, where: str, issues: IssueList) -> None:
-    """Row counts (analyses in the dumped scope and their children; all queries) equal the manifest's."""
+def _count_scope(key: str, analyses_scope: str, queries_scope: str) -> str:
+    """What a count of ``key`` covers, as its message says it: the queries have a scope of their own (they
+    were said to be counted over `analyses with status in [...]`, which never filters them)."""
+    if key == "queries":
+        return f" ({queries_scope})" if queries_scope else ""
+    return f" (analyses {analyses_scope})" if key == "analyses" else f" (of the analyses {analyses_scope})"
+
+
+def _check_db_counts(
+    facts: IntegrityFacts, manifest: Manifest, scope: tuple[str, str], where: str, issues: IssueList
+) -> None:
+    """Row counts (analyses in the dumped scope and their children; the queries in theirs) equal the manifest's."""
     for key, count in sorted(facts.counts.items()):
         expected = manifest.counts.get(key)
         if expected is not None and expected != count:
             issues.error(
                 "db.count",
-                f"the database holds {count} {key} ({scope}), the manifest lists {expected}",
+                f"the database holds {count} {key}{_count_scope(key, *scope)}, the manifest lists {expected}",
                 where,
                 field=key,
             )
@@ -196,17 +206,21 @@ def verify_database(
     return replace(report, database={**facts.state.to_json(), "description": facts.state.describe()})
 
 
-def _facts(url: str, settings: Settings, limit: int) -> tuple[IntegrityFacts, dict[str, str], str]:
+def _facts(url: str, settings: Settings, limit: int) -> tuple[IntegrityFacts, dict[str, str], tuple[str, str]]:
     """The database's facts, the places its issues name (the table whose rows they are about: the embeddings
-    are the chunks' table's, an orphan its own table's), and the scope its counts cover."""
+    are the chunks' table's, an orphan its own table's), and the scopes its counts cover (the analyses', the
+    queries': empty when every row counts)."""
     if settings.database is not None:  # the application's own tables (issue 12): the mapping's scope
         mapping = Mapping.from_params(settings.database)
         facts = mapped_integrity_facts(url, mapping, limit=limit)
         places = {entity: f"database {table.name}" for entity, table in mapping.tables.items()}
-        return facts, {**places, "embeddings": places["chunks"]}, "inside database.tables.analyses.where"
+        queries = mapping.tables.get("queries")
+        queries_scope = "inside database.tables.queries.where" if queries is not None and queries.where else ""
+        scope = ("inside database.tables.analyses.where", queries_scope)
+        return facts, {**places, "embeddings": places["chunks"]}, scope
     facts = integrity_facts(url, settings.dump.statuses, limit=limit)
     places = {"analyses": _WHERE, "embeddings": _WHERE}  # an orphan: database golden.<its table>
-    return facts, places, f"analyses with status in {settings.dump.statuses}"
+    return facts, places, (f"with status in {settings.dump.statuses}", "")
 
 
 def _check_db_version(facts: IntegrityFacts, store_version: str, issues: IssueList) -> None:

@@ -57,6 +57,20 @@ def blocking_errors(report: VerifyReport, allow: Iterable[str] = ()) -> tuple[Is
     return tuple(i for i in report.errors if i.code not in allowed)
 
 
+#: an empty store is refused for its 0 prompts, most often right after an import (which fills the database, not
+#: the store): the way on is a dump, not the override, which with --replace would empty the database
+_EMPTY_STORE_HINT = (
+    "the store holds no records: after `goldkeeper import ...` (which fills the database only), run "
+    "`goldkeeper dump` to write the database's records into it; restoring it anyway with --replace removes them"
+)
+
+
+def _is_empty(report: VerifyReport) -> bool:
+    """Whether the verified store holds neither analyses nor queries."""
+    counts = dict(report.checked)
+    return counts.get("analyses", 0) == 0 and counts.get("queries", 0) == 0 and "analyses" in counts
+
+
 def refuse_violations(report: VerifyReport, allow: Iterable[str] = ()) -> None:
     """Raise :class:`VerificationFailed` (exit 5) listing every error of ``report`` not in ``allow``."""
     errors = blocking_errors(report, allow)
@@ -67,6 +81,8 @@ def refuse_violations(report: VerifyReport, allow: Iterable[str] = ()) -> None:
         "(as `goldkeeper verify` lists them):",
         *(issue.render() for issue in errors),
     ]
+    if _is_empty(report):
+        lines.append(_EMPTY_STORE_HINT)
     if all(issue.code in ALLOWABLE_CODES for issue in errors):
         codes = " ".join(f"--allow-contract-violations {c}" for c in sorted({i.code for i in errors}))
         lines.append(f"to restore it anyway: {codes}")

@@ -91,6 +91,23 @@ def _run_warnings(metrics: dict[str, Any], params: GroundedParams, *, unscored_r
     return warnings
 
 
+def _future_evidence_warning(index: EvidenceIndex, as_of: datetime) -> list[str]:
+    """A warning when analyses are dated after ``as_of``: params.yaml pins it (init writes a fixed date, so that
+    reruns agree), and evidence newer than it is counted fresh at a negative age, so freshness never ages it."""
+    newer = [doc.created_at for doc in index.analyses.values() if doc.created_at > as_of]
+    if not newer:
+        return []
+    return [
+        f"{len(newer)} of {len(index.analyses)} analyses are dated after grounded.as_of {_rfc3339(as_of)} "
+        f"(the newest: {_rfc3339(max(newer))}): citations of them count as fresh at a negative age; set "
+        "grounded.as_of in params.yaml (or --as-of) to a time after your newest analysis"
+    ]
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def score_answers(
     queries: Sequence[Query],
     answers: AnswerSet,
@@ -119,6 +136,7 @@ def score_answers(
     cases = score_all(prejudge(judge, score_all, progress))
     metrics = aggregate(cases, aging_warn_ratio=params.aging_warn_ratio, rubric=rubric)
     warnings = _run_warnings(metrics, params, unscored_relevance=embedder is None and bool(answered))
+    warnings += _future_evidence_warning(index, as_of)
     metrics["answerer"] = answerer_name
     metrics["judge"] = judge.identity
     return GroundedReport(answerer_name, dataset_version, as_of, metrics, cases, list(answers.stray), warnings)
