@@ -356,7 +356,7 @@ def test_a_client_that_cannot_be_built_leaves_no_thread_running(
 ) -> None:
     # was: each attempt started the request thread's event loop, failed to build the client on it (a proxy
     # from the environment httpx refuses) and left that loop running, one thread more per batch, for ever
-    monkeypatch.setenv("ALL_PROXY", "ftp://proxy.invalid:21")
+    monkeypatch.setenv("ALL_PROXY", "ftp://me:proxy-secret@proxy.invalid:21")
     embedder = _embedder(endpoint, max_concurrency=2)
 
     def http_threads() -> int:
@@ -364,7 +364,9 @@ def test_a_client_that_cannot_be_built_leaves_no_thread_running(
 
     before = http_threads()
     for _ in range(3):
-        with pytest.raises(ValueError, match="proxy"):
+        # a params-like error naming the variable (exit 3), never its value: it was `internal error: ValueError`
+        with pytest.raises(ConfigError, match=r"the proxy in ALL_PROXY cannot be used \(its scheme") as caught:
             embedder.embed_documents(["a", "b"])
+        assert "proxy-secret" not in str(caught.value) and caught.value.exit_code == 3
     embedder.close()
     assert http_threads() == before and endpoint.requests == 0

@@ -112,6 +112,32 @@ def embeddings_url(base_url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/") + "/embeddings", parts.query, ""))
 
 
+#: the environment variables httpx takes a proxy from (trust_env), in either case
+PROXY_VARIABLES = ("ALL_PROXY", "HTTPS_PROXY", "HTTP_PROXY")
+
+
+def _async_client(params: EmbeddingParams, headers: dict[str, str]) -> httpx.AsyncClient:
+    """The endpoint's HTTP client (proxies, certificates from the environment); a proxy httpx cannot use (an
+    ``ftp://`` or ``socks4://`` one, SOCKS without ``httpx[socks]``) is a ConfigError naming the variable, never
+    its value (it may hold a password)."""
+    try:
+        return httpx.AsyncClient(
+            timeout=httpx.Timeout(params.timeout_seconds),
+            headers=headers,
+            limits=httpx.Limits(max_connections=params.max_concurrency),
+            trust_env=True,
+        )
+    except (ValueError, ImportError) as exc:
+        names = [name for var in PROXY_VARIABLES for name in (var, var.lower()) if os.environ.get(name)]
+        if not names:
+            raise
+        why = "SOCKS support is not installed" if isinstance(exc, ImportError) else "its scheme is not supported"
+        raise ConfigError(
+            f"embedding: the proxy in {' / '.join(names)} cannot be used ({why}): use an http://, https:// or "
+            "socks5:// proxy (socks5 needs `pip install 'httpx[socks]'`), or unset the variable"
+        ) from None
+
+
 class OpenAIEmbedder:
     """An :class:`~goldkeeper.embed.base.Embedder` calling an OpenAI-compatible embeddings endpoint."""
 
@@ -148,14 +174,7 @@ class OpenAIEmbedder:
                 if key:
                     header = self._params.api_key_header
                     headers[header] = f"Bearer {key}" if header.lower() == "authorization" else key
-                self._client = DeadlineClient(
-                    lambda: httpx.AsyncClient(
-                        timeout=httpx.Timeout(self._params.timeout_seconds),
-                        headers=headers,
-                        limits=httpx.Limits(max_connections=self._params.max_concurrency),
-                        trust_env=True,
-                    )
-                )
+                self._client = DeadlineClient(lambda: _async_client(self._params, headers))
             return self._client
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
