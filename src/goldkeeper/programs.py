@@ -2,9 +2,9 @@
 
 The program gets its batch on stdin, runs under a timeout and a limit on its stdout, and its failure
 is described once: a timeout, too much output or a non-zero exit status with the line of its
-stderr that says why (a Python exception, not its caret line). Each caller words the failure in its own error (an embedding failure is a config error, a
-judge's an eval error, an answerer's a failed case), so this module returns the failure instead of
-raising; a program that cannot start is the :class:`OSError` of :func:`subprocess.Popen`. It sits in
+stderr that says why (a Python exception, not its caret line). Each caller words the failure in its
+own error (an embedding failure is a config error, a judge's an eval error, an answerer's a failed
+case), so this module returns the failure instead of raising; a program that cannot start is the :class:`OSError` of :func:`subprocess.Popen`. It sits in
 the lowest layer: the standard library, and psutil to stop a program it gave up on with its children.
 """
 
