@@ -124,18 +124,21 @@ def parse_response_line(line: str | bytes) -> ParsedLine:
 _QUERY_ID = re.compile(r'"query_id"\s*:\s*"((?:[^"\\]|\\.)+)"')
 
 
+def _decoded(line: bytes, problem: str) -> tuple[str, str]:
+    """The line's text, and the problem: its bytes that are not UTF-8, when they are the problem."""
+    try:
+        return line.decode(), problem
+    except UnicodeDecodeError as bad:
+        where = f"not UTF-8 at byte offset {bad.start} of the line; write the response in UTF-8"
+        return line.decode(errors="replace"), where
+
+
 def _not_json(line: str | bytes, exc: orjson.JSONDecodeError) -> ParsedLine:
     """A line orjson refused: the reason in words the user can act on, and the query id when it is readable.
 
     The id lets the case say why it failed (not "missing response"). Python's json reads what strict JSON
     forbids but programs write anyway (NaN, Infinity: ``json.dumps``'s default), which tells the two apart."""
-    text, problem = line, f"{exc}"
-    if isinstance(line, bytes):
-        try:
-            text = line.decode()
-        except UnicodeDecodeError as bad:
-            text = line.decode(errors="replace")
-            problem = f"not UTF-8 at byte offset {bad.start} of the line; write the response in UTF-8"
+    text, problem = (line, f"{exc}") if isinstance(line, str) else _decoded(line, f"{exc}")
     try:
         raw = json.loads(text)
     except ValueError:

@@ -42,7 +42,9 @@ class AnswerSet:
             if not line.strip():
                 continue
             # a byte order mark (PowerShell's Out-File, Notepad, Python's utf-8-sig) is no part of the JSON
-            parsed = parse_response_line(line.removeprefix(UTF8_BOM if isinstance(line, bytes) else "\ufeff"))
+            parsed = parse_response_line(
+                line.removeprefix(UTF8_BOM) if isinstance(line, bytes) else line.removeprefix("\ufeff")
+            )
             where = f"{source} line {number}"
             qid = parsed.query_id
             if qid is None:
