@@ -108,6 +108,36 @@ def test_collect_unknown_duplicate_and_stray_lines() -> None:
     assert answers.stray[1] == "out.jsonl line 4: unknown query id 'zzz'"
 
 
+def test_collect_blames_the_query_of_a_line_that_is_not_json() -> None:
+    """A line naming a query but not parsing (NaN, bad bytes, a BOM) fails that query, not "missing response"."""
+    answers = AnswerSet()
+    lines = [
+        b"\xef\xbb\xbf" + line({"query_id": "q1", "refused": True}).encode(),
+        '{"query_id": "q2", "refused": true, "claims": [], "confidence": NaN}',
+        b'{"query_id": "q3", "answer": "caf\xe9", "refused": false}',
+    ]
+    answers.collect(lines, {"q1", "q2", "q3"}, "out.jsonl")
+    assert set(answers.responses) == {"q1"} and answers.stray == []
+    outcome, reason = answers.failures["q2"]
+    assert outcome == "malformed" and reason.startswith("out.jsonl line 2: malformed response: not valid JSON")
+    assert "NaN" in reason and "null" in reason
+    assert "not UTF-8" in answers.failures["q3"][1] and "byte offset 33" in answers.failures["q3"][1]
+
+
+def test_collect_query_id_in_another_case_names_the_query() -> None:
+    answers = AnswerSet()
+    answers.collect([line({"query_id": "Q1", "refused": True})], {"q1", "q2"}, "out.jsonl")
+    assert answers.failures["q1"] == (
+        "malformed",
+        "out.jsonl line 1: query id 'Q1' differs from this query's id 'q1' in case only: ids are case-sensitive, "
+        "write 'q1'",
+    )
+    assert answers.stray == ["out.jsonl line 1: unknown query id 'Q1' (query 'q1' in another case)"]
+    answered = AnswerSet()  # the query answered under its own id as well: that answer counts
+    answered.collect([line({"query_id": "Q1", "refused": True}), line(GOOD)], {"q1"}, "out.jsonl")
+    assert set(answered.responses) == {"q1"} and answered.failures == {}
+
+
 # ------------------------------------------------------------------ responses:FILE
 
 

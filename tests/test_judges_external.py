@@ -238,3 +238,11 @@ def test_eval_grounded_stops_on_a_failing_command_judge(project: Path, squad_sli
     assert code == 6
     assert err.strip().splitlines()[-1].startswith(f"error: judge command:{sys.executable} {script} fail")
     assert "model not loaded" in err and "Traceback" not in err
+
+
+def test_eval_grounded_help_names_the_configured_judge(capsys: pytest.CaptureFixture[str]) -> None:
+    """The help said "judged by the offline lexical judge" long after the default became aligned."""
+    code, out, _ = run(["eval", "grounded", "--help"], capsys)
+    flat = " ".join(out.split())
+    assert code == 0 and "lexical judge" not in flat
+    assert "judged by params.yaml grounded.judge (default aligned; lexical, nli or command:PROGRAM)" in flat

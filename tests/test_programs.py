@@ -141,3 +141,21 @@ def test_the_judge_and_the_embedder_name_the_batch_that_wrote_too_much(
     params = EmbeddingParams(provider=f"command:{command}", model="flood", dimensions=4)
     with pytest.raises(ConfigError, match=r"^embedding command .* \(texts 0-1\) wrote more than 1 MiB to stdout$"):
         CommandEmbedder(params, cwd=tmp_path).embed_documents(["one", "two"])
+
+
+def test_a_python_traceback_reports_its_exception_not_the_caret_line() -> None:
+    """psycopg's errors end in a ``LINE 1: ...`` and a ``^`` line: the last stderr line alone said ``: ^``."""
+    code = (
+        "import sys\n"
+        "def query():\n"
+        "    raise RuntimeError('column a.source_url does not exist\\nLINE 1: select a.source_url\\n        ^')\n"
+        "query()\n"
+    )
+    done = run_program(python(code), b"", cwd=None, timeout=30)
+    assert done.failure == "exited with status 1"
+    assert done.detail == ": RuntimeError: column a.source_url does not exist"
+
+
+def test_a_last_stderr_line_without_words_is_skipped() -> None:
+    code = "import sys\nsys.stderr.write('error: no such table\\n-----\\n')\nsys.exit(2)\n"
+    assert run_program(python(code), b"", cwd=None, timeout=30).detail == ": error: no such table"

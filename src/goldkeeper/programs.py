@@ -1,10 +1,10 @@
 """Running a user's program on JSON lines: what the ``command:`` answerer, judge and embedder share.
 
 The program gets its batch on stdin, runs under a timeout and a limit on its stdout, and its failure
-is described once: a timeout, too much output or a non-zero exit status with the last line of its
-stderr. Each caller words the failure in its own error (an embedding failure is a config error, a
-judge's an eval error, an answerer's a failed case), so this module returns the failure instead of
-raising; a program that cannot start is the :class:`OSError` of :func:`subprocess.Popen`. It sits in
+is described once: a timeout, too much output or a non-zero exit status with the line of its
+stderr that says why (a Python exception, not its caret line). Each caller words the failure in its
+own error (an embedding failure is a config error, a judge's an eval error, an answerer's a failed
+case), so this module returns the failure instead of raising; a program that cannot start is the :class:`OSError` of :func:`subprocess.Popen`. It sits in
 the lowest layer: the standard library, and psutil to stop a program it gave up on with its children.
 """
 
@@ -62,9 +62,24 @@ def run_program(
             raise
     if process.returncode == 0:
         return ProgramRun(stdout)
-    tail = stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
-    detail = f": {' '.join(tail[0].split())[:300]}" if tail[0] else ""
+    line = _stderr_reason(stderr.decode(errors="replace"))
+    detail = f": {' '.join(line.split())[:300]}" if line else ""
     return ProgramRun(stdout, f"exited with status {process.returncode}", detail)
+
+
+_TRACEBACK = "Traceback (most recent call last):"
+
+
+def _stderr_reason(stderr: str) -> str:
+    """The line of stderr that says why: a Python traceback's exception line (its frames are indented; a
+    multi-line message such as psycopg's ``LINE 1: ...`` and ``^`` follows it), else the last line with a word."""
+    lines = stderr.splitlines()
+    if _TRACEBACK in lines:
+        start = len(lines) - lines[::-1].index(_TRACEBACK)
+        reason = next((line for line in lines[start:] if line.strip() and not line[0].isspace()), "")
+        if reason:
+            return reason
+    return next((line for line in reversed(lines) if any(c.isalnum() for c in line)), "")
 
 
 class _TooMuchOutput(Exception):

@@ -48,7 +48,8 @@ def grounded_command(
     """Answer every golden query with an answerer and score the answers.
 
     Scores (means over cases, each in [0, 1]): faithfulness = grounded precision (claims supported by
-    their cited evidence, judged by the offline lexical judge), citation coverage, citation accuracy,
+    their cited evidence, judged by params.yaml grounded.judge (default aligned; lexical, nli or
+    command:PROGRAM)), citation coverage, citation accuracy,
     citation freshness (plus the oldest evidence age ratio), relevance (embedding similarity of answer
     and prompt), refusal precision/recall, exact match and F1 against the reference answers, and the
     pass rate against the rubric. Malformed or missing responses fail their case, never the run.

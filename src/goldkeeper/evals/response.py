@@ -20,6 +20,8 @@ case it belongs to is scored as a failure with that reason.
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -114,8 +116,40 @@ def parse_response_line(line: str | bytes) -> ParsedLine:
     try:
         raw = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
-        return ParsedLine(None, None, f"malformed response: not valid JSON ({exc})")
+        return _not_json(line, exc)
     return parse_response_obj(raw)
+
+
+#: a line's query id, read from text that is not JSON (a truncated line, a stray quote)
+_QUERY_ID = re.compile(r'"query_id"\s*:\s*"((?:[^"\\]|\\.)+)"')
+
+
+def _decoded(line: bytes, problem: str) -> tuple[str, str]:
+    """The line's text, and the problem: its bytes that are not UTF-8, when they are the problem."""
+    try:
+        return line.decode(), problem
+    except UnicodeDecodeError as bad:
+        where = f"not UTF-8 at byte offset {bad.start} of the line; write the response in UTF-8"
+        return line.decode(errors="replace"), where
+
+
+def _not_json(line: str | bytes, exc: orjson.JSONDecodeError) -> ParsedLine:
+    """A line orjson refused: the reason in words the user can act on, and the query id when it is readable.
+
+    The id lets the case say why it failed (not "missing response"). Python's json reads what strict JSON
+    forbids but programs write anyway (NaN, Infinity: ``json.dumps``'s default), which tells the two apart."""
+    text, problem = (line, f"{exc}") if isinstance(line, str) else _decoded(line, f"{exc}")
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        match = _QUERY_ID.search(text)
+        query_id = match.group(1) if match else None
+    else:
+        query_id = raw.get("query_id") if isinstance(raw, dict) else None
+        if problem == f"{exc}":
+            problem = "NaN, Infinity and -Infinity are not JSON; write null or a finite number"
+    query_id = query_id if isinstance(query_id, str) and query_id else None
+    return ParsedLine(None, query_id, f"malformed response: not valid JSON ({problem})")
 
 
 __all__ = [

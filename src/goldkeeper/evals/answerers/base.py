@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from goldkeeper.evals.response import Response, parse_response_line
+from goldkeeper.fileio import UTF8_BOM
 from goldkeeper.models import Query
 from goldkeeper.progress import SILENT, Progress
 
@@ -35,17 +36,22 @@ class AnswerSet:
     def collect(self, lines: Iterable[bytes | str], wanted: set[str], source: str) -> None:
         """Parse JSON lines into responses for ``wanted`` query ids (blank lines are skipped)."""
         seen: dict[str, int] = {}
+        folded = {qid.casefold(): qid for qid in wanted}
+        near: dict[str, str] = {}  # query id -> why a line in another case did not answer it
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
-            parsed = parse_response_line(line)
+            # a byte order mark (PowerShell's Out-File, Notepad, Python's utf-8-sig) is no part of the JSON
+            parsed = parse_response_line(
+                line.removeprefix(UTF8_BOM) if isinstance(line, bytes) else line.removeprefix("\ufeff")
+            )
             where = f"{source} line {number}"
             qid = parsed.query_id
             if qid is None:
                 self.stray.append(f"{where}: {parsed.error or 'no query_id'}")
                 continue
             if qid not in wanted:
-                self.stray.append(f"{where}: unknown query id {qid!r}")
+                self._unknown(qid, folded.get(qid.casefold()), where, near)
                 continue
             if qid in seen:
                 self.fail(qid, f"duplicate response: {source} lines {seen[qid]} and {number} both answer this query")
@@ -55,6 +61,22 @@ class AnswerSet:
                 self.fail(qid, f"{where}: {parsed.error}")
             else:
                 self.responses[qid] = parsed.response
+        for qid, reason in near.items():
+            if qid not in seen:  # answered under its own id too: that answer counts
+                self.fail(qid, reason)
+
+    def _unknown(self, qid: str, same_but_case: str | None, where: str, near: dict[str, str]) -> None:
+        """A line for no query of the run; one whose id differs from a query's in case only will fail that query
+        (instead of "missing response") unless another line answers it under its own id."""
+        if same_but_case is None:
+            self.stray.append(f"{where}: unknown query id {qid!r}")
+            return
+        self.stray.append(f"{where}: unknown query id {qid!r} (query {same_but_case!r} in another case)")
+        near.setdefault(
+            same_but_case,
+            f"{where}: query id {qid!r} differs from this query's id {same_but_case!r} in case only: "
+            f"ids are case-sensitive, write {same_but_case!r}",
+        )
 
 
 class Answerer(Protocol):

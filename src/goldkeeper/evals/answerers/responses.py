@@ -7,7 +7,6 @@ from pathlib import Path
 
 from goldkeeper.errors import EvalError
 from goldkeeper.evals.answerers.base import AnswerSet
-from goldkeeper.fileio import UTF8_BOM
 from goldkeeper.models import Query
 from goldkeeper.progress import SILENT, Progress
 
@@ -25,8 +24,7 @@ class ResponsesFileAnswerer:
         except OSError as exc:
             raise EvalError(f"{self.path}: cannot read the responses file: {exc.strerror}") from exc
         answers = AnswerSet()
-        # a byte order mark (PowerShell's Out-File, Notepad) would fail the first line as invalid JSON
-        answers.collect(data.removeprefix(UTF8_BOM).splitlines(), {q.id for q in queries}, str(self.path))
+        answers.collect(data.splitlines(), {q.id for q in queries}, str(self.path))
         return answers
 
 
