@@ -384,6 +384,42 @@ def test_a_shard_saved_in_latin_1_names_the_line_of_the_bad_byte(
     assert code == 5 and err == f"error: {store}/{relpath}: {where}\n"
 
 
+def test_git_conflict_markers_in_a_shard_or_the_manifest_say_how_to_resolve_them(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two pull requests editing one shard conflict in it and in manifest.json: verify and fmt said "not valid
+    JSON (unexpected character, expected a string key: line 29 column 1)", nothing about the merge."""
+    store = build_store(project)
+    relpath = locate(store, "queries", "q0001")
+    lines = (store / relpath).read_bytes().splitlines(keepends=True)
+    at = next(i for i, text in enumerate(lines) if b'"What does article 1 say?"' in text)
+    theirs = lines[at].replace(b"1", b"one")
+    lines[at : at + 1] = [b"<<<<<<< HEAD\n", lines[at], b"=======\n", theirs, b">>>>>>> f3b043f (B)\n"]
+    (store / relpath).write_bytes(b"".join(lines))
+    line = at + 1
+    for argv in (["verify"], ["fmt"], ["fmt", "--check"]):
+        code, out, _ = run(argv, capsys)
+        assert (
+            code == 5
+            and (
+                f"error [shard.invalid_json] {store}/{relpath}: git merge conflict markers (<<<<<<< at line {line}): "
+                "keep the records you want from both sides (one version of each id), delete the markers, then run `goldkeeper fmt`"
+            )
+            in out
+        ), out
+    manifest = store / "manifest.json"
+    manifest.write_bytes(b"<<<<<<< HEAD\n" + manifest.read_bytes() + b"=======\n>>>>>>> f3b043f (B)\n")
+    code, out, _ = run(["fmt"], capsys)
+    assert (
+        code == 5
+        and (
+            f"error [manifest.invalid_json] {manifest}: git merge conflict markers (<<<<<<< at line 1): "
+            "keep either side's manifest.json (`goldkeeper fmt` recomputes it once the shards are resolved)"
+        )
+        in out
+    ), out
+
+
 def dataset_repository(root: Path) -> None:
     """A git repository at ``root`` whose root is the store (``store.path: .``), committed on main."""
     build_store(root)
