@@ -626,3 +626,31 @@ def test_crlf_in_a_store_git_ignores_is_named_as_in_a_plain_folder(project: Path
     ]
     (project / ".gitignore").write_text("")
     assert not [i for i in verify_store(store, settings_for(project)).warnings if i.code.endswith(".line_endings")]
+
+
+def test_dump_refuses_to_write_the_restored_version_back_over_a_store_edited_since(
+    project: Path, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A hand edit + fmt (or a `git pull` of a teammate's merged change) after `dvc repro` restored the store, then
+    `goldkeeper dump`: the database still held the restored version and the dump wrote it over golden/, edit lost,
+    exit 0, nothing said. A database changed since the restore (an import, SQL) still dumps."""
+    store = build_store(project)
+    for argv in (["restore", "--replace"], ["dump"], ["restore", "--replace"], ["dump"]):  # the last: not refused
+        code, out, err = run(["--database-url", database_url, *argv], capsys)
+        assert code == 0, out + err
+    restored = open_store(store).version
+    relpath = locate(store, "queries", "q0001")
+    _hand_edit(store, relpath, b"What does article 1 say?", b"What does article one say?")
+    assert run(["fmt"], capsys)[0] == 0
+    edited = store_bytes(store)
+    code, out, err = run(["--database-url", database_url, "dump"], capsys)
+    assert code == 5 and err == (
+        f"error: {store}: the database holds version {restored[:12]}, unchanged since it was restored, and the "
+        f"store is version {open_store(store).version[:12]}: the dump would only write {restored[:12]} back over "
+        "it (undoing a hand edit or a `git pull` made since); run `goldkeeper restore --replace` first to load the "
+        "store, or `git checkout` the store of that version to go back to it\n"
+    ), out + err
+    assert store_bytes(store) == edited
+    assert run(["--database-url", database_url, "restore", "--replace"], capsys)[0] == 0
+    code, out, err = run(["--database-url", database_url, "dump"], capsys)
+    assert code == 0 and store_bytes(store) == edited, out + err
