@@ -651,6 +651,10 @@ def test_dump_refuses_to_write_the_restored_version_back_over_a_store_edited_sin
         "store, or `git checkout` the store of that version to go back to it\n"
     ), out + err
     assert store_bytes(store) == edited
+    # a copy elsewhere is the user's to refresh: `dump --out` over it writes the database's version
+    shutil.copytree(store, project / "copy")
+    code, out, err = run(["--database-url", database_url, "dump", "--out", "copy"], capsys)
+    assert code == 0 and open_store(project / "copy").version == restored, out + err
     assert run(["--database-url", database_url, "restore", "--replace"], capsys)[0] == 0
     code, out, err = run(["--database-url", database_url, "dump"], capsys)
     assert code == 0 and store_bytes(store) == edited, out + err
