@@ -384,6 +384,42 @@ def test_a_shard_saved_in_latin_1_names_the_line_of_the_bad_byte(
     assert code == 5 and err == f"error: {store}/{relpath}: {where}\n"
 
 
+def test_git_conflict_markers_in_a_shard_or_the_manifest_say_how_to_resolve_them(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two pull requests editing one shard conflict in it and in manifest.json: verify and fmt said "not valid
+    JSON (unexpected character, expected a string key: line 29 column 1)", nothing about the merge."""
+    store = build_store(project)
+    relpath = locate(store, "queries", "q0001")
+    lines = (store / relpath).read_bytes().splitlines(keepends=True)
+    at = next(i for i, text in enumerate(lines) if b'"What does article 1 say?"' in text)
+    theirs = lines[at].replace(b"1", b"one")
+    lines[at : at + 1] = [b"<<<<<<< HEAD\n", lines[at], b"=======\n", theirs, b">>>>>>> f3b043f (B)\n"]
+    (store / relpath).write_bytes(b"".join(lines))
+    line = at + 1
+    for argv in (["verify"], ["fmt"], ["fmt", "--check"]):
+        code, out, _ = run(argv, capsys)
+        assert (
+            code == 5
+            and (
+                f"error [shard.invalid_json] {store}/{relpath}: git merge conflict markers (<<<<<<< at line {line}): "
+                "keep the records you want from both sides (one version of each id), delete the markers, then run `goldkeeper fmt`"
+            )
+            in out
+        ), out
+    manifest = store / "manifest.json"
+    manifest.write_bytes(b"<<<<<<< HEAD\n" + manifest.read_bytes() + b"=======\n>>>>>>> f3b043f (B)\n")
+    code, out, _ = run(["fmt"], capsys)
+    assert (
+        code == 5
+        and (
+            f"error [manifest.invalid_json] {manifest}: git merge conflict markers (<<<<<<< at line 1): "
+            "keep either side's manifest.json (`goldkeeper fmt` recomputes it once the shards are resolved)"
+        )
+        in out
+    ), out
+
+
 def dataset_repository(root: Path) -> None:
     """A git repository at ``root`` whose root is the store (``store.path: .``), committed on main."""
     build_store(root)
@@ -590,3 +626,35 @@ def test_crlf_in_a_store_git_ignores_is_named_as_in_a_plain_folder(project: Path
     ]
     (project / ".gitignore").write_text("")
     assert not [i for i in verify_store(store, settings_for(project)).warnings if i.code.endswith(".line_endings")]
+
+
+def test_dump_refuses_to_write_the_restored_version_back_over_a_store_edited_since(
+    project: Path, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A hand edit + fmt (or a `git pull` of a teammate's merged change) after `dvc repro` restored the store, then
+    `goldkeeper dump`: the database still held the restored version and the dump wrote it over golden/, edit lost,
+    exit 0, nothing said. A database changed since the restore (an import, SQL) still dumps."""
+    store = build_store(project)
+    for argv in (["restore", "--replace"], ["dump"], ["restore", "--replace"], ["dump"]):  # the last: not refused
+        code, out, err = run(["--database-url", database_url, *argv], capsys)
+        assert code == 0, out + err
+    restored = open_store(store).version
+    relpath = locate(store, "queries", "q0001")
+    _hand_edit(store, relpath, b"What does article 1 say?", b"What does article one say?")
+    assert run(["fmt"], capsys)[0] == 0
+    edited = store_bytes(store)
+    code, out, err = run(["--database-url", database_url, "dump"], capsys)
+    assert code == 5 and err == (
+        f"error: {store}: the database holds version {restored[:12]}, unchanged since it was restored, and the "
+        f"store is version {open_store(store).version[:12]}: the dump would only write {restored[:12]} back over "
+        "it (undoing a hand edit or a `git pull` made since); run `goldkeeper restore --replace` first to load the "
+        "store, or `git checkout` the store of that version to go back to it\n"
+    ), out + err
+    assert store_bytes(store) == edited
+    # a copy elsewhere is the user's to refresh: `dump --out` over it writes the database's version
+    shutil.copytree(store, project / "copy")
+    code, out, err = run(["--database-url", database_url, "dump", "--out", "copy"], capsys)
+    assert code == 0 and open_store(project / "copy").version == restored, out + err
+    assert run(["--database-url", database_url, "restore", "--replace"], capsys)[0] == 0
+    code, out, err = run(["--database-url", database_url, "dump"], capsys)
+    assert code == 0 and store_bytes(store) == edited, out + err

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from goldkeeper.config import Settings
+from goldkeeper.dataset.dump_guard import revert_guard
 from goldkeeper.db.connection import connection
 from goldkeeper.db.documents import golden_documents
 from goldkeeper.db.golden_privileges import RECORD_TABLES, refuse_unreadable
@@ -77,8 +78,12 @@ def dump(url: str, settings: Settings, out: Path | None = None, progress: Progre
     else:
         reader = golden_documents(url, settings.dump.statuses)  # dicts, no models: see db/documents.py
     old_manifest = as_committed((target / MANIFEST).read_bytes()) if (target / MANIFEST).is_file() else None
+    # only over the project's own store: `dump --out DIR` over an older copy is what was asked for
+    own_store = target.resolve() == settings.store_path.resolve()
+    guard = revert_guard(url, target, Path(out) if out is not None else settings.store_path) if own_store else None
+    shards = dict(settings.store.shards)
     with (
-        StoreWriter(target, settings.dataset.name, dict(settings.store.shards), _scope(settings)) as writer,
+        StoreWriter(target, settings.dataset.name, shards, _scope(settings), before_swap=guard) as writer,
         reader as (analyses, queries),
     ):
         mapped = settings.database is not None

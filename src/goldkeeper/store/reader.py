@@ -8,6 +8,7 @@ should be a valid integer``. Memory is bounded by one shard.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -105,15 +106,37 @@ def lfs_problem(data: bytes) -> str | None:
     )
 
 
-def json_problem(data: bytes, exc: orjson.JSONDecodeError) -> str:
+#: the line git writes where a merge / rebase conflict starts
+CONFLICT_MARKER = re.compile(rb"^<<<<<<<(?: |$)", re.MULTILINE)
+
+
+def conflict_problem(data: bytes, *, manifest: bool = False) -> str | None:
+    """What to do with a store file git left with conflict markers (None: it has none).
+
+    Two branches editing one shard conflict in it and in manifest.json; orjson said only "unexpected
+    character, expected a string key", nothing about the merge. The manifest is derived: fmt recomputes it.
+    """
+    found = CONFLICT_MARKER.search(data)
+    if found is None:
+        return None
+    line = data.count(b"\n", 0, found.start()) + 1
+    where = f"git merge conflict markers (<<<<<<< at line {line})"
+    if manifest:
+        return (
+            f"{where}: keep either side's manifest.json (`goldkeeper fmt` recomputes it once the shards are resolved)"
+        )
+    return f"{where}: keep the records you want from both sides (one version of each id), delete the markers, then run `goldkeeper fmt`"
+
+
+def json_problem(data: bytes, exc: orjson.JSONDecodeError, *, manifest: bool = False) -> str:
     """Why ``data`` is not JSON, for a one-line error.
 
     orjson reports a byte that is not UTF-8 as "str is not valid UTF-8: surrogates not allowed" at line 1
     column 1 wherever it is; the decoder finds the byte (an editor saving Latin-1, a truncated copy).
     """
-    lfs = lfs_problem(data)
-    if lfs is not None:
-        return lfs
+    unreadable = lfs_problem(data) or conflict_problem(data, manifest=manifest)
+    if unreadable is not None:
+        return unreadable
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as bad:
@@ -127,7 +150,8 @@ def parse_json(data: bytes, file: str) -> Any:
     try:
         raw = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise RecordValidationError(file, None, None, json_problem(data, exc)) from exc
+        manifest = PurePosixPath(file).name == MANIFEST
+        raise RecordValidationError(file, None, None, json_problem(data, exc, manifest=manifest)) from exc
     problem = nesting_problem(raw)
     if problem is not None:
         raise RecordValidationError(file, *problem)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -98,6 +98,7 @@ class StoreWriter:
         scope: StoreScope | None = None,
         *,
         per_shard_order: bool = False,
+        before_swap: Callable[[bytes], None] | None = None,
     ) -> None:
         for entity in ENTITIES:
             if shard_counts.get(entity, 0) < 1:
@@ -119,6 +120,8 @@ class StoreWriter:
         self._lock = ExitStack()
         self.manifest: Manifest | None = None
         self.manifest_bytes: bytes | None = None
+        #: called with the new manifest's bytes before anything replaces the target; raising keeps the target
+        self.before_swap = before_swap
 
     def __enter__(self) -> StoreWriter:
         with _os_errors(self.shown, self.shown):
@@ -254,6 +257,8 @@ class StoreWriter:
             scope=self.scope,
         )
         self.manifest_bytes = canonical_bytes(self.manifest)
+        if self.before_swap is not None:
+            self.before_swap(self.manifest_bytes)
         with _os_errors(self._staging, self.shown):
             self._carry_over_unmanaged_files()  # last: a top-level file edited during the dump is carried as it is now
         with _os_errors(self.shown / MANIFEST, self.shown):

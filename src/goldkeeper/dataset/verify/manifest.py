@@ -30,7 +30,7 @@ def check_manifest(source: StoreSource, issues: IssueList) -> tuple[bytes | None
     try:
         raw = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        issues.error("manifest.invalid_json", json_problem(data, exc), name)
+        issues.error("manifest.invalid_json", json_problem(data, exc, manifest=True), name)
         return data, None
     if not isinstance(raw, dict):
         issues.error("manifest.schema", "the manifest must be a JSON object", name)
