@@ -65,6 +65,9 @@ def test_init_creates_everything(repo: Path) -> None:
     assert "goldkeeper import jsonl FILE && goldkeeper dump" in proc.stdout
     git_add = next(line for line in proc.stdout.splitlines() if line.strip().startswith("git add"))
     assert git_add.split()[-4:] == ["dvc.lock", "metrics", "reports", "artifacts"]
+    # the first gate's verdict is said before it is seen: the extractive baseline stays under the default floors
+    repro = next(line for line in proc.stdout.splitlines() if line.strip().startswith("dvc repro"))
+    assert "the built-in extractive answerer stays under them: set grounded.answerer to your system" in repro
 
 
 def test_init_never_overwrites_without_force(repo: Path) -> None:
