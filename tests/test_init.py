@@ -67,7 +67,7 @@ def test_init_creates_everything(repo: Path) -> None:
     assert git_add.split()[-4:] == ["dvc.lock", "metrics", "reports", "artifacts"]
     # the first gate's verdict is said before it is seen: the extractive baseline stays under the default floors
     repro = next(line for line in proc.stdout.splitlines() if line.strip().startswith("dvc repro"))
-    assert "the built-in extractive answerer stays under them: set grounded.answerer to your system" in repro
+    assert "the built-in extractive answerer scores under them on the sample: set grounded.answerer" in repro
 
 
 def test_init_never_overwrites_without_force(repo: Path) -> None:

@@ -439,7 +439,7 @@ def _fill_store(
 #: scores under the rubric's default floors on the sample, so every pull request's gate would fail unexplained
 _GATE_NOTE = (
     "   # the gate holds grounded answers to params.yaml's rubric: floors; the built-in extractive answerer "
-    "stays under them: set grounded.answerer to your system, or the floors (docs/ci.md)"
+    "scores under them on the sample: set grounded.answerer to your system, or the floors (docs/ci.md)"
 )
 
 
