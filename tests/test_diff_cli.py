@@ -376,7 +376,7 @@ def test_log_lists_a_history_with_a_broken_commit_in_it(repo: Path, capsys: pyte
         "merge with a conflict left in",
         "golden v1",
     ]
-    name = f"{shard.relative_to(repo).as_posix()}: not valid JSON"
+    name = f"{shard.relative_to(repo).as_posix()}: git merge conflict markers (<<<<<<< at line 1)"
     assert entries[0]["changes_summary"].startswith(
         f"changes unknown: {broken_manifest}:golden/manifest.json: not valid JSON"
     )

@@ -7,6 +7,7 @@ under ``german`` took 120 s with the GIN index, 7 s under English. Real embedded
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -91,7 +92,15 @@ def read_only(german: str, role: str) -> Iterator[str]:
     yield german.replace("postgresql://postgres:@", f"postgresql://{role}:@")
 
 
-def _temporary_tables(conn: psycopg.Connection) -> int:
+def _temporary_tables(conn: psycopg.Connection, *, ended: int | None = None) -> int:
+    """Temporary tables in the database; ``ended``: the pid of a session closed just before, waited for first (a
+    backend drops its temporary tables as it exits, after the client has gone: counted at once, they may be there)."""
+    deadline = time.monotonic() + 10
+    while ended is not None and time.monotonic() < deadline:
+        if conn.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (ended,)).fetchone() == (0,):
+            break
+        conn.rollback()  # a fresh snapshot of pg_stat_activity
+        time.sleep(0.05)
     row = conn.execute("SELECT count(*) FROM pg_class WHERE relpersistence = 't' AND relkind = 'r'").fetchone()
     return int(row[0]) if row else 0
 
@@ -107,6 +116,7 @@ def _search(url: str, config: str, *, table: bool) -> tuple[list, str | None]:
 def test_the_temporary_table_ranks_as_the_expression_did(german: str) -> None:
     expression, _ = _search(german, "german", table=False)
     with psycopg.connect(german) as conn:
+        pid = conn.info.backend_pid
         read, why = fulltext_chunks(conn, None, searched_chunks(conn, None, "german", None))
         assert why is None and read.as_string(conn).startswith('pg_temp."goldkeeper_fulltext_')
         made = conn.execute(
@@ -119,13 +129,14 @@ def test_the_temporary_table_ranks_as_the_expression_did(german: str) -> None:
     assert [h.chunk_id for h in table[1][:2]] == sorted([str(CHUNK_IDS[3]), str(CHUNK_IDS[4])], reverse=True)
     assert table[3] == [] and all(table[i] for i in (0, 1, 2))
     with psycopg.connect(german) as conn:  # nothing outlives the session: no DDL on golden
-        assert _temporary_tables(conn) == 0
+        assert _temporary_tables(conn, ended=pid) == 0
 
 
 def test_english_reads_its_stored_column_without_a_table(german: str) -> None:
     with psycopg.connect(german) as conn:
         assert fulltext_chunks(conn, None, searched_chunks(conn, None, "english", None)) == (GOLDEN_CHUNKS, None)
-        assert _temporary_tables(conn) == 0
+        # none in this session (another test's session may still be dropping its own as it exits)
+        assert conn.execute("SELECT count(*) FROM pg_class WHERE relnamespace = pg_my_temp_schema()").fetchone() == (0,)
 
 
 def test_a_read_only_session_reads_the_expression_with_the_same_rankings(german: str, read_only: str) -> None:

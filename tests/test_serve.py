@@ -19,6 +19,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.core.failures import FailureGroup
 
+from cli_support import ctrl_c_reaches
 from goldkeeper.quality.baseline import BaselineStore, load_metrics
 from goldkeeper.quality.gate import run_gate
 from goldkeeper.quality.report import validate_summary
@@ -143,6 +144,7 @@ def test_cli_serve_process(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=ctrl_c_reaches,
     )
     try:
         deadline = time.monotonic() + 30

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_support import run_cli
+from cli_support import ctrl_c_reaches, run_cli
 from goldkeeper.quality.serve import HOST, IDLE_TIMEOUT, MAX_CONNECTIONS, DashboardServer
 from test_quality_report import scenario
 
@@ -164,6 +164,7 @@ def test_cli_serve_logs_one_line_per_reset_and_no_traceback(tmp_path: Path) -> N
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=ctrl_c_reaches,
     )
     try:
         deadline = time.monotonic() + 30
