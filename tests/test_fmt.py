@@ -658,3 +658,19 @@ def test_dump_refuses_to_write_the_restored_version_back_over_a_store_edited_sin
     assert run(["--database-url", database_url, "restore", "--replace"], capsys)[0] == 0
     code, out, err = run(["--database-url", database_url, "dump"], capsys)
     assert code == 0 and store_bytes(store) == edited, out + err
+
+
+def test_dump_refuses_to_write_the_restored_version_over_a_hand_edit_not_yet_formatted(
+    project: Path, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A hand edit without `fmt` leaves the manifest as restored: the guard compared manifests only, so the dump
+    wrote the restored shard back over the edit, exit 0, "(unchanged)"."""
+    store = build_store(project)
+    for argv in (["restore", "--replace"], ["dump"], ["restore", "--replace"]):  # the store as a dump writes it
+        assert run(["--database-url", database_url, *argv], capsys)[0] == 0
+    relpath = locate(store, "queries", "q0001")
+    _hand_edit(store, relpath, b"What does article 1 say?", b"What does article one say?")
+    edited = store_bytes(store)
+    code, out, err = run(["--database-url", database_url, "dump"], capsys)
+    assert code == 5 and f"{relpath} was edited since" in err and "goldkeeper fmt" in err, out + err
+    assert store_bytes(store) == edited

@@ -5,7 +5,8 @@ When the dump is about to write exactly that version while the store on disk is 
 contributed nothing since the restore and the dump would only undo what changed in golden/ meanwhile: a
 hand edit + ``fmt``, or a teammate's change brought in by ``git pull`` (then ``dvc repro`` had not run). That
 is lost work (an uncommitted edit) or a silent revert in the next commit, so the dump stops before the swap.
-A database changed since the restore (an import, SQL, the application) dumps as before.
+A database changed since the restore (an import, SQL, the application) dumps as before. A hand edit without
+``fmt`` leaves the manifest as restored: the shards' sha256 against it tell that edit apart.
 """
 
 from __future__ import annotations
@@ -16,12 +17,25 @@ from pathlib import Path
 from goldkeeper.db.state import dataset_state
 from goldkeeper.errors import DatabaseError, DataIntegrityError
 from goldkeeper.store.canonical import sha256_hex
+from goldkeeper.store.reader import is_safe_shard_path, open_store
 from goldkeeper.store.source import MANIFEST, as_committed
 
 
 def _store_version(target: Path) -> str | None:
     manifest = target / MANIFEST
     return sha256_hex(as_committed(manifest.read_bytes())) if manifest.is_file() else None
+
+
+def _edited_shard(target: Path) -> str | None:
+    """The first shard listed in the manifest whose bytes are not the listed ones (None: the store is as written)."""
+    store = open_store(target)
+    for entry in store.shards():
+        path = target / entry.path
+        if not is_safe_shard_path(entry.path) or not path.is_file():
+            return entry.path
+        if sha256_hex(as_committed(path.read_bytes())) != entry.sha256:
+            return entry.path
+    return None
 
 
 def _restored_version(url: str) -> str | None:
@@ -38,9 +52,18 @@ def revert_guard(url: str, target: Path, shown: Path) -> Callable[[bytes], None]
     on_disk, restored = _store_version(target), _restored_version(url)
 
     def check(manifest_bytes: bytes) -> None:
-        if restored is None or on_disk in (None, restored) or sha256_hex(manifest_bytes) != restored:
+        if restored is None or on_disk is None or sha256_hex(manifest_bytes) != restored:
             return
-        assert on_disk is not None
+        if on_disk == restored:  # the manifest as restored: only shards edited without `fmt` would be undone
+            edited = _edited_shard(target)
+            if edited is not None:
+                raise DataIntegrityError(
+                    f"{shown}: {edited} was edited since the manifest was written (a hand edit without `goldkeeper "
+                    f"fmt`) and the database holds version {restored[:12]}, unchanged since it was restored: the dump "
+                    "would only write it back over the edit; run `goldkeeper fmt` and `goldkeeper restore --replace` "
+                    "first to load the edit, or `git checkout` the shard to drop it"
+                )
+            return
         raise DataIntegrityError(
             f"{shown}: the database holds version {restored[:12]}, unchanged since it was restored, and the store "
             f"is version {on_disk[:12]}: the dump would only write {restored[:12]} back over it (undoing a hand edit or "
