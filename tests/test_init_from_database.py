@@ -17,7 +17,7 @@ import yaml
 
 from goldkeeper.config import load_settings
 from goldkeeper.db.catalogue import read_catalogue
-from goldkeeper.store import open_store
+from goldkeeper.store import open_store, sha256_hex
 
 GOLDKEEPER = str(Path(sys.executable).parent / "goldkeeper")
 
@@ -224,3 +224,32 @@ def test_catalogue_names_are_written_into_params_yaml_as_inert_text(repo: Path, 
     assert params["database"]["tables"]["analyses"]["table"] == f"{HOSTILE_SCHEMA}.documents"
     [gap] = [line for line in proc.stderr.splitlines() if line.startswith("database: ")]
     assert "2 vector columns" in gap and "\x1b" not in proc.stderr, proc.stderr
+
+
+def test_init_force_from_database_writes_the_database_over_a_store_edited_since_its_restore(
+    repo: Path, database_url: str
+) -> None:
+    """`init --force --from-database` asks for golden/ to be what the database holds: when the database still held the
+    version it was restored from and golden/ had moved on, the dump guard refused it (exit 5, init half done)."""
+    from goldkeeper.db.state import write_dataset_state  # noqa: PLC0415 - the test's own set-up
+
+    skillforge_database(database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE chunks ALTER COLUMN section_path TYPE text[] USING NULL")
+    first = run([GOLDKEEPER, "init", "--from-database", "--database-url", database_url], repo)
+    assert first.returncode == 0, first.stdout + first.stderr
+    dumped = open_store(repo / "golden").version
+    assert run([GOLDKEEPER, "db", "init", "--database-url", database_url], repo).returncode == 0
+    with psycopg.connect(database_url) as conn:  # what `restore` of that store records
+        write_dataset_state(conn, dataset=None, version=dumped, model_id="m", source="golden", replace=True)
+    shard = next((repo / "golden" / "analyses").glob("*.json"))
+    shard.write_text(shard.read_text().replace("Page 0", "Page zero"))
+    manifest = json.loads((repo / "golden" / "manifest.json").read_text())  # what `fmt` recomputes (a teammate's)
+    for entry in manifest["shards"]:
+        if entry["path"] == shard.relative_to(repo / "golden").as_posix():
+            entry["sha256"] = sha256_hex(shard.read_bytes())
+    (repo / "golden" / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    assert open_store(repo / "golden").version != dumped
+    proc = run([GOLDKEEPER, "init", "--force", "--from-database", "--database-url", database_url], repo)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert open_store(repo / "golden").version == dumped

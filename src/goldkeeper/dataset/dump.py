@@ -67,8 +67,12 @@ def _scope(settings: Settings) -> StoreScope | None:
     return None if scope == DEFAULT_SCOPE else scope
 
 
-def dump(url: str, settings: Settings, out: Path | None = None, progress: Progress = SILENT) -> DumpReport:
-    """Write the golden rows at ``url`` into the store at ``out`` (default: ``settings.store_path``)."""
+def dump(
+    url: str, settings: Settings, out: Path | None = None, progress: Progress = SILENT, *, guard: bool = True
+) -> DumpReport:
+    """Write the golden rows at ``url`` into the store at ``out`` (default: ``settings.store_path``); ``guard=False``
+    skips :func:`~goldkeeper.dataset.dump_guard.revert_guard` (``init --force --from-database`` asks for the
+    database's records over golden/)."""
     target = Path(out) if out is not None else settings.store_path
     reader: AbstractContextManager[tuple[Iterator[Any], Iterator[Any]]]
     if settings.database is not None:  # the application's own tables (issue 12); `where` is the scope
@@ -79,11 +83,11 @@ def dump(url: str, settings: Settings, out: Path | None = None, progress: Progre
         reader = golden_documents(url, settings.dump.statuses)  # dicts, no models: see db/documents.py
     old_manifest = as_committed((target / MANIFEST).read_bytes()) if (target / MANIFEST).is_file() else None
     # only over the project's own store: `dump --out DIR` over an older copy is what was asked for
-    own_store = target.resolve() == settings.store_path.resolve()
-    guard = revert_guard(url, target, Path(out) if out is not None else settings.store_path) if own_store else None
+    own_store = guard and target.resolve() == settings.store_path.resolve()
+    check = revert_guard(url, target, Path(out) if out is not None else settings.store_path) if own_store else None
     shards = dict(settings.store.shards)
     with (
-        StoreWriter(target, settings.dataset.name, shards, _scope(settings), before_swap=guard) as writer,
+        StoreWriter(target, settings.dataset.name, shards, _scope(settings), before_swap=check) as writer,
         reader as (analyses, queries),
     ):
         mapped = settings.database is not None

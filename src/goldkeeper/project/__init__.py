@@ -186,12 +186,12 @@ class Project:
 
     # ------------------------------------------------------------------ the dataset
 
-    def dump(self, out: Path | str | None = None) -> DumpReport:
+    def dump(self, out: Path | str | None = None, *, guard: bool = True) -> DumpReport:
         from goldkeeper.dataset.dump import dump  # noqa: PLC0415 - start-up (module doc)
 
         target = self._given(out) or self.settings.store_path
         with self.database() as url:
-            return dump(url, self.settings, target, self.progress)
+            return dump(url, self.settings, target, self.progress, guard=guard)
 
     def restore(
         self,
