@@ -278,3 +278,13 @@ def test_extractive_answers_with_best_sentence_or_refuses(index) -> None:  # noq
     assert report.metrics["pass_rate"] == 1.0 and report.metrics["faithfulness"] == 1.0
     strict = ExtractiveAnswerer(retriever, index, refusal_threshold=1.01)
     assert strict.answer([answerable]).responses["q1"].refused
+
+
+@pytest.mark.parametrize(
+    "text", ["[" * 100_000, '{"query_id": "q1", "answer": ' + "[" * 100_000, b'{"query_id": "q1", "a": ' + b"[" * 3000]
+)
+def test_a_deeply_nested_line_is_a_malformed_response_not_a_crash(text: str | bytes) -> None:
+    """orjson refuses it; the second reading (for NaN and the query id) by Python's json recursed until
+    RecursionError, which no one catches: the whole eval ended instead of one case failing."""
+    parsed = parse_response_line(text)
+    assert parsed.response is None and parsed.error is not None and parsed.error.startswith("malformed response")

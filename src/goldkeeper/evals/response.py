@@ -141,7 +141,7 @@ def _not_json(line: str | bytes, exc: orjson.JSONDecodeError) -> ParsedLine:
     text, problem = (line, f"{exc}") if isinstance(line, str) else _decoded(line, f"{exc}")
     try:
         raw = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # deep nesting, which orjson refuses at 1024 levels, overflows json's
         match = _QUERY_ID.search(text)
         query_id = match.group(1) if match else None
     else:
