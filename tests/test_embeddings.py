@@ -266,3 +266,39 @@ def test_query_embeddings_are_cached_separately_from_documents(database_url: str
         np.testing.assert_array_equal(again[[0, 2]], first[[0, 2]])
         assert again[1][0] == 1.0 and not again[1][1:].any()
         assert embed_queries(conn, embedder, []).shape == (0, 384)
+
+
+def _local_copy(folder: Path, onnx_name: str) -> Path:
+    """The vendored model's folder copied to ``folder``, its ONNX file under ``onnx_name``."""
+    import shutil
+
+    shutil.copytree(VENDORED_MODEL_DIR, folder)
+    (folder / "model.onnx").rename(folder / onnx_name)
+    return folder
+
+
+def test_the_identity_hashes_the_onnx_file_fastembed_loads(tmp_path) -> None:
+    # BAAI/bge-small-en-v1.5 is loaded from model_optimized.onnx; a stray model.onnx beside it (another export)
+    # must not name the vectors, or a changed model_optimized.onnx would reuse the old vectors.
+    folder = _local_copy(tmp_path / "bge", "model_optimized.onnx")
+    (folder / "model.onnx").write_bytes((folder / "model_optimized.onnx").read_bytes()[:1000])
+    embedder = FastEmbedEmbedder("BAAI/bge-small-en-v1.5", folder, workers=1)
+    assert embedder.onnx_file == folder / "model_optimized.onnx"
+    assert embedder.model_id == f"BAAI/bge-small-en-v1.5@sha256:{_vendored_sha()[:16]}"
+
+
+def test_a_missing_onnx_file_is_one_line_naming_the_file_the_model_needs(tmp_path) -> None:
+    folder = _local_copy(tmp_path / "bge", "model.onnx")
+    with pytest.raises(ConfigError) as info:
+        FastEmbedEmbedder("BAAI/bge-small-en-v1.5", folder, workers=1)
+    assert str(info.value) == (
+        f"embedding.model_path: no model_optimized.onnx in {folder} (the ONNX file fastembed loads for "
+        "BAAI/bge-small-en-v1.5; it holds model.onnx: rename it)"
+    )
+    folder = _local_copy(tmp_path / "mine", "all-MiniLM-L6-v2.onnx")
+    with pytest.raises(ConfigError) as info:
+        FastEmbedEmbedder(VENDORED_MODEL_NAME, folder, workers=1)
+    assert str(info.value) == (
+        f"embedding.model_path: no model.onnx in {folder} (the ONNX file fastembed loads for "
+        f"{VENDORED_MODEL_NAME}; it holds all-MiniLM-L6-v2.onnx: rename it)"
+    )

@@ -300,12 +300,22 @@ def _model_description(text_embedding: Any, model_name: str) -> dict[str, Any]:
 
 
 def _local_onnx_file(model_path: str | Path, description: dict[str, Any]) -> Path:
-    """The ONNX file of a local model folder: ``model.onnx``, else the file name fastembed's catalog gives."""
-    onnx_file = Path(model_path) / "model.onnx"
+    """The ONNX file fastembed loads from a local model folder: the catalog's file name for the model.
+
+    It is the file the identity hashes, so it must be the one the session runs: another ``.onnx`` beside it
+    (``model.onnx`` next to BGE's ``model_optimized.onnx``) is not read, and naming the vectors after it would
+    let a changed model reuse the old vectors. Missing, the error names the file the folder needs.
+    """
+    folder = Path(model_path)
+    onnx_file = folder / description["model_file"]
     if not onnx_file.is_file():
-        onnx_file = Path(model_path) / description["model_file"]
-    if not onnx_file.is_file():
-        raise ConfigError(f"embedding.model_path: no model.onnx in {model_path}", key="embedding.model_path")
+        found = sorted(p.name for p in folder.glob("*.onnx"))
+        hint = f"; it holds {', '.join(found)}: rename it" if found else ""
+        raise ConfigError(
+            f"embedding.model_path: no {description['model_file']} in {folder} (the ONNX file fastembed loads "
+            f"for {description['model']}{hint})",
+            key="embedding.model_path",
+        )
     return onnx_file
 
 
