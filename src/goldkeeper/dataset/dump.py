@@ -84,7 +84,7 @@ def dump(
     old_manifest = as_committed((target / MANIFEST).read_bytes()) if (target / MANIFEST).is_file() else None
     # only over the project's own store: `dump --out DIR` over an older copy is what was asked for
     own_store = guard and target.resolve() == settings.store_path.resolve()
-    check = revert_guard(url, target, Path(out) if out is not None else settings.store_path) if own_store else None
+    check = revert_guard(url, target, old_manifest) if own_store else None
     shards = dict(settings.store.shards)
     with (
         StoreWriter(target, settings.dataset.name, shards, _scope(settings), before_swap=check) as writer,

@@ -17,23 +17,17 @@ from pathlib import Path
 from goldkeeper.db.state import dataset_state
 from goldkeeper.errors import DatabaseError, DataIntegrityError
 from goldkeeper.store.canonical import sha256_hex
-from goldkeeper.store.reader import is_safe_shard_path, open_store
-from goldkeeper.store.source import MANIFEST, as_committed
-
-
-def _store_version(target: Path) -> str | None:
-    manifest = target / MANIFEST
-    return sha256_hex(as_committed(manifest.read_bytes())) if manifest.is_file() else None
+from goldkeeper.store.reader import open_store
 
 
 def _edited_shard(target: Path) -> str | None:
-    """The first shard listed in the manifest whose bytes are not the listed ones (None: the store is as written)."""
+    """The first shard listed in the manifest that the store's own reading refuses (missing, outside the store, its
+    bytes not the listed ones: :meth:`~goldkeeper.store.Store.shard_bytes`); None: the store is as written."""
     store = open_store(target)
     for entry in store.shards():
-        path = target / entry.path
-        if not is_safe_shard_path(entry.path) or not path.is_file():
-            return entry.path
-        if sha256_hex(as_committed(path.read_bytes())) != entry.sha256:
+        try:
+            store.shard_bytes(entry)
+        except DataIntegrityError:
             return entry.path
     return None
 
@@ -46,10 +40,11 @@ def _restored_version(url: str) -> str | None:
     return state.version if state is not None else None
 
 
-def revert_guard(url: str, target: Path, shown: Path) -> Callable[[bytes], None]:
+def revert_guard(url: str, target: Path, manifest: bytes | None) -> Callable[[bytes], None]:
     """A check for :class:`~goldkeeper.store.StoreWriter`'s ``before_swap``: raises ``DataIntegrityError``
-    when the dumped manifest is the restored version and the store on disk is another."""
-    on_disk, restored = _store_version(target), _restored_version(url)
+    when the dumped manifest is the restored version and the store on disk is another; ``manifest``: the bytes of
+    the store's manifest.json as committed (None: the target holds no store)."""
+    on_disk, restored = (None if manifest is None else sha256_hex(manifest)), _restored_version(url)
 
     def check(manifest_bytes: bytes) -> None:
         if restored is None or on_disk is None or sha256_hex(manifest_bytes) != restored:
@@ -58,14 +53,14 @@ def revert_guard(url: str, target: Path, shown: Path) -> Callable[[bytes], None]
             edited = _edited_shard(target)
             if edited is not None:
                 raise DataIntegrityError(
-                    f"{shown}: {edited} was edited since the manifest was written (a hand edit without `goldkeeper "
+                    f"{target}: {edited} was edited since the manifest was written (a hand edit without `goldkeeper "
                     f"fmt`) and the database holds version {restored[:12]}, unchanged since it was restored: the dump "
                     "would only write it back over the edit; run `goldkeeper fmt` and `goldkeeper restore --replace` "
                     "first to load the edit, or `git checkout` the shard to drop it"
                 )
             return
         raise DataIntegrityError(
-            f"{shown}: the database holds version {restored[:12]}, unchanged since it was restored, and the store "
+            f"{target}: the database holds version {restored[:12]}, unchanged since it was restored, and the store "
             f"is version {on_disk[:12]}: the dump would only write {restored[:12]} back over it (undoing a hand edit or "
             "a `git pull` made since); run `goldkeeper restore --replace` first to load the store, or `git checkout` "
             "the store of that version to go back to it"
